@@ -1,0 +1,7 @@
+"""``monitor ingest``."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

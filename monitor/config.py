@@ -1,0 +1,201 @@
+"""Settings: the TOML config file, validated on load, with documented defaults.
+
+Every threshold carries its unit in its name. Paths in a config file are relative to that file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from monitor.errors import ConfigError
+
+ZoneKind = Literal["port", "berth", "anchorage", "area"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Section):
+    #: Root directory of the Parquet store.
+    path: Path = Path("data/store")
+
+
+class CsvColumns(_Section):
+    """Column mapping for a CSV that is neither MarineCadastre nor DMA (header name per field)."""
+
+    mmsi: str
+    timestamp: str
+    lat: str
+    lon: str
+    sog: str | None = None
+    cog: str | None = None
+    heading: str | None = None
+    nav_status: str | None = None
+    vessel_name: str | None = None
+    imo: str | None = None
+    callsign: str | None = None
+    ship_type: str | None = None
+    draught: str | None = None
+    destination: str | None = None
+    #: strptime-style format of the timestamp column; ISO 8601 is parsed when omitted.
+    timestamp_format: str | None = None
+
+
+class IngestSettings(_Section):
+    #: A part of a multi-part message waits this long (message time) for its other parts. Parts
+    #: of one message are sent back to back, so 10 s is generous; a stale part 1 must never be
+    #: joined to an unrelated part 2 that reuses the same sequence id minutes later.
+    fragment_timeout_s: float = Field(10.0, gt=0)
+    #: Two receptions of the same message within this window are stored once.
+    duplicate_window_s: float = Field(60.0, ge=0)
+    csv_columns: CsvColumns | None = None
+
+
+class CircleZone(_Section):
+    """Quick geofence: a circle around a centre."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    kind: ZoneKind = "port"
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    radius_m: float = Field(gt=0, le=200_000)
+    port: str | None = None
+    country: str | None = None
+
+
+class GeofenceSettings(_Section):
+    #: GeoJSON files with Polygon/MultiPolygon features (properties id, name, kind, port, country).
+    files: list[Path] = Field(default_factory=list)
+    circles: list[CircleZone] = Field(default_factory=list)
+
+
+class DetectSettings(_Section):
+    """Port-call thresholds. Defaults follow Global Fishing Watch's port-visit pipeline."""
+
+    #: A vessel leaves a zone only once it is this far outside its polygon (GFW: enter at 3 km,
+    #: leave at 4 km around an anchorage point; with polygons the 1 km hysteresis is a buffer).
+    exit_buffer_m: float = Field(1000.0, ge=0)
+    #: Below this speed a vessel is stopped (GFW: 0.2 kn).
+    stop_speed_kn: float = Field(0.2, ge=0)
+    #: Above this speed a stopped vessel is moving again (GFW: 0.5 kn); the gap avoids flicker.
+    move_speed_kn: float = Field(0.5, ge=0)
+    #: Silence longer than this is a gap (GFW: 4 h). A gap inside a port does not end a call.
+    max_gap_h: float = Field(4.0, gt=0)
+    #: A visit without a stop counts as a call only if it lasts at least this long; shorter visits
+    #: without a stop are transits.
+    min_stay_h: float = Field(2.0, ge=0)
+    #: A position implying more than this speed from its neighbours is an outlier and ignored.
+    max_speed_kn: float = Field(50.0, gt=0)
+    #: Positions arriving up to this late (message time) are folded into later detections.
+    lateness_h: float = Field(24.0, ge=0)
+
+    @model_validator(mode="after")
+    def _speeds_ordered(self) -> DetectSettings:
+        if self.move_speed_kn < self.stop_speed_kn:
+            raise ValueError(
+                "move_speed_kn must be >= stop_speed_kn (a vessel moves again only above the stop "
+                "speed); raise move_speed_kn or lower stop_speed_kn"
+            )
+        return self
+
+
+class ReportSettings(_Section):
+    #: Directory that receives one folder per report and the reports index.
+    output: Path = Path("reports")
+    period: Literal["day", "week"] = "day"
+    #: Inline every script and stylesheet so the report opens with no network.
+    offline: bool = False
+    #: Map tile URL template or a folium tile name; ignored when offline.
+    tiles: str = "OpenStreetMap"
+    #: Track points are thinned so that a report stays small: at most this many points per vessel.
+    max_track_points_per_vessel: int = Field(500, gt=1)
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    #: Short title for reports and summaries.
+    name: str = "monitor"
+    store: StoreSettings = StoreSettings()
+    ingest: IngestSettings = IngestSettings()
+    geofences: GeofenceSettings = GeofenceSettings()
+    detect: DetectSettings = DetectSettings()
+    report: ReportSettings = ReportSettings()
+    #: The file this was loaded from, None for defaults.
+    source_path: Path | None = None
+
+
+def _format_errors(error: ValidationError, where: str) -> str:
+    lines = [f"{where}: invalid configuration"]
+    for err in error.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            msg = "unknown key; check its spelling against the README's config reference"
+        elif kind == "missing":
+            msg = "required key is missing; add it"
+        else:
+            msg = err["msg"]
+            if "input" in err and not isinstance(err["input"], dict):
+                msg += f" (got {err['input']!r})"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def _resolve_paths(data: dict[str, object], base: Path) -> None:
+    store = data.get("store")
+    if isinstance(store, dict) and isinstance(store.get("path"), str):
+        store["path"] = str(base / store["path"])
+    geofences = data.get("geofences")
+    if isinstance(geofences, dict) and isinstance(geofences.get("files"), list):
+        geofences["files"] = [base / f if isinstance(f, str) else f for f in geofences["files"]]
+    report = data.get("report")
+    if isinstance(report, dict) and isinstance(report.get("output"), str):
+        report["output"] = str(base / report["output"])
+
+
+def parse_config(text: str, path: Path | None = None) -> Settings:
+    """Return the settings in TOML ``text``; relative paths are taken from ``path``'s folder."""
+    where = str(path) if path else "<config>"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
+    if "source_path" in data:
+        raise ConfigError(f"{where}: source_path: unknown key; remove it")
+    if path is not None:
+        _resolve_paths(data, path.resolve().parent)
+    try:
+        return Settings.model_validate({**data, "source_path": path})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, where)) from exc
+
+
+def load_config(path: Path | str | None) -> Settings:
+    """Return the settings in the TOML file at ``path``, or the defaults when ``path`` is None."""
+    if path is None:
+        return Settings()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read config file ({exc.strerror}); check the path"
+        ) from exc
+    return parse_config(text, path)
+
+
+def shipped_config_path(name: str = "korea") -> Path:
+    """Return the path of a config shipped with the monitor (``configs/NAME.toml``)."""
+    here = Path(__file__).resolve().parent
+    for root in (here / "_configs", here.parent / "configs"):
+        candidate = root / f"{name}.toml"
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"no shipped config named {name!r}; see the configs/ folder for the names")
