@@ -1,16 +1,48 @@
-"""Geofences: zones (port, berth, anchorage, area) loaded from GeoJSON and config circles."""
+"""Geofences: zones (port, berth, anchorage, area) loaded from GeoJSON and config circles.
+
+Coordinates are WGS 84 longitude/latitude degrees, as in GeoJSON. Distances (circle radii, exit
+buffers) are metres; they are applied in a local equirectangular projection around each zone,
+which is accurate to well under 1 % over the few tens of kilometres a port spans.
+"""
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_args
 
+import numpy as np
+import numpy.typing as npt
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
-from monitor.config import ZoneKind
+from monitor.config import CircleZone, ZoneKind
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitor.config import Settings
+
+log = logging.getLogger(__name__)
+
+ZONE_KINDS: tuple[str, ...] = get_args(ZoneKind)
+
+#: When zones overlap, a point belongs to the most specific one: a berth inside a port polygon
+#: says more about what the vessel is doing than the port around it.
+KIND_PRIORITY: dict[str, int] = {"berth": 0, "anchorage": 1, "port": 2, "area": 3}
+
+#: Mean Earth radius (IUGG), metres.
+EARTH_RADIUS_M = 6_371_008.8
+_M_PER_DEG = math.pi * EARTH_RADIUS_M / 180.0
+
+_FIX_HINT = (
+    "redraw it so that no edge crosses another and every ring is closed (in QGIS: "
+    "Vector > Geometry Tools > Fix Geometries; in Python: shapely.make_valid)"
+)
 
 
 @dataclass(frozen=True)
@@ -25,33 +57,342 @@ class Zone:
     geometry: Polygon | MultiPolygon
 
 
-def load_geojson(path: Path) -> list[Zone]:
-    """Return the zones of a GeoJSON FeatureCollection file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read geofences: {exc}") from exc
-    zones: list[Zone] = []
-    for index, feature in enumerate(data.get("features", [])):
-        props = feature.get("properties") or {}
-        geom = shape(feature["geometry"])
-        if not isinstance(geom, Polygon | MultiPolygon):
-            raise ConfigError(f"{path}: feature {index}: geometry must be Polygon or MultiPolygon")
-        if not shapely.is_valid(geom):
-            raise ConfigError(
-                f"{path}: feature {index} ({props.get('id')}): invalid polygon: "
-                f"{shapely.is_valid_reason(geom)}; redraw it without self-intersections"
-            )
-        zone_id = str(props["id"])
-        kind = props.get("kind", "port")
-        zones.append(
-            Zone(
-                id=zone_id,
-                name=str(props.get("name", zone_id)),
-                kind=kind,
-                port_id=str(props.get("port") or zone_id),
-                country=props.get("country"),
-                geometry=geom,
-            )
+# ---------------------------------------------------------------------------------------------
+# Local metric projection
+
+
+def _to_metres(geom: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
+    scale_x = _M_PER_DEG * math.cos(math.radians(lat0))
+
+    def fwd(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = np.empty_like(coords)
+        out[:, 0] = (coords[:, 0] - lon0) * scale_x
+        out[:, 1] = (coords[:, 1] - lat0) * _M_PER_DEG
+        return out
+
+    return shapely.transform(geom, fwd)
+
+
+def _to_degrees(geom: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
+    scale_x = _M_PER_DEG * math.cos(math.radians(lat0))
+
+    def back(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = np.empty_like(coords)
+        out[:, 0] = coords[:, 0] / scale_x + lon0
+        out[:, 1] = coords[:, 1] / _M_PER_DEG + lat0
+        return out
+
+    return shapely.transform(geom, back)
+
+
+def _origin(geom: shapely.Geometry) -> tuple[float, float]:
+    minx, miny, maxx, maxy = shapely.bounds(geom)
+    return (minx + maxx) / 2.0, (miny + maxy) / 2.0
+
+
+def area_km2(geom: shapely.Geometry) -> float:
+    """Return the area of a lon/lat polygon in square kilometres (local projection)."""
+    lon0, lat0 = _origin(geom)
+    return float(shapely.area(_to_metres(geom, lon0, lat0))) / 1e6
+
+
+def buffer_metres(geom: Polygon | MultiPolygon, buffer_m: float) -> Polygon | MultiPolygon:
+    """Return ``geom`` (lon/lat) grown by ``buffer_m`` metres, in lon/lat."""
+    if buffer_m == 0:
+        return geom
+    lon0, lat0 = _origin(geom)
+    grown = shapely.buffer(_to_metres(geom, lon0, lat0), buffer_m, quad_segs=8)
+    out = _to_degrees(grown, lon0, lat0)
+    assert isinstance(out, Polygon | MultiPolygon)
+    return out
+
+
+def circle_polygon(lon: float, lat: float, radius_m: float) -> Polygon:
+    """Return a 64-sided lon/lat polygon approximating the circle of ``radius_m`` around a point."""
+    disc = shapely.buffer(Point(0.0, 0.0), radius_m, quad_segs=16)
+    out = _to_degrees(disc, lon, lat)
+    assert isinstance(out, Polygon)
+    return out
+
+
+def circle_zone(circle: CircleZone) -> Zone:
+    """Return the zone of a config circle."""
+    return Zone(
+        id=circle.id,
+        name=circle.name,
+        kind=circle.kind,
+        port_id=circle.port or circle.id,
+        country=circle.country,
+        geometry=circle_polygon(circle.lon, circle.lat, circle.radius_m),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# GeoJSON loading and validation
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_coordinates(geom: shapely.Geometry, where: str) -> None:
+    coords = shapely.get_coordinates(geom)
+    if coords.size == 0:
+        raise ConfigError(f"{where}: the geometry has no coordinates; draw the polygon again")
+    if not np.isfinite(coords).all():
+        raise ConfigError(f"{where}: a coordinate is not a finite number; fix the coordinates")
+    lon, lat = coords[:, 0], coords[:, 1]
+    bad_lat = np.abs(lat) > 90
+    bad_lon = np.abs(lon) > 180
+    if not (bad_lat.any() or bad_lon.any()):
+        return
+    i = int(np.flatnonzero(bad_lat | bad_lon)[0])
+    msg = f"{where}: coordinate [{lon[i]}, {lat[i]}] is out of range (lon -180..180, lat -90..90)"
+    swapped_ok = (np.abs(lon) <= 90).all() and (np.abs(lat) <= 180).all()
+    if bad_lat.any() and swapped_ok:
+        msg += (
+            "; it looks like [lat, lon] order: GeoJSON positions are [longitude, latitude], "
+            "swap the two numbers in every position"
         )
+    else:
+        msg += "; fix the coordinate"
+    raise ConfigError(msg)
+
+
+def _string_prop(props: dict[str, Any], key: str, where: str, *, required: bool) -> str | None:
+    value = props.get(key)
+    if value is None or value == "":
+        if required:
+            raise ConfigError(f"{where}: missing property {key!r}; add it to the feature")
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"{where}: property {key!r} must be a string (got {value!r}); quote it in the file"
+        )
+    return value.strip()
+
+
+def _zone_from_feature(feature: object, index: int, path: Path) -> Zone:
+    where = f"{path}: feature {index}"
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise ConfigError(f"{where}: not a GeoJSON Feature object; each item of 'features' is one")
+    props = feature.get("properties")
+    if props is None:
+        props = {}
+    if not isinstance(props, dict):
+        raise ConfigError(f"{where}: 'properties' must be an object with id, name and kind")
+    if "id" not in props and isinstance(feature.get("id"), str):
+        props = {**props, "id": feature["id"]}
+    zone_id = _string_prop(props, "id", where, required=True)
+    assert zone_id is not None
+    where = f"{path}: feature {index} (id {zone_id!r})"
+    name = _string_prop(props, "name", where, required=False) or zone_id
+    kind = _string_prop(props, "kind", where, required=False) or "port"
+    if kind not in ZONE_KINDS:
+        raise ConfigError(
+            f"{where}: unknown kind {kind!r}; use one of {', '.join(ZONE_KINDS)}"
+            + _suggest(kind, ZONE_KINDS)
+        )
+    port = _string_prop(props, "port", where, required=False)
+    if kind == "port" and port not in (None, zone_id):
+        raise ConfigError(
+            f"{where}: a port cannot belong to port {port!r}; remove its 'port' property or "
+            "change its kind to berth or anchorage"
+        )
+    country = _string_prop(props, "country", where, required=False)
+
+    raw_geom = feature.get("geometry")
+    if not isinstance(raw_geom, dict):
+        raise ConfigError(f"{where}: the feature has no geometry; draw a polygon for it")
+    if raw_geom.get("type") not in ("Polygon", "MultiPolygon"):
+        raise ConfigError(
+            f"{where}: geometry is {raw_geom.get('type')!r}, must be Polygon or MultiPolygon; "
+            "for a point with a radius use a [[geofences.circles]] entry in the config instead"
+        )
+    try:
+        geom = shape(raw_geom)
+    except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+        raise ConfigError(
+            f"{where}: malformed {raw_geom.get('type')} coordinates ({exc}); a Polygon is a list "
+            "of rings, each a list of [lon, lat] positions whose last equals the first"
+        ) from exc
+    _check_coordinates(geom, where)
+    geom = shapely.force_2d(geom)
+    if geom.is_empty:
+        raise ConfigError(f"{where}: the polygon is empty; draw it with at least 3 corners")
+    if not shapely.is_valid(geom):
+        raise ConfigError(f"{where}: invalid polygon: {shapely.is_valid_reason(geom)}; {_FIX_HINT}")
+    if shapely.area(geom) == 0:
+        raise ConfigError(f"{where}: the polygon has no area; draw it with at least 3 corners")
+    assert isinstance(geom, Polygon | MultiPolygon)
+    return Zone(
+        id=zone_id,
+        name=name,
+        kind=kind,  # type: ignore[arg-type]  # checked against ZONE_KINDS above
+        port_id=port or zone_id,
+        country=country,
+        geometry=geom,
+    )
+
+
+def load_geojson(path: Path) -> list[Zone]:
+    """Return the zones of a GeoJSON FeatureCollection file, each validated."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read geofence file ({exc.strerror}); check geofences.files"
+        ) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        got = data.get("type") if isinstance(data, dict) else type(data).__name__
+        raise ConfigError(
+            f"{path}: expected a GeoJSON FeatureCollection, got {got!r}; wrap the features in "
+            '{"type": "FeatureCollection", "features": [...]}'
+        )
+    features = data.get("features")
+    if not isinstance(features, list):
+        raise ConfigError(f"{path}: 'features' must be a list of Feature objects")
+    zones = [_zone_from_feature(feature, i, path) for i, feature in enumerate(features)]
+    _check_ids_unique([(zone, f"{path}: feature {i}") for i, zone in enumerate(zones)])
     return zones
+
+
+def _check_ids_unique(placed: Sequence[tuple[Zone, str]]) -> None:
+    seen: dict[str, str] = {}
+    for zone, where in placed:
+        if zone.id in seen:
+            raise ConfigError(
+                f"{where}: duplicate zone id {zone.id!r} (first defined at {seen[zone.id]}); "
+                "give every zone its own id"
+            )
+        seen[zone.id] = where
+
+
+def check_port_links(placed: Sequence[tuple[Zone, str]]) -> None:
+    """Raise ConfigError if a zone's ``port`` names no port zone."""
+    kinds = {zone.id: zone.kind for zone, _ in placed}
+    ports = sorted(zone_id for zone_id, kind in kinds.items() if kind == "port")
+    for zone, where in placed:
+        if zone.port_id == zone.id:
+            continue
+        if zone.port_id not in kinds:
+            raise ConfigError(
+                f"{where} (id {zone.id!r}): port {zone.port_id!r} is not the id of any zone"
+                + _suggest(zone.port_id, ports)
+                + f"; set 'port' to one of: {', '.join(ports) or '(no ports defined)'}"
+            )
+        if kinds[zone.port_id] != "port":
+            raise ConfigError(
+                f"{where} (id {zone.id!r}): port {zone.port_id!r} is a "
+                f"{kinds[zone.port_id]}, not a port; point 'port' at a zone of kind port"
+            )
+
+
+def load_zones(settings: Settings) -> list[Zone]:
+    """Return every zone of ``settings.geofences`` (GeoJSON files, then circles), validated.
+
+    Ids are unique across all files and circles, and every ``port`` link names a port zone.
+    """
+    placed: list[tuple[Zone, str]] = []
+    for path in settings.geofences.files:
+        for i, zone in enumerate(load_geojson(Path(path))):
+            placed.append((zone, f"{path}: feature {i}"))
+    where_cfg = str(settings.source_path) if settings.source_path else "<config>"
+    for i, circle in enumerate(settings.geofences.circles):
+        placed.append((circle_zone(circle), f"{where_cfg}: geofences.circles[{i}]"))
+    _check_ids_unique(placed)
+    check_port_links(placed)
+    log.debug("loaded %d zones", len(placed))
+    return [zone for zone, _ in placed]
+
+
+# ---------------------------------------------------------------------------------------------
+# Point in zone
+
+# Buffered geometries by (id(geometry), buffer_m); the geometry is kept in the value so that its
+# id cannot be reused while the entry lives.
+_BUFFER_CACHE: dict[
+    tuple[int, float], tuple[shapely.Geometry, shapely.Geometry, tuple[float, ...]]
+] = {}
+_BUFFER_CACHE_MAX = 4096
+
+
+def _prepared(geom: Polygon | MultiPolygon, buffer_m: float) -> tuple[shapely.Geometry, Any]:
+    key = (id(geom), float(buffer_m))
+    hit = _BUFFER_CACHE.get(key)
+    if hit is None or hit[0] is not geom:
+        grown = buffer_metres(geom, buffer_m)
+        shapely.prepare(grown)
+        if len(_BUFFER_CACHE) >= _BUFFER_CACHE_MAX:
+            _BUFFER_CACHE.clear()
+        hit = (geom, grown, tuple(float(b) for b in shapely.bounds(grown)))
+        _BUFFER_CACHE[key] = hit
+    return hit[1], hit[2]
+
+
+def zone_geometry(zone: Zone, buffer_m: float = 0.0) -> Polygon | MultiPolygon:
+    """Return the zone's polygon grown by ``buffer_m`` metres (cached, prepared)."""
+    geom, _ = _prepared(zone.geometry, buffer_m)
+    assert isinstance(geom, Polygon | MultiPolygon)
+    return geom
+
+
+def priority_order(zones: Sequence[Zone]) -> list[int]:
+    """Return zone indices, most specific kind first (berth, anchorage, port, area), stable."""
+    return sorted(range(len(zones)), key=lambda i: KIND_PRIORITY[zones[i].kind])
+
+
+def zones_for_points(
+    zones: Sequence[Zone],
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    buffer_m: float = 0.0,
+) -> npt.NDArray[np.int32]:
+    """Return, per point, the index into ``zones`` of the zone containing it, or -1.
+
+    A point inside several zones gets the most specific (berth > anchorage > port > area; among
+    equals, the first in ``zones``). With ``buffer_m`` every polygon is first grown by that many
+    metres. Points on a boundary count as inside. NaN coordinates are in no zone.
+    """
+    if buffer_m < 0:
+        raise ValueError("buffer_m must be >= 0")
+    x = np.asarray(lon, dtype=np.float64)
+    y = np.asarray(lat, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"lon and lat differ in shape: {x.shape} vs {y.shape}")
+    result = np.full(x.shape, -1, dtype=np.int32)
+    if x.size == 0 or not zones:
+        return result
+    flat_x, flat_y, flat_out = x.ravel(), y.ravel(), result.ravel()
+
+    prepared = [_prepared(zone.geometry, buffer_m) for zone in zones]
+    # Most points in a feed are nowhere near any zone: keep only those in the union of the boxes
+    # once, so that the per-zone work scales with the points near zones, not with the feed.
+    boxes = np.array([b for _, b in prepared])
+    near = (
+        (flat_x >= boxes[:, 0].min())
+        & (flat_x <= boxes[:, 2].max())
+        & (flat_y >= boxes[:, 1].min())
+        & (flat_y <= boxes[:, 3].max())
+    )
+    cand = np.flatnonzero(near)
+    cx, cy = flat_x[cand], flat_y[cand]
+    found = np.full(cand.shape, -1, dtype=np.int32)
+    for i in priority_order(zones):
+        geom, (minx, miny, maxx, maxy) = prepared[i]
+        sel = np.flatnonzero(
+            (found < 0) & (cx >= minx) & (cx <= maxx) & (cy >= miny) & (cy <= maxy)
+        )
+        if sel.size == 0:
+            continue
+        inside = shapely.intersects_xy(geom, cx[sel], cy[sel])
+        found[sel[inside]] = i
+    flat_out[cand] = found
+    return result
