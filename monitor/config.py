@@ -5,7 +5,9 @@ Every threshold carries its unit in its name. Paths in a config file are relativ
 
 from __future__ import annotations
 
+import difflib
 import tomllib
+import typing
 from pathlib import Path
 from typing import Literal
 
@@ -131,17 +133,70 @@ class Settings(_Section):
     source_path: Path | None = None
 
 
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """Return the settings model found at ``loc`` (a pydantic error location), if any."""
+    model: type[BaseModel] = Settings
+    annotation: object = Settings
+    for part in loc:
+        if isinstance(part, int):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0] if args else None
+        else:
+            field = model.model_fields.get(part)
+            if field is None:
+                return None
+            annotation = field.annotation
+        # Unwrap ``X | None`` to reach a model.
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        candidates = [annotation, *args]
+        found = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if found:
+            model = found[0]
+        elif not isinstance(part, int):
+            model = BaseModel
+    return model if model is not BaseModel else None
+
+
+def _key_name(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _unknown_key_message(loc: tuple[int | str, ...]) -> str:
+    model = _model_at(loc[:-1])
+    valid = [k for k in (model.model_fields if model else {}) if k != "source_path"]
+    msg = "unknown key"
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+    if close:
+        msg += f"; did you mean {close[0]!r}?"
+    if valid:
+        parent = _key_name(loc[:-1])
+        if not loc[:-1]:
+            section = "at the top level"
+        elif any(isinstance(part, int) for part in loc):
+            section = f"in {parent}"
+        else:
+            section = f"in [{parent}]"
+        msg += f" (valid keys {section}: {', '.join(valid)})"
+    return msg
+
+
 def _format_errors(error: ValidationError, where: str) -> str:
     lines = [f"{where}: invalid configuration"]
     for err in error.errors():
-        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        loc = tuple(err["loc"])
+        key = _key_name(loc)
         kind = err["type"]
         if kind == "extra_forbidden":
-            msg = "unknown key; check its spelling against the README's config reference"
+            msg = _unknown_key_message(loc)
         elif kind == "missing":
             msg = "required key is missing; add it"
+        elif kind == "model_type":
+            msg = f"must be a table ([{key}] or {{ ... }}), got {err.get('input')!r}"
         else:
-            msg = err["msg"]
+            msg = err["msg"].removeprefix("Value error, ")
             if "input" in err and not isinstance(err["input"], dict):
                 msg += f" (got {err['input']!r})"
         lines.append(f"  {key}: {msg}")
@@ -149,15 +204,18 @@ def _format_errors(error: ValidationError, where: str) -> str:
 
 
 def _resolve_paths(data: dict[str, object], base: Path) -> None:
+    def resolve(value: object) -> object:
+        return str(base / Path(value).expanduser()) if isinstance(value, str) else value
+
     store = data.get("store")
-    if isinstance(store, dict) and isinstance(store.get("path"), str):
-        store["path"] = str(base / store["path"])
+    if isinstance(store, dict) and "path" in store:
+        store["path"] = resolve(store["path"])
     geofences = data.get("geofences")
     if isinstance(geofences, dict) and isinstance(geofences.get("files"), list):
-        geofences["files"] = [base / f if isinstance(f, str) else f for f in geofences["files"]]
+        geofences["files"] = [resolve(f) for f in geofences["files"]]
     report = data.get("report")
-    if isinstance(report, dict) and isinstance(report.get("output"), str):
-        report["output"] = str(base / report["output"])
+    if isinstance(report, dict) and "output" in report:
+        report["output"] = resolve(report["output"])
 
 
 def parse_config(text: str, path: Path | None = None) -> Settings:

@@ -40,3 +40,57 @@ def test_relative_paths_are_taken_from_the_config_folder(tmp_path: Path) -> None
     settings = load_config(path)
     assert settings.store.path == tmp_path.resolve() / "st"
     assert settings.geofences.files == [tmp_path.resolve() / "g.geojson"]
+
+
+def test_typo_suggests_the_closest_key(tmp_path: Path) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text("[detect]\nexit_bufer_m = 10\n")
+    with pytest.raises(ConfigError, match=r"did you mean 'exit_buffer_m'\?") as err:
+        load_config(path)
+    assert "valid keys in [detect]" in str(err.value)
+
+
+def test_unknown_section_suggests_the_section() -> None:
+    with pytest.raises(ConfigError, match=r"  stor: unknown key; did you mean 'store'\?"):
+        parse_config('[stor]\npath = "x"\n')
+
+
+def test_circle_errors_name_the_list_item() -> None:
+    text = (
+        '[[geofences.circles]]\nid = "a"\nname = "A"\nlat = 38.7\nlon = 125.4\nradius_m = 1000\n'
+        '[[geofences.circles]]\nid = "b"\nname = "B"\nlat = 38.7\nlon = 125.4\nradiuss_m = 1\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text)
+    message = str(err.value)
+    assert "geofences.circles[1].radius_m: required key is missing" in message
+    assert "geofences.circles[1].radiuss_m: unknown key; did you mean 'radius_m'?" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("[detect]\nmax_gap_h = -1\n", r"detect\.max_gap_h: .*greater than 0 \(got -1\)"),
+        ('[report]\nperiod = "month"\n', r"report\.period: .*'day' or 'week' \(got 'month'\)"),
+        ("detect = 5\n", r"detect: must be a table"),
+        (
+            '[[geofences.circles]]\nid = "a"\nname = "A"\nkind = "harbour"\nlat = 1\nlon = 2\n'
+            "radius_m = 5\n",
+            r"geofences\.circles\[0\]\.kind: .*'port', 'berth', 'anchorage' or 'area'",
+        ),
+        (
+            '[[geofences.circles]]\nid = "a"\nname = "A"\nlat = 125.4\nlon = 38.7\nradius_m = 5\n',
+            r"geofences\.circles\[0\]\.lat: .*less than or equal to 90",
+        ),
+        ("[store\n", r"not valid TOML"),
+        ('source_path = "x"\n', r"source_path: unknown key"),
+    ],
+)
+def test_bad_values_name_the_key(text: str, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        parse_config(text)
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml: cannot read config file"):
+        load_config(tmp_path / "nope.toml")
