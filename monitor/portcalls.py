@@ -1,0 +1,511 @@
+"""Port calls: a per-vessel state machine over positions, evaluated with polars expressions.
+
+Each vessel is, at each of its positions, in one of three states: ``at_sea``, ``in_port`` (inside a
+port's zones, moving) or ``stopped`` (inside, below the stop speed). The states are computed for
+every position at once (forward-filled hysteresis), then :data:`TRANSITIONS` turns the few rows
+where the state changes into events, as in Global Fishing Watch's port-visit pipeline:
+
+* a vessel enters on its first position inside a zone of a port and leaves only once it is more
+  than ``exit_buffer_m`` outside every zone (the buffer keeps a vessel that swings at anchor on
+  the boundary from entering and leaving over and over);
+* it stops below ``stop_speed_kn`` and moves again only above ``move_speed_kn``;
+* silence longer than ``max_gap_h`` is a gap: inside a port it does not end the visit if the
+  vessel is next seen inside the same port; if it is next seen at sea the departure was not
+  observed.
+
+The berths and anchorages of a port share its ``port_id``, so moving from an anchorage to a berth
+is one visit. A visit with a stop, or lasting at least ``min_stay_h``, is a call; a shorter visit
+without a stop is a transit. A single position implying more than ``max_speed_kn`` from both of
+its neighbours is an outlier and is dropped first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import polars as pl
+
+from monitor.config import DetectSettings
+from monitor.geofences import Zone, zones_for_points
+from monitor.schema import UTC_US
+
+log = logging.getLogger(__name__)
+
+
+class State(StrEnum):
+    """Where a vessel is at one position (the ``dark_*`` states are silences longer than a gap)."""
+
+    AT_SEA = "at_sea"
+    IN_PORT = "in_port"
+    STOPPED = "stopped"
+    #: Silent after being seen inside a port, moving.
+    DARK_IN_PORT = "dark_in_port"
+    #: Silent after being seen stopped inside a port.
+    DARK_STOPPED = "dark_stopped"
+
+
+class Event(StrEnum):
+    """What a transition between two states means for a port visit."""
+
+    #: Seen outside, then inside: the arrival was observed.
+    ENTER = "enter"
+    #: First seen inside (start of the data, or after a silence at sea): arrival not observed.
+    OPEN = "open"
+    #: Seen inside, then beyond the exit buffer: the departure was observed.
+    EXIT = "exit"
+    #: Seen inside, silent, then seen at sea: departure not observed.
+    CLOSE = "close"
+    STOP_BEGIN = "stop_begin"
+    STOP_END = "stop_end"
+    GAP_BEGIN = "gap_begin"
+    GAP_END = "gap_end"
+
+
+#: ``(previous state, new state) -> events``. ``None`` is "no earlier position": the start of the
+#: vessel's data, or a silence at sea longer than ``max_gap_h`` (what came before says nothing
+#: about the arrival). A move from one port straight into another is decomposed into
+#: ``(old, AT_SEA)`` then ``(AT_SEA, new)``; a silence into ``(old, DARK_*)`` then
+#: ``(DARK_*, new)``.
+TRANSITIONS: dict[tuple[State | None, State], tuple[Event, ...]] = {
+    (None, State.AT_SEA): (),
+    (None, State.IN_PORT): (Event.OPEN,),
+    (None, State.STOPPED): (Event.OPEN, Event.STOP_BEGIN),
+    (State.AT_SEA, State.AT_SEA): (),
+    (State.AT_SEA, State.IN_PORT): (Event.ENTER,),
+    (State.AT_SEA, State.STOPPED): (Event.ENTER, Event.STOP_BEGIN),
+    (State.IN_PORT, State.AT_SEA): (Event.EXIT,),
+    (State.IN_PORT, State.IN_PORT): (),
+    (State.IN_PORT, State.STOPPED): (Event.STOP_BEGIN,),
+    (State.STOPPED, State.AT_SEA): (Event.STOP_END, Event.EXIT),
+    (State.STOPPED, State.IN_PORT): (Event.STOP_END,),
+    (State.STOPPED, State.STOPPED): (),
+    (State.IN_PORT, State.DARK_IN_PORT): (Event.GAP_BEGIN,),
+    (State.STOPPED, State.DARK_STOPPED): (Event.GAP_BEGIN,),
+    (State.DARK_IN_PORT, State.AT_SEA): (Event.CLOSE,),
+    (State.DARK_IN_PORT, State.IN_PORT): (Event.GAP_END,),
+    (State.DARK_IN_PORT, State.STOPPED): (Event.GAP_END, Event.STOP_BEGIN),
+    (State.DARK_STOPPED, State.AT_SEA): (Event.STOP_END, Event.CLOSE),
+    (State.DARK_STOPPED, State.IN_PORT): (Event.GAP_END, Event.STOP_END),
+    (State.DARK_STOPPED, State.STOPPED): (Event.GAP_END,),
+}
+
+_DARK_OF: dict[State, State] = {
+    State.IN_PORT: State.DARK_IN_PORT,
+    State.STOPPED: State.DARK_STOPPED,
+}
+_IN_PORT_STATES = (State.IN_PORT, State.STOPPED)
+
+#: Events that belong to the visit of the row before the transition (they close or continue it).
+_EVENTS_OF_PREVIOUS_VISIT = frozenset({Event.EXIT, Event.CLOSE, Event.STOP_END, Event.GAP_BEGIN})
+
+_STATE_CODES: tuple[State, ...] = (State.AT_SEA, State.IN_PORT, State.STOPPED)
+
+#: Receiver logging times jitter by up to about a minute; an interval shorter than this is
+#: counted as this long when judging an implied speed, so jitter is not mistaken for an outlier.
+_MIN_OUTLIER_DT_S = 60.0
+_M_PER_DEG = 111_195.08
+_M_PER_NM = 1852.0
+_US_PER_H = 3_600_000_000.0
+
+#: Columns of :func:`detect`'s result (raw calls, before identity enrichment).
+RAW_CALLS_SCHEMA: dict[str, pl.DataType] = {
+    "call_id": pl.String(),
+    "mmsi": pl.UInt32(),
+    "port_id": pl.String(),
+    "port_name": pl.String(),
+    "arrival_utc": UTC_US,
+    "departure_utc": UTC_US,
+    "last_seen_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "status": pl.String(),
+    "confidence": pl.UInt8(),
+    "arrival_observed": pl.Boolean(),
+    "departure_observed": pl.Boolean(),
+    "stopped": pl.Boolean(),
+    "anchorage_h": pl.Float64(),
+    "berth_h": pl.Float64(),
+    "max_gap_h": pl.Float64(),
+    "n_positions": pl.UInt32(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+}
+
+#: Columns of :attr:`Detection.transits`: visits without a stop, shorter than ``min_stay_h``.
+TRANSITS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "port_id": pl.String(),
+    "arrival_utc": UTC_US,
+    "departure_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "n_positions": pl.UInt32(),
+}
+
+
+def transition_events(
+    previous: State | None, new: State, *, gap: bool = False, same_port: bool = True
+) -> list[Event]:
+    """Return the events of one step from ``previous`` to ``new`` (states without ``dark_*``).
+
+    ``gap`` is a silence longer than ``max_gap_h`` between the two positions; ``same_port`` is
+    False when both are in port but in different ports.
+    """
+    hops: list[tuple[State | None, State]] = []
+    if gap and previous is not None:
+        dark = _DARK_OF.get(previous)
+        if dark is None:
+            previous = None
+        else:
+            hops.append((previous, dark))
+            if new in _IN_PORT_STATES and not same_port:
+                hops.append((dark, State.AT_SEA))
+                previous = None
+            else:
+                previous = dark
+    elif previous in _IN_PORT_STATES and new in _IN_PORT_STATES and not same_port:
+        hops.append((previous, State.AT_SEA))
+        previous = State.AT_SEA
+    hops.append((previous, new))
+    return [event for hop in hops for event in TRANSITIONS[hop]]
+
+
+def call_id(mmsi: int, port_id: str, arrival_us: int) -> str:
+    """Return the id of a call: a hash of vessel, port and arrival time (stable across runs)."""
+    text = f"{mmsi}|{port_id}|{arrival_us}"
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+@dataclass
+class Detection:
+    """Everything one detection run finds."""
+
+    #: Calls, :data:`RAW_CALLS_SCHEMA`, sorted by mmsi and arrival.
+    calls: pl.DataFrame
+    #: Visits that were transits, :data:`TRANSITS_SCHEMA`.
+    transits: pl.DataFrame
+    #: Events of the state machine: mmsi, timestamp_utc, port_id, event.
+    events: pl.DataFrame
+    #: Positions used, after outliers were dropped.
+    n_positions: int
+    n_outliers: int
+    #: Visits still under way that are not calls yet (no stop, shorter than ``min_stay_h``).
+    n_pending: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Vectorised steps
+
+
+def _same_vessel(k: int) -> pl.Expr:
+    return pl.col("mmsi").shift(k) == pl.col("mmsi")
+
+
+def _neighbour(name: str, k: int) -> pl.Expr:
+    """Return column ``name`` ``k`` rows away (negative: ahead) when it is the same vessel."""
+    return pl.when(_same_vessel(k)).then(pl.col(name).shift(k))
+
+
+def _distance_m(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
+    """Equirectangular distance: exact enough for the few km between consecutive fixes."""
+    dlon = ((lon2 - lon1 + 180.0) % 360.0) - 180.0
+    coslat = ((lat1 + lat2) * (np.pi / 360.0)).cos()
+    return ((dlon * coslat).pow(2) + (lat2 - lat1).pow(2)).sqrt() * _M_PER_DEG
+
+
+def _seconds(expr: pl.Expr) -> pl.Expr:
+    return expr.dt.total_microseconds().cast(pl.Float64) / 1e6
+
+
+def _implied_speed_kn(k: int, min_dt_s: float) -> pl.Expr:
+    dist = _distance_m(pl.col("lat"), pl.col("lon"), _neighbour("lat", k), _neighbour("lon", k))
+    dt = _seconds(pl.col("timestamp_utc") - _neighbour("timestamp_utc", k)).abs()
+    return dist / dt.clip(lower_bound=min_dt_s) / _M_PER_NM * 3600.0
+
+
+def prepare_positions(
+    positions: pl.LazyFrame | pl.DataFrame, settings: DetectSettings
+) -> tuple[pl.DataFrame, int]:
+    """Return positions sorted by vessel and time with outliers dropped, and the outlier count.
+
+    Columns: mmsi, timestamp_utc, lat, lon, speed_kn (SOG, or the speed implied by neighbouring
+    fixes when SOG is missing).
+    """
+    frame = (
+        positions.lazy()
+        .select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
+        .filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+        # Ties (one vessel, one timestamp, two fixes) are broken by position so that the result
+        # does not depend on the order in which the fixes were stored.
+        .sort("mmsi", "timestamp_utc", "lat", "lon")
+        .collect()
+    )
+    limit = settings.max_speed_kn
+    outlier = (
+        (_implied_speed_kn(1, _MIN_OUTLIER_DT_S) > limit)
+        & (_implied_speed_kn(-1, _MIN_OUTLIER_DT_S) > limit)
+    ).fill_null(False)
+    kept = frame.filter(~outlier)
+    n_outliers = frame.height - kept.height
+
+    def far(name: str, sign: int) -> pl.Expr:
+        # The farthest of up to 3 fixes on each side: noise of a few metres between close fixes
+        # would otherwise read as speed when SOG is missing.
+        return pl.coalesce(*(_neighbour(name, sign * k) for k in (3, 2, 1)), pl.col(name))
+
+    back_t, ahead_t = far("timestamp_utc", 1), far("timestamp_utc", -1)
+    implied = (
+        _distance_m(far("lat", 1), far("lon", 1), far("lat", -1), far("lon", -1))
+        / (_seconds(ahead_t - back_t)).replace(0.0, None)
+        / _M_PER_NM
+        * 3600.0
+    )
+    kept = kept.with_columns(speed_kn=pl.coalesce(pl.col("sog_kn"), implied)).drop("sog_kn")
+    return kept, n_outliers
+
+
+def _zone_tables(zones: Sequence[Zone]) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Return port ids, port names, the port index of each zone and each zone's kind code."""
+    port_ids = sorted({zone.port_id for zone in zones})
+    names: dict[str, str] = {}
+    for zone in zones:
+        if zone.kind == "port" and zone.id == zone.port_id:
+            names[zone.port_id] = zone.name
+    for zone in zones:
+        names.setdefault(zone.port_id, zone.name)
+    index = {port: i for i, port in enumerate(port_ids)}
+    zone_port = np.array([index[zone.port_id] for zone in zones] + [-1], dtype=np.int32)
+    kind_code = {"berth": 1, "anchorage": 2}
+    zone_kind = np.array([kind_code.get(zone.kind, 0) for zone in zones] + [0], dtype=np.int8)
+    return port_ids, [names[p] for p in port_ids], zone_port, zone_kind
+
+
+def classify(
+    prepared: pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
+) -> pl.DataFrame:
+    """Return ``prepared`` with per-position port, zone kind, state code, gap flag and visit id.
+
+    ``port`` is the index of the port the vessel is in (after exit hysteresis) or -1; ``state`` is
+    0 at sea, 1 in port, 2 stopped in port; ``visit`` numbers each stay in one port (null at sea).
+    """
+    port_zones = [zone for zone in zones if zone.kind != "area"]
+    _, _, zone_port, zone_kind = _zone_tables(port_zones)
+    lon = prepared["lon"].to_numpy()
+    lat = prepared["lat"].to_numpy()
+    inside = zones_for_points(port_zones, lon, lat)
+    in_buffer = inside >= 0
+    outside = np.flatnonzero(~in_buffer)
+    if settings.exit_buffer_m > 0 and outside.size:
+        near = zones_for_points(port_zones, lon[outside], lat[outside], settings.exit_buffer_m)
+        in_buffer[outside] = near >= 0
+    # Index -1 picks the sentinel appended to the tables: no port, no kind.
+    port_in = zone_port[inside]
+    kind = zone_kind[inside]
+
+    first = ~_same_vessel(1).fill_null(False)
+    max_gap_us = int(settings.max_gap_h * _US_PER_H)
+    frame = prepared.with_columns(
+        port_in=pl.Series(port_in),
+        in_buffer=pl.Series(in_buffer),
+        kind=pl.Series(kind),
+        first=first,
+    )
+    port = (
+        pl.when(pl.col("port_in") >= 0)
+        .then(pl.col("port_in"))
+        .when(~pl.col("in_buffer") | pl.col("first"))
+        .then(-1)
+        .forward_fill()
+    )
+    stopped = (
+        pl.when(pl.col("speed_kn") < settings.stop_speed_kn)
+        .then(True)
+        .when(pl.col("speed_kn") > settings.move_speed_kn)
+        .then(False)
+        .when(pl.col("first"))
+        .then(False)
+        .forward_fill()
+    )
+    frame = frame.with_columns(
+        port=port,
+        stopped=stopped,
+        gap=(
+            (pl.col("timestamp_utc") - pl.col("timestamp_utc").shift(1)).dt.total_microseconds()
+            > max_gap_us
+        )
+        & ~pl.col("first"),
+    )
+    in_port = pl.col("port") >= 0
+    starts = in_port & (pl.col("first") | (pl.col("port") != pl.col("port").shift(1)))
+    return frame.with_columns(
+        state=pl.when(in_port)
+        .then(pl.when(pl.col("stopped")).then(2).otherwise(1))
+        .otherwise(0)
+        .cast(pl.Int8),
+        visit=pl.when(in_port).then(starts.cum_sum()),
+        last=~_same_vessel(-1).fill_null(False),
+    ).drop("port_in", "in_buffer")
+
+
+def _events(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return the state machine's events, found by applying :data:`TRANSITIONS` to change rows."""
+    changes = frame.with_columns(
+        prev_state=pl.col("state").shift(1),
+        prev_port=pl.col("port").shift(1),
+        prev_visit=pl.col("visit").shift(1),
+    ).filter(
+        pl.col("first")
+        | (pl.col("state") != pl.col("prev_state"))
+        | (pl.col("port") != pl.col("prev_port"))
+        | (pl.col("gap") & (pl.col("prev_state") > 0))
+    )
+    rows: dict[str, list[object]] = {"mmsi": [], "timestamp_utc": [], "event": [], "visit": []}
+    columns = ("mmsi", "timestamp_utc", "first", "prev_state", "state", "gap", "prev_port")
+    cols = [changes[c].to_list() for c in (*columns, "port", "visit", "prev_visit")]
+    for mmsi, ts, first, prev, new, gap, prev_port, port, visit, prev_visit in zip(
+        *cols, strict=True
+    ):
+        previous = None if first else _STATE_CODES[prev]
+        events = transition_events(
+            previous, _STATE_CODES[new], gap=bool(gap), same_port=prev_port == port
+        )
+        for event in events:
+            rows["mmsi"].append(mmsi)
+            rows["timestamp_utc"].append(ts)
+            rows["event"].append(str(event))
+            rows["visit"].append(prev_visit if event in _EVENTS_OF_PREVIOUS_VISIT else visit)
+    events_frame = pl.DataFrame(
+        rows,
+        schema={
+            "mmsi": pl.UInt32(),
+            "timestamp_utc": UTC_US,
+            "event": pl.String(),
+            "visit": pl.UInt32(),
+        },
+    )
+    return events_frame
+
+
+def confidence(entry: pl.Expr, exit_: pl.Expr, stop_or_gap: pl.Expr) -> pl.Expr:
+    """Return the confidence (1-4) of a call from what was observed, as in GFW's port visits.
+
+    4: entry, stop or gap, and exit observed. 3: stop or gap, and one of entry and exit.
+    2: stop or gap alone, or both entry and exit without a stop or gap.
+    1: no stop or gap, and at most one of entry and exit.
+    """
+    seen = entry.cast(pl.UInt8) + exit_.cast(pl.UInt8)
+    return (
+        pl.when(stop_or_gap)
+        .then(pl.lit(2, pl.UInt8) + seen)
+        .otherwise(pl.when(seen == 2).then(2).otherwise(1))
+        .cast(pl.UInt8)
+    )
+
+
+def detect_all(
+    positions: pl.LazyFrame | pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
+) -> Detection:
+    """Return the calls, transits and events found in ``positions`` inside ``zones``."""
+    prepared, n_outliers = prepare_positions(positions, settings)
+    port_zones = [zone for zone in zones if zone.kind != "area"]
+    port_ids, port_names, _, _ = _zone_tables(port_zones)
+    frame = classify(prepared, port_zones, settings)
+    events = _events(frame)
+    flags = events.group_by("visit").agg(
+        entry=(pl.col("event") == Event.ENTER).any(),
+        exit=(pl.col("event") == Event.EXIT).any(),
+        stop=(pl.col("event") == Event.STOP_BEGIN).any(),
+        dark=(pl.col("event") == Event.GAP_BEGIN).any(),
+    )
+    max_gap_us = settings.max_gap_h * _US_PER_H
+    in_port = frame.filter(pl.col("visit").is_not_null())
+    interval = pl.when(pl.col("visit").shift(-1) == pl.col("visit")).then(
+        (pl.col("timestamp_utc").shift(-1) - pl.col("timestamp_utc")).dt.total_microseconds()
+    )
+    counted = pl.when(pl.col("interval") <= max_gap_us).then(pl.col("interval")).otherwise(0)
+    visits = (
+        in_port.with_columns(interval=interval)
+        .group_by("visit")
+        .agg(
+            mmsi=pl.col("mmsi").first(),
+            port=pl.col("port").first(),
+            arrival_utc=pl.col("timestamp_utc").first(),
+            last_seen_utc=pl.col("timestamp_utc").last(),
+            n_positions=pl.len().cast(pl.UInt32),
+            lat=pl.col("lat").mean(),
+            lon=pl.col("lon").mean(),
+            max_gap_us=pl.col("interval").max().fill_null(0),
+            anchorage_us=counted.filter(pl.col("kind") == 2).sum(),
+            berth_us=counted.filter(pl.col("kind") == 1).sum(),
+            open=pl.col("last").last(),
+        )
+        .join(flags, on="visit", how="left")
+        .with_columns(
+            duration_h=(pl.col("last_seen_utc") - pl.col("arrival_utc")).dt.total_microseconds()
+            / _US_PER_H,
+            port_id=pl.col("port").replace_strict(
+                list(range(len(port_ids))), port_ids, return_dtype=pl.String
+            ),
+            port_name=pl.col("port").replace_strict(
+                list(range(len(port_ids))), port_names, return_dtype=pl.String
+            ),
+        )
+        .with_columns(
+            is_call=pl.col("stop") | (pl.col("duration_h") >= settings.min_stay_h),
+        )
+        .sort("mmsi", "arrival_utc")
+    )
+    calls = visits.filter("is_call").with_columns(
+        departure_utc=pl.when(~pl.col("open")).then(pl.col("last_seen_utc")),
+        status=pl.when(pl.col("open")).then(pl.lit("in_port")).otherwise(pl.lit("departed")),
+        confidence=confidence(pl.col("entry"), pl.col("exit"), pl.col("stop") | pl.col("dark")),
+        arrival_observed=pl.col("entry"),
+        departure_observed=pl.col("exit"),
+        stopped=pl.col("stop"),
+        anchorage_h=pl.col("anchorage_us") / _US_PER_H,
+        berth_h=pl.col("berth_us") / _US_PER_H,
+        max_gap_h=pl.col("max_gap_us") / _US_PER_H,
+    )
+    ids = [
+        call_id(m, p, a)
+        for m, p, a in zip(
+            calls["mmsi"].to_list(),
+            calls["port_id"].to_list(),
+            calls["arrival_utc"].dt.epoch("us").to_list(),
+            strict=True,
+        )
+    ]
+    calls = calls.with_columns(call_id=pl.Series(ids, dtype=pl.String)).select(
+        [pl.col(name).cast(dtype) for name, dtype in RAW_CALLS_SCHEMA.items()]
+    )
+    transits = visits.filter(~pl.col("is_call") & ~pl.col("open")).select(
+        pl.col("mmsi"),
+        pl.col("port_id"),
+        pl.col("arrival_utc"),
+        departure_utc=pl.col("last_seen_utc"),
+        duration_h=pl.col("duration_h"),
+        n_positions=pl.col("n_positions"),
+    )
+    n_pending = visits.filter(~pl.col("is_call") & pl.col("open")).height
+    port_of_visit = visits.select("visit", "port_id")
+    events_out = events.join(port_of_visit, on="visit", how="left").select(
+        "mmsi", "timestamp_utc", "port_id", "event"
+    )
+    return Detection(
+        calls=calls,
+        transits=transits,
+        events=events_out,
+        n_positions=prepared.height,
+        n_outliers=n_outliers,
+        n_pending=n_pending,
+    )
+
+
+def detect(
+    positions: pl.LazyFrame | pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
+) -> pl.DataFrame:
+    """Return the port calls (:data:`RAW_CALLS_SCHEMA`) found in ``positions`` inside ``zones``."""
+    return detect_all(positions, zones, settings).calls
