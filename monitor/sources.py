@@ -1,0 +1,264 @@
+"""Opening inputs: paths, globs, folders and standard input; decompression; format detection.
+
+Inputs are read as bytes in chunks of complete lines so that any file size fits in bounded memory,
+and every chunk carries the byte offset (in the decompressed stream) where it ends, which is what
+the ingest manifest records to resume a file that has grown.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import hashlib
+import io
+import lzma
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, cast
+
+from monitor.errors import SourceError
+
+#: Lines are handed to decoders in chunks of about this many bytes.
+CHUNK_BYTES = 1 << 20
+#: A file is identified by a hash of its first bytes (raw, before decompression).
+FINGERPRINT_BYTES = 4096
+#: How much decompressed text format detection looks at.
+DETECT_BYTES = 64 * 1024
+
+Format = Literal["nmea", "csv"]
+FORMATS: tuple[str, ...] = ("auto", "nmea", "csv")
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_SENTENCE = re.compile(rb"[!$][A-Z]{2}VD[MO],")
+_NMEA_HINT = re.compile(rb"^(\\[^\\]*\\)?[!$][A-Z]{2}[A-Z]{3},|\$PGHP,")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input: a file on disk, or standard input when ``path`` is None."""
+
+    path: Path | None
+    #: The name recorded in each stored row's ``source`` and shown in messages.
+    name: str
+
+    @property
+    def is_stdin(self) -> bool:
+        return self.path is None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Complete lines read from an input, with their place in the decompressed stream."""
+
+    data: bytes
+    #: Offset of the first byte of ``data``.
+    start: int
+    #: Offset just after the last complete line; resuming there never splits a line.
+    end: int
+
+
+def _is_hidden(path: Path) -> bool:
+    return any(part.startswith(".") for part in path.parts if part not in (".", ".."))
+
+
+def expand_inputs(paths: Sequence[str | Path]) -> list[InputFile]:
+    """Return the inputs named by ``paths``: files, folders (every file under them), globs, "-".
+
+    Raises SourceError for a path that does not exist or a glob that matches nothing.
+    """
+    found: list[InputFile] = []
+    seen: set[str] = set()
+
+    def add(path: Path) -> None:
+        key = str(path.resolve())
+        if key not in seen:
+            seen.add(key)
+            found.append(InputFile(path=path, name=str(path)))
+
+    for raw in paths:
+        text = str(raw)
+        if text == "-":
+            if "-" not in seen:
+                seen.add("-")
+                found.append(InputFile(path=None, name="stdin"))
+            continue
+        path = Path(text)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if not _is_hidden(child.relative_to(path)):
+                    add(child)
+        elif path.is_file():
+            add(path)
+        elif _GLOB_CHARS.search(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            if not files:
+                raise SourceError(f"{text}: the pattern matches no file; check the pattern")
+            for match in files:
+                add(match)
+        else:
+            raise SourceError(f"{text}: no such file or folder; check the path")
+    return found
+
+
+def _compression(head: bytes) -> str | None:
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh"):
+        return "bz2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    return None
+
+
+class OpenInput:
+    """An opened input: ``stream`` gives decompressed bytes, ``raw_position()`` the raw progress.
+
+    Compression is recognised by content (magic bytes), not by file name.
+    """
+
+    def __init__(self, inp: InputFile) -> None:
+        self.input = inp
+        raw: io.BufferedReader
+        if inp.path is None:
+            raw = cast(io.BufferedReader, sys.stdin.buffer)
+        else:
+            try:
+                raw = inp.path.open("rb")
+            except OSError as exc:
+                raise SourceError(
+                    f"{inp.name}: cannot open ({exc.strerror}); check the path"
+                ) from exc
+        self._raw = raw
+        buffered = raw
+        head = buffered.peek(8)[:8]
+        self.compression = _compression(head)
+        stream: io.BufferedIOBase
+        if self.compression == "gzip":
+            stream = gzip.GzipFile(fileobj=buffered, mode="rb")
+        elif self.compression == "bz2":
+            stream = bz2.BZ2File(buffered, mode="rb")
+        elif self.compression == "xz":
+            stream = lzma.LZMAFile(buffered, mode="rb")  # noqa: SIM115
+        else:
+            stream = buffered
+        self.stream = stream
+
+    def raw_position(self) -> int:
+        """Return how many raw (compressed) bytes have been read so far, 0 for standard input."""
+        if self.input.path is None:
+            return 0
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+    def close(self) -> None:
+        if self.input.path is not None:
+            self.stream.close()
+            self._raw.close()
+
+    def __enter__(self) -> OpenInput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_exact(stream: io.BufferedIOBase, size: int) -> bytes:
+    """Return up to ``size`` bytes from ``stream``, fewer only at the end of the stream."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        block = stream.read(remaining)
+        if not block:
+            break
+        parts.append(block)
+        remaining -= len(block)
+    return b"".join(parts)
+
+
+def skip_to(opened: OpenInput, offset: int, tail_size: int = FINGERPRINT_BYTES) -> bytes:
+    """Advance the decompressed stream to ``offset``; return the ``tail_size`` bytes before it.
+
+    Plain files seek; compressed streams are read and discarded. Returns fewer bytes when the
+    stream ends before ``offset``.
+    """
+    stream = opened.stream
+    if opened.compression is None and opened.input.path is not None:
+        start = max(0, offset - tail_size)
+        stream.seek(start)
+        tail = read_exact(stream, offset - start)
+        return tail
+    kept = b""
+    position = 0
+    while position < offset:
+        block = stream.read(min(CHUNK_BYTES, offset - position))
+        if not block:
+            break
+        position += len(block)
+        kept = (kept + block)[-tail_size:]
+    return kept
+
+
+def iter_chunks(
+    stream: io.BufferedIOBase, start: int = 0, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[Chunk]:
+    """Yield chunks of complete lines from ``stream`` (already positioned at ``start``).
+
+    A last line without a newline is yielded on its own with ``end`` left at its start, so that a
+    file still being written is resumed from the beginning of that line.
+    """
+    carry = b""
+    offset = start
+    while True:
+        block = stream.read(chunk_bytes)
+        if not block:
+            break
+        data = carry + block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        lines, carry = data[: cut + 1], data[cut + 1 :]
+        yield Chunk(data=lines, start=offset, end=offset + len(lines))
+        offset += len(lines)
+    if carry:
+        yield Chunk(data=carry, start=offset, end=offset)
+
+
+def fingerprint(head: bytes) -> str:
+    """Return the hex SHA-256 of ``head`` (the first bytes of a file, raw)."""
+    return hashlib.sha256(head).hexdigest()
+
+
+def read_head(path: Path, size: int = FINGERPRINT_BYTES) -> bytes:
+    """Return the first ``size`` raw bytes of ``path``."""
+    with path.open("rb") as handle:
+        return read_exact(handle, size)
+
+
+def detect_format(head: bytes) -> Format | None:
+    """Return "nmea" or "csv" for the decompressed start of an input, None when neither.
+
+    NMEA wins as soon as one AIS sentence (``!AIVDM,``...) or Gatehouse ``$PGHP`` appears in the
+    first lines; otherwise a first line with several commas, semicolons or tabs is a CSV header.
+    """
+    text = head[:DETECT_BYTES]
+    if _SENTENCE.search(text) or b"$PGHP," in text:
+        return "nmea"
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return None
+    nmea_like = sum(1 for line in lines[:50] if _NMEA_HINT.search(line))
+    if nmea_like * 2 > min(len(lines), 50):
+        return "nmea"
+    first = lines[0].lstrip(b"\xef\xbb\xbf")
+    if max(first.count(b","), first.count(b";"), first.count(b"\t")) >= 2:
+        return "csv"
+    return None
