@@ -14,9 +14,10 @@ from typing import Final
 
 import numpy as np
 import polars as pl
+from pydantic import ValidationError
 
 from monitor.config import CsvColumns
-from monitor.errors import SourceError
+from monitor.errors import ConfigError, SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, DecodedBatch, empty_frame
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,35 @@ def row_keys(frame: pl.DataFrame, columns: list[pl.Expr]) -> pl.Series:
 def _identity_key(values: tuple[object, ...]) -> int:
     digest = hashlib.blake2b(repr(values).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little")
+
+
+def parse_column_mapping(text: str) -> CsvColumns:
+    """Return the CSV column mapping written as ``field=column,field=column,...``.
+
+    Raises ConfigError naming the bad item and the valid fields.
+    """
+    valid = sorted(CsvColumns.model_fields)
+    values: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, column = item.partition("=")
+        name = name.strip()
+        if not sep or not column.strip():
+            raise ConfigError(f"--csv-columns: {item!r} is not FIELD=COLUMN")
+        if name not in valid:
+            raise ConfigError(
+                f"--csv-columns: unknown field {name!r}; valid fields: {', '.join(valid)}"
+            )
+        values[name] = column.strip()
+    try:
+        return CsvColumns.model_validate(values)
+    except ValidationError as exc:
+        missing = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "missing"]
+        raise ConfigError(
+            f"--csv-columns: missing required field(s) {', '.join(missing)}; at least "
+            "mmsi, timestamp, lat and lon are needed"
+        ) from exc
 
 
 def _find(header: list[str], names: tuple[str, ...]) -> str | None:

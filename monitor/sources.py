@@ -206,14 +206,18 @@ def skip_to(opened: OpenInput, offset: int, tail_size: int = FINGERPRINT_BYTES) 
 
 
 def iter_chunks(
-    stream: io.BufferedIOBase, start: int = 0, chunk_bytes: int = CHUNK_BYTES
+    stream: io.BufferedIOBase,
+    start: int = 0,
+    chunk_bytes: int = CHUNK_BYTES,
+    prefix: bytes = b"",
 ) -> Iterator[Chunk]:
     """Yield chunks of complete lines from ``stream`` (already positioned at ``start``).
 
-    A last line without a newline is yielded on its own with ``end`` left at its start, so that a
-    file still being written is resumed from the beginning of that line.
+    ``prefix`` holds bytes already read from the stream (they start at ``start``). A last line
+    without a newline is yielded on its own with ``end`` left at its start, so that a file still
+    being written is resumed from the beginning of that line.
     """
-    carry = b""
+    carry = prefix
     offset = start
     while True:
         block = stream.read(chunk_bytes)
@@ -225,6 +229,11 @@ def iter_chunks(
             carry = data
             continue
         lines, carry = data[: cut + 1], data[cut + 1 :]
+        yield Chunk(data=lines, start=offset, end=offset + len(lines))
+        offset += len(lines)
+    cut = carry.rfind(b"\n")
+    if cut >= 0:
+        lines, carry = carry[: cut + 1], carry[cut + 1 :]
         yield Chunk(data=lines, start=offset, end=offset + len(lines))
         offset += len(lines)
     if carry:

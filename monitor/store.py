@@ -1,14 +1,63 @@
-"""The Parquet store: positions partitioned by day, static reports, the ingest manifest."""
+"""The Parquet store: positions partitioned by day, static reports, the ingest manifest.
+
+Every file is written to a temp name and renamed, data before the manifest, so a run killed at
+any moment leaves a readable store; the next run re-reads from the last manifest checkpoint and
+the dedup rule makes re-inserted rows harmless. Layout and dedup rule: see the README.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
 import os
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
-from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, empty_frame
+from monitor.errors import StoreError
+from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, empty_frame
+
+log = logging.getLogger(__name__)
+
+#: One row per input file (identified by its fingerprint), updated at each checkpoint.
+MANIFEST_SCHEMA: dict[str, pl.DataType] = {
+    # Path as given on the command line ("stdin" for standard input).
+    "input": pl.String(),
+    # SHA-256 (hex) of the first ``fingerprint_bytes`` raw bytes: the file's identity.
+    "fingerprint": pl.String(),
+    "fingerprint_bytes": pl.UInt32(),
+    # SHA-256 of the 4 KiB of decompressed text just before ``bytes_consumed``: a grown file is
+    # resumed only if these bytes are unchanged.
+    "tail_fingerprint": pl.String(),
+    "format": pl.String(),
+    # Raw file size when last read.
+    "size_bytes": pl.UInt64(),
+    # Decompressed bytes read so far, always at a line boundary.
+    "bytes_consumed": pl.UInt64(),
+    # Whether the file was read to its end (False after an interrupted run).
+    "complete": pl.Boolean(),
+    # Counts summed over every run that read this file; positions and statics are rows stored.
+    "n_lines": pl.UInt64(),
+    "n_messages": pl.UInt64(),
+    "n_positions": pl.UInt64(),
+    "n_statics": pl.UInt64(),
+    "n_rejected": pl.UInt64(),
+    "first_utc": UTC_US,
+    "last_utc": UTC_US,
+    # Wall-clock time of the last checkpoint (bookkeeping only, never used in analysis).
+    "ingested_at_utc": UTC_US,
+}
+
+#: A day partition with more part files than this is rewritten as one file.
+MAX_FILES_PER_PARTITION = 8
+_JOURNAL = "_compaction.json"
+_KEY_COLUMNS = ["mmsi", "msg_key", "timestamp_utc"]
 
 
 def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
@@ -24,11 +73,225 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
+    """Return ``frame`` without repeats: same (mmsi, msg_key) within ``window_s`` of the previous.
+
+    The earliest reception of a message is kept. Rows come back sorted by mmsi, key and time.
+    """
+    if frame.height < 2:
+        return frame
+    window = dt.timedelta(seconds=window_s)
+    ordered = frame.sort(_KEY_COLUMNS)
+    repeat = (
+        (pl.col("mmsi") == pl.col("mmsi").shift(1))
+        & (pl.col("msg_key") == pl.col("msg_key").shift(1))
+        & ((pl.col("timestamp_utc") - pl.col("timestamp_utc").shift(1)) <= window)
+    )
+    return ordered.filter(~repeat.fill_null(False))
+
+
+def _matching_rows(
+    new: pl.DataFrame, old: pl.LazyFrame, window_s: float, any_time: pl.Expr | None = None
+) -> pl.Series:
+    """Return the row numbers (``_row``) of ``new`` whose message is already in ``old``."""
+    window = dt.timedelta(seconds=window_s)
+    close = (pl.col("timestamp_utc") - pl.col("timestamp_utc_old")).abs() <= window
+    if any_time is not None:
+        close = close | any_time
+    hits = (
+        new.lazy()
+        .join(
+            old.select(["mmsi", "msg_key", pl.col("timestamp_utc").alias("timestamp_utc_old")]),
+            on=["mmsi", "msg_key"],
+            how="inner",
+        )
+        .filter(close)
+        .select("_row")
+        .unique()
+        .collect()
+    )
+    return hits["_row"]
+
+
+def _per_source(frame: pl.DataFrame) -> dict[str, int]:
+    return {str(source): int(n) for source, n in frame.group_by("source").len().iter_rows()}
+
+
+def _atomic_write_text(text: str, path: Path) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp_name, path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
 class Store:
-    """A store directory: ``positions/date=YYYY-MM-DD/*.parquet``, ``statics/*.parquet``."""
+    """A store directory: ``positions/date=YYYY-MM-DD/*.parquet``, ``statics/*.parquet``,
+    ``manifest.parquet``."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.parquet"
+
+    def partition_dir(self, day: dt.date) -> Path:
+        """Return the folder of one day's positions."""
+        return self.positions_dir / f"date={day.isoformat()}"
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[Store]:
+        """Hold the store's write lock, after finishing whatever a killed run left half done.
+
+        Raises StoreError when another process holds the lock. The lock dies with its process.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                raise StoreError(
+                    f"{self.root}: another ingest is writing to this store; wait for it to end"
+                ) from exc
+            try:
+                self.recover()
+                yield self
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def recover(self) -> None:
+        """Finish interrupted compactions and delete temp files of a killed run."""
+        for journal in sorted(self.root.rglob(_JOURNAL)):
+            try:
+                plan = json.loads(journal.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                plan = {}
+            folder = journal.parent
+            if plan.get("output") and (folder / str(plan["output"])).exists():
+                for name in plan.get("inputs", []):
+                    (folder / str(name)).unlink(missing_ok=True)
+            journal.unlink(missing_ok=True)
+        for stale in self.root.rglob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+
+    def read_manifest(self) -> pl.DataFrame:
+        """Return the ingest manifest (MANIFEST_SCHEMA), empty for a new store."""
+        if not self.manifest_path.exists():
+            return empty_frame(MANIFEST_SCHEMA)
+        try:
+            frame = pl.read_parquet(self.manifest_path)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise StoreError(
+                f"{self.manifest_path}: unreadable manifest ({exc}); restore it or delete it to "
+                "re-read every input (duplicates are dropped)"
+            ) from exc
+        return frame.select([pl.col(c).cast(t) for c, t in MANIFEST_SCHEMA.items()])
+
+    def write_manifest(self, frame: pl.DataFrame) -> None:
+        """Replace the manifest with ``frame`` (atomically)."""
+        atomic_write_parquet(frame.select(list(MANIFEST_SCHEMA)), self.manifest_path)
+
+    def add_positions(self, frame: pl.DataFrame, window_s: float) -> dict[str, int]:
+        """Store the rows of ``frame`` (POSITIONS_SCHEMA) not already stored.
+
+        Returns the number of rows written per ``source``.
+
+        A row is already stored when a stored row has the same mmsi and msg_key within
+        ``window_s`` of its time. Only the day partitions the rows can touch are read.
+        """
+        new = drop_repeats(frame, window_s)
+        if new.height == 0:
+            return {}
+        window = dt.timedelta(seconds=window_s)
+        first = new["timestamp_utc"].min()
+        last = new["timestamp_utc"].max()
+        assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
+        days = {
+            d
+            for d in new.select(
+                pl.concat([pl.col("timestamp_utc") - window, pl.col("timestamp_utc") + window])
+                .dt.date()
+                .unique()
+            )
+            .to_series()
+            .to_list()
+        }
+        files = [f for d in sorted(days) for f in sorted(self.partition_dir(d).glob("*.parquet"))]
+        new = new.with_row_index("_row")
+        if files:
+            old = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).filter(
+                pl.col("timestamp_utc").is_between(first - window, last + window)
+            )
+            hits = _matching_rows(new.select(["_row", *_KEY_COLUMNS]), old, window_s)
+            new = new.filter(~pl.col("_row").is_in(hits.implode()))
+        new = new.drop("_row")
+        by_day = new.with_columns(_day=pl.col("timestamp_utc").dt.date()).partition_by(
+            "_day", as_dict=True
+        )
+        for (day,), part in by_day.items():
+            assert isinstance(day, dt.date)
+            folder = self.partition_dir(day)
+            atomic_write_parquet(
+                part.drop("_day").sort("timestamp_utc"),
+                folder / f"part-{uuid.uuid4().hex}.parquet",
+            )
+            self._compact_if_needed(folder)
+        return _per_source(new)
+
+    def add_statics(self, frame: pl.DataFrame, window_s: float) -> dict[str, int]:
+        """Store the static rows of ``frame`` (STATICS_SCHEMA) not already stored.
+
+        Returns the number of rows written per ``source``.
+
+        Same rule as positions; a CSV identity row (msg_type null, key of the identity and day)
+        is already stored when its key is, whatever the time.
+        """
+        new = drop_repeats(frame, window_s).with_row_index("_row")
+        if new.height == 0:
+            return {}
+        files = sorted(self.statics_dir.glob("*.parquet"))
+        if files:
+            old = pl.scan_parquet(files, schema=STATICS_SCHEMA)
+            hits = _matching_rows(
+                new.select(["_row", *_KEY_COLUMNS, "msg_type"]),
+                old,
+                window_s,
+                any_time=pl.col("msg_type").is_null(),
+            )
+            new = new.filter(~pl.col("_row").is_in(hits.implode()))
+        new = new.drop("_row")
+        if new.height:
+            atomic_write_parquet(
+                new.sort("timestamp_utc"), self.statics_dir / f"part-{uuid.uuid4().hex}.parquet"
+            )
+            self._compact_if_needed(self.statics_dir)
+        return _per_source(new)
+
+    def _compact_if_needed(self, folder: Path) -> None:
+        if len(list(folder.glob("*.parquet"))) > MAX_FILES_PER_PARTITION:
+            self.compact(folder)
+
+    def compact(self, folder: Path) -> None:
+        """Rewrite the Parquet files of ``folder`` as one file.
+
+        A journal naming the old files is written before the new file appears, so a run killed
+        half way is finished by ``recover()`` with neither lost nor doubled rows.
+        """
+        inputs = sorted(folder.glob("*.parquet"))
+        if len(inputs) < 2:
+            return
+        output = folder / f"part-{uuid.uuid4().hex}.parquet"
+        tmp = folder / f".{output.name}.tmp"
+        pl.scan_parquet(inputs).sink_parquet(tmp)
+        journal = {"output": output.name, "inputs": [p.name for p in inputs]}
+        _atomic_write_text(json.dumps(journal), folder / _JOURNAL)
+        os.replace(tmp, output)
+        for path in inputs:
+            path.unlink(missing_ok=True)
+        (folder / _JOURNAL).unlink(missing_ok=True)
 
     @property
     def positions_dir(self) -> Path:

@@ -2,6 +2,129 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from monitor.cli import config_option, resolve_settings, store_option
+from monitor.csv_source import parse_column_mapping
+from monitor.errors import ConfigError
+from monitor.ingest import IngestSummary, ingest_paths
+
+
+def _fallback(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(
+            f"--fallback-time {text!r}: not an ISO 8601 time; write e.g. 2024-05-01T00:00:00Z"
+        ) from exc
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def _counts(counter: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counter.items(), key=lambda kv: -kv[1]))
+
+
+def _print(summary: IngestSummary) -> None:
+    data = summary.to_dict()
+    span = "-"
+    if summary.first_utc and summary.last_utc:
+        span = f"{summary.first_utc:%Y-%m-%d %H:%M:%S} to {summary.last_utc:%Y-%m-%d %H:%M:%S} UTC"
+    rejected = summary.rejected
+    lines = [
+        f"Ingested {len(summary.files)} input(s) into {summary.store} in {summary.elapsed_s:.1f} s",
+        f"  lines            {summary.n_lines:>12,}",
+        f"  messages         {summary.n_messages:>12,}  ({summary.messages_per_s:,.0f} msg/s)",
+        f"  positions stored {summary.n_positions:>12,}",
+        f"  static reports   {summary.n_statics:>12,}",
+        f"  duplicates       {summary.n_duplicates:>12,}  (already in the store, not stored again)",
+        f"  rejected         {sum(rejected.values()):>12,}  {_counts(dict(rejected))}",
+        f"  time sources     {_counts(dict(summary.time_sources)) or '-'}",
+        f"  time span        {span}",
+        f"  vessels          {summary.n_vessels:>12,}",
+    ]
+    click.echo("\n".join(lines))
+    if len(summary.files) > 1:
+        click.echo("\n  input  status  format  messages  positions  decoded")
+        for item in data["inputs"]:
+            share = next(f for f in summary.files if f.input == item["input"]).decoded_share
+            share_text = f"{share:.1%}" if share is not None else "-"
+            click.echo(
+                f"  {item['input']}  {item['status']}  {item['format'] or '-'}  "
+                f"{item['messages']:,}  {item['positions_stored']:,}  {share_text}"
+            )
+    for error in summary.errors:
+        click.echo(f"error: {error}", err=True)
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True)
+@store_option
+@config_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "nmea", "csv"]),
+    default="auto",
+    show_default=True,
+    help="Input format; auto tells NMEA from CSV by content.",
+)
+@click.option(
+    "--csv-columns",
+    default=None,
+    metavar="FIELD=COLUMN,...",
+    help="Column mapping for a CSV that is neither MarineCadastre nor DMA, e.g. "
+    "mmsi=ID,timestamp=time,lat=y,lon=x (overrides [ingest.csv_columns]).",
+)
+@click.option(
+    "--fallback-time",
+    default=None,
+    metavar="ISO8601",
+    help="Time given to NMEA sentences that carry no time at all (UTC if no offset).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def ingest(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    store: Path | None,
+    config: Path | None,
+    fmt: str,
+    csv_columns: str | None,
+    fallback_time: str | None,
+    as_json: bool,
+) -> None:
+    """Read AIS NMEA or CSV files (plain, .gz, .bz2; folders, globs, - for stdin) into the store.
+
+    Inputs already read are skipped, grown files are read on from where they stopped, and
+    messages already stored are not stored again. Exits 1 when an input could not be read or
+    had no time source (the other inputs are still ingested).
+    """
+    settings = resolve_settings(ctx, config, store)
+    if csv_columns is not None:
+        mapping = parse_column_mapping(csv_columns)
+        settings = settings.model_copy(
+            update={"ingest": settings.ingest.model_copy(update={"csv_columns": mapping})}
+        )
+    summary = ingest_paths(
+        paths,
+        settings,
+        fmt=fmt,
+        progress=sys.stderr.isatty(),
+        fallback_time_utc=_fallback(fallback_time),
+    )
+    if as_json:
+        click.echo(json.dumps(summary.to_dict()))
+    else:
+        _print(summary)
+    if summary.errors:
+        ctx.exit(1)
+
+
+COMMANDS: list[click.Command] = [ingest]

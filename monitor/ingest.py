@@ -1,0 +1,537 @@
+"""Ingestion: inputs -> decoder or CSV reader -> deduplicated rows in the store, with a manifest.
+
+Each input is read in chunks of complete lines; decoded rows are buffered and written to the
+store every ``FLUSH_ROWS`` rows and at the end. After each write the manifest records, per input,
+how far it has been read, so an interrupted or repeated run goes on where the last one stopped.
+An input is identified by a hash of its first bytes: a file that has only grown is resumed, a
+replaced file is read again from the start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from monitor.config import Settings
+from monitor.csv_source import CsvDecoder
+from monitor.errors import ConfigError, MonitorError, SourceError
+from monitor.schema import DecodedBatch
+from monitor.sources import (
+    DETECT_BYTES,
+    FINGERPRINT_BYTES,
+    FORMATS,
+    InputFile,
+    OpenInput,
+    expand_inputs,
+    fingerprint,
+    iter_chunks,
+    read_exact,
+    read_head,
+    skip_to,
+)
+from monitor.store import MANIFEST_SCHEMA, Store
+
+log = logging.getLogger(__name__)
+
+#: Decoded rows are written to the store when this many are waiting.
+FLUSH_ROWS = 1_000_000
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass
+class FileSummary:
+    """What one input gave."""
+
+    input: str
+    #: "ingested", "resumed" (read on from where a previous run stopped), "unchanged" (already
+    #: fully read: skipped) or "error".
+    status: str = "ingested"
+    format: str | None = None
+    n_lines: int = 0
+    n_messages: int = 0
+    n_positions_decoded: int = 0
+    #: Rows written to the store (the rest were already there: duplicates).
+    n_positions: int = 0
+    n_statics_decoded: int = 0
+    n_statics: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    other_types: Counter[int] = field(default_factory=Counter)
+    time_sources: Counter[str] = field(default_factory=Counter)
+    first_utc: dt.datetime | None = None
+    last_utc: dt.datetime | None = None
+    error: str | None = None
+
+    @property
+    def decoded_share(self) -> float | None:
+        """Return the share of AIS lines/rows accepted, None when nothing was read."""
+        total = self.n_messages + sum(self.rejected.values())
+        return self.n_messages / total if total else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict of this summary."""
+        return {
+            "input": self.input,
+            "status": self.status,
+            "format": self.format,
+            "lines": self.n_lines,
+            "messages": self.n_messages,
+            "positions_decoded": self.n_positions_decoded,
+            "positions_stored": self.n_positions,
+            "statics_decoded": self.n_statics_decoded,
+            "statics_stored": self.n_statics,
+            "rejected": dict(sorted(self.rejected.items())),
+            "other_types": {str(k): v for k, v in sorted(self.other_types.items())},
+            "time_sources": dict(sorted(self.time_sources.items())),
+            "first_utc": _iso(self.first_utc),
+            "last_utc": _iso(self.last_utc),
+            "error": self.error,
+        }
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest run did, over all inputs."""
+
+    store: str
+    files: list[FileSummary] = field(default_factory=list)
+    n_vessels: int = 0
+    elapsed_s: float = 0.0
+
+    def _sum(self, name: str) -> int:
+        return sum(int(getattr(f, name)) for f in self.files)
+
+    def _counter(self, name: str) -> Counter[Any]:
+        total: Counter[Any] = Counter()
+        for f in self.files:
+            total.update(getattr(f, name))
+        return total
+
+    @property
+    def n_lines(self) -> int:
+        return self._sum("n_lines")
+
+    @property
+    def n_messages(self) -> int:
+        return self._sum("n_messages")
+
+    @property
+    def n_positions(self) -> int:
+        return self._sum("n_positions")
+
+    @property
+    def n_statics(self) -> int:
+        return self._sum("n_statics")
+
+    @property
+    def n_duplicates(self) -> int:
+        decoded = self._sum("n_positions_decoded") + self._sum("n_statics_decoded")
+        return decoded - self.n_positions - self.n_statics
+
+    @property
+    def rejected(self) -> Counter[str]:
+        return self._counter("rejected")
+
+    @property
+    def time_sources(self) -> Counter[str]:
+        return self._counter("time_sources")
+
+    @property
+    def first_utc(self) -> dt.datetime | None:
+        return min((f.first_utc for f in self.files if f.first_utc), default=None)
+
+    @property
+    def last_utc(self) -> dt.datetime | None:
+        return max((f.last_utc for f in self.files if f.last_utc), default=None)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f.error for f in self.files if f.error]
+
+    @property
+    def messages_per_s(self) -> float:
+        return self.n_messages / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict: totals, then one entry per input."""
+        return {
+            "store": self.store,
+            "files": len(self.files),
+            "lines": self.n_lines,
+            "messages": self.n_messages,
+            "positions": self.n_positions,
+            "statics": self.n_statics,
+            "duplicates": self.n_duplicates,
+            "rejected": dict(sorted(self.rejected.items())),
+            "other_types": {str(k): v for k, v in sorted(self._counter("other_types").items())},
+            "time_sources": dict(sorted(self.time_sources.items())),
+            "first_utc": _iso(self.first_utc),
+            "last_utc": _iso(self.last_utc),
+            "vessels": self.n_vessels,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "messages_per_s": round(self.messages_per_s, 1),
+            "errors": self.errors,
+            "inputs": [f.to_dict() for f in self.files],
+        }
+
+
+@dataclass
+class _Checkpoint:
+    """A manifest row waiting for its input's rows to be written."""
+
+    key: str
+    row: dict[str, Any]
+
+
+class _Run:
+    """One ingest run over a store: buffers rows, writes them, keeps the manifest."""
+
+    def __init__(self, store: Store, settings: Settings, fallback: dt.datetime | None) -> None:
+        self.store = store
+        self.settings = settings
+        self.fallback = fallback
+        self.window_s = settings.ingest.duplicate_window_s
+        self.manifest = store.read_manifest()
+        self.positions: list[pl.DataFrame] = []
+        self.statics: list[pl.DataFrame] = []
+        self.n_buffered = 0
+        self.waiting: dict[str, _Checkpoint] = {}
+        self.files: dict[str, FileSummary] = {}
+        #: Per input, the counts already put in a manifest row during this run.
+        self.recorded: dict[str, Counter[str]] = {}
+        self.vessels: set[int] = set()
+
+    # -- manifest -------------------------------------------------------------------------------
+
+    def match(self, head: bytes, size: int) -> dict[str, Any] | None:
+        """Return the manifest row of a file whose first bytes are ``head``, if any."""
+        if self.manifest.height == 0:
+            return None
+        best: dict[str, Any] | None = None
+        for length in self.manifest["fingerprint_bytes"].unique().to_list():
+            if length > len(head) or length > size:
+                continue
+            rows = self.manifest.filter(
+                (pl.col("fingerprint_bytes") == length)
+                & (pl.col("fingerprint") == fingerprint(head[:length]))
+            )
+            for row in rows.iter_rows(named=True):
+                if best is None or row["bytes_consumed"] > best["bytes_consumed"]:
+                    best = row
+        return best
+
+    def checkpoint(self, key: str, row: dict[str, Any]) -> None:
+        """Queue a manifest row; it is written after the rows read so far are in the store."""
+        self.waiting[key] = _Checkpoint(key=key, row=row)
+
+    def _apply_checkpoints(self) -> None:
+        if not self.waiting:
+            return
+        rows = []
+        for point in self.waiting.values():
+            row = dict(point.row)
+            old = self.manifest.filter(pl.col("fingerprint") == row["fingerprint"])
+            if old.height:
+                prior = old.row(0, named=True)
+                for name in ("n_lines", "n_messages", "n_positions", "n_statics", "n_rejected"):
+                    row[name] += prior[name] or 0
+                row["first_utc"] = min(
+                    (t for t in (prior["first_utc"], row["first_utc"]) if t), default=None
+                )
+                row["last_utc"] = max(
+                    (t for t in (prior["last_utc"], row["last_utc"]) if t), default=None
+                )
+            rows.append(row)
+        fresh = pl.DataFrame(rows, schema=MANIFEST_SCHEMA)
+        keep = self.manifest.filter(~pl.col("fingerprint").is_in(fresh["fingerprint"].implode()))
+        self.manifest = pl.concat([keep, fresh], how="vertical")
+        self.store.write_manifest(self.manifest)
+        self.waiting.clear()
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    def absorb(self, batch: DecodedBatch, summary: FileSummary) -> None:
+        """Count ``batch`` into ``summary`` and buffer its rows."""
+        summary.n_lines += batch.n_lines
+        summary.n_messages += batch.n_messages
+        summary.rejected.update(batch.rejected)
+        summary.other_types.update(batch.other_types)
+        summary.time_sources.update(batch.time_sources)
+        positions = batch.positions
+        if positions.height:
+            summary.n_positions_decoded += positions.height
+            first, last = positions["timestamp_utc"].min(), positions["timestamp_utc"].max()
+            assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
+            summary.first_utc = min(first, summary.first_utc or first)
+            summary.last_utc = max(last, summary.last_utc or last)
+            self.vessels.update(positions["mmsi"].unique().to_list())
+            self.positions.append(positions)
+        if batch.statics.height:
+            summary.n_statics_decoded += batch.statics.height
+            self.statics.append(batch.statics)
+        self.n_buffered += positions.height + batch.statics.height
+
+    def flush(self) -> None:
+        """Write the buffered rows, then the manifest rows waiting for them."""
+        if self.positions:
+            stored = self.store.add_positions(pl.concat(self.positions), self.window_s)
+            self._credit(stored, "n_positions")
+        if self.statics:
+            stored = self.store.add_statics(pl.concat(self.statics), self.window_s)
+            self._credit(stored, "n_statics")
+        self.positions, self.statics, self.n_buffered = [], [], 0
+        self._apply_checkpoints()
+
+    def _credit(self, stored: dict[str, int], name: str) -> None:
+        for source, count in stored.items():
+            summary = self.files.get(source)
+            if summary is not None:
+                setattr(summary, name, getattr(summary, name) + count)
+            for point in self.waiting.values():
+                if point.row["input"] == source:
+                    point.row[name] += count
+
+    # -- one input ------------------------------------------------------------------------------
+
+    def ingest(self, inp: InputFile, fmt: str, progress: Progress) -> FileSummary:
+        """Read one input into the buffers; return its summary (errors are caught and kept)."""
+        summary = FileSummary(input=inp.name)
+        self.files[inp.name] = summary
+        try:
+            self._ingest(inp, fmt, summary, progress)
+        except (OSError, EOFError, ValueError, MonitorError) as exc:
+            summary.status = "error"
+            summary.error = str(exc) if isinstance(exc, MonitorError) else f"{inp.name}: {exc}"
+            log.info("%s", summary.error)
+        return summary
+
+    def _ingest(self, inp: InputFile, fmt: str, summary: FileSummary, progress: Progress) -> None:
+        size = inp.path.stat().st_size if inp.path is not None else 0
+        head = read_head(inp.path) if inp.path is not None else b""
+        entry = self.match(head, size) if inp.path is not None else None
+        if entry is not None and entry["complete"] and entry["size_bytes"] == size:
+            summary.status = "unchanged"
+            summary.format = entry["format"]
+            progress.advance_file(size)
+            return
+        opened = OpenInput(inp)
+        try:
+            start = 0
+            tail = b""
+            if entry is not None and size >= entry["size_bytes"] and entry["bytes_consumed"] > 0:
+                consumed = int(entry["bytes_consumed"])
+                tail = skip_to(opened, consumed)
+                if fingerprint(tail) == entry["tail_fingerprint"]:
+                    start = consumed
+                    summary.status = "resumed"
+                else:
+                    opened.close()
+                    opened = OpenInput(inp)
+                    tail = b""
+            prefix = b""
+            if start == 0:
+                prefix = read_exact(opened.stream, DETECT_BYTES)
+                file_fmt = fmt if fmt != "auto" else _detect(prefix, inp.name)
+            else:
+                file_fmt = str(entry["format"]) if entry is not None else fmt
+            summary.format = file_fmt
+            decoder: Any
+            if file_fmt == "csv":
+                if start == 0:
+                    header = prefix[: prefix.find(b"\n") + 1] or prefix
+                    prefix = prefix[len(header) :]
+                    start = len(header)
+                    tail = header
+                else:
+                    assert inp.path is not None
+                    header = _first_line(inp)
+                decoder = CsvDecoder(inp.name, header, self.settings.ingest.csv_columns)
+            else:
+                from monitor.nmea import NmeaDecoder
+
+                decoder = NmeaDecoder(
+                    inp.name,
+                    fragment_timeout_s=self.settings.ingest.fragment_timeout_s,
+                    fallback_time_utc=self.fallback,
+                )
+            key = fingerprint(head)
+            base = {
+                "input": inp.name,
+                "fingerprint": key,
+                "fingerprint_bytes": len(head),
+                "format": file_fmt,
+                "size_bytes": size,
+            }
+            totals = DecodedBatch()
+            end = start
+            for chunk in iter_chunks(opened.stream, start=start, prefix=prefix):
+                batch = decoder.feed(chunk.data)
+                totals.n_messages += batch.n_messages
+                totals.rejected.update(batch.rejected)
+                self.absorb(batch, summary)
+                progress.update(opened.raw_position())
+                if self.n_buffered >= FLUSH_ROWS:
+                    if inp.path is not None:
+                        # Resume from this chunk's start: a message whose first part is in it
+                        # may still be waiting for its other parts inside the decoder.
+                        self.checkpoint(key, self._row(base, summary, chunk.start, tail, False))
+                    self.flush()
+                tail = (tail + chunk.data[: chunk.end - chunk.start])[-FINGERPRINT_BYTES:]
+                end = chunk.end
+            last = decoder.flush()
+            totals.n_messages += last.n_messages
+            totals.rejected.update(last.rejected)
+            self.absorb(last, summary)
+            if totals.rejected.get("no_time", 0) and totals.n_messages == 0:
+                from monitor.nmea import untimed_error
+
+                error = untimed_error(
+                    inp.name,
+                    totals,
+                    "give every line a time (an NMEA 4.0 tag block \\c:EPOCH\\, a $PGHP line, "
+                    "$GPZDA/$GPRMC clock sentences) or re-run with --fallback-time "
+                    "YYYY-MM-DDTHH:MM:SSZ to time them all at that instant",
+                )
+                if error is not None:
+                    raise error
+            if inp.path is not None:
+                self.checkpoint(key, self._row(base, summary, end, tail, True))
+            progress.advance_file(size)
+        finally:
+            opened.close()
+
+    def _row(
+        self, base: dict[str, Any], summary: FileSummary, offset: int, tail: bytes, complete: bool
+    ) -> dict[str, Any]:
+        """Return a manifest row with the counts not yet put in an earlier row of this run."""
+        now = Counter(
+            n_lines=summary.n_lines,
+            n_messages=summary.n_messages,
+            n_rejected=sum(summary.rejected.values()),
+        )
+        done = self.recorded.setdefault(summary.input, Counter())
+        delta = {name: now[name] - done[name] for name in now}
+        done.update(delta)
+        return {
+            **base,
+            **delta,
+            "tail_fingerprint": fingerprint(tail[-FINGERPRINT_BYTES:]),
+            "bytes_consumed": offset,
+            "complete": complete,
+            "n_positions": 0,
+            "n_statics": 0,
+            "first_utc": summary.first_utc,
+            "last_utc": summary.last_utc,
+            "ingested_at_utc": dt.datetime.now(dt.UTC),
+        }
+
+
+def _detect(prefix: bytes, name: str) -> str:
+    from monitor.sources import detect_format
+
+    found = detect_format(prefix)
+    if found is None:
+        raise SourceError(
+            f"{name}: neither NMEA AIS sentences nor a CSV header in its first lines; check the "
+            "file, or force a reader with --format nmea|csv"
+        )
+    return found
+
+
+def _first_line(inp: InputFile) -> bytes:
+    with OpenInput(inp) as opened:
+        head = read_exact(opened.stream, DETECT_BYTES)
+    return head[: head.find(b"\n") + 1] or head
+
+
+def ingest_paths(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    *,
+    fmt: str = "auto",
+    progress: bool = False,
+    fallback_time_utc: dt.datetime | None = None,
+) -> IngestSummary:
+    """Return the summary of ingesting ``paths`` (files, folders, globs, "-") into the store.
+
+    An input that cannot be read, or has AIS sentences but no time at all, is reported in the
+    summary's ``errors`` and the other inputs are still ingested. ``fallback_time_utc`` times
+    sentences that have no time source of their own.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    inputs = expand_inputs(paths)
+    store = Store(settings.store.path)
+    summary = IngestSummary(store=str(store.root))
+    started = time.perf_counter()
+    total = sum(i.path.stat().st_size for i in inputs if i.path is not None)
+    with store.writer(), Progress(total, enabled=progress) as bar:
+        run = _Run(store, settings, fallback_time_utc)
+        for inp in inputs:
+            summary.files.append(run.ingest(inp, fmt, bar))
+            bar.update(0)
+        run.flush()
+        summary.n_vessels = len(run.vessels)
+    summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+class Progress:
+    """A rich progress bar on standard error over the raw bytes of all inputs, or nothing."""
+
+    #: Below this many bytes a run is quick enough to need no bar.
+    MIN_BYTES = 8 << 20
+
+    def __init__(self, total_bytes: int, *, enabled: bool) -> None:
+        self.total = total_bytes
+        self.done = 0
+        self._bar: Any = None
+        self._task: Any = None
+        if enabled and total_bytes >= self.MIN_BYTES:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                TextColumn("ingest"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._task = self._bar.add_task("ingest", total=total_bytes)
+
+    def update(self, position_in_file: int) -> None:
+        """Show ``position_in_file`` raw bytes read in the current input."""
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done + position_in_file)
+
+    def advance_file(self, size: int) -> None:
+        """Count the current input (``size`` raw bytes) as done."""
+        self.done += size
+        self.update(0)
+
+    def __enter__(self) -> Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
