@@ -1,0 +1,340 @@
+"""Port-call state machine: the transition table, then whole tracks through the detector."""
+
+from __future__ import annotations
+
+import itertools
+
+import polars as pl
+import pytest
+from tracks_portcalls import (
+    ANCHOR,
+    BERTH,
+    IN_P,
+    IN_Q,
+    SEA_EAST,
+    SEA_WEST,
+    ZONES,
+    Track,
+    positions,
+)
+
+from monitor.config import DetectSettings
+from monitor.portcalls import (
+    RAW_CALLS_SCHEMA,
+    TRANSITIONS,
+    Event,
+    State,
+    call_id,
+    detect,
+    detect_all,
+    transition_events,
+)
+
+S = DetectSettings()
+AT_SEA, IN_PORT, STOPPED = State.AT_SEA, State.IN_PORT, State.STOPPED
+DARK_IN, DARK_STOP = State.DARK_IN_PORT, State.DARK_STOPPED
+E = Event
+
+# ---------------------------------------------------------------------------------------------
+# The table, transition by transition
+
+EXPECTED = {
+    (None, AT_SEA): [],
+    (None, IN_PORT): [E.OPEN],
+    (None, STOPPED): [E.OPEN, E.STOP_BEGIN],
+    (AT_SEA, AT_SEA): [],
+    (AT_SEA, IN_PORT): [E.ENTER],
+    (AT_SEA, STOPPED): [E.ENTER, E.STOP_BEGIN],
+    (IN_PORT, AT_SEA): [E.EXIT],
+    (IN_PORT, IN_PORT): [],
+    (IN_PORT, STOPPED): [E.STOP_BEGIN],
+    (STOPPED, AT_SEA): [E.STOP_END, E.EXIT],
+    (STOPPED, IN_PORT): [E.STOP_END],
+    (STOPPED, STOPPED): [],
+    (IN_PORT, DARK_IN): [E.GAP_BEGIN],
+    (STOPPED, DARK_STOP): [E.GAP_BEGIN],
+    (DARK_IN, AT_SEA): [E.CLOSE],
+    (DARK_IN, IN_PORT): [E.GAP_END],
+    (DARK_IN, STOPPED): [E.GAP_END, E.STOP_BEGIN],
+    (DARK_STOP, AT_SEA): [E.STOP_END, E.CLOSE],
+    (DARK_STOP, IN_PORT): [E.GAP_END, E.STOP_END],
+    (DARK_STOP, STOPPED): [E.GAP_END],
+}
+
+
+@pytest.mark.parametrize(("key", "events"), list(EXPECTED.items()), ids=str)
+def test_transition_table_entry(key: tuple[State | None, State], events: list[Event]) -> None:
+    assert list(TRANSITIONS[key]) == events
+
+
+def test_transition_table_has_exactly_the_expected_keys() -> None:
+    assert set(TRANSITIONS) == set(EXPECTED)
+
+
+@pytest.mark.parametrize(
+    ("previous", "new", "gap", "same_port", "events"),
+    [
+        (AT_SEA, IN_PORT, False, True, [E.ENTER]),
+        (IN_PORT, STOPPED, False, True, [E.STOP_BEGIN]),
+        (STOPPED, AT_SEA, False, True, [E.STOP_END, E.EXIT]),
+        # Straight from one port into another: leave the first, enter the second.
+        (STOPPED, IN_PORT, False, False, [E.STOP_END, E.EXIT, E.ENTER]),
+        (IN_PORT, STOPPED, False, False, [E.EXIT, E.ENTER, E.STOP_BEGIN]),
+        # Silence inside, seen again inside the same port: the visit goes on.
+        (STOPPED, STOPPED, True, True, [E.GAP_BEGIN, E.GAP_END]),
+        (IN_PORT, STOPPED, True, True, [E.GAP_BEGIN, E.GAP_END, E.STOP_BEGIN]),
+        # Silence inside, seen again at sea: the departure was not observed.
+        (IN_PORT, AT_SEA, True, True, [E.GAP_BEGIN, E.CLOSE]),
+        (STOPPED, AT_SEA, True, True, [E.GAP_BEGIN, E.STOP_END, E.CLOSE]),
+        # Silence inside one port, seen again inside another.
+        (IN_PORT, IN_PORT, True, False, [E.GAP_BEGIN, E.CLOSE, E.OPEN]),
+        # Silence at sea, seen again inside: the arrival was not observed.
+        (AT_SEA, IN_PORT, True, True, [E.OPEN]),
+        (AT_SEA, AT_SEA, True, True, []),
+        (None, STOPPED, False, True, [E.OPEN, E.STOP_BEGIN]),
+    ],
+)
+def test_transition_events_compose_steps(
+    previous: State | None, new: State, gap: bool, same_port: bool, events: list[Event]
+) -> None:
+    assert transition_events(previous, new, gap=gap, same_port=same_port) == events
+
+
+def test_every_step_between_observable_states_is_defined() -> None:
+    states: list[State | None] = [None, AT_SEA, IN_PORT, STOPPED]
+    for previous, new in itertools.product(states, [AT_SEA, IN_PORT, STOPPED]):
+        for gap, same in itertools.product([False, True], repeat=2):
+            events = transition_events(previous, new, gap=gap, same_port=same)
+            assert events.count(E.ENTER) + events.count(E.OPEN) <= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracks
+
+
+def run(*tracks: Track, settings: DetectSettings = S) -> pl.DataFrame:
+    return detect(positions(*tracks), ZONES, settings)
+
+
+def test_enter_stop_leave_is_one_call_of_confidence_4() -> None:
+    track = Track(1).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 5).sail(SEA_EAST, 2)
+    calls = run(track)
+    assert calls.schema == pl.Schema(RAW_CALLS_SCHEMA)
+    assert calls.height == 1
+    call = calls.row(0, named=True)
+    assert call["port_id"] == "P"
+    assert call["port_name"] == "Port P"
+    assert call["status"] == "departed"
+    assert call["arrival_observed"] and call["departure_observed"] and call["stopped"]
+    assert call["confidence"] == 4
+    assert 5.0 <= call["duration_h"] <= 7.0
+    assert call["arrival_utc"] < call["departure_utc"]
+    assert call["call_id"] == call_id(1, "P", int(call["arrival_utc"].timestamp() * 1_000_000))
+
+
+def test_passing_through_without_stopping_is_a_transit() -> None:
+    track = Track(2).fix(*SEA_WEST, 12).sail(SEA_EAST, 2, sog=12)
+    found = detect_all(positions(track), ZONES, S)
+    assert found.calls.is_empty()
+    assert found.transits.height == 1
+    assert found.transits["port_id"].to_list() == ["P"]
+
+
+def test_long_slow_stay_without_stop_is_a_call_of_low_confidence() -> None:
+    # 0.3 kn is between the stop and move speeds: never stopped, but 3 h is over min_stay_h.
+    track = Track(3).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 3, sog=0.3).sail(SEA_EAST, 2)
+    calls = run(track)
+    assert calls.height == 1
+    assert calls["stopped"].to_list() == [False]
+    assert calls["confidence"].to_list() == [2]
+
+
+def test_short_slow_stay_without_stop_is_a_transit() -> None:
+    track = Track(3).fix(*SEA_WEST, 10).sail(IN_P, 1).stay(IN_P, 0.5, sog=0.3).sail(SEA_WEST, 1)
+    found = detect_all(positions(track), ZONES, S)
+    assert found.calls.is_empty()
+    assert found.transits.height == 1
+
+
+def test_anchorage_then_berth_is_one_call_with_time_split() -> None:
+    track = (
+        Track(4)
+        .fix(*SEA_EAST, 10)
+        .sail(ANCHOR, 2)
+        .stay(ANCHOR, 10)
+        .sail(BERTH, 1, sog=5)
+        .stay(BERTH, 20)
+        .sail(SEA_WEST, 2)
+    )
+    calls = run(track)
+    assert calls.height == 1
+    call = calls.row(0, named=True)
+    assert call["port_id"] == "P"
+    assert 9.5 <= call["anchorage_h"] <= 10.5
+    assert 19.5 <= call["berth_h"] <= 20.5
+
+
+def test_gap_inside_port_does_not_end_the_call() -> None:
+    track = (
+        Track(5)
+        .fix(*SEA_WEST, 10)
+        .sail(IN_P, 2)
+        .stay(IN_P, 2)
+        .silence(30)
+        .stay(IN_P, 2)
+        .sail(SEA_EAST, 2)
+    )
+    calls = run(track)
+    assert calls.height == 1
+    call = calls.row(0, named=True)
+    assert call["max_gap_h"] == pytest.approx(30 + 10 / 60)
+    assert call["confidence"] == 4
+    assert call["departure_observed"]
+
+
+def test_gap_inside_without_stop_counts_for_confidence() -> None:
+    track = (
+        Track(5)
+        .fix(*SEA_WEST, 10)
+        .sail(IN_P, 2)
+        .stay(IN_P, 0.5, sog=3)
+        .silence(10)
+        .stay(IN_P, 0.5, sog=3)
+        .sail(SEA_EAST, 2)
+    )
+    calls = run(track)
+    assert calls["stopped"].to_list() == [False]
+    assert calls["confidence"].to_list() == [4]
+
+
+def test_first_seen_inside_has_unobserved_arrival() -> None:
+    track = Track(6).stay(IN_P, 4).sail(SEA_EAST, 2)
+    call = run(track).row(0, named=True)
+    assert not call["arrival_observed"]
+    assert call["departure_observed"]
+    assert call["arrival_utc"] == track.rows[0]["timestamp_utc"]
+    assert call["confidence"] == 3
+
+
+def test_last_seen_inside_then_far_after_gap_has_unobserved_departure() -> None:
+    track = Track(7).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 4)
+    last_inside = track.rows[-1]["timestamp_utc"]
+    track.silence(12).stay(IN_Q, 3).sail((1.5, 0.5), 3)
+    calls = run(track)
+    assert calls["port_id"].to_list() == ["P", "Q"]
+    first = calls.row(0, named=True)
+    assert first["arrival_observed"] and not first["departure_observed"]
+    assert first["departure_utc"] == last_inside
+    assert first["status"] == "departed"
+    assert first["confidence"] == 3
+    second = calls.row(1, named=True)
+    assert not second["arrival_observed"]
+
+
+def test_last_position_inside_is_in_port_without_departure() -> None:
+    track = Track(8).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 3)
+    call = run(track).row(0, named=True)
+    assert call["status"] == "in_port"
+    assert call["departure_utc"] is None
+    assert not call["departure_observed"]
+    assert call["confidence"] == 3
+
+
+def test_short_visit_under_way_is_pending_not_a_call() -> None:
+    track = Track(8).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 0.5, sog=4)
+    found = detect_all(positions(track), ZONES, S)
+    assert found.calls.is_empty() and found.transits.is_empty()
+    assert found.n_pending == 1
+
+
+def test_single_outlier_neither_ends_nor_starts_a_call() -> None:
+    stay = Track(9).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 3)
+    stay.fix(5.0, 5.0, 0.0)  # hundreds of km away for one fix
+    stay.here = IN_P
+    stay.stay(IN_P, 3).sail(SEA_EAST, 2)
+    found = detect_all(positions(stay), ZONES, S)
+    assert found.calls.height == 1
+    assert found.n_outliers == 1
+
+    at_sea = Track(10).fix(*SEA_WEST, 10).sail((-0.8, 0.05), 3)
+    at_sea.fix(*IN_P, 0.0)  # a single fix inside the port, far from the track
+    at_sea.here = (-0.8, 0.05)
+    at_sea.sail((-1.2, 0.05), 3)
+    found = detect_all(positions(at_sea), ZONES, S)
+    assert found.calls.is_empty() and found.transits.is_empty()
+    assert found.n_outliers == 1
+
+
+def test_position_within_exit_buffer_does_not_leave() -> None:
+    # 0.105 E is about 550 m east of the port's edge: inside the 1 km exit buffer.
+    track = (
+        Track(11)
+        .fix(*SEA_WEST, 10)
+        .sail(IN_P, 2)
+        .stay(IN_P, 3)
+        .stay((0.105, 0.09), 1, sog=0.0)
+        .stay(IN_P, 3)
+        .sail(SEA_WEST, 2)
+    )
+    assert run(track).height == 1
+
+
+def test_position_beyond_exit_buffer_leaves() -> None:
+    # 0.115 E is about 1.7 km east of the edge (and outside the anchorage, which starts at 0.12).
+    track = (
+        Track(12)
+        .fix(*SEA_WEST, 10)
+        .sail(IN_P, 2)
+        .stay(IN_P, 3)
+        .stay((0.115, 0.09), 1, sog=0.0)
+        .stay(IN_P, 3)
+        .sail(SEA_WEST, 2)
+    )
+    calls = run(track)
+    assert calls.height == 2
+    assert calls["departure_observed"].to_list() == [True, True]
+    assert calls["arrival_observed"].to_list() == [True, True]
+
+
+def test_stop_hysteresis_ignores_speeds_between_thresholds() -> None:
+    track = Track(13).fix(*SEA_WEST, 10).sail(IN_P, 2)
+    for sog in [0.0, 0.3, 0.1, 0.4, 0.0, 0.3]:
+        track.fix(*IN_P, sog, 30)
+    track.sail(SEA_EAST, 2)
+    events = detect_all(positions(track), ZONES, S).events["event"].to_list()
+    assert events.count(E.STOP_BEGIN) == 1
+    assert events.count(E.STOP_END) == 1
+
+
+def test_area_zones_make_no_calls() -> None:
+    track = Track(14).fix(1.8, 0.2, 10).sail((2.2, 0.2), 1).stay((2.2, 0.2), 10)
+    assert run(track).is_empty()
+
+
+def test_missing_sog_uses_implied_speed() -> None:
+    track = Track(15).fix(*SEA_WEST, None).sail(IN_P, 2, sog=None)
+    track.stay(IN_P, 3, sog=None).sail(SEA_EAST, 2, sog=None)
+    calls = run(track, settings=DetectSettings(min_stay_h=24))
+    assert calls["stopped"].to_list() == [True]
+
+
+def test_two_ports_in_a_row_are_two_calls() -> None:
+    track = Track(16).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 3).sail(IN_Q, 8).stay(IN_Q, 3)
+    calls = run(track)
+    assert calls["port_id"].to_list() == ["P", "Q"]
+    assert calls["status"].to_list() == ["departed", "in_port"]
+
+
+def test_result_does_not_depend_on_row_order_or_other_vessels() -> None:
+    a = Track(17).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 3).sail(SEA_EAST, 2)
+    b = Track(18).stay(IN_Q, 5).sail((1.5, 0.5), 2)
+    together = run(a, b)
+    shuffled = detect(positions(a, b).sample(fraction=1.0, shuffle=True, seed=3), ZONES, S)
+    assert together.equals(shuffled)
+    assert together.filter(pl.col("mmsi") == 17).equals(run(a))
+
+
+def test_empty_input_gives_empty_calls_with_schema() -> None:
+    calls = detect(positions(), ZONES, S)
+    assert calls.is_empty()
+    assert calls.schema == pl.Schema(RAW_CALLS_SCHEMA)
