@@ -150,7 +150,7 @@ def test_detect_calls_writes_enriched_calls(store_settings: Settings) -> None:
     # Only report after both calls: the name still applies to them.
     assert other["vessel_name"].to_list() == ["RA", "RA"]
     assert other["arrival_draught_m"].to_list() == [None, None]
-    assert calls["lon"].min() > -0.5 and calls["lon"].max() < 1.2
+    assert calls["lon"].is_between(-0.5, 1.2).all()
 
 
 def test_second_run_without_new_data_changes_nothing(store_settings: Settings) -> None:
