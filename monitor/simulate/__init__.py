@@ -1,0 +1,202 @@
+"""A realistic AIS simulator: raw NMEA for the configured ports plus the ground truth behind it.
+
+``simulate`` plans voyages (``voyages``), moves the ships (``tracks``), decides what they transmit
+(``reports``), damages the feed (``noise``), encodes it (``nmea_writer``) and writes the truth
+(``truth``). Everything is drawn from one seeded numpy Generator: one seed, the same files.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from monitor.config import Settings
+from monitor.errors import ConfigError
+from monitor.geofences import load_zones
+from monitor.simulate.nmea_writer import (
+    encode_positions,
+    sentence_bodies,
+    static_sentences,
+    tagged_lines,
+)
+from monitor.simulate.noise import Lines, add_duplicates, corrupt, damage_positions, delay_lines
+from monitor.simulate.params import PRESETS, NoiseParams, SimulationParams
+from monitor.simulate.ports import build_ports, projection_for
+from monitor.simulate.reports import AisValue, position_reports, static_reports
+from monitor.simulate.seaways import KOREA_SEAS
+from monitor.simulate.truth import build_truth, write_csv
+from monitor.simulate.voyages import plan_simulation
+
+__all__ = ["PRESETS", "NoiseParams", "SimulationParams", "SimulationResult", "simulate"]
+
+log = logging.getLogger(__name__)
+
+#: Default first day of a simulation: fixed so that runs are reproducible.
+DEFAULT_START = datetime(2024, 3, 4, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What ``simulate`` wrote and how much of it."""
+
+    nmea_paths: list[Path]
+    truth_paths: dict[str, Path]
+    start: datetime
+    end: datetime
+    n_vessels: int
+    n_lines: int
+    n_position_reports: int
+    n_static_reports: int
+    n_calls: int
+    n_transits: int
+    n_silences: int
+    n_meetings: int
+    noise: dict[str, int] = field(default_factory=dict)
+
+
+def _resolve_params(params: SimulationParams | str | None) -> SimulationParams:
+    if params is None:
+        return PRESETS["default"]
+    if isinstance(params, str):
+        if params not in PRESETS:
+            raise ConfigError(
+                f"unknown scenario {params!r}; choose one of {', '.join(sorted(PRESETS))}"
+            )
+        return PRESETS[params]
+    return params
+
+
+def simulate(
+    settings: Settings,
+    *,
+    days: float = 7.0,
+    vessels: int = 80,
+    seed: int = 0,
+    output: Path,
+    start: datetime | None = None,
+    params: SimulationParams | str | None = None,
+) -> SimulationResult:
+    """Return what was written after simulating ``vessels`` ships for ``days`` into ``output``.
+
+    ``output/nmea/YYYY-MM-DD.nmea`` receive tag-blocked NMEA (``\\s:rx1,c:<epoch>*hh\\!AIVDM...``)
+    and ``output/truth/*.csv`` the port calls, transits, silences, meetings and vessels behind it.
+    """
+    if days <= 0:
+        raise ConfigError(f"--days must be positive (got {days})")
+    if vessels < 1:
+        raise ConfigError(f"--vessels must be at least 1 (got {vessels})")
+    scenario = _resolve_params(params)
+    start = start or DEFAULT_START
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    end = start + timedelta(days=days)
+    rng = np.random.default_rng(seed)
+    zones = load_zones(settings)
+    projection = projection_for(zones)
+    ports = build_ports(zones, projection)
+    plan = plan_simulation(
+        ports, KOREA_SEAS, projection, scenario, vessels=vessels,
+        start_s=start.timestamp(), end_s=end.timestamp(), rng=rng,
+    )  # fmt: skip
+    truth = build_truth(plan)
+    positions = position_reports(plan, scenario, rng)
+    n_outliers, n_blank = damage_positions(positions, scenario.noise, rng)
+    statics = static_reports(plan, scenario, rng)
+
+    payloads = encode_positions(
+        msg_type=positions.msg_type, mmsi=positions.mmsi, status=positions.status,
+        sog_kn=positions.sog_kn, lon=positions.lon, lat=positions.lat, cog_deg=positions.cog_deg,
+        heading_deg=positions.heading_deg, second=positions.t_s % 60,
+    )  # fmt: skip
+    channels = [b"A", b"B"]
+    pick = rng.integers(0, 2, len(payloads)).tolist()
+    bodies = sentence_bodies(payloads, [channels[c] for c in pick])
+    times = [positions.t_s]
+    groups = [np.full(len(bodies), -1, dtype=np.int64)]
+    cache: dict[tuple[tuple[str, AisValue], ...], list[bytes]] = {}
+    static_bodies: list[bytes] = []
+    static_times: list[int] = []
+    static_groups: list[int] = []
+    for index, report in enumerate(statics):
+        if report.fields not in cache:
+            cache[report.fields] = static_sentences(dict(report.fields), 0, "A")
+        parts = cache[report.fields]
+        seq = index % 10
+        for part in parts:
+            # Multi-part messages carry a sequence id (0-9) that pairs their sentences.
+            static_bodies.append(
+                part.replace(b",,A,", b",%d,A," % seq, 1) if len(parts) > 1 else part
+            )
+            static_times.append(report.t_s)
+            static_groups.append(index if len(parts) > 1 else -1)
+    all_times = np.concatenate([*times, np.array(static_times, dtype=np.int64)])
+    lines = Lines(
+        t_s=all_times,
+        order_s=all_times.astype(np.float64)
+        + np.concatenate([np.zeros(len(bodies)), np.linspace(0.1, 0.2, len(static_bodies))]),
+        receiver=[b"rx1"] * (len(bodies) + len(static_bodies)),
+        body=bodies + static_bodies,
+        group=np.concatenate([*groups, np.array(static_groups, dtype=np.int64)]),
+    )
+    lines = add_duplicates(lines, scenario.noise.duplicate_rate, rng)
+    n_late = delay_lines(lines, scenario.noise.late_rate, rng)
+    order = np.lexsort((np.arange(len(lines)), lines.order_s))
+    lines = lines.take(order)
+    text = tagged_lines(lines.body, lines.receiver, lines.t_s)
+    n_bad, n_cut = corrupt(text, scenario.noise, rng)
+    nmea_paths = _write_days(text, lines.order_s, output / "nmea")
+    truth_dir = output / "truth"
+    truth_paths = {
+        name: truth_dir / f"{name}.csv"
+        for name in ("calls", "transits", "silences", "meetings", "vessels")
+    }
+    for name, path in truth_paths.items():
+        write_csv(getattr(truth, name), path)
+    log.info("simulated %d vessels, %d lines into %s", vessels, len(text), output)
+    return SimulationResult(
+        nmea_paths=nmea_paths,
+        truth_paths=truth_paths,
+        start=start,
+        end=end,
+        n_vessels=len(plan.vessels),
+        n_lines=len(text),
+        n_position_reports=len(positions),
+        n_static_reports=len(statics),
+        n_calls=truth.calls.height,
+        n_transits=truth.transits.height,
+        n_silences=truth.silences.height,
+        n_meetings=truth.meetings.height,
+        noise={
+            "outliers": n_outliers,
+            "not_available": n_blank,
+            "duplicates": len(text) - len(bodies) - len(static_bodies),
+            "late": n_late,
+            "bad_checksum": n_bad,
+            "truncated": n_cut,
+        },
+    )
+
+
+def _write_days(lines: list[bytes], order_s: np.ndarray, folder: Path) -> list[Path]:
+    """Write one file per UTC day of file order; return their paths."""
+    import os
+    import tempfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    day = (order_s // 86400).astype(np.int64)
+    paths: list[Path] = []
+    for value in np.unique(day).tolist():
+        index = np.flatnonzero(day == value)
+        name = datetime.fromtimestamp(value * 86400, tz=UTC).strftime("%Y-%m-%d")
+        path = folder / f"{name}.nmea"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(b"\n".join(lines[i] for i in index.tolist()))
+            handle.write(b"\n")
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths

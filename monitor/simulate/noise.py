@@ -1,0 +1,105 @@
+"""Feed noise: GPS outliers, "not available" positions, duplicate receptions, late, corrupt and
+truncated lines, at the rates of a ``NoiseParams``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from monitor.simulate.params import NoiseParams
+from monitor.simulate.reports import PositionReports
+
+
+def damage_positions(
+    reports: PositionReports, noise: NoiseParams, rng: np.random.Generator
+) -> tuple[int, int]:
+    """Throw some positions far off and blank some others (in place); return both counts."""
+    n = len(reports)
+    outliers = rng.random(n) < noise.outlier_rate
+    k = int(outliers.sum())
+    # A glitch lands tens to hundreds of km away, far beyond any plausible speed.
+    reports.lat[outliers] += rng.choice([-1.0, 1.0], k) * rng.uniform(0.3, 2.0, k)
+    reports.lon[outliers] += rng.choice([-1.0, 1.0], k) * rng.uniform(0.3, 2.0, k)
+    np.clip(reports.lat, -89.9, 89.9, out=reports.lat)
+    blank = (rng.random(n) < noise.not_available_rate) & ~outliers
+    reports.lat[blank] = 91.0
+    reports.lon[blank] = 181.0
+    return k, int(blank.sum())
+
+
+@dataclass
+class Lines:
+    """Lines to write: reception time, sort key (file order), receiver, sentence body, group."""
+
+    t_s: NDArray[np.int64]
+    order_s: NDArray[np.float64]
+    receiver: list[bytes]
+    body: list[bytes]
+    #: Sentences of one multi-part message share a group id (>= 0); single parts have -1.
+    group: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.body)
+
+    def take(self, index: NDArray[np.int64]) -> Lines:
+        idx = index.tolist()
+        return Lines(
+            self.t_s[index],
+            self.order_s[index],
+            [self.receiver[i] for i in idx],
+            [self.body[i] for i in idx],
+            self.group[index],
+        )
+
+
+def add_duplicates(lines: Lines, rate: float, rng: np.random.Generator) -> Lines:
+    """Return the lines plus copies heard by a second receiver 0-2 s later."""
+    chosen = np.flatnonzero(rng.random(len(lines)) < rate)
+    # Both parts of a multi-part message are heard by the same receiver.
+    if len(chosen):
+        groups = set(lines.group[chosen][lines.group[chosen] >= 0].tolist())
+        if groups:
+            extra = np.flatnonzero(np.isin(lines.group, list(groups)))
+            chosen = np.union1d(chosen, extra)
+    copy = lines.take(chosen)
+    delay = rng.integers(0, 3, len(chosen))
+    # The parts of one message reach the second receiver together.
+    grouped = copy.group >= 0
+    if grouped.any():
+        _, first = np.unique(copy.group[grouped], return_inverse=True)
+        delay[grouped] = rng.integers(0, 3, int(first.max()) + 1)[first]
+    copy.t_s = copy.t_s + delay
+    copy.order_s = copy.order_s + delay + 0.5
+    copy.receiver = [b"rx2"] * len(chosen)
+    copy.group = np.where(copy.group >= 0, copy.group + 10_000_000, -1)
+    return Lines(
+        np.concatenate([lines.t_s, copy.t_s]),
+        np.concatenate([lines.order_s, copy.order_s]),
+        lines.receiver + copy.receiver,
+        lines.body + copy.body,
+        np.concatenate([lines.group, copy.group]),
+    )
+
+
+def delay_lines(lines: Lines, rate: float, rng: np.random.Generator) -> int:
+    """Move single-part lines 2-30 min later in file order (in place); return how many."""
+    late = (rng.random(len(lines)) < rate) & (lines.group < 0)
+    lines.order_s[late] += rng.uniform(120.0, 1800.0, int(late.sum()))
+    return int(late.sum())
+
+
+def corrupt(lines: list[bytes], noise: NoiseParams, rng: np.random.Generator) -> tuple[int, int]:
+    """Break the checksum of some finished lines and cut others short (in place)."""
+    n = len(lines)
+    bad = np.flatnonzero(rng.random(n) < noise.bad_checksum_rate)
+    for i in bad.tolist():
+        line = lines[i]
+        wrong = (int(line[-2:], 16) + 1 + int(rng.integers(0, 254))) % 256
+        lines[i] = line[:-2] + b"%02X" % wrong
+    cut = np.flatnonzero(rng.random(n) < noise.truncated_rate)
+    for i in cut.tolist():
+        line = lines[i]
+        lines[i] = line[: int(rng.integers(10, len(line) - 4))]
+    return len(bad), len(cut)

@@ -1,0 +1,84 @@
+"""Scenario knobs: reporting rates, fleet mix, dark behaviour and noise, with named presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class NoiseParams:
+    """Share of reports or lines damaged the way real feeds damage them."""
+
+    #: Positions thrown tens of km off (GPS or decoding glitches).
+    outlier_rate: float = 0.0
+    #: Positions sent as "not available" (lat 91, lon 181).
+    not_available_rate: float = 0.0
+    #: Sentences also heard by a second receiver (same sentence, tag ``s:rx2``, c: +0..2 s).
+    duplicate_rate: float = 0.0
+    #: Lines written minutes after their neighbours (out of time order in the file).
+    late_rate: float = 0.0
+    #: Lines whose NMEA checksum is wrong.
+    bad_checksum_rate: float = 0.0
+    #: Lines cut short.
+    truncated_rate: float = 0.0
+
+
+NOISY = NoiseParams(
+    outlier_rate=0.002,
+    not_available_rate=0.002,
+    duplicate_rate=0.10,
+    late_rate=0.01,
+    bad_checksum_rate=0.003,
+    truncated_rate=0.003,
+)
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    """Everything about a scenario except the ports, the period, the fleet size and the seed."""
+
+    #: Class A report interval under way (ITU: 2-10 s, thinned).
+    class_a_moving_s: float = 60.0
+    #: Class A report interval at anchor or moored (ITU: 3 min).
+    class_a_stationary_s: float = 180.0
+    #: Class B report interval (ITU: 30 s under way, thinned).
+    class_b_s: float = 120.0
+    #: Static and voyage data interval (ITU: 6 min).
+    static_s: float = 360.0
+    #: Plans start this long before the period, so vessels are mid-voyage or in port at its start.
+    warmup_h: float = 72.0
+    cruise_kn: tuple[float, float] = (10.0, 14.0)
+    #: Berth stays (hours) are drawn log-uniformly in this range.
+    berth_h: tuple[float, float] = (6.0, 72.0)
+    anchorage_h: tuple[float, float] = (2.0, 30.0)
+    #: Chance that an arriving vessel waits at anchor first (when the port has an anchorage).
+    anchorage_wait_p: float = 0.6
+    share_transit: float = 0.08
+    share_fishing: float = 0.12
+    share_loiterer: float = 0.05
+    #: Pairs that meet at sea for hours, one of the two dark.
+    meeting_pairs: int = 2
+    #: Chance per call that the vessel arrives dark (AIS back on inside the port).
+    dark_arrival_p: float = 0.08
+    #: Chance per call that the vessel leaves dark (AIS off in port, back on at sea).
+    dark_departure_p: float = 0.08
+    #: Chance per voyage longer than a day of a silence at sea.
+    dark_at_sea_p: float = 0.15
+    noise: NoiseParams = field(default_factory=NoiseParams)
+
+
+PRESETS: dict[str, SimulationParams] = {
+    "clean": SimulationParams(
+        dark_arrival_p=0.0, dark_departure_p=0.0, dark_at_sea_p=0.0, meeting_pairs=0
+    ),
+    "default": SimulationParams(noise=NOISY),
+    "noisy": SimulationParams(
+        noise=replace(NOISY, outlier_rate=0.01, not_available_rate=0.005, late_rate=0.03)
+    ),
+    "dark": SimulationParams(
+        dark_arrival_p=0.35, dark_departure_p=0.35, dark_at_sea_p=0.5, meeting_pairs=4, noise=NOISY
+    ),
+    "busy": SimulationParams(
+        class_a_moving_s=30.0, share_transit=0.15, share_fishing=0.2, noise=NOISY
+    ),
+}
