@@ -1,0 +1,302 @@
+/* Port-activity report: draws geofences, tracks and port calls from the JSON embedded in the
+ * page, adds a legend and a playback slider, and makes tables sortable.
+ * AIS text is untrusted: it only ever reaches the page through textContent, never as markup. */
+(function () {
+  "use strict";
+
+  function el(tag, text, cls) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  function fieldTable(title, rows) {
+    var box = el("div", null, "mr-popup");
+    box.appendChild(el("div", title, "mr-popup-title"));
+    var table = el("table");
+    rows.forEach(function (row) {
+      var tr = el("tr");
+      tr.appendChild(el("th", row[0]));
+      tr.appendChild(el("td", row[1]));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
+    return box;
+  }
+
+  function isoMinute(ms) {
+    return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+
+  function drawZones(data, groups, counts) {
+    L.geoJSON(data.zones, {
+      style: function (feature) {
+        var p = feature.properties;
+        return {
+          color: p.colour, weight: 2, fillColor: p.colour, fillOpacity: 0.12,
+          dashArray: p.kind === "area" ? "6 4" : null
+        };
+      },
+      onEachFeature: function (feature, layer) {
+        var p = feature.properties;
+        layer.bindTooltip(fieldTable(p.name, [
+          ["Kind", p.kind], ["Port", p.port], ["Calls in period", String(p.calls)]
+        ]), { sticky: true });
+        counts.polygons += 1;
+      }
+    }).addTo(groups.geofences);
+  }
+
+  function drawTracks(data, groups, counts) {
+    data.tracks.forEach(function (v) {
+      var solid = [], dashed = [], current = [];
+      var starts = {};
+      v.s.forEach(function (i) { starts[i] = true; });
+      for (var i = 0; i < v.p.length; i++) {
+        var ll = [v.p[i][0], v.p[i][1]];
+        if (starts[i]) {
+          solid.push(current);
+          dashed.push([[v.p[i - 1][0], v.p[i - 1][1]], ll]);
+          current = [];
+        }
+        current.push(ll);
+      }
+      solid.push(current);
+      var colour = data.meta.categories[v.c] || "#555";
+      var tip = v.n + " \u2014 MMSI " + v.m + " \u2014 " + v.c;
+      L.polyline(solid, { color: colour, weight: 2, opacity: 0.85 })
+        .bindTooltip(el("span", tip), { sticky: true }).addTo(groups.tracks);
+      counts.trackLines += 1;
+      if (dashed.length) {
+        L.polyline(dashed, { color: colour, weight: 2, opacity: 0.7, dashArray: "3 7" })
+          .bindTooltip(el("span", tip + " \u2014 no AIS received"), { sticky: true })
+          .addTo(groups.tracks);
+        counts.gapLines += 1;
+      }
+      counts.vessels += 1;
+    });
+  }
+
+  function drawCalls(data, groups, counts, markers) {
+    data.calls.forEach(function (c) {
+      if (c.lat === null || c.lon === null) return;
+      var colour = data.meta.categories[c.c] || "#555";
+      var marker = L.circleMarker([c.lat, c.lon], {
+        radius: 7, color: "#212121", weight: 1.5, fillColor: colour, fillOpacity: 0.95
+      });
+      marker.bindPopup(fieldTable(c.title, c.fields), { maxWidth: 380 });
+      marker.bindTooltip(el("span", c.title));
+      marker.addTo(groups.calls);
+      markers[c.id] = marker;
+      counts.calls += 1;
+      if (c.inport) {
+        L.circleMarker([c.lat, c.lon], {
+          radius: 13, color: "#e53935", weight: 3, fill: false, className: "mr-inport"
+        }).bindPopup(fieldTable(c.title, c.fields), { maxWidth: 380 }).addTo(groups.inport);
+        counts.inport += 1;
+      }
+    });
+  }
+
+  function addLegend(map, data) {
+    var legend = L.control({ position: "bottomright" });
+    legend.onAdd = function () {
+      var box = el("div", null, "mr-legend leaflet-bar");
+      box.appendChild(el("div", "Geofences", "mr-legend-head"));
+      Object.keys(data.meta.zone_colours).forEach(function (kind) {
+        var row = el("div");
+        var sw = el("span", null, "mr-swatch mr-swatch-area");
+        sw.style.borderColor = data.meta.zone_colours[kind];
+        sw.style.background = data.meta.zone_colours[kind] + "33";
+        row.appendChild(sw);
+        row.appendChild(el("span", kind));
+        box.appendChild(row);
+      });
+      box.appendChild(el("div", "Ship type (tracks, calls)", "mr-legend-head"));
+      Object.keys(data.meta.categories).forEach(function (name) {
+        var row = el("div");
+        var sw = el("span", null, "mr-swatch");
+        sw.style.background = data.meta.categories[name];
+        row.appendChild(sw);
+        row.appendChild(el("span", name));
+        box.appendChild(row);
+      });
+      box.appendChild(el("div", "Symbols", "mr-legend-head"));
+      var ring = el("div");
+      ring.appendChild(el("span", null, "mr-swatch mr-swatch-ring"));
+      ring.appendChild(el("span", "in port at end of period"));
+      box.appendChild(ring);
+      var gap = el("div");
+      gap.appendChild(el("span", null, "mr-swatch mr-swatch-gap"));
+      gap.appendChild(el("span", "no AIS for over " + data.meta.max_gap_h + " h"));
+      box.appendChild(gap);
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
+    legend.addTo(map);
+  }
+
+  /* Where vessel v was at t seconds: interpolated inside a segment, its last position for up to
+   * maxGap seconds after it (a silence shorter than the gap threshold), else nowhere. */
+  function positionAt(v, t, maxGap) {
+    var p = v.p;
+    var last = p.length - 1;
+    if (!p.length || t < p[0][2]) return null;
+    if (t >= p[last][2]) return t - p[last][2] <= maxGap ? [p[last][0], p[last][1]] : null;
+    var lo = 0, hi = p.length - 1;
+    while (hi - lo > 1) {
+      var mid = (lo + hi) >> 1;
+      if (p[mid][2] <= t) lo = mid; else hi = mid;
+    }
+    if (lo === hi || p[hi][2] === p[lo][2]) return [p[lo][0], p[lo][1]];
+    if (v.starts[hi]) return t - p[lo][2] <= maxGap ? [p[lo][0], p[lo][1]] : null;
+    var f = (t - p[lo][2]) / (p[hi][2] - p[lo][2]);
+    return [p[lo][0] + f * (p[hi][0] - p[lo][0]), p[lo][1] + f * (p[hi][1] - p[lo][1])];
+  }
+
+  function addPlayback(map, data, groups, state) {
+    var startMs = Date.parse(data.meta.since);
+    var span = data.meta.span_s;
+    var dots = data.tracks.map(function (v) {
+      v.starts = {};
+      v.s.forEach(function (i) { v.starts[i] = true; });
+      var marker = L.circleMarker([0, 0], {
+        radius: 4, color: "#000", weight: 1, fillColor: data.meta.categories[v.c] || "#555",
+        fillOpacity: 1
+      }).bindTooltip(el("span", v.n + " \u2014 MMSI " + v.m));
+      return { v: v, marker: marker };
+    });
+    var label, slider, button, timer = null;
+
+    function show(t) {
+      state.playbackTime = t;
+      slider.value = String(t);
+      label.textContent = isoMinute(startMs + t * 1000);
+      dots.forEach(function (d) {
+        var ll = positionAt(d.v, t, data.meta.max_gap_h * 3600);
+        if (ll) {
+          d.marker.setLatLng(ll);
+          if (!groups.playback.hasLayer(d.marker)) groups.playback.addLayer(d.marker);
+        } else if (groups.playback.hasLayer(d.marker)) {
+          groups.playback.removeLayer(d.marker);
+        }
+      });
+    }
+
+    function stop() {
+      if (timer !== null) window.clearInterval(timer);
+      timer = null;
+      button.textContent = "\u25B6";
+      button.title = "Play the period";
+    }
+
+    var control = L.control({ position: "bottomleft" });
+    control.onAdd = function () {
+      var box = el("div", null, "mr-playback leaflet-bar");
+      button = el("button", "\u25B6");
+      button.type = "button";
+      button.title = "Play the period";
+      slider = el("input");
+      slider.type = "range";
+      slider.min = "0";
+      slider.max = String(span);
+      slider.step = String(Math.max(1, Math.round(span / 1000)));
+      slider.setAttribute("aria-label", "Time in period");
+      label = el("span", "", "mr-playback-time");
+      box.appendChild(button);
+      box.appendChild(slider);
+      box.appendChild(label);
+      slider.addEventListener("input", function () { stop(); show(Number(slider.value)); });
+      button.addEventListener("click", function () {
+        if (timer !== null) { stop(); return; }
+        if (state.playbackTime >= span) show(0);
+        button.textContent = "\u275A\u275A";
+        button.title = "Pause";
+        timer = window.setInterval(function () {
+          var next = Math.min(span, state.playbackTime + span / 400);
+          show(next);
+          if (next >= span) stop();
+        }, 75);
+      });
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    control.addTo(map);
+    show(span);
+  }
+
+  function sortTable(table, col, th) {
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (cell) {
+      cell.removeAttribute("aria-sort");
+    });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var numeric = th.getAttribute("data-type") === "num";
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    function key(row) {
+      var cell = row.cells[col];
+      var v = cell.hasAttribute("data-v") ? cell.getAttribute("data-v") : cell.textContent;
+      if (v === "") return null;
+      return numeric ? Number(v) : v.toLowerCase();
+    }
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b);
+      if (x === y) return 0;
+      if (x === null) return 1;
+      if (y === null) return -1;
+      return (x < y ? -1 : 1) * (ascending ? 1 : -1);
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+
+  function makeSortable() {
+    Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+      if (!table.tHead || !table.tBodies.length) return;
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+        th.tabIndex = 0;
+        th.addEventListener("click", function () { sortTable(table, col, th); });
+        th.addEventListener("keydown", function (e) {
+          if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortTable(table, col, th); }
+        });
+      });
+    });
+  }
+
+  function linkRows(state) {
+    Array.prototype.forEach.call(document.querySelectorAll("tr[data-call]"), function (row) {
+      row.addEventListener("click", function () {
+        var marker = state.markers[row.getAttribute("data-call")];
+        if (!marker) return;
+        document.getElementById("map-anchor").scrollIntoView({ behavior: "smooth" });
+        state.map.setView(marker.getLatLng(), Math.max(state.map.getZoom(), 12));
+        marker.openPopup();
+      });
+    });
+  }
+
+  function build(map, groups, dataId) {
+    var data = JSON.parse(document.getElementById(dataId).textContent);
+    var counts = { polygons: 0, calls: 0, inport: 0, trackLines: 0, gapLines: 0, vessels: 0 };
+    var state = { map: map, groups: groups, counts: counts, markers: {}, playbackTime: 0 };
+    window.monitorReport.state = state;
+    drawZones(data, groups, counts);
+    drawTracks(data, groups, counts);
+    drawCalls(data, groups, counts, state.markers);
+    addLegend(map, data);
+    if (data.meta.span_s > 0 && data.tracks.length) addPlayback(map, data, groups, state);
+    var bounds = L.latLngBounds([]);
+    [groups.geofences, groups.calls].forEach(function (g) {
+      if (g.getLayers().length) bounds.extend(g.getBounds());
+    });
+    if (!bounds.isValid() && groups.tracks.getLayers().length) bounds = groups.tracks.getBounds();
+    if (bounds.isValid()) map.fitBounds(bounds.pad(0.1));
+    linkRows(state);
+    state.ready = true;
+  }
+
+  window.monitorReport = { build: build, makeSortable: makeSortable };
+  document.addEventListener("DOMContentLoaded", makeSortable);
+})();

@@ -1,0 +1,269 @@
+"""Writing a report: load a period's data, build the page and files, publish them atomically."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from branca.element import Element
+
+from monitor.config import Settings
+from monitor.errors import ReportError
+from monitor.geofences import Zone, load_zones
+from monitor.report import data, fmt, kml, mapview, tables
+from monitor.report.index import update_index
+from monitor.report.offline import asset_text, inline_assets, script_block, style_block
+from monitor.report.tracks import thin_tracks
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+#: All vessels' track points together stay under this, whatever the per-vessel cap, so that a
+#: report of a crowded area still opens quickly (about 30 bytes of page per point).
+MAX_TOTAL_TRACK_POINTS = 300_000
+#: Fewest points per vessel the total budget may leave.
+MIN_POINTS_PER_VESSEL = 40
+
+FILES = {"CSV": "calls.csv", "GeoJSON": "calls.geojson", "KML (Google Earth)": "calls.kml"}
+
+
+@dataclass
+class ReportInputs:
+    """Everything a report is built from (frames as the store and the detector give them)."""
+
+    calls: pl.DataFrame
+    positions: pl.DataFrame
+    statics: pl.DataFrame
+    zones: Sequence[Zone]
+    since: datetime
+    until: datetime
+    title: str = "Port activity"
+    max_gap_h: float = 4.0
+    move_speed_kn: float = 0.5
+    max_points_per_vessel: int = 500
+    tiles: str | None = "OpenStreetMap"
+    offline: bool = False
+    written: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class ReportContent:
+    """The files of one report folder and its headline figures."""
+
+    files: dict[str, str]
+    numbers: dict[str, Any]
+
+
+def folder_name(since: datetime, until: datetime) -> str:
+    """Return the report folder name for a period, e.g. ``20240503T1400Z_20240504T1400Z``."""
+    return f"{since.astimezone(UTC):%Y%m%dT%H%MZ}_{until.astimezone(UTC):%Y%m%dT%H%MZ}"
+
+
+def _track_cap(n_vessels: int, per_vessel: int) -> int:
+    if n_vessels == 0:
+        return per_vessel
+    return max(MIN_POINTS_PER_VESSEL, min(per_vessel, MAX_TOTAL_TRACK_POINTS // n_vessels))
+
+
+def _centre(zones: Sequence[Zone], positions: pl.DataFrame) -> tuple[float, float]:
+    if zones:
+        bounds = [z.geometry.bounds for z in zones]
+        return (
+            (min(b[1] for b in bounds) + max(b[3] for b in bounds)) / 2,
+            (min(b[0] for b in bounds) + max(b[2] for b in bounds)) / 2,
+        )
+    if not positions.is_empty():
+        return float(positions["lat"].mean()), float(positions["lon"].mean())  # type: ignore[arg-type]
+    return 0.0, 0.0
+
+
+def build_report(inputs: ReportInputs) -> ReportContent:
+    """Return the files of a report (``index.html``, calls as CSV/GeoJSON/KML, summary numbers)."""
+    since, until = inputs.since, inputs.until
+    positions = inputs.positions.filter(pl.col("timestamp_utc").is_between(since, until))
+    calls = data.calls_in_window(inputs.calls, since, until)
+    calls = data.place_calls(calls, positions, inputs.zones, until)
+    names = data.port_names(inputs.zones, calls)
+    identity = data.latest_identity(inputs.statics)
+
+    n_vessels = positions["mmsi"].n_unique() if positions.height else 0
+    tracks = thin_tracks(
+        positions,
+        max_gap_h=inputs.max_gap_h,
+        max_points_per_vessel=_track_cap(n_vessels, inputs.max_points_per_vessel),
+        move_speed_kn=inputs.move_speed_kn,
+    )
+    log.info("tracks: %d positions of %d vessels thinned to %d", positions.height, n_vessels,
+             tracks.height)  # fmt: skip
+    calls_per_port = dict(calls.group_by("port_id").len().iter_rows())
+    span_s = int((until - since).total_seconds())
+    payload = {
+        "meta": {
+            "since": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "until": until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "span_s": span_s,
+            "max_gap_h": inputs.max_gap_h,
+            "categories": data.CATEGORY_COLOURS,
+            "zone_colours": data.ZONE_COLOURS,
+        },
+        "zones": mapview.zones_payload(inputs.zones, calls_per_port),
+        "tracks": mapview.tracks_payload(tracks, identity, since),
+        "calls": mapview.calls_payload(calls, names),
+    }
+    tiles = None if inputs.offline else inputs.tiles
+    fmap, data_element = mapview.build_map(
+        payload, tiles=tiles, center=_centre(inputs.zones, positions)
+    )
+    numbers = tables.headline_numbers(calls, n_vessels)
+    summary = data.port_summary(calls, names)
+    per_day = data.arrivals_per_day(calls, names, since, until)
+    chart = tables.arrivals_chart_svg(per_day)
+    sections = tables.sections_html(
+        [
+            ("Port calls in the period", tables.calls_table_html(calls, names)),
+            ("Per port", tables.summary_table_html(summary)),
+            ("Arrivals per day", chart or '<p class="mr-empty">No arrivals.</p>'),
+            ("Data files", tables.files_html(FILES)),
+        ]
+    )
+    page = _page(fmap, data_element, inputs, numbers, sections)
+    return ReportContent(
+        files={
+            "index.html": page,
+            "calls.csv": kml.calls_csv(calls),
+            "calls.geojson": kml.calls_geojson(calls),
+            "calls.kml": kml.calls_kml(calls, names, inputs.title),
+        },
+        numbers=numbers,
+    )
+
+
+def _page(
+    fmap: Any,
+    data_element: str,
+    inputs: ReportInputs,
+    numbers: dict[str, Any],
+    sections: str,
+) -> str:
+    figure = fmap.get_root()
+    figure.header.add_child(Element(style_block(asset_text("report.css"))), name="report_css")
+    figure.header.add_child(Element(script_block(asset_text("report.js"))), name="report_js")
+    html = figure.render()
+    map_div = re.compile(rf'<div class="folium-map" id="{re.escape(fmap.get_name())}"\s*>\s*</div>')
+    if len(map_div.findall(html)) != 1:
+        raise ReportError("folium's page layout changed: cannot place the report around the map")
+    title = f"{inputs.title}: port activity"
+    before = (
+        tables.header_html(title, inputs.since, inputs.until, inputs.written)
+        + tables.headline_html(numbers)
+        + '<div class="mr-map-wrap" id="map-anchor">'
+    )
+    after = "</div>" + sections + data_element
+
+    def place(match: re.Match[str]) -> str:
+        return before + match.group(0) + after
+
+    html = map_div.sub(place, html)
+    html = html.replace("<html>", '<html lang="en">', 1).replace(
+        "<head>", f"<head>\n<title>{tables.esc(title)}</title>", 1
+    )
+    if inputs.offline:
+        html = inline_assets(html)
+    return html
+
+
+def publish(root: Path, folder: str, content: ReportContent, entry: dict[str, Any]) -> Path:
+    """Write the report folder atomically under ``root``, update the index; return index.html.
+
+    The folder is written in full beside its final name and then renamed into place, so a
+    reader sees the old report or the new one, never a mix.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", suffix=".tmp", dir=root))
+    try:
+        for name, text in content.files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        (tmp / "summary.json").write_text(json.dumps(entry, indent=1), encoding="utf-8")
+        tmp.chmod(0o755)
+        target = root / folder
+        old: Path | None = None
+        if target.exists():
+            old = root / f".{folder}.{os.getpid()}.old"
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    update_index(root, entry)
+    return root / folder / "index.html"
+
+
+def write_report(
+    settings: Settings,
+    since: datetime,
+    until: datetime,
+    output: Path | None = None,
+    offline: bool = False,
+) -> Path:
+    """Return the path of the index.html of the report for [since, until] it wrote.
+
+    Reads positions, static reports and calls from the store and the zones from the config;
+    writes ``<output>/<period>/`` and updates ``<output>/index.html``.
+    """
+    from monitor.calls import load_calls
+
+    since, until = since.astimezone(UTC), until.astimezone(UTC)
+    store = Store(settings.store.path)
+    positions = (
+        store.scan_positions()
+        .filter(pl.col("timestamp_utc").is_between(since, until))
+        .select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
+        .collect()
+    )
+    statics = store.scan_statics().select("mmsi", "timestamp_utc", "vessel_name", "ship_type")
+    inputs = ReportInputs(
+        calls=load_calls(settings.store.path),
+        positions=positions,
+        statics=statics.collect(),
+        zones=load_zones(settings),
+        since=since,
+        until=until,
+        title=settings.name,
+        max_gap_h=settings.detect.max_gap_h,
+        move_speed_kn=settings.detect.move_speed_kn,
+        max_points_per_vessel=settings.report.max_track_points_per_vessel,
+        tiles=settings.report.tiles,
+        offline=offline or settings.report.offline,
+    )
+    content = build_report(inputs)
+    root = Path(output) if output is not None else settings.report.output
+    folder = folder_name(since, until)
+    entry = {
+        "folder": folder,
+        "title": f"{settings.name}: {fmt.when(since)} to {fmt.when(until)}",
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "since_text": fmt.when(since),
+        "until_text": fmt.when(until),
+        "written": inputs.written.isoformat(),
+        "offline": inputs.offline,
+        "numbers": content.numbers,
+    }
+    try:
+        return publish(root, folder, content, entry)
+    except OSError as exc:
+        raise ReportError(
+            f"{root}: cannot write the report ({exc.strerror}); check the path"
+        ) from exc

@@ -1,0 +1,212 @@
+"""The report's folium map: geofences, tracks, port calls, playback slider, controls, legend.
+
+Folium provides the map, the layer groups and the controls. The data goes into the page once,
+as JSON in a ``<script type="application/json">`` element, and ``assets/report.js`` draws it:
+folium's own Popup puts its HTML inside a JavaScript template literal, where a ship name such as
+``${...}`` or a backquote would run as code, so untrusted text never goes through it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import folium
+import polars as pl
+from branca.element import Element, MacroElement
+from folium import plugins
+from folium.template import Template
+from shapely.geometry import mapping
+
+from monitor.geofences import Zone
+from monitor.report import fmt
+from monitor.report.data import ZONE_COLOURS
+from monitor.report.offline import LEAFLET_CSS_URL, LEAFLET_JS_URL
+
+DATA_ELEMENT_ID = "report-data"
+#: Layer names as the layer control shows them; keys are what report.js calls them.
+LAYERS: dict[str, str] = {
+    "geofences": "Geofences",
+    "tracks": "Vessel tracks",
+    "calls": "Port calls",
+    "inport": "In port at end of period",
+    "playback": "Playback positions",
+}
+_COORD_DECIMALS = 5  # about 1 m
+
+
+class ReportMap(folium.Map):
+    """A folium Map that loads only Leaflet itself: no jQuery, Bootstrap or icon fonts."""
+
+    # folium declares these as plain attributes; new lists here leave folium's own untouched.
+    default_js = [("leaflet", LEAFLET_JS_URL)]  # noqa: RUF012
+    default_css = [("leaflet_css", LEAFLET_CSS_URL)]  # noqa: RUF012
+
+
+class _DrawLayers(MacroElement):
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            window.monitorReport.build({{ this.map_name }}, {{ this.groups }}, {{ this.data_id }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, map_name: str, groups: Mapping[str, str]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "DrawLayers"
+        self.map_name = map_name
+        # Values are folium's generated variable names (identifiers), keys are fixed words.
+        self.groups = "{" + ", ".join(f"{key}: {name}" for key, name in groups.items()) + "}"
+        self.data_id = json.dumps(DATA_ELEMENT_ID)
+
+
+def json_for_script(payload: object) -> str:
+    """Return ``payload`` as JSON that is inert inside a <script> element.
+
+    ``<``, ``>`` and ``&`` only occur inside JSON strings, where their ``\\u`` escapes mean the
+    same text, so a name containing ``</script>`` or ``<!--`` cannot end or alter the element.
+    """
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def zones_payload(zones: Sequence[Zone], calls_per_port: Mapping[str, int]) -> dict[str, Any]:
+    """Return the geofences as a GeoJSON FeatureCollection with name, kind, port and calls."""
+    features = []
+    for zone in zones:
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": mapping(zone.geometry),
+                "properties": {
+                    "id": zone.id,
+                    "name": zone.name,
+                    "kind": zone.kind,
+                    "port": zone.port_id,
+                    "colour": ZONE_COLOURS.get(zone.kind, "#455a64"),
+                    "calls": int(calls_per_port.get(zone.port_id, 0)),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def tracks_payload(
+    tracks: pl.DataFrame, identity: pl.DataFrame, since: datetime
+) -> list[dict[str, Any]]:
+    """Return per vessel: mmsi ``m``, name ``n``, category ``c``, points ``p`` as
+    [lat, lon, seconds since ``since``] and ``s``, the indexes where a segment after a silence
+    starts."""
+    if tracks.is_empty():
+        return []
+    frame = (
+        tracks.join(identity, on="mmsi", how="left")
+        .with_columns(
+            sec=((pl.col("timestamp_utc") - since).dt.total_microseconds() // 1_000_000),
+            lat=pl.col("lat").round(_COORD_DECIMALS),
+            lon=pl.col("lon").round(_COORD_DECIMALS),
+            category=pl.col("category").fill_null("Unknown"),
+            vessel_name=pl.col("vessel_name").fill_null(""),
+        )
+        .sort("mmsi", "timestamp_utc")
+    )
+    frame = frame.with_columns(
+        idx=pl.int_range(pl.len()).over("mmsi"),
+        new_seg=(pl.col("segment") != pl.col("segment").shift(1).over("mmsi")).fill_null(False),
+    )
+    grouped = frame.group_by("mmsi", maintain_order=True).agg(
+        pl.col("vessel_name").first(),
+        pl.col("category").first(),
+        pl.col("lat"),
+        pl.col("lon"),
+        pl.col("sec"),
+        starts=pl.col("idx").filter(pl.col("new_seg")),
+    )
+    out = []
+    for row in grouped.iter_rows(named=True):
+        name = row["vessel_name"].strip() or f"MMSI {row['mmsi']}"
+        out.append(
+            {
+                "m": row["mmsi"],
+                "n": name,
+                "c": row["category"],
+                "p": [list(p) for p in zip(row["lat"], row["lon"], row["sec"], strict=True)],
+                "s": row["starts"],
+            }
+        )
+    return out
+
+
+def calls_payload(calls: pl.DataFrame, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Return per call: id, marker position, category ``c``, ``inport``, popup title and fields."""
+    out = []
+    for row in calls.iter_rows(named=True):
+        lat, lon = row.get("lat"), row.get("lon")
+        out.append(
+            {
+                "id": row["call_id"],
+                "lat": round(lat, _COORD_DECIMALS) if lat is not None else None,
+                "lon": round(lon, _COORD_DECIMALS) if lon is not None else None,
+                "c": row["category"],
+                "inport": bool(row["in_port_at_end"]),
+                "title": fmt.vessel_title(row),
+                "fields": fmt.call_fields(row, names),
+            }
+        )
+    return out
+
+
+def build_map(
+    payload: Mapping[str, Any], *, tiles: str | None, center: tuple[float, float]
+) -> tuple[folium.Map, str]:
+    """Return the folium map for ``payload`` and the <script> element holding its data.
+
+    With ``tiles`` None the map has no base layer: geofences, tracks and markers are drawn on a
+    plain background (offline reports).
+    """
+    fmap = ReportMap(location=list(center), zoom_start=10, tiles=None, control_scale=True)
+    if tiles:
+        if "{" in tiles:
+            folium.TileLayer(tiles, attr="Map tiles: see report settings", name="Base map").add_to(
+                fmap
+            )
+        else:
+            folium.TileLayer(tiles, name=tiles).add_to(fmap)
+    groups: dict[str, str] = {}
+    for key, label in LAYERS.items():
+        group = folium.FeatureGroup(name=label, show=True)
+        group.add_to(fmap)
+        groups[key] = group.get_name()
+    plugins.Fullscreen(position="topleft").add_to(fmap)  # type: ignore[no-untyped-call]
+    plugins.MeasureControl(  # type: ignore[no-untyped-call]
+        position="topleft",
+        primary_length_unit="kilometers",
+        secondary_length_unit="nauticalmiles",
+        primary_area_unit="sqkilometers",
+        secondary_area_unit="hectares",
+        units={
+            "nauticalmiles": {"factor": 1 / 1852, "display": "nautical miles", "decimals": 2},
+            "sqkilometers": {"factor": 1e-6, "display": "km\u00b2", "decimals": 2},
+        },
+    ).add_to(fmap)
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    fmap.add_child(_DrawLayers(fmap.get_name(), groups))
+    data_element = (
+        f'<script type="application/json" id="{DATA_ELEMENT_ID}">'
+        f"{json_for_script(payload)}</script>"
+    )
+    return fmap, data_element
+
+
+def head_element(html: str) -> Element:
+    """Return an Element that puts ``html`` into the page head."""
+    return Element(html)

@@ -1,0 +1,75 @@
+"""The period a report covers: the last day or week of data, or explicit --since/--until."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+import polars as pl
+
+from monitor.errors import ConfigError, ReportError
+
+Period = Literal["day", "week"]
+PERIOD_LENGTHS: dict[str, timedelta] = {"day": timedelta(days=1), "week": timedelta(days=7)}
+
+
+def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
+    """Return the UTC instant of an ISO date or date-time; a bare date is its midnight.
+
+    With ``end_of_day`` a bare date means the midnight that ends it, so ``--until 2024-05-07``
+    includes the whole of 7 May. Times without a zone are UTC.
+    """
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment + timedelta(days=1) if end_of_day else moment
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{text!r}: not a date; write YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
+        ) from exc
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def newest_message_time(positions: pl.LazyFrame) -> datetime | None:
+    """Return the newest position time in the store, None when it holds no positions."""
+    newest = positions.select(pl.col("timestamp_utc").max()).collect().item()
+    if newest is None:
+        return None
+    assert isinstance(newest, datetime)
+    return newest.astimezone(UTC)
+
+
+def report_window(
+    positions: pl.LazyFrame,
+    period: Period | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[datetime, datetime]:
+    """Return (since, until) in UTC: explicit bounds, else ``period`` ending at the newest message.
+
+    The window is the full day (24 h) or week (7 days) that ends at the newest position time in
+    the store, so a report is the same whenever it is run on the same data.
+    """
+    if since is not None and until is not None:
+        if until <= since:
+            raise ConfigError(
+                f"--until {until.isoformat()} must be after --since {since.isoformat()}"
+            )
+        return since.astimezone(UTC), until.astimezone(UTC)
+    length = PERIOD_LENGTHS[period or "day"]
+    if since is not None:
+        return since.astimezone(UTC), since.astimezone(UTC) + length
+    if until is not None:
+        return until.astimezone(UTC) - length, until.astimezone(UTC)
+    newest = newest_message_time(positions)
+    if newest is None:
+        raise ReportError(
+            "the store holds no positions, so there is no period to report; ingest data first "
+            "or give --since and --until"
+        )
+    return newest - length, newest
