@@ -220,10 +220,11 @@ def _seconds(expr: pl.Expr) -> pl.Expr:
     return expr.dt.total_microseconds().cast(pl.Float64) / 1e6
 
 
-def _implied_speed_kn(k: int, min_dt_s: float) -> pl.Expr:
-    dist = _distance_m(pl.col("lat"), pl.col("lon"), _neighbour("lat", k), _neighbour("lon", k))
-    dt = _seconds(pl.col("timestamp_utc") - _neighbour("timestamp_utc", k)).abs()
-    return dist / dt.clip(lower_bound=min_dt_s) / _M_PER_NM * 3600.0
+def _step_speed_kn(min_dt_s: float) -> pl.Expr:
+    """Return the speed implied by the step from the previous fix (null for a vessel's first)."""
+    dist = _distance_m(pl.col("lat").shift(1), pl.col("lon").shift(1), pl.col("lat"), pl.col("lon"))
+    dt = _seconds(pl.col("timestamp_utc").diff()).clip(lower_bound=min_dt_s)
+    return pl.when(_same_vessel(1)).then(dist / dt / _M_PER_NM * 3600.0)
 
 
 def prepare_positions(
@@ -243,13 +244,12 @@ def prepare_positions(
         .sort("mmsi", "timestamp_utc", "lat", "lon")
         .collect()
     )
-    limit = settings.max_speed_kn
-    outlier = (
-        (_implied_speed_kn(1, _MIN_OUTLIER_DT_S) > limit)
-        & (_implied_speed_kn(-1, _MIN_OUTLIER_DT_S) > limit)
-    ).fill_null(False)
-    kept = frame.filter(~outlier)
+    step_kn = _step_speed_kn(_MIN_OUTLIER_DT_S)
+    outlier = (step_kn > settings.max_speed_kn) & (step_kn.shift(-1) > settings.max_speed_kn)
+    kept = frame.filter(~outlier.fill_null(False))
     n_outliers = frame.height - kept.height
+    if kept["sog_kn"].null_count() == 0:
+        return kept.rename({"sog_kn": "speed_kn"}), n_outliers
 
     def far(name: str, sign: int) -> pl.Expr:
         # The farthest of up to 3 fixes on each side: noise of a few metres between close fixes
