@@ -191,6 +191,9 @@ class _Checkpoint:
 
     key: str
     row: dict[str, Any]
+    #: Fingerprint of the manifest row this one replaces (a grown file's hash of its first bytes
+    #: covers more bytes than before).
+    replaces: str | None = None
 
 
 class _Run:
@@ -230,17 +233,20 @@ class _Run:
                     best = row
         return best
 
-    def checkpoint(self, key: str, row: dict[str, Any]) -> None:
+    def checkpoint(self, key: str, row: dict[str, Any], replaces: str | None = None) -> None:
         """Queue a manifest row; it is written after the rows read so far are in the store."""
-        self.waiting[key] = _Checkpoint(key=key, row=row)
+        self.waiting[key] = _Checkpoint(key=key, row=row, replaces=replaces)
 
     def _apply_checkpoints(self) -> None:
         if not self.waiting:
             return
         rows = []
+        gone: list[str] = []
         for point in self.waiting.values():
             row = dict(point.row)
-            old = self.manifest.filter(pl.col("fingerprint") == row["fingerprint"])
+            prior_key = point.replaces or row["fingerprint"]
+            gone += [row["fingerprint"], prior_key]
+            old = self.manifest.filter(pl.col("fingerprint") == prior_key)
             if old.height:
                 prior = old.row(0, named=True)
                 for name in ("n_lines", "n_messages", "n_positions", "n_statics", "n_rejected"):
@@ -253,7 +259,7 @@ class _Run:
                 )
             rows.append(row)
         fresh = pl.DataFrame(rows, schema=MANIFEST_SCHEMA)
-        keep = self.manifest.filter(~pl.col("fingerprint").is_in(fresh["fingerprint"].implode()))
+        keep = self.manifest.filter(~pl.col("fingerprint").is_in(gone))
         self.manifest = pl.concat([keep, fresh], how="vertical")
         self.store.write_manifest(self.manifest)
         self.waiting.clear()
@@ -365,6 +371,7 @@ class _Run:
                     fallback_time_utc=self.fallback,
                 )
             key = fingerprint(head)
+            replaces = str(entry["fingerprint"]) if entry is not None else None
             base = {
                 "input": inp.name,
                 "fingerprint": key,
@@ -384,7 +391,9 @@ class _Run:
                     if inp.path is not None:
                         # Resume from this chunk's start: a message whose first part is in it
                         # may still be waiting for its other parts inside the decoder.
-                        self.checkpoint(key, self._row(base, summary, chunk.start, tail, False))
+                        self.checkpoint(
+                            key, self._row(base, summary, chunk.start, tail, False), replaces
+                        )
                     self.flush()
                 tail = (tail + chunk.data[: chunk.end - chunk.start])[-FINGERPRINT_BYTES:]
                 end = chunk.end
@@ -405,7 +414,7 @@ class _Run:
                 if error is not None:
                     raise error
             if inp.path is not None:
-                self.checkpoint(key, self._row(base, summary, end, tail, True))
+                self.checkpoint(key, self._row(base, summary, end, tail, True), replaces)
             progress.advance_file(size)
         finally:
             opened.close()

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from monitor.errors import SourceError
 
@@ -115,6 +115,28 @@ def _compression(head: bytes) -> str | None:
     return None
 
 
+class _Prepended(io.RawIOBase):
+    """A raw stream giving ``head`` and then the rest of ``rest`` (for streams without peek)."""
+
+    def __init__(self, head: bytes, rest: io.BufferedIOBase) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
 class OpenInput:
     """An opened input: ``stream`` gives decompressed bytes, ``raw_position()`` the raw progress.
 
@@ -135,6 +157,9 @@ class OpenInput:
                 ) from exc
         self._raw = raw
         buffered = raw
+        if not hasattr(raw, "peek"):
+            head = read_exact(raw, 8)
+            buffered = io.BufferedReader(_Prepended(head, raw))
         head = buffered.peek(8)[:8]
         self.compression = _compression(head)
         stream: io.BufferedIOBase

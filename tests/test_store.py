@@ -1,0 +1,178 @@
+"""Store: dedup against stored days, atomic compaction with recovery, manifest, write lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from monitor import store as store_mod
+from monitor.errors import StoreError
+from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
+from monitor.store import MANIFEST_SCHEMA, Store, drop_repeats
+
+T0 = dt.datetime(2024, 5, 1, 23, 59, 30, tzinfo=dt.UTC)
+
+
+def positions(rows: list[tuple[int, int, float]], source: str = "a") -> pl.DataFrame:
+    """Rows of (mmsi, msg_key, seconds after T0)."""
+    return pl.DataFrame(
+        {
+            "mmsi": [r[0] for r in rows],
+            "timestamp_utc": [T0 + dt.timedelta(seconds=r[2]) for r in rows],
+            "lat": [1.0] * len(rows),
+            "lon": [2.0] * len(rows),
+            "msg_key": [r[1] for r in rows],
+            "source": [source] * len(rows),
+        }
+    ).select(
+        [
+            pl.col(c).cast(t)
+            if c in ("mmsi", "timestamp_utc", "lat", "lon", "msg_key", "source")
+            else pl.lit(None, dtype=t).alias(c)
+            for c, t in POSITIONS_SCHEMA.items()
+        ]
+    )
+
+
+def statics(rows: list[tuple[int, int, float, int | None]]) -> pl.DataFrame:
+    """Rows of (mmsi, msg_key, seconds after T0, msg_type)."""
+    base = {
+        "mmsi": [r[0] for r in rows],
+        "timestamp_utc": [T0 + dt.timedelta(seconds=r[2]) for r in rows],
+        "msg_type": [r[3] for r in rows],
+        "msg_key": [r[1] for r in rows],
+        "source": ["s"] * len(rows),
+    }
+    return pl.DataFrame(base).select(
+        [
+            pl.col(c).cast(t) if c in base else pl.lit(None, dtype=t).alias(c)
+            for c, t in STATICS_SCHEMA.items()
+        ]
+    )
+
+
+def test_drop_repeats_keeps_the_earliest_reception_within_the_window() -> None:
+    frame = positions([(1, 7, 10), (1, 7, 0), (1, 7, 200), (2, 7, 5), (1, 8, 1)])
+    kept = drop_repeats(frame, 60).sort("mmsi", "msg_key", "timestamp_utc")
+    seconds = [
+        (r[0], r[1], (r[2] - T0).total_seconds())
+        for r in kept.select("mmsi", "msg_key", "timestamp_utc").iter_rows()
+    ]
+    assert seconds == [(1, 7, 0.0), (1, 7, 200.0), (1, 8, 1.0), (2, 7, 5.0)]
+
+
+def test_add_positions_partitions_by_day_and_skips_stored_messages(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    assert store.add_positions(positions([(1, 7, 0), (1, 8, 60)]), 60) == {"a": 2}
+    days = sorted(p.name for p in store.positions_dir.iterdir())
+    assert days == ["date=2024-05-01", "date=2024-05-02"]
+    # Same message 45 s later from another receiver, across midnight: already stored.
+    again = positions([(1, 7, 45), (1, 7, 600), (2, 7, 0)], source="b")
+    assert store.add_positions(again, 60) == {"b": 2}
+    stored = store.scan_positions().collect()
+    assert stored.height == 4
+    assert stored.schema == pl.Schema(POSITIONS_SCHEMA)
+    assert store.add_positions(again, 60) == {}
+
+
+def test_compaction_keeps_every_row(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    for i in range(store_mod.MAX_FILES_PER_PARTITION + 2):
+        store.add_positions(positions([(i + 1, i, 10)]), 60)
+    folder = store.partition_dir(dt.date(2024, 5, 1))
+    assert 1 <= len(list(folder.glob("*.parquet"))) <= 2
+    assert store.scan_positions().collect().height == store_mod.MAX_FILES_PER_PARTITION + 2
+
+
+def _interrupted_compaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str) -> Store:
+    store = Store(tmp_path)
+    for i in range(4):
+        store.add_positions(positions([(i + 1, i, 10)]), 60)
+    folder = store.partition_dir(dt.date(2024, 5, 1))
+
+    real_unlink = Path.unlink
+    real_replace = store_mod.os.replace
+
+    def boom_unlink(self: Path, missing_ok: bool = False) -> None:
+        if self.suffix == ".parquet":
+            raise KeyboardInterrupt
+        real_unlink(self, missing_ok=missing_ok)
+
+    def boom_replace(src: str | Path, dst: str | Path) -> None:
+        if str(dst).endswith(".parquet"):
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    if stage == "before_rename":
+        monkeypatch.setattr(store_mod.os, "replace", boom_replace)
+    else:
+        monkeypatch.setattr(Path, "unlink", boom_unlink)
+    with pytest.raises(KeyboardInterrupt):
+        store.compact(folder)
+    monkeypatch.undo()
+    return store
+
+
+@pytest.mark.parametrize("stage", ["before_rename", "after_rename"])
+def test_recover_finishes_an_interrupted_compaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    store = _interrupted_compaction(tmp_path, monkeypatch, stage)
+    folder = store.partition_dir(dt.date(2024, 5, 1))
+    assert (folder / "_compaction.json").exists()
+    with store.writer():
+        pass
+    assert not (folder / "_compaction.json").exists()
+    assert not list(folder.glob(".*"))
+    assert store.scan_positions().collect().height == 4
+    assert len(list(folder.glob("*.parquet"))) == (4 if stage == "before_rename" else 1)
+
+
+def test_statics_dedup_by_window_and_csv_identities_at_any_time(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    assert store.add_statics(statics([(1, 5, 0, 5), (1, 99, 0, None)]), 60) == {"s": 2}
+    later = statics([(1, 5, 30, 5), (1, 5, 3600, 5), (1, 99, 3600, None)])
+    assert store.add_statics(later, 60) == {"s": 1}
+    assert store.scan_statics().collect().height == 3
+
+
+def test_manifest_round_trip(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    assert store.read_manifest().height == 0
+    row = {name: None for name in MANIFEST_SCHEMA} | {"input": "f", "fingerprint": "ab"}
+    store.write_manifest(pl.DataFrame([row], schema=MANIFEST_SCHEMA))
+    assert store.read_manifest()["input"].to_list() == ["f"]
+    store.manifest_path.write_bytes(b"garbage")
+    with pytest.raises(StoreError, match="unreadable manifest"):
+        store.read_manifest()
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    with (
+        store.writer(),
+        pytest.raises(StoreError, match="another ingest"),
+        Store(tmp_path).writer(),
+    ):
+        pass
+    with store.writer():
+        pass
+
+
+def test_recover_removes_temp_files(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.add_positions(positions([(1, 1, 0)]), 60)
+    folder = store.partition_dir(dt.date(2024, 5, 1))
+    (folder / ".part-x.parquet.tmp").write_bytes(b"half")
+    (folder / "_compaction.json").write_text(
+        json.dumps({"output": "missing.parquet", "inputs": []})
+    )
+    with store.writer():
+        pass
+    assert sorted(p.name for p in folder.iterdir()) == [
+        p.name for p in folder.glob("part-*.parquet")
+    ]
