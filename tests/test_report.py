@@ -245,10 +245,11 @@ def test_straight_track_thins_to_its_ends() -> None:
 
 
 def test_turn_and_stop_are_kept() -> None:
+    i = pl.int_range(pl.len())
     frame = _straight(300).with_columns(
-        lon=pl.when(pl.int_range(pl.len()) >= 150).then(125.0 + 0.001 * (pl.int_range(pl.len()) - 150)).otherwise(125.0),
-        lat=pl.when(pl.int_range(pl.len()) >= 150).then(38.149).otherwise(pl.col("lat")),
-        sog_kn=pl.when(pl.int_range(pl.len()).is_between(200, 259)).then(0.0).otherwise(10.0),
+        lon=pl.when(i >= 150).then(125.0 + 0.001 * (i - 150)).otherwise(125.0),
+        lat=pl.when(i >= 150).then(38.149).otherwise(pl.col("lat")),
+        sog_kn=pl.when(i.is_between(200, 259)).then(0.0).otherwise(10.0),
     )  # fmt: skip
     out = thin_tracks(frame, max_gap_h=4, max_points_per_vessel=100)
     times = out["timestamp_utc"].to_list()
