@@ -1,0 +1,183 @@
+"""Port-call accuracy against simulated ground truth: simulate -> ingest -> detect per scenario.
+
+Prints, per scenario: precision, recall and F1 of port calls (a detected call matches a true call of
+the same vessel and port whose time overlaps), median and 95th percentile arrival and departure
+errors in minutes where the truth says the crossing was observable, transits wrongly reported as
+calls, and true calls split into several detected calls.
+
+    python benchmarks/accuracy.py [--days 4] [--vessels 60] [--scenario clean --scenario dark ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from monitor.calls import detect_calls, load_calls
+from monitor.config import Settings, load_config, shipped_config_path
+from monitor.ingest import ingest_paths
+from monitor.simulate import PRESETS, simulate
+from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, TRANSITS_TRUTH_SCHEMA, read_truth_csv
+
+SCENARIOS = ("clean", "noisy", "dark", "busy")
+#: A true call counts towards recall only if AIS shows it inside the period this long.
+MIN_VISIBLE_H = 1.0
+
+
+@dataclass
+class Scores:
+    scenario: str
+    n_true: int
+    n_detectable: int
+    n_detected: int
+    precision: float
+    recall: float
+    f1: float
+    arrival_err_min: tuple[float, float, int]
+    departure_err_min: tuple[float, float, int]
+    transits_as_calls: int
+    split_calls: int
+    seconds: dict[str, float]
+    missed: pl.DataFrame
+    false: pl.DataFrame
+
+
+def _span_us(frame: pl.DataFrame, start: str, end: str) -> pl.DataFrame:
+    lo = np.iinfo(np.int64).min // 2
+    hi = np.iinfo(np.int64).max // 2
+    return frame.with_columns(
+        _a=pl.col(start).dt.epoch("us").fill_null(lo), _b=pl.col(end).dt.epoch("us").fill_null(hi)
+    )
+
+
+def match(truth: pl.DataFrame, detected: pl.DataFrame) -> pl.DataFrame:
+    """Return (truth row, detected row) pairs of the same vessel and port overlapping in time."""
+    t = _span_us(truth.with_row_index("t_idx"), "arrival_utc", "departure_utc")
+    d = _span_us(detected.with_row_index("d_idx"), "arrival_utc", "departure_utc")
+    pairs = t.join(d, on=["mmsi", "port_id"], suffix="_det")
+    return pairs.filter((pl.col("_a") < pl.col("_b_det")) & (pl.col("_a_det") < pl.col("_b")))
+
+
+def _errors(pairs: pl.DataFrame, column: str, flag: str) -> tuple[float, float, int]:
+    ok = pairs.filter(pl.col(flag) & pl.col(f"{column}_det").is_not_null())
+    if ok.height == 0:
+        return (float("nan"), float("nan"), 0)
+    err = (ok[f"{column}_det"].dt.epoch("us") - ok[column].dt.epoch("us")).abs().to_numpy() / 60e6
+    return (float(np.median(err)), float(np.percentile(err, 95)), ok.height)
+
+
+def score(name: str, truth: pl.DataFrame, transits: pl.DataFrame, detected: pl.DataFrame) -> Scores:
+    """Return the scores of ``detected`` calls against ``truth`` calls and transits."""
+    detected = detected.select("mmsi", "port_id", "arrival_utc", "departure_utc")
+    detectable = truth.filter(pl.col("visible_h") >= MIN_VISIBLE_H)
+    pairs = match(truth, detected)
+    matched_det = set(pairs["d_idx"].to_list())
+    matched_true = set(pairs["t_idx"].to_list())
+    detectable_idx = set(
+        truth.with_row_index("t_idx")
+        .filter(pl.col("visible_h") >= MIN_VISIBLE_H)["t_idx"]
+        .to_list()
+    )
+    precision = len(matched_det) / detected.height if detected.height else 1.0
+    recall = len(matched_true & detectable_idx) / len(detectable_idx) if detectable_idx else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    split = pairs.group_by("t_idx").len().filter(pl.col("len") > 1).height
+    unmatched = detected.with_row_index("d_idx").filter(~pl.col("d_idx").is_in(list(matched_det)))
+    transit_truth = transits.rename({"entry_utc": "arrival_utc", "exit_utc": "departure_utc"})
+    as_calls = match(transit_truth, unmatched.drop("d_idx"))
+    missed = truth.with_row_index("t_idx").filter(
+        pl.col("t_idx").is_in(list(detectable_idx - matched_true))
+    )
+    return Scores(
+        scenario=name,
+        n_true=truth.height,
+        n_detectable=detectable.height,
+        n_detected=detected.height,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        arrival_err_min=_errors(pairs, "arrival_utc", "arrival_observable"),
+        departure_err_min=_errors(pairs, "departure_utc", "departure_observable"),
+        transits_as_calls=as_calls["d_idx"].n_unique() if as_calls.height else 0,
+        split_calls=split,
+        seconds={},
+        missed=missed,
+        false=unmatched,
+    )
+
+
+def run_scenario(
+    name: str, settings: Settings, days: float, vessels: int, seed: int, work: Path
+) -> Scores:
+    """Return the scores of one scenario simulated, ingested and detected under ``work``."""
+    out = work / name
+    store = out / "store"
+    settings = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"path": store})}
+    )
+    t0 = time.perf_counter()
+    result = simulate(settings, days=days, vessels=vessels, seed=seed, output=out, params=name)
+    t1 = time.perf_counter()
+    ingest_paths(result.nmea_paths, settings)
+    t2 = time.perf_counter()
+    detect_calls(settings)
+    t3 = time.perf_counter()
+    truth = read_truth_csv(result.truth_paths["calls"], CALLS_TRUTH_SCHEMA)
+    transits = read_truth_csv(result.truth_paths["transits"], TRANSITS_TRUTH_SCHEMA)
+    scores = score(name, truth, transits, load_calls(store))
+    scores.seconds = {"simulate": t1 - t0, "ingest": t2 - t1, "detect": t3 - t2}
+    return scores
+
+
+def _fmt(err: tuple[float, float, int]) -> str:
+    return f"{err[0]:6.2f} {err[1]:7.2f} (n={err[2]})"
+
+
+def default_settings(config: Path | None) -> Settings:
+    """Return the settings of ``config``, else of the shipped Korea config."""
+    return load_config(config if config else shipped_config_path("korea"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--days", type=float, default=4.0)
+    parser.add_argument("--vessels", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scenario", action="append", choices=sorted(PRESETS), default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="keep the work files here")
+    parser.add_argument("--show-errors", action="store_true", help="list missed and false calls")
+    args = parser.parse_args()
+    settings = default_settings(args.config)
+    scenarios = args.scenario or list(SCENARIOS)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.keep or Path(tmp)
+        header = (
+            f"{'scenario':9} {'true':>5} {'seen':>5} {'det':>5} {'prec':>6} {'recall':>6} "
+            f"{'F1':>6}  {'arr med/p95 min':>22}  {'dep med/p95 min':>22} {'tr>call':>7} "
+            f"{'split':>5}  seconds sim/ingest/detect"
+        )
+        print(header)
+        for name in scenarios:
+            vessels = args.vessels * 2 if name == "busy" else args.vessels
+            s = run_scenario(name, settings, args.days, vessels, args.seed, work)
+            print(
+                f"{name:9} {s.n_true:5d} {s.n_detectable:5d} {s.n_detected:5d} "
+                f"{s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f}  {_fmt(s.arrival_err_min):>22}  "
+                f"{_fmt(s.departure_err_min):>22} {s.transits_as_calls:7d} {s.split_calls:5d}  "
+                + "/".join(f"{v:.1f}" for v in s.seconds.values())
+            )
+            if args.show_errors:
+                with pl.Config(tbl_rows=30, tbl_cols=12, tbl_width_chars=200):
+                    print("missed:", s.missed)
+                    print("false:", s.false)
+
+
+if __name__ == "__main__":
+    main()
