@@ -6,6 +6,7 @@ Every threshold carries its unit in its name. Paths in a config file are relativ
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 import typing
 from pathlib import Path
@@ -205,7 +206,9 @@ def _format_errors(error: ValidationError, where: str) -> str:
 
 def _resolve_paths(data: dict[str, object], base: Path) -> None:
     def resolve(value: object) -> object:
-        return str(base / Path(value).expanduser()) if isinstance(value, str) else value
+        return (
+            os.path.normpath(base / Path(value).expanduser()) if isinstance(value, str) else value
+        )
 
     store = data.get("store")
     if isinstance(store, dict) and "path" in store:

@@ -396,3 +396,50 @@ def zones_for_points(
         found[sel[inside]] = i
     flat_out[cand] = found
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Plausibility checks (warnings, not errors: a config may be unusual on purpose)
+
+#: A berth or anchorage farther than this from its port polygon is probably linked to the wrong
+#: port (outer anchorages lie a few kilometres off the harbour, not tens).
+LINK_WARN_DISTANCE_M = 25_000.0
+#: Typical upper sizes; a zone above is probably drawn at the wrong scale.
+KIND_WARN_AREA_KM2: dict[str, float] = {"berth": 5.0, "anchorage": 200.0, "port": 500.0}
+
+
+def zone_warnings(zones: Sequence[Zone]) -> list[str]:
+    """Return human-readable warnings about zones that load but look wrong."""
+    warnings: list[str] = []
+    by_id = {zone.id: zone for zone in zones}
+    for zone in zones:
+        size = area_km2(zone.geometry)
+        limit = KIND_WARN_AREA_KM2.get(zone.kind)
+        if limit is not None and size > limit:
+            warnings.append(
+                f"{zone.id}: a {zone.kind} of {size:.1f} km² is unusually large "
+                f"(> {limit:g} km²); check the polygon's scale"
+            )
+        port = by_id.get(zone.port_id)
+        if port is None or port is zone:
+            continue
+        lon0, lat0 = _origin(port.geometry)
+        gap_m = float(
+            shapely.distance(
+                _to_metres(zone.geometry, lon0, lat0), _to_metres(port.geometry, lon0, lat0)
+            )
+        )
+        if gap_m > LINK_WARN_DISTANCE_M:
+            warnings.append(
+                f"{zone.id}: {gap_m / 1000:.0f} km from its port {port.id!r}; "
+                "check its 'port' property"
+            )
+    ports = [zone for zone in zones if zone.kind == "port"]
+    for i, first in enumerate(ports):
+        for second in ports[i + 1 :]:
+            if shapely.intersects(first.geometry, second.geometry):
+                warnings.append(
+                    f"{first.id} and {second.id}: port polygons overlap; a vessel in the "
+                    f"overlap is counted in {first.id} only"
+                )
+    return warnings

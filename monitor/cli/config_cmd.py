@@ -1,7 +1,112 @@
-"""Commands of this group."""
+"""``monitor config check``: validate a config file and its geofences, print a summary."""
 
 from __future__ import annotations
 
-import click
+from collections import Counter
+from pathlib import Path
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from monitor.cli import CliState
+from monitor.config import Settings, load_config
+from monitor.geofences import ZONE_KINDS, Zone, area_km2, load_zones, zone_warnings
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check configuration files."""
+
+
+def _ports_table(zones: list[Zone]) -> Table:
+    table = Table()
+    for column in ("id", "name", "country"):
+        table.add_column(column, no_wrap=True)
+    for column in ("berths", "anchorages", "areas", "km²"):
+        table.add_column(column, justify="right")
+    children: dict[str, Counter[str]] = {}
+    for zone in zones:
+        if zone.port_id != zone.id:
+            children.setdefault(zone.port_id, Counter())[zone.kind] += 1
+    for zone in zones:
+        if zone.kind != "port":
+            continue
+        kinds = children.get(zone.id, Counter())
+        table.add_row(
+            escape(zone.id),
+            escape(zone.name),
+            escape(zone.country or ""),
+            str(kinds["berth"]),
+            str(kinds["anchorage"]),
+            str(kinds["area"]),
+            f"{area_km2(zone.geometry):.1f}",
+        )
+    return table
+
+
+def _values_table(section: object) -> Table:
+    table = Table(show_header=False)
+    table.add_column("key")
+    table.add_column("value", justify="right")
+    assert hasattr(section, "model_dump")
+    for key, value in section.model_dump().items():
+        if isinstance(value, dict | list):
+            continue
+        table.add_row(key, escape(str(value)))
+    return table
+
+
+def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
+    console.print(f"[bold]{escape(str(settings.source_path))}[/bold]: OK ({escape(settings.name)})")
+    console.print(f"store:      {escape(str(settings.store.path))}")
+    console.print(
+        f"reports:    {escape(str(settings.report.output))} (period {settings.report.period}, "
+        f"offline {'yes' if settings.report.offline else 'no'})"
+    )
+    files = settings.geofences.files
+    console.print(f"geofences:  {len(files)} file(s), {len(settings.geofences.circles)} circle(s)")
+    for path in files:
+        console.print(f"            {escape(str(path))}")
+    kinds: Counter[str] = Counter(zone.kind for zone in zones)
+    counts = ", ".join(f"{kinds[kind]} {kind}" for kind in ZONE_KINDS)
+    console.print(f"zones:      {len(zones)} ({counts})")
+    if kinds["port"]:
+        console.print("Ports")
+        console.print(_ports_table(zones))
+    console.print(escape("Port-call thresholds [detect]"))
+    console.print(_values_table(settings.detect))
+    console.print(escape("Ingest [ingest]"))
+    console.print(_values_table(settings.ingest))
+
+
+@config_group.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def check(ctx: click.Context, file: Path | None) -> None:
+    """Validate FILE (or the global --config) and its geofences; print a summary.
+
+    Exits with status 1 and a message naming the file and key when anything is invalid.
+    """
+    state = ctx.find_object(CliState) or CliState()
+    path = file or state.config_path
+    if path is None:
+        raise click.UsageError(
+            "name a config file: monitor config check FILE (or monitor --config FILE config check)"
+        )
+    settings = load_config(path)
+    zones = load_zones(settings)
+    console = Console(highlight=False, soft_wrap=False)
+    _summary(settings, zones, console)
+    warnings = zone_warnings(zones)
+    for warning in warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
+    if not zones:
+        console.print(
+            "[yellow]warning[/yellow]: no geofences: add geofences.files or geofences.circles "
+            "so that port calls can be detected"
+        )
+
+
+COMMANDS: list[click.Command] = [config_group]
