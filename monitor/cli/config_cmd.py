@@ -97,7 +97,7 @@ def check(ctx: click.Context, file: Path | None) -> None:
         )
     settings = load_config(path)
     zones = load_zones(settings)
-    console = Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=True)
     _summary(settings, zones, console)
     warnings = zone_warnings(zones)
     for warning in warnings:
