@@ -255,29 +255,42 @@ def resolve_columns(
     )
 
 
-def _parse_time(col: pl.Expr, fmt: str | None) -> pl.Expr:
-    text = col.str.strip_chars()
-    if fmt is not None:
-        return text.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
+#: Timestamp layouts tried, in order, when no format is configured.
+TIME_FORMATS: Final = (
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y/%m/%d %H:%M:%S",
+)
+
+
+def _epoch(text: pl.Expr) -> pl.Expr:
     number = text.cast(pl.Float64, strict=False)
     # Bare numbers are epoch seconds, or milliseconds when too large to be seconds.
     epoch_us = (
         pl.when(number > 1e11).then(number * 1e3).otherwise(number * 1e6).round(0).cast(pl.Int64)
     )
-    iso = text.str.replace("T", " ", literal=True).str.replace(r"(Z|UTC|\+00:?00)$", "")
+    return epoch_us.cast(UTC_US)
+
+
+def _parse_time(col: pl.Expr, fmt: str | None) -> pl.Expr:
+    """Return ``col`` parsed as UTC times: with ``fmt``, else as epoch numbers or any of
+    TIME_FORMATS (first match per row)."""
+    text = col.str.strip_chars()
+    if fmt is not None:
+        return text.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
     tries = [
-        iso.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False)
-        for f in ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S")
+        text.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False) for f in TIME_FORMATS
     ]
-    tries.append(
-        text.str.to_datetime(
-            "%Y-%m-%dT%H:%M:%S%.f%z", time_unit="us", time_zone="UTC", strict=False
-        )
-    )
-    return pl.coalesce(
-        pl.when(number.is_not_null()).then(epoch_us.cast(UTC_US)),
-        *tries,
-    )
+    return pl.coalesce(_epoch(text), *tries)
 
 
 def _num(col: pl.Expr) -> pl.Expr:
@@ -289,14 +302,16 @@ def _text(col: pl.Expr) -> pl.Expr:
     return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
 
 
-def _coded(col: pl.Expr, table: dict[str, int], max_code: int) -> pl.Expr:
+def _coded(col: pl.Expr, table: dict[str, int], max_code: int, textual: bool) -> pl.Expr:
     number = _num(col)
-    by_text = (
-        col.str.strip_chars()
-        .str.to_lowercase()
-        .replace_strict(table, default=None, return_dtype=pl.Int64)
-    )
-    value = pl.coalesce(pl.when(number == number.floor()).then(number).cast(pl.Int64), by_text)
+    value = pl.when(number == number.floor()).then(number).cast(pl.Int64)
+    if textual:
+        by_text = (
+            col.str.strip_chars()
+            .str.to_lowercase()
+            .replace_strict(table, default=None, return_dtype=pl.Int64)
+        )
+        value = pl.coalesce(value, by_text)
     return pl.when((value >= 0) & (value <= max_code)).then(value).cast(pl.UInt8)
 
 
@@ -327,6 +342,8 @@ class CsvDecoder:
             raise SourceError(f"{source}: cannot read the CSV header ({exc})") from exc
         self.dialect, self.mapping, self.time_format = resolve_columns(header, columns, source)
         self._read_columns = sorted(set(self.mapping.values()))
+        #: The layout that parsed this file's times so far (tried first in each chunk).
+        self._time_layout: str | None = None
         self._seen_statics: set[tuple[int, int]] = set()
 
     def feed(self, data: bytes) -> DecodedBatch:
@@ -374,11 +391,42 @@ class CsvDecoder:
         name = self.mapping.get(field)
         return pl.col(name) if name is not None else pl.lit(None, dtype=pl.String)
 
+    def _times(self, frame: pl.DataFrame) -> pl.Series:
+        """Return the chunk's times, trying the layout that worked before first (it is fast)."""
+        col = self._col("timestamp")
+        if self.time_format is not None:
+            return frame.select(_parse_time(col, self.time_format)).to_series()
+        text = col.str.strip_chars()
+        if self._time_layout is not None:
+            quick = frame.select(
+                text.str.to_datetime(
+                    self._time_layout, time_unit="us", time_zone="UTC", strict=False
+                )
+            ).to_series()
+            if quick.null_count() == frame.select(text.is_null().sum()).item():
+                return quick
+        sample = frame.select(text.drop_nulls().first()).item()
+        if sample is not None:
+            for layout in TIME_FORMATS:
+                probe = pl.Series([sample]).str.to_datetime(
+                    layout, time_unit="us", time_zone="UTC", strict=False
+                )
+                if probe.null_count() == 0:
+                    self._time_layout = layout
+                    break
+        return frame.select(_parse_time(col, None)).to_series()
+
+    def _textual(self, frame: pl.DataFrame, field: str) -> bool:
+        name = self.mapping.get(field)
+        if name is None:
+            return False
+        return bool(frame.select(pl.col(name).str.contains("[A-Za-z]").any()).item())
+
     def _decode(self, frame: pl.DataFrame, batch: DecodedBatch) -> None:
         mmsi = _num(self._col("mmsi"))
         lat = _num(self._col("lat"))
         lon = _num(self._col("lon"))
-        ts = _parse_time(self._col("timestamp"), self.time_format)
+        ts = self._times(frame)
         sog = _num(self._col("sog"))
         cog = _num(self._col("cog"))
         heading = _num(self._col("heading"))
@@ -396,16 +444,25 @@ class CsvDecoder:
             .when((cog >= 0) & (cog < 360))
             .then(cog),
             heading_deg=pl.when((heading >= 0) & (heading < 360)).then(heading).cast(pl.UInt16),
-            nav_status=_coded(self._col("nav_status"), _NAV_STATUS_TEXT, 15),
+            nav_status=_coded(
+                self._col("nav_status"),
+                _NAV_STATUS_TEXT,
+                15,
+                self._textual(frame, "nav_status"),
+            ),
             msg_type=klass.replace_strict(_MOBILE_CLASS, default=None, return_dtype=pl.UInt8),
             other_type=klass.replace_strict(_NON_VESSEL_CLASS, default=None, return_dtype=pl.Int64),
             vessel_name=_text(self._col("vessel_name")),
             imo=_num(self._col("imo").str.replace(r"^(?i)IMO", "")),
             callsign=_text(self._col("callsign")),
-            ship_type=_coded(self._col("ship_type"), _SHIP_TYPE_TEXT, 255),
+            ship_type=_coded(
+                self._col("ship_type"), _SHIP_TYPE_TEXT, 255, self._textual(frame, "ship_type")
+            ),
             draught_m=pl.when(_num(self._col("draught")) > 0).then(_num(self._col("draught"))),
             destination=_text(self._col("destination")),
-            eta=_eta(self._col("eta"), self.time_format),
+            eta=_eta(self._col("eta"), self.time_format)
+            if "eta" in self.mapping
+            else pl.lit(None, dtype=pl.String),
             to_bow_m=_dimension(self._col("to_bow")),
             to_stern_m=_dimension(self._col("to_stern")),
             to_port_m=_dimension(self._col("to_port")),
