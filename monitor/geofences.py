@@ -282,6 +282,11 @@ def check_port_links(placed: Sequence[tuple[Zone, str]]) -> None:
     for zone, where in placed:
         if zone.port_id == zone.id:
             continue
+        if zone.kind == "port":
+            raise ConfigError(
+                f"{where} (id {zone.id!r}): a port cannot belong to port {zone.port_id!r}; "
+                "remove its 'port' or change its kind to berth, anchorage or area"
+            )
         if zone.port_id not in kinds:
             raise ConfigError(
                 f"{where} (id {zone.id!r}): port {zone.port_id!r} is not the id of any zone"

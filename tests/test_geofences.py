@@ -273,3 +273,38 @@ def test_zones_for_points_matches_shapely(
         ]
         expected = min(containing, key=lambda i: (rank[zones[i].kind], i)) if containing else -1
         assert got[k] == expected
+
+
+def test_circle_port_cannot_belong_to_a_port(tmp_path: Path) -> None:
+    circle = (
+        '[[geofences.circles]]\nid = "p2"\nname = "P2"\nkind = "port"\nport = "np"\n'
+        "lat = 38.7\nlon = 125.3\nradius_m = 2000\n"
+    )
+    with pytest.raises(ConfigError, match=r"circles\[0\] \(id 'p2'\): a port cannot belong"):
+        load_zones(_settings(tmp_path, [feature("np")], circle))
+
+
+def test_shipped_circle_example_loads() -> None:
+    from monitor.config import load_config, shipped_config_path
+
+    zones = load_zones(load_config(shipped_config_path("example_circles")))
+    assert {(z.id, z.kind, z.port_id) for z in zones} == {
+        ("nampo", "port", "nampo"),
+        ("nampo_outer_anchorage", "anchorage", "nampo"),
+        ("vostochny", "port", "vostochny"),
+        ("vostochny_anchorage", "anchorage", "vostochny"),
+    }
+
+
+def test_zone_warnings_flag_scale_distance_and_overlap() -> None:
+    from monitor.geofences import zone_warnings
+
+    big_berth = zone("b", "berth", circle_polygon(125.4, 38.7, 2000), port="p1")
+    p1 = zone("p1", "port", circle_polygon(125.4, 38.7, 3000))
+    p2 = zone("p2", "port", circle_polygon(125.43, 38.7, 3000))
+    far = zone("a", "anchorage", circle_polygon(126.0, 38.7, 1000), port="p1")
+    warnings = zone_warnings([p1, p2, big_berth, far])
+    assert any(w.startswith("b: a berth of 12.5 km²") for w in warnings), warnings
+    assert any(w.startswith("a: 48 km from its port 'p1'") for w in warnings), warnings
+    assert any(w.startswith("p1 and p2: port polygons overlap") for w in warnings), warnings
+    assert len(warnings) == 3

@@ -52,15 +52,16 @@ def _values_table(section: object) -> Table:
     table.add_column("value", justify="right")
     assert hasattr(section, "model_dump")
     for key, value in section.model_dump().items():
-        if isinstance(value, dict | list):
-            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
         table.add_row(key, escape(str(value)))
     return table
 
 
 def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
     console.print(f"[bold]{escape(str(settings.source_path))}[/bold]: OK ({escape(settings.name)})")
-    console.print(f"store:      {escape(str(settings.store.path))}")
+    store_state = "exists" if settings.store.path.is_dir() else "not created yet"
+    console.print(f"store:      {escape(str(settings.store.path))} ({store_state})")
     console.print(
         f"reports:    {escape(str(settings.report.output))} (period {settings.report.period}, "
         f"offline {'yes' if settings.report.offline else 'no'})"
