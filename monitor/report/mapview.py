@@ -23,7 +23,7 @@ from shapely.geometry import mapping
 from monitor.geofences import Zone
 from monitor.report import fmt
 from monitor.report.data import ZONE_COLOURS
-from monitor.report.offline import LEAFLET_CSS_URL, LEAFLET_JS_URL
+from monitor.report.offline import LEAFLET_CSS_URL, LEAFLET_JS_URL, data_uri
 
 DATA_ELEMENT_ID = "report-data"
 #: Layer names as the layer control shows them; keys are what report.js calls them.
@@ -49,6 +49,8 @@ class _DrawLayers(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
+            L.Icon.Default.imagePath = "";
+            L.Icon.Default.mergeOptions({{ this.icons }});
             window.monitorReport.build({{ this.map_name }}, {{ this.groups }}, {{ this.data_id }});
         {% endmacro %}
         """
@@ -61,6 +63,15 @@ class _DrawLayers(MacroElement):
         # Values are folium's generated variable names (identifiers), keys are fixed words.
         self.groups = "{" + ", ".join(f"{key}: {name}" for key, name in groups.items()) + "}"
         self.data_id = json.dumps(DATA_ELEMENT_ID)
+        # Leaflet finds its default marker images next to its stylesheet, which an inlined
+        # stylesheet does not have; the measure tool uses them.
+        self.icons = json.dumps(
+            {
+                "iconUrl": data_uri("leaflet/images/marker-icon.png"),
+                "iconRetinaUrl": data_uri("leaflet/images/marker-icon-2x.png"),
+                "shadowUrl": data_uri("leaflet/images/marker-shadow.png"),
+            }
+        )
 
 
 def json_for_script(payload: object) -> str:

@@ -50,6 +50,13 @@ def asset(path: str) -> Traversable:
     return resources.files("monitor.report").joinpath("assets", *path.split("/"))
 
 
+def data_uri(path: str) -> str:
+    """Return a shipped image as a ``data:`` URI."""
+    suffix = "." + path.rsplit(".", 1)[-1].lower()
+    encoded = base64.b64encode(asset(path).read_bytes()).decode("ascii")
+    return f"data:{_MIME[suffix]};base64,{encoded}"
+
+
 def asset_text(path: str) -> str:
     """Return the text of a shipped asset."""
     return asset(path).read_text(encoding="utf-8")
@@ -78,8 +85,7 @@ def _css_with_data_uris(css: str, css_path: str) -> str:
             raise ReportError(
                 f"{css_path}: cannot inline {ref!r}; the shipped assets are incomplete"
             )
-        encoded = base64.b64encode(target.read_bytes()).decode("ascii")
-        return f'url("data:{_MIME[suffix]};base64,{encoded}")'
+        return f'url("{data_uri(f"{folder}/{ref}")}")'
 
     return _CSS_URL.sub(replace, css)
 

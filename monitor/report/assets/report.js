@@ -202,7 +202,7 @@
       slider.type = "range";
       slider.min = "0";
       slider.max = String(span);
-      slider.step = String(Math.max(1, Math.round(span / 1000)));
+      slider.step = span >= 600 ? "60" : "1";
       slider.setAttribute("aria-label", "Time in period");
       label = el("span", "", "mr-playback-time");
       box.appendChild(button);

@@ -1,0 +1,243 @@
+"""Reports in a real browser: an offline report opened from file:// in headless Chromium.
+
+Skipped when Chromium (/usr/bin/chromium) or Playwright is missing, unless
+MONITOR_REQUIRE_BROWSER=1 (as in CI), where a missing browser fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import report_fixtures as fx
+
+from monitor.report import build_report
+from monitor.report.build import publish
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("MONITOR_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests required (MONITOR_REQUIRE_BROWSER=1) but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed")
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("reports")
+    content = build_report(fx.inputs())
+    entry = {"folder": "day", "until": "2024-05-04", "title": "Fixture day", "numbers": {}}
+    return publish(root, "day", content, entry)
+
+
+class Opened:
+    """A page with the report loaded, and what the browser reported while loading it."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: self.errors.append(m.text) if m.type == "error" else None,
+        )
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        # A hostile name that ran as script would call alert(): record it instead.
+        self.page.add_init_script("window.__alerts = []; window.alert = (m) => __alerts.push(m);")
+        self.page.goto(url)
+
+    def ready(self) -> Any:
+        self.page.wait_for_function(
+            "window.monitorReport && monitorReport.state && monitorReport.state.ready",
+            timeout=15_000,
+        )
+        return self.page
+
+
+@pytest.fixture
+def opened(browser: Any, report: Path) -> Iterator[Opened]:
+    session = Opened(browser, report.as_uri())
+    yield session
+    assert session.page.evaluate("window.__alerts") == []
+    session.page.close()
+
+
+LAYER_COUNTS = """() => {
+  const s = monitorReport.state, g = s.groups, out = {};
+  const walk = (layer, visit) => layer.eachLayer
+      ? layer.eachLayer(l => walk(l, visit)) : visit(layer);
+  out.polygons = 0; walk(g.geofences, l => { if (l instanceof L.Polygon) out.polygons++; });
+  out.trackLines = 0; walk(g.tracks, l => {
+      if (l instanceof L.Polyline && !(l instanceof L.Polygon)) out.trackLines++; });
+  out.callMarkers = 0; walk(g.calls, l => { if (l instanceof L.CircleMarker) out.callMarkers++; });
+  out.inport = 0; walk(g.inport, l => { if (l instanceof L.CircleMarker) out.inport++; });
+  out.onMap = Object.keys(g).filter(k => s.map.hasLayer(g[k])).sort();
+  out.tiles = 0; s.map.eachLayer(l => { if (l instanceof L.TileLayer) out.tiles++; });
+  return out;
+}"""
+
+
+def test_offline_map_initialises_with_all_layers_and_no_errors(opened: Opened) -> None:
+    page = opened.ready()
+    counts = page.evaluate(LAYER_COUNTS)
+    assert counts == {
+        "polygons": 3,
+        "trackLines": 5,  # four vessels, one dashed line across a 6 h silence
+        "callMarkers": 3,
+        "inport": 1,
+        "onMap": ["calls", "geofences", "inport", "playback", "tracks"],
+        "tiles": 0,
+    }
+    assert page.locator(".leaflet-control-layers-overlays label").count() == 5
+    assert page.locator(".leaflet-control-zoom-fullscreen").count() == 1
+    assert page.locator(".leaflet-control-measure").count() == 1
+    assert page.locator(".leaflet-control-scale").count() == 1
+    assert page.locator(".mr-legend").count() == 1
+    assert opened.errors == []
+    remote = [u for u in opened.requests if not u.startswith(("file:", "data:"))]
+    assert remote == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-offline.png"), full_page=True)
+
+
+def _click_marker(page: Any, call_id: str) -> None:
+    x, y = page.evaluate(
+        """(id) => {
+          const s = monitorReport.state, m = s.markers[id];
+          s.map.setView(m.getLatLng(), 15, {animate: false});
+          const p = s.map.latLngToContainerPoint(m.getLatLng());
+          const r = s.map.getContainer().getBoundingClientRect();
+          return [r.left + p.x, r.top + p.y];
+        }""",
+        call_id,
+    )
+    page.mouse.click(x, y)
+    page.wait_for_selector(".leaflet-popup-content .mr-popup-title")
+
+
+@pytest.mark.parametrize(
+    ("call_id", "name"), [("c1", fx.IMG_NAME), ("c2", fx.SCRIPT_NAME), ("c3", fx.QUOTE_NAME)]
+)
+def test_marker_popup_shows_hostile_name_as_text(opened: Opened, call_id: str, name: str) -> None:
+    page = opened.ready()
+    _click_marker(page, call_id)
+    popup = page.locator(".leaflet-popup-content")
+    assert popup.locator(".mr-popup-title").text_content() == name
+    assert popup.locator("img, script, b").count() == 0
+    assert page.locator("img[src=x]").count() == 0
+    assert "MMSI" in (popup.text_content() or "")
+    if call_id == "c1":
+        page.screenshot(path=str(ARTIFACTS / "report-popup.png"))
+    assert opened.errors == []
+
+
+def test_geofence_tooltip_shows_name_as_text(opened: Opened) -> None:
+    page = opened.ready()
+    page.evaluate(
+        """() => monitorReport.state.groups.geofences.eachLayer(g => g.eachLayer(l => {
+             if (l.feature.properties.id === 'NAMPO-A') l.openTooltip(l.getBounds().getCenter());
+           }))"""
+    )
+    tooltip = page.locator(".leaflet-tooltip .mr-popup-title")
+    assert tooltip.text_content() == "Nampo <b>anchorage</b>"
+    assert page.locator(".leaflet-tooltip b").count() == 0
+    assert "Calls in period2" in (page.locator(".leaflet-tooltip").text_content() or "")
+
+
+def _column(page: Any, index: int) -> list[str]:
+    cells = page.locator(f"#calls-table tbody tr td:nth-child({index})")
+    return [c.strip() for c in cells.all_text_contents()]
+
+
+def test_calls_table_sorts_by_any_column(opened: Opened) -> None:
+    page = opened.ready()
+    header = page.locator("#calls-table thead th", has_text="MMSI")
+    header.click()
+    assert _column(page, 2) == ["211000001", "211000002", "211000003"]
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    assert _column(page, 2) == ["211000003", "211000002", "211000001"]
+    page.locator("#calls-table thead th", has_text="Duration").click()
+    assert _column(page, 9) == ["7.0", "12.0", "17.0"]  # numeric, not text, order
+    page.locator("#calls-table thead th", has_text="Vessel").click()
+    assert _column(page, 1)[0] == fx.SCRIPT_NAME  # "<" sorts before letters
+    assert opened.errors == []
+
+
+def test_table_row_opens_the_call_on_the_map(opened: Opened) -> None:
+    page = opened.ready()
+    page.locator('#calls-table tr[data-call="c3"] td').first.click()
+    page.wait_for_selector(".leaflet-popup-content .mr-popup-title")
+    assert page.locator(".leaflet-popup-content .mr-popup-title").text_content() == fx.QUOTE_NAME
+
+
+def test_playback_slider_moves_vessels(opened: Opened) -> None:
+    page = opened.ready()
+    shown = """(t) => {
+      const input = document.querySelector('.mr-playback input[type=range]');
+      input.value = String(t); input.dispatchEvent(new Event('input'));
+      return [monitorReport.state.groups.playback.getLayers().length,
+              document.querySelector('.mr-playback-time').textContent];
+    }"""
+    assert page.evaluate(shown, 0) == [4, "2024-05-03 00:00 UTC"]
+    # At 09:00 vessel 2 has been silent for 2 h: shown where it was last heard. At 12:00 the
+    # silence is over the 4 h gap threshold, so it is no longer placed.
+    assert page.evaluate(shown, 9 * 3600) == [4, "2024-05-03 09:00 UTC"]
+    assert page.evaluate(shown, 12 * 3600) == [3, "2024-05-03 12:00 UTC"]
+    page.locator(".mr-playback button").click()
+    page.wait_for_function("monitorReport.state.playbackTime > 13 * 3600")
+    page.locator(".mr-playback button").click()
+    assert opened.errors == []
+
+
+def test_layer_control_switches_layers_and_measure_tool_works(opened: Opened) -> None:
+    page = opened.ready()
+    page.locator(".leaflet-control-layers-overlays label", has_text="Vessel tracks").click()
+    assert (
+        page.evaluate("monitorReport.state.map.hasLayer(monitorReport.state.groups.tracks)")
+        is False
+    )
+    page.locator(".leaflet-control-measure").hover()
+    page.locator(".leaflet-control-measure .js-start").click()
+    box = page.locator(".folium-map").bounding_box()
+    page.mouse.click(box["x"] + 300, box["y"] + 300)
+    page.mouse.click(box["x"] + 500, box["y"] + 320)
+    results = page.locator(".leaflet-control-measure .results").text_content() or ""
+    assert "Kilometers" in results and "nautical miles" in results
+    assert opened.errors == []
+
+
+def test_reports_index_opens_and_links_the_report(browser: Any, report: Path) -> None:
+    page = browser.new_page()
+    page.goto((report.parent.parent / "index.html").as_uri())
+    link = page.locator("#reports a", has_text="Fixture day")
+    assert link.get_attribute("href") == "day/index.html"
+    page.close()
