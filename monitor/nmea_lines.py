@@ -1,0 +1,296 @@
+"""Vectorised parsing of NMEA lines: structure, checksums and the time each line carries itself.
+
+A chunk is parsed with numpy on its raw bytes, without a Python loop per line. The common line
+shapes are recognised at fixed offsets from the ``!`` of the sentence; the few whole-buffer
+searches (``*``, ``:``, ``r``) run only when a chunk has tag blocks or fields after the checksum.
+
+Accepted sentences: ``!ccVDM`` / ``!ccVDO`` from any two-character talker, single-digit fragment
+fields and sequence id, a one-character (or empty) channel, then either the standard
+``payload,fill*hh`` or the non-standard ``payload,fill,x*hh``. NMEA 4.0 tag-block checksums are
+not checked, because real feeds write dummy ones.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.fragments import NO_TIME
+
+I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
+
+#: Time-source codes used in int columns; index into TIME_SOURCES.
+TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda", "rmc", "fallback")
+SRC_TAG, SRC_TRAIL, SRC_USCG, SRC_PGHP, SRC_ZDA, SRC_RMC, SRC_FALLBACK = range(1, 8)
+
+_PAD = 32  # zero bytes after the chunk so that fixed-width gathers never index out of range
+_HEX = np.full(256, -1, np.int64)
+for _i, _c in enumerate(b"0123456789ABCDEF"):
+    _HEX[_c] = _i
+for _i, _c in enumerate(b"abcdef"):
+    _HEX[_c] = 10 + _i
+_COLS15 = np.arange(15, dtype=np.int64)
+
+
+def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
+    """Return the value and digit count (0-15) of the decimal number starting at each ``start``."""
+    digits = buf[start[:, None] + _COLS15].astype(np.int64) - 48
+    run = np.logical_and.accumulate((digits >= 0) & (digits <= 9), axis=1)
+    n = run.sum(axis=1)
+    value = np.zeros(len(start), np.int64)
+    for j in range(int(n.max()) if len(n) else 0):
+        value = np.where(run[:, j], value * 10 + digits[:, j], value)
+    return value, n
+
+
+def parse_uint_before(buf: U8, end: I64) -> tuple[I64, I64]:
+    """Return the value and digit count (0-15) of the decimal number ending before each ``end``."""
+    chars = buf[np.maximum(end[:, None] - 15 + _COLS15, 0)]
+    is_digit = ((chars >= 48) & (chars <= 57))[:, ::-1]
+    n = np.logical_and.accumulate(is_digit, axis=1).sum(axis=1)
+    return parse_uint(buf, end - n)[0], n
+
+
+def epoch_us(value: I64, ndigits: I64) -> I64:
+    """Return epoch seconds (up to 11 digits) or milliseconds (12+ digits) as microseconds."""
+    return np.where(ndigits >= 12, value * 1_000, value * 1_000_000)
+
+
+@dataclass
+class LineScan:
+    """One chunk: line bounds and the fields of every well-formed AIS sentence in it."""
+
+    buf: U8
+    n_lines: int
+    starts: I64
+    ends: I64
+    #: Where each line's content starts after a leading tag block.
+    body: I64
+    #: Every line whose body is an AIS sentence (``!ccVDM``/``!ccVDO``), well-formed or not.
+    bang_lines: I64
+    #: Well-formed sentences with a good checksum, in line order: line index and fields.
+    line: I64
+    star: I64
+    total: I64
+    num: I64
+    seq: I64
+    chan: I64
+    pstart: I64
+    plen: I64
+    fill: I64
+    #: Time carried by the sentence's own line (NO_TIME if none) and its source code.
+    own_time: I64
+    own_src: I64
+    #: Lines whose body starts with "$" (clock, $PGHP and other NMEA sentences).
+    dollar_lines: I64
+    #: Tag blocks alone on their line, and their c: time (NO_TIME if none).
+    tag_alone: I64
+    tag_alone_time: I64
+    rejected: Counter[str]
+
+
+def _tag_blocks(
+    buf: U8, starts: I64, ends: I64, first: U8, n: int, rejected: Counter[str]
+) -> tuple[I64, I64, I64]:
+    """Return each line's body start, tag-block end (-1 if none) and tag-block c: time."""
+    body = starts.copy()
+    tag_end = np.full(n, -1, np.int64)
+    tag_time = np.full(n, NO_TIME, np.int64)
+    tb = np.flatnonzero(first == 92)
+    if len(tb) == 0:
+        return body, tag_end, tag_time
+    backslashes = np.flatnonzero(buf == 92)
+    k = np.searchsorted(backslashes, starts[tb]) + 1
+    second = backslashes[np.minimum(k, len(backslashes) - 1)]
+    ok = (k < len(backslashes)) & (second < ends[tb])
+    rejected["unknown_format"] += int((~ok).sum())
+    body[tb[~ok]] = ends[tb[~ok]]
+    body[tb[ok]] = second[ok] + 1
+    tag_end[tb[ok]] = second[ok]
+    colons = np.flatnonzero(buf == 58)
+    colons = colons[colons >= 2]
+    cpos = colons[(buf[colons - 1] == 99) & ((buf[colons - 2] == 44) | (buf[colons - 2] == 92))]
+    owner = np.searchsorted(starts, cpos, "right") - 1
+    inside = cpos < tag_end[owner]
+    cpos, owner = cpos[inside], owner[inside]
+    value, nd = parse_uint(buf, cpos + 1)
+    good = nd > 0
+    tag_time[owner[good]] = epoch_us(value[good], nd[good])
+    return body, tag_end, tag_time
+
+
+def scan_lines(data: bytes) -> LineScan:
+    """Return the structure of a chunk of complete NMEA lines (see the module docstring)."""
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    size = len(data)
+    buf = np.frombuffer(data + bytes(_PAD), np.uint8)
+    nl = np.flatnonzero(buf[:size] == 10).astype(np.int64)
+    n = len(nl)
+    starts = np.empty(n, np.int64)
+    starts[:1] = 0
+    starts[1:] = nl[:-1] + 1
+    ends = nl.copy()
+    ends[(ends > starts) & (buf[ends - 1] == 13)] -= 1
+    first = buf[starts]
+    rejected: Counter[str] = Counter()
+    body, tag_end, tag_time = _tag_blocks(buf, starts, ends, first, n, rejected)
+
+    bfirst = buf[body]
+    has_body = body < ends
+    dollar_lines = np.flatnonzero(has_body & (bfirst == 36))
+    alone = np.flatnonzero((tag_end >= 0) & ~has_body)
+    is_vd = (buf[body + 3] == 86) & (buf[body + 4] == 68) & ((buf[body + 5] | 2) == 79)
+    bang_lines = np.flatnonzero(has_body & (bfirst == 33) & is_vd)
+    # "!" lines other than VDM/VDO (e.g. !AIPWR status) and "#" comments are not AIS data.
+    other = has_body & (bfirst != 33) & (bfirst != 36) & (bfirst != 35)
+    rejected["unknown_format"] += int(other.sum())
+
+    b, e = body[bang_lines], ends[bang_lines]
+    total = buf[b + 7].astype(np.int64) - 48
+    num = buf[b + 9].astype(np.int64) - 48
+    ok = (buf[b + 6] == 44) & (buf[b + 8] == 44) & (buf[b + 10] == 44)
+    ok &= (total >= 1) & (total <= 9) & (num >= 1) & (num <= total)
+    seq_empty = buf[b + 11] == 44
+    seq = np.where(seq_empty, -1, buf[b + 11].astype(np.int64) - 48)
+    ok &= seq_empty | ((seq >= 0) & (seq <= 9) & (buf[b + 12] == 44))
+    c3 = np.where(seq_empty, b + 11, b + 12)
+    chan_empty = buf[c3 + 1] == 44
+    ok &= chan_empty | (buf[c3 + 2] == 44)
+    chan = np.where(chan_empty, 0, buf[c3 + 1]).astype(np.int64)
+    c4 = np.where(chan_empty, c3 + 1, c3 + 2)
+
+    star = e - 3
+    trailing = np.zeros(len(b), bool)
+    search = np.flatnonzero(ok & (buf[np.maximum(star, 0)] != 42))
+    if len(search):
+        stars = np.flatnonzero(buf[:size] == 42)
+        j = np.searchsorted(stars, c4[search])
+        found = stars[np.minimum(j, max(len(stars) - 1, 0))] if len(stars) else c4[search]
+        found_ok = (j < len(stars)) & (found + 3 <= e[search])
+        star[search] = np.where(found_ok, found, e[search] - 3)
+        trailing[search] = found_ok & (found + 3 < e[search]) & (buf[found + 3] == 44)
+        ok[search] &= found_ok & ((found + 3 == e[search]) | trailing[search])
+    eight_fields = (buf[star - 4] == 44) & (buf[star - 2] == 44) & (star - 4 > c4)
+    c5 = np.where(eight_fields, star - 4, star - 2)
+    fill = buf[c5 + 1].astype(np.int64) - 48
+    ok &= (buf[c5] == 44) & (c5 > c4) & (fill >= 0) & (fill <= 5)
+    rejected["unknown_format"] += int((~ok).sum())
+
+    sel = np.flatnonzero(ok)
+    if len(sel):
+        idx = np.empty(2 * len(sel), np.int64)
+        idx[0::2] = b[sel] + 1
+        idx[1::2] = star[sel]
+        computed = np.bitwise_xor.reduceat(buf, idx)[0::2].astype(np.int64)
+        given = _HEX[buf[star[sel] + 1]] * 16 + _HEX[buf[star[sel] + 2]]
+        good = computed == given
+        rejected["bad_checksum"] += int((~good).sum())
+        sel = sel[good]
+    line = bang_lines[sel]
+
+    own_time = tag_time[line]
+    own_src = np.where(own_time != NO_TIME, SRC_TAG, 0)
+    tl = sel[trailing[sel]]
+    if len(tl):
+        rows = np.searchsorted(sel, tl)
+        tl_rows = rows[own_src[rows] == 0]
+        tl = sel[tl_rows]
+        value, nd = parse_uint_before(buf, e[tl])
+        valid = (nd > 0) & (buf[e[tl] - nd - 1] == 44) & (e[tl] - nd - 1 > star[tl])
+        own_time[tl_rows[valid]] = epoch_us(value[valid], nd[valid])
+        # US Coast Guard lines name their receiver station as ",r<id>" after the checksum.
+        rpos = np.flatnonzero(buf[:size] == 114)
+        rpos = rpos[buf[rpos - 1] == 44]
+        r_line = np.searchsorted(starts, rpos, "right") - 1
+        k = np.searchsorted(line, r_line)
+        kc = np.minimum(k, max(len(line) - 1, 0))
+        hit = (k < len(line)) & (line[kc] == r_line) & (rpos > star[sel][kc])
+        uscg = np.zeros(len(line), bool)
+        uscg[kc[hit]] = True
+        rows_valid = tl_rows[valid]
+        own_src[rows_valid] = np.where(uscg[rows_valid], SRC_USCG, SRC_TRAIL)
+
+    return LineScan(
+        buf=buf,
+        n_lines=n,
+        starts=starts,
+        ends=ends,
+        body=body,
+        bang_lines=bang_lines,
+        line=line,
+        star=star[sel],
+        total=total[sel],
+        num=num[sel],
+        seq=seq[sel],
+        chan=chan[sel],
+        pstart=c4[sel] + 1,
+        plen=c5[sel] - c4[sel] - 1,
+        fill=fill[sel],
+        own_time=own_time,
+        own_src=own_src,
+        dollar_lines=dollar_lines,
+        tag_alone=alone,
+        tag_alone_time=tag_time[alone],
+        rejected=rejected,
+    )
+
+
+def checksum_ok(sentence: bytes) -> bool:
+    """Return True when ``$...*hh`` has a matching checksum (or none at all)."""
+    star = sentence.find(b"*")
+    if star < 0:
+        return True
+    x = 0
+    for ch in sentence[1:star]:
+        x ^= ch
+    return sentence[star + 1 : star + 3].upper() == f"{x:02X}".encode()
+
+
+def _utc_us(y: int, mo: int, d: int, h: int, mi: int, s: float) -> int:
+    if not (1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1]):
+        raise ValueError("impossible date")
+    if not (0 <= h < 24 and 0 <= mi < 60 and 0 <= s < 61):
+        raise ValueError("impossible time of day")
+    return calendar.timegm((y, mo, d, h, mi, 0, 0, 0, 0)) * 1_000_000 + round(s * 1_000_000)
+
+
+def _hms(text: bytes) -> tuple[int, int, float]:
+    return int(text[0:2]), int(text[2:4]), float(text[4:] or b"0")
+
+
+def _year(text: bytes) -> int:
+    y = int(text)
+    if len(text) <= 2:
+        y += 1900 if y >= 80 else 2000
+    return y
+
+
+def parse_clock_line(sentence: bytes) -> tuple[int, int] | None:
+    """Return (epoch µs, time-source code) of a $PGHP, $xxZDA or valid $xxRMC sentence, else None.
+
+    Raises ValueError or IndexError when the sentence is one of those but malformed.
+    """
+    fields = sentence.split(b"*", 1)[0].split(b",")
+    if sentence.startswith(b"$PGHP,"):
+        if fields[1] != b"1":
+            return None
+        y, mo, d, h, mi, s, ms = (int(f) for f in fields[2:9])
+        return _utc_us(y, mo, d, h, mi, s) + ms * 1000, SRC_PGHP
+    kind = sentence[3:6]
+    if kind == b"ZDA":
+        h, mi, sec = _hms(fields[1])
+        return _utc_us(_year(fields[4]), int(fields[3]), int(fields[2]), h, mi, sec), SRC_ZDA
+    if kind == b"RMC":
+        if fields[2] != b"A":
+            return None
+        h, mi, sec = _hms(fields[1])
+        date = fields[9]
+        return _utc_us(_year(date[4:6]), int(date[2:4]), int(date[0:2]), h, mi, sec), SRC_RMC
+    return None
