@@ -265,12 +265,12 @@ def test_zones_for_points_matches_shapely(
     from monitor.geofences import buffer_metres
 
     rank = {"berth": 0, "anchorage": 1, "port": 2, "area": 3}
+    # Independent oracle: one plain shapely test per (zone, point), then pick by rank.
+    inside = np.array(
+        [shapely.intersects_xy(buffer_metres(z.geometry, buffer_m), lon, lat) for z in zones]
+    )
     for k in range(lon.size):
-        containing = [
-            i
-            for i, z in enumerate(zones)
-            if shapely.intersects_xy(buffer_metres(z.geometry, buffer_m), lon[k], lat[k])
-        ]
+        containing = np.flatnonzero(inside[:, k]).tolist()
         expected = min(containing, key=lambda i: (rank[zones[i].kind], i)) if containing else -1
         assert got[k] == expected
 
