@@ -248,9 +248,10 @@ def resolve_columns(
             if dialect == "dma" and "mobile_class" not in mapping:
                 continue
             return dialect, mapping, fmt
+    shown = ", ".join(h[:40] for h in header[:20]) + (", ..." if len(header) > 20 else "")
     raise SourceError(
         f"{source}: CSV header not recognised as MarineCadastre or DMA (header: "
-        f"{', '.join(header[:20])}); map its columns with --csv-columns "
+        f"{shown}); map its columns with --csv-columns "
         "mmsi=COL,timestamp=COL,lat=COL,lon=COL (or [ingest.csv_columns] in the config)"
     )
 

@@ -283,6 +283,9 @@ def detect_format(head: bytes) -> Format | None:
     first lines; otherwise a first line with several commas, semicolons or tabs is a CSV header.
     """
     text = head[:DETECT_BYTES]
+    if b"\x00" in text:
+        # Text never holds NUL bytes: an archive (tar), a database or another binary format.
+        return None
     if _SENTENCE.search(text) or b"$PGHP," in text:
         return "nmea"
     lines = [line.strip() for line in text.splitlines()]

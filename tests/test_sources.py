@@ -108,3 +108,4 @@ def test_detect_format() -> None:
     assert detect_format(b"# Timestamp,Type of mobile,MMSI,Latitude\n") == "csv"
     assert detect_format(b"just some words\nmore\n") is None
     assert detect_format(b"") is None
+    assert detect_format(b"archive/\x00\x00\x000000644,a,b,c\n") is None
