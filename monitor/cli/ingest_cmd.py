@@ -44,7 +44,7 @@ def _print(summary: IngestSummary) -> None:
         f"  positions stored {summary.n_positions:>12,}",
         f"  static reports   {summary.n_statics:>12,}",
         f"  duplicates       {summary.n_duplicates:>12,}  (already in the store, not stored again)",
-        f"  rejected         {sum(rejected.values()):>12,}  {_counts(dict(rejected)) or ''}".rstrip(),
+        f"  rejected         {sum(rejected.values()):>12,}  {_counts(dict(rejected))}".rstrip(),
         f"  time sources     {_counts(dict(summary.time_sources)) or '-'}",
         f"  time span        {span}",
         f"  vessels          {summary.n_vessels:>12,}",
