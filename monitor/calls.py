@@ -124,7 +124,9 @@ def _latest(
         {"timestamp_utc": "__t", **{name: f"{name}{suffix}__b" for name in fields}}
     )
     keyed = left.with_row_index("__row").sort(at)
-    joined = keyed.join_asof(right, left_on=at, right_on="__t", by="mmsi", strategy="backward")
+    joined = keyed.join_asof(
+        right, left_on=at, right_on="__t", by="mmsi", strategy="backward", check_sortedness=False
+    )
     if not suffix:
         ahead = statics.select("mmsi", "timestamp_utc", *fields).rename(
             {"timestamp_utc": "__t", **{name: f"{name}__f" for name in fields}}
@@ -134,7 +136,12 @@ def _latest(
             pl.col(f"{name}__f").backward_fill().over("mmsi") for name in fields
         )
         joined = joined.join_asof(
-            ahead.sort("__t"), left_on=at, right_on="__t", by="mmsi", strategy="forward"
+            ahead.sort("__t"),
+            left_on=at,
+            right_on="__t",
+            by="mmsi",
+            strategy="forward",
+            check_sortedness=False,
         )
         joined = joined.with_columns(
             pl.coalesce(f"{name}__b", f"{name}__f").alias(name) for name in fields

@@ -206,6 +206,14 @@ def test_missing_store_and_missing_zones_are_clear_errors(tmp_path: Path) -> Non
         detect_calls(Settings(store=StoreSettings(path=tmp_path / "store")))
 
 
+def test_detect_on_a_store_without_positions(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    settings.store.path.mkdir()
+    summary = detect_calls(settings)
+    assert summary.calls_total == 0 and summary.positions_processed == 0
+    assert load_calls(settings.store.path).is_empty()
+
+
 def test_load_calls_of_empty_store_is_empty_with_schema(tmp_path: Path) -> None:
     calls = load_calls(tmp_path)
     assert calls.is_empty() and calls.schema == pl.Schema(CALLS_WITH_POSITION_SCHEMA)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tracks_portcalls import (
     ANCHOR,
     BERTH,
@@ -13,20 +16,24 @@ from tracks_portcalls import (
     IN_Q,
     SEA_EAST,
     SEA_WEST,
+    T0,
     ZONES,
     Track,
     positions,
 )
 
 from monitor.config import DetectSettings
+from monitor.geofences import zones_for_points
 from monitor.portcalls import (
     RAW_CALLS_SCHEMA,
     TRANSITIONS,
     Event,
     State,
     call_id,
+    classify,
     detect,
     detect_all,
+    prepare_positions,
     transition_events,
 )
 
@@ -338,3 +345,69 @@ def test_empty_input_gives_empty_calls_with_schema() -> None:
     calls = detect(positions(), ZONES, S)
     assert calls.is_empty()
     assert calls.schema == pl.Schema(RAW_CALLS_SCHEMA)
+
+
+# ---------------------------------------------------------------------------------------------
+# The vectorised states against a plain per-position loop
+
+
+def reference_states(prepared: pl.DataFrame, settings: DetectSettings) -> list[tuple[int, int]]:
+    """Return (port index, state code) per row, one position at a time, as GFW's loop does."""
+    zones = [z for z in ZONES if z.kind != "area"]
+    ports = sorted({z.port_id for z in zones})
+    inside = zones_for_points(zones, prepared["lon"].to_numpy(), prepared["lat"].to_numpy())
+    near = zones_for_points(
+        zones, prepared["lon"].to_numpy(), prepared["lat"].to_numpy(), settings.exit_buffer_m
+    )
+    out: list[tuple[int, int]] = []
+    previous_mmsi = None
+    port, stopped = -1, False
+    for i, (mmsi, speed) in enumerate(prepared.select("mmsi", "speed_kn").iter_rows()):
+        first = mmsi != previous_mmsi
+        previous_mmsi = mmsi
+        if inside[i] >= 0:
+            port = ports.index(zones[inside[i]].port_id)
+        elif first or near[i] < 0:
+            port = -1
+        if speed is not None and speed < settings.stop_speed_kn:
+            stopped = True
+        elif (speed is not None and speed > settings.move_speed_kn) or first:
+            stopped = False
+        out.append((port, 0 if port < 0 else (2 if stopped else 1)))
+    return out
+
+
+fixes = st.tuples(
+    st.sampled_from([1, 2, 3]),
+    st.integers(0, 3000),  # minutes
+    st.floats(-0.05, 0.2),
+    st.floats(-0.05, 0.15),
+    st.one_of(st.none(), st.sampled_from([0.0, 0.1, 0.3, 0.45, 0.6, 5.0])),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(fixes, min_size=1, max_size=60))
+def test_vectorised_states_equal_a_plain_loop(
+    rows: list[tuple[int, int, float, float, float | None]],
+) -> None:
+    frame = pl.DataFrame(
+        [
+            {"mmsi": m, "timestamp_utc": T0 + timedelta(minutes=t), "lon": x, "lat": y, "sog_kn": v}
+            for m, t, x, y, v in rows
+        ],
+        schema={
+            "mmsi": pl.UInt32(),
+            "timestamp_utc": pl.Datetime("us", "UTC"),
+            "lon": pl.Float64(),
+            "lat": pl.Float64(),
+            "sog_kn": pl.Float64(),
+        },
+    )
+    prepared, _ = prepare_positions(frame, S)
+    classified = classify(prepared, ZONES, S)
+    got = list(zip(classified["port"].to_list(), classified["state"].to_list(), strict=True))
+    assert got == reference_states(prepared, S)
+    # Each stay in one port is one visit; at sea there is none.
+    visits = classified.filter(pl.col("visit").is_not_null())
+    assert visits.group_by("visit").agg(pl.col("port").n_unique())["port"].max() in (None, 1)
