@@ -89,7 +89,8 @@ class Plan:
 
 
 def _roles(n: int, params: SimulationParams) -> list[str]:
-    pairs = params.meeting_pairs if n >= 2 * params.meeting_pairs + 2 else 0
+    # A meeting takes two vessels: small fleets get fewer pairs, so most vessels still trade.
+    pairs = min(params.meeting_pairs, n // 8)
     rest = n - 2 * pairs
     transit = round(params.share_transit * rest)
     fishing = round(params.share_fishing * rest)
@@ -429,9 +430,11 @@ class Planner:
             times.append((move.t1_s, leave))
             self.cargo(vp, leave, here, None)
             if index == 1:
-                after = next(leg for leg in vp.legs if leg.t0_s >= leave)
+                after = next((leg for leg in vp.legs if leg.t0_s >= leave), None)
                 off = max(move.t0_s + HOUR_S, move.t1_s - self.rng.uniform(2, 5) * HOUR_S)
-                on = min(leave + self.rng.uniform(2, 5) * HOUR_S, after.t1_s - HOUR_S)
+                on = leave + self.rng.uniform(2, 5) * HOUR_S
+                if after is not None:
+                    on = min(on, after.t1_s - HOUR_S)
                 vp.silences = [
                     s for s in vp.silences if s.end_s + HOUR_S < off or s.start_s > on + HOUR_S
                 ]
