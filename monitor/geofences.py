@@ -378,29 +378,61 @@ def zones_for_points(
     flat_x, flat_y, flat_out = x.ravel(), y.ravel(), result.ravel()
 
     prepared = [_prepared(zone.geometry, buffer_m) for zone in zones]
-    # Most points in a feed are nowhere near any zone: keep only those in the union of the boxes
-    # once, so that the per-zone work scales with the points near zones, not with the feed.
-    boxes = np.array([b for _, b in prepared])
-    near = (
-        (flat_x >= boxes[:, 0].min())
-        & (flat_x <= boxes[:, 2].max())
-        & (flat_y >= boxes[:, 1].min())
-        & (flat_y <= boxes[:, 3].max())
-    )
-    cand = np.flatnonzero(near)
-    cx, cy = flat_x[cand], flat_y[cand]
-    found = np.full(cand.shape, -1, dtype=np.int32)
+    boxes = np.array([b for _, b in prepared], dtype=np.float64)
+    cand = _near_any_box(boxes, flat_x, flat_y)
+    # Candidates sorted by longitude: each zone then looks only at the slice inside its own
+    # longitude range, so the work per zone scales with the points near it, not with the feed.
+    order = cand[np.argsort(flat_x[cand], kind="stable")]
+    sorted_x = flat_x[order]
+    found = np.full(order.shape, -1, dtype=np.int32)
     for i in priority_order(zones):
         geom, (minx, miny, maxx, maxy) = prepared[i]
-        sel = np.flatnonzero(
-            (found < 0) & (cx >= minx) & (cx <= maxx) & (cy >= miny) & (cy <= maxy)
-        )
+        lo = int(np.searchsorted(sorted_x, minx, side="left"))
+        hi = int(np.searchsorted(sorted_x, maxx, side="right"))
+        if hi <= lo:
+            continue
+        ys = flat_y[order[lo:hi]]
+        sel = np.flatnonzero((found[lo:hi] < 0) & (ys >= miny) & (ys <= maxy))
         if sel.size == 0:
             continue
-        inside = shapely.intersects_xy(geom, cx[sel], cy[sel])
-        found[sel[inside]] = i
-    flat_out[cand] = found
+        inside = shapely.intersects_xy(geom, sorted_x[lo:hi][sel], ys[sel])
+        found[lo + sel[inside]] = i
+    flat_out[order] = found
     return result
+
+
+#: Upper bound on the cells of the coarse raster that prefilters points (a few MB at most).
+_RASTER_MAX_CELLS = 2_000_000
+
+
+def _near_any_box(
+    boxes: npt.NDArray[np.float64], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> npt.NDArray[np.intp]:
+    """Return the indices of the points that may lie in one of ``boxes`` (minx, miny, maxx, maxy).
+
+    Zones are small and far apart, so their common bounding box is mostly empty: a boolean raster
+    over it, marking the cells any zone box touches, discards almost every far point in a few
+    vectorised passes.
+    """
+    minx, miny = boxes[:, 0].min(), boxes[:, 1].min()
+    maxx, maxy = boxes[:, 2].max(), boxes[:, 3].max()
+    width, height = max(maxx - minx, 1e-9), max(maxy - miny, 1e-9)
+    res = max(math.sqrt(width * height / _RASTER_MAX_CELLS), 1e-4)
+    nx, ny = int(width / res) + 1, int(height / res) + 1
+    raster = np.zeros((ny, nx), dtype=bool)
+    for bminx, bminy, bmaxx, bmaxy in boxes:
+        raster[
+            int((bminy - miny) / res) : int((bmaxy - miny) / res) + 1,
+            int((bminx - minx) / res) : int((bmaxx - minx) / res) + 1,
+        ] = True
+    inside = (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
+    idx = np.flatnonzero(inside)
+    ix = ((x[idx] - minx) / res).astype(np.intp)
+    iy = ((y[idx] - miny) / res).astype(np.intp)
+    np.minimum(ix, nx - 1, out=ix)
+    np.minimum(iy, ny - 1, out=iy)
+    near: npt.NDArray[np.intp] = idx[raster[iy, ix]]
+    return near
 
 
 # ---------------------------------------------------------------------------------------------
