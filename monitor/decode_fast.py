@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from monitor.decode import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code, text_expr
+from monitor.decode import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
 
 I64 = npt.NDArray[np.int64]
@@ -25,6 +25,11 @@ Bool = npt.NDArray[np.bool_]
 
 #: pyais's ShipType normalisation of every 8-bit ship type code.
 _SHIP_TYPE = np.array([ship_type_code(v) for v in range(256)], np.int64)
+
+#: 6-bit value of each payload character, 255 outside the AIS armouring alphabet.
+_SEXTET = np.full(256, 255, np.uint8)
+_SEXTET[48:88] = np.arange(0, 40)
+_SEXTET[96:120] = np.arange(40, 64)
 
 OK, INVALID_FIELD, TRUNCATED, INVALID_MMSI, INVALID_POSITION = range(5)
 assert REASONS[INVALID_POSITION] == "invalid_position"
@@ -44,11 +49,18 @@ class Pieces:
 
     def gather(self, buf: U8, width: int, pad: int) -> U8:
         """Return the first ``width`` payload characters of each message, ``pad`` past the end."""
+        if len(self) and int(max(self.s1.max(), self.s2.max())) + width > len(buf):
+            buf = np.concatenate([buf, np.zeros(width, np.uint8)])
+        # Copying whole windows row by row is much faster than gathering byte by byte.
+        windows = np.lib.stride_tricks.sliding_window_view(buf, width)
+        chars = windows[self.s1]
+        two = np.flatnonzero(self.l2 > 0)
         cols = np.arange(width, dtype=np.int64)
-        first = cols < self.l1[:, None]
-        idx = np.where(first, self.s1[:, None] + cols, self.s2[:, None] + cols - self.l1[:, None])
-        chars = buf[np.clip(idx, 0, len(buf) - 1)]
-        return np.where(cols < self.length[:, None], chars, np.uint8(pad)).astype(np.uint8)
+        if len(two):
+            second = windows[self.s2[two] - self.l1[two]]
+            chars[two] = np.where(cols < self.l1[two, None], chars[two], second)
+        chars[cols >= self.length[:, None]] = pad
+        return chars
 
     def subset(self, keep: Bool) -> Pieces:
         """Return the messages where ``keep`` is True."""
@@ -79,20 +91,25 @@ class _Bits:
     """Field extraction from payloads packed as 60-bit words (10 characters per word)."""
 
     def __init__(self, buf: U8, pieces: Pieces, width: int) -> None:
-        chars = pieces.gather(buf, width, 48).astype(np.int64)
-        self.bad: Bool = np.asarray(
-            ((chars < 48) | (chars > 119) | ((chars > 87) & (chars < 96))).any(axis=1), bool
-        )
-        v = chars - 48
-        v = np.where(v > 40, v - 8, v)
-        n_words = -(-width // 10)
-        padded = np.zeros((len(pieces), n_words * 10), np.int64)
-        padded[:, :width] = v
-        shifts = np.arange(54, -1, -6, dtype=np.int64)
-        self.words = [
-            (padded[:, 10 * k : 10 * k + 10] << shifts).sum(axis=1) for k in range(n_words)
-        ]
-        self.msg_type = v[:, 0]
+        sextets = _SEXTET[pieces.gather(buf, width, 48)]
+        self.bad: Bool = np.asarray((sextets == 255).any(axis=1), bool)
+        self.sextets = np.where(sextets == 255, 0, sextets).astype(np.uint8)
+        columns = np.ascontiguousarray(self.sextets.T).astype(np.int64)
+        self.words: list[I64] = []
+        for k in range(0, width, 10):
+            word = np.zeros(len(pieces), np.int64)
+            for j in range(k, k + 10):
+                word <<= 6
+                if j < width:
+                    word |= columns[j]
+            self.words.append(word)
+        self.msg_type = columns[0] if width else np.zeros(len(pieces), np.int64)
+
+    def take(self, keep: Bool) -> None:
+        """Keep only the messages where ``keep`` is True."""
+        self.sextets = self.sextets[keep]
+        self.words = [w[keep] for w in self.words]
+        self.msg_type = self.msg_type[keep]
 
     def get(self, start: int, width: int, signed: bool = False) -> I64:
         word, off = divmod(start, 60)
@@ -107,12 +124,21 @@ class _Bits:
             v = (v ^ sign) - sign
         return np.asarray(v, dtype=np.int64)
 
-    def text(self, start: int, n_chars: int) -> pl.Series:
-        """Return 6-bit AIS text as raw strings (``@`` padding still in)."""
-        codes = np.stack([self.get(start + 6 * k, 6) for k in range(n_chars)], axis=1)
+    def text(self, start: int, n_chars: int) -> tuple[npt.NDArray[np.bytes_], Bool]:
+        """Return 6-bit AIS text with "@" as space and outer spaces removed, and an empty flag."""
+        k0, shift = divmod(start, 6)
+        a = self.sextets[:, k0 : k0 + n_chars].astype(np.uint16)
+        b = self.sextets[:, k0 + 1 : k0 + n_chars + 1].astype(np.uint16)
+        codes = ((a << shift) | (b >> (6 - shift))) & 63
         chars = np.where(codes < 32, codes + 64, codes).astype(np.uint8)
+        chars[chars == 64] = 32
+        space = chars == 32
+        chars[np.logical_and.accumulate(space[:, ::-1], axis=1)[:, ::-1]] = 0
         raw = np.ascontiguousarray(chars).view(f"S{n_chars}").ravel()
-        return pl.Series(raw).cast(pl.String)
+        lead = np.flatnonzero(space[:, 0] & (chars[:, 0] != 0))
+        if len(lead):  # rare: leading spaces
+            raw[lead] = [v.lstrip(b" ") for v in raw[lead].tolist()]
+        return raw, chars[:, 0] == 0
 
 
 def _reason(bad: Bool, truncated: Bool, mmsi: I64, off_range: Bool | None = None) -> I64:
@@ -185,7 +211,7 @@ def positions_frame(
         elif name == "msg_key":
             s = pl.Series(name, msg_key, pl.UInt64)
         elif name == "source":
-            s = pl.repeat(source, len(time_us), dtype=pl.String, eager=True)
+            s = _constant(name, source, len(time_us))
         else:
             s = pl.Series(name, cols[name]).cast(dtype)
             mask = cols.get(f"{name}_null")
@@ -196,7 +222,29 @@ def positions_frame(
 
 
 def _timestamps(time_us: I64) -> pl.Series:
-    return pl.Series(time_us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    return pl.Series(time_us, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+
+
+def _constant(name: str, value: str, n: int) -> pl.Series:
+    # A plain list: pl.repeat and pl.lit go through the query engine, costly per chunk.
+    return pl.Series(name, [value] * n, pl.String)
+
+
+def _series(name: str, values: npt.NDArray[Any], dtype: pl.DataType, null: Bool) -> pl.Series:
+    series = pl.Series(name, values).cast(dtype)
+    if null.any():
+        series = series.scatter(np.flatnonzero(null), None)
+    return series
+
+
+def _eta(month: I64, day: I64, hour: I64, minute: I64) -> npt.NDArray[np.bytes_]:
+    """Return "MM-DD HH:MM" byte strings."""
+    chars = np.full((len(month), 11), ord("-"), np.uint8)
+    for col, value in ((0, month), (3, day), (6, hour), (9, minute)):
+        chars[:, col] = 48 + value // 10
+        chars[:, col + 1] = 48 + value % 10
+    chars[:, 5], chars[:, 8] = ord(" "), ord(":")
+    return np.ascontiguousarray(chars).view("S11").ravel()
 
 
 def decode_statics(
@@ -209,84 +257,69 @@ def decode_statics(
     if len(pieces) == 0:
         return pl.DataFrame(schema=STATICS_SCHEMA), np.zeros(0, np.int64)
     bits = _Bits(buf, pieces, 72)
-    msg_type = bits.msg_type
-    mmsi = bits.get(8, 30)
-    t5 = msg_type == 5
-    part = bits.get(38, 2)
+    t5, part = bits.msg_type == 5, bits.get(38, 2)
     n_bits = pieces.length * 6 - fill
     min_bits = np.where(t5, MIN_BITS[5], np.where(part == 0, 160, 162))
-    bad = bits.bad | (~t5 & (part > 1))
-    reason = _reason(bad, n_bits < min_bits, mmsi)
+    reason = _reason(bits.bad | (~t5 & (part > 1)), n_bits < min_bits, bits.get(8, 30))
     keep = reason == OK
-    part_b = ~t5 & (part == 1)
+    bits.take(keep)
+    t5, part = t5[keep], part[keep]
+    mmsi = bits.get(8, 30)
+    part_a, part_b = ~t5 & (part == 0), ~t5 & (part == 1)
     # A type 24B from an auxiliary craft (MMSI 98xxxxxxx) carries its mother ship's MMSI instead
     # of dimensions.
-    aux = part_b & (mmsi >= 980_000_000) & (mmsi <= 989_999_999)
+    no_dims = part_a | (part_b & (mmsi >= 980_000_000) & (mmsi <= 989_999_999))
 
     def pick(a5: I64, a24b: I64) -> I64:
         return np.where(t5, a5, np.where(part_b, a24b, 0))
 
+    name5, empty5 = bits.text(112, 20)
+    name24, empty24 = bits.text(40, 20)
+    call5, cempty5 = bits.text(70, 7)
+    call24, cempty24 = bits.text(90, 7)
+    dest, dempty = bits.text(302, 20)
     month, day = bits.get(274, 4), bits.get(278, 5)
     eta_ok = t5 & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
-    dims = [
-        ("to_bow_m", pick(bits.get(240, 9), bits.get(132, 9))),
-        ("to_stern_m", pick(bits.get(249, 9), bits.get(141, 9))),
-        ("to_port_m", pick(bits.get(258, 6), bits.get(150, 6))),
-        ("to_starboard_m", pick(bits.get(264, 6), bits.get(156, 6))),
+    imo = np.where(t5, bits.get(40, 30), 0)
+    ship_type = _SHIP_TYPE[pick(bits.get(232, 8), bits.get(40, 8))]
+    draught = np.where(t5, bits.get(294, 8), 0)
+    columns = [
+        pl.Series("mmsi", mmsi, pl.UInt32),
+        _timestamps(time_us[keep]).alias("timestamp_utc"),
+        pl.Series("msg_type", bits.msg_type, pl.UInt8),
+        _series("imo", imo, pl.UInt32(), imo == 0),
+        _series(
+            "callsign",
+            np.where(t5, call5, call24),
+            pl.String(),
+            part_a | np.where(t5, cempty5, cempty24),
+        ),
+        _series(
+            "vessel_name",
+            np.where(t5, name5, name24),
+            pl.String(),
+            part_b | np.where(t5, empty5, empty24),
+        ),
+        _series("ship_type", ship_type, pl.UInt8(), part_a | (ship_type == 0)),
     ]
-    frame = pl.DataFrame(
-        {
-            "mmsi": mmsi,
-            "timestamp_utc": _timestamps(time_us),
-            "msg_type": msg_type,
-            "imo": np.where(t5, bits.get(40, 30), 0),
-            "callsign_5": bits.text(70, 7),
-            "callsign_24": bits.text(90, 7),
-            "name_5": bits.text(112, 20),
-            "name_24": bits.text(40, 20),
-            "ship_type": _SHIP_TYPE[pick(bits.get(232, 8), bits.get(40, 8))],
-            **{name: np.where(aux, 0, values) for name, values in dims},
-            "draught_m": np.where(t5, bits.get(294, 8), 0) / 10.0,
-            "destination": bits.text(302, 20),
-            "month": month,
-            "day": day,
-            "hour": bits.get(283, 5),
-            "minute": bits.get(288, 6),
-            "t5": t5,
-            "part_a": ~t5 & (part == 0),
-            "eta_ok": eta_ok,
-        }
-    ).filter(pl.Series(keep))
-
-    def positive(name: str) -> pl.Expr:
-        return pl.when(pl.col(name) > 0).then(pl.col(name))
-
-    def two(name: str) -> pl.Expr:
-        return pl.col(name).cast(pl.String).str.zfill(2)
-
-    eta = pl.format("{}-{} {}:{}", two("month"), two("day"), two("hour"), two("minute"))
-    out = frame.select(
-        "mmsi",
-        "timestamp_utc",
-        "msg_type",
-        positive("imo").alias("imo"),
-        pl.when(pl.col("t5"))
-        .then(text_expr("callsign_5"))
-        .when(~pl.col("part_a"))
-        .then(text_expr("callsign_24"))
-        .alias("callsign"),
-        pl.when(pl.col("t5"))
-        .then(text_expr("name_5"))
-        .when(pl.col("part_a"))
-        .then(text_expr("name_24"))
-        .alias("vessel_name"),
-        pl.when(~pl.col("part_a")).then(positive("ship_type")).alias("ship_type"),
-        *(pl.when(~pl.col("part_a")).then(positive(name)).alias(name) for name, _ in dims),
-        positive("draught_m").alias("draught_m"),
-        pl.when(pl.col("t5")).then(text_expr("destination")).alias("destination"),
-        pl.when(pl.col("eta_ok")).then(eta).alias("eta"),
-        pl.lit(0, pl.UInt64).alias("msg_key"),
-        pl.lit(source, pl.String).alias("source"),
-    )
-    out = out.with_columns(pl.Series("msg_key", payload_keys(buf, pieces.subset(keep))))
-    return out.select([pl.col(k).cast(v) for k, v in STATICS_SCHEMA.items()]), reason
+    for name, a5, a24b in (
+        ("to_bow_m", bits.get(240, 9), bits.get(132, 9)),
+        ("to_stern_m", bits.get(249, 9), bits.get(141, 9)),
+        ("to_port_m", bits.get(258, 6), bits.get(150, 6)),
+        ("to_starboard_m", bits.get(264, 6), bits.get(156, 6)),
+    ):
+        values = pick(a5, a24b)
+        columns.append(_series(name, values, pl.UInt16(), no_dims | (values == 0)))
+    columns += [
+        _series("draught_m", draught / 10.0, pl.Float64(), draught == 0),
+        _series("destination", dest, pl.String(), ~t5 | dempty),
+        _series(
+            "eta",
+            _eta(month, day, bits.get(283, 5), bits.get(288, 6)),
+            pl.String(),
+            ~eta_ok,
+        ),
+        pl.Series("msg_key", payload_keys(buf, pieces.subset(keep)), pl.UInt64),
+        _constant("source", source, len(mmsi)),
+    ]
+    return pl.DataFrame(columns), reason

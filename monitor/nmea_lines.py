@@ -29,7 +29,7 @@ U8 = npt.NDArray[np.uint8]
 TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda", "rmc", "fallback")
 SRC_TAG, SRC_TRAIL, SRC_USCG, SRC_PGHP, SRC_ZDA, SRC_RMC, SRC_FALLBACK = range(1, 8)
 
-_PAD = 32  # zero bytes after the chunk so that fixed-width gathers never index out of range
+_PAD = 160  # zero bytes after the chunk so that fixed-width gathers never index out of range
 _HEX = np.full(256, -1, np.int64)
 for _i, _c in enumerate(b"0123456789ABCDEF"):
     _HEX[_c] = _i
