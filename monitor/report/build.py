@@ -17,9 +17,10 @@ from typing import Any
 import polars as pl
 from branca.element import Element
 
-from monitor.config import Settings
+from monitor.config import DetectSettings, Settings
 from monitor.errors import ReportError
 from monitor.geofences import Zone, load_zones
+from monitor.portcalls import prepare_positions
 from monitor.report import data, fmt, kml, mapview, tables
 from monitor.report.index import update_index
 from monitor.report.offline import asset_text, inline_assets, script_block, style_block
@@ -50,6 +51,7 @@ class ReportInputs:
     title: str = "Port activity"
     max_gap_h: float = 4.0
     move_speed_kn: float = 0.5
+    max_speed_kn: float = 50.0
     max_points_per_vessel: int = 500
     tiles: str | None = "OpenStreetMap"
     offline: bool = False
@@ -91,6 +93,12 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     """Return the files of a report (``index.html``, calls as CSV/GeoJSON/KML, summary numbers)."""
     since, until = inputs.since, inputs.until
     positions = inputs.positions.filter(pl.col("timestamp_utc").is_between(since, until))
+    # The detector's outlier rule: a lone fix implying more than max_speed_kn from both
+    # neighbours is a bad position, and on the map it would be a long spike.
+    positions, n_outliers = prepare_positions(
+        positions, DetectSettings(max_speed_kn=inputs.max_speed_kn)
+    )
+    positions = positions.rename({"speed_kn": "sog_kn"})
     calls = data.calls_in_window(inputs.calls, since, until)
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
@@ -103,8 +111,10 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         max_points_per_vessel=_track_cap(n_vessels, inputs.max_points_per_vessel),
         move_speed_kn=inputs.move_speed_kn,
     )
-    log.info("tracks: %d positions of %d vessels thinned to %d", positions.height, n_vessels,
-             tracks.height)  # fmt: skip
+    log.info(
+        "tracks: %d positions of %d vessels (%d outliers dropped) thinned to %d",
+        positions.height, n_vessels, n_outliers, tracks.height,
+    )  # fmt: skip
     calls_per_port = dict(calls.group_by("port_id").len().iter_rows())
     span_s = int((until - since).total_seconds())
     payload = {
@@ -243,6 +253,7 @@ def write_report(
         title=settings.name,
         max_gap_h=settings.detect.max_gap_h,
         move_speed_kn=settings.detect.move_speed_kn,
+        max_speed_kn=settings.detect.max_speed_kn,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,
         tiles=settings.report.tiles,
         offline=offline or settings.report.offline,
