@@ -5,7 +5,7 @@
 1. Builds a realistic mixed feed of N raw NMEA lines (default 1,000,000): about 70 % position
    reports (types 1, 2, 3, 18, 27), two-part type 5, type 24 A/B, base stations (type 4), a few
    type 21; half the lines carry an NMEA 4.0 tag block, a third a USCG trailing epoch, the rest
-   are timed by $GPZDA clock sentences.
+   are timed by a $GPZDA clock sentence every 30 s.
 2. Runs ``monitor ingest`` on it into a fresh store, as a subprocess, and reports messages/s and
    the child's peak RSS.
 3. Decodes a prefix of the same file with plain pyais (``FileReaderStream`` + ``decode()``) for
@@ -37,6 +37,7 @@ LINES_PER_SECOND = 12  # a busy coastal receiver: a day is about a million lines
 #: Message kinds and their share of messages.
 MIX = {1: 0.50, 3: 0.10, 18: 0.07, 27: 0.02, 2: 0.01, 5: 0.06, 24: 0.04, 4: 0.17, 21: 0.03}
 POOL_SIZE = 40_000
+ZDA_EVERY_S = 30
 #: Position payloads are varied at one character inside the longitude bits (a few metres), so
 #: that a pool of distinct encodings gives distinct messages. Character index by type.
 _VARY_CHAR = {1: 13, 2: 13, 3: 13, 18: 12}
@@ -137,7 +138,7 @@ def build_feed(path: Path, n_lines: int, kinds: dict[int, float], seed: int = 7)
     kind_of = [_kind(m[0]) for m in pool]
     out: list[str] = []
     written = 0
-    last_zda = -1
+    last_zda = -ZDA_EVERY_S
     with path.open("w", encoding="ascii") as handle:
         while written < n_lines:
             pick = rng.randrange(len(pool))
@@ -153,7 +154,8 @@ def build_feed(path: Path, n_lines: int, kinds: dict[int, float], seed: int = 7)
                 elif style < 0.83:
                     out.append(f"{sentence},r00366{pick % 9:04d},{epoch}")
                 else:
-                    if epoch != last_zda:
+                    # Receivers send a clock sentence every few tens of seconds, not every line.
+                    if epoch - last_zda >= ZDA_EVERY_S:
                         hms = time.strftime("%H%M%S", time.gmtime(epoch))
                         d = time.gmtime(epoch)
                         body = f"GPZDA,{hms}.00,{d.tm_mday:02d},{d.tm_mon:02d},{d.tm_year},00,00"

@@ -67,7 +67,8 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        frame.write_parquet(tmp)
+        # zstd level 1: twice as fast to write as the default level, files about 10 % larger.
+        frame.write_parquet(tmp, compression="zstd", compression_level=1)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -76,18 +77,22 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
 def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
     """Return ``frame`` without repeats: same (mmsi, msg_key) within ``window_s`` of the previous.
 
-    The earliest reception of a message is kept. Rows come back sorted by mmsi, key and time.
+    The earliest reception of a message is kept. Row order is not kept.
     """
     if frame.height < 2:
         return frame
+    # Most keys occur once: only rows sharing a key need sorting and the window test.
+    shared = frame.select(pl.col("msg_key").is_duplicated()).to_series()
+    if not shared.any():
+        return frame
     window = dt.timedelta(seconds=window_s)
-    ordered = frame.sort(_KEY_COLUMNS)
+    ordered = frame.filter(shared).sort(_KEY_COLUMNS)
     repeat = (
         (pl.col("mmsi") == pl.col("mmsi").shift(1))
         & (pl.col("msg_key") == pl.col("msg_key").shift(1))
         & ((pl.col("timestamp_utc") - pl.col("timestamp_utc").shift(1)) <= window)
     )
-    return ordered.filter(~repeat.fill_null(False))
+    return pl.concat([frame.filter(~shared), ordered.filter(~repeat.fill_null(False))])
 
 
 def _matching_rows(

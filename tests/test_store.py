@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor import store as store_mod
 from monitor.errors import StoreError
@@ -176,3 +178,20 @@ def test_recover_removes_temp_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == [
         p.name for p in folder.glob("part-*.parquet")
     ]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 3), st.integers(0, 3), st.integers(0, 300)), max_size=40))
+def test_drop_repeats_matches_a_plain_reference(rows: list[tuple[int, int, int]]) -> None:
+    kept = drop_repeats(positions([(m, k, float(s)) for m, k, s in rows]), 60)
+    expected = []
+    previous: tuple[int, int, int] | None = None
+    for m, k, s in sorted(rows):
+        if previous is None or previous[:2] != (m, k) or s - previous[2] > 60:
+            expected.append((m, k, s))
+        previous = (m, k, s)
+    got = sorted(
+        (m, k, int((t - T0).total_seconds()))
+        for m, k, t in kept.select("mmsi", "msg_key", "timestamp_utc").iter_rows()
+    )
+    assert got == expected
