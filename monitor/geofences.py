@@ -150,7 +150,12 @@ def _check_coordinates(geom: shapely.Geometry, where: str) -> None:
     i = int(np.flatnonzero(bad_lat | bad_lon)[0])
     msg = f"{where}: coordinate [{lon[i]}, {lat[i]}] is out of range (lon -180..180, lat -90..90)"
     swapped_ok = (np.abs(lon) <= 90).all() and (np.abs(lat) <= 180).all()
-    if bad_lat.any() and swapped_ok:
+    if np.abs(coords).max() > 1000:
+        msg += (
+            "; these look like projected coordinates (metres): export the layer in WGS 84 "
+            "(EPSG:4326) longitude/latitude degrees"
+        )
+    elif bad_lat.any() and swapped_ok:
         msg += (
             "; it looks like [lat, lon] order: GeoJSON positions are [longitude, latitude], "
             "swap the two numbers in every position"

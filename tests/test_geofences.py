@@ -111,8 +111,13 @@ def test_multipolygon_is_accepted_and_both_parts_match(tmp_path: Path) -> None:
         ),
         (
             [feature("a", coords=square(200.0, 38.0, 0.01))],
-            r"out of range \(lon -180\.\.180",
+            r"out of range \(lon -180\.\.180.*; fix the coordinate",
         ),
+        (
+            [feature("a", coords=square(13_958_000.0, 4_680_000.0, 500.0))],
+            r"projected coordinates \(metres\).*EPSG:4326",
+        ),
+        ([feature(None, id=7)], r"property 'id' must be a string \(got 7\)"),
         ([{**feature("a"), "geometry": {"type": "Point", "coordinates": [1, 2]}}], r"'Point'"),
         ([{**feature("a"), "geometry": None}], r"no geometry"),
         ([feature("a", name=5)], r"property 'name' must be a string"),
@@ -206,6 +211,14 @@ def test_berth_wins_over_port_and_anchorage_over_area() -> None:
     lon = np.array([125.4, 125.45, 125.2, 125.8, 130.0])
     lat = np.array([38.7, 38.7, 38.7, 38.7, 38.7])
     assert zones_for_points(zones, lon, lat).tolist() == [2, 1, 3, 0, -1]
+
+
+def test_points_on_the_boundary_are_inside() -> None:
+    poly = Polygon(square(125.4, 38.7, 0.01)[0])
+    z = [zone("p", "port", poly)]
+    corners = shapely.get_coordinates(poly)
+    assert (zones_for_points(z, corners[:, 0], corners[:, 1]) == 0).all()
+    assert zones_for_points(z, [125.41, 125.4100001], [38.7, 38.7]).tolist() == [0, -1]
 
 
 def test_nan_and_empty_inputs() -> None:
