@@ -83,19 +83,24 @@ class DetectSettings(_Section):
 
     #: A vessel leaves a zone only once it is this far outside its polygon (GFW: enter at 3 km,
     #: leave at 4 km around an anchorage point; with polygons the 1 km hysteresis is a buffer).
-    exit_buffer_m: float = Field(1000.0, ge=0)
-    #: Below this speed a vessel is stopped (GFW: 0.2 kn).
-    stop_speed_kn: float = Field(0.2, ge=0)
+    #: More than 50 km would merge neighbouring ports, so it is refused as a likely unit mistake.
+    exit_buffer_m: float = Field(1000.0, ge=0, le=50_000)
+    #: Below this speed a vessel is stopped (GFW: 0.2 kn). A ship at anchor or alongside reports
+    #: 0-0.1 kn of GPS jitter, so 0.2 kn separates it from one manoeuvring slowly.
+    stop_speed_kn: float = Field(0.2, ge=0, le=10)
     #: Above this speed a stopped vessel is moving again (GFW: 0.5 kn); the gap avoids flicker.
-    move_speed_kn: float = Field(0.5, ge=0)
+    move_speed_kn: float = Field(0.5, ge=0, le=10)
     #: Silence longer than this is a gap (GFW: 4 h). A gap inside a port does not end a call.
     max_gap_h: float = Field(4.0, gt=0)
     #: A visit without a stop counts as a call only if it lasts at least this long; shorter visits
-    #: without a stop are transits.
+    #: without a stop are transits (pilot boats, ships crossing an anchorage on their way).
     min_stay_h: float = Field(2.0, ge=0)
-    #: A position implying more than this speed from its neighbours is an outlier and ignored.
+    #: A position implying more than this speed from its neighbours is an outlier and ignored:
+    #: merchant ships make under 30 kn, so 50 kn leaves room for fast ferries but not for bad fixes
+    #: or spoofed jumps.
     max_speed_kn: float = Field(50.0, gt=0)
-    #: Positions arriving up to this late (message time) are folded into later detections.
+    #: Positions arriving up to this late (message time) are folded into later detections;
+    #: satellite AIS and relayed feeds often deliver positions hours after they were sent.
     lateness_h: float = Field(24.0, ge=0)
 
     @model_validator(mode="after")

@@ -94,3 +94,8 @@ def test_bad_values_name_the_key(text: str, pattern: str) -> None:
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.toml: cannot read config file"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_implausible_exit_buffer_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"detect\.exit_buffer_m: .*less than or equal to 50000"):
+        parse_config("[detect]\nexit_buffer_m = 1000000\n")
