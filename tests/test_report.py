@@ -22,7 +22,7 @@ from monitor.report.build import publish
 from monitor.report.data import calls_in_window, place_calls, port_names, port_summary
 from monitor.report.index import read_manifest
 from monitor.report.mapview import DATA_ELEMENT_ID, json_for_script
-from monitor.report.offline import ASSETS, inline_assets, remote_references
+from monitor.report.offline import ASSETS, asset, inline_assets, remote_references
 from monitor.report.tracks import thin_tracks
 from monitor.store import atomic_write_parquet
 
@@ -215,6 +215,12 @@ def test_online_report_links_only_known_cdn_assets() -> None:
     assert "tile.openstreetmap.org" in page
 
 
+def test_every_shipped_asset_is_there_with_its_licence() -> None:
+    for path in ASSETS.values():
+        assert asset(path).is_file(), path
+        assert asset(path.split("/")[0] + "/LICENSE").is_file()
+
+
 def test_inlining_refuses_an_unshipped_script() -> None:
     page = '<head><script src="https://cdn.example.org/x.js"></script></head>'
     with pytest.raises(ReportError, match=r"x\.js is not shipped"):
@@ -309,6 +315,8 @@ def test_explicit_window_and_errors() -> None:
     assert (a, b) == (datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 8, tzinfo=UTC))
     assert report_window(lazy, None, a, b) == (a, b)
     assert parse_when("2024-05-01T06:30+02:00") == datetime(2024, 5, 1, 4, 30, tzinfo=UTC)
+    naive = datetime(2024, 5, 1, 6, 30)
+    assert report_window(lazy, "day", naive)[0] == naive.replace(tzinfo=UTC)
     with pytest.raises(ReportError, match="no positions"):
         report_window(lazy, "day")
     with pytest.raises(ConfigError, match="must be after"):

@@ -25,6 +25,7 @@ from monitor.report import data, fmt, kml, mapview, tables
 from monitor.report.index import update_index
 from monitor.report.offline import asset_text, inline_assets, script_block, style_block
 from monitor.report.tracks import thin_tracks
+from monitor.report.window import as_utc
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ def write_report(
     """
     from monitor.calls import load_calls
 
-    since, until = since.astimezone(UTC), until.astimezone(UTC)
+    since, until = as_utc(since), as_utc(until)
     store = Store(settings.store.path)
     positions = (
         store.scan_positions()

@@ -30,6 +30,11 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
         raise ConfigError(
             f"{text!r}: not a date; write YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
         ) from exc
+    return as_utc(moment)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Return ``moment`` in UTC; a naive datetime is taken to be UTC already (never local)."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -55,17 +60,19 @@ def report_window(
     The window is the full day (24 h) or week (7 days) that ends at the newest position time in
     the store, so a report is the same whenever it is run on the same data.
     """
+    since = as_utc(since) if since is not None else None
+    until = as_utc(until) if until is not None else None
     if since is not None and until is not None:
         if until <= since:
             raise ConfigError(
                 f"--until {until.isoformat()} must be after --since {since.isoformat()}"
             )
-        return since.astimezone(UTC), until.astimezone(UTC)
+        return since, until
     length = PERIOD_LENGTHS[period or "day"]
     if since is not None:
-        return since.astimezone(UTC), since.astimezone(UTC) + length
+        return since, since + length
     if until is not None:
-        return until.astimezone(UTC) - length, until.astimezone(UTC)
+        return until - length, until
     newest = newest_message_time(positions)
     if newest is None:
         raise ReportError(
