@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from monitor.config import CsvColumns
-from monitor.csv_source import CsvDecoder, parse_column_mapping
+from monitor.csv_dialects import parse_column_mapping
+from monitor.csv_source import CsvDecoder
 from monitor.errors import ConfigError, SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
 

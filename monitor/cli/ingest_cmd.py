@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from monitor.cli import config_option, resolve_settings, store_option
-from monitor.csv_source import parse_column_mapping
+from monitor.csv_dialects import parse_column_mapping
 from monitor.errors import ConfigError
 from monitor.ingest import IngestSummary, ingest_paths
 
