@@ -321,3 +321,50 @@ def test_zone_warnings_flag_scale_distance_and_overlap() -> None:
     assert any(w.startswith("a: 48 km from its port 'p1'") for w in warnings), warnings
     assert any(w.startswith("p1 and p2: port polygons overlap") for w in warnings), warnings
     assert len(warnings) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lat=st.floats(-60, 60),
+    side=st.sampled_from(["n", "s", "e", "w"]),
+    buffer_m=st.floats(100, 5000),
+    frac=st.floats(0.0, 2.0).filter(lambda f: abs(f - 1.0) > 0.02),
+)
+def test_buffer_distance_holds_at_any_latitude(
+    lat: float, side: str, buffer_m: float, frac: float
+) -> None:
+    half = 0.02
+    lon = 100.0
+    zones = [zone("p", "port", Polygon(square(lon, lat, half)[0]))]
+    d_m = frac * buffer_m
+    m_per_deg_lon = M_PER_DEG_LAT * math.cos(math.radians(lat))
+    x, y = {
+        "n": (lon, lat + half + d_m / M_PER_DEG_LAT),
+        "s": (lon, lat - half - d_m / M_PER_DEG_LAT),
+        "e": (lon + half + d_m / m_per_deg_lon, lat),
+        "w": (lon - half - d_m / m_per_deg_lon, lat),
+    }[side]
+    got = zones_for_points(zones, [x], [y], buffer_m=buffer_m)[0]
+    assert got == (0 if frac < 1.0 else -1)
+
+
+def test_feature_level_id_is_used_when_properties_lack_it(tmp_path: Path) -> None:
+    feat = feature(None)
+    feat["id"] = "from_feature"
+    zones = load_geojson(write_fc(tmp_path / "f.geojson", [feat]))
+    assert zones[0].id == "from_feature"
+
+
+def test_overlapping_multipolygon_parts_are_invalid(tmp_path: Path) -> None:
+    multi = {
+        "type": "Feature",
+        "properties": {"id": "m"},
+        "geometry": {
+            "type": "MultiPolygon",
+            "coordinates": [square(125.0, 38.0, 0.01), square(125.005, 38.0, 0.01)],
+        },
+    }
+    with pytest.raises(
+        ConfigError, match=r"feature 0 \(id 'm'\): invalid polygon: Self-intersection"
+    ):
+        load_geojson(write_fc(tmp_path / "m.geojson", [multi]))
