@@ -14,6 +14,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyais import decode, encode_dict
+from simulate_fixtures import decode_positions, nmea_checksum, split_line, write_config
 
 from monitor.config import Settings, load_config
 from monitor.errors import ConfigError
@@ -23,7 +24,6 @@ from monitor.simulate.fleet import HOSTILE_NAMES, imo_number
 from monitor.simulate.nmea_writer import encode_positions, tagged_lines
 from monitor.simulate.seaways import KOREA_SEAS, WAYPOINTS
 from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, read_truth_csv
-from tests.simulate_fixtures import decode_positions, nmea_checksum, split_line, write_config
 
 START = datetime(2024, 3, 4, tzinfo=UTC)
 

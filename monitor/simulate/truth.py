@@ -118,6 +118,19 @@ def _move_inside(move: Move, port: PortModel) -> list[tuple[float, float]]:
     return out
 
 
+#: Two stays in one port's zones this close, with no stop between, are one call (an anchorage
+#: outside the port polygon, or an approach through the port's own anchorage).
+MERGE_GAP_S = 12 * 3600.0
+
+
+def _one_call(vp: VesselPlan, gap_start_s: float, gap_end_s: float) -> bool:
+    if gap_end_s - gap_start_s > MERGE_GAP_S:
+        return False
+    return not any(
+        isinstance(leg, Stay) and leg.t0_s < gap_end_s and leg.t1_s > gap_start_s for leg in vp.legs
+    )
+
+
 def port_visits(vp: VesselPlan, ports: list[PortModel]) -> list[Visit]:
     """Return every visit of the vessel to every port, with time at anchor and at berth."""
     if not vp.legs:
@@ -127,7 +140,7 @@ def port_visits(vp: VesselPlan, ports: list[PortModel]) -> list[Visit]:
     for port in ports:
         merged: list[list[float]] = []
         for a, b in sorted(_intervals_inside(vp, port)):
-            if merged and a <= merged[-1][1] + 1.0:
+            if merged and (a <= merged[-1][1] + 1.0 or _one_call(vp, merged[-1][1], a)):
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
