@@ -110,11 +110,11 @@ class _Run:
         gone: list[str] = []
         for point in self.waiting.values():
             row = dict(point.row)
-            prior_key = point.replaces or row["fingerprint"]
-            gone += [row["fingerprint"], prior_key]
-            old = self.manifest.filter(pl.col("fingerprint") == prior_key)
-            if old.height:
-                prior = old.row(0, named=True)
+            keys = [row["fingerprint"], point.replaces or row["fingerprint"]]
+            gone += keys
+            for prior in self.manifest.filter(pl.col("fingerprint").is_in(keys)).iter_rows(
+                named=True
+            ):
                 for name in ("n_lines", "n_messages", "n_positions", "n_statics", "n_rejected"):
                     row[name] += prior[name] or 0
                 row["first_utc"] = min(
@@ -181,7 +181,7 @@ class _Run:
         self.files[inp.name] = summary
         try:
             self._ingest(inp, fmt, summary, progress)
-        except (OSError, EOFError, ValueError, MonitorError) as exc:
+        except (OSError, EOFError, ValueError, MonitorError, pl.exceptions.PolarsError) as exc:
             summary.status = "error"
             summary.error = str(exc) if isinstance(exc, MonitorError) else f"{inp.name}: {exc}"
             log.info("%s", summary.error)
@@ -258,7 +258,9 @@ class _Run:
                 self.absorb(batch, summary)
                 progress.update(opened.raw_position())
                 if self.n_buffered >= FLUSH_ROWS:
-                    if inp.path is not None:
+                    # An input that has given nothing yet may turn out to have no time source:
+                    # it gets no manifest row until it does.
+                    if inp.path is not None and summary.n_messages > 0:
                         # Resume from this chunk's start: a message whose first part is in it
                         # may still be waiting for its other parts inside the decoder.
                         self.checkpoint(

@@ -298,3 +298,22 @@ def test_cli_csv_columns(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["positions"] == 1
+
+
+def test_manifest_counts_add_up_over_checkpoints_and_runs(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_mod, "FLUSH_ROWS", 30)
+    monkeypatch.setattr(ingest_mod, "DETECT_BYTES", 512)
+    monkeypatch.setattr(ingest_mod, "iter_chunks", _small_chunks)
+    lines = position_lines(200)
+    path = write(tmp_path / "feed.nmea", lines[:100])
+    ingest_paths([path], settings)
+    write(path, lines[100:], mode="a")
+    assert ingest_paths([path], settings).files[0].status == "resumed"
+    manifest = Store(settings.store.path).read_manifest()
+    assert manifest.height == 1
+    row = manifest.row(0, named=True)
+    assert (row["n_lines"], row["n_messages"], row["n_positions"]) == (200, 200, 200)
+    assert row["bytes_consumed"] == path.stat().st_size and row["complete"]
+    assert stored(settings).height == 200
