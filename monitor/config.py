@@ -264,4 +264,13 @@ def shipped_config_path(name: str = "korea") -> Path:
         candidate = root / f"{name}.toml"
         if candidate.is_file():
             return candidate
-    raise ConfigError(f"no shipped config named {name!r}; see the configs/ folder for the names")
+    names = sorted(
+        {
+            p.stem
+            for root in (here / "_configs", here.parent / "configs")
+            for p in root.glob("*.toml")
+        }
+    )
+    raise ConfigError(
+        f"no shipped config named {name!r}; shipped: {', '.join(names) or '(none found)'}"
+    )

@@ -88,3 +88,12 @@ def test_check_warns_when_no_geofences(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["config", "check", str(path)])
     assert result.exit_code == 0
     assert "no geofences" in result.output
+
+
+def test_path_prints_shipped_config() -> None:
+    result = CliRunner().invoke(main, ["config", "path"])
+    assert result.exit_code == 0
+    assert Path(result.output.strip()) == shipped_config_path("korea")
+    result = CliRunner().invoke(main, ["config", "path", "nope"])
+    assert result.exit_code == 1
+    assert "no shipped config named 'nope'" in result.output

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli import CliState
-from monitor.config import Settings, load_config
+from monitor.config import Settings, load_config, shipped_config_path
 from monitor.geofences import ZONE_KINDS, Zone, area_km2, load_zones, zone_warnings
 
 
@@ -108,6 +108,16 @@ def check(ctx: click.Context, file: Path | None) -> None:
             "[yellow]warning[/yellow]: no geofences: add geofences.files or geofences.circles "
             "so that port calls can be detected"
         )
+
+
+@config_group.command("path")
+@click.argument("name", default="korea")
+def path_cmd(name: str) -> None:
+    """Print the path of the config shipped as NAME (default korea).
+
+    Useful after a package install: monitor --config "$(monitor config path)" ...
+    """
+    click.echo(str(shipped_config_path(name)))
 
 
 COMMANDS: list[click.Command] = [config_group]
