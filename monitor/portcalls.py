@@ -227,6 +227,33 @@ def _step_speed_kn(min_dt_s: float) -> pl.Expr:
     return pl.when(_same_vessel(1)).then(dist / dt / _M_PER_NM * 3600.0)
 
 
+def _sort_by_vessel_and_time(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return ``frame`` sorted by mmsi, timestamp, lat, lon, whatever order it came in."""
+    seconds = pl.col("timestamp_utc").dt.epoch("s")
+    # One 64-bit key (an MMSI needs 30 bits; 34 bits of seconds span 544 years) sorts in parallel
+    # and several times faster than the four columns, whose first (mmsi) is nearly all ties.
+    key = pl.col("mmsi").cast(pl.UInt64) * (1 << 34) + (seconds - seconds.min()).cast(pl.UInt64)
+    frame = frame.with_columns(__key=key).sort("__key")
+    tied = (pl.col("__key") == pl.col("__key").shift(1)) | (
+        pl.col("__key") == pl.col("__key").shift(-1)
+    )
+    mask = frame.select(tied.fill_null(False)).to_series().to_numpy()
+    if mask.any():
+        # Fixes of one vessel within one second: order them by exact time, then position, so
+        # that the result does not depend on the order in which they were stored.
+        slots = np.flatnonzero(mask)
+        order = (
+            frame[slots]
+            .with_columns(__slot=pl.Series(slots))
+            .sort("__key", "timestamp_utc", "lat", "lon")["__slot"]
+            .to_numpy()
+        )
+        permutation = np.arange(frame.height)
+        permutation[slots] = order
+        frame = frame[permutation]
+    return frame.drop("__key")
+
+
 def prepare_positions(
     positions: pl.LazyFrame | pl.DataFrame, settings: DetectSettings
 ) -> tuple[pl.DataFrame, int]:
@@ -235,28 +262,19 @@ def prepare_positions(
     Columns: mmsi, timestamp_utc, lat, lon, speed_kn (SOG, or the speed implied by neighbouring
     fixes when SOG is missing).
     """
-    seconds = pl.col("timestamp_utc").dt.epoch("s")
-    # One nearly unique leading key (vessel, then second) makes the multi-column sort several
-    # times faster than sorting by mmsi first, whose huge runs of ties all need the next keys.
-    # It fits 64 bits: an MMSI needs 30, and 34 bits of seconds span 544 years.
-    key = pl.col("mmsi").cast(pl.UInt64) * (1 << 34) + (seconds - seconds.min()).cast(pl.UInt64)
-    frame = (
+    frame = _sort_by_vessel_and_time(
         positions.lazy()
         .select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
         .filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
         .collect()
     )
-    # Sorting the collected frame is much cheaper than sorting in the lazy plan (measured).
-    frame = (
-        frame.with_columns(__key=key)
-        # Ties (one vessel, one timestamp, two fixes) are broken by position so that the result
-        # does not depend on the order in which the fixes were stored.
-        .sort("__key", "timestamp_utc", "lat", "lon")
-        .drop("__key")
+    step = pl.col("__step_kn")
+    outlier = (step > settings.max_speed_kn) & (step.shift(-1) > settings.max_speed_kn)
+    kept = (
+        frame.with_columns(__step_kn=_step_speed_kn(_MIN_OUTLIER_DT_S))
+        .filter(~outlier.fill_null(False))
+        .drop("__step_kn")
     )
-    step_kn = _step_speed_kn(_MIN_OUTLIER_DT_S)
-    outlier = (step_kn > settings.max_speed_kn) & (step_kn.shift(-1) > settings.max_speed_kn)
-    kept = frame.filter(~outlier.fill_null(False))
     n_outliers = frame.height - kept.height
     if kept["sog_kn"].null_count() == 0:
         return kept.rename({"sog_kn": "speed_kn"}), n_outliers

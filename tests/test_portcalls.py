@@ -411,3 +411,21 @@ def test_vectorised_states_equal_a_plain_loop(
     # Each stay in one port is one visit; at sea there is none.
     visits = classified.filter(pl.col("visit").is_not_null())
     assert visits.group_by("visit").agg(pl.col("port").n_unique())["port"].max() in (None, 1)
+
+
+def test_fixes_within_one_second_are_ordered_whatever_the_stored_order() -> None:
+    base = positions(Track(20).fix(*IN_P, 0.0, 1 / 60).fix(*IN_P, 0.0, 1 / 60).fix(*IN_P, 0.0))
+    same_second = base.with_columns(
+        timestamp_utc=pl.col("timestamp_utc").dt.truncate("1m"),
+        lat=pl.Series([0.05, 0.0501, 0.0502]),
+    )
+    sub_second = same_second.with_columns(
+        timestamp_utc=pl.col("timestamp_utc") + pl.duration(milliseconds=pl.Series([300, 0, 0]))
+    )
+    for frame in (same_second, sub_second):
+        forward, _ = prepare_positions(frame, S)
+        backward, _ = prepare_positions(frame.reverse(), S)
+        assert forward.equals(backward)
+        assert forward["timestamp_utc"].is_sorted()
+    ordered, _ = prepare_positions(sub_second.reverse(), S)
+    assert ordered["lat"].to_list() == [0.0501, 0.0502, 0.05]
