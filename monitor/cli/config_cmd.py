@@ -61,9 +61,10 @@ def _values_table(section: object) -> Table:
 def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
     console.print(f"[bold]{escape(str(settings.source_path))}[/bold]: OK ({escape(settings.name)})")
     store_state = "exists" if settings.store.path.is_dir() else "not created yet"
-    console.print(f"store:      {escape(str(settings.store.path))} ({store_state})")
+    console.print(f"store:      {escape(str(settings.store.path.absolute()))} ({store_state})")
     console.print(
-        f"reports:    {escape(str(settings.report.output))} (period {settings.report.period}, "
+        f"reports:    {escape(str(settings.report.output.absolute()))} "
+        f"(period {settings.report.period}, "
         f"offline {'yes' if settings.report.offline else 'no'})"
     )
     files = settings.geofences.files
