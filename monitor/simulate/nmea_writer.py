@@ -94,14 +94,28 @@ def encode_positions(
 def xor_checksums(texts: Sequence[bytes]) -> IntArray:
     """Return the NMEA checksum (XOR of all bytes) of each text."""
     out = np.zeros(len(texts), dtype=np.int64)
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     for length in np.unique(lengths).tolist():
-        index = np.flatnonzero(lengths == length)
         if length == 0:
             continue
-        block = np.frombuffer(b"".join(texts[i] for i in index.tolist()), dtype=np.uint8)
-        out[index] = np.bitwise_xor.reduce(block.reshape(len(index), length), axis=1)
+        index = np.flatnonzero(lengths == length)
+        chosen = texts if len(index) == len(texts) else [texts[i] for i in index.tolist()]
+        block = np.frombuffer(b"".join(chosen), dtype=np.uint8).reshape(len(index), length)
+        out[index] = np.bitwise_xor.reduce(block, axis=1)
     return out
+
+
+def _tag_checksums(receivers: Sequence[bytes], times_s: IntArray) -> IntArray:
+    """Return the checksums of ``s:<rx>,c:<epoch>`` without formatting every tag."""
+    out = np.zeros(len(times_s), dtype=np.int64)
+    t = np.asarray(times_s, dtype=np.int64)
+    digits = np.floor(np.log10(np.maximum(t, 1))).astype(np.int64) + 1
+    for width in np.unique(digits).tolist():
+        rows = digits == width
+        places = (t[rows, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)) % 10
+        out[rows] = np.bitwise_xor.reduce(places + 48, axis=1)
+    prefix = {rx: int(xor_checksums([b"s:%s,c:" % rx])[0]) for rx in set(receivers)}
+    return out ^ np.array([prefix[rx] for rx in receivers], dtype=np.int64)
 
 
 def sentence_bodies(payloads: Sequence[bytes], channels: Sequence[bytes]) -> list[bytes]:
@@ -123,12 +137,11 @@ def tagged_lines(
     bodies: Sequence[bytes], receivers: Sequence[bytes], times_s: IntArray
 ) -> list[bytes]:
     """Return complete lines ``\\s:<rx>,c:<epoch>*hh\\!<body>*hh`` with correct checksums."""
-    tags = [b"s:%s,c:%d" % (rx, t) for rx, t in zip(receivers, times_s.tolist(), strict=True)]
-    tag_sums = xor_checksums(tags)
-    body_sums = xor_checksums(bodies)
+    tag_sums = _tag_checksums(receivers, times_s).tolist()
+    body_sums = xor_checksums(bodies).tolist()
     return [
-        b"\\%s*%02X\\!%s*%02X" % (tag, ts, body, bs)
-        for tag, ts, body, bs in zip(
-            tags, tag_sums.tolist(), bodies, body_sums.tolist(), strict=True
+        b"\\s:%s,c:%d*%02X\\!%s*%02X" % (rx, t, ts, body, bs)
+        for rx, t, ts, body, bs in zip(
+            receivers, np.asarray(times_s).tolist(), tag_sums, bodies, body_sums, strict=True
         )
     ]
