@@ -221,6 +221,11 @@ def test_every_shipped_asset_is_there_with_its_licence() -> None:
         assert asset(path.split("/")[0] + "/LICENSE").is_file()
 
 
+def test_unknown_tile_name_is_a_clear_error() -> None:
+    with pytest.raises(ReportError, match=r"report\.tiles: 'No such tiles'"):
+        build_report(fx.inputs(offline=False, tiles="No such tiles"))
+
+
 def test_inlining_refuses_an_unshipped_script() -> None:
     page = '<head><script src="https://cdn.example.org/x.js"></script></head>'
     with pytest.raises(ReportError, match=r"x\.js is not shipped"):

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: report of a crowded area still opens quickly (about 30 bytes of page per point).
 MAX_TOTAL_TRACK_POINTS = 300_000
 #: Fewest points per vessel the total budget may leave.
-MIN_POINTS_PER_VESSEL = 40
+MIN_POINTS_PER_VESSEL = 20
 
 FILES = {"CSV": "calls.csv", "GeoJSON": "calls.geojson", "KML (Google Earth)": "calls.kml"}
 

@@ -8,10 +8,12 @@ folium's own Popup puts its HTML inside a JavaScript template literal, where a s
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import folium
 import polars as pl
@@ -20,6 +22,7 @@ from folium import plugins
 from folium.template import Template
 from shapely.geometry import mapping
 
+from monitor.errors import ReportError
 from monitor.geofences import Zone
 from monitor.report import fmt
 from monitor.report.data import ZONE_COLOURS
@@ -186,12 +189,18 @@ def build_map(
     """
     fmap = ReportMap(location=list(center), zoom_start=10, tiles=None, control_scale=True)
     if tiles:
-        if "{" in tiles:
-            folium.TileLayer(tiles, attr="Map tiles: see report settings", name="Base map").add_to(
-                fmap
-            )
-        else:
-            folium.TileLayer(tiles, name=tiles).add_to(fmap)
+        try:
+            if "{" in tiles:
+                host = html.escape(urlsplit(tiles).netloc or tiles)
+                layer = folium.TileLayer(tiles, attr=f"Map tiles: {host}", name="Base map")
+            else:
+                layer = folium.TileLayer(tiles, name=tiles)
+        except ValueError as exc:
+            raise ReportError(
+                f"report.tiles: {tiles!r} is neither a tile URL template nor a known tile "
+                f'name ({exc}); use e.g. "OpenStreetMap" or "CartoDB Positron"'
+            ) from exc
+        layer.add_to(fmap)
     groups: dict[str, str] = {}
     for key, label in LAYERS.items():
         group = folium.FeatureGroup(name=label, show=True)
