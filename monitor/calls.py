@@ -240,18 +240,21 @@ def detect_calls(settings: Settings) -> DetectSummary:
     checkpoint = _vessel_checkpoint(store)
     old_checkpoint = _read(folder / "checkpoint.parquet", _CHECKPOINT_SCHEMA)
     raw_path, transits_path = folder / "raw_calls.parquet", folder / "transits.parquet"
+    pending_path = folder / "pending.parquet"
     full = previous_state.get("fingerprint") != fingerprint or not raw_path.is_file()
     old_calls = load_calls(store_path)
     if full:
         changed = checkpoint["mmsi"]
         raw = empty_frame(portcalls.RAW_CALLS_SCHEMA)
         transits = empty_frame(portcalls.TRANSITS_SCHEMA)
+        pending = empty_frame(portcalls.TRANSITS_SCHEMA)
     else:
         unchanged = checkpoint.join(old_checkpoint, on=list(_CHECKPOINT_SCHEMA), how="semi")
         changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
         keep = pl.col("mmsi").is_in(unchanged["mmsi"].implode())
         raw = _read(raw_path, portcalls.RAW_CALLS_SCHEMA).filter(keep)
         transits = _read(transits_path, portcalls.TRANSITS_SCHEMA).filter(keep)
+        pending = _read(pending_path, portcalls.TRANSITS_SCHEMA).filter(keep)
 
     positions = store.scan_positions()
     if not full:
@@ -259,11 +262,13 @@ def detect_calls(settings: Settings) -> DetectSummary:
     found = portcalls.detect_all(positions, zones, settings.detect)
     raw = pl.concat([raw, found.calls]).sort("mmsi", "arrival_utc")
     transits = pl.concat([transits, found.transits]).sort("mmsi", "arrival_utc")
+    pending = pl.concat([pending, found.pending]).sort("mmsi", "arrival_utc")
     calls = enrich(raw, store.scan_statics().collect())
 
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_parquet(raw, raw_path)
     atomic_write_parquet(transits, transits_path)
+    atomic_write_parquet(pending, pending_path)
     atomic_write_parquet(calls, folder / "calls.parquet")
     # The checkpoint goes last: if a run stops before, the next run re-detects those vessels.
     atomic_write_parquet(checkpoint, folder / "checkpoint.parquet")
@@ -278,7 +283,7 @@ def detect_calls(settings: Settings) -> DetectSummary:
         calls_new=sum(1 for cid in calls["call_id"].to_list() if cid not in old_ids),
         calls_open=calls.filter(pl.col("status") == "in_port").height,
         transits_total=transits.height,
-        visits_pending=found.n_pending,
+        visits_pending=pending.height,
         full_run=full,
         calls_per_port=dict(sorted(Counter(calls["port_id"].to_list()).items())),
         transits_per_port=dict(sorted(Counter(transits["port_id"].to_list()).items())),

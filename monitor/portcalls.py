@@ -192,8 +192,14 @@ class Detection:
     #: Positions used, after outliers were dropped.
     n_positions: int
     n_outliers: int
-    #: Visits still under way that are not calls yet (no stop, shorter than ``min_stay_h``).
-    n_pending: int
+    #: Visits still under way that are not calls yet (no stop, shorter than ``min_stay_h``),
+    #: :data:`TRANSITS_SCHEMA` with the last position so far as departure.
+    pending: pl.DataFrame
+
+    @property
+    def n_pending(self) -> int:
+        """Return the number of visits under way that are not calls yet."""
+        return self.pending.height
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,15 +515,16 @@ def detect_all(
     calls = calls.with_columns(call_id=pl.Series(ids, dtype=pl.String)).select(
         [pl.col(name).cast(dtype) for name, dtype in RAW_CALLS_SCHEMA.items()]
     )
-    transits = visits.filter(~pl.col("is_call") & ~pl.col("open")).select(
+    visit_columns = (
         pl.col("mmsi"),
         pl.col("port_id"),
         pl.col("arrival_utc"),
-        departure_utc=pl.col("last_seen_utc"),
-        duration_h=pl.col("duration_h"),
-        n_positions=pl.col("n_positions"),
+        pl.col("last_seen_utc").alias("departure_utc"),
+        pl.col("duration_h"),
+        pl.col("n_positions"),
     )
-    n_pending = visits.filter(~pl.col("is_call") & pl.col("open")).height
+    transits = visits.filter(~pl.col("is_call") & ~pl.col("open")).select(visit_columns)
+    pending = visits.filter(~pl.col("is_call") & pl.col("open")).select(visit_columns)
     port_of_visit = visits.select("visit", "port_id")
     events_out = events.join(port_of_visit, on="visit", how="left").select(
         "mmsi", "timestamp_utc", "port_id", "event"
@@ -528,7 +535,7 @@ def detect_all(
         events=events_out,
         n_positions=prepared.height,
         n_outliers=n_outliers,
-        n_pending=n_pending,
+        pending=pending,
     )
 
 

@@ -189,13 +189,23 @@ def test_changed_geofences_rerun_every_vessel(store_settings: Settings) -> None:
     assert summary.calls_per_port == {"Q": 2}
 
 
-def test_transits_are_stored(tmp_path: Path) -> None:
+def test_transits_and_visits_under_way_are_stored(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    write_store(settings.store.path, positions(Track(5).fix(*SEA_WEST, 12).sail(SEA_EAST, 2)), "a")
+    transit = Track(5).fix(*SEA_WEST, 12).sail(SEA_EAST, 2)
+    arriving = Track(6).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 0.5, sog=4)
+    write_store(settings.store.path, positions(transit, arriving), "a")
     summary = detect_calls(settings)
     assert summary.calls_total == 0 and summary.transits_total == 1
+    assert summary.visits_pending == 1
     assert summary.transits_per_port == {"P": 1}
     assert load_transits(settings.store.path)["mmsi"].to_list() == [5]
+    again = detect_calls(settings)
+    assert again.vessels_processed == 0
+    assert (again.transits_total, again.visits_pending) == (1, 1)
+    # The vessel under way stops: its visit becomes a call.
+    write_store(settings.store.path, positions(Track(6, arriving.t).stay(IN_P, 1)), "b")
+    third = detect_calls(settings)
+    assert (third.vessels_processed, third.calls_new, third.visits_pending) == (1, 1, 0)
 
 
 def test_missing_store_and_missing_zones_are_clear_errors(tmp_path: Path) -> None:

@@ -46,10 +46,10 @@ def detect(
         click.echo(json.dumps(summary.to_dict(), indent=2))
         return
     console = Console()
-    kind = "all vessels" if summary.full_run else "vessels with new data"
+    kind = "every vessel re-detected" if summary.full_run else "vessels with new data"
     console.print(
         f"Processed {summary.positions_processed:,} positions of {summary.vessels_processed:,} "
-        f"{kind} ({summary.outliers_dropped:,} outliers dropped)."
+        f"vessels ({kind}; {summary.outliers_dropped:,} outliers dropped)."
     )
     console.print(
         f"Calls: {summary.calls_total:,} ({summary.calls_new:,} new, {summary.calls_open:,} in "
