@@ -169,7 +169,8 @@ class Store:
 
     def recover(self) -> None:
         """Finish interrupted compactions and delete temp files of a killed run."""
-        for journal in sorted(self.root.rglob(_JOURNAL)):
+        journals = [*self.positions_dir.glob(f"date=*/{_JOURNAL}"), self.statics_dir / _JOURNAL]
+        for journal in sorted(j for j in journals if j.exists()):
             try:
                 plan = json.loads(journal.read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -179,8 +180,14 @@ class Store:
                 for name in plan.get("inputs", []):
                     (folder / str(name)).unlink(missing_ok=True)
             journal.unlink(missing_ok=True)
-        for stale in self.root.rglob(".*.tmp"):
-            stale.unlink(missing_ok=True)
+        # Only the ingest's own folders: other commands write elsewhere in the store.
+        stale = [
+            *self.positions_dir.glob("date=*/.*.tmp"),
+            *self.statics_dir.glob(".*.tmp"),
+            *self.root.glob(f".{self.manifest_path.name}.*.tmp"),
+        ]
+        for path in stale:
+            path.unlink(missing_ok=True)
 
     def read_manifest(self) -> pl.DataFrame:
         """Return the ingest manifest (MANIFEST_SCHEMA), empty for a new store."""
