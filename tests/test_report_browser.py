@@ -84,10 +84,10 @@ class Opened:
 
 @pytest.fixture
 def opened(browser: Any, report: Path) -> Iterator[Opened]:
-    session = Opened(browser, report.as_uri())
-    yield session
-    assert session.page.evaluate("window.__alerts") == []
-    session.page.close()
+    loaded = Opened(browser, report.as_uri())
+    yield loaded
+    assert loaded.page.evaluate("window.__alerts") == []
+    loaded.page.close()
 
 
 LAYER_COUNTS = """() => {
