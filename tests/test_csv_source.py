@@ -6,6 +6,8 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.config import CsvColumns
 from monitor.csv_dialects import parse_column_mapping
@@ -152,3 +154,25 @@ def test_parse_column_mapping() -> None:
         parse_column_mapping("mmsi=ID")
     with pytest.raises(ConfigError, match="not FIELD=COLUMN"):
         parse_column_mapping("mmsi")
+
+
+_cell = st.one_of(
+    st.just(""),
+    st.sampled_from(["0", "1", "-1", "91", "181", "102.3", "511", "360", "IMO123", "Moored"]),
+    st.sampled_from(["2018-06-01T00:00:00", "2018-13-01T00:00:00", "01/11/2022 09:35:36"]),
+    st.text(alphabet="abcXYZ09 .:-/@", max_size=8),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_cell, min_size=17, max_size=17), min_size=1, max_size=12))
+def test_any_rows_are_accepted_or_counted_never_crash(rows: list[list[str]]) -> None:
+    data = "".join(",".join(cells) + "\n" for cells in rows).encode()
+    batch = CsvDecoder("fuzz.csv", MC_HEADER).feed(data)
+    non_blank = sum(1 for cells in rows if any(cells))
+    counted = batch.n_messages + sum(batch.rejected.values()) + sum(batch.other_types.values())
+    assert counted == non_blank
+    assert batch.positions.height == batch.n_messages
+    assert batch.positions.schema == pl.Schema(POSITIONS_SCHEMA)
+    if batch.positions.height:
+        assert batch.positions["lat"].abs().max() <= 90  # type: ignore[operator]
