@@ -158,7 +158,12 @@ class Planner:
 
     def _sea_points(self) -> list[tuple[float, float]]:
         """Open-water spots for fishing, loitering and meetings, at least 20 km from any port."""
-        candidates = [self.proj.point(*where) for where in self.graph.nodes.values()]
+        # Only waypoints of the configured region: a config elsewhere fishes off its own ports.
+        candidates = [
+            xy
+            for xy in (self.proj.point(*where) for where in self.graph.nodes.values())
+            if any(port.area.distance(Point(xy)) < 300_000.0 for port in self.ports)
+        ]
         if not candidates:
             for port in self.ports:
                 c = port.area.centroid
