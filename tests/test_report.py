@@ -172,6 +172,14 @@ def test_call_departing_after_the_period_is_in_port_at_its_end() -> None:
     assert set(window.filter("in_port_at_end")["call_id"]) == {"c2", "c3"}
 
 
+def test_open_call_does_not_reach_past_the_data() -> None:
+    later = fx.UNTIL + timedelta(days=30)
+    window = calls_in_window(fx.calls(), later, later + timedelta(days=1), data_end=fx.UNTIL)
+    assert window.is_empty()
+    window = calls_in_window(fx.calls(), fx.SINCE, fx.UNTIL, data_end=fx.UNTIL)
+    assert set(window["call_id"]) == {"c1", "c2", "c3"}
+
+
 def test_empty_period_gives_a_clear_no_calls_report() -> None:
     empty = fx.calls().clear()
     content = build_report(fx.inputs(calls=empty, positions=fx.positions().clear()))

@@ -25,7 +25,7 @@ from monitor.report import data, fmt, kml, mapview, tables
 from monitor.report.index import update_index
 from monitor.report.offline import asset_text, inline_assets, script_block, style_block
 from monitor.report.tracks import thin_tracks
-from monitor.report.window import as_utc
+from monitor.report.window import as_utc, newest_message_time
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ class ReportInputs:
     max_gap_h: float = 4.0
     move_speed_kn: float = 0.5
     max_speed_kn: float = 50.0
+    #: Newest message time in the store; None takes the newest of ``positions``.
+    data_end: datetime | None = None
     max_points_per_vessel: int = 500
     tiles: str | None = "OpenStreetMap"
     offline: bool = False
@@ -100,7 +102,10 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         positions, DetectSettings(max_speed_kn=inputs.max_speed_kn)
     )
     positions = positions.rename({"speed_kn": "sog_kn"})
-    calls = data.calls_in_window(inputs.calls, since, until)
+    data_end = inputs.data_end
+    if data_end is None and inputs.positions.height:
+        data_end = inputs.positions["timestamp_utc"].max()  # type: ignore[assignment]
+    calls = data.calls_in_window(inputs.calls, since, until, data_end)
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
     identity = data.latest_identity(inputs.statics)
@@ -237,6 +242,7 @@ def write_report(
 
     since, until = as_utc(since), as_utc(until)
     store = Store(settings.store.path)
+    data_end = newest_message_time(store.scan_positions())
     positions = (
         store.scan_positions()
         .filter(pl.col("timestamp_utc").is_between(since, until))
@@ -255,6 +261,7 @@ def write_report(
         max_gap_h=settings.detect.max_gap_h,
         move_speed_kn=settings.detect.move_speed_kn,
         max_speed_kn=settings.detect.max_speed_kn,
+        data_end=data_end,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,
         tiles=settings.report.tiles,
         offline=offline or settings.report.offline,

@@ -82,19 +82,22 @@ def category_of_label(label: pl.Expr) -> pl.Expr:
     return pl.when(code.is_not_null()).then(ship_category(code)).otherwise(by_word)
 
 
-def calls_in_window(calls: pl.DataFrame, since: datetime, until: datetime) -> pl.DataFrame:
+def calls_in_window(
+    calls: pl.DataFrame, since: datetime, until: datetime, data_end: datetime | None = None
+) -> pl.DataFrame:
     """Return the calls that overlap [since, until], with ``in_port_at_end`` and ``category``.
 
     A call is in port at the end of the period when it is still open (status ``in_port``) or
-    departed only after ``until``.
+    departed only after ``until``. An open call lasts until ``data_end``, the newest message
+    time: nothing is known after it, so a period entirely after the data has no calls.
     """
     missing = [name for name in CALLS_SCHEMA if name not in calls.columns]
     if missing:
         raise ValueError(f"calls frame lacks columns {missing}")
-    frame = calls.filter(
-        (pl.col("arrival_utc") <= until)
-        & (pl.col("departure_utc").is_null() | (pl.col("departure_utc") >= since))
-    )
+    end = pl.col("departure_utc")
+    if data_end is not None:
+        end = end.fill_null(pl.lit(data_end, dtype=pl.Datetime("us", "UTC")))
+    frame = calls.filter((pl.col("arrival_utc") <= until) & (end.is_null() | (end >= since)))
     return frame.with_columns(
         in_port_at_end=(pl.col("status") == "in_port")
         | (pl.col("departure_utc").is_not_null() & (pl.col("departure_utc") > until)),
