@@ -32,6 +32,7 @@ from monitor.sources import (
     FORMATS,
     InputFile,
     OpenInput,
+    compression_of,
     expand_inputs,
     fingerprint,
     iter_chunks,
@@ -191,7 +192,12 @@ class _Run:
         size = inp.path.stat().st_size if inp.path is not None else 0
         head = read_head(inp.path) if inp.path is not None else b""
         entry = self.match(head, size) if inp.path is not None else None
-        if entry is not None and entry["complete"] and entry["size_bytes"] == size:
+        if (
+            entry is not None
+            and entry["complete"]
+            and entry["size_bytes"] == size
+            and _same_tail(inp, head, entry)
+        ):
             summary.status = "unchanged"
             summary.format = entry["format"]
             progress.advance_file(size)
@@ -315,6 +321,18 @@ class _Run:
             "last_utc": summary.last_utc,
             "ingested_at_utc": dt.datetime.now(dt.UTC),
         }
+
+
+def _same_tail(inp: InputFile, head: bytes, entry: dict[str, Any]) -> bool:
+    """Return whether the bytes before the manifest's offset are unchanged (plain files only;
+    a compressed file is trusted on its first bytes and size, as checking means decompressing)."""
+    if inp.path is None or compression_of(head) is not None:
+        return True
+    consumed = int(entry["bytes_consumed"])
+    with inp.path.open("rb") as handle:
+        handle.seek(max(0, consumed - FINGERPRINT_BYTES))
+        tail = read_exact(handle, min(consumed, FINGERPRINT_BYTES))
+    return bool(fingerprint(tail) == entry["tail_fingerprint"])
 
 
 def _detect(prefix: bytes, name: str) -> str:

@@ -105,7 +105,8 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[InputFile]:
     return found
 
 
-def _compression(head: bytes) -> str | None:
+def compression_of(head: bytes) -> str | None:
+    """Return "gzip", "bz2" or "xz" from a file's first bytes, None for plain text."""
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
     if head.startswith(b"BZh"):
@@ -161,7 +162,7 @@ class OpenInput:
             head = read_exact(raw, 8)
             buffered = io.BufferedReader(_Prepended(head, raw))
         head = buffered.peek(8)[:8]
-        self.compression = _compression(head)
+        self.compression = compression_of(head)
         stream: io.BufferedIOBase
         if self.compression == "gzip":
             stream = gzip.GzipFile(fileobj=buffered, mode="rb")

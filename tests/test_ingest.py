@@ -317,3 +317,16 @@ def test_manifest_counts_add_up_over_checkpoints_and_runs(
     assert (row["n_lines"], row["n_messages"], row["n_positions"]) == (200, 200, 200)
     assert row["bytes_consumed"] == path.stat().st_size and row["complete"]
     assert stored(settings).height == 200
+
+
+def test_same_size_and_start_but_other_content_is_read(tmp_path: Path, settings: Settings) -> None:
+    lines = position_lines(80)
+    path = write(tmp_path / "feed.nmea", lines)
+    ingest_paths([path], settings)
+    # Same first 4 KiB and same size, different last lines: not the file already read.
+    changed = lines[:-5] + position_lines(5, start=500)
+    write(path, changed)
+    assert path.stat().st_size == sum(len(x) + 1 for x in lines)
+    summary = ingest_paths([path], settings)
+    assert summary.files[0].status == "ingested"
+    assert summary.n_positions == 5
