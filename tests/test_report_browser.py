@@ -241,3 +241,34 @@ def test_reports_index_opens_and_links_the_report(browser: Any, report: Path) ->
     link = page.locator("#reports a", has_text="Fixture day")
     assert link.get_attribute("href") == "day/index.html"
     page.close()
+
+
+def test_empty_period_opens_cleanly(browser: Any, tmp_path: Path) -> None:
+    inputs = fx.inputs(calls=fx.calls().clear(), positions=fx.positions().clear())
+    index = publish(tmp_path, "empty", build_report(inputs), {"folder": "empty", "numbers": {}})
+    loaded = Opened(browser, index.as_uri())
+    page = loaded.ready()
+    counts = page.evaluate(LAYER_COUNTS)
+    assert (counts["polygons"], counts["trackLines"], counts["callMarkers"]) == (3, 0, 0)
+    assert page.locator("#no-calls").is_visible()
+    assert page.locator(".mr-playback").count() == 0
+    assert loaded.errors == []
+    page.screenshot(path=str(ARTIFACTS / "report-empty.png"))
+    page.close()
+
+
+def test_online_report_without_network_says_so_and_tables_still_sort(
+    browser: Any, tmp_path: Path
+) -> None:
+    content = build_report(fx.inputs(offline=False))
+    index = publish(tmp_path, "online", content, {"folder": "online", "numbers": {}})
+    page = browser.new_page()
+    # This test machine has no route to the CDN: every remote request fails, as offline.
+    page.route("http*://**/*", lambda route: route.abort())
+    page.goto(index.as_uri())
+    assert page.locator(".mr-no-map").is_visible()
+    header = page.locator("#calls-table thead th", has_text="MMSI")
+    header.click()
+    header.click()
+    assert _column(page, 2) == ["211000003", "211000002", "211000001"]
+    page.close()

@@ -297,6 +297,18 @@
     state.ready = true;
   }
 
+  function noMapLibrary() {
+    var wrap = document.getElementById("map-anchor");
+    if (!wrap) return;
+    var note = el("p", "The map library could not be loaded (no network?). The tables below " +
+      "are complete; for a map that needs no network, write the report with --offline.",
+      "mr-empty mr-no-map");
+    wrap.parentNode.insertBefore(note, wrap);
+  }
+
   window.monitorReport = { build: build, makeSortable: makeSortable };
-  document.addEventListener("DOMContentLoaded", makeSortable);
+  document.addEventListener("DOMContentLoaded", function () {
+    makeSortable();
+    if (typeof window.L === "undefined") noMapLibrary();
+  });
 })();
