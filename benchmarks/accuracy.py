@@ -65,7 +65,14 @@ def match(truth: pl.DataFrame, detected: pl.DataFrame) -> pl.DataFrame:
 
 
 def _errors(pairs: pl.DataFrame, column: str, flag: str) -> tuple[float, float, int]:
-    ok = pairs.filter(pl.col(flag) & pl.col(f"{column}_det").is_not_null())
+    # A split call is timed by its first part's arrival and its last part's departure.
+    det = pl.col(f"{column}_det")
+    best = det.min() if column == "arrival_utc" else det.sort(nulls_last=True).last()
+    ok = (
+        pairs.group_by("t_idx")
+        .agg(pl.col(column).first(), pl.col(flag).first(), best)
+        .filter(pl.col(flag) & det.is_not_null())
+    )
     if ok.height == 0:
         return (float("nan"), float("nan"), 0)
     err = (ok[f"{column}_det"].dt.epoch("us") - ok[column].dt.epoch("us")).abs().to_numpy() / 60e6
