@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -183,9 +185,6 @@ def simulate(
 
 def _write_days(lines: list[bytes], order_s: np.ndarray, folder: Path) -> list[Path]:
     """Write one file per UTC day of file order; return their paths."""
-    import os
-    import tempfile
-
     folder.mkdir(parents=True, exist_ok=True)
     day = (order_s // 86400).astype(np.int64)
     paths: list[Path] = []
