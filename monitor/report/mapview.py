@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import folium
 import polars as pl
-from branca.element import Element, MacroElement
+from branca.element import MacroElement
 from folium import plugins
 from folium.template import Template
 from shapely.geometry import mapping
@@ -225,8 +225,3 @@ def build_map(
         f"{json_for_script(payload)}</script>"
     )
     return fmap, data_element
-
-
-def head_element(html: str) -> Element:
-    """Return an Element that puts ``html`` into the page head."""
-    return Element(html)
