@@ -14,6 +14,7 @@ import argparse
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ class Scores:
     departure_err_min: tuple[float, float, int]
     transits_as_calls: int
     split_calls: int
+    dark_arrivals: tuple[int, int]
     seconds: dict[str, float]
     missed: pl.DataFrame
     false: pl.DataFrame
@@ -79,9 +81,17 @@ def _errors(pairs: pl.DataFrame, column: str, flag: str) -> tuple[float, float, 
     return (float(np.median(err)), float(np.percentile(err, 95)), ok.height)
 
 
-def score(name: str, truth: pl.DataFrame, transits: pl.DataFrame, detected: pl.DataFrame) -> Scores:
+def score(
+    name: str,
+    truth: pl.DataFrame,
+    transits: pl.DataFrame,
+    detected: pl.DataFrame,
+    start: datetime,
+) -> Scores:
     """Return the scores of ``detected`` calls against ``truth`` calls and transits."""
-    detected = detected.select("mmsi", "port_id", "arrival_utc", "departure_utc")
+    detected = detected.select(
+        "mmsi", "port_id", "arrival_utc", "departure_utc", "arrival_observed"
+    )
     detectable = truth.filter(pl.col("visible_h") >= MIN_VISIBLE_H)
     pairs = match(truth, detected)
     matched_det = set(pairs["d_idx"].to_list())
@@ -95,6 +105,13 @@ def score(name: str, truth: pl.DataFrame, transits: pl.DataFrame, detected: pl.D
     recall = len(matched_true & detectable_idx) / len(detectable_idx) if detectable_idx else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     split = pairs.group_by("t_idx").len().filter(pl.col("len") > 1).height
+    # Dark arrivals: the arrival fell in the period but AIS was off; the detector should say
+    # "arrival not observed" for the first detected part of the call.
+    first = pairs.sort("arrival_utc_det").group_by("t_idx").first()
+    dark = first.filter(
+        ~pl.col("arrival_observable") & (pl.col("arrival_utc") > start + timedelta(minutes=10))
+    )
+    dark_found = dark.filter(~pl.col("arrival_observed")).height
     unmatched = detected.with_row_index("d_idx").filter(~pl.col("d_idx").is_in(list(matched_det)))
     transit_truth = transits.rename({"entry_utc": "arrival_utc", "exit_utc": "departure_utc"})
     as_calls = match(transit_truth, unmatched.drop("d_idx"))
@@ -113,6 +130,7 @@ def score(name: str, truth: pl.DataFrame, transits: pl.DataFrame, detected: pl.D
         departure_err_min=_errors(pairs, "departure_utc", "departure_observable"),
         transits_as_calls=as_calls["d_idx"].n_unique() if as_calls.height else 0,
         split_calls=split,
+        dark_arrivals=(dark_found, dark.height),
         seconds={},
         missed=missed,
         false=unmatched,
@@ -137,7 +155,7 @@ def run_scenario(
     t3 = time.perf_counter()
     truth = read_truth_csv(result.truth_paths["calls"], CALLS_TRUTH_SCHEMA)
     transits = read_truth_csv(result.truth_paths["transits"], TRANSITS_TRUTH_SCHEMA)
-    scores = score(name, truth, transits, load_calls(store))
+    scores = score(name, truth, transits, load_calls(store), result.start)
     scores.seconds = {"simulate": t1 - t0, "ingest": t2 - t1, "detect": t3 - t2}
     return scores
 
@@ -168,7 +186,7 @@ def main() -> None:
         header = (
             f"{'scenario':9} {'true':>5} {'seen':>5} {'det':>5} {'prec':>6} {'recall':>6} "
             f"{'F1':>6}  {'arr med/p95 min':>22}  {'dep med/p95 min':>22} {'tr>call':>7} "
-            f"{'split':>5}  seconds sim/ingest/detect"
+            f"{'split':>5} {'dark arr':>8}  seconds sim/ingest/detect"
         )
         print(header)
         for name in scenarios:
@@ -177,7 +195,8 @@ def main() -> None:
             print(
                 f"{name:9} {s.n_true:5d} {s.n_detectable:5d} {s.n_detected:5d} "
                 f"{s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f}  {_fmt(s.arrival_err_min):>22}  "
-                f"{_fmt(s.departure_err_min):>22} {s.transits_as_calls:7d} {s.split_calls:5d}  "
+                f"{_fmt(s.departure_err_min):>22} {s.transits_as_calls:7d} {s.split_calls:5d} "
+                f"{s.dark_arrivals[0]:>4d}/{s.dark_arrivals[1]:<3d}  "
                 + "/".join(f"{v:.1f}" for v in s.seconds.values())
             )
             if args.show_errors:
