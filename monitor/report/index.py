@@ -45,25 +45,37 @@ def read_manifest(root: Path) -> list[dict[str, Any]]:
                 return [e for e in entries if isinstance(e, dict) and "folder" in e]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("%s: unreadable (%s); rebuilding it from the report folders", path, exc)
-    entries = []
-    for summary in sorted(root.glob("*/summary.json")):
+    return list(_summaries(root).values())
+
+
+def _summaries(root: Path) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for summary in root.glob("*/summary.json"):
         try:
-            entries.append(json.loads(summary.read_text(encoding="utf-8")))
+            entry = json.loads(summary.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             log.warning("%s: unreadable; report left out of the index", summary)
-    return entries
+            continue
+        if isinstance(entry, dict):
+            found[summary.parent.name] = {**entry, "folder": summary.parent.name}
+    return found
 
 
 def update_index(root: Path, entry: dict[str, Any]) -> Path:
-    """Add or replace ``entry`` (keyed by folder) in the manifest, rewrite the index; return it."""
-    entries = [e for e in read_manifest(root) if e.get("folder") != entry["folder"]]
-    entries = [e for e in entries if (root / str(e["folder"]) / "index.html").is_file()]
-    entries.append(entry)
-    entries.sort(key=lambda e: (str(e.get("until", "")), str(e.get("written", ""))), reverse=True)
-    manifest = {"version": MANIFEST_VERSION, "reports": entries}
+    """Add or replace ``entry`` (keyed by folder) in the manifest, rewrite the index; return it.
+
+    Each report folder's ``summary.json`` wins over the manifest, so a report written by a run
+    that raced with this one is listed too, and a deleted folder drops out.
+    """
+    entries = {str(e["folder"]): e for e in read_manifest(root)}
+    entries.update(_summaries(root))
+    entries[entry["folder"]] = entry
+    listed = [e for f, e in entries.items() if (root / f / "index.html").is_file()]
+    listed.sort(key=lambda e: (str(e.get("until", "")), str(e.get("written", ""))), reverse=True)
+    manifest = {"version": MANIFEST_VERSION, "reports": listed}
     atomic_write_text(root / MANIFEST_NAME, json.dumps(manifest, indent=1, ensure_ascii=False))
     index = root / "index.html"
-    atomic_write_text(index, index_html(entries))
+    atomic_write_text(index, index_html(listed))
     return index
 
 
