@@ -26,12 +26,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import polars as pl
+import shapely
 
 from monitor.config import DetectSettings
-from monitor.geofences import Zone, zones_for_points
+from monitor.geofences import Zone, zone_geometry, zones_for_points
 from monitor.schema import UTC_US
 
 log = logging.getLogger(__name__)
@@ -317,6 +319,51 @@ def _zone_tables(zones: Sequence[Zone]) -> tuple[list[str], list[str], np.ndarra
     return port_ids, [names[p] for p in port_ids], zone_port, zone_kind
 
 
+def _port_hysteresis(
+    frame: pl.DataFrame, zones: Sequence[Zone], zone_port: np.ndarray, buffer_m: float
+) -> np.ndarray:
+    """Return, per row, the index of the port the vessel is in after exit hysteresis, or -1.
+
+    A vessel is in a port from its first position inside one of the port's zones until its first
+    position outside the port's zones grown by ``buffer_m``, or inside another port's zones.
+    """
+    exits = np.zeros(frame.height, dtype=bool)
+    grown: dict[int, Any] = {}
+    while True:
+        port = (
+            frame.select(
+                pl.when(pl.col("port_in") >= 0)
+                .then(pl.col("port_in"))
+                .when(~pl.col("in_buffer") | pl.col("first") | pl.Series(exits))
+                .then(-1)
+                .forward_fill()
+            )
+            .to_series()
+            .to_numpy()
+        )
+        # "In the buffer" was judged against every zone; where buffers of two ports overlap, or a
+        # vessel jumps from one port into another's buffer, check the port the vessel is in.
+        held = np.flatnonzero((port >= 0) & (frame["port_in"].to_numpy() < 0) & ~exits)
+        if held.size == 0:
+            return port
+        lon, lat = frame["lon"].to_numpy()[held], frame["lat"].to_numpy()[held]
+        outside = np.zeros(held.size, dtype=bool)
+        for p in np.unique(port[held]):
+            if p not in grown:
+                grown[p] = shapely.union_all(
+                    [
+                        zone_geometry(z, buffer_m)
+                        for z, zp in zip(zones, zone_port, strict=False)
+                        if zp == p
+                    ]
+                )
+            sel = port[held] == p
+            outside[sel] = ~shapely.intersects_xy(grown[p], lon[sel], lat[sel])
+        if not outside.any():
+            return port
+        exits[held[outside]] = True
+
+
 def classify(
     prepared: pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
 ) -> pl.DataFrame:
@@ -347,13 +394,7 @@ def classify(
         kind=pl.Series(kind),
         first=first,
     )
-    port = (
-        pl.when(pl.col("port_in") >= 0)
-        .then(pl.col("port_in"))
-        .when(~pl.col("in_buffer") | pl.col("first"))
-        .then(-1)
-        .forward_fill()
-    )
+    port = _port_hysteresis(frame, port_zones, zone_port, settings.exit_buffer_m)
     stopped = (
         pl.when(pl.col("speed_kn") < settings.stop_speed_kn)
         .then(True)
@@ -364,7 +405,7 @@ def classify(
         .forward_fill()
     )
     frame = frame.with_columns(
-        port=port,
+        port=pl.Series(port),
         stopped=stopped,
         gap=(
             (pl.col("timestamp_utc") - pl.col("timestamp_utc").shift(1)).dt.total_microseconds()

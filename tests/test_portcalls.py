@@ -7,8 +7,10 @@ from datetime import timedelta
 
 import polars as pl
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shapely.geometry import box
 from tracks_portcalls import (
     ANCHOR,
     BERTH,
@@ -23,7 +25,7 @@ from tracks_portcalls import (
 )
 
 from monitor.config import DetectSettings
-from monitor.geofences import zones_for_points
+from monitor.geofences import Zone, zone_geometry, zones_for_points
 from monitor.portcalls import (
     RAW_CALLS_SCHEMA,
     TRANSITIONS,
@@ -351,23 +353,32 @@ def test_empty_input_gives_empty_calls_with_schema() -> None:
 # The vectorised states against a plain per-position loop
 
 
+#: The test zones plus port R, 1.7 km north of P: their 1 km exit buffers overlap.
+CLOSE_ZONES = [*ZONES, Zone("R", "Port R", "port", "R", None, box(0.0, 0.115, 0.1, 0.2))]
+
+
 def reference_states(prepared: pl.DataFrame, settings: DetectSettings) -> list[tuple[int, int]]:
     """Return (port index, state code) per row, one position at a time, as GFW's loop does."""
-    zones = [z for z in ZONES if z.kind != "area"]
+    zones = [z for z in CLOSE_ZONES if z.kind != "area"]
     ports = sorted({z.port_id for z in zones})
+    grown = {
+        port: shapely.union_all(
+            [zone_geometry(z, settings.exit_buffer_m) for z in zones if z.port_id == port]
+        )
+        for port in ports
+    }
     inside = zones_for_points(zones, prepared["lon"].to_numpy(), prepared["lat"].to_numpy())
-    near = zones_for_points(
-        zones, prepared["lon"].to_numpy(), prepared["lat"].to_numpy(), settings.exit_buffer_m
-    )
     out: list[tuple[int, int]] = []
     previous_mmsi = None
     port, stopped = -1, False
-    for i, (mmsi, speed) in enumerate(prepared.select("mmsi", "speed_kn").iter_rows()):
+    for i, (mmsi, lon, lat, speed) in enumerate(
+        prepared.select("mmsi", "lon", "lat", "speed_kn").iter_rows()
+    ):
         first = mmsi != previous_mmsi
         previous_mmsi = mmsi
         if inside[i] >= 0:
             port = ports.index(zones[inside[i]].port_id)
-        elif first or near[i] < 0:
+        elif first or port < 0 or not shapely.intersects_xy(grown[ports[port]], lon, lat):
             port = -1
         if speed is not None and speed < settings.stop_speed_kn:
             stopped = True
@@ -381,7 +392,7 @@ fixes = st.tuples(
     st.sampled_from([1, 2, 3]),
     st.integers(0, 3000),  # minutes
     st.floats(-0.05, 0.2),
-    st.floats(-0.05, 0.15),
+    st.floats(-0.05, 0.22),
     st.one_of(st.none(), st.sampled_from([0.0, 0.1, 0.3, 0.45, 0.6, 5.0])),
 )
 
@@ -405,7 +416,7 @@ def test_vectorised_states_equal_a_plain_loop(
         },
     )
     prepared, _ = prepare_positions(frame, S)
-    classified = classify(prepared, ZONES, S)
+    classified = classify(prepared, CLOSE_ZONES, S)
     got = list(zip(classified["port"].to_list(), classified["state"].to_list(), strict=True))
     assert got == reference_states(prepared, S)
     # Each stay in one port is one visit; at sea there is none.
@@ -429,3 +440,31 @@ def test_fixes_within_one_second_are_ordered_whatever_the_stored_order() -> None
         assert forward["timestamp_utc"].is_sorted()
     ordered, _ = prepare_positions(sub_second.reverse(), S)
     assert ordered["lat"].to_list() == [0.0501, 0.0502, 0.05]
+
+
+def test_leaving_into_another_ports_buffer_leaves_the_first_port() -> None:
+    # 0.1 N is P's edge; 0.11 N is 1.1 km outside P but 560 m inside R's exit buffer.
+    track = (
+        Track(21)
+        .fix(*SEA_WEST, 10)
+        .sail(IN_P, 2)
+        .stay(IN_P, 3)
+        .stay((0.05, 0.11), 1, sog=0.0)
+        .stay(IN_P, 3)
+        .sail(SEA_WEST, 2)
+    )
+    found = detect_all(positions(track), CLOSE_ZONES, S)
+    assert found.calls["port_id"].to_list() == ["P", "P"]
+    # Without R, the same fixes are simply beyond P's buffer too: the same two calls.
+    assert detect(positions(track), ZONES, S)["port_id"].to_list() == ["P", "P"]
+    # Fixes inside both buffers keep the vessel in P.
+    held = (
+        Track(22)
+        .fix(*SEA_WEST, 10)
+        .sail(IN_P, 2)
+        .stay(IN_P, 3)
+        .stay((0.05, 0.105), 1, sog=0.0)
+        .stay(IN_P, 3)
+        .sail(SEA_WEST, 2)
+    )
+    assert detect(positions(held), CLOSE_ZONES, S)["port_id"].to_list() == ["P"]
