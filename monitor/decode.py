@@ -62,21 +62,15 @@ _K1 = 0x9E3779B97F4A7C15
 _K2 = 0xD6E8FEB86659FD93
 
 
-def _mix(x: int) -> int:
-    x ^= x >> 32
-    x = (x * _K2) & _M64
-    x ^= x >> 29
-    x = (x * _K2) & _M64
-    return x ^ (x >> 32)
-
-
 def payload_key(payload: bytes) -> int:
     """Return the 64-bit message key of an armoured payload (see the module docstring)."""
-    h = (_K1 ^ len(payload)) & _M64
+    h = _K1 ^ len(payload)
     padded = payload + b"\0" * (-len(payload) % 8)
     for i in range(0, len(padded), 8):
-        h = _mix(h ^ int.from_bytes(padded[i : i + 8], "little"))
-    return h
+        h = ((h ^ int.from_bytes(padded[i : i + 8], "little")) * _K2) & _M64
+        h ^= h >> 29
+    h = (h * _K1) & _M64
+    return h ^ (h >> 32)
 
 
 def ship_type_code(raw: int) -> int:

@@ -26,10 +26,7 @@ Bool = npt.NDArray[np.bool_]
 #: pyais's ShipType normalisation of every 8-bit ship type code.
 _SHIP_TYPE = np.array([ship_type_code(v) for v in range(256)], np.int64)
 
-#: 6-bit value of each payload character, 255 outside the AIS armouring alphabet.
-_SEXTET = np.full(256, 255, np.uint8)
-_SEXTET[48:88] = np.arange(0, 40)
-_SEXTET[96:120] = np.arange(40, 64)
+_SHIFTS = np.arange(54, -1, -6, dtype=np.int64)
 
 OK, INVALID_FIELD, TRUNCATED, INVALID_MMSI, INVALID_POSITION = range(5)
 assert REASONS[INVALID_POSITION] == "invalid_position"
@@ -47,19 +44,26 @@ class Pieces:
     def __len__(self) -> int:
         return len(self.s1)
 
-    def gather(self, buf: U8, width: int, pad: int) -> U8:
-        """Return the first ``width`` payload characters of each message, ``pad`` past the end."""
+    def gather(self, buf: U8, width: int, pad: int | None) -> U8:
+        """Return the first ``width`` payload characters of each message.
+
+        Past a payload's end come ``pad`` bytes, or whatever follows it in ``buf`` if None.
+        """
         if len(self) and int(max(self.s1.max(), self.s2.max())) + width > len(buf):
             buf = np.concatenate([buf, np.zeros(width, np.uint8)])
         # Copying whole windows row by row is much faster than gathering byte by byte.
-        windows = np.lib.stride_tricks.sliding_window_view(buf, width)
+        windows = np.lib.stride_tricks.as_strided(
+            buf, shape=(len(buf) - width + 1, width), strides=(1, 1), writeable=False
+        )
         chars = windows[self.s1]
         two = np.flatnonzero(self.l2 > 0)
         cols = np.arange(width, dtype=np.int64)
         if len(two):
             second = windows[self.s2[two] - self.l1[two]]
             chars[two] = np.where(cols < self.l1[two, None], chars[two], second)
-        chars[cols >= self.length[:, None]] = pad
+        if pad is not None:
+            short = np.flatnonzero(self.length < width)
+            chars[short] = np.where(cols < self.length[short, None], chars[short], np.uint8(pad))
         return chars
 
     def subset(self, keep: Bool) -> Pieces:
@@ -71,19 +75,18 @@ def payload_keys(buf: U8, pieces: Pieces) -> U64:
     """Return :func:`monitor.decode.payload_key` of each message's payload, vectorised."""
     if len(pieces) == 0:
         return np.zeros(0, np.uint64)
-    width = int(-(-int(pieces.length.max()) // 8) * 8)
-    words = np.ascontiguousarray(pieces.gather(buf, width, 0)).view("<u8")
+    n_words = -(-int(pieces.length.max()) // 8)
+    always = int(pieces.length.min()) // 8  # words every payload has in full
+    words = np.ascontiguousarray(pieces.gather(buf, 8 * n_words, 0)).view("<u8")
     h = np.uint64(_K1) ^ pieces.length.astype(np.uint64)
-    k2 = np.uint64(_K2)
+    k1, k2, s29, s32 = np.uint64(_K1), np.uint64(_K2), np.uint64(29), np.uint64(32)
     with np.errstate(over="ignore"):
-        for j in range(words.shape[1]):
-            x = h ^ words[:, j]
-            x ^= x >> np.uint64(32)
-            x *= k2
-            x ^= x >> np.uint64(29)
-            x *= k2
-            x ^= x >> np.uint64(32)
-            h = np.where(j * 8 < pieces.length, x, h)
+        for j in range(n_words):
+            x = (h ^ words[:, j]) * k2
+            x ^= x >> s29
+            h = x if j < always else np.where(8 * j < pieces.length, x, h)
+        h *= k1
+        h ^= h >> s32
     return h
 
 
@@ -91,19 +94,19 @@ class _Bits:
     """Field extraction from payloads packed as 60-bit words (10 characters per word)."""
 
     def __init__(self, buf: U8, pieces: Pieces, width: int) -> None:
-        sextets = _SEXTET[pieces.gather(buf, width, 48)]
-        self.bad: Bool = np.asarray((sextets == 255).any(axis=1), bool)
-        self.sextets = np.where(sextets == 255, 0, sextets).astype(np.uint8)
-        columns = np.ascontiguousarray(self.sextets.T).astype(np.int64)
-        self.words: list[I64] = []
-        for k in range(0, width, 10):
-            word = np.zeros(len(pieces), np.int64)
-            for j in range(k, k + 10):
-                word <<= 6
-                if j < width:
-                    word |= columns[j]
-            self.words.append(word)
-        self.msg_type = columns[0] if width else np.zeros(len(pieces), np.int64)
+        n_words = -(-width // 10)
+        chars = pieces.gather(buf, n_words * 10, None)
+        # Armouring: "0".."W" are 0-39, "`".."w" are 40-63; anything else is not AIS.
+        sextets = chars - np.uint8(48)
+        outside = (sextets > 71) | ((sextets >= 40) & (sextets < 48))
+        sextets[sextets >= 48] -= np.uint8(8)
+        inside = np.arange(n_words * 10) < np.minimum(pieces.length, width)[:, None]
+        self.bad: Bool = np.asarray((outside & inside).any(axis=1), bool)
+        sextets &= np.uint8(63)
+        self.sextets = sextets
+        grouped = sextets.reshape(len(pieces), n_words, 10).astype(np.int64) << _SHIFTS
+        self.words: list[I64] = list(grouped.sum(axis=2).T)
+        self.msg_type = sextets[:, 0].astype(np.int64)
 
     def take(self, keep: Bool) -> None:
         """Keep only the messages where ``keep`` is True."""

@@ -35,26 +35,34 @@ for _i, _c in enumerate(b"0123456789ABCDEF"):
     _HEX[_c] = _i
 for _i, _c in enumerate(b"abcdef"):
     _HEX[_c] = 10 + _i
-_COLS15 = np.arange(15, dtype=np.int64)
+_POW10 = 10 ** np.arange(17, dtype=np.int64)
+_P8 = 10.0 ** np.arange(7, -1, -1)  # float dot products of 8 digits are exact
+
+
+def _windows(buf: U8, start: I64, width: int = 16) -> U8:
+    """Return ``buf[start:start+width]`` for each start (bytes before 0 or past the end as 0)."""
+    low = int(start.min()) if len(start) else 0
+    if low < 0 or len(start) and int(start.max()) + width > len(buf):
+        buf = np.concatenate([np.zeros(width, np.uint8), buf, np.zeros(width, np.uint8)])
+        start = start + width
+    return np.lib.stride_tricks.sliding_window_view(buf, width)[start]
 
 
 def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
-    """Return the value and digit count (0-15) of the decimal number starting at each ``start``."""
-    digits = buf[start[:, None] + _COLS15].astype(np.int64) - 48
-    run = np.logical_and.accumulate((digits >= 0) & (digits <= 9), axis=1)
+    """Return the value and digit count (0-16) of the decimal number starting at each ``start``."""
+    digits = _windows(buf, start) - np.uint8(48)
+    run = np.logical_and.accumulate(digits <= 9, axis=1)
     n = run.sum(axis=1)
-    value = np.zeros(len(start), np.int64)
-    for j in range(int(n.max()) if len(n) else 0):
-        value = np.where(run[:, j], value * 10 + digits[:, j], value)
-    return value, n
+    d = np.where(run, digits, 0).astype(np.float64)
+    left = (d[:, :8] @ _P8).astype(np.int64) * 100_000_000 + (d[:, 8:] @ _P8).astype(np.int64)
+    return left // _POW10[16 - n], n
 
 
 def parse_uint_before(buf: U8, end: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-15) of the decimal number ending before each ``end``."""
-    chars = buf[np.maximum(end[:, None] - 15 + _COLS15, 0)]
-    is_digit = ((chars >= 48) & (chars <= 57))[:, ::-1]
-    n = np.logical_and.accumulate(is_digit, axis=1).sum(axis=1)
-    return parse_uint(buf, end - n)[0], n
+    digits = _windows(buf, end - 15, 15) - np.uint8(48)
+    n = np.logical_and.accumulate(digits[:, ::-1] <= 9, axis=1).sum(axis=1)
+    return np.where(n > 0, parse_uint(buf, end - n)[0], 0), n
 
 
 def epoch_us(value: I64, ndigits: I64) -> I64:
@@ -120,7 +128,7 @@ def _tag_blocks(
     inside = cpos < tag_end[owner]
     cpos, owner = cpos[inside], owner[inside]
     value, nd = parse_uint(buf, cpos + 1)
-    good = nd > 0
+    good = (nd > 0) & (nd < 16)
     tag_time[owner[good]] = epoch_us(value[good], nd[good])
     return body, tag_end, tag_time
 

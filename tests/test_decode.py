@@ -15,8 +15,8 @@ from pyais import decode as pyais_decode
 from pyais import encode_dict
 
 import monitor.nmea as nmea_mod
-from monitor.decode import payload_key
-from monitor.decode_fast import Pieces, payload_keys
+from monitor.decode import decode_payload, payload_key
+from monitor.decode_fast import Pieces, _Bits, payload_keys
 from monitor.nmea import NmeaDecoder
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -382,3 +382,15 @@ def test_other_types_are_counted_not_stored() -> None:
     batch = decode_lines(lines)
     assert batch.other_types == {4: 1, 21: 1}
     assert batch.positions.height == 1 and batch.n_messages == 3
+
+
+def test_every_byte_is_judged_like_the_pyais_path() -> None:
+    for c in range(256):
+        payload = b"1" + bytes([c]) * 27
+        buf = np.frombuffer(payload + bytes(64), np.uint8)
+        bits = _Bits(buf, Pieces(np.array([0]), np.array([28])), 28)
+        status, _ = decode_payload(payload, 0)
+        assert bool(bits.bad[0]) == (status == "invalid_field"), c
+        if status != "invalid_field":
+            value = c - 48 - (8 if c - 48 > 40 else 0)  # pyais's armouring
+            assert bits.sextets[0, 1] == value, c
