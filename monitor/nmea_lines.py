@@ -41,8 +41,9 @@ _P8 = 10.0 ** np.arange(7, -1, -1)  # float dot products of 8 digits are exact
 
 def _windows(buf: U8, start: I64, width: int = 16) -> U8:
     """Return ``buf[start:start+width]`` for each start (bytes before 0 or past the end as 0)."""
-    low = int(start.min()) if len(start) else 0
-    if low < 0 or len(start) and int(start.max()) + width > len(buf):
+    if len(start) == 0:
+        return np.zeros((0, width), np.uint8)
+    if int(start.min()) < 0 or int(start.max()) + width > len(buf):
         buf = np.concatenate([np.zeros(width, np.uint8), buf, np.zeros(width, np.uint8)])
         start = start + width
     return np.lib.stride_tricks.sliding_window_view(buf, width)[start]
