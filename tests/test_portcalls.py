@@ -431,7 +431,7 @@ def test_fixes_within_one_second_are_ordered_whatever_the_stored_order() -> None
         lat=pl.Series([0.05, 0.0501, 0.0502]),
     )
     sub_second = same_second.with_columns(
-        timestamp_utc=pl.col("timestamp_utc") + pl.duration(milliseconds=pl.Series([300, 0, 0]))
+        timestamp_utc=pl.col("timestamp_utc") + pl.Series([300_000, 0, 0]).cast(pl.Duration("us"))
     )
     for frame in (same_second, sub_second):
         forward, _ = prepare_positions(frame, S)
