@@ -53,7 +53,8 @@ def call_fields(row: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[
     arrival = when(row["arrival_utc"])
     if row.get("arrival_observed") is False:
         arrival += " (already inside when first seen)"
-    if row.get("status") == "in_port" or row.get("departure_utc") is None:
+    still_in = row.get("status") == "in_port" or row.get("departure_utc") is None
+    if still_in:
         departure = "still in port"
     else:
         departure = when(row["departure_utc"])
@@ -74,7 +75,7 @@ def call_fields(row: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[
         ("Port", names.get(row["port_id"], text(row.get("port_name")))),
         ("Arrival", arrival),
         ("Departure", departure),
-        ("Duration", hours(row.get("duration_h"))),
+        ("Duration", hours(row.get("duration_h")) + (" so far" if still_in else "")),
         ("Confidence", f"{confidence} / 4" if confidence is not None else DASH),
         (
             "Draught change",
