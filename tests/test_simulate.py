@@ -14,16 +14,21 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyais import decode, encode_dict
+from shapely.geometry import Polygon
 from simulate_fixtures import decode_positions, nmea_checksum, split_line, write_config
 
 from monitor.config import Settings, load_config
 from monitor.errors import ConfigError
 from monitor.geofences import load_zones
 from monitor.simulate import PRESETS, SimulationResult, simulate
-from monitor.simulate.fleet import HOSTILE_NAMES, imo_number
+from monitor.simulate.fleet import HOSTILE_NAMES, imo_number, make_fleet
+from monitor.simulate.geo import MPS_PER_KN
 from monitor.simulate.nmea_writer import encode_positions, tagged_lines
+from monitor.simulate.ports import PortModel
 from monitor.simulate.seaways import KOREA_SEAS, WAYPOINTS
-from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, read_truth_csv
+from monitor.simulate.tracks import AT_ANCHOR, MOORED, Stay, make_move
+from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, port_visits, read_truth_csv
+from monitor.simulate.voyages import VesselPlan
 
 START = datetime(2024, 3, 4, tzinfo=UTC)
 
@@ -358,3 +363,80 @@ def test_bad_arguments_are_clear_errors(config: Settings, tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match="no port zones"):
         simulate(Settings(), days=1, vessels=3, output=tmp_path)
     assert "clean" in PRESETS
+
+
+# --- kinematics and truth units -------------------------------------------------------------
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-5e4, 5e4), st.floats(-5e4, 5e4)), min_size=2, max_size=6),
+    st.floats(4.0, 16.0),
+)
+def test_moves_cover_their_path_at_the_planned_speeds(
+    points: list[tuple[float, float]], cruise_kn: float
+) -> None:
+    xs = np.array([p[0] for p in points])
+    ys = np.array([p[1] for p in points])
+    move = make_move(1000.0, xs, ys, cruise_kn)
+    assert move.knot_d_m[-1] == pytest.approx(move.length_m)
+    x_end, y_end = move.position_at(np.array([move.t1_s]))
+    if move.length_m > 1.0:
+        assert x_end[0] == pytest.approx(xs[-1], abs=1e-6)
+        assert y_end[0] == pytest.approx(ys[-1], abs=1e-6)
+    # Never faster than cruise speed, slow at both ends of a long move.
+    pace = np.diff(move.knot_d_m) / np.diff(move.knot_t_s) / MPS_PER_KN
+    assert pace.max() <= cruise_kn + 1e-9
+    if move.length_m > 50_000:
+        assert pace[0] <= 3.0 + 1e-9 and pace[-1] <= 3.5 + 1e-9
+    mid = move.time_at(np.array([move.length_m / 2]))[0]
+    assert move.t0_s < mid < move.t1_s
+
+
+def _square(x0: float, y0: float, side_m: float) -> Polygon:
+    return Polygon([(x0, y0), (x0 + side_m, y0), (x0 + side_m, y0 + side_m), (x0, y0 + side_m)])
+
+
+def test_visits_join_an_outer_anchorage_and_the_berth_but_not_two_calls() -> None:
+    port = PortModel(
+        port_id="p",
+        name="P",
+        country=None,
+        area=shapely.union_all([_square(0, 0, 2000), _square(10_000, 0, 2000)]),
+        berths=(),
+        anchorages=(),
+        anchor_latlon=(0.0, 0.0),
+    )
+    vessel = make_fleet(["cargo"], np.random.default_rng(0))[0]
+    vp = VesselPlan(vessel)
+    inbound = make_move(0.0, np.array([30_000.0, 11_000.0]), np.array([1000.0, 1000.0]), 12.0)
+    vp.legs.append(inbound)
+    t = inbound.t1_s
+    vp.legs.append(Stay(t, t + 7200, 11_000, 1000, AT_ANCHOR, "anchor", "p"))
+    shift = make_move(t + 7200, np.array([11_000.0, 1000.0]), np.array([1000.0, 1000.0]), 5.0)
+    vp.legs.append(shift)
+    t = shift.t1_s
+    vp.legs.append(Stay(t, t + 36_000, 1000, 1000, MOORED, "berth", "p"))
+    out = make_move(
+        t + 36_000,
+        np.array([1000.0, 1000.0, 1000.0]),
+        np.array([1000.0, -30_000.0, -30_000.0]),
+        12.0,
+    )
+    vp.legs.append(out)
+    visits = port_visits(vp, [port])
+    assert len(visits) == 1
+    visit = visits[0]
+    # Entry at x = 12 000 m on the inbound leg, exit at y = 0 on the outbound leg.
+    assert visit.entry_s == pytest.approx(inbound.time_at(np.array([18_000.0]))[0])
+    assert visit.exit_s == pytest.approx(out.time_at(np.array([1000.0]))[0])
+    assert visit.anchorage_s == pytest.approx(7200) and visit.berth_s == pytest.approx(36_000)
+    # A second call after a stop elsewhere stays a separate visit.
+    t = out.t1_s
+    vp.legs.append(Stay(t, t + 3600, 1000, -30_000, MOORED, "berth", "q"))
+    back = make_move(t + 3600, np.array([1000.0, 1000.0]), np.array([-30_000.0, 1000.0]), 12.0)
+    vp.legs.append(back)
+    vp.legs.append(Stay(back.t1_s, back.t1_s + 3600, 1000, 1000, MOORED, "berth", "p"))
+    visits = port_visits(vp, [port])
+    assert len(visits) == 2
+    assert not visits[1].exit_known

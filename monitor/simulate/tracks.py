@@ -97,12 +97,15 @@ def make_move(
     y = np.asarray(y_m, dtype=np.float64)
     keep = np.concatenate([[True], (np.diff(x) != 0) | (np.diff(y) != 0)])
     x, y = x[keep], y[keep]
-    if len(x) == 1:
-        x, y = np.repeat(x, 2), np.repeat(y, 2) + np.array([0.0, 1.0])
     cum = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+    if cum[-1] < 1.0:
+        # A degenerate path becomes a one-metre hop so that speeds and times stay finite.
+        x, y = np.array([x[0], x[0]]), np.array([y[0], y[0] + 1.0])
+        cum = np.array([0.0, 1.0])
     length = float(cum[-1])
-    start = [s for s in _START_STEPS if slow_start]
-    end = [s for s in _END_STEPS if slow_end]
+    # A ramp never speeds a slow move up: steps above the cruise speed are capped at it.
+    start = [(d, min(v, cruise_kn)) for d, v in _START_STEPS if slow_start]
+    end = [(d, min(v, cruise_kn)) for d, v in _END_STEPS if slow_end]
     ramp = sum(d for d, _ in start) + sum(d for d, _ in end)
     # Short moves squeeze the ramps so that some distance is left at cruise speed.
     scale = min(1.0, 0.8 * length / ramp) if ramp else 1.0
