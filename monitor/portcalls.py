@@ -2,12 +2,13 @@
 
 Each vessel is, at each of its positions, in one of three states: ``at_sea``, ``in_port`` (inside a
 port's zones, moving) or ``stopped`` (inside, below the stop speed). The states are computed for
-every position at once (forward-filled hysteresis), then :data:`TRANSITIONS` turns the few rows
-where the state changes into events, as in Global Fishing Watch's port-visit pipeline:
+every position at once (forward-filled hysteresis), then the transition table of
+:mod:`monitor.portcall_states` turns the few rows where the state changes into events, as in Global
+Fishing Watch's port-visit pipeline:
 
 * a vessel enters on its first position inside a zone of a port and leaves only once it is more
-  than ``exit_buffer_m`` outside every zone (the buffer keeps a vessel that swings at anchor on
-  the boundary from entering and leaving over and over);
+  than ``exit_buffer_m`` outside the port's zones, or inside another port (the buffer keeps a
+  vessel that swings at anchor on the boundary from entering and leaving over and over);
 * it stops below ``stop_speed_kn`` and moves again only above ``move_speed_kn``;
 * silence longer than ``max_gap_h`` is a gap: inside a port it does not end the visit if the
   vessel is next seen inside the same port; if it is next seen at sea the departure was not
@@ -25,7 +26,6 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -34,78 +34,19 @@ import shapely
 
 from monitor.config import DetectSettings
 from monitor.geofences import Zone, zone_geometry, zones_for_points
+from monitor.portcall_states import (
+    EVENTS_OF_PREVIOUS_VISIT,
+    STATE_CODES,
+    TRANSITIONS,
+    Event,
+    State,
+    confidence,
+    transition_events,
+)
 from monitor.schema import UTC_US
 
 log = logging.getLogger(__name__)
 
-
-class State(StrEnum):
-    """Where a vessel is at one position (the ``dark_*`` states are silences longer than a gap)."""
-
-    AT_SEA = "at_sea"
-    IN_PORT = "in_port"
-    STOPPED = "stopped"
-    #: Silent after being seen inside a port, moving.
-    DARK_IN_PORT = "dark_in_port"
-    #: Silent after being seen stopped inside a port.
-    DARK_STOPPED = "dark_stopped"
-
-
-class Event(StrEnum):
-    """What a transition between two states means for a port visit."""
-
-    #: Seen outside, then inside: the arrival was observed.
-    ENTER = "enter"
-    #: First seen inside (start of the data, or after a silence at sea): arrival not observed.
-    OPEN = "open"
-    #: Seen inside, then beyond the exit buffer: the departure was observed.
-    EXIT = "exit"
-    #: Seen inside, silent, then seen at sea: departure not observed.
-    CLOSE = "close"
-    STOP_BEGIN = "stop_begin"
-    STOP_END = "stop_end"
-    GAP_BEGIN = "gap_begin"
-    GAP_END = "gap_end"
-
-
-#: ``(previous state, new state) -> events``. ``None`` is "no earlier position": the start of the
-#: vessel's data, or a silence at sea longer than ``max_gap_h`` (what came before says nothing
-#: about the arrival). A move from one port straight into another is decomposed into
-#: ``(old, AT_SEA)`` then ``(AT_SEA, new)``; a silence into ``(old, DARK_*)`` then
-#: ``(DARK_*, new)``.
-TRANSITIONS: dict[tuple[State | None, State], tuple[Event, ...]] = {
-    (None, State.AT_SEA): (),
-    (None, State.IN_PORT): (Event.OPEN,),
-    (None, State.STOPPED): (Event.OPEN, Event.STOP_BEGIN),
-    (State.AT_SEA, State.AT_SEA): (),
-    (State.AT_SEA, State.IN_PORT): (Event.ENTER,),
-    (State.AT_SEA, State.STOPPED): (Event.ENTER, Event.STOP_BEGIN),
-    (State.IN_PORT, State.AT_SEA): (Event.EXIT,),
-    (State.IN_PORT, State.IN_PORT): (),
-    (State.IN_PORT, State.STOPPED): (Event.STOP_BEGIN,),
-    (State.STOPPED, State.AT_SEA): (Event.STOP_END, Event.EXIT),
-    (State.STOPPED, State.IN_PORT): (Event.STOP_END,),
-    (State.STOPPED, State.STOPPED): (),
-    (State.IN_PORT, State.DARK_IN_PORT): (Event.GAP_BEGIN,),
-    (State.STOPPED, State.DARK_STOPPED): (Event.GAP_BEGIN,),
-    (State.DARK_IN_PORT, State.AT_SEA): (Event.CLOSE,),
-    (State.DARK_IN_PORT, State.IN_PORT): (Event.GAP_END,),
-    (State.DARK_IN_PORT, State.STOPPED): (Event.GAP_END, Event.STOP_BEGIN),
-    (State.DARK_STOPPED, State.AT_SEA): (Event.STOP_END, Event.CLOSE),
-    (State.DARK_STOPPED, State.IN_PORT): (Event.GAP_END, Event.STOP_END),
-    (State.DARK_STOPPED, State.STOPPED): (Event.GAP_END,),
-}
-
-_DARK_OF: dict[State, State] = {
-    State.IN_PORT: State.DARK_IN_PORT,
-    State.STOPPED: State.DARK_STOPPED,
-}
-_IN_PORT_STATES = (State.IN_PORT, State.STOPPED)
-
-#: Events that belong to the visit of the row before the transition (they close or continue it).
-_EVENTS_OF_PREVIOUS_VISIT = frozenset({Event.EXIT, Event.CLOSE, Event.STOP_END, Event.GAP_BEGIN})
-
-_STATE_CODES: tuple[State, ...] = (State.AT_SEA, State.IN_PORT, State.STOPPED)
 
 #: Receiver logging times jitter by up to about a minute; an interval shorter than this is
 #: counted as this long when judging an implied speed, so jitter is not mistaken for an outlier.
@@ -146,33 +87,6 @@ TRANSITS_SCHEMA: dict[str, pl.DataType] = {
     "duration_h": pl.Float64(),
     "n_positions": pl.UInt32(),
 }
-
-
-def transition_events(
-    previous: State | None, new: State, *, gap: bool = False, same_port: bool = True
-) -> list[Event]:
-    """Return the events of one step from ``previous`` to ``new`` (states without ``dark_*``).
-
-    ``gap`` is a silence longer than ``max_gap_h`` between the two positions; ``same_port`` is
-    False when both are in port but in different ports.
-    """
-    hops: list[tuple[State | None, State]] = []
-    if gap and previous is not None:
-        dark = _DARK_OF.get(previous)
-        if dark is None:
-            previous = None
-        else:
-            hops.append((previous, dark))
-            if new in _IN_PORT_STATES and not same_port:
-                hops.append((dark, State.AT_SEA))
-                previous = None
-            else:
-                previous = dark
-    elif previous in _IN_PORT_STATES and new in _IN_PORT_STATES and not same_port:
-        hops.append((previous, State.AT_SEA))
-        previous = State.AT_SEA
-    hops.append((previous, new))
-    return [event for hop in hops for event in TRANSITIONS[hop]]
 
 
 def call_id(mmsi: int, port_id: str, arrival_us: int) -> str:
@@ -241,6 +155,9 @@ def _sort_by_vessel_and_time(frame: pl.DataFrame) -> pl.DataFrame:
     # One 64-bit key (an MMSI needs 30 bits; 34 bits of seconds span 544 years) sorts in parallel
     # and several times faster than the four columns, whose first (mmsi) is nearly all ties.
     key = pl.col("mmsi").cast(pl.UInt64) * (1 << 34) + (seconds - seconds.min()).cast(pl.UInt64)
+    bounds = frame.select(mmsi=pl.col("mmsi").max(), span=seconds.max() - seconds.min()).row(0)
+    if bounds[0] is not None and (bounds[0] >= 1 << 30 or bounds[1] >= 1 << 34):
+        return frame.sort("mmsi", "timestamp_utc", "lat", "lon")
     frame = frame.with_columns(__key=key).sort("__key")
     tied = (pl.col("__key") == pl.col("__key").shift(1)) | (
         pl.col("__key") == pl.col("__key").shift(-1)
@@ -443,15 +360,15 @@ def _events(frame: pl.DataFrame) -> pl.DataFrame:
     for mmsi, ts, first, prev, new, gap, prev_port, port, visit, prev_visit in zip(
         *cols, strict=True
     ):
-        previous = None if first else _STATE_CODES[prev]
+        previous = None if first else STATE_CODES[prev]
         events = transition_events(
-            previous, _STATE_CODES[new], gap=bool(gap), same_port=prev_port == port
+            previous, STATE_CODES[new], gap=bool(gap), same_port=prev_port == port
         )
         for event in events:
             rows["mmsi"].append(mmsi)
             rows["timestamp_utc"].append(ts)
             rows["event"].append(str(event))
-            rows["visit"].append(prev_visit if event in _EVENTS_OF_PREVIOUS_VISIT else visit)
+            rows["visit"].append(prev_visit if event in EVENTS_OF_PREVIOUS_VISIT else visit)
     events_frame = pl.DataFrame(
         rows,
         schema={
@@ -462,22 +379,6 @@ def _events(frame: pl.DataFrame) -> pl.DataFrame:
         },
     )
     return events_frame
-
-
-def confidence(entry: pl.Expr, exit_: pl.Expr, stop_or_gap: pl.Expr) -> pl.Expr:
-    """Return the confidence (1-4) of a call from what was observed, as in GFW's port visits.
-
-    4: entry, stop or gap, and exit observed. 3: stop or gap, and one of entry and exit.
-    2: stop or gap alone, or both entry and exit without a stop or gap.
-    1: no stop or gap, and at most one of entry and exit.
-    """
-    seen = entry.cast(pl.UInt8) + exit_.cast(pl.UInt8)
-    return (
-        pl.when(stop_or_gap)
-        .then(pl.lit(2, pl.UInt8) + seen)
-        .otherwise(pl.when(seen == 2).then(2).otherwise(1))
-        .cast(pl.UInt8)
-    )
 
 
 def detect_all(
@@ -585,3 +486,20 @@ def detect(
 ) -> pl.DataFrame:
     """Return the port calls (:data:`RAW_CALLS_SCHEMA`) found in ``positions`` inside ``zones``."""
     return detect_all(positions, zones, settings).calls
+
+
+__all__ = [
+    "RAW_CALLS_SCHEMA",
+    "TRANSITIONS",
+    "TRANSITS_SCHEMA",
+    "Detection",
+    "Event",
+    "State",
+    "call_id",
+    "classify",
+    "confidence",
+    "detect",
+    "detect_all",
+    "prepare_positions",
+    "transition_events",
+]

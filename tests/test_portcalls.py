@@ -468,3 +468,11 @@ def test_leaving_into_another_ports_buffer_leaves_the_first_port() -> None:
         .sail(SEA_WEST, 2)
     )
     assert detect(positions(held), CLOSE_ZONES, S)["port_id"].to_list() == ["P"]
+
+
+def test_sort_handles_numbers_beyond_the_fast_key() -> None:
+    # MMSIs are 9 digits, but a u32 column can hold more; the order must stay right.
+    big = positions(Track(4_000_000_000).stay(IN_P, 1), Track(5).stay(IN_P, 1))
+    prepared, _ = prepare_positions(big.reverse(), S)
+    assert prepared["mmsi"].to_list() == [5] * 6 + [4_000_000_000] * 6
+    assert prepared["timestamp_utc"].head(6).is_sorted()

@@ -1,0 +1,124 @@
+"""The port-call state machine: states, events and the transition table, tested entry by entry.
+
+Like Global Fishing Watch's ``create_in_out_events``, a table maps (previous state, new state) to
+the events the step means for a port visit; :func:`transition_events` composes the table's steps
+for a silence (``dark_*`` states) or a move straight from one port into another.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import polars as pl
+
+
+class State(StrEnum):
+    """Where a vessel is at one position (the ``dark_*`` states are silences longer than a gap)."""
+
+    AT_SEA = "at_sea"
+    IN_PORT = "in_port"
+    STOPPED = "stopped"
+    #: Silent after being seen inside a port, moving.
+    DARK_IN_PORT = "dark_in_port"
+    #: Silent after being seen stopped inside a port.
+    DARK_STOPPED = "dark_stopped"
+
+
+class Event(StrEnum):
+    """What a transition between two states means for a port visit."""
+
+    #: Seen outside, then inside: the arrival was observed.
+    ENTER = "enter"
+    #: First seen inside (start of the data, or after a silence at sea): arrival not observed.
+    OPEN = "open"
+    #: Seen inside, then beyond the exit buffer: the departure was observed.
+    EXIT = "exit"
+    #: Seen inside, silent, then seen at sea: departure not observed.
+    CLOSE = "close"
+    STOP_BEGIN = "stop_begin"
+    STOP_END = "stop_end"
+    GAP_BEGIN = "gap_begin"
+    GAP_END = "gap_end"
+
+
+#: ``(previous state, new state) -> events``. ``None`` is "no earlier position": the start of the
+#: vessel's data, or a silence at sea longer than ``max_gap_h`` (what came before says nothing
+#: about the arrival). A move from one port straight into another is decomposed into
+#: ``(old, AT_SEA)`` then ``(AT_SEA, new)``; a silence into ``(old, DARK_*)`` then
+#: ``(DARK_*, new)``.
+TRANSITIONS: dict[tuple[State | None, State], tuple[Event, ...]] = {
+    (None, State.AT_SEA): (),
+    (None, State.IN_PORT): (Event.OPEN,),
+    (None, State.STOPPED): (Event.OPEN, Event.STOP_BEGIN),
+    (State.AT_SEA, State.AT_SEA): (),
+    (State.AT_SEA, State.IN_PORT): (Event.ENTER,),
+    (State.AT_SEA, State.STOPPED): (Event.ENTER, Event.STOP_BEGIN),
+    (State.IN_PORT, State.AT_SEA): (Event.EXIT,),
+    (State.IN_PORT, State.IN_PORT): (),
+    (State.IN_PORT, State.STOPPED): (Event.STOP_BEGIN,),
+    (State.STOPPED, State.AT_SEA): (Event.STOP_END, Event.EXIT),
+    (State.STOPPED, State.IN_PORT): (Event.STOP_END,),
+    (State.STOPPED, State.STOPPED): (),
+    (State.IN_PORT, State.DARK_IN_PORT): (Event.GAP_BEGIN,),
+    (State.STOPPED, State.DARK_STOPPED): (Event.GAP_BEGIN,),
+    (State.DARK_IN_PORT, State.AT_SEA): (Event.CLOSE,),
+    (State.DARK_IN_PORT, State.IN_PORT): (Event.GAP_END,),
+    (State.DARK_IN_PORT, State.STOPPED): (Event.GAP_END, Event.STOP_BEGIN),
+    (State.DARK_STOPPED, State.AT_SEA): (Event.STOP_END, Event.CLOSE),
+    (State.DARK_STOPPED, State.IN_PORT): (Event.GAP_END, Event.STOP_END),
+    (State.DARK_STOPPED, State.STOPPED): (Event.GAP_END,),
+}
+
+DARK_OF: dict[State, State] = {
+    State.IN_PORT: State.DARK_IN_PORT,
+    State.STOPPED: State.DARK_STOPPED,
+}
+IN_PORT_STATES = (State.IN_PORT, State.STOPPED)
+
+#: Events that belong to the visit of the row before the transition (they close or continue it).
+EVENTS_OF_PREVIOUS_VISIT = frozenset({Event.EXIT, Event.CLOSE, Event.STOP_END, Event.GAP_BEGIN})
+
+STATE_CODES: tuple[State, ...] = (State.AT_SEA, State.IN_PORT, State.STOPPED)
+
+
+def transition_events(
+    previous: State | None, new: State, *, gap: bool = False, same_port: bool = True
+) -> list[Event]:
+    """Return the events of one step from ``previous`` to ``new`` (states without ``dark_*``).
+
+    ``gap`` is a silence longer than ``max_gap_h`` between the two positions; ``same_port`` is
+    False when both are in port but in different ports.
+    """
+    hops: list[tuple[State | None, State]] = []
+    if gap and previous is not None:
+        dark = DARK_OF.get(previous)
+        if dark is None:
+            previous = None
+        else:
+            hops.append((previous, dark))
+            if new in IN_PORT_STATES and not same_port:
+                hops.append((dark, State.AT_SEA))
+                previous = None
+            else:
+                previous = dark
+    elif previous in IN_PORT_STATES and new in IN_PORT_STATES and not same_port:
+        hops.append((previous, State.AT_SEA))
+        previous = State.AT_SEA
+    hops.append((previous, new))
+    return [event for hop in hops for event in TRANSITIONS[hop]]
+
+
+def confidence(entry: pl.Expr, exit_: pl.Expr, stop_or_gap: pl.Expr) -> pl.Expr:
+    """Return the confidence (1-4) of a call from what was observed, as in GFW's port visits.
+
+    4: entry, stop or gap, and exit observed. 3: stop or gap, and one of entry and exit.
+    2: stop or gap alone, or both entry and exit without a stop or gap.
+    1: no stop or gap, and at most one of entry and exit.
+    """
+    seen = entry.cast(pl.UInt8) + exit_.cast(pl.UInt8)
+    return (
+        pl.when(stop_or_gap)
+        .then(pl.lit(2, pl.UInt8) + seen)
+        .otherwise(pl.when(seen == 2).then(2).otherwise(1))
+        .cast(pl.UInt8)
+    )
