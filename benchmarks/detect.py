@@ -22,12 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import shapely
 
 from monitor.config import DetectSettings
 from monitor.geofences import Zone, circle_polygon, load_geojson
 from monitor.portcalls import detect_all
-from monitor.schema import POSITIONS_SCHEMA
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("MONITOR_DATA", HERE.parent.parent / "shared" / "data"))
@@ -40,7 +38,7 @@ NY = DATA / "positions" / "tracktable_NYHarbor_2020_12_first_week.traj.gz"
 
 
 def synthetic_zones(n_ports: int = 10) -> list[Zone]:
-    """Return 20 zones: n_ports ports on a grid, each with an anchorage outside and a berth inside."""
+    """Return 2 x n_ports zones: ports on a grid, each with an anchorage just outside."""
     zones: list[Zone] = []
     for i in range(n_ports):
         lon, lat = 120.0 + 3.0 * (i % 5), 30.0 + 3.0 * (i // 5)
@@ -125,8 +123,8 @@ def synthetic_positions(n_target: int, seed: int = 1) -> pl.DataFrame:
 
 def monitor_vs_movingpandas(frame: pl.DataFrame, zones: Sequence[Zone], n_points: int) -> None:
     try:
-        import geopandas as gpd
-        import movingpandas as mpd
+        import geopandas as gpd  # type: ignore[import-untyped]
+        import movingpandas as mpd  # type: ignore[import-untyped]
     except ImportError:
         print("  movingpandas not installed (pip install -e '.[bench]'): baseline skipped")
         return
