@@ -330,3 +330,20 @@ def test_same_size_and_start_but_other_content_is_read(tmp_path: Path, settings:
     summary = ingest_paths([path], settings)
     assert summary.files[0].status == "ingested"
     assert summary.n_positions == 5
+
+
+def test_csv_columns_from_the_config_and_forced_format(tmp_path: Path) -> None:
+    path = tmp_path / "boats.txt"
+    path.write_text("ID;t;y;x\n244000001;2024-05-01T10:00:00Z;52.0;4.0\n", encoding="ascii")
+    config = tmp_path / "monitor.toml"
+    config.write_text(
+        '[store]\npath = "st"\n[ingest.csv_columns]\nmmsi = "ID"\ntimestamp = "t"\n'
+        'lat = "y"\nlon = "x"\n',
+        encoding="ascii",
+    )
+    result = CliRunner().invoke(
+        main, ["ingest", str(path), "--config", str(config), "--format", "csv", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["positions"] == 1
+    assert Store(tmp_path / "st").scan_positions().collect()["mmsi"].to_list() == [244000001]
