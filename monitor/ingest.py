@@ -89,7 +89,7 @@ class _Run:
             return None
         best: dict[str, Any] | None = None
         for length in self.manifest["fingerprint_bytes"].unique().to_list():
-            if length > len(head) or length > size:
+            if length == 0 or length > len(head) or length > size:
                 continue
             rows = self.manifest.filter(
                 (pl.col("fingerprint_bytes") == length)
@@ -219,6 +219,11 @@ class _Run:
             prefix = b""
             if start == 0:
                 prefix = read_exact(opened.stream, DETECT_BYTES)
+                if not prefix.strip():
+                    # Nothing to read yet (a log just created): no error, no manifest row.
+                    summary.status = "empty"
+                    progress.advance_file(size)
+                    return
                 file_fmt = fmt if fmt != "auto" else _detect(prefix, inp.name)
             else:
                 file_fmt = str(entry["format"]) if entry is not None else fmt

@@ -18,7 +18,7 @@ class FileSummary:
 
     input: str
     #: "ingested", "resumed" (read on from where a previous run stopped), "unchanged" (already
-    #: fully read: skipped) or "error".
+    #: fully read: skipped), "empty" (nothing in it yet) or "error".
     status: str = "ingested"
     format: str | None = None
     n_lines: int = 0

@@ -347,3 +347,14 @@ def test_csv_columns_from_the_config_and_forced_format(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["positions"] == 1
     assert Store(tmp_path / "st").scan_positions().collect()["mmsi"].to_list() == [244000001]
+
+
+def test_empty_input_is_no_error_and_is_read_once_it_has_lines(
+    tmp_path: Path, settings: Settings
+) -> None:
+    path = tmp_path / "new.log"
+    path.write_bytes(b"")
+    summary = ingest_paths([path], settings)
+    assert summary.files[0].status == "empty" and summary.errors == []
+    write(path, position_lines(4))
+    assert ingest_paths([path], settings).n_positions == 4
