@@ -18,6 +18,7 @@ import polars as pl
 from monitor.config import Settings, load_config, shipped_config_path
 from monitor.errors import ConfigError
 from monitor.simulate import PRESETS, SimulationResult, simulate
+from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, read_truth_csv
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class DemoSummary:
     #: Detected calls whose arrival was not seen (AIS off until inside), excluding calls already
     #: under way when the data starts.
     dark_arrivals: int
+    #: Simulated calls whose arrival was dark, counted the same way.
     true_dark_arrivals: int
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -102,7 +104,10 @@ def run_demo(
     per_port = calls.group_by("port_name").len().sort("len", "port_name", descending=[True, False])
     grace = sim.start + timedelta(hours=settings.detect.max_gap_h)
     dark = calls.filter(~pl.col("arrival_observed") & (pl.col("arrival_utc") > grace)).height
-    truth = pl.read_csv(sim.truth_paths["silences"])
+    truth = read_truth_csv(sim.truth_paths["calls"], CALLS_TRUTH_SCHEMA)
+    true_dark = truth.filter(
+        ~pl.col("arrival_observable") & (pl.col("arrival_utc") > grace) & (pl.col("visible_h") > 0)
+    )
     log.info("demo written to %s", output)
     return DemoSummary(
         output=output,
@@ -111,6 +116,6 @@ def run_demo(
         n_positions=ingest.n_positions,
         calls_per_port=dict(zip(per_port["port_name"], per_port["len"], strict=True)),
         dark_arrivals=dark,
-        true_dark_arrivals=truth.filter(pl.col("kind") == "dark_arrival").height,
+        true_dark_arrivals=true_dark.height,
         seconds=seconds,
     )
