@@ -147,7 +147,6 @@ class _Run:
             assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
             summary.first_utc = min(first, summary.first_utc or first)
             summary.last_utc = max(last, summary.last_utc or last)
-            self.vessels.update(positions["mmsi"].unique().to_list())
             self.positions.append(positions)
         if batch.statics.height:
             summary.n_statics_decoded += batch.statics.height
@@ -157,7 +156,9 @@ class _Run:
     def flush(self) -> None:
         """Write the buffered rows, then the manifest rows waiting for them."""
         if self.positions:
-            stored = self.store.add_positions(pl.concat(self.positions), self.window_s)
+            frame = pl.concat(self.positions)
+            self.vessels.update(frame["mmsi"].unique().to_list())
+            stored = self.store.add_positions(frame, self.window_s)
             self._credit(stored, "n_positions")
         if self.statics:
             stored = self.store.add_statics(pl.concat(self.statics), self.window_s)
