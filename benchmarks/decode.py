@@ -48,11 +48,14 @@ def _checksum(body: str) -> str:
     return f"{reduce(lambda a, c: a ^ ord(c), body, 0):02X}"
 
 
-def _message(rng: random.Random, kind: int) -> dict[str, object]:
+Fields = dict[str, str | int | float | bytes | bool]
+
+
+def _message(rng: random.Random, kind: int) -> Fields:
     mmsi = rng.randint(200_000_000, 775_999_999)
     lat, lon = round(rng.uniform(-60, 70), 5), round(rng.uniform(-179, 179), 5)
     if kind in (1, 2, 3, 18, 27):
-        msg: dict[str, object] = {
+        msg: Fields = {
             "type": kind,
             "mmsi": mmsi,
             "lat": lat,
