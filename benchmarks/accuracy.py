@@ -107,7 +107,7 @@ def score(
     split = pairs.group_by("t_idx").len().filter(pl.col("len") > 1).height
     # Dark arrivals: the arrival fell in the period but AIS was off; the detector should say
     # "arrival not observed" for the first detected part of the call.
-    first = pairs.sort("arrival_utc_det").group_by("t_idx").first()
+    first = pairs.group_by("t_idx").agg(pl.all().sort_by("arrival_utc_det").first())
     dark = first.filter(
         ~pl.col("arrival_observable") & (pl.col("arrival_utc") > start + timedelta(minutes=10))
     )
