@@ -301,7 +301,8 @@ class CsvDecoder:
         good = parsed.filter(pl.col("reason").is_null()).with_columns(
             pl.col("mmsi").cast(pl.UInt32), source=pl.lit(self.source, dtype=pl.String)
         )
-        batch.n_messages = good.height
+        # Like the NMEA decoder: rows of stations the monitor does not store count as messages.
+        batch.n_messages = good.height + sum(batch.other_types.values())
         batch.time_sources["csv"] += good.height
         key = row_keys(
             good,
