@@ -26,8 +26,6 @@ Bool = npt.NDArray[np.bool_]
 #: pyais's ShipType normalisation of every 8-bit ship type code.
 _SHIP_TYPE = np.array([ship_type_code(v) for v in range(256)], np.int64)
 
-_SHIFTS = np.arange(54, -1, -6, dtype=np.int64)
-
 OK, INVALID_FIELD, TRUNCATED, INVALID_MMSI, INVALID_POSITION = range(5)
 assert REASONS[INVALID_POSITION] == "invalid_position"
 
@@ -44,10 +42,10 @@ class Pieces:
     def __len__(self) -> int:
         return len(self.s1)
 
-    def gather(self, buf: U8, width: int, pad: int | None) -> U8:
+    def gather(self, buf: U8, width: int, zero_tail: bool) -> U8:
         """Return the first ``width`` payload characters of each message.
 
-        Past a payload's end come ``pad`` bytes, or whatever follows it in ``buf`` if None.
+        Past a payload's end come zero bytes if ``zero_tail``, else whatever follows in ``buf``.
         """
         if len(self) and int(max(self.s1.max(), self.s2.max())) + width > len(buf):
             buf = np.concatenate([buf, np.zeros(width, np.uint8)])
@@ -61,9 +59,8 @@ class Pieces:
         if len(two):
             second = windows[self.s2[two] - self.l1[two]]
             chars[two] = np.where(cols < self.l1[two, None], chars[two], second)
-        if pad is not None:
-            short = np.flatnonzero(self.length < width)
-            chars[short] = np.where(cols < self.length[short, None], chars[short], np.uint8(pad))
+        if zero_tail:
+            chars *= cols < self.length[:, None]
         return chars
 
     def subset(self, keep: Bool) -> Pieces:
@@ -77,7 +74,7 @@ def payload_keys(buf: U8, pieces: Pieces) -> U64:
         return np.zeros(0, np.uint64)
     n_words = -(-int(pieces.length.max()) // 8)
     always = int(pieces.length.min()) // 8  # words every payload has in full
-    words = np.ascontiguousarray(pieces.gather(buf, 8 * n_words, 0)).view("<u8")
+    words = np.ascontiguousarray(pieces.gather(buf, 8 * n_words, True)).view("<u8")
     h = np.uint64(_K1) ^ pieces.length.astype(np.uint64)
     k1, k2, s29, s32 = np.uint64(_K1), np.uint64(_K2), np.uint64(29), np.uint64(32)
     with np.errstate(over="ignore"):
@@ -95,18 +92,23 @@ class _Bits:
 
     def __init__(self, buf: U8, pieces: Pieces, width: int) -> None:
         n_words = -(-width // 10)
-        chars = pieces.gather(buf, n_words * 10, None)
+        chars = pieces.gather(buf, n_words * 10, False)
         # Armouring: "0".."W" are 0-39, "`".."w" are 40-63; anything else is not AIS.
         sextets = chars - np.uint8(48)
         outside = (sextets > 71) | ((sextets >= 40) & (sextets < 48))
-        sextets[sextets >= 48] -= np.uint8(8)
+        sextets -= (sextets >= 48).view(np.uint8) << np.uint8(3)
         inside = np.arange(n_words * 10) < np.minimum(pieces.length, width)[:, None]
         self.bad: Bool = np.asarray((outside & inside).any(axis=1), bool)
         sextets &= np.uint8(63)
         self.sextets = sextets
-        grouped = sextets.reshape(len(pieces), n_words, 10).astype(np.int64) << _SHIFTS
-        self.words: list[I64] = list(grouped.sum(axis=2).T)
-        self.msg_type = sextets[:, 0].astype(np.int64)
+        columns = np.ascontiguousarray(sextets.T).astype(np.int64)
+        self.words: list[I64] = []
+        for k in range(0, 10 * n_words, 10):
+            word = columns[k] << 54
+            for j in range(1, 10):
+                word |= columns[k + j] << (54 - 6 * j)
+            self.words.append(word)
+        self.msg_type = columns[0]
 
     def take(self, keep: Bool) -> None:
         """Keep only the messages where ``keep`` is True."""
@@ -127,21 +129,24 @@ class _Bits:
             v = (v ^ sign) - sign
         return np.asarray(v, dtype=np.int64)
 
-    def text(self, start: int, n_chars: int) -> tuple[npt.NDArray[np.bytes_], Bool]:
-        """Return 6-bit AIS text with "@" as space and outer spaces removed, and an empty flag."""
+    def text(self, start: int, n_chars: int, rows: I64) -> tuple[npt.NDArray[np.bytes_], Bool]:
+        """Return the text of ``rows`` ("@" as space, outer spaces removed) and empty flags."""
         k0, shift = divmod(start, 6)
-        a = self.sextets[:, k0 : k0 + n_chars].astype(np.uint16)
-        b = self.sextets[:, k0 + 1 : k0 + n_chars + 1].astype(np.uint16)
+        a = self.sextets[rows, k0 : k0 + n_chars].astype(np.uint16)
+        b = self.sextets[rows, k0 + 1 : k0 + n_chars + 1].astype(np.uint16)
         codes = ((a << shift) | (b >> (6 - shift))) & 63
         chars = np.where(codes < 32, codes + 64, codes).astype(np.uint8)
         chars[chars == 64] = 32
         space = chars == 32
+        lead = np.argmin(space, axis=1)
+        shifted = np.flatnonzero(lead > 0)
+        if len(shifted):
+            cols = np.arange(n_chars) + lead[shifted, None]
+            moved = np.take_along_axis(chars[shifted], np.minimum(cols, n_chars - 1), axis=1)
+            chars[shifted] = np.where(cols < n_chars, moved, np.uint8(32))
+            space = chars == 32
         chars[np.logical_and.accumulate(space[:, ::-1], axis=1)[:, ::-1]] = 0
-        raw = np.ascontiguousarray(chars).view(f"S{n_chars}").ravel()
-        lead = np.flatnonzero(space[:, 0] & (chars[:, 0] != 0))
-        if len(lead):  # rare: leading spaces
-            raw[lead] = [v.lstrip(b" ") for v in raw[lead].tolist()]
-        return raw, chars[:, 0] == 0
+        return np.ascontiguousarray(chars).view(f"S{n_chars}").ravel(), chars[:, 0] == 0
 
 
 def _reason(bad: Bool, truncated: Bool, mmsi: I64, off_range: Bool | None = None) -> I64:
@@ -250,6 +255,18 @@ def _eta(month: I64, day: I64, hour: I64, minute: I64) -> npt.NDArray[np.bytes_]
     return np.ascontiguousarray(chars).view("S11").ravel()
 
 
+def _texts(
+    n: int, width: int, *parts: tuple[tuple[npt.NDArray[np.bytes_], Bool], I64]
+) -> tuple[npt.NDArray[np.bytes_], Bool]:
+    """Return ``n`` texts assembled from (texts, empty flags) of some rows; others are null."""
+    texts = np.zeros(n, f"S{width}")
+    null = np.ones(n, bool)
+    for (values, empty), rows in parts:
+        texts[rows] = values
+        null[rows] = empty
+    return texts, null
+
+
 def decode_statics(
     buf: U8, pieces: Pieces, fill: I64, time_us: I64, source: str
 ) -> tuple[pl.DataFrame, I64]:
@@ -276,11 +293,15 @@ def decode_statics(
     def pick(a5: I64, a24b: I64) -> I64:
         return np.where(t5, a5, np.where(part_b, a24b, 0))
 
-    name5, empty5 = bits.text(112, 20)
-    name24, empty24 = bits.text(40, 20)
-    call5, cempty5 = bits.text(70, 7)
-    call24, cempty24 = bits.text(90, 7)
-    dest, dempty = bits.text(302, 20)
+    n = len(mmsi)
+    rows5, rows_a, rows_b = np.flatnonzero(t5), np.flatnonzero(part_a), np.flatnonzero(part_b)
+    vessel_name, no_name = _texts(
+        n, 20, (bits.text(112, 20, rows5), rows5), (bits.text(40, 20, rows_a), rows_a)
+    )
+    callsign, no_call = _texts(
+        n, 7, (bits.text(70, 7, rows5), rows5), (bits.text(90, 7, rows_b), rows_b)
+    )
+    destination, no_dest = _texts(n, 20, (bits.text(302, 20, rows5), rows5))
     month, day = bits.get(274, 4), bits.get(278, 5)
     eta_ok = t5 & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
     imo = np.where(t5, bits.get(40, 30), 0)
@@ -291,18 +312,8 @@ def decode_statics(
         _timestamps(time_us[keep]).alias("timestamp_utc"),
         pl.Series("msg_type", bits.msg_type, pl.UInt8),
         _series("imo", imo, pl.UInt32(), imo == 0),
-        _series(
-            "callsign",
-            np.where(t5, call5, call24),
-            pl.String(),
-            part_a | np.where(t5, cempty5, cempty24),
-        ),
-        _series(
-            "vessel_name",
-            np.where(t5, name5, name24),
-            pl.String(),
-            part_b | np.where(t5, empty5, empty24),
-        ),
+        _series("callsign", callsign, pl.String(), no_call),
+        _series("vessel_name", vessel_name, pl.String(), no_name),
         _series("ship_type", ship_type, pl.UInt8(), part_a | (ship_type == 0)),
     ]
     for name, a5, a24b in (
@@ -315,7 +326,7 @@ def decode_statics(
         columns.append(_series(name, values, pl.UInt16(), no_dims | (values == 0)))
     columns += [
         _series("draught_m", draught / 10.0, pl.Float64(), draught == 0),
-        _series("destination", dest, pl.String(), ~t5 | dempty),
+        _series("destination", destination, pl.String(), no_dest),
         _series(
             "eta",
             _eta(month, day, bits.get(283, 5), bits.get(288, 6)),

@@ -51,12 +51,18 @@ def _windows(buf: U8, start: I64, width: int = 16) -> U8:
 
 def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-16) of the decimal number starting at each ``start``."""
-    digits = _windows(buf, start) - np.uint8(48)
-    run = np.logical_and.accumulate(digits <= 9, axis=1)
-    n = run.sum(axis=1)
-    d = np.where(run, digits, 0).astype(np.float64)
+    windows = _windows(buf, start)
+    # Consecutive lines often carry the same time: parse each distinct run once.
+    as_words = windows.view("<u8")
+    new = np.ones(len(start), bool)
+    new[1:] = (as_words[1:] != as_words[:-1]).any(axis=1)
+    digits = windows[new] - np.uint8(48)
+    nondigit = digits > 9
+    n = np.where(nondigit.any(axis=1), np.argmax(nondigit, axis=1), 16)
+    d = np.where(np.arange(16) < n[:, None], digits, np.uint8(0)).astype(np.float64)
     left = (d[:, :8] @ _P8).astype(np.int64) * 100_000_000 + (d[:, 8:] @ _P8).astype(np.int64)
-    return left // _POW10[16 - n], n
+    run = np.cumsum(new) - 1
+    return (left // _POW10[16 - n])[run], n[run]
 
 
 def parse_uint_before(buf: U8, end: I64) -> tuple[I64, I64]:
