@@ -19,16 +19,11 @@ import numpy as np
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.geofences import load_zones
-from monitor.simulate.nmea_writer import (
-    encode_positions,
-    sentence_bodies,
-    static_sentences,
-    tagged_lines,
-)
-from monitor.simulate.noise import Lines, add_duplicates, corrupt, damage_positions, delay_lines
+from monitor.simulate.nmea_writer import report_lines, tagged_lines
+from monitor.simulate.noise import add_duplicates, corrupt, damage_positions, delay_lines
 from monitor.simulate.params import PRESETS, NoiseParams, SimulationParams
 from monitor.simulate.ports import build_ports, projection_for
-from monitor.simulate.reports import AisValue, position_reports, static_reports
+from monitor.simulate.reports import position_reports, static_reports
 from monitor.simulate.seaways import KOREA_SEAS
 from monitor.simulate.truth import build_truth, write_csv
 from monitor.simulate.voyages import plan_simulation
@@ -109,41 +104,8 @@ def simulate(
     n_outliers, n_blank = damage_positions(positions, scenario.noise, rng)
     statics = static_reports(plan, scenario, rng)
 
-    payloads = encode_positions(
-        msg_type=positions.msg_type, mmsi=positions.mmsi, status=positions.status,
-        sog_kn=positions.sog_kn, lon=positions.lon, lat=positions.lat, cog_deg=positions.cog_deg,
-        heading_deg=positions.heading_deg, second=positions.t_s % 60,
-    )  # fmt: skip
-    channels = [b"A", b"B"]
-    pick = rng.integers(0, 2, len(payloads)).tolist()
-    bodies = sentence_bodies(payloads, [channels[c] for c in pick])
-    times = [positions.t_s]
-    groups = [np.full(len(bodies), -1, dtype=np.int64)]
-    cache: dict[tuple[tuple[str, AisValue], ...], list[bytes]] = {}
-    static_bodies: list[bytes] = []
-    static_times: list[int] = []
-    static_groups: list[int] = []
-    for index, report in enumerate(statics):
-        if report.fields not in cache:
-            cache[report.fields] = static_sentences(dict(report.fields), 0, "A")
-        parts = cache[report.fields]
-        seq = index % 10
-        for part in parts:
-            # Multi-part messages carry a sequence id (0-9) that pairs their sentences.
-            static_bodies.append(
-                part.replace(b",,A,", b",%d,A," % seq, 1) if len(parts) > 1 else part
-            )
-            static_times.append(report.t_s)
-            static_groups.append(index if len(parts) > 1 else -1)
-    all_times = np.concatenate([*times, np.array(static_times, dtype=np.int64)])
-    lines = Lines(
-        t_s=all_times,
-        order_s=all_times.astype(np.float64)
-        + np.concatenate([np.zeros(len(bodies)), np.linspace(0.1, 0.2, len(static_bodies))]),
-        receiver=[b"rx1"] * (len(bodies) + len(static_bodies)),
-        body=bodies + static_bodies,
-        group=np.concatenate([*groups, np.array(static_groups, dtype=np.int64)]),
-    )
+    lines = report_lines(positions, statics, rng)
+    n_clean = len(lines)
     lines = add_duplicates(lines, scenario.noise.duplicate_rate, rng)
     n_late = delay_lines(lines, scenario.noise.late_rate, rng)
     order = np.lexsort((np.arange(len(lines)), lines.order_s))
@@ -175,7 +137,7 @@ def simulate(
         noise={
             "outliers": n_outliers,
             "not_available": n_blank,
-            "duplicates": len(text) - len(bodies) - len(static_bodies),
+            "duplicates": len(text) - n_clean,
             "late": n_late,
             "bad_checksum": n_bad,
             "truncated": n_cut,

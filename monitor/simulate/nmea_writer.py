@@ -8,12 +8,41 @@ few distinct payloads per vessel, encoded once by pyais and reused.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from pyais import encode_dict
 
+from monitor.simulate.reports import AisValue, PositionReports, StaticReport
+
 IntArray = NDArray[np.int64]
+
+
+@dataclass
+class Lines:
+    """Lines to write: reception time, sort key (file order), receiver, sentence body, group."""
+
+    t_s: NDArray[np.int64]
+    order_s: NDArray[np.float64]
+    receiver: list[bytes]
+    body: list[bytes]
+    #: Sentences of one multi-part message share a group id (>= 0); single parts have -1.
+    group: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.body)
+
+    def take(self, index: NDArray[np.int64]) -> Lines:
+        idx = index.tolist()
+        return Lines(
+            self.t_s[index],
+            self.order_s[index],
+            [self.receiver[i] for i in idx],
+            [self.body[i] for i in idx],
+            self.group[index],
+        )
+
 
 #: (width in bits, field) of a type 1/2/3 report, then of a type 18 report.
 _CLASS_A_LAYOUT = (
@@ -145,3 +174,45 @@ def tagged_lines(
             receivers, np.asarray(times_s).tolist(), tag_sums, bodies, body_sums, strict=True
         )
     ]
+
+
+def report_lines(
+    positions: PositionReports, statics: list[StaticReport], rng: np.random.Generator
+) -> Lines:
+    """Return the sentences of every report, heard by receiver ``rx1``, in time order."""
+    payloads = encode_positions(
+        msg_type=positions.msg_type, mmsi=positions.mmsi, status=positions.status,
+        sog_kn=positions.sog_kn, lon=positions.lon, lat=positions.lat, cog_deg=positions.cog_deg,
+        heading_deg=positions.heading_deg, second=positions.t_s % 60,
+    )  # fmt: skip
+    channels = [b"A", b"B"]
+    bodies = sentence_bodies(payloads, [channels[c] for c in rng.integers(0, 2, len(payloads))])
+    cache: dict[tuple[tuple[str, AisValue], ...], list[bytes]] = {}
+    static_bodies: list[bytes] = []
+    static_times: list[int] = []
+    static_groups: list[int] = []
+    for index, report in enumerate(statics):
+        if report.fields not in cache:
+            cache[report.fields] = static_sentences(dict(report.fields), 0, "A")
+        parts = cache[report.fields]
+        for part in parts:
+            # Multi-part messages carry a sequence id (0-9) that pairs their sentences.
+            multi = len(parts) > 1
+            static_bodies.append(
+                part.replace(b",,A,", b",%d,A," % (index % 10), 1) if multi else part
+            )
+            static_times.append(report.t_s)
+            static_groups.append(index if multi else -1)
+    times = np.concatenate([positions.t_s, np.array(static_times, dtype=np.int64)])
+    # Within one second, static reports follow position reports in their own order.
+    offsets = np.concatenate([np.zeros(len(bodies)), np.linspace(0.1, 0.2, len(static_bodies))])
+    lines = Lines(
+        t_s=times,
+        order_s=times.astype(np.float64) + offsets,
+        receiver=[b"rx1"] * len(times),
+        body=bodies + static_bodies,
+        group=np.concatenate(
+            [np.full(len(bodies), -1, dtype=np.int64), np.array(static_groups, dtype=np.int64)]
+        ),
+    )
+    return lines.take(np.lexsort((np.arange(len(lines)), lines.order_s)))

@@ -3,11 +3,9 @@ truncated lines, at the rates of a ``NoiseParams``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from numpy.typing import NDArray
 
+from monitor.simulate.nmea_writer import Lines
 from monitor.simulate.params import NoiseParams
 from monitor.simulate.reports import PositionReports
 
@@ -27,31 +25,6 @@ def damage_positions(
     reports.lat[blank] = 91.0
     reports.lon[blank] = 181.0
     return k, int(blank.sum())
-
-
-@dataclass
-class Lines:
-    """Lines to write: reception time, sort key (file order), receiver, sentence body, group."""
-
-    t_s: NDArray[np.int64]
-    order_s: NDArray[np.float64]
-    receiver: list[bytes]
-    body: list[bytes]
-    #: Sentences of one multi-part message share a group id (>= 0); single parts have -1.
-    group: NDArray[np.int64]
-
-    def __len__(self) -> int:
-        return len(self.body)
-
-    def take(self, index: NDArray[np.int64]) -> Lines:
-        idx = index.tolist()
-        return Lines(
-            self.t_s[index],
-            self.order_s[index],
-            [self.receiver[i] for i in idx],
-            [self.body[i] for i in idx],
-            self.group[index],
-        )
 
 
 def add_duplicates(lines: Lines, rate: float, rng: np.random.Generator) -> Lines:
