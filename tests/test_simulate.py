@@ -440,3 +440,12 @@ def test_visits_join_an_outer_anchorage_and_the_berth_but_not_two_calls() -> Non
     visits = port_visits(vp, [port])
     assert len(visits) == 2
     assert not visits[1].exit_known
+
+
+def test_a_shorter_rerun_leaves_no_day_files_of_the_longer_one(
+    config: Settings, tmp_path: Path
+) -> None:
+    long = simulate(config, days=2, vessels=3, seed=1, output=tmp_path)
+    short = simulate(config, days=0.5, vessels=3, seed=1, output=tmp_path)
+    assert len(long.nmea_paths) > len(short.nmea_paths)
+    assert sorted((tmp_path / "nmea").iterdir()) == short.nmea_paths

@@ -160,4 +160,8 @@ def _write_days(lines: list[bytes], order_s: np.ndarray, folder: Path) -> list[P
             handle.write(b"\n")
         os.replace(tmp, path)
         paths.append(path)
+    # Day files of an earlier, longer run in the same folder would mix two simulations.
+    for stale in sorted(set(folder.glob("????-??-??.nmea")) - set(paths)):
+        log.info("removing %s from an earlier simulation", stale)
+        stale.unlink()
     return paths
