@@ -30,8 +30,16 @@ def _date(text: str | None) -> datetime | None:
 
 @click.command("simulate")
 @config_option
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True)
-@click.option("--vessels", type=click.IntRange(min=1), default=80, show_default=True)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="Length of the simulated period.",
+)
+@click.option(
+    "--vessels", type=click.IntRange(min=1), default=80, show_default=True, help="Fleet size."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files.")
 @click.option("--start", "start", default=None, help="First day (UTC), default 2024-03-04.")
 @click.option(
@@ -102,8 +110,16 @@ def simulate_command(
     show_default=True,
     help="The only folder the demo writes to.",
 )
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True)
-@click.option("--vessels", type=click.IntRange(min=2), default=80, show_default=True)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="Length of the simulated period.",
+)
+@click.option(
+    "--vessels", type=click.IntRange(min=2), default=80, show_default=True, help="Fleet size."
+)
 def demo_command(output: Path, days: float, vessels: int) -> None:
     """Simulate a week at the shipped Korea ports, ingest, detect calls and write a map report."""
     from monitor.demo import run_demo
