@@ -70,6 +70,8 @@ from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 
+_NO_FRAME = pl.DataFrame()
+
 #: The longest payload the vectorised path takes; longer ones are not position reports.
 _FAST_MAX_CHARS = 64
 
@@ -142,7 +144,8 @@ class NmeaDecoder:
     def feed(self, data: bytes) -> DecodedBatch:
         """Return what the complete lines in ``data`` decode to."""
         scan = scan_lines(data)
-        batch = DecodedBatch(n_lines=scan.n_lines)
+        # The frames are set by _bulk; building empty ones first would be wasted work.
+        batch = DecodedBatch(positions=_NO_FRAME, statics=_NO_FRAME, n_lines=scan.n_lines)
         batch.rejected.update(scan.rejected)
         time, src = self._times(scan, batch)
         for code, n in enumerate(np.bincount(src, minlength=len(TIME_SOURCES)).tolist()):
@@ -176,14 +179,21 @@ class NmeaDecoder:
         if len(timed):
             self._fragments.expire_before(int(time[timed[-1]]))
         batch.rejected["expired_fragment"] += self._fragments.take_expired()
-        batch.positions = pl.concat(
-            [batch.positions, rows_frame(pos_rows, POSITIONS_SCHEMA, self.source)]
-        )
-        batch.statics = pl.concat(
-            [batch.statics, rows_frame(stat_rows, STATICS_SCHEMA, self.source)]
-        )
+        self._add_rows(batch, pos_rows, stat_rows)
         batch.rejected = +batch.rejected
         return batch
+
+    def _add_rows(
+        self, batch: DecodedBatch, pos_rows: list[dict[str, Any]], stat_rows: list[dict[str, Any]]
+    ) -> None:
+        if pos_rows:
+            batch.positions = pl.concat(
+                [batch.positions, rows_frame(pos_rows, POSITIONS_SCHEMA, self.source)]
+            )
+        if stat_rows:
+            batch.statics = pl.concat(
+                [batch.statics, rows_frame(stat_rows, STATICS_SCHEMA, self.source)]
+            )
 
     def _pairs(self, scan: LineScan, time: I64) -> tuple[I64, I64]:
         """Return the 2-part messages whose parts are next to each other: (part 1s, part 2s)."""
@@ -232,14 +242,7 @@ class NmeaDecoder:
             s1, l1, s2, l2 = (int(x[i]) for x in (msgs.s1, msgs.l1, msgs.s2, msgs.l2))
             payload = buf[s1 : s1 + l1].tobytes() + buf[s2 : s2 + l2].tobytes()
             self._decode_one(payload, int(fill[i]), int(time[i]), batch, pos_rows, stat_rows)
-        if pos_rows:
-            batch.positions = pl.concat(
-                [batch.positions, rows_frame(pos_rows, POSITIONS_SCHEMA, self.source)]
-            )
-        if stat_rows:
-            batch.statics = pl.concat(
-                [batch.statics, rows_frame(stat_rows, STATICS_SCHEMA, self.source)]
-            )
+        self._add_rows(batch, pos_rows, stat_rows)
 
     @staticmethod
     def _count(reason: I64, batch: DecodedBatch) -> None:
