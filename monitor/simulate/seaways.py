@@ -1,6 +1,7 @@
 """Sea routes between ports: a small graph of open-water waypoints, shortest paths over it.
 
-Coastlines are not modelled. The waypoints around the Korean peninsula (Peter the Great Gulf, the
+Coastlines are not modelled; every waypoint and link was checked to stay off land against Natural
+Earth's 1:110m coastline. The waypoints around the Korean peninsula (Peter the Great Gulf, the
 East Sea, the Korea Strait, south of Jeju, the Yellow Sea and Korea Bay) keep voyages between the
 Russian Far East and both Korean coasts at sea. Ports far from every waypoint are joined by straight
 lines, which suits small or open-water configs.
@@ -20,7 +21,7 @@ WAYPOINTS: dict[str, tuple[float, float]] = {
     "nakhodka_bay": (42.68, 132.97),
     "peter_gulf": (42.45, 132.00),
     "troitsa_bay": (42.56, 131.15),
-    "posyet_bay": (42.56, 130.88),
+    "posyet_bay": (42.50, 130.95),
     "rajin_bay": (42.13, 130.45),
     # Off the Tumen mouth: Rajin <-> Peter the Great Gulf traffic passes outside Posyet Bay.
     "tumen_offshore": (42.35, 130.95),
@@ -41,7 +42,8 @@ WAYPOINTS: dict[str, tuple[float, float]] = {
     "yellow_sea_south": (34.80, 124.80),
     "yellow_sea_mid": (36.50, 124.60),
     "baengnyeong_west": (37.70, 124.30),
-    "haeju_road": (37.80, 125.55),
+    "ongjin_south": (37.55, 125.10),
+    "haeju_road": (37.65, 125.60),
     "korea_bay_south": (38.40, 124.40),
     "taedong_outer": (38.68, 124.62),
     "taedong_road": (38.69, 125.10),
@@ -58,7 +60,6 @@ _EDGES: tuple[tuple[str, str], ...] = (
     ("nakhodka_bay", "peter_gulf"),
     ("peter_gulf", "troitsa_bay"),
     ("troitsa_bay", "posyet_bay"),
-    ("posyet_bay", "rajin_bay"),
     ("tumen_offshore", "rajin_bay"),
     ("tumen_offshore", "peter_gulf"),
     ("tumen_offshore", "posyet_bay"),
@@ -84,7 +85,8 @@ _EDGES: tuple[tuple[str, str], ...] = (
     ("jeju_west", "yellow_sea_south"),
     ("yellow_sea_south", "yellow_sea_mid"),
     ("yellow_sea_mid", "baengnyeong_west"),
-    ("baengnyeong_west", "haeju_road"),
+    ("baengnyeong_west", "ongjin_south"),
+    ("ongjin_south", "haeju_road"),
     ("baengnyeong_west", "korea_bay_south"),
     ("korea_bay_south", "taedong_outer"),
     ("taedong_outer", "taedong_road"),
