@@ -449,3 +449,20 @@ def test_a_shorter_rerun_leaves_no_day_files_of_the_longer_one(
     short = simulate(config, days=0.5, vessels=3, seed=1, output=tmp_path)
     assert len(long.nmea_paths) > len(short.nmea_paths)
     assert sorted((tmp_path / "nmea").iterdir()) == short.nmea_paths
+
+
+def test_sea_routes_stay_off_land() -> None:
+    pyogrio = pytest.importorskip("pyogrio")
+    path = (
+        Path(pyogrio.__file__).parent / "tests/fixtures/naturalearth_lowres/naturalearth_lowres.shp"
+    )
+    if not path.is_file():
+        pytest.skip("Natural Earth fixture not installed")
+    _, _, wkb, _ = pyogrio.raw.read(path)
+    land = shapely.union_all(shapely.from_wkb(wkb))
+    # The 1:110m coastline is coarse: allow a 5 km margin.
+    core = land.buffer(-0.05)
+    assert not any(land.contains(shapely.Point(lon, lat)) for lat, lon in WAYPOINTS.values())
+    for a, b in KOREA_SEAS.edges:
+        (lat_a, lon_a), (lat_b, lon_b) = WAYPOINTS[a], WAYPOINTS[b]
+        assert not shapely.LineString([(lon_a, lat_a), (lon_b, lat_b)]).intersects(core), (a, b)
