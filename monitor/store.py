@@ -2,7 +2,8 @@
 
 Every file is written to a temp name and renamed, data before the manifest, so a run killed at
 any moment leaves a readable store; the next run re-reads from the last manifest checkpoint and
-the dedup rule makes re-inserted rows harmless. Layout and dedup rule: see the README.
+the dedup rule makes re-inserted rows harmless. Readers list files with ``live_files``, which
+leaves out files a compaction has replaced. Layout and dedup rule: see the README.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import json
 import logging
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -56,7 +59,10 @@ MANIFEST_SCHEMA: dict[str, pl.DataType] = {
 
 #: A day partition with more part files than this is rewritten as one file.
 MAX_FILES_PER_PARTITION = 8
-_JOURNAL = "_compaction.json"
+_JOURNALS = "_compaction-*.json"
+#: Files replaced by a compaction are deleted only this long after it, so that a reader that
+#: listed them just before can still read them; until then readers skip them (see live_files).
+SUPERSEDED_GRACE_S = 600.0
 _KEY_COLUMNS = ["mmsi", "msg_key", "timestamp_utc"]
 
 
@@ -132,6 +138,34 @@ def _atomic_write_text(text: str, path: Path) -> None:
         Path(tmp_name).unlink(missing_ok=True)
 
 
+def _read_plan(journal: Path) -> dict[str, Any] | None:
+    try:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(plan, dict) or not isinstance(plan.get("output"), str):
+        return None
+    return plan
+
+
+def live_files(folder: Path) -> list[Path]:
+    """Return the Parquet files holding ``folder``'s rows, without those a compaction replaced.
+
+    Files are listed before journals are read: a compaction writes its journal before its output
+    appears, so a listing never loses both the old files and the new one.
+    """
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        return files
+    names = {f.name for f in files}
+    replaced: set[str] = set()
+    for journal in folder.glob(_JOURNALS):
+        plan = _read_plan(journal)
+        if plan is not None and plan["output"] in names:
+            replaced.update(str(name) for name in plan.get("inputs", []))
+    return [f for f in files if f.name not in replaced]
+
+
 class Store:
     """A store directory: ``positions/date=YYYY-MM-DD/*.parquet``, ``statics/*.parquet``,
     ``manifest.parquet``."""
@@ -163,23 +197,22 @@ class Store:
                 ) from exc
             try:
                 self.recover()
+                self.purge_replaced()
                 yield self
+                self.purge_replaced()
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def _folders(self) -> list[Path]:
+        return [*sorted(self.positions_dir.glob("date=*")), self.statics_dir]
+
     def recover(self) -> None:
-        """Finish interrupted compactions and delete temp files of a killed run."""
-        journals = [*self.positions_dir.glob(f"date=*/{_JOURNAL}"), self.statics_dir / _JOURNAL]
-        for journal in sorted(j for j in journals if j.exists()):
-            try:
-                plan = json.loads(journal.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                plan = {}
-            folder = journal.parent
-            if plan.get("output") and (folder / str(plan["output"])).exists():
-                for name in plan.get("inputs", []):
-                    (folder / str(name)).unlink(missing_ok=True)
-            journal.unlink(missing_ok=True)
+        """Drop compactions a killed run left unfinished and delete its temp files."""
+        for folder in self._folders():
+            for journal in folder.glob(_JOURNALS):
+                plan = _read_plan(journal)
+                if plan is None or not (folder / plan["output"]).exists():
+                    journal.unlink(missing_ok=True)
         # Only the ingest's own folders: other commands write elsewhere in the store.
         stale = [
             *self.positions_dir.glob("date=*/.*.tmp"),
@@ -188,6 +221,18 @@ class Store:
         ]
         for path in stale:
             path.unlink(missing_ok=True)
+
+    def purge_replaced(self, grace_s: float = SUPERSEDED_GRACE_S) -> None:
+        """Delete files that a compaction replaced more than ``grace_s`` seconds ago."""
+        now = time.time()
+        for folder in self._folders():
+            for journal in folder.glob(_JOURNALS):
+                plan = _read_plan(journal)
+                if plan is None or now - journal.stat().st_mtime < grace_s:
+                    continue
+                for name in plan.get("inputs", []):
+                    (folder / str(name)).unlink(missing_ok=True)
+                journal.unlink(missing_ok=True)
 
     def read_manifest(self) -> pl.DataFrame:
         """Return the ingest manifest (MANIFEST_SCHEMA), empty for a new store."""
@@ -231,7 +276,7 @@ class Store:
             .to_series()
             .to_list()
         }
-        files = [f for d in sorted(days) for f in sorted(self.partition_dir(d).glob("*.parquet"))]
+        files = [f for d in sorted(days) for f in live_files(self.partition_dir(d))]
         new = new.with_row_index("_row")
         if files:
             old = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).filter(
@@ -264,7 +309,7 @@ class Store:
         new = drop_repeats(frame, window_s).with_row_index("_row")
         if new.height == 0:
             return {}
-        files = sorted(self.statics_dir.glob("*.parquet"))
+        files = live_files(self.statics_dir)
         if files:
             old = pl.scan_parquet(files, schema=STATICS_SCHEMA)
             hits = _matching_rows(
@@ -283,27 +328,25 @@ class Store:
         return _per_source(new)
 
     def _compact_if_needed(self, folder: Path) -> None:
-        if len(list(folder.glob("*.parquet"))) > MAX_FILES_PER_PARTITION:
+        if len(live_files(folder)) > MAX_FILES_PER_PARTITION:
             self.compact(folder)
 
     def compact(self, folder: Path) -> None:
-        """Rewrite the Parquet files of ``folder`` as one file.
+        """Rewrite the live Parquet files of ``folder`` as one file.
 
-        A journal naming the old files is written before the new file appears, so a run killed
-        half way is finished by ``recover()`` with neither lost nor doubled rows.
+        A journal naming the old files is written before the new file appears; from then on
+        readers skip the old files, which ``purge_replaced`` deletes after a grace period. A run
+        killed half way leaves either the old files or the new one live, never both.
         """
-        inputs = sorted(folder.glob("*.parquet"))
+        inputs = live_files(folder)
         if len(inputs) < 2:
             return
         output = folder / f"part-{uuid.uuid4().hex}.parquet"
         tmp = folder / f".{output.name}.tmp"
         pl.scan_parquet(inputs).sink_parquet(tmp)
-        journal = {"output": output.name, "inputs": [p.name for p in inputs]}
-        _atomic_write_text(json.dumps(journal), folder / _JOURNAL)
+        plan = {"output": output.name, "inputs": [p.name for p in inputs]}
+        _atomic_write_text(json.dumps(plan), folder / f"_compaction-{uuid.uuid4().hex}.json")
         os.replace(tmp, output)
-        for path in inputs:
-            path.unlink(missing_ok=True)
-        (folder / _JOURNAL).unlink(missing_ok=True)
 
     @property
     def positions_dir(self) -> Path:
@@ -315,14 +358,14 @@ class Store:
 
     def scan_positions(self) -> pl.LazyFrame:
         """Return every stored position (POSITIONS_SCHEMA), one row per distinct message."""
-        files = sorted(self.positions_dir.glob("date=*/*.parquet"))
+        files = [f for d in sorted(self.positions_dir.glob("date=*")) for f in live_files(d)]
         if not files:
             return empty_frame(POSITIONS_SCHEMA).lazy()
         return pl.scan_parquet(files, schema=POSITIONS_SCHEMA, hive_partitioning=False)
 
     def scan_statics(self) -> pl.LazyFrame:
         """Return every stored static/voyage report (STATICS_SCHEMA)."""
-        files = sorted(self.statics_dir.glob("*.parquet"))
+        files = live_files(self.statics_dir)
         if not files:
             return empty_frame(STATICS_SCHEMA).lazy()
         return pl.scan_parquet(files, schema=STATICS_SCHEMA)

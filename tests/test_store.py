@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from monitor import store as store_mod
 from monitor.errors import StoreError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
-from monitor.store import MANIFEST_SCHEMA, Store, drop_repeats
+from monitor.store import MANIFEST_SCHEMA, Store, drop_repeats, live_files
 
 T0 = dt.datetime(2024, 5, 1, 23, 59, 30, tzinfo=dt.UTC)
 
@@ -81,57 +81,65 @@ def test_add_positions_partitions_by_day_and_skips_stored_messages(tmp_path: Pat
     assert store.add_positions(again, 60) == {}
 
 
-def test_compaction_keeps_every_row(tmp_path: Path) -> None:
+def test_compaction_keeps_every_row_and_old_files_until_the_grace_period(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    for i in range(store_mod.MAX_FILES_PER_PARTITION + 2):
+    n = store_mod.MAX_FILES_PER_PARTITION + 2
+    for i in range(n):
         store.add_positions(positions([(i + 1, i, 10)]), 60)
     folder = store.partition_dir(dt.date(2024, 5, 1))
-    assert 1 <= len(list(folder.glob("*.parquet"))) <= 2
-    assert store.scan_positions().collect().height == store_mod.MAX_FILES_PER_PARTITION + 2
+    assert 1 <= len(live_files(folder)) <= 2
+    assert len(list(folder.glob("*.parquet"))) > len(live_files(folder))
+    assert store.scan_positions().collect().height == n
+    with store.writer():  # within the grace period: replaced files stay for readers
+        pass
+    assert len(list(folder.glob("*.parquet"))) > len(live_files(folder))
+    store.purge_replaced(grace_s=0)
+    assert sorted(folder.glob("*.parquet")) == live_files(folder)
+    assert not list(folder.glob("_compaction-*.json"))
+    assert store.scan_positions().collect().height == n
 
 
-def _interrupted_compaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str) -> Store:
+def _four_files(tmp_path: Path) -> tuple[Store, Path]:
     store = Store(tmp_path)
     for i in range(4):
         store.add_positions(positions([(i + 1, i, 10)]), 60)
-    folder = store.partition_dir(dt.date(2024, 5, 1))
+    return store, store.partition_dir(dt.date(2024, 5, 1))
 
-    real_unlink = Path.unlink
+
+def test_compaction_killed_before_its_output_appears_is_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, folder = _four_files(tmp_path)
     real_replace = store_mod.os.replace
 
-    def boom_unlink(self: Path, missing_ok: bool = False) -> None:
-        if self.suffix == ".parquet":
-            raise KeyboardInterrupt
-        real_unlink(self, missing_ok=missing_ok)
-
-    def boom_replace(src: str | Path, dst: str | Path) -> None:
+    def killed(src: str | Path, dst: str | Path) -> None:
         if str(dst).endswith(".parquet"):
             raise KeyboardInterrupt
         real_replace(src, dst)
 
-    if stage == "before_rename":
-        monkeypatch.setattr(store_mod.os, "replace", boom_replace)
-    else:
-        monkeypatch.setattr(Path, "unlink", boom_unlink)
+    monkeypatch.setattr(store_mod.os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
         store.compact(folder)
     monkeypatch.undo()
-    return store
-
-
-@pytest.mark.parametrize("stage", ["before_rename", "after_rename"])
-def test_recover_finishes_an_interrupted_compaction(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str
-) -> None:
-    store = _interrupted_compaction(tmp_path, monkeypatch, stage)
-    folder = store.partition_dir(dt.date(2024, 5, 1))
-    assert (folder / "_compaction.json").exists()
+    assert list(folder.glob("_compaction-*.json")) and list(folder.glob(".*.tmp"))
+    assert store.scan_positions().collect().height == 4  # the old files are still live
     with store.writer():
         pass
-    assert not (folder / "_compaction.json").exists()
-    assert not list(folder.glob(".*"))
+    assert not list(folder.glob("_compaction-*.json")) and not list(folder.glob(".*"))
+    assert len(live_files(folder)) == 4
     assert store.scan_positions().collect().height == 4
-    assert len(list(folder.glob("*.parquet"))) == (4 if stage == "before_rename" else 1)
+
+
+def test_a_listing_taken_before_the_output_appears_keeps_the_old_files(tmp_path: Path) -> None:
+    _store, folder = _four_files(tmp_path)
+    old = live_files(folder)
+    # A journal whose output is not (yet) in the folder replaces nothing.
+    (folder / "_compaction-x.json").write_text(
+        json.dumps({"output": "part-new.parquet", "inputs": [p.name for p in old]})
+    )
+    assert live_files(folder) == old
+    (folder / "part-new.parquet").write_bytes(old[0].read_bytes())
+    assert live_files(folder) == [folder / "part-new.parquet"]
 
 
 def test_statics_dedup_by_window_and_csv_identities_at_any_time(tmp_path: Path) -> None:
@@ -170,7 +178,7 @@ def test_recover_removes_temp_files(tmp_path: Path) -> None:
     store.add_positions(positions([(1, 1, 0)]), 60)
     folder = store.partition_dir(dt.date(2024, 5, 1))
     (folder / ".part-x.parquet.tmp").write_bytes(b"half")
-    (folder / "_compaction.json").write_text(
+    (folder / "_compaction-1.json").write_text(
         json.dumps({"output": "missing.parquet", "inputs": []})
     )
     with store.writer():
