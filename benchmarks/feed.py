@@ -90,10 +90,13 @@ def _with_checksum(sentence: str) -> str:
     return f"{sentence}*{x:02X}"
 
 
-def message_pool(size: int = 20_000, seed: int = 1) -> list[list[str]]:
-    """Return ``size`` encoded messages (each a list of 1 or 2 sentences) drawn from MIX."""
+def message_pool(
+    size: int = 20_000, seed: int = 1, mix: dict[int, float] | None = None
+) -> list[list[str]]:
+    """Return ``size`` encoded messages (each a list of 1 or 2 sentences) drawn from ``mix``."""
     rng = random.Random(seed)
-    kinds, weights = list(MIX), list(MIX.values())
+    mix = mix or MIX
+    kinds, weights = list(mix), list(mix.values())
     pool = []
     for i in range(size):
         msg_type = rng.choices(kinds, weights)[0]
@@ -102,13 +105,16 @@ def message_pool(size: int = 20_000, seed: int = 1) -> list[list[str]]:
     return pool
 
 
-def generate_feed(n_lines: int, *, seed: int = 1, style: str = "tag_block") -> bytes:
+def generate_feed(
+    n_lines: int, *, seed: int = 1, style: str = "tag_block", mix: dict[int, float] | None = None
+) -> bytes:
     """Return about ``n_lines`` lines of NMEA text, timed with ``style``.
 
     Styles: "tag_block" (``\\c:EPOCH*hh\\`` in front), "trailing" (USCG ``,rSTATION,EPOCH`` after
     the checksum), "pghp" (a ``$PGHP`` line before each message) or "plain" (no time).
+    ``mix`` overrides the share of each message type (default MIX).
     """
-    pool = message_pool(min(20_000, max(100, n_lines // 20)), seed)
+    pool = message_pool(min(20_000, max(100, n_lines // 20)), seed, mix)
     rng = random.Random(seed + 1)
     out: list[str] = []
     t = _EPOCH_S

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 #: Sentinel for "no time known" in int64 microsecond columns (numpy's NaT value).
 NO_TIME = -(2**63)
 
-FragmentKey = tuple[int, int, int, bytes]
+#: (channel, sequence id, fragment count, receiver station key)
+FragmentKey = tuple[int, int, int, int]
 
 
 @dataclass

@@ -58,7 +58,6 @@ from monitor.nmea_lines import (
     SRC_FALLBACK,
     SRC_PGHP,
     SRC_TAG,
-    SRC_USCG,
     TIME_SOURCES,
     LineScan,
     checksum_ok,
@@ -99,15 +98,6 @@ def untimed_error(
         f"{source}: {n} AIS sentences but no time source (no tag block with c:, no $PGHP line, "
         "no epoch after the checksum, no $xxZDA/$xxRMC clock sentence); " + hint
     )
-
-
-def _station(buf: U8, star: int, end: int) -> bytes:
-    """Return the receiver station of a USCG-style line (``,rSTATION`` after the checksum)."""
-    tail = buf[star + 3 : end].tobytes()
-    at = tail.find(b",r")
-    if at < 0:
-        return b""
-    return tail[at + 2 :].split(b",", 1)[0]
 
 
 class NmeaDecoder:
@@ -201,8 +191,7 @@ class NmeaDecoder:
         a, b = multi[:-1], multi[1:]
         ok = (scan.total[a] == 2) & (scan.num[a] == 1) & (scan.total[b] == 2) & (scan.num[b] == 2)
         ok &= (scan.seq[a] == scan.seq[b]) & (scan.chan[a] == scan.chan[b])
-        # USCG lines can interleave stations; their parts are matched one by one with the station.
-        ok &= (scan.own_src[a] != SRC_USCG) & (scan.own_src[b] != SRC_USCG)
+        ok &= scan.station[a] == scan.station[b]
         ta, tb = time[a], time[b]
         ok &= (ta == NO_TIME) | (tb == NO_TIME) | (np.abs(ta - tb) <= self._timeout_us)
         return a[ok], b[ok]
@@ -333,13 +322,7 @@ class NmeaDecoder:
         pos_rows: list[dict[str, Any]],
         stat_rows: list[dict[str, Any]],
     ) -> None:
-        star, end = int(scan.star[i]), int(scan.ends[scan.line[i]])
-        key = (
-            int(scan.chan[i]),
-            int(scan.seq[i]),
-            int(scan.total[i]),
-            _station(scan.buf, star, end),
-        )
+        key = (int(scan.chan[i]), int(scan.seq[i]), int(scan.total[i]), int(scan.station[i]))
         start = int(scan.pstart[i])
         payload = scan.buf[start : start + int(scan.plen[i])].tobytes()
         done = self._fragments.add(

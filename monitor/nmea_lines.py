@@ -102,6 +102,8 @@ class LineScan:
     #: Time carried by the sentence's own line (NO_TIME if none) and its source code.
     own_time: I64
     own_src: I64
+    #: Receiver station named after the checksum (US Coast Guard ",r<id>") as a key, 0 if none.
+    station: npt.NDArray[np.uint64]
     #: Lines whose body starts with "$" (clock, $PGHP and other NMEA sentences).
     dollar_lines: I64
     #: Tag blocks alone on their line, and their c: time (NO_TIME if none).
@@ -138,6 +140,17 @@ def _tag_blocks(
     good = (nd > 0) & (nd < 16)
     tag_time[owner[good]] = epoch_us(value[good], nd[good])
     return body, tag_end, tag_time
+
+
+def _station_keys(buf: U8, at: I64) -> npt.NDArray[np.uint64]:
+    """Return a non-zero key for the field starting at each ``at`` (up to 16 bytes, to a comma)."""
+    field = _windows(buf, at).copy()
+    ended = np.logical_or.accumulate((field == 44) | (field < 33), axis=1)
+    field[ended] = 0
+    words = field.view("<u8")
+    with np.errstate(over="ignore"):
+        keys = (words[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ words[:, 1] | np.uint64(1)
+    return np.asarray(keys, np.uint64)
 
 
 def scan_lines(data: bytes) -> LineScan:
@@ -212,6 +225,7 @@ def scan_lines(data: bytes) -> LineScan:
 
     own_time = tag_time[line]
     own_src = np.where(own_time != NO_TIME, SRC_TAG, 0)
+    station = np.zeros(len(line), np.uint64)
     tl = sel[trailing[sel]]
     if len(tl):
         rows = np.searchsorted(sel, tl)
@@ -227,10 +241,9 @@ def scan_lines(data: bytes) -> LineScan:
         k = np.searchsorted(line, r_line)
         kc = np.minimum(k, max(len(line) - 1, 0))
         hit = (k < len(line)) & (line[kc] == r_line) & (rpos > star[sel][kc])
-        uscg = np.zeros(len(line), bool)
-        uscg[kc[hit]] = True
+        station[kc[hit]] = _station_keys(buf, rpos[hit])
         rows_valid = tl_rows[valid]
-        own_src[rows_valid] = np.where(uscg[rows_valid], SRC_USCG, SRC_TRAIL)
+        own_src[rows_valid] = np.where(station[rows_valid] != 0, SRC_USCG, SRC_TRAIL)
 
     return LineScan(
         buf=buf,
@@ -250,6 +263,7 @@ def scan_lines(data: bytes) -> LineScan:
         fill=fill[sel],
         own_time=own_time,
         own_src=own_src,
+        station=station,
         dollar_lines=dollar_lines,
         tag_alone=alone,
         tag_alone_time=tag_time[alone],
