@@ -17,7 +17,7 @@ from pyais import decode, encode_dict
 from shapely.geometry import Polygon
 from simulate_fixtures import decode_positions, nmea_checksum, split_line, write_config
 
-from monitor.config import Settings, load_config
+from monitor.config import Settings, load_config, shipped_config_path
 from monitor.errors import ConfigError
 from monitor.geofences import load_zones
 from monitor.simulate import PRESETS, SimulationResult, simulate
@@ -466,3 +466,14 @@ def test_sea_routes_stay_off_land() -> None:
     for a, b in KOREA_SEAS.edges:
         (lat_a, lon_a), (lat_b, lon_b) = WAYPOINTS[a], WAYPOINTS[b]
         assert not shapely.LineString([(lon_a, lat_a), (lon_b, lat_b)]).intersects(core), (a, b)
+
+
+def test_the_shipped_korea_config_simulates_calls_at_its_ports(tmp_path: Path) -> None:
+    korea = load_config(shipped_config_path("korea"))
+    result = simulate(korea, days=1, vessels=12, seed=2, output=tmp_path, params="clean")
+    calls = read_truth_csv(result.truth_paths["calls"], CALLS_TRUTH_SCHEMA)
+    ports = {zone.port_id for zone in load_zones(korea)}
+    assert calls.height >= 5
+    assert set(calls["port_id"]) <= ports
+    vessels = pl.read_csv(result.truth_paths["vessels"])
+    assert set(vessels["role"]) >= {"cargo", "meeting"}
