@@ -476,4 +476,4 @@ def test_the_shipped_korea_config_simulates_calls_at_its_ports(tmp_path: Path) -
     assert calls.height >= 5
     assert set(calls["port_id"]) <= ports
     vessels = pl.read_csv(result.truth_paths["vessels"])
-    assert set(vessels["role"]) >= {"cargo", "meeting"}
+    assert set(vessels["role"]) >= {"cargo", "transit", "fishing"}
