@@ -55,6 +55,9 @@ from monitor.decode_fast import (
 from monitor.errors import SourceError
 from monitor.fragments import NO_TIME, FragmentAssembler
 from monitor.nmea_lines import (
+    PGHP_BAD_CHECKSUM,
+    PGHP_INVALID,
+    PGHP_OK,
     SRC_FALLBACK,
     SRC_PGHP,
     SRC_TAG,
@@ -62,6 +65,7 @@ from monitor.nmea_lines import (
     LineScan,
     checksum_ok,
     parse_clock_line,
+    pghp_times,
     scan_lines,
 )
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
@@ -263,10 +267,10 @@ class NmeaDecoder:
         def at(offset: int) -> npt.NDArray[np.uint8]:
             return buf[np.minimum(body[d] + offset, size - 1)]
 
-        pghp = (at(1) == 80) & (at(2) == 71) & (at(3) == 72) & (at(4) == 80)
+        pghp = (at(1) == 80) & (at(2) == 71) & (at(3) == 72) & (at(4) == 80) & (at(5) == 44)
         clock_kind = (at(3) == 90) & (at(4) == 68) & (at(5) == 65)  # ZDA
         clock_kind |= (at(3) == 82) & (at(4) == 77) & (at(5) == 67)  # RMC
-        for i in d[pghp | clock_kind].tolist():
+        for i in d[clock_kind].tolist():
             sentence = buf[body[i] : ends[i]].tobytes()
             if not checksum_ok(sentence):
                 batch.rejected["bad_checksum"] += 1
@@ -277,30 +281,36 @@ class NmeaDecoder:
                 batch.rejected["invalid_field"] += 1
                 continue
             if parsed is not None:
-                (pre if parsed[1] == SRC_PGHP else clk).append((i, *parsed))
-        timed_alone = scan.tag_alone_time != NO_TIME
-        pre.extend(
-            (i, t, SRC_TAG)
-            for i, t in zip(
-                scan.tag_alone[timed_alone].tolist(),
-                scan.tag_alone_time[timed_alone].tolist(),
-                strict=True,
-            )
-        )
-        pre.sort()
+                clk.append((i, *parsed))
+        pg = d[pghp]
+        pg_time, status = pghp_times(buf, body[pg], ends[pg])
+        batch.rejected["bad_checksum"] += int((status == PGHP_BAD_CHECKSUM).sum())
+        batch.rejected["invalid_field"] += int((status == PGHP_INVALID).sum())
+        good = status == PGHP_OK
+        alone = scan.tag_alone_time != NO_TIME
+        # Lines that time the next sentence: (line index, time, source), in line order.
+        parts = [
+            (np.array([p[0] for p in pre]), np.array([p[1] for p in pre]), pre[0][2] if pre else 0),
+            (pg[good], pg_time[good], SRC_PGHP),
+            (scan.tag_alone[alone], scan.tag_alone_time[alone], SRC_TAG),
+        ]
+        p_idx = np.concatenate([idx for idx, _, _ in parts]).astype(np.int64)
+        order = np.argsort(p_idx, kind="stable")
+        p_idx = p_idx[order]
+        p_t = np.concatenate([t for _, t, _ in parts]).astype(np.int64)[order]
+        p_src = np.concatenate([np.full(len(idx), code) for idx, _, code in parts])[order]
 
         line = scan.line
         time, src = scan.own_time.copy(), scan.own_src.copy()
         bang = scan.bang_lines
-        if pre:
-            p_idx, p_t, p_src = (np.array(x, np.int64) for x in zip(*pre, strict=True))
+        if len(p_idx):
             p = np.searchsorted(p_idx, line, "right") - 1
             prev = np.searchsorted(bang, line) - 1
             prev_line = np.where(prev >= 0, bang[np.maximum(prev, 0)], -2)
             use = (time == NO_TIME) & (p >= 0) & (p_idx[np.maximum(p, 0)] > prev_line)
             time[use], src[use] = p_t[p[use]], p_src[p[use]]
             last_bang = int(bang[-1]) if len(bang) else -2
-            self._prefix = (pre[-1][1], pre[-1][2]) if pre[-1][0] > last_bang else None
+            self._prefix = (int(p_t[-1]), int(p_src[-1])) if p_idx[-1] > last_bang else None
         if clk:
             c_idx, c_t, c_src = (np.array(x, np.int64) for x in zip(*clk, strict=True))
             c = np.searchsorted(c_idx, line, "right") - 1

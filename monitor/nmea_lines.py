@@ -271,6 +271,57 @@ def scan_lines(data: bytes) -> LineScan:
     )
 
 
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+PGHP_OK, PGHP_BAD_CHECKSUM, PGHP_INVALID, PGHP_OTHER = range(4)
+
+
+def civil_to_epoch_us(y: I64, mo: I64, d: I64, h: I64, mi: I64, s: I64, ms: I64) -> I64:
+    """Return epoch microseconds of UTC calendar fields (proleptic Gregorian), vectorised."""
+    y = y - (mo <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(mo > 2, mo - 3, mo + 9) + 2) // 5 + d - 1
+    days = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+    return np.asarray((((days * 24 + h) * 60 + mi) * 60 + s) * 1_000_000 + ms * 1_000, np.int64)
+
+
+def pghp_times(buf: U8, body: I64, end: I64) -> tuple[I64, I64]:
+    """Return the time (µs) and a status code (PGHP_*) of each ``$PGHP`` line, vectorised.
+
+    Only Gatehouse message type 1 carries a time (``$PGHP,1,yyyy,m,d,h,m,s,ms,...``).
+    """
+    fields = []
+    at = body + 6
+    ok = np.ones(len(body), bool)
+    for _ in range(8):
+        value, n = parse_uint(buf, at)
+        ok &= (n > 0) & (n <= 4) & (buf[at + n] == 44)
+        fields.append(value)
+        at = at + n + 1
+    kind, y, mo, d, h, mi, sec, ms = fields
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    month_days = _MONTH_DAYS[np.clip(mo, 0, 12)] + ((mo == 2) & leap)
+    ok &= (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= month_days)
+    ok &= (h < 24) & (mi < 60) & (sec < 61) & (ms < 1000)
+    star = end - 3
+    search = np.flatnonzero(buf[np.maximum(star, 0)] != 42)
+    if len(search):
+        stars = np.flatnonzero(buf == 42)
+        j = np.minimum(np.searchsorted(stars, body[search]), max(len(stars) - 1, 0))
+        star[search] = stars[j] if len(stars) else end[search]
+    has_star = (star > body) & (star + 3 <= end) & (buf[np.maximum(star, 0)] == 42)
+    idx = np.empty(2 * len(body), np.int64)
+    idx[0::2], idx[1::2] = body + 1, np.where(has_star, star, body + 2)
+    computed = np.bitwise_xor.reduceat(buf, idx)[0::2].astype(np.int64) if len(body) else idx[:0]
+    given = _HEX[buf[star + 1]] * 16 + _HEX[buf[star + 2]]
+    status = np.select(
+        [has_star & (computed != given), kind != 1, ~ok],
+        [PGHP_BAD_CHECKSUM, PGHP_OTHER, PGHP_INVALID],
+        PGHP_OK,
+    )
+    return civil_to_epoch_us(y, mo, d, h, mi, sec, ms), status
+
+
 def checksum_ok(sentence: bytes) -> bool:
     """Return True when ``$...*hh`` has a matching checksum (or none at all)."""
     star = sentence.find(b"*")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,17 @@ from pyais import encode_dict
 
 from monitor.errors import SourceError
 from monitor.nmea import NmeaDecoder, untimed_error
-from monitor.nmea_lines import parse_clock_line
+from monitor.nmea_lines import (
+    PGHP_BAD_CHECKSUM,
+    PGHP_INVALID,
+    PGHP_OK,
+    PGHP_OTHER,
+    SRC_PGHP,
+    parse_clock_line,
+    parse_uint,
+    parse_uint_before,
+    pghp_times,
+)
 from monitor.schema import DecodedBatch
 
 T0 = 1_700_000_000  # 2023-11-14 22:13:20 UTC
@@ -322,3 +333,50 @@ def test_chunking_does_not_change_the_result(chunks: list[int]) -> None:
         cut.time_sources,
     )
     assert whole.n_messages == 40 and whole.rejected == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 12, 31)))
+def test_vectorised_pghp_time_equals_calendar(when: datetime) -> None:
+    line = pghp(
+        when.year,
+        when.month,
+        when.day,
+        when.hour,
+        when.minute,
+        when.second,
+        when.microsecond // 1000,
+    ).encode()
+    buf = np.frombuffer(line + bytes(64), np.uint8)
+    time_us, status = pghp_times(buf, np.array([0]), np.array([len(line)]))
+    assert status.tolist() == [PGHP_OK]
+    expected = when.replace(microsecond=when.microsecond // 1000 * 1000, tzinfo=UTC)
+    assert time_us[0] == int(expected.timestamp()) * 1_000_000 + expected.microsecond
+    assert parse_clock_line(line) == (int(time_us[0]), SRC_PGHP)
+
+
+def test_pghp_checksum_and_fields_are_checked() -> None:
+    lines = [
+        pghp(2013, 2, 29, 0, 0, 0, 0),  # no 29 February in 2013
+        pghp(2013, 11, 12, 12, 0, 0, 0)[:-1] + "0",
+        with_checksum("PGHP,2,2013,11,12,12,0,0,0,1"),  # another Gatehouse message type
+        pghp(2013, 11, 12, 12, 0, 0, 0) + ",1328182324627",
+    ]
+    blob = ("\n".join(lines) + "\n").encode()
+    buf = np.frombuffer(blob + bytes(64), np.uint8)
+    starts = np.array([0] + [len(x) + 1 for x in lines[:-1]]).cumsum()
+    ends = starts + np.array([len(x) for x in lines])
+    _, status = pghp_times(buf, starts, ends)
+    assert status.tolist() == [PGHP_INVALID, PGHP_BAD_CHECKSUM, PGHP_OTHER, PGHP_OK]
+
+
+@given(st.lists(st.integers(0, 10**15 - 1), min_size=1, max_size=20))
+def test_number_parsing(values: list[int]) -> None:
+    text = "".join(f",{v}*" for v in values).encode()
+    buf = np.frombuffer(text + bytes(64), np.uint8)
+    starts = np.array([i for i, c in enumerate(text) if c == ord(",")]) + 1
+    ends = np.array([i for i, c in enumerate(text) if c == ord("*")])
+    got, n = parse_uint(buf, starts)
+    assert got.tolist() == values and n.tolist() == [len(str(v)) for v in values]
+    before, n_before = parse_uint_before(buf, ends)
+    assert before.tolist() == values and n_before.tolist() == n.tolist()
