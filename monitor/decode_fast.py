@@ -26,6 +26,8 @@ Bool = npt.NDArray[np.bool_]
 #: pyais's ShipType normalisation of every 8-bit ship type code.
 _SHIP_TYPE = np.array([ship_type_code(v) for v in range(256)], np.int64)
 
+_EMPTY_STATICS = pl.DataFrame(schema=STATICS_SCHEMA)
+
 OK, INVALID_FIELD, TRUNCATED, INVALID_MMSI, INVALID_POSITION = range(5)
 assert REASONS[INVALID_POSITION] == "invalid_position"
 
@@ -234,8 +236,9 @@ def _timestamps(time_us: I64) -> pl.Series:
 
 
 def _constant(name: str, value: str, n: int) -> pl.Series:
-    # A plain list: pl.repeat and pl.lit go through the query engine, costly per chunk.
-    return pl.Series(name, [value] * n, pl.String)
+    # pl.repeat and pl.lit go through the query engine, which costs more per chunk.
+    series = pl.Series(name, [value], pl.String)
+    return series.extend_constant(value, n - 1) if n > 1 else series[:n]
 
 
 def _series(name: str, values: npt.NDArray[Any], dtype: pl.DataType, null: Bool) -> pl.Series:
@@ -275,7 +278,7 @@ def decode_statics(
     Rows of the frame are the messages whose code is 0, in order.
     """
     if len(pieces) == 0:
-        return pl.DataFrame(schema=STATICS_SCHEMA), np.zeros(0, np.int64)
+        return _EMPTY_STATICS, np.zeros(0, np.int64)
     bits = _Bits(buf, pieces, 72)
     t5, part = bits.msg_type == 5, bits.get(38, 2)
     n_bits = pieces.length * 6 - fill

@@ -290,6 +290,8 @@ def pghp_times(buf: U8, body: I64, end: I64) -> tuple[I64, I64]:
 
     Only Gatehouse message type 1 carries a time (``$PGHP,1,yyyy,m,d,h,m,s,ms,...``).
     """
+    if len(body) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     fields = []
     at = body + 6
     ok = np.ones(len(body), bool)
