@@ -29,6 +29,25 @@ from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, DecodedBatc
 log = logging.getLogger(__name__)
 
 
+#: Fields read as numbers (each parsed once per chunk).
+_NUMERIC: Final = (
+    "mmsi",
+    "lat",
+    "lon",
+    "sog",
+    "cog",
+    "heading",
+    "nav_status",
+    "ship_type",
+    "draught",
+    "imo",
+    "to_bow",
+    "to_stern",
+    "to_port",
+    "to_starboard",
+)
+
+
 def _splitmix(x: np.ndarray) -> np.ndarray:
     x = x + np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -103,12 +122,11 @@ def _text(col: pl.Expr) -> pl.Expr:
     return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
 
 
-def _coded(col: pl.Expr, table: dict[str, int], max_code: int, textual: bool) -> pl.Expr:
-    number = _num(col)
+def _coded(number: pl.Expr, text: pl.Expr | None, table: dict[str, int], max_code: int) -> pl.Expr:
     value = pl.when(number == number.floor()).then(number).cast(pl.Int64)
-    if textual:
+    if text is not None:
         by_text = (
-            col.str.strip_chars()
+            text.str.strip_chars()
             .str.to_lowercase()
             .replace_strict(table, default=None, return_dtype=pl.Int64)
         )
@@ -121,8 +139,7 @@ def _eta(col: pl.Expr, fmt: str | None) -> pl.Expr:
     return when.dt.strftime("%m-%d %H:%M")
 
 
-def _dimension(col: pl.Expr) -> pl.Expr:
-    value = _num(col)
+def _dimension(value: pl.Expr) -> pl.Expr:
     return pl.when((value > 0) & (value < 1024)).then(value.round(0)).cast(pl.UInt16)
 
 
@@ -224,19 +241,22 @@ class CsvDecoder:
         return bool(frame.select(pl.col(name).str.contains("[A-Za-z]").any()).item())
 
     def _decode(self, frame: pl.DataFrame, batch: DecodedBatch) -> None:
-        mmsi = _num(self._col("mmsi"))
-        lat = _num(self._col("lat"))
-        lon = _num(self._col("lon"))
         ts = self._times(frame)
-        sog = _num(self._col("sog"))
-        cog = _num(self._col("cog"))
-        heading = _num(self._col("heading"))
+        # Each numeric column is parsed once; the rules below read the parsed values.
+        numbers = frame.select(
+            *[_num(self._col(f)).alias(f) for f in _NUMERIC if f != "imo"],
+            imo=_num(self._col("imo").str.replace(r"^(?i)IMO", "")),
+        )
+        n = {f: pl.col(f"#{f}") for f in _NUMERIC}
+        sog, cog, heading, draught = n["sog"], n["cog"], n["heading"], n["draught"]
         klass = self._col("mobile_class").str.strip_chars().str.to_lowercase()
-        parsed = frame.select(
-            mmsi=mmsi,
+        nav_text = self._col("nav_status") if self._textual(frame, "nav_status") else None
+        type_text = self._col("ship_type") if self._textual(frame, "ship_type") else None
+        parsed = pl.concat([frame, numbers.rename(lambda c: f"#{c}")], how="horizontal").select(
+            mmsi=n["mmsi"],
             timestamp_utc=ts,
-            lat=lat,
-            lon=lon,
+            lat=n["lat"],
+            lon=n["lon"],
             # 102.3 kn means "not available".
             sog_kn=pl.when((sog >= 0) & (sog < 102.25)).then(sog),
             # Some exports write courses as -180..180; 360 means "not available".
@@ -245,29 +265,22 @@ class CsvDecoder:
             .when((cog >= 0) & (cog < 360))
             .then(cog),
             heading_deg=pl.when((heading >= 0) & (heading < 360)).then(heading).cast(pl.UInt16),
-            nav_status=_coded(
-                self._col("nav_status"),
-                NAV_STATUS_TEXT,
-                15,
-                self._textual(frame, "nav_status"),
-            ),
+            nav_status=_coded(n["nav_status"], nav_text, NAV_STATUS_TEXT, 15),
             msg_type=klass.replace_strict(MOBILE_CLASS, default=None, return_dtype=pl.UInt8),
             other_type=klass.replace_strict(NON_VESSEL_CLASS, default=None, return_dtype=pl.Int64),
             vessel_name=_text(self._col("vessel_name")),
-            imo=_num(self._col("imo").str.replace(r"^(?i)IMO", "")),
+            imo=n["imo"],
             callsign=_text(self._col("callsign")),
-            ship_type=_coded(
-                self._col("ship_type"), SHIP_TYPE_TEXT, 255, self._textual(frame, "ship_type")
-            ),
-            draught_m=pl.when(_num(self._col("draught")) > 0).then(_num(self._col("draught"))),
+            ship_type=_coded(n["ship_type"], type_text, SHIP_TYPE_TEXT, 255),
+            draught_m=pl.when(draught > 0).then(draught),
             destination=_text(self._col("destination")),
             eta=_eta(self._col("eta"), self.time_format)
             if "eta" in self.mapping
             else pl.lit(None, dtype=pl.String),
-            to_bow_m=_dimension(self._col("to_bow")),
-            to_stern_m=_dimension(self._col("to_stern")),
-            to_port_m=_dimension(self._col("to_port")),
-            to_starboard_m=_dimension(self._col("to_starboard")),
+            to_bow_m=_dimension(n["to_bow"]),
+            to_stern_m=_dimension(n["to_stern"]),
+            to_port_m=_dimension(n["to_port"]),
+            to_starboard_m=_dimension(n["to_starboard"]),
         )
         reason = (
             pl.when(
