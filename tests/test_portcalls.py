@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import timedelta
 
 import polars as pl
@@ -31,6 +32,7 @@ from monitor.portcalls import (
     TRANSITIONS,
     Event,
     State,
+    _sort_by_vessel_and_time,
     call_id,
     classify,
     detect,
@@ -476,3 +478,43 @@ def test_sort_handles_numbers_beyond_the_fast_key() -> None:
     prepared, _ = prepare_positions(big.reverse(), S)
     assert prepared["mmsi"].to_list() == [5] * 6 + [4_000_000_000] * 6
     assert prepared["timestamp_utc"].head(6).is_sorted()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([5, 273_000_001, 999_999_999, 1]),
+            st.integers(0, 10**12),  # microseconds: many ties within a second
+            st.sampled_from([0.0, 0.5, -0.5]),
+            st.sampled_from([1.0, 2.0]),
+            st.one_of(st.none(), st.floats(0, 20)),
+        ),
+        min_size=0,
+        max_size=40,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_packed_key_sort_equals_a_four_column_sort(
+    rows: list[tuple[int, int, float, float, float | None]], rng: random.Random
+) -> None:
+    rows = [(m, t // 10**5 * 10**5 if rng.random() < 0.5 else t, y, x, v) for m, t, y, x, v in rows]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "mmsi": pl.UInt32(),
+            "timestamp_utc": pl.Int64(),
+            "lat": pl.Float64(),
+            "lon": pl.Float64(),
+            "sog_kn": pl.Float64(),
+        },
+        orient="row",
+    ).with_columns(pl.col("timestamp_utc").cast(pl.Datetime("us", "UTC")))
+    expected = frame.sort("mmsi", "timestamp_utc", "lat", "lon")
+    got = _sort_by_vessel_and_time(
+        frame.sample(fraction=1.0, shuffle=True, seed=rng.randint(0, 99))
+    )
+    assert got.select("mmsi", "timestamp_utc", "lat", "lon").equals(
+        expected.select("mmsi", "timestamp_utc", "lat", "lon")
+    )
+    assert got.schema == frame.schema
