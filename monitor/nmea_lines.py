@@ -130,12 +130,18 @@ def _tag_blocks(
     body[tb[~ok]] = ends[tb[~ok]]
     body[tb[ok]] = second[ok] + 1
     tag_end[tb[ok]] = second[ok]
-    colons = np.flatnonzero(buf == 58)
-    colons = colons[colons >= 2]
-    cpos = colons[(buf[colons - 1] == 99) & ((buf[colons - 2] == 44) | (buf[colons - 2] == 92))]
-    owner = np.searchsorted(starts, cpos, "right") - 1
-    inside = cpos < tag_end[owner]
-    cpos, owner = cpos[inside], owner[inside]
+    tagged = tb[ok]
+    c_first = (buf[starts[tagged] + 1] == 99) & (buf[starts[tagged] + 2] == 58)
+    cpos, owner = starts[tagged[c_first]] + 2, tagged[c_first]
+    if not c_first.all():
+        # "c:" elsewhere in the block (after "s:" or "g:"): find it among all colons.
+        colons = np.flatnonzero(buf == 58)
+        colons = colons[colons >= 2]
+        later = colons[(buf[colons - 1] == 99) & (buf[colons - 2] == 44)]
+        later_owner = np.searchsorted(starts, later, "right") - 1
+        inside = later < tag_end[later_owner]
+        cpos = np.concatenate([cpos, later[inside]])
+        owner = np.concatenate([owner, later_owner[inside]])
     value, nd = parse_uint(buf, cpos + 1)
     good = (nd > 0) & (nd < 16)
     tag_time[owner[good]] = epoch_us(value[good], nd[good])
