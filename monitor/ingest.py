@@ -281,10 +281,14 @@ class _Run:
                     self.flush()
                 tail = (tail + chunk.data[: chunk.end - chunk.start])[-FINGERPRINT_BYTES:]
                 end = chunk.end
-            last = decoder.flush()
-            totals.n_messages += last.n_messages
-            totals.rejected.update(last.rejected)
-            self.absorb(last, summary)
+            if opened.error is not None:
+                # Keep every line read so far; no manifest row, so a repaired file is read again.
+                self._finish(decoder, summary, totals)
+                raise SourceError(
+                    f"{inp.name}: compressed data cut short or corrupt after {end:,} bytes of "
+                    f"text ({opened.error}); the lines before were ingested"
+                )
+            self._finish(decoder, summary, totals)
             if totals.rejected.get("no_time", 0) and totals.n_messages == 0:
                 from monitor.nmea import untimed_error
 
@@ -302,6 +306,12 @@ class _Run:
             progress.advance_file(size)
         finally:
             opened.close()
+
+    def _finish(self, decoder: Any, summary: FileSummary, totals: DecodedBatch) -> None:
+        last = decoder.flush()
+        totals.n_messages += last.n_messages
+        totals.rejected.update(last.rejected)
+        self.absorb(last, summary)
 
     def _row(
         self, base: dict[str, Any], summary: FileSummary, offset: int, tail: bytes, complete: bool

@@ -15,6 +15,7 @@ import io
 import lzma
 import re
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,36 @@ class _Prepended(io.RawIOBase):
         return len(data)
 
 
+class _Salvaging(io.RawIOBase):
+    """Decompressed bytes that end cleanly where the compressed data is cut short or corrupt.
+
+    ``error`` keeps what went wrong; every byte decompressed before it is still delivered.
+    """
+
+    def __init__(self, inner: io.BufferedIOBase) -> None:
+        self._inner = inner
+        self.error: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.error is not None:
+            return 0
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._inner.read1(len(view))
+        except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+            self.error = exc
+            return 0
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
 class OpenInput:
     """An opened input: ``stream`` gives decompressed bytes, ``raw_position()`` the raw progress.
 
@@ -163,16 +194,24 @@ class OpenInput:
             buffered = io.BufferedReader(_Prepended(head, raw))
         head = buffered.peek(8)[:8]
         self.compression = compression_of(head)
-        stream: io.BufferedIOBase
+        self._salvage: _Salvaging | None = None
+        inner: io.BufferedIOBase
         if self.compression == "gzip":
-            stream = gzip.GzipFile(fileobj=buffered, mode="rb")
+            inner = gzip.GzipFile(fileobj=buffered, mode="rb")
         elif self.compression == "bz2":
-            stream = bz2.BZ2File(buffered, mode="rb")
+            inner = bz2.BZ2File(buffered, mode="rb")
         elif self.compression == "xz":
-            stream = lzma.LZMAFile(buffered, mode="rb")  # noqa: SIM115
+            inner = lzma.LZMAFile(buffered, mode="rb")  # noqa: SIM115
         else:
-            stream = buffered
-        self.stream = stream
+            self.stream: io.BufferedIOBase = buffered
+            return
+        self._salvage = _Salvaging(inner)
+        self.stream = io.BufferedReader(self._salvage, buffer_size=CHUNK_BYTES)
+
+    @property
+    def error(self) -> Exception | None:
+        """Return why decompression stopped early (data cut short or corrupt), else None."""
+        return self._salvage.error if self._salvage is not None else None
 
     def raw_position(self) -> int:
         """Return how many raw (compressed) bytes have been read so far, 0 for standard input."""

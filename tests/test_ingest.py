@@ -358,3 +358,17 @@ def test_empty_input_is_no_error_and_is_read_once_it_has_lines(
     assert summary.files[0].status == "empty" and summary.errors == []
     write(path, position_lines(4))
     assert ingest_paths([path], settings).n_positions == 4
+
+
+def test_cut_short_gzip_keeps_the_lines_before_and_reports_the_file(
+    tmp_path: Path, settings: Settings
+) -> None:
+    text = "".join(line + "\n" for line in position_lines(3000)).encode()
+    packed = gzip.compress(text)
+    path = tmp_path / "cut.nmea.gz"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    summary = ingest_paths([path], settings)
+    (error,) = summary.errors
+    assert "cut.nmea.gz" in error and "cut short" in error
+    assert 1000 < summary.n_positions < 3000
+    assert stored(settings).height == summary.n_positions
