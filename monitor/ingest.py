@@ -24,6 +24,7 @@ from monitor.config import Settings
 from monitor.csv_source import CsvDecoder
 from monitor.errors import ConfigError, MonitorError, SourceError
 from monitor.ingest_summary import FileSummary, IngestSummary
+from monitor.nmea import NmeaDecoder, untimed_error
 from monitor.schema import DecodedBatch
 from monitor.sources import (
     CHUNK_BYTES,
@@ -33,6 +34,7 @@ from monitor.sources import (
     InputFile,
     OpenInput,
     compression_of,
+    detect_format,
     expand_inputs,
     fingerprint,
     iter_chunks,
@@ -241,8 +243,6 @@ class _Run:
                     header = _first_line(inp)
                 decoder = CsvDecoder(inp.name, header, self.settings.ingest.csv_columns)
             else:
-                from monitor.nmea import NmeaDecoder
-
                 decoder = NmeaDecoder(
                     inp.name,
                     fragment_timeout_s=self.settings.ingest.fragment_timeout_s,
@@ -290,8 +290,6 @@ class _Run:
                 )
             self._finish(decoder, summary, totals)
             if totals.rejected.get("no_time", 0) and totals.n_messages == 0:
-                from monitor.nmea import untimed_error
-
                 error = untimed_error(
                     inp.name,
                     totals,
@@ -352,8 +350,6 @@ def _same_tail(inp: InputFile, head: bytes, entry: dict[str, Any]) -> bool:
 
 
 def _detect(prefix: bytes, name: str) -> str:
-    from monitor.sources import detect_format
-
     found = detect_format(prefix)
     if found is None:
         raise SourceError(
@@ -385,7 +381,7 @@ def ingest_paths(
     """
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
-    inputs = expand_inputs(paths)
+    inputs = expand_inputs([paths] if isinstance(paths, str | Path) else paths)
     store = Store(settings.store.path)
     summary = IngestSummary(store=str(store.root))
     started = time.perf_counter()
