@@ -274,16 +274,22 @@ def _port_hysteresis(
             frame.select(
                 pl.when(pl.col("port_in") >= 0)
                 .then(pl.col("port_in"))
-                .when(~pl.col("in_buffer") | pl.col("first") | pl.Series(exits))
+                .when((pl.col("near_port") < 0) | pl.col("first") | pl.Series(exits))
                 .then(-1)
                 .forward_fill()
             )
             .to_series()
             .to_numpy()
         )
-        # "In the buffer" was judged against every zone; where buffers of two ports overlap, or a
-        # vessel jumps from one port into another's buffer, check the port the vessel is in.
-        held = np.flatnonzero((port >= 0) & (frame["port_in"].to_numpy() < 0) & ~exits)
+        # ``near_port`` is the port of the most specific grown zone only; where it is not the port
+        # the vessel is in (buffers of two ports overlap, or a vessel jumps from one port into
+        # another's buffer), check the grown zones of the vessel's own port.
+        held = np.flatnonzero(
+            (port >= 0)
+            & (frame["port_in"].to_numpy() < 0)
+            & (frame["near_port"].to_numpy() != port)
+            & ~exits
+        )
         if held.size == 0:
             return port
         lon, lat = frame["lon"].to_numpy()[held], frame["lat"].to_numpy()[held]
@@ -317,20 +323,20 @@ def classify(
     lon = prepared["lon"].to_numpy()
     lat = prepared["lat"].to_numpy()
     inside = zones_for_points(port_zones, lon, lat)
-    in_buffer = inside >= 0
-    outside = np.flatnonzero(~in_buffer)
-    if settings.exit_buffer_m > 0 and outside.size:
-        near = zones_for_points(port_zones, lon[outside], lat[outside], settings.exit_buffer_m)
-        in_buffer[outside] = near >= 0
     # Index -1 picks the sentinel appended to the tables: no port, no kind.
     port_in = zone_port[inside]
+    near_port = port_in.copy()
+    outside = np.flatnonzero(inside < 0)
+    if settings.exit_buffer_m > 0 and outside.size:
+        near = zones_for_points(port_zones, lon[outside], lat[outside], settings.exit_buffer_m)
+        near_port[outside] = zone_port[near]
     kind = zone_kind[inside]
 
     first = ~_same_vessel(1).fill_null(False)
     max_gap_us = int(settings.max_gap_h * _US_PER_H)
     frame = prepared.with_columns(
         port_in=pl.Series(port_in),
-        in_buffer=pl.Series(in_buffer),
+        near_port=pl.Series(near_port),
         kind=pl.Series(kind),
         first=first,
     )
@@ -362,7 +368,7 @@ def classify(
         .cast(pl.Int8),
         visit=pl.when(in_port).then(starts.cum_sum()),
         last=~_same_vessel(-1).fill_null(False),
-    ).drop("port_in", "in_buffer")
+    ).drop("port_in", "near_port")
 
 
 def _events(frame: pl.DataFrame) -> pl.DataFrame:
