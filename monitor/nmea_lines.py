@@ -52,17 +52,28 @@ def _windows(buf: U8, start: I64, width: int = 16) -> U8:
 def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-16) of the decimal number starting at each ``start``."""
     windows = _windows(buf, start)
-    # Consecutive lines often carry the same time: parse each distinct run once.
-    as_words = windows.view("<u8")
-    new = np.ones(len(start), bool)
-    new[1:] = (as_words[1:] != as_words[:-1]).any(axis=1)
-    digits = windows[new] - np.uint8(48)
-    nondigit = digits > 9
+    nondigit = windows - np.uint8(48) > 9
     n = np.where(nondigit.any(axis=1), np.argmax(nondigit, axis=1), 16)
-    d = np.where(np.arange(16) < n[:, None], digits, np.uint8(0)).astype(np.float64)
+    # Consecutive lines often carry the same time: parse each distinct run once. Little-endian
+    # words hold the digits in their low bytes.
+    words = windows.view("<u8")
+    low_bytes, high_bytes = np.minimum(n, 8), np.clip(n - 8, 0, 8)
+    full = np.uint64(2**64 - 1)
+    low = words[:, 0] & np.where(
+        low_bytes == 8, full, (np.uint64(1) << (8 * low_bytes).astype(np.uint64)) - np.uint64(1)
+    )
+    high = words[:, 1] & np.where(
+        high_bytes == 8, full, (np.uint64(1) << (8 * high_bytes).astype(np.uint64)) - np.uint64(1)
+    )
+    new = np.ones(len(start), bool)
+    new[1:] = (low[1:] != low[:-1]) | (high[1:] != high[:-1]) | (n[1:] != n[:-1])
+    first = np.flatnonzero(new)
+    n_first = n[first]
+    digits = windows[first] - np.uint8(48)
+    d = np.where(np.arange(16) < n_first[:, None], digits, np.uint8(0)).astype(np.float64)
     left = (d[:, :8] @ _P8).astype(np.int64) * 100_000_000 + (d[:, 8:] @ _P8).astype(np.int64)
     run = np.cumsum(new) - 1
-    return (left // _POW10[16 - n])[run], n[run]
+    return (left // _POW10[16 - n_first])[run], n
 
 
 def parse_uint_before(buf: U8, end: I64) -> tuple[I64, I64]:
