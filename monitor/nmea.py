@@ -137,6 +137,8 @@ class NmeaDecoder:
 
     def feed(self, data: bytes) -> DecodedBatch:
         """Return what the complete lines in ``data`` decode to."""
+        if not data:
+            return DecodedBatch()
         scan = scan_lines(data)
         # The frames are set by _bulk; building empty ones first would be wasted work.
         batch = DecodedBatch(positions=_NO_FRAME, statics=_NO_FRAME, n_lines=scan.n_lines)

@@ -290,6 +290,15 @@ def test_corrupt_lines_are_counted_and_good_lines_kept() -> None:
     assert batch.n_lines == len(lines)
 
 
+def test_empty_and_blank_chunks() -> None:
+    decoder = NmeaDecoder("x")
+    assert decoder.feed(b"").n_lines == 0
+    blank = decoder.feed(b"\r\n\n")
+    assert (blank.n_lines, blank.n_messages, blank.rejected) == (2, 0, {})
+    unterminated = decoder.feed(tagged(pos(1), T0).encode())  # last line without newline
+    assert unterminated.positions["mmsi"].to_list() == [1]
+
+
 def test_any_talker_and_eight_field_sentences() -> None:
     payload = pos(7).split(",")[5]
     lines = [
