@@ -1,4 +1,4 @@
-"""Small port configs and NMEA parsing helpers for the simulator and demo tests."""
+"""Small port configs and NMEA parsing functions for the simulator and demo tests."""
 
 from __future__ import annotations
 

@@ -127,7 +127,7 @@ class Planner:
         self.horizon_s = horizon_s
         self.sea_points = self._sea_points()
 
-    # --- geometry helpers -------------------------------------------------------------------
+    # --- geometry ---------------------------------------------------------------------------
 
     def _latlon(self, xy: tuple[float, float]) -> tuple[float, float]:
         lat, lon = self.proj.to_latlon(np.array(xy[0]), np.array(xy[1]))
