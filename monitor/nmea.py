@@ -75,6 +75,11 @@ U8 = npt.NDArray[np.uint8]
 
 _NO_FRAME = pl.DataFrame()
 
+#: Message times outside these bounds come from a broken clock (AIS began in the 1990s); such
+#: messages are rejected as "invalid_field" rather than stored decades away.
+TIME_MIN_US = 631_152_000_000_000  # 1990-01-01
+TIME_MAX_US = 4_102_444_800_000_000  # 2100-01-01
+
 #: The longest payload the vectorised path takes; longer ones are not position reports.
 _FAST_MAX_CHARS = 64
 
@@ -156,6 +161,9 @@ class NmeaDecoder:
         m_time = np.concatenate([time[single], pair_time])
         untimed = m_time == NO_TIME
         batch.rejected["no_time"] += int(untimed.sum())
+        implausible = ~untimed & ((m_time < TIME_MIN_US) | (m_time >= TIME_MAX_US))
+        batch.rejected["invalid_field"] += int(implausible.sum())
+        untimed |= implausible
         zeros = np.zeros(len(single), np.int64)
         msgs = Pieces(
             np.concatenate([scan.pstart[single], scan.pstart[first]]),
@@ -344,6 +352,9 @@ class NmeaDecoder:
             return
         if done.time_us == NO_TIME:
             batch.rejected["no_time"] += 1
+            return
+        if not TIME_MIN_US <= done.time_us < TIME_MAX_US:
+            batch.rejected["invalid_field"] += 1
             return
         self._decode_one(done.payload, done.fill, done.time_us, batch, pos_rows, stat_rows)
 

@@ -290,6 +290,21 @@ def test_corrupt_lines_are_counted_and_good_lines_kept() -> None:
     assert batch.n_lines == len(lines)
 
 
+def test_times_from_a_broken_clock_are_rejected() -> None:
+    p1, p2 = type5(100, 1)
+    batch = run(
+        [
+            tagged(pos(1), 0),
+            f"{pos(2)},99999999999999",
+            tagged(p1, 5),
+            tagged(p2, 5),
+            tagged(pos(3), T0),
+        ]
+    )
+    assert batch.rejected == {"invalid_field": 3}
+    assert batch.positions["mmsi"].to_list() == [3]
+
+
 def test_empty_and_blank_chunks() -> None:
     decoder = NmeaDecoder("x")
     assert decoder.feed(b"").n_lines == 0
