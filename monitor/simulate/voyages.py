@@ -276,7 +276,10 @@ class Planner:
             ):
                 span = last_berth.t1_s - last_berth.t0_s
                 off = last_berth.t1_s - self.rng.uniform(0.2, 0.6) * span
-                on = move.t0_s + min(self.rng.uniform(3, 8) * HOUR_S, 0.5 * (move.t1_s - move.t0_s))
+                # Evasive silences last hours to a day, longer than a detector's gap threshold.
+                on = move.t0_s + min(
+                    self.rng.uniform(5, 24) * HOUR_S, 0.7 * (move.t1_s - move.t0_s)
+                )
                 self._silence(vp, off, on, "dark_departure", port.port_id)
             duration = move.t1_s - move.t0_s
             if duration > 24 * HOUR_S and self.rng.random() < p.dark_at_sea_p:
@@ -307,7 +310,7 @@ class Planner:
             if self.rng.random() < p.dark_arrival_p:
                 stop_t0 = arrival_leg_t0
                 stop_span = (vp.legs[-2].t1_s - stop_t0) if anchor is not None else 6 * HOUR_S
-                off = move.t1_s - min(self.rng.uniform(3, 10) * HOUR_S, 0.6 * duration)
+                off = move.t1_s - min(self.rng.uniform(5, 24) * HOUR_S, 0.7 * duration)
                 on = stop_t0 + min(self.rng.uniform(0.3, 3) * HOUR_S, 0.5 * stop_span)
                 self._silence(vp, off, on, "dark_arrival", dest.port_id)
             xy, port = berth, dest
