@@ -60,7 +60,9 @@ class Pieces:
         cols = np.arange(width, dtype=np.int64)
         if len(two):
             second = windows[self.s2[two] - self.l1[two]]
-            chars[two] = np.where(cols < self.l1[two, None], chars[two], second)
+            # Arithmetic select: a broadcast np.where on bytes is many times slower.
+            in_first = (cols < self.l1[two, None]).view(np.uint8)
+            chars[two] = chars[two] * in_first + second * (1 - in_first)
         if zero_tail:
             chars *= cols < self.length[:, None]
         return chars
@@ -137,17 +139,20 @@ class _Bits:
         a = self.sextets[rows, k0 : k0 + n_chars].astype(np.uint16)
         b = self.sextets[rows, k0 + 1 : k0 + n_chars + 1].astype(np.uint16)
         codes = ((a << shift) | (b >> (6 - shift))) & 63
-        chars = np.where(codes < 32, codes + 64, codes).astype(np.uint8)
-        chars[chars == 64] = 32
+        chars = (codes + 64 * (codes < 32)).astype(np.uint8)
+        chars -= (chars == 64).view(np.uint8) << np.uint8(5)  # "@" (64) to space (32)
         space = chars == 32
         lead = np.argmin(space, axis=1)
         shifted = np.flatnonzero(lead > 0)
         if len(shifted):
             cols = np.arange(n_chars) + lead[shifted, None]
             moved = np.take_along_axis(chars[shifted], np.minimum(cols, n_chars - 1), axis=1)
-            chars[shifted] = np.where(cols < n_chars, moved, np.uint8(32))
+            inside = (cols < n_chars).view(np.uint8)
+            chars[shifted] = moved * inside + 32 * (1 - inside)
             space = chars == 32
-        chars[np.logical_and.accumulate(space[:, ::-1], axis=1)[:, ::-1]] = 0
+        # Cut trailing spaces: keep up to the last other character.
+        from_end = np.where(space.all(axis=1), n_chars, np.argmin(space[:, ::-1], axis=1))
+        chars *= np.arange(n_chars) < (n_chars - from_end)[:, None]
         return np.ascontiguousarray(chars).view(f"S{n_chars}").ravel(), chars[:, 0] == 0
 
 

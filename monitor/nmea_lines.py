@@ -36,7 +36,8 @@ for _i, _c in enumerate(b"0123456789ABCDEF"):
 for _i, _c in enumerate(b"abcdef"):
     _HEX[_c] = 10 + _i
 _POW10 = 10 ** np.arange(17, dtype=np.int64)
-_P8 = 10.0 ** np.arange(7, -1, -1)  # float dot products of 8 digits are exact
+_P8 = 10.0 ** np.arange(7, -1, -1)
+_COLS16 = np.arange(16, dtype=np.uint8)  # float dot products of 8 digits are exact
 
 
 def _windows(buf: U8, start: I64, width: int = 16) -> U8:
@@ -51,35 +52,22 @@ def _windows(buf: U8, start: I64, width: int = 16) -> U8:
 
 def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-16) of the decimal number starting at each ``start``."""
-    windows = _windows(buf, start)
-    nondigit = windows - np.uint8(48) > 9
-    n = np.where(nondigit.any(axis=1), np.argmax(nondigit, axis=1), 16)
-    # Consecutive lines often carry the same time: parse each distinct run once. Little-endian
-    # words hold the digits in their low bytes.
-    words = windows.view("<u8")
-    low_bytes, high_bytes = np.minimum(n, 8), np.clip(n - 8, 0, 8)
-    full = np.uint64(2**64 - 1)
-    low = words[:, 0] & np.where(
-        low_bytes == 8, full, (np.uint64(1) << (8 * low_bytes).astype(np.uint64)) - np.uint64(1)
-    )
-    high = words[:, 1] & np.where(
-        high_bytes == 8, full, (np.uint64(1) << (8 * high_bytes).astype(np.uint64)) - np.uint64(1)
-    )
-    new = np.ones(len(start), bool)
-    new[1:] = (low[1:] != low[:-1]) | (high[1:] != high[:-1]) | (n[1:] != n[:-1])
-    first = np.flatnonzero(new)
-    n_first = n[first]
-    digits = windows[first] - np.uint8(48)
-    d = np.where(np.arange(16) < n_first[:, None], digits, np.uint8(0)).astype(np.float64)
+    digits = _windows(buf, start) - np.uint8(48)
+    nondigit = digits > 9
+    first = np.argmax(nondigit, axis=1)
+    n = np.where(nondigit[np.arange(len(first)), first], first, 16).astype(np.uint8)
+    # Multiplying by the mask is much cheaper than a broadcast np.where.
+    d = (digits * (n[:, None] > _COLS16)).astype(np.float64)
     left = (d[:, :8] @ _P8).astype(np.int64) * 100_000_000 + (d[:, 8:] @ _P8).astype(np.int64)
-    run = np.cumsum(new) - 1
-    return (left // _POW10[16 - n_first])[run], n
+    return left // _POW10[16 - n], n.astype(np.int64)
 
 
 def parse_uint_before(buf: U8, end: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-15) of the decimal number ending before each ``end``."""
     digits = _windows(buf, end - 15, 15) - np.uint8(48)
-    n = np.logical_and.accumulate(digits[:, ::-1] <= 9, axis=1).sum(axis=1)
+    nondigit = digits[:, ::-1] > 9
+    last = np.argmax(nondigit, axis=1)
+    n = np.where(nondigit[np.arange(len(last)), last], last, 15)
     return np.where(n > 0, parse_uint(buf, end - n)[0], 0), n
 
 
@@ -162,8 +150,10 @@ def _tag_blocks(
 def _station_keys(buf: U8, at: I64) -> npt.NDArray[np.uint64]:
     """Return a non-zero key for the field starting at each ``at`` (up to 16 bytes, to a comma)."""
     field = _windows(buf, at).copy()
-    ended = np.logical_or.accumulate((field == 44) | (field < 33), axis=1)
-    field[ended] = 0
+    stop = (field == 44) | (field < 33)
+    first = np.argmax(stop, axis=1)
+    length = np.where(stop[np.arange(len(first)), first], first, 16)
+    field *= np.arange(16) < length[:, None]
     words = field.view("<u8")
     with np.errstate(over="ignore"):
         keys = (words[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ words[:, 1] | np.uint64(1)
