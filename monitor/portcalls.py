@@ -44,15 +44,11 @@ from monitor.portcall_states import (
     transition_events,
 )
 from monitor.schema import UTC_US
+from monitor.tracks import prepare_positions, same_vessel
 
 log = logging.getLogger(__name__)
 
 
-#: Receiver logging times jitter by up to about a minute; an interval shorter than this is
-#: counted as this long when judging an implied speed, so jitter is not mistaken for an outlier.
-_MIN_OUTLIER_DT_S = 60.0
-_M_PER_DEG = 111_195.08
-_M_PER_NM = 1852.0
 _US_PER_H = 3_600_000_000.0
 
 #: Columns of :func:`detect`'s result (raw calls, before identity enrichment).
@@ -120,127 +116,6 @@ class Detection:
 
 # ---------------------------------------------------------------------------------------------
 # Vectorised steps
-
-
-def _same_vessel(k: int) -> pl.Expr:
-    return pl.col("mmsi").shift(k) == pl.col("mmsi")
-
-
-def _neighbour(name: str, k: int) -> pl.Expr:
-    """Return column ``name`` ``k`` rows away (negative: ahead) when it is the same vessel."""
-    return pl.when(_same_vessel(k)).then(pl.col(name).shift(k))
-
-
-def _distance_m(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
-    """Equirectangular distance: exact enough for the few km between consecutive fixes."""
-    dlon = ((lon2 - lon1 + 180.0) % 360.0) - 180.0
-    coslat = ((lat1 + lat2) * (np.pi / 360.0)).cos()
-    return ((dlon * coslat).pow(2) + (lat2 - lat1).pow(2)).sqrt() * _M_PER_DEG
-
-
-def _seconds(expr: pl.Expr) -> pl.Expr:
-    return expr.dt.total_microseconds().cast(pl.Float64) / 1e6
-
-
-def _step_speed_kn(min_dt_s: float) -> pl.Expr:
-    """Return the speed implied by the step from the previous fix (null for a vessel's first)."""
-    dist = _distance_m(pl.col("lat").shift(1), pl.col("lon").shift(1), pl.col("lat"), pl.col("lon"))
-    dt = _seconds(pl.col("timestamp_utc").diff()).clip(lower_bound=min_dt_s)
-    return pl.when(_same_vessel(1)).then(dist / dt / _M_PER_NM * 3600.0)
-
-
-def _sort_by_vessel_and_time(frame: pl.DataFrame) -> pl.DataFrame:
-    """Return ``frame`` sorted by mmsi, timestamp, lat, lon, whatever order it came in."""
-    n = frame.height
-    if n < 2:
-        return frame
-    seconds = frame["timestamp_utc"].dt.epoch("s").to_numpy()
-    vessels = np.sort(frame["mmsi"].unique().to_numpy())
-    offset = (seconds - seconds.min()).astype(np.uint64)
-    row_bits = (n - 1).bit_length()
-    time_bits = int(offset.max()).bit_length()
-    vessel_bits = (len(vessels) - 1).bit_length()
-    if row_bits + time_bits + vessel_bits > 64:
-        return frame.sort("mmsi", "timestamp_utc", "lat", "lon")
-    # Vessel rank, second and row number packed in one integer: sorting plain integers (SIMD in
-    # numpy) is many times faster than an argsort or a multi-column sort, and the low bits of the
-    # sorted keys are the permutation.
-    rank = (
-        frame["mmsi"]
-        .replace_strict(vessels, np.arange(len(vessels)), return_dtype=pl.UInt64)
-        .to_numpy()
-    )
-    key = (rank << np.uint64(time_bits + row_bits)) | (offset << np.uint64(row_bits))
-    key |= np.arange(n, dtype=np.uint64)
-    key.sort()
-    order = (key & np.uint64((1 << row_bits) - 1)).astype(np.int64)
-    group = key >> np.uint64(row_bits)
-    same = group[1:] == group[:-1]
-    tied = np.zeros(n, dtype=bool)
-    tied[1:] |= same
-    tied[:-1] |= same
-    if tied.any():
-        # Fixes of one vessel within one second: order them by exact time, then position, so
-        # that the result does not depend on the order in which they were stored.
-        slots = np.flatnonzero(tied)
-        rows = order[slots]
-        order[slots] = (
-            frame[rows]
-            .with_columns(__group=pl.Series(group[slots]), __row=pl.Series(rows))
-            .sort("__group", "timestamp_utc", "lat", "lon")["__row"]
-            .to_numpy()
-        )
-    # Gathering rows in a new order is memory-bound: gather the other columns, rebuild mmsi.
-    sorted_mmsi = vessels[(key >> np.uint64(time_bits + row_bits)).astype(np.int64)]
-    rest: pl.DataFrame = frame.drop("mmsi")[order]
-    mmsi_column = pl.Series("mmsi", sorted_mmsi, dtype=frame.schema["mmsi"])
-    return rest.with_columns(mmsi_column).select(frame.columns)
-
-
-def prepare_positions(
-    positions: pl.LazyFrame | pl.DataFrame, settings: DetectSettings
-) -> tuple[pl.DataFrame, int]:
-    """Return positions sorted by vessel and time with outliers dropped, and the outlier count.
-
-    Columns: mmsi, timestamp_utc, lat, lon, speed_kn (SOG, or the speed implied by neighbouring
-    fixes when SOG is missing).
-    """
-    frame = _sort_by_vessel_and_time(
-        positions.lazy()
-        .select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
-        .filter(
-            pl.col("lat").is_finite()
-            & pl.col("lon").is_finite()
-            & pl.col("mmsi").is_not_null()
-            & pl.col("timestamp_utc").is_not_null()
-        )
-        .collect()
-    )
-    step = pl.col("__step_kn")
-    outlier = (step > settings.max_speed_kn) & (step.shift(-1) > settings.max_speed_kn)
-    kept = (
-        frame.with_columns(__step_kn=_step_speed_kn(_MIN_OUTLIER_DT_S))
-        .filter(~outlier.fill_null(False))
-        .drop("__step_kn")
-    )
-    n_outliers = frame.height - kept.height
-    if kept["sog_kn"].null_count() == 0:
-        return kept.rename({"sog_kn": "speed_kn"}), n_outliers
-
-    def far(name: str, sign: int) -> pl.Expr:
-        # The farthest of up to 3 fixes on each side: noise of a few metres between close fixes
-        # would otherwise read as speed when SOG is missing.
-        return pl.coalesce(*(_neighbour(name, sign * k) for k in (3, 2, 1)), pl.col(name))
-
-    back_t, ahead_t = far("timestamp_utc", 1), far("timestamp_utc", -1)
-    implied = (
-        _distance_m(far("lat", 1), far("lon", 1), far("lat", -1), far("lon", -1))
-        / (_seconds(ahead_t - back_t)).replace(0.0, None)
-        / _M_PER_NM
-        * 3600.0
-    )
-    kept = kept.with_columns(speed_kn=pl.coalesce(pl.col("sog_kn"), implied)).drop("sog_kn")
-    return kept, n_outliers
 
 
 def _zone_tables(zones: Sequence[Zone]) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
@@ -332,7 +207,7 @@ def classify(
         near_port[outside] = zone_port[near]
     kind = zone_kind[inside]
 
-    first = ~_same_vessel(1).fill_null(False)
+    first = ~same_vessel(1).fill_null(False)
     max_gap_us = int(settings.max_gap_h * _US_PER_H)
     frame = prepared.with_columns(
         port_in=pl.Series(port_in),
@@ -367,7 +242,7 @@ def classify(
         .otherwise(0)
         .cast(pl.Int8),
         visit=pl.when(in_port).then(starts.cum_sum()),
-        last=~_same_vessel(-1).fill_null(False),
+        last=~same_vessel(-1).fill_null(False),
     ).drop("port_in", "near_port")
 
 

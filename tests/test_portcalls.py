@@ -32,7 +32,6 @@ from monitor.portcalls import (
     TRANSITIONS,
     Event,
     State,
-    _sort_by_vessel_and_time,
     call_id,
     classify,
     detect,
@@ -40,6 +39,7 @@ from monitor.portcalls import (
     prepare_positions,
     transition_events,
 )
+from monitor.tracks import sort_by_vessel_and_time
 
 S = DetectSettings()
 AT_SEA, IN_PORT, STOPPED = State.AT_SEA, State.IN_PORT, State.STOPPED
@@ -511,9 +511,7 @@ def test_packed_key_sort_equals_a_four_column_sort(
         orient="row",
     ).with_columns(pl.col("timestamp_utc").cast(pl.Datetime("us", "UTC")))
     expected = frame.sort("mmsi", "timestamp_utc", "lat", "lon")
-    got = _sort_by_vessel_and_time(
-        frame.sample(fraction=1.0, shuffle=True, seed=rng.randint(0, 99))
-    )
+    got = sort_by_vessel_and_time(frame.sample(fraction=1.0, shuffle=True, seed=rng.randint(0, 99)))
     assert got.select("mmsi", "timestamp_utc", "lat", "lon").equals(
         expected.select("mmsi", "timestamp_utc", "lat", "lon")
     )
