@@ -111,17 +111,30 @@ class LineScan:
     rejected: Counter[str]
 
 
+def _marks(buf: U8, size: int, wanted: bytes) -> dict[int, I64]:
+    """Return the positions of each byte in ``wanted``, found in one pass over the buffer."""
+    if not wanted:
+        return {}
+    view = buf[:size]
+    mask = view == wanted[0]
+    for ch in wanted[1:]:
+        mask |= view == ch
+    at = np.flatnonzero(mask)
+    found = buf[at]
+    return {ch: at[found == ch] for ch in wanted}
+
+
 def _tag_blocks(
-    buf: U8, starts: I64, ends: I64, first: U8, n: int, rejected: Counter[str]
+    buf: U8, starts: I64, ends: I64, first: U8, marks: dict[int, I64], rejected: Counter[str]
 ) -> tuple[I64, I64, I64]:
     """Return each line's body start, tag-block end (-1 if none) and tag-block c: time."""
     body = starts.copy()
-    tag_end = np.full(n, -1, np.int64)
-    tag_time = np.full(n, NO_TIME, np.int64)
+    tag_end = np.full(len(starts), -1, np.int64)
+    tag_time = np.full(len(starts), NO_TIME, np.int64)
     tb = np.flatnonzero(first == 92)
     if len(tb) == 0:
         return body, tag_end, tag_time
-    backslashes = np.flatnonzero(buf == 92)
+    backslashes = marks[92]
     k = np.searchsorted(backslashes, starts[tb]) + 1
     second = backslashes[np.minimum(k, len(backslashes) - 1)]
     ok = (k < len(backslashes)) & (second < ends[tb])
@@ -134,7 +147,7 @@ def _tag_blocks(
     cpos, owner = starts[tagged[c_first]] + 2, tagged[c_first]
     if not c_first.all():
         # "c:" elsewhere in the block (after "s:" or "g:"): find it among all colons.
-        colons = np.flatnonzero(buf == 58)
+        colons = marks[58]
         colons = colons[colons >= 2]
         later = colons[(buf[colons - 1] == 99) & (buf[colons - 2] == 44)]
         later_owner = np.searchsorted(starts, later, "right") - 1
@@ -175,7 +188,20 @@ def scan_lines(data: bytes) -> LineScan:
     ends[(ends > starts) & (buf[ends - 1] == 13)] -= 1
     first = buf[starts]
     rejected: Counter[str] = Counter()
-    body, tag_end, tag_time = _tag_blocks(buf, starts, ends, first, n, rejected)
+    # Bytes searched in the whole chunk, only when its lines need them: "\\" ends tag blocks,
+    # ":" finds a "c:" that is not first in its block, "*" and "r" fields after the checksum.
+    tag = first == 92
+    late_c = tag & ~((buf[starts + 1] == 99) & (buf[starts + 2] == 58))
+    after_checksum = (
+        ((first == 33) | tag)
+        & (buf[np.maximum(ends - 3, 0)] != 42)
+        & (buf[np.maximum(ends - 1, 0)] != 92)
+    )
+    wanted = (
+        b"\\" * bool(tag.any()) + b":" * bool(late_c.any()) + b"*r" * bool(after_checksum.any())
+    )
+    marks = _marks(buf, size, wanted)
+    body, tag_end, tag_time = _tag_blocks(buf, starts, ends, first, marks, rejected)
 
     bfirst = buf[body]
     has_body = body < ends
@@ -205,7 +231,7 @@ def scan_lines(data: bytes) -> LineScan:
     trailing = np.zeros(len(b), bool)
     search = np.flatnonzero(ok & (buf[np.maximum(star, 0)] != 42))
     if len(search):
-        stars = np.flatnonzero(buf[:size] == 42)
+        stars = marks[42] if 42 in marks else np.flatnonzero(buf[:size] == 42)
         j = np.searchsorted(stars, c4[search])
         found = stars[np.minimum(j, max(len(stars) - 1, 0))] if len(stars) else c4[search]
         found_ok = (j < len(stars)) & (found + 3 <= e[search])
@@ -242,7 +268,7 @@ def scan_lines(data: bytes) -> LineScan:
         valid = (nd > 0) & (buf[e[tl] - nd - 1] == 44) & (e[tl] - nd - 1 > star[tl])
         own_time[tl_rows[valid]] = epoch_us(value[valid], nd[valid])
         # US Coast Guard lines name their receiver station as ",r<id>" after the checksum.
-        rpos = np.flatnonzero(buf[:size] == 114)
+        rpos = marks[114] if 114 in marks else np.flatnonzero(buf[:size] == 114)
         rpos = rpos[buf[rpos - 1] == 44]
         r_line = np.searchsorted(starts, rpos, "right") - 1
         k = np.searchsorted(line, r_line)
