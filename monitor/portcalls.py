@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 
 
 _US_PER_H = 3_600_000_000.0
+#: Below this many positions per thread, splitting the work costs more than it saves.
+_PARALLEL_MIN_ROWS = 400_000
 
 #: Columns of :func:`detect`'s result (raw calls, before identity enrichment).
 RAW_CALLS_SCHEMA: dict[str, pl.DataType] = {
@@ -286,9 +290,47 @@ def _events(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def detect_all(
-    positions: pl.LazyFrame | pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
+    positions: pl.LazyFrame | pl.DataFrame,
+    zones: Sequence[Zone],
+    settings: DetectSettings,
+    *,
+    workers: int | None = None,
 ) -> Detection:
-    """Return the calls, transits and events found in ``positions`` inside ``zones``."""
+    """Return the calls, transits and events found in ``positions`` inside ``zones``.
+
+    Vessels are independent, so large inputs are split by MMSI among ``workers`` threads (default:
+    one per CPU, one per 400,000 positions at most); the result does not depend on the split.
+    """
+    frame = positions.lazy().select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn").collect()
+    if workers is None:
+        workers = min(os.cpu_count() or 1, frame.height // _PARALLEL_MIN_ROWS)
+    if workers <= 1:
+        return _detect_part(frame, zones, settings)
+
+    def run(part: int) -> Detection:
+        # GEOS prepared geometries are not thread-safe: each thread prepares its own copies.
+        own = [
+            replace(zone, geometry=shapely.from_wkb(shapely.to_wkb(zone.geometry)))
+            for zone in zones
+        ]
+        return _detect_part(frame.filter(pl.col("mmsi") % workers == part), own, settings)
+
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(run, range(workers)))
+    # Each vessel is in one part, so a stable sort by vessel keeps each vessel's own order.
+    return Detection(
+        calls=pl.concat([p.calls for p in parts]).sort("mmsi", maintain_order=True),
+        transits=pl.concat([p.transits for p in parts]).sort("mmsi", maintain_order=True),
+        events=pl.concat([p.events for p in parts]).sort("mmsi", maintain_order=True),
+        n_positions=sum(p.n_positions for p in parts),
+        n_outliers=sum(p.n_outliers for p in parts),
+        pending=pl.concat([p.pending for p in parts]).sort("mmsi", maintain_order=True),
+    )
+
+
+def _detect_part(
+    positions: pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
+) -> Detection:
     prepared, n_outliers = prepare_positions(positions, settings)
     port_zones = [zone for zone in zones if zone.kind != "area"]
     port_ids, port_names, _, _ = _zone_tables(port_zones)

@@ -516,3 +516,21 @@ def test_packed_key_sort_equals_a_four_column_sort(
         expected.select("mmsi", "timestamp_utc", "lat", "lon")
     )
     assert got.schema == frame.schema
+
+
+def test_split_among_threads_gives_the_same_result() -> None:
+    tracks = [
+        Track(30 + i).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 1 + i).sail(SEA_EAST, 2)
+        for i in range(5)
+    ]
+    tracks.append(Track(41).fix(*SEA_WEST, 12).sail(SEA_EAST, 2, sog=12))
+    tracks.append(Track(42).stay(IN_Q, 0.5, sog=3))
+    frame = positions(*tracks)
+    one = detect_all(frame, ZONES, S, workers=1)
+    for workers in (2, 3):
+        split = detect_all(frame, ZONES, S, workers=workers)
+        assert split.calls.equals(one.calls)
+        assert split.transits.equals(one.transits)
+        assert split.pending.equals(one.pending)
+        assert split.events.equals(one.events)
+        assert (split.n_positions, split.n_outliers) == (one.n_positions, one.n_outliers)
