@@ -14,6 +14,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import polars as pl
 
 from monitor.config import Settings
 from monitor.csv_source import CsvDecoder
-from monitor.errors import ConfigError, MonitorError, SourceError
+from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
 from monitor.ingest_summary import FileSummary, IngestSummary
 from monitor.nmea import NmeaDecoder, untimed_error
 from monitor.schema import DecodedBatch
@@ -48,10 +49,15 @@ __all__ = ["FileSummary", "IngestSummary", "ingest_paths"]
 
 log = logging.getLogger(__name__)
 
-#: Decoded rows are written to the store when this many are waiting.
-FLUSH_ROWS = 1_000_000
+#: Decoded rows are handed to the writer when this many are waiting (at most two such batches
+#: are in memory: one being written, one being filled).
+FLUSH_ROWS = 250_000
 #: CSV is parsed in bigger chunks than NMEA: polars' fixed cost per call is then negligible.
 CSV_CHUNK_BYTES = 8 << 20
+
+
+class _WriteFailed(Exception):
+    """Writing to the store failed."""
 
 
 @dataclass
@@ -78,6 +84,8 @@ class _Run:
         self.statics: list[pl.DataFrame] = []
         self.n_buffered = 0
         self.waiting: dict[str, _Checkpoint] = {}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._pending: Future[tuple[dict[str, int], dict[str, int]]] | None = None
         self.files: dict[str, FileSummary] = {}
         #: Per input, the counts already put in a manifest row during this run.
         self.recorded: dict[str, Counter[str]] = {}
@@ -106,12 +114,12 @@ class _Run:
         """Queue a manifest row; it is written after the rows read so far are in the store."""
         self.waiting[key] = _Checkpoint(key=key, row=row, replaces=replaces)
 
-    def _apply_checkpoints(self) -> None:
-        if not self.waiting:
+    def _apply_checkpoints(self, points: list[_Checkpoint]) -> None:
+        if not points:
             return
         rows = []
         gone: list[str] = []
-        for point in self.waiting.values():
+        for point in points:
             row = dict(point.row)
             keys = [row["fingerprint"], point.replaces or row["fingerprint"]]
             gone += keys
@@ -131,7 +139,6 @@ class _Run:
         keep = self.manifest.filter(~pl.col("fingerprint").is_in(gone))
         self.manifest = pl.concat([keep, fresh], how="vertical")
         self.store.write_manifest(self.manifest)
-        self.waiting.clear()
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -155,27 +162,60 @@ class _Run:
             self.statics.append(batch.statics)
         self.n_buffered += positions.height + batch.statics.height
 
-    def flush(self) -> None:
-        """Write the buffered rows, then the manifest rows waiting for them."""
-        if self.positions:
-            frame = pl.concat(self.positions)
-            self.vessels.update(frame["mmsi"].unique().to_list())
-            stored = self.store.add_positions(frame, self.window_s)
-            self._credit(stored, "n_positions")
-        if self.statics:
-            stored = self.store.add_statics(pl.concat(self.statics), self.window_s)
-            self._credit(stored, "n_statics")
-        self.positions, self.statics, self.n_buffered = [], [], 0
-        self._apply_checkpoints()
+    def flush(self, wait: bool = False) -> None:
+        """Hand the buffered rows, and the manifest rows waiting for them, to the writer.
 
-    def _credit(self, stored: dict[str, int], name: str) -> None:
-        for source, count in stored.items():
-            summary = self.files.get(source)
-            if summary is not None:
-                setattr(summary, name, getattr(summary, name) + count)
-            for point in self.waiting.values():
-                if point.row["input"] == source:
-                    point.row[name] += count
+        Writes run one at a time on a background thread, in order, so that decoding goes on
+        meanwhile; a write waits for the one before it, so deduplication sees every earlier row.
+        """
+        self.collect()
+        positions = pl.concat(self.positions) if self.positions else None
+        statics = pl.concat(self.statics) if self.statics else None
+        if positions is not None:
+            self.vessels.update(positions["mmsi"].unique().to_list())
+        points = list(self.waiting.values())
+        self.positions, self.statics, self.n_buffered, self.waiting = [], [], 0, {}
+        self._pending = self._writer.submit(self._write, positions, statics, points)
+        if wait:
+            self.collect()
+
+    def collect(self) -> None:
+        """Wait for the write in progress; count what it stored. Re-raises its error."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        stored_positions, stored_statics = pending.result()
+        for stored, name in ((stored_positions, "n_positions"), (stored_statics, "n_statics")):
+            for source, count in stored.items():
+                summary = self.files.get(source)
+                if summary is not None:
+                    setattr(summary, name, getattr(summary, name) + count)
+
+    def close(self) -> None:
+        """Wait for the writer thread to finish whatever it is writing."""
+        self._writer.shutdown(wait=True)
+
+    def _write(
+        self,
+        positions: pl.DataFrame | None,
+        statics: pl.DataFrame | None,
+        points: list[_Checkpoint],
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        try:
+            stored_positions = (
+                self.store.add_positions(positions, self.window_s) if positions is not None else {}
+            )
+            stored_statics = (
+                self.store.add_statics(statics, self.window_s) if statics is not None else {}
+            )
+            for point in points:
+                point.row["n_positions"] += stored_positions.get(point.row["input"], 0)
+                point.row["n_statics"] += stored_statics.get(point.row["input"], 0)
+            self._apply_checkpoints(points)
+        except Exception as exc:
+            # Not an input's fault: the run stops (see ingest_paths) instead of going on.
+            raise _WriteFailed(str(exc)) from exc
+        return stored_positions, stored_statics
 
     # -- one input ------------------------------------------------------------------------------
 
@@ -388,10 +428,19 @@ def ingest_paths(
     total = sum(i.path.stat().st_size for i in inputs if i.path is not None)
     with store.writer(), Progress(total, enabled=progress) as bar:
         run = _Run(store, settings, fallback_time_utc)
-        for inp in inputs:
-            summary.files.append(run.ingest(inp, fmt, bar))
-            bar.update(0)
-        run.flush()
+        try:
+            for inp in inputs:
+                summary.files.append(run.ingest(inp, fmt, bar))
+                bar.update(0)
+            run.flush(wait=True)
+        except _WriteFailed as exc:
+            raise StoreError(
+                f"{store.root}: cannot write to the store ({exc}); what was written is intact: "
+                "fix the cause (disk space, permissions) and run the ingest again"
+            ) from exc
+        finally:
+            # Never leave the lock while a write is still going on.
+            run.close()
         summary.n_vessels = len(run.vessels)
     summary.elapsed_s = time.perf_counter() - started
     return summary

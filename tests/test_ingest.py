@@ -15,6 +15,7 @@ from pyais import encode_dict
 from monitor import ingest as ingest_mod
 from monitor.cli import main
 from monitor.config import Settings, StoreSettings
+from monitor.errors import StoreError
 from monitor.ingest import ingest_paths
 from monitor.store import Store
 
@@ -372,3 +373,19 @@ def test_cut_short_gzip_keeps_the_lines_before_and_reports_the_file(
     assert "cut.nmea.gz" in error and "cut short" in error
     assert 1000 < summary.n_positions < 3000
     assert stored(settings).height == summary.n_positions
+
+
+def test_a_failing_store_write_stops_the_run_with_a_store_error(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "feed.nmea", position_lines(20))
+
+    def full(self: Store, frame: pl.DataFrame, window_s: float) -> dict[str, int]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Store, "add_positions", full)
+    with pytest.raises(StoreError, match="No space left on device"):
+        ingest_paths([path], settings)
+    monkeypatch.undo()
+    assert Store(settings.store.path).read_manifest().height == 0
+    assert ingest_paths([path], settings).n_positions == 20
