@@ -26,8 +26,10 @@ time of the first part that has one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +76,12 @@ I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 
 _NO_FRAME = pl.DataFrame()
+T = TypeVar("T")
+
+
+def _scan_or_none(data: bytes) -> LineScan | None:
+    return scan_lines(data) if data else None
+
 
 #: Message times outside these bounds come from a broken clock (AIS began in the 1990s); such
 #: messages are rejected as "invalid_field" rather than stored decades away.
@@ -144,7 +152,32 @@ class NmeaDecoder:
         """Return what the complete lines in ``data`` decode to."""
         if not data:
             return DecodedBatch()
-        scan = scan_lines(data)
+        return self._decode(scan_lines(data))
+
+    def feed_each(
+        self, items: Iterable[T], data: Callable[[T], bytes]
+    ) -> Iterator[tuple[T, DecodedBatch]]:
+        """Yield each item with what its chunk ``data(item)`` decodes to, as :meth:`feed` would.
+
+        The next chunk's lines are parsed on a second thread while this one is decoded, which
+        keeps a second core busy (numpy releases the interpreter lock).
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmea-scan") as pool:
+            pending: tuple[T, Future[LineScan | None]] | None = None
+            for item in items:
+                chunk = data(item)
+                upcoming = (item, pool.submit(_scan_or_none, chunk))
+                if pending is not None:
+                    yield pending[0], self._decode_future(pending[1])
+                pending = upcoming
+            if pending is not None:
+                yield pending[0], self._decode_future(pending[1])
+
+    def _decode_future(self, future: Future[LineScan | None]) -> DecodedBatch:
+        scan = future.result()
+        return DecodedBatch() if scan is None else self._decode(scan)
+
+    def _decode(self, scan: LineScan) -> DecodedBatch:
         # The frames are set by _bulk; building empty ones first would be wasted work.
         batch = DecodedBatch(positions=_NO_FRAME, statics=_NO_FRAME, n_lines=scan.n_lines)
         batch.rejected.update(scan.rejected)

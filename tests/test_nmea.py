@@ -404,3 +404,20 @@ def test_number_parsing(values: list[int]) -> None:
     assert got.tolist() == values and n.tolist() == [len(str(v)) for v in values]
     before, n_before = parse_uint_before(buf, ends)
     assert before.tolist() == values and n_before.tolist() == n.tolist()
+
+
+def test_feed_each_equals_feed_chunk_by_chunk() -> None:
+    lines = mixed_feed()
+    chunks = [("\n".join(lines[i : i + 7]) + "\n").encode() for i in range(0, len(lines), 7)]
+    chunks.insert(3, b"")
+    one = NmeaDecoder("x")
+    expected = [one.feed(c) for c in chunks]
+    each = list(NmeaDecoder("x").feed_each(enumerate(chunks), lambda item: item[1]))
+    assert [item[0] for item, _ in each] == list(range(len(chunks)))
+    for want, (_, got) in zip(expected, each, strict=True):
+        assert got.positions.equals(want.positions) and got.statics.equals(want.statics)
+        assert (got.n_lines, got.n_messages, got.rejected) == (
+            want.n_lines,
+            want.n_messages,
+            want.rejected,
+        )
