@@ -5,14 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from monitor.cli import config_option, resolve_settings, store_option
 from monitor.csv_dialects import parse_column_mapping
 from monitor.errors import ConfigError
 from monitor.ingest import IngestSummary, ingest_paths
+
+#: Above this many inputs the summary gives counts per status instead of a line per input.
+MAX_LISTED_INPUTS = 50
 
 
 def _fallback(text: str | None) -> dt.datetime | None:
@@ -32,7 +38,6 @@ def _counts(counter: dict[str, int]) -> str:
 
 
 def _print(summary: IngestSummary) -> None:
-    data = summary.to_dict()
     span = "-"
     if summary.first_utc and summary.last_utc:
         span = f"{summary.first_utc:%Y-%m-%d %H:%M:%S} to {summary.last_utc:%Y-%m-%d %H:%M:%S} UTC"
@@ -50,15 +55,25 @@ def _print(summary: IngestSummary) -> None:
         f"  vessels          {summary.n_vessels:>12,}",
     ]
     click.echo("\n".join(lines))
-    if len(summary.files) > 1:
-        click.echo("\n  input  status  format  messages  positions  decoded")
-        for item in data["inputs"]:
-            share = next(f for f in summary.files if f.input == item["input"]).decoded_share
-            share_text = f"{share:.1%}" if share is not None else "-"
-            click.echo(
-                f"  {item['input']}  {item['status']}  {item['format'] or '-'}  "
-                f"{item['messages']:,}  {item['positions_stored']:,}  {share_text}"
+    if 1 < len(summary.files) <= MAX_LISTED_INPUTS:
+        table = Table(box=None, padding=(0, 2), pad_edge=False)
+        for name in ("input", "status", "format", "messages", "positions", "decoded"):
+            table.add_column(name, justify="left" if name in ("input", "status") else "right")
+        for item in summary.files:
+            share = item.decoded_share
+            table.add_row(
+                item.input,
+                item.status,
+                item.format or "-",
+                f"{item.n_messages:,}",
+                f"{item.n_positions:,}",
+                f"{share:.1%}" if share is not None else "-",
             )
+        click.echo()
+        Console(width=200, highlight=False, soft_wrap=True).print(table)
+    elif len(summary.files) > MAX_LISTED_INPUTS:
+        statuses = Counter(f.status for f in summary.files)
+        click.echo(f"  inputs           {_counts(dict(statuses))} (--json lists each)")
     for error in summary.errors:
         click.echo(f"error: {error}", err=True)
 
