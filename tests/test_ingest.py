@@ -389,3 +389,18 @@ def test_a_failing_store_write_stops_the_run_with_a_store_error(
     monkeypatch.undo()
     assert Store(settings.store.path).read_manifest().height == 0
     assert ingest_paths([path], settings).n_positions == 20
+
+
+def test_cli_lists_each_input_with_its_status(tmp_path: Path) -> None:
+    good = write(tmp_path / "good.nmea", position_lines(5))
+    untimed = write(tmp_path / "untimed.nmea", position_lines(5, tag=False))
+    store = tmp_path / "store"
+    result = CliRunner().invoke(main, ["ingest", str(good), str(untimed), "--store", str(store)])
+    assert result.exit_code == 1
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in result.output.splitlines()
+        if ".nmea" in line and not line.startswith("error")
+    }
+    assert rows[str(good)][:2] == ["ingested", "nmea"]
+    assert rows[str(untimed)][0] == "error"
