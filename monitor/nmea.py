@@ -1,12 +1,9 @@
-"""Raw NMEA 0183 AIS input: line parsing, time sources and the chunk decoder.
+"""Raw NMEA 0183 AIS input: the chunk decoder, its time sources and its rejection counts.
 
-A chunk of complete lines is split and parsed with numpy on the raw bytes (no Python loop per
-line); only rare lines (clock sentences, ``$PGHP``, multi-part fragments, static reports) are
-handled one by one.
-
-Accepted sentences: ``!ccVDM`` / ``!ccVDO`` from any two-character talker, with the standard
-seven fields or an extra field before the checksum. The checksum must match; NMEA 4.0 tag-block
-checksums are not checked, because real feeds write dummy ones.
+A chunk of complete lines is parsed with numpy on the raw bytes (:mod:`monitor.nmea_lines`) and
+its messages decoded in bulk (:mod:`monitor.decode_fast`); only rare lines are handled one by one
+in Python: ``$xxZDA``/``$xxRMC`` clock sentences, type 19, and multi-part messages whose parts are
+not next to each other in one chunk (those are decoded with pyais, :mod:`monitor.decode`).
 
 Time of a sentence, first match wins:
 
