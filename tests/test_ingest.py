@@ -404,3 +404,12 @@ def test_cli_lists_each_input_with_its_status(tmp_path: Path) -> None:
     }
     assert rows[str(good)][:2] == ["ingested", "nmea"]
     assert rows[str(untimed)][0] == "error"
+
+
+def test_progress_bar_does_not_change_the_result(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_mod.Progress, "MIN_BYTES", 0)
+    path = write(tmp_path / "feed.nmea", position_lines(30))
+    summary = ingest_paths([path], settings, progress=True)
+    assert summary.n_positions == 30 and summary.errors == []
