@@ -273,7 +273,7 @@ def _calls_after(parts: list[pl.DataFrame]) -> pl.DataFrame:
 ALL_AT_ONCE = _calls_after([FEED])
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     cuts=st.lists(st.integers(1, FEED.height - 1), min_size=1, max_size=3, unique=True),
     late=st.lists(st.integers(0, FEED.height - 1), max_size=10, unique=True),
