@@ -120,14 +120,18 @@ class _Bits:
         self.words = [w[keep] for w in self.words]
         self.msg_type = self.msg_type[keep]
 
-    def get(self, start: int, width: int, signed: bool = False) -> I64:
+    def get(self, start: int, width: int, signed: bool = False, rows: I64 | None = None) -> I64:
+        """Return the field at bit ``start`` of every message (or of ``rows`` only)."""
         word, off = divmod(start, 60)
+
+        def part(k: int) -> I64:
+            return self.words[k] if rows is None else self.words[k][rows]
+
         if off + width <= 60:
-            v = (self.words[word] >> (60 - off - width)) & ((1 << width) - 1)
+            v = (part(word) >> (60 - off - width)) & ((1 << width) - 1)
         else:
             low = off + width - 60
-            high = self.words[word] & ((1 << (60 - off)) - 1)
-            v = (high << low) | (self.words[word + 1] >> (60 - low))
+            v = ((part(word) & ((1 << (60 - off)) - 1)) << low) | (part(word + 1) >> (60 - low))
         if signed:
             sign = 1 << (width - 1)
             v = (v ^ sign) - sign
@@ -174,23 +178,33 @@ def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.
     bits = _Bits(buf, pieces, 28)
     msg_type = bits.msg_type
     t27, t18 = msg_type == 27, msg_type == 18
-    # Class A (1-3) layout by default; class B 18 and long-range 27 differ.
+    # Class A (1-3) layout for all rows, then the few class B (18) and long-range (27) rows.
+    b18, b27 = np.flatnonzero(t18), np.flatnonzero(t27)
     mmsi = bits.get(8, 30)
-    lon_raw = np.where(t18, bits.get(57, 28, True), bits.get(61, 28, True))
-    lat_raw = np.where(t18, bits.get(85, 27, True), bits.get(89, 27, True))
-    sog_raw = np.where(t18, bits.get(46, 10), bits.get(50, 10))
-    cog_raw = np.where(t18, bits.get(112, 12), bits.get(116, 12))
-    heading = np.where(t18, bits.get(124, 9), bits.get(128, 9))
-    lon27, lat27 = bits.get(44, 18, True), bits.get(62, 17, True)
-    sog27, cog27 = bits.get(79, 6), bits.get(85, 9)
+    lon_raw, lat_raw = bits.get(61, 28, True), bits.get(89, 27, True)
+    sog_raw, cog_raw, heading = bits.get(50, 10), bits.get(116, 12), bits.get(128, 9)
+    status = bits.get(38, 4)
+    if len(b18):
+        lon_raw[b18], lat_raw[b18] = bits.get(57, 28, True, b18), bits.get(85, 27, True, b18)
+        sog_raw[b18], cog_raw[b18] = bits.get(46, 10, rows=b18), bits.get(112, 12, rows=b18)
+        heading[b18] = bits.get(124, 9, rows=b18)
 
     # pyais: round(raw / 600000, 6) computed exactly as ((10 * raw + 3) // 6) / 1e6.
-    lat = np.where(t27, (10_000 * lat27 + 3) // 6, (10 * lat_raw + 3) // 6) / 1e6
-    lon = np.where(t27, (10_000 * lon27 + 3) // 6, (10 * lon_raw + 3) // 6) / 1e6
-    lat_na = np.where(t27, lat27 == 91 * 600, lat_raw == 91 * 600_000)
-    lon_na = np.where(t27, lon27 == 181 * 600, lon_raw == 181 * 600_000)
+    lat = (10 * lat_raw + 3) // 6 / 1e6
+    lon = (10 * lon_raw + 3) // 6 / 1e6
+    lat_na, lon_na = lat_raw == 91 * 600_000, lon_raw == 181 * 600_000
+    sog, sog_na = sog_raw / 10.0, sog_raw == 1023
+    cog, cog_na = cog_raw / 10.0, cog_raw >= 3600
+    if len(b27):
+        lon27, lat27 = bits.get(44, 18, True, b27), bits.get(62, 17, True, b27)
+        # pyais: round(raw / 600, 6) as ((10000 * raw + 3) // 6) / 1e6.
+        lat[b27], lon[b27] = (10_000 * lat27 + 3) // 6 / 1e6, (10_000 * lon27 + 3) // 6 / 1e6
+        lat_na[b27], lon_na[b27] = lat27 == 91 * 600, lon27 == 181 * 600
+        sog27, cog27 = bits.get(79, 6, rows=b27), bits.get(85, 9, rows=b27)
+        sog[b27], sog_na[b27] = sog27, sog27 == 63
+        cog[b27], cog_na[b27] = cog27, cog27 >= 360
+        heading[b27], status[b27] = 511, bits.get(40, 4, rows=b27)
     pos_na = lat_na | lon_na
-    heading = np.where(t27, 511, heading)
 
     min_bits = np.select([t27, t18], [MIN_BITS[27], MIN_BITS[18]], MIN_BITS[1])
     off_range = ((np.abs(lat) > 90.0) & ~lat_na) | ((np.abs(lon) > 180.0) & ~lon_na)
@@ -202,13 +216,13 @@ def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.
         "lat_null": pos_na,
         "lon": lon,
         "lon_null": pos_na,
-        "sog_kn": np.where(t27, sog27.astype(np.float64), sog_raw / 10.0),
-        "sog_kn_null": np.where(t27, sog27 == 63, sog_raw == 1023),
-        "cog_deg": np.where(t27, cog27.astype(np.float64), cog_raw / 10.0),
-        "cog_deg_null": np.where(t27, cog27 >= 360, cog_raw >= 3600),
+        "sog_kn": sog,
+        "sog_kn_null": sog_na,
+        "cog_deg": cog,
+        "cog_deg_null": cog_na,
         "heading_deg": heading,
         "heading_deg_null": heading >= 360,
-        "nav_status": np.where(t27, bits.get(40, 4), bits.get(38, 4)),
+        "nav_status": status,
         "nav_status_null": t18,
         "msg_type": msg_type,
     }
