@@ -9,7 +9,7 @@ draught).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -229,11 +229,22 @@ def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.
     return cols, reason
 
 
+#: numpy dtype of each numeric polars dtype: casting in numpy is much cheaper per chunk.
+_NUMPY_DTYPES: Final[dict[pl.DataType, type[np.generic]]] = {
+    pl.UInt8(): np.uint8,
+    pl.UInt16(): np.uint16,
+    pl.UInt32(): np.uint32,
+    pl.UInt64(): np.uint64,
+    pl.Int64(): np.int64,
+    pl.Float64(): np.float64,
+}
+
+
 def positions_frame(
     cols: Mapping[str, npt.NDArray[Any]], time_us: I64, msg_key: U64, source: str
 ) -> pl.DataFrame:
     """Return a POSITIONS_SCHEMA frame from :func:`decode_positions` columns (already filtered)."""
-    data: dict[str, pl.Series] = {}
+    data: list[pl.Series] = []
     for name, dtype in POSITIONS_SCHEMA.items():
         if name == "timestamp_utc":
             s = _timestamps(time_us)
@@ -242,11 +253,8 @@ def positions_frame(
         elif name == "source":
             s = _constant(name, source, len(time_us))
         else:
-            s = pl.Series(name, cols[name]).cast(dtype)
-            mask = cols.get(f"{name}_null")
-            if mask is not None and mask.any():
-                s = s.scatter(np.flatnonzero(mask), None)
-        data[name] = s.alias(name)
+            s = _series(name, cols[name], dtype, cols.get(f"{name}_null"))
+        data.append(s.alias(name))
     return pl.DataFrame(data)
 
 
@@ -254,15 +262,31 @@ def _timestamps(time_us: I64) -> pl.Series:
     return pl.Series(time_us, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
 
 
+_CONSTANTS: dict[tuple[str, str], pl.Series] = {}
+
+
 def _constant(name: str, value: str, n: int) -> pl.Series:
-    # pl.repeat and pl.lit go through the query engine, which costs more per chunk.
-    series = pl.Series(name, [value], pl.String)
-    return series.extend_constant(value, n - 1) if n > 1 else series[:n]
+    """Return ``value`` repeated ``n`` times, sliced from a cached longer series when possible."""
+    # Building a string column costs about as much as decoding the chunk; a slice is free.
+    cached = _CONSTANTS.get((name, value))
+    if cached is None or len(cached) < n:
+        size = max(n, 1 << 16)
+        cached = pl.Series(name, [value], pl.String).extend_constant(value, size - 1)
+        if len(_CONSTANTS) > 64:
+            _CONSTANTS.clear()
+        _CONSTANTS[(name, value)] = cached
+    return cached.head(n)
 
 
-def _series(name: str, values: npt.NDArray[Any], dtype: pl.DataType, null: Bool) -> pl.Series:
-    series = pl.Series(name, values).cast(dtype)
-    if null.any():
+def _series(
+    name: str, values: npt.NDArray[Any], dtype: pl.DataType, null: Bool | None = None
+) -> pl.Series:
+    numpy_type = _NUMPY_DTYPES.get(dtype)
+    if numpy_type is not None:
+        series = pl.Series(name, values.astype(numpy_type, copy=False))
+    else:
+        series = pl.Series(name, values).cast(dtype)
+    if null is not None and null.any():
         series = series.scatter(np.flatnonzero(null), None)
     return series
 
