@@ -95,6 +95,12 @@ class DetectSettings(_Section):
     #: A visit without a stop counts as a call only if it lasts at least this long; shorter visits
     #: without a stop are transits (pilot boats, ships crossing an anchorage on their way).
     min_stay_h: float = Field(2.0, ge=0)
+    #: Visits of one vessel to zones of the same port, with no other port in between and less than
+    #: this long outside them, are one call. Outer anchorages often lie km away from the port
+    #: polygon (Nampo's 15 km down the river, Vladivostok's Amur Bay): the hour or two from the
+    #: anchorage to the berth must not split the call, nor make the pass through the anchorage a
+    #: transit. 3 h covers 30 km at 5 kn; a ship that comes back later made a new call. 0: never.
+    merge_gap_h: float = Field(3.0, ge=0)
     #: A position implying more than this speed from its neighbours is an outlier and ignored:
     #: merchant ships make under 30 kn, so 50 kn leaves room for fast ferries but not for bad fixes
     #: or spoofed jumps.
