@@ -76,43 +76,66 @@ def payload_keys(buf: U8, pieces: Pieces) -> U64:
     """Return :func:`monitor.decode.payload_key` of each message's payload, vectorised."""
     if len(pieces) == 0:
         return np.zeros(0, np.uint64)
-    n_words = -(-int(pieces.length.max()) // 8)
-    always = int(pieces.length.min()) // 8  # words every payload has in full
-    words = np.ascontiguousarray(pieces.gather(buf, 8 * n_words, True)).view("<u8")
-    h = np.uint64(_K1) ^ pieces.length.astype(np.uint64)
+    size = 8 * -(-int(pieces.length.max()) // 8)
+    return _keys_of_chars(pieces.gather(buf, size, False), pieces.length)
+
+
+def _keys_of_chars(chars: U8, length: I64) -> U64:
+    """Return the payload keys of rows of characters (bytes past each ``length`` ignored)."""
+    words = np.ascontiguousarray(chars).view("<u8")
+    always = int(length.min(initial=0)) // 8  # words every payload has in full
+    h = np.uint64(_K1) ^ length.astype(np.uint64)
     k1, k2, s29, s32 = np.uint64(_K1), np.uint64(_K2), np.uint64(29), np.uint64(32)
     with np.errstate(over="ignore"):
-        for j in range(n_words):
-            x = (h ^ words[:, j]) * k2
+        for j in range(words.shape[1]):
+            word = words[:, j]
+            if j >= always:
+                # Keep only the bytes inside the payload (zero padding, as payload_key does).
+                n_bytes = np.clip(length - 8 * j, 0, 8)
+                low = (np.uint64(1) << (8 * np.minimum(n_bytes, 7)).astype(np.uint64)) - 1
+                word = word & np.where(n_bytes == 8, np.uint64(0xFFFF_FFFF_FFFF_FFFF), low)
+            x = (h ^ word) * k2
             x ^= x >> s29
-            h = x if j < always else np.where(8 * j < pieces.length, x, h)
+            h = x if j < always else np.where(8 * j < length, x, h)
         h *= k1
         h ^= h >> s32
-    return h
+    return np.asarray(h, np.uint64)
 
 
 class _Bits:
-    """Field extraction from payloads packed as 60-bit words (10 characters per word)."""
+    """Field extraction from payloads packed as 48-bit words (8 characters per word)."""
 
-    def __init__(self, buf: U8, pieces: Pieces, width: int) -> None:
-        n_words = -(-width // 10)
-        chars = pieces.gather(buf, n_words * 10, False)
+    def __init__(self, buf: U8, pieces: Pieces, width: int, at_least: int = 0) -> None:
+        """Read the first ``width`` characters; keep at least ``at_least`` in :attr:`chars`."""
+        n_words = -(-max(width, at_least) // 8)
+        size = 8 * n_words
+        chars = pieces.gather(buf, size, False)
+        #: The gathered characters (what follows in the buffer past each payload's end).
+        self.chars = chars
+        n = len(chars)
         # Armouring: "0".."W" are 0-39, "`".."w" are 40-63; anything else is not AIS.
+        # Byte arithmetic wraps, so one comparison per range catches bytes below "0" too.
         sextets = chars - np.uint8(48)
-        outside = (sextets > 71) | ((sextets >= 40) & (sextets < 48))
+        outside = (sextets > 71) | ((sextets - np.uint8(40)) < 8)
+        if int(pieces.length.min(initial=size)) >= width:
+            outside[:, width:] = False
+        else:
+            outside &= np.arange(size) < np.minimum(pieces.length, width)[:, None]
+        self.bad: Bool = np.bitwise_or.reduce(outside.view(np.uint64), axis=1) != 0
         sextets -= (sextets >= 48).view(np.uint8) << np.uint8(3)
-        inside = np.arange(n_words * 10) < np.minimum(pieces.length, width)[:, None]
-        self.bad: Bool = np.asarray((outside & inside).any(axis=1), bool)
         sextets &= np.uint8(63)
         self.sextets = sextets
-        columns = np.ascontiguousarray(sextets.T).astype(np.int64)
-        self.words: list[I64] = []
-        for k in range(0, 10 * n_words, 10):
-            word = columns[k] << 54
-            for j in range(1, 10):
-                word |= columns[k + j] << (54 - 6 * j)
-            self.words.append(word)
-        self.msg_type = columns[0]
+        # Pairs of neighbours joined by reinterpreting the bytes as wider little-endian ints:
+        # 6+6 bits in uint16, 12+12 in uint32, 24+24 in uint64.
+        pair16 = sextets.view(np.uint16)
+        joined16 = ((pair16 & np.uint16(0xFF)) << np.uint16(6)) | (pair16 >> np.uint16(8))
+        pair32 = joined16.view(np.uint32)
+        joined32 = ((pair32 & np.uint32(0xFFFF)) << np.uint32(12)) | (pair32 >> np.uint32(16))
+        pair64 = joined32.view(np.uint64)
+        joined64 = ((pair64 & np.uint64(0xFFFFFFFF)) << np.uint64(24)) | (pair64 >> np.uint64(32))
+        words = np.ascontiguousarray(joined64.reshape(n, n_words).T).view(np.int64)
+        self.words: list[I64] = list(words)
+        self.msg_type = sextets[:, 0].astype(np.int64)
 
     def take(self, keep: Bool) -> None:
         """Keep only the messages where ``keep`` is True."""
@@ -122,16 +145,16 @@ class _Bits:
 
     def get(self, start: int, width: int, signed: bool = False, rows: I64 | None = None) -> I64:
         """Return the field at bit ``start`` of every message (or of ``rows`` only)."""
-        word, off = divmod(start, 60)
+        word, off = divmod(start, 48)
 
         def part(k: int) -> I64:
             return self.words[k] if rows is None else self.words[k][rows]
 
-        if off + width <= 60:
-            v = (part(word) >> (60 - off - width)) & ((1 << width) - 1)
+        if off + width <= 48:
+            v = (part(word) >> (48 - off - width)) & ((1 << width) - 1)
         else:
-            low = off + width - 60
-            v = ((part(word) & ((1 << (60 - off)) - 1)) << low) | (part(word + 1) >> (60 - low))
+            low = off + width - 48
+            v = ((part(word) & ((1 << (48 - off)) - 1)) << low) | (part(word + 1) >> (48 - low))
         if signed:
             sign = 1 << (width - 1)
             v = (v ^ sign) - sign
@@ -172,10 +195,11 @@ def _reason(bad: Bool, truncated: Bool, mmsi: I64, off_range: Bool | None = None
 def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.NDArray[Any]], I64]:
     """Return the position columns of type 1/2/3/18/27 payloads and a reject code per row.
 
-    Columns are numpy arrays with null masks named ``<column>_null``; the code indexes
-    :data:`monitor.decode.REASONS` (0 = accepted).
+    Columns (``msg_key`` included) are numpy arrays with null masks named ``<column>_null``; the
+    code indexes :data:`monitor.decode.REASONS` (0 = accepted).
     """
-    bits = _Bits(buf, pieces, 28)
+    # All characters gathered at once: the message key needs the whole payload.
+    bits = _Bits(buf, pieces, 28, int(pieces.length.max(initial=0)))
     msg_type = bits.msg_type
     t27, t18 = msg_type == 27, msg_type == 18
     # Class A (1-3) layout for all rows, then the few class B (18) and long-range (27) rows.
@@ -225,6 +249,7 @@ def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.
         "nav_status": status,
         "nav_status_null": t18,
         "msg_type": msg_type,
+        "msg_key": _keys_of_chars(bits.chars, pieces.length),
     }
     return cols, reason
 
@@ -322,12 +347,13 @@ def decode_statics(
     """
     if len(pieces) == 0:
         return _EMPTY_STATICS, np.zeros(0, np.int64)
-    bits = _Bits(buf, pieces, 72)
+    bits = _Bits(buf, pieces, 72, int(pieces.length.max()))
     t5, part = bits.msg_type == 5, bits.get(38, 2)
     n_bits = pieces.length * 6 - fill
     min_bits = np.where(t5, MIN_BITS[5], np.where(part == 0, 160, 162))
     reason = _reason(bits.bad | (~t5 & (part > 1)), n_bits < min_bits, bits.get(8, 30))
     keep = reason == OK
+    keys = _keys_of_chars(bits.chars[keep], pieces.length[keep])
     bits.take(keep)
     t5, part = t5[keep], part[keep]
     mmsi = bits.get(8, 30)
@@ -379,7 +405,7 @@ def decode_statics(
             pl.String(),
             ~eta_ok,
         ),
-        pl.Series("msg_key", payload_keys(buf, pieces.subset(keep)), pl.UInt64),
+        pl.Series("msg_key", keys, pl.UInt64),
         _constant("source", source, len(mmsi)),
     ]
     return pl.DataFrame(columns), reason

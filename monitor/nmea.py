@@ -48,7 +48,6 @@ from monitor.decode_fast import (
     Pieces,
     decode_positions,
     decode_statics,
-    payload_keys,
     positions_frame,
 )
 from monitor.errors import SourceError
@@ -261,9 +260,8 @@ class NmeaDecoder:
         cols, reason = decode_positions(buf, pieces, fill[fast_pos])
         self._count(reason, batch)
         keep = reason == 0
-        keys = payload_keys(buf, pieces.subset(keep))
         kept = {name: values[keep] for name, values in cols.items()}
-        batch.positions = positions_frame(kept, time[fast_pos][keep], keys, self.source)
+        batch.positions = positions_frame(kept, time[fast_pos][keep], kept["msg_key"], self.source)
         batch.statics, reason = decode_statics(
             buf, msgs.subset(fast_stat), fill[fast_stat], time[fast_stat], self.source
         )
