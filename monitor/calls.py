@@ -37,7 +37,7 @@ from monitor.vessels import flag_expr, ship_type_expr
 log = logging.getLogger(__name__)
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 1
+DETECTOR_VERSION = 2
 
 #: Columns of :func:`load_calls`: CALLS_SCHEMA, then the call's mean position (map markers).
 CALLS_WITH_POSITION_SCHEMA: dict[str, pl.DataType] = {
@@ -352,10 +352,13 @@ def calls_to_csv(calls: pl.DataFrame) -> str:
 def calls_to_geojson(calls: pl.DataFrame) -> str:
     """Return the calls as a GeoJSON FeatureCollection of points at each call's mean position."""
     props = _iso_times(calls.select(list(CALLS_SCHEMA))).to_dicts()
+    # A call without a position (no valid fix) gets a null geometry, as RFC 7946 allows.
     features = [
         {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "geometry": (
+                None if lat is None or lon is None else {"type": "Point", "coordinates": [lon, lat]}
+            ),
             "properties": p,
         }
         for p, lat, lon in zip(props, calls["lat"].to_list(), calls["lon"].to_list(), strict=True)

@@ -89,6 +89,17 @@ TRANSITS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+def _hours(us: pl.Expr) -> pl.Expr:
+    """Return microseconds as hours, divided exactly row by row.
+
+    polars divides a column of several rows by a literal through its reciprocal, so the last bit
+    of a call's hours would depend on how many other calls are in the same frame.
+    """
+    return us.map_batches(
+        lambda s: pl.Series(s.cast(pl.Float64).to_numpy() / _US_PER_H), return_dtype=pl.Float64
+    )
+
+
 def call_id(mmsi: int, port_id: str, arrival_us: int) -> str:
     """Return the id of a call: a hash of vessel, port and arrival time (stable across runs)."""
     text = f"{mmsi}|{port_id}|{arrival_us}"
@@ -195,7 +206,8 @@ def classify(
     """Return ``prepared`` with per-position port, zone kind, state code, gap flag and visit id.
 
     ``port`` is the index of the port the vessel is in (after exit hysteresis) or -1; ``state`` is
-    0 at sea, 1 in port, 2 stopped in port; ``visit`` numbers each stay in one port (null at sea).
+    0 at sea, 1 in port, 2 stopped in port; ``visit`` numbers each stay in one port (null at sea);
+    ``inside`` is true inside a zone proper (false at sea and in the exit buffer).
     """
     port_zones = [zone for zone in zones if zone.kind != "area"]
     _, _, zone_port, zone_kind = _zone_tables(port_zones)
@@ -247,6 +259,7 @@ def classify(
         .cast(pl.Int8),
         visit=pl.when(in_port).then(starts.cum_sum()),
         last=~same_vessel(-1).fill_null(False),
+        inside=pl.col("port_in") >= 0,
     ).drop("port_in", "near_port")
 
 
@@ -287,6 +300,52 @@ def _events(frame: pl.DataFrame) -> pl.DataFrame:
         },
     )
     return events_frame
+
+
+def _merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
+    """Return ``visits`` (sorted by mmsi, arrival) with runs of visits to one port merged.
+
+    Consecutive visits of a vessel to the same port (so no other port in between), each starting
+    at most ``merge_gap_h`` after the previous one's last position inside, are one visit: an
+    outer anchorage away from the port polygon and the berth after it are one call. ``visit``
+    becomes the list of the merged visits; ``inside_us`` is the time spent inside the zones.
+    """
+    part_end = (
+        pl.when(pl.col("open")).then(pl.col("last_seen_utc")).otherwise(pl.col("last_in_utc"))
+    )
+    new = (
+        (pl.col("mmsi") != pl.col("mmsi").shift(1))
+        | (pl.col("port") != pl.col("port").shift(1))
+        | (
+            (pl.col("arrival_utc") - pl.col("last_in_utc").shift(1)).dt.total_microseconds()
+            > merge_gap_h * _US_PER_H
+        )
+    ).fill_null(True)
+    n = pl.col("n_positions").cast(pl.Float64)
+    return (
+        visits.with_columns(
+            __run=new.cum_sum(),
+            inside_us=(part_end - pl.col("arrival_utc")).dt.total_microseconds(),
+        )
+        .group_by("__run", maintain_order=True)
+        .agg(
+            pl.col("visit"),
+            pl.col("mmsi", "port", "arrival_utc").first(),
+            pl.col("last_in_utc", "last_seen_utc", "open").last(),
+            n_positions=pl.col("n_positions").sum(),
+            lat=(pl.col("lat") * n).sum() / n.sum(),
+            lon=(pl.col("lon") * n).sum() / n.sum(),
+            max_gap_us=pl.col("max_gap_us").max(),
+            anchorage_us=pl.col("anchorage_us").sum(),
+            berth_us=pl.col("berth_us").sum(),
+            inside_us=pl.col("inside_us").sum(),
+            entry=pl.col("entry").first().fill_null(False),
+            exit=pl.col("exit").last().fill_null(False),
+            stop=pl.col("stop").fill_null(False).any(),
+            dark=pl.col("dark").fill_null(False).any(),
+        )
+        .drop("__run")
+    )
 
 
 def detect_all(
@@ -355,6 +414,8 @@ def _detect_part(
             mmsi=pl.col("mmsi").first(),
             port=pl.col("port").first(),
             arrival_utc=pl.col("timestamp_utc").first(),
+            # The buffer only decides that the vessel has left; it left at its last fix inside.
+            last_in_utc=pl.col("timestamp_utc").filter(pl.col("inside")).last(),
             last_seen_utc=pl.col("timestamp_utc").last(),
             n_positions=pl.len().cast(pl.UInt32),
             lat=pl.col("lat").mean(),
@@ -365,9 +426,19 @@ def _detect_part(
             open=pl.col("last").last(),
         )
         .join(flags, on="visit", how="left")
+        .sort("mmsi", "arrival_utc")
+    )
+    visits = (
+        _merge_visits(visits, settings.merge_gap_h)
         .with_columns(
-            duration_h=(pl.col("last_seen_utc") - pl.col("arrival_utc")).dt.total_microseconds()
-            / _US_PER_H,
+            duration_h=_hours(
+                (
+                    pl.when(pl.col("open"))
+                    .then(pl.col("last_seen_utc"))
+                    .otherwise(pl.col("last_in_utc"))
+                    - pl.col("arrival_utc")
+                ).dt.total_microseconds()
+            ),
             port_id=pl.col("port").replace_strict(
                 list(range(len(port_ids))), port_ids, return_dtype=pl.String
             ),
@@ -376,20 +447,19 @@ def _detect_part(
             ),
         )
         .with_columns(
-            is_call=pl.col("stop") | (pl.col("duration_h") >= settings.min_stay_h),
+            is_call=pl.col("stop") | (pl.col("inside_us") >= settings.min_stay_h * _US_PER_H),
         )
-        .sort("mmsi", "arrival_utc")
     )
     calls = visits.filter("is_call").with_columns(
-        departure_utc=pl.when(~pl.col("open")).then(pl.col("last_seen_utc")),
+        departure_utc=pl.when(~pl.col("open")).then(pl.col("last_in_utc")),
         status=pl.when(pl.col("open")).then(pl.lit("in_port")).otherwise(pl.lit("departed")),
         confidence=confidence(pl.col("entry"), pl.col("exit"), pl.col("stop") | pl.col("dark")),
         arrival_observed=pl.col("entry"),
         departure_observed=pl.col("exit"),
         stopped=pl.col("stop"),
-        anchorage_h=pl.col("anchorage_us") / _US_PER_H,
-        berth_h=pl.col("berth_us") / _US_PER_H,
-        max_gap_h=pl.col("max_gap_us") / _US_PER_H,
+        anchorage_h=_hours(pl.col("anchorage_us")),
+        berth_h=_hours(pl.col("berth_us")),
+        max_gap_h=_hours(pl.col("max_gap_us")),
     )
     ids = [
         call_id(m, p, a)
@@ -407,13 +477,16 @@ def _detect_part(
         pl.col("mmsi"),
         pl.col("port_id"),
         pl.col("arrival_utc"),
-        pl.col("last_seen_utc").alias("departure_utc"),
+        pl.when(pl.col("open"))
+        .then(pl.col("last_seen_utc"))
+        .otherwise(pl.col("last_in_utc"))
+        .alias("departure_utc"),
         pl.col("duration_h"),
         pl.col("n_positions"),
     )
     transits = visits.filter(~pl.col("is_call") & ~pl.col("open")).select(visit_columns)
     pending = visits.filter(~pl.col("is_call") & pl.col("open")).select(visit_columns)
-    port_of_visit = visits.select("visit", "port_id")
+    port_of_visit = visits.select("visit", "port_id").explode("visit")
     events_out = events.join(port_of_visit, on="visit", how="left").select(
         "mmsi", "timestamp_utc", "port_id", "event"
     )

@@ -325,6 +325,18 @@ def test_export_geojson_and_parquet(store_settings: Settings, tmp_path: Path) ->
         export_calls(calls, "parquet", None)
 
 
+def test_geojson_of_a_call_without_position_has_a_null_geometry() -> None:
+    calls = ALL_AT_ONCE.head(2).with_columns(
+        lat=pl.Series([None, 1.5], dtype=pl.Float64), lon=pl.Series([None, 2.5], dtype=pl.Float64)
+    )
+    text = export_calls(calls, "geojson", None)
+    assert text is not None
+    features = json.loads(text)["features"]
+    assert features[0]["geometry"] is None
+    assert features[0]["properties"]["call_id"] == calls["call_id"][0]
+    assert features[1]["geometry"] == {"type": "Point", "coordinates": [2.5, 1.5]}
+
+
 def test_filter_calls() -> None:
     calls = ALL_AT_ONCE
     assert set(filter_calls(calls, port_id="Q")["port_id"]) == {"Q"}
