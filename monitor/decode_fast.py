@@ -117,10 +117,17 @@ class _Bits:
         # Byte arithmetic wraps, so one comparison per range catches bytes below "0" too.
         sextets = chars - np.uint8(48)
         outside = (sextets > 71) | ((sextets - np.uint8(40)) < 8)
-        if int(pieces.length.min(initial=size)) >= width:
-            outside[:, width:] = False
-        else:
-            outside &= np.arange(size) < np.minimum(pieces.length, width)[:, None]
+        outside[:, width:] = False
+        short = np.flatnonzero(pieces.length < width)
+        if len(short):
+            # Feeds have few distinct payload lengths: clearing by length beats a full mask.
+            lengths = pieces.length[short]
+            distinct = np.unique(lengths)
+            if len(distinct) <= 8:
+                for length in distinct.tolist():
+                    outside[short[lengths == length], length:] = False
+            else:
+                outside[short] &= np.arange(size) < lengths[:, None]
         self.bad: Bool = np.bitwise_or.reduce(outside.view(np.uint64), axis=1) != 0
         sextets -= (sextets >= 48).view(np.uint8) << np.uint8(3)
         sextets &= np.uint8(63)
@@ -353,7 +360,7 @@ def decode_statics(
     min_bits = np.where(t5, MIN_BITS[5], np.where(part == 0, 160, 162))
     reason = _reason(bits.bad | (~t5 & (part > 1)), n_bits < min_bits, bits.get(8, 30))
     keep = reason == OK
-    keys = _keys_of_chars(bits.chars[keep], pieces.length[keep])
+    keys = _keys_of_chars(bits.chars, pieces.length)[keep]
     bits.take(keep)
     t5, part = t5[keep], part[keep]
     mmsi = bits.get(8, 30)
