@@ -384,25 +384,35 @@ def zones_for_points(
 
     prepared = [_prepared(zone.geometry, buffer_m) for zone in zones]
     boxes = np.array([b for _, b in prepared], dtype=np.float64)
-    cand = _near_any_box(boxes, flat_x, flat_y)
-    # Candidates sorted by longitude: each zone then looks only at the slice inside its own
-    # longitude range, so the work per zone scales with the points near it, not with the feed.
-    order = cand[np.argsort(flat_x[cand], kind="stable")]
-    sorted_x = flat_x[order]
-    found = np.full(order.shape, -1, dtype=np.int32)
-    for i in priority_order(zones):
-        geom, (minx, miny, maxx, maxy) = prepared[i]
-        lo = int(np.searchsorted(sorted_x, minx, side="left"))
-        hi = int(np.searchsorted(sorted_x, maxx, side="right"))
+    cand, label, zone_cluster = _clusters_of_points(boxes, flat_x, flat_y)
+    n_clusters = int(zone_cluster.max()) + 1
+    if cand.size == 0:
+        return result
+    # Candidates grouped by cluster of overlapping zone boxes: a stable sort of small integers
+    # is a radix sort, and each zone then looks only at the points of its own cluster.
+    by_cluster = np.argsort(label, kind="stable")
+    cand = cand[by_cluster]
+    bounds = np.searchsorted(label[by_cluster], np.arange(n_clusters + 1), side="left")
+    ranked = priority_order(zones)
+    for c in range(n_clusters):
+        lo, hi = int(bounds[c]), int(bounds[c + 1])
         if hi <= lo:
             continue
-        ys = flat_y[order[lo:hi]]
-        sel = np.flatnonzero((found[lo:hi] < 0) & (ys >= miny) & (ys <= maxy))
-        if sel.size == 0:
-            continue
-        inside = shapely.intersects_xy(geom, sorted_x[lo:hi][sel], ys[sel])
-        found[lo + sel[inside]] = i
-    flat_out[order] = found
+        points = cand[lo:hi]
+        xs, ys = flat_x[points], flat_y[points]
+        found = np.full(points.shape, -1, dtype=np.int32)
+        for i in ranked:
+            if zone_cluster[i] != c:
+                continue
+            geom, (minx, miny, maxx, maxy) = prepared[i]
+            sel = np.flatnonzero(
+                (found < 0) & (xs >= minx) & (xs <= maxx) & (ys >= miny) & (ys <= maxy)
+            )
+            if sel.size == 0:
+                continue
+            inside = shapely.intersects_xy(geom, xs[sel], ys[sel])
+            found[sel[inside]] = i
+        flat_out[points] = found
     return result
 
 
@@ -410,34 +420,83 @@ def zones_for_points(
 _RASTER_MAX_CELLS = 2_000_000
 
 
-def _near_any_box(
-    boxes: npt.NDArray[np.float64], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
-) -> npt.NDArray[np.intp]:
-    """Return the indices of the points that may lie in one of ``boxes`` (minx, miny, maxx, maxy).
-
-    Zones are small and far apart, so their common bounding box is mostly empty: a boolean raster
-    over it, marking the cells any zone box touches, discards almost every far point in a few
-    vectorised passes.
-    """
-    minx, miny = boxes[:, 0].min(), boxes[:, 1].min()
-    maxx, maxy = boxes[:, 2].max(), boxes[:, 3].max()
+def _raster_grid(
+    boxes: npt.NDArray[np.float64],
+) -> tuple[float, float, float, int, int]:
+    """Return the raster over the boxes' common extent: min x, min y, cell size, columns, rows."""
+    minx, miny = float(boxes[:, 0].min()), float(boxes[:, 1].min())
+    maxx, maxy = float(boxes[:, 2].max()), float(boxes[:, 3].max())
     width, height = max(maxx - minx, 1e-9), max(maxy - miny, 1e-9)
     res = max(math.sqrt(width * height / _RASTER_MAX_CELLS), 1e-4)
-    nx, ny = int(width / res) + 1, int(height / res) + 1
-    raster = np.zeros((ny, nx), dtype=bool)
-    for bminx, bminy, bmaxx, bmaxy in boxes:
-        raster[
-            int((bminy - miny) / res) : int((bmaxy - miny) / res) + 1,
-            int((bminx - minx) / res) : int((bmaxx - minx) / res) + 1,
-        ] = True
-    inside = (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
+    return minx, miny, res, int(width / res) + 1, int(height / res) + 1
+
+
+def _cell_ranges(boxes: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+    """Return, per box, the raster cells it touches: first column, first row, last col, last row."""
+    minx, miny, res, _, _ = _raster_grid(boxes)
+    cells = np.empty(boxes.shape, dtype=np.intp)
+    cells[:, 0] = ((boxes[:, 0] - minx) / res).astype(np.intp)
+    cells[:, 1] = ((boxes[:, 1] - miny) / res).astype(np.intp)
+    cells[:, 2] = ((boxes[:, 2] - minx) / res).astype(np.intp)
+    cells[:, 3] = ((boxes[:, 3] - miny) / res).astype(np.intp)
+    return cells
+
+
+def _zone_clusters(boxes: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+    """Return, per box, the number of its cluster: boxes sharing a raster cell, transitively.
+
+    Clusters are numbered in order of their first box, so the labels depend only on the boxes.
+    """
+    cells = _cell_ranges(boxes)
+    n = len(boxes)
+    touch = (
+        (cells[:, None, 0] <= cells[None, :, 2])
+        & (cells[None, :, 0] <= cells[:, None, 2])
+        & (cells[:, None, 1] <= cells[None, :, 3])
+        & (cells[None, :, 1] <= cells[:, None, 3])
+    )
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in zip(*np.nonzero(np.triu(touch, 1)), strict=True):
+        ra, rb = root(int(a)), root(int(b))
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = [root(i) for i in range(n)]
+    number: dict[int, int] = {}
+    return np.array([number.setdefault(r, len(number)) for r in roots], dtype=np.intp)
+
+
+def _clusters_of_points(
+    boxes: npt.NDArray[np.float64], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.signedinteger[Any]], npt.NDArray[np.intp]]:
+    """Return the points that may lie in one of ``boxes``, their cluster, and each box's cluster.
+
+    Zones are small and far apart, so their common bounding box is mostly empty: a raster over it,
+    holding in each cell the cluster of the zone boxes that touch it, discards almost every far
+    point and labels the others in a few vectorised passes.
+    """
+    minx, miny, res, nx, ny = _raster_grid(boxes)
+    zone_cluster = _zone_clusters(boxes)
+    n_clusters = int(zone_cluster.max()) + 1
+    dtype = np.int16 if n_clusters < 2**15 - 1 else np.int32
+    raster = np.full((ny, nx), -1, dtype=dtype)
+    for (c0, r0, c1, r1), c in zip(_cell_ranges(boxes), zone_cluster, strict=True):
+        raster[r0 : r1 + 1, c0 : c1 + 1] = c
+    inside = (x >= minx) & (x <= minx + nx * res) & (y >= miny) & (y <= miny + ny * res)
     idx = np.flatnonzero(inside)
     ix = ((x[idx] - minx) / res).astype(np.intp)
     iy = ((y[idx] - miny) / res).astype(np.intp)
     np.minimum(ix, nx - 1, out=ix)
     np.minimum(iy, ny - 1, out=iy)
-    near: npt.NDArray[np.intp] = idx[raster[iy, ix]]
-    return near
+    label = raster[iy, ix]
+    keep = label >= 0
+    return idx[keep], label[keep], zone_cluster
 
 
 # ---------------------------------------------------------------------------------------------
