@@ -111,53 +111,79 @@ class LineScan:
     rejected: Counter[str]
 
 
-def _marks(buf: U8, size: int, wanted: bytes) -> dict[int, I64]:
-    """Return the positions of each byte in ``wanted``, found in one pass over the buffer."""
-    if not wanted:
-        return {}
-    view = buf[:size]
-    mask = view == wanted[0]
-    for ch in wanted[1:]:
-        mask |= view == ch
-    at = np.flatnonzero(mask)
-    found = buf[at]
-    return {ch: at[found == ch] for ch in wanted}
+#: Tag blocks are looked for in this many bytes after their opening backslash; longer ones (rare)
+#: are parsed one by one.
+_TAG_WINDOW = 64
+_DIGITS = b"0123456789"
 
 
 def _tag_blocks(
-    buf: U8, starts: I64, ends: I64, first: U8, marks: dict[int, I64], rejected: Counter[str]
+    buf: U8, starts: I64, ends: I64, first: U8, rejected: Counter[str]
 ) -> tuple[I64, I64, I64]:
-    """Return each line's body start, tag-block end (-1 if none) and tag-block c: time."""
+    """Return each line's body start, tag-block end (-1 if none) and tag-block c: time.
+
+    The time is the block's last ``c:`` field; a block without one (or with a bad number) has
+    none.
+    """
     body = starts.copy()
     tag_end = np.full(len(starts), -1, np.int64)
     tag_time = np.full(len(starts), NO_TIME, np.int64)
     tb = np.flatnonzero(first == 92)
     if len(tb) == 0:
         return body, tag_end, tag_time
-    backslashes = marks[92]
-    k = np.searchsorted(backslashes, starts[tb]) + 1
-    second = backslashes[np.minimum(k, len(backslashes) - 1)]
-    ok = (k < len(backslashes)) & (second < ends[tb])
+    width = _TAG_WINDOW
+    window = _windows(buf, starts[tb] + 1, width)
+    closing = window == 92
+    k = np.argmax(closing, axis=1)
+    rows = np.arange(len(tb))
+    in_window = closing[rows, k]
+    second = starts[tb] + 1 + k
+    # "c:" as the first field or after a comma, its colon inside the block: the last one counts.
+    c_at = (window[:, :-1] == 99) & (window[:, 1:] == 58)
+    c_at[:, 1:] &= window[:, :-2] == 44
+    c_at &= np.arange(1, width) < k[:, None]
+    from_end = np.argmax(c_at[:, ::-1], axis=1)
+    has_c = in_window & c_at[rows, width - 2 - from_end]
+    colon = second - k + (width - 1 - from_end)
+
+    ok = in_window & (second < ends[tb])
+    long_rows = np.flatnonzero(~in_window)
+    long_times: list[tuple[int, int]] = []
+    for r in long_rows.tolist():
+        end = _long_tag_block(buf, int(starts[tb[r]]), int(ends[tb[r]]), long_times, int(tb[r]))
+        if end >= 0:
+            ok[r], second[r] = True, end
     rejected["unknown_format"] += int((~ok).sum())
     body[tb[~ok]] = ends[tb[~ok]]
     body[tb[ok]] = second[ok] + 1
     tag_end[tb[ok]] = second[ok]
-    tagged = tb[ok]
-    c_first = (buf[starts[tagged] + 1] == 99) & (buf[starts[tagged] + 2] == 58)
-    cpos, owner = starts[tagged[c_first]] + 2, tagged[c_first]
-    if not c_first.all():
-        # "c:" elsewhere in the block (after "s:" or "g:"): find it among all colons.
-        colons = marks[58]
-        colons = colons[colons >= 2]
-        later = colons[(buf[colons - 1] == 99) & (buf[colons - 2] == 44)]
-        later_owner = np.searchsorted(starts, later, "right") - 1
-        inside = later < tag_end[later_owner]
-        cpos = np.concatenate([cpos, later[inside]])
-        owner = np.concatenate([owner, later_owner[inside]])
-    value, nd = parse_uint(buf, cpos + 1)
+
+    timed = np.flatnonzero(has_c & ok)
+    value, nd = parse_uint(buf, colon[timed] + 1)
     good = (nd > 0) & (nd < 16)
-    tag_time[owner[good]] = epoch_us(value[good], nd[good])
+    tag_time[tb[timed[good]]] = epoch_us(value[good], nd[good])
+    for line, epoch in long_times:
+        tag_time[line] = epoch
     return body, tag_end, tag_time
+
+
+def _long_tag_block(buf: U8, start: int, end: int, times: list[tuple[int, int]], line: int) -> int:
+    """Return where a tag block longer than the window ends (-1 if not on its line).
+
+    Its time, if any, is appended to ``times`` as (line, µs).
+    """
+    text = buf[start:end].tobytes()
+    close = text.find(b"\\", 1)
+    if close < 0:
+        return -1
+    for field in reversed(text[1:close].split(b",")):
+        if field.startswith(b"c:"):
+            digits = len(field) - 2 - len(field[2:].lstrip(_DIGITS))
+            if 0 < digits < 16:
+                value = int(field[2 : 2 + digits])
+                times.append((line, value * (1_000 if digits >= 12 else 1_000_000)))
+            break
+    return start + close
 
 
 def _station_keys(buf: U8, at: I64) -> npt.NDArray[np.uint64]:
@@ -188,20 +214,7 @@ def scan_lines(data: bytes) -> LineScan:
     ends[(ends > starts) & (buf[ends - 1] == 13)] -= 1
     first = buf[starts]
     rejected: Counter[str] = Counter()
-    # Bytes searched in the whole chunk, only when its lines need them: "\\" ends tag blocks,
-    # ":" finds a "c:" that is not first in its block, "*" and "r" fields after the checksum.
-    tag = first == 92
-    late_c = tag & ~((buf[starts + 1] == 99) & (buf[starts + 2] == 58))
-    after_checksum = (
-        ((first == 33) | tag)
-        & (buf[np.maximum(ends - 3, 0)] != 42)
-        & (buf[np.maximum(ends - 1, 0)] != 92)
-    )
-    wanted = (
-        b"\\" * bool(tag.any()) + b":" * bool(late_c.any()) + b"*r" * bool(after_checksum.any())
-    )
-    marks = _marks(buf, size, wanted)
-    body, tag_end, tag_time = _tag_blocks(buf, starts, ends, first, marks, rejected)
+    body, tag_end, tag_time = _tag_blocks(buf, starts, ends, first, rejected)
 
     bfirst = buf[body]
     has_body = body < ends
@@ -231,7 +244,7 @@ def scan_lines(data: bytes) -> LineScan:
     trailing = np.zeros(len(b), bool)
     search = np.flatnonzero(ok & (buf[np.maximum(star, 0)] != 42))
     if len(search):
-        stars = marks[42] if 42 in marks else np.flatnonzero(buf[:size] == 42)
+        stars = np.flatnonzero(buf[:size] == 42)
         j = np.searchsorted(stars, c4[search])
         found = stars[np.minimum(j, max(len(stars) - 1, 0))] if len(stars) else c4[search]
         found_ok = (j < len(stars)) & (found + 3 <= e[search])
@@ -268,7 +281,7 @@ def scan_lines(data: bytes) -> LineScan:
         valid = (nd > 0) & (buf[e[tl] - nd - 1] == 44) & (e[tl] - nd - 1 > star[tl])
         own_time[tl_rows[valid]] = epoch_us(value[valid], nd[valid])
         # US Coast Guard lines name their receiver station as ",r<id>" after the checksum.
-        rpos = marks[114] if 114 in marks else np.flatnonzero(buf[:size] == 114)
+        rpos = np.flatnonzero(buf[:size] == 114)
         rpos = rpos[buf[rpos - 1] == 44]
         r_line = np.searchsorted(starts, rpos, "right") - 1
         k = np.searchsorted(line, r_line)
