@@ -122,7 +122,7 @@ def _tag_blocks(
 ) -> tuple[I64, I64, I64]:
     """Return each line's body start, tag-block end (-1 if none) and tag-block c: time.
 
-    The time is the block's last ``c:`` field; a block without one (or with a bad number) has
+    The time is the block's first ``c:`` field; a block without one (or with a bad number) has
     none.
     """
     body = starts.copy()
@@ -138,13 +138,13 @@ def _tag_blocks(
     rows = np.arange(len(tb))
     in_window = closing[rows, k]
     second = starts[tb] + 1 + k
-    # "c:" as the first field or after a comma, its colon inside the block: the last one counts.
+    # "c:" as the first field or after a comma, its colon inside the block: the first one counts.
+    window = window[:, : max(int(k.max()) + 1, 3)]
     c_at = (window[:, :-1] == 99) & (window[:, 1:] == 58)
     c_at[:, 1:] &= window[:, :-2] == 44
-    c_at &= np.arange(1, width) < k[:, None]
-    from_end = np.argmax(c_at[:, ::-1], axis=1)
-    has_c = in_window & c_at[rows, width - 2 - from_end]
-    colon = second - k + (width - 1 - from_end)
+    c_index = np.argmax(c_at, axis=1)
+    has_c = in_window & c_at[rows, c_index] & (c_index + 1 < k)
+    colon = second - k + c_index + 1
 
     ok = in_window & (second < ends[tb])
     long_rows = np.flatnonzero(~in_window)
@@ -176,7 +176,7 @@ def _long_tag_block(buf: U8, start: int, end: int, times: list[tuple[int, int]],
     close = text.find(b"\\", 1)
     if close < 0:
         return -1
-    for field in reversed(text[1:close].split(b",")):
+    for field in text[1:close].split(b","):
         if field.startswith(b"c:"):
             digits = len(field) - 2 - len(field[2:].lstrip(_DIGITS))
             if 0 < digits < 16:

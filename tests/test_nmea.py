@@ -85,6 +85,22 @@ def test_tag_block_in_front_seconds_and_milliseconds() -> None:
     assert batch.time_sources == {"tag_block": 2}
 
 
+def test_tag_block_fields_short_and_long_blocks_alike() -> None:
+    long_source = "s:" + "R" * 70
+    lines = [
+        f"\\{long_source},c:{T0 + 1}*00\\{pos(1)}",  # longer than the scan window
+        f"\\c:{T0 + 2},c:{T0 + 9}*00\\{pos(2)}",  # the first c: counts
+        f"\\{long_source},c:{T0 + 3},c:{T0 + 9}*00\\{pos(3)}",
+        f"\\s:abc,xc:{T0 + 9}*00\\{pos(4)}",  # "xc:" is not a c: field
+        f"\\{long_source},xc:{T0 + 9}*00\\{pos(5)}",
+        f"\\{long_source}*00{pos(6)}",  # never closed on its line
+        f"\\s:abc*00{pos(7)}",
+    ]
+    batch = run(lines)
+    assert times(batch) == {1: utc(T0 + 1), 2: utc(T0 + 2), 3: utc(T0 + 3)}
+    assert batch.rejected == {"no_time": 2, "unknown_format": 2}
+
+
 def test_tag_block_on_its_own_line_times_the_next_sentence_only() -> None:
     batch = run([f"\\c:{T0}*00\\", pos(1), pos(2), "\\si:AISD*3F\\", pos(3)])
     assert times(batch) == {1: utc(T0)}
@@ -186,7 +202,12 @@ def test_fallback_time_times_untimed_lines() -> None:
 
 
 def type5(mmsi: int, seq: int, channel: str = "A") -> list[str]:
-    data = {"type": 5, "mmsi": mmsi, "shipname": f"SHIP {mmsi}", "destination": "RAJIN"}
+    data: dict[str, str | int | float | bytes | bool] = {
+        "type": 5,
+        "mmsi": mmsi,
+        "shipname": f"SHIP {mmsi}",
+        "destination": "RAJIN",
+    }
     return [str(s) for s in encode_dict(data, seq_id=str(seq), radio_channel=channel)]
 
 
