@@ -4,16 +4,24 @@ A pool of distinct messages is encoded once with pyais, then sampled into lines,
 million lines takes a few seconds to build. Run as a script to write a feed file:
 
     python benchmarks/feed.py OUT.nmea [N_LINES]
+
+or to measure the decoder on position reports only (types 1, 3, 18) against plain pyais, in the
+same run, best of three each (pyais on the first ``--baseline-lines`` lines, for time):
+
+    python benchmarks/feed.py --positions-only [--lines N] [--baseline-lines N] [--style S ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from pyais.encode import encode_dict
+from pyais.stream import FileReaderStream
 
 #: Share of each message kind in the feed (roughly a busy coastal receiver).
 MIX = {1: 0.55, 3: 0.12, 18: 0.10, 27: 0.03, 4: 0.08, 5: 0.06, 24: 0.04, 21: 0.02}
@@ -138,7 +146,90 @@ def generate_feed(
     return "\n".join(out).encode()
 
 
+#: Position reports only: the decoder's fast path.
+POSITION_MIX = {1: 0.70, 3: 0.15, 18: 0.15}
+
+
+def decoder_rate(data: bytes, chunk_bytes: int) -> tuple[int, float]:
+    """Return (messages, seconds) for :class:`monitor.nmea.NmeaDecoder` fed ``data`` in chunks."""
+    from monitor.nmea import NmeaDecoder
+
+    decoder = NmeaDecoder("bench")
+    n = 0
+    started = time.perf_counter()
+    at = 0
+    while at < len(data):
+        cut = data.rfind(b"\n", at, at + chunk_bytes) + 1 or len(data)
+        n += decoder.feed(data[at:cut]).n_messages
+        at = cut
+    n += decoder.flush().n_messages
+    return n, time.perf_counter() - started
+
+
+def pyais_rate(path: Path) -> tuple[int, float]:
+    """Return (messages, seconds) for plain pyais (``FileReaderStream`` + ``decode()``)."""
+    n = 0
+    started = time.perf_counter()
+    for msg in FileReaderStream(str(path)):
+        try:
+            msg.decode()
+            n += 1
+        except Exception:  # the baseline counts what pyais decodes
+            continue
+    return n, time.perf_counter() - started
+
+
+def bench_positions(n_lines: int, baseline_lines: int, styles: list[str]) -> None:
+    """Print the decoder's and pyais's rates on position-report feeds, and their ratio."""
+    from monitor.nmea import NmeaDecoder
+    from monitor.sources import CHUNK_BYTES
+
+    work = Path(tempfile.mkdtemp(prefix="positions-bench-"))
+    for style in styles:
+        data = generate_feed(n_lines, style=style, mix=POSITION_MIX)
+        sample = work / f"{style}.nmea"
+        cut = 0
+        for _ in range(baseline_lines):
+            cut = data.find(b"\n", cut) + 1
+            if cut == 0:
+                cut = len(data)
+                break
+        sample.write_bytes(data[:cut])
+        # Warm-up: the first call pays one-off costs (lazy imports, first allocations).
+        NmeaDecoder("warm-up").feed(data[: data.rfind(b"\n", 0, 1 << 20) + 1])
+        fast_n, fast_s = min(
+            (decoder_rate(data, CHUNK_BYTES) for _ in range(3)), key=lambda r: r[1]
+        )
+        base_n, base_s = min((pyais_rate(sample) for _ in range(3)), key=lambda r: r[1])
+        fast, base = fast_n / fast_s, base_n / base_s
+        print(
+            f"{style:>9}: decoder {fast:,.0f} msg/s ({fast_n:,} messages in {fast_s:.2f} s); "
+            f"pyais {base:,.0f} msg/s ({base_n:,} messages); ratio {fast / base:.1f}x "
+            f"{'OK' if fast / base >= 20 else 'below the 20x target'}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, help="feed file to write")
+    parser.add_argument("n_lines", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--positions-only", action="store_true", help="run the benchmark")
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--baseline-lines", type=int, default=200_000)
+    parser.add_argument(
+        "--style",
+        action="append",
+        choices=["tag_block", "trailing", "pghp"],
+        help="time source of the lines (repeat for several; default tag_block and trailing)",
+    )
+    args = parser.parse_args()
+    if args.positions_only:
+        bench_positions(args.lines, args.baseline_lines, args.style or ["tag_block", "trailing"])
+    elif args.out is not None:
+        args.out.write_bytes(generate_feed(args.n_lines))
+    else:
+        parser.error("give OUT.nmea or --positions-only")
+
+
 if __name__ == "__main__":
-    target = Path(sys.argv[1])
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-    target.write_bytes(generate_feed(n))
+    main()
