@@ -62,13 +62,19 @@ def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
     return left // _POW10[16 - n], n.astype(np.int64)
 
 
+_P15 = 10.0 ** np.arange(14, -1, -1)
+_RANKS15 = np.arange(1, 16, dtype=np.uint8)
+
+
 def parse_uint_before(buf: U8, end: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-15) of the decimal number ending before each ``end``."""
     digits = _windows(buf, end - 15, 15) - np.uint8(48)
-    nondigit = digits[:, ::-1] > 9
-    last = np.argmax(nondigit, axis=1)
-    n = np.where(nondigit[np.arange(len(last)), last], last, 15)
-    return np.where(n > 0, parse_uint(buf, end - n)[0], 0), n
+    nondigit = digits > 9
+    # 1 + column of the last non-digit (0 if none): the number is the columns after it.
+    after = (nondigit * _RANKS15).max(axis=1, initial=0)
+    # Float dot products of up to 15 digits are exact (below 2**53).
+    d = (digits * (after[:, None] < _RANKS15)).astype(np.float64)
+    return (d @ _P15).astype(np.int64), 15 - after.astype(np.int64)
 
 
 def epoch_us(value: I64, ndigits: I64) -> I64:
