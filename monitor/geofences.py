@@ -410,10 +410,56 @@ def zones_for_points(
             )
             if sel.size == 0:
                 continue
+            if sel.size >= _GRID_MIN_POINTS:
+                # Points in cells wholly inside (outside) the polygon are in (out) without an
+                # exact test; only those in cells crossed by its boundary go to GEOS.
+                status = _cell_status(geom, (minx, miny, maxx, maxy))
+                gx = ((xs[sel] - minx) * (_GRID / max(maxx - minx, 1e-12))).astype(np.intp)
+                gy = ((ys[sel] - miny) * (_GRID / max(maxy - miny, 1e-12))).astype(np.intp)
+                np.minimum(gx, _GRID - 1, out=gx)
+                np.minimum(gy, _GRID - 1, out=gy)
+                cell = status[gy, gx]
+                found[sel[cell == _CELL_IN]] = i
+                sel = sel[cell == _CELL_EDGE]
             inside = shapely.intersects_xy(geom, xs[sel], ys[sel])
             found[sel[inside]] = i
         flat_out[points] = found
     return result
+
+
+#: A zone's bounding box is split into _GRID x _GRID cells, each wholly inside the polygon, wholly
+#: outside or crossed by its boundary; worth it from _GRID_MIN_POINTS points in the box on.
+_GRID = 32
+_GRID_MIN_POINTS = 4096
+_CELL_OUT, _CELL_EDGE, _CELL_IN = 0, 1, 2
+#: Cells are grown by this many degrees before they are classified, far more than the rounding
+#: error of a point's cell index, so a point near a cell edge is never put in the wrong class.
+_CELL_MARGIN_DEG = 1e-9
+_CELL_CACHE: dict[int, tuple[shapely.Geometry, npt.NDArray[np.uint8]]] = {}
+
+
+def _cell_status(
+    geom: shapely.Geometry, bounds: tuple[float, float, float, float]
+) -> npt.NDArray[np.uint8]:
+    """Return, per cell of the polygon's box (row = y), whether it is outside, edge or inside."""
+    hit = _CELL_CACHE.get(id(geom))
+    if hit is not None and hit[0] is geom:
+        return hit[1]
+    minx, miny, maxx, maxy = bounds
+    xs = minx + (maxx - minx) * np.arange(_GRID + 1) / _GRID
+    ys = miny + (maxy - miny) * np.arange(_GRID + 1) / _GRID
+    x0, y0 = np.meshgrid(xs[:-1] - _CELL_MARGIN_DEG, ys[:-1] - _CELL_MARGIN_DEG)
+    x1, y1 = np.meshgrid(xs[1:] + _CELL_MARGIN_DEG, ys[1:] + _CELL_MARGIN_DEG)
+    cells = shapely.box(x0, y0, x1, y1)
+    status = np.where(
+        shapely.covers(geom, cells),
+        _CELL_IN,
+        np.where(shapely.intersects(geom, cells), _CELL_EDGE, _CELL_OUT),
+    ).astype(np.uint8)
+    if len(_CELL_CACHE) >= _BUFFER_CACHE_MAX:
+        _CELL_CACHE.clear()
+    _CELL_CACHE[id(geom)] = (geom, status)
+    return status
 
 
 #: Upper bound on the cells of the coarse raster that prefilters points (a few MB at most).

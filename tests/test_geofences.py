@@ -368,3 +368,56 @@ def test_overlapping_multipolygon_parts_are_invalid(tmp_path: Path) -> None:
         ConfigError, match=r"feature 0 \(id 'm'\): invalid polygon: Self-intersection"
     ):
         load_geojson(write_fc(tmp_path / "m.geojson", [multi]))
+
+
+def _oracle(zones: list[Zone], lon: np.ndarray, lat: np.ndarray, buffer_m: float) -> list[int]:
+    from monitor.geofences import buffer_metres
+
+    rank = {"berth": 0, "anchorage": 1, "port": 2, "area": 3}
+    inside = np.array(
+        [shapely.intersects_xy(buffer_metres(z.geometry, buffer_m), lon, lat) for z in zones]
+    )
+    out = []
+    for k in range(lon.size):
+        containing = np.flatnonzero(inside[:, k]).tolist()
+        out.append(min(containing, key=lambda i: (rank[zones[i].kind], i)) if containing else -1)
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seeds=st.lists(st.integers(0, 10_000), min_size=1, max_size=4),
+    point_seed=st.integers(0, 10_000),
+    buffer_m=st.sampled_from([0.0, 500.0]),
+)
+def test_cell_shortcut_matches_shapely_on_cell_edges_and_vertices(
+    seeds: list[int], point_seed: int, buffer_m: float
+) -> None:
+    from unittest import mock
+
+    import monitor.geofences as geofences
+
+    rng = np.random.default_rng(point_seed)
+    # A box whose sides fall on cell edges, a ring with a hole, and random polygons.
+    holed = Polygon(
+        square(125.3, 38.7, 0.05)[0], [[(125.28, 38.68), (125.32, 38.68), (125.3, 38.72)]]
+    )
+    geoms = [Polygon(square(125.25, 38.65, 0.04)[0]), holed]
+    geoms += [_random_polygon(s, 125.3 + 0.04 * i, 38.7) for i, s in enumerate(seeds)]
+    zones = [zone(f"z{i}", ("port", "berth", "anchorage")[i % 3], g) for i, g in enumerate(geoms)]
+    lon_parts, lat_parts = [rng.uniform(125.1, 125.5, 300)], [rng.uniform(38.55, 38.85, 300)]
+    for z in zones:
+        grown = geofences.zone_geometry(z, buffer_m)
+        minx, miny, maxx, maxy = grown.bounds
+        k = np.arange(geofences._GRID + 1)
+        edges_x = minx + (maxx - minx) * k / geofences._GRID
+        edges_y = miny + (maxy - miny) * k / geofences._GRID
+        lon_parts += [edges_x, rng.uniform(minx, maxx, k.size), np.nextafter(edges_x, 0)]
+        lat_parts += [rng.uniform(miny, maxy, k.size), edges_y, rng.uniform(miny, maxy, k.size)]
+        vertices = shapely.get_coordinates(grown)
+        lon_parts.append(vertices[:, 0])
+        lat_parts.append(vertices[:, 1])
+    lon, lat = np.concatenate(lon_parts), np.concatenate(lat_parts)
+    with mock.patch.object(geofences, "_GRID_MIN_POINTS", 0):
+        got = zones_for_points(zones, lon, lat, buffer_m=buffer_m)
+    assert got.tolist() == _oracle(zones, lon, lat, buffer_m)
