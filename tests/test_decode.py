@@ -394,3 +394,34 @@ def test_every_byte_is_judged_like_the_pyais_path() -> None:
         if status != "invalid_field":
             value = c - 48 - (8 if c - 48 > 40 else 0)  # pyais's armouring
             assert bits.sextets[0, 1] == value, c
+
+
+_ARMOUR = b"0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVW`abcdefghijklmnopqrstuvw"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.binary(min_size=0, max_size=40).map(lambda b: bytes(_ARMOUR[x % 64] for x in b)),
+            st.one_of(st.none(), st.tuples(st.integers(0, 39), st.sampled_from(b"!*,Xx\x00~"))),
+        ),
+        min_size=1,
+        max_size=24,
+    )
+)
+def test_bad_characters_found_only_inside_each_payload(
+    cases: list[tuple[bytes, tuple[int, int] | None]],
+) -> None:
+    payloads = []
+    for payload, bad in cases:
+        if bad is not None and bad[0] < len(payload):
+            payload = payload[: bad[0]] + bytes([bad[1]]) + payload[bad[0] + 1 :]
+        payloads.append(payload)
+    # Bad bytes between payloads: they must not count for their neighbours.
+    joined = b"!".join(payloads)
+    buf = np.frombuffer(joined + bytes(200), np.uint8)
+    lengths = np.array([len(p) for p in payloads], np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
+    bits = _Bits(buf, Pieces(starts, lengths), 28)
+    expected = [any(c not in _ARMOUR for c in p[:28]) for p in payloads]
+    assert bits.bad.tolist() == expected
