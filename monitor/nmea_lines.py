@@ -36,8 +36,6 @@ for _i, _c in enumerate(b"0123456789ABCDEF"):
 for _i, _c in enumerate(b"abcdef"):
     _HEX[_c] = 10 + _i
 _POW10 = 10 ** np.arange(17, dtype=np.int64)
-_P8 = 10.0 ** np.arange(7, -1, -1)
-_COLS16 = np.arange(16, dtype=np.uint8)  # float dot products of 8 digits are exact
 
 
 def _windows(buf: U8, start: I64, width: int = 16) -> U8:
@@ -50,16 +48,38 @@ def _windows(buf: U8, start: I64, width: int = 16) -> U8:
     return np.lib.stride_tricks.sliding_window_view(buf, width)[start]
 
 
+_ALL_BYTES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+
+
+def _swar8(word: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Return the value of 8 decimal digits (0-9 per byte, first digit in the lowest byte)."""
+    # Digits combined pairwise in place: no lane ever overflows into the next one.
+    with np.errstate(over="ignore"):
+        word = (word * np.uint64(10) + (word >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+        word = (word * np.uint64(100) + (word >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+        word = (word * np.uint64(10_000) + (word >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return np.asarray(word, np.uint64)
+
+
+def _keep_low_bytes(word: npt.NDArray[np.uint64], n_bytes: I64) -> npt.NDArray[np.uint64]:
+    """Return ``word`` with only its ``n_bytes`` (0-8) lowest bytes kept."""
+    shift = (8 * np.minimum(n_bytes, 7)).astype(np.uint64)
+    low = (np.uint64(1) << shift) - np.uint64(1)
+    return np.asarray(word & np.where(n_bytes >= 8, _ALL_BYTES, low), np.uint64)
+
+
 def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-16) of the decimal number starting at each ``start``."""
     digits = _windows(buf, start) - np.uint8(48)
     nondigit = digits > 9
     first = np.argmax(nondigit, axis=1)
-    n = np.where(nondigit[np.arange(len(first)), first], first, 16).astype(np.uint8)
-    # Multiplying by the mask is much cheaper than a broadcast np.where.
-    d = (digits * (n[:, None] > _COLS16)).astype(np.float64)
-    left = (d[:, :8] @ _P8).astype(np.int64) * 100_000_000 + (d[:, 8:] @ _P8).astype(np.int64)
-    return left // _POW10[16 - n], n.astype(np.int64)
+    n = np.where(nondigit[np.arange(len(first)), first], first, 16)
+    # Eight digits per 64-bit word, everything after the number zeroed, then // 10**(16 - n).
+    words = digits.view("<u8")
+    head = _swar8(_keep_low_bytes(words[:, 0], n))
+    tail = _swar8(_keep_low_bytes(words[:, 1], n - 8))
+    value = head.astype(np.int64) * 100_000_000 + tail.astype(np.int64)
+    return value // _POW10[16 - n], n.astype(np.int64)
 
 
 _P15 = 10.0 ** np.arange(14, -1, -1)
