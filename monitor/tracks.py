@@ -111,14 +111,27 @@ def _outliers(frame: pl.DataFrame, max_speed_kn: float) -> np.ndarray:
     lon = frame["lon"].to_numpy()
     mmsi = frame["mmsi"].to_numpy()
     t_s = frame["timestamp_utc"].dt.epoch("us").to_numpy() / 1e6
-    dlon = (np.diff(lon) + 180.0) % 360.0 - 180.0
-    dlon *= np.cos(np.radians(lat[1:]))
-    dist2_deg = dlon * dlon + np.diff(lat) ** 2
+    dlat = np.diff(lat)
+    step_lon = np.diff(lon)
     reach_deg = np.maximum(np.diff(t_s), _MIN_OUTLIER_DT_S) * (
         max_speed_kn * _M_PER_NM / 3600.0 / _M_PER_DEG
     )
     # Step i goes from row i to row i+1; comparing squares avoids a square root per step.
-    fast = (dist2_deg > reach_deg * reach_deg) & (mmsi[1:] == mmsi[:-1])
+    reach2 = reach_deg * reach_deg
+    # An upper bound of each step's length (cos(lat) <= 1, and wrapping the longitude difference
+    # only shortens it, give or take rounding) clears almost every step without a cosine; the few
+    # left are measured exactly.
+    bound = np.abs(step_lon)
+    bound += 1e-12
+    bound *= bound
+    bound += dlat * dlat
+    maybe = np.flatnonzero(bound > reach2)
+    fast = np.zeros(n - 1, dtype=bool)
+    if maybe.size:
+        dlon = (step_lon[maybe] + 180.0) % 360.0 - 180.0
+        dlon *= np.cos(np.radians(lat[1:][maybe]))
+        fast[maybe] = dlon * dlon + dlat[maybe] ** 2 > reach2[maybe]
+    fast &= mmsi[1:] == mmsi[:-1]
     out = np.zeros(n, dtype=bool)
     out[1:-1] = fast[:-1] & fast[1:]
     return out

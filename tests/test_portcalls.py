@@ -542,3 +542,49 @@ def test_split_among_threads_gives_the_same_result() -> None:
         assert split.pending.equals(one.pending)
         assert split.events.equals(one.events)
         assert (split.n_positions, split.n_outliers) == (one.n_positions, one.n_outliers)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([1, 2]),
+            st.integers(0, 120),  # seconds since the previous fix
+            st.floats(-0.02, 0.02),  # steps of the order of 50 kn for a minute: borderline
+            st.floats(-0.02, 0.02),
+        ),
+        min_size=3,
+        max_size=40,
+    ),
+    st.floats(-80, 80),
+    st.sampled_from([-179.99, 0.0, 179.99]),
+    st.sampled_from([25.0, 50.0]),
+)
+def test_outliers_equal_the_plain_formula(
+    steps: list[tuple[int, int, float, float]], lat0: float, lon0: float, max_speed_kn: float
+) -> None:
+    import numpy as np
+
+    from monitor.tracks import _outliers
+
+    steps = sorted(steps, key=lambda r: r[0])
+    t = np.cumsum([dt for _, dt, _, _ in steps]) * 1_000_000
+    lat = lat0 + np.cumsum([d for _, _, d, _ in steps])
+    # Tracks that cross the antimeridian, where the longitude difference wraps.
+    lon = (lon0 + np.cumsum([d for _, _, _, d in steps]) + 180.0) % 360.0 - 180.0
+    frame = pl.DataFrame(
+        {
+            "mmsi": pl.Series([m for m, *_ in steps], dtype=pl.UInt32),
+            "timestamp_utc": pl.Series(t).cast(pl.Datetime("us", "UTC")),
+            "lat": lat,
+            "lon": lon,
+        }
+    )
+    dlon = (np.diff(lon) + 180.0) % 360.0 - 180.0
+    dlon *= np.cos(np.radians(lat[1:]))
+    reach = np.maximum(np.diff(t / 1e6), 60.0) * (max_speed_kn * 1852.0 / 3600.0 / 111_195.08)
+    mmsi = frame["mmsi"].to_numpy()
+    fast = (dlon * dlon + np.diff(lat) ** 2 > reach * reach) & (mmsi[1:] == mmsi[:-1])
+    expected = np.zeros(len(steps), dtype=bool)
+    expected[1:-1] = fast[:-1] & fast[1:]
+    assert _outliers(frame, max_speed_kn).tolist() == expected.tolist()
