@@ -8,8 +8,6 @@ from typing import cast
 import click
 
 from monitor.cli import config_option, resolve_settings, store_option
-from monitor.report import parse_when, report_window, write_report
-from monitor.report.window import Period
 from monitor.store import Store
 
 
@@ -56,6 +54,10 @@ def report(
     settings = resolve_settings(ctx, config, store)
     if period is not None and since is not None and until is not None:
         raise click.UsageError("give --period, or --since and --until, not all three")
+    # Imported here: folium takes about a second to import, and other commands do not need it.
+    from monitor.report import parse_when, report_window, write_report
+    from monitor.report.window import Period
+
     start = parse_when(since) if since else None
     end = parse_when(until, end_of_day=True) if until else None
     window_since, window_until = report_window(
