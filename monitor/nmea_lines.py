@@ -225,6 +225,27 @@ def _station_keys(buf: U8, at: I64) -> npt.NDArray[np.uint64]:
     return np.asarray(keys, np.uint64)
 
 
+def _stations(buf: U8, size: int, after: I64, end: I64) -> npt.NDArray[np.uint64]:
+    """Return the key of the first ``,r<id>`` field (US Coast Guard receiver station) between
+    each ``after`` (the comma after a checksum) and ``end``, 0 if none."""
+    rpos = np.full(len(after), -1, np.int64)
+    # Usually the first field after the checksum: no search needed.
+    direct = buf[after + 1] == 114
+    rpos[direct] = after[direct] + 1
+    rest = np.flatnonzero(~direct)
+    if len(rest):
+        found = np.flatnonzero(buf[:size] == 114)
+        found = found[buf[found - 1] == 44]
+        j = np.searchsorted(found, after[rest])
+        jc = np.minimum(j, max(len(found) - 1, 0))
+        inside = (j < len(found)) & (found[jc] < end[rest]) if len(found) else j < 0
+        rpos[rest[inside]] = found[jc[inside]]
+    keys = np.zeros(len(after), np.uint64)
+    has = rpos >= 0
+    keys[has] = _station_keys(buf, rpos[has])
+    return keys
+
+
 def scan_lines(data: bytes) -> LineScan:
     """Return the structure of a chunk of complete NMEA lines (see the module docstring)."""
     if not data.endswith(b"\n"):
@@ -298,22 +319,14 @@ def scan_lines(data: bytes) -> LineScan:
     own_time = tag_time[line]
     own_src = np.where(own_time != NO_TIME, SRC_TAG, 0)
     station = np.zeros(len(line), np.uint64)
-    tl = sel[trailing[sel]]
-    if len(tl):
-        rows = np.searchsorted(sel, tl)
-        tl_rows = rows[own_src[rows] == 0]
+    tr_rows = np.flatnonzero(trailing[sel])
+    if len(tr_rows):
+        tl_rows = tr_rows[own_src[tr_rows] == 0]
         tl = sel[tl_rows]
         value, nd = parse_uint_before(buf, e[tl])
         valid = (nd > 0) & (buf[e[tl] - nd - 1] == 44) & (e[tl] - nd - 1 > star[tl])
         own_time[tl_rows[valid]] = epoch_us(value[valid], nd[valid])
-        # US Coast Guard lines name their receiver station as ",r<id>" after the checksum.
-        rpos = np.flatnonzero(buf[:size] == 114)
-        rpos = rpos[buf[rpos - 1] == 44]
-        r_line = np.searchsorted(starts, rpos, "right") - 1
-        k = np.searchsorted(line, r_line)
-        kc = np.minimum(k, max(len(line) - 1, 0))
-        hit = (k < len(line)) & (line[kc] == r_line) & (rpos > star[sel][kc])
-        station[kc[hit]] = _station_keys(buf, rpos[hit])
+        station[tr_rows] = _stations(buf, size, star[sel[tr_rows]] + 3, e[sel[tr_rows]])
         rows_valid = tl_rows[valid]
         own_src[rows_valid] = np.where(station[rows_valid] != 0, SRC_USCG, SRC_TRAIL)
 

@@ -128,9 +128,10 @@ def test_pghp_times_the_next_sentence_only() -> None:
 def test_uscg_and_trailing_epoch_fields() -> None:
     batch = run(
         [
+            # No station here: the ",r" of the next line must not count.
+            f"{pos(3)},{T0 * 1000 + 500}",
             f"{pos(1)},r003669987,{T0}",
             f"{pos(2)},x259906,s28320,d-098,T33.71033565,r003669973,{T0 + 1}",
-            f"{pos(3)},{T0 * 1000 + 500}",
         ]
     )
     assert times(batch) == {1: utc(T0), 2: utc(T0 + 1), 3: utc(T0 + 0.5)}
