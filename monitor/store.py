@@ -14,7 +14,6 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from monitor.atomic import atomic_path, atomic_write_text
 from monitor.errors import StoreError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, empty_frame
 
@@ -68,16 +68,9 @@ _KEY_COLUMNS = ["mmsi", "msg_key", "timestamp_utc"]
 
 def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` through a temp file and a rename, so readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path) as tmp:
         # zstd level 1: twice as fast to write as the default level, files about 10 % larger.
         frame.write_parquet(tmp, compression="zstd", compression_level=1)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
@@ -126,16 +119,6 @@ def _matching_rows(
 
 def _per_source(frame: pl.DataFrame) -> dict[str, int]:
     return {str(source): int(n) for source, n in frame.group_by("source").len().iter_rows()}
-
-
-def _atomic_write_text(text: str, path: Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
 
 
 def _read_plan(journal: Path) -> dict[str, Any] | None:
@@ -345,7 +328,7 @@ class Store:
         tmp = folder / f".{output.name}.tmp"
         pl.scan_parquet(inputs).sink_parquet(tmp)
         plan = {"output": output.name, "inputs": [p.name for p in inputs]}
-        _atomic_write_text(json.dumps(plan), folder / f"_compaction-{uuid.uuid4().hex}.json")
+        atomic_write_text(folder / f"_compaction-{uuid.uuid4().hex}.json", json.dumps(plan))
         os.replace(tmp, output)
 
     @property

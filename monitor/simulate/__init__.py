@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
+from monitor.atomic import atomic_write_bytes
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.geofences import load_zones
@@ -154,11 +153,7 @@ def _write_days(lines: list[bytes], order_s: np.ndarray, folder: Path) -> list[P
         index = np.flatnonzero(day == value)
         name = datetime.fromtimestamp(value * 86400, tz=UTC).strftime("%Y-%m-%d")
         path = folder / f"{name}.nmea"
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(b"\n".join(lines[i] for i in index.tolist()))
-            handle.write(b"\n")
-        os.replace(tmp, path)
+        atomic_write_bytes(path, b"".join(lines[i] + b"\n" for i in index.tolist()))
         paths.append(path)
     # Day files of an earlier, longer run in the same folder would mix two simulations.
     for stale in sorted(set(folder.glob("????-??-??.nmea")) - set(paths)):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ import polars as pl
 import shapely
 from shapely.geometry import LineString, Point
 
+from monitor.atomic import atomic_path
 from monitor.schema import UTC_US
 from monitor.simulate.ports import PortModel
 from monitor.simulate.tracks import Move, Stay
@@ -288,15 +287,8 @@ def _frame(rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType])
 
 def write_csv(frame: pl.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV through a temp file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path) as tmp:
         frame.write_csv(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_truth_csv(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
