@@ -87,6 +87,17 @@ TIME_MAX_US = 4_102_444_800_000_000  # 2100-01-01
 #: The longest payload the vectorised path takes; longer ones are not position reports.
 _FAST_MAX_CHARS = 64
 
+_OTHER, _FAST_POS, _FAST_STAT, _ONE_BY_ONE = range(4)
+
+
+def _kinds() -> I64:
+    """Return how each message type is decoded (index: type + 1, so 0 is "not AIS")."""
+    kind = np.full(65, _OTHER, np.int64)
+    kind[[t + 1 for t in POSITION_TYPES | STATIC_TYPES]] = _ONE_BY_ONE
+    kind[[t + 1 for t in FAST_POSITION_TYPES]] = _FAST_POS
+    kind[[t + 1 for t in FAST_STATIC_TYPES]] = _FAST_STAT
+    return kind
+
 
 def _fallback_us(when: datetime | None) -> int:
     if when is None:
@@ -246,11 +257,10 @@ class NmeaDecoder:
         msg_type = np.where(valid, np.where(ch > 40, ch - 8, ch), -1)
         batch.rejected["truncated"] += int((msgs.length == 0).sum())
         batch.rejected["invalid_field"] += int(((msgs.length > 0) & (msg_type < 0)).sum())
-        fast_pos = np.isin(msg_type, list(FAST_POSITION_TYPES)) & (msgs.length <= _FAST_MAX_CHARS)
-        fast_stat = np.isin(msg_type, list(FAST_STATIC_TYPES)) & (
-            msgs.length <= _FAST_MAX_CHARS * 2
-        )
-        stored = np.isin(msg_type, list(POSITION_TYPES | STATIC_TYPES))
+        kind = _kinds()[msg_type + 1]
+        fast_pos = (kind == _FAST_POS) & (msgs.length <= _FAST_MAX_CHARS)
+        fast_stat = (kind == _FAST_STAT) & (msgs.length <= _FAST_MAX_CHARS * 2)
+        stored = kind != _OTHER
         other = (msg_type >= 0) & ~stored
         types, counts = np.unique(msg_type[other], return_counts=True)
         batch.other_types.update(dict(zip(types.tolist(), counts.tolist(), strict=True)))
@@ -260,8 +270,11 @@ class NmeaDecoder:
         cols, reason = decode_positions(buf, pieces, fill[fast_pos])
         self._count(reason, batch)
         keep = reason == 0
-        kept = {name: values[keep] for name, values in cols.items()}
-        batch.positions = positions_frame(kept, time[fast_pos][keep], kept["msg_key"], self.source)
+        pos_time = time[fast_pos]
+        if not keep.all():
+            cols = {name: values[keep] for name, values in cols.items()}
+            pos_time = pos_time[keep]
+        batch.positions = positions_frame(cols, pos_time, cols["msg_key"], self.source)
         batch.statics, reason = decode_statics(
             buf, msgs.subset(fast_stat), fill[fast_stat], time[fast_stat], self.source
         )
