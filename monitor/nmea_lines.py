@@ -82,19 +82,25 @@ def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
     return value // _POW10[16 - n], n.astype(np.int64)
 
 
-_P15 = 10.0 ** np.arange(14, -1, -1)
-_RANKS15 = np.arange(1, 16, dtype=np.uint8)
+def _keep_high_bytes(word: npt.NDArray[np.uint64], n_bytes: I64) -> npt.NDArray[np.uint64]:
+    """Return ``word`` with only its ``n_bytes`` (8 or more: all, 0 or less: none) highest bytes
+    kept."""
+    shift = (8 * (8 - np.clip(n_bytes, 1, 7))).astype(np.uint64)
+    high = np.where(n_bytes <= 0, np.uint64(0), _ALL_BYTES << shift)
+    return np.asarray(word & np.where(n_bytes >= 8, _ALL_BYTES, high), np.uint64)
 
 
 def parse_uint_before(buf: U8, end: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-15) of the decimal number ending before each ``end``."""
-    digits = _windows(buf, end - 15, 15) - np.uint8(48)
-    nondigit = digits > 9
-    # 1 + column of the last non-digit (0 if none): the number is the columns after it.
-    after = (nondigit * _RANKS15).max(axis=1, initial=0)
-    # Float dot products of up to 15 digits are exact (below 2**53).
-    d = (digits * (after[:, None] < _RANKS15)).astype(np.float64)
-    return (d @ _P15).astype(np.int64), 15 - after.astype(np.int64)
+    digits = _windows(buf, end - 16, 16) - np.uint8(48)
+    nondigit = digits[:, ::-1] > 9
+    last = np.argmax(nondigit, axis=1)
+    n = np.minimum(np.where(nondigit[np.arange(len(last)), last], last, 16), 15)
+    # Right-aligned: the bytes before the number zeroed are leading zeros of a 16-digit number.
+    words = digits.view("<u8")
+    head = _swar8(_keep_high_bytes(words[:, 0], n - 8))
+    tail = _swar8(_keep_high_bytes(words[:, 1], n))
+    return head.astype(np.int64) * 100_000_000 + tail.astype(np.int64), n.astype(np.int64)
 
 
 def epoch_us(value: I64, ndigits: I64) -> I64:
