@@ -402,14 +402,16 @@ def _detect_part(
         dark=(pl.col("event") == Event.GAP_BEGIN).any(),
     )
     max_gap_us = settings.max_gap_h * _US_PER_H
-    in_port = frame.filter(pl.col("visit").is_not_null())
+    # Visits are numbered by a running count over rows sorted by vessel and time, so the column is
+    # sorted: polars then groups by slicing runs instead of hashing.
+    in_port = frame.filter(pl.col("visit").is_not_null()).with_columns(pl.col("visit").set_sorted())
     interval = pl.when(pl.col("visit").shift(-1) == pl.col("visit")).then(
         (pl.col("timestamp_utc").shift(-1) - pl.col("timestamp_utc")).dt.total_microseconds()
     )
     counted = pl.when(pl.col("interval") <= max_gap_us).then(pl.col("interval")).otherwise(0)
     visits = (
         in_port.with_columns(interval=interval)
-        .group_by("visit")
+        .group_by("visit", maintain_order=True)
         .agg(
             mmsi=pl.col("mmsi").first(),
             port=pl.col("port").first(),
