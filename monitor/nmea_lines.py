@@ -62,8 +62,9 @@ def _swar8(word: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 
 
 def _keep_low_bytes(word: npt.NDArray[np.uint64], n_bytes: I64) -> npt.NDArray[np.uint64]:
-    """Return ``word`` with only its ``n_bytes`` (0-8) lowest bytes kept."""
-    shift = (8 * np.minimum(n_bytes, 7)).astype(np.uint64)
+    """Return ``word`` with only its ``n_bytes`` (8 or more: all, 0 or less: none) lowest bytes
+    kept."""
+    shift = (8 * np.clip(n_bytes, 0, 7)).astype(np.uint64)
     low = (np.uint64(1) << shift) - np.uint64(1)
     return np.asarray(word & np.where(n_bytes >= 8, _ALL_BYTES, low), np.uint64)
 
@@ -220,14 +221,15 @@ def _long_tag_block(buf: U8, start: int, end: int, times: list[tuple[int, int]],
 
 def _station_keys(buf: U8, at: I64) -> npt.NDArray[np.uint64]:
     """Return a non-zero key for the field starting at each ``at`` (up to 16 bytes, to a comma)."""
-    field = _windows(buf, at).copy()
+    field = np.ascontiguousarray(_windows(buf, at))
     stop = (field == 44) | (field < 33)
     first = np.argmax(stop, axis=1)
     length = np.where(stop[np.arange(len(first)), first], first, 16)
-    field *= np.arange(16) < length[:, None]
     words = field.view("<u8")
+    head = _keep_low_bytes(words[:, 0], length)
+    tail = _keep_low_bytes(words[:, 1], length - 8)
     with np.errstate(over="ignore"):
-        keys = (words[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ words[:, 1] | np.uint64(1)
+        keys = (head * np.uint64(0x9E3779B97F4A7C15)) ^ tail | np.uint64(1)
     return np.asarray(keys, np.uint64)
 
 

@@ -20,6 +20,7 @@ from monitor.nmea_lines import (
     PGHP_OK,
     PGHP_OTHER,
     SRC_PGHP,
+    _station_keys,
     parse_clock_line,
     parse_uint,
     parse_uint_before,
@@ -443,3 +444,16 @@ def test_feed_each_equals_feed_chunk_by_chunk() -> None:
             want.n_messages,
             want.rejected,
         )
+
+
+@given(st.lists(st.text("r0123456789ABCXYZ", min_size=1, max_size=20), min_size=1, max_size=12))
+def test_station_keys_read_the_field_up_to_its_comma(fields: list[str]) -> None:
+    text = "".join(f",{f},9\n" for f in fields).encode()
+    buf = np.frombuffer(text + bytes(64), np.uint8)
+    at = np.array([i + 1 for i, c in enumerate(text) if c == ord(",")][0::2])
+    expected = []
+    for f in fields:
+        raw = f.encode()[:16].ljust(16, b"\0")
+        head, tail = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
+        expected.append(((head * 0x9E3779B97F4A7C15) % 2**64) ^ tail | 1)
+    assert _station_keys(buf, at).tolist() == expected
