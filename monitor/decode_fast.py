@@ -16,6 +16,7 @@ import numpy.typing as npt
 import polars as pl
 
 from monitor.decode import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
+from monitor.nmea_lines import keep_low_bytes
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
 
 I64 = npt.NDArray[np.int64]
@@ -83,20 +84,19 @@ def payload_keys(buf: U8, pieces: Pieces) -> U64:
 def _keys_of_chars(chars: U8, length: I64) -> U64:
     """Return the payload keys of rows of characters (bytes past each ``length`` ignored)."""
     words = np.ascontiguousarray(chars).view("<u8")
-    always = int(length.min(initial=0)) // 8  # words every payload has in full
+    shortest = int(length.min()) if len(length) else 0
     h = np.uint64(_K1) ^ length.astype(np.uint64)
     k1, k2, s29, s32 = np.uint64(_K1), np.uint64(_K2), np.uint64(29), np.uint64(32)
     with np.errstate(over="ignore"):
         for j in range(words.shape[1]):
             word = words[:, j]
-            if j >= always:
+            if 8 * (j + 1) > shortest:
                 # Keep only the bytes inside the payload (zero padding, as payload_key does).
-                n_bytes = np.clip(length - 8 * j, 0, 8)
-                low = (np.uint64(1) << (8 * np.minimum(n_bytes, 7)).astype(np.uint64)) - 1
-                word = word & np.where(n_bytes == 8, np.uint64(0xFFFF_FFFF_FFFF_FFFF), low)
+                word = keep_low_bytes(word, length - 8 * j)
             x = (h ^ word) * k2
             x ^= x >> s29
-            h = x if j < always else np.where(8 * j < length, x, h)
+            # A word past a payload's end leaves its hash as it was.
+            h = x if 8 * j < shortest else np.where(8 * j < length, x, h)
         h *= k1
         h ^= h >> s32
     return np.asarray(h, np.uint64)

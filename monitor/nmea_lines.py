@@ -61,7 +61,7 @@ def _swar8(word: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return np.asarray(word, np.uint64)
 
 
-def _keep_low_bytes(word: npt.NDArray[np.uint64], n_bytes: I64) -> npt.NDArray[np.uint64]:
+def keep_low_bytes(word: npt.NDArray[np.uint64], n_bytes: I64) -> npt.NDArray[np.uint64]:
     """Return ``word`` with only its ``n_bytes`` (8 or more: all, 0 or less: none) lowest bytes
     kept."""
     shift = (8 * np.clip(n_bytes, 0, 7)).astype(np.uint64)
@@ -77,8 +77,8 @@ def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
     n = np.where(nondigit[np.arange(len(first)), first], first, 16)
     # Eight digits per 64-bit word, everything after the number zeroed, then // 10**(16 - n).
     words = digits.view("<u8")
-    head = _swar8(_keep_low_bytes(words[:, 0], n))
-    tail = _swar8(_keep_low_bytes(words[:, 1], n - 8))
+    head = _swar8(keep_low_bytes(words[:, 0], n))
+    tail = _swar8(keep_low_bytes(words[:, 1], n - 8))
     value = head.astype(np.int64) * 100_000_000 + tail.astype(np.int64)
     return value // _POW10[16 - n], n.astype(np.int64)
 
@@ -226,8 +226,8 @@ def _station_keys(buf: U8, at: I64) -> npt.NDArray[np.uint64]:
     first = np.argmax(stop, axis=1)
     length = np.where(stop[np.arange(len(first)), first], first, 16)
     words = field.view("<u8")
-    head = _keep_low_bytes(words[:, 0], length)
-    tail = _keep_low_bytes(words[:, 1], length - 8)
+    head = keep_low_bytes(words[:, 0], length)
+    tail = keep_low_bytes(words[:, 1], length - 8)
     with np.errstate(over="ignore"):
         keys = (head * np.uint64(0x9E3779B97F4A7C15)) ^ tail | np.uint64(1)
     return np.asarray(keys, np.uint64)
