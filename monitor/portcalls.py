@@ -46,7 +46,7 @@ from monitor.portcall_states import (
     transition_events,
 )
 from monitor.schema import UTC_US
-from monitor.tracks import prepare_positions, same_vessel
+from monitor.tracks import prepare_positions
 
 log = logging.getLogger(__name__)
 
@@ -149,40 +149,43 @@ def _zone_tables(zones: Sequence[Zone]) -> tuple[list[str], list[str], np.ndarra
     return port_ids, [names[p] for p in port_ids], zone_port, zone_kind
 
 
+def _forward_fill(values: np.ndarray, defined: np.ndarray) -> np.ndarray:
+    """Return ``values`` with each undefined row taking the last defined value before it.
+
+    The first row must be defined (it is the first row of a vessel, where every state is).
+    """
+    rows = np.arange(values.size, dtype=np.int32 if values.size < 2**31 else np.int64)
+    source = np.where(defined, rows, 0)
+    np.maximum.accumulate(source, out=source)
+    return values[source]
+
+
 def _port_hysteresis(
-    frame: pl.DataFrame, zones: Sequence[Zone], zone_port: np.ndarray, buffer_m: float
+    lon: np.ndarray,
+    lat: np.ndarray,
+    port_in: np.ndarray,
+    near_port: np.ndarray,
+    first: np.ndarray,
+    zones: Sequence[Zone],
+    zone_port: np.ndarray,
+    buffer_m: float,
 ) -> np.ndarray:
     """Return, per row, the index of the port the vessel is in after exit hysteresis, or -1.
 
     A vessel is in a port from its first position inside one of the port's zones until its first
     position outside the port's zones grown by ``buffer_m``, or inside another port's zones.
     """
-    exits = np.zeros(frame.height, dtype=bool)
+    exits = np.zeros(port_in.size, dtype=bool)
     grown: dict[int, Any] = {}
+    settled = (port_in >= 0) | (near_port < 0) | first
     while True:
-        port = (
-            frame.select(
-                pl.when(pl.col("port_in") >= 0)
-                .then(pl.col("port_in"))
-                .when((pl.col("near_port") < 0) | pl.col("first") | pl.Series(exits))
-                .then(-1)
-                .forward_fill()
-            )
-            .to_series()
-            .to_numpy()
-        )
+        port = _forward_fill(port_in, settled | exits)
         # ``near_port`` is the port of the most specific grown zone only; where it is not the port
         # the vessel is in (buffers of two ports overlap, or a vessel jumps from one port into
         # another's buffer), check the grown zones of the vessel's own port.
-        held = np.flatnonzero(
-            (port >= 0)
-            & (frame["port_in"].to_numpy() < 0)
-            & (frame["near_port"].to_numpy() != port)
-            & ~exits
-        )
+        held = np.flatnonzero((port >= 0) & (port_in < 0) & (near_port != port) & ~exits)
         if held.size == 0:
             return port
-        lon, lat = frame["lon"].to_numpy()[held], frame["lat"].to_numpy()[held]
         outside = np.zeros(held.size, dtype=bool)
         for p in np.unique(port[held]):
             if p not in grown:
@@ -194,7 +197,7 @@ def _port_hysteresis(
                     ]
                 )
             sel = port[held] == p
-            outside[sel] = ~shapely.intersects_xy(grown[p], lon[sel], lat[sel])
+            outside[sel] = ~shapely.intersects_xy(grown[p], lon[held[sel]], lat[held[sel]])
         if not outside.any():
             return port
         exits[held[outside]] = True
@@ -211,6 +214,7 @@ def classify(
     """
     port_zones = [zone for zone in zones if zone.kind != "area"]
     _, _, zone_port, zone_kind = _zone_tables(port_zones)
+    n = prepared.height
     lon = prepared["lon"].to_numpy()
     lat = prepared["lat"].to_numpy()
     inside = zones_for_points(port_zones, lon, lat)
@@ -221,46 +225,44 @@ def classify(
     if settings.exit_buffer_m > 0 and outside.size:
         near = zones_for_points(port_zones, lon[outside], lat[outside], settings.exit_buffer_m)
         near_port[outside] = zone_port[near]
-    kind = zone_kind[inside]
 
-    first = ~same_vessel(1).fill_null(False)
-    max_gap_us = int(settings.max_gap_h * _US_PER_H)
-    frame = prepared.with_columns(
-        port_in=pl.Series(port_in),
-        near_port=pl.Series(near_port),
-        kind=pl.Series(kind),
-        first=first,
+    # Per-row states in numpy: each is a few passes over plain arrays.
+    mmsi = prepared["mmsi"].to_numpy()
+    first = np.ones(n, dtype=bool)
+    first[1:] = mmsi[1:] != mmsi[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+    port = _port_hysteresis(
+        lon, lat, port_in, near_port, first, port_zones, zone_port, settings.exit_buffer_m
     )
-    port = _port_hysteresis(frame, port_zones, zone_port, settings.exit_buffer_m)
-    stopped = (
-        pl.when(pl.col("speed_kn") < settings.stop_speed_kn)
-        .then(True)
-        .when(pl.col("speed_kn") > settings.move_speed_kn)
-        .then(False)
-        .when(pl.col("first"))
-        .then(False)
-        .forward_fill()
-    )
-    frame = frame.with_columns(
+    speed = prepared["speed_kn"]
+    speed_np = speed.to_numpy()
+    slow = speed_np < settings.stop_speed_kn
+    fast = speed_np > settings.move_speed_kn
+    if speed.has_nulls() or np.isnan(speed_np).any():
+        # polars orders NaN above every number (a NaN speed is "moving"); a null is unknown.
+        fast |= np.isnan(speed_np) & ~speed.is_null().to_numpy()
+    stopped = _forward_fill(slow, slow | fast | first)
+    micros = prepared["timestamp_utc"].dt.epoch("us").to_numpy()
+    gap = np.zeros(n, dtype=bool)
+    gap[1:] = np.diff(micros) > int(settings.max_gap_h * _US_PER_H)
+    gap &= ~first
+    in_port = port >= 0
+    starts = in_port.copy()
+    starts[1:] &= first[1:] | (port[1:] != port[:-1])
+    visit = np.cumsum(starts, dtype=np.uint32)
+    state = np.where(in_port, np.where(stopped, 2, 1), 0).astype(np.int8)
+    return prepared.with_columns(
+        kind=pl.Series(zone_kind[inside]),
+        first=pl.Series(first),
         port=pl.Series(port),
-        stopped=stopped,
-        gap=(
-            (pl.col("timestamp_utc") - pl.col("timestamp_utc").shift(1)).dt.total_microseconds()
-            > max_gap_us
-        )
-        & ~pl.col("first"),
+        stopped=pl.Series(stopped),
+        gap=pl.Series(gap),
+        state=pl.Series(state),
+        visit=pl.Series(visit).set(pl.Series(~in_port), None),
+        last=pl.Series(last),
+        inside=pl.Series(port_in >= 0),
     )
-    in_port = pl.col("port") >= 0
-    starts = in_port & (pl.col("first") | (pl.col("port") != pl.col("port").shift(1)))
-    return frame.with_columns(
-        state=pl.when(in_port)
-        .then(pl.when(pl.col("stopped")).then(2).otherwise(1))
-        .otherwise(0)
-        .cast(pl.Int8),
-        visit=pl.when(in_port).then(starts.cum_sum()),
-        last=~same_vessel(-1).fill_null(False),
-        inside=pl.col("port_in") >= 0,
-    ).drop("port_in", "near_port")
 
 
 def _events(frame: pl.DataFrame) -> pl.DataFrame:
