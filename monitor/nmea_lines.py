@@ -49,6 +49,23 @@ def _windows(buf: U8, start: I64, width: int = 16) -> U8:
 
 
 _ALL_BYTES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+#: Masks keeping the n (0-8) lowest / highest bytes of a 64-bit word.
+_LOW_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
+_HIGH_MASKS = np.array([((1 << (8 * n)) - 1) << (64 - 8 * n) for n in range(9)], np.uint64)
+_HIGH_NIBBLES = np.uint64(0xF0F0_F0F0_F0F0_F0F0)
+_LOW_NIBBLES = np.uint64(0x0F0F_0F0F_0F0F_0F0F)
+_ZEROS = np.uint64(0x3030_3030_3030_3030)  # "0" in every byte
+_SIXES = np.uint64(0x0606_0606_0606_0606)
+
+
+def words_at(buf: U8, at: I64) -> npt.NDArray[np.uint64]:
+    """Return the 8 bytes at each ``at`` as a little-endian word (bytes before 0 as 0)."""
+    if len(at) and (int(at.min()) < 0 or int(at.max()) + 8 > len(buf)):
+        buf = np.concatenate([np.zeros(16, np.uint8), buf, np.zeros(16, np.uint8)])
+        at = at + 16
+    # A view of overlapping unaligned words, one per byte offset: one gather per row.
+    overlapping = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
+    return np.asarray(overlapping[at], np.uint64)
 
 
 def _swar8(word: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -64,44 +81,61 @@ def _swar8(word: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 def keep_low_bytes(word: npt.NDArray[np.uint64], n_bytes: I64) -> npt.NDArray[np.uint64]:
     """Return ``word`` with only its ``n_bytes`` (8 or more: all, 0 or less: none) lowest bytes
     kept."""
-    shift = (8 * np.clip(n_bytes, 0, 7)).astype(np.uint64)
-    low = (np.uint64(1) << shift) - np.uint64(1)
-    return np.asarray(word & np.where(n_bytes >= 8, _ALL_BYTES, low), np.uint64)
-
-
-def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
-    """Return the value and digit count (0-16) of the decimal number starting at each ``start``."""
-    digits = _windows(buf, start) - np.uint8(48)
-    nondigit = digits > 9
-    first = np.argmax(nondigit, axis=1)
-    n = np.where(nondigit[np.arange(len(first)), first], first, 16)
-    # Eight digits per 64-bit word, everything after the number zeroed, then // 10**(16 - n).
-    words = digits.view("<u8")
-    head = _swar8(keep_low_bytes(words[:, 0], n))
-    tail = _swar8(keep_low_bytes(words[:, 1], n - 8))
-    value = head.astype(np.int64) * 100_000_000 + tail.astype(np.int64)
-    return value // _POW10[16 - n], n.astype(np.int64)
+    return np.asarray(word & _LOW_MASKS[np.clip(n_bytes, 0, 8)], np.uint64)
 
 
 def _keep_high_bytes(word: npt.NDArray[np.uint64], n_bytes: I64) -> npt.NDArray[np.uint64]:
     """Return ``word`` with only its ``n_bytes`` (8 or more: all, 0 or less: none) highest bytes
     kept."""
-    shift = (8 * (8 - np.clip(n_bytes, 1, 7))).astype(np.uint64)
-    high = np.where(n_bytes <= 0, np.uint64(0), _ALL_BYTES << shift)
-    return np.asarray(word & np.where(n_bytes >= 8, _ALL_BYTES, high), np.uint64)
+    return np.asarray(word & _HIGH_MASKS[np.clip(n_bytes, 0, 8)], np.uint64)
+
+
+def _nondigit_flags(digits: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Return high-nibble bits set in every byte of ``digits`` (bytes XOR "0") above 9."""
+    # Low nibbles plus 6 carry into the high nibble from 10 up, never into the next byte.
+    return np.asarray(
+        (digits & _HIGH_NIBBLES) | (((digits & _LOW_NIBBLES) + _SIXES) & _HIGH_NIBBLES), np.uint64
+    )
+
+
+def _first_flagged_byte(flags: npt.NDArray[np.uint64]) -> I64:
+    """Return the index (0-7) of the lowest byte with a flag, 8 if none."""
+    lowest = flags & (~flags + np.uint64(1))  # a power of two: exact as a float
+    exponent = np.frexp(lowest.astype(np.float64))[1].astype(np.int64)
+    return np.where(flags == 0, 8, (exponent - 1) // 8)
+
+
+def _last_flagged_byte(flags: npt.NDArray[np.uint64]) -> I64:
+    """Return the index (0-7) of the highest byte with a flag, -1 if none."""
+    # Flags sit in high nibbles only, so the float rounding never reaches the next power of two.
+    exponent = np.frexp(flags.astype(np.float64))[1].astype(np.int64)
+    return np.where(flags == 0, -1, (exponent - 1) // 8)
+
+
+def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
+    """Return the value and digit count (0-16) of the decimal number starting at each ``start``."""
+    # Eight characters per 64-bit word, read in place (SWAR): no per-byte matrix at all.
+    head = words_at(buf, start) ^ _ZEROS
+    tail = words_at(buf, start + 8) ^ _ZEROS
+    n_head = _first_flagged_byte(_nondigit_flags(head))
+    n = np.where(n_head < 8, n_head, 8 + _first_flagged_byte(_nondigit_flags(tail)))
+    # Everything after the number zeroed, then // 10**(16 - n).
+    value = _swar8(keep_low_bytes(head, n)).astype(np.int64) * 100_000_000
+    value += _swar8(keep_low_bytes(tail, n - 8)).astype(np.int64)
+    return value // _POW10[16 - n], n
 
 
 def parse_uint_before(buf: U8, end: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-15) of the decimal number ending before each ``end``."""
-    digits = _windows(buf, end - 16, 16) - np.uint8(48)
-    nondigit = digits[:, ::-1] > 9
-    last = np.argmax(nondigit, axis=1)
-    n = np.minimum(np.where(nondigit[np.arange(len(last)), last], last, 16), 15)
+    head = words_at(buf, end - 16) ^ _ZEROS
+    tail = words_at(buf, end - 8) ^ _ZEROS
+    n_tail = 7 - _last_flagged_byte(_nondigit_flags(tail))
+    n_head = 7 - _last_flagged_byte(_nondigit_flags(head))
+    n = np.minimum(np.where(n_tail < 8, n_tail, 8 + n_head), 15)
     # Right-aligned: the bytes before the number zeroed are leading zeros of a 16-digit number.
-    words = digits.view("<u8")
-    head = _swar8(_keep_high_bytes(words[:, 0], n - 8))
-    tail = _swar8(_keep_high_bytes(words[:, 1], n))
-    return head.astype(np.int64) * 100_000_000 + tail.astype(np.int64), n.astype(np.int64)
+    value = _swar8(_keep_high_bytes(head, n - 8)).astype(np.int64) * 100_000_000
+    value += _swar8(_keep_high_bytes(tail, n)).astype(np.int64)
+    return value, n
 
 
 def epoch_us(value: I64, ndigits: I64) -> I64:
