@@ -267,15 +267,23 @@ def classify(
 
 def _events(frame: pl.DataFrame) -> pl.DataFrame:
     """Return the state machine's events, found by applying :data:`TRANSITIONS` to change rows."""
-    changes = frame.with_columns(
-        prev_state=pl.col("state").shift(1),
-        prev_port=pl.col("port").shift(1),
-        prev_visit=pl.col("visit").shift(1),
-    ).filter(
-        pl.col("first")
-        | (pl.col("state") != pl.col("prev_state"))
-        | (pl.col("port") != pl.col("prev_port"))
-        | (pl.col("gap") & (pl.col("prev_state") > 0))
+    state = frame["state"].to_numpy()
+    port = frame["port"].to_numpy()
+    first = frame["first"].to_numpy()
+    changed = first.copy()
+    gap = frame["gap"].to_numpy()
+    changed[1:] |= (
+        (state[1:] != state[:-1]) | (port[1:] != port[:-1]) | (gap[1:] & (state[:-1] > 0))
+    )
+    at = np.flatnonzero(changed)
+    # The row before a vessel's first row is another vessel's: unused, the step has no previous.
+    before = np.maximum(at - 1, 0)
+    changes = frame.select("mmsi", "timestamp_utc", "first", "state", "gap", "port", "visit")[
+        at
+    ].with_columns(
+        prev_state=pl.Series(state[before]),
+        prev_port=pl.Series(port[before]),
+        prev_visit=frame["visit"].gather(before),
     )
     rows: dict[str, list[object]] = {"mmsi": [], "timestamp_utc": [], "event": [], "visit": []}
     columns = ("mmsi", "timestamp_utc", "first", "prev_state", "state", "gap", "prev_port")
@@ -406,7 +414,13 @@ def _detect_part(
     max_gap_us = settings.max_gap_h * _US_PER_H
     # Visits are numbered by a running count over rows sorted by vessel and time, so the column is
     # sorted: polars then groups by slicing runs instead of hashing.
-    in_port = frame.filter(pl.col("visit").is_not_null()).with_columns(pl.col("visit").set_sorted())
+    in_port = (
+        frame.select(
+            "visit", "mmsi", "port", "timestamp_utc", "inside", "lat", "lon", "kind", "last"
+        )
+        .filter(pl.col("visit").is_not_null())
+        .with_columns(pl.col("visit").set_sorted())
+    )
     interval = pl.when(pl.col("visit").shift(-1) == pl.col("visit")).then(
         (pl.col("timestamp_utc").shift(-1) - pl.col("timestamp_utc")).dt.total_microseconds()
     )
