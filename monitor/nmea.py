@@ -65,6 +65,7 @@ from monitor.nmea_lines import (
     parse_clock_line,
     pghp_times,
     scan_lines,
+    tail_checksums_ok,
 )
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -321,9 +322,13 @@ class NmeaDecoder:
         pghp = (at(1) == 80) & (at(2) == 71) & (at(3) == 72) & (at(4) == 80) & (at(5) == 44)
         clock_kind = (at(3) == 90) & (at(4) == 68) & (at(5) == 65)  # ZDA
         clock_kind |= (at(3) == 82) & (at(4) == 77) & (at(5) == 67)  # RMC
-        for i in d[clock_kind].tolist():
+        clock_lines = d[clock_kind]
+        xor_ok = tail_checksums_ok(buf, body[clock_lines], ends[clock_lines]).tolist()
+        for i, fast_ok in zip(clock_lines.tolist(), xor_ok, strict=True):
             sentence = buf[body[i] : ends[i]].tobytes()
-            if not checksum_ok(sentence):
+            # The vectorised check read the checksum at the end; it holds if that is the only "*".
+            checked = fast_ok and sentence.find(b"*") == len(sentence) - 3
+            if not checked and not checksum_ok(sentence):
                 batch.rejected["bad_checksum"] += 1
                 continue
             try:

@@ -451,6 +451,22 @@ def pghp_times(buf: U8, body: I64, end: I64) -> tuple[I64, I64]:
     return civil_to_epoch_us(y, mo, d, h, mi, sec, ms), status
 
 
+def tail_checksums_ok(buf: U8, body: I64, end: I64) -> npt.NDArray[np.bool_]:
+    """Return True for each sentence ``buf[body:end]`` ending in ``*hh`` that matches its bytes
+    between the first character and that ``*`` (False otherwise: not necessarily bad)."""
+    star = end - 3
+    has_tail = (star > body + 1) & (buf[np.maximum(star, 0)] == 42)
+    ok = np.zeros(len(body), bool)
+    rows = np.flatnonzero(has_tail)
+    if len(rows):
+        idx = np.empty(2 * len(rows), np.int64)
+        idx[0::2], idx[1::2] = body[rows] + 1, star[rows]
+        computed = np.bitwise_xor.reduceat(buf, idx)[0::2].astype(np.int64)
+        given = _HEX[buf[star[rows] + 1]] * 16 + _HEX[buf[star[rows] + 2]]
+        ok[rows] = computed == given
+    return ok
+
+
 def checksum_ok(sentence: bytes) -> bool:
     """Return True when ``$...*hh`` has a matching checksum (or none at all)."""
     star = sentence.find(b"*")

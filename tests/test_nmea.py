@@ -163,6 +163,18 @@ def test_zda_and_rmc_clocks_time_following_lines_across_chunks() -> None:
     assert batch.time_sources == {"zda": 3, "rmc": 1}
 
 
+def test_clock_checksums_checked_in_any_spelling() -> None:
+    good = with_checksum("GPZDA,000001,02,03,2024,,")
+    lower = good[:-2] + good[-2:].lower()
+    wrong = good[:-2] + f"{(int(good[-2:], 16) ^ 1):02X}"
+    # A "*" inside the sentence: the checksum is the one after the first "*".
+    inner = "$GPZDA,000009,02,03,2024*00,,*11"
+    batch = run([pos(1), lower, pos(2), wrong, pos(3), inner, pos(4)])
+    t = datetime(2024, 3, 2, 0, 0, 1, tzinfo=UTC)
+    assert times(batch) == {2: t, 3: t, 4: t}
+    assert batch.rejected == {"no_time": 1, "bad_checksum": 2}
+
+
 def test_own_time_wins_over_prefix_and_clock() -> None:
     batch = run(
         [
