@@ -14,7 +14,6 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-import pyarrow as pa
 
 from monitor.decode import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
 from monitor.nmea_lines import keep_low_bytes
@@ -321,16 +320,11 @@ def _series(
     name: str, values: npt.NDArray[Any], dtype: pl.DataType, null: Bool | None = None
 ) -> pl.Series:
     numpy_type = _NUMPY_DTYPES.get(dtype)
-    if null is not None and not null.any():
-        null = None
     if numpy_type is not None:
-        typed = values.astype(numpy_type, copy=False)
-        if null is not None:
-            # An Arrow array with a validity mask costs half a scatter of nulls afterwards.
-            return pl.Series(name, pa.array(typed, mask=null))
-        return pl.Series(name, typed)
-    series = pl.Series(name, values).cast(dtype)
-    if null is not None:
+        series = pl.Series(name, values.astype(numpy_type, copy=False))
+    else:
+        series = pl.Series(name, values).cast(dtype)
+    if null is not None and null.any():
         series = series.scatter(np.flatnonzero(null), None)
     return series
 
