@@ -1,8 +1,10 @@
 """Vectorised parsing of NMEA lines: structure, checksums and the time each line carries itself.
 
 A chunk is parsed with numpy on its raw bytes, without a Python loop per line. The common line
-shapes are recognised at fixed offsets from the ``!`` of the sentence; the few whole-buffer
-searches (``*``, ``:``, ``r``) run only when a chunk has tag blocks or fields after the checksum.
+shapes are recognised at fixed offsets from the ``!`` of the sentence; tag blocks are read in a
+short window after their backslash, numbers as 64-bit words of eight digits (SWAR). Whole-chunk
+byte searches run only for fields after the checksum (the ``*``, and an ``r`` station field that
+is not the first of them).
 
 Accepted sentences: ``!ccVDM`` / ``!ccVDO`` from any two-character talker, single-digit fragment
 fields and sequence id, a one-character (or empty) channel, then either the standard
