@@ -15,8 +15,11 @@ Fishing Watch's port-visit pipeline:
   observed.
 
 The berths and anchorages of a port share its ``port_id``, so moving from an anchorage to a berth
-is one visit. A visit with a stop, or lasting at least ``min_stay_h``, is a call; a shorter visit
-without a stop is a transit. A single position implying more than ``max_speed_kn`` from both of
+is one visit; consecutive visits of a vessel to one port, less than ``merge_gap_h`` apart, are
+merged (:mod:`monitor.visits`), so an anchorage away from the port polygon changes nothing. A visit
+runs from the first position inside the port's zones to the last (the buffer only decides that
+the vessel has left). A visit with a stop, or spending at least ``min_stay_h`` inside the zones,
+is a call; a shorter visit without a stop is a transit. A single position implying more than ``max_speed_kn`` from both of
 its neighbours is an outlier and is dropped first.
 """
 
@@ -47,6 +50,7 @@ from monitor.portcall_states import (
 )
 from monitor.schema import UTC_US
 from monitor.tracks import prepare_positions
+from monitor.visits import hours, merge_visits, visit_table
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +91,6 @@ TRANSITS_SCHEMA: dict[str, pl.DataType] = {
     "duration_h": pl.Float64(),
     "n_positions": pl.UInt32(),
 }
-
-
-def _hours(us: pl.Expr) -> pl.Expr:
-    """Return microseconds as hours, divided exactly row by row.
-
-    polars divides a column of several rows by a literal through its reciprocal, so the last bit
-    of a call's hours would depend on how many other calls are in the same frame.
-    """
-    return us.map_batches(
-        lambda s: pl.Series(s.cast(pl.Float64).to_numpy() / _US_PER_H), return_dtype=pl.Float64
-    )
 
 
 def call_id(mmsi: int, port_id: str, arrival_us: int) -> str:
@@ -312,52 +305,6 @@ def _events(frame: pl.DataFrame) -> pl.DataFrame:
     return events_frame
 
 
-def _merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
-    """Return ``visits`` (sorted by mmsi, arrival) with runs of visits to one port merged.
-
-    Consecutive visits of a vessel to the same port (so no other port in between), each starting
-    at most ``merge_gap_h`` after the previous one's last position inside, are one visit: an
-    outer anchorage away from the port polygon and the berth after it are one call. ``visit``
-    becomes the list of the merged visits; ``inside_us`` is the time spent inside the zones.
-    """
-    part_end = (
-        pl.when(pl.col("open")).then(pl.col("last_seen_utc")).otherwise(pl.col("last_in_utc"))
-    )
-    new = (
-        (pl.col("mmsi") != pl.col("mmsi").shift(1))
-        | (pl.col("port") != pl.col("port").shift(1))
-        | (
-            (pl.col("arrival_utc") - pl.col("last_in_utc").shift(1)).dt.total_microseconds()
-            > merge_gap_h * _US_PER_H
-        )
-    ).fill_null(True)
-    n = pl.col("n_positions").cast(pl.Float64)
-    return (
-        visits.with_columns(
-            __run=new.cum_sum(),
-            inside_us=(part_end - pl.col("arrival_utc")).dt.total_microseconds(),
-        )
-        .group_by("__run", maintain_order=True)
-        .agg(
-            pl.col("visit"),
-            pl.col("mmsi", "port", "arrival_utc").first(),
-            pl.col("last_in_utc", "last_seen_utc", "open").last(),
-            n_positions=pl.col("n_positions").sum(),
-            lat=(pl.col("lat") * n).sum() / n.sum(),
-            lon=(pl.col("lon") * n).sum() / n.sum(),
-            max_gap_us=pl.col("max_gap_us").max(),
-            anchorage_us=pl.col("anchorage_us").sum(),
-            berth_us=pl.col("berth_us").sum(),
-            inside_us=pl.col("inside_us").sum(),
-            entry=pl.col("entry").first().fill_null(False),
-            exit=pl.col("exit").last().fill_null(False),
-            stop=pl.col("stop").fill_null(False).any(),
-            dark=pl.col("dark").fill_null(False).any(),
-        )
-        .drop("__run")
-    )
-
-
 def detect_all(
     positions: pl.LazyFrame | pl.DataFrame,
     zones: Sequence[Zone],
@@ -411,45 +358,11 @@ def _detect_part(
         stop=(pl.col("event") == Event.STOP_BEGIN).any(),
         dark=(pl.col("event") == Event.GAP_BEGIN).any(),
     )
-    max_gap_us = settings.max_gap_h * _US_PER_H
-    # Visits are numbered by a running count over rows sorted by vessel and time, so the column is
-    # sorted: polars then groups by slicing runs instead of hashing.
-    in_port = (
-        frame.select(
-            "visit", "mmsi", "port", "timestamp_utc", "inside", "lat", "lon", "kind", "last"
-        )
-        .filter(pl.col("visit").is_not_null())
-        .with_columns(pl.col("visit").set_sorted())
-    )
-    interval = pl.when(pl.col("visit").shift(-1) == pl.col("visit")).then(
-        (pl.col("timestamp_utc").shift(-1) - pl.col("timestamp_utc")).dt.total_microseconds()
-    )
-    counted = pl.when(pl.col("interval") <= max_gap_us).then(pl.col("interval")).otherwise(0)
+    visits = visit_table(frame, flags, settings.max_gap_h)
     visits = (
-        in_port.with_columns(interval=interval)
-        .group_by("visit", maintain_order=True)
-        .agg(
-            mmsi=pl.col("mmsi").first(),
-            port=pl.col("port").first(),
-            arrival_utc=pl.col("timestamp_utc").first(),
-            # The buffer only decides that the vessel has left; it left at its last fix inside.
-            last_in_utc=pl.col("timestamp_utc").filter(pl.col("inside")).last(),
-            last_seen_utc=pl.col("timestamp_utc").last(),
-            n_positions=pl.len().cast(pl.UInt32),
-            lat=pl.col("lat").mean(),
-            lon=pl.col("lon").mean(),
-            max_gap_us=pl.col("interval").max().fill_null(0),
-            anchorage_us=counted.filter(pl.col("kind") == 2).sum(),
-            berth_us=counted.filter(pl.col("kind") == 1).sum(),
-            open=pl.col("last").last(),
-        )
-        .join(flags, on="visit", how="left")
-        .sort("mmsi", "arrival_utc")
-    )
-    visits = (
-        _merge_visits(visits, settings.merge_gap_h)
+        merge_visits(visits, settings.merge_gap_h)
         .with_columns(
-            duration_h=_hours(
+            duration_h=hours(
                 (
                     pl.when(pl.col("open"))
                     .then(pl.col("last_seen_utc"))
@@ -475,9 +388,9 @@ def _detect_part(
         arrival_observed=pl.col("entry"),
         departure_observed=pl.col("exit"),
         stopped=pl.col("stop"),
-        anchorage_h=_hours(pl.col("anchorage_us")),
-        berth_h=_hours(pl.col("berth_us")),
-        max_gap_h=_hours(pl.col("max_gap_us")),
+        anchorage_h=hours(pl.col("anchorage_us")),
+        berth_h=hours(pl.col("berth_us")),
+        max_gap_h=hours(pl.col("max_gap_us")),
     )
     ids = [
         call_id(m, p, a)

@@ -396,6 +396,7 @@ def test_cell_shortcut_matches_shapely_on_cell_edges_and_vertices(
     from unittest import mock
 
     import monitor.geofences as geofences
+    from monitor import zone_index
 
     rng = np.random.default_rng(point_seed)
     # A box whose sides fall on cell edges, a ring with a hole, and random polygons.
@@ -409,15 +410,15 @@ def test_cell_shortcut_matches_shapely_on_cell_edges_and_vertices(
     for z in zones:
         grown = geofences.zone_geometry(z, buffer_m)
         minx, miny, maxx, maxy = grown.bounds
-        k = np.arange(geofences._GRID + 1)
-        edges_x = minx + (maxx - minx) * k / geofences._GRID
-        edges_y = miny + (maxy - miny) * k / geofences._GRID
+        k = np.arange(zone_index.GRID + 1)
+        edges_x = minx + (maxx - minx) * k / zone_index.GRID
+        edges_y = miny + (maxy - miny) * k / zone_index.GRID
         lon_parts += [edges_x, rng.uniform(minx, maxx, k.size), np.nextafter(edges_x, 0)]
         lat_parts += [rng.uniform(miny, maxy, k.size), edges_y, rng.uniform(miny, maxy, k.size)]
         vertices = shapely.get_coordinates(grown)
         lon_parts.append(vertices[:, 0])
         lat_parts.append(vertices[:, 1])
     lon, lat = np.concatenate(lon_parts), np.concatenate(lat_parts)
-    with mock.patch.object(geofences, "_GRID_MIN_POINTS", 0):
+    with mock.patch.object(zone_index, "GRID_MIN_POINTS", 0):
         got = zones_for_points(zones, lon, lat, buffer_m=buffer_m)
     assert got.tolist() == _oracle(zones, lon, lat, buffer_m)

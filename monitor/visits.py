@@ -1,0 +1,112 @@
+"""Port visits: per-visit aggregates of classified positions, and visits of one port merged.
+
+A visit is one stay of a vessel in one port's zones (with exit hysteresis), as numbered by
+:func:`monitor.portcalls.classify`; :func:`merge_visits` joins consecutive visits of a vessel to
+the same port into one, so that a detached outer anchorage and the berth after it make one call.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+US_PER_H = 3_600_000_000.0
+
+
+def hours(us: pl.Expr) -> pl.Expr:
+    """Return microseconds as hours, divided exactly row by row.
+
+    polars divides a column of several rows by a literal through its reciprocal, so the last bit
+    of a call's hours would depend on how many other calls are in the same frame.
+    """
+    return us.map_batches(
+        lambda s: pl.Series(s.cast(pl.Float64).to_numpy() / US_PER_H), return_dtype=pl.Float64
+    )
+
+
+def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> pl.DataFrame:
+    """Return one row per visit of ``frame`` (classified rows), sorted by mmsi and arrival.
+
+    ``flags`` holds, per visit, whether its entry, exit, a stop and a gap were observed. Times at
+    anchor and at berth count the intervals to the next position, those over ``max_gap_h`` not.
+    """
+    max_gap_us = max_gap_h * US_PER_H
+    # Visits are numbered by a running count over rows sorted by vessel and time, so the column is
+    # sorted: polars then groups by slicing runs instead of hashing.
+    in_port = (
+        frame.select(
+            "visit", "mmsi", "port", "timestamp_utc", "inside", "lat", "lon", "kind", "last"
+        )
+        .filter(pl.col("visit").is_not_null())
+        .with_columns(pl.col("visit").set_sorted())
+    )
+    interval = pl.when(pl.col("visit").shift(-1) == pl.col("visit")).then(
+        (pl.col("timestamp_utc").shift(-1) - pl.col("timestamp_utc")).dt.total_microseconds()
+    )
+    counted = pl.when(pl.col("interval") <= max_gap_us).then(pl.col("interval")).otherwise(0)
+    return (
+        in_port.with_columns(interval=interval)
+        .group_by("visit", maintain_order=True)
+        .agg(
+            mmsi=pl.col("mmsi").first(),
+            port=pl.col("port").first(),
+            arrival_utc=pl.col("timestamp_utc").first(),
+            # The buffer only decides that the vessel has left; it left at its last fix inside.
+            last_in_utc=pl.col("timestamp_utc").filter(pl.col("inside")).last(),
+            last_seen_utc=pl.col("timestamp_utc").last(),
+            n_positions=pl.len().cast(pl.UInt32),
+            lat=pl.col("lat").mean(),
+            lon=pl.col("lon").mean(),
+            max_gap_us=pl.col("interval").max().fill_null(0),
+            anchorage_us=counted.filter(pl.col("kind") == 2).sum(),
+            berth_us=counted.filter(pl.col("kind") == 1).sum(),
+            open=pl.col("last").last(),
+        )
+        .join(flags, on="visit", how="left")
+        .sort("mmsi", "arrival_utc")
+    )
+
+
+def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
+    """Return ``visits`` (sorted by mmsi, arrival) with runs of visits to one port merged.
+
+    Consecutive visits of a vessel to the same port (so no other port in between), each starting
+    at most ``merge_gap_h`` after the previous one's last position inside, are one visit: an
+    outer anchorage away from the port polygon and the berth after it are one call. ``visit``
+    becomes the list of the merged visits; ``inside_us`` is the time spent inside the zones.
+    """
+    part_end = (
+        pl.when(pl.col("open")).then(pl.col("last_seen_utc")).otherwise(pl.col("last_in_utc"))
+    )
+    new = (
+        (pl.col("mmsi") != pl.col("mmsi").shift(1))
+        | (pl.col("port") != pl.col("port").shift(1))
+        | (
+            (pl.col("arrival_utc") - pl.col("last_in_utc").shift(1)).dt.total_microseconds()
+            > merge_gap_h * US_PER_H
+        )
+    ).fill_null(True)
+    n = pl.col("n_positions").cast(pl.Float64)
+    return (
+        visits.with_columns(
+            __run=new.cum_sum(),
+            inside_us=(part_end - pl.col("arrival_utc")).dt.total_microseconds(),
+        )
+        .group_by("__run", maintain_order=True)
+        .agg(
+            pl.col("visit"),
+            pl.col("mmsi", "port", "arrival_utc").first(),
+            pl.col("last_in_utc", "last_seen_utc", "open").last(),
+            n_positions=pl.col("n_positions").sum(),
+            lat=(pl.col("lat") * n).sum() / n.sum(),
+            lon=(pl.col("lon") * n).sum() / n.sum(),
+            max_gap_us=pl.col("max_gap_us").max(),
+            anchorage_us=pl.col("anchorage_us").sum(),
+            berth_us=pl.col("berth_us").sum(),
+            inside_us=pl.col("inside_us").sum(),
+            entry=pl.col("entry").first().fill_null(False),
+            exit=pl.col("exit").last().fill_null(False),
+            stop=pl.col("stop").fill_null(False).any(),
+            dark=pl.col("dark").fill_null(False).any(),
+        )
+        .drop("__run")
+    )
