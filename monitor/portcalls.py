@@ -19,8 +19,8 @@ is one visit; consecutive visits of a vessel to one port, less than ``merge_gap_
 merged (:mod:`monitor.visits`), so an anchorage away from the port polygon changes nothing. A visit
 runs from the first position inside the port's zones to the last (the buffer only decides that
 the vessel has left). A visit with a stop, or spending at least ``min_stay_h`` inside the zones,
-is a call; a shorter visit without a stop is a transit. A single position implying more than ``max_speed_kn`` from both of
-its neighbours is an outlier and is dropped first.
+is a call; a shorter visit without a stop is a transit. A single position implying more than
+``max_speed_kn`` from both of its neighbours is an outlier and is dropped first.
 """
 
 from __future__ import annotations
