@@ -26,6 +26,7 @@ from monitor.fragments import NO_TIME
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
+Bool = npt.NDArray[np.bool_]
 
 #: Time-source codes used in int columns; index into TIME_SOURCES.
 TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda", "rmc", "fallback")
@@ -200,19 +201,13 @@ def _tag_blocks(
     tb = np.flatnonzero(first == 92)
     if len(tb) == 0:
         return body, tag_end, tag_time
-    width = _TAG_WINDOW
-    window = _windows(buf, starts[tb] + 1, width)
-    closing = window == 92
-    k = np.argmax(closing, axis=1)
-    rows = np.arange(len(tb))
-    in_window = closing[rows, k]
+    # Most blocks are short: a narrow window first, the wide one for the rest.
+    in_window, k, has_c, c_index = _tag_window(buf, starts[tb] + 1, _TAG_WINDOW // 2)
+    wider = np.flatnonzero(~in_window)
+    if len(wider):
+        found = _tag_window(buf, starts[tb[wider]] + 1, _TAG_WINDOW)
+        in_window[wider], k[wider], has_c[wider], c_index[wider] = found
     second = starts[tb] + 1 + k
-    # "c:" as the first field or after a comma, its colon inside the block: the first one counts.
-    window = window[:, : max(int(k.max()) + 1, 3)]
-    c_at = (window[:, :-1] == 99) & (window[:, 1:] == 58)
-    c_at[:, 1:] &= window[:, :-2] == 44
-    c_index = np.argmax(c_at, axis=1)
-    has_c = in_window & c_at[rows, c_index] & (c_index + 1 < k)
     colon = second - k + c_index + 1
 
     ok = in_window & (second < ends[tb])
@@ -234,6 +229,24 @@ def _tag_blocks(
     for line, epoch in long_times:
         tag_time[line] = epoch
     return body, tag_end, tag_time
+
+
+def _tag_window(buf: U8, after: I64, width: int) -> tuple[Bool, I64, Bool, I64]:
+    """Return, for tag blocks whose text starts at each ``after``: whether the closing backslash
+    is within ``width`` bytes, its offset, whether a ``c:`` field comes before it, and the
+    offset of that field's "c"."""
+    window = _windows(buf, after, width)
+    closing = window == 92
+    k = np.argmax(closing, axis=1)
+    rows = np.arange(len(after))
+    in_window = closing[rows, k]
+    # "c:" as the first field or after a comma, its colon inside the block: the first one counts.
+    window = window[:, : max(int(k.max(initial=0)) + 1, 3)]
+    c_at = (window[:, :-1] == 99) & (window[:, 1:] == 58)
+    c_at[:, 1:] &= window[:, :-2] == 44
+    c_index = np.argmax(c_at, axis=1)
+    has_c = in_window & c_at[rows, c_index] & (c_index + 1 < k)
+    return in_window, k, has_c, c_index
 
 
 def _long_tag_block(buf: U8, start: int, end: int, times: list[tuple[int, int]], line: int) -> int:

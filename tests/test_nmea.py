@@ -96,9 +96,10 @@ def test_tag_block_fields_short_and_long_blocks_alike() -> None:
         f"\\{long_source},xc:{T0 + 9}*00\\{pos(5)}",
         f"\\{long_source}*00{pos(6)}",  # never closed on its line
         f"\\s:abc*00{pos(7)}",
+        f"\\g:1-2-3985,s:rEV02,xy:1,c:{T0 + 8}*00\\{pos(8)}",  # past the narrow window
     ]
     batch = run(lines)
-    assert times(batch) == {1: utc(T0 + 1), 2: utc(T0 + 2), 3: utc(T0 + 3)}
+    assert times(batch) == {1: utc(T0 + 1), 2: utc(T0 + 2), 3: utc(T0 + 3), 8: utc(T0 + 8)}
     assert batch.rejected == {"no_time": 2, "unknown_format": 2}
 
 
