@@ -156,7 +156,8 @@ def prepare_positions(
         )
         .collect()
     )
-    kept = frame.filter(pl.Series(~_outliers(frame, settings.max_speed_kn)))
+    outliers = _outliers(frame, settings.max_speed_kn)
+    kept = frame.filter(pl.Series(~outliers)) if outliers.any() else frame
     n_outliers = frame.height - kept.height
     if kept["sog_kn"].null_count() == 0:
         return kept.rename({"sog_kn": "speed_kn"}), n_outliers
