@@ -128,6 +128,15 @@ def parse_uint(buf: U8, start: I64) -> tuple[I64, I64]:
     return value // _POW10[16 - n], n
 
 
+def _parse_short_uint(buf: U8, start: I64) -> tuple[I64, I64]:
+    """Return the value and digit count of the number starting at each ``start``, reading one
+    word: counts stop at 8, so a longer number shows as 8 digits (its first eight)."""
+    word = words_at(buf, start) ^ _ZEROS
+    n = _first_flagged_byte(_nondigit_flags(word))
+    value = _swar8(keep_low_bytes(word, n)).astype(np.int64)
+    return value // _POW10[8 - n], n
+
+
 def parse_uint_before(buf: U8, end: I64) -> tuple[I64, I64]:
     """Return the value and digit count (0-15) of the decimal number ending before each ``end``."""
     head = words_at(buf, end - 16) ^ _ZEROS
@@ -438,7 +447,8 @@ def pghp_times(buf: U8, body: I64, end: I64) -> tuple[I64, I64]:
     at = body + 6
     ok = np.ones(len(body), bool)
     for _ in range(8):
-        value, n = parse_uint(buf, at)
+        # Fields have at most 4 digits: a longer one makes the line invalid whatever its value.
+        value, n = _parse_short_uint(buf, at)
         ok &= (n > 0) & (n <= 4) & (buf[at + n] == 44)
         fields.append(value)
         at = at + n + 1

@@ -421,13 +421,24 @@ def test_pghp_checksum_and_fields_are_checked() -> None:
         pghp(2013, 11, 12, 12, 0, 0, 0)[:-1] + "0",
         with_checksum("PGHP,2,2013,11,12,12,0,0,0,1"),  # another Gatehouse message type
         pghp(2013, 11, 12, 12, 0, 0, 0) + ",1328182324627",
+        with_checksum("PGHP,1,2013,11,12,123456789012,0,0,0,1"),  # a field far too long
+        with_checksum("PGHP,1,20130,11,12,12,0,0,0,1"),
+        with_checksum("PGHP,100000001,2013,11,12,12,0,0,0,1"),
     ]
     blob = ("\n".join(lines) + "\n").encode()
     buf = np.frombuffer(blob + bytes(64), np.uint8)
     starts = np.array([0] + [len(x) + 1 for x in lines[:-1]]).cumsum()
     ends = starts + np.array([len(x) for x in lines])
     _, status = pghp_times(buf, starts, ends)
-    assert status.tolist() == [PGHP_INVALID, PGHP_BAD_CHECKSUM, PGHP_OTHER, PGHP_OK]
+    assert status.tolist() == [
+        PGHP_INVALID,
+        PGHP_BAD_CHECKSUM,
+        PGHP_OTHER,
+        PGHP_OK,
+        PGHP_INVALID,
+        PGHP_INVALID,
+        PGHP_OTHER,
+    ]
 
 
 @given(st.lists(st.integers(0, 10**15 - 1), min_size=1, max_size=20))
