@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from monitor.atomic import atomic_path, atomic_write_text
@@ -76,22 +77,34 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
 def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
     """Return ``frame`` without repeats: same (mmsi, msg_key) within ``window_s`` of the previous.
 
-    The earliest reception of a message is kept. Row order is not kept.
+    The earliest reception of a message is kept; the other rows keep their order.
     """
     if frame.height < 2:
         return frame
-    # Most keys occur once: only rows sharing a key need sorting and the window test.
+    # Most keys occur once: only rows sharing a key need sorting and the window test, and only
+    # their key columns (a copy of the whole frame is made only when there is a repeat).
     shared = frame.select(pl.col("msg_key").is_duplicated()).to_series()
     if not shared.any():
         return frame
     window = dt.timedelta(seconds=window_s)
-    ordered = frame.filter(shared).sort(_KEY_COLUMNS)
     repeat = (
         (pl.col("mmsi") == pl.col("mmsi").shift(1))
         & (pl.col("msg_key") == pl.col("msg_key").shift(1))
         & ((pl.col("timestamp_utc") - pl.col("timestamp_utc").shift(1)) <= window)
     )
-    return pl.concat([frame.filter(~shared), ordered.filter(~repeat.fill_null(False))])
+    repeats = (
+        frame.select(_KEY_COLUMNS)
+        .with_row_index("_row")
+        .filter(shared)
+        .sort(_KEY_COLUMNS)
+        .filter(repeat.fill_null(False))
+        .get_column("_row")
+    )
+    if repeats.len() == 0:
+        return frame
+    keep = np.ones(frame.height, dtype=np.bool_)
+    keep[repeats.to_numpy()] = False
+    return frame.filter(pl.Series(keep))
 
 
 def _matching_rows(
@@ -260,24 +273,38 @@ class Store:
             .to_list()
         }
         files = [f for d in sorted(days) for f in live_files(self.partition_dir(d))]
-        new = new.with_row_index("_row")
         if files:
+            # Days with no stored rows yet need no lookup: within-batch repeats are gone already.
             old = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).filter(
                 pl.col("timestamp_utc").is_between(first - window, last + window)
             )
-            hits = _matching_rows(new.select(["_row", *_KEY_COLUMNS]), old, window_s)
-            new = new.filter(~pl.col("_row").is_in(hits.implode()))
-        new = new.drop("_row")
-        by_day = new.with_columns(_day=pl.col("timestamp_utc").dt.date()).partition_by(
-            "_day", as_dict=True
-        )
-        for (day,), part in by_day.items():
+            hits = _matching_rows(
+                new.select(_KEY_COLUMNS).with_row_index("_row"), old, window_s
+            ).to_numpy()
+            if len(hits):
+                keep = np.ones(new.height, dtype=np.bool_)
+                keep[hits] = False
+                new = new.filter(pl.Series(keep))
+        if new.height == 0:
+            return {}
+        new = new.sort("timestamp_utc")
+        first = new["timestamp_utc"].first()
+        last = new["timestamp_utc"].last()
+        assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
+        if first.date() == last.date():
+            # The usual case, one day: no split, no copy.
+            parts = [(first.date(), new)]
+        else:
+            parts = [
+                (day, part.drop("_day"))
+                for (day,), part in new.with_columns(_day=pl.col("timestamp_utc").dt.date())
+                .partition_by("_day", as_dict=True, maintain_order=True)
+                .items()
+            ]
+        for day, part in parts:
             assert isinstance(day, dt.date)
             folder = self.partition_dir(day)
-            atomic_write_parquet(
-                part.drop("_day").sort("timestamp_utc"),
-                folder / f"part-{uuid.uuid4().hex}.parquet",
-            )
+            atomic_write_parquet(part, folder / f"part-{uuid.uuid4().hex}.parquet")
             self._compact_if_needed(folder)
         return _per_source(new)
 
@@ -295,6 +322,13 @@ class Store:
         files = live_files(self.statics_dir)
         if files:
             old = pl.scan_parquet(files, schema=STATICS_SCHEMA)
+            if not new["msg_type"].has_nulls():
+                # No identity row, which matches at any time: only rows near the batch's times
+                # can match, and files wholly outside them are skipped on their statistics.
+                window = dt.timedelta(seconds=window_s)
+                first, last = new["timestamp_utc"].min(), new["timestamp_utc"].max()
+                assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
+                old = old.filter(pl.col("timestamp_utc").is_between(first - window, last + window))
             hits = _matching_rows(
                 new.select(["_row", *_KEY_COLUMNS, "msg_type"]),
                 old,
