@@ -150,6 +150,35 @@ def test_statics_dedup_by_window_and_csv_identities_at_any_time(tmp_path: Path) 
     assert store.scan_statics().collect().height == 3
 
 
+def test_statics_without_identities_match_stored_rows_near_their_times(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    assert store.add_statics(statics([(1, 5, 0, 5), (2, 6, 7200, 24)]), 60) == {"s": 2}
+    # Only timed rows: the lookup reads stored rows near the batch's times only.
+    later = statics([(1, 5, 50, 5), (2, 6, 7230, 24), (1, 5, 3600, 5)])
+    assert store.add_statics(later, 60) == {"s": 1}
+    stored = store.scan_statics().collect().sort("timestamp_utc")
+    assert [(t - T0).total_seconds() for t in stored["timestamp_utc"]] == [0.0, 3600.0, 7200.0]
+
+
+def test_drop_repeats_keeps_the_order_of_the_rows_it_keeps() -> None:
+    frame = positions([(3, 1, 20), (1, 7, 10), (2, 2, 0), (1, 7, 0), (4, 4, 5)])
+    kept = drop_repeats(frame, 60)
+    assert kept["mmsi"].to_list() == [3, 2, 1, 4]
+    assert kept.filter(pl.col("mmsi") == 1)["timestamp_utc"].to_list() == [T0]
+
+
+def test_each_day_file_is_sorted_by_time(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    rows = [(m, m, float(s)) for m, s in enumerate([90, 10, 40, -20, 0, 25, 80, 5])]
+    assert store.add_positions(positions(rows), 60) == {"a": 8}
+    for day, count in (("2024-05-01", 5), ("2024-05-02", 3)):
+        (path,) = (store.positions_dir / f"date={day}").glob("*.parquet")
+        times = pl.read_parquet(path)["timestamp_utc"]
+        assert times.len() == count
+        assert times.is_sorted()
+        assert {t.date().isoformat() for t in times} == {day}
+
+
 def test_manifest_round_trip(tmp_path: Path) -> None:
     store = Store(tmp_path)
     assert store.read_manifest().height == 0
