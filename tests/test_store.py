@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -110,14 +111,15 @@ def test_compaction_killed_before_its_output_appears_is_dropped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, folder = _four_files(tmp_path)
-    real_replace = store_mod.os.replace
+    real_replace = os.replace
 
     def killed(src: str | Path, dst: str | Path) -> None:
         if str(dst).endswith(".parquet"):
             raise KeyboardInterrupt
         real_replace(src, dst)
 
-    monkeypatch.setattr(store_mod.os, "replace", killed)
+    # The store calls os.replace through the os module: patching it there reaches it.
+    monkeypatch.setattr(os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
         store.compact(folder)
     monkeypatch.undo()
