@@ -52,7 +52,8 @@ def _checksum(body: str) -> str:
 Fields = dict[str, str | int | float | bytes | bool]
 
 
-def _message(rng: random.Random, kind: int) -> Fields:
+def random_message(rng: random.Random, kind: int) -> Fields:
+    """Return the fields of one random message of type ``kind`` (for pyais ``encode_dict``)."""
     mmsi = rng.randint(200_000_000, 775_999_999)
     lat, lon = round(rng.uniform(-60, 70), 5), round(rng.uniform(-179, 179), 5)
     if kind in (1, 2, 3, 18, 27):
@@ -118,7 +119,7 @@ def message_pool(rng: random.Random, size: int, kinds: dict[int, float]) -> list
     for i, kind in enumerate(types):
         seq = str(i % 10) if kind == 5 else None
         pool.append(
-            encode_dict(_message(rng, kind), talker_id="AI", sentence_type="VDM", seq_id=seq)
+            encode_dict(random_message(rng, kind), talker_id="AI", sentence_type="VDM", seq_id=seq)
         )
     return pool
 

@@ -18,8 +18,8 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+from decode import random_message
 from pyais.encode import encode_dict
 from pyais.stream import FileReaderStream
 
@@ -27,68 +27,6 @@ from pyais.stream import FileReaderStream
 MIX = {1: 0.55, 3: 0.12, 18: 0.10, 27: 0.03, 4: 0.08, 5: 0.06, 24: 0.04, 21: 0.02}
 
 _EPOCH_S = 1_700_000_000
-
-
-def _position(rng: random.Random, msg_type: int) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "type": msg_type,
-        "mmsi": rng.randint(200_000_000, 775_999_999),
-        "lat": round(rng.uniform(-80, 80), 5),
-        "lon": round(rng.uniform(-179, 179), 5),
-        "speed": round(rng.uniform(0, 30), 1),
-        "course": round(rng.uniform(0, 359.9), 1),
-        "heading": rng.randint(0, 359),
-    }
-    if msg_type in (1, 2, 3, 27):
-        data["status"] = rng.randint(0, 8)
-    if msg_type == 27:
-        data["speed"] = rng.randint(0, 40)
-        data["course"] = rng.randint(0, 359)
-        data["lat"] = round(data["lat"], 2)
-        data["lon"] = round(data["lon"], 2)
-    return data
-
-
-def _message(rng: random.Random, msg_type: int) -> dict[str, Any]:
-    mmsi = rng.randint(200_000_000, 775_999_999)
-    if msg_type in (1, 2, 3, 18, 27):
-        return _position(rng, msg_type)
-    if msg_type == 5:
-        return {
-            "type": 5,
-            "mmsi": mmsi,
-            "imo": rng.randint(9_000_000, 9_999_999),
-            "callsign": f"C{rng.randint(1000, 9999)}",
-            "shipname": f"VESSEL {rng.randint(1, 99999)}",
-            "ship_type": rng.choice([30, 52, 60, 70, 80]),
-            "to_bow": rng.randint(5, 200),
-            "to_stern": rng.randint(5, 100),
-            "to_port": rng.randint(1, 20),
-            "to_starboard": rng.randint(1, 20),
-            "month": rng.randint(1, 12),
-            "day": rng.randint(1, 28),
-            "hour": rng.randint(0, 23),
-            "minute": rng.randint(0, 59),
-            "draught": round(rng.uniform(2, 15), 1),
-            "destination": rng.choice(["NAMPO", "VOSTOCHNY", "RAJIN", "BUSAN"]),
-        }
-    if msg_type == 24:
-        if rng.random() < 0.5:
-            return {"type": 24, "mmsi": mmsi, "partno": 0, "shipname": f"YACHT {mmsi % 1000}"}
-        return {
-            "type": 24,
-            "mmsi": mmsi,
-            "partno": 1,
-            "ship_type": 37,
-            "callsign": "B1234",
-            "to_bow": 5,
-            "to_stern": 5,
-            "to_port": 2,
-            "to_starboard": 2,
-        }
-    if msg_type == 4:
-        return {"type": 4, "mmsi": rng.randint(2_000_000, 9_999_999), "lat": 1.0, "lon": 2.0}
-    return {"type": msg_type, "mmsi": rng.randint(990_000_000, 999_999_999), "name": "BUOY"}
 
 
 def _with_checksum(sentence: str) -> str:
@@ -109,7 +47,8 @@ def message_pool(
     for i in range(size):
         msg_type = rng.choices(kinds, weights)[0]
         seq = str(i % 10) if msg_type == 5 else None
-        pool.append(encode_dict(_message(rng, msg_type), radio_channel="AB"[i % 2], seq_id=seq))
+        fields = random_message(rng, msg_type)
+        pool.append(encode_dict(fields, radio_channel="AB"[i % 2], seq_id=seq))
     return pool
 
 
