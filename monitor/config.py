@@ -105,9 +105,6 @@ class DetectSettings(_Section):
     #: merchant ships make under 30 kn, so 50 kn leaves room for fast ferries but not for bad fixes
     #: or spoofed jumps.
     max_speed_kn: float = Field(50.0, gt=0)
-    #: Positions arriving up to this late (message time) are folded into later detections;
-    #: satellite AIS and relayed feeds often deliver positions hours after they were sent.
-    lateness_h: float = Field(24.0, ge=0)
 
     @model_validator(mode="after")
     def _speeds_ordered(self) -> DetectSettings:
