@@ -207,9 +207,14 @@ def pyais_rate(feed: Path, max_lines: int) -> tuple[int, float]:
             if i >= max_lines:
                 break
             dst.write(line)
+    return pyais_file_rate(sample)
+
+
+def pyais_file_rate(path: Path) -> tuple[int, float]:
+    """Return (messages, seconds) for plain pyais (``FileReaderStream`` + ``decode()``)."""
     n = 0
     started = time.perf_counter()
-    for msg in FileReaderStream(str(sample)):
+    for msg in FileReaderStream(str(path)):
         try:
             msg.decode()
             n += 1
@@ -221,12 +226,19 @@ def pyais_rate(feed: Path, max_lines: int) -> tuple[int, float]:
 def fast_path_rate(feed: Path) -> tuple[int, float]:
     """Return (messages, seconds) for the monitor's decoder on ``feed`` (in process)."""
     from monitor.nmea import NmeaDecoder
-    from monitor.sources import CHUNK_BYTES
 
     data = feed.read_bytes()
     # Warm-up: the first call pays one-off costs (lazy imports, first allocations).
     NmeaDecoder("warm-up").feed(data[: data.rfind(b"\n", 0, 100_000) + 1])
-    decoder = NmeaDecoder(str(feed))
+    return decoder_rate(data)
+
+
+def decoder_rate(data: bytes) -> tuple[int, float]:
+    """Return (messages, seconds) for the monitor's decoder fed ``data`` in ingest-sized chunks."""
+    from monitor.nmea import NmeaDecoder
+    from monitor.sources import CHUNK_BYTES
+
+    decoder = NmeaDecoder("bench")
     n = 0
     started = time.perf_counter()
     at = 0

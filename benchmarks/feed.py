@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import random
 import tempfile
-import time
 from pathlib import Path
 
-from decode import random_message
+from decode import decoder_rate, pyais_file_rate, random_message
 from pyais.encode import encode_dict
-from pyais.stream import FileReaderStream
 
 #: Share of each message kind in the feed (roughly a busy coastal receiver).
 MIX = {1: 0.55, 3: 0.12, 18: 0.10, 27: 0.03, 4: 0.08, 5: 0.06, 24: 0.04, 21: 0.02}
@@ -89,39 +87,9 @@ def generate_feed(
 POSITION_MIX = {1: 0.70, 3: 0.15, 18: 0.15}
 
 
-def decoder_rate(data: bytes, chunk_bytes: int) -> tuple[int, float]:
-    """Return (messages, seconds) for :class:`monitor.nmea.NmeaDecoder` fed ``data`` in chunks."""
-    from monitor.nmea import NmeaDecoder
-
-    decoder = NmeaDecoder("bench")
-    n = 0
-    started = time.perf_counter()
-    at = 0
-    while at < len(data):
-        cut = data.rfind(b"\n", at, at + chunk_bytes) + 1 or len(data)
-        n += decoder.feed(data[at:cut]).n_messages
-        at = cut
-    n += decoder.flush().n_messages
-    return n, time.perf_counter() - started
-
-
-def pyais_rate(path: Path) -> tuple[int, float]:
-    """Return (messages, seconds) for plain pyais (``FileReaderStream`` + ``decode()``)."""
-    n = 0
-    started = time.perf_counter()
-    for msg in FileReaderStream(str(path)):
-        try:
-            msg.decode()
-            n += 1
-        except Exception:  # the baseline counts what pyais decodes
-            continue
-    return n, time.perf_counter() - started
-
-
 def bench_positions(n_lines: int, baseline_lines: int, styles: list[str]) -> None:
     """Print the decoder's and pyais's rates on position-report feeds, and their ratio."""
     from monitor.nmea import NmeaDecoder
-    from monitor.sources import CHUNK_BYTES
 
     work = Path(tempfile.mkdtemp(prefix="positions-bench-"))
     for style in styles:
@@ -136,10 +104,8 @@ def bench_positions(n_lines: int, baseline_lines: int, styles: list[str]) -> Non
         sample.write_bytes(data[:cut])
         # Warm-up: the first call pays one-off costs (lazy imports, first allocations).
         NmeaDecoder("warm-up").feed(data[: data.rfind(b"\n", 0, 1 << 20) + 1])
-        fast_n, fast_s = min(
-            (decoder_rate(data, CHUNK_BYTES) for _ in range(3)), key=lambda r: r[1]
-        )
-        base_n, base_s = min((pyais_rate(sample) for _ in range(3)), key=lambda r: r[1])
+        fast_n, fast_s = min((decoder_rate(data) for _ in range(3)), key=lambda r: r[1])
+        base_n, base_s = min((pyais_file_rate(sample) for _ in range(3)), key=lambda r: r[1])
         fast, base = fast_n / fast_s, base_n / base_s
         print(
             f"{style:>9}: decoder {fast:,.0f} msg/s ({fast_n:,} messages in {fast_s:.2f} s); "
