@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from monitor.cli import main
 from monitor.errors import ConfigError, ReportError
-from monitor.report import build_report, parse_when, report_window
+from monitor.report import build_report, report_window
 from monitor.report.build import publish
 from monitor.report.data import calls_in_window, place_calls, port_names, port_summary
 from monitor.report.index import read_manifest
@@ -26,6 +26,7 @@ from monitor.report.mapview import DATA_ELEMENT_ID, json_for_script
 from monitor.report.offline import ASSETS, asset, inline_assets, remote_references
 from monitor.report.tracks import thin_tracks
 from monitor.store import atomic_write_parquet
+from monitor.when import parse_when
 
 HOSTILE = (fx.IMG_NAME, fx.SCRIPT_NAME, fx.QUOTE_NAME)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from collections import Counter
@@ -14,23 +13,11 @@ from rich.table import Table
 
 from monitor.cli import config_option, resolve_settings, store_option
 from monitor.csv_dialects import parse_column_mapping
-from monitor.errors import ConfigError
 from monitor.ingest import IngestSummary, ingest_paths
+from monitor.when import parse_when
 
 #: Above this many inputs the summary gives counts per status instead of a line per input.
 MAX_LISTED_INPUTS = 50
-
-
-def _fallback(text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(
-            f"--fallback-time {text!r}: not an ISO 8601 time; write e.g. 2024-05-01T00:00:00Z"
-        ) from exc
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
 def _counts(counter: dict[str, int]) -> str:
@@ -132,7 +119,9 @@ def ingest(
         settings,
         fmt=fmt,
         progress=sys.stderr.isatty(),
-        fallback_time_utc=_fallback(fallback_time),
+        fallback_time_utc=(
+            parse_when(fallback_time, option="--fallback-time") if fallback_time else None
+        ),
     )
     if as_json:
         click.echo(json.dumps(summary.to_dict()))

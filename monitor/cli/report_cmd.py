@@ -9,6 +9,7 @@ import click
 
 from monitor.cli import config_option, resolve_settings, store_option
 from monitor.store import Store
+from monitor.when import parse_when
 
 
 @click.command("report")
@@ -55,11 +56,11 @@ def report(
     if period is not None and since is not None and until is not None:
         raise click.UsageError("give --period, or --since and --until, not all three")
     # Imported here: folium takes about a second to import, and other commands do not need it.
-    from monitor.report import parse_when, report_window, write_report
+    from monitor.report import report_window, write_report
     from monitor.report.window import Period
 
-    start = parse_when(since) if since else None
-    end = parse_when(until, end_of_day=True) if until else None
+    start = parse_when(since, option="--since") if since else None
+    end = parse_when(until, end_of_day=True, option="--until") if until else None
     window_since, window_until = report_window(
         Store(settings.store.path).scan_positions(),
         cast(Period, period or settings.report.period),

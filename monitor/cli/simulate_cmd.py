@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -12,20 +11,8 @@ from rich.table import Table
 
 from monitor.cli import config_option, resolve_settings
 from monitor.config import load_config, shipped_config_path
-from monitor.errors import ConfigError
 from monitor.simulate import PRESETS, simulate
-
-
-def _date(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(
-            f"--start {text!r}: not an ISO 8601 date; write e.g. 2024-03-04 or 2024-03-04T06:00Z"
-        ) from exc
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+from monitor.when import parse_when
 
 
 @click.command("simulate")
@@ -81,7 +68,7 @@ def simulate_command(
         vessels=vessels,
         seed=seed,
         output=output,
-        start=_date(start),
+        start=parse_when(start, option="--start") if start else None,
         params=scenario,
     )
     console = Console()

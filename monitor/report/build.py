@@ -25,8 +25,9 @@ from monitor.report import data, fmt, kml, mapview, tables
 from monitor.report.index import update_index
 from monitor.report.offline import asset_text, inline_assets, script_block, style_block
 from monitor.report.tracks import thin_tracks
-from monitor.report.window import as_utc, newest_message_time
+from monitor.report.window import newest_message_time
 from monitor.store import Store
+from monitor.when import as_utc
 
 log = logging.getLogger(__name__)
 

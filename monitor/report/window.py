@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import polars as pl
 
 from monitor.errors import ConfigError, ReportError
+from monitor.when import as_utc
 
 Period = Literal["day", "week"]
 PERIOD_LENGTHS: dict[str, timedelta] = {"day": timedelta(days=1), "week": timedelta(days=7)}
-
-
-def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
-    """Return the UTC instant of an ISO date or date-time; a bare date is its midnight.
-
-    With ``end_of_day`` a bare date means the midnight that ends it, so ``--until 2024-05-07``
-    includes the whole of 7 May. Times without a zone are UTC.
-    """
-    value = text.strip()
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return moment + timedelta(days=1) if end_of_day else moment
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(
-            f"{text!r}: not a date; write YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
-        ) from exc
-    return as_utc(moment)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Return ``moment`` in UTC; a naive datetime is taken to be UTC already (never local)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def newest_message_time(positions: pl.LazyFrame) -> datetime | None:

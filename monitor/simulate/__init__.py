@@ -26,6 +26,7 @@ from monitor.simulate.reports import position_reports, static_reports
 from monitor.simulate.seaways import KOREA_SEAS
 from monitor.simulate.truth import build_truth, write_csv
 from monitor.simulate.voyages import plan_simulation
+from monitor.when import as_utc
 
 __all__ = ["PRESETS", "NoiseParams", "SimulationParams", "SimulationResult", "simulate"]
 
@@ -86,9 +87,7 @@ def simulate(
     if vessels < 1:
         raise ConfigError(f"--vessels must be at least 1 (got {vessels})")
     scenario = _resolve_params(params)
-    start = start or DEFAULT_START
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
+    start = as_utc(start or DEFAULT_START)
     end = start + timedelta(days=days)
     rng = np.random.default_rng(seed)
     zones = load_zones(settings)

@@ -1,0 +1,37 @@
+"""Times given by the user (command-line options, API arguments): parsed and made UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from monitor.errors import ConfigError
+
+
+def parse_when(text: str, *, end_of_day: bool = False, option: str | None = None) -> datetime:
+    """Return the UTC instant of an ISO 8601 date or date-time; a bare date is its midnight.
+
+    With ``end_of_day`` a bare date means the midnight that ends it, so ``--until 2024-05-07``
+    includes the whole of 7 May. Times without a zone are UTC. ``option`` names the command-line
+    option in the error message.
+    """
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment + timedelta(days=1) if end_of_day else moment
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        where = f"{option} " if option else ""
+        raise ConfigError(
+            f"{where}{text!r}: not an ISO 8601 date; write YYYY-MM-DD or "
+            "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]"
+        ) from exc
+    return as_utc(moment)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Return ``moment`` in UTC; a naive datetime is taken to be UTC already (never local)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
