@@ -14,16 +14,18 @@ from monitor.config import load_config, shipped_config_path
 from monitor.simulate import PRESETS, simulate
 from monitor.when import parse_when
 
-
-@click.command("simulate")
-@config_option
-@click.option(
+days_option = click.option(
     "--days",
     type=click.FloatRange(min=0, min_open=True),
     default=7.0,
     show_default=True,
     help="Length of the simulated period.",
 )
+
+
+@click.command("simulate")
+@config_option
+@days_option
 @click.option(
     "--vessels", type=click.IntRange(min=1), default=80, show_default=True, help="Fleet size."
 )
@@ -97,13 +99,7 @@ def simulate_command(
     show_default=True,
     help="The only folder the demo writes to.",
 )
-@click.option(
-    "--days",
-    type=click.FloatRange(min=0, min_open=True),
-    default=7.0,
-    show_default=True,
-    help="Length of the simulated period.",
-)
+@days_option
 @click.option(
     "--vessels", type=click.IntRange(min=2), default=80, show_default=True, help="Fleet size."
 )
