@@ -26,9 +26,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    """Write ``text`` (UTF-8, line endings as given) to ``path`` atomically."""
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

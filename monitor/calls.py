@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ import polars as pl
 import shapely
 
 from monitor import portcalls
+from monitor.atomic import atomic_write_text
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
 from monitor.geofences import Zone, load_zones
@@ -272,7 +271,7 @@ def detect_calls(settings: Settings) -> DetectSummary:
     atomic_write_parquet(calls, folder / "calls.parquet")
     # The checkpoint goes last: if a run stops before, the next run re-detects those vessels.
     atomic_write_parquet(checkpoint, folder / "checkpoint.parquet")
-    atomic_write_text(json.dumps({"fingerprint": fingerprint}), state_path)
+    atomic_write_text(state_path, json.dumps({"fingerprint": fingerprint}))
 
     old_ids = set(old_calls["call_id"].to_list())
     summary = DetectSummary(
@@ -324,18 +323,6 @@ def filter_calls(
     return calls
 
 
-def atomic_write_text(text: str, path: Path) -> None:
-    """Write ``text`` to ``path`` through a temp file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-
-
 def _iso_times(calls: pl.DataFrame) -> pl.DataFrame:
     return calls.with_columns(
         pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -376,5 +363,5 @@ def export_calls(calls: pl.DataFrame, fmt: ExportFormat, output: Path | None) ->
     text = calls_to_csv(calls) if fmt == "csv" else calls_to_geojson(calls)
     if output is None:
         return text
-    atomic_write_text(text, output)
+    atomic_write_text(output, text)
     return None
