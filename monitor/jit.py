@@ -1,8 +1,8 @@
 """Compiled kernels: numba's ``njit``, cached on disk and typed for mypy.
 
 Kernels are plain Python over numpy arrays and scalars. They are compiled on their first call (and
-cached, so later processes load them in milliseconds) and release the interpreter lock, so a
-second thread can run one while the first decodes.
+cached, so later processes load them quickly) and release the interpreter lock, so a second thread
+can run one while the first decodes.
 """
 
 from __future__ import annotations
@@ -18,3 +18,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def kernel(func: F) -> F:
     """Return ``func`` compiled to machine code (see the module docstring)."""
     return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy")(func))
+
+
+def inline(func: F) -> F:
+    """Return ``func`` compiled like :func:`kernel`, and inlined into the kernels that call it."""
+    compiled = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(func)
+    return cast(F, compiled)

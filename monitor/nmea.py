@@ -61,11 +61,10 @@ from monitor.nmea_lines import (
     SRC_TAG,
     TIME_SOURCES,
     LineScan,
-    checksum_ok,
+    checksums_ok,
     parse_clock_line,
     pghp_times,
     scan_lines,
-    tail_checksums_ok,
 )
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -323,14 +322,12 @@ class NmeaDecoder:
         clock_kind = (at(3) == 90) & (at(4) == 68) & (at(5) == 65)  # ZDA
         clock_kind |= (at(3) == 82) & (at(4) == 77) & (at(5) == 67)  # RMC
         clock_lines = d[clock_kind]
-        xor_ok = tail_checksums_ok(buf, body[clock_lines], ends[clock_lines]).tolist()
-        for i, fast_ok in zip(clock_lines.tolist(), xor_ok, strict=True):
-            sentence = buf[body[i] : ends[i]].tobytes()
-            # The vectorised check read the checksum at the end; it holds if that is the only "*".
-            checked = fast_ok and sentence.find(b"*") == len(sentence) - 3
-            if not checked and not checksum_ok(sentence):
+        good_sum = checksums_ok(buf, body[clock_lines], ends[clock_lines]).tolist()
+        for i, checked in zip(clock_lines.tolist(), good_sum, strict=True):
+            if not checked:
                 batch.rejected["bad_checksum"] += 1
                 continue
+            sentence = buf[body[i] : ends[i]].tobytes()
             try:
                 parsed = parse_clock_line(sentence)
             except (ValueError, IndexError):

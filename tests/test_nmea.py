@@ -20,11 +20,11 @@ from monitor.nmea_lines import (
     PGHP_OK,
     PGHP_OTHER,
     SRC_PGHP,
-    _station_keys,
     parse_clock_line,
-    parse_uint,
-    parse_uint_before,
     pghp_times,
+    station_key,
+    uint_after,
+    uint_before,
 )
 from monitor.schema import DecodedBatch
 
@@ -447,10 +447,10 @@ def test_number_parsing(values: list[int]) -> None:
     buf = np.frombuffer(text + bytes(64), np.uint8)
     starts = np.array([i for i, c in enumerate(text) if c == ord(",")]) + 1
     ends = np.array([i for i, c in enumerate(text) if c == ord("*")])
-    got, n = parse_uint(buf, starts)
-    assert got.tolist() == values and n.tolist() == [len(str(v)) for v in values]
-    before, n_before = parse_uint_before(buf, ends)
-    assert before.tolist() == values and n_before.tolist() == n.tolist()
+    after = [uint_after(buf, int(at), 16) for at in starts]
+    assert after == [(v, len(str(v))) for v in values]
+    before = [uint_before(buf, int(end), 16) for end in ends]
+    assert before == after
 
 
 def test_feed_each_equals_feed_chunk_by_chunk() -> None:
@@ -480,4 +480,4 @@ def test_station_keys_read_the_field_up_to_its_comma(fields: list[str]) -> None:
         raw = f.encode()[:16].ljust(16, b"\0")
         head, tail = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
         expected.append(((head * 0x9E3779B97F4A7C15) % 2**64) ^ tail | 1)
-    assert _station_keys(buf, at).tolist() == expected
+    assert [station_key(buf, int(a)) for a in at] == expected
