@@ -32,6 +32,7 @@ from monitor.sources import (
     DETECT_BYTES,
     FINGERPRINT_BYTES,
     FORMATS,
+    Chunk,
     InputFile,
     OpenInput,
     compression_of,
@@ -303,8 +304,13 @@ class _Run:
             chunks = iter_chunks(
                 opened.stream, start=start, chunk_bytes=size_of_chunk, prefix=prefix
             )
-            for chunk in chunks:
-                batch = decoder.feed(chunk.data)
+            # NMEA: the next chunk's lines are parsed on a second thread meanwhile.
+            decoded = (
+                decoder.feed_each(chunks, _chunk_data)
+                if isinstance(decoder, NmeaDecoder)
+                else ((chunk, decoder.feed(chunk.data)) for chunk in chunks)
+            )
+            for chunk, batch in decoded:
                 totals.n_messages += batch.n_messages
                 totals.rejected.update(batch.rejected)
                 self.absorb(batch, summary)
@@ -378,6 +384,10 @@ class _Run:
             "last_utc": summary.last_utc,
             "ingested_at_utc": dt.datetime.now(dt.UTC),
         }
+
+
+def _chunk_data(chunk: Chunk) -> bytes:
+    return chunk.data
 
 
 def _same_tail(inp: InputFile, head: bytes, entry: dict[str, Any]) -> bool:
