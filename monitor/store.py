@@ -287,7 +287,9 @@ class Store:
                 new = new.filter(pl.Series(keep))
         if new.height == 0:
             return {}
-        new = new.sort("timestamp_utc")
+        if not new["timestamp_utc"].is_sorted():
+            # Most feeds arrive in time order: the check is much cheaper than the sort.
+            new = new.sort("timestamp_utc")
         first = new["timestamp_utc"].first()
         last = new["timestamp_utc"].last()
         assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
