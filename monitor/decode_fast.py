@@ -1,36 +1,47 @@
-"""Vectorised AIS payload decoding with numpy: position reports, static reports and message keys.
+"""Bulk AIS payload decoding with compiled kernels: position reports, static reports, message keys.
 
 Each message is one or two payload pieces inside a chunk's byte buffer (two for a 2-part type 5
-whose parts are both in the chunk). Values follow the rules in :mod:`monitor.decode` and are
-bit-identical to pyais 3.3 (same integer rounding of lat/lon, ``raw / 10.0`` for speed, course and
-draught).
+whose parts are both in the chunk). One kernel per message family walks the messages once: it
+de-armours the characters, judges the message, extracts its fields by bit offset and hashes its
+payload. Values follow the rules in :mod:`monitor.decode` and are bit-identical to pyais 3.3 (same
+integer rounding of lat/lon, ``raw / 10.0`` for speed, course and draught).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
+from numba.core import types
+from numba.extending import intrinsic
 
 from monitor.decode import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
-from monitor.nmea_lines import keep_low_bytes
+from monitor.jit import kernel
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
 Bool = npt.NDArray[np.bool_]
+I32 = npt.NDArray[np.int32]
+BoolMatrix = npt.NDArray[np.bool_]
 
 #: pyais's ShipType normalisation of every 8-bit ship type code.
 _SHIP_TYPE = np.array([ship_type_code(v) for v in range(256)], np.int64)
+
+_HASH_K1, _HASH_K2 = np.uint64(_K1), np.uint64(_K2)
 
 _EMPTY_STATICS = pl.DataFrame(schema=STATICS_SCHEMA)
 
 OK, INVALID_FIELD, TRUNCATED, INVALID_MMSI, INVALID_POSITION = range(5)
 assert REASONS[INVALID_POSITION] == "invalid_position"
+
+_MIN_CLASS_A, _MIN_18, _MIN_27, _MIN_5 = MIN_BITS[1], MIN_BITS[18], MIN_BITS[27], MIN_BITS[5]
+_MIN_24A, _MIN_24B = 160, 162
 
 
 class Pieces:
@@ -45,245 +56,292 @@ class Pieces:
     def __len__(self) -> int:
         return len(self.s1)
 
-    def gather(self, buf: U8, width: int, zero_tail: bool) -> U8:
-        """Return the first ``width`` payload characters of each message.
-
-        Past a payload's end come zero bytes if ``zero_tail``, else whatever follows in ``buf``.
-        """
-        if len(self) and int(max(self.s1.max(), self.s2.max())) + width > len(buf):
-            buf = np.concatenate([buf, np.zeros(width, np.uint8)])
-        # Copying whole windows row by row is much faster than gathering byte by byte.
-        windows = np.lib.stride_tricks.as_strided(
-            buf, shape=(len(buf) - width + 1, width), strides=(1, 1), writeable=False
-        )
-        chars = windows[self.s1]
-        two = np.flatnonzero(self.l2 > 0)
-        cols = np.arange(width, dtype=np.int64)
-        if len(two):
-            second = windows[self.s2[two] - self.l1[two]]
-            # Arithmetic select: a broadcast np.where on bytes is many times slower.
-            in_first = (cols < self.l1[two, None]).view(np.uint8)
-            chars[two] = chars[two] * in_first + second * (1 - in_first)
-        if zero_tail:
-            chars *= cols < self.length[:, None]
-        return chars
-
     def subset(self, keep: Bool) -> Pieces:
         """Return the messages where ``keep`` is True."""
         return Pieces(self.s1[keep], self.l1[keep], self.s2[keep], self.l2[keep])
 
 
-def payload_keys(buf: U8, pieces: Pieces) -> U64:
-    """Return :func:`monitor.decode.payload_key` of each message's payload, vectorised."""
-    if len(pieces) == 0:
-        return np.zeros(0, np.uint64)
-    size = 8 * -(-int(pieces.length.max()) // 8)
-    return _keys_of_chars(pieces.gather(buf, size, False), pieces.length)
+def _room(buf: U8, pieces: Pieces, n_words: int) -> tuple[U8, U8, I64]:
+    """Return ``buf`` (zero-padded if too short to read ``n_words`` words past every payload),
+    room for a 2-piece payload and for ``n_words`` 48-bit words."""
+    longest = int(pieces.length.max(initial=0))
+    size = max(longest + 8, 8 * n_words + 8)
+    # The kernels read whole words: up to ``size`` bytes from each piece's start.
+    if len(pieces) and max(int(pieces.s1.max()), int(pieces.s2.max())) + size > len(buf):
+        buf = np.concatenate([buf, np.zeros(size, np.uint8)])
+    return buf, np.zeros(size, np.uint8), np.zeros(n_words, np.int64)
 
 
-def _keys_of_chars(chars: U8, length: I64) -> U64:
-    """Return the payload keys of rows of characters (bytes past each ``length`` ignored)."""
-    words = np.ascontiguousarray(chars).view("<u8")
-    shortest = int(length.min()) if len(length) else 0
-    h = np.uint64(_K1) ^ length.astype(np.uint64)
-    k1, k2, s29, s32 = np.uint64(_K1), np.uint64(_K2), np.uint64(29), np.uint64(32)
-    with np.errstate(over="ignore"):
-        for j in range(words.shape[1]):
-            word = words[:, j]
-            if 8 * (j + 1) > shortest:
-                # Keep only the bytes inside the payload (zero padding, as payload_key does).
-                word = keep_low_bytes(word, length - 8 * j)
-            x = (h ^ word) * k2
-            x ^= x >> s29
-            # A word past a payload's end leaves its hash as it was.
-            h = x if 8 * j < shortest else np.where(8 * j < length, x, h)
-        h *= k1
-        h ^= h >> s32
-    return np.asarray(h, np.uint64)
+# ---- kernel helpers: one message at a time ----
 
 
-class _Bits:
-    """Field extraction from payloads packed as 48-bit words (8 characters per word)."""
+def _load_u64_typer(typingctx: Any, array: Any, index: Any) -> tuple[Any, Any]:
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        pointer = context.get_value_type(types.uint64).as_pointer()
+        word = builder.bitcast(builder.gep(data, [args[1]]), pointer)
+        return builder.load(word, align=1)
 
-    def __init__(self, buf: U8, pieces: Pieces, width: int, at_least: int = 0) -> None:
-        """Read the first ``width`` characters; keep at least ``at_least`` in :attr:`chars`."""
-        n_words = -(-max(width, at_least) // 8)
-        size = 8 * n_words
-        chars = pieces.gather(buf, size, False)
-        #: The gathered characters (what follows in the buffer past each payload's end).
-        self.chars = chars
-        n = len(chars)
-        # Armouring: "0".."W" are 0-39, "`".."w" are 40-63; anything else is not AIS.
-        # Byte arithmetic wraps, so one comparison per range catches bytes below "0" too.
-        sextets = chars - np.uint8(48)
-        outside = (sextets > 71) | ((sextets - np.uint8(40)) < 8)
-        outside[:, width:] = False
-        short = np.flatnonzero(pieces.length < width)
-        if len(short):
-            # Feeds have few distinct payload lengths: clearing by length beats a full mask.
-            lengths = pieces.length[short]
-            distinct = np.unique(lengths)
-            if len(distinct) <= 8:
-                for length in distinct.tolist():
-                    outside[short[lengths == length], length:] = False
-            else:
-                outside[short] &= np.arange(size) < lengths[:, None]
-        # OR of the 8-byte columns: a reduce along such a short axis is several times slower.
-        flags = outside.view(np.uint64)
-        any_flag = flags[:, 0].copy()
-        for k in range(1, n_words):
-            any_flag |= flags[:, k]
-        self.bad: Bool = any_flag != 0
-        # numpy shifts uint8 without SIMD: multiply instead.
-        sextets -= (sextets >= 48).view(np.uint8) * np.uint8(8)
-        sextets &= np.uint8(63)
-        self.sextets = sextets
-        # Pairs of neighbours joined by reinterpreting the bytes as wider little-endian ints:
-        # 6+6 bits in uint16, 12+12 in uint32, 24+24 in uint64.
-        pair16 = sextets.view(np.uint16)
-        joined16 = ((pair16 & np.uint16(0xFF)) << np.uint16(6)) | (pair16 >> np.uint16(8))
-        pair32 = joined16.view(np.uint32)
-        joined32 = ((pair32 & np.uint32(0xFFFF)) << np.uint32(12)) | (pair32 >> np.uint32(16))
-        pair64 = joined32.view(np.uint64)
-        joined64 = ((pair64 & np.uint64(0xFFFFFFFF)) << np.uint64(24)) | (pair64 >> np.uint64(32))
-        words = np.ascontiguousarray(joined64.reshape(n, n_words).T).view(np.int64)
-        self.words: list[I64] = list(words)
-        self.msg_type = sextets[:, 0].astype(np.int64)
+    return types.uint64(array, types.intp), codegen
 
-    def take(self, keep: Bool) -> None:
-        """Keep only the messages where ``keep`` is True."""
-        self.sextets = self.sextets[keep]
-        self.words = [w[keep] for w in self.words]
-        self.msg_type = self.msg_type[keep]
 
-    def get(self, start: int, width: int, signed: bool = False, rows: I64 | None = None) -> I64:
-        """Return the field at bit ``start`` of every message (or of ``rows`` only)."""
-        word, off = divmod(start, 48)
+#: The 8 bytes at ``index`` as a little-endian word: one unaligned load, not 8 byte loads.
+_load_u64 = cast(Callable[[U8, int], np.uint64], intrinsic(_load_u64_typer))
 
-        def part(k: int) -> I64:
-            return self.words[k] if rows is None else self.words[k][rows]
+_BYTES_7F, _BYTES_80 = np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x8080808080808080)
+_BYTES_30, _BYTES_58 = np.uint64(0x3030303030303030), np.uint64(0x5858585858585858)
+_BYTES_3F = np.uint64(0x3F3F3F3F3F3F3F3F)
+# Added to a 7-bit byte, these set its top bit from 48, 88, 96 and 120 up.
+_FROM_48, _FROM_88 = np.uint64(0x5050505050505050), np.uint64(0x2828282828282828)
+_FROM_96, _FROM_120 = np.uint64(0x2020202020202020), np.uint64(0x0808080808080808)
+_LANES16, _LANES32 = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
-        if off + width <= 48:
-            v = (part(word) >> (48 - off - width)) & ((1 << width) - 1)
+
+@kernel
+def _scan(p: U8, at: int, n: int) -> tuple[bool, np.uint64]:
+    """Return (a byte of ``p[at:at+n]`` is not AIS 6-bit armour, its payload key).
+
+    The key is :func:`monitor.decode.payload_key`; ``p`` must have 8 readable bytes past the end.
+    """
+    h = _HASH_K1 ^ np.uint64(n)
+    bad = np.uint64(0)
+    for i in range(0, n, 8):
+        w = _load_u64(p, at + i)
+        inside = _ALL
+        if n - i < 8:
+            inside = (np.uint64(1) << np.uint64(8 * (n - i))) - np.uint64(1)
+            w &= inside
+        # "0".."W" (48-87) and "`".."w" (96-119), per byte, 8 bytes at a time.
+        y = w & _BYTES_7F
+        ok = ((y + _FROM_48) & ~(y + _FROM_88)) | ((y + _FROM_96) & ~(y + _FROM_120))
+        bad |= ((~ok | w) & _BYTES_80) & inside
+        h = (h ^ w) * _HASH_K2
+        h ^= h >> np.uint64(29)
+    h *= _HASH_K1
+    return bad != 0, h ^ (h >> np.uint64(32))
+
+
+@kernel
+def _bit_words(p: U8, at: int, bits: I64) -> None:
+    """Fill ``bits`` with the payload at ``p[at:]`` as 48-bit words (8 characters each).
+
+    Past the payload's end the words hold garbage; fields there must not be read.
+    """
+    for k in range(len(bits)):
+        # De-armour 8 characters at once; a borrow or carry only moves towards later bytes.
+        y = _load_u64(p, at + 8 * k) - _BYTES_30
+        y = (y - (((y + _BYTES_58) & _BYTES_80) >> np.uint64(4))) & _BYTES_3F
+        # Join neighbours, first character highest: 6+6 bits, then 12+12, then 24+24.
+        y = ((y & _LANES16) << np.uint64(6)) | ((y >> np.uint64(8)) & _LANES16)
+        y = ((y & _LANES32) << np.uint64(12)) | ((y >> np.uint64(16)) & _LANES32)
+        bits[k] = np.int64(((y & _LOW32) << np.uint64(24)) | (y >> np.uint64(32)))
+
+
+@kernel
+def _read(p: U8, at: int, n: int, bits: I64) -> tuple[bool, np.uint64]:
+    """Fill ``bits`` from the payload ``p[at:at+n]``; return :func:`_scan` of it."""
+    _bit_words(p, at, bits)
+    return _scan(p, at, n)
+
+
+@kernel
+def _joined(buf: U8, s1: int, l1: int, s2: int, l2: int, scratch: U8) -> U8:
+    """Return ``scratch`` holding a 2-piece payload's pieces one after the other."""
+    for j in range(l1):
+        scratch[j] = buf[s1 + j]
+    for j in range(l2):
+        scratch[l1 + j] = buf[s2 + j]
+    return scratch
+
+
+@kernel
+def _field(bits: I64, start: int, width: int) -> int:
+    """Return the unsigned field of ``width`` bits (at most 48) at bit ``start``."""
+    word, off = start // 48, start % 48
+    if off + width <= 48:
+        return int((bits[word] >> (48 - off - width)) & ((1 << width) - 1))
+    low = off + width - 48
+    return int(((bits[word] & ((1 << (48 - off)) - 1)) << low) | (bits[word + 1] >> (48 - low)))
+
+
+@kernel
+def _signed(bits: I64, start: int, width: int) -> int:
+    """Return the two's complement field of ``width`` bits at bit ``start``."""
+    sign = 1 << (width - 1)
+    return (_field(bits, start, width) ^ sign) - sign
+
+
+@kernel
+def _text(bits: I64, start: int, n_chars: int, data: U8, offsets: I32, col: int, k: int) -> bool:
+    """Append row ``k``'s text (``n_chars`` at bit ``start``) to column ``col``; True if empty.
+
+    "@" is a space and outer spaces are removed, as in :func:`monitor.decode.text_expr`.
+    """
+    at = offsets[col, k]
+    lo, hi = n_chars, 0
+    for i in range(n_chars):
+        code = _field(bits, start + 6 * i, 6)
+        c = code + 64 if code < 32 else code
+        if c == 64:
+            c = 32
+        data[col, at + i] = c
+        if c != 32:
+            lo = min(lo, i)
+            hi = i + 1
+    for i in range(lo, hi):
+        data[col, at + i - lo] = data[col, at + i]
+    offsets[col, k + 1] = at + max(hi - lo, 0)
+    return hi == 0
+
+
+# ---- message keys ----
+
+
+@kernel
+def _keys_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, scratch: U8, bits: I64) -> U64:
+    keys = np.empty(len(s1), np.uint64)
+    for m in range(len(s1)):
+        if l2[m] == 0:
+            keys[m] = _scan(buf, s1[m], l1[m])[1]
         else:
-            low = off + width - 48
-            v = ((part(word) & ((1 << (48 - off)) - 1)) << low) | (part(word + 1) >> (48 - low))
-        if signed:
-            sign = 1 << (width - 1)
-            v = (v ^ sign) - sign
-        return np.asarray(v, dtype=np.int64)
-
-    def text(self, start: int, n_chars: int, rows: I64) -> tuple[npt.NDArray[np.bytes_], Bool]:
-        """Return the text of ``rows`` ("@" as space, outer spaces removed) and empty flags."""
-        k0, shift = divmod(start, 6)
-        a = self.sextets[rows, k0 : k0 + n_chars].astype(np.uint16)
-        b = self.sextets[rows, k0 + 1 : k0 + n_chars + 1].astype(np.uint16)
-        codes = ((a << shift) | (b >> (6 - shift))) & 63
-        chars = (codes + 64 * (codes < 32)).astype(np.uint8)
-        chars -= (chars == 64).view(np.uint8) * np.uint8(32)  # "@" (64) to space (32)
-        space = chars == 32
-        lead = np.argmin(space, axis=1)
-        shifted = np.flatnonzero(lead > 0)
-        if len(shifted):
-            cols = np.arange(n_chars) + lead[shifted, None]
-            moved = np.take_along_axis(chars[shifted], np.minimum(cols, n_chars - 1), axis=1)
-            inside = (cols < n_chars).view(np.uint8)
-            chars[shifted] = moved * inside + 32 * (1 - inside)
-            space = chars == 32
-        # Cut trailing spaces: keep up to the last other character.
-        from_end = np.where(space.all(axis=1), n_chars, np.argmin(space[:, ::-1], axis=1))
-        chars *= np.arange(n_chars) < (n_chars - from_end)[:, None]
-        return np.ascontiguousarray(chars).view(f"S{n_chars}").ravel(), chars[:, 0] == 0
+            keys[m] = _scan(_joined(buf, s1[m], l1[m], s2[m], l2[m], scratch), 0, l1[m] + l2[m])[1]
+    return keys
 
 
-def _reason(bad: Bool, truncated: Bool, mmsi: I64, off_range: Bool | None = None) -> I64:
-    conds = [bad, truncated, (mmsi == 0) | (mmsi > MMSI_MAX)]
-    if off_range is not None:
-        conds.append(off_range)
-    return np.select(
-        conds, [INVALID_FIELD, TRUNCATED, INVALID_MMSI, INVALID_POSITION][: len(conds)], OK
+def payload_keys(buf: U8, pieces: Pieces) -> U64:
+    """Return :func:`monitor.decode.payload_key` of each message's payload."""
+    buf, scratch, bits = _room(buf, pieces, 1)
+    keys: U64 = _keys_kernel(buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, scratch, bits)
+    return keys
+
+
+# ---- position reports ----
+
+
+@kernel
+def _positions_kernel(
+    buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64, scratch: U8, bits: I64
+) -> tuple[Any, ...]:
+    n = len(s1)
+    reason = np.zeros(n, np.int64)
+    mmsi = np.empty(n, np.uint32)
+    msg_type = np.empty(n, np.uint8)
+    lat, lon = np.empty(n, np.float64), np.empty(n, np.float64)
+    sog, cog = np.empty(n, np.float64), np.empty(n, np.float64)
+    heading, status = np.empty(n, np.uint16), np.zeros(n, np.uint8)
+    pos_null, sog_null, cog_null = (
+        np.empty(n, np.bool_),
+        np.empty(n, np.bool_),
+        np.empty(n, np.bool_),
+    )
+    heading_null, status_null = np.empty(n, np.bool_), np.empty(n, np.bool_)
+    keys = np.empty(n, np.uint64)
+    k = 0
+    for m in range(n):
+        length = l1[m] + l2[m]
+        if l2[m] == 0:
+            bad, key = _read(buf, s1[m], length, bits)
+        else:
+            bad, key = _read(_joined(buf, s1[m], l1[m], s2[m], l2[m], scratch), 0, length, bits)
+        if bad:
+            reason[m] = INVALID_FIELD
+            continue
+        t = _field(bits, 0, 6) if length > 0 else 0
+        need = _MIN_27 if t == 27 else _MIN_18 if t == 18 else _MIN_CLASS_A
+        if length * 6 - fill[m] < need:
+            reason[m] = TRUNCATED
+            continue
+        mm = _field(bits, 8, 30)
+        if mm == 0 or mm > MMSI_MAX:
+            reason[m] = INVALID_MMSI
+            continue
+        if t == 27:
+            lon_raw, lat_raw = _signed(bits, 44, 18), _signed(bits, 62, 17)
+            lat_na, lon_na = lat_raw == 91 * 600, lon_raw == 181 * 600
+            # pyais: round(raw / 600, 6) computed exactly as ((10000 * raw + 3) // 6) / 1e6.
+            la, lo = (10_000 * lat_raw + 3) // 6 / 1e6, (10_000 * lon_raw + 3) // 6 / 1e6
+            sog_raw, cog_raw = _field(bits, 79, 6), _field(bits, 85, 9)
+            sog[k], sog_null[k] = float(sog_raw), sog_raw == 63
+            cog[k], cog_null[k] = float(cog_raw), cog_raw >= 360
+            hd, status[k], status_null[k] = 511, _field(bits, 40, 4), False
+        else:
+            b = 4 if t == 18 else 0  # class B fields sit 4 bits earlier
+            lon_raw, lat_raw = _signed(bits, 61 - b, 28), _signed(bits, 89 - b, 27)
+            lat_na, lon_na = lat_raw == 91 * 600_000, lon_raw == 181 * 600_000
+            # pyais: round(raw / 600000, 6) computed exactly as ((10 * raw + 3) // 6) / 1e6.
+            la, lo = (10 * lat_raw + 3) // 6 / 1e6, (10 * lon_raw + 3) // 6 / 1e6
+            sog_raw, cog_raw = _field(bits, 50 - b, 10), _field(bits, 116 - b, 12)
+            sog[k], sog_null[k] = sog_raw / 10.0, sog_raw == 1023
+            cog[k], cog_null[k] = cog_raw / 10.0, cog_raw >= 3600
+            hd = _field(bits, 128 - b, 9)
+            status[k] = _field(bits, 38, 4) if t != 18 else 0
+            status_null[k] = t == 18
+        if (abs(la) > 90.0 and not lat_na) or (abs(lo) > 180.0 and not lon_na):
+            reason[m] = INVALID_POSITION
+            continue
+        mmsi[k], msg_type[k], lat[k], lon[k], pos_null[k] = mm, t, la, lo, lat_na or lon_na
+        heading[k], heading_null[k] = hd, hd >= 360
+        keys[k] = key
+        k += 1
+    return (
+        reason,
+        k,
+        mmsi,
+        lat,
+        lon,
+        pos_null,
+        sog,
+        sog_null,
+        cog,
+        cog_null,
+        heading,
+        heading_null,
+        status,
+        status_null,
+        msg_type,
+        keys,
     )
 
 
 def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.NDArray[Any]], I64]:
-    """Return the position columns of type 1/2/3/18/27 payloads and a reject code per row.
+    """Return the position columns of the accepted type 1/2/3/18/27 payloads and a code per message.
 
-    Columns (``msg_key`` included) are numpy arrays with null masks named ``<column>_null``; the
-    code indexes :data:`monitor.decode.REASONS` (0 = accepted).
+    Columns (``msg_key`` included) hold the messages whose code is 0, in order, as numpy arrays
+    with null masks named ``<column>_null``; the code indexes :data:`monitor.decode.REASONS`
+    (0 = accepted).
     """
-    # All characters gathered at once: the message key needs the whole payload.
-    bits = _Bits(buf, pieces, 28, int(pieces.length.max(initial=0)))
-    msg_type = bits.msg_type
-    t27, t18 = msg_type == 27, msg_type == 18
-    # Class A (1-3) layout for all rows, then the few class B (18) and long-range (27) rows.
-    b18, b27 = np.flatnonzero(t18), np.flatnonzero(t27)
-    mmsi = bits.get(8, 30)
-    lon_raw, lat_raw = bits.get(61, 28, True), bits.get(89, 27, True)
-    sog_raw, cog_raw, heading = bits.get(50, 10), bits.get(116, 12), bits.get(128, 9)
-    status = bits.get(38, 4)
-    if len(b18):
-        lon_raw[b18], lat_raw[b18] = bits.get(57, 28, True, b18), bits.get(85, 27, True, b18)
-        sog_raw[b18], cog_raw[b18] = bits.get(46, 10, rows=b18), bits.get(112, 12, rows=b18)
-        heading[b18] = bits.get(124, 9, rows=b18)
-
-    # pyais: round(raw / 600000, 6) computed exactly as ((10 * raw + 3) // 6) / 1e6.
-    lat = (10 * lat_raw + 3) // 6 / 1e6
-    lon = (10 * lon_raw + 3) // 6 / 1e6
-    lat_na, lon_na = lat_raw == 91 * 600_000, lon_raw == 181 * 600_000
-    sog, sog_na = sog_raw / 10.0, sog_raw == 1023
-    cog, cog_na = cog_raw / 10.0, cog_raw >= 3600
-    if len(b27):
-        lon27, lat27 = bits.get(44, 18, True, b27), bits.get(62, 17, True, b27)
-        # pyais: round(raw / 600, 6) as ((10000 * raw + 3) // 6) / 1e6.
-        lat[b27], lon[b27] = (10_000 * lat27 + 3) // 6 / 1e6, (10_000 * lon27 + 3) // 6 / 1e6
-        lat_na[b27], lon_na[b27] = lat27 == 91 * 600, lon27 == 181 * 600
-        sog27, cog27 = bits.get(79, 6, rows=b27), bits.get(85, 9, rows=b27)
-        sog[b27], sog_na[b27] = sog27, sog27 == 63
-        cog[b27], cog_na[b27] = cog27, cog27 >= 360
-        heading[b27], status[b27] = 511, bits.get(40, 4, rows=b27)
-    pos_na = lat_na | lon_na
-
-    min_bits = np.select([t27, t18], [MIN_BITS[27], MIN_BITS[18]], MIN_BITS[1])
-    off_range = ((np.abs(lat) > 90.0) & ~lat_na) | ((np.abs(lon) > 180.0) & ~lon_na)
-    n_bits = pieces.length * 6 - fill
-    reason = _reason(bits.bad, n_bits < min_bits, mmsi, off_range)
-    cols: dict[str, npt.NDArray[Any]] = {
-        "mmsi": mmsi,
-        "lat": lat,
-        "lat_null": pos_na,
-        "lon": lon,
-        "lon_null": pos_na,
-        "sog_kn": sog,
-        "sog_kn_null": sog_na,
-        "cog_deg": cog,
-        "cog_deg_null": cog_na,
-        "heading_deg": heading,
-        "heading_deg_null": heading >= 360,
-        "nav_status": status,
-        "nav_status_null": t18,
-        "msg_type": msg_type,
-        "msg_key": _keys_of_chars(bits.chars, pieces.length),
-    }
+    buf, scratch, bits = _room(buf, pieces, 3)
+    out = _positions_kernel(buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill, scratch, bits)
+    reason, k = out[0], out[1]
+    names = (
+        "mmsi",
+        "lat",
+        "lat_null",
+        "sog_kn",
+        "sog_kn_null",
+        "cog_deg",
+        "cog_deg_null",
+        "heading_deg",
+        "heading_deg_null",
+        "nav_status",
+        "nav_status_null",
+        "msg_type",
+        "msg_key",
+    )
+    values = (out[2], out[3], out[5], *out[6:])
+    cols: dict[str, npt.NDArray[Any]] = {name: v[:k] for name, v in zip(names, values, strict=True)}
+    cols["lon"], cols["lon_null"] = out[4][:k], cols["lat_null"]
     return cols, reason
-
-
-#: numpy dtype of each numeric polars dtype: casting in numpy is much cheaper per chunk.
-_NUMPY_DTYPES: Final[dict[pl.DataType, type[np.generic]]] = {
-    pl.UInt8(): np.uint8,
-    pl.UInt16(): np.uint16,
-    pl.UInt32(): np.uint32,
-    pl.UInt64(): np.uint64,
-    pl.Int64(): np.int64,
-    pl.Float64(): np.float64,
-}
 
 
 def positions_frame(
     cols: Mapping[str, npt.NDArray[Any]], time_us: I64, msg_key: U64, source: str
 ) -> pl.DataFrame:
-    """Return a POSITIONS_SCHEMA frame from :func:`decode_positions` columns (already filtered)."""
+    """Return a POSITIONS_SCHEMA frame from :func:`decode_positions` columns."""
     data: list[pl.Series] = []
-    for name, dtype in POSITIONS_SCHEMA.items():
+    for name in POSITIONS_SCHEMA:
         if name == "timestamp_utc":
             s = _timestamps(time_us)
         elif name == "msg_key":
@@ -291,13 +349,13 @@ def positions_frame(
         elif name == "source":
             s = _constant(name, source, len(time_us))
         else:
-            s = _series(name, cols[name], dtype, cols.get(f"{name}_null"))
-        data.append(s.alias(name))
+            s = _series(name, cols[name], cols.get(f"{name}_null"))
+        data.append(s)
     return pl.DataFrame(data)
 
 
 def _timestamps(time_us: I64) -> pl.Series:
-    return pl.Series(time_us, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    return pl.Series("timestamp_utc", time_us, pl.Int64).cast(pl.Datetime("us", "UTC"))
 
 
 _CONSTANTS: dict[tuple[str, str], pl.Series] = {}
@@ -316,39 +374,128 @@ def _constant(name: str, value: str, n: int) -> pl.Series:
     return cached.head(n)
 
 
-def _series(
-    name: str, values: npt.NDArray[Any], dtype: pl.DataType, null: Bool | None = None
-) -> pl.Series:
-    numpy_type = _NUMPY_DTYPES.get(dtype)
-    if numpy_type is not None:
-        series = pl.Series(name, values.astype(numpy_type, copy=False))
-    else:
-        series = pl.Series(name, values).cast(dtype)
-    if null is not None and null.any():
-        series = series.scatter(np.flatnonzero(null), None)
-    return series
+def _validity(null: Bool) -> pa.Buffer | None:
+    return pa.py_buffer(np.packbits(~null, bitorder="little")) if null.any() else None
 
 
-def _eta(month: I64, day: I64, hour: I64, minute: I64) -> npt.NDArray[np.bytes_]:
-    """Return "MM-DD HH:MM" byte strings."""
-    chars = np.full((len(month), 11), ord("-"), np.uint8)
-    for col, value in ((0, month), (3, day), (6, hour), (9, minute)):
-        chars[:, col] = 48 + value // 10
-        chars[:, col + 1] = 48 + value % 10
-    chars[:, 5], chars[:, 8] = ord(" "), ord(":")
-    return np.ascontiguousarray(chars).view("S11").ravel()
+def _series(name: str, values: npt.NDArray[Any], null: Bool | None = None) -> pl.Series:
+    """Return ``values`` (already of the column's numpy type) as a series, null where ``null``."""
+    if null is None or not null.any():
+        return pl.Series(name, values)
+    # Arrow buffers with a validity bitmap: no copy, unlike setting nulls one index at a time.
+    array = pa.Array.from_buffers(
+        pa.from_numpy_dtype(values.dtype), len(values), [_validity(null), pa.py_buffer(values)]
+    )
+    return pl.Series(name, array)
 
 
-def _texts(
-    n: int, width: int, *parts: tuple[tuple[npt.NDArray[np.bytes_], Bool], I64]
-) -> tuple[npt.NDArray[np.bytes_], Bool]:
-    """Return ``n`` texts assembled from (texts, empty flags) of some rows; others are null."""
-    texts = np.zeros(n, f"S{width}")
-    null = np.ones(n, bool)
-    for (values, empty), rows in parts:
-        texts[rows] = values
-        null[rows] = empty
-    return texts, null
+def _strings(name: str, data: U8, offsets: npt.NDArray[np.int32], null: Bool) -> pl.Series:
+    array = pa.StringArray.from_buffers(
+        len(null), pa.py_buffer(offsets), pa.py_buffer(data), _validity(null)
+    )
+    return pl.Series(name, array, pl.String)
+
+
+# ---- static reports ----
+
+#: Rows of the statics kernel's number matrix, then (null matrix only) its text columns.
+_NUMBERS = (
+    "mmsi",
+    "msg_type",
+    "imo",
+    "ship_type",
+    "to_bow_m",
+    "to_stern_m",
+    "to_port_m",
+    "to_starboard_m",
+    "draught_m",
+)
+_TEXTS = ("callsign", "vessel_name", "destination", "eta")
+_IMO, _SHIP, _BOW, _DRAUGHT, _CALL, _NAME, _DEST, _ETA = 2, 3, 4, 8, 9, 10, 11, 12
+_TEXT_WIDTH = 20
+
+
+@kernel
+def _dims(bits: I64, start: int, nums: I64, nulls: BoolMatrix, k: int, none: bool) -> None:
+    """Write bow, stern, port and starboard (9, 9, 6, 6 bits from ``start``) to row ``k``."""
+    for j in range(4):
+        off, width = (0, 9) if j == 0 else (9, 9) if j == 1 else (6 * j + 6, 6)
+        v = 0 if none else _field(bits, start + off, width)
+        nums[_BOW + j, k], nulls[_BOW + j, k] = v, v == 0
+
+
+@kernel
+def _eta(bits: I64, data: U8, offsets: I32, k: int) -> bool:
+    """Append a type 5's ETA as "MM-DD HH:MM" to the ETA column; return True if not valid."""
+    month, day = _field(bits, 274, 4), _field(bits, 278, 5)
+    at = offsets[3, k]
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        offsets[3, k + 1] = at
+        return True
+    hour, minute = _field(bits, 283, 5), _field(bits, 288, 6)
+    for j in range(4):
+        v = month if j == 0 else day if j == 1 else hour if j == 2 else minute
+        data[3, at + 3 * j] = 48 + v // 10
+        data[3, at + 3 * j + 1] = 48 + v % 10
+    data[3, at + 2], data[3, at + 5], data[3, at + 8] = 45, 32, 58  # "-", " ", ":"
+    offsets[3, k + 1] = at + 11
+    return False
+
+
+@kernel
+def _statics_kernel(
+    buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64, scratch: U8, bits: I64
+) -> tuple[Any, ...]:
+    n = len(s1)
+    reason = np.zeros(n, np.int64)
+    rows = np.empty(n, np.int64)
+    nums = np.zeros((len(_NUMBERS), n), np.int64)
+    nulls = np.zeros((len(_NUMBERS) + len(_TEXTS), n), np.bool_)
+    data = np.zeros((len(_TEXTS), n * _TEXT_WIDTH), np.uint8)
+    offsets = np.zeros((len(_TEXTS), n + 1), np.int32)
+    keys = np.empty(n, np.uint64)
+    k = 0
+    for m in range(n):
+        length = l1[m] + l2[m]
+        if l2[m] == 0:
+            bad, key = _read(buf, s1[m], length, bits)
+        else:
+            bad, key = _read(_joined(buf, s1[m], l1[m], s2[m], l2[m], scratch), 0, length, bits)
+        n_bits = length * 6 - fill[m]
+        t = _field(bits, 0, 6) if length > 0 else 0
+        part = _field(bits, 38, 2) if t != 5 and n_bits >= 40 else 0
+        if bad or part > 1:
+            reason[m] = INVALID_FIELD
+            continue
+        if n_bits < (_MIN_5 if t == 5 else _MIN_24B if part else _MIN_24A):
+            reason[m] = TRUNCATED
+            continue
+        mm = _field(bits, 8, 30)
+        if mm == 0 or mm > MMSI_MAX:
+            reason[m] = INVALID_MMSI
+            continue
+        rows[k], keys[k], nums[0, k], nums[1, k] = m, key, mm, t
+        if t == 5:
+            imo, ship, draught = _field(bits, 40, 30), _field(bits, 232, 8), _field(bits, 294, 8)
+            _dims(bits, 240, nums, nulls, k, False)
+            call, name, dest = 70, 112, 302
+            nulls[_ETA, k] = _eta(bits, data, offsets, k)
+        else:
+            imo, ship, draught, dest = 0, _field(bits, 40, 8) if part else 0, 0, -1
+            # A type 24B from an auxiliary craft (MMSI 98xxxxxxx) carries its mother ship's MMSI
+            # instead of dimensions.
+            _dims(bits, 132, nums, nulls, k, part == 0 or 980_000_000 <= mm <= 989_999_999)
+            call, name = (90, -1) if part else (-1, 40)
+            offsets[3, k + 1] = offsets[3, k]
+            nulls[_ETA, k] = True
+        ship = _SHIP_TYPE[ship]
+        nums[_IMO, k], nums[_SHIP, k], nums[_DRAUGHT, k] = imo, ship, draught
+        nulls[_IMO, k], nulls[_SHIP, k], nulls[_DRAUGHT, k] = imo == 0, ship == 0, draught == 0
+        nulls[_CALL, k] = _text(bits, call, 7 if call >= 0 else 0, data, offsets, 0, k)
+        nulls[_NAME, k] = _text(bits, name, 20 if name >= 0 else 0, data, offsets, 1, k)
+        nulls[_DEST, k] = _text(bits, dest, 20 if dest >= 0 else 0, data, offsets, 2, k)
+        k += 1
+    return reason, k, rows, nums, nulls, data, offsets, keys
 
 
 def decode_statics(
@@ -360,65 +507,28 @@ def decode_statics(
     """
     if len(pieces) == 0:
         return _EMPTY_STATICS, np.zeros(0, np.int64)
-    bits = _Bits(buf, pieces, 72, int(pieces.length.max()))
-    t5, part = bits.msg_type == 5, bits.get(38, 2)
-    n_bits = pieces.length * 6 - fill
-    min_bits = np.where(t5, MIN_BITS[5], np.where(part == 0, 160, 162))
-    reason = _reason(bits.bad | (~t5 & (part > 1)), n_bits < min_bits, bits.get(8, 30))
-    keep = reason == OK
-    keys = _keys_of_chars(bits.chars, pieces.length)[keep]
-    bits.take(keep)
-    t5, part = t5[keep], part[keep]
-    mmsi = bits.get(8, 30)
-    part_a, part_b = ~t5 & (part == 0), ~t5 & (part == 1)
-    # A type 24B from an auxiliary craft (MMSI 98xxxxxxx) carries its mother ship's MMSI instead
-    # of dimensions.
-    no_dims = part_a | (part_b & (mmsi >= 980_000_000) & (mmsi <= 989_999_999))
-
-    def pick(a5: I64, a24b: I64) -> I64:
-        return np.where(t5, a5, np.where(part_b, a24b, 0))
-
-    n = len(mmsi)
-    rows5, rows_a, rows_b = np.flatnonzero(t5), np.flatnonzero(part_a), np.flatnonzero(part_b)
-    vessel_name, no_name = _texts(
-        n, 20, (bits.text(112, 20, rows5), rows5), (bits.text(40, 20, rows_a), rows_a)
+    buf, scratch, bits = _room(buf, pieces, 9)
+    reason, k, rows, nums, nulls, data, offsets, keys = _statics_kernel(
+        buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill, scratch, bits
     )
-    callsign, no_call = _texts(
-        n, 7, (bits.text(70, 7, rows5), rows5), (bits.text(90, 7, rows_b), rows_b)
-    )
-    destination, no_dest = _texts(n, 20, (bits.text(302, 20, rows5), rows5))
-    month, day = bits.get(274, 4), bits.get(278, 5)
-    eta_ok = t5 & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
-    imo = np.where(t5, bits.get(40, 30), 0)
-    ship_type = _SHIP_TYPE[pick(bits.get(232, 8), bits.get(40, 8))]
-    draught = np.where(t5, bits.get(294, 8), 0)
-    columns = [
-        pl.Series("mmsi", mmsi, pl.UInt32),
-        _timestamps(time_us[keep]).alias("timestamp_utc"),
-        pl.Series("msg_type", bits.msg_type, pl.UInt8),
-        _series("imo", imo, pl.UInt32(), imo == 0),
-        _series("callsign", callsign, pl.String(), no_call),
-        _series("vessel_name", vessel_name, pl.String(), no_name),
-        _series("ship_type", ship_type, pl.UInt8(), part_a | (ship_type == 0)),
-    ]
-    for name, a5, a24b in (
-        ("to_bow_m", bits.get(240, 9), bits.get(132, 9)),
-        ("to_stern_m", bits.get(249, 9), bits.get(141, 9)),
-        ("to_port_m", bits.get(258, 6), bits.get(150, 6)),
-        ("to_starboard_m", bits.get(264, 6), bits.get(156, 6)),
-    ):
-        values = pick(a5, a24b)
-        columns.append(_series(name, values, pl.UInt16(), no_dims | (values == 0)))
-    columns += [
-        _series("draught_m", draught / 10.0, pl.Float64(), draught == 0),
-        _series("destination", destination, pl.String(), no_dest),
-        _series(
-            "eta",
-            _eta(month, day, bits.get(283, 5), bits.get(288, 6)),
-            pl.String(),
-            ~eta_ok,
-        ),
-        pl.Series("msg_key", keys, pl.UInt64),
-        _constant("source", source, len(mmsi)),
-    ]
-    return pl.DataFrame(columns), reason
+    columns: dict[str, pl.Series] = {
+        "timestamp_utc": _timestamps(time_us[rows[:k]]),
+        "msg_key": pl.Series("msg_key", keys[:k]),
+        "source": _constant("source", source, k),
+    }
+    for j, name in enumerate(_NUMBERS):
+        values, null = nums[j, :k], nulls[j, :k] if j >= _IMO else None
+        if j == _DRAUGHT:
+            columns[name] = _series(name, values / 10.0, null)
+        else:
+            columns[name] = _series(name, values.astype(_NUMPY_TYPES[STATICS_SCHEMA[name]]), null)
+    for j, name in enumerate(_TEXTS):
+        columns[name] = _strings(name, data[j], offsets[j, : k + 1], nulls[_CALL + j, :k])
+    return pl.DataFrame([columns[name] for name in STATICS_SCHEMA]), reason
+
+
+_NUMPY_TYPES: dict[pl.DataType, type[np.generic]] = {
+    pl.UInt8(): np.uint8,
+    pl.UInt16(): np.uint16,
+    pl.UInt32(): np.uint32,
+}

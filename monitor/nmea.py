@@ -269,11 +269,7 @@ class NmeaDecoder:
         pieces = msgs.subset(fast_pos)
         cols, reason = decode_positions(buf, pieces, fill[fast_pos])
         self._count(reason, batch)
-        keep = reason == 0
-        pos_time = time[fast_pos]
-        if not keep.all():
-            cols = {name: values[keep] for name, values in cols.items()}
-            pos_time = pos_time[keep]
+        pos_time = time[fast_pos][reason == 0]
         batch.positions = positions_frame(cols, pos_time, cols["msg_key"], self.source)
         batch.statics, reason = decode_statics(
             buf, msgs.subset(fast_stat), fill[fast_stat], time[fast_stat], self.source

@@ -15,8 +15,8 @@ from pyais import decode as pyais_decode
 from pyais import encode_dict
 
 import monitor.nmea as nmea_mod
-from monitor.decode import decode_payload, payload_key
-from monitor.decode_fast import Pieces, _Bits, payload_keys
+from monitor.decode import REASONS, decode_payload, payload_key, position_row
+from monitor.decode_fast import Pieces, decode_positions, payload_keys
 from monitor.nmea import NmeaDecoder
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -385,15 +385,19 @@ def test_other_types_are_counted_not_stored() -> None:
 
 
 def test_every_byte_is_judged_like_the_pyais_path() -> None:
+    good = encode_dict({"type": 1, "mmsi": 7, "lat": 1, "lon": 1})[0].split(",")[5].encode()
     for c in range(256):
-        payload = b"1" + bytes([c]) * 27
-        buf = np.frombuffer(payload + bytes(64), np.uint8)
-        bits = _Bits(buf, Pieces(np.array([0]), np.array([28])), 28)
-        status, _ = decode_payload(payload, 0)
-        assert bool(bits.bad[0]) == (status == "invalid_field"), c
-        if status != "invalid_field":
-            value = c - 48 - (8 if c - 48 > 40 else 0)  # pyais's armouring
-            assert bits.sextets[0, 1] == value, c
+        # The byte in every field, then in a longer payload past every field.
+        for payload in (b"1" + bytes([c]) * 27, good + b"0" * 12 + bytes([c]) + b"0" * 7):
+            buf = np.frombuffer(payload + bytes(64), np.uint8)
+            pieces = Pieces(np.array([0]), np.array([len(payload)]))
+            cols, reason = decode_positions(buf, pieces, np.array([0]))
+            status, msg = decode_payload(payload, 0)
+            if status == "ok":
+                status, _ = position_row(msg)
+            assert REASONS[int(reason[0])] == ("" if status == "ok" else status), (c, payload)
+            if status == "ok":
+                assert cols["mmsi"].tolist() == [msg.mmsi], (c, payload)
 
 
 _ARMOUR = b"0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVW`abcdefghijklmnopqrstuvw"
@@ -422,6 +426,7 @@ def test_bad_characters_found_only_inside_each_payload(
     buf = np.frombuffer(joined + bytes(200), np.uint8)
     lengths = np.array([len(p) for p in payloads], np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
-    bits = _Bits(buf, Pieces(starts, lengths), 28)
-    expected = [any(c not in _ARMOUR for c in p[:28]) for p in payloads]
-    assert bits.bad.tolist() == expected
+    fill = np.zeros(len(payloads), np.int64)
+    _, reason = decode_positions(buf, Pieces(starts, lengths), fill)
+    expected = [any(c not in _ARMOUR for c in p) for p in payloads]
+    assert (reason == REASONS.index("invalid_field")).tolist() == expected
