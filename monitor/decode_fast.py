@@ -220,24 +220,20 @@ def payload_keys(buf: U8, pieces: Pieces) -> U64:
 # ---- position reports ----
 
 
+#: Rows of the positions kernel's float and null matrices.
+_FLOATS = ("lat", "lon", "sog_kn", "cog_deg")
+_NULLS = ("lat", "sog_kn", "cog_deg", "heading_deg", "nav_status")
+
+
 @kernel
 def _positions_kernel(
     buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64, scratch: U8, bits: I64
 ) -> tuple[Any, ...]:
     n = len(s1)
     reason = np.zeros(n, np.int64)
-    mmsi = np.empty(n, np.uint32)
-    msg_type = np.empty(n, np.uint8)
-    lat, lon = np.empty(n, np.float64), np.empty(n, np.float64)
-    sog, cog = np.empty(n, np.float64), np.empty(n, np.float64)
+    mmsi, msg_type, keys = np.empty(n, np.uint32), np.empty(n, np.uint8), np.empty(n, np.uint64)
     heading, status = np.empty(n, np.uint16), np.zeros(n, np.uint8)
-    pos_null, sog_null, cog_null = (
-        np.empty(n, np.bool_),
-        np.empty(n, np.bool_),
-        np.empty(n, np.bool_),
-    )
-    heading_null, status_null = np.empty(n, np.bool_), np.empty(n, np.bool_)
-    keys = np.empty(n, np.uint64)
+    floats, nulls = np.empty((4, n), np.float64), np.empty((5, n), np.bool_)
     k = 0
     for m in range(n):
         length = l1[m] + l2[m]
@@ -261,48 +257,29 @@ def _positions_kernel(
             lon_raw, lat_raw = _signed(bits, 44, 18), _signed(bits, 62, 17)
             lat_na, lon_na = lat_raw == 91 * 600, lon_raw == 181 * 600
             # pyais: round(raw / 600, 6) computed exactly as ((10000 * raw + 3) // 6) / 1e6.
-            la, lo = (10_000 * lat_raw + 3) // 6 / 1e6, (10_000 * lon_raw + 3) // 6 / 1e6
+            lat, lon = (10_000 * lat_raw + 3) // 6 / 1e6, (10_000 * lon_raw + 3) // 6 / 1e6
             sog_raw, cog_raw = _field(bits, 79, 6), _field(bits, 85, 9)
-            sog[k], sog_null[k] = float(sog_raw), sog_raw == 63
-            cog[k], cog_null[k] = float(cog_raw), cog_raw >= 360
-            hd, status[k], status_null[k] = 511, _field(bits, 40, 4), False
+            floats[2, k], nulls[1, k] = float(sog_raw), sog_raw == 63
+            floats[3, k], nulls[2, k] = float(cog_raw), cog_raw >= 360
+            hd, status[k], nulls[4, k] = 511, _field(bits, 40, 4), False
         else:
             b = 4 if t == 18 else 0  # class B fields sit 4 bits earlier
             lon_raw, lat_raw = _signed(bits, 61 - b, 28), _signed(bits, 89 - b, 27)
             lat_na, lon_na = lat_raw == 91 * 600_000, lon_raw == 181 * 600_000
             # pyais: round(raw / 600000, 6) computed exactly as ((10 * raw + 3) // 6) / 1e6.
-            la, lo = (10 * lat_raw + 3) // 6 / 1e6, (10 * lon_raw + 3) // 6 / 1e6
+            lat, lon = (10 * lat_raw + 3) // 6 / 1e6, (10 * lon_raw + 3) // 6 / 1e6
             sog_raw, cog_raw = _field(bits, 50 - b, 10), _field(bits, 116 - b, 12)
-            sog[k], sog_null[k] = sog_raw / 10.0, sog_raw == 1023
-            cog[k], cog_null[k] = cog_raw / 10.0, cog_raw >= 3600
+            floats[2, k], nulls[1, k] = sog_raw / 10.0, sog_raw == 1023
+            floats[3, k], nulls[2, k] = cog_raw / 10.0, cog_raw >= 3600
             hd = _field(bits, 128 - b, 9)
-            status[k] = _field(bits, 38, 4) if t != 18 else 0
-            status_null[k] = t == 18
-        if (abs(la) > 90.0 and not lat_na) or (abs(lo) > 180.0 and not lon_na):
+            status[k], nulls[4, k] = (0, True) if t == 18 else (_field(bits, 38, 4), False)
+        if (abs(lat) > 90.0 and not lat_na) or (abs(lon) > 180.0 and not lon_na):
             reason[m] = INVALID_POSITION
             continue
-        mmsi[k], msg_type[k], lat[k], lon[k], pos_null[k] = mm, t, la, lo, lat_na or lon_na
-        heading[k], heading_null[k] = hd, hd >= 360
-        keys[k] = key
+        mmsi[k], msg_type[k], keys[k], heading[k] = mm, t, key, hd
+        floats[0, k], floats[1, k], nulls[0, k], nulls[3, k] = lat, lon, lat_na or lon_na, hd >= 360
         k += 1
-    return (
-        reason,
-        k,
-        mmsi,
-        lat,
-        lon,
-        pos_null,
-        sog,
-        sog_null,
-        cog,
-        cog_null,
-        heading,
-        heading_null,
-        status,
-        status_null,
-        msg_type,
-        keys,
-    )
+    return reason, k, mmsi, msg_type, keys, heading, status, floats, nulls
 
 
 def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.NDArray[Any]], I64]:
@@ -313,26 +290,19 @@ def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.
     (0 = accepted).
     """
     buf, scratch, bits = _room(buf, pieces, 3)
-    out = _positions_kernel(buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill, scratch, bits)
-    reason, k = out[0], out[1]
-    names = (
-        "mmsi",
-        "lat",
-        "lat_null",
-        "sog_kn",
-        "sog_kn_null",
-        "cog_deg",
-        "cog_deg_null",
-        "heading_deg",
-        "heading_deg_null",
-        "nav_status",
-        "nav_status_null",
-        "msg_type",
-        "msg_key",
+    reason, k, mmsi, msg_type, keys, heading, status, floats, nulls = _positions_kernel(
+        buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill, scratch, bits
     )
-    values = (out[2], out[3], out[5], *out[6:])
-    cols: dict[str, npt.NDArray[Any]] = {name: v[:k] for name, v in zip(names, values, strict=True)}
-    cols["lon"], cols["lon_null"] = out[4][:k], cols["lat_null"]
+    cols: dict[str, npt.NDArray[Any]] = {
+        "mmsi": mmsi[:k],
+        "msg_type": msg_type[:k],
+        "msg_key": keys[:k],
+        "heading_deg": heading[:k],
+        "nav_status": status[:k],
+    }
+    cols.update((name, floats[j, :k]) for j, name in enumerate(_FLOATS))
+    cols.update((f"{name}_null", nulls[j, :k]) for j, name in enumerate(_NULLS))
+    cols["lon_null"] = cols["lat_null"]
     return cols, reason
 
 
