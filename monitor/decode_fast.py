@@ -181,15 +181,19 @@ def _text(bits: I64, start: int, n_chars: int, data: U8, offsets: I32, col: int,
     """
     at = offsets[col, k]
     lo, hi = n_chars, 0
-    for i in range(n_chars):
-        code = _field(bits, start + 6 * i, 6)
-        c = code + 64 if code < 32 else code
-        if c == 64:
-            c = 32
-        data[col, at + i] = c
-        if c != 32:
-            lo = min(lo, i)
-            hi = i + 1
+    for first in range(0, n_chars, 8):
+        # Eight characters (48 bits) per read.
+        size = min(8, n_chars - first)
+        chars = _field(bits, start + 6 * first, 6 * size)
+        for i in range(first, first + size):
+            code = (chars >> (6 * (first + size - 1 - i))) & 63
+            c = code + 64 if code < 32 else code
+            if c == 64:
+                c = 32
+            data[col, at + i] = c
+            if c != 32:
+                lo = min(lo, i)
+                hi = i + 1
     for i in range(lo, hi):
         data[col, at + i - lo] = data[col, at + i]
     offsets[col, k + 1] = at + max(hi - lo, 0)

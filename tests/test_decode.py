@@ -315,6 +315,31 @@ def test_vectorised_statics_equal_pyais_path(monkeypatch: pytest.MonkeyPatch) ->
     assert (fast.n_messages, fast.rejected) == (slow.n_messages, slow.rejected)
 
 
+#: Every character of the AIS 6-bit text alphabet, in code order.
+SIXBIT_TEXT = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_ !\"#$%&'()*+,-./0123456789:;<=>?"
+
+
+def test_every_text_character_decodes_like_the_pyais_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert len(SIXBIT_TEXT) == 64
+    text = SIXBIT_TEXT * 2
+    messages: list[dict[str, Any]] = []
+    for i in range(0, 64, 3):
+        name, call, dest = text[i : i + 20], text[i + 5 : i + 12], text[i + 30 : i + 50]
+        messages += [
+            {"type": 5, "mmsi": 1000 + i, "shipname": name, "callsign": call, "destination": dest},
+            {"type": 24, "mmsi": 2000 + i, "partno": 0, "shipname": name},
+            {"type": 24, "mmsi": 3000 + i, "partno": 1, "callsign": call, "ship_type": 30},
+        ]
+    lines = static_lines(messages)
+    fast, slow = decode_lines(lines), slow_only(lines, monkeypatch)
+    assert fast.rejected == slow.rejected == {}
+    assert_frame_equal(fast.statics, slow.statics)
+    names = set(fast.statics["vessel_name"].drop_nulls().to_list())
+    assert "!\"#$%&'()*+,-./01234" in names  # padding "@" only at the ends is removed
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
