@@ -28,7 +28,6 @@ U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
 Bool = npt.NDArray[np.bool_]
 I32 = npt.NDArray[np.int32]
-BoolMatrix = npt.NDArray[np.bool_]
 
 #: pyais's ShipType normalisation of every 8-bit ship type code.
 _SHIP_TYPE = np.array([ship_type_code(v) for v in range(256)], np.int64)
@@ -85,7 +84,8 @@ def _load_u64_typer(typingctx: Any, array: Any, index: Any) -> tuple[Any, Any]:
     return types.uint64(array, types.intp), codegen
 
 
-#: The 8 bytes at ``index`` as a little-endian word: one unaligned load, not 8 byte loads.
+#: The 8 bytes at ``index`` as one word (one unaligned load, not 8 byte loads). Hosts are
+#: little-endian, the byte order :func:`monitor.decode.payload_key` reads words in.
 _load_u64 = cast(Callable[[U8, int], np.uint64], intrinsic(_load_u64_typer))
 
 _BYTES_7F, _BYTES_80 = np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x8080808080808080)
@@ -390,7 +390,7 @@ _TEXT_WIDTH = 20
 
 
 @kernel
-def _dims(bits: I64, start: int, nums: I64, nulls: BoolMatrix, k: int, none: bool) -> None:
+def _dims(bits: I64, start: int, nums: I64, nulls: Bool, k: int, none: bool) -> None:
     """Write bow, stern, port and starboard (9, 9, 6, 6 bits from ``start``) to row ``k``."""
     for j in range(4):
         off, width = (0, 9) if j == 0 else (9, 9) if j == 1 else (6 * j + 6, 6)
