@@ -22,6 +22,7 @@ from monitor.fragments import NO_TIME
 from monitor.jit import inline, kernel
 
 I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
 U8 = npt.NDArray[np.uint8]
 
 #: Time-source codes used in int columns; index into TIME_SOURCES.
@@ -29,16 +30,6 @@ TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda",
 SRC_TAG, SRC_TRAIL, SRC_USCG, SRC_PGHP, SRC_ZDA, SRC_RMC, SRC_FALLBACK = range(1, 8)
 
 _PAD = 160  # zero bytes after the chunk, so that reads a little past a line's end stay inside
-
-
-#: Masks keeping the n (0-8) lowest bytes of a 64-bit word.
-_LOW_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
-
-
-def keep_low_bytes(word: npt.NDArray[np.uint64], n_bytes: I64) -> npt.NDArray[np.uint64]:
-    """Return ``word`` with only its ``n_bytes`` (8 or more: all, 0 or less: none) lowest bytes
-    kept."""
-    return np.asarray(word & _LOW_MASKS[np.clip(n_bytes, 0, 8)], np.uint64)
 
 
 @dataclass
@@ -65,7 +56,7 @@ class LineScan:
     own_time: I64
     own_src: I64
     #: Receiver station named after the checksum (US Coast Guard ",r<id>") as a key, 0 if none.
-    station: npt.NDArray[np.uint64]
+    station: U64
     #: Lines whose body starts with "$" (clock, $PGHP and other NMEA sentences).
     dollar_lines: I64
     #: Tag blocks alone on their line, and their c: time (NO_TIME if none).
@@ -83,7 +74,6 @@ _STATION_MUL = np.uint64(0x9E3779B97F4A7C15)
 _ONES = np.uint64(0x0101_0101_0101_0101)
 _HIGH_BITS = np.uint64(0x8080_8080_8080_8080)
 _NEWLINES = np.uint64(0x0A0A_0A0A_0A0A_0A0A)
-U64 = npt.NDArray[np.uint64]
 
 
 def _words(buf: U8) -> U64:
@@ -91,18 +81,31 @@ def _words(buf: U8) -> U64:
     return np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
 
 
+#: Bit patterns of the byte index (0-7) of a word's lowest byte with its high bit set.
+_BYTE_INDEX = np.uint64(0x0001_0203_0405_0607)
+
+
 @inline
-def _line_end(buf: U8, words: U64, at: int) -> int:
-    """Return the index of the first newline at or after ``at``."""
-    # Eight bytes at a time: a word holds a newline when one of its bytes XOR "\n" is zero.
-    while True:
-        t = words[at] ^ _NEWLINES
-        if (t - _ONES) & ~t & _HIGH_BITS:
-            break
-        at += 8
-    while buf[at] != 10:
-        at += 1
-    return at
+def _newlines(buf: U8, aligned: U64, size: int) -> I64:
+    """Return the index of every newline in ``buf[:size]``."""
+    n = 0
+    for i in range(size):
+        n += buf[i] == 10
+    found = np.empty(n, np.int64)
+    k = 0
+    # Eight bytes at a time: a word holds a newline when one of its bytes XOR "\n" is zero. The
+    # test can also flag a byte just above a real one, hence the check of each candidate.
+    for w in range((size + 7) // 8):
+        t = aligned[w] ^ _NEWLINES
+        flags = (t - _ONES) & ~t & _HIGH_BITS
+        while flags:
+            lowest = flags & (~flags + np.uint64(1))
+            at = 8 * w + int(((lowest >> np.uint64(7)) * _BYTE_INDEX) >> np.uint64(56))
+            if buf[at] == 10 and at < size:
+                found[k] = at
+                k += 1
+            flags ^= lowest
+    return found
 
 
 @inline
@@ -248,15 +251,12 @@ def _sentence(buf: U8, words: U64, b: int, e: int, row: I64) -> int:
 
 
 @kernel
-def _scan(
-    buf: U8, words: U64, size: int
-) -> tuple[I64, I64, I64, npt.NDArray[np.uint64], I64, I64, I64, I64]:
+def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[I64, I64, I64, U64, I64, I64, I64]:
     """Return the chunk's structure: per line (end, body), the AIS lines, the good sentences
     (rows _LINE.._SRC), their station keys, the "$" lines, the lone tag blocks (line, time) and
     the counts (_UNKNOWN, _BAD_CHECKSUM)."""
-    n = 0
-    for i in range(size):
-        n += buf[i] == 10
+    newlines = _newlines(buf, aligned, size)
+    n = len(newlines)
     lines = np.empty((2, n), np.int64)
     bang = np.empty(n, np.int64)
     table = np.empty((12, n), np.int64)
@@ -268,7 +268,7 @@ def _scan(
     at = 0
     for li in range(n):
         s = at
-        e = at = _line_end(buf, words, at)
+        e = at = newlines[li]
         at += 1
         if e > s and buf[e - 1] == 13:
             e -= 1
@@ -326,7 +326,6 @@ def _scan(
         dollar[:n_dollar],
         alone[:, :n_alone],
         counts,
-        np.array([n], np.int64),
     )
 
 
@@ -334,8 +333,10 @@ def scan_lines(data: bytes) -> LineScan:
     """Return the structure of a chunk of complete NMEA lines (see the module docstring)."""
     if not data.endswith(b"\n"):
         data += b"\n"
-    buf = np.frombuffer(data + bytes(_PAD), np.uint8)
-    lines, bang, table, station, dollar, alone, counts, _ = _scan(buf, _words(buf), len(data))
+    # Padded to whole words: the newline search reads the chunk as 64-bit words.
+    buf = np.frombuffer(data + bytes(_PAD + -len(data) % 8), np.uint8)
+    words, aligned = _words(buf), buf.view(np.uint64)
+    lines, bang, table, station, dollar, alone, counts = _scan(buf, words, aligned, len(data))
     rejected: Counter[str] = Counter()
     rejected["unknown_format"] += int(counts[_UNKNOWN])
     rejected["bad_checksum"] += int(counts[_BAD_CHECKSUM])
