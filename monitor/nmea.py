@@ -52,20 +52,12 @@ from monitor.decode_fast import (
 )
 from monitor.errors import SourceError
 from monitor.fragments import NO_TIME, FragmentAssembler
-from monitor.nmea_lines import (
-    PGHP_BAD_CHECKSUM,
-    PGHP_INVALID,
-    PGHP_OK,
-    SRC_FALLBACK,
-    SRC_PGHP,
-    SRC_TAG,
+from monitor.nmea_clock import (
     TIME_SOURCES,
-    LineScan,
-    checksums_ok,
     parse_clock_line,
-    pghp_times,
-    scan_lines,
+    resolve_times,
 )
+from monitor.nmea_lines import LineScan, scan_lines
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
 I64 = npt.NDArray[np.int64]
@@ -150,10 +142,9 @@ class NmeaDecoder:
         self._fragments = FragmentAssembler(fragment_timeout_s)
         self._timeout_us = int(fragment_timeout_s * 1_000_000)
         self._fallback_us = _fallback_us(fallback_time_utc)
-        #: (epoch µs, source code) of the last clock sentence seen.
-        self._clock: tuple[int, int] | None = None
-        #: (epoch µs, source code) of a $PGHP or lone tag block still waiting for its sentence.
-        self._prefix: tuple[int, int] | None = None
+        #: Time and source of a $PGHP or lone tag block still waiting for its sentence, then of
+        #: the last clock sentence seen (NO_TIME if none).
+        self._state = np.array([NO_TIME, 0, NO_TIME, 0], np.int64)
 
     def feed(self, data: bytes) -> DecodedBatch:
         """Return what the complete lines in ``data`` decode to."""
@@ -301,74 +292,28 @@ class NmeaDecoder:
 
     def _times(self, scan: LineScan, batch: DecodedBatch) -> tuple[I64, I64]:
         """Return the time (µs, NO_TIME if none) and time-source code of each good sentence."""
-        buf, body, ends = scan.buf, scan.body, scan.ends
-        pre: list[tuple[int, int, int]] = []
-        clk: list[tuple[int, int, int]] = []
-        if self._prefix is not None:
-            pre.append((-1, *self._prefix))
-        if self._clock is not None:
-            clk.append((-1, *self._clock))
-        d = scan.dollar_lines
-        size = len(buf)
-
-        def at(offset: int) -> npt.NDArray[np.uint8]:
-            return buf[np.minimum(body[d] + offset, size - 1)]
-
-        pghp = (at(1) == 80) & (at(2) == 71) & (at(3) == 72) & (at(4) == 80) & (at(5) == 44)
-        clock_kind = (at(3) == 90) & (at(4) == 68) & (at(5) == 65)  # ZDA
-        clock_kind |= (at(3) == 82) & (at(4) == 77) & (at(5) == 67)  # RMC
-        clock_lines = d[clock_kind]
-        good_sum = checksums_ok(buf, body[clock_lines], ends[clock_lines]).tolist()
-        for i, checked in zip(clock_lines.tolist(), good_sum, strict=True):
-            if not checked:
+        clocks: list[tuple[int, int, int]] = []
+        for line, body, end, checksum_ok in scan.clocks.T.tolist():
+            if not checksum_ok:
                 batch.rejected["bad_checksum"] += 1
                 continue
-            sentence = buf[body[i] : ends[i]].tobytes()
             try:
-                parsed = parse_clock_line(sentence)
+                parsed = parse_clock_line(scan.buf[body:end].tobytes())
             except (ValueError, IndexError):
                 batch.rejected["invalid_field"] += 1
                 continue
             if parsed is not None:
-                clk.append((i, *parsed))
-        pg = d[pghp]
-        pg_time, status = pghp_times(buf, body[pg], ends[pg])
-        batch.rejected["bad_checksum"] += int((status == PGHP_BAD_CHECKSUM).sum())
-        batch.rejected["invalid_field"] += int((status == PGHP_INVALID).sum())
-        good = status == PGHP_OK
-        alone = scan.tag_alone_time != NO_TIME
-        # Lines that time the next sentence: (line index, time, source), in line order.
-        parts = [
-            (np.array([p[0] for p in pre]), np.array([p[1] for p in pre]), pre[0][2] if pre else 0),
-            (pg[good], pg_time[good], SRC_PGHP),
-            (scan.tag_alone[alone], scan.tag_alone_time[alone], SRC_TAG),
-        ]
-        p_idx = np.concatenate([idx for idx, _, _ in parts]).astype(np.int64)
-        order = np.argsort(p_idx, kind="stable")
-        p_idx = p_idx[order]
-        p_t = np.concatenate([t for _, t, _ in parts]).astype(np.int64)[order]
-        p_src = np.concatenate([np.full(len(idx), code) for idx, _, code in parts])[order]
-
-        line = scan.line
-        time, src = scan.own_time.copy(), scan.own_src.copy()
-        bang = scan.bang_lines
-        if len(p_idx):
-            p = np.searchsorted(p_idx, line, "right") - 1
-            prev = np.searchsorted(bang, line) - 1
-            prev_line = np.where(prev >= 0, bang[np.maximum(prev, 0)], -2)
-            use = (time == NO_TIME) & (p >= 0) & (p_idx[np.maximum(p, 0)] > prev_line)
-            time[use], src[use] = p_t[p[use]], p_src[p[use]]
-            last_bang = int(bang[-1]) if len(bang) else -2
-            self._prefix = (int(p_t[-1]), int(p_src[-1])) if p_idx[-1] > last_bang else None
-        if clk:
-            c_idx, c_t, c_src = (np.array(x, np.int64) for x in zip(*clk, strict=True))
-            c = np.searchsorted(c_idx, line, "right") - 1
-            use = (time == NO_TIME) & (c >= 0)
-            time[use], src[use] = c_t[c[use]], c_src[c[use]]
-            self._clock = (clk[-1][1], clk[-1][2])
-        if self._fallback_us != NO_TIME:
-            use = time == NO_TIME
-            time[use], src[use] = self._fallback_us, SRC_FALLBACK
+                clocks.append((line, *parsed))
+        time, src, self._state = resolve_times(
+            scan.line,
+            scan.own_time,
+            scan.own_src,
+            scan.ais_lines,
+            scan.prefixes,
+            np.array(clocks, np.int64).reshape(-1, 3).T,
+            self._state,
+            self._fallback_us,
+        )
         return time, src
 
     def _fragment(

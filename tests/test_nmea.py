@@ -14,7 +14,7 @@ from pyais import encode_dict
 
 from monitor.errors import SourceError
 from monitor.nmea import NmeaDecoder, untimed_error
-from monitor.nmea_lines import (
+from monitor.nmea_clock import (
     PGHP_BAD_CHECKSUM,
     PGHP_INVALID,
     PGHP_OK,
@@ -22,10 +22,10 @@ from monitor.nmea_lines import (
     SRC_PGHP,
     parse_clock_line,
     pghp_times,
-    station_key,
     uint_after,
     uint_before,
 )
+from monitor.nmea_lines import station_key
 from monitor.schema import DecodedBatch
 
 T0 = 1_700_000_000  # 2023-11-14 22:13:20 UTC
