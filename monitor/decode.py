@@ -37,7 +37,7 @@ from pyais.messages import MSG_CLASS
 MMSI_MAX: Final = 999_999_999
 POSITION_TYPES: Final = frozenset({1, 2, 3, 18, 19, 27})
 STATIC_TYPES: Final = frozenset({5, 19, 24})
-#: Types the vectorised path decodes.
+#: Types the bulk path (:mod:`monitor.decode_fast`) decodes.
 FAST_POSITION_TYPES: Final = frozenset({1, 2, 3, 18, 27})
 FAST_STATIC_TYPES: Final = frozenset({5, 24})
 
@@ -54,7 +54,7 @@ MIN_BITS: Final[Mapping[int, int]] = {
 }
 _MIN_BITS_24 = {0: 160, 1: 162}
 
-#: Rejection reasons by code, as used by the vectorised path (0 = accepted).
+#: Rejection reasons by code, as used by the bulk path (0 = accepted).
 REASONS: Final = ("", "invalid_field", "truncated", "invalid_mmsi", "invalid_position")
 
 _M64 = (1 << 64) - 1

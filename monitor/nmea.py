@@ -1,7 +1,8 @@
 """Raw NMEA 0183 AIS input: the chunk decoder, its time sources and its rejection counts.
 
-A chunk of complete lines is parsed with numpy on the raw bytes (:mod:`monitor.nmea_lines`) and
-its messages decoded in bulk (:mod:`monitor.decode_fast`); only rare lines are handled one by one
+A chunk of complete lines is parsed by one compiled pass over its raw bytes
+(:mod:`monitor.nmea_lines`), each sentence timed by another (:mod:`monitor.nmea_clock`), and its
+messages decoded in bulk (:mod:`monitor.decode_fast`); only rare lines are handled one by one
 in Python: ``$xxZDA``/``$xxRMC`` clock sentences, type 19, and multi-part messages whose parts are
 not next to each other in one chunk (those are decoded with pyais, :mod:`monitor.decode`).
 
@@ -76,7 +77,7 @@ def _scan_or_none(data: bytes) -> LineScan | None:
 TIME_MIN_US = 631_152_000_000_000  # 1990-01-01
 TIME_MAX_US = 4_102_444_800_000_000  # 2100-01-01
 
-#: The longest payload the vectorised path takes; longer ones are not position reports.
+#: The longest payload the bulk path takes; longer ones are not position reports.
 _FAST_MAX_CHARS = 64
 
 _OTHER, _FAST_POS, _FAST_STAT, _ONE_BY_ONE = range(4)
@@ -158,7 +159,7 @@ class NmeaDecoder:
         """Yield each item with what its chunk ``data(item)`` decodes to, as :meth:`feed` would.
 
         The next chunk's lines are parsed on a second thread while this one is decoded, which
-        keeps a second core busy (numpy releases the interpreter lock).
+        keeps a second core busy (the compiled scan releases the interpreter lock).
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmea-scan") as pool:
             pending: tuple[T, Future[LineScan | None]] | None = None
