@@ -140,10 +140,17 @@ def _bit_words(p: U8, at: int, bits: I64) -> None:
 
 
 @kernel
-def _read(p: U8, at: int, n: int, bits: I64) -> tuple[bool, np.uint64]:
-    """Fill ``bits`` from the payload ``p[at:at+n]``; return :func:`_scan` of it."""
-    _bit_words(p, at, bits)
-    return _scan(p, at, n)
+def _read(
+    buf: U8, s1: int, l1: int, s2: int, l2: int, bits: I64, scratch: U8
+) -> tuple[bool, np.uint64]:
+    """Fill ``bits`` from the payload ``buf[s1:s1+l1] + buf[s2:s2+l2]``; return :func:`_scan`
+    of it."""
+    if l2 == 0:
+        _bit_words(buf, s1, bits)
+        return _scan(buf, s1, l1)
+    joined = _joined(buf, s1, l1, s2, l2, scratch)
+    _bit_words(joined, 0, bits)
+    return _scan(joined, 0, l1 + l2)
 
 
 @kernel
@@ -241,10 +248,7 @@ def _positions_kernel(
     k = 0
     for m in range(n):
         length = l1[m] + l2[m]
-        if l2[m] == 0:
-            bad, key = _read(buf, s1[m], length, bits)
-        else:
-            bad, key = _read(_joined(buf, s1[m], l1[m], s2[m], l2[m], scratch), 0, length, bits)
+        bad, key = _read(buf, s1[m], l1[m], s2[m], l2[m], bits, scratch)
         if bad:
             reason[m] = INVALID_FIELD
             continue
@@ -444,10 +448,7 @@ def _statics_kernel(
     k = 0
     for m in range(n):
         length = l1[m] + l2[m]
-        if l2[m] == 0:
-            bad, key = _read(buf, s1[m], length, bits)
-        else:
-            bad, key = _read(_joined(buf, s1[m], l1[m], s2[m], l2[m], scratch), 0, length, bits)
+        bad, key = _read(buf, s1[m], l1[m], s2[m], l2[m], bits, scratch)
         n_bits = length * 6 - fill[m]
         t = _field(bits, 0, 6) if length > 0 else 0
         part = _field(bits, 38, 2) if t != 5 and n_bits >= 40 else 0

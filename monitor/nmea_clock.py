@@ -36,6 +36,15 @@ def hex_digit(c: int) -> int:
 
 
 @inline
+def find_byte(buf: U8, value: int, start: int, end: int) -> int:
+    """Return the index of the first ``value`` byte in ``buf[start:end]``, -1 if none."""
+    for k in range(start, end):
+        if buf[k] == value:
+            return k
+    return -1
+
+
+@inline
 def uint_after(buf: U8, at: int, limit: int) -> tuple[int, int]:
     """Return the value and digit count (up to ``limit``) of the number starting at ``at``."""
     value, n = 0, 0
@@ -84,11 +93,7 @@ def _month_days(y: int, mo: int) -> int:
 def star_checksum(buf: U8, body: int, end: int) -> int:
     """Return 1 if the sentence ``buf[body:end]`` has a ``*hh`` checksum (after its first "*")
     that matches, 0 if it does not, -1 if the sentence has no "*"."""
-    star = -1
-    for k in range(body + 1, end):
-        if buf[k] == 42:
-            star = k
-            break
+    star = find_byte(buf, 42, body + 1, end)
     if star < 0:
         return -1
     if star + 3 > end:

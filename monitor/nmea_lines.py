@@ -29,6 +29,7 @@ from monitor.nmea_clock import (
     SRC_TRAIL,
     SRC_USCG,
     epoch_us,
+    find_byte,
     hex_digit,
     pghp_line,
     star_checksum,
@@ -153,11 +154,7 @@ def station_key(buf: U8, at: int) -> np.uint64:
 def _tag_block(buf: U8, start: int, end: int) -> tuple[int, int]:
     """Return where the tag block opening at ``start`` closes (-1 if not on its line) and its
     first ``c:`` time (NO_TIME if none)."""
-    close = -1
-    for k in range(start + 1, end):
-        if buf[k] == 92:
-            close = k
-            break
+    close = find_byte(buf, 92, start + 1, end)
     if close < 0:
         return -1, _NO_TIME
     for k in range(start + 1, close - 1):
@@ -196,11 +193,7 @@ def _sentence(buf: U8, words: U64, b: int, e: int, row: I64) -> int:
     star = e - 3
     trailing = 0
     if buf[star] != 42:
-        star = -1
-        for k in range(c4 + 1, e - 2):
-            if buf[k] == 42:
-                star = k
-                break
+        star = find_byte(buf, 42, c4 + 1, e - 2)
         if star < 0 or buf[star + 3] != 44:
             return _UNKNOWN
         trailing = 1
