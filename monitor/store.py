@@ -130,6 +130,11 @@ def _matching_rows(
     return hits["_row"]
 
 
+def _in_time_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return ``frame`` sorted by time (most feeds arrive in order: checking is much cheaper)."""
+    return frame if frame["timestamp_utc"].is_sorted() else frame.sort("timestamp_utc")
+
+
 def _per_source(frame: pl.DataFrame) -> dict[str, int]:
     return {str(source): int(n) for source, n in frame.group_by("source").len().iter_rows()}
 
@@ -287,9 +292,7 @@ class Store:
                 new = new.filter(pl.Series(keep))
         if new.height == 0:
             return {}
-        if not new["timestamp_utc"].is_sorted():
-            # Most feeds arrive in time order: the check is much cheaper than the sort.
-            new = new.sort("timestamp_utc")
+        new = _in_time_order(new)
         first = new["timestamp_utc"].first()
         last = new["timestamp_utc"].last()
         assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
@@ -341,7 +344,7 @@ class Store:
         new = new.drop("_row")
         if new.height:
             atomic_write_parquet(
-                new.sort("timestamp_utc"), self.statics_dir / f"part-{uuid.uuid4().hex}.parquet"
+                _in_time_order(new), self.statics_dir / f"part-{uuid.uuid4().hex}.parquet"
             )
             self._compact_if_needed(self.statics_dir)
         return _per_source(new)
