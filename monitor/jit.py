@@ -14,13 +14,14 @@ import numba
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
+
 
 def kernel(func: F) -> F:
     """Return ``func`` compiled to machine code (see the module docstring)."""
-    return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy")(func))
+    return cast(F, numba.njit(**_OPTIONS)(func))
 
 
 def inline(func: F) -> F:
     """Return ``func`` compiled like :func:`kernel`, and inlined into the kernels that call it."""
-    compiled = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(func)
-    return cast(F, compiled)
+    return cast(F, numba.njit(**_OPTIONS, inline="always")(func))
