@@ -21,13 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from monitor.atomic import atomic_path, atomic_write_text
 from monitor.errors import StoreError
+from monitor.jit import kernel
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, empty_frame
 
 log = logging.getLogger(__name__)
+
+B1 = npt.NDArray[np.bool_]
+I64 = npt.NDArray[np.int64]
+U32 = npt.NDArray[np.uint32]
+U64 = npt.NDArray[np.uint64]
 
 #: One row per input file (identified by its fingerprint), updated at each checkpoint.
 MANIFEST_SCHEMA: dict[str, pl.DataType] = {
@@ -74,6 +81,55 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
         frame.write_parquet(tmp, compression="zstd", compression_level=1)
 
 
+@kernel
+def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: B1, window_us: int) -> B1:
+    """Return which rows repeat the row before them in (mmsi, msg_key, time) order within
+    ``window_us``; rows not ``valid`` (a null key column) are never repeats."""
+    n = len(mmsi)
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    # Open addressing; a slot holds the key and (mmsi << 32 | group + 1), 0 when empty.
+    table = np.zeros((size, 2), np.uint64)
+    group = np.empty(n, np.int64)
+    last_us = np.empty(n, np.int64)
+    in_order = np.ones(n, np.bool_)
+    repeat = np.zeros(n, np.bool_)
+    n_groups = 0
+    for i in range(n):
+        if not valid[i]:
+            continue
+        key, tagged = msg_key[i], np.uint64(mmsi[i]) << np.uint64(32)
+        slot = (key ^ (tagged * np.uint64(0x9E3779B97F4A7C15))) & np.uint64(size - 1)
+        while table[slot, 1] != 0 and (
+            table[slot, 0] != key or table[slot, 1] >> np.uint64(32) != np.uint64(mmsi[i])
+        ):
+            slot = (slot + np.uint64(1)) & np.uint64(size - 1)
+        if table[slot, 1] == 0:
+            g = n_groups
+            n_groups += 1
+            table[slot, 0] = key
+            table[slot, 1] = tagged | np.uint64(g + 1)
+        else:
+            g = np.int64(table[slot, 1] & np.uint64(0xFFFFFFFF)) - 1
+            # Most feeds arrive in time order: then the row before in time is the one before.
+            if time_us[i] < last_us[g]:
+                in_order[g] = False
+            repeat[i] = time_us[i] - last_us[g] <= window_us
+        last_us[g] = time_us[i]
+        group[i] = g
+    # Groups received out of time order: sort their rows by (group, time) and compare again.
+    rows = np.array([i for i in range(n) if valid[i] and not in_order[group[i]]], np.int64)
+    if len(rows):
+        rows = rows[np.argsort(time_us[rows], kind="mergesort")]
+        rows = rows[np.argsort(group[rows], kind="mergesort")]
+        repeat[rows[0]] = False
+        for k in range(1, len(rows)):
+            i, j = rows[k], rows[k - 1]
+            repeat[i] = group[i] == group[j] and time_us[i] - time_us[j] <= window_us
+    return repeat
+
+
 def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
     """Return ``frame`` without repeats: same (mmsi, msg_key) within ``window_s`` of the previous.
 
@@ -81,30 +137,12 @@ def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
     """
     if frame.height < 2:
         return frame
-    # Most keys occur once: only rows sharing a key need sorting and the window test, and only
-    # their key columns (a copy of the whole frame is made only when there is a repeat).
-    shared = frame.select(pl.col("msg_key").is_duplicated()).to_series()
-    if not shared.any():
-        return frame
-    window = dt.timedelta(seconds=window_s)
-    repeat = (
-        (pl.col("mmsi") == pl.col("mmsi").shift(1))
-        & (pl.col("msg_key") == pl.col("msg_key").shift(1))
-        & ((pl.col("timestamp_utc") - pl.col("timestamp_utc").shift(1)) <= window)
-    )
-    repeats = (
-        frame.select(_KEY_COLUMNS)
-        .with_row_index("_row")
-        .filter(shared)
-        .sort(_KEY_COLUMNS)
-        .filter(repeat.fill_null(False))
-        .get_column("_row")
-    )
-    if repeats.len() == 0:
-        return frame
-    keep = np.ones(frame.height, dtype=np.bool_)
-    keep[repeats.to_numpy()] = False
-    return frame.filter(pl.Series(keep))
+    keys = frame.select(_KEY_COLUMNS)
+    valid = keys.select(pl.all_horizontal(pl.all().is_not_null())).to_series().to_numpy()
+    keys = keys.with_columns(pl.col("timestamp_utc").dt.epoch("us")).fill_null(0)
+    window_us = dt.timedelta(seconds=window_s) // dt.timedelta(microseconds=1)
+    repeat = _repeats(*(keys[c].to_numpy() for c in _KEY_COLUMNS), valid, window_us)
+    return frame.filter(pl.Series(~repeat)) if repeat.any() else frame
 
 
 def _matching_rows(
@@ -136,6 +174,9 @@ def _in_time_order(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _per_source(frame: pl.DataFrame) -> dict[str, int]:
+    sources = frame["source"]
+    if frame.height and sources.null_count() == 0 and (sources == sources[0]).all():
+        return {str(sources[0]): frame.height}  # one source: much cheaper than grouping
     return {str(source): int(n) for source, n in frame.group_by("source").len().iter_rows()}
 
 

@@ -169,6 +169,23 @@ def test_drop_repeats_keeps_the_order_of_the_rows_it_keeps() -> None:
     assert kept.filter(pl.col("mmsi") == 1)["timestamp_utc"].to_list() == [T0]
 
 
+def test_drop_repeats_keeps_the_first_of_equal_times_and_rows_with_a_null_key() -> None:
+    frame = pl.concat([positions([(1, 7, 5)], source="first"), positions([(1, 7, 5), (1, 7, 0)])])
+    assert drop_repeats(frame, 60)["source"].to_list() == ["a"]
+    in_order = pl.concat([positions([(1, 7, 0)], source="first"), positions([(1, 7, 0)])])
+    assert drop_repeats(in_order, 60)["source"].to_list() == ["first"]
+    nulls = positions([(1, 7, 0), (1, 7, 1), (1, 7, 2)]).with_columns(
+        msg_key=pl.Series([7, None, None], dtype=pl.UInt64)
+    )
+    assert drop_repeats(nulls, 60).height == 3
+
+
+def test_add_positions_counts_rows_per_source(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    frame = pl.concat([positions([(1, 7, 0), (2, 7, 0)], "a"), positions([(3, 7, 0)], "b")])
+    assert store.add_positions(frame, 60) == {"a": 2, "b": 1}
+
+
 def test_each_day_file_is_sorted_by_time(tmp_path: Path) -> None:
     store = Store(tmp_path)
     rows = [(m, m, float(s)) for m, s in enumerate([90, 10, 40, -20, 0, 25, 80, 5])]
