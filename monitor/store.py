@@ -111,7 +111,7 @@ def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: B1, window_us: int) -
             table[slot, 0] = key
             table[slot, 1] = tagged | np.uint64(g + 1)
         else:
-            g = np.int64(table[slot, 1] & np.uint64(0xFFFFFFFF)) - 1
+            g = int(table[slot, 1] & np.uint64(0xFFFFFFFF)) - 1
             # Most feeds arrive in time order: then the row before in time is the one before.
             if time_us[i] < last_us[g]:
                 in_order[g] = False
@@ -141,7 +141,8 @@ def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
     valid = keys.select(pl.all_horizontal(pl.all().is_not_null())).to_series().to_numpy()
     keys = keys.with_columns(pl.col("timestamp_utc").dt.epoch("us")).fill_null(0)
     window_us = dt.timedelta(seconds=window_s) // dt.timedelta(microseconds=1)
-    repeat = _repeats(*(keys[c].to_numpy() for c in _KEY_COLUMNS), valid, window_us)
+    mmsi, msg_key, time_us = (keys[c].to_numpy() for c in _KEY_COLUMNS)
+    repeat = _repeats(mmsi, msg_key, time_us, valid, window_us)
     return frame.filter(pl.Series(~repeat)) if repeat.any() else frame
 
 
