@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow.parquet as pq
 
 from monitor.atomic import atomic_path, atomic_write_text
 from monitor.errors import StoreError
@@ -72,13 +73,27 @@ _JOURNALS = "_compaction-*.json"
 #: listed them just before can still read them; until then readers skip them (see live_files).
 SUPERSEDED_GRACE_S = 600.0
 _KEY_COLUMNS = ["mmsi", "msg_key", "timestamp_utc"]
+#: Columns of these types are dictionary-encoded (few distinct values); others are plain.
+_DICTIONARY_TYPES = (pl.String(), pl.Boolean(), pl.UInt8(), pl.UInt16(), pl.Int8(), pl.Int16())
 
 
 def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` through a temp file and a rename, so readers never see half."""
+    """Write ``frame`` to ``path`` through a temp file and a rename, so readers never see half.
+
+    zstd level 1, floats byte-stream-split and dictionaries only for strings and small integers:
+    as small as polars' own zstd files, at about two thirds of the CPU time.
+    """
+    dictionary = [c for c, t in frame.schema.items() if t in _DICTIONARY_TYPES]
+    floats = [c for c, t in frame.schema.items() if t.is_float()]
     with atomic_path(path) as tmp:
-        # zstd level 1: twice as fast to write as the default level, files about 10 % larger.
-        frame.write_parquet(tmp, compression="zstd", compression_level=1)
+        pq.write_table(
+            frame.to_arrow(),
+            tmp,
+            compression="zstd",
+            compression_level=1,
+            use_dictionary=dictionary,
+            column_encoding=dict.fromkeys(floats, "BYTE_STREAM_SPLIT"),
+        )
 
 
 @kernel
@@ -300,7 +315,7 @@ class Store:
         Returns the number of rows written per ``source``.
 
         A row is already stored when a stored row has the same mmsi and msg_key within
-        ``window_s`` of its time. Only the day partitions the rows can touch are read.
+        ``window_s`` of its time. Only the day partitions of the batch's time span are read.
         """
         new = drop_repeats(frame, window_s)
         if new.height == 0:
@@ -309,17 +324,9 @@ class Store:
         first = new["timestamp_utc"].min()
         last = new["timestamp_utc"].max()
         assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
-        days = {
-            d
-            for d in new.select(
-                pl.concat([pl.col("timestamp_utc") - window, pl.col("timestamp_utc") + window])
-                .dt.date()
-                .unique()
-            )
-            .to_series()
-            .to_list()
-        }
-        files = [f for d in sorted(days) for f in live_files(self.partition_dir(d))]
+        # Every day of the batch's span (one or two for a feed read in time order).
+        span = range((first - window).toordinal(), (last + window).toordinal() + 1)
+        files = [f for d in span for f in live_files(self.partition_dir(dt.date.fromordinal(d)))]
         if files:
             # Days with no stored rows yet need no lookup: within-batch repeats are gone already.
             old = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).filter(
