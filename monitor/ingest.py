@@ -86,6 +86,7 @@ class _Run:
         self.n_buffered = 0
         self.waiting: dict[str, _Checkpoint] = {}
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._statics_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statics")
         self._pending: Future[tuple[dict[str, int], dict[str, int]]] | None = None
         self.files: dict[str, FileSummary] = {}
         #: Per input, the counts already put in a manifest row during this run.
@@ -195,6 +196,7 @@ class _Run:
     def close(self) -> None:
         """Wait for the writer thread to finish whatever it is writing."""
         self._writer.shutdown(wait=True)
+        self._statics_writer.shutdown(wait=True)
 
     def _write(
         self,
@@ -203,12 +205,16 @@ class _Run:
         points: list[_Checkpoint],
     ) -> tuple[dict[str, int], dict[str, int]]:
         try:
+            # Statics go to their own folder on a second thread, alongside the positions.
+            statics_done = (
+                self._statics_writer.submit(self.store.add_statics, statics, self.window_s)
+                if statics is not None
+                else None
+            )
             stored_positions = (
                 self.store.add_positions(positions, self.window_s) if positions is not None else {}
             )
-            stored_statics = (
-                self.store.add_statics(statics, self.window_s) if statics is not None else {}
-            )
+            stored_statics = statics_done.result() if statics_done is not None else {}
             for point in points:
                 point.row["n_positions"] += stored_positions.get(point.row["input"], 0)
                 point.row["n_statics"] += stored_statics.get(point.row["input"], 0)
