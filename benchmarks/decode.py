@@ -6,9 +6,11 @@
    reports (types 1, 2, 3, 18, 27), two-part type 5, type 24 A/B, base stations (type 4), a few
    type 21; half the lines carry an NMEA 4.0 tag block, a third a USCG trailing epoch, the rest
    are timed by a $GPZDA clock sentence every 30 s.
-2. Runs ``monitor ingest`` on it into a fresh store, as a subprocess, and reports messages/s and
-   the child's peak RSS; then the decoder alone on the same feed (in process), for the share of
-   the ingest's time spent outside decoding.
+2. Runs ``monitor ingest`` on it into a fresh store, as a subprocess, three times, and reports
+   the best messages/s and the children's peak RSS. Then the same on the feed's first 1,000
+   lines: that run's time is the start-up every process pays once (mostly loading the compiled
+   kernels), printed with the rate it leaves aside. Then the decoder alone on the same feed (in
+   process), for the share of the ingest's time spent outside decoding.
 3. Decodes a prefix of the same file with plain pyais (``FileReaderStream`` + ``decode()``) for
    the baseline rate, and prints the ratio.
 4. Position reports only: the decoder as ``monitor ingest`` runs it (``NmeaDecoder.feed_each``,
@@ -184,8 +186,10 @@ def _kind(sentence: str) -> int:
     return value - 8 if value > 40 else value
 
 
-def run_ingest(feed: Path, store: Path) -> tuple[dict[str, object], float, float]:
-    """Return (summary, wall seconds, peak RSS MiB) of ``monitor ingest`` in a child process."""
+def run_ingest(feed: Path, work: Path) -> tuple[dict[str, object], float, float]:
+    """Return (summary, wall seconds, peak RSS MiB so far) of ``monitor ingest`` in a child
+    process, into a fresh store in ``work``."""
+    store = Path(tempfile.mkdtemp(prefix="store-", dir=work))
     command = [sys.executable, "-c", "from monitor.cli import main; main()", "ingest"]
     started = time.perf_counter()
     done = subprocess.run(
@@ -274,12 +278,17 @@ def main() -> None:
         build_feed(mixed, args.lines, MIX)
     if not positions.exists():
         build_feed(positions, args.baseline_lines, {1: 0.7, 3: 0.15, 18: 0.15})
-    store = Path(tempfile.mkdtemp(prefix="store-", dir=work))
 
-    summary, wall, peak_mib = run_ingest(mixed, store)
+    # Best of three, each into a fresh store: the machine may be busy with other work.
+    runs = [run_ingest(mixed, work) for _ in range(3)]
+    summary, wall, peak_mib = min(runs, key=lambda run: float(str(run[0]["elapsed_s"])))
     messages = int(str(summary["messages"]))
     inner = float(str(summary["elapsed_s"]))
     e2e_rate = messages / inner
+    small = work / "mixed-1000.nmea"
+    with mixed.open("rb") as feed:
+        small.write_bytes(b"".join(itertools.islice(feed, 1000)))
+    startup = min(float(str(run_ingest(small, work)[0]["elapsed_s"])) for _ in range(3))
     base_n, base_s = pyais_rate(mixed, args.baseline_lines)
     base_rate = base_n / base_s
     print(
@@ -289,6 +298,10 @@ def main() -> None:
     print(
         f"  monitor ingest -> Parquet: {e2e_rate:,.0f} msg/s "
         f"(ingest {inner:.2f} s; {wall:.2f} s with interpreter start)"
+    )
+    print(
+        f"  of which start-up: {startup:.2f} s (ingest of the first 1,000 lines alone); "
+        f"the rest runs at {messages / (inner - startup):,.0f} msg/s"
     )
     print(f"  peak RSS of monitor ingest: {peak_mib:,.0f} MiB")
     # The decoder alone on the same feed bounds what the ingest can reach: the rest is reading,
