@@ -20,14 +20,8 @@ from numba.core import types
 from numba.extending import intrinsic
 
 from monitor.decode import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
-from monitor.jit import kernel
+from monitor.jit import I32, I64, U8, U64, Bool, kernel
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
-
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
-U64 = npt.NDArray[np.uint64]
-Bool = npt.NDArray[np.bool_]
-I32 = npt.NDArray[np.int32]
 
 #: pyais's ShipType normalisation of every 8-bit ship type code.
 _SHIP_TYPE = np.array([ship_type_code(v) for v in range(256)], np.int64)
@@ -380,7 +374,7 @@ def _series(name: str, values: npt.NDArray[Any], null: Bool | None = None) -> pl
     return pl.Series(_ArrowArray(array)).alias(name)
 
 
-def _strings(name: str, data: U8, offsets: npt.NDArray[np.int32], null: Bool) -> pl.Series:
+def _strings(name: str, data: U8, offsets: I32, null: Bool) -> pl.Series:
     array = pa.StringArray.from_buffers(
         len(null), pa.py_buffer(offsets), pa.py_buffer(data), _validity(null)
     )

@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
 from monitor.decode import (
@@ -53,6 +52,7 @@ from monitor.decode_fast import (
 )
 from monitor.errors import SourceError
 from monitor.fragments import NO_TIME, FragmentAssembler
+from monitor.jit import I64, U8
 from monitor.nmea_clock import (
     TIME_SOURCES,
     parse_clock_line,
@@ -60,9 +60,6 @@ from monitor.nmea_clock import (
 )
 from monitor.nmea_lines import LineScan, scan_lines
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
-
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
 
 _NO_FRAME = pl.DataFrame()
 T = TypeVar("T")

@@ -8,13 +8,9 @@ import calendar
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
 from monitor.fragments import NO_TIME
-from monitor.jit import inline, kernel
-
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
+from monitor.jit import I64, U8, inline, kernel
 
 #: Time-source codes used in int columns; index into TIME_SOURCES.
 TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda", "rmc", "fallback")

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
 from monitor.fragments import NO_TIME
-from monitor.jit import inline, kernel
+from monitor.jit import I64, U8, U64, inline, kernel
 from monitor.nmea_clock import (
     PGHP_BAD_CHECKSUM,
     PGHP_INVALID,
@@ -36,10 +35,6 @@ from monitor.nmea_clock import (
     uint_after,
     uint_before,
 )
-
-I64 = npt.NDArray[np.int64]
-U64 = npt.NDArray[np.uint64]
-U8 = npt.NDArray[np.uint8]
 
 _NO_TIME: Final = NO_TIME
 _PAD = 160  # zero bytes after the chunk, so that reads a little past a line's end stay inside

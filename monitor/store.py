@@ -21,21 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 import pyarrow.parquet as pq
 
 from monitor.atomic import atomic_path, atomic_write_text
 from monitor.errors import StoreError
-from monitor.jit import kernel
+from monitor.jit import I64, U32, U64, Bool, kernel
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, empty_frame
 
 log = logging.getLogger(__name__)
 
-B1 = npt.NDArray[np.bool_]
-I64 = npt.NDArray[np.int64]
-U32 = npt.NDArray[np.uint32]
-U64 = npt.NDArray[np.uint64]
 
 #: One row per input file (identified by its fingerprint), updated at each checkpoint.
 MANIFEST_SCHEMA: dict[str, pl.DataType] = {
@@ -97,7 +92,7 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
 
 
 @kernel
-def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: B1, window_us: int) -> B1:
+def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: Bool, window_us: int) -> Bool:
     """Return which rows repeat the row before them in (mmsi, msg_key, time) order within
     ``window_us``; rows not ``valid`` (a null key column) are never repeats."""
     n = len(mmsi)
