@@ -129,17 +129,19 @@ def test_offline_map_initialises_with_all_layers_and_no_errors(opened: Opened) -
 
 
 def _click_marker(page: Any, call_id: str) -> None:
-    x, y = page.evaluate(
+    # A mouse click on the marker's own SVG element: Playwright waits until the element has
+    # stopped moving after the zoom and is the one that receives the click (clicking at computed
+    # page coordinates could land before the map had redrawn the marker there).
+    marker = page.evaluate_handle(
         """(id) => {
           const s = monitorReport.state, m = s.markers[id];
           s.map.setView(m.getLatLng(), 15, {animate: false});
-          const p = s.map.latLngToContainerPoint(m.getLatLng());
-          const r = s.map.getContainer().getBoundingClientRect();
-          return [r.left + p.x, r.top + p.y];
+          return m.getElement();
         }""",
         call_id,
-    )
-    page.mouse.click(x, y)
+    ).as_element()
+    assert marker is not None
+    marker.click()
     page.wait_for_selector(".leaflet-popup-content .mr-popup-title")
 
 
