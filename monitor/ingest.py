@@ -25,6 +25,7 @@ from monitor.config import Settings
 from monitor.csv_source import CsvDecoder
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
 from monitor.ingest_summary import FileSummary, IngestSummary
+from monitor.jit import prepare
 from monitor.nmea import NmeaDecoder, untimed_error
 from monitor.schema import DecodedBatch
 from monitor.sources import (
@@ -444,6 +445,7 @@ def ingest_paths(
     store = Store(settings.store.path)
     summary = IngestSummary(store=str(store.root))
     started = time.perf_counter()
+    prepare()
     total = sum(i.path.stat().st_size for i in inputs if i.path is not None)
     with store.writer(), Progress(total, enabled=progress) as bar:
         run = _Run(store, settings, fallback_time_utc)

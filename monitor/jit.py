@@ -7,12 +7,16 @@ can run one while the first decodes.
 
 from __future__ import annotations
 
+import functools
+import gc
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
 import numpy.typing as npt
+from numba.core.registry import cpu_target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,3 +39,25 @@ def kernel(func: F) -> F:
 def inline(func: F) -> F:
     """Return ``func`` compiled like :func:`kernel`, and inlined into the kernels that call it."""
     return cast(F, numba.njit(**_OPTIONS, inline="always")(func))
+
+
+@functools.cache
+def prepare() -> None:
+    """Set up numba's compiler once per process, with the garbage collector paused.
+
+    Before its first kernel call, compiled or loaded from the cache, a process imports numba's
+    implementation modules (and numpy.ma, which numba checks arrays against): about 0.2 s that
+    creates some 100k objects, all long-lived. Collections triggered meanwhile would traverse
+    them again and again, adding about half to that time; here they join the oldest generation
+    directly instead.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        cpu_target.target_context.refresh()
+        importlib.import_module("numpy.ma")
+        gc.freeze()
+        gc.unfreeze()
+    finally:
+        if enabled:
+            gc.enable()
