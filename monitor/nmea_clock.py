@@ -42,23 +42,31 @@ def find_byte(buf: U8, value: int, start: int, end: int) -> int:
 
 @inline
 def uint_after(buf: U8, at: int, limit: int) -> tuple[int, int]:
-    """Return the value and digit count (up to ``limit``) of the number starting at ``at``."""
+    """Return the value and digit count (up to ``limit``) of the number starting at ``at``
+    (reads up to ``buf[at + limit]``)."""
+    # One loop with one exit and no branch inside, as below: where these are inlined into a
+    # loop, numba then needs no reference counting of ``buf`` on each call.
     value, n = 0, 0
-    while n < limit and 48 <= buf[at + n] <= 57:
-        value = value * 10 + (int(buf[at + n]) - 48)
+    d = int(buf[at]) - 48
+    while (n < limit) & (d >= 0) & (d <= 9):
+        value = value * 10 + d
         n += 1
+        d = int(buf[at + n]) - 48
     return value, n
 
 
 @inline
 def uint_before(buf: U8, end: int, limit: int) -> tuple[int, int]:
     """Return the value and digit count (up to ``limit``) of the number ending before ``end``."""
-    n = 0
-    while n < limit and end - n - 1 >= 0 and 48 <= buf[end - n - 1] <= 57:
+    value, n, scale = 0, 0, 1
+    k = end - 1
+    d = int(buf[max(k, 0)]) - 48
+    while (n < limit) & (k >= 0) & (d >= 0) & (d <= 9):
+        value += d * scale
+        scale *= 10
         n += 1
-    value = 0
-    for k in range(end - n, end):
-        value = value * 10 + (int(buf[k]) - 48)
+        k -= 1
+        d = int(buf[max(k, 0)]) - 48
     return value, n
 
 

@@ -28,7 +28,6 @@ from monitor.nmea_clock import (
     SRC_TRAIL,
     SRC_USCG,
     epoch_us,
-    find_byte,
     hex_digit,
     pghp_line,
     star_checksum,
@@ -75,9 +74,14 @@ _UNKNOWN, _BAD_CHECKSUM, _INVALID_FIELD = 0, 1, 2
 #: Rows of the sentence table the scan returns.
 _LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _STAR, _TRAILING, _TIME, _SRC = range(12)
 _STATION_MUL = np.uint64(0x9E3779B97F4A7C15)
+#: Words of eight equal bytes, for tests on eight bytes at a time.
 _ONES = np.uint64(0x0101_0101_0101_0101)
-_HIGH_BITS = np.uint64(0x8080_8080_8080_8080)
+_LOW_BITS = np.uint64(0x7F7F_7F7F_7F7F_7F7F)
 _NEWLINES = np.uint64(0x0A0A_0A0A_0A0A_0A0A)
+_STARS = np.uint64(0x2A2A_2A2A_2A2A_2A2A)
+_BACKSLASHES = np.uint64(0x5C5C_5C5C_5C5C_5C5C)
+#: Bit patterns of the byte index (0-7) of a word's lowest byte with its high bit set.
+_BYTE_INDEX = np.uint64(0x0001_0203_0405_0607)
 
 
 def _words(buf: U8) -> U64:
@@ -85,49 +89,73 @@ def _words(buf: U8) -> U64:
     return np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
 
 
-#: Bit patterns of the byte index (0-7) of a word's lowest byte with its high bit set.
-_BYTE_INDEX = np.uint64(0x0001_0203_0405_0607)
+@inline
+def _matches(word: np.uint64, pattern: np.uint64) -> np.uint64:
+    """Return a word with the high bit set in each byte of ``word`` equal to that of ``pattern``,
+    and every other bit clear."""
+    t = word ^ pattern
+    # A byte of t is zero when neither its high bit nor the sum of its low bits and 0x7F has the
+    # high bit set; that sum never carries into the next byte, so the test is exact.
+    return ~(((t & _LOW_BITS) + _LOW_BITS) | t | _LOW_BITS)
 
 
 @inline
-def _newlines(buf: U8, aligned: U64, size: int) -> I64:
-    """Return the index of every newline in ``buf[:size]``."""
+def _lowest_byte(flags: np.uint64) -> int:
+    """Return the index (0-7) of the lowest byte with its high bit set in ``flags`` (non-zero,
+    high bits only)."""
+    lowest = flags & (~flags + np.uint64(1))
+    return int(((lowest >> np.uint64(7)) * _BYTE_INDEX) >> np.uint64(56))
+
+
+@inline
+def _newlines(aligned: U64, size: int) -> I64:
+    """Return the index of every newline in the chunk (``size`` bytes, then zero bytes), read as
+    ``aligned`` words."""
+    n_words = (size + 7) // 8
+    # Counted first (one bit per newline, added up across the word by the multiplication), so
+    # that the result is allocated once at its size.
     n = 0
-    for i in range(size):
-        n += buf[i] == 10
+    for w in range(n_words):
+        n += int(((_matches(aligned[w], _NEWLINES) >> np.uint64(7)) * _ONES) >> np.uint64(56))
     found = np.empty(n, np.int64)
     k = 0
-    # Eight bytes at a time: a word holds a newline when one of its bytes XOR "\n" is zero. The
-    # test can also flag a byte just above a real one, hence the check of each candidate.
-    for w in range((size + 7) // 8):
-        t = aligned[w] ^ _NEWLINES
-        flags = (t - _ONES) & ~t & _HIGH_BITS
+    for w in range(n_words):
+        flags = _matches(aligned[w], _NEWLINES)
         while flags:
-            lowest = flags & (~flags + np.uint64(1))
-            at = 8 * w + int(((lowest >> np.uint64(7)) * _BYTE_INDEX) >> np.uint64(56))
-            if buf[at] == 10 and at < size:
-                found[k] = at
-                k += 1
-            flags ^= lowest
+            found[k] = 8 * w + _lowest_byte(flags)
+            k += 1
+            flags &= flags - np.uint64(1)
     return found
 
 
 @inline
-def _xor(buf: U8, words: U64, start: int, stop: int) -> int:
-    """Return the XOR of ``buf[start:stop]`` (an NMEA checksum)."""
+def _find(words: U64, pattern: np.uint64, start: int, end: int) -> int:
+    """Return the index of the first byte in ``[start, end)`` equal to those of ``pattern``, -1
+    if none; reads up to 7 bytes past ``end``, which the padding after the chunk covers."""
+    k = start
+    flags = _matches(words[k], pattern)
+    while flags == 0 and k + 8 < end:
+        k += 8
+        flags = _matches(words[k], pattern)
+    at = k + _lowest_byte(flags)
+    return at if flags != 0 and at < end else -1
+
+
+@inline
+def _xor(words: U64, start: int, stop: int) -> int:
+    """Return the XOR of the bytes in ``[start, stop)`` (an NMEA checksum); reads up to 7 bytes
+    past ``stop``."""
     x = np.uint64(0)
     k = start
     while k + 8 <= stop:
         x ^= words[k]
         k += 8
+    # The last 0-7 bytes: a whole word with the bytes past ``stop`` masked out.
+    x ^= words[k] & ((np.uint64(1) << np.uint64(8 * (stop - k))) - np.uint64(1))
     x ^= x >> np.uint64(32)
     x ^= x >> np.uint64(16)
     x ^= x >> np.uint64(8)
-    c = int(x & np.uint64(0xFF))
-    while k < stop:
-        c ^= buf[k]
-        k += 1
-    return c
+    return int(x & np.uint64(0xFF))
 
 
 @inline
@@ -137,7 +165,7 @@ def station_key(buf: U8, at: int) -> np.uint64:
     for k in range(16):
         c = buf[at + k]
         if c == 44 or c < 33:
-            break
+            return ((head * _STATION_MUL) ^ tail) | np.uint64(1)
         if k < 8:
             head |= np.uint64(c) << np.uint64(8 * k)
         else:
@@ -146,64 +174,58 @@ def station_key(buf: U8, at: int) -> np.uint64:
 
 
 @inline
-def _tag_block(buf: U8, start: int, end: int) -> tuple[int, int]:
-    """Return where the tag block opening at ``start`` closes (-1 if not on its line) and its
-    first ``c:`` time (NO_TIME if none)."""
-    close = find_byte(buf, 92, start + 1, end)
-    if close < 0:
-        return -1, _NO_TIME
+def _c_field(buf: U8, start: int, close: int) -> int:
+    """Return where the value of the first ``c:`` field of the tag block ``buf[start:close]``
+    (from its opening backslash to its closing one) starts, -1 if it has none."""
     for k in range(start + 1, close - 1):
         if buf[k] == 99 and buf[k + 1] == 58 and (k == start + 1 or buf[k - 1] == 44):
-            value, nd = uint_after(buf, k + 2, 16)
-            if 0 < nd < 16:
-                return close, epoch_us(value, nd)
-            return close, _NO_TIME
-    return close, _NO_TIME
+            return k + 2
+    return -1
 
 
 @inline
-def _sentence(buf: U8, words: U64, b: int, e: int, row: I64) -> int:
-    """Parse the ``!ccVDM`` sentence ``buf[b:e]`` into ``row`` (_TOTAL.._TRAILING); return -1 if
-    it is good, else the index of its count (_UNKNOWN, _BAD_CHECKSUM)."""
-    if e - b < 15 or buf[b + 6] != 44 or buf[b + 8] != 44 or buf[b + 10] != 44:
-        return _UNKNOWN
+def _fields(buf: U8, b: int, e: int) -> tuple[int, int, int, int, int]:
+    """Return the fragment count (0 if the fields are malformed), fragment number, sequence id
+    (-1 if none), channel (0 if none) and the index of the comma before the payload of the
+    ``!ccVDM`` sentence ``buf[b:e]``."""
+    # One test of bitwise operations rather than "and"/"or" branches, between which numba would
+    # count references to buf on every sentence. Bytes read past a short line are padding or
+    # the next line, and do not matter then.
     total, num = int(buf[b + 7]) - 48, int(buf[b + 9]) - 48
-    if not (1 <= total <= 9 and 1 <= num <= total):
-        return _UNKNOWN
-    c3 = b + 11
-    seq = -1
-    if buf[c3] != 44:
-        seq = int(buf[c3]) - 48
-        if not (0 <= seq <= 9) or buf[b + 12] != 44:
-            return _UNKNOWN
-        c3 = b + 12
-    chan = 0
-    c4 = c3 + 1
-    if buf[c4] != 44:
-        chan = int(buf[c4])
-        c4 += 1
-        if buf[c4] != 44:
-            return _UNKNOWN
-    # The checksum ends the line, or comes before fields (US Coast Guard style).
-    star = e - 3
-    trailing = 0
-    if buf[star] != 42:
-        star = find_byte(buf, 42, c4 + 1, e - 2)
-        if star < 0 or buf[star + 3] != 44:
-            return _UNKNOWN
-        trailing = 1
+    bad = (e - b < 15) | (buf[b + 6] != 44) | (buf[b + 8] != 44) | (buf[b + 10] != 44)
+    bad |= (total < 1) | (total > 9) | (num < 1) | (num > total)
+    # A one-digit sequence id and a one-character channel, each optional.
+    seq = int(buf[b + 11]) - 48
+    has_seq = seq != 44 - 48
+    bad |= has_seq & ((seq < 0) | (seq > 9) | (buf[b + 12] != 44))
+    c4 = b + 12 + has_seq
+    chan = int(buf[c4])
+    has_chan = chan != 44
+    c4 += has_chan
+    bad |= buf[c4] != 44
+    if bad:
+        return 0, 0, 0, 0, 0
+    return total, num, seq if has_seq else -1, chan if has_chan else 0, c4
+
+
+@inline
+def _fill(buf: U8, star: int, c4: int) -> tuple[int, int]:
+    """Return the index of the comma before the fill-bit count of a sentence whose checksum
+    starts at ``star`` and whose payload follows ``c4``, and that count (-1 if malformed)."""
+    # A non-standard field may come between the count and the checksum.
     c5 = star - 4 if buf[star - 4] == 44 and buf[star - 2] == 44 and star - 4 > c4 else star - 2
     fill = int(buf[c5 + 1]) - 48
     if buf[c5] != 44 or c5 <= c4 or not (0 <= fill <= 5):
-        return _UNKNOWN
-    x = _xor(buf, words, b + 1, star)
+        return c5, -1
+    return c5, fill
+
+
+@inline
+def _checksum_ok(buf: U8, words: U64, b: int, star: int) -> bool:
+    """Return whether the ``*hh`` at ``star`` is the checksum of the sentence starting at ``b``."""
+    x = _xor(words, b + 1, star)
     high, low = hex_digit(buf[star + 1]), hex_digit(buf[star + 2])
-    if high < 0 or low < 0 or x != high * 16 + low:
-        return _BAD_CHECKSUM
-    row[_TOTAL], row[_NUM], row[_SEQ], row[_CHAN] = total, num, seq, chan
-    row[_PSTART], row[_PLEN], row[_FILL] = c4 + 1, c5 - c4 - 1, fill
-    row[_STAR], row[_TRAILING] = star, trailing
-    return -1
+    return (high >= 0) & (low >= 0) & (x == high * 16 + low)
 
 
 @inline
@@ -222,7 +244,7 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
     """Return the chunk's line count, AIS lines, good sentences (rows _LINE.._SRC) and their
     station keys, prefix lines (line, time, source), clock lines (line, body, end, checksum
     good) and the counts (_UNKNOWN, _BAD_CHECKSUM, _INVALID_FIELD)."""
-    newlines = _newlines(buf, aligned, size)
+    newlines = _newlines(aligned, size)
     n = len(newlines)
     ais = np.empty(n, np.int64)
     table = np.empty((12, n), np.int64)
@@ -240,14 +262,22 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
             e -= 1
         body, tag_time = s, _NO_TIME
         if e > s and buf[s] == 92:
-            close, tag_time = _tag_block(buf, s, e)
-            body = e if close < 0 else close + 1
+            close = _find(words, _BACKSLASHES, s + 1, e)
             if close < 0:
                 counts[_UNKNOWN] += 1
-            elif body == e and tag_time != _NO_TIME:
-                prefixes[0, n_prefix], prefixes[1, n_prefix] = li, tag_time
-                prefixes[2, n_prefix] = SRC_TAG
-                n_prefix += 1
+                continue
+            c_at = _c_field(buf, s, close)
+            if c_at >= 0:
+                value, nd = uint_after(buf, c_at, 16)
+                if 0 < nd < 16:
+                    tag_time = epoch_us(value, nd)
+            body = close + 1
+            if body == e:
+                if tag_time != _NO_TIME:
+                    prefixes[0, n_prefix], prefixes[1, n_prefix] = li, tag_time
+                    prefixes[2, n_prefix] = SRC_TAG
+                    n_prefix += 1
+                continue
         if body == e:
             continue
         first = buf[body]
@@ -273,27 +303,43 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
             continue  # "!" lines other than VDM/VDO (e.g. !AIPWR status) are not AIS data
         ais[n_ais] = li
         n_ais += 1
-        row = table[:, n_good]
-        status = _sentence(buf, words, body, e, row)
-        if status >= 0:
-            counts[status] += 1
+        total, num, seq, chan, c4 = _fields(buf, body, e)
+        if total == 0:
+            counts[_UNKNOWN] += 1
             continue
-        row[_LINE], row[_TIME], row[_SRC] = li, tag_time, SRC_TAG
-        if row[_TRAILING]:
-            star = row[_STAR]
+        # The checksum ends the line, or comes before fields (US Coast Guard style).
+        star = e - 3
+        trailing = buf[star] != 42
+        if trailing:
+            star = _find(words, _STARS, c4 + 1, e - 2)
+            if star < 0 or buf[star + 3] != 44:
+                counts[_UNKNOWN] += 1
+                continue
+        c5, fill = _fill(buf, star, c4)
+        if fill < 0:
+            counts[_UNKNOWN] += 1
+            continue
+        if not _checksum_ok(buf, words, body, star):
+            counts[_BAD_CHECKSUM] += 1
+            continue
+        j = n_good
+        table[_LINE, j], table[_TOTAL, j], table[_NUM, j], table[_SEQ, j] = li, total, num, seq
+        table[_CHAN, j], table[_PSTART, j], table[_PLEN, j] = chan, c4 + 1, c5 - c4 - 1
+        table[_FILL, j], table[_STAR, j], table[_TRAILING, j] = fill, star, trailing
+        time, src = tag_time, SRC_TAG
+        if trailing:
             # The receiver station: the first ",r" field after the checksum, usually right there.
             r = star + 4
             while r < e and not (buf[r] == 114 and buf[r - 1] == 44):
                 r += 1
             if r < e:
-                station[n_good] = station_key(buf, r)
+                station[j] = station_key(buf, r)
             if tag_time == _NO_TIME:
                 value, nd = uint_before(buf, e, 16)
                 if 0 < nd < 16 and buf[e - nd - 1] == 44 and e - nd - 1 > star:
-                    row[_TIME] = epoch_us(value, nd)
-                    row[_SRC] = SRC_USCG if station[n_good] != 0 else SRC_TRAIL
-        if row[_TIME] == _NO_TIME:
-            row[_SRC] = 0
+                    time = epoch_us(value, nd)
+                    src = SRC_USCG if station[j] != 0 else SRC_TRAIL
+        table[_TIME, j], table[_SRC, j] = time, src if time != _NO_TIME else 0
         n_good += 1
     return (
         n,
