@@ -31,7 +31,6 @@ from monitor.nmea_clock import (
     hex_digit,
     pghp_line,
     star_checksum,
-    uint_after,
     uint_before,
 )
 
@@ -72,16 +71,29 @@ class LineScan:
 #: Counts returned by the scan kernel, by index.
 _UNKNOWN, _BAD_CHECKSUM, _INVALID_FIELD = 0, 1, 2
 #: Rows of the sentence table the scan returns.
-_LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _STAR, _TRAILING, _TIME, _SRC = range(12)
+_LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _TIME, _SRC = range(10)
 _STATION_MUL = np.uint64(0x9E3779B97F4A7C15)
 #: Words of eight equal bytes, for tests on eight bytes at a time.
 _ONES = np.uint64(0x0101_0101_0101_0101)
 _LOW_BITS = np.uint64(0x7F7F_7F7F_7F7F_7F7F)
+_HIGH_BITS = np.uint64(0x8080_8080_8080_8080)
 _NEWLINES = np.uint64(0x0A0A_0A0A_0A0A_0A0A)
 _STARS = np.uint64(0x2A2A_2A2A_2A2A_2A2A)
 _BACKSLASHES = np.uint64(0x5C5C_5C5C_5C5C_5C5C)
+_COMMAS = np.uint64(0x2C2C_2C2C_2C2C_2C2C)
+_COLONS = np.uint64(0x3A3A_3A3A_3A3A_3A3A)
+_CS = np.uint64(0x6363_6363_6363_6363)
+_ZEROS = np.uint64(0x3030_3030_3030_3030)
+_ABOVE_NINE = np.uint64(0x4646_4646_4646_4646)  # 0x80 - 0x3A, added to the low 7 bits
+_POWERS_OF_TEN = np.array([10**k for k in range(9)], np.int64)
 #: Bit patterns of the byte index (0-7) of a word's lowest byte with its high bit set.
 _BYTE_INDEX = np.uint64(0x0001_0203_0405_0607)
+#: Gathers the lowest bit of each byte of a word into its top byte (byte i to bit 56 + i).
+_GATHER = np.uint64(0x0102_0408_1020_4080)
+#: A de Bruijn sequence: times a power of two, its top 6 bits differ for each of the 64 powers.
+_DE_BRUIJN = np.uint64(0x03F7_9D71_B4CB_0A89)
+_BIT_INDEX = np.zeros(64, np.int64)
+_BIT_INDEX[[(int(_DE_BRUIJN) << k) % 2**64 >> 58 for k in range(64)]] = np.arange(64)
 
 
 def _words(buf: U8) -> U64:
@@ -104,7 +116,13 @@ def _lowest_byte(flags: np.uint64) -> int:
     """Return the index (0-7) of the lowest byte with its high bit set in ``flags`` (non-zero,
     high bits only)."""
     lowest = flags & (~flags + np.uint64(1))
-    return int(((lowest >> np.uint64(7)) * _BYTE_INDEX) >> np.uint64(56))
+    return int(np.int64(((lowest >> np.uint64(7)) * _BYTE_INDEX) >> np.uint64(56)))
+
+
+@inline
+def _lowest_bit(bits: np.uint64) -> int:
+    """Return the index (0-63) of the lowest set bit of ``bits`` (non-zero)."""
+    return int(_BIT_INDEX[((bits & (~bits + np.uint64(1))) * _DE_BRUIJN) >> np.uint64(58)])
 
 
 @inline
@@ -112,19 +130,25 @@ def _newlines(aligned: U64, size: int) -> I64:
     """Return the index of every newline in the chunk (``size`` bytes, then zero bytes), read as
     ``aligned`` words."""
     n_words = (size + 7) // 8
-    # Counted first (one bit per newline, added up across the word by the multiplication), so
-    # that the result is allocated once at its size.
+    # First, in one pass that the compiler vectorises, the newline count (one bit per newline,
+    # added up across the word by the multiplication) and a map of one bit per byte, set for
+    # newlines (gathered from each word into a byte).
+    bits = np.zeros((n_words + 7) // 8 * 8, np.uint8)
     n = 0
     for w in range(n_words):
-        n += int(((_matches(aligned[w], _NEWLINES) >> np.uint64(7)) * _ONES) >> np.uint64(56))
+        flags = _matches(aligned[w], _NEWLINES) >> np.uint64(7)
+        n += int((flags * _ONES) >> np.uint64(56))
+        bits[w] = (flags * _GATHER) >> np.uint64(56)
+    # Then the map, 64 bytes of the chunk at a time: few steps, and one per newline.
     found = np.empty(n, np.int64)
+    blocks = bits.view(np.uint64)
     k = 0
-    for w in range(n_words):
-        flags = _matches(aligned[w], _NEWLINES)
-        while flags:
-            found[k] = 8 * w + _lowest_byte(flags)
+    for i in range(len(blocks)):
+        block = blocks[i]
+        while block:
+            found[k] = 64 * i + _lowest_bit(block)
             k += 1
-            flags &= flags - np.uint64(1)
+            block &= block - np.uint64(1)
     return found
 
 
@@ -174,13 +198,59 @@ def station_key(buf: U8, at: int) -> np.uint64:
 
 
 @inline
-def _c_field(buf: U8, start: int, close: int) -> int:
-    """Return where the value of the first ``c:`` field of the tag block ``buf[start:close]``
-    (from its opening backslash to its closing one) starts, -1 if it has none."""
-    for k in range(start + 1, close - 1):
-        if buf[k] == 99 and buf[k + 1] == 58 and (k == start + 1 or buf[k - 1] == 44):
-            return k + 2
-    return -1
+def _c_fields(word: np.uint64) -> np.uint64:
+    """Return the flags (high bits) of the bytes 1-6 of ``word`` that open a ``c:`` field: a
+    "c", then a colon, after a comma or a backslash."""
+    opens = _matches(word, _COMMAS) | _matches(word, _BACKSLASHES)
+    return (opens << np.uint64(8)) & _matches(word, _CS) & (_matches(word, _COLONS) >> np.uint64(8))
+
+
+@inline
+def _c_field(words: U64, start: int, close: int) -> int:
+    """Return where the value of the first ``c:`` field of the tag block from ``start`` (its
+    opening backslash) to ``close`` (its closing one) starts, -1 if it has none."""
+    # A field opens after the opening backslash or after a comma (the block holds no other
+    # backslash). The word at q covers the fields opening at q + 1 .. q + 6.
+    q = start
+    flags = _c_fields(words[q])
+    while (flags == 0) & (q + 8 < close):
+        q += 6
+        flags = _c_fields(words[q])
+    at = q + _lowest_byte(flags)
+    return at + 2 if flags != 0 and at < close - 1 else -1
+
+
+@inline
+def _digit_count(word: np.uint64) -> int:
+    """Return how many bytes of ``word``, from its lowest, are ASCII digits in a row (0-8)."""
+    below = ~(((word | _HIGH_BITS) - _ZEROS) | word) & _HIGH_BITS  # under "0", exactly
+    above = (((word & _LOW_BITS) + _ABOVE_NINE) | word) & _HIGH_BITS  # over "9", exactly
+    other = below | above
+    return _lowest_byte(other) if other else 8
+
+
+@inline
+def _digits_value(word: np.uint64, n: int) -> int:
+    """Return the number written by the lowest ``n`` (0-8) bytes of ``word``, ASCII digits."""
+    # The digits shifted to the top bytes, zeros below (two shifts, as one of 64 bits is not
+    # defined), then pairs, fours and eights of digits combined in place: the first digit is
+    # the lowest byte, and no partial sum overflows its lane.
+    shift = np.uint64(4 * (8 - n))
+    v = ((word - _ZEROS) << shift) << shift
+    v = (v * np.uint64(10) + (v >> np.uint64(8))) & np.uint64(0x00FF_00FF_00FF_00FF)
+    v = (v * np.uint64(100) + (v >> np.uint64(16))) & np.uint64(0x0000_FFFF_0000_FFFF)
+    v = (v * np.uint64(10_000) + (v >> np.uint64(32))) & np.uint64(0xFFFF_FFFF)
+    return int(v)
+
+
+@inline
+def _number(words: U64, at: int) -> tuple[int, int]:
+    """Return the value and digit count (up to 16) of the number starting at ``at``."""
+    high, low = words[at], words[at + 8]
+    n_high = _digit_count(high)
+    n_low = _digit_count(low) if n_high == 8 else 0
+    value = _digits_value(high, n_high) * _POWERS_OF_TEN[n_low] + _digits_value(low, n_low)
+    return value, n_high + n_low
 
 
 @inline
@@ -247,7 +317,7 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
     newlines = _newlines(aligned, size)
     n = len(newlines)
     ais = np.empty(n, np.int64)
-    table = np.empty((12, n), np.int64)
+    table = np.empty((10, n), np.int64)
     station = np.zeros(n, np.uint64)
     prefixes = np.empty((3, n), np.int64)
     clocks = np.empty((4, n), np.int64)
@@ -266,9 +336,9 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
             if close < 0:
                 counts[_UNKNOWN] += 1
                 continue
-            c_at = _c_field(buf, s, close)
+            c_at = _c_field(words, s, close)
             if c_at >= 0:
-                value, nd = uint_after(buf, c_at, 16)
+                value, nd = _number(words, c_at)
                 if 0 < nd < 16:
                     tag_time = epoch_us(value, nd)
             body = close + 1
@@ -325,7 +395,7 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
         j = n_good
         table[_LINE, j], table[_TOTAL, j], table[_NUM, j], table[_SEQ, j] = li, total, num, seq
         table[_CHAN, j], table[_PSTART, j], table[_PLEN, j] = chan, c4 + 1, c5 - c4 - 1
-        table[_FILL, j], table[_STAR, j], table[_TRAILING, j] = fill, star, trailing
+        table[_FILL, j] = fill
         time, src = tag_time, SRC_TAG
         if trailing:
             # The receiver station: the first ",r" field after the checksum, usually right there.
