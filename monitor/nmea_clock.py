@@ -34,24 +34,26 @@ def hex_digit(c: int) -> int:
 @inline
 def find_byte(buf: U8, value: int, start: int, end: int) -> int:
     """Return the index of the first ``value`` byte in ``buf[start:end]``, -1 if none."""
-    for k in range(start, end):
-        if buf[k] == value:
-            return k
-    return -1
+    # Loops here have one exit and one test, so that the line scan, which inlines them into its
+    # own loop, needs no reference counting of ``buf`` (see monitor.nmea_lines).
+    k = start
+    found = False
+    while (k < end) & (not found):
+        found = buf[k] == value
+        k += 1
+    return k - 1 if found else -1
 
 
 @inline
 def uint_after(buf: U8, at: int, limit: int) -> tuple[int, int]:
-    """Return the value and digit count (up to ``limit``) of the number starting at ``at``
-    (reads up to ``buf[at + limit]``)."""
-    # One loop with one exit and no branch inside, as below: where these are inlined into a
-    # loop, numba then needs no reference counting of ``buf`` on each call.
+    """Return the value and digit count (up to ``limit``, at least 1) of the number starting at
+    ``at``."""
     value, n = 0, 0
     d = int(buf[at]) - 48
     while (n < limit) & (d >= 0) & (d <= 9):
         value = value * 10 + d
         n += 1
-        d = int(buf[at + n]) - 48
+        d = int(buf[at + min(n, limit - 1)]) - 48
     return value, n
 
 
@@ -110,20 +112,28 @@ def star_checksum(buf: U8, body: int, end: int) -> int:
 
 
 @inline
+def _pghp_field(buf: U8, at: int) -> tuple[int, int, bool]:
+    """Return the number that starts the ``$PGHP`` field at ``at``, where the next field starts
+    and whether the field is 1-4 digits (a longer one makes the line invalid whatever its
+    value)."""
+    value, nd = uint_after(buf, at, 8)
+    return value, at + nd + 1, (0 < nd <= 4) & (buf[at + nd] == 44)
+
+
+@inline
 def pghp_line(buf: U8, body: int, end: int) -> tuple[int, int]:
     """Return the time (µs, 0 unless PGHP_OK) and status (PGHP_*) of the ``$PGHP`` line
     ``buf[body:end]``; only Gatehouse message type 1 carries a time
     (``$PGHP,1,yyyy,m,d,h,m,s,ms,...``)."""
-    at = body + 6
-    digits_ok = True
-    fields = np.empty(8, np.int64)
-    for j in range(8):
-        # Fields have at most 4 digits: a longer one makes the line invalid whatever its value.
-        fields[j], nd = uint_after(buf, at, 8)
-        digits_ok = digits_ok and 0 < nd <= 4 and buf[at + nd] == 44
-        at += nd + 1
-    kind, y, mo, d = int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3])
-    h, mi, sec, ms = int(fields[4]), int(fields[5]), int(fields[6]), int(fields[7])
+    kind, at, kind_ok = _pghp_field(buf, body + 6)
+    y, at, y_ok = _pghp_field(buf, at)
+    mo, at, mo_ok = _pghp_field(buf, at)
+    d, at, d_ok = _pghp_field(buf, at)
+    h, at, h_ok = _pghp_field(buf, at)
+    mi, at, mi_ok = _pghp_field(buf, at)
+    sec, at, sec_ok = _pghp_field(buf, at)
+    ms, at, ms_ok = _pghp_field(buf, at)
+    digits_ok = kind_ok & y_ok & mo_ok & d_ok & h_ok & mi_ok & sec_ok & ms_ok
     if star_checksum(buf, body, end) == 0:
         return 0, PGHP_BAD_CHECKSUM
     if kind != 1:

@@ -2,6 +2,13 @@
 that time others.
 
 A chunk is parsed by one compiled pass over its raw bytes (:mod:`monitor.jit`), line by line.
+Searches and checksums read eight bytes at a time, as words.
+
+The helpers that the pass inlines receive the chunk's arrays as new references. Where such a
+helper keeps an array alive on some paths and not on others (a loop that exits in several
+places, a test of "and"/"or" terms that read the array), numba keeps the increments and
+decrements of the array's reference count: two atomic operations per array and call, which cost
+more than parsing the line. Hence loops with one exit and tests combined with "&" and "|" below.
 
 Accepted sentences: ``!ccVDM`` / ``!ccVDO`` from any two-character talker, single-digit fragment
 fields and sequence id, a one-character (or empty) channel, then either the standard
@@ -102,6 +109,13 @@ def _words(buf: U8) -> U64:
 
 
 @inline
+def _word(words: U64, at: int) -> np.uint64:
+    """Return the 8 bytes from ``at`` (not negative) as a little-endian word."""
+    # As unsigned, the index skips numba's wraparound of negative indexes.
+    return np.uint64(words[np.uint64(at)])
+
+
+@inline
 def _matches(word: np.uint64, pattern: np.uint64) -> np.uint64:
     """Return a word with the high bit set in each byte of ``word`` equal to that of ``pattern``,
     and every other bit clear."""
@@ -157,10 +171,10 @@ def _find(words: U64, pattern: np.uint64, start: int, end: int) -> int:
     """Return the index of the first byte in ``[start, end)`` equal to those of ``pattern``, -1
     if none; reads up to 7 bytes past ``end``, which the padding after the chunk covers."""
     k = start
-    flags = _matches(words[k], pattern)
+    flags = _matches(_word(words, k), pattern)
     while flags == 0 and k + 8 < end:
         k += 8
-        flags = _matches(words[k], pattern)
+        flags = _matches(_word(words, k), pattern)
     at = k + _lowest_byte(flags)
     return at if flags != 0 and at < end else -1
 
@@ -172,14 +186,14 @@ def _xor(words: U64, start: int, stop: int) -> int:
     x = np.uint64(0)
     k = start
     while k + 8 <= stop:
-        x ^= words[k]
+        x ^= _word(words, k)
         k += 8
     # The last 0-7 bytes: a whole word with the bytes past ``stop`` masked out.
-    x ^= words[k] & ((np.uint64(1) << np.uint64(8 * (stop - k))) - np.uint64(1))
+    x ^= _word(words, k) & ((np.uint64(1) << np.uint64(8 * (stop - k))) - np.uint64(1))
     x ^= x >> np.uint64(32)
     x ^= x >> np.uint64(16)
     x ^= x >> np.uint64(8)
-    return int(x & np.uint64(0xFF))
+    return int(np.int64(x & np.uint64(0xFF)))
 
 
 @inline
@@ -212,10 +226,10 @@ def _c_field(words: U64, start: int, close: int) -> int:
     # A field opens after the opening backslash or after a comma (the block holds no other
     # backslash). The word at q covers the fields opening at q + 1 .. q + 6.
     q = start
-    flags = _c_fields(words[q])
+    flags = _c_fields(_word(words, q))
     while (flags == 0) & (q + 8 < close):
         q += 6
-        flags = _c_fields(words[q])
+        flags = _c_fields(_word(words, q))
     at = q + _lowest_byte(flags)
     return at + 2 if flags != 0 and at < close - 1 else -1
 
@@ -246,7 +260,7 @@ def _digits_value(word: np.uint64, n: int) -> int:
 @inline
 def _number(words: U64, at: int) -> tuple[int, int]:
     """Return the value and digit count (up to 16) of the number starting at ``at``."""
-    high, low = words[at], words[at + 8]
+    high, low = _word(words, at), _word(words, at + 8)
     n_high = _digit_count(high)
     n_low = _digit_count(low) if n_high == 8 else 0
     value = _digits_value(high, n_high) * _POWERS_OF_TEN[n_low] + _digits_value(low, n_low)
@@ -283,11 +297,11 @@ def _fill(buf: U8, star: int, c4: int) -> tuple[int, int]:
     """Return the index of the comma before the fill-bit count of a sentence whose checksum
     starts at ``star`` and whose payload follows ``c4``, and that count (-1 if malformed)."""
     # A non-standard field may come between the count and the checksum.
-    c5 = star - 4 if buf[star - 4] == 44 and buf[star - 2] == 44 and star - 4 > c4 else star - 2
+    extra = (buf[star - 4] == 44) & (buf[star - 2] == 44) & (star - 4 > c4)
+    c5 = star - 4 if extra else star - 2
     fill = int(buf[c5 + 1]) - 48
-    if buf[c5] != 44 or c5 <= c4 or not (0 <= fill <= 5):
-        return c5, -1
-    return c5, fill
+    bad = (buf[c5] != 44) | (c5 <= c4) | (fill < 0) | (fill > 5)
+    return c5, -1 if bad else fill
 
 
 @inline
