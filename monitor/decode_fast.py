@@ -55,14 +55,15 @@ class Pieces:
         return Pieces(self.s1[keep], self.l1[keep], self.s2[keep], self.l2[keep])
 
 
-def _room(buf: U8, pieces: Pieces, n_words: int) -> U8:
-    """Return ``buf``, zero-padded if too short to read ``n_words`` words past every payload."""
+def _room(buf: U8, pieces: Pieces, n_words: int) -> tuple[U8, int]:
+    """Return ``buf`` (zero-padded if too short to read ``n_words`` words past every payload)
+    and the number of words :func:`_read` fills for the longest payload."""
     longest = int(pieces.length.max(initial=0))
     size = max(longest + 8, 8 * n_words + 8)
     # The kernels read whole words: up to ``size`` bytes from each piece's start.
     if len(pieces) and max(int(pieces.s1.max()), int(pieces.s2.max())) + size > len(buf):
         buf = np.concatenate([buf, np.zeros(size, np.uint8)])
-    return buf
+    return buf, max((longest + 7) // 8, n_words)
 
 
 # ---- kernel helpers: one message at a time ----
@@ -156,21 +157,24 @@ def _dearmoured(w: np.uint64) -> np.int64:
 
 
 @inline
-def _read(buf: U8, s1: int, l1: int, s2: int, l2: int, bits: I64) -> tuple[bool, np.uint64]:
+def _read(
+    buf: U8, s1: int, l1: int, s2: int, l2: int, bits: I64, n_words: int
+) -> tuple[bool, np.uint64]:
     """Fill ``bits`` with the payload ``buf[s1:s1+l1] + buf[s2:s2+l2]`` as 48-bit words (8
     characters each); return (a character is not AIS 6-bit armour, the payload's key).
 
-    The key is :func:`monitor.decode.payload_key`. Past the payload's end the words hold garbage;
-    fields there must not be read.
+    The key is :func:`monitor.decode.payload_key`. Words are filled for the whole payload and at
+    least ``n_words``, which ``bits`` must have room for; past the payload's end they hold
+    garbage, and fields there must not be read.
     """
     n = l1 + l2
     n_keyed = (n + 7) // 8
     h = _HASH_K1 ^ np.uint64(n)
     bad = np.uint64(0)
-    for k in range(max(n_keyed, len(bits))):
-        w = _payload_word(buf, s1, l1, s2, 8 * k)
-        if k < len(bits):
-            bits[k] = _dearmoured(w)
+    for k in range(max(n_keyed, n_words)):
+        # Most payloads are one piece: plain reads then.
+        w = _load_u64(buf, s1 + 8 * k) if l2 == 0 else _payload_word(buf, s1, l1, s2, 8 * k)
+        bits[k] = _dearmoured(w)
         if k < n_keyed:
             # The bytes of the payload in this word; the last word's others are ignored.
             inside = _ALL >> np.uint64(8 * (8 - min(n - 8 * k, 8)))
@@ -244,18 +248,18 @@ def _text(bits: I64, start: int, n_chars: int, data: U8, offsets: I32, col: int,
 
 
 @kernel
-def _keys_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64) -> U64:
+def _keys_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, words: int) -> U64:
     keys = np.empty(len(s1), np.uint64)
-    no_bits = np.empty(0, np.int64)
+    bits = np.empty(words, np.int64)
     for m in range(len(s1)):
-        keys[m] = _read(buf, s1[m], l1[m], s2[m], l2[m], no_bits)[1]
+        keys[m] = _read(buf, s1[m], l1[m], s2[m], l2[m], bits, 0)[1]
     return keys
 
 
 def payload_keys(buf: U8, pieces: Pieces) -> U64:
     """Return :func:`monitor.decode.payload_key` of each message's payload."""
-    buf = _room(buf, pieces, 0)
-    keys: U64 = _keys_kernel(buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2)
+    buf, words = _room(buf, pieces, 0)
+    keys: U64 = _keys_kernel(buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, words)
     return keys
 
 
@@ -272,9 +276,11 @@ _POSITION_WORDS = 3
 
 
 @kernel
-def _positions_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64) -> tuple[Any, ...]:
+def _positions_kernel(
+    buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64, words: int
+) -> tuple[Any, ...]:
     n = len(s1)
-    bits = np.empty(_POSITION_WORDS, np.int64)
+    bits = np.empty(words, np.int64)
     reason = np.zeros(n, np.int64)
     mmsi, msg_type, keys = np.empty(n, np.uint32), np.empty(n, np.uint8), np.empty(n, np.uint64)
     heading, status = np.empty(n, np.uint16), np.zeros(n, np.uint8)
@@ -282,7 +288,7 @@ def _positions_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64) ->
     k = 0
     for m in range(n):
         length = l1[m] + l2[m]
-        bad, key = _read(buf, s1[m], l1[m], s2[m], l2[m], bits)
+        bad, key = _read(buf, s1[m], l1[m], s2[m], l2[m], bits, _POSITION_WORDS)
         if bad:
             reason[m] = INVALID_FIELD
             continue
@@ -331,9 +337,9 @@ def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.
     with null masks named ``<column>_null``; the code indexes :data:`monitor.decode.REASONS`
     (0 = accepted).
     """
-    buf = _room(buf, pieces, _POSITION_WORDS)
+    buf, words = _room(buf, pieces, _POSITION_WORDS)
     reason, k, mmsi, msg_type, keys, heading, status, floats, nulls = _positions_kernel(
-        buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill
+        buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill, words
     )
     cols: dict[str, npt.NDArray[Any]] = {
         "mmsi": mmsi[:k],
@@ -477,9 +483,11 @@ def _eta(bits: I64, data: U8, offsets: I32, k: int) -> bool:
 
 
 @kernel
-def _statics_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64) -> tuple[Any, ...]:
+def _statics_kernel(
+    buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64, words: int
+) -> tuple[Any, ...]:
     n = len(s1)
-    bits = np.empty(_STATIC_WORDS, np.int64)
+    bits = np.empty(words, np.int64)
     reason = np.zeros(n, np.int64)
     rows = np.empty(n, np.int64)
     nums = np.zeros((len(_NUMBERS), n), np.int64)
@@ -491,7 +499,7 @@ def _statics_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64) -> t
     k = 0
     for m in range(n):
         length = l1[m] + l2[m]
-        bad, key = _read(buf, s1[m], l1[m], s2[m], l2[m], bits)
+        bad, key = _read(buf, s1[m], l1[m], s2[m], l2[m], bits, _STATIC_WORDS)
         n_bits = length * 6 - fill[m]
         t = _field(bits, 0, 6) if length > 0 else 0
         part = _field(bits, 38, 2) if t != 5 and n_bits >= 40 else 0
@@ -538,9 +546,9 @@ def decode_statics(
     """
     if len(pieces) == 0:
         return _EMPTY_STATICS, np.zeros(0, np.int64)
-    buf = _room(buf, pieces, _STATIC_WORDS)
+    buf, words = _room(buf, pieces, _STATIC_WORDS)
     reason, k, rows, nums, nulls, data, offsets, keys = _statics_kernel(
-        buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill
+        buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill, words
     )
     arrays = {"timestamp_utc": _timestamps(time_us[rows[:k]]), "msg_key": _array(keys[:k])}
     for j, name in enumerate(_NUMBERS):
