@@ -21,7 +21,7 @@ from numba.cpython.unsafe import numbers
 from numba.extending import intrinsic
 
 from monitor.decode import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
-from monitor.jit import I32, I64, U8, U64, Bool, inline, kernel
+from monitor.jit import I64, U8, U64, Bool, inline, kernel
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
 
 #: pyais's ShipType normalisation of every 8-bit ship type code.
@@ -210,13 +210,17 @@ def _signed(bits: I64, start: int, width: int) -> int:
 
 
 @inline
-def _text(bits: I64, start: int, n_chars: int, data: U8, offsets: I32, col: int, k: int) -> bool:
-    """Append row ``k``'s text (``n_chars`` at bit ``start``) to column ``col``; True if empty.
+def _text(
+    bits: I64, start: int, n_chars: int, data: U8, ends: I64, views: U64, col: int, k: int
+) -> bool:
+    """Write row ``k``'s text (``n_chars`` at bit ``start``) to column ``col``; True if empty.
 
-    "@" is a space and outer spaces are removed, as in :func:`monitor.decode.text_expr`. Writes
-    up to 8 bytes past the text's place in ``data``, whose rows have room for that.
+    "@" is a space and outer spaces are removed, as in :func:`monitor.decode.text_expr`. The text
+    is written to the column's row of ``data`` from ``ends[col]``, and up to 8 bytes past it
+    (the rows have room for that), then described by its Arrow string view (:func:`_view`);
+    ``ends[col]`` moves past it only if the view refers to it there.
     """
-    at = offsets[col, k]
+    at = ends[col]
     base = col * data.shape[1] + at
     lo, hi = n_chars, 0
     for first in range(0, n_chars, 8):
@@ -240,8 +244,29 @@ def _text(bits: I64, start: int, n_chars: int, data: U8, offsets: I32, col: int,
     if lo > 0:
         for i in range(lo, hi):
             data[col, at + i - lo] = data[col, at + i]
-    offsets[col, k + 1] = at + max(hi - lo, 0)
+    size = max(hi - lo, 0)
+    head, middle = _load_u64(data, base), _load_u64(data, base + 4)
+    views[col, 2 * k], views[col, 2 * k + 1] = _view(size, head, middle, at)
+    ends[col] = at + (size if size > _INLINE else 0)
     return hi == 0
+
+
+#: The longest string an Arrow string view holds itself.
+_INLINE = 12
+
+
+@inline
+def _view(size: int, head: np.uint64, middle: np.uint64, at: int) -> tuple[np.uint64, np.uint64]:
+    """Return the Arrow string view (two words) of a text of ``size`` bytes whose bytes 0-7 are
+    ``head`` and 4-11 ``middle`` (garbage past its end), kept at ``at`` of buffer 0 if long."""
+    # Polars takes views without a copy; from offsets and bytes it would copy every string.
+    # A view is the length, then the first 4 bytes, then either the next 8 (zero-padded) or
+    # the buffer's index and the offset in it.
+    first = head & ((np.uint64(1) << np.uint64(8 * min(size, 4))) - np.uint64(1))
+    half = np.uint64(4 * min(max(size - 4, 0), 8))  # two shifts, as one of 64 bits is not defined
+    rest = middle & ~((_ALL << half) << half)
+    where = np.uint64(at) << np.uint64(32)
+    return np.uint64(size) | (first << np.uint64(32)), rest if size <= _INLINE else where
 
 
 # ---- message keys ----
@@ -418,10 +443,10 @@ def _array(
     return pa.Array.from_buffers(arrow_type, len(values), [validity, pa.py_buffer(values)])
 
 
-def _strings(data: U8, offsets: I32, null: Bool) -> pa.Array:
-    return pa.StringArray.from_buffers(
-        len(null), pa.py_buffer(offsets), pa.py_buffer(data), _validity(null)
-    )
+def _strings(views: U64, data: U8, null: Bool) -> pa.Array:
+    """Return Arrow string views (two words each) of texts in ``data`` as an array."""
+    buffers = [_validity(null), pa.py_buffer(views), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string_view(), len(null), buffers)
 
 
 def _frame(
@@ -466,19 +491,24 @@ def _dims(bits: I64, start: int, nums: I64, nulls: Bool, k: int, none: bool) -> 
 
 
 @inline
-def _eta(bits: I64, data: U8, offsets: I32, k: int) -> bool:
-    """Append a type 5's ETA as "MM-DD HH:MM" to the ETA column; return True if not valid."""
+def _digits(v: int) -> np.uint64:
+    """Return ``v`` (0-99) as two ASCII digits, the first in the low byte."""
+    return np.uint64(48 + v // 10) | (np.uint64(48 + v % 10) << np.uint64(8))
+
+
+@inline
+def _eta(bits: I64, views: U64, k: int) -> bool:
+    """Write a type 5's ETA as "MM-DD HH:MM" to row ``k`` of the ETA column; return True if not
+    valid."""
     month, day = _field(bits, 274, 4), _field(bits, 278, 5)
     hour, minute = _field(bits, 283, 5), _field(bits, 288, 6)
     valid = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
-    # Written even when not valid (the next text overwrites it): one way through, no branch.
-    at = offsets[3, k]
-    for j in range(4):
-        v = month if j == 0 else day if j == 1 else hour if j == 2 else minute
-        data[3, at + 3 * j] = 48 + v // 10
-        data[3, at + 3 * j + 1] = 48 + v % 10
-    data[3, at + 2], data[3, at + 5], data[3, at + 8] = 45, 32, 58  # "-", " ", ":"
-    offsets[3, k + 1] = at + 11 * valid
+    # The 11 bytes fit in the view itself: "MM-DD HH" and ":MM", with "-" (45), " " (32), ":" (58).
+    head = _digits(month) | np.uint64(45 << 16) | (_digits(day) << np.uint64(24))
+    head |= np.uint64(32 << 40) | (_digits(hour) << np.uint64(48))
+    tail = np.uint64(58) | (_digits(minute) << np.uint64(8))
+    view = _view(11 if valid else 0, head, (head >> np.uint64(32)) | (tail << np.uint64(32)), 0)
+    views[3, 2 * k], views[3, 2 * k + 1] = view
     return not valid
 
 
@@ -494,7 +524,8 @@ def _statics_kernel(
     nulls = np.zeros((len(_NUMBERS) + len(_TEXTS), n), np.bool_)
     # 8 bytes more per row: texts are written 8 bytes at a time.
     data = np.zeros((len(_TEXTS), n * _TEXT_WIDTH + 8), np.uint8)
-    offsets = np.zeros((len(_TEXTS), n + 1), np.int32)
+    ends = np.zeros(len(_TEXTS), np.int64)
+    views = np.zeros((len(_TEXTS), 2 * n), np.uint64)
     keys = np.empty(n, np.uint64)
     k = 0
     for m in range(n):
@@ -518,23 +549,22 @@ def _statics_kernel(
             imo, ship, draught = _field(bits, 40, 30), _field(bits, 232, 8), _field(bits, 294, 8)
             _dims(bits, 240, nums, nulls, k, False)
             call, name, dest = 70, 112, 302
-            nulls[_ETA, k] = _eta(bits, data, offsets, k)
+            nulls[_ETA, k] = _eta(bits, views, k)
         else:
             imo, ship, draught, dest = 0, _field(bits, 40, 8) if part else 0, 0, -1
             # A type 24B from an auxiliary craft (MMSI 98xxxxxxx) carries its mother ship's MMSI
             # instead of dimensions.
             _dims(bits, 132, nums, nulls, k, part == 0 or 980_000_000 <= mm <= 989_999_999)
             call, name = (90, -1) if part else (-1, 40)
-            offsets[3, k + 1] = offsets[3, k]
             nulls[_ETA, k] = True
         ship = _SHIP_TYPE[ship]
         nums[_IMO, k], nums[_SHIP, k], nums[_DRAUGHT, k] = imo, ship, draught
         nulls[_IMO, k], nulls[_SHIP, k], nulls[_DRAUGHT, k] = imo == 0, ship == 0, draught == 0
-        nulls[_CALL, k] = _text(bits, call, 7 if call >= 0 else 0, data, offsets, 0, k)
-        nulls[_NAME, k] = _text(bits, name, 20 if name >= 0 else 0, data, offsets, 1, k)
-        nulls[_DEST, k] = _text(bits, dest, 20 if dest >= 0 else 0, data, offsets, 2, k)
+        nulls[_CALL, k] = _text(bits, call, 7 if call >= 0 else 0, data, ends, views, 0, k)
+        nulls[_NAME, k] = _text(bits, name, 20 if name >= 0 else 0, data, ends, views, 1, k)
+        nulls[_DEST, k] = _text(bits, dest, 20 if dest >= 0 else 0, data, ends, views, 2, k)
         k += 1
-    return reason, k, rows, nums, nulls, data, offsets, keys
+    return reason, k, rows, nums, nulls, data, ends, views, keys
 
 
 def decode_statics(
@@ -547,7 +577,7 @@ def decode_statics(
     if len(pieces) == 0:
         return _EMPTY_STATICS, np.zeros(0, np.int64)
     buf, words = _room(buf, pieces, _STATIC_WORDS)
-    reason, k, rows, nums, nulls, data, offsets, keys = _statics_kernel(
+    reason, k, rows, nums, nulls, data, ends, views, keys = _statics_kernel(
         buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill, words
     )
     arrays = {"timestamp_utc": _timestamps(time_us[rows[:k]]), "msg_key": _array(keys[:k])}
@@ -558,7 +588,7 @@ def decode_statics(
         else:
             arrays[name] = _array(values.astype(_NUMPY_TYPES[STATICS_SCHEMA[name]]), null)
     for j, name in enumerate(_TEXTS):
-        arrays[name] = _strings(data[j], offsets[j, : k + 1], nulls[_CALL + j, :k])
+        arrays[name] = _strings(views[j, : 2 * k], data[j, : ends[j]], nulls[_CALL + j, :k])
     return _frame(STATICS_SCHEMA, arrays, source, k), reason
 
 
