@@ -9,6 +9,7 @@ integer rounding of lat/lon, ``raw / 10.0`` for speed, course and draught).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -388,7 +389,7 @@ def positions_frame(
         "msg_key": _array(np.ascontiguousarray(msg_key, np.uint64)),
     }
     for name in POSITIONS_SCHEMA.keys() - arrays.keys() - {"source"}:
-        arrays[name] = _array(cols[name], cols.get(f"{name}_null"))
+        arrays[name] = _array(cols[name], _validity(cols.get(f"{name}_null")))
     return _frame(POSITIONS_SCHEMA, arrays, source, len(time_us))
 
 
@@ -428,25 +429,33 @@ class _ArrowArray:
         return self.array.__arrow_c_array__(requested_schema)  # type: ignore[no-any-return]
 
 
-def _validity(null: Bool) -> pa.Buffer | None:
-    return pa.py_buffer(np.packbits(~null, bitorder="little")) if null.any() else None
+def _validity(null: Bool | None) -> pa.Buffer | None:
+    """Return the Arrow validity bitmap of a column null where ``null``, None if never null."""
+    if null is None or not null.any():
+        return None
+    return pa.py_buffer(np.packbits(~null, bitorder="little"))
 
 
 def _array(
-    values: npt.NDArray[Any], null: Bool | None = None, arrow_type: pa.DataType | None = None
+    values: npt.NDArray[Any],
+    validity: pa.Buffer | None = None,
+    arrow_type: pa.DataType | None = None,
 ) -> pa.Array:
-    """Return ``values`` (contiguous, of the column's numpy type) as an Arrow array, null where
-    ``null``."""
+    """Return ``values`` (contiguous, of the column's numpy type) as an Arrow array."""
     # Arrow buffers with a validity bitmap: no copy, unlike setting nulls one index at a time.
-    validity = None if null is None else _validity(null)
-    arrow_type = pa.from_numpy_dtype(values.dtype) if arrow_type is None else arrow_type
+    arrow_type = _arrow_type(values.dtype) if arrow_type is None else arrow_type
     return pa.Array.from_buffers(arrow_type, len(values), [validity, pa.py_buffer(values)])
 
 
-def _strings(views: U64, data: U8, null: Bool) -> pa.Array:
+@functools.cache
+def _arrow_type(dtype: np.dtype[Any]) -> pa.DataType:
+    return pa.from_numpy_dtype(dtype)
+
+
+def _strings(views: U64, data: U8, validity: pa.Buffer | None) -> pa.Array:
     """Return Arrow string views (two words each) of texts in ``data`` as an array."""
-    buffers = [_validity(null), pa.py_buffer(views), pa.py_buffer(data)]
-    return pa.Array.from_buffers(pa.string_view(), len(null), buffers)
+    buffers = [validity, pa.py_buffer(views), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string_view(), len(views) // 2, buffers)
 
 
 def _frame(
@@ -462,10 +471,8 @@ def _frame(
 
 # ---- static reports ----
 
-#: Rows of the statics kernel's number matrix, then (null matrix only) its text columns.
-_NUMBERS = (
-    "mmsi",
-    "msg_type",
+#: Columns of a static report that can be null, in the order of the kernel's null matrix.
+_NULLABLE = (
     "imo",
     "ship_type",
     "to_bow_m",
@@ -473,21 +480,27 @@ _NUMBERS = (
     "to_port_m",
     "to_starboard_m",
     "draught_m",
+    "callsign",
+    "vessel_name",
+    "destination",
+    "eta",
 )
-_TEXTS = ("callsign", "vessel_name", "destination", "eta")
-_IMO, _SHIP, _BOW, _DRAUGHT, _CALL, _NAME, _DEST, _ETA = 2, 3, 4, 8, 9, 10, 11, 12
+_IMO, _SHIP, _BOW, _DRAUGHT, _CALL, _NAME, _DEST, _ETA = 0, 1, 2, 6, 7, 8, 9, 10
+_TEXTS = _NULLABLE[_CALL:]
 _TEXT_WIDTH = 20
 #: 48-bit words that hold every field a static report's kernel reads (up to bit 422).
 _STATIC_WORDS = 9
 
 
 @inline
-def _dims(bits: I64, start: int, nums: I64, nulls: Bool, k: int, none: bool) -> None:
+def _dims(
+    bits: I64, start: int, dims: npt.NDArray[np.uint16], nulls: Bool, k: int, none: bool
+) -> None:
     """Write bow, stern, port and starboard (9, 9, 6, 6 bits from ``start``) to row ``k``."""
     for j in range(4):
         off, width = (0, 9) if j == 0 else (9, 9) if j == 1 else (6 * j + 6, 6)
         v = 0 if none else _field(bits, start + off, width)
-        nums[_BOW + j, k], nulls[_BOW + j, k] = v, v == 0
+        dims[j, k], nulls[_BOW + j, k] = v, v == 0
 
 
 @inline
@@ -520,8 +533,10 @@ def _statics_kernel(
     bits = np.empty(words, np.int64)
     reason = np.zeros(n, np.int64)
     rows = np.empty(n, np.int64)
-    nums = np.zeros((len(_NUMBERS), n), np.int64)
-    nulls = np.zeros((len(_NUMBERS) + len(_TEXTS), n), np.bool_)
+    # Columns in their schema's types: MMSI and IMO, message and ship types, dimensions.
+    ids, codes = np.empty((2, n), np.uint32), np.empty((2, n), np.uint8)
+    dims, draughts = np.empty((4, n), np.uint16), np.empty(n, np.float64)
+    nulls = np.zeros((len(_NULLABLE), n), np.bool_)
     # 8 bytes more per row: texts are written 8 bytes at a time.
     data = np.zeros((len(_TEXTS), n * _TEXT_WIDTH + 8), np.uint8)
     ends = np.zeros(len(_TEXTS), np.int64)
@@ -544,27 +559,27 @@ def _statics_kernel(
         if mm == 0 or mm > MMSI_MAX:
             reason[m] = INVALID_MMSI
             continue
-        rows[k], keys[k], nums[0, k], nums[1, k] = m, key, mm, t
+        rows[k], keys[k], ids[0, k], codes[0, k] = m, key, mm, t
         if t == 5:
             imo, ship, draught = _field(bits, 40, 30), _field(bits, 232, 8), _field(bits, 294, 8)
-            _dims(bits, 240, nums, nulls, k, False)
+            _dims(bits, 240, dims, nulls, k, False)
             call, name, dest = 70, 112, 302
             nulls[_ETA, k] = _eta(bits, views, k)
         else:
             imo, ship, draught, dest = 0, _field(bits, 40, 8) if part else 0, 0, -1
             # A type 24B from an auxiliary craft (MMSI 98xxxxxxx) carries its mother ship's MMSI
             # instead of dimensions.
-            _dims(bits, 132, nums, nulls, k, part == 0 or 980_000_000 <= mm <= 989_999_999)
+            _dims(bits, 132, dims, nulls, k, part == 0 or 980_000_000 <= mm <= 989_999_999)
             call, name = (90, -1) if part else (-1, 40)
             nulls[_ETA, k] = True
         ship = _SHIP_TYPE[ship]
-        nums[_IMO, k], nums[_SHIP, k], nums[_DRAUGHT, k] = imo, ship, draught
+        ids[1, k], codes[1, k], draughts[k] = imo, ship, draught / 10.0
         nulls[_IMO, k], nulls[_SHIP, k], nulls[_DRAUGHT, k] = imo == 0, ship == 0, draught == 0
         nulls[_CALL, k] = _text(bits, call, 7 if call >= 0 else 0, data, ends, views, 0, k)
         nulls[_NAME, k] = _text(bits, name, 20 if name >= 0 else 0, data, ends, views, 1, k)
         nulls[_DEST, k] = _text(bits, dest, 20 if dest >= 0 else 0, data, ends, views, 2, k)
         k += 1
-    return reason, k, rows, nums, nulls, data, ends, views, keys
+    return reason, k, rows, ids, codes, dims, draughts, nulls, data, ends, views, keys
 
 
 def decode_statics(
@@ -577,23 +592,28 @@ def decode_statics(
     if len(pieces) == 0:
         return _EMPTY_STATICS, np.zeros(0, np.int64)
     buf, words = _room(buf, pieces, _STATIC_WORDS)
-    reason, k, rows, nums, nulls, data, ends, views, keys = _statics_kernel(
+    reason, k, rows, ids, codes, dims, draughts, nulls, data, ends, views, keys = _statics_kernel(
         buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, fill, words
     )
+    # The validity bitmaps of all nullable columns at once.
+    valid, has_null = np.packbits(~nulls[:, :k], 1, "little"), nulls[:, :k].any(1).tolist()
+    validity = {
+        name: pa.py_buffer(valid[j]) if has_null[j] else None for j, name in enumerate(_NULLABLE)
+    }
+    values = {
+        "mmsi": ids[0],
+        "msg_type": codes[0],
+        "imo": ids[1],
+        "ship_type": codes[1],
+        "to_bow_m": dims[0],
+        "to_stern_m": dims[1],
+        "to_port_m": dims[2],
+        "to_starboard_m": dims[3],
+        "draught_m": draughts,
+    }
     arrays = {"timestamp_utc": _timestamps(time_us[rows[:k]]), "msg_key": _array(keys[:k])}
-    for j, name in enumerate(_NUMBERS):
-        values, null = nums[j, :k], nulls[j, :k] if j >= _IMO else None
-        if j == _DRAUGHT:
-            arrays[name] = _array(values / 10.0, null)
-        else:
-            arrays[name] = _array(values.astype(_NUMPY_TYPES[STATICS_SCHEMA[name]]), null)
+    for name, column in values.items():
+        arrays[name] = _array(column[:k], validity.get(name))
     for j, name in enumerate(_TEXTS):
-        arrays[name] = _strings(views[j, : 2 * k], data[j, : ends[j]], nulls[_CALL + j, :k])
+        arrays[name] = _strings(views[j, : 2 * k], data[j, : ends[j]], validity[name])
     return _frame(STATICS_SCHEMA, arrays, source, k), reason
-
-
-_NUMPY_TYPES: dict[pl.DataType, type[np.generic]] = {
-    pl.UInt8(): np.uint8,
-    pl.UInt16(): np.uint16,
-    pl.UInt32(): np.uint32,
-}
