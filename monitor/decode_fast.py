@@ -9,7 +9,6 @@ integer rounding of lat/lon, ``raw / 10.0`` for speed, course and draught).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -21,6 +20,7 @@ from numba.core import types
 from numba.cpython.unsafe import numbers
 from numba.extending import intrinsic
 
+from monitor import arrow_frames as af
 from monitor.decode import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
 from monitor.jit import I64, U8, U64, Bool, inline, kernel
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
@@ -194,7 +194,7 @@ def _read(
 def _field(bits: I64, start: int, width: int) -> int:
     """Return the unsigned field of ``width`` bits (at most 48) at bit ``start``."""
     word, off = start // 48, start % 48
-    # Calls have constant starts and widths: the compiler keeps one of the two ways.
+    # Most calls have a constant start and width: the compiler keeps one of the two ways.
     low = off + width - 48
     if low <= 0:
         v = (bits[word] >> (48 - off - width)) & ((1 << width) - 1)
@@ -208,6 +208,24 @@ def _signed(bits: I64, start: int, width: int) -> int:
     """Return the two's complement field of ``width`` bits at bit ``start``."""
     sign = 1 << (width - 1)
     return (_field(bits, start, width) ^ sign) - sign
+
+
+#: The longest string an Arrow string view holds itself.
+_INLINE = 12
+
+
+@inline
+def _view(size: int, head: np.uint64, middle: np.uint64, at: int) -> tuple[np.uint64, np.uint64]:
+    """Return the Arrow string view (two words) of a text of ``size`` bytes whose bytes 0-7 are
+    ``head`` and 4-11 ``middle`` (garbage past its end), kept at ``at`` of buffer 0 if long."""
+    # Polars takes views without a copy; from offsets and bytes it would copy every string.
+    # A view is the length, then the first 4 bytes, then either the next 8 (zero-padded) or
+    # the buffer's index and the offset in it.
+    first = head & ((np.uint64(1) << np.uint64(8 * min(size, 4))) - np.uint64(1))
+    half = np.uint64(4 * min(max(size - 4, 0), 8))  # two shifts, as one of 64 bits is not defined
+    rest = middle & ~((_ALL << half) << half)
+    where = np.uint64(at) << np.uint64(32)
+    return np.uint64(size) | (first << np.uint64(32)), rest if size <= _INLINE else where
 
 
 @inline
@@ -250,24 +268,6 @@ def _text(
     views[col, 2 * k], views[col, 2 * k + 1] = _view(size, head, middle, at)
     ends[col] = at + (size if size > _INLINE else 0)
     return hi == 0
-
-
-#: The longest string an Arrow string view holds itself.
-_INLINE = 12
-
-
-@inline
-def _view(size: int, head: np.uint64, middle: np.uint64, at: int) -> tuple[np.uint64, np.uint64]:
-    """Return the Arrow string view (two words) of a text of ``size`` bytes whose bytes 0-7 are
-    ``head`` and 4-11 ``middle`` (garbage past its end), kept at ``at`` of buffer 0 if long."""
-    # Polars takes views without a copy; from offsets and bytes it would copy every string.
-    # A view is the length, then the first 4 bytes, then either the next 8 (zero-padded) or
-    # the buffer's index and the offset in it.
-    first = head & ((np.uint64(1) << np.uint64(8 * min(size, 4))) - np.uint64(1))
-    half = np.uint64(4 * min(max(size - 4, 0), 8))  # two shifts, as one of 64 bits is not defined
-    rest = middle & ~((_ALL << half) << half)
-    where = np.uint64(at) << np.uint64(32)
-    return np.uint64(size) | (first << np.uint64(32)), rest if size <= _INLINE else where
 
 
 # ---- message keys ----
@@ -385,88 +385,12 @@ def positions_frame(
 ) -> pl.DataFrame:
     """Return a POSITIONS_SCHEMA frame from :func:`decode_positions` columns."""
     arrays = {
-        "timestamp_utc": _timestamps(time_us),
-        "msg_key": _array(np.ascontiguousarray(msg_key, np.uint64)),
+        "timestamp_utc": af.timestamps(time_us),
+        "msg_key": af.array(np.ascontiguousarray(msg_key, np.uint64)),
     }
     for name in POSITIONS_SCHEMA.keys() - arrays.keys() - {"source"}:
-        arrays[name] = _array(cols[name], _validity(cols.get(f"{name}_null")))
-    return _frame(POSITIONS_SCHEMA, arrays, source, len(time_us))
-
-
-_UTC_US = pa.timestamp("us", "UTC")
-
-
-def _timestamps(time_us: I64) -> pa.Array:
-    return _array(np.ascontiguousarray(time_us, np.int64), None, _UTC_US)
-
-
-_CONSTANTS: dict[tuple[str, str], pl.Series] = {}
-
-
-def _constant(name: str, value: str, n: int) -> pl.Series:
-    """Return ``value`` repeated ``n`` times, sliced from a cached longer series when possible."""
-    # Building a string column costs about as much as decoding the chunk; a slice is free.
-    cached = _CONSTANTS.get((name, value))
-    if cached is None or len(cached) < n:
-        size = max(n, 1 << 16)
-        cached = pl.Series(name, [value], pl.String).extend_constant(value, size - 1)
-        if len(_CONSTANTS) > 64:
-            _CONSTANTS.clear()
-        _CONSTANTS[(name, value)] = cached
-    return cached.head(n)
-
-
-class _ArrowArray:
-    """A pyarrow array or record batch that polars reads through the Arrow C data interface.
-
-    Given a pyarrow object itself, polars imports ``pyarrow.compute`` (0.15 s on the first chunk).
-    """
-
-    def __init__(self, array: pa.Array | pa.RecordBatch) -> None:
-        self.array = array
-
-    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]:
-        return self.array.__arrow_c_array__(requested_schema)  # type: ignore[no-any-return]
-
-
-def _validity(null: Bool | None) -> pa.Buffer | None:
-    """Return the Arrow validity bitmap of a column null where ``null``, None if never null."""
-    if null is None or not null.any():
-        return None
-    return pa.py_buffer(np.packbits(~null, bitorder="little"))
-
-
-def _array(
-    values: npt.NDArray[Any],
-    validity: pa.Buffer | None = None,
-    arrow_type: pa.DataType | None = None,
-) -> pa.Array:
-    """Return ``values`` (contiguous, of the column's numpy type) as an Arrow array."""
-    # Arrow buffers with a validity bitmap: no copy, unlike setting nulls one index at a time.
-    arrow_type = _arrow_type(values.dtype) if arrow_type is None else arrow_type
-    return pa.Array.from_buffers(arrow_type, len(values), [validity, pa.py_buffer(values)])
-
-
-@functools.cache
-def _arrow_type(dtype: np.dtype[Any]) -> pa.DataType:
-    return pa.from_numpy_dtype(dtype)
-
-
-def _strings(views: U64, data: U8, validity: pa.Buffer | None) -> pa.Array:
-    """Return Arrow string views (two words each) of texts in ``data`` as an array."""
-    buffers = [validity, pa.py_buffer(views), pa.py_buffer(data)]
-    return pa.Array.from_buffers(pa.string_view(), len(views) // 2, buffers)
-
-
-def _frame(
-    schema: Mapping[str, pl.DataType], arrays: Mapping[str, pa.Array], source: str, n: int
-) -> pl.DataFrame:
-    """Return a ``schema`` frame of ``n`` rows: ``arrays`` by name, ``source`` in its column."""
-    names = [name for name in schema if name != "source"]
-    batch = pa.RecordBatch.from_arrays([arrays[name] for name in names], names=names)
-    # All columns in one import, which costs about as much as one column imported on its own.
-    frame = pl.DataFrame(_ArrowArray(batch))
-    return frame.insert_column(list(schema).index("source"), _constant("source", source, n))
+        arrays[name] = af.array(cols[name], af.validity(cols.get(f"{name}_null")))
+    return af.frame(POSITIONS_SCHEMA, arrays, source, len(time_us))
 
 
 # ---- static reports ----
@@ -521,7 +445,7 @@ def _eta(bits: I64, views: U64, k: int) -> bool:
     head |= np.uint64(32 << 40) | (_digits(hour) << np.uint64(48))
     tail = np.uint64(58) | (_digits(minute) << np.uint64(8))
     view = _view(11 if valid else 0, head, (head >> np.uint64(32)) | (tail << np.uint64(32)), 0)
-    views[3, 2 * k], views[3, 2 * k + 1] = view
+    views[_ETA - _CALL, 2 * k], views[_ETA - _CALL, 2 * k + 1] = view
     return not valid
 
 
@@ -611,9 +535,9 @@ def decode_statics(
         "to_starboard_m": dims[3],
         "draught_m": draughts,
     }
-    arrays = {"timestamp_utc": _timestamps(time_us[rows[:k]]), "msg_key": _array(keys[:k])}
+    arrays = {"timestamp_utc": af.timestamps(time_us[rows[:k]]), "msg_key": af.array(keys[:k])}
     for name, column in values.items():
-        arrays[name] = _array(column[:k], validity.get(name))
+        arrays[name] = af.array(column[:k], validity.get(name))
     for j, name in enumerate(_TEXTS):
-        arrays[name] = _strings(views[j, : 2 * k], data[j, : ends[j]], validity[name])
-    return _frame(STATICS_SCHEMA, arrays, source, k), reason
+        arrays[name] = af.string_views(views[j, : 2 * k], data[j, : ends[j]], validity[name])
+    return af.frame(STATICS_SCHEMA, arrays, source, k), reason
