@@ -16,7 +16,7 @@ from pyais import encode_dict
 
 import monitor.nmea as nmea_mod
 from monitor.decode import REASONS, decode_payload, payload_key, position_row
-from monitor.decode_fast import Pieces, decode_positions, payload_keys
+from monitor.decode_fast import Pieces, decode_positions, decode_statics, payload_keys
 from monitor.nmea import NmeaDecoder
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -396,6 +396,59 @@ def test_vectorised_keys_equal_scalar_keys(payloads: list[bytes]) -> None:
     half = lengths // 2
     split = Pieces(starts, half, starts + half, lengths - half)
     assert payload_keys(buf, split).tolist() == keys.tolist()
+
+
+def test_payloads_split_anywhere_in_two_pieces_decode_like_one_piece() -> None:
+    """A payload cut in two pieces anywhere, the second stored before the first, decodes like the
+    payload in one piece."""
+    messages: list[dict[str, Any]] = [
+        {
+            "type": 5,
+            "mmsi": 412_000_001,
+            "imo": 9_123_456,
+            "callsign": "P5AB",
+            "shipname": "SONG HAE PIONEER ST",
+            "destination": "  NAMPO",
+            "month": 3,
+            "day": 17,
+            "draught": 8.4,
+        },
+        {"type": 24, "mmsi": 338_000_001, "partno": 1, "callsign": "B12", "ship_type": 37},
+        {"type": 1, "mmsi": 7, "lat": -33.5, "lon": 151.25, "speed": 12.3, "heading": 91},
+        {"type": 18, "mmsi": 338_000_002, "lat": 55.5, "lon": 12.5, "course": 359.9},
+    ]
+    # Bytes that are not armour around each piece: reading past a piece would show.
+    junk = b"!*,\x00~"
+    for message in messages:
+        sentences = encode_dict(message)
+        payload = "".join(s.split(",")[5] for s in sentences).encode()
+        fill = int(sentences[-1].split(",")[6][0])
+        n = len(payload)
+        buf = bytearray(junk + payload + junk)
+        rows = [(len(junk), n, len(junk), 0)]  # s1, l1, s2, l2
+        for cut in range(n + 1):
+            buf += junk
+            second = len(buf)
+            buf += payload[cut:] + junk
+            rows.append((len(buf), cut, second, n - cut))
+            buf += payload[:cut] + junk
+        pieces = Pieces(*np.array(rows, np.int64).T)
+        data = np.frombuffer(bytes(buf), np.uint8)
+        fills = np.full(len(rows), fill, np.int64)
+        assert set(payload_keys(data, pieces).tolist()) == {payload_key(payload)}
+        if message["type"] in (5, 24):
+            times = np.full(len(rows), EPOCH * 1_000_000, np.int64)
+            frame, reason = decode_statics(data, pieces, fills, times, "test")
+            assert frame.height == len(rows) and frame.unique().height == 1
+            assert frame["mmsi"][0] == message["mmsi"]
+            if message["type"] == 5:
+                assert frame.row(0, named=True)["vessel_name"] == "SONG HAE PIONEER ST"
+                assert frame.row(0, named=True)["destination"] == "NAMPO"
+        else:
+            cols, reason = decode_positions(data, pieces, fills)
+            assert set(cols["mmsi"].tolist()) == {message["mmsi"]}
+            assert set(cols["lat"].tolist()) == {message["lat"]}
+        assert reason.tolist() == [0] * len(rows)
 
 
 def test_other_types_are_counted_not_stored() -> None:
