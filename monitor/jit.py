@@ -22,7 +22,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Array types of kernel arguments and results.
 Bool = npt.NDArray[np.bool_]
-I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 U32 = npt.NDArray[np.uint32]
