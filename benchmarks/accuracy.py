@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from monitor.calls import detect_calls, load_calls
 from monitor.config import Settings, load_config, shipped_config_path
-from monitor.ingest import ingest_paths
+from monitor.pipeline.detect import detect_calls, load_calls
+from monitor.pipeline.ingest import ingest_paths
 from monitor.simulate import PRESETS, simulate
 from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, TRANSITS_TRUTH_SCHEMA, read_truth_csv
 

@@ -231,7 +231,7 @@ def pyais_file_rate(path: Path) -> tuple[int, float]:
 
 def fast_path_rate(feed: Path, pipelined: bool = True) -> tuple[int, float]:
     """Return (messages, seconds) for the monitor's decoder on ``feed`` (in process)."""
-    from monitor.nmea import NmeaDecoder
+    from monitor.decode.nmea.decoder import NmeaDecoder
 
     data = feed.read_bytes()
     # Warm-up: the first call pays one-off costs (lazy imports, first allocations).
@@ -245,8 +245,8 @@ def decoder_rate(data: bytes, pipelined: bool = True) -> tuple[int, float]:
     ``pipelined``: as ``monitor ingest`` runs it (``feed_each``: the next chunk's lines are
     parsed on a second thread meanwhile); otherwise one chunk after the other on one thread.
     """
-    from monitor.nmea import NmeaDecoder
-    from monitor.sources import CHUNK_BYTES
+    from monitor.decode.nmea.decoder import NmeaDecoder
+    from monitor.sources.files import CHUNK_BYTES
 
     decoder = NmeaDecoder("bench")
     started = time.perf_counter()

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from monitor.analyse.geofences import Zone, circle_polygon, load_geojson
+from monitor.analyse.portcalls.detect import detect_all
 from monitor.config import DetectSettings
-from monitor.geofences import Zone, circle_polygon, load_geojson
-from monitor.portcalls import detect_all
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("MONITOR_DATA", HERE.parent.parent / "shared" / "data"))

@@ -89,7 +89,7 @@ POSITION_MIX = {1: 0.70, 3: 0.15, 18: 0.15}
 
 def bench_positions(n_lines: int, baseline_lines: int, styles: list[str]) -> None:
     """Print the decoder's and pyais's rates on position-report feeds, and their ratio."""
-    from monitor.nmea import NmeaDecoder
+    from monitor.decode.nmea.decoder import NmeaDecoder
 
     work = Path(tempfile.mkdtemp(prefix="positions-bench-"))
     for style in styles:

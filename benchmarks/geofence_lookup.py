@@ -18,14 +18,14 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from monitor.config import load_config, shipped_config_path
-from monitor.geofences import (
+from monitor.analyse.geofences import (
     KIND_PRIORITY,
     Zone,
     buffer_metres,
     load_zones,
     zones_for_points,
 )
+from monitor.config import load_config, shipped_config_path
 
 
 def baseline(

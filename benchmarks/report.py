@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 from shapely.geometry import box
 
-from monitor.geofences import Zone
+from monitor.analyse.geofences import Zone
 from monitor.report import ReportInputs, build_report
 from monitor.report.build import publish
 from monitor.schema import CALLS_SCHEMA, POSITIONS_SCHEMA, STATICS_SCHEMA

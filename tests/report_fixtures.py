@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 from shapely.geometry import Polygon, box
 
-from monitor.geofences import Zone
+from monitor.analyse.geofences import Zone
 from monitor.report import ReportInputs
 from monitor.schema import CALLS_SCHEMA, POSITIONS_SCHEMA, STATICS_SCHEMA
 

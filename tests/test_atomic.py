@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.atomic import atomic_path, atomic_write_text
+from monitor.core.atomic import atomic_path, atomic_write_text
 
 
 def test_failure_inside_the_block_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:

@@ -30,7 +30,11 @@ from tracks_portcalls import (
     write_store,
 )
 
-from monitor.calls import (
+from monitor.analyse.portcalls.detect import detect
+from monitor.cli import main
+from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
+from monitor.errors import ConfigError, StoreError
+from monitor.pipeline.detect import (
     CALLS_WITH_POSITION_SCHEMA,
     detect_calls,
     enrich,
@@ -39,10 +43,6 @@ from monitor.calls import (
     load_calls,
     load_transits,
 )
-from monitor.cli import main
-from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
-from monitor.errors import ConfigError, StoreError
-from monitor.portcalls import detect
 from monitor.schema import CALLS_SCHEMA
 
 GEOJSON = {

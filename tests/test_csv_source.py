@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.config import CsvColumns
-from monitor.csv_dialects import parse_column_mapping
-from monitor.csv_source import CsvDecoder
+from monitor.decode.csv.decoder import CsvDecoder
+from monitor.decode.csv.dialects import parse_column_mapping
 from monitor.errors import ConfigError, SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
 

@@ -14,10 +14,10 @@ from polars.testing import assert_frame_equal
 from pyais import decode as pyais_decode
 from pyais import encode_dict
 
-import monitor.nmea as nmea_mod
-from monitor.decode import REASONS, decode_payload, payload_key, position_row
-from monitor.decode_fast import Pieces, decode_positions, decode_statics, payload_keys
-from monitor.nmea import NmeaDecoder
+import monitor.decode.nmea.decoder as nmea_mod
+from monitor.decode.ais.kernels import Pieces, decode_positions, decode_statics, payload_keys
+from monitor.decode.ais.rules import REASONS, decode_payload, payload_key, position_row
+from monitor.decode.nmea.decoder import NmeaDecoder
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
 EPOCH = 1_700_000_000

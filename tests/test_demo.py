@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from simulate_fixtures import write_config
 
 from monitor.cli import main
-from monitor.demo import run_demo
+from monitor.pipeline.demo import run_demo
 
 
 def _files(root: Path) -> set[Path]:

@@ -12,9 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon
 
-from monitor.config import parse_config
-from monitor.errors import ConfigError
-from monitor.geofences import (
+from monitor.analyse.geofences import (
     Zone,
     area_km2,
     circle_polygon,
@@ -22,6 +20,8 @@ from monitor.geofences import (
     load_zones,
     zones_for_points,
 )
+from monitor.config import parse_config
+from monitor.errors import ConfigError
 
 NAMPO_LON, NAMPO_LAT = 125.38, 38.72
 M_PER_DEG_LAT = 111_195.0
@@ -275,7 +275,7 @@ def test_zones_for_points_matches_shapely(
     lon = rng.uniform(125.1, 125.8, 400)
     lat = rng.uniform(38.55, 38.85, 400)
     got = zones_for_points(zones, lon, lat, buffer_m=buffer_m)
-    from monitor.geofences import buffer_metres
+    from monitor.analyse.geofences import buffer_metres
 
     rank = {"berth": 0, "anchorage": 1, "port": 2, "area": 3}
     # Independent oracle: one plain shapely test per (zone, point), then pick by rank.
@@ -310,7 +310,7 @@ def test_shipped_circle_example_loads() -> None:
 
 
 def test_zone_warnings_flag_scale_distance_and_overlap() -> None:
-    from monitor.geofences import zone_warnings
+    from monitor.analyse.geofences import zone_warnings
 
     big_berth = zone("b", "berth", circle_polygon(125.4, 38.7, 2000), port="p1")
     p1 = zone("p1", "port", circle_polygon(125.4, 38.7, 3000))
@@ -371,7 +371,7 @@ def test_overlapping_multipolygon_parts_are_invalid(tmp_path: Path) -> None:
 
 
 def _oracle(zones: list[Zone], lon: np.ndarray, lat: np.ndarray, buffer_m: float) -> list[int]:
-    from monitor.geofences import buffer_metres
+    from monitor.analyse.geofences import buffer_metres
 
     rank = {"berth": 0, "anchorage": 1, "port": 2, "area": 3}
     inside = np.array(
@@ -395,8 +395,8 @@ def test_cell_shortcut_matches_shapely_on_cell_edges_and_vertices(
 ) -> None:
     from unittest import mock
 
-    import monitor.geofences as geofences
-    from monitor import zone_index
+    import monitor.analyse.geofences as geofences
+    from monitor.analyse import zone_index
 
     rng = np.random.default_rng(point_seed)
     # A box whose sides fall on cell edges, a ring with a hole, and random polygons.

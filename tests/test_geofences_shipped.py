@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import shapely
 
+from monitor.analyse.geofences import Zone, load_zones, zone_warnings, zones_for_points
 from monitor.config import load_config, shipped_config_path
-from monitor.geofences import Zone, load_zones, zone_warnings, zones_for_points
 
 KP_PORTS = {"nampo", "sohae", "rajin", "chongjin", "hungnam", "wonsan", "haeju", "songnim"}
 RU_PORTS = {"vostochny", "dunai", "vladivostok", "nakhodka", "posyet", "zarubino"}

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from pyais import encode_dict
 
-from monitor import ingest as ingest_mod
 from monitor.cli import main
 from monitor.config import Settings, StoreSettings
 from monitor.errors import StoreError
-from monitor.ingest import ingest_paths
-from monitor.store import Store
+from monitor.pipeline import ingest as ingest_mod
+from monitor.pipeline.ingest import ingest_paths
+from monitor.store.parquet import Store
 
 EPOCH0 = 1_714_521_600  # 2024-05-01 00:00:00 UTC
 
@@ -251,7 +251,7 @@ def test_killed_mid_file_at_any_write_rerun_gives_the_clean_result(
 
 
 def _small_chunks(stream, start=0, chunk_bytes=0, prefix=b""):  # type: ignore[no-untyped-def]
-    from monitor.sources import iter_chunks
+    from monitor.sources.files import iter_chunks
 
     return iter_chunks(stream, start=start, chunk_bytes=2048, prefix=prefix)
 

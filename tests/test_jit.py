@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from monitor.jit import I64, kernel, prepare
+from monitor.core.jit import I64, kernel, prepare
 
 
 @kernel

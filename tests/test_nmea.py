@@ -12,9 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyais import encode_dict
 
-from monitor.errors import SourceError
-from monitor.nmea import NmeaDecoder, untimed_error
-from monitor.nmea_clock import (
+from monitor.decode.nmea.clock import (
     PGHP_BAD_CHECKSUM,
     PGHP_INVALID,
     PGHP_OK,
@@ -25,7 +23,9 @@ from monitor.nmea_clock import (
     uint_after,
     uint_before,
 )
-from monitor.nmea_lines import station_key
+from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
+from monitor.decode.nmea.lines import station_key
+from monitor.errors import SourceError
 from monitor.schema import DecodedBatch
 
 T0 = 1_700_000_000  # 2023-11-14 22:13:20 UTC

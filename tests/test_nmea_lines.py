@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.jit import U8, U64
-from monitor.nmea_clock import find_byte, uint_after, uint_before
-from monitor.nmea_lines import (
+from monitor.core.jit import U8, U64
+from monitor.decode.nmea.clock import find_byte, uint_after, uint_before
+from monitor.decode.nmea.lines import (
     _BACKSLASHES,
     _PAD,
     _STARS,

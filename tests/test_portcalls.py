@@ -25,9 +25,8 @@ from tracks_portcalls import (
     positions,
 )
 
-from monitor.config import DetectSettings
-from monitor.geofences import Zone, zone_geometry, zones_for_points
-from monitor.portcalls import (
+from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
+from monitor.analyse.portcalls.detect import (
     RAW_CALLS_SCHEMA,
     TRANSITIONS,
     Event,
@@ -39,7 +38,8 @@ from monitor.portcalls import (
     prepare_positions,
     transition_events,
 )
-from monitor.tracks import sort_by_vessel_and_time
+from monitor.analyse.positions import sort_by_vessel_and_time
+from monitor.config import DetectSettings
 
 S = DetectSettings()
 AT_SEA, IN_PORT, STOPPED = State.AT_SEA, State.IN_PORT, State.STOPPED
@@ -565,7 +565,7 @@ def test_outliers_equal_the_plain_formula(
 ) -> None:
     import numpy as np
 
-    from monitor.tracks import _outliers
+    from monitor.analyse.positions import _outliers
 
     steps = sorted(steps, key=lambda r: r[0])
     t = np.cumsum([dt for _, dt, _, _ in steps]) * 1_000_000

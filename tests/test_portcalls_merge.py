@@ -14,9 +14,9 @@ import pytest
 from shapely.geometry import box
 from tracks_portcalls import BERTH, T0, Track, positions
 
+from monitor.analyse.geofences import Zone
+from monitor.analyse.portcalls.detect import Detection, detect_all
 from monitor.config import DetectSettings
-from monitor.geofences import Zone
-from monitor.portcalls import Detection, detect_all
 
 S = DetectSettings()
 NO_MERGE = DetectSettings(merge_gap_h=0)

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.cli import main
+from monitor.core.times import parse_when
 from monitor.errors import ConfigError, ReportError
 from monitor.report import build_report, report_window
 from monitor.report.build import publish
@@ -24,9 +25,8 @@ from monitor.report.data import calls_in_window, place_calls, port_names, port_s
 from monitor.report.index import read_manifest
 from monitor.report.mapview import DATA_ELEMENT_ID, json_for_script
 from monitor.report.offline import ASSETS, asset, inline_assets, remote_references
-from monitor.report.tracks import thin_tracks
-from monitor.store import atomic_write_parquet
-from monitor.when import parse_when
+from monitor.report.thinning import thin_tracks
+from monitor.store.parquet import atomic_write_parquet
 
 HOSTILE = (fx.IMG_NAME, fx.SCRIPT_NAME, fx.QUOTE_NAME)
 
@@ -372,7 +372,7 @@ def _store_with_data(root: Path) -> Path:
     positions = fx.positions()
     atomic_write_parquet(positions, store / "positions" / "date=2024-05-03" / "part.parquet")
     atomic_write_parquet(fx.statics(), store / "statics" / "part.parquet")
-    from monitor.calls import CALLS_WITH_POSITION_SCHEMA, calls_dir
+    from monitor.pipeline.detect import CALLS_WITH_POSITION_SCHEMA, calls_dir
 
     calls = fx.calls().with_columns(lat=pl.lit(None), lon=pl.lit(None))
     calls = calls.select([pl.col(c).cast(t) for c, t in CALLS_WITH_POSITION_SCHEMA.items()])

@@ -17,16 +17,16 @@ from pyais import decode, encode_dict
 from shapely.geometry import Polygon
 from simulate_fixtures import decode_positions, nmea_checksum, split_line, write_config
 
+from monitor.analyse.geofences import load_zones
 from monitor.config import Settings, load_config, shipped_config_path
 from monitor.errors import ConfigError
-from monitor.geofences import load_zones
 from monitor.simulate import PRESETS, SimulationResult, simulate
 from monitor.simulate.fleet import HOSTILE_NAMES, imo_number, make_fleet
 from monitor.simulate.geo import MPS_PER_KN
+from monitor.simulate.kinematics import AT_ANCHOR, MOORED, Stay, make_move
 from monitor.simulate.nmea_writer import encode_positions, tagged_lines
 from monitor.simulate.ports import PortModel
 from monitor.simulate.seaways import KOREA_SEAS, WAYPOINTS
-from monitor.simulate.tracks import AT_ANCHOR, MOORED, Stay, make_move
 from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, port_visits, read_truth_csv
 from monitor.simulate.voyages import VesselPlan
 

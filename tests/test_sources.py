@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import SourceError
-from monitor.sources import (
+from monitor.sources.files import (
     FINGERPRINT_BYTES,
     InputFile,
     OpenInput,

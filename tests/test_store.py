@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor import store as store_mod
 from monitor.errors import StoreError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
-from monitor.store import MANIFEST_SCHEMA, Store, drop_repeats, live_files
+from monitor.store import parquet as store_mod
+from monitor.store.parquet import MANIFEST_SCHEMA, Store, drop_repeats, live_files
 
 T0 = dt.datetime(2024, 5, 1, 23, 59, 30, tzinfo=dt.UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from monitor.vessels import (
+from monitor.analyse.vessels import (
     MID_COUNTRIES,
     SHIP_TYPES,
     flag_expr,

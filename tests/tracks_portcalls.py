@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 from shapely.geometry import box
 
-from monitor.geofences import Zone
+from monitor.analyse.geofences import Zone
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
-from monitor.store import atomic_write_parquet
+from monitor.store.parquet import atomic_write_parquet
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

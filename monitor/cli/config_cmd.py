@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from monitor.analyse.geofences import ZONE_KINDS, Zone, area_km2, load_zones, zone_warnings
 from monitor.cli import CliState
 from monitor.config import Settings, load_config, shipped_config_path
-from monitor.geofences import ZONE_KINDS, Zone, area_km2, load_zones, zone_warnings
 
 
 @click.group("config")

@@ -12,8 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.calls import ExportFormat, detect_calls, export_calls, filter_calls, load_calls
 from monitor.cli import config_option, resolve_settings, store_option
+from monitor.pipeline.detect import (
+    ExportFormat,
+    detect_calls,
+    export_calls,
+    filter_calls,
+    load_calls,
+)
 
 
 @click.command("detect")

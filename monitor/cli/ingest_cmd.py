@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor.cli import config_option, resolve_settings, store_option
-from monitor.csv_dialects import parse_column_mapping
-from monitor.ingest import IngestSummary, ingest_paths
-from monitor.when import parse_when
+from monitor.core.times import parse_when
+from monitor.decode.csv.dialects import parse_column_mapping
+from monitor.pipeline.ingest import IngestSummary, ingest_paths
 
 #: Above this many inputs the summary gives counts per status instead of a line per input.
 MAX_LISTED_INPUTS = 50

@@ -8,8 +8,8 @@ from typing import cast
 import click
 
 from monitor.cli import config_option, resolve_settings, store_option
-from monitor.store import Store
-from monitor.when import parse_when
+from monitor.core.times import parse_when
+from monitor.store.parquet import Store
 
 
 @click.command("report")

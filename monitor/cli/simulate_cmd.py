@@ -11,8 +11,8 @@ from rich.table import Table
 
 from monitor.cli import config_option, resolve_settings
 from monitor.config import load_config, shipped_config_path
+from monitor.core.times import parse_when
 from monitor.simulate import PRESETS, simulate
-from monitor.when import parse_when
 
 days_option = click.option(
     "--days",
@@ -105,7 +105,7 @@ def simulate_command(
 )
 def demo_command(output: Path, days: float, vessels: int) -> None:
     """Simulate a week at the shipped Korea ports, ingest, detect calls and write a map report."""
-    from monitor.demo import run_demo
+    from monitor.pipeline.demo import run_demo
 
     console = Console()
     with console.status("Simulating, ingesting, detecting, reporting..."):

@@ -17,17 +17,17 @@ from typing import Any
 import polars as pl
 from branca.element import Element
 
+from monitor.analyse.geofences import Zone, load_zones
+from monitor.analyse.portcalls.detect import prepare_positions
 from monitor.config import DetectSettings, Settings
+from monitor.core.times import as_utc
 from monitor.errors import ReportError
-from monitor.geofences import Zone, load_zones
-from monitor.portcalls import prepare_positions
 from monitor.report import data, fmt, kml, mapview, tables
 from monitor.report.index import update_index
 from monitor.report.offline import asset_text, inline_assets, script_block, style_block
-from monitor.report.tracks import thin_tracks
+from monitor.report.thinning import thin_tracks
 from monitor.report.window import newest_message_time
-from monitor.store import Store
-from monitor.when import as_utc
+from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ def write_report(
     Reads positions, static reports and calls from the store and the zones from the config;
     writes ``<output>/<period>/`` and updates ``<output>/index.html``.
     """
-    from monitor.calls import load_calls
+    from monitor.pipeline.detect import load_calls
 
     since, until = as_utc(since), as_utc(until)
     store = Store(settings.store.path)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import shapely
 
-from monitor.geofences import Zone
+from monitor.analyse.geofences import Zone
 from monitor.schema import CALLS_SCHEMA
 
 #: AIS ship type code ranges (ITU-R M.1371 table 53) grouped the way analysts read them.

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from monitor.atomic import atomic_write_text
+from monitor.core.atomic import atomic_write_text
 from monitor.report.tables import esc
 
 MANIFEST_NAME = "manifest.json"

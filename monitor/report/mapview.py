@@ -22,8 +22,8 @@ from folium import plugins
 from folium.template import Template
 from shapely.geometry import mapping
 
+from monitor.analyse.geofences import Zone
 from monitor.errors import ReportError
-from monitor.geofences import Zone
 from monitor.report import fmt
 from monitor.report.data import ZONE_COLOURS
 from monitor.report.offline import LEAFLET_CSS_URL, LEAFLET_JS_URL, data_uri

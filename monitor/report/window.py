@@ -7,8 +7,8 @@ from typing import Literal
 
 import polars as pl
 
+from monitor.core.times import as_utc
 from monitor.errors import ConfigError, ReportError
-from monitor.when import as_utc
 
 Period = Literal["day", "week"]
 PERIOD_LENGTHS: dict[str, timedelta] = {"day": timedelta(days=1), "week": timedelta(days=7)}

@@ -14,19 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.atomic import atomic_write_bytes
+from monitor.analyse.geofences import load_zones
 from monitor.config import Settings
+from monitor.core.atomic import atomic_write_bytes
+from monitor.core.times import as_utc
 from monitor.errors import ConfigError
-from monitor.geofences import load_zones
 from monitor.simulate.nmea_writer import report_lines, tagged_lines
 from monitor.simulate.noise import add_duplicates, corrupt, damage_positions, delay_lines
 from monitor.simulate.params import PRESETS, NoiseParams, SimulationParams
 from monitor.simulate.ports import build_ports, projection_for
-from monitor.simulate.reports import position_reports, static_reports
 from monitor.simulate.seaways import KOREA_SEAS
+from monitor.simulate.transmissions import position_reports, static_reports
 from monitor.simulate.truth import build_truth, write_csv
 from monitor.simulate.voyages import plan_simulation
-from monitor.when import as_utc
 
 __all__ = ["PRESETS", "NoiseParams", "SimulationParams", "SimulationResult", "simulate"]
 

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pyais import encode_dict
 
-from monitor.simulate.reports import AisValue, PositionReports, StaticReport
+from monitor.simulate.transmissions import AisValue, PositionReports, StaticReport
 
 IntArray = NDArray[np.int64]
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from monitor.simulate.nmea_writer import Lines
 from monitor.simulate.params import NoiseParams
-from monitor.simulate.reports import PositionReports
+from monitor.simulate.transmissions import PositionReports
 
 
 def damage_positions(

@@ -11,8 +11,8 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
+from monitor.analyse.geofences import Zone
 from monitor.errors import ConfigError
-from monitor.geofences import Zone
 from monitor.simulate.geo import Projection
 
 

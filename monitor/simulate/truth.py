@@ -11,10 +11,10 @@ import polars as pl
 import shapely
 from shapely.geometry import LineString, Point
 
-from monitor.atomic import atomic_path
+from monitor.core.atomic import atomic_path
 from monitor.schema import UTC_US
+from monitor.simulate.kinematics import Move, Stay
 from monitor.simulate.ports import PortModel
-from monitor.simulate.tracks import Move, Stay
 from monitor.simulate.voyages import Plan, VesselPlan
 
 #: AIS must be on this long either side of a crossing for the crossing to count as observable.

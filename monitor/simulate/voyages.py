@@ -12,10 +12,7 @@ from shapely.ops import nearest_points
 
 from monitor.simulate.fleet import Vessel, make_fleet
 from monitor.simulate.geo import Projection
-from monitor.simulate.params import SimulationParams
-from monitor.simulate.ports import PortModel
-from monitor.simulate.seaways import SeaGraph
-from monitor.simulate.tracks import (
+from monitor.simulate.kinematics import (
     AT_ANCHOR,
     FISHING,
     MOORED,
@@ -25,6 +22,9 @@ from monitor.simulate.tracks import (
     Stay,
     make_move,
 )
+from monitor.simulate.params import SimulationParams
+from monitor.simulate.ports import PortModel
+from monitor.simulate.seaways import SeaGraph
 
 HOUR_S = 3600.0
 

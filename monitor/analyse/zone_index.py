@@ -1,7 +1,8 @@
 """Point-in-zone lookup internals: a raster that groups points by cluster of zone boxes, and a
 per-zone grid of cells wholly inside, wholly outside or crossed by the polygon's boundary.
 
-Pure numpy and shapely, no zone semantics: :func:`monitor.geofences.zones_for_points` uses them.
+Pure numpy and shapely, no zone semantics: :func:`monitor.analyse.geofences.zones_for_points` uses
+them.
 The cached grids are plain arrays, safe to share between threads; geometries are only read.
 """
 

@@ -24,9 +24,9 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from monitor.atomic import atomic_path, atomic_write_text
+from monitor.core.atomic import atomic_path, atomic_write_text
+from monitor.core.jit import I64, U32, U64, Bool, kernel
 from monitor.errors import StoreError
-from monitor.jit import I64, U32, U64, Bool, kernel
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, empty_frame
 
 log = logging.getLogger(__name__)

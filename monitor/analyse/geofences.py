@@ -21,7 +21,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
-from monitor import zone_index
+from monitor.analyse import zone_index
 from monitor.config import CircleZone, ZoneKind
 from monitor.errors import ConfigError
 

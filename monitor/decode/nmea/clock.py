@@ -1,5 +1,6 @@
 """Times in NMEA text: numbers and epochs, ``$PGHP`` headers, ``$xxZDA``/``$xxRMC`` clocks, and
-the time of each AIS sentence given what came before it (see :mod:`monitor.nmea` for the order).
+the time of each AIS sentence given what came before it (see :mod:`monitor.decode.nmea.decoder` for
+the order).
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from typing import Final
 
 import numpy as np
 
-from monitor.fragments import NO_TIME
-from monitor.jit import I64, U8, inline, kernel
+from monitor.core.jit import I64, U8, inline, kernel
+from monitor.decode.nmea.fragments import NO_TIME
 
 #: Time-source codes used in int columns; index into TIME_SOURCES.
 TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda", "rmc", "fallback")
@@ -35,7 +36,7 @@ def hex_digit(c: int) -> int:
 def find_byte(buf: U8, value: int, start: int, end: int) -> int:
     """Return the index of the first ``value`` byte in ``buf[start:end]``, -1 if none."""
     # Loops here have one exit and one test, so that the line scan, which inlines them into its
-    # own loop, needs no reference counting of ``buf`` (see monitor.nmea_lines).
+    # own loop, needs no reference counting of ``buf`` (see monitor.decode.nmea.lines).
     k = start
     found = False
     while (k < end) & (not found):

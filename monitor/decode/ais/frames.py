@@ -11,7 +11,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
-from monitor.jit import I64, U8, U64, Bool
+from monitor.core.jit import I64, U8, U64, Bool
 
 _UTC_US = pa.timestamp("us", "UTC")
 

@@ -24,14 +24,14 @@ from typing import Any, Literal
 import polars as pl
 import shapely
 
-from monitor import portcalls
-from monitor.atomic import atomic_write_text
+from monitor.analyse.geofences import Zone, load_zones
+from monitor.analyse.portcalls import detect as portcalls
+from monitor.analyse.vessels import flag_expr, ship_type_expr
 from monitor.config import Settings
+from monitor.core.atomic import atomic_write_text
 from monitor.errors import ConfigError, StoreError
-from monitor.geofences import Zone, load_zones
 from monitor.schema import CALLS_SCHEMA, UTC_US, empty_frame
-from monitor.store import Store, atomic_write_parquet
-from monitor.vessels import flag_expr, ship_type_expr
+from monitor.store.parquet import Store, atomic_write_parquet
 
 log = logging.getLogger(__name__)
 

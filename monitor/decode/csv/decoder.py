@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from monitor.config import CsvColumns
-from monitor.csv_dialects import (
+from monitor.decode.csv.dialects import (
     MOBILE_CLASS,
     NAV_STATUS_TEXT,
     NON_VESSEL_CLASS,

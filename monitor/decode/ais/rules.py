@@ -1,6 +1,7 @@
 """AIS payload decoding rules, message keys and the pyais path for messages decoded one by one.
 
-Most messages are decoded in bulk by :mod:`monitor.decode_fast` (single-sentence types 1, 2, 3,
+Most messages are decoded in bulk by :mod:`monitor.decode.ais.kernels` (single-sentence types 1, 2,
+3,
 18, 27 and 24, and type 5 whose parts arrive together); the rest (type 19, multi-part messages
 split across chunks or with more than two parts) goes through pyais here. Both paths follow the
 same rules and give the same values.
@@ -37,7 +38,7 @@ from pyais.messages import MSG_CLASS
 MMSI_MAX: Final = 999_999_999
 POSITION_TYPES: Final = frozenset({1, 2, 3, 18, 19, 27})
 STATIC_TYPES: Final = frozenset({5, 19, 24})
-#: Types the bulk path (:mod:`monitor.decode_fast`) decodes.
+#: Types the bulk path (:mod:`monitor.decode.ais.kernels`) decodes.
 FAST_POSITION_TYPES: Final = frozenset({1, 2, 3, 18, 27})
 FAST_STATIC_TYPES: Final = frozenset({5, 24})
 

@@ -3,7 +3,8 @@
 Each message is one or two payload pieces inside a chunk's byte buffer (two for a 2-part type 5
 whose parts are both in the chunk). One kernel per message family walks the messages once: it
 de-armours the characters, judges the message, extracts its fields by bit offset and hashes its
-payload. Values follow the rules in :mod:`monitor.decode` and are bit-identical to pyais 3.3 (same
+payload. Values follow the rules in :mod:`monitor.decode.ais.rules` and are bit-identical to pyais
+3.3 (same
 integer rounding of lat/lon, ``raw / 10.0`` for speed, course and draught).
 """
 
@@ -20,9 +21,9 @@ from numba.core import types
 from numba.cpython.unsafe import numbers
 from numba.extending import intrinsic
 
-from monitor import arrow_frames as af
-from monitor.decode import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
-from monitor.jit import I64, U8, U64, Bool, inline, kernel
+from monitor.core.jit import I64, U8, U64, Bool, inline, kernel
+from monitor.decode.ais import frames as af
+from monitor.decode.ais.rules import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
 
 #: pyais's ShipType normalisation of every 8-bit ship type code.
@@ -97,7 +98,7 @@ def _store_u64_typer(typingctx: Any, array: Any, index: Any, value: Any) -> tupl
 
 
 #: The 8 bytes at ``index`` as one word (one unaligned load, not 8 byte loads). Hosts are
-#: little-endian, the byte order :func:`monitor.decode.payload_key` reads words in.
+#: little-endian, the byte order :func:`monitor.decode.ais.rules.payload_key` reads words in.
 _load_u64 = cast(Callable[[U8, int], np.uint64], intrinsic(_load_u64_typer))
 #: Writes a word as the 8 bytes from ``index``, counted in bytes from the start of a C-contiguous
 #: uint8 array of any shape.
@@ -164,7 +165,8 @@ def _read(
     """Fill ``bits`` with the payload ``buf[s1:s1+l1] + buf[s2:s2+l2]`` as 48-bit words (8
     characters each); return (a character is not AIS 6-bit armour, the payload's key).
 
-    The key is :func:`monitor.decode.payload_key`. Words are filled for the whole payload and at
+    The key is :func:`monitor.decode.ais.rules.payload_key`. Words are filled for the whole payload
+    and at
     least ``n_words``, which ``bits`` must have room for; past the payload's end they hold
     garbage, and fields there must not be read.
     """
@@ -234,7 +236,8 @@ def _text(
 ) -> bool:
     """Write row ``k``'s text (``n_chars`` at bit ``start``) to column ``col``; True if empty.
 
-    "@" is a space and outer spaces are removed, as in :func:`monitor.decode.text_expr`. The text
+    "@" is a space and outer spaces are removed, as in :func:`monitor.decode.ais.rules.text_expr`.
+    The text
     is written to the column's row of ``data`` from ``ends[col]``, and up to 8 bytes past it
     (the rows have room for that), then described by its Arrow string view (:func:`_view`);
     ``ends[col]`` moves past it only if the view refers to it there.
@@ -283,7 +286,7 @@ def _keys_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, words: int) -> U64
 
 
 def payload_keys(buf: U8, pieces: Pieces) -> U64:
-    """Return :func:`monitor.decode.payload_key` of each message's payload."""
+    """Return :func:`monitor.decode.ais.rules.payload_key` of each message's payload."""
     buf, words = _room(buf, pieces, 0)
     keys: U64 = _keys_kernel(buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, words)
     return keys
@@ -360,7 +363,8 @@ def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.
     """Return the position columns of the accepted type 1/2/3/18/27 payloads and a code per message.
 
     Columns (``msg_key`` included) hold the messages whose code is 0, in order, as numpy arrays
-    with null masks named ``<column>_null``; the code indexes :data:`monitor.decode.REASONS`
+    with null masks named ``<column>_null``; the code indexes
+    :data:`monitor.decode.ais.rules.REASONS`
     (0 = accepted).
     """
     buf, words = _room(buf, pieces, _POSITION_WORDS)

@@ -71,8 +71,8 @@ def run_demo(
     config: Path | None = None,
 ) -> DemoSummary:
     """Return the summary of a demo run (simulate, ingest, detect, report) written to ``output``."""
-    from monitor.calls import detect_calls, load_calls
-    from monitor.ingest import ingest_paths
+    from monitor.pipeline.detect import detect_calls, load_calls
+    from monitor.pipeline.ingest import ingest_paths
     from monitor.report import write_report
 
     output = Path(output)

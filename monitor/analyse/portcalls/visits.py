@@ -1,7 +1,8 @@
 """Port visits: per-visit aggregates of classified positions, and visits of one port merged.
 
 A visit is one stay of a vessel in one port's zones (with exit hysteresis), as numbered by
-:func:`monitor.portcalls.classify`; :func:`merge_visits` joins consecutive visits of a vessel to
+:func:`monitor.analyse.portcalls.detect.classify`; :func:`merge_visits` joins consecutive visits of
+a vessel to
 the same port into one, so that a detached outer anchorage and the berth after it make one call.
 """
 

@@ -1,7 +1,7 @@
 """Parsing of NMEA lines: structure, checksums, the time each line carries itself and the lines
 that time others.
 
-A chunk is parsed by one compiled pass over its raw bytes (:mod:`monitor.jit`), line by line.
+A chunk is parsed by one compiled pass over its raw bytes (:mod:`monitor.core.jit`), line by line.
 Searches and checksums read eight bytes at a time, as words.
 
 The helpers that the pass inlines receive the chunk's arrays as new references. Where such a
@@ -24,9 +24,8 @@ from typing import Final
 
 import numpy as np
 
-from monitor.fragments import NO_TIME
-from monitor.jit import I64, U8, U64, inline, kernel
-from monitor.nmea_clock import (
+from monitor.core.jit import I64, U8, U64, inline, kernel
+from monitor.decode.nmea.clock import (
     PGHP_BAD_CHECKSUM,
     PGHP_INVALID,
     PGHP_OK,
@@ -40,6 +39,7 @@ from monitor.nmea_clock import (
     star_checksum,
     uint_before,
 )
+from monitor.decode.nmea.fragments import NO_TIME
 
 _NO_TIME: Final = NO_TIME
 _PAD = 160  # zero bytes after the chunk, so that reads a little past a line's end stay inside

@@ -1,10 +1,11 @@
 """Raw NMEA 0183 AIS input: the chunk decoder, its time sources and its rejection counts.
 
 A chunk of complete lines is parsed by one compiled pass over its raw bytes
-(:mod:`monitor.nmea_lines`), each sentence timed by another (:mod:`monitor.nmea_clock`), and its
-messages decoded in bulk (:mod:`monitor.decode_fast`); only rare lines are handled one by one
+(:mod:`monitor.decode.nmea.lines`), each sentence timed by another
+(:mod:`monitor.decode.nmea.clock`), and its
+messages decoded in bulk (:mod:`monitor.decode.ais.kernels`); only rare lines are handled one by one
 in Python: ``$xxZDA``/``$xxRMC`` clock sentences, type 19, and multi-part messages whose parts are
-not next to each other in one chunk (those are decoded with pyais, :mod:`monitor.decode`).
+not next to each other in one chunk (those are decoded with pyais, :mod:`monitor.decode.ais.rules`).
 
 Time of a sentence, first match wins:
 
@@ -32,7 +33,14 @@ from typing import Any, TypeVar
 import numpy as np
 import polars as pl
 
-from monitor.decode import (
+from monitor.core.jit import I64, U8
+from monitor.decode.ais.kernels import (
+    Pieces,
+    decode_positions,
+    decode_statics,
+    positions_frame,
+)
+from monitor.decode.ais.rules import (
     FAST_POSITION_TYPES,
     FAST_STATIC_TYPES,
     POSITION_TYPES,
@@ -44,21 +52,14 @@ from monitor.decode import (
     rows_frame,
     static_row,
 )
-from monitor.decode_fast import (
-    Pieces,
-    decode_positions,
-    decode_statics,
-    positions_frame,
-)
-from monitor.errors import SourceError
-from monitor.fragments import NO_TIME, FragmentAssembler
-from monitor.jit import I64, U8
-from monitor.nmea_clock import (
+from monitor.decode.nmea.clock import (
     TIME_SOURCES,
     parse_clock_line,
     resolve_times,
 )
-from monitor.nmea_lines import LineScan, scan_lines
+from monitor.decode.nmea.fragments import NO_TIME, FragmentAssembler
+from monitor.decode.nmea.lines import LineScan, scan_lines
+from monitor.errors import SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
 _NO_FRAME = pl.DataFrame()

@@ -3,7 +3,8 @@
 Each vessel is, at each of its positions, in one of three states: ``at_sea``, ``in_port`` (inside a
 port's zones, moving) or ``stopped`` (inside, below the stop speed). The states are computed for
 every position at once (forward-filled hysteresis), then the transition table of
-:mod:`monitor.portcall_states` turns the few rows where the state changes into events, as in Global
+:mod:`monitor.analyse.portcalls.states` turns the few rows where the state changes into events, as
+in Global
 Fishing Watch's port-visit pipeline:
 
 * a vessel enters on its first position inside a zone of a port and leaves only once it is more
@@ -16,7 +17,8 @@ Fishing Watch's port-visit pipeline:
 
 The berths and anchorages of a port share its ``port_id``, so moving from an anchorage to a berth
 is one visit; consecutive visits of a vessel to one port, less than ``merge_gap_h`` apart, are
-merged (:mod:`monitor.visits`), so an anchorage away from the port polygon changes nothing. A visit
+merged (:mod:`monitor.analyse.portcalls.visits`), so an anchorage away from the port polygon
+changes nothing. A visit
 runs from the first position inside the port's zones to the last (the buffer only decides that
 the vessel has left). A visit with a stop, or spending at least ``min_stay_h`` inside the zones,
 is a call; a shorter visit without a stop is a transit. A single position implying more than
@@ -37,9 +39,8 @@ import numpy as np
 import polars as pl
 import shapely
 
-from monitor.config import DetectSettings
-from monitor.geofences import Zone, zone_geometry, zones_for_points
-from monitor.portcall_states import (
+from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
+from monitor.analyse.portcalls.states import (
     EVENTS_OF_PREVIOUS_VISIT,
     STATE_CODES,
     TRANSITIONS,
@@ -48,9 +49,10 @@ from monitor.portcall_states import (
     confidence,
     transition_events,
 )
+from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
+from monitor.analyse.positions import prepare_positions
+from monitor.config import DetectSettings
 from monitor.schema import UTC_US
-from monitor.tracks import prepare_positions
-from monitor.visits import hours, merge_visits, visit_table
 
 log = logging.getLogger(__name__)
 

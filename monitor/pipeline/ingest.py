@@ -22,13 +22,13 @@ from typing import Any
 import polars as pl
 
 from monitor.config import Settings
-from monitor.csv_source import CsvDecoder
+from monitor.core.jit import prepare
+from monitor.decode.csv.decoder import CsvDecoder
+from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
-from monitor.ingest_summary import FileSummary, IngestSummary
-from monitor.jit import prepare
-from monitor.nmea import NmeaDecoder, untimed_error
+from monitor.pipeline.ingest_summary import FileSummary, IngestSummary
 from monitor.schema import DecodedBatch
-from monitor.sources import (
+from monitor.sources.files import (
     CHUNK_BYTES,
     DETECT_BYTES,
     FINGERPRINT_BYTES,
@@ -45,7 +45,7 @@ from monitor.sources import (
     read_head,
     skip_to,
 )
-from monitor.store import MANIFEST_SCHEMA, Store
+from monitor.store.parquet import MANIFEST_SCHEMA, Store
 
 __all__ = ["FileSummary", "IngestSummary", "ingest_paths"]
 

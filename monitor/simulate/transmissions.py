@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor.simulate.params import SimulationParams
-from monitor.simulate.tracks import (
+from monitor.simulate.kinematics import (
     AT_ANCHOR,
     MOORED,
     Move,
@@ -20,6 +19,7 @@ from monitor.simulate.tracks import (
     sample_move,
     sample_stay,
 )
+from monitor.simulate.params import SimulationParams
 from monitor.simulate.voyages import Plan, VesselPlan
 
 #: A field value pyais can encode.

@@ -1,0 +1,2 @@
+"""Analyses: pure functions on polars frames (geofences, positions preparation, vessel identity,
+port calls)."""

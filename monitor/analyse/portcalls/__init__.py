@@ -1,0 +1,1 @@
+"""Port calls: the state machine, per-visit aggregates, the detector."""

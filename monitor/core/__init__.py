@@ -1,0 +1,1 @@
+"""Shared building blocks of every layer: atomic writes, user times, compiled-kernel setup."""

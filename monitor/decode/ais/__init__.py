@@ -1,0 +1,1 @@
+"""AIS payloads: field rules and the pyais path, compiled bulk kernels, Arrow frame building."""

@@ -1,0 +1,1 @@
+"""CSV position exports: dialects (MarineCadastre, DMA, mapped columns) and the chunk decoder."""

@@ -1,0 +1,1 @@
+"""Jobs that combine the layers: ingest, detect, export, the demo."""
