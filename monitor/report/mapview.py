@@ -1,4 +1,4 @@
-"""The report's folium map: geofences, tracks, port calls, playback slider, controls, legend.
+"""The report's folium map: land, geofences, port names, tracks, port calls, playback, controls.
 
 Folium provides the map, the layer groups and the controls. The data goes into the page once,
 as JSON in a ``<script type="application/json">`` element, and ``assets/report.js`` draws it:
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import folium
 import polars as pl
+import shapely
 from branca.element import MacroElement
 from folium import plugins
 from folium.template import Template
@@ -31,7 +32,9 @@ from monitor.report.offline import LEAFLET_CSS_URL, LEAFLET_JS_URL, data_uri
 DATA_ELEMENT_ID = "report-data"
 #: Layer names as the layer control shows them; keys are what report.js calls them.
 LAYERS: dict[str, str] = {
+    "land": "Land",
     "geofences": "Geofences",
+    "labels": "Port names",
     "tracks": "Vessel tracks",
     "calls": "Port calls",
     "inport": "In port at end of period",
@@ -54,15 +57,19 @@ class _DrawLayers(MacroElement):
         {% macro script(this, kwargs) %}
             L.Icon.Default.imagePath = "";
             L.Icon.Default.mergeOptions({{ this.icons }});
-            window.monitorReport.build({{ this.map_name }}, {{ this.groups }}, {{ this.data_id }});
+            window.monitorReport.build(
+                {{ this.map_name }}, {{ this.groups }}, {{ this.data_id }}, {{ this.control_name }}
+            );
         {% endmacro %}
         """
     )
 
-    def __init__(self, map_name: str, groups: Mapping[str, str]) -> None:
+    def __init__(self, map_name: str, groups: Mapping[str, str], control_name: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "DrawLayers"
         self.map_name = map_name
+        # The layer control, so that the page can fold it away on a narrow screen.
+        self.control_name = control_name
         # Values are folium's generated variable names (identifiers), keys are fixed words.
         self.groups = "{" + ", ".join(f"{key}: {name}" for key, name in groups.items()) + "}"
         self.data_id = json.dumps(DATA_ELEMENT_ID)
@@ -112,6 +119,31 @@ def zones_payload(zones: Sequence[Zone], calls_per_port: Mapping[str, int]) -> d
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def labels_payload(
+    zones: Sequence[Zone], names: Mapping[str, str], calls_per_port: Mapping[str, int]
+) -> list[dict[str, Any]]:
+    """Return per port: ``name``, the top centre of its zones (``lat``, ``lon``) where the label
+    sits, and ``calls`` in the period (labels of busier ports win where labels collide)."""
+    by_port: dict[str, list[Zone]] = {}
+    for zone in zones:
+        if zone.kind != "area":
+            by_port.setdefault(zone.port_id, []).append(zone)
+    out = []
+    for port_id, members in by_port.items():
+        # The port polygon when there is one: its berths and anchorages may lie far out.
+        own = [z for z in members if z.kind == "port"] or members
+        west, _, east, north = shapely.union_all([z.geometry for z in own]).bounds
+        out.append(
+            {
+                "name": names.get(port_id, port_id),
+                "lat": round(north, _COORD_DECIMALS),
+                "lon": round((west + east) / 2, _COORD_DECIMALS),
+                "calls": int(calls_per_port.get(port_id, 0)),
+            }
+        )
+    return out
 
 
 def tracks_payload(
@@ -184,8 +216,8 @@ def build_map(
 ) -> tuple[folium.Map, str]:
     """Return the folium map for ``payload`` and the <script> element holding its data.
 
-    With ``tiles`` None the map has no base layer: geofences, tracks and markers are drawn on a
-    plain background (offline reports).
+    With ``tiles`` None the map has no base layer: the land of ``payload["land"]`` (if any),
+    geofences, tracks and markers are drawn on a plain sea-coloured background (offline reports).
     """
     fmap = ReportMap(location=list(center), zoom_start=10, tiles=None, control_scale=True)
     if tiles:
@@ -203,6 +235,8 @@ def build_map(
         layer.add_to(fmap)
     groups: dict[str, str] = {}
     for key, label in LAYERS.items():
+        if key == "land" and not payload.get("land"):
+            continue
         group = folium.FeatureGroup(name=label, show=True)
         group.add_to(fmap)
         groups[key] = group.get_name()
@@ -218,8 +252,9 @@ def build_map(
             "sqkilometers": {"factor": 1e-6, "display": "km\u00b2", "decimals": 2},
         },
     ).add_to(fmap)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-    fmap.add_child(_DrawLayers(fmap.get_name(), groups))
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(fmap)
+    fmap.add_child(_DrawLayers(fmap.get_name(), groups, control.get_name()))
     data_element = (
         f'<script type="application/json" id="{DATA_ELEMENT_ID}">'
         f"{json_for_script(payload)}</script>"
