@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -211,6 +212,51 @@ def calls_payload(calls: pl.DataFrame, names: Mapping[str, str]) -> list[dict[st
     return out
 
 
+_TILE_FIX = 'use a known name such as "OpenStreetMap" or "OpenTopoMap", or a URL template'
+_TILE_PLACEHOLDERS = ("{z}", "{x}", "{y}")
+
+
+def tile_layer(tiles: str) -> folium.TileLayer:
+    """Return the base layer for ``report.tiles``: a folium tile name or a URL template.
+
+    Raises ReportError naming the key and the fix for a name folium does not know, a template
+    without ``{z}``, ``{x}`` and ``{y}`` or with an address scheme other than http, https or
+    file, or a provider that needs an API key (its tiles would not load).
+    """
+    if "{" in tiles or "://" in tiles:
+        parts = urlsplit(tiles)
+        missing = [p for p in _TILE_PLACEHOLDERS if p not in tiles]
+        if parts.scheme not in ("", "http", "https", "file") or missing:
+            raise ReportError(
+                f"report.tiles: {tiles!r} is not a tile URL template (an address with {{z}}, "
+                "{x} and {y}, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png); "
+                + _TILE_FIX
+            )
+        host = html.escape(parts.netloc or "local files")
+        return folium.TileLayer(tiles, attr=f"Map tiles: {host}", name="Base map")
+    try:
+        layer = folium.TileLayer(tiles, name=tiles)
+    except ValueError as exc:
+        raise ReportError(
+            f"report.tiles: {tiles!r} is neither a tile URL template nor a known tile name "
+            f"({exc}); {_TILE_FIX}"
+        ) from exc
+    if "{apikey}" in str(layer.tiles).lower() or "{accesstoken}" in str(layer.tiles).lower():
+        raise ReportError(
+            f"report.tiles: {tiles!r} needs an API key; give its URL template with your key "
+            f"in it instead, or {_TILE_FIX}"
+        )
+    return layer
+
+
+def tile_warnings(tiles: str) -> list[str]:
+    """Return what folium warns about ``report.tiles`` (raises ReportError when it is invalid)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tile_layer(tiles)
+    return [f"report.tiles: {w.message}" for w in caught]
+
+
 def build_map(
     payload: Mapping[str, Any], *, tiles: str | None, center: tuple[float, float]
 ) -> tuple[folium.Map, str]:
@@ -221,18 +267,7 @@ def build_map(
     """
     fmap = ReportMap(location=list(center), zoom_start=10, tiles=None, control_scale=True)
     if tiles:
-        try:
-            if "{" in tiles:
-                host = html.escape(urlsplit(tiles).netloc or tiles)
-                layer = folium.TileLayer(tiles, attr=f"Map tiles: {host}", name="Base map")
-            else:
-                layer = folium.TileLayer(tiles, name=tiles)
-        except ValueError as exc:
-            raise ReportError(
-                f"report.tiles: {tiles!r} is neither a tile URL template nor a known tile "
-                f'name ({exc}); use e.g. "OpenStreetMap" or "CartoDB Positron"'
-            ) from exc
-        layer.add_to(fmap)
+        tile_layer(tiles).add_to(fmap)
     groups: dict[str, str] = {}
     for key, label in LAYERS.items():
         if key == "land" and not payload.get("land"):
