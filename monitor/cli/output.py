@@ -10,11 +10,12 @@ of the listing, whatever the width, with times in ISO 8601 UTC.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -223,3 +224,20 @@ def echo_listing(
     click.echo(text, nl=False)
     for note in notes:
         click.echo(note)
+
+
+#: Exit status of a command given an id (port, MMSI, vessel name) that the data does not hold,
+#: as for any other bad argument.
+USAGE_EXIT = 2
+
+
+@contextlib.contextmanager
+def unknown_id_errors() -> Iterator[None]:
+    """Turn an unknown port id, MMSI or vessel name into its message and exit status 2."""
+    from monitor.errors import UnknownIdError
+
+    try:
+        yield
+    except UnknownIdError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise click.exceptions.Exit(USAGE_EXIT) from exc
