@@ -65,9 +65,11 @@ def make_console(*, stderr: bool = False) -> Console:
 
 
 def plain(text: str) -> str:
-    """Return stored text fit for one table cell: no control characters or line breaks."""
-    cleaned = "".join(" " if c in "\t\r\n" else c for c in text)
-    return "".join(c for c in cleaned if c.isprintable())
+    """Return stored text fit for one table cell: no escape sequences, control characters or
+    line breaks (AIS text comes from strangers)."""
+    from monitor.core.safe_text import terminal_text
+
+    return terminal_text(text)
 
 
 @dataclass(frozen=True)
@@ -119,15 +121,31 @@ def _fit(widths: list[int], columns: Sequence[Column], width: int) -> list[int] 
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + _ELLIPSIS
+    """Return ``text`` cut to ``width`` terminal cells, an ellipsis marking the cut."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(0, width - 1)).rstrip() + _ELLIPSIS
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    from rich.cells import cell_len
+
+    space = " " * max(0, width - cell_len(text))
+    return space + text if right else text + space
 
 
 def table_lines(rows: Sequence[Sequence[str]], columns: Sequence[Column], width: int) -> list[str]:
-    """Return the lines of a table of ``rows`` (cell texts) within ``width`` characters."""
+    """Return the lines of a table of ``rows`` (cell texts) within ``width`` terminal cells."""
+    from rich.cells import cell_len
+
     keep = list(range(len(columns)))
     while True:
         shown = [columns[i] for i in keep]
-        natural = [max([len(columns[i].header), *(len(row[i]) for row in rows)]) for i in keep]
+        natural = [
+            max([cell_len(columns[i].header), *(cell_len(row[i]) for row in rows)]) for i in keep
+        ]
         widths = _fit(natural, shown, width)
         if widths is not None:
             break
@@ -140,8 +158,7 @@ def table_lines(rows: Sequence[Sequence[str]], columns: Sequence[Column], width:
     def line(cells: Sequence[str]) -> str:
         parts = []
         for text, column, w in zip(cells, shown, widths, strict=True):
-            text = _clip(text, w)
-            parts.append(text.rjust(w) if column.right else text.ljust(w))
+            parts.append(_pad(_clip(text, w), w, column.right))
         return _GAP.join(parts).rstrip()
 
     out = [line([c.header for c in shown]), _GAP.join("\u2500" * w for w in widths)]
