@@ -19,10 +19,10 @@ from simulate_fixtures import decode_positions, nmea_checksum, split_line, write
 
 from monitor.analyse.geofences import load_zones
 from monitor.config import Settings, load_config, shipped_config_path
+from monitor.core.geo import MPS_PER_KN
 from monitor.errors import ConfigError
 from monitor.simulate import PRESETS, SimulationResult, simulate
 from monitor.simulate.fleet import HOSTILE_NAMES, imo_number, make_fleet
-from monitor.simulate.geo import MPS_PER_KN
 from monitor.simulate.kinematics import AT_ANCHOR, MOORED, Stay, make_move
 from monitor.simulate.nmea_writer import encode_positions, tagged_lines
 from monitor.simulate.ports import PortModel

@@ -8,12 +8,13 @@ import numpy as np
 import polars as pl
 import shapely
 
+from monitor.core.geo import METRES_PER_DEG
+
 #: Douglas-Peucker tolerance of the first pass, in metres across the track.
 BASE_TOLERANCE_M = 50.0
 #: A vessel still over its point cap is simplified again with a doubled tolerance, at most this
 #: many times, before the last resort of keeping every n-th point.
 MAX_COARSENING_STEPS = 6
-_M_PER_DEG_LAT = 111_320.0
 
 TRACK_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),
@@ -86,8 +87,8 @@ def thin_tracks(
     lon = frame["lon"].to_numpy()
     lat0 = math.radians(float(np.nanmean(lat)))
     # Local metres: good to a fraction of a percent over the few hundred km a report covers.
-    x = lon * _M_PER_DEG_LAT * math.cos(lat0)
-    y = lat * _M_PER_DEG_LAT
+    x = lon * METRES_PER_DEG * math.cos(lat0)
+    y = lat * METRES_PER_DEG
     seg = frame["_seg"].to_numpy()
     mmsi = frame["mmsi"].to_numpy()
     must = frame["_edge"].to_numpy()
