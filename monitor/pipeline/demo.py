@@ -17,8 +17,9 @@ import polars as pl
 
 from monitor.config import Settings, load_config, shipped_config_path
 from monitor.errors import ConfigError
+from monitor.schema import CALLS_TRUTH_SCHEMA
 from monitor.simulate import PRESETS, SimulationResult, simulate
-from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, read_truth_csv
+from monitor.simulate.truth import read_truth_csv
 
 log = logging.getLogger(__name__)
 

@@ -30,27 +30,20 @@ from monitor.analyse.vessels import flag_expr, ship_type_expr
 from monitor.config import Settings
 from monitor.core.atomic import atomic_write_text
 from monitor.errors import ConfigError, StoreError
-from monitor.schema import CALLS_SCHEMA, UTC_US, empty_frame
+from monitor.schema import (
+    CALLS_CHECKPOINT_SCHEMA,
+    CALLS_SCHEMA,
+    CALLS_WITH_POSITION_SCHEMA,
+    RAW_CALLS_SCHEMA,
+    TRANSITS_SCHEMA,
+    empty_frame,
+)
 from monitor.store.parquet import Store, atomic_write_parquet
 
 log = logging.getLogger(__name__)
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
 DETECTOR_VERSION = 2
-
-#: Columns of :func:`load_calls`: CALLS_SCHEMA, then the call's mean position (map markers).
-CALLS_WITH_POSITION_SCHEMA: dict[str, pl.DataType] = {
-    **CALLS_SCHEMA,
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-}
-
-_CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "n_positions": pl.UInt32(),
-    "first_utc": UTC_US,
-    "last_utc": UTC_US,
-}
 
 ExportFormat = Literal["csv", "parquet", "geojson"]
 
@@ -207,7 +200,7 @@ def _vessel_checkpoint(store: Store) -> pl.DataFrame:
             last_utc=pl.col("timestamp_utc").max(),
         )
         .collect()
-        .select([pl.col(name).cast(dtype) for name, dtype in _CHECKPOINT_SCHEMA.items()])
+        .select([pl.col(name).cast(dtype) for name, dtype in CALLS_CHECKPOINT_SCHEMA.items()])
     )
 
 
@@ -237,23 +230,23 @@ def detect_calls(settings: Settings) -> DetectSummary:
             log.warning("%s unreadable; re-detecting every vessel", state_path)
 
     checkpoint = _vessel_checkpoint(store)
-    old_checkpoint = _read(folder / "checkpoint.parquet", _CHECKPOINT_SCHEMA)
+    old_checkpoint = _read(folder / "checkpoint.parquet", CALLS_CHECKPOINT_SCHEMA)
     raw_path, transits_path = folder / "raw_calls.parquet", folder / "transits.parquet"
     pending_path = folder / "pending.parquet"
     full = previous_state.get("fingerprint") != fingerprint or not raw_path.is_file()
     old_calls = load_calls(store_path)
     if full:
         changed = checkpoint["mmsi"]
-        raw = empty_frame(portcalls.RAW_CALLS_SCHEMA)
-        transits = empty_frame(portcalls.TRANSITS_SCHEMA)
-        pending = empty_frame(portcalls.TRANSITS_SCHEMA)
+        raw = empty_frame(RAW_CALLS_SCHEMA)
+        transits = empty_frame(TRANSITS_SCHEMA)
+        pending = empty_frame(TRANSITS_SCHEMA)
     else:
-        unchanged = checkpoint.join(old_checkpoint, on=list(_CHECKPOINT_SCHEMA), how="semi")
+        unchanged = checkpoint.join(old_checkpoint, on=list(CALLS_CHECKPOINT_SCHEMA), how="semi")
         changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
         keep = pl.col("mmsi").is_in(unchanged["mmsi"].implode())
-        raw = _read(raw_path, portcalls.RAW_CALLS_SCHEMA).filter(keep)
-        transits = _read(transits_path, portcalls.TRANSITS_SCHEMA).filter(keep)
-        pending = _read(pending_path, portcalls.TRANSITS_SCHEMA).filter(keep)
+        raw = _read(raw_path, RAW_CALLS_SCHEMA).filter(keep)
+        transits = _read(transits_path, TRANSITS_SCHEMA).filter(keep)
+        pending = _read(pending_path, TRANSITS_SCHEMA).filter(keep)
 
     positions = store.scan_positions()
     if not full:
@@ -300,7 +293,7 @@ def load_calls(store_path: Path | str) -> pl.DataFrame:
 def load_transits(store_path: Path | str) -> pl.DataFrame:
     """Return the stored transits (visits without a stop shorter than min_stay_h)."""
     path = calls_dir(Path(store_path)) / "transits.parquet"
-    return _read(path, portcalls.TRANSITS_SCHEMA)
+    return _read(path, TRANSITS_SCHEMA)
 
 
 def filter_calls(

@@ -27,7 +27,7 @@ from monitor.decode.csv.decoder import CsvDecoder
 from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
 from monitor.pipeline.ingest_summary import FileSummary, IngestSummary
-from monitor.schema import DecodedBatch
+from monitor.schema import MANIFEST_SCHEMA, DecodedBatch
 from monitor.sources.files import (
     CHUNK_BYTES,
     DETECT_BYTES,
@@ -45,7 +45,7 @@ from monitor.sources.files import (
     read_head,
     skip_to,
 )
-from monitor.store.parquet import MANIFEST_SCHEMA, Store
+from monitor.store.parquet import Store
 
 __all__ = ["FileSummary", "IngestSummary", "ingest_paths"]
 

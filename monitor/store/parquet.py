@@ -27,39 +27,10 @@ import pyarrow.parquet as pq
 from monitor.core.atomic import atomic_path, atomic_write_text
 from monitor.core.jit import I64, U32, U64, Bool, kernel
 from monitor.errors import StoreError
-from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, empty_frame
+from monitor.schema import MANIFEST_SCHEMA, POSITIONS_SCHEMA, STATICS_SCHEMA, empty_frame
 
 log = logging.getLogger(__name__)
 
-
-#: One row per input file (identified by its fingerprint), updated at each checkpoint.
-MANIFEST_SCHEMA: dict[str, pl.DataType] = {
-    # Path as given on the command line ("stdin" for standard input).
-    "input": pl.String(),
-    # SHA-256 (hex) of the first ``fingerprint_bytes`` raw bytes: the file's identity.
-    "fingerprint": pl.String(),
-    "fingerprint_bytes": pl.UInt32(),
-    # SHA-256 of the 4 KiB of decompressed text just before ``bytes_consumed``: a grown file is
-    # resumed only if these bytes are unchanged.
-    "tail_fingerprint": pl.String(),
-    "format": pl.String(),
-    # Raw file size when last read.
-    "size_bytes": pl.UInt64(),
-    # Decompressed bytes read so far, always at a line boundary.
-    "bytes_consumed": pl.UInt64(),
-    # Whether the file was read to its end (False after an interrupted run).
-    "complete": pl.Boolean(),
-    # Counts summed over every run that read this file; positions and statics are rows stored.
-    "n_lines": pl.UInt64(),
-    "n_messages": pl.UInt64(),
-    "n_positions": pl.UInt64(),
-    "n_statics": pl.UInt64(),
-    "n_rejected": pl.UInt64(),
-    "first_utc": UTC_US,
-    "last_utc": UTC_US,
-    # Wall-clock time of the last checkpoint (bookkeeping only, never used in analysis).
-    "ingested_at_utc": UTC_US,
-}
 
 #: A day partition with more part files than this is rewritten as one file.
 MAX_FILES_PER_PARTITION = 8
