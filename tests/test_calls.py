@@ -31,19 +31,14 @@ from tracks_portcalls import (
 )
 
 from monitor.analyse.portcalls.detect import detect
+from monitor.analyse.portcalls.identity import enrich
 from monitor.cli import main
 from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline.detect import (
-    CALLS_WITH_POSITION_SCHEMA,
-    detect_calls,
-    enrich,
-    export_calls,
-    filter_calls,
-    load_calls,
-    load_transits,
-)
-from monitor.schema import CALLS_SCHEMA
+from monitor.pipeline.detect import detect_calls
+from monitor.report.exports import export_calls
+from monitor.schema import CALLS_SCHEMA, CALLS_WITH_POSITION_SCHEMA
+from monitor.store.calls import TRANSITS, filter_calls, load_calls
 
 GEOJSON = {
     "type": "FeatureCollection",
@@ -198,7 +193,7 @@ def test_transits_and_visits_under_way_are_stored(tmp_path: Path) -> None:
     assert summary.calls_total == 0 and summary.transits_total == 1
     assert summary.visits_pending == 1
     assert summary.transits_per_port == {"P": 1}
-    assert load_transits(settings.store.path)["mmsi"].to_list() == [5]
+    assert TRANSITS.read(settings.store.path)["mmsi"].to_list() == [5]
     again = detect_calls(settings)
     assert again.vessels_processed == 0
     assert (again.transits_total, again.visits_pending) == (1, 1)

@@ -26,7 +26,7 @@ from monitor.report.index import read_manifest
 from monitor.report.mapview import DATA_ELEMENT_ID, json_for_script
 from monitor.report.offline import ASSETS, asset, inline_assets, remote_references
 from monitor.report.thinning import thin_tracks
-from monitor.store.parquet import atomic_write_parquet
+from monitor.store.table import atomic_write_parquet
 
 HOSTILE = (fx.IMG_NAME, fx.SCRIPT_NAME, fx.QUOTE_NAME)
 
@@ -372,7 +372,8 @@ def _store_with_data(root: Path) -> Path:
     positions = fx.positions()
     atomic_write_parquet(positions, store / "positions" / "date=2024-05-03" / "part.parquet")
     atomic_write_parquet(fx.statics(), store / "statics" / "part.parquet")
-    from monitor.pipeline.detect import CALLS_WITH_POSITION_SCHEMA, calls_dir
+    from monitor.schema import CALLS_WITH_POSITION_SCHEMA
+    from monitor.store.calls import calls_dir
 
     calls = fx.calls().with_columns(lat=pl.lit(None), lon=pl.lit(None))
     calls = calls.select([pl.col(c).cast(t) for c, t in CALLS_WITH_POSITION_SCHEMA.items()])

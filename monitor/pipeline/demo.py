@@ -72,9 +72,10 @@ def run_demo(
     config: Path | None = None,
 ) -> DemoSummary:
     """Return the summary of a demo run (simulate, ingest, detect, report) written to ``output``."""
-    from monitor.pipeline.detect import detect_calls, load_calls
+    from monitor.pipeline.detect import detect_calls
     from monitor.pipeline.ingest import ingest_paths
     from monitor.report import write_report
+    from monitor.store.calls import load_calls
 
     output = Path(output)
     if output.exists() and any(output.iterdir()) and not (output / "sim").is_dir():

@@ -12,6 +12,7 @@ import shapely
 from shapely.geometry import LineString, Point
 
 from monitor.core.atomic import atomic_path
+from monitor.core.times import ISO_UTC_US_FORMAT
 from monitor.schema import (
     CALLS_TRUTH_SCHEMA,
     MEETINGS_TRUTH_SCHEMA,
@@ -245,7 +246,7 @@ def _frame(rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType])
 def write_csv(frame: pl.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV through a temp file and a rename."""
     with atomic_path(path) as tmp:
-        frame.write_csv(tmp)
+        frame.write_csv(tmp, datetime_format=ISO_UTC_US_FORMAT)
 
 
 def read_truth_csv(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
