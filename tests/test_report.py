@@ -416,3 +416,14 @@ def test_cli_on_an_empty_store_says_what_to_do(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["report", "--store", str(tmp_path / "none")])
     assert result.exit_code == 1
     assert "ingest data first" in result.output
+
+
+def test_report_summary_times_are_iso_utc(tmp_path: Path) -> None:
+    config = _store_with_data(tmp_path)
+    result = CliRunner().invoke(
+        main, ["report", "--config", str(config), "--since", "2024-05-03", "--until", "2024-05-03"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((Path(result.output.strip()).parent / "summary.json").read_text())
+    assert (summary["since"], summary["until"]) == ("2024-05-03T00:00:00Z", "2024-05-04T00:00:00Z")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", summary["written"])
