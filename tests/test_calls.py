@@ -40,7 +40,7 @@ from monitor.errors import ConfigError, StoreError
 from monitor.pipeline.detect import detect_calls
 from monitor.report.exports import calls_text, export_calls
 from monitor.schema import CALLS_SCHEMA, CALLS_WITH_POSITION_SCHEMA, REPORT_CALLS_SCHEMA
-from monitor.store.calls import TRANSITS, calls_dir, filter_calls, load_calls
+from monitor.store.calls import CALLS, TRANSITS, filter_calls, load_calls
 
 GEOJSON = {
     "type": "FeatureCollection",
@@ -414,7 +414,7 @@ def test_report_files_and_export_write_the_same_calls(store_settings: Settings) 
 @pytest.mark.parametrize("damage", ["garbage", "missing_column"])
 def test_damaged_calls_table_is_a_clear_error(store_settings: Settings, damage: str) -> None:
     detect_calls(store_settings)
-    path = calls_dir(store_settings.store.path) / "calls.parquet"
+    path = CALLS.path(store_settings.store.path)
     if damage == "garbage":
         path.write_bytes(b"not parquet")
     else:

@@ -373,11 +373,11 @@ def _store_with_data(root: Path) -> Path:
     atomic_write_parquet(positions, store / "positions" / "date=2024-05-03" / "part.parquet")
     atomic_write_parquet(fx.statics(), store / "statics" / "part.parquet")
     from monitor.schema import CALLS_WITH_POSITION_SCHEMA
-    from monitor.store.calls import calls_dir
+    from monitor.store.calls import CALLS
 
     calls = fx.calls().with_columns(lat=pl.lit(None), lon=pl.lit(None))
     calls = calls.select([pl.col(c).cast(t) for c, t in CALLS_WITH_POSITION_SCHEMA.items()])
-    atomic_write_parquet(calls, calls_dir(store) / "calls.parquet")
+    atomic_write_parquet(calls, CALLS.path(store))
     config = root / "monitor.toml"
     config.write_text(
         'name = "Test"\n[store]\npath = "store"\n[report]\noutput = "out"\n'

@@ -40,11 +40,6 @@ CHECKPOINT = Table(
 _STATE = "calls/state.json"
 
 
-def calls_dir(store_path: Path | str) -> Path:
-    """Return the folder of a store that holds calls, transits and the detection checkpoint."""
-    return CALLS.path(store_path).parent
-
-
 @dataclass
 class Detected:
     """The detector's tables of a store, replaced together by each detection run."""
