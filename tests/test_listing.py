@@ -13,7 +13,6 @@ import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from rich.cells import cell_len
 
 from monitor.cli.output import Column, listing_text, plain, table_lines

@@ -118,7 +118,7 @@ def export_tracks(
     track per vessel. Files are written atomically; Parquet needs ``output``.
     """
     from monitor.core.safe_text import csv_text
-    from monitor.store.parquet import atomic_write_parquet
+    from monitor.store.table import atomic_write_parquet
 
     if fmt not in TRACK_FORMATS:
         raise ConfigError(f"format {fmt!r}: use one of {', '.join(TRACK_FORMATS)}")
