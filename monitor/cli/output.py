@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +32,8 @@ LISTING_FORMATS: tuple[ListingFormat, ...] = ("table", "csv", "json")
 #: Width of a table printed into a pipe or a file.
 PIPE_WIDTH = 100
 _GAP = "  "
+#: Columns whose ``drop`` is at least this are left out before names are shortened.
+MINOR_COLUMN = 3
 _ELLIPSIS = "\u2026"
 
 format_option = click.option(
@@ -64,12 +67,16 @@ def make_console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=output_width(stream), soft_wrap=not tty, highlight=False)
 
 
+#: Terminal escape sequences as whole units, then any other control character: AIS text comes
+#: from strangers, and a name must not clear the screen or hide the rows after it.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?")
+
+
 def plain(text: str) -> str:
     """Return stored text fit for one table cell: no escape sequences, control characters or
-    line breaks (AIS text comes from strangers)."""
-    from monitor.core.safe_text import terminal_text
-
-    return terminal_text(text)
+    line breaks."""
+    text = _ESCAPES.sub("", text)
+    return "".join(c if c.isprintable() else " " if c in "\t\r\n" else "" for c in text)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,8 @@ class Column:
     header: str
     #: Cell text of a value (None gives ``-`` unless ``show`` says otherwise).
     show: Callable[[Any], str] = str
-    #: 0: always shown; higher numbers are left out first when the table is too wide.
+    #: 0: always shown; higher numbers are left out first when the table is too wide, those
+    #: from ``MINOR_COLUMN`` up before any name is shortened.
     drop: int = 0
     #: Names and other free text may be shortened to this many characters with an ellipsis;
     #: None for numbers, ids and times, which are never cut.
@@ -102,12 +110,17 @@ def iso_utc(value: object) -> object:
     return value
 
 
-def _fit(widths: list[int], columns: Sequence[Column], width: int) -> list[int] | None:
-    """Return the column widths that fit ``width``, shrinking free text, or None if none do."""
+def _fit(
+    widths: list[int], columns: Sequence[Column], width: int, *, shrink: bool
+) -> list[int] | None:
+    """Return the column widths that fit ``width`` (shortening free text if ``shrink``), or
+    None if they do not."""
     total = sum(widths) + len(_GAP) * (len(widths) - 1)
     excess = total - width
     if excess <= 0:
         return widths
+    if not shrink:
+        return None
     fitted = list(widths)
     for i, column in sorted(enumerate(columns), key=lambda item: -item[1].drop):
         if column.shrink_to is None or excess <= 0:
@@ -146,10 +159,13 @@ def table_lines(rows: Sequence[Sequence[str]], columns: Sequence[Column], width:
         natural = [
             max([cell_len(columns[i].header), *(cell_len(row[i]) for row in rows)]) for i in keep
         ]
-        widths = _fit(natural, shown, width)
+        # Columns that are only nice to have go before any name is shortened; the others only
+        # when shortening names is not enough.
+        minor = [i for i in keep if columns[i].drop >= MINOR_COLUMN]
+        widths = _fit(natural, shown, width, shrink=not minor)
         if widths is not None:
             break
-        droppable = [i for i in keep if columns[i].drop > 0]
+        droppable = minor or [i for i in keep if columns[i].drop > 0]
         if not droppable:
             return _vertical_lines(rows, columns, width)
         worst = max(droppable, key=lambda i: (columns[i].drop, i))
@@ -200,14 +216,14 @@ def listing_text(
         ]
         return json.dumps(records, ensure_ascii=False, indent=1) + "\n"
     if fmt == "csv":
-        from monitor.core.safe_text import csv_text
+        from monitor.core.times import ISO_UTC_FORMAT
 
         flat = frame.with_columns(
             pl.col(name).list.eval(pl.element().cast(pl.String)).list.join("; ")
             for name, dtype in frame.schema.items()
             if isinstance(dtype, pl.List)
         )
-        return csv_text(flat)
+        return flat.write_csv(datetime_format=ISO_UTC_FORMAT)
     rows = [
         [column.cell(value) for column, value in zip(columns, row, strict=True)]
         for row in frame.select([c.name for c in columns]).iter_rows()

@@ -129,7 +129,7 @@ def export_tracks(
         atomic_write_parquet(positions, output)
         return None
     if fmt == "csv":
-        text = csv_text(positions)
+        text = positions.write_csv(datetime_format=ISO_UTC_FORMAT)
     elif fmt == "geojson":
         text = tracks_geojson(positions)
     else:
