@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.cli.options import config_option, resolve_settings, store_option
+from monitor.cli import config_option, resolve_settings, store_option
 from monitor.cli.output import (
     Column,
     echo_listing,
@@ -231,9 +231,8 @@ def vessel_command(
     match, they are listed and the MMSI picks one. CSV prints the timeline (time_utc, what,
     port_id, detail); JSON the vessel, its identity changes, calls, events and timeline.
     """
-    from monitor.pipeline.lookup import vessel_story
+    from monitor.pipeline.lookup import load_events, vessel_story
     from monitor.store.calls import load_calls
-    from monitor.store.events import load_events
 
     settings = resolve_settings(ctx, config, store)
     with unknown_id_errors():

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from monitor.pipeline.lookup import check_mmsi, check_port, known_mmsis
+from monitor.store.calls import filter_calls
 from monitor.store.parquet import Store
 
 
@@ -23,30 +24,23 @@ class Filters:
     port_id: str | None = None
     mmsi: int | None = None
 
+    def keep(self, visits: pl.DataFrame, *, open_only: bool = False) -> pl.DataFrame:
+        """Return the calls (or transits) at the port, of the vessel, overlapping the period:
+        in port at or after ``since`` and arrived before ``until``."""
+        return filter_calls(
+            visits,
+            port_id=self.port_id,
+            mmsi=self.mmsi,
+            since=self.since,
+            until=self.until,
+            open_only=open_only,
+        )
+
     def check(self, store_path: Path | str, known_ports: Iterable[str]) -> None:
         """Raise UnknownIdError for a port or an MMSI the config and the store do not know."""
         check_port(self.port_id, known_ports)
         if self.mmsi is not None:
             check_mmsi(self.mmsi, known_mmsis(store_path).to_list())
-
-
-def keep_visits(visits: pl.DataFrame, filters: Filters) -> pl.DataFrame:
-    """Return the calls (or transits) at the port, of the vessel, overlapping the period.
-
-    A visit overlaps the period when it is in port at or after ``since`` (departure after it, or
-    still in port) and arrived before ``until``.
-    """
-    if filters.port_id is not None:
-        visits = visits.filter(pl.col("port_id") == filters.port_id)
-    if filters.mmsi is not None:
-        visits = visits.filter(pl.col("mmsi") == filters.mmsi)
-    if filters.since is not None:
-        visits = visits.filter(
-            pl.col("departure_utc").is_null() | (pl.col("departure_utc") >= filters.since)
-        )
-    if filters.until is not None:
-        visits = visits.filter(pl.col("arrival_utc") < filters.until)
-    return visits
 
 
 def positions_for_export(
@@ -67,7 +61,7 @@ def positions_for_export(
         scan = scan.filter(pl.col("timestamp_utc") < filters.until)
     positions = scan.drop("msg_key").collect()
     if filters.port_id is not None:
-        visits = keep_visits(calls, Filters(port_id=filters.port_id, mmsi=filters.mmsi))
+        visits = filter_calls(calls, port_id=filters.port_id, mmsi=filters.mmsi)
         spans = visits.select("mmsi", "arrival_utc", end=pl.col("departure_utc"))
         positions = (
             positions.join(spans, on="mmsi")

@@ -155,3 +155,16 @@ def vessel_story(
         calls=calls.filter(pl.col("mmsi") == mmsi).sort("arrival_utc"),
         events=None if events is None else events.filter(pl.col("mmsi") == mmsi),
     )
+
+
+#: Where a store keeps its events table (track splits, identity events), when it has one.
+EVENTS_FILES = ("events/events.parquet", "events.parquet")
+
+
+def load_events(store_path: Path | str) -> pl.DataFrame | None:
+    """Return the store's events table (any columns, one row per event), None without one."""
+    for name in EVENTS_FILES:
+        path = Path(store_path) / name
+        if path.is_file():
+            return pl.read_parquet(path)
+    return None

@@ -229,8 +229,7 @@ def tile_layer(tiles: str) -> folium.TileLayer:
         if parts.scheme not in ("", "http", "https", "file") or missing:
             raise ReportError(
                 f"report.tiles: {tiles!r} is not a tile URL template (an address with {{z}}, "
-                "{x} and {y}, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png); "
-                + _TILE_FIX
+                "{x} and {y}, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png); " + _TILE_FIX
             )
         host = html.escape(parts.netloc or "local files")
         return folium.TileLayer(tiles, attr=f"Map tiles: {host}", name="Base map")

@@ -16,11 +16,12 @@ from typing import Any, Literal, get_args
 import polars as pl
 
 from monitor.core.atomic import atomic_write_text
+from monitor.core.times import ISO_UTC_FORMAT
 from monitor.errors import ConfigError
+from monitor.store.table import atomic_write_parquet
 
 TrackFormat = Literal["csv", "parquet", "geojson", "kml"]
 TRACK_FORMATS: tuple[TrackFormat, ...] = get_args(TrackFormat)
-_ISO = "%Y-%m-%dT%H:%M:%SZ"
 _KML_NS = "http://www.opengis.net/kml/2.2"
 
 
@@ -36,7 +37,7 @@ def _tracks(positions: pl.DataFrame) -> pl.DataFrame:
         .group_by("mmsi", maintain_order=True)
         .agg(
             vessel_name=name,
-            times=pl.col("timestamp_utc").dt.strftime(_ISO),
+            times=pl.col("timestamp_utc").dt.strftime(ISO_UTC_FORMAT),
             lon=pl.col("lon").round(6),
             lat=pl.col("lat").round(6),
         )
@@ -117,9 +118,6 @@ def export_tracks(
     CSV and Parquet keep one row per position with every column given; GeoJSON and KML one
     track per vessel. Files are written atomically; Parquet needs ``output``.
     """
-    from monitor.core.safe_text import csv_text
-    from monitor.store.table import atomic_write_parquet
-
     if fmt not in TRACK_FORMATS:
         raise ConfigError(f"format {fmt!r}: use one of {', '.join(TRACK_FORMATS)}")
     positions = positions.sort("timestamp_utc", "mmsi")
