@@ -53,8 +53,8 @@ def _headline(summary: IngestSummary) -> str:
     )
     took = f"in {summary.elapsed_s:.1f} s"
     if summary.n_read == 0:
-        only = next(iter(statuses)) if len(statuses) == 1 else None
-        why = _NOT_READ[only] if only in _NOT_READ else f"({others})"
+        only = next(iter(statuses)) if len(statuses) == 1 else ""
+        why = _NOT_READ.get(only, f"({others})")
         return f"Nothing ingested into {summary.store}: {_inputs(len(summary.files))} {why}"
     if summary.n_read == len(summary.files):
         read = summary.files[0].input if len(summary.files) == 1 else _inputs(summary.n_read)
