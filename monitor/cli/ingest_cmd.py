@@ -30,7 +30,7 @@ _NOT_READ = {
 }
 
 INPUT_COLUMNS = (
-    Column("input", "input", shrink_to=16),
+    Column("input", "input"),
     Column("status", "status"),
     Column("format", "format", drop=3),
     Column("messages", "messages", right=True),
