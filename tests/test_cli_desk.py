@@ -287,3 +287,13 @@ def test_config_check_warns_before_the_headline_and_strict_fails(tmp_path: Path)
     assert strict.exit_code == 1
     assert "no geofences" in strict.output and "--strict" in strict.output
     assert "OK" not in strict.output
+
+
+def test_piped_output_has_no_line_wrapped_mid_sentence(demo: tuple[Path, Path]) -> None:
+    result = run(demo, "detect")
+    assert result.exit_code == 0, result.output
+    processed = next(line for line in result.output.splitlines() if line.startswith("Processed"))
+    assert processed.endswith("outliers dropped).")
+    assert any(
+        line.startswith("Calls: ") and line.endswith(".") for line in result.output.splitlines()
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli import config_option, resolve_settings
+from monitor.cli.output import make_console
 from monitor.config import load_config, shipped_config_path
 from monitor.core.times import parse_when
 from monitor.simulate import PRESETS, simulate
@@ -73,7 +73,7 @@ def simulate_command(
         start=parse_when(start, option="--start") if start else None,
         params=scenario,
     )
-    console = Console()
+    console = make_console()
     console.print(
         f"Simulated {result.n_vessels} vessels from {result.start:%Y-%m-%d %H:%M} to "
         f"{result.end:%Y-%m-%d %H:%M} UTC: {result.n_lines:,} NMEA lines "
@@ -107,7 +107,7 @@ def demo_command(output: Path, days: float, vessels: int) -> None:
     """Simulate a week at the shipped Korea ports, ingest, detect calls and write a map report."""
     from monitor.pipeline.demo import run_demo
 
-    console = Console()
+    console = make_console()
     with console.status("Simulating, ingesting, detecting, reporting..."):
         summary = run_demo(output, days=days, vessels=vessels)
     sim = summary.simulation
