@@ -3,7 +3,6 @@ arrivals chart's legend."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -13,10 +12,11 @@ import pytest
 import report_fixtures as fx
 import shapely
 from shapely.geometry import Point, shape
+from test_report import embedded_data
 
 from monitor.report import build_report, coastline
 from monitor.report.data import calls_in_window, port_names
-from monitor.report.mapview import DATA_ELEMENT_ID, labels_payload
+from monitor.report.mapview import labels_payload
 from monitor.report.tables import (
     FIRST_SEEN_INSIDE,
     PORT_PALETTE,
@@ -31,15 +31,6 @@ INLAND = Point(125.5, 38.9)
 SEA = Point(125.0, 38.7)
 NAMPO_BANK = Point(125.39, 38.72)
 TAEDONG_RIVER = Point(125.42, 38.725)
-
-
-def _embedded(page: str) -> dict[str, object]:
-    match = re.search(
-        rf'<script type="application/json" id="{DATA_ELEMENT_ID}">(.*?)</script>', page, re.S
-    )
-    assert match is not None
-    data: dict[str, object] = json.loads(match.group(1))
-    return data
 
 
 def _land_shape(payload: dict[str, object] | None) -> shapely.Geometry:
@@ -84,11 +75,11 @@ def test_open_ocean_has_no_land_and_nothing_on_the_map_has_none() -> None:
 
 
 def test_offline_report_carries_land_and_online_report_does_not() -> None:
-    offline = _embedded(build_report(fx.inputs()).files["index.html"])
+    offline = embedded_data(build_report(fx.inputs()).files["index.html"])
     land = _land_shape(offline["land"])  # type: ignore[arg-type]
     assert land.contains(INLAND) and not land.contains(TAEDONG_RIVER)
     assert "GSHHG" in str(offline["meta"])
-    online = _embedded(build_report(fx.inputs(offline=False)).files["index.html"])
+    online = embedded_data(build_report(fx.inputs(offline=False)).files["index.html"])
     assert online["land"] is None
 
 
@@ -106,7 +97,7 @@ def test_port_labels_sit_above_the_port_polygon_with_calls() -> None:
 
 
 def test_online_report_has_port_labels_too() -> None:
-    data = _embedded(build_report(fx.inputs(offline=False)).files["index.html"])
+    data = embedded_data(build_report(fx.inputs(offline=False)).files["index.html"])
     assert {label["name"] for label in data["labels"]} == {"Nampo", "Songnim"}  # type: ignore[attr-defined]
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from monitor.cli import config_option, resolve_settings, store_option
 from monitor.cli.output import Column, echo_listing, format_option, unknown_id_errors
+
+if TYPE_CHECKING:
+    from monitor.config import Settings
+    from monitor.pipeline.extract import Filters
 
 #: How a date may be given to --since and --until.
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -63,6 +67,35 @@ def period_options(func: Any) -> Any:
     return func
 
 
+def period_filters(
+    settings: Settings,
+    port_id: str | None,
+    mmsi: int | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Filters:
+    """Return the filters the options give, after checking the port id and MMSI exist.
+
+    An unknown one ends the command with its message and exit status 2.
+    """
+    from monitor.analyse.geofences import load_zones
+    from monitor.core.times import as_utc
+    from monitor.pipeline.extract import Filters
+    from monitor.store.calls import load_calls
+
+    filters = Filters(
+        since=as_utc(since) if since else None,
+        until=as_utc(until) if until else None,
+        port_id=port_id,
+        mmsi=mmsi,
+    )
+    known = [z.port_id for z in load_zones(settings)]
+    known += load_calls(settings.store.path)["port_id"].to_list()
+    with unknown_id_errors():
+        filters.check(settings.store.path, known)
+    return filters
+
+
 @click.command("calls")
 @config_option
 @store_option
@@ -90,24 +123,11 @@ def calls_command(
     """
     import polars as pl
 
-    from monitor.analyse.geofences import load_zones
-    from monitor.core.times import as_utc
-    from monitor.pipeline.extract import Filters
     from monitor.store.calls import load_calls
 
     settings = resolve_settings(ctx, config, store)
-    filters = Filters(
-        since=as_utc(since) if since else None,
-        until=as_utc(until) if until else None,
-        port_id=port_id,
-        mmsi=mmsi,
-    )
+    filters = period_filters(settings, port_id, mmsi, since, until)
     all_calls = load_calls(settings.store.path)
-    with unknown_id_errors():
-        filters.check(
-            settings.store.path,
-            [*(z.port_id for z in load_zones(settings)), *all_calls["port_id"].to_list()],
-        )
     calls = filters.keep(all_calls, open_only=open_only)
     if limit is not None:
         calls = calls.tail(limit)

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import click
 
 from monitor.cli import config_option, resolve_settings, store_option
-from monitor.cli.calls_cmd import period_options
-from monitor.cli.output import unknown_id_errors
-
-if TYPE_CHECKING:
-    from monitor.config import Settings
-    from monitor.pipeline.extract import Filters
+from monitor.cli.calls_cmd import period_filters, period_options
 
 output_option = click.option(
     "--output",
@@ -23,31 +18,6 @@ output_option = click.option(
     default=None,
     help="Output file, written atomically (default: standard output; needed for parquet).",
 )
-
-
-def _filters(
-    settings: Settings,
-    port_id: str | None,
-    mmsi: int | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> Filters:
-    from monitor.analyse.geofences import load_zones
-    from monitor.core.times import as_utc
-    from monitor.pipeline.extract import Filters
-    from monitor.store.calls import load_calls
-
-    filters = Filters(
-        since=as_utc(since) if since else None,
-        until=as_utc(until) if until else None,
-        port_id=port_id,
-        mmsi=mmsi,
-    )
-    known = [z.port_id for z in load_zones(settings)]
-    known += load_calls(settings.store.path)["port_id"].to_list()
-    with unknown_id_errors():
-        filters.check(settings.store.path, known)
-    return filters
 
 
 def _echo(text: str | None) -> None:
@@ -90,7 +60,7 @@ def export_calls_command(
     from monitor.store.calls import load_calls
 
     settings = resolve_settings(ctx, config, store)
-    filters = _filters(settings, port_id, mmsi, since, until)
+    filters = period_filters(settings, port_id, mmsi, since, until)
     calls = filters.keep(load_calls(settings.store.path))
     _echo(export_calls(calls, cast("ExportFormat", fmt), output, title=settings.name))
 
@@ -129,7 +99,7 @@ def export_transits_command(
     from monitor.store.table import atomic_write_parquet
 
     settings = resolve_settings(ctx, config, store)
-    filters = _filters(settings, port_id, mmsi, since, until)
+    filters = period_filters(settings, port_id, mmsi, since, until)
     transits = filters.keep(TRANSITS.read(settings.store.path)).sort("arrival_utc", "mmsi")
     if fmt == "parquet":
         if output is None:
@@ -177,7 +147,7 @@ def export_positions_command(
     from monitor.store.calls import load_calls
 
     settings = resolve_settings(ctx, config, store)
-    filters = _filters(settings, port_id, mmsi, since, until)
+    filters = period_filters(settings, port_id, mmsi, since, until)
     positions = positions_for_export(settings.store.path, load_calls(settings.store.path), filters)
     _echo(export_tracks(positions, cast("TrackFormat", fmt), output))
 
