@@ -1,0 +1,77 @@
+"""The command line's structure: one date parser for every date option, help without the library."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+from monitor.cli.options import UtcTime
+
+#: Every option that takes a date, by command path.
+DATE_OPTIONS = {
+    ("calls", "--since"),
+    ("ingest", "--fallback-time"),
+    ("report", "--since"),
+    ("report", "--until"),
+    ("simulate", "--start"),
+}
+
+
+def commands(
+    group: click.Group = main, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    """Yield (path, command) for every command and group under ``group``, depth first."""
+    for name, command in sorted(group.commands.items()):
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from commands(command, (*path, name))
+
+
+def test_every_date_option_uses_the_one_date_parser() -> None:
+    found = set()
+    for path, command in commands():
+        for param in command.params:
+            if isinstance(param.type, UtcTime):
+                found.add((" ".join(path), max(param.opts, key=len)))
+            elif {"--since", "--until", "--start"} & set(param.opts):
+                pytest.fail(f"monitor {' '.join(path)} {param.opts}: not parsed by UtcTime")
+    assert found == DATE_OPTIONS
+
+
+@pytest.mark.parametrize(
+    "since",
+    ["2024-05-01", "20240501", "2024-05-01T06:00", "2024-05-01T06:00Z", "2024-05-01T08:00+02:00"],
+)
+def test_calls_since_takes_every_form(tmp_path: Path, since: str) -> None:
+    result = CliRunner().invoke(main, ["calls", "--store", str(tmp_path), "--since", since])
+    assert result.exit_code == 0, result.output
+    assert "No calls match" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["calls", "--since", "May 1"],
+        ["report", "--since", "May 1"],
+        ["report", "--until", "May 1"],
+        ["ingest", "-", "--fallback-time", "May 1"],
+    ],
+)
+def test_a_bad_date_names_the_option_and_the_forms(tmp_path: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(main, [*args, "--store", str(tmp_path)])
+    assert result.exit_code == 1
+    option = args[-2]
+    assert f"{option} 'May 1': not an ISO 8601 date" in result.output
+    assert "YYYY-MM-DDTHH:MM" in result.output
+
+
+def test_report_period_and_both_bounds_are_refused(tmp_path: Path) -> None:
+    args = ["report", "--store", str(tmp_path), "--period", "day"]
+    result = CliRunner().invoke(main, [*args, "--since", "2024-05-01", "--until", "2024-05-02"])
+    assert result.exit_code == 1
+    assert "not all three" in result.output
