@@ -44,6 +44,7 @@ def main(ctx: click.Context, config: Path | None, store: Path | None, verbose: i
 def _register() -> None:
     from monitor.cli import (
         calls_cmd,
+        compile_cmd,
         config_cmd,
         demo_cmd,
         detect_cmd,
@@ -62,6 +63,7 @@ def _register() -> None:
         report_cmd,
         simulate_cmd,
         demo_cmd,
+        compile_cmd,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

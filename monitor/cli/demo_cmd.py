@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from monitor.cli.compile_cmd import announce_compile
 from monitor.cli.options import days_option
 
 
@@ -29,6 +30,7 @@ def demo_command(output: Path, days: float, vessels: int) -> None:
     """Simulate a week at the shipped Korea ports, ingest, detect calls and write a map report."""
     from monitor.pipeline.demo import run_demo
 
+    announce_compile()
     console = Console()
     with console.status("Simulating, ingesting, detecting, reporting..."):
         summary = run_demo(output, days=days, vessels=vessels)

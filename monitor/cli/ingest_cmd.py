@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from monitor.cli.compile_cmd import announce_compile
 from monitor.cli.options import DATE_FORMS, UtcTime, config_option, resolve_settings, store_option
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ def ingest(
         settings = settings.model_copy(
             update={"ingest": settings.ingest.model_copy(update={"csv_columns": mapping})}
         )
+    announce_compile()
     summary = ingest_paths(
         paths, settings, fmt=fmt, progress=sys.stderr.isatty(), fallback_time_utc=fallback_time
     )

@@ -1,0 +1,71 @@
+"""Compiled kernels: the disk-cache check, ``monitor compile`` and the notice on first use."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from click.testing import CliRunner
+
+import monitor
+from monitor.cli import main
+from monitor.core import jit
+from monitor.pipeline.warmup import SAMPLE_NMEA, kernels_cached
+
+NOTICE = "Compiling the decoder's kernels once"
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_cache_check_sees_a_kernel_compiled_and_its_source_changed(tmp_path: Path) -> None:
+    source = tmp_path / "twice.py"
+    source.write_text(
+        "from monitor.core.jit import kernel\n\n\n@kernel\ndef twice(x):\n    return 2 * x\n"
+    )
+    compiled = _load(source, "twice_v1").twice
+    assert compiled in jit.KERNELS
+    assert not jit.cached_on_disk(compiled)
+    assert compiled(21) == 42
+    assert jit.cached_on_disk(compiled)
+    # A new version of the source (an upgrade) makes the cached code stale.
+    source.write_text(source.read_text().replace("2 * x", "x + x  # same"))
+    assert not jit.cached_on_disk(_load(source, "twice_v2").twice)
+
+
+def test_compile_command_leaves_every_kernel_cached() -> None:
+    result = CliRunner().invoke(main, ["compile"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Kernels ") and result.output.rstrip().endswith(" s.")
+    assert kernels_cached()
+
+
+def _ingest(sample: Path, store: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    root = Path(monitor.__file__).parent.parent
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "ingest", str(sample), "--store", str(store)],
+        capture_output=True, text=True, env=env, check=False, timeout=600,
+    )  # fmt: skip
+
+
+def test_first_ingest_of_an_install_announces_the_compile_once(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.nmea"
+    sample.write_bytes(SAMPLE_NMEA)
+    cache = tmp_path / "numba-cache"
+    first = _ingest(sample, tmp_path / "a", cache)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.count(NOTICE) == 1
+    assert "positions stored" in first.stdout
+    again = _ingest(sample, tmp_path / "b", cache)
+    assert again.returncode == 0, again.stderr
+    assert NOTICE not in again.stderr
