@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,9 @@ from click.testing import CliRunner
 
 import monitor
 from monitor.cli import main
+from monitor.config import Settings, StoreSettings
 from monitor.core import jit
+from monitor.pipeline.ingest import ingest_paths
 from monitor.pipeline.warmup import SAMPLE_NMEA, kernels_cached
 
 NOTICE = "Compiling the decoder's kernels once"
@@ -69,3 +72,48 @@ def test_first_ingest_of_an_install_announces_the_compile_once(tmp_path: Path) -
     again = _ingest(sample, tmp_path / "b", cache)
     assert again.returncode == 0, again.stderr
     assert NOTICE not in again.stderr
+
+
+def test_the_sample_takes_every_time_source_and_message_family(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.nmea"
+    sample.write_bytes(SAMPLE_NMEA)
+    settings = Settings(store=StoreSettings(path=tmp_path / "store"))
+    summary = ingest_paths([sample], settings)
+    assert set(summary.time_sources) == {"tag_block", "pghp", "zda", "rmc", "trailing_epoch"}
+    assert not summary.rejected and not summary.errors
+    # The last line repeats the one before, 60 s later: a duplicate.
+    assert summary.n_positions == 7 and summary.n_statics == 3 and summary.n_duplicates == 1
+
+
+#: Decodes inputs that make differently laid out arrays (with and without prefix lines and
+#: clocks; columns of one chunk and of several), then prints each kernel's compiled signatures.
+SIGNATURES_SCRIPT = """
+import json
+import polars as pl
+from monitor.core import jit
+from monitor.decode.nmea.decoder import NmeaDecoder
+from monitor.pipeline.warmup import SAMPLE_NMEA
+from monitor.store.parquet import drop_repeats
+
+lines = SAMPLE_NMEA.splitlines(keepends=True)
+for part in (lines[:7], lines[7:9], lines[11:13], lines, lines[9:]):
+    decoder = NmeaDecoder("sample")
+    decoder.feed(b"".join(part))
+    decoder.flush()
+batch = NmeaDecoder("sample").feed(SAMPLE_NMEA).positions
+drop_repeats(batch, 60)
+drop_repeats(pl.concat([batch, batch], rechunk=False), 60)
+print(json.dumps({k.py_func.__qualname__: len(k.signatures) for k in jit.KERNELS}))
+"""
+
+
+def test_each_kernel_is_compiled_once_whatever_its_input() -> None:
+    # In a process of its own: tests in this one call kernels with arrays of their own making.
+    root = Path(monitor.__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNATURES_SCRIPT],
+        capture_output=True, text=True, check=True, cwd=root, timeout=600,
+    )  # fmt: skip
+    signatures = json.loads(result.stdout)
+    assert signatures["resolve_times"] == 1 and signatures["_repeats"] == 1
+    assert max(signatures.values()) == 1, signatures

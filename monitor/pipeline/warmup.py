@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 COMPILE_S = 20
 
 #: Position reports of class A (types 1, 3) and B (18), a two-part type 5 and a type 24 A/B pair,
-#: each line timed by a tag block.
+#: timed by each kind of time source: tag blocks in front and alone, ``$PGHP``, ``$GPZDA`` and
+#: ``$GPRMC`` clocks and a trailing epoch.
 SAMPLE_NMEA = b"""\
 \\s:rx1,c:1709510420*0A\\!AIVDM,1,1,,B,15@0Mf@0298q>R@EiDN7CUh`0000,0*6B
 \\s:rx1,c:1709510464*0A\\!AIVDM,1,1,,B,B7WUvA@0;BFMFj5v<6lR3wR4P000,0*7E
@@ -35,6 +36,15 @@ SAMPLE_NMEA = b"""\
 \\s:rx1,c:1709510529*02\\!AIVDM,2,1,0,A,55@J76P0IAdUTpa8000du9Tv0l58TpE800000016>`J::4klp@R0ABU@0000,0*6C
 \\s:rx1,c:1709510529*02\\!AIVDM,2,2,0,A,00000000000,2*24
 \\s:rx1,c:1709510609*03\\!AIVDM,1,1,,A,3451Tj001f9?6rRFAC<0s0jr0000,0*4F
+$PGHP,1,2024,3,4,0,10,0,0,219,,2190067,1,62*14
+!AIVDM,1,1,,B,1451Tj001f9?5LNF@w<hv0hn0000,0*19
+\\c:1709511060*55\\
+!AIVDM,1,1,,A,19tUok50019KmPPHba=02VU00000,0*57
+$GPZDA,001200.00,04,03,2024,,*66
+!AIVDM,1,1,,A,19<6gt001g9>0<tFrRFqUWk60000,0*10
+$GPRMC,001300.00,A,3843.2,N,12521.0,E,0.0,0.0,040324,,,A*56
+!AIVDM,1,1,,B,15@J76P01n9L94@HAi88T6oD0000,0*04
+!AIVDM,1,1,,B,15@J76P01n9L94@HAi88T6oD0000,0*04,1709511240000
 """
 
 
