@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+import monitor
 from monitor.cli import main
 from monitor.cli.options import UtcTime
 
@@ -75,3 +79,38 @@ def test_report_period_and_both_bounds_are_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [*args, "--since", "2024-05-01", "--until", "2024-05-02"])
     assert result.exit_code == 1
     assert "not all three" in result.output
+
+
+#: Imports that take from 0.1 to over 1 s each: no help text may wait for them.
+HEAVY = ("numba", "numpy", "polars", "pyarrow", "shapely", "folium")
+
+HELP_SCRIPT = f"""
+import contextlib, io, json, sys
+import click
+from monitor.cli import main
+
+def paths(group, path):
+    for name, command in group.commands.items():
+        yield [*path, name]
+        if isinstance(command, click.Group):
+            yield from paths(command, [*path, name])
+
+shown = []
+for path in [[], *paths(main, [])]:
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        main([*path, "--help"], prog_name="monitor", standalone_mode=False)
+    assert "Usage: monitor" in out.getvalue(), path
+    shown.append(" ".join(path))
+print(json.dumps({{"shown": shown, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+
+
+def test_help_of_every_command_loads_no_heavy_library() -> None:
+    root = Path(monitor.__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", HELP_SCRIPT],
+        capture_output=True, text=True, check=True, cwd=root, timeout=120,
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    assert set(report["shown"]) == {""} | {" ".join(path) for path, _ in commands()}
+    assert report["heavy"] == []
