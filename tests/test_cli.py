@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -114,3 +115,15 @@ def test_help_of_every_command_loads_no_heavy_library() -> None:
     report = json.loads(result.stdout)
     assert set(report["shown"]) == {""} | {" ".join(path) for path, _ in commands()}
     assert report["heavy"] == []
+
+
+def test_command_modules_import_options_from_their_module_not_the_package() -> None:
+    # monitor.cli imports every command module: a command module importing names from
+    # monitor.cli would be an import cycle that works or not depending on the order.
+    package = Path(monitor.__file__).parent / "cli"
+    submodules = {path.stem for path in package.glob("*.py")}
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "monitor.cli":
+                names = {alias.name for alias in node.names}
+                assert names <= submodules, f"{path.name}: from monitor.cli import {names}"
