@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fresh_process import python_output
 
 import monitor
 
@@ -23,15 +22,6 @@ PUBLIC = [
     "simulate",
     "write_report",
 ]
-ROOT = Path(monitor.__file__).parent.parent
-
-
-def _run(code: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
-    return result.stdout
 
 
 def test_all_lists_the_public_names_and_where_each_lives() -> None:
@@ -61,7 +51,7 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 
 def test_importing_the_package_loads_nothing_heavy() -> None:
-    out = _run(
+    out = python_output(
         "import json, sys, monitor\n"
         "from monitor import MonitorError\n"
         "print(json.dumps(sorted(m for m in ('numba', 'numpy', 'polars', 'pyarrow', 'pydantic',"
@@ -72,7 +62,7 @@ def test_importing_the_package_loads_nothing_heavy() -> None:
 
 def test_the_simulate_function_is_not_hidden_by_its_subpackage() -> None:
     # The subpackage monitor.simulate imported first, as any of its users does.
-    out = _run(
+    out = python_output(
         "import monitor.simulate.truth\n"
         "from monitor.simulate import PRESETS\n"
         "from monitor import simulate\n"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from fresh_process import python_output
 
 import monitor
 from monitor.cli import main
@@ -107,12 +106,7 @@ print(json.dumps({{"shown": shown, "heavy": [m for m in {HEAVY!r} if m in sys.mo
 
 
 def test_help_of_every_command_loads_no_heavy_library() -> None:
-    root = Path(monitor.__file__).parent.parent
-    result = subprocess.run(
-        [sys.executable, "-c", HELP_SCRIPT],
-        capture_output=True, text=True, check=True, cwd=root, timeout=120,
-    )  # fmt: skip
-    report = json.loads(result.stdout)
+    report = json.loads(python_output(HELP_SCRIPT))
     assert set(report["shown"]) == {""} | {" ".join(path) for path, _ in commands()}
     assert report["heavy"] == []
 

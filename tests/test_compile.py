@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 from click.testing import CliRunner
+from fresh_process import python_output, run_python
 
-import monitor
 from monitor.cli import main
 from monitor.config import Settings, StoreSettings
 from monitor.core import jit
@@ -53,12 +51,8 @@ def test_compile_command_leaves_every_kernel_cached() -> None:
 
 
 def _ingest(sample: Path, store: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    root = Path(monitor.__file__).parent.parent
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(root)}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "ingest", str(sample), "--store", str(store)],
-        capture_output=True, text=True, env=env, check=False, timeout=600,
-    )  # fmt: skip
+    args = ["-m", "monitor", "ingest", str(sample), "--store", str(store)]
+    return run_python(*args, env={"NUMBA_CACHE_DIR": str(cache)})
 
 
 def test_first_ingest_of_an_install_announces_the_compile_once(tmp_path: Path) -> None:
@@ -109,11 +103,6 @@ print(json.dumps({k.py_func.__qualname__: len(k.signatures) for k in jit.KERNELS
 
 def test_each_kernel_is_compiled_once_whatever_its_input() -> None:
     # In a process of its own: tests in this one call kernels with arrays of their own making.
-    root = Path(monitor.__file__).parent.parent
-    result = subprocess.run(
-        [sys.executable, "-c", SIGNATURES_SCRIPT],
-        capture_output=True, text=True, check=True, cwd=root, timeout=600,
-    )  # fmt: skip
-    signatures = json.loads(result.stdout)
+    signatures = json.loads(python_output(SIGNATURES_SCRIPT))
     assert signatures["resolve_times"] == 1 and signatures["_repeats"] == 1
     assert max(signatures.values()) == 1, signatures
