@@ -30,7 +30,6 @@ def _number(value: object, digits: int = 1) -> str:
     "--since",
     type=UtcTime(),
     default=None,
-    metavar="DATE",
     help=f"Only calls still in port at or after this time ({DATE_FORMS}).",
 )
 @click.option("--open", "open_only", is_flag=True, help="Only vessels in port now.")

@@ -91,7 +91,6 @@ def _print(summary: IngestSummary) -> None:
     "--fallback-time",
     type=UtcTime(),
     default=None,
-    metavar="DATE",
     help=f"Time given to NMEA sentences that carry no time at all ({DATE_FORMS}).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")

@@ -63,6 +63,9 @@ class UtcTime(click.ParamType[datetime]):
     def __init__(self, *, end_of_day: bool = False) -> None:
         self.end_of_day = end_of_day
 
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "DATE"
+
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> datetime:

@@ -28,14 +28,12 @@ if TYPE_CHECKING:
     "--since",
     type=UtcTime(),
     default=None,
-    metavar="DATE",
     help=f"Start of the period ({DATE_FORMS}).",
 )
 @click.option(
     "--until",
     type=UtcTime(end_of_day=True),
     default=None,
-    metavar="DATE",
     help="End of the period, written like --since; a bare date includes that whole day.",
 )
 @click.option(

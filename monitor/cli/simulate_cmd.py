@@ -24,7 +24,6 @@ from monitor.cli.options import DATE_FORMS, UtcTime, config_option, days_option,
     "start",
     type=UtcTime(),
     default=None,
-    metavar="DATE",
     help=f"First day, default 2024-03-04 ({DATE_FORMS}).",
 )
 @click.option(
