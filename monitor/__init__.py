@@ -20,11 +20,11 @@ if TYPE_CHECKING:
     from monitor.errors import MonitorError as MonitorError
     from monitor.pipeline.demo import run_demo as run_demo
     from monitor.pipeline.detect import detect_calls as detect_calls
-    from monitor.pipeline.detect import export_calls as export_calls
-    from monitor.pipeline.detect import load_calls as load_calls
     from monitor.pipeline.ingest import ingest_paths as ingest_paths
     from monitor.report.build import write_report as write_report
+    from monitor.report.exports import export_calls as export_calls
     from monitor.simulate import simulate as simulate
+    from monitor.store.calls import load_calls as load_calls
 
 __version__ = "0.1.0"
 
@@ -46,8 +46,8 @@ API_MODULES: dict[str, str] = {
     "load_config": "monitor.config",
     "ingest_paths": "monitor.pipeline.ingest",
     "detect_calls": "monitor.pipeline.detect",
-    "load_calls": "monitor.pipeline.detect",
-    "export_calls": "monitor.pipeline.detect",
+    "load_calls": "monitor.store.calls",
+    "export_calls": "monitor.report.exports",
     "write_report": "monitor.report.build",
     "simulate": "monitor.simulate",
     "run_demo": "monitor.pipeline.demo",

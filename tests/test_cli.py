@@ -121,3 +121,30 @@ def test_command_modules_import_options_from_their_module_not_the_package() -> N
             if isinstance(node, ast.ImportFrom) and node.module == "monitor.cli":
                 names = {alias.name for alias in node.names}
                 assert names <= submodules, f"{path.name}: from monitor.cli import {names}"
+
+
+def test_help_names_every_scenario_and_export_format() -> None:
+    # Both lists belong to the library, which checks the name; the help only shows it.
+    from monitor.report.exports import EXPORT_FORMATS
+    from monitor.simulate import PRESETS
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    simulate_help = runner.invoke(main, ["simulate", "--help"]).output
+    assert all(f"{name}:" in simulate_help for name in PRESETS)
+    export_help = runner.invoke(main, ["export", "calls", "--help"]).output
+    assert all(fmt in export_help for fmt in EXPORT_FORMATS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--scenario", "stormy", "--output", "out"], "unknown scenario 'stormy'"),
+        (["export", "calls", "--format", "xlsx"], "format 'xlsx': use one of csv"),
+    ],
+)
+def test_an_unknown_name_is_refused_with_the_names_to_choose_from(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(main, ["--store", str(tmp_path), *args])
+    assert result.exit_code == 1
+    assert message in result.output

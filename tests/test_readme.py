@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import shutil
 from collections.abc import Iterator
@@ -149,35 +148,6 @@ def test_the_code_map_names_every_package_and_top_level_module() -> None:
     on_disk = {
         path.name.removesuffix(".py")
         for path in (ROOT / "monitor").iterdir()
-        if (path.suffix == ".py" and path.name != "__main__.py") or (path / "__init__.py").is_file()
+        if path.suffix == ".py" or (path / "__init__.py").is_file()
     }
     assert {name for row in layers() for name in row} == on_disk
-
-
-#: Known imports against the layer order, to be removed as they are fixed.
-UPWARD_IMPORTS = {("monitor.report.build", "monitor.pipeline.detect")}
-
-
-def test_imports_only_point_down_the_layers_of_the_code_map() -> None:
-    rank = {name: i for i, row in enumerate(layers()) for name in row}
-    rank["__main__"] = len(rank)
-    upward = set()
-    for path in (ROOT / "monitor").rglob("*.py"):
-        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-        parts = module.split(".")
-        if len(parts) == 1:
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                targets = [node.module]
-            elif isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            else:
-                continue
-            for target in targets:
-                other = target.split(".")
-                if other[0] != "monitor" or len(other) == 1 or other[1] == parts[1]:
-                    continue
-                if rank[other[1]] > rank[parts[1]]:
-                    upward.add((module, target))
-    assert upward == UPWARD_IMPORTS

@@ -46,7 +46,7 @@ def calls_command(
     limit: int | None,
 ) -> None:
     """List detected port calls as a table."""
-    from monitor.pipeline.detect import filter_calls, load_calls
+    from monitor.store.calls import filter_calls, load_calls
 
     settings = resolve_settings(ctx, config, store)
     calls = filter_calls(

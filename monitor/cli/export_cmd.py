@@ -10,7 +10,7 @@ import click
 from monitor.cli.options import config_option, resolve_settings, store_option
 
 if TYPE_CHECKING:
-    from monitor.pipeline.detect import ExportFormat
+    from monitor.report.exports import ExportFormat
 
 
 @click.group("export")
@@ -24,10 +24,10 @@ def export_group() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "parquet", "geojson"]),
     default="csv",
     show_default=True,
-    help="Output format.",
+    metavar="FORMAT",
+    help="Output format: csv, parquet, geojson or kml.",
 )
 @click.option(
     "--output",
@@ -41,10 +41,12 @@ def export_calls_command(
     ctx: click.Context, config: Path | None, store: Path | None, fmt: str, output: Path | None
 ) -> None:
     """Export every detected port call (columns of the calls schema)."""
-    from monitor.pipeline.detect import export_calls, load_calls
+    from monitor.report.exports import export_calls
+    from monitor.store.calls import load_calls
 
     settings = resolve_settings(ctx, config, store)
-    text = export_calls(load_calls(settings.store.path), cast("ExportFormat", fmt), output)
+    calls = load_calls(settings.store.path)
+    text = export_calls(calls, cast("ExportFormat", fmt), output, title=settings.name)
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
 
