@@ -8,6 +8,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -88,10 +89,25 @@ def test_calls_filters_by_port_and_period(demo: tuple[Path, Path]) -> None:
     assert {r["port_id"] for r in records} == {port}
     assert len(records) == stored.filter(pl.col("port_id") == port).height
     last = stored["arrival_utc"].max()
+    assert isinstance(last, datetime)
     early = json.loads(
         run(demo, "calls", "--until", last.strftime("%Y-%m-%dT%H:%M"), "--format", "json").output
     )
     assert len(early) < stored.height
+
+
+def test_a_bare_until_date_includes_that_whole_day(demo: tuple[Path, Path]) -> None:
+    stored = calls(demo)
+    last = stored["arrival_utc"].max()
+    assert isinstance(last, datetime)
+    day = last.date()
+    # Read as the midnight that starts the day, the date would leave the last call out.
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    assert stored.filter(pl.col("arrival_utc") < midnight).height < stored.height
+    for args in (["calls", "--format", "json"], ["export", "calls", "--format", "geojson"]):
+        output = json.loads(run(demo, *args, "--until", day.isoformat()).output)
+        found = output if isinstance(output, list) else output["features"]
+        assert len(found) == stored.height
 
 
 @pytest.mark.parametrize(

@@ -347,7 +347,7 @@ def test_filter_box_keeps_the_matching_calls(opened: Opened) -> None:
 
 
 def _boxes(page: Any) -> dict[str, Any]:
-    return page.evaluate(
+    boxes: dict[str, Any] = page.evaluate(
         """() => {
           const r = (sel) => { const e = document.querySelector(sel);
             if (!e) return null; const b = e.getBoundingClientRect();
@@ -357,6 +357,7 @@ def _boxes(page: Any) -> dict[str, Any]:
                   zoom: r('.leaflet-control-zoom'), measure: r('.leaflet-control-measure')};
         }"""
     )
+    return boxes
 
 
 def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from monitor.cli import config_option, resolve_settings, store_option
-from monitor.cli.output import Column, echo_listing, format_option, unknown_id_errors
-
-if TYPE_CHECKING:
-    from monitor.config import Settings
-    from monitor.pipeline.extract import Filters
-
-#: How a date may be given to --since and --until.
-DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-
-
-def minute(value: datetime) -> str:
-    """Return a time as ``2024-05-01 06:30`` (UTC, the listing's headers say so)."""
-    return value.strftime("%Y-%m-%d %H:%M")
+from monitor.cli.options import (
+    config_option,
+    format_option,
+    period_filters,
+    period_options,
+    resolve_settings,
+    store_option,
+)
+from monitor.cli.output import Column, echo_listing, minute
 
 
 def _arrival(row: dict[str, Any]) -> str:
@@ -41,59 +36,6 @@ CALL_COLUMNS = (
     Column("stopped", "Stop", lambda s: "yes" if s else "no", drop=5),
     Column("prev_port_id", "Previous port", drop=7, shrink_to=8),
 )
-
-
-def period_options(func: Any) -> Any:
-    """Add --port, --mmsi, --since and --until (the filters of calls and exports)."""
-    for option in reversed(
-        [
-            click.option("--port", "port_id", default=None, help="Only this port id."),
-            click.option("--mmsi", type=int, default=None, help="Only this vessel."),
-            click.option(
-                "--since",
-                type=click.DateTime(formats=DATE_FORMATS),
-                default=None,
-                help="Only what is still under way at or after this UTC date or time.",
-            ),
-            click.option(
-                "--until",
-                type=click.DateTime(formats=DATE_FORMATS),
-                default=None,
-                help="Only what began before this UTC date or time.",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-def period_filters(
-    settings: Settings,
-    port_id: str | None,
-    mmsi: int | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> Filters:
-    """Return the filters the options give, after checking the port id and MMSI exist.
-
-    An unknown one ends the command with its message and exit status 2.
-    """
-    from monitor.analyse.geofences import load_zones
-    from monitor.core.times import as_utc
-    from monitor.pipeline.extract import Filters
-    from monitor.store.calls import load_calls
-
-    filters = Filters(
-        since=as_utc(since) if since else None,
-        until=as_utc(until) if until else None,
-        port_id=port_id,
-        mmsi=mmsi,
-    )
-    known = [z.port_id for z in load_zones(settings)]
-    known += load_calls(settings.store.path)["port_id"].to_list()
-    with unknown_id_errors():
-        filters.check(settings.store.path, known)
-    return filters
 
 
 @click.command("calls")

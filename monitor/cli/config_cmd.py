@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.analyse.geofences import ZONE_KINDS, Zone, area_km2, load_zones, zone_warnings
-from monitor.cli import CliState
+from monitor.cli.options import CliState
 from monitor.cli.output import make_console
-from monitor.config import Settings, load_config, shipped_config_path
+
+if TYPE_CHECKING:
+    from monitor.analyse.geofences import Zone
+    from monitor.config import Settings
 
 
 @click.group("config")
@@ -22,6 +25,8 @@ def config_group() -> None:
 
 
 def _ports_table(zones: list[Zone]) -> Table:
+    from monitor.analyse.geofences import area_km2
+
     table = Table()
     for column in ("id", "name", "country"):
         table.add_column(column, no_wrap=True)
@@ -60,6 +65,8 @@ def _values_table(section: object) -> Table:
 
 
 def _summary(settings: Settings, zones: list[Zone], console: Console, n_warnings: int) -> None:
+    from monitor.analyse.geofences import ZONE_KINDS
+
     verdict = "OK" if not n_warnings else f"OK with {n_warnings} warning(s) above"
     console.print(
         f"[bold]{escape(str(settings.source_path))}[/bold]: {verdict} ({escape(settings.name)})"
@@ -98,6 +105,8 @@ def check(ctx: click.Context, file: Path | None, strict: bool) -> None:
     Exits with status 1 and a message naming the file and key when anything is invalid, and
     with --strict also when there are warnings.
     """
+    from monitor.analyse.geofences import load_zones, zone_warnings
+    from monitor.config import load_config
     from monitor.errors import ConfigError, ReportError
     from monitor.report.mapview import tile_warnings
 
@@ -139,6 +148,8 @@ def path_cmd(name: str) -> None:
 
     Useful after a package install: monitor --config "$(monitor config path)" ...
     """
+    from monitor.config import shipped_config_path
+
     click.echo(str(shipped_config_path(name)))
 
 

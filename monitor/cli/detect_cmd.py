@@ -1,4 +1,4 @@
-"""``monitor detect``: find port calls in the stored positions."""
+"""``monitor detect``: find port calls in the stored positions and print a summary."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from monitor.cli import config_option, resolve_settings, store_option
+from monitor.cli.options import config_option, resolve_settings, store_option
 from monitor.cli.output import make_console
-from monitor.pipeline.detect import detect_calls
 
 
 @click.command("detect")
@@ -33,6 +32,8 @@ def detect(
     as_json: bool,
 ) -> None:
     """Detect port calls in the store's positions (only vessels with new data are re-run)."""
+    from monitor.pipeline.detect import detect_calls
+
     settings = resolve_settings(ctx, config, store)
     if geofences:
         settings = settings.model_copy(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
-from monitor.cli import config_option, resolve_settings, store_option
-from monitor.cli.calls_cmd import period_filters, period_options
+from monitor.cli.options import (
+    config_option,
+    period_filters,
+    period_options,
+    resolve_settings,
+    store_option,
+)
+
+if TYPE_CHECKING:
+    from monitor.report.exports import ExportFormat
 
 output_option = click.option(
     "--output",
@@ -37,10 +45,10 @@ def export_group() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "parquet", "geojson", "kml"]),
     default="csv",
     show_default=True,
-    help="Output format.",
+    metavar="FORMAT",
+    help="Output format: csv, parquet, geojson or kml.",
 )
 @output_option
 @click.pass_context
@@ -56,7 +64,7 @@ def export_calls_command(
     output: Path | None,
 ) -> None:
     """Export the detected port calls (the columns of the calls table)."""
-    from monitor.report.exports import ExportFormat, export_calls
+    from monitor.report.exports import export_calls
     from monitor.store.calls import load_calls
 
     settings = resolve_settings(ctx, config, store)
@@ -120,9 +128,9 @@ def export_transits_command(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "parquet", "geojson", "kml"]),
     default="csv",
     show_default=True,
+    metavar="FORMAT",
     help="csv or parquet: one row per position; geojson or kml: one track (line) per vessel.",
 )
 @output_option

@@ -36,16 +36,6 @@ _GAP = "  "
 MINOR_COLUMN = 3
 _ELLIPSIS = "\u2026"
 
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(LISTING_FORMATS),
-    default="table",
-    show_default=True,
-    help="table (fits the terminal; 100 columns into a pipe), or csv or json with every column "
-    "and ISO 8601 UTC times, for programs.",
-)
-
 
 def output_width(stream: IO[str] | None = None) -> int:
     """Return the width to print to: ``COLUMNS``, else the terminal's, else ``PIPE_WIDTH``."""
@@ -99,6 +89,11 @@ class Column:
         if value is None:
             return "-"
         return plain(self.show(value))
+
+
+def minute(value: datetime) -> str:
+    """Return a time as ``2024-05-01 06:30`` (UTC, the listing's headers say so)."""
+    return value.strftime("%Y-%m-%d %H:%M")
 
 
 def iso_utc(value: object) -> object:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.cli import config_option, resolve_settings, store_option
+from monitor.cli.options import config_option, format_option, resolve_settings, store_option
 from monitor.cli.output import (
     Column,
     echo_listing,
-    format_option,
     iso_utc,
     listing_text,
+    minute,
     unknown_id_errors,
 )
 
@@ -23,11 +22,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from monitor.pipeline.lookup import VesselStory
-
-
-def minute(value: datetime) -> str:
-    """Return a time as ``2024-05-01 06:30`` (UTC, the listing's headers say so)."""
-    return value.strftime("%Y-%m-%d %H:%M")
 
 
 def _position(row: dict[str, Any]) -> str:
