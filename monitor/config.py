@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 import typing
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.errors import ConfigError
 
@@ -128,6 +136,36 @@ class ReportSettings(_Section):
     max_track_points_per_vessel: int = Field(500, gt=1)
 
 
+#: ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` of a running Dask scheduler, or ``local:N``.
+_SCHEDULER = re.compile(r"^(?:(?:tcp|tls)://[^\s:/]+:\d{1,5}|local:[1-9]\d*)$")
+
+
+class EngineSettings(_Section):
+    """Where detection runs: vessel bucket by vessel bucket in this process, or on Dask."""
+
+    #: ``local``: buckets one after another in this process (memory bounded by one bucket);
+    #: ``dask``: buckets as tasks on a Dask cluster (``pip install 'monitor[dask]'``).
+    kind: Literal["local", "dask"] = "local"
+    #: The Dask scheduler: ``tcp://HOST:8786`` of a running cluster, or ``local:N`` to start N
+    #: worker processes on this machine for the run. Only read when ``kind`` is ``dask``.
+    scheduler: str = "local:2"
+    #: Vessels are split into buckets of about this many positions. A bucket's analysis holds
+    #: about 300 bytes per position at its peak, so 2,000,000 keeps one under 1 GiB.
+    partition_positions: int = Field(2_000_000, gt=0)
+    #: A fixed number of vessel buckets instead (0: from ``partition_positions``).
+    partitions: int = Field(0, ge=0, le=100_000)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler_address(cls, scheduler: str) -> str:
+        if not _SCHEDULER.match(scheduler):
+            raise ValueError(
+                "must be tcp://HOST:PORT (a running Dask scheduler, usually port 8786) or local:N "
+                "(N worker processes on this machine)"
+            )
+        return scheduler
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -138,8 +176,21 @@ class Settings(_Section):
     geofences: GeofenceSettings = GeofenceSettings()
     detect: DetectSettings = DetectSettings()
     report: ReportSettings = ReportSettings()
+    engine: EngineSettings = EngineSettings()
     #: The file this was loaded from, None for defaults.
     source_path: Path | None = None
+
+    def with_engine(self, **changes: object) -> Settings:
+        """Return these settings with the ``[engine]`` keys in ``changes`` that are not None
+        replaced, checked as in a config file (ConfigError naming the option otherwise)."""
+        given = {key: value for key, value in changes.items() if value is not None}
+        if not given:
+            return self
+        try:
+            engine = EngineSettings.model_validate({**self.engine.model_dump(), **given})
+        except ValidationError as exc:
+            raise ConfigError(_format_errors(exc, "[engine] options")) from exc
+        return self.model_copy(update={"engine": engine})
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:

@@ -22,6 +22,21 @@ from monitor.cli.output import make_console
     multiple=True,
     help="GeoJSON geofence file, instead of the config's files (repeatable).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    help="Run vessel buckets in this process (local) or on a Dask cluster; default: [engine].",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT|local:N",
+    help="Dask scheduler to run on (implies --engine dask); default: engine.scheduler.",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1),
+    help="Split vessels into this many buckets; default: from engine.partition_positions.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def detect(
@@ -29,9 +44,13 @@ def detect(
     config: Path | None,
     store: Path | None,
     geofences: tuple[Path, ...],
+    engine: str | None,
+    scheduler: str | None,
+    partitions: int | None,
     as_json: bool,
 ) -> None:
     """Detect port calls in the store's positions (only vessels with new data are re-run)."""
+    from monitor.errors import MonitorError
     from monitor.pipeline.detect import detect_calls
 
     settings = resolve_settings(ctx, config, store)
@@ -39,6 +58,14 @@ def detect(
         settings = settings.model_copy(
             update={"geofences": settings.geofences.model_copy(update={"files": list(geofences)})}
         )
+    if scheduler is not None and engine == "local":
+        raise click.UsageError("--scheduler runs on Dask: drop it or use --engine dask")
+    try:
+        settings = settings.with_engine(
+            kind="dask" if scheduler else engine, scheduler=scheduler, partitions=partitions
+        )
+    except MonitorError as exc:
+        raise click.UsageError(str(exc)) from exc
     summary = detect_calls(settings)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))

@@ -24,13 +24,13 @@ import polars as pl
 import shapely
 
 from monitor.analyse.geofences import Zone, load_zones
-from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.portcalls.identity import enrich
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
+from monitor.pipeline.engines import detect_in_buckets
 from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
 from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
-from monitor.store.parquet import Store
+from monitor.store.parquet import Store, live_files
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _vessel_checkpoint(store: Store) -> pl.DataFrame:
             first_utc=pl.col("timestamp_utc").min(),
             last_utc=pl.col("timestamp_utc").max(),
         )
-        .collect()
+        .collect(engine="streaming")
     )
     return conform(checkpoint, CALLS_CHECKPOINT_SCHEMA)
 
@@ -115,10 +115,8 @@ def detect_calls(settings: Settings) -> DetectSummary:
         changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
         kept = Detected.read(store_path, pl.col("mmsi").is_in(unchanged["mmsi"].implode()))
 
-    positions = store.scan_positions()
-    if not full:
-        positions = positions.filter(pl.col("mmsi").is_in(changed.implode()))
-    found = portcalls.detect_all(positions, zones, settings.detect)
+    files = [str(f) for d in sorted(store.positions_dir.glob("date=*")) for f in live_files(d)]
+    found = detect_in_buckets(files, checkpoint, zones, settings, vessels=None if full else changed)
     detected = Detected(
         raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),
         transits=pl.concat([kept.transits, found.transits]).sort("mmsi", "arrival_utc"),

@@ -1,0 +1,204 @@
+"""Vessel buckets: how a detection is split, and the pure work on one bucket.
+
+A bucket is the set of vessels whose MMSI hashes to one number in ``0..n-1``. Every per-vessel
+analysis (tracks, calls, transits and what they give) depends on one vessel's positions only, so
+a detection is the union of the detections of its buckets, whatever their number.
+
+The work is two pure steps, so that any engine can run them where it likes:
+
+* :func:`split_slice` (map): the positions of one slice of one store file (a few row groups),
+  split into ``n`` Arrow tables, one per bucket;
+* :func:`analyse_bucket` (reduce): the pieces of one bucket, in file order, in; the analysis'
+  tables out, as Arrow tables. It reads no file and writes none.
+
+The driver lists the files to read (the store's live files, never a directory listing) and keeps
+everything else: what changed, enrichment, the writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from monitor.analyse.geofences import Zone
+from monitor.analyse.portcalls import detect as portcalls
+from monitor.config import DetectSettings, EngineSettings
+from monitor.schema import POSITIONS_SCHEMA, empty_frame
+
+#: Knuth's multiplicative hash constant: MMSIs come in blocks by country (their first three
+#: digits), so a hash spreads them over the buckets where ``mmsi % n`` would not.
+_MULTIPLIER = np.uint64(2_654_435_761)
+_LOW_32 = np.uint64(0xFFFF_FFFF)
+#: Columns of the positions the analyses read.
+COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
+
+
+def buckets_of(mmsi: npt.ArrayLike, n_buckets: int) -> npt.NDArray[np.uint32]:
+    """Return the bucket (``0..n_buckets-1``) of each MMSI."""
+    hashed = (np.asarray(mmsi).astype(np.uint64) * _MULTIPLIER) & _LOW_32
+    return ((hashed * np.uint64(n_buckets)) >> np.uint64(32)).astype(np.uint32)
+
+
+def bucket_count(positions_per_vessel: pl.DataFrame, per_bucket: int, fixed: int = 0) -> int:
+    """Return how many buckets to split vessels into: ``fixed``, or enough that a bucket holds
+    about ``per_bucket`` positions (``positions_per_vessel``: mmsi, n_positions)."""
+    if fixed:
+        return fixed
+    total = int(positions_per_vessel["n_positions"].sum())
+    return max(1, -(-total // per_bucket))
+
+
+@dataclass(frozen=True)
+class FileSlice:
+    """Row groups of one Parquet file of the store: the unit a map step reads."""
+
+    path: str
+    row_groups: tuple[int, ...]
+    n_rows: int
+
+
+def file_slices(paths: Sequence[str], max_rows: int, filesystem: Any = None) -> list[FileSlice]:
+    """Return ``paths`` cut into slices of whole row groups, each of at most about ``max_rows``
+    rows (a row group larger than that is a slice of its own). Reads the files' footers only."""
+    slices: list[FileSlice] = []
+    for path in paths:
+        meta = pq.ParquetFile(path, filesystem=filesystem).metadata
+        group: list[int] = []
+        rows = 0
+        for i in range(meta.num_row_groups):
+            n = meta.row_group(i).num_rows
+            if group and rows + n > max_rows:
+                slices.append(FileSlice(path, tuple(group), rows))
+                group, rows = [], 0
+            group.append(i)
+            rows += n
+        if group:
+            slices.append(FileSlice(path, tuple(group), rows))
+    return slices
+
+
+def split_slice(
+    part: FileSlice,
+    n_buckets: int,
+    *,
+    vessels: pa.Table | None = None,
+    columns: Sequence[str] = COLUMNS,
+    filesystem: Any = None,
+) -> list[pa.Table]:
+    """Return the rows of ``part`` (``columns`` only) split into ``n_buckets`` tables, one per
+    bucket, each in file order; only the rows of ``vessels`` (a table with ``mmsi``), if given."""
+    table = pq.ParquetFile(part.path, filesystem=filesystem).read_row_groups(
+        list(part.row_groups), columns=list(columns)
+    )
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if vessels is not None:
+        wanted = pl.from_arrow(vessels)
+        assert isinstance(wanted, pl.DataFrame)
+        frame = frame.filter(pl.col("mmsi").is_in(wanted["mmsi"].implode()))
+    if n_buckets == 1:
+        return [frame.to_arrow()]
+    bucket = buckets_of(frame["mmsi"].to_numpy(), n_buckets)
+    order = np.argsort(bucket, kind="stable")
+    bounds = np.searchsorted(bucket[order], np.arange(n_buckets + 1))
+    ordered = frame[order].to_arrow()
+    return [ordered.slice(a, b - a) for a, b in itertools.pairwise(bounds.tolist())]
+
+
+@dataclass(frozen=True)
+class BucketPlan:
+    """What to read and how to split it: the same for every engine."""
+
+    slices: list[FileSlice]
+    n_buckets: int
+    #: Only these vessels' positions (a table with ``mmsi``); None: every vessel.
+    vessels: pa.Table | None = None
+    #: The store's filesystem (pyarrow or fsspec), None for a local path.
+    filesystem: Any = None
+
+
+def plan_buckets(
+    files: Sequence[str],
+    positions_per_vessel: pl.DataFrame,
+    engine: EngineSettings,
+    *,
+    vessels: pl.Series | None = None,
+    filesystem: Any = None,
+) -> BucketPlan:
+    """Return the plan to detect ``vessels`` (None: all) from the store files ``files``.
+
+    ``positions_per_vessel`` (mmsi, n_positions) sizes the buckets.
+    """
+    counts = positions_per_vessel
+    if vessels is not None:
+        counts = counts.filter(pl.col("mmsi").is_in(vessels.implode()))
+    n_buckets = bucket_count(counts, engine.partition_positions, engine.partitions)
+    return BucketPlan(
+        slices=file_slices(files, engine.partition_positions, filesystem),
+        n_buckets=n_buckets,
+        vessels=None if vessels is None else pl.DataFrame({"mmsi": vessels}).to_arrow(),
+        filesystem=filesystem,
+    )
+
+
+@dataclass(frozen=True)
+class BucketJob:
+    """What the analysis of a bucket needs besides its positions (sent to every worker)."""
+
+    zones: tuple[Zone, ...]
+    detect: DetectSettings
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def analyse_bucket(pieces: Sequence[pa.Table], job: BucketJob) -> dict[str, pa.Table]:
+    """Return the detection of one bucket's positions (``pieces``, in file order) as Arrow
+    tables, one per table of :class:`~monitor.analyse.portcalls.detect.Detection`, and its counts
+    as a one-row table ``counts``."""
+    if pieces:
+        positions = _frame(pa.concat_tables(pieces))
+    else:
+        positions = empty_frame({c: POSITIONS_SCHEMA[c] for c in COLUMNS})
+    found = portcalls.detect_all(positions, job.zones, job.detect)
+    out: dict[str, pa.Table] = {}
+    counts: dict[str, list[int]] = {}
+    for field in dataclasses.fields(found):
+        value = getattr(found, field.name)
+        if isinstance(value, pl.DataFrame):
+            out[field.name] = value.to_arrow()
+        else:
+            counts[field.name] = [int(value)]
+    out["counts"] = pa.table(counts)
+    return out
+
+
+def combine(results: Sequence[dict[str, pa.Table]]) -> portcalls.Detection:
+    """Return one detection made of the detections of buckets (each vessel is in one bucket).
+
+    Tables are joined in bucket order and sorted stably by MMSI, as one run over all vessels
+    orders them; counts are added up. ``results`` holds at least one bucket's.
+    """
+    if not results:
+        raise ValueError("no bucket to combine: analyse at least one, even an empty one")
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(portcalls.Detection):
+        name = field.name
+        if name in results[0]:
+            frames = [_frame(r[name]) for r in results]
+            values[name] = pl.concat(frames).sort("mmsi", maintain_order=True)
+        else:
+            values[name] = sum(int(r["counts"][name][0].as_py()) for r in results)
+    return portcalls.Detection(**values)

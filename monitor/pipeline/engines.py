@@ -1,0 +1,107 @@
+"""The engines that run a detection's vessel buckets: here, one bucket after another, or on Dask.
+
+Both run the same two pure steps of :mod:`monitor.pipeline.buckets` on the same slices of the
+store's live files and give the same tables. The local engine first splits every slice by bucket
+into temporary Arrow files (one pass over the store), then analyses one bucket at a time, so that
+its memory is that of one slice or one bucket, whatever the store's size. The Dask engine sends
+the slices and the buckets to a cluster as tasks (:mod:`monitor.pipeline.dask_engine`).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from monitor.analyse.geofences import Zone
+from monitor.analyse.portcalls.detect import Detection
+from monitor.config import Settings
+from monitor.pipeline.buckets import (
+    BucketJob,
+    BucketPlan,
+    FileSlice,
+    analyse_bucket,
+    combine,
+    plan_buckets,
+    split_slice,
+)
+
+log = logging.getLogger(__name__)
+
+#: Temporary bucket files are compressed with LZ4: written and read at memory speed.
+_SPILL_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+
+
+def run_local(plan: BucketPlan, job: BucketJob) -> list[dict[str, pa.Table]]:
+    """Return each bucket's analysis, run in this process one bucket after another."""
+
+    def split(part: FileSlice) -> list[pa.Table]:
+        return split_slice(part, plan.n_buckets, vessels=plan.vessels, filesystem=plan.filesystem)
+
+    if plan.n_buckets == 1:
+        return [analyse_bucket([split(part)[0] for part in plan.slices], job)]
+    results: list[dict[str, pa.Table]] = []
+    with tempfile.TemporaryDirectory(prefix="monitor-buckets-") as spill:
+        written: dict[int, list[Path]] = {}
+        for i, part in enumerate(plan.slices):
+            for bucket, piece in enumerate(split(part)):
+                if piece.num_rows == 0:
+                    continue
+                path = Path(spill) / f"{bucket}-{i}.arrow"
+                with (
+                    pa.OSFile(str(path), "wb") as sink,
+                    pa.ipc.new_file(sink, piece.schema, options=_SPILL_OPTIONS) as writer,
+                ):
+                    writer.write_table(piece)
+                written.setdefault(bucket, []).append(path)
+        for bucket in sorted(written):
+            pieces = []
+            for path in written[bucket]:
+                with pa.memory_map(str(path)) as source:
+                    pieces.append(pa.ipc.open_file(source).read_all())
+            results.append(analyse_bucket(pieces, job))
+            for path in written[bucket]:
+                path.unlink()
+    return results or [analyse_bucket([], job)]
+
+
+def detect_in_buckets(
+    files: Sequence[str],
+    positions_per_vessel: pl.DataFrame,
+    zones: Sequence[Zone],
+    settings: Settings,
+    *,
+    vessels: pl.Series | None = None,
+    filesystem: Any = None,
+) -> Detection:
+    """Return the detection of ``vessels`` (None: every vessel) in the store files ``files``,
+    run by the engine of ``settings.engine`` bucket by bucket.
+
+    ``files`` are the store's live files (never a directory listing: a compaction leaves the
+    files it replaced on disk for a while). The result is the same for any engine and any number
+    of buckets.
+    """
+    engine = settings.engine
+    plan = plan_buckets(files, positions_per_vessel, engine, vessels=vessels, filesystem=filesystem)
+    job = BucketJob(zones=tuple(zones), detect=settings.detect)
+    started = time.perf_counter()
+    if engine.kind == "dask":
+        from monitor.pipeline.dask_engine import run_dask
+
+        results = run_dask(plan, job, engine.scheduler)
+    else:
+        results = run_local(plan, job)
+    log.info(
+        "detect: %d slices in %d vessel buckets on the %s engine in %.1f s",
+        len(plan.slices),
+        plan.n_buckets,
+        engine.kind,
+        time.perf_counter() - started,
+    )
+    return combine(results)

@@ -1,0 +1,252 @@
+"""Detection by vessel buckets: in this process and on a real local Dask cluster, the same tables
+as one detection over every position, for any number of buckets."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from test_calls import make_settings
+from tracks_portcalls import (
+    ANCHOR,
+    BERTH,
+    IN_P,
+    IN_Q,
+    SEA_EAST,
+    SEA_WEST,
+    T0,
+    Track,
+    positions,
+    statics,
+)
+
+from monitor.cli import main
+from monitor.config import EngineSettings, Settings
+from monitor.errors import ConfigError
+from monitor.pipeline.buckets import buckets_of, file_slices, split_slice
+from monitor.pipeline.detect import DetectSummary, detect_calls
+from monitor.store.calls import PENDING, RAW_CALLS, TRANSITS
+from monitor.store.parquet import Store, live_files
+from monitor.store.table import atomic_write_parquet
+
+PLACES = [IN_P, IN_Q, BERTH, ANCHOR, SEA_EAST, SEA_WEST]
+
+
+def _fleet(n_vessels: int, seed: int) -> pl.DataFrame:
+    """Return the positions of ``n_vessels`` sailing between ports P and Q and the sea."""
+    rng = random.Random(seed)
+    tracks = []
+    for i in range(n_vessels):
+        # Consecutive MMSIs of one country, as a fleet's are.
+        track = Track(273_000_000 + i, start=T0 + timedelta(minutes=rng.randrange(600)))
+        track.fix(*rng.choice(PLACES), 10)
+        for _ in range(rng.randrange(3, 8)):
+            step = rng.random()
+            if step < 0.5:
+                track.sail(rng.choice(PLACES), rng.uniform(0.5, 4), every_min=rng.choice([5, 10]))
+            elif step < 0.85:
+                track.stay(track.here or IN_P, rng.uniform(0.5, 6), sog=rng.choice([0.0, 0.3]))
+            else:
+                track.silence(rng.uniform(1, 8))
+        tracks.append(track)
+    return positions(*tracks)
+
+
+FLEET = _fleet(40, seed=7)
+
+
+def _by_day(frame: pl.DataFrame) -> dict[tuple[object, ...], pl.DataFrame]:
+    days = frame.with_columns(day=pl.col("timestamp_utc").dt.date())
+    return days.partition_by("day", as_dict=True, include_key=False)
+
+
+def _write(root: Path, frame: pl.DataFrame, files_per_day: int) -> None:
+    """Write ``frame`` into a store as day partitions of several files each, in time order."""
+    store = Store(root)
+    frame = frame.sort("timestamp_utc").with_columns(
+        msg_key=pl.int_range(pl.len(), dtype=pl.UInt64), source=pl.lit("test")
+    )
+    for (day,), part in _by_day(frame).items():
+        assert isinstance(day, date)
+        size = -(-part.height // files_per_day)
+        for i, chunk in enumerate(part.iter_slices(size)):
+            atomic_write_parquet(chunk, store.partition_dir(day) / f"part-{i}.parquet")
+    ship = statics([{"mmsi": 273_000_001, "timestamp_utc": T0, "vessel_name": "FIRST"}])
+    atomic_write_parquet(ship, store.statics_dir / "part-0.parquet")
+
+
+def _tables(settings: Settings, summary: DetectSummary | None = None) -> dict[str, pl.DataFrame]:
+    """Return the detector's tables in the store, and the summary of the run that wrote them."""
+    root = settings.store.path
+    found = {
+        "calls": RAW_CALLS.read(root),
+        "transits": TRANSITS.read(root),
+        "pending": PENDING.read(root),
+    }
+    if summary is not None:
+        found["summary"] = pl.DataFrame([summary.to_dict()])
+    return found
+
+
+def _same(found: dict[str, pl.DataFrame], plain: dict[str, pl.DataFrame]) -> bool:
+    return found.keys() <= plain.keys() and all(found[k].equals(plain[k]) for k in found)
+
+
+def _with_engine(settings: Settings, **engine: object) -> Settings:
+    return settings.model_copy(update={"engine": EngineSettings.model_validate(engine)})
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
+    """The tables of one detection over every position at once (one bucket)."""
+    settings = make_settings(tmp_path_factory.mktemp("plain"))
+    _write(settings.store.path, FLEET, files_per_day=1)
+    found = _tables(settings, detect_calls(_with_engine(settings, partitions=1)))
+    assert found["calls"].height >= 20 and found["transits"].height >= 5
+    return found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Settings:
+    settings = make_settings(tmp_path)
+    _write(settings.store.path, FLEET, files_per_day=3)
+    return settings
+
+
+def test_buckets_spread_a_countrys_consecutive_mmsis_evenly() -> None:
+    mmsi = np.arange(273_000_000, 273_010_000, dtype=np.uint32)
+    for n in (1, 7, 10, 64):
+        bucket = buckets_of(mmsi, n)
+        assert bucket.min() == 0 and bucket.max() == n - 1
+        counts = np.bincount(bucket, minlength=n)
+        assert counts.max() <= 1.2 * len(mmsi) / n
+    # Knuth's multiplicative hash, in exact integers: the same bucket in every process.
+    for mmsi_one in (0, 273_000_123, 999_999_999):
+        hashed = mmsi_one * 2_654_435_761 % 2**32
+        assert buckets_of(np.array([mmsi_one]), 10).tolist() == [hashed * 10 >> 32]
+
+
+def test_split_keeps_file_order_within_each_bucket(store: Settings) -> None:
+    files = [str(f) for f in live_files(Store(store.store.path).partition_dir(T0.date()))]
+    [part, *_] = file_slices(files, max_rows=10_000)
+    pieces = split_slice(part, 5)
+    whole = pl.read_parquet(part.path).select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
+    assert sum(p.num_rows for p in pieces) == whole.height
+    for bucket, piece in enumerate(pieces):
+        expected = whole.filter(pl.Series(buckets_of(whole["mmsi"].to_numpy(), 5) == bucket))
+        got = pl.from_arrow(piece)
+        assert isinstance(got, pl.DataFrame) and got.equals(expected)
+
+
+@pytest.mark.parametrize("partitions", [2, 5, 40])
+def test_local_buckets_give_the_plain_detection(
+    store: Settings, plain: dict[str, pl.DataFrame], partitions: int
+) -> None:
+    assert _same(_tables(store, detect_calls(_with_engine(store, partitions=partitions))), plain)
+
+
+def test_buckets_sized_by_positions_give_the_plain_detection(
+    store: Settings, plain: dict[str, pl.DataFrame]
+) -> None:
+    summary = detect_calls(_with_engine(store, partition_positions=700))
+    assert _same(_tables(store, summary), plain)
+
+
+def test_files_a_compaction_replaced_are_not_read_again(
+    store: Settings, plain: dict[str, pl.DataFrame]
+) -> None:
+    db = Store(store.store.path)
+    folder = db.partition_dir(T0.date())
+    before = sorted(folder.glob("*.parquet"))
+    db.compact(folder)
+    # The replaced files stay on disk for readers that listed them before.
+    assert all(f.exists() for f in before) and len(live_files(folder)) == 1
+    assert _same(_tables(store, detect_calls(_with_engine(store, partitions=3))), plain)
+
+
+def test_incremental_run_in_buckets_equals_the_plain_detection(
+    tmp_path: Path, plain: dict[str, pl.DataFrame]
+) -> None:
+    settings = _with_engine(make_settings(tmp_path), partitions=4)
+    early = FLEET.filter(pl.col("timestamp_utc") < T0 + timedelta(hours=12))
+    _write(settings.store.path, early, files_per_day=2)
+    detect_calls(settings)
+    late = FLEET.filter(pl.col("timestamp_utc") >= T0 + timedelta(hours=12))
+    for (day,), part in _by_day(late).items():
+        assert isinstance(day, date)
+        atomic_write_parquet(part, Store(settings.store.path).partition_dir(day) / "late.parquet")
+    assert not detect_calls(settings).full_run
+    assert _same(_tables(settings), plain)
+
+
+# ---------------------------------------------------------------------------------------------
+# A real Dask cluster on loopback
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """The address of a local Dask cluster of two worker processes, for the module's tests."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        yield str(cluster.scheduler_address)
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 8])
+def test_dask_cluster_gives_the_plain_detection(
+    store: Settings, plain: dict[str, pl.DataFrame], scheduler: str, partitions: int
+) -> None:
+    settings = _with_engine(store, kind="dask", scheduler=scheduler, partitions=partitions)
+    assert _same(_tables(store, detect_calls(settings)), plain)
+
+
+def test_cli_detect_on_a_dask_cluster(
+    store: Settings, plain: dict[str, pl.DataFrame], scheduler: str
+) -> None:
+    geofences = store.geofences.files[0]
+    result = CliRunner().invoke(
+        main,
+        [
+            "detect",
+            "--store",
+            str(store.store.path),
+            "--geofences",
+            str(geofences),
+            "--engine",
+            "dask",
+            "--scheduler",
+            scheduler,
+            "--partitions",
+            "4",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert _same(_tables(store), plain)
+
+
+def test_scheduler_addresses_are_checked() -> None:
+    assert EngineSettings(kind="dask", scheduler="tcp://10.0.0.5:8786").scheduler
+    assert EngineSettings(kind="dask", scheduler="local:4").scheduler == "local:4"
+    for bad in ("10.0.0.5:8786", "local:0", "local:two", "http://host:8786"):
+        with pytest.raises(ValueError, match="must be tcp://HOST:PORT"):
+            EngineSettings(kind="dask", scheduler=bad)
+
+
+def test_unreachable_scheduler_is_a_clear_error(store: Settings) -> None:
+    settings = _with_engine(store, kind="dask", scheduler="tcp://127.0.0.1:9")
+    with pytest.raises(ConfigError, match=r"no Dask scheduler answers at tcp://127\.0\.0\.1:9"):
+        detect_calls(settings)
+    shutil.rmtree(store.store.path / "calls", ignore_errors=True)
