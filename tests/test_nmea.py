@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyais import encode_dict
 
+from monitor.decode.bytes import uint_after, uint_before
 from monitor.decode.nmea.clock import (
     PGHP_BAD_CHECKSUM,
     PGHP_INVALID,
@@ -20,8 +21,6 @@ from monitor.decode.nmea.clock import (
     SRC_PGHP,
     parse_clock_line,
     pghp_times,
-    uint_after,
-    uint_before,
 )
 from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
 from monitor.decode.nmea.lines import station_key

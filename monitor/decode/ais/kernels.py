@@ -10,20 +10,28 @@ integer rounding of lat/lon, ``raw / 10.0`` for speed, course and draught).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
-from numba.core import types
-from numba.cpython.unsafe import numbers
-from numba.extending import intrinsic
 
 from monitor.core.jit import I64, U8, U64, Bool, inline, kernel
 from monitor.decode.ais import frames as af
 from monitor.decode.ais.rules import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
+from monitor.decode.bytes import (
+    ALL_BITS,
+    HIGH_BITS,
+    LOW_BITS,
+    highest_byte,
+    load_u64,
+    low_bytes,
+    lowest_byte,
+    repeated,
+    store_u64,
+)
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
 
 #: pyais's ShipType normalisation of every 8-bit ship type code.
@@ -77,61 +85,15 @@ def _room(buf: U8, pieces: Pieces, n_words: int) -> tuple[U8, int]:
 # cost about as much as decoding the message. Hence single exits and scalar tests below.
 
 
-def _load_u64_typer(typingctx: Any, array: Any, index: Any) -> tuple[Any, Any]:
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        pointer = context.get_value_type(types.uint64).as_pointer()
-        word = builder.bitcast(builder.gep(data, [args[1]]), pointer)
-        return builder.load(word, align=1)
-
-    return types.uint64(array, types.intp), codegen
-
-
-def _store_u64_typer(typingctx: Any, array: Any, index: Any, value: Any) -> tuple[Any, Any]:
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        pointer = context.get_value_type(types.uint64).as_pointer()
-        builder.store(args[2], builder.bitcast(builder.gep(data, [args[1]]), pointer), align=1)
-        return context.get_dummy_value()
-
-    return types.none(array, types.intp, types.uint64), codegen
-
-
-#: The 8 bytes at ``index`` as one word (one unaligned load, not 8 byte loads). Hosts are
-#: little-endian, the byte order :func:`monitor.decode.ais.rules.payload_key` reads words in.
-_load_u64 = cast(Callable[[U8, int], np.uint64], intrinsic(_load_u64_typer))
-#: Writes a word as the 8 bytes from ``index``, counted in bytes from the start of a C-contiguous
-#: uint8 array of any shape.
-_store_u64 = cast(Callable[[U8, int, np.uint64], None], intrinsic(_store_u64_typer))
-#: The count of zero bits above the highest and below the lowest set bit of a word (64 if 0).
-_leading_zeros = cast(Callable[[np.uint64], np.uint64], numbers.leading_zeros)
-_trailing_zeros = cast(Callable[[np.uint64], np.uint64], numbers.trailing_zeros)
-
-
-@inline
-def _first_byte(word: np.uint64) -> int:
-    """Return the index (0-7) of the lowest byte of ``word`` (not 0) with a bit set."""
-    # As a signed integer: mixed with unsigned ones, numba's integers become floats.
-    return int(np.int64(_trailing_zeros(word))) // 8
-
-
-@inline
-def _last_byte(word: np.uint64) -> int:
-    """Return the index (0-7) of the highest byte of ``word`` (not 0) with a bit set."""
-    return 7 - int(np.int64(_leading_zeros(word))) // 8
-
-
-_BYTES_7F, _BYTES_80 = np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x8080808080808080)
-_BYTES_30, _BYTES_58 = np.uint64(0x3030303030303030), np.uint64(0x5858585858585858)
-_BYTES_3F, _BYTES_1F = np.uint64(0x3F3F3F3F3F3F3F3F), np.uint64(0x1F1F1F1F1F1F1F1F)
-_BYTES_20 = np.uint64(0x2020202020202020)
+_BYTES_30, _BYTES_58 = repeated(0x30), repeated(0x58)
+_BYTES_3F, _BYTES_1F = repeated(0x3F), repeated(0x1F)
+_BYTES_20 = repeated(0x20)
 # Added to a 7-bit byte, these set its top bit from 48, 88, 96 and 120 up.
-_FROM_48, _FROM_88 = np.uint64(0x5050505050505050), np.uint64(0x2828282828282828)
-_FROM_96, _FROM_120 = np.uint64(0x2020202020202020), np.uint64(0x0808080808080808)
+_FROM_48, _FROM_88 = repeated(0x80 - 48), repeated(0x80 - 88)
+_FROM_96, _FROM_120 = repeated(0x80 - 96), repeated(0x80 - 120)
 _LANES6, _LANES12 = np.uint64(0x003F003F003F003F), np.uint64(0x00000FFF00000FFF)
 _LANES16, _LANES32 = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF)
-_LOW24, _LOW32 = np.uint64(0xFFFFFF), np.uint64(0xFFFFFFFF)
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_LOW24, _LOW32 = low_bytes(3), low_bytes(4)
 
 
 @inline
@@ -139,11 +101,11 @@ def _payload_word(buf: U8, s1: int, l1: int, s2: int, at: int) -> np.uint64:
     """Return the bytes ``at`` to ``at + 7`` of the payload ``buf[s1:s1+l1] + buf[s2:]``."""
     # Both reads always, then the bytes of each piece, without a branch around the reads.
     d = l1 - at
-    first, second = _load_u64(buf, s1 + at), _load_u64(buf, s2 + max(-d, 0))
+    first, second = load_u64(buf, s1 + at), load_u64(buf, s2 + max(-d, 0))
     # Half of the number of bits from the first piece (0-64): two shifts, as one of 64 bits is
     # not defined.
     half = np.uint64(4 * min(max(d, 0), 8))
-    return (first & ~((_ALL << half) << half)) | ((second << half) << half)
+    return (first & ~((ALL_BITS << half) << half)) | ((second << half) << half)
 
 
 @inline
@@ -151,7 +113,7 @@ def _dearmoured(w: np.uint64) -> np.int64:
     """Return 8 armoured characters (first in the lowest byte) as 48 bits, first highest."""
     # De-armour 8 characters at once; a borrow or carry only moves towards later bytes.
     y = w - _BYTES_30
-    y = (y - (((y + _BYTES_58) & _BYTES_80) >> np.uint64(4))) & _BYTES_3F
+    y = (y - (((y + _BYTES_58) & HIGH_BITS) >> np.uint64(4))) & _BYTES_3F
     # Join neighbours, first character highest: 6+6 bits, then 12+12, then 24+24.
     y = ((y & _LANES16) << np.uint64(6)) | ((y >> np.uint64(8)) & _LANES16)
     y = ((y & _LANES32) << np.uint64(12)) | ((y >> np.uint64(16)) & _LANES32)
@@ -176,16 +138,16 @@ def _read(
     bad = np.uint64(0)
     for k in range(max(n_keyed, n_words)):
         # Most payloads are one piece: plain reads then.
-        w = _load_u64(buf, s1 + 8 * k) if l2 == 0 else _payload_word(buf, s1, l1, s2, 8 * k)
+        w = load_u64(buf, s1 + 8 * k) if l2 == 0 else _payload_word(buf, s1, l1, s2, 8 * k)
         bits[k] = _dearmoured(w)
         if k < n_keyed:
             # The bytes of the payload in this word; the last word's others are ignored.
-            inside = _ALL >> np.uint64(8 * (8 - min(n - 8 * k, 8)))
+            inside = ALL_BITS >> np.uint64(8 * (8 - min(n - 8 * k, 8)))
             w &= inside
             # "0".."W" (48-87) and "`".."w" (96-119), per byte, 8 bytes at a time.
-            y = w & _BYTES_7F
+            y = w & LOW_BITS
             ok = ((y + _FROM_48) & ~(y + _FROM_88)) | ((y + _FROM_96) & ~(y + _FROM_120))
-            bad |= ((~ok | w) & _BYTES_80) & inside
+            bad |= ((~ok | w) & HIGH_BITS) & inside
             h = (h ^ w) * _HASH_K2
             h ^= h >> np.uint64(29)
     h *= _HASH_K1
@@ -225,7 +187,7 @@ def _view(size: int, head: np.uint64, middle: np.uint64, at: int) -> tuple[np.ui
     # the buffer's index and the offset in it.
     first = head & ((np.uint64(1) << np.uint64(8 * min(size, 4))) - np.uint64(1))
     half = np.uint64(4 * min(max(size - 4, 0), 8))  # two shifts, as one of 64 bits is not defined
-    rest = middle & ~((_ALL << half) << half)
+    rest = middle & ~((ALL_BITS << half) << half)
     where = np.uint64(at) << np.uint64(32)
     return np.uint64(size) | (first << np.uint64(32)), rest if size <= _INLINE else where
 
@@ -254,20 +216,20 @@ def _text(
         y = ((y >> np.uint64(12)) & _LANES12) | ((y & _LANES12) << np.uint64(16))
         y = ((y >> np.uint64(6)) & _LANES6) | ((y & _LANES6) << np.uint64(8))
         # Codes 0-31 are "@".."_" (64-95), 32-63 are themselves; "@" becomes a space.
-        zero = ~((y + _BYTES_7F) & _BYTES_80) & _BYTES_80
-        _store_u64(
+        zero = ~((y + LOW_BITS) & HIGH_BITS) & HIGH_BITS
+        store_u64(
             data, base + first, (y | ((~y & _BYTES_20) << np.uint64(1))) - (zero >> np.uint64(2))
         )
         # Spaces are the codes 0 and 32.
-        kept = ((y & _BYTES_1F) + _BYTES_7F) & _BYTES_80
+        kept = ((y & _BYTES_1F) + LOW_BITS) & HIGH_BITS
         if kept:
-            lo = min(lo, first + _first_byte(kept))
-            hi = first + _last_byte(kept) + 1
+            lo = min(lo, first + lowest_byte(kept))
+            hi = first + highest_byte(kept) + 1
     if lo > 0:
         for i in range(lo, hi):
             data[col, at + i - lo] = data[col, at + i]
     size = max(hi - lo, 0)
-    head, middle = _load_u64(data, base), _load_u64(data, base + 4)
+    head, middle = load_u64(data, base), load_u64(data, base + 4)
     views[col, 2 * k], views[col, 2 * k + 1] = _view(size, head, middle, at)
     ends[col] = at + (size if size > _INLINE else 0)
     return hi == 0

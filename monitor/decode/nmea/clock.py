@@ -1,4 +1,4 @@
-"""Times in NMEA text: numbers and epochs, ``$PGHP`` headers, ``$xxZDA``/``$xxRMC`` clocks, and
+"""Times in NMEA text: epochs, ``$PGHP`` headers, ``$xxZDA``/``$xxRMC`` clocks, and
 the time of each AIS sentence given what came before it (see :mod:`monitor.decode.nmea.decoder` for
 the order).
 """
@@ -11,6 +11,7 @@ from typing import Final
 import numpy as np
 
 from monitor.core.jit import I64, U8, inline, kernel
+from monitor.decode.bytes import COMMA, STAR, checksum_ok, find_byte, uint_after
 from monitor.decode.nmea.fragments import NO_TIME
 
 #: Time-source codes used in int columns; index into TIME_SOURCES.
@@ -18,59 +19,6 @@ TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda",
 SRC_TAG, SRC_TRAIL, SRC_USCG, SRC_PGHP, SRC_ZDA, SRC_RMC, SRC_FALLBACK = range(1, 8)
 PGHP_OK, PGHP_BAD_CHECKSUM, PGHP_INVALID, PGHP_OTHER = range(4)
 _NO_TIME: Final = NO_TIME
-
-
-@inline
-def hex_digit(c: int) -> int:
-    """Return the value of a hexadecimal digit byte, -1 if it is not one."""
-    if 48 <= c <= 57:
-        return c - 48
-    if 65 <= c <= 70:
-        return c - 55
-    if 97 <= c <= 102:
-        return c - 87
-    return -1
-
-
-@inline
-def find_byte(buf: U8, value: int, start: int, end: int) -> int:
-    """Return the index of the first ``value`` byte in ``buf[start:end]``, -1 if none."""
-    # Loops here have one exit and one test, so that the line scan, which inlines them into its
-    # own loop, needs no reference counting of ``buf`` (see monitor.decode.nmea.lines).
-    k = start
-    found = False
-    while (k < end) & (not found):
-        found = buf[k] == value
-        k += 1
-    return k - 1 if found else -1
-
-
-@inline
-def uint_after(buf: U8, at: int, limit: int) -> tuple[int, int]:
-    """Return the value and digit count (up to ``limit``, at least 1) of the number starting at
-    ``at``."""
-    value, n = 0, 0
-    d = int(buf[at]) - 48
-    while (n < limit) & (d >= 0) & (d <= 9):
-        value = value * 10 + d
-        n += 1
-        d = int(buf[at + min(n, limit - 1)]) - 48
-    return value, n
-
-
-@inline
-def uint_before(buf: U8, end: int, limit: int) -> tuple[int, int]:
-    """Return the value and digit count (up to ``limit``) of the number ending before ``end``."""
-    value, n, scale = 0, 0, 1
-    k = end - 1
-    d = int(buf[max(k, 0)]) - 48
-    while (n < limit) & (k >= 0) & (d >= 0) & (d <= 9):
-        value += d * scale
-        scale *= 10
-        n += 1
-        k -= 1
-        d = int(buf[max(k, 0)]) - 48
-    return value, n
 
 
 @inline
@@ -100,16 +48,10 @@ def _month_days(y: int, mo: int) -> int:
 def star_checksum(buf: U8, body: int, end: int) -> int:
     """Return 1 if the sentence ``buf[body:end]`` has a ``*hh`` checksum (after its first "*")
     that matches, 0 if it does not, -1 if the sentence has no "*"."""
-    star = find_byte(buf, 42, body + 1, end)
+    star = find_byte(buf, STAR, body + 1, end)
     if star < 0:
         return -1
-    if star + 3 > end:
-        return 0
-    x = 0
-    for k in range(body + 1, star):
-        x ^= buf[k]
-    high, low = hex_digit(buf[star + 1]), hex_digit(buf[star + 2])
-    return 1 if high >= 0 and low >= 0 and x == high * 16 + low else 0
+    return 1 if (star + 3 <= end) & checksum_ok(buf, body, star) else 0
 
 
 @inline
@@ -118,7 +60,7 @@ def _pghp_field(buf: U8, at: int) -> tuple[int, int, bool]:
     and whether the field is 1-4 digits (a longer one makes the line invalid whatever its
     value)."""
     value, nd = uint_after(buf, at, 8)
-    return value, at + nd + 1, (0 < nd <= 4) & (buf[at + nd] == 44)
+    return value, at + nd + 1, (0 < nd <= 4) & (buf[at + nd] == COMMA)
 
 
 @inline
