@@ -16,7 +16,8 @@ from pyais import encode_dict
 
 import monitor.decode.nmea.decoder as nmea_mod
 from monitor.decode.ais.kernels import Pieces, decode_positions, decode_statics, payload_keys
-from monitor.decode.ais.rules import REASONS, decode_payload, payload_key, position_row
+from monitor.decode.ais.rules import decode_payload, payload_key, position_row
+from monitor.decode.codes import Reject
 from monitor.decode.nmea.decoder import NmeaDecoder
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -471,10 +472,10 @@ def test_every_byte_is_judged_like_the_pyais_path() -> None:
             pieces = Pieces(np.array([0]), np.array([len(payload)]))
             cols, reason = decode_positions(buf, pieces, np.array([0]))
             status, msg = decode_payload(payload, 0)
-            if status == "ok":
+            if status == Reject.NONE:
                 status, _ = position_row(msg)
-            assert REASONS[int(reason[0])] == ("" if status == "ok" else status), (c, payload)
-            if status == "ok":
+            assert Reject(int(reason[0])) == status, (c, payload)
+            if status == Reject.NONE:
                 assert cols["mmsi"].tolist() == [msg.mmsi], (c, payload)
 
 
@@ -507,4 +508,4 @@ def test_bad_characters_found_only_inside_each_payload(
     fill = np.zeros(len(payloads), np.int64)
     _, reason = decode_positions(buf, Pieces(starts, lengths), fill)
     expected = [any(c not in _ARMOUR for c in p) for p in payloads]
-    assert (reason == REASONS.index("invalid_field")).tolist() == expected
+    assert (reason == Reject.INVALID_FIELD).tolist() == expected

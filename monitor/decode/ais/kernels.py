@@ -20,9 +20,11 @@ import pyarrow as pa
 
 from monitor.core.jit import I64, U8, U64, Bool, inline, kernel
 from monitor.decode.ais import frames as af
-from monitor.decode.ais.rules import _K1, _K2, MIN_BITS, MMSI_MAX, REASONS, ship_type_code
+from monitor.decode.ais.rules import MIN_BITS, MIN_BITS_24, MMSI_MAX, ship_type_code
 from monitor.decode.bytes import (
     ALL_BITS,
+    HASH_K1,
+    HASH_K2,
     HIGH_BITS,
     LOW_BITS,
     highest_byte,
@@ -32,20 +34,19 @@ from monitor.decode.bytes import (
     repeated,
     store_u64,
 )
+from monitor.decode.codes import Reject
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
 
 #: pyais's ShipType normalisation of every 8-bit ship type code.
 _SHIP_TYPE = np.array([ship_type_code(v) for v in range(256)], np.int64)
 
-_HASH_K1, _HASH_K2 = np.uint64(_K1), np.uint64(_K2)
+_HASH_K1, _HASH_K2 = np.uint64(HASH_K1), np.uint64(HASH_K2)
 
 _EMPTY_STATICS = pl.DataFrame(schema=STATICS_SCHEMA)
 
-OK, INVALID_FIELD, TRUNCATED, INVALID_MMSI, INVALID_POSITION = range(5)
-assert REASONS[INVALID_POSITION] == "invalid_position"
 
 _MIN_CLASS_A, _MIN_18, _MIN_27, _MIN_5 = MIN_BITS[1], MIN_BITS[18], MIN_BITS[27], MIN_BITS[5]
-_MIN_24A, _MIN_24B = 160, 162
+_MIN_24A, _MIN_24B = MIN_BITS_24[0], MIN_BITS_24[1]
 
 
 class Pieces:
@@ -281,16 +282,16 @@ def _positions_kernel(
         length = l1[m] + l2[m]
         bad, key = _read(buf, s1[m], l1[m], s2[m], l2[m], bits, _POSITION_WORDS)
         if bad:
-            reason[m] = INVALID_FIELD
+            reason[m] = Reject.INVALID_FIELD
             continue
         t = _field(bits, 0, 6) if length > 0 else 0
         need = _MIN_27 if t == 27 else _MIN_18 if t == 18 else _MIN_CLASS_A
         if length * 6 - fill[m] < need:
-            reason[m] = TRUNCATED
+            reason[m] = Reject.TRUNCATED
             continue
         mm = _field(bits, 8, 30)
         if mm == 0 or mm > MMSI_MAX:
-            reason[m] = INVALID_MMSI
+            reason[m] = Reject.INVALID_MMSI
             continue
         if t == 27:
             lon_raw, lat_raw = _signed(bits, 44, 18), _signed(bits, 62, 17)
@@ -313,7 +314,7 @@ def _positions_kernel(
             hd = _field(bits, 128 - b, 9)
             status[k], nulls[4, k] = (0, True) if t == 18 else (_field(bits, 38, 4), False)
         if (abs(lat) > 90.0 and not lat_na) or (abs(lon) > 180.0 and not lon_na):
-            reason[m] = INVALID_POSITION
+            reason[m] = Reject.INVALID_POSITION
             continue
         mmsi[k], msg_type[k], keys[k], heading[k] = mm, t, key, hd
         floats[0, k], floats[1, k], nulls[0, k], nulls[3, k] = lat, lon, lat_na or lon_na, hd >= 360
@@ -440,14 +441,14 @@ def _statics_kernel(
         t = _field(bits, 0, 6) if length > 0 else 0
         part = _field(bits, 38, 2) if t != 5 and n_bits >= 40 else 0
         if bad or part > 1:
-            reason[m] = INVALID_FIELD
+            reason[m] = Reject.INVALID_FIELD
             continue
         if n_bits < (_MIN_5 if t == 5 else _MIN_24B if part else _MIN_24A):
-            reason[m] = TRUNCATED
+            reason[m] = Reject.TRUNCATED
             continue
         mm = _field(bits, 8, 30)
         if mm == 0 or mm > MMSI_MAX:
-            reason[m] = INVALID_MMSI
+            reason[m] = Reject.INVALID_MMSI
             continue
         rows[k], keys[k], ids[0, k], codes[0, k] = m, key, mm, t
         if t == 5:

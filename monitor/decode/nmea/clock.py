@@ -12,12 +12,9 @@ import numpy as np
 
 from monitor.core.jit import I64, U8, inline, kernel
 from monitor.decode.bytes import COMMA, STAR, checksum_ok, find_byte, uint_after
+from monitor.decode.codes import Reject, TimeSource
 from monitor.decode.nmea.fragments import NO_TIME
 
-#: Time-source codes used in int columns; index into TIME_SOURCES.
-TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda", "rmc", "fallback")
-SRC_TAG, SRC_TRAIL, SRC_USCG, SRC_PGHP, SRC_ZDA, SRC_RMC, SRC_FALLBACK = range(1, 8)
-PGHP_OK, PGHP_BAD_CHECKSUM, PGHP_INVALID, PGHP_OTHER = range(4)
 _NO_TIME: Final = NO_TIME
 
 
@@ -64,10 +61,13 @@ def _pghp_field(buf: U8, at: int) -> tuple[int, int, bool]:
 
 
 @inline
-def pghp_line(buf: U8, body: int, end: int) -> tuple[int, int]:
-    """Return the time (µs, 0 unless PGHP_OK) and status (PGHP_*) of the ``$PGHP`` line
-    ``buf[body:end]``; only Gatehouse message type 1 carries a time
-    (``$PGHP,1,yyyy,m,d,h,m,s,ms,...``)."""
+def pghp_line(buf: U8, body: int, end: int) -> tuple[int, Reject]:
+    """Return the time (µs, NO_TIME if none) of the ``$PGHP`` line ``buf[body:end]`` and why the
+    line is rejected (Reject.NONE if it is not).
+
+    Only Gatehouse message type 1 carries a time (``$PGHP,1,yyyy,m,d,h,m,s,ms,...``); other
+    types are neither timed nor rejected.
+    """
     kind, at, kind_ok = _pghp_field(buf, body + 6)
     y, at, y_ok = _pghp_field(buf, at)
     mo, at, mo_ok = _pghp_field(buf, at)
@@ -78,9 +78,9 @@ def pghp_line(buf: U8, body: int, end: int) -> tuple[int, int]:
     ms, at, ms_ok = _pghp_field(buf, at)
     digits_ok = kind_ok & y_ok & mo_ok & d_ok & h_ok & mi_ok & sec_ok & ms_ok
     if star_checksum(buf, body, end) == 0:
-        return 0, PGHP_BAD_CHECKSUM
+        return _NO_TIME, Reject.BAD_CHECKSUM
     if kind != 1:
-        return 0, PGHP_OTHER
+        return _NO_TIME, Reject.NONE
     if not (
         digits_ok
         and 1 <= mo <= 12
@@ -90,23 +90,9 @@ def pghp_line(buf: U8, body: int, end: int) -> tuple[int, int]:
         and sec < 61
         and ms < 1000
     ):
-        return 0, PGHP_INVALID
+        return _NO_TIME, Reject.INVALID_FIELD
     days = _days_from_civil(y, mo, d)
-    return (((days * 24 + h) * 60 + mi) * 60 + sec) * 1_000_000 + ms * 1_000, PGHP_OK
-
-
-@kernel
-def _pghp_times(buf: U8, body: I64, end: I64) -> tuple[I64, I64]:
-    time_us = np.empty(len(body), np.int64)
-    status = np.empty(len(body), np.int64)
-    for i in range(len(body)):
-        time_us[i], status[i] = pghp_line(buf, body[i], end[i])
-    return time_us, status
-
-
-def pghp_times(buf: U8, body: I64, end: I64) -> tuple[I64, I64]:
-    """Return the time (µs) and status (PGHP_*) of each ``$PGHP`` line ``buf[body:end]``."""
-    return _pghp_times(buf, np.asarray(body, np.int64), np.asarray(end, np.int64))
+    return (((days * 24 + h) * 60 + mi) * 60 + sec) * 1_000_000 + ms * 1_000, Reject.NONE
 
 
 @kernel
@@ -144,7 +130,7 @@ def resolve_times(
                 elif c_time != _NO_TIME:
                     time[s], src[s] = c_time, c_src
                 elif fallback_us != _NO_TIME:
-                    time[s], src[s] = fallback_us, SRC_FALLBACK
+                    time[s], src[s] = fallback_us, TimeSource.FALLBACK
             s += 1
         # A prefix line times the AIS line right after it, whether that one is good or not.
         p_time = _NO_TIME
@@ -174,25 +160,20 @@ def _year(text: bytes) -> int:
     return y
 
 
-def parse_clock_line(sentence: bytes) -> tuple[int, int] | None:
-    """Return (epoch µs, time-source code) of a $PGHP, $xxZDA or valid $xxRMC sentence, else None.
+def parse_clock_line(sentence: bytes) -> tuple[int, TimeSource] | None:
+    """Return (epoch µs, time source) of a $xxZDA or valid $xxRMC sentence, else None.
 
     Raises ValueError or IndexError when the sentence is one of those but malformed.
     """
     fields = sentence.split(b"*", 1)[0].split(b",")
-    if sentence.startswith(b"$PGHP,"):
-        if fields[1] != b"1":
-            return None
-        y, mo, d, h, mi, s, ms = (int(f) for f in fields[2:9])
-        return _utc_us(y, mo, d, h, mi, s) + ms * 1000, SRC_PGHP
     kind = sentence[3:6]
     if kind == b"ZDA":
         h, mi, sec = _hms(fields[1])
-        return _utc_us(_year(fields[4]), int(fields[3]), int(fields[2]), h, mi, sec), SRC_ZDA
+        return _utc_us(_year(fields[4]), int(fields[3]), int(fields[2]), h, mi, sec), TimeSource.ZDA
     if kind == b"RMC":
         if fields[2] != b"A":
             return None
         h, mi, sec = _hms(fields[1])
         date = fields[9]
-        return _utc_us(_year(date[4:6]), int(date[2:4]), int(date[0:2]), h, mi, sec), SRC_RMC
+        return _utc_us(_year(date[4:6]), int(date[2:4]), int(date[0:2]), h, mi, sec), TimeSource.RMC
     return None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -51,18 +51,8 @@ from monitor.decode.bytes import (
     uint_after,
     uint_before,
 )
-from monitor.decode.nmea.clock import (
-    PGHP_BAD_CHECKSUM,
-    PGHP_INVALID,
-    PGHP_OK,
-    SRC_PGHP,
-    SRC_TAG,
-    SRC_TRAIL,
-    SRC_USCG,
-    epoch_us,
-    pghp_line,
-    star_checksum,
-)
+from monitor.decode.codes import Reject, TimeSource
+from monitor.decode.nmea.clock import epoch_us, pghp_line, star_checksum
 from monitor.decode.nmea.fragments import NO_TIME
 
 _NO_TIME: Final = NO_TIME
@@ -99,8 +89,21 @@ class LineScan:
     rejected: Counter[str]
 
 
-#: Counts returned by the scan kernel, by index.
-_UNKNOWN, _BAD_CHECKSUM, _INVALID_FIELD = 0, 1, 2
+class _Scanned(NamedTuple):
+    """What the scan kernel finds in a chunk (see :class:`LineScan`)."""
+
+    n_lines: int
+    ais_lines: I64
+    #: Rows _LINE.._SRC.
+    sentences: I64
+    station: U64
+    prefixes: I64
+    clocks: I64
+    #: Lines rejected, by Reject code.
+    rejected: I64
+
+
+_N_REJECT = len(Reject)
 #: Rows of the sentence table the scan returns.
 _LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _TIME, _SRC = range(10)
 #: Kinds of "$" lines.
@@ -244,10 +247,8 @@ def _is_vdm(buf: U8, body: int, e: int) -> bool:
 
 
 @kernel
-def _scan(buf: U8, size: int) -> tuple[int, I64, I64, U64, I64, I64, I64]:
-    """Return the chunk's line count, AIS lines, good sentences (rows _LINE.._SRC) and their
-    station keys, prefix lines (line, time, source), clock lines (line, body, end, checksum
-    good) and the counts (_UNKNOWN, _BAD_CHECKSUM, _INVALID_FIELD)."""
+def _scan(buf: U8, size: int) -> _Scanned:
+    """Return what the chunk ``buf[:size]`` holds."""
     newlines = _newlines(buf, size)
     n = len(newlines)
     ais = np.empty(n, np.int64)
@@ -255,7 +256,7 @@ def _scan(buf: U8, size: int) -> tuple[int, I64, I64, U64, I64, I64, I64]:
     station = np.zeros(n, np.uint64)
     prefixes = np.empty((3, n), np.int64)
     clocks = np.empty((4, n), np.int64)
-    counts = np.zeros(3, np.int64)
+    counts = np.zeros(_N_REJECT, np.int64)
     n_ais = n_good = n_prefix = n_clock = 0
     at = 0
     for li in range(n):
@@ -268,7 +269,7 @@ def _scan(buf: U8, size: int) -> tuple[int, I64, I64, U64, I64, I64, I64]:
         if e > s and buf[s] == BACKSLASH:
             close = find_byte(buf, BACKSLASH, s + 1, e)
             if close < 0:
-                counts[_UNKNOWN] += 1
+                counts[Reject.UNKNOWN_FORMAT] += 1
                 continue
             c_at = _c_field(buf, s, close)
             if c_at >= 0:
@@ -279,7 +280,7 @@ def _scan(buf: U8, size: int) -> tuple[int, I64, I64, U64, I64, I64, I64]:
             if body == e:
                 if tag_time != _NO_TIME:
                     prefixes[0, n_prefix], prefixes[1, n_prefix] = li, tag_time
-                    prefixes[2, n_prefix] = SRC_TAG
+                    prefixes[2, n_prefix] = TimeSource.TAG_BLOCK
                     n_prefix += 1
                 continue
         if body == e:
@@ -288,20 +289,19 @@ def _scan(buf: U8, size: int) -> tuple[int, I64, I64, U64, I64, I64, I64]:
         if first == DOLLAR:
             kind = _dollar_line(buf, body, e)
             if kind == _PGHP_LINE:
-                time, status = pghp_line(buf, body, e)
-                if status == PGHP_OK:
+                time, reason = pghp_line(buf, body, e)
+                if time != _NO_TIME:
                     prefixes[0, n_prefix], prefixes[1, n_prefix] = li, time
-                    prefixes[2, n_prefix] = SRC_PGHP
+                    prefixes[2, n_prefix] = TimeSource.PGHP
                     n_prefix += 1
-                counts[_BAD_CHECKSUM] += status == PGHP_BAD_CHECKSUM
-                counts[_INVALID_FIELD] += status == PGHP_INVALID
+                counts[reason] += 1
             elif kind == _CLOCK_LINE:
                 clocks[0, n_clock], clocks[1, n_clock], clocks[2, n_clock] = li, body, e
                 clocks[3, n_clock] = star_checksum(buf, body, e) != 0
                 n_clock += 1
             continue
         if first != EXCLAMATION:
-            counts[_UNKNOWN] += first != HASH  # "#" comments are not data
+            counts[Reject.UNKNOWN_FORMAT] += first != HASH  # "#" comments are not data
             continue
         if not _is_vdm(buf, body, e):
             continue  # "!" lines other than VDM/VDO (e.g. !AIPWR status) are not AIS data
@@ -309,7 +309,7 @@ def _scan(buf: U8, size: int) -> tuple[int, I64, I64, U64, I64, I64, I64]:
         n_ais += 1
         total, num, seq, chan, c4 = _fields(buf, body, e)
         if total == 0:
-            counts[_UNKNOWN] += 1
+            counts[Reject.UNKNOWN_FORMAT] += 1
             continue
         # The checksum ends the line, or comes before fields (US Coast Guard style).
         star = e - 3
@@ -317,20 +317,20 @@ def _scan(buf: U8, size: int) -> tuple[int, I64, I64, U64, I64, I64, I64]:
         if trailing:
             star = find_byte(buf, STAR, c4 + 1, e - 2)
             if star < 0 or buf[star + 3] != COMMA:
-                counts[_UNKNOWN] += 1
+                counts[Reject.UNKNOWN_FORMAT] += 1
                 continue
         c5, fill = _fill(buf, star, c4)
         if fill < 0:
-            counts[_UNKNOWN] += 1
+            counts[Reject.UNKNOWN_FORMAT] += 1
             continue
         if not checksum_ok(buf, body, star):
-            counts[_BAD_CHECKSUM] += 1
+            counts[Reject.BAD_CHECKSUM] += 1
             continue
         j = n_good
         table[_LINE, j], table[_TOTAL, j], table[_NUM, j], table[_SEQ, j] = li, total, num, seq
         table[_CHAN, j], table[_PSTART, j], table[_PLEN, j] = chan, c4 + 1, c5 - c4 - 1
         table[_FILL, j] = fill
-        time, src = tag_time, SRC_TAG
+        time, src = tag_time, TimeSource.TAG_BLOCK
         if trailing:
             # The receiver station: the first ",r" field after the checksum, usually right there.
             r = star + 4
@@ -342,17 +342,18 @@ def _scan(buf: U8, size: int) -> tuple[int, I64, I64, U64, I64, I64, I64]:
                 value, nd = uint_before(buf, e, 16)
                 if 0 < nd < 16 and buf[e - nd - 1] == COMMA and e - nd - 1 > star:
                     time = epoch_us(value, nd)
-                    src = SRC_USCG if station[j] != 0 else SRC_TRAIL
-        table[_TIME, j], table[_SRC, j] = time, src if time != _NO_TIME else 0
+                    src = TimeSource.USCG if station[j] != 0 else TimeSource.TRAILING_EPOCH
+        table[_TIME, j] = time
+        table[_SRC, j] = src if time != _NO_TIME else TimeSource.NONE
         n_good += 1
-    return (
-        n,
-        ais[:n_ais],
-        table[:, :n_good],
-        station[:n_good],
-        prefixes[:, :n_prefix],
-        clocks[:, :n_clock],
-        counts,
+    return _Scanned(
+        n_lines=n,
+        ais_lines=ais[:n_ais],
+        sentences=table[:, :n_good],
+        station=station[:n_good],
+        prefixes=prefixes[:, :n_prefix],
+        clocks=clocks[:, :n_clock],
+        rejected=counts,
     )
 
 
@@ -362,17 +363,14 @@ def scan_lines(data: bytes) -> LineScan:
         data += b"\n"
     # Padded to whole words: the newline search reads the chunk as 64-bit words.
     buf = np.frombuffer(data + bytes(_PAD + -len(data) % 8), np.uint8)
-    n, ais, table, station, prefixes, clocks, counts = _scan(buf, len(data))
+    found = _scan(buf, len(data))
+    table = found.sentences
     rejected: Counter[str] = Counter()
-    for reason, count in zip(
-        ("unknown_format", "bad_checksum", "invalid_field"), counts.tolist(), strict=True
-    ):
-        if count:
-            rejected[reason] += count
+    Reject.add_counts(found.rejected, rejected)
     return LineScan(
         buf=buf,
-        n_lines=n,
-        ais_lines=ais,
+        n_lines=found.n_lines,
+        ais_lines=found.ais_lines,
         line=table[_LINE],
         total=table[_TOTAL],
         num=table[_NUM],
@@ -383,8 +381,8 @@ def scan_lines(data: bytes) -> LineScan:
         fill=table[_FILL],
         own_time=table[_TIME],
         own_src=table[_SRC],
-        station=station,
-        prefixes=prefixes,
-        clocks=clocks,
+        station=found.station,
+        prefixes=found.prefixes,
+        clocks=found.clocks,
         rejected=rejected,
     )

@@ -1,0 +1,42 @@
+"""Test helpers for the decoders: reference parsers written independently of the library's, and
+wrappers that run the library's compiled helpers over many inputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from monitor.core.jit import I64, U8
+from monitor.decode.codes import Reject
+from monitor.decode.nmea.clock import pghp_line
+from monitor.decode.nmea.fragments import NO_TIME
+
+
+def pghp_reference(sentence: bytes) -> int | None:
+    """Return the epoch µs of a Gatehouse ``$PGHP,1,...`` sentence, None for another type.
+
+    Raises ValueError or IndexError when the sentence is malformed.
+    """
+    fields = sentence.split(b"*", 1)[0].split(b",")
+    if fields[0] != b"$PGHP":
+        raise ValueError("not a $PGHP sentence")
+    if fields[1] != b"1":
+        return None
+    y, mo, d, h, mi, s, ms = (int(f) for f in fields[2:9])
+    when = datetime(y, mo, d, h, mi, s, ms * 1000, UTC)
+    return int(when.timestamp()) * 1_000_000 + when.microsecond
+
+
+def pghp_statuses(buf: U8, body: I64, end: I64) -> tuple[list[int], list[str]]:
+    """Return the time (µs, NO_TIME if none) and what :func:`pghp_line` makes of each ``$PGHP``
+    line ``buf[body:end]``: "ok" (timed), "other" (another message type, not timed and not
+    rejected) or the reject label."""
+    times: list[int] = []
+    statuses: list[str] = []
+    for b, e in zip(body.tolist(), end.tolist(), strict=True):
+        time_us, reason = pghp_line(buf, b, e)
+        times.append(time_us)
+        if reason != Reject.NONE:
+            statuses.append(Reject(reason).label)
+        else:
+            statuses.append("ok" if time_us != NO_TIME else "other")
+    return times, statuses
