@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitor.core.jit import I64, U8
+import numpy as np
+
+from monitor.core.jit import I64, U8, U64, kernel
+from monitor.decode.ais.payload import Pieces, read_payload, room
 from monitor.decode.codes import Reject
 from monitor.decode.nmea.clock import pghp_line
 from monitor.decode.nmea.fragments import NO_TIME
@@ -40,3 +43,19 @@ def pghp_statuses(buf: U8, body: I64, end: I64) -> tuple[list[int], list[str]]:
         else:
             statuses.append("ok" if time_us != NO_TIME else "other")
     return times, statuses
+
+
+@kernel
+def _keys_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, words: int) -> U64:
+    keys = np.empty(len(s1), np.uint64)
+    bits = np.empty(words, np.int64)
+    for m in range(len(s1)):
+        keys[m] = read_payload(buf, s1[m], l1[m], s2[m], l2[m], bits, 0)[1]
+    return keys
+
+
+def payload_keys(buf: U8, pieces: Pieces) -> U64:
+    """Return the message key the bulk decoders compute for each message's payload."""
+    buf, words = room(buf, pieces, 0)
+    keys: U64 = _keys_kernel(buf, pieces.s1, pieces.l1, pieces.s2, pieces.l2, words)
+    return keys

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from decode_fixtures import payload_keys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -15,8 +16,10 @@ from pyais import decode as pyais_decode
 from pyais import encode_dict
 
 import monitor.decode.nmea.decoder as nmea_mod
-from monitor.decode.ais.kernels import Pieces, decode_positions, decode_statics, payload_keys
+from monitor.decode.ais.payload import Pieces
+from monitor.decode.ais.positions import decode_positions
 from monitor.decode.ais.rules import decode_payload, payload_key, position_row
+from monitor.decode.ais.statics import decode_statics
 from monitor.decode.codes import Reject
 from monitor.decode.nmea.decoder import NmeaDecoder
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch

@@ -1,8 +1,8 @@
 """AIS payload decoding rules, message keys and the pyais path for messages decoded one by one.
 
-Most messages are decoded in bulk by :mod:`monitor.decode.ais.kernels` (single-sentence types 1, 2,
-3,
-18, 27 and 24, and type 5 whose parts arrive together); the rest (type 19, multi-part messages
+Most messages are decoded in bulk by compiled kernels (:mod:`monitor.decode.ais.positions`:
+single-sentence types 1, 2, 3, 18 and 27; :mod:`monitor.decode.ais.statics`: type 24, and type 5
+whose parts arrive together); the rest (type 19, multi-part messages
 split across chunks or with more than two parts) goes through pyais here. Both paths follow the
 same rules and give the same values.
 
@@ -42,7 +42,7 @@ from monitor.decode.codes import Reject
 MMSI_MAX: Final = 999_999_999
 POSITION_TYPES: Final = frozenset({1, 2, 3, 18, 19, 27})
 STATIC_TYPES: Final = frozenset({5, 19, 24})
-#: Types the bulk path (:mod:`monitor.decode.ais.kernels`) decodes.
+#: Types the bulk path decodes.
 FAST_POSITION_TYPES: Final = frozenset({1, 2, 3, 18, 27})
 FAST_STATIC_TYPES: Final = frozenset({5, 24})
 

@@ -2,10 +2,11 @@
 
 A chunk of complete lines is parsed by one compiled pass over its raw bytes
 (:mod:`monitor.decode.nmea.lines`), each sentence timed by another
-(:mod:`monitor.decode.nmea.clock`), and its
-messages decoded in bulk (:mod:`monitor.decode.ais.kernels`); only rare lines are handled one by one
-in Python: ``$xxZDA``/``$xxRMC`` clock sentences, type 19, and multi-part messages whose parts are
-not next to each other in one chunk (those are decoded with pyais, :mod:`monitor.decode.ais.rules`).
+(:mod:`monitor.decode.nmea.clock`), and its messages decoded in bulk
+(:mod:`monitor.decode.ais.positions`, :mod:`monitor.decode.ais.statics`); only rare lines are
+handled one by one in Python: ``$xxZDA``/``$xxRMC`` clock sentences, type 19, and multi-part
+messages whose parts are not next to each other in one chunk (those are decoded with pyais,
+:mod:`monitor.decode.ais.rules`).
 
 Time of a sentence, first match wins:
 
@@ -34,12 +35,8 @@ import numpy as np
 import polars as pl
 
 from monitor.core.jit import I64, U8
-from monitor.decode.ais.kernels import (
-    Pieces,
-    decode_positions,
-    decode_statics,
-    positions_frame,
-)
+from monitor.decode.ais.payload import Pieces
+from monitor.decode.ais.positions import decode_positions, positions_frame
 from monitor.decode.ais.rules import (
     FAST_POSITION_TYPES,
     FAST_STATIC_TYPES,
@@ -52,6 +49,7 @@ from monitor.decode.ais.rules import (
     rows_frame,
     static_row,
 )
+from monitor.decode.ais.statics import decode_statics
 from monitor.decode.codes import Reject, TimeSource
 from monitor.decode.nmea.clock import parse_clock_line, resolve_times
 from monitor.decode.nmea.fragments import NO_TIME, FragmentAssembler
