@@ -6,12 +6,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import polars as pl
 
 from monitor.core.jit import I64, U8, U64, kernel
 from monitor.decode.ais.payload import Pieces, read_payload, room
 from monitor.decode.codes import Reject
 from monitor.decode.nmea.clock import pghp_line
 from monitor.decode.nmea.fragments import NO_TIME
+from monitor.schema import DecodedBatch
+
+
+def merge(batch: DecodedBatch, other: DecodedBatch) -> None:
+    """Add ``other`` into ``batch`` (frames are concatenated, counters summed)."""
+    batch.positions = pl.concat([batch.positions, other.positions], how="vertical")
+    batch.statics = pl.concat([batch.statics, other.statics], how="vertical")
+    batch.n_lines += other.n_lines
+    batch.n_messages += other.n_messages
+    batch.rejected.update(other.rejected)
+    batch.other_types.update(other.other_types)
+    batch.time_sources.update(other.time_sources)
 
 
 def pghp_reference(sentence: bytes) -> int | None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from decode_fixtures import payload_keys
+from decode_fixtures import merge, payload_keys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -34,7 +34,7 @@ def tag(sentence: str, epoch: int = EPOCH) -> str:
 def decode_lines(lines: list[str], **kwargs: Any) -> DecodedBatch:
     decoder = NmeaDecoder("test", **kwargs)
     batch = decoder.feed(("\n".join(lines) + "\n").encode())
-    batch.merge(decoder.flush())
+    merge(batch, decoder.flush())
     return batch
 
 

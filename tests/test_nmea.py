@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from decode_fixtures import pghp_reference, pghp_statuses
+from decode_fixtures import merge, pghp_reference, pghp_statuses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyais import encode_dict
@@ -51,9 +51,9 @@ def run(lines: list[str], chunks: list[int] | None = None, **kwargs: Any) -> Dec
     for size in sizes:
         part = lines[at : at + size]
         at += size
-        batch.merge(decoder.feed(("\n".join(part) + "\n").encode()))
-    batch.merge(decoder.feed(("\n".join(lines[at:]) + "\n").encode()))
-    batch.merge(decoder.flush())
+        merge(batch, decoder.feed(("\n".join(part) + "\n").encode()))
+    merge(batch, decoder.feed(("\n".join(lines[at:]) + "\n").encode()))
+    merge(batch, decoder.flush())
     return batch
 
 

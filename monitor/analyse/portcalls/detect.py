@@ -118,11 +118,6 @@ class Detection:
     #: :data:`TRANSITS_SCHEMA` with the last position so far as departure.
     pending: pl.DataFrame
 
-    @property
-    def n_pending(self) -> int:
-        """Return the number of visits under way that are not calls yet."""
-        return self.pending.height
-
 
 # ---------------------------------------------------------------------------------------------
 # Vectorised steps

@@ -86,12 +86,6 @@ def ship_type_code(raw: int) -> int:
     return int(normalised) if normalised is not None else 0
 
 
-def text_expr(name: str) -> pl.Expr:
-    """Return column ``name`` as AIS text: "@" padding and outer spaces removed, "" as null."""
-    text = pl.col(name).str.replace_all("@", " ", literal=True).str.strip_chars()
-    return pl.when(text != "").then(text)
-
-
 def _text(value: object) -> str | None:
     if not isinstance(value, str):
         return None

@@ -74,7 +74,8 @@ def _text(
 ) -> bool:
     """Write row ``k``'s text (``n_chars`` at bit ``start``) to column ``col``; True if empty.
 
-    "@" is a space and outer spaces are removed, as in :func:`monitor.decode.ais.rules.text_expr`.
+    "@" is a space and outer spaces are removed, as on the pyais path
+    (:mod:`monitor.decode.ais.rules`).
     The text is written to the column's row of ``data`` from ``ends[col]``, and up to 8 bytes
     past it (the rows have room for that), then described by its Arrow string view
     (:func:`_view`); ``ends[col]`` moves past it only if the view refers to it there.
