@@ -15,9 +15,12 @@ cost about as much as decoding the message. Hence single exits and scalar tests 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from monitor.core.jit import I64, U8, Bool, inline
+from monitor.decode.ais.rules import MMSI_MAX
 from monitor.decode.bytes import (
     ALL_BITS,
     HASH_K1,
@@ -147,3 +150,35 @@ def signed(bits: I64, start: int, width: int) -> int:
     """Return the two's complement field of ``width`` bits at bit ``start``."""
     sign = 1 << (width - 1)
     return (field(bits, start, width) ^ sign) - sign
+
+
+class Message(NamedTuple):
+    """A message as a kernel first sees it, its payload read into the kernel's bit words."""
+
+    #: A payload character is not AIS 6-bit armour.
+    bad: bool
+    #: The payload's key (:func:`monitor.decode.ais.rules.payload_key`).
+    key: np.uint64
+    #: Payload bits, fill bits excluded.
+    n_bits: int
+    #: The type (0 for an empty payload) and the MMSI: garbage if the payload is too short.
+    msg_type: int
+    mmsi: int
+
+
+@inline
+def read_message(
+    buf: U8, s1: int, l1: int, s2: int, l2: int, fill: int, bits: I64, n_words: int
+) -> Message:
+    """Return the message whose payload is ``buf[s1:s1+l1] + buf[s2:s2+l2]``, with ``fill`` fill
+    bits, and fill ``bits`` with its payload (see :func:`read_payload`)."""
+    bad, key = read_payload(buf, s1, l1, s2, l2, bits, n_words)
+    length = l1 + l2
+    msg_type = field(bits, 0, 6) if length > 0 else 0
+    return Message(bad, key, length * 6 - fill, msg_type, field(bits, 8, 30))
+
+
+@inline
+def valid_mmsi(mmsi: int) -> bool:
+    """Return whether ``mmsi`` is a possible MMSI (1 to 999999999)."""
+    return (mmsi != 0) & (mmsi <= MMSI_MAX)

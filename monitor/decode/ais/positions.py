@@ -17,8 +17,8 @@ import polars as pl
 
 from monitor.core.jit import I64, U8, U32, U64, Bool, kernel
 from monitor.decode.ais import frames as af
-from monitor.decode.ais.payload import Pieces, field, read_payload, room, signed
-from monitor.decode.ais.rules import MIN_BITS, MMSI_MAX
+from monitor.decode.ais.payload import Pieces, field, read_message, room, signed, valid_mmsi
+from monitor.decode.ais.rules import MIN_BITS
 from monitor.decode.codes import Reject
 from monitor.schema import POSITIONS_SCHEMA
 
@@ -37,8 +37,8 @@ _POSITION_WORDS = 3
 
 
 class _Decoded(NamedTuple):
-    """What the kernel gives back: a Reject code per message, and the columns of the
-    ``n_accepted`` messages whose code is NONE in their first entries."""
+    """The kernel's verdict on each message, and the columns of the position reports it
+    accepted (their first ``n_accepted`` entries)."""
 
     reason: I64
     n_accepted: int
@@ -65,18 +65,15 @@ def _positions_kernel(
     floats, nulls = np.empty((_N_FLOATS, n), np.float64), np.empty((_N_NULLS, n), np.bool_)
     k = 0
     for m in range(n):
-        length = l1[m] + l2[m]
-        bad, key = read_payload(buf, s1[m], l1[m], s2[m], l2[m], bits, _POSITION_WORDS)
-        if bad:
+        msg = read_message(buf, s1[m], l1[m], s2[m], l2[m], fill[m], bits, _POSITION_WORDS)
+        t, mm = msg.msg_type, msg.mmsi
+        if msg.bad:
             reason[m] = Reject.INVALID_FIELD
             continue
-        t = field(bits, 0, 6) if length > 0 else 0
-        need = _MIN_27 if t == 27 else _MIN_18 if t == 18 else _MIN_CLASS_A
-        if length * 6 - fill[m] < need:
+        if msg.n_bits < (_MIN_27 if t == 27 else _MIN_18 if t == 18 else _MIN_CLASS_A):
             reason[m] = Reject.TRUNCATED
             continue
-        mm = field(bits, 8, 30)
-        if mm == 0 or mm > MMSI_MAX:
+        if not valid_mmsi(mm):
             reason[m] = Reject.INVALID_MMSI
             continue
         if t == 27:
@@ -103,7 +100,7 @@ def _positions_kernel(
         if (abs(lat) > 90.0 and not lat_na) or (abs(lon) > 180.0 and not lon_na):
             reason[m] = Reject.INVALID_POSITION
             continue
-        mmsi[k], msg_type[k], keys[k], heading[k] = mm, t, key, hd
+        mmsi[k], msg_type[k], keys[k], heading[k] = mm, t, msg.key, hd
         floats[_LAT, k], floats[_LON, k] = lat, lon
         nulls[_LAT_NULL, k], nulls[_HEADING_NULL, k] = lat_na or lon_na, hd >= 360
         k += 1

@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from monitor.core.jit import I64, U8, U32, U64, Bool, inline, kernel
 from monitor.decode.ais import frames as af
-from monitor.decode.ais.payload import Pieces, field, read_payload, room
-from monitor.decode.ais.rules import MIN_BITS, MIN_BITS_24, MMSI_MAX, ship_type_code
+from monitor.decode.ais.payload import Pieces, field, read_message, room, valid_mmsi
+from monitor.decode.ais.rules import MIN_BITS, MIN_BITS_24, ship_type_code
 from monitor.decode.bytes import (
     ALL_BITS,
     COLON,
@@ -150,8 +150,8 @@ _STATIC_WORDS = 9
 
 
 class _Decoded(NamedTuple):
-    """What the kernel gives back: a Reject code per message, and the columns of the
-    ``n_accepted`` messages whose code is NONE in their first entries."""
+    """The kernel's verdict on each message, and the columns and texts of the static reports
+    it accepted (their first ``n_accepted`` entries)."""
 
     reason: I64
     n_accepted: int
@@ -223,22 +223,20 @@ def _statics_kernel(buf: U8, s1: I64, l1: I64, s2: I64, l2: I64, fill: I64, word
     keys = np.empty(n, np.uint64)
     k = 0
     for m in range(n):
-        length = l1[m] + l2[m]
-        bad, key = read_payload(buf, s1[m], l1[m], s2[m], l2[m], bits, _STATIC_WORDS)
-        n_bits = length * 6 - fill[m]
-        t = field(bits, 0, 6) if length > 0 else 0
-        part = field(bits, 38, 2) if t != 5 and n_bits >= 40 else 0
-        if bad or part > 1:
+        msg = read_message(buf, s1[m], l1[m], s2[m], l2[m], fill[m], bits, _STATIC_WORDS)
+        t, mm = msg.msg_type, msg.mmsi
+        # Type 24: part A (0) or B (1).
+        part = field(bits, 38, 2) if t != 5 and msg.n_bits >= 40 else 0
+        if msg.bad or part > 1:
             reason[m] = Reject.INVALID_FIELD
             continue
-        if n_bits < (_MIN_5 if t == 5 else _MIN_24B if part else _MIN_24A):
+        if msg.n_bits < (_MIN_5 if t == 5 else _MIN_24B if part else _MIN_24A):
             reason[m] = Reject.TRUNCATED
             continue
-        mm = field(bits, 8, 30)
-        if mm == 0 or mm > MMSI_MAX:
+        if not valid_mmsi(mm):
             reason[m] = Reject.INVALID_MMSI
             continue
-        rows[k], keys[k], ids[0, k], codes[0, k] = m, key, mm, t
+        rows[k], keys[k], ids[0, k], codes[0, k] = m, msg.key, mm, t
         if t == 5:
             imo, ship, draught = field(bits, 40, 30), field(bits, 232, 8), field(bits, 294, 8)
             _dims(bits, 240, dims, nulls, k, False)
