@@ -3,6 +3,10 @@
 Kernels are plain Python over numpy arrays and scalars. They are compiled on their first call (and
 cached, so later processes load them quickly) and release the interpreter lock, so a second thread
 can run one while the first decodes.
+
+numba checks a cached kernel against its own module's source only, not against the modules whose
+helpers it inlines (such as :mod:`monitor.decode.bytes`): after editing one of those, delete the
+cached kernels (``*.nbi`` and ``*.nbc`` files in ``__pycache__``) so they are compiled again.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 Bool = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
+U16 = npt.NDArray[np.uint16]
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
+F64 = npt.NDArray[np.float64]
 
 _OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from monitor.core.jit import I64, U8, U32, U64, Bool, kernel
+from monitor.core.jit import F64, I64, U8, U16, U32, U64, Bool, kernel
 from monitor.decode.ais import frames as af
 from monitor.decode.ais.payload import Pieces, field, read_message, room, signed, valid_mmsi
 from monitor.decode.ais.rules import MIN_BITS
@@ -45,10 +45,10 @@ class _Decoded(NamedTuple):
     mmsi: U32
     msg_type: U8
     keys: U64
-    heading: npt.NDArray[np.uint16]
+    heading: U16
     status: U8
     #: Rows _FLOATS.
-    floats: npt.NDArray[np.float64]
+    floats: F64
     #: Rows _NULLS.
     nulls: Bool
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
-from monitor.core.jit import I64, U8, U32, U64, Bool, inline, kernel
+from monitor.core.jit import F64, I64, U8, U16, U32, U64, Bool, inline, kernel
 from monitor.decode.ais import frames as af
 from monitor.decode.ais.payload import Pieces, field, read_message, room, valid_mmsi
 from monitor.decode.ais.rules import MIN_BITS, MIN_BITS_24, ship_type_code
@@ -162,8 +161,8 @@ class _Decoded(NamedTuple):
     #: Message and ship types.
     codes: U8
     #: Bow, stern, port and starboard.
-    dims: npt.NDArray[np.uint16]
-    draughts: npt.NDArray[np.float64]
+    dims: U16
+    draughts: F64
     #: Rows _NULLABLE.
     nulls: Bool
     #: Rows _TEXTS: the texts' bytes, where each row's bytes end, and the texts' Arrow views.
@@ -174,9 +173,7 @@ class _Decoded(NamedTuple):
 
 
 @inline
-def _dims(
-    bits: I64, start: int, dims: npt.NDArray[np.uint16], nulls: Bool, k: int, none: bool
-) -> None:
+def _dims(bits: I64, start: int, dims: U16, nulls: Bool, k: int, none: bool) -> None:
     """Write bow, stern, port and starboard (9, 9, 6, 6 bits from ``start``) to row ``k``."""
     for j in range(4):
         off, width = (0, 9) if j == 0 else (9, 9) if j == 1 else (6 * j + 6, 6)
