@@ -230,6 +230,12 @@ def uint_after(buf: U8, at: int, limit: int) -> tuple[int, int]:
 
 
 @inline
+def two_digits(v: int) -> np.uint64:
+    """Return ``v`` (0-99) as two ASCII digits, the first in the low byte."""
+    return np.uint64(ZERO + v // 10) | (np.uint64(ZERO + v % 10) << np.uint64(8))
+
+
+@inline
 def uint_before(buf: U8, end: int, limit: int) -> tuple[int, int]:
     """Return the value and digit count (up to ``limit``) of the number ending before ``end``."""
     value, n, scale = 0, 0, 1

@@ -26,13 +26,13 @@ from monitor.decode.bytes import (
     HIGH_BITS,
     LOW_BITS,
     SPACE,
-    ZERO,
     highest_byte,
     load_u64,
     low_bytes,
     lowest_byte,
     repeated,
     store_u64,
+    two_digits,
 )
 from monitor.decode.codes import Reject
 from monitor.schema import STATICS_SCHEMA
@@ -182,12 +182,6 @@ def _dims(bits: I64, start: int, dims: U16, nulls: Bool, k: int, none: bool) -> 
 
 
 @inline
-def _digits(v: int) -> np.uint64:
-    """Return ``v`` (0-99) as two ASCII digits, the first in the low byte."""
-    return np.uint64(ZERO + v // 10) | (np.uint64(ZERO + v % 10) << np.uint64(8))
-
-
-@inline
 def _eta(bits: I64, views: U64, k: int) -> bool:
     """Write a type 5's ETA as "MM-DD HH:MM" to row ``k`` of the ETA column; return True if not
     valid."""
@@ -195,9 +189,9 @@ def _eta(bits: I64, views: U64, k: int) -> bool:
     hour, minute = field(bits, 283, 5), field(bits, 288, 6)
     valid = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
     # The 11 bytes fit in the view itself: "MM-DD HH" and ":MM".
-    head = _digits(month) | np.uint64(DASH << 16) | (_digits(day) << np.uint64(24))
-    head |= np.uint64(SPACE << 40) | (_digits(hour) << np.uint64(48))
-    tail = np.uint64(COLON) | (_digits(minute) << np.uint64(8))
+    head = two_digits(month) | np.uint64(DASH << 16) | (two_digits(day) << np.uint64(24))
+    head |= np.uint64(SPACE << 40) | (two_digits(hour) << np.uint64(48))
+    tail = np.uint64(COLON) | (two_digits(minute) << np.uint64(8))
     view = _view(11 if valid else 0, head, (head >> np.uint64(32)) | (tail << np.uint64(32)), 0)
     views[_ETA_TEXT, 2 * k], views[_ETA_TEXT, 2 * k + 1] = view
     return not valid

@@ -189,11 +189,24 @@ def _c_field(buf: U8, start: int, close: int) -> int:
     return at + 2 if flags != 0 and at < close - 1 else -1
 
 
+class _Fields(NamedTuple):
+    """The fields of a ``!ccVDM`` sentence before its payload."""
+
+    #: Fragment count, 0 if the fields are malformed.
+    total: int
+    #: Fragment number.
+    num: int
+    #: Sequence id, -1 if none.
+    seq: int
+    #: Channel, 0 if none.
+    chan: int
+    #: Index of the comma before the payload.
+    payload_comma: int
+
+
 @inline
-def _fields(buf: U8, b: int, e: int) -> tuple[int, int, int, int, int]:
-    """Return the fragment count (0 if the fields are malformed), fragment number, sequence id
-    (-1 if none), channel (0 if none) and the index of the comma before the payload of the
-    ``!ccVDM`` sentence ``buf[b:e]``."""
+def _fields(buf: U8, b: int, e: int) -> _Fields:
+    """Return the fields before the payload of the ``!ccVDM`` sentence ``buf[b:e]``."""
     # One test of bitwise operations rather than "and"/"or" branches, between which numba would
     # count references to buf on every sentence. Bytes read past a short line are padding or
     # the next line, and do not matter then.
@@ -210,8 +223,8 @@ def _fields(buf: U8, b: int, e: int) -> tuple[int, int, int, int, int]:
     c4 += has_chan
     bad |= buf[c4] != COMMA
     if bad:
-        return 0, 0, 0, 0, 0
-    return total, num, seq if has_seq else -1, chan if has_chan else 0, c4
+        return _Fields(0, 0, 0, 0, 0)
+    return _Fields(total, num, seq if has_seq else -1, chan if has_chan else 0, c4)
 
 
 @inline
@@ -307,7 +320,8 @@ def _scan(buf: U8, size: int) -> _Scanned:
             continue  # "!" lines other than VDM/VDO (e.g. !AIPWR status) are not AIS data
         ais[n_ais] = li
         n_ais += 1
-        total, num, seq, chan, c4 = _fields(buf, body, e)
+        fields = _fields(buf, body, e)
+        total, c4 = fields.total, fields.payload_comma
         if total == 0:
             counts[Reject.UNKNOWN_FORMAT] += 1
             continue
@@ -327,8 +341,9 @@ def _scan(buf: U8, size: int) -> _Scanned:
             counts[Reject.BAD_CHECKSUM] += 1
             continue
         j = n_good
-        table[_LINE, j], table[_TOTAL, j], table[_NUM, j], table[_SEQ, j] = li, total, num, seq
-        table[_CHAN, j], table[_PSTART, j], table[_PLEN, j] = chan, c4 + 1, c5 - c4 - 1
+        table[_LINE, j], table[_TOTAL, j], table[_NUM, j] = li, total, fields.num
+        table[_SEQ, j], table[_CHAN, j] = fields.seq, fields.chan
+        table[_PSTART, j], table[_PLEN, j] = c4 + 1, c5 - c4 - 1
         table[_FILL, j] = fill
         time, src = tag_time, TimeSource.TAG_BLOCK
         if trailing:
