@@ -27,7 +27,6 @@ from tracks_portcalls import (
 
 from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
 from monitor.analyse.portcalls.detect import (
-    RAW_CALLS_SCHEMA,
     TRANSITIONS,
     Event,
     State,
@@ -40,6 +39,7 @@ from monitor.analyse.portcalls.detect import (
 )
 from monitor.analyse.positions import sort_by_vessel_and_time
 from monitor.config import DetectSettings
+from monitor.schema import RAW_CALLS_SCHEMA
 
 S = DetectSettings()
 AT_SEA, IN_PORT, STOPPED = State.AT_SEA, State.IN_PORT, State.STOPPED
