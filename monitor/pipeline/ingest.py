@@ -191,16 +191,15 @@ class _InputReader:
                     f"text ({opened.error}); the lines before were ingested"
                 )
             self._finish(decoder, summary, totals)
-            if totals.rejected.get("no_time", 0) and totals.n_messages == 0:
-                error = untimed_error(
-                    inp.name,
-                    totals,
-                    "give every line a time (an NMEA 4.0 tag block \\c:EPOCH\\, a $PGHP line, "
-                    "$GPZDA/$GPRMC clock sentences) or re-run with --fallback-time "
-                    "YYYY-MM-DDTHH:MM:SSZ to time them all at that instant",
-                )
-                if error is not None:
-                    raise error
+            error = untimed_error(
+                inp.name,
+                totals,
+                "give every line a time (an NMEA 4.0 tag block \\c:EPOCH\\, a $PGHP line, "
+                "$GPZDA/$GPRMC clock sentences) or re-run with --fallback-time "
+                "YYYY-MM-DDTHH:MM:SSZ to time them all at that instant",
+            )
+            if error is not None:
+                raise error
             if inp.path is not None:
                 self.writer.checkpoint(
                     self.manifest.checkpoint(base, summary, end, tail, True, replaces)
