@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from test_calls import make_settings
+from test_space_time import reference_pairs, samples_near_edges
 from tracks_portcalls import (
     ANCHOR,
     BERTH,
@@ -32,6 +33,7 @@ from monitor.config import EngineSettings, Settings
 from monitor.errors import ConfigError
 from monitor.pipeline.buckets import buckets_of, file_slices, split_slice
 from monitor.pipeline.detect import DetectSummary, detect_calls
+from monitor.pipeline.space_time import SpaceTimeGrid, close_pairs, split_partitions
 from monitor.store.calls import PENDING, RAW_CALLS, TRANSITS
 from monitor.store.parquet import Store, live_files
 from monitor.store.table import atomic_write_parquet
@@ -250,3 +252,17 @@ def test_unreachable_scheduler_is_a_clear_error(store: Settings) -> None:
     with pytest.raises(ConfigError, match=r"no Dask scheduler answers at tcp://127\.0\.0\.1:9"):
         detect_calls(settings)
     shutil.rmtree(store.store.path / "calls", ignore_errors=True)
+
+
+@pytest.mark.parametrize("block_deg", [0.5, 5.0])
+def test_pairs_across_partition_edges_on_a_dask_cluster(scheduler: str, block_deg: float) -> None:
+    distributed = pytest.importorskip("distributed")
+    grid = SpaceTimeGrid(reach_m=2000.0, overlap_h=0.5, block_deg=block_deg, window_h=1.0)
+    samples = samples_near_edges(seed=11)
+    parts = split_partitions(samples, grid)
+    with distributed.Client(scheduler) as client:
+        found = client.gather([client.submit(close_pairs, part, grid) for part in parts])
+    pairs = pl.concat(found).select("row_a", "row_b").sort("row_a", "row_b")
+    expected = reference_pairs(samples, grid)
+    assert len(parts) > 4 and expected.height > 50
+    assert pairs.equals(expected)
