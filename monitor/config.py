@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.core.locations import is_url
 from monitor.errors import ConfigError
 
 ZoneKind = Literal["port", "berth", "anchorage", "area"]
@@ -32,8 +33,14 @@ class _Section(BaseModel):
 
 
 class StoreSettings(_Section):
-    #: Root directory of the Parquet store.
-    path: Path = Path("data/store")
+    #: Root directory of the Parquet store, or the URL of a prefix in an S3-compatible object
+    #: store (``s3://bucket/prefix``, with ``pip install 'monitor[s3]'``).
+    path: Path | str = Path("data/store")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _folder_or_url(cls, value: object) -> object:
+        return Path(value) if isinstance(value, str) and not is_url(value) else value
 
 
 class CsvColumns(_Section):
@@ -270,7 +277,7 @@ def _resolve_paths(data: dict[str, object], base: Path) -> None:
         )
 
     store = data.get("store")
-    if isinstance(store, dict) and "path" in store:
+    if isinstance(store, dict) and "path" in store and not is_url(store["path"]):
         store["path"] = resolve(store["path"])
     geofences = data.get("geofences")
     if isinstance(geofences, dict) and isinstance(geofences.get("files"), list):

@@ -215,7 +215,7 @@ def test_missing_store_and_missing_zones_are_clear_errors(tmp_path: Path) -> Non
 
 def test_detect_on_a_store_without_positions(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    settings.store.path.mkdir()
+    Path(settings.store.path).mkdir()
     summary = detect_calls(settings)
     assert summary.calls_total == 0 and summary.positions_processed == 0
     assert load_calls(settings.store.path).is_empty()
@@ -414,7 +414,7 @@ def test_report_files_and_export_write_the_same_calls(store_settings: Settings) 
 @pytest.mark.parametrize("damage", ["garbage", "missing_column"])
 def test_damaged_calls_table_is_a_clear_error(store_settings: Settings, damage: str) -> None:
     detect_calls(store_settings)
-    path = CALLS.path(store_settings.store.path)
+    path = Path(store_settings.store.path) / CALLS.name
     if damage == "garbage":
         path.write_bytes(b"not parquet")
     else:

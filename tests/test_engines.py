@@ -109,7 +109,7 @@ def _with_engine(settings: Settings, **engine: object) -> Settings:
 def plain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     """The tables of one detection over every position at once (one bucket)."""
     settings = make_settings(tmp_path_factory.mktemp("plain"))
-    _write(settings.store.path, FLEET, files_per_day=1)
+    _write(Path(settings.store.path), FLEET, files_per_day=1)
     found = _tables(settings, detect_calls(_with_engine(settings, partitions=1)))
     assert found["calls"].height >= 20 and found["transits"].height >= 5
     return found
@@ -118,7 +118,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
 @pytest.fixture
 def store(tmp_path: Path) -> Settings:
     settings = make_settings(tmp_path)
-    _write(settings.store.path, FLEET, files_per_day=3)
+    _write(Path(settings.store.path), FLEET, files_per_day=3)
     return settings
 
 
@@ -136,7 +136,7 @@ def test_buckets_spread_a_countrys_consecutive_mmsis_evenly() -> None:
 
 
 def test_split_keeps_file_order_within_each_bucket(store: Settings) -> None:
-    files = [str(f) for f in live_files(Store(store.store.path).partition_dir(T0.date()))]
+    files = [str(f) for f in live_files(Path(store.store.path) / "positions" / f"date={T0.date()}")]
     [part, *_] = file_slices(files, max_rows=10_000)
     pieces = split_slice(part, 5)
     whole = pl.read_parquet(part.path).select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
@@ -165,7 +165,7 @@ def test_files_a_compaction_replaced_are_not_read_again(
     store: Settings, plain: dict[str, pl.DataFrame]
 ) -> None:
     db = Store(store.store.path)
-    folder = db.partition_dir(T0.date())
+    folder = Path(store.store.path) / "positions" / f"date={T0.date()}"
     before = sorted(folder.glob("*.parquet"))
     db.compact(folder)
     # The replaced files stay on disk for readers that listed them before.
@@ -178,7 +178,7 @@ def test_incremental_run_in_buckets_equals_the_plain_detection(
 ) -> None:
     settings = _with_engine(make_settings(tmp_path), partitions=4)
     early = FLEET.filter(pl.col("timestamp_utc") < T0 + timedelta(hours=12))
-    _write(settings.store.path, early, files_per_day=2)
+    _write(Path(settings.store.path), early, files_per_day=2)
     detect_calls(settings)
     late = FLEET.filter(pl.col("timestamp_utc") >= T0 + timedelta(hours=12))
     for (day,), part in _by_day(late).items():
@@ -251,7 +251,7 @@ def test_unreachable_scheduler_is_a_clear_error(store: Settings) -> None:
     settings = _with_engine(store, kind="dask", scheduler="tcp://127.0.0.1:9")
     with pytest.raises(ConfigError, match=r"no Dask scheduler answers at tcp://127\.0\.0\.1:9"):
         detect_calls(settings)
-    shutil.rmtree(store.store.path / "calls", ignore_errors=True)
+    shutil.rmtree(Path(store.store.path) / "calls", ignore_errors=True)
 
 
 @pytest.mark.parametrize("block_deg", [0.5, 5.0])

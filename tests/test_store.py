@@ -104,7 +104,7 @@ def _four_files(tmp_path: Path) -> tuple[Store, Path]:
     store = Store(tmp_path)
     for i in range(4):
         store.add_positions(positions([(i + 1, i, 10)]), 60)
-    return store, store.partition_dir(dt.date(2024, 5, 1))
+    return store, tmp_path / "positions" / "date=2024-05-01"
 
 
 def test_compaction_killed_before_its_output_appears_is_dropped(
@@ -191,7 +191,7 @@ def test_each_day_file_is_sorted_by_time(tmp_path: Path) -> None:
     rows = [(m, m, float(s)) for m, s in enumerate([90, 10, 40, -20, 0, 25, 80, 5])]
     assert store.add_positions(positions(rows), 60) == {"a": 8}
     for day, count in (("2024-05-01", 5), ("2024-05-02", 3)):
-        (path,) = (store.positions_dir / f"date={day}").glob("*.parquet")
+        (path,) = (tmp_path / "positions" / f"date={day}").glob("*.parquet")
         times = pl.read_parquet(path)["timestamp_utc"]
         assert times.len() == count
         assert times.is_sorted()

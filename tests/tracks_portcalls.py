@@ -104,9 +104,13 @@ def statics(rows: list[dict[str, object]]) -> pl.DataFrame:
 
 
 def write_store(
-    root: Path, positions_frame: pl.DataFrame, part: str, statics_frame: pl.DataFrame | None = None
+    root: Path | str,
+    positions_frame: pl.DataFrame,
+    part: str,
+    statics_frame: pl.DataFrame | None = None,
 ) -> None:
     """Write one more positions file (and statics file) into a store laid out as Store reads it."""
+    root = Path(root)
     if positions_frame.height:
         atomic_write_parquet(
             positions_frame, root / "positions" / "date=2024-03-01" / f"{part}.parquet"

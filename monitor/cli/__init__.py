@@ -34,7 +34,7 @@ class MonitorGroup(click.Group):
 @global_store_option
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 @click.pass_context
-def main(ctx: click.Context, config: Path | None, store: Path | None, verbose: int) -> None:
+def main(ctx: click.Context, config: Path | None, store: Path | str | None, verbose: int) -> None:
     """AIS port-activity monitor: ingest AIS, detect port calls, write map reports."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -49,7 +49,7 @@ CALL_COLUMNS = (
 def calls_command(
     ctx: click.Context,
     config: Path | None,
-    store: Path | None,
+    store: Path | str | None,
     port_id: str | None,
     mmsi: int | None,
     since: datetime | None,

@@ -71,8 +71,13 @@ def _summary(settings: Settings, zones: list[Zone], console: Console, n_warnings
     console.print(
         f"[bold]{escape(str(settings.source_path))}[/bold]: {verdict} ({escape(settings.name)})"
     )
-    store_state = "exists" if settings.store.path.is_dir() else "not created yet"
-    console.print(f"store:      {escape(str(settings.store.path.absolute()))} ({store_state})")
+    where = settings.store.path
+    if isinstance(where, Path):
+        store_state = "exists" if where.is_dir() else "not created yet"
+        where = str(where.absolute())
+    else:
+        store_state = "object store"
+    console.print(f"store:      {escape(where)} ({store_state})")
     console.print(
         f"reports:    {escape(str(settings.report.output.absolute()))} "
         f"(period {settings.report.period}, "

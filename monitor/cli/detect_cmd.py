@@ -42,7 +42,7 @@ from monitor.cli.output import make_console
 def detect(
     ctx: click.Context,
     config: Path | None,
-    store: Path | None,
+    store: Path | str | None,
     geofences: tuple[Path, ...],
     engine: str | None,
     scheduler: str | None,

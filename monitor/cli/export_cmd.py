@@ -53,7 +53,7 @@ def _export_command(name: str, fmt_option: Callable[[Any], Any], doc: str, write
     def command(
         ctx: click.Context,
         config: Path | None,
-        store: Path | None,
+        store: Path | str | None,
         port_id: str | None,
         mmsi: int | None,
         since: datetime | None,

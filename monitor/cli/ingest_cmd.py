@@ -150,7 +150,7 @@ def _print(summary: IngestSummary) -> None:
 def ingest(
     ctx: click.Context,
     paths: tuple[str, ...],
-    store: Path | None,
+    store: Path | str | None,
     config: Path | None,
     fmt: str,
     csv_columns: str | None,

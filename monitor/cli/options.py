@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from monitor.cli.output import LISTING_FORMATS, unknown_id_errors
+from monitor.core.locations import is_url
 from monitor.core.times import parse_when
 from monitor.errors import MonitorError
 
@@ -31,13 +32,13 @@ class CliState:
     """The global options, given before the command name."""
 
     config_path: Path | None = None
-    store_path: Path | None = None
+    store_path: Path | str | None = None
 
 
 def resolve_settings(
     ctx: click.Context,
     config: Path | None = None,
-    store: Path | None = None,
+    store: Path | str | None = None,
     *,
     default_config: Path | None = None,
 ) -> Settings:
@@ -89,13 +90,38 @@ DATE_FORMS = (
     "UTC unless an offset is given"
 )
 CONFIG_FILE = click.Path(dir_okay=False, path_type=Path)
-STORE_DIR = click.Path(file_okay=False, path_type=Path)
+
+
+class StoreLocation(click.ParamType[Path | str]):
+    """A store folder, or the URL of an object-store prefix (``s3://bucket/prefix``)."""
+
+    name = "store"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "DIR|URL"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | str:
+        if isinstance(value, Path):
+            return value
+        if isinstance(value, str) and is_url(value):
+            return value
+        folder = click.Path(file_okay=False, path_type=Path).convert(str(value), param, ctx)
+        assert isinstance(folder, Path)
+        return folder
+
+
+STORE_DIR = StoreLocation()
 
 global_config_option = click.option(
     "--config", type=CONFIG_FILE, default=None, help="TOML config file for every command."
 )
 global_store_option = click.option(
-    "--store", type=STORE_DIR, default=None, help="Store directory for every command."
+    "--store",
+    type=STORE_DIR,
+    default=None,
+    help="Store directory (or s3://bucket/prefix) for every command.",
 )
 config_option = click.option(
     "--config",
@@ -109,7 +135,7 @@ store_option = click.option(
     "store",
     type=STORE_DIR,
     default=None,
-    help="Store directory (default from config, else ./data/store).",
+    help="Store directory or s3://bucket/prefix (default from config, else ./data/store).",
 )
 days_option = click.option(
     "--days",

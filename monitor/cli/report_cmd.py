@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 def report(
     ctx: click.Context,
     config: Path | None,
-    store: Path | None,
+    store: Path | str | None,
     period: str | None,
     since: datetime | None,
     until: datetime | None,

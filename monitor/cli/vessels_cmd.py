@@ -71,7 +71,7 @@ def _vessel_rows(vessels: pl.DataFrame) -> pl.DataFrame:
 def vessels_command(
     ctx: click.Context,
     config: Path | None,
-    store: Path | None,
+    store: Path | str | None,
     name: str | None,
     mmsi: int | None,
     imo: int | None,
@@ -217,7 +217,7 @@ def _headline(vessel: dict[str, Any]) -> list[str]:
 @format_option
 @click.pass_context
 def vessel_command(
-    ctx: click.Context, key: str, config: Path | None, store: Path | None, fmt: str
+    ctx: click.Context, key: str, config: Path | None, store: Path | str | None, fmt: str
 ) -> None:
     """Tell one vessel's story: identity and its changes, calls in order, events.
 

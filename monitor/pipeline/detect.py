@@ -17,7 +17,6 @@ import hashlib
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -30,7 +29,9 @@ from monitor.errors import ConfigError, StoreError
 from monitor.pipeline.engines import detect_in_buckets
 from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
 from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
-from monitor.store.parquet import Store, live_files
+from monitor.store.fs import arrow_source
+from monitor.store.fs import store_path as store_root
+from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def detect_calls(settings: Settings) -> DetectSummary:
 
     Calls, transits and the checkpoint are written under ``<store>/calls/`` (atomic writes).
     """
-    store_path = Path(settings.store.path)
+    store_path = store_root(settings.store.path)
     if not store_path.is_dir():
         raise StoreError(f"{store_path}: no store here; run `monitor ingest` first or pass --store")
     zones = [zone for zone in load_zones(settings) if zone.kind != "area"]
@@ -115,8 +116,15 @@ def detect_calls(settings: Settings) -> DetectSummary:
         changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
         kept = Detected.read(store_path, pl.col("mmsi").is_in(unchanged["mmsi"].implode()))
 
-    files = [str(f) for d in sorted(store.positions_dir.glob("date=*")) for f in live_files(d)]
-    found = detect_in_buckets(files, checkpoint, zones, settings, vessels=None if full else changed)
+    files = [arrow_source(f) for f in store.position_files()]
+    found = detect_in_buckets(
+        [name for name, _ in files],
+        checkpoint,
+        zones,
+        settings,
+        vessels=None if full else changed,
+        filesystem=files[0][1] if files else None,
+    )
     detected = Detected(
         raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),
         transits=pl.concat([kept.transits, found.transits]).sort("mmsi", "arrival_utc"),

@@ -51,7 +51,7 @@ def positions_for_export(
     With a port, only the positions during the vessel's calls there (arrival to departure, or
     to its last position while in port).
     """
-    store = Store(Path(store_path))
+    store = Store(store_path)
     scan = store.scan_positions()
     if filters.mmsi is not None:
         scan = scan.filter(pl.col("mmsi") == filters.mmsi)

@@ -13,6 +13,8 @@ import polars as pl
 
 from monitor.analyse.fleet import identity_changes, search_vessels, vessel_table
 from monitor.errors import UnknownIdError
+from monitor.store.fs import read_parquet
+from monitor.store.fs import store_path as store_root
 from monitor.store.parquet import Store
 
 
@@ -57,7 +59,7 @@ def check_mmsi(mmsi: int | None, known: Iterable[int]) -> None:
 
 def known_mmsis(store_path: Path | str) -> pl.Series:
     """Return every MMSI with positions or static reports in the store."""
-    store = Store(Path(store_path))
+    store = Store(store_path)
     return pl.concat(
         [
             store.scan_positions().select("mmsi").unique().collect()["mmsi"],
@@ -68,7 +70,7 @@ def known_mmsis(store_path: Path | str) -> pl.Series:
 
 def load_vessels(store_path: Path | str, calls: pl.DataFrame) -> pl.DataFrame:
     """Return every vessel in the store (``monitor.analyse.fleet.VESSELS_SCHEMA``)."""
-    store = Store(Path(store_path))
+    store = Store(store_path)
     return vessel_table(store.scan_positions(), store.scan_statics(), calls)
 
 
@@ -147,7 +149,7 @@ def vessel_story(
     """Return the story of the vessel ``key`` names (MMSI or name): identity, calls, events."""
     vessels = load_vessels(store_path, calls)
     mmsi = find_vessel(vessels, key)
-    store = Store(Path(store_path))
+    store = Store(store_path)
     statics = store.scan_statics().filter(pl.col("mmsi") == mmsi).collect()
     return VesselStory(
         vessel=vessels.filter(pl.col("mmsi") == mmsi).row(0, named=True),
@@ -164,7 +166,7 @@ EVENTS_FILES = ("events/events.parquet", "events.parquet")
 def load_events(store_path: Path | str) -> pl.DataFrame | None:
     """Return the store's events table (any columns, one row per event), None without one."""
     for name in EVENTS_FILES:
-        path = Path(store_path) / name
+        path = store_root(store_path) / name
         if path.is_file():
-            return pl.read_parquet(path)
+            return read_parquet(path)
     return None

@@ -13,11 +13,9 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import polars as pl
 
-from monitor.core.atomic import atomic_write_text
 from monitor.schema import (
     CALLS_CHECKPOINT_SCHEMA,
     CALLS_WITH_POSITION_SCHEMA,
@@ -25,6 +23,8 @@ from monitor.schema import (
     TRANSITS_SCHEMA,
     empty_frame,
 )
+from monitor.store.fs import StorePath, write_text
+from monitor.store.fs import store_path as store_root
 from monitor.store.table import Table
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Detected:
         )
 
     @classmethod
-    def read(cls, store_path: Path | str, keep: pl.Expr) -> Detected:
+    def read(cls, store_path: StorePath | str, keep: pl.Expr) -> Detected:
         """Return the stored tables' rows that ``keep`` selects."""
         return cls(
             raw_calls=RAW_CALLS.read(store_path).filter(keep),
@@ -70,13 +70,13 @@ class Detected:
         )
 
 
-def detected_with(store_path: Path | str) -> str | None:
+def detected_with(store_path: StorePath | str) -> str | None:
     """Return the fingerprint of the geofences and thresholds of the stored detection, if any.
 
     None when the store has no detection yet or its state is unreadable: everything is then
     detected again.
     """
-    state = Path(store_path) / _STATE
+    state = store_root(store_path) / _STATE
     if not state.is_file() or not RAW_CALLS.exists(store_path):
         return None
     try:
@@ -88,7 +88,7 @@ def detected_with(store_path: Path | str) -> str | None:
 
 
 def save_detection(
-    store_path: Path | str,
+    store_path: StorePath | str,
     detected: Detected,
     calls: pl.DataFrame,
     checkpoint: pl.DataFrame,
@@ -104,10 +104,10 @@ def save_detection(
     PENDING.write(store_path, detected.pending)
     CALLS.write(store_path, calls)
     CHECKPOINT.write(store_path, checkpoint)
-    atomic_write_text(Path(store_path) / _STATE, json.dumps({"fingerprint": fingerprint}))
+    write_text(store_root(store_path) / _STATE, json.dumps({"fingerprint": fingerprint}))
 
 
-def load_calls(store_path: Path | str) -> pl.DataFrame:
+def load_calls(store_path: StorePath | str) -> pl.DataFrame:
     """Return the stored calls (CALLS_SCHEMA, then ``lat``/``lon``), sorted by arrival."""
     return CALLS.read(store_path).sort("arrival_utc", "mmsi", "port_id")
 

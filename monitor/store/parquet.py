@@ -27,6 +27,15 @@ from monitor.core.atomic import atomic_write_text
 from monitor.core.jit import I64, U32, U64, Bool, kernel
 from monitor.errors import StoreError
 from monitor.schema import MANIFEST_SCHEMA, POSITIONS_SCHEMA, STATICS_SCHEMA, empty_frame
+from monitor.store.fs import (
+    StorePath,
+    is_local,
+    listing,
+    scan_parquet,
+    store_path,
+    write_text,
+)
+from monitor.store.object_lock import LOCK_NAME, object_lock
 from monitor.store.table import Table, atomic_write_parquet
 
 log = logging.getLogger(__name__)
@@ -150,7 +159,7 @@ def _per_source(frame: pl.DataFrame) -> dict[str, int]:
     return {str(source): int(n) for source, n in frame.group_by("source").len().iter_rows()}
 
 
-def _read_plan(journal: Path) -> dict[str, Any] | None:
+def _read_plan(journal: StorePath) -> dict[str, Any] | None:
     try:
         plan = json.loads(journal.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -160,13 +169,13 @@ def _read_plan(journal: Path) -> dict[str, Any] | None:
     return plan
 
 
-def live_files(folder: Path) -> list[Path]:
+def live_files(folder: StorePath) -> list[StorePath]:
     """Return the Parquet files holding ``folder``'s rows, without those a compaction replaced.
 
     Files are listed before journals are read: a compaction writes its journal before its output
     appears, so a listing never loses both the old files and the new one.
     """
-    files = sorted(folder.glob("*.parquet"))
+    files = listing(folder, "*.parquet")
     if not files:
         return files
     names = {f.name for f in files}
@@ -182,14 +191,14 @@ class Store:
     """A store directory: ``positions/date=YYYY-MM-DD/*.parquet``, ``statics/*.parquet``,
     ``manifest.parquet``."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: StorePath | str) -> None:
+        self.root = store_path(root)
 
     @property
-    def manifest_path(self) -> Path:
+    def manifest_path(self) -> StorePath:
         return MANIFEST.path(self.root)
 
-    def partition_dir(self, day: dt.date) -> Path:
+    def partition_dir(self, day: dt.date) -> StorePath:
         """Return the folder of one day's positions."""
         return self.positions_dir / f"date={day.isoformat()}"
 
@@ -197,8 +206,17 @@ class Store:
     def writer(self) -> Iterator[Store]:
         """Hold the store's write lock, after finishing whatever a killed run left half done.
 
-        Raises StoreError when another process holds the lock. The lock dies with its process.
+        Raises StoreError when another process holds the lock. The lock dies with its process
+        (in an object store, see :mod:`monitor.store.object_lock`).
         """
+        if not is_local(self.root):
+            with object_lock(self.root / LOCK_NAME, job="ingest"):
+                self.recover()
+                self.purge_replaced()
+                yield self
+                self.purge_replaced()
+            return
+        assert isinstance(self.root, Path)
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / ".lock").open("a") as handle:
             try:
@@ -215,8 +233,8 @@ class Store:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _folders(self) -> list[Path]:
-        return [*sorted(self.positions_dir.glob("date=*")), self.statics_dir]
+    def _folders(self) -> list[StorePath]:
+        return [*listing(self.positions_dir, "date=*"), self.statics_dir]
 
     def recover(self) -> None:
         """Drop compactions a killed run left unfinished and delete its temp files."""
@@ -274,7 +292,7 @@ class Store:
         files = [f for d in span for f in live_files(self.partition_dir(dt.date.fromordinal(d)))]
         if files:
             # Days with no stored rows yet need no lookup: within-batch repeats are gone already.
-            old = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).filter(
+            old = scan_parquet(files, schema=POSITIONS_SCHEMA).filter(
                 pl.col("timestamp_utc").is_between(first - window, last + window)
             )
             hits = _matching_rows(
@@ -320,7 +338,7 @@ class Store:
             return {}
         files = live_files(self.statics_dir)
         if files:
-            old = pl.scan_parquet(files, schema=STATICS_SCHEMA)
+            old = scan_parquet(files, schema=STATICS_SCHEMA)
             if not new["msg_type"].has_nulls():
                 # No identity row, which matches at any time: only rows near the batch's times
                 # can match, and files wholly outside them are skipped on their statistics.
@@ -343,11 +361,11 @@ class Store:
             self._compact_if_needed(self.statics_dir)
         return _per_source(new)
 
-    def _compact_if_needed(self, folder: Path) -> None:
+    def _compact_if_needed(self, folder: StorePath) -> None:
         if len(live_files(folder)) > MAX_FILES_PER_PARTITION:
             self.compact(folder)
 
-    def compact(self, folder: Path) -> None:
+    def compact(self, folder: StorePath) -> None:
         """Rewrite the live Parquet files of ``folder`` as one file.
 
         A journal naming the old files is written before the new file appears; from then on
@@ -358,30 +376,43 @@ class Store:
         if len(inputs) < 2:
             return
         output = folder / f"part-{uuid.uuid4().hex}.parquet"
-        tmp = folder / f".{output.name}.tmp"
-        pl.scan_parquet(inputs).sink_parquet(tmp)
         plan = {"output": output.name, "inputs": [p.name for p in inputs]}
-        atomic_write_text(folder / f"_compaction-{uuid.uuid4().hex}.json", json.dumps(plan))
+        journal = folder / f"_compaction-{uuid.uuid4().hex}.json"
+        if not is_local(folder):
+            # No rename in an object store: the output is written whole in one request.
+            rows = scan_parquet(inputs, schema=dict(pl.read_parquet_schema(inputs[0].open("rb"))))
+            write_text(journal, json.dumps(plan))
+            atomic_write_parquet(rows.collect(), output)
+            return
+        assert isinstance(output, Path) and isinstance(folder, Path)
+        assert isinstance(journal, Path)
+        tmp = folder / f".{output.name}.tmp"
+        pl.scan_parquet(inputs).sink_parquet(tmp)  # type: ignore[arg-type]
+        atomic_write_text(journal, json.dumps(plan))
         os.replace(tmp, output)
 
     @property
-    def positions_dir(self) -> Path:
+    def positions_dir(self) -> StorePath:
         return self.root / "positions"
 
     @property
-    def statics_dir(self) -> Path:
+    def statics_dir(self) -> StorePath:
         return self.root / "statics"
+
+    def position_files(self) -> list[StorePath]:
+        """Return the files that hold the stored positions now, each row in one of them."""
+        return [f for d in listing(self.positions_dir, "date=*") for f in live_files(d)]
 
     def scan_positions(self) -> pl.LazyFrame:
         """Return every stored position (POSITIONS_SCHEMA), one row per distinct message."""
-        files = [f for d in sorted(self.positions_dir.glob("date=*")) for f in live_files(d)]
+        files = self.position_files()
         if not files:
             return empty_frame(POSITIONS_SCHEMA).lazy()
-        return pl.scan_parquet(files, schema=POSITIONS_SCHEMA, hive_partitioning=False)
+        return scan_parquet(files, schema=POSITIONS_SCHEMA, hive_partitioning=False)
 
     def scan_statics(self) -> pl.LazyFrame:
         """Return every stored static/voyage report (STATICS_SCHEMA)."""
         files = live_files(self.statics_dir)
         if not files:
             return empty_frame(STATICS_SCHEMA).lazy()
-        return pl.scan_parquet(files, schema=STATICS_SCHEMA)
+        return scan_parquet(files, schema=STATICS_SCHEMA)

@@ -6,6 +6,7 @@ The manifest and the port-call tables are such tables; a new table of the store 
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,28 +16,35 @@ import pyarrow.parquet as pq
 from monitor.core.atomic import atomic_path
 from monitor.errors import StoreError
 from monitor.schema import conform, empty_frame
+from monitor.store.fs import StorePath, is_local, read_parquet, store_path, write_bytes
 
 #: Columns of these types are dictionary-encoded (few distinct values); others are plain.
 _DICTIONARY_TYPES = (pl.String(), pl.Boolean(), pl.UInt8(), pl.UInt16(), pl.Int8(), pl.Int16())
 
 
-def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` through a temp file and a rename, so readers never see half.
+def atomic_write_parquet(frame: pl.DataFrame, path: StorePath) -> None:
+    """Write ``frame`` to ``path`` through a temp file and a rename (in an object store: in one
+    request), so readers never see half.
 
     zstd level 1, floats byte-stream-split and dictionaries only for strings and small integers:
     as small as polars' own zstd files, at about two thirds of the CPU time.
     """
     dictionary = [c for c, t in frame.schema.items() if t in _DICTIONARY_TYPES]
     floats = [c for c, t in frame.schema.items() if t.is_float()]
+    options = {
+        "compression": "zstd",
+        "compression_level": 1,
+        "use_dictionary": dictionary,
+        "column_encoding": dict.fromkeys(floats, "BYTE_STREAM_SPLIT"),
+    }
+    if not is_local(path):
+        buffer = io.BytesIO()
+        pq.write_table(frame.to_arrow(), buffer, **options)
+        write_bytes(path, buffer.getvalue())
+        return
+    assert isinstance(path, Path)
     with atomic_path(path) as tmp:
-        pq.write_table(
-            frame.to_arrow(),
-            tmp,
-            compression="zstd",
-            compression_level=1,
-            use_dictionary=dictionary,
-            column_encoding=dict.fromkeys(floats, "BYTE_STREAM_SPLIT"),
-        )
+        pq.write_table(frame.to_arrow(), tmp, **options)
 
 
 @dataclass(frozen=True)
@@ -51,15 +59,15 @@ class Table:
     #: What the user can do when the file is unreadable.
     remedy: str
 
-    def path(self, root: Path | str) -> Path:
+    def path(self, root: StorePath | str) -> StorePath:
         """Return the table's file in the store at ``root``."""
-        return Path(root) / self.name
+        return store_path(root) / self.name
 
-    def exists(self, root: Path | str) -> bool:
+    def exists(self, root: StorePath | str) -> bool:
         """Return whether the store at ``root`` has this table."""
         return self.path(root).is_file()
 
-    def read(self, root: Path | str) -> pl.DataFrame:
+    def read(self, root: StorePath | str) -> pl.DataFrame:
         """Return the table with exactly its schema, empty when the store has none yet.
 
         Raises StoreError, naming the file and the fix, when it is unreadable or lacks a column.
@@ -68,7 +76,7 @@ class Table:
         if not path.is_file():
             return empty_frame(self.schema)
         try:
-            frame = pl.read_parquet(path)
+            frame = read_parquet(path)
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise StoreError(f"{path}: unreadable {self.title} ({exc}); {self.remedy}") from exc
         missing = set(self.schema) - set(frame.columns)
@@ -78,6 +86,6 @@ class Table:
             )
         return conform(frame, self.schema)
 
-    def write(self, root: Path | str, frame: pl.DataFrame) -> None:
+    def write(self, root: StorePath | str, frame: pl.DataFrame) -> None:
         """Replace the table in the store at ``root`` with ``frame`` (atomically)."""
         atomic_write_parquet(conform(frame, self.schema), self.path(root))
