@@ -48,7 +48,16 @@ HERE = Path(__file__).resolve().parent
 
 
 def peak_rss_mb() -> float:
-    """Return this process's peak resident memory in MiB (Linux reports KiB)."""
+    """Return this process's peak resident memory in MiB.
+
+    Read from VmHWM on Linux: ``ru_maxrss`` survives ``exec``, so a process started by a large
+    parent would report the parent's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -115,12 +124,14 @@ def run_one(mode: str, root: Path, workers: int) -> dict[str, Any]:
         geofences=GeofenceSettings(files=[root / "zones.geojson"]),
         engine=engine,
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     summary = detect_calls(settings)
-    wall_s = time.perf_counter() - started
+    wall_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu
     figures: dict[str, Any] = {
         "mode": mode,
         "wall_s": wall_s,
+        "driver_cpu_s": cpu_s,
+        "load": os.getloadavg()[0],
         "driver_peak_mb": peak_rss_mb(),
         "positions": summary.positions_processed,
         "calls": summary.calls_total,
@@ -201,7 +212,8 @@ def main() -> None:
             digests.add(fig["digest"])
             workers = fig.get("worker_peak_mb")
             print(
-                f"  {mode:>14}: {fig['wall_s']:6.1f} s wall, driver peak "
+                f"  {mode:>14}: {fig['wall_s']:6.1f} s wall (load {fig['load']:.1f}), driver "
+                f"{fig['driver_cpu_s']:5.1f} CPU-s, peak "
                 f"{fig['driver_peak_mb']:6.0f} MiB"
                 + (
                     f", worker peaks {', '.join(f'{w:.0f}' for w in workers)} MiB"
