@@ -28,10 +28,19 @@ from tracks_portcalls import (
     statics,
 )
 
+from monitor.analyse.geofences import load_zones
 from monitor.cli import main
 from monitor.config import EngineSettings, Settings
 from monitor.errors import ConfigError
-from monitor.pipeline.buckets import buckets_of, file_slices, split_slice
+from monitor.pipeline.buckets import (
+    BucketJob,
+    buckets_of,
+    combine,
+    file_slices,
+    plan_buckets,
+    split_slice,
+)
+from monitor.pipeline.dask_engine import BYTES_PER_POSITION, run_on, waves
 from monitor.pipeline.detect import DetectSummary, detect_calls
 from monitor.pipeline.space_time import SpaceTimeGrid, close_pairs, split_partitions
 from monitor.store.calls import PENDING, RAW_CALLS, TRANSITS
@@ -266,3 +275,22 @@ def test_pairs_across_partition_edges_on_a_dask_cluster(scheduler: str, block_de
     expected = reference_pairs(samples, grid)
     assert len(parts) > 4 and expected.height > 50
     assert pairs.equals(expected)
+
+
+def test_buckets_in_waves_on_a_dask_cluster_give_the_plain_detection(
+    store: Settings, plain: dict[str, pl.DataFrame], scheduler: str
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    settings = _with_engine(store, partitions=7)
+    files = [str(f) for f in Store(settings.store.path).position_files()]
+    counts = FLEET.group_by("mmsi").agg(n_positions=pl.len())
+    plan = plan_buckets(files, counts, settings.engine)
+    job = BucketJob(tuple(load_zones(settings)), settings.detect)
+    # Room for the pieces of three buckets at a time: waves of 3, 3 and 1.
+    room = 3 * (FLEET.height // 7) * BYTES_PER_POSITION
+    assert [list(w) for w in waves(7, FLEET.height, room)] == [[0, 1, 2], [3, 4, 5], [6]]
+    with distributed.Client(scheduler) as client:
+        found = combine(run_on(client, plan, job, shuffle_bytes=room))
+    for name in ("calls", "transits", "pending"):
+        table: pl.DataFrame = getattr(found, name)
+        assert table.sort("mmsi", "arrival_utc").equals(plain[name])

@@ -93,9 +93,11 @@ def split_slice(
     vessels: pa.Table | None = None,
     columns: Sequence[str] = COLUMNS,
     filesystem: Any = None,
+    keep: range | None = None,
 ) -> list[pa.Table]:
     """Return the rows of ``part`` (``columns`` only) split into ``n_buckets`` tables, one per
-    bucket, each in file order; only the rows of ``vessels`` (a table with ``mmsi``), if given."""
+    bucket, each in file order; only the rows of ``vessels`` (a table with ``mmsi``), if given,
+    and only the tables of the buckets in ``keep``, if given."""
     table = pq.ParquetFile(part.path, filesystem=filesystem).read_row_groups(
         list(part.row_groups), columns=list(columns)
     )
@@ -111,7 +113,8 @@ def split_slice(
     order = np.argsort(bucket, kind="stable")
     bounds = np.searchsorted(bucket[order], np.arange(n_buckets + 1))
     ordered = frame[order].to_arrow()
-    return [ordered.slice(a, b - a) for a, b in itertools.pairwise(bounds.tolist())]
+    pieces = [ordered.slice(a, b - a) for a, b in itertools.pairwise(bounds.tolist())]
+    return pieces if keep is None else [pieces[b] for b in keep]
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class BucketPlan:
     vessels: pa.Table | None = None
     #: The store's filesystem (pyarrow or fsspec), None for a local path.
     filesystem: Any = None
+    #: Positions of the vessels to detect (sizes the work).
+    n_positions: int = 0
 
 
 def plan_buckets(
@@ -147,6 +152,7 @@ def plan_buckets(
         n_buckets=n_buckets,
         vessels=None if vessels is None else pl.DataFrame({"mmsi": vessels}).to_arrow(),
         filesystem=filesystem,
+        n_positions=int(counts["n_positions"].sum()),
     )
 
 

@@ -63,26 +63,56 @@ def run_dask(plan: BucketPlan, job: BucketJob, scheduler: str) -> list[dict[str,
         return run_on(client, plan, job)
 
 
-def run_on(client: Any, plan: BucketPlan, job: BucketJob) -> list[dict[str, pa.Table]]:
-    """Return each bucket's analysis, run as tasks through the Dask ``client``."""
+#: Bytes a position takes between the map and the reduce steps (five columns in Arrow).
+BYTES_PER_POSITION = 40
+#: Share of the cluster's memory that the pieces between the steps may take at once.
+SHUFFLE_SHARE = 0.25
+
+
+def waves(n_buckets: int, n_positions: int, shuffle_bytes: int) -> list[range]:
+    """Return the buckets in consecutive groups whose pieces fit in ``shuffle_bytes`` at once."""
+    per_bucket = max(1, n_positions // max(n_buckets, 1)) * BYTES_PER_POSITION
+    size = max(1, min(n_buckets, shuffle_bytes // per_bucket))
+    return [range(start, min(start + size, n_buckets)) for start in range(0, n_buckets, size)]
+
+
+def run_on(
+    client: Any, plan: BucketPlan, job: BucketJob, shuffle_bytes: int | None = None
+) -> list[dict[str, pa.Table]]:
+    """Return each bucket's analysis, run as tasks through the Dask ``client``.
+
+    The pieces between the map and the reduce steps wait in the workers' memory. When those of
+    every bucket would take more than ``shuffle_bytes`` (default: a quarter of the cluster's
+    memory), buckets run in waves, each of which reads the store's slices again.
+    """
+    if shuffle_bytes is None:
+        workers = client.scheduler_info()["workers"].values()
+        shuffle_bytes = int(SHUFFLE_SHARE * sum(w.get("memory_limit") or 0 for w in workers))
+    groups = waves(plan.n_buckets, plan.n_positions, shuffle_bytes or 2**62)
+    if len(groups) > 1:
+        log.info("detect: %d vessel buckets in %d waves", plan.n_buckets, len(groups))
     [shared_job] = client.scatter([job], broadcast=True)
     vessels = None
     if plan.vessels is not None:
         [vessels] = client.scatter([plan.vessels], broadcast=True)
-    maps = [
-        client.submit(
-            split_slice,
-            part,
-            plan.n_buckets,
-            vessels=vessels,
-            filesystem=plan.filesystem,
-            pure=False,
-        )
-        for part in plan.slices
-    ]
-    reduces = []
-    for bucket in range(plan.n_buckets):
-        pieces = [client.submit(operator.getitem, m, bucket, pure=False) for m in maps]
-        reduces.append(client.submit(analyse_bucket, pieces, shared_job, pure=False))
-    results: list[dict[str, pa.Table]] = client.gather(reduces)
+    results: list[dict[str, pa.Table]] = []
+    for group in groups:
+        maps = [
+            client.submit(
+                split_slice,
+                part,
+                plan.n_buckets,
+                vessels=vessels,
+                filesystem=plan.filesystem,
+                keep=group,
+                pure=False,
+            )
+            for part in plan.slices
+        ]
+        reduces = []
+        for i in range(len(group)):
+            pieces = [client.submit(operator.getitem, m, i, pure=False) for m in maps]
+            reduces.append(client.submit(analyse_bucket, pieces, shared_job, pure=False))
+        results.extend(client.gather(reduces))
+        del maps, reduces
     return results
