@@ -9,10 +9,18 @@ import difflib
 import os
 import tomllib
 import typing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.errors import ConfigError
 
@@ -57,6 +65,21 @@ class IngestSettings(_Section):
     #: Two receptions of the same message within this window are stored once.
     duplicate_window_s: float = Field(60.0, ge=0)
     csv_columns: CsvColumns | None = None
+    #: Messages timed earlier are rejected ("time_out_of_range"): AIS was first standardised in
+    #: 1998 (ITU-R M.1371-0), so an earlier time is a broken clock or a misread field, and one
+    #: such row must not send reports and day partitions decades away.
+    min_time_utc: datetime = datetime(1998, 1, 1, tzinfo=UTC)
+    #: Messages timed more than this many hours after the wall clock at ingest are rejected
+    #: ("time_out_of_range"). The only use of the clock outside bookkeeping: a feed cannot
+    #: report the future, but a receiver clock a few hours fast or local time written as UTC
+    #: (up to +14 h) should still be stored.
+    max_future_h: float = Field(24.0, ge=0)
+
+    @field_validator("min_time_utc")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # A time without a zone is UTC, like every time the monitor reads.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class CircleZone(_Section):

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from monitor.config import Settings
+from monitor.config import IngestSettings, Settings
 from monitor.core.jit import prepare
 from monitor.decode.csv.decoder import CsvDecoder
 from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
@@ -58,6 +58,20 @@ FLUSH_ROWS = 250_000
 CSV_CHUNK_BYTES = 8 << 20
 
 
+def accepted_times_us(ingest: IngestSettings, now: dt.datetime) -> tuple[int, int]:
+    """Return the message times an ingest stores, epoch µs [first, end).
+
+    From ``ingest.min_time_utc`` to ``ingest.max_future_h`` after ``now`` (the wall clock at the
+    start of the run: the one place ingest reads the clock for something other than bookkeeping).
+    """
+    end = now + dt.timedelta(hours=ingest.max_future_h)
+    return _epoch_us(ingest.min_time_utc), _epoch_us(end)
+
+
+def _epoch_us(moment: dt.datetime) -> int:
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+
+
 class _WriteFailed(Exception):
     """Writing to the store failed."""
 
@@ -81,6 +95,7 @@ class _Run:
         self.settings = settings
         self.fallback = fallback
         self.window_s = settings.ingest.duplicate_window_s
+        self.times_us = accepted_times_us(settings.ingest, dt.datetime.now(dt.UTC))
         self.manifest = store.read_manifest()
         self.positions: list[pl.DataFrame] = []
         self.statics: list[pl.DataFrame] = []
@@ -289,12 +304,18 @@ class _Run:
                 else:
                     assert inp.path is not None
                     header = _first_line(inp)
-                decoder = CsvDecoder(inp.name, header, self.settings.ingest.csv_columns)
+                decoder = CsvDecoder(
+                    inp.name,
+                    header,
+                    self.settings.ingest.csv_columns,
+                    time_window_us=self.times_us,
+                )
             else:
                 decoder = NmeaDecoder(
                     inp.name,
                     fragment_timeout_s=self.settings.ingest.fragment_timeout_s,
                     fallback_time_utc=self.fallback,
+                    time_window_us=self.times_us,
                 )
             key = fingerprint(head)
             replaces = str(entry["fingerprint"]) if entry is not None else None
@@ -455,9 +476,15 @@ def ingest_paths(
                 bar.update(0)
             run.flush(wait=True)
         except _WriteFailed as exc:
-            raise StoreError(
-                f"{store.root}: cannot write to the store ({exc}); what was written is intact: "
+            cause = exc.__cause__
+            fix = (
                 "fix the cause (disk space, permissions) and run the ingest again"
+                if isinstance(cause, OSError)
+                else "this is a bug in the monitor, please report it with the inputs of this run"
+            )
+            raise StoreError(
+                f"{store.root}: cannot write to the store ({type(cause).__name__}: {exc}); "
+                f"what was written is intact: {fix}"
             ) from exc
         finally:
             # Never leave the lock while a write is still going on.

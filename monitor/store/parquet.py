@@ -179,6 +179,16 @@ def _matching_rows(
     return hits["_row"]
 
 
+def _widened(
+    first: dt.datetime, last: dt.datetime, margin: dt.timedelta
+) -> tuple[dt.datetime, dt.datetime]:
+    """Return ``first - margin`` and ``last + margin``, held inside the calendar's ends (a time
+    in the year 9999 is representable, one margin later is not)."""
+    low = dt.datetime.min.replace(tzinfo=first.tzinfo)
+    high = dt.datetime.max.replace(tzinfo=last.tzinfo)
+    return first - min(margin, first - low), last + min(margin, high - last)
+
+
 def _in_time_order(frame: pl.DataFrame) -> pl.DataFrame:
     """Return ``frame`` sorted by time (most feeds arrive in order: checking is much cheaper)."""
     return frame if frame["timestamp_utc"].is_sorted() else frame.sort("timestamp_utc")
@@ -319,13 +329,12 @@ class Store:
         first = new["timestamp_utc"].min()
         last = new["timestamp_utc"].max()
         assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
-        # Every day of the batch's span (one or two for a feed read in time order).
-        span = range((first - window).toordinal(), (last + window).toordinal() + 1)
-        files = [f for d in span for f in live_files(self.partition_dir(dt.date.fromordinal(d)))]
+        low, high = _widened(first, last, window)
+        files = [f for folder in self._partitions_between(low, high) for f in live_files(folder)]
         if files:
             # Days with no stored rows yet need no lookup: within-batch repeats are gone already.
             old = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).filter(
-                pl.col("timestamp_utc").is_between(first - window, last + window)
+                pl.col("timestamp_utc").is_between(low, high)
             )
             hits = _matching_rows(
                 new.select(_KEY_COLUMNS).with_row_index("_row"), old, window_s
@@ -357,6 +366,22 @@ class Store:
             self._compact_if_needed(folder)
         return _per_source(new)
 
+    def _partitions_between(self, low: dt.datetime, high: dt.datetime) -> list[Path]:
+        """Return the existing day folders that can hold rows from ``low`` to ``high``.
+
+        The stored days are listed rather than the days of the span generated, so a batch that
+        spans years costs no more than one that spans a day.
+        """
+        folders = []
+        for folder in sorted(self.positions_dir.glob("date=*")):
+            try:
+                day = dt.date.fromisoformat(folder.name.removeprefix("date="))
+            except ValueError:
+                continue
+            if low.date() <= day <= high.date():
+                folders.append(folder)
+        return folders
+
     def add_statics(self, frame: pl.DataFrame, window_s: float) -> dict[str, int]:
         """Store the static rows of ``frame`` (STATICS_SCHEMA) not already stored.
 
@@ -377,7 +402,7 @@ class Store:
                 window = dt.timedelta(seconds=window_s)
                 first, last = new["timestamp_utc"].min(), new["timestamp_utc"].max()
                 assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
-                old = old.filter(pl.col("timestamp_utc").is_between(first - window, last + window))
+                old = old.filter(pl.col("timestamp_utc").is_between(*_widened(first, last, window)))
             hits = _matching_rows(
                 new.select(["_row", *_KEY_COLUMNS, "msg_type"]),
                 old,

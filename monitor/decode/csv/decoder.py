@@ -23,6 +23,7 @@ from monitor.decode.csv.dialects import (
     SHIP_TYPE_TEXT,
     resolve_columns,
 )
+from monitor.decode.nmea.decoder import TIME_MAX_US, TIME_MIN_US
 from monitor.errors import SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, DecodedBatch, empty_frame
 
@@ -95,8 +96,13 @@ TIME_FORMATS: Final = (
 def _epoch(text: pl.Expr) -> pl.Expr:
     number = text.cast(pl.Float64, strict=False)
     # Bare numbers are epoch seconds, or milliseconds when too large to be seconds.
+    # Not strict: a number too big for a time (1e300, inf) gives no time instead of an error.
     epoch_us = (
-        pl.when(number > 1e11).then(number * 1e3).otherwise(number * 1e6).round(0).cast(pl.Int64)
+        pl.when(number > 1e11)
+        .then(number * 1e3)
+        .otherwise(number * 1e6)
+        .round(0)
+        .cast(pl.Int64, strict=False)
     )
     return epoch_us.cast(UTC_US)
 
@@ -146,8 +152,17 @@ def _dimension(value: pl.Expr) -> pl.Expr:
 class CsvDecoder:
     """Turns chunks of CSV lines (after the header) into DecodedBatch, like the NMEA decoder."""
 
-    def __init__(self, source: str, header_line: bytes, columns: CsvColumns | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        header_line: bytes,
+        columns: CsvColumns | None = None,
+        *,
+        time_window_us: tuple[int, int] = (TIME_MIN_US, TIME_MAX_US),
+    ) -> None:
         self.source = source
+        #: Accepted message times, epoch µs [first, end): others are "time_out_of_range".
+        self._window_us = time_window_us
         text = header_line.lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
         counts = {sep: text.count(sep.encode()) for sep in (",", ";", "\t")}
         self.separator = max(counts, key=lambda s: counts[s])
@@ -293,8 +308,15 @@ class CsvDecoder:
             .when(pl.col("timestamp_utc").is_null())
             .then(pl.lit("no_time"))
             .when(
+                (pl.col("timestamp_utc").dt.epoch("us") < self._window_us[0])
+                | (pl.col("timestamp_utc").dt.epoch("us") >= self._window_us[1])
+            )
+            .then(pl.lit("time_out_of_range"))
+            .when(
                 pl.col("lat").is_null()
                 | pl.col("lon").is_null()
+                | pl.col("lat").is_nan()
+                | pl.col("lon").is_nan()
                 | (pl.col("lat").abs() > 90)
                 | (pl.col("lon").abs() > 180)
             )

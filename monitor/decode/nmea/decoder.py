@@ -70,8 +70,9 @@ def _scan_or_none(data: bytes) -> LineScan | None:
     return scan_lines(data) if data else None
 
 
-#: Message times outside these bounds come from a broken clock (AIS began in the 1990s); such
-#: messages are rejected as "invalid_field" rather than stored decades away.
+#: Default bounds of the message times accepted: outside them a time comes from a broken clock
+#: (AIS began in the 1990s) and the message is rejected as "time_out_of_range" rather than stored
+#: decades away. Ingest passes the configured, narrower window.
 TIME_MIN_US = 631_152_000_000_000  # 1990-01-01
 TIME_MAX_US = 4_102_444_800_000_000  # 2100-01-01
 
@@ -124,7 +125,8 @@ class NmeaDecoder:
 
     Rejections are counted per sentence line ("unknown_format", "bad_checksum", "no_time" for a
     single-part sentence) or per complete message ("truncated", "invalid_field", "invalid_mmsi",
-    "invalid_position", "no_time" for a multi-part one). ``n_messages`` counts complete messages
+    "invalid_position", "no_time" for a multi-part one, "time_out_of_range" for a time outside
+    ``time_window_us``). ``n_messages`` counts complete messages
     accepted, including the types the monitor does not store (those are in ``other_types``).
     An input without any time source shows as ``rejected["no_time"] > 0`` with
     ``n_messages == 0``; :func:`untimed_error` builds the matching error.
@@ -136,8 +138,11 @@ class NmeaDecoder:
         *,
         fragment_timeout_s: float = 10.0,
         fallback_time_utc: datetime | None = None,
+        time_window_us: tuple[int, int] = (TIME_MIN_US, TIME_MAX_US),
     ) -> None:
         self.source = source
+        #: Accepted message times, epoch µs [first, end).
+        self._window_us = time_window_us
         self._fragments = FragmentAssembler(fragment_timeout_s)
         self._timeout_us = int(fragment_timeout_s * 1_000_000)
         self._fallback_us = _fallback_us(fallback_time_utc)
@@ -191,8 +196,9 @@ class NmeaDecoder:
         m_time = np.concatenate([time[single], pair_time])
         untimed = m_time == NO_TIME
         batch.rejected["no_time"] += int(untimed.sum())
-        implausible = ~untimed & ((m_time < TIME_MIN_US) | (m_time >= TIME_MAX_US))
-        batch.rejected["invalid_field"] += int(implausible.sum())
+        first_us, end_us = self._window_us
+        implausible = ~untimed & ((m_time < first_us) | (m_time >= end_us))
+        batch.rejected["time_out_of_range"] += int(implausible.sum())
         untimed |= implausible
         zeros = np.zeros(len(single), np.int64)
         msgs = Pieces(
@@ -336,8 +342,8 @@ class NmeaDecoder:
         if done.time_us == NO_TIME:
             batch.rejected["no_time"] += 1
             return
-        if not TIME_MIN_US <= done.time_us < TIME_MAX_US:
-            batch.rejected["invalid_field"] += 1
+        if not self._window_us[0] <= done.time_us < self._window_us[1]:
+            batch.rejected["time_out_of_range"] += 1
             return
         self._decode_one(done.payload, done.fill, done.time_us, batch, pos_rows, stat_rows)
 
