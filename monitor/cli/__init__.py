@@ -10,6 +10,7 @@ import click
 
 from monitor import __version__
 from monitor.config import Settings, load_config
+from monitor.core.safe_text import terminal_text
 from monitor.errors import MonitorError
 
 
@@ -27,7 +28,7 @@ def resolve_settings(
     try:
         settings = load_config(config or state.config_path)
     except MonitorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(terminal_text(str(exc), keep_newlines=True)) from exc
     store_path = store or state.store_path
     if store_path is not None:
         settings = settings.model_copy(
@@ -52,6 +53,13 @@ store_option = click.option(
 )
 
 
+class _TerminalFormatter(logging.Formatter):
+    """Log lines without escape sequences (they quote file names and AIS text)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_text(super().format(record), keep_newlines=True)
+
+
 class MonitorGroup(click.Group):
     """Turns library errors into one-line messages and exit code 1 instead of tracebacks."""
 
@@ -59,7 +67,8 @@ class MonitorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MonitorError as exc:
-            raise click.ClickException(str(exc)) from exc
+            # Messages quote file names and file contents: no escape sequence reaches the terminal.
+            raise click.ClickException(terminal_text(str(exc), keep_newlines=True)) from exc
 
 
 @click.group(cls=MonitorGroup)
@@ -81,7 +90,9 @@ class MonitorGroup(click.Group):
 def main(ctx: click.Context, config: Path | None, store: Path | None, verbose: int) -> None:
     """AIS port-activity monitor: ingest AIS, detect port calls, write map reports."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_TerminalFormatter("%(levelname)s %(name)s: %(message)s"))
     ctx.obj = CliState(config_path=config, store_path=store)
 
 

@@ -7,12 +7,18 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as rich_escape
 from rich.table import Table
 
 from monitor.analyse.geofences import ZONE_KINDS, Zone, area_km2, load_zones, zone_warnings
 from monitor.cli import CliState
 from monitor.config import Settings, load_config, shipped_config_path
+from monitor.core.safe_text import terminal_text
+
+
+def _shown(text: str) -> str:
+    """Return text from a config or geofence file fit to print: no markup, no control codes."""
+    return rich_escape(terminal_text(text))
 
 
 @click.group("config")
@@ -35,9 +41,9 @@ def _ports_table(zones: list[Zone]) -> Table:
             continue
         kinds = children.get(zone.id, Counter())
         table.add_row(
-            escape(zone.id),
-            escape(zone.name),
-            escape(zone.country or ""),
+            _shown(zone.id),
+            _shown(zone.name),
+            _shown(zone.country or ""),
             str(kinds["berth"]),
             str(kinds["anchorage"]),
             str(kinds["area"]),
@@ -54,32 +60,32 @@ def _values_table(section: object) -> Table:
     for key, value in section.model_dump().items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
-        table.add_row(key, escape(str(value)))
+        table.add_row(key, _shown(str(value)))
     return table
 
 
 def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
-    console.print(f"[bold]{escape(str(settings.source_path))}[/bold]: OK ({escape(settings.name)})")
+    console.print(f"[bold]{_shown(str(settings.source_path))}[/bold]: OK ({_shown(settings.name)})")
     store_state = "exists" if settings.store.path.is_dir() else "not created yet"
-    console.print(f"store:      {escape(str(settings.store.path.absolute()))} ({store_state})")
+    console.print(f"store:      {_shown(str(settings.store.path.absolute()))} ({store_state})")
     console.print(
-        f"reports:    {escape(str(settings.report.output.absolute()))} "
+        f"reports:    {_shown(str(settings.report.output.absolute()))} "
         f"(period {settings.report.period}, "
         f"offline {'yes' if settings.report.offline else 'no'})"
     )
     files = settings.geofences.files
     console.print(f"geofences:  {len(files)} file(s), {len(settings.geofences.circles)} circle(s)")
     for path in files:
-        console.print(f"            {escape(str(path))}")
+        console.print(f"            {_shown(str(path))}")
     kinds: Counter[str] = Counter(zone.kind for zone in zones)
     counts = ", ".join(f"{kinds[kind]} {kind}" for kind in ZONE_KINDS)
     console.print(f"zones:      {len(zones)} ({counts})")
     if kinds["port"]:
         console.print("Ports")
         console.print(_ports_table(zones))
-    console.print(escape("Port-call thresholds [detect]"))
+    console.print(_shown("Port-call thresholds [detect]"))
     console.print(_values_table(settings.detect))
-    console.print(escape("Ingest [ingest]"))
+    console.print(_shown("Ingest [ingest]"))
     console.print(_values_table(settings.ingest))
 
 
@@ -103,7 +109,7 @@ def check(ctx: click.Context, file: Path | None) -> None:
     _summary(settings, zones, console)
     warnings = zone_warnings(zones)
     for warning in warnings:
-        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
+        console.print(f"[yellow]warning[/yellow]: {_shown(warning)}")
     if not zones:
         console.print(
             "[yellow]warning[/yellow]: no geofences: add geofences.files or geofences.circles "

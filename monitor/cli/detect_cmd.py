@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -13,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli import config_option, resolve_settings, store_option
+from monitor.core.safe_text import terminal_text
 from monitor.pipeline.detect import (
     ExportFormat,
     detect_calls,
@@ -67,7 +69,7 @@ def detect(
         table = Table("Port", "Calls", "Transits")
         for port in ports:
             table.add_row(
-                port,
+                escape(terminal_text(port)),
                 str(summary.calls_per_port.get(port, 0)),
                 str(summary.transits_per_port.get(port, 0)),
             )
@@ -150,7 +152,7 @@ def calls_command(
             row["prev_port_id"] or "",
         ]
         # AIS text is untrusted: rich would read "[...]" in a ship name as markup.
-        table.add_row(*(escape(cell) for cell in cells))
+        table.add_row(*(escape(terminal_text(cell)) for cell in cells))
     console.print(table)
     console.print("? = arrival not observed (first seen already in port)")
 
@@ -186,6 +188,9 @@ def export_calls_command(
     settings = resolve_settings(ctx, config, store)
     text = export_calls(load_calls(settings.store.path), cast(ExportFormat, fmt), output)
     if text is not None:
+        if sys.stdout.isatty():
+            # For a person reading it; a program reading the pipe gets the text as stored.
+            text = terminal_text(text, keep_newlines=True)
         click.echo(text, nl=not text.endswith("\n"))
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli import config_option, resolve_settings, store_option
+from monitor.core.safe_text import terminal_text
 from monitor.core.times import parse_when
 from monitor.decode.csv.dialects import parse_column_mapping
 from monitor.pipeline.ingest import IngestSummary, ingest_paths
@@ -30,7 +32,8 @@ def _print(summary: IngestSummary) -> None:
         span = f"{summary.first_utc:%Y-%m-%d %H:%M:%S} to {summary.last_utc:%Y-%m-%d %H:%M:%S} UTC"
     rejected = summary.rejected
     lines = [
-        f"Ingested {len(summary.files)} input(s) into {summary.store} in {summary.elapsed_s:.1f} s",
+        f"Ingested {len(summary.files)} input(s) into {terminal_text(summary.store)} in "
+        f"{summary.elapsed_s:.1f} s",
         f"  lines            {summary.n_lines:>12,}",
         f"  messages         {summary.n_messages:>12,}  ({summary.messages_per_s:,.0f} msg/s)",
         f"  positions stored {summary.n_positions:>12,}",
@@ -49,7 +52,7 @@ def _print(summary: IngestSummary) -> None:
         for item in summary.files:
             share = item.decoded_share
             table.add_row(
-                item.input,
+                escape(terminal_text(item.input)),
                 item.status,
                 item.format or "-",
                 f"{item.n_messages:,}",
@@ -62,7 +65,7 @@ def _print(summary: IngestSummary) -> None:
         statuses = Counter(f.status for f in summary.files)
         click.echo(f"  inputs           {_counts(dict(statuses))} (--json lists each)")
     for error in summary.errors:
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {terminal_text(error, keep_newlines=True)}", err=True)
 
 
 @click.command("ingest")

@@ -29,6 +29,7 @@ from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.vessels import flag_expr, ship_type_expr
 from monitor.config import Settings
 from monitor.core.atomic import atomic_write_text
+from monitor.core.safe_text import csv_text
 from monitor.errors import ConfigError, StoreError
 from monitor.schema import CALLS_SCHEMA, UTC_US, empty_frame
 from monitor.store.parquet import Store, atomic_write_parquet
@@ -333,7 +334,7 @@ def _iso_times(calls: pl.DataFrame) -> pl.DataFrame:
 
 def calls_to_csv(calls: pl.DataFrame) -> str:
     """Return the calls as CSV: CALLS_SCHEMA columns, times ISO 8601 UTC ending in ``Z``."""
-    return _iso_times(calls.select(list(CALLS_SCHEMA))).write_csv()
+    return csv_text(calls.select(list(CALLS_SCHEMA)))
 
 
 def calls_to_geojson(calls: pl.DataFrame) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
+from monitor.core.safe_text import csv_text
 from monitor.report import fmt
 from monitor.schema import CALLS_SCHEMA
 
@@ -27,7 +28,7 @@ def export_columns(calls: pl.DataFrame) -> pl.DataFrame:
 
 def calls_csv(calls: pl.DataFrame) -> str:
     """Return the calls as CSV text (ISO 8601 UTC times)."""
-    return export_columns(calls).write_csv(datetime_format="%Y-%m-%dT%H:%M:%SZ")
+    return csv_text(export_columns(calls))
 
 
 def _jsonable(value: object) -> object:
