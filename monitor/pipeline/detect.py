@@ -32,6 +32,7 @@ from monitor.core.atomic import atomic_write_text
 from monitor.core.safe_text import csv_text
 from monitor.errors import ConfigError, StoreError
 from monitor.schema import CALLS_SCHEMA, UTC_US, empty_frame
+from monitor.store.locks import ANALYSIS_WAIT_S
 from monitor.store.parquet import Store, atomic_write_parquet
 
 log = logging.getLogger(__name__)
@@ -197,10 +198,9 @@ def enrich(raw_calls: pl.DataFrame, statics: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _vessel_checkpoint(store: Store) -> pl.DataFrame:
+def _vessel_checkpoint(positions: pl.LazyFrame) -> pl.DataFrame:
     return (
-        store.scan_positions()
-        .filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+        positions.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
         .group_by("mmsi")
         .agg(
             n_positions=pl.len().cast(pl.UInt32),
@@ -212,10 +212,12 @@ def _vessel_checkpoint(store: Store) -> pl.DataFrame:
     )
 
 
-def detect_calls(settings: Settings) -> DetectSummary:
+def detect_calls(settings: Settings, *, lock_wait_s: float = ANALYSIS_WAIT_S) -> DetectSummary:
     """Return a summary after detecting the calls of every vessel with new positions in the store.
 
-    Calls, transits and the checkpoint are written under ``<store>/calls/`` (atomic writes).
+    Calls, transits and the checkpoint are written under ``<store>/calls/`` (atomic writes),
+    holding the store's analysis lock: a second run waits up to ``lock_wait_s`` seconds for the
+    first to end, as two runs that overlap could leave one's calls with the other's checkpoint.
     """
     store_path = Path(settings.store.path)
     if not store_path.is_dir():
@@ -227,6 +229,12 @@ def detect_calls(settings: Settings) -> DetectSummary:
             "geofences.circles to the config"
         )
     store = Store(store_path)
+    with store.analysis_writer("detect", wait_s=lock_wait_s):
+        return _detect_locked(store, zones, settings)
+
+
+def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> DetectSummary:
+    store_path = store.root
     folder = calls_dir(store_path)
     state_path = folder / "state.json"
     fingerprint = _fingerprint(zones, settings)
@@ -237,7 +245,10 @@ def detect_calls(settings: Settings) -> DetectSummary:
         except (OSError, json.JSONDecodeError):
             log.warning("%s unreadable; re-detecting every vessel", state_path)
 
-    checkpoint = _vessel_checkpoint(store)
+    # One listing of the position files for the checkpoint and the detection alike: rows an
+    # ingest adds meanwhile are in neither, so the checkpoint never covers rows not detected.
+    files = store.position_files()
+    checkpoint = _vessel_checkpoint(store.scan_positions(files))
     old_checkpoint = _read(folder / "checkpoint.parquet", _CHECKPOINT_SCHEMA)
     raw_path, transits_path = folder / "raw_calls.parquet", folder / "transits.parquet"
     pending_path = folder / "pending.parquet"
@@ -256,7 +267,7 @@ def detect_calls(settings: Settings) -> DetectSummary:
         transits = _read(transits_path, portcalls.TRANSITS_SCHEMA).filter(keep)
         pending = _read(pending_path, portcalls.TRANSITS_SCHEMA).filter(keep)
 
-    positions = store.scan_positions()
+    positions = store.scan_positions(files)
     if not full:
         positions = positions.filter(pl.col("mmsi").is_in(changed.implode()))
     found = portcalls.detect_all(positions, zones, settings.detect)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from monitor.core.atomic import atomic_path, atomic_write_text
 from monitor.core.jit import I64, U32, U64, Bool, kernel
 from monitor.errors import StoreError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, empty_frame
+from monitor.store.locks import ANALYSIS_LOCK, ANALYSIS_WAIT_S, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -246,25 +246,26 @@ class Store:
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[Store]:
-        """Hold the store's write lock, after finishing whatever a killed run left half done.
+        """Hold the store's ingest lock, after finishing whatever a killed run left half done.
 
         Raises StoreError when another process holds the lock. The lock dies with its process.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                raise StoreError(
-                    f"{self.root}: another ingest is writing to this store; wait for it to end"
-                ) from exc
-            try:
-                self.recover()
-                self.purge_replaced()
-                yield self
-                self.purge_replaced()
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with writer_lock(self.root / ".lock", job="ingest", wait_s=0):
+            self.recover()
+            self.purge_replaced()
+            yield self
+            self.purge_replaced()
+
+    def analysis_writer(
+        self, job: str, wait_s: float = ANALYSIS_WAIT_S
+    ) -> contextlib.AbstractContextManager[None]:
+        """Return the lock held by every job that writes analysis results (calls, ...).
+
+        It waits up to ``wait_s`` seconds for another such job to end (see
+        :func:`monitor.store.locks.writer_lock`). Ingest has a lock of its own: analyses read
+        the positions while an ingest adds to them.
+        """
+        return writer_lock(self.root / ANALYSIS_LOCK, job=job, wait_s=wait_s)
 
     def _folders(self) -> list[Path]:
         return [*sorted(self.positions_dir.glob("date=*")), self.statics_dir]
@@ -447,9 +448,17 @@ class Store:
     def statics_dir(self) -> Path:
         return self.root / "statics"
 
-    def scan_positions(self) -> pl.LazyFrame:
-        """Return every stored position (POSITIONS_SCHEMA), one row per distinct message."""
-        files = [f for d in sorted(self.positions_dir.glob("date=*")) for f in live_files(d)]
+    def position_files(self) -> list[Path]:
+        """Return the files that hold the stored positions now, each row in one of them."""
+        return [f for d in sorted(self.positions_dir.glob("date=*")) for f in live_files(d)]
+
+    def scan_positions(self, files: list[Path] | None = None) -> pl.LazyFrame:
+        """Return every stored position (POSITIONS_SCHEMA), one row per distinct message.
+
+        ``files`` (from :meth:`position_files`) reads the store as it was when they were
+        listed, so that two reads see the same rows while an ingest adds more.
+        """
+        files = self.position_files() if files is None else files
         if not files:
             return empty_frame(POSITIONS_SCHEMA).lazy()
         return pl.scan_parquet(files, schema=POSITIONS_SCHEMA, hive_partitioning=False)
