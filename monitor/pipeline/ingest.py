@@ -24,7 +24,9 @@ import polars as pl
 from monitor.config import IngestSettings, Settings
 from monitor.core.jit import prepare
 from monitor.decode.csv.decoder import CsvDecoder
+from monitor.decode.nmea.clock import ClockState
 from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
+from monitor.decode.nmea.fragments import NO_TIME
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
 from monitor.pipeline.ingest_summary import FileSummary, IngestSummary
 from monitor.schema import DecodedBatch
@@ -316,6 +318,7 @@ class _Run:
                     fragment_timeout_s=self.settings.ingest.fragment_timeout_s,
                     fallback_time_utc=self.fallback,
                     time_window_us=self.times_us,
+                    clock=_clock_of(entry) if start > 0 and entry is not None else None,
                 )
             key = fingerprint(head)
             replaces = str(entry["fingerprint"]) if entry is not None else None
@@ -338,6 +341,8 @@ class _Run:
                 if isinstance(decoder, NmeaDecoder)
                 else ((chunk, decoder.feed(chunk.data)) for chunk in chunks)
             )
+            # What times the lines after the last chunk read (logs timed by other lines).
+            clock = _clock_now(decoder)
             for chunk, batch in decoded:
                 totals.n_messages += batch.n_messages
                 totals.rejected.update(batch.rejected)
@@ -350,9 +355,10 @@ class _Run:
                         # Resume from this chunk's start: a message whose first part is in it
                         # may still be waiting for its other parts inside the decoder.
                         self.checkpoint(
-                            key, self._row(base, summary, chunk.start, tail, False), replaces
+                            key, self._row(base, summary, chunk.start, tail, False, clock), replaces
                         )
                     self.flush()
+                clock = _clock_now(decoder)
                 # Only the chunk's last bytes: copying the whole chunk costs a few ms a MiB.
                 length = chunk.end - chunk.start
                 last = chunk.data[max(0, length - FINGERPRINT_BYTES) : length]
@@ -377,7 +383,9 @@ class _Run:
                 if error is not None:
                     raise error
             if inp.path is not None:
-                self.checkpoint(key, self._row(base, summary, end, tail, True), replaces)
+                self.checkpoint(
+                    key, self._row(base, summary, end, tail, True, _clock_now(decoder)), replaces
+                )
             progress.advance_file(size)
         finally:
             opened.close()
@@ -389,7 +397,13 @@ class _Run:
         self.absorb(last, summary)
 
     def _row(
-        self, base: dict[str, Any], summary: FileSummary, offset: int, tail: bytes, complete: bool
+        self,
+        base: dict[str, Any],
+        summary: FileSummary,
+        offset: int,
+        tail: bytes,
+        complete: bool,
+        clock: ClockState | None,
     ) -> dict[str, Any]:
         """Return a manifest row with the counts not yet put in an earlier row of this run."""
         now = Counter(
@@ -411,7 +425,40 @@ class _Run:
             "first_utc": summary.first_utc,
             "last_utc": summary.last_utc,
             "ingested_at_utc": dt.datetime.now(dt.UTC),
+            **_clock_columns(clock),
         }
+
+
+def _clock_now(decoder: NmeaDecoder | CsvDecoder) -> ClockState | None:
+    return decoder.clock if isinstance(decoder, NmeaDecoder) else None
+
+
+def _clock_columns(clock: ClockState | None) -> dict[str, Any]:
+    """Return the manifest columns that keep ``clock`` for the run that reads on."""
+    clock = clock or ClockState()
+    return {
+        "pending_utc": _from_us(clock.pending_us),
+        "pending_source": clock.pending_source or None,
+        "clock_utc": _from_us(clock.clock_us),
+        "clock_source": clock.clock_source or None,
+    }
+
+
+def _clock_of(entry: dict[str, Any]) -> ClockState:
+    """Return the clock state a manifest row kept (none for rows written before it was kept)."""
+    pending, clock = entry.get("pending_utc"), entry.get("clock_utc")
+    return ClockState(
+        pending_us=_epoch_us(pending) if pending is not None else NO_TIME,
+        pending_source=entry.get("pending_source") or "",
+        clock_us=_epoch_us(clock) if clock is not None else NO_TIME,
+        clock_source=entry.get("clock_source") or "",
+    )
+
+
+def _from_us(value: int) -> dt.datetime | None:
+    if value == NO_TIME:
+        return None
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=value)
 
 
 def _chunk_data(chunk: Chunk) -> bytes:

@@ -59,6 +59,13 @@ MANIFEST_SCHEMA: dict[str, pl.DataType] = {
     "last_utc": UTC_US,
     # Wall-clock time of the last checkpoint (bookkeeping only, never used in analysis).
     "ingested_at_utc": UTC_US,
+    # In a log whose AIS lines are timed by other lines, what times the lines just after
+    # ``bytes_consumed``: a $PGHP or tag-block line still waiting for its sentence (source
+    # "pghp" or "tag_block"), and the last $xxZDA/$xxRMC clock sentence ("zda" or "rmc").
+    "pending_utc": UTC_US,
+    "pending_source": pl.String(),
+    "clock_utc": UTC_US,
+    "clock_source": pl.String(),
 }
 
 #: A day partition with more part files than this is rewritten as one file.
@@ -309,7 +316,11 @@ class Store:
                 f"{self.manifest_path}: unreadable manifest ({exc}); restore it or delete it to "
                 "re-read every input (duplicates are dropped)"
             ) from exc
-        return frame.select([pl.col(c).cast(t) for c, t in MANIFEST_SCHEMA.items()])
+        # Columns added since the manifest was written are null.
+        return frame.select(
+            pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
+            for c, t in MANIFEST_SCHEMA.items()
+        )
 
     def write_manifest(self, frame: pl.DataFrame) -> None:
         """Replace the manifest with ``frame`` (atomically)."""

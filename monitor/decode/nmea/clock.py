@@ -6,6 +6,7 @@ the order).
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -18,6 +19,41 @@ TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda",
 SRC_TAG, SRC_TRAIL, SRC_USCG, SRC_PGHP, SRC_ZDA, SRC_RMC, SRC_FALLBACK = range(1, 8)
 PGHP_OK, PGHP_BAD_CHECKSUM, PGHP_INVALID, PGHP_OTHER = range(4)
 _NO_TIME: Final = NO_TIME
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """What times the next AIS lines of an input, carried from one chunk, or run, to the next.
+
+    ``pending``: a ``$PGHP`` or lone tag-block line that times the AIS line right after it;
+    ``clock``: the last ``$xxZDA``/``$xxRMC`` sentence. Times in epoch µs (NO_TIME if none),
+    sources as in TIME_SOURCES.
+    """
+
+    pending_us: int = NO_TIME
+    pending_source: str = ""
+    clock_us: int = NO_TIME
+    clock_source: str = ""
+
+    def to_array(self) -> I64:
+        """Return the state as the time resolver carries it."""
+        codes = [TIME_SOURCES.index(s) if s in TIME_SOURCES else 0 for s in self.sources]
+        return np.array([self.pending_us, codes[0], self.clock_us, codes[1]], np.int64)
+
+    @property
+    def sources(self) -> tuple[str, str]:
+        return self.pending_source, self.clock_source
+
+    @classmethod
+    def from_array(cls, state: I64) -> ClockState:
+        """Return the state the time resolver carried over."""
+        pending, pending_src, clock, clock_src = (int(x) for x in state)
+        return cls(
+            pending_us=pending,
+            pending_source=TIME_SOURCES[pending_src] if pending != NO_TIME else "",
+            clock_us=clock,
+            clock_source=TIME_SOURCES[clock_src] if clock != NO_TIME else "",
+        )
 
 
 @inline

@@ -54,6 +54,7 @@ from monitor.decode.ais.rules import (
 )
 from monitor.decode.nmea.clock import (
     TIME_SOURCES,
+    ClockState,
     parse_clock_line,
     resolve_times,
 )
@@ -139,6 +140,7 @@ class NmeaDecoder:
         fragment_timeout_s: float = 10.0,
         fallback_time_utc: datetime | None = None,
         time_window_us: tuple[int, int] = (TIME_MIN_US, TIME_MAX_US),
+        clock: ClockState | None = None,
     ) -> None:
         self.source = source
         #: Accepted message times, epoch µs [first, end).
@@ -147,8 +149,13 @@ class NmeaDecoder:
         self._timeout_us = int(fragment_timeout_s * 1_000_000)
         self._fallback_us = _fallback_us(fallback_time_utc)
         #: Time and source of a $PGHP or lone tag block still waiting for its sentence, then of
-        #: the last clock sentence seen (NO_TIME if none).
-        self._state = np.array([NO_TIME, 0, NO_TIME, 0], np.int64)
+        #: the last clock sentence seen (NO_TIME if none); ``clock`` resumes an earlier run's.
+        self._state = (clock or ClockState()).to_array()
+
+    @property
+    def clock(self) -> ClockState:
+        """Return what times the lines after those fed so far (to resume a later run there)."""
+        return ClockState.from_array(self._state)
 
     def feed(self, data: bytes) -> DecodedBatch:
         """Return what the complete lines in ``data`` decode to."""
