@@ -39,6 +39,8 @@ from monitor.sources.files import (
     InputFile,
     OpenInput,
     compression_of,
+    container_kind,
+    cr_only,
     detect_format,
     expand_inputs,
     fingerprint,
@@ -344,6 +346,9 @@ class _Run:
             # What times the lines after the last chunk read (logs timed by other lines).
             clock = _clock_now(decoder)
             for chunk, batch in decoded:
+                if chunk.overlong:
+                    batch.n_lines += chunk.overlong
+                    batch.rejected["line_too_long"] += chunk.overlong
                 totals.n_messages += batch.n_messages
                 totals.rejected.update(batch.rejected)
                 self.absorb(batch, summary)
@@ -474,11 +479,19 @@ def _same_tail(inp: InputFile, head: bytes, entry: dict[str, Any]) -> bool:
     with inp.path.open("rb") as handle:
         handle.seek(max(0, consumed - FINGERPRINT_BYTES))
         tail = read_exact(handle, min(consumed, FINGERPRINT_BYTES))
+    if cr_only(head):
+        # The manifest keeps the text as read: CR line ends read as LF (see OpenInput).
+        tail = tail.replace(b"\r", b"\n")
     return bool(fingerprint(tail) == entry["tail_fingerprint"])
 
 
 def _detect(prefix: bytes, name: str) -> str:
     found = detect_format(prefix)
+    kind = container_kind(prefix)
+    if kind is not None:
+        raise SourceError(
+            f"{name}: {kind}, not NMEA or CSV text; extract the logs it holds and ingest those"
+        )
     if found is None:
         raise SourceError(
             f"{name}: neither NMEA AIS sentences nor a CSV header in its first lines; check the "

@@ -119,8 +119,11 @@ def _parse_time(col: pl.Expr, fmt: str | None) -> pl.Expr:
     return pl.coalesce(_epoch(text), *tries)
 
 
-def _num(col: pl.Expr) -> pl.Expr:
-    return col.str.strip_chars().cast(pl.Float64, strict=False)
+def _num(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
+    text = col.str.strip_chars()
+    if decimal_comma:
+        text = text.str.replace(",", ".", literal=True)
+    return text.cast(pl.Float64, strict=False)
 
 
 def _text(col: pl.Expr) -> pl.Expr:
@@ -163,7 +166,8 @@ class CsvDecoder:
         self.source = source
         #: Accepted message times, epoch µs [first, end): others are "time_out_of_range".
         self._window_us = time_window_us
-        text = header_line.lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
+        # NUL bytes: the noise a capture can start with.
+        text = header_line.replace(b"\x00", b"").lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
         counts = {sep: text.count(sep.encode()) for sep in (",", ";", "\t")}
         self.separator = max(counts, key=lambda s: counts[s])
         self.header_bytes = text + b"\n"
@@ -257,9 +261,12 @@ class CsvDecoder:
 
     def _decode(self, frame: pl.DataFrame, batch: DecodedBatch) -> None:
         ts = self._times(frame)
+        # A CSV not separated by commas may write decimal commas (37,5), as spreadsheets in
+        # much of Europe do; a comma in a number cannot be a separator there.
+        comma = self.separator != ","
         # Each numeric column is parsed once; the rules below read the parsed values.
         numbers = frame.select(
-            *[_num(self._col(f)).alias(f) for f in _NUMERIC if f != "imo"],
+            *[_num(self._col(f), comma).alias(f) for f in _NUMERIC if f != "imo"],
             imo=_num(self._col("imo").str.replace(r"^(?i)IMO", "")),
         )
         n = {f: pl.col(f"#{f}") for f in _NUMERIC}
