@@ -82,6 +82,12 @@ class IngestSettings(_Section):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: Circles stay clear of the poles (the northernmost ports, in Svalbard, lie near 79°N).
+MAX_CIRCLE_LAT_DEG = 85.0
+#: Metres per degree of latitude (mean Earth radius).
+_M_PER_DEG_LAT = 111_195.0
+
+
 class CircleZone(_Section):
     """Quick geofence: a circle around a centre."""
 
@@ -93,6 +99,18 @@ class CircleZone(_Section):
     radius_m: float = Field(gt=0, le=200_000)
     port: str | None = None
     country: str | None = None
+
+    @model_validator(mode="after")
+    def _clear_of_the_poles(self) -> CircleZone:
+        # A circle is drawn in a flat projection around its centre; near a pole, where the
+        # meridians meet, its longitudes would blow up (1e14 at the pole itself).
+        reach_deg = abs(self.lat) + self.radius_m / _M_PER_DEG_LAT
+        if reach_deg > MAX_CIRCLE_LAT_DEG:
+            raise ValueError(
+                f"a circle reaching beyond {MAX_CIRCLE_LAT_DEG:g}° latitude cannot be drawn "
+                "(near a pole the meridians meet); draw the zone as a GeoJSON polygon instead"
+            )
+        return self
 
 
 class GeofenceSettings(_Section):
