@@ -21,12 +21,18 @@ Time of a sentence, first match wins:
 
 A sentence with none of these is rejected as "no_time". The parts of a multi-part message take the
 time of the first part that has one.
+
+Tag-block checksums (``\\...*hh\\``) are checked when the input writes real ones: some feeds
+write dummy ones, so the first checksummed tag blocks of each input decide. Where they are
+checked, a sentence (or a tag block alone on its line) whose tag block fails is rejected as
+"bad_tag_checksum": a flipped bit in ``c:`` would otherwise move the message by years.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -59,7 +65,7 @@ from monitor.decode.nmea.clock import (
     resolve_times,
 )
 from monitor.decode.nmea.fragments import NO_TIME, FragmentAssembler
-from monitor.decode.nmea.lines import LineScan, scan_lines
+from monitor.decode.nmea.lines import TAG_BAD, TAG_GOOD, TAG_NONE, LineScan, scan_lines
 from monitor.errors import SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -77,10 +83,30 @@ def _scan_or_none(data: bytes) -> LineScan | None:
 TIME_MIN_US = 631_152_000_000_000  # 1990-01-01
 TIME_MAX_US = 4_102_444_800_000_000  # 2100-01-01
 
+#: How many checksummed tag blocks, at the start of an input, decide whether its tag-block
+#: checksums are real (then checked) or dummies: a feed that writes dummies gets almost none
+#: right (1 in 256 by chance), one that writes real ones almost all.
+TAG_SAMPLE = 20
+
 #: The longest payload the bulk path takes; longer ones are not position reports.
 _FAST_MAX_CHARS = 64
 
 _OTHER, _FAST_POS, _FAST_STAT, _ONE_BY_ONE = range(4)
+#: The per-sentence arrays of a LineScan.
+_SENTENCE_FIELDS = (
+    "line",
+    "total",
+    "num",
+    "seq",
+    "chan",
+    "pstart",
+    "plen",
+    "fill",
+    "own_time",
+    "own_src",
+    "station",
+    "tag_ok",
+)
 
 
 def _kinds() -> I64:
@@ -151,6 +177,8 @@ class NmeaDecoder:
         #: Time and source of a $PGHP or lone tag block still waiting for its sentence, then of
         #: the last clock sentence seen (NO_TIME if none); ``clock`` resumes an earlier run's.
         self._state = (clock or ClockState()).to_array()
+        #: Whether this input's tag-block checksums are checked (None: not decided yet).
+        self._check_tags: bool | None = None
 
     @property
     def clock(self) -> ClockState:
@@ -190,6 +218,7 @@ class NmeaDecoder:
         # The frames are set by _bulk; building empty ones first would be wasted work.
         batch = DecodedBatch(positions=_NO_FRAME, statics=_NO_FRAME, n_lines=scan.n_lines)
         batch.rejected.update(scan.rejected)
+        scan = self._tag_checked(scan, batch)
         time, src = self._times(scan, batch)
         for code, n in enumerate(np.bincount(src, minlength=len(TIME_SOURCES)).tolist()):
             if code and n:
@@ -229,6 +258,31 @@ class NmeaDecoder:
         self._add_rows(batch, pos_rows, stat_rows)
         batch.rejected = +batch.rejected
         return batch
+
+    def _tag_checked(self, scan: LineScan, batch: DecodedBatch) -> LineScan:
+        """Return ``scan`` without the lines whose tag-block checksum fails, when this input's
+        checksums are real (decided on its first TAG_SAMPLE checksummed tag blocks)."""
+        prefix_tags = scan.prefixes[3]
+        if self._check_tags is None:
+            lines = np.concatenate([scan.line, scan.prefixes[0]])
+            states = np.concatenate([scan.tag_ok, prefix_tags])
+            sample = states[np.argsort(lines, kind="stable")]
+            sample = sample[sample != TAG_NONE][:TAG_SAMPLE]
+            if len(sample) == 0:
+                return scan
+            self._check_tags = bool((sample == TAG_GOOD).mean() > 0.5)
+        if not self._check_tags:
+            return scan
+        good, good_prefix = scan.tag_ok != TAG_BAD, prefix_tags != TAG_BAD
+        n_bad = int((~good).sum() + (~good_prefix).sum())
+        if n_bad == 0:
+            return scan
+        batch.rejected["bad_tag_checksum"] += n_bad
+        return replace(
+            scan,
+            **{name: getattr(scan, name)[good] for name in _SENTENCE_FIELDS},
+            prefixes=scan.prefixes[:, good_prefix],
+        )
 
     def _add_rows(
         self, batch: DecodedBatch, pos_rows: list[dict[str, Any]], stat_rows: list[dict[str, Any]]

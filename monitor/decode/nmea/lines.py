@@ -13,7 +13,8 @@ more than parsing the line. Hence loops with one exit and tests combined with "&
 Accepted sentences: ``!ccVDM`` / ``!ccVDO`` from any two-character talker, single-digit fragment
 fields and sequence id, a one-character (or empty) channel, then either the standard
 ``payload,fill*hh`` or the non-standard ``payload,fill,x*hh``. NMEA 4.0 tag-block checksums are
-not checked, because real feeds write dummy ones.
+computed and reported (``tag_ok``), not acted on: some real feeds write dummy ones, so whether
+they are checked is up to the decoder, input by input.
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ class LineScan:
     own_src: I64
     #: Receiver station named after the checksum (US Coast Guard ",r<id>") as a key, 0 if none.
     station: U64
+    #: Checksum of the sentence's tag block: TAG_GOOD, TAG_BAD, or TAG_NONE (no tag block or
+    #: no ``*hh`` in it).
+    tag_ok: I64
     #: Lines that time the next AIS line ($PGHP, tag block alone on its line): rows line, time,
-    #: source.
+    #: source, tag-block checksum (TAG_NONE for $PGHP, whose own checksum is checked).
     prefixes: I64
     #: ``$xxZDA``/``$xxRMC`` lines: rows line, body start, end, checksum good (1) or not (0).
     clocks: I64
@@ -78,7 +82,9 @@ class LineScan:
 #: Counts returned by the scan kernel, by index.
 _UNKNOWN, _BAD_CHECKSUM, _INVALID_FIELD = 0, 1, 2
 #: Rows of the sentence table the scan returns.
-_LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _TIME, _SRC = range(10)
+_LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _TIME, _SRC, _TAG = range(11)
+#: Tag-block checksum states.
+TAG_NONE, TAG_BAD, TAG_GOOD = -1, 0, 1
 _STATION_MUL = np.uint64(0x9E3779B97F4A7C15)
 #: Words of eight equal bytes, for tests on eight bytes at a time.
 _ONES = np.uint64(0x0101_0101_0101_0101)
@@ -313,6 +319,19 @@ def _checksum_ok(buf: U8, words: U64, b: int, star: int) -> bool:
 
 
 @inline
+def _tag_checksum(buf: U8, words: U64, start: int, close: int) -> int:
+    """Return the state of the checksum of the tag block from ``start`` (its opening backslash)
+    to ``close`` (its closing one): TAG_GOOD, TAG_BAD, or TAG_NONE when it ends without
+    ``*hh``."""
+    star = close - 3
+    if (star <= start) | (buf[max(star, 0)] != 42):
+        return TAG_NONE
+    x = _xor(words, start + 1, star)
+    high, low = hex_digit(buf[star + 1]), hex_digit(buf[star + 2])
+    return TAG_GOOD if (high >= 0) & (low >= 0) & (x == high * 16 + low) else TAG_BAD
+
+
+@inline
 def _dollar_line(buf: U8, body: int, e: int) -> int:
     """Return what a "$" line is: 1 for $PGHP, 2 for a $xxZDA or $xxRMC clock, 0 otherwise."""
     if e - body < 6:
@@ -331,9 +350,9 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
     newlines = _newlines(aligned, size)
     n = len(newlines)
     ais = np.empty(n, np.int64)
-    table = np.empty((10, n), np.int64)
+    table = np.empty((11, n), np.int64)
     station = np.zeros(n, np.uint64)
-    prefixes = np.empty((3, n), np.int64)
+    prefixes = np.empty((4, n), np.int64)
     clocks = np.empty((4, n), np.int64)
     counts = np.zeros(3, np.int64)
     n_ais = n_good = n_prefix = n_clock = 0
@@ -344,7 +363,7 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
         at += 1
         if e > s and buf[e - 1] == 13:
             e -= 1
-        body, tag_time = s, _NO_TIME
+        body, tag_time, tag_ok = s, _NO_TIME, TAG_NONE
         if e > s and buf[s] == 92:
             close = _find(words, _BACKSLASHES, s + 1, e)
             if close < 0:
@@ -355,11 +374,12 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
                 value, nd = _number(words, c_at)
                 if 0 < nd < 16:
                     tag_time = epoch_us(value, nd)
+            tag_ok = _tag_checksum(buf, words, s, close)
             body = close + 1
             if body == e:
                 if tag_time != _NO_TIME:
                     prefixes[0, n_prefix], prefixes[1, n_prefix] = li, tag_time
-                    prefixes[2, n_prefix] = SRC_TAG
+                    prefixes[2, n_prefix], prefixes[3, n_prefix] = SRC_TAG, tag_ok
                     n_prefix += 1
                 continue
         if body == e:
@@ -371,7 +391,7 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
                 time, status = pghp_line(buf, body, e)
                 if status == PGHP_OK:
                     prefixes[0, n_prefix], prefixes[1, n_prefix] = li, time
-                    prefixes[2, n_prefix] = SRC_PGHP
+                    prefixes[2, n_prefix], prefixes[3, n_prefix] = SRC_PGHP, TAG_NONE
                     n_prefix += 1
                 counts[_BAD_CHECKSUM] += status == PGHP_BAD_CHECKSUM
                 counts[_INVALID_FIELD] += status == PGHP_INVALID
@@ -409,7 +429,7 @@ def _scan(buf: U8, words: U64, aligned: U64, size: int) -> tuple[int, I64, I64, 
         j = n_good
         table[_LINE, j], table[_TOTAL, j], table[_NUM, j], table[_SEQ, j] = li, total, num, seq
         table[_CHAN, j], table[_PSTART, j], table[_PLEN, j] = chan, c4 + 1, c5 - c4 - 1
-        table[_FILL, j] = fill
+        table[_FILL, j], table[_TAG, j] = fill, tag_ok
         time, src = tag_time, SRC_TAG
         if trailing:
             # The receiver station: the first ",r" field after the checksum, usually right there.
@@ -465,6 +485,7 @@ def scan_lines(data: bytes) -> LineScan:
         own_time=table[_TIME],
         own_src=table[_SRC],
         station=station,
+        tag_ok=table[_TAG],
         prefixes=prefixes,
         clocks=clocks,
         rejected=rejected,
