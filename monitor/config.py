@@ -287,18 +287,33 @@ def parse_config(text: str, path: Path | None = None) -> Settings:
         raise ConfigError(_format_errors(exc, where)) from exc
 
 
+def read_utf8(path: Path, what: str, check: str) -> str:
+    """Return the text of the UTF-8 file ``path`` (a byte-order mark is dropped).
+
+    Raises ConfigError naming the file, and where it is not UTF-8; ``what`` names the file in
+    the message ("config file") and ``check`` says what to check when it cannot be read.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror}); {check}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, column "
+            f"{column}); save it as UTF-8 (in most editors: Save As, encoding UTF-8)"
+        ) from exc
+
+
 def load_config(path: Path | str | None) -> Settings:
     """Return the settings in the TOML file at ``path``, or the defaults when ``path`` is None."""
     if path is None:
         return Settings()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read config file ({exc.strerror}); check the path"
-        ) from exc
-    return parse_config(text, path)
+    return parse_config(read_utf8(path, "config file", "check the path"), path)
 
 
 def shipped_config_path(name: str = "korea") -> Path:

@@ -26,7 +26,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
 from monitor.analyse import zone_index
-from monitor.config import CircleZone, ZoneKind
+from monitor.config import CircleZone, ZoneKind, read_utf8
 from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -306,12 +306,7 @@ def _zone_from_feature(feature: object, index: int, path: Path) -> Zone:
 
 def load_geojson(path: Path) -> list[Zone]:
     """Return the zones of a GeoJSON FeatureCollection file, each validated."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read geofence file ({exc.strerror}); check geofences.files"
-        ) from exc
+    text = read_utf8(path, "geofence file", "check geofences.files")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -242,7 +242,7 @@ def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> Detec
     if state_path.is_file():
         try:
             previous_state = json.loads(state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):  # ValueError: not JSON, or not even UTF-8
             log.warning("%s unreadable; re-detecting every vessel", state_path)
 
     # One listing of the position files for the checkpoint and the detection alike: rows an
