@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.core.geo import METRES_PER_DEG
 from monitor.errors import ConfigError
 
 ZoneKind = Literal["port", "berth", "anchorage", "area"]
@@ -84,8 +85,6 @@ class IngestSettings(_Section):
 
 #: Circles stay clear of the poles (the northernmost ports, in Svalbard, lie near 79°N).
 MAX_CIRCLE_LAT_DEG = 85.0
-#: Metres per degree of latitude (mean Earth radius).
-_M_PER_DEG_LAT = 111_195.0
 
 
 class CircleZone(_Section):
@@ -104,7 +103,7 @@ class CircleZone(_Section):
     def _clear_of_the_poles(self) -> CircleZone:
         # A circle is drawn in a flat projection around its centre; near a pole, where the
         # meridians meet, its longitudes would blow up (1e14 at the pole itself).
-        reach_deg = abs(self.lat) + self.radius_m / _M_PER_DEG_LAT
+        reach_deg = abs(self.lat) + self.radius_m / METRES_PER_DEG
         if reach_deg > MAX_CIRCLE_LAT_DEG:
             raise ValueError(
                 f"a circle reaching beyond {MAX_CIRCLE_LAT_DEG:g}° latitude cannot be drawn "

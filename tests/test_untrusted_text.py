@@ -18,8 +18,9 @@ from report_fixtures import call, inputs
 
 from monitor.cli import main
 from monitor.core.safe_text import csv_text, spreadsheet_safe, terminal_text, write_csv
-from monitor.pipeline.detect import CALLS_WITH_POSITION_SCHEMA, calls_to_csv, export_calls
 from monitor.report import build_report
+from monitor.report.exports import calls_csv, export_calls
+from monitor.schema import CALLS_WITH_POSITION_SCHEMA
 from monitor.simulate.truth import read_truth_csv
 from monitor.store.parquet import atomic_write_parquet
 
@@ -101,13 +102,13 @@ def test_formula_cells_are_neutralised_and_harmless_ones_kept() -> None:
 
 def test_export_calls_csv_neutralises_formulas(tmp_path: Path) -> None:
     calls = _calls(FORMULAS)
-    for text in (calls_to_csv(calls), export_calls(calls, "csv", None)):
+    for text in (calls_csv(calls), export_calls(calls, "csv", None)):
         assert text is not None
         _assert_no_formula(text)
         assert "'=cmd|' /C calc'!A0" in text
     export_calls(calls, "csv", tmp_path / "calls.csv")
     written = (tmp_path / "calls.csv").read_bytes().decode("utf-8")
-    assert written == calls_to_csv(calls)
+    assert written == calls_csv(calls)
 
 
 def test_the_report_calls_csv_neutralises_formulas() -> None:
@@ -177,7 +178,8 @@ def test_export_to_a_terminal_prints_no_control_codes(tmp_path: Path) -> None:
 
 def test_error_messages_and_input_names_print_no_control_codes(tmp_path: Path) -> None:
     hostile = tmp_path / "feed\x1b[2J.csv"
-    hostile.write_text("\x1b]0;owned\x07A,B,C\n1,2,3\n", encoding="utf-8")
+    # A C1 control (CSI) in the header: text, but a terminal would obey it.
+    hostile.write_text("\x9b2JA,B,C\n1,2,3\n", encoding="utf-8")
     good = tmp_path / "good.csv"
     good.write_text("MMSI,BaseDateTime,LAT,LON\n366000001,2024-05-01T00:00:00,37.5,-122.3\n")
     result = CliRunner().invoke(

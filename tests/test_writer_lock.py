@@ -16,7 +16,7 @@ from processes import ROOT, run, start, wait_for
 from tracks_portcalls import IN_P, SEA_EAST, SEA_WEST, T0, Track
 
 from monitor.errors import StoreError
-from monitor.pipeline.detect import load_calls
+from monitor.store.calls import load_calls
 from monitor.store.locks import writer_lock
 
 CONFIG = """
@@ -143,7 +143,7 @@ def test_overlapping_detects_with_an_ingest_between_leave_no_stale_calls(tmp_pat
     pause_a, pause_b = tmp_path / "a", tmp_path / "b"
     pause_a.mkdir()
     pause_b.mkdir()
-    target = "monitor.pipeline.detect:atomic_write_parquet"
+    target = "monitor.store.table:atomic_write_parquet"
     first = start(
         "--config",
         str(config),

@@ -27,6 +27,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
 from monitor.analyse import zone_index
 from monitor.config import CircleZone, ZoneKind, read_utf8
+from monitor.core.geo import METRES_PER_DEG
 from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,10 +40,6 @@ ZONE_KINDS: tuple[str, ...] = get_args(ZoneKind)
 #: When zones overlap, a point belongs to the most specific one: a berth inside a port polygon
 #: says more about what the vessel is doing than the port around it.
 KIND_PRIORITY: dict[str, int] = {"berth": 0, "anchorage": 1, "port": 2, "area": 3}
-
-#: Mean Earth radius (IUGG), metres.
-EARTH_RADIUS_M = 6_371_008.8
-_M_PER_DEG = math.pi * EARTH_RADIUS_M / 180.0
 
 _FIX_HINT = (
     "redraw it so that no edge crosses another and every ring is closed (in QGIS: "
@@ -73,25 +70,25 @@ def _east_of(lon: npt.NDArray[np.float64], lon0: float) -> npt.NDArray[np.float6
 
 
 def _to_metres(geom: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
-    scale_x = _M_PER_DEG * math.cos(math.radians(lat0))
+    scale_x = METRES_PER_DEG * math.cos(math.radians(lat0))
 
     def fwd(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         out = np.empty_like(coords)
         # Taken the short way round: both halves of a zone cut at 180° are next to each other.
         out[:, 0] = _east_of(coords[:, 0], lon0) * scale_x
-        out[:, 1] = (coords[:, 1] - lat0) * _M_PER_DEG
+        out[:, 1] = (coords[:, 1] - lat0) * METRES_PER_DEG
         return out
 
     return shapely.transform(geom, fwd)
 
 
 def _to_degrees(geom: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
-    scale_x = _M_PER_DEG * math.cos(math.radians(lat0))
+    scale_x = METRES_PER_DEG * math.cos(math.radians(lat0))
 
     def back(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         out = np.empty_like(coords)
         out[:, 0] = coords[:, 0] / scale_x + lon0
-        out[:, 1] = coords[:, 1] / _M_PER_DEG + lat0
+        out[:, 1] = coords[:, 1] / METRES_PER_DEG + lat0
         return out
 
     return shapely.transform(geom, back)

@@ -18,7 +18,7 @@ from monitor.analyse.geofences import load_zones
 from monitor.config import Settings
 from monitor.core.atomic import atomic_write_bytes
 from monitor.core.safe_text import write_csv
-from monitor.core.times import as_utc
+from monitor.core.times import ISO_UTC_US_FORMAT, as_utc
 from monitor.errors import ConfigError
 from monitor.simulate.nmea_writer import report_lines, tagged_lines
 from monitor.simulate.noise import add_duplicates, corrupt, damage_positions, delay_lines
@@ -118,7 +118,7 @@ def simulate(
         for name in ("calls", "transits", "silences", "meetings", "vessels")
     }
     for name, path in truth_paths.items():
-        write_csv(getattr(truth, name), path)
+        write_csv(getattr(truth, name), path, datetime_format=ISO_UTC_US_FORMAT)
     log.info("simulated %d vessels, %d lines into %s", vessels, len(text), output)
     return SimulationResult(
         nmea_paths=nmea_paths,
