@@ -89,9 +89,12 @@ MANIFEST_SCHEMA: dict[str, pl.DataType] = {
     "pending_source": pl.String(),
     "clock_utc": UTC_US,
     "clock_source": pl.String(),
+    # True from just before this input's rows are written until the row recording them: left
+    # true, it says a run died mid-write, and the next run counts the input's stored rows anew.
+    "writing": pl.Boolean(),
 }
 #: Manifest columns that manifests written by earlier versions lack (read as nulls).
-MANIFEST_ADDED = ("pending_utc", "pending_source", "clock_utc", "clock_source")
+MANIFEST_ADDED = ("pending_utc", "pending_source", "clock_utc", "clock_source", "writing")
 
 #: What the detector measures of a stay in port, the same in raw and enriched calls.
 _STAY_COLUMNS: dict[str, pl.DataType] = {

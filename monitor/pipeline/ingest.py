@@ -24,7 +24,7 @@ from monitor.decode.csv.decoder import CsvDecoder
 from monitor.decode.nmea.clock import ClockState
 from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
-from monitor.pipeline.ingest_manifest import RunManifest, clock_of, epoch_us
+from monitor.pipeline.ingest_manifest import RunManifest, clock_of, counts_read, epoch_us
 from monitor.pipeline.ingest_summary import FileSummary, IngestSummary
 from monitor.pipeline.ingest_writer import BufferedWriter, WriteFailed
 from monitor.schema import DecodedBatch
@@ -182,8 +182,10 @@ class _InputReader:
                 if isinstance(decoder, NmeaDecoder)
                 else ((chunk, decoder.feed(chunk.data)) for chunk in chunks)
             )
-            # What times the lines after the last chunk read (logs timed by other lines).
+            # What times the lines after the last chunk read (logs timed by other lines), and
+            # what had been read before it: a checkpoint at a chunk's start records those.
             clock = _clock_now(decoder)
+            read_before = counts_read(summary)
             for chunk, batch in decoded:
                 if chunk.overlong:
                     batch.n_lines += chunk.overlong
@@ -200,11 +202,19 @@ class _InputReader:
                         # may still be waiting for its other parts inside the decoder.
                         self.writer.checkpoint(
                             self.manifest.checkpoint(
-                                base, summary, chunk.start, tail, False, replaces, clock
+                                base,
+                                summary,
+                                chunk.start,
+                                tail,
+                                False,
+                                replaces,
+                                clock,
+                                read_before,
                             )
                         )
                     self.writer.flush()
                 clock = _clock_now(decoder)
+                read_before = counts_read(summary)
                 # Only the chunk's last bytes: copying the whole chunk costs a few ms a MiB.
                 length = chunk.end - chunk.start
                 last = chunk.data[max(0, length - FINGERPRINT_BYTES) : length]

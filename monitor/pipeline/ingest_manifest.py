@@ -76,16 +76,15 @@ class RunManifest:
         complete: bool,
         replaces: str | None,
         clock: ClockState | None = None,
+        read: Counter[str] | None = None,
     ) -> Checkpoint:
         """Return a checkpoint at ``offset`` with the counts not yet put in a row of this run.
 
-        ``clock`` is what times the NMEA lines from ``offset`` on, kept for a run reading on.
+        ``read`` holds the lines, messages and rejections read up to ``offset`` (``summary``'s
+        when None: the input read to ``offset``); ``clock`` what times the NMEA lines from
+        ``offset`` on, kept for a run reading on.
         """
-        now = Counter(
-            n_lines=summary.n_lines,
-            n_messages=summary.n_messages,
-            n_rejected=sum(summary.rejected.values()),
-        )
+        now = read if read is not None else counts_read(summary)
         done = self._recorded.setdefault(summary.input, Counter())
         delta = {name: now[name] - done[name] for name in now}
         done.update(delta)
@@ -102,8 +101,46 @@ class RunManifest:
             "last_utc": summary.last_utc,
             "ingested_at_utc": dt.datetime.now(dt.UTC),
             **_clock_columns(clock),
+            "writing": False,
         }
         return Checkpoint(row=row, replaces=replaces)
+
+    def mark_writing(self, points: list[Checkpoint]) -> None:
+        """Flag the rows of the inputs whose rows are about to be written, before they are.
+
+        An input without a row yet gets one that says nothing has been read. A run that dies
+        before :meth:`record` leaves the flag, and the next run counts that input's stored rows
+        anew (they were written, but never counted).
+        """
+        if not points:
+            return
+        frame = self.frame
+        fresh = []
+        for point in points:
+            keys = [point.key, point.replaces or point.key]
+            mine = pl.col("fingerprint").is_in(keys)
+            if frame.filter(mine).height:
+                frame = frame.with_columns(writing=pl.when(mine).then(True).otherwise("writing"))
+                continue
+            row = dict.fromkeys(MANIFEST_SCHEMA)
+            row.update({name: 0 for name in _COUNTS})
+            row.update(
+                {
+                    name: point.row[name]
+                    for name in ("input", "fingerprint", "fingerprint_bytes", "format")
+                },
+                tail_fingerprint=fingerprint(b""),
+                size_bytes=point.row["size_bytes"],
+                bytes_consumed=0,
+                complete=False,
+                ingested_at_utc=point.row["ingested_at_utc"],
+                writing=True,
+            )
+            fresh.append(row)
+        if fresh:
+            frame = pl.concat([frame, pl.DataFrame(fresh, schema=MANIFEST_SCHEMA)])
+        self.frame = frame
+        self.store.write_manifest(self.frame)
 
     def record(self, points: list[Checkpoint]) -> None:
         """Merge ``points`` into the manifest (counts added to the rows they replace), write it."""
@@ -115,8 +152,14 @@ class RunManifest:
             row = dict(point.row)
             keys = [point.key, point.replaces or point.key]
             gone += keys
-            for prior in self.frame.filter(pl.col("fingerprint").is_in(keys)).iter_rows(named=True):
+            priors = self.frame.filter(pl.col("fingerprint").is_in(keys))
+            if priors["writing"].any():
+                # A run died mid-write: what it stored was never counted.
+                row["n_positions"], row["n_statics"] = self.store.rows_from(row["input"])
+            for prior in priors.iter_rows(named=True):
                 for name in _COUNTS:
+                    if prior["writing"] and name in ("n_positions", "n_statics"):
+                        continue
                     row[name] += prior[name] or 0
                 row["first_utc"] = min(
                     (t for t in (prior["first_utc"], row["first_utc"]) if t), default=None
@@ -129,6 +172,15 @@ class RunManifest:
         keep = self.frame.filter(~pl.col("fingerprint").is_in(gone))
         self.frame = pl.concat([keep, fresh], how="vertical")
         self.store.write_manifest(self.frame)
+
+
+def counts_read(summary: FileSummary) -> Counter[str]:
+    """Return the lines, messages and rejections an input's summary has counted so far."""
+    return Counter(
+        n_lines=summary.n_lines,
+        n_messages=summary.n_messages,
+        n_rejected=sum(summary.rejected.values()),
+    )
 
 
 def _clock_columns(clock: ClockState | None) -> dict[str, Any]:

@@ -402,6 +402,14 @@ class Store:
     def statics_dir(self) -> Path:
         return self.root / "statics"
 
+    def rows_from(self, source: str) -> tuple[int, int]:
+        """Return how many positions and static reports the store holds from ``source``."""
+        counts = [
+            int(scan.filter(pl.col("source") == source).select(pl.len()).collect().item())
+            for scan in (self.scan_positions(), self.scan_statics())
+        ]
+        return counts[0], counts[1]
+
     def position_files(self) -> list[Path]:
         """Return the files that hold the stored positions now, each row in one of them."""
         return [f for d in sorted(self.positions_dir.glob("date=*")) for f in live_files(d)]
