@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from monitor.core.atomic import atomic_write_text
@@ -119,27 +120,46 @@ def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
     return frame.filter(pl.Series(~repeat)) if repeat.any() else frame
 
 
-def _matching_rows(
+def _against_stored(
     new: pl.DataFrame, old: pl.LazyFrame, window_s: float, any_time: pl.Expr | None = None
-) -> pl.Series:
-    """Return the row numbers (``_row``) of ``new`` whose message is already in ``old``."""
+) -> tuple[npt.NDArray[np.bool_], pl.DataFrame]:
+    """Return which rows of ``new`` (numbered ``_row``) to store, and the stored rows of ``old``
+    (with their ``_file``) that they replace.
+
+    A new row whose message is stored within ``window_s`` is a repeat, unless it is earlier than
+    every stored reception: the earliest reception is kept whatever the order rows come in, so
+    the stored later one is replaced. Stored receptions later than another stored one (a run
+    killed between writing an earlier reception and removing the later) are replaced too.
+    """
     window = dt.timedelta(seconds=window_s)
     close = (pl.col("timestamp_utc") - pl.col("timestamp_utc_old")).abs() <= window
     if any_time is not None:
         close = close | any_time
-    hits = (
+    pairs = (
         new.lazy()
         .join(
-            old.select(["mmsi", "msg_key", pl.col("timestamp_utc").alias("timestamp_utc_old")]),
+            old.select(
+                "mmsi", "msg_key", "_file", pl.col("timestamp_utc").alias("timestamp_utc_old")
+            ),
             on=["mmsi", "msg_key"],
             how="inner",
         )
         .filter(close)
-        .select("_row")
-        .unique()
+        .with_columns(first_old=pl.col("timestamp_utc_old").min().over("_row"))
         .collect()
     )
-    return hits["_row"]
+    keep = np.ones(new.height, dtype=np.bool_)
+    if pairs.height == 0:
+        return keep, pairs
+    repeats = pairs.filter(pl.col("timestamp_utc") >= pl.col("first_old"))["_row"].unique()
+    keep[repeats.to_numpy()] = False
+    earliest = pl.min_horizontal("timestamp_utc", "first_old")
+    replaced = (
+        pairs.filter(pl.col("timestamp_utc_old") > earliest)
+        .select("_file", "mmsi", "msg_key", timestamp_utc="timestamp_utc_old")
+        .unique()
+    )
+    return keep, replaced
 
 
 def _widened(
@@ -286,19 +306,19 @@ class Store:
         assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
         low, high = _widened(first, last, window)
         files = [f for folder in self._partitions_between(low, high) for f in live_files(folder)]
+        replaced = None
         if files:
             # Days with no stored rows yet need no lookup: within-batch repeats are gone already.
-            old = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).filter(
-                pl.col("timestamp_utc").is_between(low, high)
-            )
-            hits = _matching_rows(
+            old = pl.scan_parquet(
+                files, schema=POSITIONS_SCHEMA, include_file_paths="_file"
+            ).filter(pl.col("timestamp_utc").is_between(low, high))
+            keep, replaced = _against_stored(
                 new.select(_KEY_COLUMNS).with_row_index("_row"), old, window_s
-            ).to_numpy()
-            if len(hits):
-                keep = np.ones(new.height, dtype=np.bool_)
-                keep[hits] = False
+            )
+            if not keep.all():
                 new = new.filter(pl.Series(keep))
         if new.height == 0:
+            self._remove_rows(replaced)
             return {}
         new = _in_time_order(new)
         first = new["timestamp_utc"].first()
@@ -319,7 +339,23 @@ class Store:
             folder = self.partition_dir(day)
             atomic_write_parquet(part, folder / f"part-{uuid.uuid4().hex}.parquet")
             self._compact_if_needed(folder)
+        # The earlier receptions first, then the later ones they replace go: a run killed in
+        # between leaves both, and the next run, reading the same rows again, removes the later.
+        self._remove_rows(replaced)
         return _per_source(new)
+
+    def _remove_rows(self, rows: pl.DataFrame | None) -> None:
+        """Rewrite each file of ``rows`` (``_file`` and key columns) without those rows."""
+        if rows is None or rows.height == 0:
+            return
+        for (name,), gone in rows.group_by("_file"):
+            path = Path(str(name))
+            if not path.is_file():
+                continue  # replaced meanwhile by a compaction of this run: its rows are live
+            kept = pl.scan_parquet(path).join(
+                gone.lazy().select(_KEY_COLUMNS), on=_KEY_COLUMNS, how="anti", maintain_order="left"
+            )
+            self._replace_files(path.parent, [path], kept)
 
     def _partitions_between(self, low: dt.datetime, high: dt.datetime) -> list[Path]:
         """Return the existing day folders that can hold rows from ``low`` to ``high``.
@@ -349,8 +385,9 @@ class Store:
         if new.height == 0:
             return {}
         files = live_files(self.statics_dir)
+        replaced = None
         if files:
-            old = pl.scan_parquet(files, schema=STATICS_SCHEMA)
+            old = pl.scan_parquet(files, schema=STATICS_SCHEMA, include_file_paths="_file")
             if not new["msg_type"].has_nulls():
                 # No identity row, which matches at any time: only rows near the batch's times
                 # can match, and files wholly outside them are skipped on their statistics.
@@ -358,19 +395,20 @@ class Store:
                 first, last = new["timestamp_utc"].min(), new["timestamp_utc"].max()
                 assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
                 old = old.filter(pl.col("timestamp_utc").is_between(*_widened(first, last, window)))
-            hits = _matching_rows(
+            keep, replaced = _against_stored(
                 new.select(["_row", *_KEY_COLUMNS, "msg_type"]),
                 old,
                 window_s,
                 any_time=pl.col("msg_type").is_null(),
             )
-            new = new.filter(~pl.col("_row").is_in(hits.implode()))
+            new = new.filter(pl.Series(keep))
         new = new.drop("_row")
         if new.height:
             atomic_write_parquet(
                 _in_time_order(new), self.statics_dir / f"part-{uuid.uuid4().hex}.parquet"
             )
             self._compact_if_needed(self.statics_dir)
+        self._remove_rows(replaced)
         return _per_source(new)
 
     def _compact_if_needed(self, folder: Path) -> None:
@@ -387,9 +425,14 @@ class Store:
         inputs = live_files(folder)
         if len(inputs) < 2:
             return
+        self._replace_files(folder, inputs, pl.scan_parquet(inputs))
+
+    def _replace_files(self, folder: Path, inputs: list[Path], rows: pl.LazyFrame) -> None:
+        """Replace the files ``inputs`` of ``folder`` with one file of ``rows``, as a compaction
+        does (journal first, so readers never see both or neither)."""
         output = folder / f"part-{uuid.uuid4().hex}.parquet"
         tmp = folder / f".{output.name}.tmp"
-        pl.scan_parquet(inputs).sink_parquet(tmp)
+        rows.sink_parquet(tmp)
         plan = {"output": output.name, "inputs": [p.name for p in inputs]}
         atomic_write_text(folder / f"_compaction-{uuid.uuid4().hex}.json", json.dumps(plan))
         os.replace(tmp, output)
