@@ -13,28 +13,44 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Runs the command line; with MONITOR_TEST_PAUSE_AT=<module>:<function>:<file name> and
-#: MONITOR_TEST_PAUSE_DIR=<dir>, it stops just before that function writes that file: it creates
-#: ``<dir>/paused`` and waits until ``<dir>/go`` exists. Nothing is changed but the timing.
+#: MONITOR_TEST_PAUSE_DIR=<dir>, it stops just before that function is called with a path of
+#: that name (a name ending in "*": that start) for the first time (``...:<name>:<n>``: the n-th
+#: time): it creates ``<dir>/paused`` and waits until ``<dir>/go`` exists. Nothing is changed
+#: but the timing.
 _RUNNER = """
 import importlib, os, sys, time
 from pathlib import Path
 spec = os.environ.get("MONITOR_TEST_PAUSE_AT")
 if spec:
-    module_name, function_name, file_name = spec.split(":")
+    module_name, function_name, file_name, nth = (spec + ":1").split(":")[:4]
     folder = Path(os.environ["MONITOR_TEST_PAUSE_DIR"])
     module = importlib.import_module(module_name)
     real = getattr(module, function_name)
+    seen = [0]
+    def wanted(arg):
+        name = Path(arg).name if isinstance(arg, (str, Path)) else None
+        if name is None or (folder / "paused").exists():
+            return False
+        return name.startswith(file_name[:-1]) if file_name.endswith("*") else name == file_name
     def paused(*args, **kwargs):
-        if any(isinstance(a, Path) and a.name == file_name for a in args):
-            (folder / "paused").touch()
-            while not (folder / "go").exists():
-                time.sleep(0.01)
+        if any(wanted(a) for a in args):
+            seen[0] += 1
+            if seen[0] == int(nth):
+                (folder / "paused").touch()
+                while not (folder / "go").exists():
+                    time.sleep(0.01)
         return real(*args, **kwargs)
     setattr(module, function_name, paused)
 from monitor.cli import main
 sys.argv[0] = "monitor"
 main()
 """
+
+
+def pause_at(target: str, folder: Path) -> dict[str, str]:
+    """Return the environment that pauses a monitor process at ``target`` (see _RUNNER)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"MONITOR_TEST_PAUSE_AT": target, "MONITOR_TEST_PAUSE_DIR": str(folder)}
 
 
 def command(*args: str) -> list[str]:

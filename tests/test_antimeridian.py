@@ -105,7 +105,7 @@ def _track(mmsi: int, waypoints: list[tuple[float, float, float]]) -> list[dict[
 def _traffic(shift: float) -> pl.DataFrame:
     """Return three calls at the port at 10°E + ``shift`` and two vessels far from it."""
     sea_w, sea_e, west_half, east_half = (9.0, 64.7), (11.0, 64.7), (9.95, 64.7), (10.05, 64.7)
-    legs = {
+    legs: dict[int, list[tuple[float, float, float]]] = {
         # In through the west half, stays on the east half, out to the east.
         1: [
             (*sea_w, 0),

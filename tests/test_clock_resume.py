@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -24,7 +26,7 @@ def _checksummed(body: str) -> str:
 
 
 def _position(i: int) -> str:
-    msg = {
+    msg: dict[str, Any] = {
         "type": 1,
         "mmsi": 366000000 + i % 5,
         "lat": 37.0 + i * 1e-4,
@@ -94,7 +96,7 @@ def test_a_grown_log_resumes_with_its_clock(tmp_path: Path, log: object, cut: fl
 
 
 def _small_chunks(
-    stream: files.io.BufferedIOBase, start: int = 0, chunk_bytes: int = 0, prefix: bytes = b""
+    stream: io.BufferedIOBase, start: int = 0, chunk_bytes: int = 0, prefix: bytes = b""
 ) -> Iterator[files.Chunk]:
     return files.iter_chunks(stream, start=start, chunk_bytes=1500, prefix=prefix)
 

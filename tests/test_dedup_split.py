@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
@@ -33,13 +34,19 @@ def _receptions(seed: int) -> tuple[list[str], set[tuple[int, int]]]:
         sent = EPOCH0 + 600 * k
         if k % 10 == 9:
             # A static report in two parts, received by two stations.
-            static = {"type": 5, "mmsi": mmsi, "shipname": f"SHIP {k}"}
+            static: dict[str, Any] = {"type": 5, "mmsi": mmsi, "shipname": f"SHIP {k}"}
             parts = encode_dict(static, seq_id=k % 10)
             delays = rng.sample(range(4), 2)
             for receiver, delay in zip(("rx1", "rx2"), delays, strict=True):
                 lines += [_tagged(p, sent + delay, receiver) for p in parts]
             continue
-        msg = {"type": 1, "mmsi": mmsi, "lat": 37 + k * 1e-3, "lon": -122.0, "second": k % 60}
+        msg: dict[str, Any] = {
+            "type": 1,
+            "mmsi": mmsi,
+            "lat": 37 + k * 1e-3,
+            "lon": -122.0,
+            "second": k % 60,
+        }
         (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
         delays = rng.sample(range(4), rng.choice([2, 3]))
         for receiver, delay in zip(("rx1", "rx2", "rx3"), delays, strict=False):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -27,11 +29,16 @@ def _tagged(sentence: str, epoch: int) -> str:
 def _lines(n: int) -> list[str]:
     lines = []
     for i in range(n):
-        msg = {"type": 1, "mmsi": 366000000 + i % 7, "lat": 37 + i * 1e-4, "lon": -122.0}
+        msg: dict[str, Any] = {
+            "type": 1,
+            "mmsi": 366000000 + i % 7,
+            "lat": 37 + i * 1e-4,
+            "lon": -122.0,
+        }
         (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
         lines.append(_tagged(sentence, EPOCH0 + i))
         if i % 50 == 0:
-            static = {"type": 5, "mmsi": 366000000 + i % 7, "shipname": f"SHIP {i}"}
+            static: dict[str, Any] = {"type": 5, "mmsi": 366000000 + i % 7, "shipname": f"SHIP {i}"}
             lines += [_tagged(s, EPOCH0 + i) for s in encode_dict(static, seq_id=1)]
     return lines
 
@@ -43,7 +50,7 @@ def _manifest(settings: Settings) -> dict[str, int]:
 
 
 def _small_chunks(
-    stream: files.io.BufferedIOBase, start: int = 0, chunk_bytes: int = 0, prefix: bytes = b""
+    stream: io.BufferedIOBase, start: int = 0, chunk_bytes: int = 0, prefix: bytes = b""
 ) -> Iterator[files.Chunk]:
     return files.iter_chunks(stream, start=start, chunk_bytes=2000, prefix=prefix)
 

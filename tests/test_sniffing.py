@@ -10,6 +10,7 @@ import tarfile
 import zipfile
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -32,7 +33,12 @@ def _tagged(sentence: str, epoch: int) -> str:
 def _sentences(n: int) -> list[bytes]:
     lines = []
     for i in range(n):
-        msg = {"type": 1, "mmsi": 366000000 + i % 9, "lat": 37 + i * 1e-4, "lon": -122.0}
+        msg: dict[str, Any] = {
+            "type": 1,
+            "mmsi": 366000000 + i % 9,
+            "lat": 37 + i * 1e-4,
+            "lon": -122.0,
+        }
         (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
         lines.append(_tagged(sentence, EPOCH0 + i).encode())
     return lines

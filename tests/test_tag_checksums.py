@@ -4,6 +4,7 @@ rejected; feeds that write dummy ones are still read."""
 from __future__ import annotations
 
 from functools import reduce
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ def _xor(text: str) -> int:
 
 
 def _sentence(i: int) -> str:
-    msg = {"type": 1, "mmsi": 366000000 + i, "lat": 37.0 + i * 1e-3, "lon": -122.0}
+    msg: dict[str, Any] = {"type": 1, "mmsi": 366000000 + i, "lat": 37.0 + i * 1e-3, "lon": -122.0}
     (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
     return str(sentence)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -134,7 +135,14 @@ def _tagged(sentence: str, epoch: int) -> str:
 
 
 def test_nmea_times_outside_the_window_are_counted(tmp_path: Path) -> None:
-    msg = {"type": 1, "mmsi": 366000001, "lat": 37.0, "lon": -122.0, "speed": 5.0, "course": 9}
+    msg: dict[str, Any] = {
+        "type": 1,
+        "mmsi": 366000001,
+        "lat": 37.0,
+        "lon": -122.0,
+        "speed": 5.0,
+        "course": 9,
+    }
     (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
     epochs = [1_714_521_600, 504_921_600, 5_680_281_600]  # 2024, 1986, 2150
     feed = tmp_path / "feed.nmea"
@@ -170,7 +178,7 @@ def test_the_store_takes_any_representable_time_without_overflow(tmp_path: Path)
 
 
 _FIELD = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"),
     max_size=30,
 )
 

