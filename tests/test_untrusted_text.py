@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from report_fixtures import call, inputs
 
 from monitor.cli import main
-from monitor.core.safe_text import csv_text, spreadsheet_safe, terminal_text, write_csv
+from monitor.core.safe_csv import csv_text, spreadsheet_safe, write_csv
+from monitor.core.terminal import terminal_text
 from monitor.report import build_report
 from monitor.report.exports import calls_csv, export_calls
 from monitor.schema import CALLS_WITH_POSITION_SCHEMA
@@ -141,7 +142,7 @@ def test_one_csv_writer_in_the_package() -> None:
         for path in package.rglob("*.py")
         if re.search(r"\.write_csv\(|csv\.writer\(|csv\.DictWriter\(", path.read_text("utf-8"))
     ]
-    assert writers == ["core/safe_text.py"]
+    assert writers == ["core/safe_csv.py"]
 
 
 def test_terminal_text_has_no_control_codes() -> None:

@@ -22,7 +22,7 @@ from typing import Literal, get_args
 import polars as pl
 
 from monitor.core.atomic import atomic_write_text
-from monitor.core.safe_text import csv_text
+from monitor.core.safe_csv import csv_text
 from monitor.core.times import ISO_UTC_FORMAT, iso_utc
 from monitor.errors import ConfigError
 from monitor.report.data import port_names

@@ -17,7 +17,7 @@ import numpy as np
 from monitor.analyse.geofences import load_zones
 from monitor.config import Settings
 from monitor.core.atomic import atomic_write_bytes
-from monitor.core.safe_text import write_csv
+from monitor.core.safe_csv import write_csv
 from monitor.core.times import ISO_UTC_US_FORMAT, as_utc
 from monitor.errors import ConfigError
 from monitor.simulate.nmea_writer import report_lines, tagged_lines

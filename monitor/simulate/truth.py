@@ -11,7 +11,7 @@ import polars as pl
 import shapely
 from shapely.geometry import LineString, Point
 
-from monitor.core.safe_text import undo_spreadsheet_safe
+from monitor.core.safe_csv import undo_spreadsheet_safe
 from monitor.schema import (
     CALLS_TRUTH_SCHEMA,
     MEETINGS_TRUTH_SCHEMA,
@@ -243,7 +243,7 @@ def _frame(rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType])
 
 
 def read_truth_csv(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Return a truth CSV (as ``monitor.core.safe_text.write_csv`` wrote it) with its schema."""
+    """Return a truth CSV (as ``monitor.core.safe_csv.write_csv`` wrote it) with its schema."""
     text_schema = {
         name: (pl.String() if dtype == UTC_US else dtype) for name, dtype in schema.items()
     }
