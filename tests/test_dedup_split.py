@@ -97,3 +97,22 @@ def test_any_split_of_the_input_keeps_the_earliest_reception(
     split_times, split_statics = _stored(run / "split")
     assert split_times == earliest
     assert split_statics.equals(one_statics)
+
+
+def test_repeats_are_measured_from_the_reception_kept(tmp_path: Path) -> None:
+    # One payload heard at 0, 50 and 100 s: 50 s repeats 0 s; 100 s is 100 s after the one kept.
+    msg: dict[str, Any] = {"type": 1, "mmsi": 366000001, "lat": 37.0, "lon": -122.0}
+    (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
+    lines = [_tagged(sentence, EPOCH0 + offset, "rx1") + "\n" for offset in (0, 50, 100)]
+    whole = tmp_path / "whole.nmea"
+    whole.write_text("".join(lines))
+    ingest_paths([whole], Settings(store=StoreSettings(path=tmp_path / "one")))
+    first, second = tmp_path / "first.nmea", tmp_path / "second.nmea"
+    first.write_text("".join(lines[:2]))
+    second.write_text(lines[2])
+    split = Settings(store=StoreSettings(path=tmp_path / "split"))
+    ingest_paths([first], split)
+    ingest_paths([second], split)
+    expected = {(366000001, EPOCH0), (366000001, EPOCH0 + 100)}
+    assert _stored(tmp_path / "one")[0] == expected
+    assert _stored(tmp_path / "split")[0] == expected

@@ -57,8 +57,10 @@ MANIFEST = Table(
 
 @kernel
 def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: Bool, window_us: int) -> Bool:
-    """Return which rows repeat the row before them in (mmsi, msg_key, time) order within
-    ``window_us``; rows not ``valid`` (a null key column) are never repeats."""
+    """Return which rows repeat, within ``window_us``, the last row of their (mmsi, msg_key) in
+    time order that is not a repeat itself; rows not ``valid`` (a null key column) are never
+    repeats. Measured from the last row kept, as a stored row is measured against the new
+    ones, so that a batch keeps the rows that the same rows split over batches keep."""
     n = len(mmsi)
     size = 16
     while size < 2 * n:
@@ -67,6 +69,7 @@ def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: Bool, window_us: int)
     table = np.zeros((size, 2), np.uint64)
     group = np.empty(n, np.int64)
     last_us = np.empty(n, np.int64)
+    kept_us = np.empty(n, np.int64)
     in_order = np.ones(n, np.bool_)
     repeat = np.zeros(n, np.bool_)
     n_groups = 0
@@ -84,12 +87,15 @@ def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: Bool, window_us: int)
             n_groups += 1
             table[slot, 0] = key
             table[slot, 1] = tagged | np.uint64(g + 1)
+            kept_us[g] = time_us[i]
         else:
             g = int(table[slot, 1] & np.uint64(0xFFFFFFFF)) - 1
             # Most feeds arrive in time order: then the row before in time is the one before.
             if time_us[i] < last_us[g]:
                 in_order[g] = False
-            repeat[i] = time_us[i] - last_us[g] <= window_us
+            repeat[i] = time_us[i] - kept_us[g] <= window_us
+            if not repeat[i]:
+                kept_us[g] = time_us[i]
         last_us[g] = time_us[i]
         group[i] = g
     # Groups received out of time order: sort their rows by (group, time) and compare again.
@@ -98,28 +104,55 @@ def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: Bool, window_us: int)
         rows = rows[np.argsort(time_us[rows], kind="mergesort")]
         rows = rows[np.argsort(group[rows], kind="mergesort")]
         repeat[rows[0]] = False
+        kept = time_us[rows[0]]
         for k in range(1, len(rows)):
             i, j = rows[k], rows[k - 1]
-            repeat[i] = group[i] == group[j] and time_us[i] - time_us[j] <= window_us
+            repeat[i] = group[i] == group[j] and time_us[i] - kept <= window_us
+            if not repeat[i]:
+                kept = time_us[i]
     return repeat
 
 
-def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
-    """Return ``frame`` without repeats: same (mmsi, msg_key) within ``window_s`` of the previous.
-
-    The earliest reception of a message is kept; the other rows keep their order.
-    """
-    if frame.height < 2:
-        return frame
-    keys = frame.select(_KEY_COLUMNS)
+def _repeat_mask(keys: pl.DataFrame, window_s: float) -> npt.NDArray[np.bool_]:
+    """Return which rows of ``keys`` (the key columns) repeat a row kept before them."""
     valid = keys.select(pl.all_horizontal(pl.all().is_not_null())).to_series().to_numpy()
     keys = keys.with_columns(pl.col("timestamp_utc").dt.epoch("us")).fill_null(0)
     window_us = dt.timedelta(seconds=window_s) // dt.timedelta(microseconds=1)
     # Always a copy, so always writable: numba compiles a kernel once per array flags, and polars
     # gives read-only arrays of single-chunk columns and writable copies of the others.
     mmsi, msg_key, time_us = (keys[c].to_numpy(writable=True) for c in _KEY_COLUMNS)
-    repeat = _repeats(mmsi, msg_key, time_us, valid, window_us)
+    repeat: npt.NDArray[np.bool_] = _repeats(mmsi, msg_key, time_us, valid, window_us)
+    return repeat
+
+
+def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
+    """Return ``frame`` without repeats: same (mmsi, msg_key) within ``window_s`` of the last
+    such row kept.
+
+    The earliest reception of a message is kept; the other rows keep their order.
+    """
+    if frame.height < 2:
+        return frame
+    repeat = _repeat_mask(frame.select(_KEY_COLUMNS), window_s)
     return frame.filter(pl.Series(~repeat)) if repeat.any() else frame
+
+
+def _with_stored(
+    frame: pl.DataFrame, stored: pl.DataFrame | None, window_s: float
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Return the rows of ``frame`` to store, and the ``stored`` rows (key columns and
+    ``_file``) they replace.
+
+    Both sets are deduplicated as one batch (stored rows first, so that a row read again keeps
+    its stored copy): a new row within the window after a stored one is a repeat, and a stored
+    row within the window after an earlier reception that comes only now is replaced by it.
+    """
+    if stored is None or stored.height == 0:
+        return drop_repeats(frame, window_s), None
+    keys = pl.concat([stored.select(_KEY_COLUMNS), frame.select(_KEY_COLUMNS)])
+    repeat = _repeat_mask(keys, window_s)
+    old, fresh = repeat[: stored.height], repeat[stored.height :]
+    return frame.filter(pl.Series(~fresh)), stored.filter(pl.Series(old))
 
 
 def _against_stored(
@@ -299,26 +332,26 @@ class Store:
         A row is already stored when a stored row has the same mmsi and msg_key within
         ``window_s`` of its time. Only the day partitions of the batch's time span are read.
         """
-        new = drop_repeats(frame, window_s)
-        if new.height == 0:
+        if frame.height == 0:
             return {}
         window = dt.timedelta(seconds=window_s)
-        first = new["timestamp_utc"].min()
-        last = new["timestamp_utc"].max()
+        first = frame["timestamp_utc"].min()
+        last = frame["timestamp_utc"].max()
         assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
         low, high = _widened(first, last, window)
         files = [f for folder in self._partitions_between(low, high) for f in live_files(folder)]
-        replaced = None
+        stored = None
         if files:
-            # Days with no stored rows yet need no lookup: within-batch repeats are gone already.
-            old = pl.scan_parquet(
-                files, schema=POSITIONS_SCHEMA, include_file_paths="_file"
-            ).filter(pl.col("timestamp_utc").is_between(low, high))
-            keep, replaced = _against_stored(
-                new.select(_KEY_COLUMNS).with_row_index("_row"), old, window_s
+            # The stored receptions of the batch's messages near its times: the batch's rows
+            # and these are deduplicated together, as if they had come in one batch.
+            stored = (
+                pl.scan_parquet(files, schema=POSITIONS_SCHEMA, include_file_paths="_file")
+                .filter(pl.col("timestamp_utc").is_between(low, high))
+                .join(frame.lazy().select("mmsi", "msg_key").unique(), on=["mmsi", "msg_key"])
+                .select(*_KEY_COLUMNS, "_file")
+                .collect()
             )
-            if not keep.all():
-                new = new.filter(pl.Series(keep))
+        new, replaced = _with_stored(frame, stored, window_s)
         if new.height == 0:
             self._remove_rows(replaced)
             return {}
