@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from nmea_builders import checksummed
 from pyais import encode_dict
 
 from monitor.config import Settings, StoreSettings
@@ -16,13 +17,6 @@ from monitor.pipeline import ingest as ingest_mod
 from monitor.pipeline.ingest import ingest_paths
 from monitor.sources import files
 from monitor.store.parquet import Store
-
-
-def _checksummed(body: str) -> str:
-    x = 0
-    for ch in body.encode():
-        x ^= ch
-    return f"${body}*{x:02X}"
 
 
 def _position(i: int) -> str:
@@ -45,7 +39,7 @@ def _zda_log(n: int) -> list[str]:
     for i in range(n):
         if i % 20 == 0:
             minute = i // 20
-            lines.append(_checksummed(f"GPZDA,10{minute:02d}00.00,01,05,2024,,"))
+            lines.append(checksummed(f"GPZDA,10{minute:02d}00.00,01,05,2024,,"))
         lines.append(_position(i))
     return lines
 
@@ -54,7 +48,7 @@ def _pghp_log(n: int) -> list[str]:
     """Return a Gatehouse log: a $PGHP line before each AIS sentence."""
     lines = []
     for i in range(n):
-        lines.append(_checksummed(f"PGHP,1,2024,5,1,10,{i // 60},{i % 60},0,219,,2190067,1,62"))
+        lines.append(checksummed(f"PGHP,1,2024,5,1,10,{i // 60},{i % 60},0,219,,2190067,1,62"))
         lines.append(_position(i))
     return lines
 

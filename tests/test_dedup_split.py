@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import random
-from functools import reduce
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nmea_builders import EPOCH0, tagged
 from pyais import encode_dict
 
 from monitor.config import Settings, StoreSettings
 from monitor.pipeline.ingest import ingest_paths
 from monitor.store.parquet import Store
-
-EPOCH0 = 1_714_521_600  # 2024-05-01 00:00:00 UTC
-
-
-def _tagged(sentence: str, epoch: int, receiver: str) -> str:
-    body = f"s:{receiver},c:{epoch}"
-    return f"\\{body}*{reduce(lambda a, c: a ^ ord(c), body, 0):02X}\\{sentence}"
 
 
 def _receptions(seed: int) -> tuple[list[str], set[tuple[int, int]]]:
@@ -38,7 +31,7 @@ def _receptions(seed: int) -> tuple[list[str], set[tuple[int, int]]]:
             parts = encode_dict(static, seq_id=k % 10)
             delays = rng.sample(range(4), 2)
             for receiver, delay in zip(("rx1", "rx2"), delays, strict=True):
-                lines += [_tagged(p, sent + delay, receiver) for p in parts]
+                lines += [tagged(p, sent + delay, receiver) for p in parts]
             continue
         msg: dict[str, Any] = {
             "type": 1,
@@ -50,7 +43,7 @@ def _receptions(seed: int) -> tuple[list[str], set[tuple[int, int]]]:
         (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
         delays = rng.sample(range(4), rng.choice([2, 3]))
         for receiver, delay in zip(("rx1", "rx2", "rx3"), delays, strict=False):
-            lines.append(_tagged(sentence, sent + delay, receiver))
+            lines.append(tagged(sentence, sent + delay, receiver))
         earliest.add((mmsi, sent + min(delays)))
     return lines, earliest
 
@@ -103,7 +96,7 @@ def test_repeats_are_measured_from_the_reception_kept(tmp_path: Path) -> None:
     # One payload heard at 0, 50 and 100 s: 50 s repeats 0 s; 100 s is 100 s after the one kept.
     msg: dict[str, Any] = {"type": 1, "mmsi": 366000001, "lat": 37.0, "lon": -122.0}
     (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
-    lines = [_tagged(sentence, EPOCH0 + offset, "rx1") + "\n" for offset in (0, 50, 100)]
+    lines = [tagged(sentence, EPOCH0 + offset, "rx1") + "\n" for offset in (0, 50, 100)]
     whole = tmp_path / "whole.nmea"
     whole.write_text("".join(lines))
     ingest_paths([whole], Settings(store=StoreSettings(path=tmp_path / "one")))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from functools import reduce
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from nmea_builders import EPOCH0, position, tagged
 from pyais import encode_dict
 
 from monitor.config import Settings, StoreSettings
@@ -18,28 +18,14 @@ from monitor.pipeline.ingest import ingest_paths
 from monitor.sources import files
 from monitor.store.parquet import Store
 
-EPOCH0 = 1_714_521_600  # 2024-05-01 00:00:00 UTC
-
-
-def _tagged(sentence: str, epoch: int) -> str:
-    body = f"c:{epoch}"
-    return f"\\{body}*{reduce(lambda a, c: a ^ ord(c), body, 0):02X}\\{sentence}"
-
 
 def _lines(n: int) -> list[str]:
     lines = []
     for i in range(n):
-        msg: dict[str, Any] = {
-            "type": 1,
-            "mmsi": 366000000 + i % 7,
-            "lat": 37 + i * 1e-4,
-            "lon": -122.0,
-        }
-        (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
-        lines.append(_tagged(sentence, EPOCH0 + i))
+        lines.append(tagged(position(366000000 + i % 7, 37 + i * 1e-4, -122.0), EPOCH0 + i))
         if i % 50 == 0:
             static: dict[str, Any] = {"type": 5, "mmsi": 366000000 + i % 7, "shipname": f"SHIP {i}"}
-            lines += [_tagged(s, EPOCH0 + i) for s in encode_dict(static, seq_id=1)]
+            lines += [tagged(s, EPOCH0 + i) for s in encode_dict(static, seq_id=1)]
     return lines
 
 

@@ -8,40 +8,23 @@ import random
 import sqlite3
 import tarfile
 import zipfile
-from functools import reduce
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
-from pyais import encode_dict
+from nmea_builders import EPOCH0, position, tagged
 
 from monitor.config import Settings, StoreSettings
 from monitor.pipeline.ingest import ingest_paths
 from monitor.sources.files import MAX_LINE_BYTES, detect_format, iter_chunks
 from monitor.store.parquet import Store
 
-EPOCH0 = 1_714_521_600  # 2024-05-01 00:00:00 UTC
-
-
-def _tagged(sentence: str, epoch: int) -> str:
-    body = f"c:{epoch}"
-    checksum = reduce(lambda a, c: a ^ ord(c), body, 0)
-    return f"\\{body}*{checksum:02X}\\{sentence}"
-
 
 def _sentences(n: int) -> list[bytes]:
-    lines = []
-    for i in range(n):
-        msg: dict[str, Any] = {
-            "type": 1,
-            "mmsi": 366000000 + i % 9,
-            "lat": 37 + i * 1e-4,
-            "lon": -122.0,
-        }
-        (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
-        lines.append(_tagged(sentence, EPOCH0 + i).encode())
-    return lines
+    return [
+        tagged(position(366000000 + i % 9, 37 + i * 1e-4, -122.0), EPOCH0 + i).encode()
+        for i in range(n)
+    ]
 
 
 def _noise(size: int, seed: int = 1) -> bytes:

@@ -3,20 +3,14 @@ rejected; feeds that write dummy ones are still read."""
 
 from __future__ import annotations
 
-from functools import reduce
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nmea_builders import EPOCH0, xor
 from pyais import encode_dict
 
 from monitor.decode.nmea.decoder import NmeaDecoder
-
-EPOCH0 = 1_714_521_600  # 2024-05-01 00:00:00 UTC
-
-
-def _xor(text: str) -> int:
-    return reduce(lambda a, c: a ^ ord(c), text, 0)
 
 
 def _sentence(i: int) -> str:
@@ -31,12 +25,12 @@ def _tag(body: str, checksum: int | None) -> str:
 
 def _real(i: int) -> str:
     body = f"s:rx1,c:{EPOCH0 + 60 * i}"
-    return _tag(body, _xor(body)) + _sentence(i)
+    return _tag(body, xor(body)) + _sentence(i)
 
 
 def _dummy(i: int) -> str:
     body = f"s:rx1,c:{EPOCH0 + 60 * i}"
-    return _tag(body, 0 if _xor(body) else 1) + _sentence(i)
+    return _tag(body, 0 if xor(body) else 1) + _sentence(i)
 
 
 def _decode(lines: list[str]) -> tuple[dict[int, int], dict[str, int]]:
@@ -102,7 +96,7 @@ def test_a_lone_tag_block_line_with_a_bad_checksum_times_nothing() -> None:
     lines = []
     for i in range(30):
         body = f"s:rx1,c:{EPOCH0 + 60 * i}"
-        lines += [_tag(body, _xor(body)), _sentence(i)]
+        lines += [_tag(body, xor(body)), _sentence(i)]
     lines[20] = _flip_time(lines[20])
     times, rejected = _decode(lines)
     assert rejected["bad_tag_checksum"] == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nmea_builders import tagged
 from pyais import encode_dict
 
 from monitor.config import IngestSettings, Settings, StoreSettings, parse_config
@@ -128,12 +128,6 @@ def test_window_config_keys_are_validated() -> None:
         parse_config('[ingest]\nmin_time_utc = "yesterday"\n')
 
 
-def _tagged(sentence: str, epoch: int) -> str:
-    body = f"c:{epoch}"
-    checksum = reduce(lambda a, c: a ^ ord(c), body, 0)
-    return f"\\{body}*{checksum:02X}\\{sentence}"
-
-
 def test_nmea_times_outside_the_window_are_counted(tmp_path: Path) -> None:
     msg: dict[str, Any] = {
         "type": 1,
@@ -146,7 +140,7 @@ def test_nmea_times_outside_the_window_are_counted(tmp_path: Path) -> None:
     (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
     epochs = [1_714_521_600, 504_921_600, 5_680_281_600]  # 2024, 1986, 2150
     feed = tmp_path / "feed.nmea"
-    feed.write_text("".join(_tagged(sentence, e) + "\n" for e in epochs))
+    feed.write_text("".join(tagged(sentence, e) + "\n" for e in epochs))
     summary = ingest_paths([feed], _settings(tmp_path))
     assert summary.files[0].n_positions == 1
     assert summary.files[0].rejected == {"time_out_of_range": 2}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from processes import ROOT, run, start, wait_for
+from processes import ROOT, pause_at, run, start, wait_for
 from tracks_portcalls import IN_P, SEA_EAST, SEA_WEST, T0, Track
 
 from monitor.errors import StoreError
@@ -141,27 +141,16 @@ def test_overlapping_detects_with_an_ingest_between_leave_no_stale_calls(tmp_pat
     run("--config", str(config), "ingest", str(early))
     # Detect A reads the early data, then stops just before it writes its results.
     pause_a, pause_b = tmp_path / "a", tmp_path / "b"
-    pause_a.mkdir()
-    pause_b.mkdir()
-    target = "monitor.store.table:atomic_write_parquet"
+    write = "monitor.store.table:atomic_write_parquet"
+    detect = ("--config", str(config), "detect")
     first = start(
-        "--config",
-        str(config),
-        "detect",
-        log=tmp_path / "a.log",
-        MONITOR_TEST_PAUSE_AT=f"{target}:raw_calls.parquet",
-        MONITOR_TEST_PAUSE_DIR=str(pause_a),
+        *detect, log=tmp_path / "a.log", **pause_at(f"{write}:raw_calls.parquet", pause_a)
     )
     wait_for((pause_a / "paused").exists)
     run("--config", str(config), "ingest", str(late))
     # Detect B starts meanwhile; given the chance, it would stop just before its checkpoint.
     second = start(
-        "--config",
-        str(config),
-        "detect",
-        log=tmp_path / "b.log",
-        MONITOR_TEST_PAUSE_AT=f"{target}:checkpoint.parquet",
-        MONITOR_TEST_PAUSE_DIR=str(pause_b),
+        *detect, log=tmp_path / "b.log", **pause_at(f"{write}:checkpoint.parquet", pause_b)
     )
     wait_for(
         lambda: (
