@@ -214,3 +214,12 @@ def test_export_on_a_real_terminal_prints_no_control_codes(tmp_path: Path) -> No
     text = output.decode("utf-8")
     assert "TITLE" in text and "CLEAR" in text
     assert not CONTROL.search(text.replace("\r\n", "\n")), repr(text)
+
+
+def test_listings_as_csv_neutralise_formulas(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    atomic_write_parquet(_calls(FORMULAS), store / "calls" / "calls.parquet")
+    result = CliRunner().invoke(main, ["calls", "--store", str(store), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    _assert_no_formula(result.output)
+    assert "'=cmd|' /C calc'!A0" in result.output
