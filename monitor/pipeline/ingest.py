@@ -20,6 +20,7 @@ import polars as pl
 
 from monitor.config import IngestSettings, Settings
 from monitor.core.jit import prepare
+from monitor.decode.codes import Reject
 from monitor.decode.csv.decoder import CsvDecoder
 from monitor.decode.nmea.clock import ClockState
 from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
@@ -189,7 +190,7 @@ class _InputReader:
             for chunk, batch in decoded:
                 if chunk.overlong:
                     batch.n_lines += chunk.overlong
-                    batch.rejected["line_too_long"] += chunk.overlong
+                    batch.rejected[Reject.LINE_TOO_LONG.label] += chunk.overlong
                 totals.n_messages += batch.n_messages
                 totals.rejected.update(batch.rejected)
                 self.writer.absorb(batch, summary)
@@ -228,16 +229,15 @@ class _InputReader:
                     f"text ({opened.error}); the lines before were ingested"
                 )
             self._finish(decoder, summary, totals)
-            if totals.rejected.get("no_time", 0) and totals.n_messages == 0:
-                error = untimed_error(
-                    inp.name,
-                    totals,
-                    "give every line a time (an NMEA 4.0 tag block \\c:EPOCH\\, a $PGHP line, "
-                    "$GPZDA/$GPRMC clock sentences) or re-run with --fallback-time "
-                    "YYYY-MM-DDTHH:MM:SSZ to time them all at that instant",
-                )
-                if error is not None:
-                    raise error
+            error = untimed_error(
+                inp.name,
+                totals,
+                "give every line a time (an NMEA 4.0 tag block \\c:EPOCH\\, a $PGHP line, "
+                "$GPZDA/$GPRMC clock sentences) or re-run with --fallback-time "
+                "YYYY-MM-DDTHH:MM:SSZ to time them all at that instant",
+            )
+            if error is not None:
+                raise error
             if inp.path is not None:
                 self.writer.checkpoint(
                     self.manifest.checkpoint(

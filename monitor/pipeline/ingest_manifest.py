@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from monitor.decode.codes import TimeSource
 from monitor.decode.nmea.clock import ClockState
 from monitor.decode.nmea.fragments import NO_TIME
 from monitor.pipeline.ingest_summary import FileSummary
@@ -188,9 +189,9 @@ def _clock_columns(clock: ClockState | None) -> dict[str, Any]:
     clock = clock or ClockState()
     return {
         "pending_utc": _from_us(clock.pending_us),
-        "pending_source": clock.pending_source or None,
+        "pending_source": clock.pending_source.label if clock.pending_source else None,
         "clock_utc": _from_us(clock.clock_us),
-        "clock_source": clock.clock_source or None,
+        "clock_source": clock.clock_source.label if clock.clock_source else None,
     }
 
 
@@ -199,9 +200,9 @@ def clock_of(entry: dict[str, Any]) -> ClockState:
     pending, clock = entry.get("pending_utc"), entry.get("clock_utc")
     return ClockState(
         pending_us=epoch_us(pending) if pending is not None else NO_TIME,
-        pending_source=entry.get("pending_source") or "",
+        pending_source=TimeSource.of_label(entry.get("pending_source")),
         clock_us=epoch_us(clock) if clock is not None else NO_TIME,
-        clock_source=entry.get("clock_source") or "",
+        clock_source=TimeSource.of_label(entry.get("clock_source")),
     )
 
 
