@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from monitor.pipeline.detect import detect_calls
 from monitor.simulate import simulate
 from monitor.store.calls import RAW_CALLS, TRANSITS, load_calls
 from monitor.store.fs import store_path
-from monitor.store.object_lock import LOCK_NAME
+from monitor.store.object_lock import ANALYSIS_OBJECT, WRITER_OBJECT
 from monitor.store.parquet import MAX_FILES_PER_PARTITION, Store, live_files
 
 moto_server = pytest.importorskip("moto.server")
@@ -123,7 +124,7 @@ def test_no_temp_objects_and_compaction_in_the_object_store(
     fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
     names = fs.find(f"{BUCKET}/compacted")
     assert names and not [n for n in names if n.endswith(".tmp") or "/." in n]
-    assert f"{BUCKET}/compacted/{LOCK_NAME}" not in names
+    assert f"{BUCKET}/compacted/{WRITER_OBJECT}" not in names
     # Ten ingests of one day's positions: more part files than a partition keeps, compacted.
     store = Store(url)
     [day] = [d for d in store.positions_dir.glob("date=*")]
@@ -137,8 +138,8 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_lock(s3: str) -> N
     with Store(url).writer():
         with pytest.raises(StoreError, match=held), Store(url).writer():
             pass
-        assert store_path(url).joinpath(LOCK_NAME).is_file()
-    assert not store_path(url).joinpath(LOCK_NAME).exists()
+        assert store_path(url).joinpath(WRITER_OBJECT).is_file()
+    assert not store_path(url).joinpath(WRITER_OBJECT).exists()
     with Store(url).writer():
         pass
 
@@ -158,12 +159,12 @@ def test_the_lock_of_a_killed_writer_on_this_host_is_taken_over(s3: str) -> None
         "since_utc": "2024-01-01T00:00:00+00:00",
         "token": "x",
     }
-    store_path(url).joinpath(LOCK_NAME).write_text(json.dumps(info))
+    store_path(url).joinpath(WRITER_OBJECT).write_text(json.dumps(info))
     with Store(url).writer():
         pass
     # One held by a live process elsewhere is not.
     info["host"] = "another-host"
-    store_path(url).joinpath(LOCK_NAME).write_text(json.dumps(info))
+    store_path(url).joinpath(WRITER_OBJECT).write_text(json.dumps(info))
     with pytest.raises(StoreError, match="if it was killed, delete s3://"), Store(url).writer():
         pass
 
@@ -191,3 +192,20 @@ def test_dask_workers_read_the_object_store(
         assert detect_calls(on_dask).full_run
     assert RAW_CALLS.read(url).equals(RAW_CALLS.read(local_store))
     assert os.environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+
+
+def test_a_second_detect_waits_for_the_first_then_runs(s3: str) -> None:
+    url = f"{s3}/analysis"
+    first = Store(url).analysis_writer("detect", wait_s=0)
+    first.__enter__()
+    with (
+        pytest.raises(StoreError, match=r"another detect \(pid"),
+        Store(url).analysis_writer("detect", wait_s=0),
+    ):
+        pass
+    # The first ends while the second waits: the second gets the lock.
+    releaser = threading.Timer(1.5, first.__exit__, args=(None, None, None))
+    releaser.start()
+    with Store(url).analysis_writer("detect", wait_s=30):
+        assert not releaser.is_alive()
+    assert not store_path(url).joinpath(ANALYSIS_OBJECT).exists()

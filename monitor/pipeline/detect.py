@@ -31,6 +31,7 @@ from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
 from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
 from monitor.store.fs import arrow_source
 from monitor.store.fs import store_path as store_root
+from monitor.store.locks import ANALYSIS_WAIT_S
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,9 @@ def _fingerprint(zones: list[Zone], settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def _vessel_checkpoint(store: Store) -> pl.DataFrame:
+def _vessel_checkpoint(positions: pl.LazyFrame) -> pl.DataFrame:
     checkpoint = (
-        store.scan_positions()
-        .filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+        positions.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
         .group_by("mmsi")
         .agg(
             n_positions=pl.len().cast(pl.UInt32),
@@ -88,10 +88,12 @@ def _vessel_checkpoint(store: Store) -> pl.DataFrame:
     return conform(checkpoint, CALLS_CHECKPOINT_SCHEMA)
 
 
-def detect_calls(settings: Settings) -> DetectSummary:
+def detect_calls(settings: Settings, *, lock_wait_s: float = ANALYSIS_WAIT_S) -> DetectSummary:
     """Return a summary after detecting the calls of every vessel with new positions in the store.
 
-    Calls, transits and the checkpoint are written under ``<store>/calls/`` (atomic writes).
+    Calls, transits and the checkpoint are written under ``<store>/calls/`` (atomic writes),
+    holding the store's analysis lock: a second run waits up to ``lock_wait_s`` seconds for the
+    first to end, as two runs that overlap could leave one's calls with the other's checkpoint.
     """
     store_path = store_root(settings.store.path)
     if not store_path.is_dir():
@@ -103,8 +105,17 @@ def detect_calls(settings: Settings) -> DetectSummary:
             "geofences.circles to the config"
         )
     store = Store(store_path)
+    with store.analysis_writer("detect", wait_s=lock_wait_s):
+        return _detect_locked(store, zones, settings)
+
+
+def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> DetectSummary:
+    store_path = store.root
     fingerprint = _fingerprint(zones, settings)
-    checkpoint = _vessel_checkpoint(store)
+    # One listing of the position files for the checkpoint and the detection alike: rows an
+    # ingest adds meanwhile are in neither, so the checkpoint never covers rows not detected.
+    files = store.position_files()
+    checkpoint = _vessel_checkpoint(store.scan_positions(files))
     full = detected_with(store_path) != fingerprint
     old_calls = load_calls(store_path)
     if full:
@@ -116,14 +127,14 @@ def detect_calls(settings: Settings) -> DetectSummary:
         changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
         kept = Detected.read(store_path, pl.col("mmsi").is_in(unchanged["mmsi"].implode()))
 
-    files = [arrow_source(f) for f in store.position_files()]
+    sources = [arrow_source(f) for f in files]
     found = detect_in_buckets(
-        [name for name, _ in files],
+        [name for name, _ in sources],
         checkpoint,
         zones,
         settings,
         vessels=None if full else changed,
-        filesystem=files[0][1] if files else None,
+        filesystem=sources[0][1] if sources else None,
     )
     detected = Detected(
         raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),

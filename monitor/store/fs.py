@@ -116,9 +116,9 @@ def read_parquet(path: StorePath) -> pl.DataFrame:
 
 
 def scan_parquet(
-    files: list[StorePath], schema: dict[str, pl.DataType], **options: Any
+    files: list[StorePath], schema: dict[str, pl.DataType] | None = None, **options: Any
 ) -> pl.LazyFrame:
-    """Return the rows of the Parquet ``files`` (all in one store) with ``schema``."""
+    """Return the rows of the Parquet ``files`` (all in one store), with ``schema`` if given."""
     if not files or is_local(files[0]):
         return pl.scan_parquet(files, schema=schema, **options)  # type: ignore[arg-type]
     return pl.scan_parquet(

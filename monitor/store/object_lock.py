@@ -1,8 +1,9 @@
-"""The single-writer lock of a store in an object store: an object created only if absent.
+"""The writer locks of a store in an object store: objects created only if absent.
 
-Object stores have no file locks. A writer creates ``<store>/_writer.lock`` with a conditional
-request (``If-None-Match: *``), which the store refuses while the object exists, so of two
-writers starting together exactly one gets it; the holder deletes it when done. The object
+Object stores have no file locks. An ingest creates ``<store>/_writer.lock`` (a job writing
+analysis results, ``_analysis.lock``) with a conditional request (``If-None-Match: *``), which
+the store refuses while the object exists, so of two writers starting together exactly one gets
+it; the holder deletes it when done. The object
 names its holder (job, host, process, since when) for the next writer's message. A writer that
 was killed leaves its lock behind: one on the same host whose process is gone is taken over;
 otherwise the message says to delete the object once its holder is known to be gone. Servers
@@ -18,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,8 +28,12 @@ from monitor.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-#: The lock object, under the store's prefix.
-LOCK_NAME = "_writer.lock"
+#: The ingest's lock object, under the store's prefix.
+WRITER_OBJECT = "_writer.lock"
+#: The lock object of the jobs that write analysis results.
+ANALYSIS_OBJECT = "_analysis.lock"
+#: How often a writer that waits tries again.
+_RETRY_S = 1.0
 
 
 def _alive(pid: int) -> bool:
@@ -57,10 +63,10 @@ def _describe(info: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def object_lock(lock: Any, *, job: str) -> Iterator[None]:
+def object_lock(lock: Any, *, job: str, wait_s: float = 0.0) -> Iterator[None]:
     """Hold the lock object ``lock`` (a UPath in an object store) while the block runs.
 
-    Raises StoreError naming the holder when another writer has it.
+    When another writer has it, wait up to ``wait_s`` seconds, then raise StoreError naming it.
     """
     info = {
         "job": job,
@@ -71,16 +77,30 @@ def object_lock(lock: Any, *, job: str) -> Iterator[None]:
         "token": uuid.uuid4().hex,
     }
     data = json.dumps(info).encode("utf-8")
-    for attempt in range(2):
+    deadline = time.monotonic() + wait_s
+    took_over = waited = False
+    while True:
         try:
             lock.fs.pipe_file(lock.path, data, mode="create")
             break
         except FileExistsError:
             holder = _holder(lock)
             stale = holder.get("host") == info["host"] and not _alive(int(holder.get("pid", 0)))
-            if attempt == 0 and stale:
+            if stale and not took_over:
                 log.warning("%s: taking over the lock of %s, gone", lock, _describe(holder))
                 lock.fs.rm_file(lock.path)
+                took_over = True
+                continue
+            if time.monotonic() < deadline:
+                if not waited:
+                    log.warning(
+                        "%s: waiting up to %.0f s for another %s to finish",
+                        lock,
+                        wait_s,
+                        _describe(holder),
+                    )
+                    waited = True
+                time.sleep(_RETRY_S)
                 continue
             raise StoreError(
                 f"{lock}: another {_describe(holder)} is writing to this store; wait for it to "
