@@ -33,6 +33,8 @@ def dask_client(scheduler: str) -> Iterator[Any]:
             "engine.kind = 'dask' needs Dask: pip install 'monitor[dask]' (here and on the "
             "workers), or set engine.kind = 'local'"
         ) from exc
+    # Dask logs each worker's start and stop at INFO on its own logger: only as verbose as ours.
+    logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
     if scheduler.startswith("local:"):
         n_workers = int(scheduler.removeprefix("local:"))
         with (
@@ -40,7 +42,9 @@ def dask_client(scheduler: str) -> Iterator[Any]:
                 n_workers=n_workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                host="127.0.0.1",
+                # A cluster for one run: no dashboard.
+                scheduler_kwargs={"dashboard": False},
             ) as cluster,
             Client(cluster) as client,
         ):
