@@ -40,8 +40,9 @@ from monitor.pipeline.buckets import (
     plan_buckets,
     split_slice,
 )
-from monitor.pipeline.dask_engine import BYTES_PER_POSITION, run_on, waves
+from monitor.pipeline.dask_engine import BYTES_PER_POSITION, DaskEngine, run_on, waves
 from monitor.pipeline.detect import DetectSummary, detect_calls
+from monitor.pipeline.engines import MERGE_FAN_IN, LocalEngine
 from monitor.pipeline.space_time import SpaceTimeGrid, close_pairs, split_partitions
 from monitor.store.calls import PENDING, RAW_CALLS, TRANSITS
 from monitor.store.parquet import Store, live_files
@@ -284,7 +285,7 @@ def test_buckets_in_waves_on_a_dask_cluster_give_the_plain_detection(
     settings = _with_engine(store, partitions=7)
     files = [str(f) for f in Store(settings.store.path).position_files()]
     counts = FLEET.group_by("mmsi").agg(n_positions=pl.len())
-    plan = plan_buckets(files, counts, settings.engine)
+    plan = plan_buckets(file_slices(files, 1000), counts, settings.engine)
     job = BucketJob(tuple(load_zones(settings)), settings.detect)
     # Room for the pieces of three buckets at a time: waves of 3, 3 and 1.
     room = 3 * (FLEET.height // 7) * BYTES_PER_POSITION
@@ -294,3 +295,30 @@ def test_buckets_in_waves_on_a_dask_cluster_give_the_plain_detection(
     for name in ("calls", "transits", "pending"):
         table: pl.DataFrame = getattr(found, name)
         assert table.sort("mmsi", "arrival_utc").equals(plain[name])
+
+
+def test_vessel_counts_here_and_on_a_dask_cluster_equal_one_scan(
+    tmp_path: Path, scheduler: str
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    _write(tmp_path, FLEET, files_per_day=12)
+    db = Store(tmp_path)
+    files = db.position_files()
+    expected = (
+        db.scan_positions(files)
+        .filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+        .group_by("mmsi")
+        .agg(
+            n_positions=pl.len().cast(pl.UInt64),
+            first_utc=pl.col("timestamp_utc").min(),
+            last_utc=pl.col("timestamp_utc").max(),
+        )
+        .sort("mmsi")
+        .collect()
+    )
+    # More slices than are added up at once: more than one level of merges.
+    slices = file_slices([str(f) for f in files], 100)
+    assert len(slices) > MERGE_FAN_IN
+    assert LocalEngine().count(slices).equals(expected)
+    with distributed.Client(scheduler) as client:
+        assert DaskEngine(client).count(slices).equals(expected)

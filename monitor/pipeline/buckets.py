@@ -42,6 +42,12 @@ _LOW_32 = np.uint64(0xFFFF_FFFF)
 COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
 
 
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def buckets_of(mmsi: npt.ArrayLike, n_buckets: int) -> npt.NDArray[np.uint32]:
     """Return the bucket (``0..n_buckets-1``) of each MMSI."""
     hashed = (np.asarray(mmsi).astype(np.uint64) * _MULTIPLIER) & _LOW_32
@@ -117,6 +123,35 @@ def split_slice(
     return pieces if keep is None else [pieces[b] for b in keep]
 
 
+def count_slice(part: FileSlice, filesystem: Any = None) -> pa.Table:
+    """Return, per vessel of ``part``, its positions with a finite place and their first and
+    last time: mmsi, n_positions, first_utc, last_utc."""
+    table = pq.ParquetFile(part.path, filesystem=filesystem).read_row_groups(
+        list(part.row_groups), columns=["mmsi", "timestamp_utc", "lat", "lon"]
+    )
+    frame = _frame(table).filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+    return (
+        frame.group_by("mmsi")
+        .agg(
+            n_positions=pl.len().cast(pl.UInt64),
+            first_utc=pl.col("timestamp_utc").min(),
+            last_utc=pl.col("timestamp_utc").max(),
+        )
+        .to_arrow()
+    )
+
+
+def merge_counts(parts: Sequence[pa.Table]) -> pa.Table:
+    """Return the per-vessel counts of :func:`count_slice` tables added up."""
+    frames = [_frame(p) for p in parts]
+    return (
+        pl.concat(frames)
+        .group_by("mmsi")
+        .agg(pl.col("n_positions").sum(), pl.col("first_utc").min(), pl.col("last_utc").max())
+        .to_arrow()
+    )
+
+
 @dataclass(frozen=True)
 class BucketPlan:
     """What to read and how to split it: the same for every engine."""
@@ -132,14 +167,14 @@ class BucketPlan:
 
 
 def plan_buckets(
-    files: Sequence[str],
+    slices: list[FileSlice],
     positions_per_vessel: pl.DataFrame,
     engine: EngineSettings,
     *,
     vessels: pl.Series | None = None,
     filesystem: Any = None,
 ) -> BucketPlan:
-    """Return the plan to detect ``vessels`` (None: all) from the store files ``files``.
+    """Return the plan to detect ``vessels`` (None: all) from the store's ``slices``.
 
     ``positions_per_vessel`` (mmsi, n_positions) sizes the buckets.
     """
@@ -148,7 +183,7 @@ def plan_buckets(
         counts = counts.filter(pl.col("mmsi").is_in(vessels.implode()))
     n_buckets = bucket_count(counts, engine.partition_positions, engine.partitions)
     return BucketPlan(
-        slices=file_slices(files, engine.partition_positions, filesystem),
+        slices=slices,
         n_buckets=n_buckets,
         vessels=None if vessels is None else pl.DataFrame({"mmsi": vessels}).to_arrow(),
         filesystem=filesystem,
@@ -162,12 +197,6 @@ class BucketJob:
 
     zones: tuple[Zone, ...]
     detect: DetectSettings
-
-
-def _frame(table: pa.Table) -> pl.DataFrame:
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
 
 
 def analyse_bucket(pieces: Sequence[pa.Table], job: BucketJob) -> dict[str, pa.Table]:

@@ -11,13 +11,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from monitor.errors import ConfigError
-from monitor.pipeline.buckets import BucketJob, BucketPlan, analyse_bucket, split_slice
+from monitor.pipeline.buckets import (
+    BucketJob,
+    BucketPlan,
+    FileSlice,
+    analyse_bucket,
+    count_slice,
+    merge_counts,
+    split_slice,
+)
+from monitor.pipeline.engines import MERGE_FAN_IN, counts_frame
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +71,28 @@ def dask_client(scheduler: str) -> Iterator[Any]:
         yield client
 
 
-def run_dask(plan: BucketPlan, job: BucketJob, scheduler: str) -> list[dict[str, pa.Table]]:
-    """Return each bucket's analysis, run as tasks on the Dask cluster at ``scheduler``."""
-    with dask_client(scheduler) as client:
-        return run_on(client, plan, job)
+class DaskEngine:
+    """Runs the steps as tasks through a Dask client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def count(self, slices: Sequence[FileSlice], filesystem: Any = None) -> pl.DataFrame:
+        """Return per vessel its positions and their first and last time, counted by the
+        workers slice by slice and added up in a tree of tasks."""
+        if not slices:
+            return counts_frame(None)
+        level = [self.client.submit(count_slice, part, filesystem, pure=False) for part in slices]
+        while len(level) > 1:
+            level = [
+                self.client.submit(merge_counts, level[i : i + MERGE_FAN_IN], pure=False)
+                for i in range(0, len(level), MERGE_FAN_IN)
+            ]
+        return counts_frame(level[0].result())
+
+    def run(self, plan: BucketPlan, job: BucketJob) -> list[dict[str, pa.Table]]:
+        """Return each bucket's analysis (see :func:`run_on`)."""
+        return run_on(self.client, plan, job)
 
 
 #: Bytes a position takes between the map and the reduce steps (five columns in Arrow).

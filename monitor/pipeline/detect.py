@@ -26,7 +26,8 @@ from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.identity import enrich
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline.engines import detect_in_buckets
+from monitor.pipeline.buckets import file_slices
+from monitor.pipeline.engines import Engine, detect_in_buckets, open_engine
 from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
 from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
 from monitor.store.fs import arrow_source
@@ -74,20 +75,6 @@ def _fingerprint(zones: list[Zone], settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def _vessel_checkpoint(positions: pl.LazyFrame) -> pl.DataFrame:
-    checkpoint = (
-        positions.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
-        .group_by("mmsi")
-        .agg(
-            n_positions=pl.len().cast(pl.UInt32),
-            first_utc=pl.col("timestamp_utc").min(),
-            last_utc=pl.col("timestamp_utc").max(),
-        )
-        .collect(engine="streaming")
-    )
-    return conform(checkpoint, CALLS_CHECKPOINT_SCHEMA)
-
-
 def detect_calls(settings: Settings, *, lock_wait_s: float = ANALYSIS_WAIT_S) -> DetectSummary:
     """Return a summary after detecting the calls of every vessel with new positions in the store.
 
@@ -105,17 +92,26 @@ def detect_calls(settings: Settings, *, lock_wait_s: float = ANALYSIS_WAIT_S) ->
             "geofences.circles to the config"
         )
     store = Store(store_path)
-    with store.analysis_writer("detect", wait_s=lock_wait_s):
-        return _detect_locked(store, zones, settings)
+    with (
+        store.analysis_writer("detect", wait_s=lock_wait_s),
+        open_engine(settings.engine) as engine,
+    ):
+        return _detect_locked(store, zones, settings, engine)
 
 
-def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> DetectSummary:
+def _detect_locked(
+    store: Store, zones: list[Zone], settings: Settings, engine: Engine
+) -> DetectSummary:
     store_path = store.root
     fingerprint = _fingerprint(zones, settings)
     # One listing of the position files for the checkpoint and the detection alike: rows an
     # ingest adds meanwhile are in neither, so the checkpoint never covers rows not detected.
-    files = store.position_files()
-    checkpoint = _vessel_checkpoint(store.scan_positions(files))
+    sources = [arrow_source(f) for f in store.position_files()]
+    filesystem = sources[0][1] if sources else None
+    slices = file_slices(
+        [name for name, _ in sources], settings.engine.partition_positions, filesystem
+    )
+    checkpoint = conform(engine.count(slices, filesystem), CALLS_CHECKPOINT_SCHEMA)
     full = detected_with(store_path) != fingerprint
     old_calls = load_calls(store_path)
     if full:
@@ -127,14 +123,14 @@ def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> Detec
         changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
         kept = Detected.read(store_path, pl.col("mmsi").is_in(unchanged["mmsi"].implode()))
 
-    sources = [arrow_source(f) for f in files]
     found = detect_in_buckets(
-        [name for name, _ in sources],
+        engine,
+        slices,
         checkpoint,
         zones,
         settings,
         vessels=None if full else changed,
-        filesystem=sources[0][1] if sources else None,
+        filesystem=filesystem,
     )
     detected = Detected(
         raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),

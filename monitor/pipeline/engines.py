@@ -9,25 +9,28 @@ the slices and the buckets to a cluster as tasks (:mod:`monitor.pipeline.dask_en
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 import pyarrow as pa
 
 from monitor.analyse.geofences import Zone
 from monitor.analyse.portcalls.detect import Detection
-from monitor.config import Settings
+from monitor.config import EngineSettings, Settings
 from monitor.pipeline.buckets import (
     BucketJob,
     BucketPlan,
     FileSlice,
     analyse_bucket,
     combine,
+    count_slice,
+    merge_counts,
     plan_buckets,
     split_slice,
 )
@@ -38,41 +41,97 @@ log = logging.getLogger(__name__)
 _SPILL_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
-def run_local(plan: BucketPlan, job: BucketJob) -> list[dict[str, pa.Table]]:
-    """Return each bucket's analysis, run in this process one bucket after another."""
+class LocalEngine:
+    """Runs the steps in this process, one slice or one bucket at a time."""
 
-    def split(part: FileSlice) -> list[pa.Table]:
-        return split_slice(part, plan.n_buckets, vessels=plan.vessels, filesystem=plan.filesystem)
+    def count(self, slices: Sequence[FileSlice], filesystem: Any = None) -> pl.DataFrame:
+        """Return per vessel its positions and their first and last time (see
+        :func:`~monitor.pipeline.buckets.count_slice`)."""
+        merged: list[pa.Table] = []
+        for part in slices:
+            merged.append(count_slice(part, filesystem))
+            if len(merged) >= MERGE_FAN_IN:
+                merged = [merge_counts(merged)]
+        return counts_frame(merge_counts(merged) if merged else None)
 
-    if plan.n_buckets == 1:
-        return [analyse_bucket([split(part)[0] for part in plan.slices], job)]
-    results: list[dict[str, pa.Table]] = []
-    with tempfile.TemporaryDirectory(prefix="monitor-buckets-") as spill:
-        written: dict[int, list[Path]] = {}
-        for i, part in enumerate(plan.slices):
-            for bucket, piece in enumerate(split(part)):
-                if piece.num_rows == 0:
-                    continue
-                path = Path(spill) / f"{bucket}-{i}.arrow"
-                with (
-                    pa.OSFile(str(path), "wb") as sink,
-                    pa.ipc.new_file(sink, piece.schema, options=_SPILL_OPTIONS) as writer,
-                ):
-                    writer.write_table(piece)
-                written.setdefault(bucket, []).append(path)
-        for bucket in sorted(written):
-            pieces = []
-            for path in written[bucket]:
-                with pa.memory_map(str(path)) as source:
-                    pieces.append(pa.ipc.open_file(source).read_all())
-            results.append(analyse_bucket(pieces, job))
-            for path in written[bucket]:
-                path.unlink()
-    return results or [analyse_bucket([], job)]
+    def run(self, plan: BucketPlan, job: BucketJob) -> list[dict[str, pa.Table]]:
+        """Return each bucket's analysis, one bucket after another."""
+
+        def split(part: FileSlice) -> list[pa.Table]:
+            return split_slice(
+                part, plan.n_buckets, vessels=plan.vessels, filesystem=plan.filesystem
+            )
+
+        if plan.n_buckets == 1:
+            return [analyse_bucket([split(part)[0] for part in plan.slices], job)]
+        results: list[dict[str, pa.Table]] = []
+        with tempfile.TemporaryDirectory(prefix="monitor-buckets-") as spill:
+            written: dict[int, list[Path]] = {}
+            for i, part in enumerate(plan.slices):
+                for bucket, piece in enumerate(split(part)):
+                    if piece.num_rows == 0:
+                        continue
+                    path = Path(spill) / f"{bucket}-{i}.arrow"
+                    with (
+                        pa.OSFile(str(path), "wb") as sink,
+                        pa.ipc.new_file(sink, piece.schema, options=_SPILL_OPTIONS) as writer,
+                    ):
+                        writer.write_table(piece)
+                    written.setdefault(bucket, []).append(path)
+            for bucket in sorted(written):
+                pieces = []
+                for path in written[bucket]:
+                    with pa.memory_map(str(path)) as source:
+                        pieces.append(pa.ipc.open_file(source).read_all())
+                results.append(analyse_bucket(pieces, job))
+                for path in written[bucket]:
+                    path.unlink()
+        return results or [analyse_bucket([], job)]
+
+
+#: Per-vessel counts are added up this many tables at a time.
+MERGE_FAN_IN = 16
+
+
+def counts_frame(table: pa.Table | None) -> pl.DataFrame:
+    """Return merged counts as a frame sorted by MMSI (empty with their columns when None)."""
+    if table is None:
+        return pl.DataFrame(
+            schema={
+                "mmsi": pl.UInt32(),
+                "n_positions": pl.UInt64(),
+                "first_utc": pl.Datetime("us", "UTC"),
+                "last_utc": pl.Datetime("us", "UTC"),
+            }
+        )
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.sort("mmsi")
+
+
+class Engine(Protocol):
+    """What the detection job needs of an engine."""
+
+    def count(self, slices: Sequence[FileSlice], filesystem: Any = None) -> pl.DataFrame: ...
+
+    def run(self, plan: BucketPlan, job: BucketJob) -> list[dict[str, pa.Table]]: ...
+
+
+@contextlib.contextmanager
+def open_engine(engine: EngineSettings) -> Iterator[Engine]:
+    """Yield the engine of ``engine`` (for Dask, connected to its scheduler until the end)."""
+    if engine.kind == "dask":
+        from monitor.pipeline.dask_engine import DaskEngine, dask_client
+
+        with dask_client(engine.scheduler) as client:
+            yield DaskEngine(client)
+        return
+    yield LocalEngine()
 
 
 def detect_in_buckets(
-    files: Sequence[str],
+    engine: Engine,
+    slices: list[FileSlice],
     positions_per_vessel: pl.DataFrame,
     zones: Sequence[Zone],
     settings: Settings,
@@ -80,28 +139,24 @@ def detect_in_buckets(
     vessels: pl.Series | None = None,
     filesystem: Any = None,
 ) -> Detection:
-    """Return the detection of ``vessels`` (None: every vessel) in the store files ``files``,
-    run by the engine of ``settings.engine`` bucket by bucket.
+    """Return the detection of ``vessels`` (None: every vessel) in the store's ``slices``, run
+    by ``engine`` bucket by bucket.
 
-    ``files`` are the store's live files (never a directory listing: a compaction leaves the
+    ``slices`` cut the store's live files (never a directory listing: a compaction leaves the
     files it replaced on disk for a while). The result is the same for any engine and any number
     of buckets.
     """
-    engine = settings.engine
-    plan = plan_buckets(files, positions_per_vessel, engine, vessels=vessels, filesystem=filesystem)
+    plan = plan_buckets(
+        slices, positions_per_vessel, settings.engine, vessels=vessels, filesystem=filesystem
+    )
     job = BucketJob(zones=tuple(zones), detect=settings.detect)
     started = time.perf_counter()
-    if engine.kind == "dask":
-        from monitor.pipeline.dask_engine import run_dask
-
-        results = run_dask(plan, job, engine.scheduler)
-    else:
-        results = run_local(plan, job)
+    results = engine.run(plan, job)
     log.info(
         "detect: %d slices in %d vessel buckets on the %s engine in %.1f s",
         len(plan.slices),
         plan.n_buckets,
-        engine.kind,
+        settings.engine.kind,
         time.perf_counter() - started,
     )
     return combine(results)
