@@ -56,6 +56,8 @@ STATICS_SCHEMA: dict[str, pl.DataType] = {
 CALLS_SCHEMA: dict[str, pl.DataType] = {
     "call_id": pl.String(),
     "mmsi": pl.UInt32(),
+    # The track (one transmitter) of the MMSI the call belongs to, see monitor.analyse.tracks.
+    "track_id": pl.String(),
     "imo": pl.UInt32(),
     "vessel_name": pl.String(),
     "callsign": pl.String(),

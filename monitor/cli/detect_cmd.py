@@ -55,7 +55,7 @@ def detect(
     kind = "every vessel re-detected" if summary.full_run else "vessels with new data"
     console.print(
         f"Processed {summary.positions_processed:,} positions of {summary.vessels_processed:,} "
-        f"vessels ({kind}; {summary.outliers_dropped:,} outliers dropped)."
+        f"vessels ({kind}; {summary.positions_dropped:,} displaced positions dropped)."
     )
     console.print(
         f"Calls: {summary.calls_total:,} ({summary.calls_new:,} new, {summary.calls_open:,} in "

@@ -36,7 +36,7 @@ from monitor.store.parquet import Store, atomic_write_parquet
 log = logging.getLogger(__name__)
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 2
+DETECTOR_VERSION = 3
 
 #: Columns of :func:`load_calls`: CALLS_SCHEMA, then the call's mean position (map markers).
 CALLS_WITH_POSITION_SCHEMA: dict[str, pl.DataType] = {
@@ -66,7 +66,8 @@ class DetectSummary:
 
     vessels_processed: int = 0
     positions_processed: int = 0
-    outliers_dropped: int = 0
+    #: Positions dropped as displaced: runs that jumped away from their track and came back.
+    positions_dropped: int = 0
     calls_total: int = 0
     calls_new: int = 0
     calls_open: int = 0
@@ -88,6 +89,7 @@ class DetectSummary:
 def _fingerprint(zones: list[Zone], settings: Settings) -> str:
     digest = hashlib.sha256()
     digest.update(f"v{DETECTOR_VERSION}|{settings.detect.model_dump_json()}".encode())
+    digest.update(settings.tracks.model_dump_json().encode())
     for zone in zones:
         digest.update(f"|{zone.id}|{zone.name}|{zone.kind}|{zone.port_id}|".encode())
         digest.update(shapely.to_wkb(zone.geometry))
@@ -186,8 +188,8 @@ def enrich(raw_calls: pl.DataFrame, statics: pl.DataFrame) -> pl.DataFrame:
             flag=flag_expr(pl.col("mmsi")),
             arrival_draught_m=pl.col("draught_m_arrival"),
             departure_draught_m=pl.col("draught_m_departure"),
-            prev_port_id=pl.col("port_id").shift(1).over("mmsi"),
-            prev_departure_utc=pl.col("departure_utc").shift(1).over("mmsi"),
+            prev_port_id=pl.col("port_id").shift(1).over("track_id"),
+            prev_departure_utc=pl.col("departure_utc").shift(1).over("track_id"),
         )
         .sort("arrival_utc", "mmsi", "port_id")
     )
@@ -258,7 +260,7 @@ def detect_calls(settings: Settings) -> DetectSummary:
     positions = store.scan_positions()
     if not full:
         positions = positions.filter(pl.col("mmsi").is_in(changed.implode()))
-    found = portcalls.detect_all(positions, zones, settings.detect)
+    found = portcalls.detect_all(positions, zones, settings.detect, settings.tracks)
     raw = pl.concat([raw, found.calls]).sort("mmsi", "arrival_utc")
     transits = pl.concat([transits, found.transits]).sort("mmsi", "arrival_utc")
     pending = pl.concat([pending, found.pending]).sort("mmsi", "arrival_utc")
@@ -277,7 +279,7 @@ def detect_calls(settings: Settings) -> DetectSummary:
     summary = DetectSummary(
         vessels_processed=changed.len(),
         positions_processed=found.n_positions,
-        outliers_dropped=found.n_outliers,
+        positions_dropped=found.n_dropped,
         calls_total=calls.height,
         calls_new=sum(1 for cid in calls["call_id"].to_list() if cid not in old_ids),
         calls_open=calls.filter(pl.col("status") == "in_port").height,

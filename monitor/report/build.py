@@ -19,7 +19,7 @@ from branca.element import Element
 
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.detect import prepare_positions
-from monitor.config import DetectSettings, Settings
+from monitor.config import Settings, TrackSettings
 from monitor.core.times import as_utc
 from monitor.errors import ReportError
 from monitor.report import data, fmt, kml, mapview, tables
@@ -53,7 +53,8 @@ class ReportInputs:
     title: str = "Port activity"
     max_gap_h: float = 4.0
     move_speed_kn: float = 0.5
-    max_speed_kn: float = 50.0
+    #: How positions are split into tracks (each is drawn on its own; displaced runs are not).
+    tracks: TrackSettings = field(default_factory=TrackSettings)
     #: Newest message time in the store; None takes the newest of ``positions``.
     data_end: datetime | None = None
     max_points_per_vessel: int = 500
@@ -97,11 +98,10 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     """Return the files of a report (``index.html``, calls as CSV/GeoJSON/KML, summary numbers)."""
     since, until = inputs.since, inputs.until
     positions = inputs.positions.filter(pl.col("timestamp_utc").is_between(since, until))
-    # The detector's outlier rule: a lone fix implying more than max_speed_kn from both
-    # neighbours is a bad position, and on the map it would be a long spike.
-    positions, n_outliers = prepare_positions(
-        positions, DetectSettings(max_speed_kn=inputs.max_speed_kn)
-    )
+    # The detector's tracks: two ships on one MMSI are drawn apart, and displaced runs (bad
+    # fixes, spoofing) would be long spikes on the map.
+    positions, segmentation = prepare_positions(positions, inputs.tracks)
+    n_outliers = segmentation.n_dropped
     positions = positions.rename({"speed_kn": "sog_kn"})
     data_end = inputs.data_end
     if data_end is None and inputs.positions.height:
@@ -261,7 +261,7 @@ def write_report(
         title=settings.name,
         max_gap_h=settings.detect.max_gap_h,
         move_speed_kn=settings.detect.move_speed_kn,
-        max_speed_kn=settings.detect.max_speed_kn,
+        tracks=settings.tracks,
         data_end=data_end,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,
         tiles=settings.report.tiles,

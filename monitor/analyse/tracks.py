@@ -1,0 +1,605 @@
+"""Tracks: each MMSI's positions split into one track per transmitter, displaced runs dropped.
+
+Segmentation follows Global Fishing Watch's ``gpsdio-segment``. An MMSI's positions are taken in
+time order; each joins the track it can be reached from at ``max_speed_kn``, the interval padded
+in quadrature by ``clock_slack_s`` (logging clocks jitter and step back by minutes, and a message
+logged twice minutes apart must not look like a jump). Among the tracks it could join, it takes
+the one it fits best, scored as in gpsdio-segment: ``exp(-(5 d / reach)^2) / padded_time``, so a
+track heard seconds ago wins over one heard hours ago. A track silent for ``max_silence_h`` is
+closed: it takes a position only when no open track can, so one ship silent for days keeps its
+track while a second ship on its MMSI cannot take it over. A position no track can take starts
+a new one.
+
+A short track (at most ``max_jump_reports`` positions over at most ``max_jump_h``) that lies
+within the time span of a longer track of its MMSI (or just before its first or just after its
+last position) while that track is silent is a displaced run: the transmitter jumped away and
+came back (GPS fault, spoofing burst, a lone bad fix). It belongs to no track and is reported in
+:attr:`Segmentation.jumps`. A short track that reports while the longer one keeps reporting is
+a second transmitter and stays a track.
+
+Two tracks of one MMSI that remain are two transmitters; :func:`concurrent_tracks` finds those
+active at the same time farther apart than one ship could sail.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from monitor.analyse.positions import sorted_rows
+from monitor.config import TrackSettings
+from monitor.core.jit import I64, U32, inline, kernel
+from monitor.schema import UTC_US
+
+F64 = npt.NDArray[np.float64]
+I64_2D = npt.NDArray[np.int64]
+
+_M_PER_DEG = 111_195.08
+_MPS_PER_KN = 1852.0 / 3600.0
+_US_PER_H = 3_600_000_000
+#: Tracks of one MMSI each position is compared with: the most recently heard. A default MMSI
+#: shared by more transmitters than this gets extra tracks; segmentation never slows down.
+MAX_CANDIDATES = 32
+#: How strongly a track that a position reaches easily is preferred to one it barely reaches:
+#: the maximum speed over a typical speed (50 kn / 20 kn).
+_SHARPNESS = 2.5
+#: Rows of each track a position is compared with when it fits no track's last row: a run of
+#: up to this many minus one bad fixes is recognised as it happens (gpsdio-segment: 5).
+_LOOKBACK = 5
+#: Tracks with far fewer positions than this are preferred less (gpsdio-segment: 10).
+_SHORT_TRACK = 10.0
+
+#: One row per track (:attr:`Segmentation.tracks`), in the order of ``track``.
+TRACKS_SCHEMA: dict[str, pl.DataType] = {
+    "track": pl.UInt32(),
+    # "<mmsi>-<first position time>" (``366123456-20240301T061500Z``), ``-2``, ``-3`` appended
+    # for further tracks of the MMSI starting in the same second: the same data gives the same id.
+    "track_id": pl.String(),
+    "mmsi": pl.UInt32(),
+    "first_utc": UTC_US,
+    "last_utc": UTC_US,
+    "n_positions": pl.UInt32(),
+    "first_lat": pl.Float64(),
+    "first_lon": pl.Float64(),
+    "last_lat": pl.Float64(),
+    "last_lon": pl.Float64(),
+}
+
+#: One row per dropped run of displaced positions (:attr:`Segmentation.jumps`).
+JUMPS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    # The track the positions jumped away from (and came back to).
+    "track_id": pl.String(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "n_positions": pl.UInt32(),
+    # The first displaced position: where the track jumped to.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    # The track's position just before the jump (just after, for a run before its first).
+    "from_lat": pl.Float64(),
+    "from_lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+}
+
+#: One row per pair of tracks of one MMSI active at the same time far apart
+#: (:func:`concurrent_tracks`).
+CONCURRENT_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "other_track_id": pl.String(),
+    # First and last moment at which the two were too far apart to be one ship.
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    # Both positions at the first such moment, and how far apart they were.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "other_lat": pl.Float64(),
+    "other_lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+    # Positions of either track that the other could not have reached.
+    "n_positions": pl.UInt32(),
+}
+
+
+@dataclass
+class Segmentation:
+    """What :func:`segment` gives back."""
+
+    #: The positions kept, sorted by mmsi, track and time, with ``track`` (UInt32): the row of
+    #: their track in :attr:`tracks`.
+    positions: pl.DataFrame
+    #: One row per track, :data:`TRACKS_SCHEMA`.
+    tracks: pl.DataFrame
+    #: One row per dropped run of displaced positions, :data:`JUMPS_SCHEMA`.
+    jumps: pl.DataFrame
+
+    @property
+    def n_dropped(self) -> int:
+        """Return the number of positions dropped as displaced."""
+        return int(self.jumps["n_positions"].sum()) if self.jumps.height else 0
+
+    def with_track_ids(self) -> pl.DataFrame:
+        """Return :attr:`positions` with a ``track_id`` column after ``mmsi``."""
+        return _labelled(self.positions, self.tracks)
+
+    def multi_track(self) -> pl.DataFrame:
+        """Return :meth:`with_track_ids` of the MMSIs that have several tracks only."""
+        several = self.tracks.filter(pl.len().over("mmsi") > 1)["mmsi"].unique()
+        rows = self.positions.filter(pl.col("mmsi").is_in(several.implode()))
+        return _labelled(rows, self.tracks)
+
+
+def _labelled(positions: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame:
+    return positions.insert_column(1, tracks["track_id"].gather(positions["track"]))
+
+
+@inline
+def _cost(
+    t_us: I64,
+    lat: F64,
+    lon: F64,
+    i: int,
+    j: int,
+    reach_deg_per_s: float,
+    slack2: float,
+) -> tuple[float, float]:
+    """Return (distance over reach, squared; squared padded interval) of row ``i`` after row
+    ``j``: the first is above 1 when the fix cannot follow."""
+    dt_s = (t_us[i] - t_us[j]) * 1e-6
+    padded2 = dt_s * dt_s + slack2
+    reach2 = reach_deg_per_s * reach_deg_per_s * padded2
+    dlat = lat[i] - lat[j]
+    dlon = lon[i] - lon[j]
+    if dlon > 180.0:
+        dlon -= 360.0
+    elif dlon < -180.0:
+        dlon += 360.0
+    dlon *= math.cos(math.radians(0.5 * (lat[i] + lat[j])))
+    d2 = dlat * dlat + dlon * dlon
+    if reach2 <= 0.0:
+        return (0.0 if d2 == 0.0 else 2.0), 1e-6
+    return d2 / reach2, max(padded2, 1e-6)
+
+
+@inline
+def _score(cost2: float, padded2: float, count: int) -> float:
+    """Return how likely a fix follows a track's last fix: a Gaussian density around it, its
+    spread growing with the time since (so it falls with the squared time), weighed down for
+    tracks of few fixes, which may be bad fixes themselves (gpsdio-segment)."""
+    a = count / _SHORT_TRACK
+    return float(math.exp(-_SHARPNESS * _SHARPNESS * cost2) / padded2 * a / math.sqrt(1 + a * a))
+
+
+@inline
+def _stale(count: int, gap_us: int, excursion_us: int) -> bool:
+    """Return whether a track of ``count`` positions, silent for ``gap_us``, is a stray."""
+    return count < _SHORT_TRACK and gap_us > excursion_us
+
+
+@kernel
+def _assign(
+    mmsi: U32,
+    t_us: I64,
+    lat: F64,
+    lon: F64,
+    reach_deg_per_s: float,
+    slack_s: float,
+    silence_us: int,
+    excursion_us: int,
+) -> I64:
+    """Return each row's track number (rows sorted by mmsi and time); numbers rise with the MMSI.
+
+    Each track (slot) remembers its last ``_LOOKBACK`` rows. A row that no track's last row can
+    reach, but an earlier row of a track can, better than the row after that one joined, returns
+    from an excursion (of at most ``excursion_us``): it joins that track, and the excursion
+    moves to a track of its own.
+    """
+    n = len(mmsi)
+    track = np.empty(n, np.int64)
+    joined = np.ones(n, np.float64)
+    slot_track = np.empty(MAX_CANDIDATES, np.int64)
+    slot_count = np.zeros(MAX_CANDIDATES, np.int64)
+    slot_rows = np.empty((MAX_CANDIDATES, _LOOKBACK), np.int64)
+    slot_depth = np.zeros(MAX_CANDIDATES, np.int64)
+    used = 0
+    next_track = 0
+    slack2 = slack_s * slack_s
+    for i in range(n):
+        if i == 0 or mmsi[i] != mmsi[i - 1]:
+            used = 0
+        best = -1
+        best_score = 0.0
+        best_cost = 1.0
+        best_open = False
+        # A short track silent for longer than an excursion lasts (a stray fix or two) takes no
+        # more positions while a real track of the MMSI is heard: bad fixes days apart would
+        # otherwise join up into a phantom track, as anything is within reach after days.
+        heard = False
+        for s in range(used):
+            gap_us = t_us[i] - t_us[slot_rows[s, 0]]
+            if gap_us <= silence_us and not _stale(slot_count[s], gap_us, excursion_us):
+                heard = True
+        for s in range(used):
+            last = slot_rows[s, 0]
+            if heard and _stale(slot_count[s], t_us[i] - t_us[last], excursion_us):
+                continue
+            cost2, padded2 = _cost(t_us, lat, lon, i, last, reach_deg_per_s, slack2)
+            if cost2 > 1.0:
+                continue
+            score = _score(cost2, padded2, slot_count[s])
+            is_open = t_us[i] - t_us[last] <= silence_us
+            if (is_open and not best_open) or (is_open == best_open and score > best_score):
+                best, best_score, best_cost, best_open = s, score, cost2, is_open
+        if best < 0:
+            # Look back: the last rows of a track may be an excursion this row returns from.
+            back = 0
+            for s in range(used):
+                for k in range(1, slot_depth[s]):
+                    if t_us[slot_rows[s, 0]] - t_us[slot_rows[s, k - 1]] > excursion_us:
+                        break
+                    row = slot_rows[s, k]
+                    cost2, padded2 = _cost(t_us, lat, lon, i, row, reach_deg_per_s, slack2)
+                    if cost2 < joined[slot_rows[s, k - 1]]:
+                        score = _score(cost2, padded2, slot_count[s])
+                        if score > best_score:
+                            best, best_score, best_cost, back = s, score, cost2, k
+                        break
+            if best >= 0:
+                # The excursion (rows 0..back-1 of the slot) becomes a track of its own.
+                spare = used if used < MAX_CANDIDATES else _oldest(slot_rows, used, t_us, best)
+                if spare == used:
+                    used += 1
+                slot_track[spare] = next_track
+                next_track += 1
+                slot_count[spare] = back
+                slot_depth[spare] = back
+                for k in range(back):
+                    slot_rows[spare, k] = slot_rows[best, k]
+                    track[slot_rows[best, k]] = slot_track[spare]
+                joined[slot_rows[best, back - 1]] = 1.0
+                slot_count[best] -= back
+                slot_depth[best] -= back
+                for k in range(slot_depth[best]):
+                    slot_rows[best, k] = slot_rows[best, k + back]
+        if best < 0:
+            best = used if used < MAX_CANDIDATES else _oldest(slot_rows, used, t_us, -1)
+            if best == used:
+                used += 1
+            slot_track[best] = next_track
+            next_track += 1
+            slot_count[best] = 0
+            slot_depth[best] = 0
+        depth = min(slot_depth[best] + 1, _LOOKBACK)
+        for k in range(depth - 1, 0, -1):
+            slot_rows[best, k] = slot_rows[best, k - 1]
+        slot_rows[best, 0] = i
+        slot_depth[best] = depth
+        slot_count[best] += 1
+        track[i] = slot_track[best]
+        joined[i] = best_cost
+    return track
+
+
+@inline
+def _oldest(slot_rows: I64_2D, used: int, t_us: I64, keep: int) -> int:
+    """Return the slot heard from longest ago (other than ``keep``): it is forgotten."""
+    oldest = -1
+    for s in range(used):
+        if s != keep and (oldest < 0 or t_us[slot_rows[s, 0]] < t_us[slot_rows[oldest, 0]]):
+            oldest = s
+    return oldest
+
+
+@kernel
+def _hosts(
+    mmsi: U32,
+    first_us: I64,
+    last_us: I64,
+    count: I64,
+    starts: I64,
+    sorted_us: I64,
+    max_reports: int,
+    max_jump_us: int,
+    slack_us: int,
+) -> I64:
+    """Return, per track (in track order), the track its positions were displaced from, or -1.
+
+    A short track (at most ``max_reports`` positions over at most ``max_jump_us``) is displaced
+    from a longer track of its MMSI that is silent while it reports (bar ``slack_us`` at either
+    end: a second transmitter reports while the first one does) and that spans it, or starts
+    within ``max_jump_us`` after it when it is the MMSI's first, or ends within ``max_jump_us``
+    before it when it is the last. ``sorted_us`` holds the times of each track's rows from
+    ``starts``.
+    """
+    n = len(mmsi)
+    host = np.full(n, -1, np.int64)
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and mmsi[end] == mmsi[start]:
+            end += 1
+        if end - start > 1:
+            begin_us = first_us[start:end].min()
+            finish_us = last_us[start:end].max()
+            # Candidate hosts largest first: the main track of an MMSI is found at once.
+            by_size = start + np.argsort(-count[start:end], kind="mergesort")
+            for s in range(start, end):
+                if count[s] > max_reports or last_us[s] - first_us[s] > max_jump_us:
+                    continue
+                for t in by_size:
+                    if count[t] <= count[s]:
+                        break
+                    before = first_us[t] <= first_us[s] or (
+                        first_us[s] == begin_us and first_us[t] - last_us[s] <= max_jump_us
+                    )
+                    after = last_us[t] >= last_us[s] or (
+                        last_us[s] == finish_us and first_us[s] - last_us[t] <= max_jump_us
+                    )
+                    if not (before and after):
+                        continue
+                    times = sorted_us[starts[t] : starts[t] + count[t]]
+                    lo = np.searchsorted(times, first_us[s] + slack_us, side="right")
+                    hi = np.searchsorted(times, last_us[s] - slack_us, side="left")
+                    if hi <= lo:
+                        host[s] = t
+                        break
+        start = end
+    return host
+
+
+def _distance_km(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
+    """Return equirectangular distances: exact enough for the km to hundreds of km compared."""
+    dlon = (lon2 - lon1 + 180.0) % 360.0 - 180.0
+    x = dlon * np.cos(np.radians(0.5 * (lat1 + lat2)))
+    result: F64 = np.hypot(x, lat2 - lat1) * (_M_PER_DEG / 1000.0)
+    return result
+
+
+def _track_ids(mmsi: pl.Series, first_utc: pl.Series) -> pl.Series:
+    frame = pl.DataFrame({"mmsi": mmsi, "first_utc": first_utc}).with_columns(
+        stamp=pl.col("first_utc").dt.strftime("%Y%m%dT%H%M%SZ")
+    )
+    frame = frame.with_columns(k=pl.int_range(pl.len()).over("mmsi", "stamp"))
+    suffix = pl.when(pl.col("k") > 0).then(pl.format("-{}", pl.col("k") + 1)).otherwise(pl.lit(""))
+    return frame.select(track_id=pl.format("{}-{}", "mmsi", "stamp") + suffix).to_series()
+
+
+def _valid(positions: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    return (
+        positions.lazy()
+        .filter(
+            pl.col("lat").is_finite()
+            & pl.col("lon").is_finite()
+            & pl.col("mmsi").is_not_null()
+            & pl.col("timestamp_utc").is_not_null()
+        )
+        .collect()
+    )
+
+
+def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> Segmentation:
+    """Return the positions split into tracks, one per transmitter, displaced runs dropped.
+
+    ``positions`` needs mmsi, timestamp_utc, lat and lon; other columns are kept. Rows without a
+    finite position, an MMSI or a time are left out. Each MMSI is segmented over the positions
+    given, in time order, so the result does not depend on their order or on other MMSIs.
+    """
+    rows = sorted_rows(_valid(positions))
+    n = rows.order.size
+    mmsi_series = rows.column("mmsi")
+    time_series = rows.column("timestamp_utc")
+    mmsi = mmsi_series.to_numpy()
+    t_us = time_series.dt.epoch("us").to_numpy()
+    lat = rows.frame["lat"].to_numpy()[rows.order]
+    lon = rows.frame["lon"].to_numpy()[rows.order]
+    raw = _assign(
+        mmsi,
+        t_us,
+        lat,
+        lon,
+        settings.max_speed_kn * _MPS_PER_KN / _M_PER_DEG,
+        settings.clock_slack_s,
+        int(settings.max_silence_h * _US_PER_H),
+        int(settings.max_jump_h * _US_PER_H),
+    )
+    n_raw = int(raw.max()) + 1 if n else 0
+    count = np.bincount(raw, minlength=n_raw).astype(np.int64)
+    # Rows in (track, time) order; the tracks of most MMSIs do not interleave and need no sort.
+    order = None if n < 2 or bool((raw[1:] >= raw[:-1]).all()) else np.argsort(raw, kind="stable")
+    by_track = np.arange(n) if order is None else order
+    starts = np.cumsum(count) - count
+    first_row = by_track[starts]
+    last_row = by_track[starts + count - 1]
+    host = _hosts(
+        mmsi[first_row],
+        t_us[first_row],
+        t_us[last_row],
+        count,
+        starts,
+        t_us[by_track],
+        settings.max_jump_reports,
+        int(settings.max_jump_h * _US_PER_H),
+        int(settings.clock_slack_s * 1e6),
+    )
+    kept = host < 0
+    index = np.cumsum(kept) - 1
+    tracks = pl.DataFrame(
+        {
+            "track": np.arange(int(kept.sum()), dtype=np.uint32),
+            "mmsi": mmsi_series.gather(first_row[kept]),
+            "first_utc": time_series.gather(first_row[kept]),
+            "last_utc": time_series.gather(last_row[kept]),
+            "n_positions": count[kept].astype(np.uint32),
+            "first_lat": lat[first_row[kept]],
+            "first_lon": lon[first_row[kept]],
+            "last_lat": lat[last_row[kept]],
+            "last_lon": lon[last_row[kept]],
+        }
+    )
+    tracks = tracks.insert_column(1, _track_ids(tracks["mmsi"], tracks["first_utc"]))
+    sorted_frame = pl.DataFrame({"mmsi": mmsi_series, "timestamp_utc": time_series})
+    jumps = _jumps(sorted_frame, t_us, lat, lon, by_track, starts, count, host, index, tracks)
+    # One gather for all columns: kept rows, each track's rows together, in time order.
+    keep_rows = kept[raw]
+    take = None if keep_rows.all() else np.flatnonzero(keep_rows)
+    kept_raw = raw if take is None else raw[take]
+    if order is not None and (kept_raw[1:] < kept_raw[:-1]).any():
+        regroup = np.argsort(kept_raw, kind="stable")
+        take = regroup if take is None else take[regroup]
+        kept_raw = kept_raw[regroup]
+    frame = rows.take(take).with_columns(track=pl.Series(index[kept_raw], dtype=pl.UInt32))
+    return Segmentation(positions=frame, tracks=tracks, jumps=jumps)
+
+
+def _jumps(
+    frame: pl.DataFrame,
+    t_us: I64,
+    lat: F64,
+    lon: F64,
+    by_track: I64,
+    starts: I64,
+    count: I64,
+    host: I64,
+    index: I64,
+    tracks: pl.DataFrame,
+) -> pl.DataFrame:
+    """Return one row per displaced run (:data:`JUMPS_SCHEMA`)."""
+    dropped = np.flatnonzero(host >= 0)
+    if dropped.size == 0:
+        return pl.DataFrame(schema=JUMPS_SCHEMA)
+    to_row = by_track[starts[dropped]]
+    end_row = by_track[starts[dropped] + count[dropped] - 1]
+    from_row = np.empty(dropped.size, dtype=np.int64)
+    for k, s in enumerate(dropped.tolist()):
+        h = host[s]
+        rows = by_track[starts[h] : starts[h] + count[h]]
+        before = int(np.searchsorted(t_us[rows], t_us[to_row[k]], side="right")) - 1
+        from_row[k] = rows[max(before, 0)]
+    return pl.DataFrame(
+        {
+            "mmsi": frame["mmsi"].gather(to_row),
+            "track_id": tracks["track_id"].gather(index[host[dropped]]),
+            "start_utc": frame["timestamp_utc"].gather(to_row),
+            "end_utc": frame["timestamp_utc"].gather(end_row),
+            "n_positions": count[dropped].astype(np.uint32),
+            "lat": lat[to_row],
+            "lon": lon[to_row],
+            "from_lat": lat[from_row],
+            "from_lon": lon[from_row],
+            "distance_km": _distance_km(lat[from_row], lon[from_row], lat[to_row], lon[to_row]),
+        },
+        schema=JUMPS_SCHEMA,
+    )
+
+
+def concurrent_tracks(
+    positions: pl.DataFrame, settings: TrackSettings, min_distance_km: float
+) -> pl.DataFrame:
+    """Return the pairs of tracks of one MMSI that were active at the same time far apart.
+
+    ``positions`` has mmsi, track_id, timestamp_utc, lat and lon (as
+    :meth:`Segmentation.with_track_ids`). A position of one track is too far from another track
+    when reaching it from that track's nearest positions in time (before or after) would take
+    more than ``max_speed_kn`` (the interval padded by ``clock_slack_s`` as in segmentation), by
+    more than ``min_distance_km``. Rows: :data:`CONCURRENT_SCHEMA`, sorted by mmsi and start;
+    ``track_id`` is the track that started first.
+    """
+    multi = positions.filter(pl.col("track_id").n_unique().over("mmsi") > 1)
+    if multi.is_empty():
+        return pl.DataFrame(schema=CONCURRENT_SCHEMA)
+    multi = multi.sort("mmsi", "track_id", "timestamp_utc")
+    t_us = multi["timestamp_utc"].dt.epoch("us").to_numpy()
+    lat = multi["lat"].to_numpy()
+    lon = multi["lon"].to_numpy()
+    spans = (
+        multi.with_row_index("row")
+        .group_by("mmsi", "track_id", maintain_order=True)
+        .agg(
+            lo=pl.col("row").first(),
+            hi=pl.col("row").last() + 1,
+            first_us=pl.col("timestamp_utc").first().dt.epoch("us"),
+            last_us=pl.col("timestamp_utc").last().dt.epoch("us"),
+        )
+        .sort("mmsi", "first_us", "track_id")
+    )
+    reach_km_per_s = settings.max_speed_kn * _MPS_PER_KN / 1000.0
+    rows: list[dict[str, object]] = []
+    for group in spans.partition_by("mmsi", maintain_order=True):
+        tracks = group.rows(named=True)
+        for i, a in enumerate(tracks):
+            for b in tracks[i + 1 :]:
+                if b["first_us"] > a["last_us"] or a["first_us"] > b["last_us"]:
+                    continue
+                ra = np.arange(a["lo"], a["hi"])
+                rb = np.arange(b["lo"], b["hi"])
+                here: list[I64] = []
+                there: list[I64] = []
+                for mine, other, out_mine, out_other in (
+                    (ra, rb, here, there),
+                    (rb, ra, there, here),
+                ):
+                    excess, nearest = _excess_km(
+                        t_us, lat, lon, mine, other, reach_km_per_s, settings.clock_slack_s
+                    )
+                    far = excess > min_distance_km
+                    out_mine.append(mine[far])
+                    out_other.append(nearest[far])
+                ia, ib = np.concatenate(here), np.concatenate(there)
+                if ia.size == 0:
+                    continue
+                first = int(np.argmin(np.minimum(t_us[ia], t_us[ib])))
+                k, m = int(ia[first]), int(ib[first])
+                rows.append(
+                    {
+                        "mmsi": a["mmsi"],
+                        "track_id": a["track_id"],
+                        "other_track_id": b["track_id"],
+                        "start_utc": int(np.minimum(t_us[ia], t_us[ib]).min()),
+                        "end_utc": int(np.maximum(t_us[ia], t_us[ib]).max()),
+                        "lat": float(lat[k]),
+                        "lon": float(lon[k]),
+                        "other_lat": float(lat[m]),
+                        "other_lon": float(lon[m]),
+                        "distance_km": float(_distance_km(lat[k], lon[k], lat[m], lon[m])),
+                        "n_positions": int(ia.size),
+                    }
+                )
+    if not rows:
+        return pl.DataFrame(schema=CONCURRENT_SCHEMA)
+    raw = {k: (pl.Int64() if v == UTC_US else v) for k, v in CONCURRENT_SCHEMA.items()}
+    frame = pl.DataFrame(rows, schema=raw, orient="row")
+    return frame.with_columns(
+        pl.col("start_utc", "end_utc").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    ).sort("mmsi", "start_utc", "track_id")
+
+
+def _excess_km(
+    t_us: I64,
+    lat: F64,
+    lon: F64,
+    mine: I64,
+    other: I64,
+    reach_km_per_s: float,
+    slack_s: float,
+) -> tuple[F64, I64]:
+    """Return, per row of ``mine``, how far beyond reach it is from the ``other`` track (the
+    smaller of its nearest positions before and after in time), and that nearest row."""
+    ot = t_us[other]
+    at = np.searchsorted(ot, t_us[mine], side="right")
+    best = np.full(mine.size, np.inf)
+    nearest = np.full(mine.size, other[0], dtype=np.int64)
+    for side in (at - 1, at):
+        ok = (side >= 0) & (side < other.size)
+        rows = other[np.clip(side, 0, other.size - 1)]
+        dt_s = (t_us[mine] - t_us[rows]) * 1e-6
+        reach = reach_km_per_s * np.sqrt(dt_s * dt_s + slack_s * slack_s)
+        excess = _distance_km(lat[mine], lon[mine], lat[rows], lon[rows]) - reach
+        better = ok & (excess < best)
+        best[better] = excess[better]
+        nearest[better] = rows[better]
+    return best, nearest
