@@ -1,7 +1,8 @@
 """Port-call accuracy against simulated ground truth: simulate -> ingest -> detect per scenario.
 
-Prints, per scenario: precision, recall and F1 of port calls (a detected call matches a true call of
-the same vessel and port whose time overlaps), median and 95th percentile arrival and departure
+Prints, per scenario: precision, recall and F1 of port calls (detected and true calls of the same
+vessel and port that overlap in time are paired one to one, longest overlap first; a part of a
+split call beyond the first is a false call), median and 95th percentile arrival and departure
 errors in minutes where the truth says the crossing was observable, transits wrongly reported as
 calls, and true calls split into several detected calls.
 
@@ -66,6 +67,25 @@ def match(truth: pl.DataFrame, detected: pl.DataFrame) -> pl.DataFrame:
     return pairs.filter((pl.col("_a") < pl.col("_b_det")) & (pl.col("_a_det") < pl.col("_b")))
 
 
+def one_to_one(pairs: pl.DataFrame) -> tuple[set[int], set[int]]:
+    """Return the true and detected calls paired one to one, longest overlaps first.
+
+    A true call split into several detected calls is matched once; the other parts count as
+    false calls, as do calls that merge two true ones beyond the first.
+    """
+    overlap = pl.min_horizontal("_b", "_b_det") - pl.max_horizontal("_a", "_a_det")
+    ranked = pairs.with_columns(_overlap=overlap).sort(
+        "_overlap", "t_idx", "d_idx", descending=[True, False, False]
+    )
+    true_used: set[int] = set()
+    det_used: set[int] = set()
+    for t, d in ranked.select("t_idx", "d_idx").iter_rows():
+        if t not in true_used and d not in det_used:
+            true_used.add(t)
+            det_used.add(d)
+    return true_used, det_used
+
+
 def _errors(pairs: pl.DataFrame, column: str, flag: str) -> tuple[float, float, int]:
     # A split call is timed by its first part's arrival and its last part's departure.
     det = pl.col(f"{column}_det")
@@ -94,8 +114,7 @@ def score(
     )
     detectable = truth.filter(pl.col("visible_h") >= MIN_VISIBLE_H)
     pairs = match(truth, detected)
-    matched_det = set(pairs["d_idx"].to_list())
-    matched_true = set(pairs["t_idx"].to_list())
+    matched_true, matched_det = one_to_one(pairs)
     detectable_idx = set(
         truth.with_row_index("t_idx")
         .filter(pl.col("visible_h") >= MIN_VISIBLE_H)["t_idx"]

@@ -37,7 +37,8 @@ days_option = click.option(
     default="default",
     show_default=True,
     help="clean: no noise or dark vessels; noisy: more feed damage; dark: many silences; "
-    "busy: more traffic and faster reports.",
+    "busy: more traffic and faster reports; hard: shared MMSIs, displaced bursts, satellite-only "
+    "reception at sea, receiver outages, clock steps.",
 )
 @click.option(
     "--output",

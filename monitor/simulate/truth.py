@@ -60,6 +60,35 @@ MEETINGS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "lon": pl.Float64(),
     "dark_mmsi": pl.UInt32(),
 }
+IDENTITY_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),  # shared_mmsi | identity_change | imo_reuse | invalid_mmsi
+    "mmsi": pl.UInt32(),
+    "other_mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "detail": pl.String(),
+}
+BURSTS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    # Reports sent displaced (some may not be heard).
+    "n_reports": pl.UInt32(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+    "kind": pl.String(),  # fault (shifted) | spoof (one point)
+}
+OUTAGES_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "port_id": pl.String(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+}
+CLOCK_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "offset_s": pl.Int64(),
+}
 VESSELS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),
     "imo": pl.UInt32(),
@@ -180,6 +209,7 @@ class Truth:
     silences: pl.DataFrame
     meetings: pl.DataFrame
     vessels: pl.DataFrame
+    identity: pl.DataFrame
 
 
 def build_truth(plan: Plan) -> Truth:
@@ -272,7 +302,28 @@ def build_truth(plan: Plan) -> Truth:
         silences=_frame(silences_rows, SILENCES_TRUTH_SCHEMA).sort("start_utc", "mmsi"),
         meetings=_frame(meetings_rows, MEETINGS_TRUTH_SCHEMA),
         vessels=_frame(vessels_rows, VESSELS_TRUTH_SCHEMA),
+        identity=_frame(
+            [
+                {
+                    "kind": t.kind,
+                    "mmsi": t.mmsi,
+                    "other_mmsi": t.other_mmsi,
+                    "start_utc": _us(t.start_s),
+                    "end_utc": _us(t.end_s),
+                    "detail": t.detail,
+                }
+                for t in plan.identity
+            ],
+            IDENTITY_TRUTH_SCHEMA,
+        ),
     )
+
+
+def truth_frame(
+    rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """Return truth rows (times in microseconds) as a frame of ``schema``."""
+    return _frame(rows, schema)
 
 
 def _frame(rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
