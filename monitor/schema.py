@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import polars as pl
 
 UTC_US = pl.Datetime("us", "UTC")
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 #: One row per position report (AIS types 1, 2, 3, 18, 19, 27 or a CSV row).
 POSITIONS_SCHEMA: dict[str, pl.DataType] = {
@@ -52,6 +54,81 @@ STATICS_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
 }
 
+#: One row per input file read (identified by its fingerprint), updated at each checkpoint
+#: (``manifest.parquet``).
+MANIFEST_SCHEMA: dict[str, pl.DataType] = {
+    # Path as given on the command line ("stdin" for standard input).
+    "input": pl.String(),
+    # SHA-256 (hex) of the first ``fingerprint_bytes`` raw bytes: the file's identity.
+    "fingerprint": pl.String(),
+    "fingerprint_bytes": pl.UInt32(),
+    # SHA-256 of the 4 KiB of decompressed text just before ``bytes_consumed``: a grown file is
+    # resumed only if these bytes are unchanged.
+    "tail_fingerprint": pl.String(),
+    "format": pl.String(),
+    # Raw file size when last read.
+    "size_bytes": pl.UInt64(),
+    # Decompressed bytes read so far, always at a line boundary.
+    "bytes_consumed": pl.UInt64(),
+    # Whether the file was read to its end (False after an interrupted run).
+    "complete": pl.Boolean(),
+    # Counts summed over every run that read this file; positions and statics are rows stored.
+    "n_lines": pl.UInt64(),
+    "n_messages": pl.UInt64(),
+    "n_positions": pl.UInt64(),
+    "n_statics": pl.UInt64(),
+    "n_rejected": pl.UInt64(),
+    "first_utc": UTC_US,
+    "last_utc": UTC_US,
+    # Wall-clock time of the last checkpoint (bookkeeping only, never used in analysis).
+    "ingested_at_utc": UTC_US,
+}
+
+#: What the detector measures of a stay in port, the same in raw and enriched calls.
+_STAY_COLUMNS: dict[str, pl.DataType] = {
+    "duration_h": pl.Float64(),
+    "status": pl.String(),  # "in_port" | "departed"
+    "confidence": pl.UInt8(),  # 1-4
+    "arrival_observed": pl.Boolean(),
+    "departure_observed": pl.Boolean(),
+    "stopped": pl.Boolean(),
+    "anchorage_h": pl.Float64(),
+    "berth_h": pl.Float64(),
+    "max_gap_h": pl.Float64(),
+    "n_positions": pl.UInt32(),
+}
+
+#: The mean position of a vessel during a call (map markers, GeoJSON and KML points).
+_MEAN_POSITION: dict[str, pl.DataType] = {"lat": pl.Float64(), "lon": pl.Float64()}
+
+#: One row per port call as the detector finds it, before identity is joined
+#: (``calls/raw_calls.parquet``).
+RAW_CALLS_SCHEMA: dict[str, pl.DataType] = {
+    "call_id": pl.String(),
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "port_id": pl.String(),
+    "port_name": pl.String(),
+    "arrival_utc": UTC_US,
+    "departure_utc": UTC_US,
+    "last_seen_utc": UTC_US,
+    **_STAY_COLUMNS,
+    **_MEAN_POSITION,
+}
+
+#: One row per visit without a stop shorter than ``min_stay_h`` (``calls/transits.parquet``), and
+#: per such visit still under way, its last position so far as departure
+#: (``calls/pending.parquet``).
+TRANSITS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "port_id": pl.String(),
+    "arrival_utc": UTC_US,
+    "departure_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "n_positions": pl.UInt32(),
+}
+
 #: One row per port call, as exported by ``monitor export calls``.
 CALLS_SCHEMA: dict[str, pl.DataType] = {
     "call_id": pl.String(),
@@ -67,16 +144,7 @@ CALLS_SCHEMA: dict[str, pl.DataType] = {
     "port_name": pl.String(),
     "arrival_utc": UTC_US,
     "departure_utc": UTC_US,
-    "duration_h": pl.Float64(),
-    "status": pl.String(),  # "in_port" | "departed"
-    "confidence": pl.UInt8(),  # 1-4
-    "arrival_observed": pl.Boolean(),
-    "departure_observed": pl.Boolean(),
-    "stopped": pl.Boolean(),
-    "anchorage_h": pl.Float64(),
-    "berth_h": pl.Float64(),
-    "max_gap_h": pl.Float64(),
-    "n_positions": pl.UInt32(),
+    **_STAY_COLUMNS,
     "arrival_draught_m": pl.Float64(),
     "departure_draught_m": pl.Float64(),
     "destination": pl.String(),
@@ -84,10 +152,190 @@ CALLS_SCHEMA: dict[str, pl.DataType] = {
     "prev_departure_utc": UTC_US,
 }
 
+#: The stored calls (``calls/calls.parquet``): CALLS_SCHEMA, then the call's mean position.
+CALLS_WITH_POSITION_SCHEMA: dict[str, pl.DataType] = {**CALLS_SCHEMA, **_MEAN_POSITION}
+
+#: The calls of a report: placed on the map, and whether still in port at the period's end.
+REPORT_CALLS_SCHEMA: dict[str, pl.DataType] = {
+    **CALLS_WITH_POSITION_SCHEMA,
+    "in_port_at_end": pl.Boolean(),
+}
+
+#: Per vessel, the positions the last detection saw (``calls/checkpoint.parquet``): a vessel
+#: whose row changed is detected again.
+CALLS_CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "n_positions": pl.UInt32(),
+    "first_utc": UTC_US,
+    "last_utc": UTC_US,
+}
+
+#: Tracks: one transmitter's positions of an MMSI (``monitor.analyse.tracks``).
+#: One row per track (``Segmentation.tracks``, ``calls/tracks.parquet``), in the order of ``track``.
+TRACKS_SCHEMA: dict[str, pl.DataType] = {
+    "track": pl.UInt32(),
+    # "<mmsi>-<first position time>" (``366123456-20240301T061500Z``), ``-2``, ``-3`` appended
+    # for further tracks of the MMSI starting in the same second: the same data gives the same id.
+    "track_id": pl.String(),
+    "mmsi": pl.UInt32(),
+    "first_utc": UTC_US,
+    "last_utc": UTC_US,
+    "n_positions": pl.UInt32(),
+    "first_lat": pl.Float64(),
+    "first_lon": pl.Float64(),
+    "last_lat": pl.Float64(),
+    "last_lon": pl.Float64(),
+}
+
+#: One row per dropped run of displaced positions (``Segmentation.jumps``).
+JUMPS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    # The track the positions jumped away from (and came back to).
+    "track_id": pl.String(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "n_positions": pl.UInt32(),
+    # The first displaced position: where the track jumped to.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    # The track's position just before the jump (just after, for a run before its first).
+    "from_lat": pl.Float64(),
+    "from_lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+}
+
+#: One row per pair of tracks of one MMSI active at the same time far apart
+#: (``monitor.analyse.tracks.concurrent_tracks``).
+CONCURRENT_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "other_track_id": pl.String(),
+    # First and last moment at which the two were too far apart to be one ship.
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    # Both positions at the first such moment, and how far apart they were.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "other_lat": pl.Float64(),
+    "other_lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+    # Positions of either track that the other could not have reached.
+    "n_positions": pl.UInt32(),
+}
+
+
+#: Positions of the MMSIs with several tracks: mmsi, track_id, timestamp_utc, lat, lon.
+MULTI_TRACK_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "timestamp_utc": UTC_US,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+}
+
+#: The points of the thinned vessel tracks drawn on a report's map; ``segment`` breaks at
+#: silences.
+MAP_TRACK_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "segment": pl.UInt32(),
+    "timestamp_utc": UTC_US,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+}
+
+#: The simulator's ground truth (``truth/*.csv``): port calls timed by exact polygon crossings.
+CALLS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "vessel_name": pl.String(),
+    "port_id": pl.String(),
+    "arrival_utc": UTC_US,
+    "departure_utc": UTC_US,
+    "arrival_observable": pl.Boolean(),
+    "departure_observable": pl.Boolean(),
+    "kind": pl.String(),  # berth | anchorage_then_berth | anchorage_only
+    "anchorage_h": pl.Float64(),
+    "berth_h": pl.Float64(),
+    # Hours of the call inside the period with AIS on: 0 means no detector can see it.
+    "visible_h": pl.Float64(),
+}
+TRANSITS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "port_id": pl.String(),
+    "entry_utc": UTC_US,
+    "exit_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "observable": pl.Boolean(),
+}
+SILENCES_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "kind": pl.String(),
+    "port_id": pl.String(),
+}
+MEETINGS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi_a": pl.UInt32(),
+    "mmsi_b": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "dark_mmsi": pl.UInt32(),
+}
+VESSELS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "imo": pl.UInt32(),
+    "vessel_name": pl.String(),
+    "callsign": pl.String(),
+    "ship_type": pl.UInt8(),
+    "ais_class": pl.String(),
+    "role": pl.String(),
+}
+#: Identity events the simulated fleet should raise (``truth/identity.csv``).
+IDENTITY_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),  # shared_mmsi | identity_change | imo_reuse | invalid_mmsi
+    "mmsi": pl.UInt32(),
+    "other_mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "detail": pl.String(),
+}
+#: Runs of displaced positions (``truth/bursts.csv``).
+BURSTS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    # Reports sent displaced (some may not be heard).
+    "n_reports": pl.UInt32(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+    "kind": pl.String(),  # fault (shifted) | spoof (one point)
+}
+#: Coastal receiver outages (``truth/outages.csv``).
+OUTAGES_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "port_id": pl.String(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+}
+#: Steps of the receiver's logging clock (``truth/clock.csv``).
+CLOCK_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "offset_s": pl.Int64(),
+}
+
 
 def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Return an empty frame with exactly ``schema``."""
     return pl.DataFrame(schema=schema)
+
+
+def conform(frame: FrameT, schema: dict[str, pl.DataType]) -> FrameT:
+    """Return ``frame``'s columns of ``schema``, in its order and cast to its types."""
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
 @dataclass

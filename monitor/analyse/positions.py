@@ -11,8 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-_M_PER_DEG = 111_195.08
-_M_PER_NM = 1852.0
+from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 
 
 def _neighbour(name: str, k: int, key: str) -> pl.Expr:
@@ -24,7 +23,7 @@ def _distance_m(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> p
     """Equirectangular distance: exact enough for the few km between consecutive fixes."""
     dlon = ((lon2 - lon1 + 180.0) % 360.0) - 180.0
     coslat = ((lat1 + lat2) * (np.pi / 360.0)).cos()
-    return ((dlon * coslat).pow(2) + (lat2 - lat1).pow(2)).sqrt() * _M_PER_DEG
+    return ((dlon * coslat).pow(2) + (lat2 - lat1).pow(2)).sqrt() * METRES_PER_DEG
 
 
 def _seconds(expr: pl.Expr) -> pl.Expr:
@@ -151,7 +150,7 @@ def with_speeds(frame: pl.DataFrame) -> pl.DataFrame:
     implied = (
         _distance_m(far("lat", 1), far("lon", 1), far("lat", -1), far("lon", -1))
         / (_seconds(ahead_t - back_t)).replace(0.0, None)
-        / _M_PER_NM
+        / METRES_PER_NM
         * 3600.0
     )
     return frame.with_columns(speed_kn=pl.coalesce(pl.col("sog_kn"), implied)).drop("sog_kn")

@@ -32,14 +32,13 @@ import polars as pl
 
 from monitor.analyse.positions import sorted_rows
 from monitor.config import TrackSettings
+from monitor.core.geo import METRES_PER_DEG, MPS_PER_KN
 from monitor.core.jit import I64, U32, inline, kernel
-from monitor.schema import UTC_US
+from monitor.schema import CONCURRENT_SCHEMA, JUMPS_SCHEMA, UTC_US
 
 F64 = npt.NDArray[np.float64]
 I64_2D = npt.NDArray[np.int64]
 
-_M_PER_DEG = 111_195.08
-_MPS_PER_KN = 1852.0 / 3600.0
 _US_PER_H = 3_600_000_000
 #: Tracks of one MMSI each position is compared with: the most recently heard. A default MMSI
 #: shared by more transmitters than this gets extra tracks; segmentation never slows down.
@@ -52,58 +51,6 @@ _SHARPNESS = 2.5
 _LOOKBACK = 5
 #: Tracks with far fewer positions than this are preferred less (gpsdio-segment: 10).
 _SHORT_TRACK = 10.0
-
-#: One row per track (:attr:`Segmentation.tracks`), in the order of ``track``.
-TRACKS_SCHEMA: dict[str, pl.DataType] = {
-    "track": pl.UInt32(),
-    # "<mmsi>-<first position time>" (``366123456-20240301T061500Z``), ``-2``, ``-3`` appended
-    # for further tracks of the MMSI starting in the same second: the same data gives the same id.
-    "track_id": pl.String(),
-    "mmsi": pl.UInt32(),
-    "first_utc": UTC_US,
-    "last_utc": UTC_US,
-    "n_positions": pl.UInt32(),
-    "first_lat": pl.Float64(),
-    "first_lon": pl.Float64(),
-    "last_lat": pl.Float64(),
-    "last_lon": pl.Float64(),
-}
-
-#: One row per dropped run of displaced positions (:attr:`Segmentation.jumps`).
-JUMPS_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    # The track the positions jumped away from (and came back to).
-    "track_id": pl.String(),
-    "start_utc": UTC_US,
-    "end_utc": UTC_US,
-    "n_positions": pl.UInt32(),
-    # The first displaced position: where the track jumped to.
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    # The track's position just before the jump (just after, for a run before its first).
-    "from_lat": pl.Float64(),
-    "from_lon": pl.Float64(),
-    "distance_km": pl.Float64(),
-}
-
-#: One row per pair of tracks of one MMSI active at the same time far apart
-#: (:func:`concurrent_tracks`).
-CONCURRENT_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "track_id": pl.String(),
-    "other_track_id": pl.String(),
-    # First and last moment at which the two were too far apart to be one ship.
-    "start_utc": UTC_US,
-    "end_utc": UTC_US,
-    # Both positions at the first such moment, and how far apart they were.
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "other_lat": pl.Float64(),
-    "other_lon": pl.Float64(),
-    "distance_km": pl.Float64(),
-    # Positions of either track that the other could not have reached.
-    "n_positions": pl.UInt32(),
-}
 
 
 @dataclass
@@ -356,7 +303,7 @@ def _distance_km(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
     """Return equirectangular distances: exact enough for the km to hundreds of km compared."""
     dlon = (lon2 - lon1 + 180.0) % 360.0 - 180.0
     x = dlon * np.cos(np.radians(0.5 * (lat1 + lat2)))
-    result: F64 = np.hypot(x, lat2 - lat1) * (_M_PER_DEG / 1000.0)
+    result: F64 = np.hypot(x, lat2 - lat1) * (METRES_PER_DEG / 1000.0)
     return result
 
 
@@ -402,7 +349,7 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         t_us,
         lat,
         lon,
-        settings.max_speed_kn * _MPS_PER_KN / _M_PER_DEG,
+        settings.max_speed_kn * MPS_PER_KN / METRES_PER_DEG,
         settings.clock_slack_s,
         int(settings.max_silence_h * _US_PER_H),
         int(settings.max_jump_h * _US_PER_H),
@@ -527,7 +474,7 @@ def concurrent_tracks(
         )
         .sort("mmsi", "first_us", "track_id")
     )
-    reach_km_per_s = settings.max_speed_kn * _MPS_PER_KN / 1000.0
+    reach_km_per_s = settings.max_speed_kn * MPS_PER_KN / 1000.0
     rows: list[dict[str, object]] = []
     for group in spans.partition_by("mmsi", maintain_order=True):
         tracks = group.rows(named=True)

@@ -20,6 +20,7 @@ from monitor.config import Settings
 from monitor.core.atomic import atomic_write_bytes
 from monitor.core.times import as_utc
 from monitor.errors import ConfigError
+from monitor.schema import BURSTS_TRUTH_SCHEMA, CLOCK_TRUTH_SCHEMA, OUTAGES_TRUTH_SCHEMA
 from monitor.simulate.nmea_writer import report_lines, tagged_lines
 from monitor.simulate.noise import (
     add_duplicates,
@@ -33,14 +34,7 @@ from monitor.simulate.ports import build_ports, projection_for
 from monitor.simulate.reception import hear, shift_clock
 from monitor.simulate.seaways import KOREA_SEAS
 from monitor.simulate.transmissions import position_reports, static_reports
-from monitor.simulate.truth import (
-    BURSTS_TRUTH_SCHEMA,
-    CLOCK_TRUTH_SCHEMA,
-    OUTAGES_TRUTH_SCHEMA,
-    build_truth,
-    truth_frame,
-    write_csv,
-)
+from monitor.simulate.truth import build_truth, truth_frame, write_csv
 from monitor.simulate.voyages import plan_simulation
 
 __all__ = ["PRESETS", "NoiseParams", "SimulationParams", "SimulationResult", "simulate"]

@@ -53,9 +53,9 @@ from monitor.analyse.portcalls.states import (
 )
 from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
 from monitor.analyse.positions import with_speeds
-from monitor.analyse.tracks import JUMPS_SCHEMA, TRACKS_SCHEMA, Segmentation, segment
+from monitor.analyse.tracks import Segmentation, segment
 from monitor.config import DetectSettings, TrackSettings
-from monitor.schema import UTC_US
+from monitor.schema import MULTI_TRACK_SCHEMA, RAW_CALLS_SCHEMA, UTC_US, conform
 
 log = logging.getLogger(__name__)
 
@@ -63,51 +63,6 @@ log = logging.getLogger(__name__)
 _US_PER_H = 3_600_000_000.0
 #: Below this many positions per thread, splitting the work costs more than it saves.
 _PARALLEL_MIN_ROWS = 400_000
-
-#: Columns of :func:`detect`'s result (raw calls, before identity enrichment).
-RAW_CALLS_SCHEMA: dict[str, pl.DataType] = {
-    "call_id": pl.String(),
-    "mmsi": pl.UInt32(),
-    "track_id": pl.String(),
-    "port_id": pl.String(),
-    "port_name": pl.String(),
-    "arrival_utc": UTC_US,
-    "departure_utc": UTC_US,
-    "last_seen_utc": UTC_US,
-    "duration_h": pl.Float64(),
-    "status": pl.String(),
-    "confidence": pl.UInt8(),
-    "arrival_observed": pl.Boolean(),
-    "departure_observed": pl.Boolean(),
-    "stopped": pl.Boolean(),
-    "anchorage_h": pl.Float64(),
-    "berth_h": pl.Float64(),
-    "max_gap_h": pl.Float64(),
-    "n_positions": pl.UInt32(),
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-}
-
-#: Columns of :attr:`Detection.transits`: visits without a stop, shorter than ``min_stay_h``.
-TRANSITS_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "track_id": pl.String(),
-    "port_id": pl.String(),
-    "arrival_utc": UTC_US,
-    "departure_utc": UTC_US,
-    "duration_h": pl.Float64(),
-    "n_positions": pl.UInt32(),
-}
-
-
-#: Positions of the MMSIs with several tracks: mmsi, track_id, timestamp_utc, lat, lon.
-MULTI_TRACK_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "track_id": pl.String(),
-    "timestamp_utc": UTC_US,
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-}
 
 
 def call_id(mmsi: int, track_id: str, port_id: str, arrival_us: int) -> str:
@@ -134,17 +89,12 @@ class Detection:
     #: :data:`TRANSITS_SCHEMA` with the last position so far as departure.
     pending: pl.DataFrame
 
-    #: One row per track, :data:`monitor.analyse.tracks.TRACKS_SCHEMA` (without ``track``).
+    #: One row per track, :data:`monitor.schema.TRACKS_SCHEMA` (without ``track``).
     tracks: pl.DataFrame
-    #: One row per dropped run, :data:`monitor.analyse.tracks.JUMPS_SCHEMA`.
+    #: One row per dropped run, :data:`monitor.schema.JUMPS_SCHEMA`.
     jumps: pl.DataFrame
-    #: Positions of the MMSIs with several tracks, :data:`MULTI_TRACK_SCHEMA`.
+    #: Positions of the MMSIs with several tracks, :data:`monitor.schema.MULTI_TRACK_SCHEMA`.
     multi_track: pl.DataFrame
-
-    @property
-    def n_pending(self) -> int:
-        """Return the number of visits under way that are not calls yet."""
-        return self.pending.height
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,9 +408,7 @@ def _detect_part(
             strict=True,
         )
     ]
-    calls = calls.with_columns(call_id=pl.Series(ids, dtype=pl.String)).select(
-        [pl.col(name).cast(dtype) for name, dtype in RAW_CALLS_SCHEMA.items()]
-    )
+    calls = conform(calls.with_columns(call_id=pl.Series(ids, dtype=pl.String)), RAW_CALLS_SCHEMA)
     visit_columns = (
         pl.col("mmsi"),
         pl.col("track").map_batches(track_ids.gather, return_dtype=pl.String).alias("track_id"),
@@ -501,12 +449,7 @@ def detect(
 
 
 __all__ = [
-    "JUMPS_SCHEMA",
-    "MULTI_TRACK_SCHEMA",
-    "RAW_CALLS_SCHEMA",
-    "TRACKS_SCHEMA",
     "TRANSITIONS",
-    "TRANSITS_SCHEMA",
     "Detection",
     "Event",
     "State",
