@@ -150,6 +150,8 @@ CALLS_SCHEMA: dict[str, pl.DataType] = {
     "destination": pl.String(),
     "prev_port_id": pl.String(),
     "prev_departure_utc": UTC_US,
+    # The call's MMSI was in two places at once (a shared_mmsi event): check which ship it was.
+    "shared_mmsi": pl.Boolean(),
 }
 
 #: The stored calls (``calls/calls.parquet``): CALLS_SCHEMA, then the call's mean position.
@@ -173,7 +175,6 @@ CALLS_CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
 #: Tracks: one transmitter's positions of an MMSI (``monitor.analyse.tracks``).
 #: One row per track (``Segmentation.tracks``, ``calls/tracks.parquet``), in the order of ``track``.
 TRACKS_SCHEMA: dict[str, pl.DataType] = {
-    "track": pl.UInt32(),
     # "<mmsi>-<first position time>" (``366123456-20240301T061500Z``), ``-2``, ``-3`` appended
     # for further tracks of the MMSI starting in the same second: the same data gives the same id.
     "track_id": pl.String(),
@@ -231,6 +232,46 @@ MULTI_TRACK_SCHEMA: dict[str, pl.DataType] = {
     "timestamp_utc": UTC_US,
     "lat": pl.Float64(),
     "lon": pl.Float64(),
+}
+
+#: One row per event (``events/events.parquet``, ``monitor events``, ``monitor export events``).
+#: The columns up to ``port_distance_km`` mean the same for every kind; the typed columns after
+#: them are shared by the kinds that need them (a kind leaves the others null), and ``details`` is
+#: a JSON object for the rest, so that a new kind (dark period, encounter, loitering) adds rows,
+#: not columns.
+EVENTS_SCHEMA: dict[str, pl.DataType] = {
+    # First 16 hex digits of the SHA-1 of kind, vessels, tracks, start and value: the same data
+    # gives the same id.
+    "event_id": pl.String(),
+    # shared_mmsi | position_jump | identity_change | imo_reuse | invalid_mmsi
+    "kind": pl.String(),
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    # The other vessel, for events about two (imo_reuse; encounters).
+    "other_mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    # Where the vessel was (shared_mmsi: one track; position_jump: where it jumped to).
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    # The nearest configured port within events.port_radius_km, and how far (0 inside it).
+    "port_id": pl.String(),
+    "port_distance_km": pl.Float64(),
+    # The other track, its position, and the distance between the two positions (shared_mmsi:
+    # the other transmitter; position_jump: the track's position before the jump).
+    "other_track_id": pl.String(),
+    "other_lat": pl.Float64(),
+    "other_lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+    "duration_h": pl.Float64(),
+    # Positions involved (position_jump: the displaced reports).
+    "n_positions": pl.UInt32(),
+    # A changed or shared identity field (vessel_name, imo, callsign, ship_type, mmsi) and its
+    # value before and after (imo_reuse: the IMO; invalid_mmsi: why).
+    "field": pl.String(),
+    "old_value": pl.String(),
+    "new_value": pl.String(),
+    "details": pl.String(),
 }
 
 #: The points of the thinned vessel tracks drawn on a report's map; ``segment`` breaks at
@@ -307,8 +348,9 @@ BURSTS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),
     "start_utc": UTC_US,
     "end_utc": UTC_US,
-    # Reports sent displaced (some may not be heard).
+    # Reports sent displaced, and how many of them were heard.
     "n_reports": pl.UInt32(),
+    "n_heard": pl.UInt32(),
     "lat": pl.Float64(),
     "lon": pl.Float64(),
     "distance_km": pl.Float64(),

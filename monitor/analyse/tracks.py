@@ -12,10 +12,10 @@ a new one.
 
 A short track (at most ``max_jump_reports`` positions over at most ``max_jump_h``) that lies
 within the time span of a longer track of its MMSI (or just before its first or just after its
-last position) while that track is silent is a displaced run: the transmitter jumped away and
-came back (GPS fault, spoofing burst, a lone bad fix). It belongs to no track and is reported in
-:attr:`Segmentation.jumps`. A short track that reports while the longer one keeps reporting is
-a second transmitter and stays a track.
+last position) is a displaced run: the transmitter jumped away and came back (GPS fault,
+spoofing burst, a lone bad fix). It belongs to no track and is reported in
+:attr:`Segmentation.jumps`. But a short track of ten or more positions that reports while the
+longer one keeps reporting is a second transmitter, and stays a track.
 
 Two tracks of one MMSI that remain are two transmitters; :func:`concurrent_tracks` finds those
 active at the same time farther apart than one ship could sail.
@@ -51,6 +51,11 @@ _SHARPNESS = 2.5
 _LOOKBACK = 5
 #: Tracks with far fewer positions than this are preferred less (gpsdio-segment: 10).
 _SHORT_TRACK = 10.0
+#: A short track (a stray fix, or a ship just heard) takes a fix only if reaching it needs at
+#: most this many times the speed over ground both report, plus _SOG_MARGIN_KN: stray fixes far
+#: apart keep their ship's true SOG, and would otherwise join up at any speed up to the maximum.
+_SOG_FACTOR = 1.5
+_SOG_MARGIN_KN = 10.0
 
 
 @dataclass
@@ -60,9 +65,9 @@ class Segmentation:
     #: The positions kept, sorted by mmsi, track and time, with ``track`` (UInt32): the row of
     #: their track in :attr:`tracks`.
     positions: pl.DataFrame
-    #: One row per track, :data:`TRACKS_SCHEMA`.
+    #: One row per track, :data:`monitor.schema.TRACKS_SCHEMA`, in the order of ``track``.
     tracks: pl.DataFrame
-    #: One row per dropped run of displaced positions, :data:`JUMPS_SCHEMA`.
+    #: One row per dropped run of displaced positions, :data:`monitor.schema.JUMPS_SCHEMA`.
     jumps: pl.DataFrame
 
     @property
@@ -114,6 +119,27 @@ def _cost(
 
 
 @inline
+def _too_fast(t_us: I64, lat: F64, lon: F64, sog_kn: F64, i: int, j: int, slack2: float) -> bool:
+    """Return whether row ``i`` is farther from row ``j`` than both rows' SOG allow."""
+    fastest = max(sog_kn[i], sog_kn[j])
+    if not math.isfinite(fastest):
+        fastest = sog_kn[i] if math.isfinite(sog_kn[i]) else sog_kn[j]
+    if not math.isfinite(fastest):
+        return False
+    allowed_mps = (_SOG_FACTOR * fastest + _SOG_MARGIN_KN) * MPS_PER_KN
+    dt_s = (t_us[i] - t_us[j]) * 1e-6
+    reach_deg = allowed_mps * math.sqrt(dt_s * dt_s + slack2) / METRES_PER_DEG
+    dlat = lat[i] - lat[j]
+    dlon = lon[i] - lon[j]
+    if dlon > 180.0:
+        dlon -= 360.0
+    elif dlon < -180.0:
+        dlon += 360.0
+    dlon *= math.cos(math.radians(0.5 * (lat[i] + lat[j])))
+    return bool(dlat * dlat + dlon * dlon > reach_deg * reach_deg)
+
+
+@inline
 def _score(cost2: float, padded2: float, count: int) -> float:
     """Return how likely a fix follows a track's last fix: a Gaussian density around it, its
     spread growing with the time since (so it falls with the squared time), weighed down for
@@ -123,9 +149,10 @@ def _score(cost2: float, padded2: float, count: int) -> float:
 
 
 @inline
-def _stale(count: int, gap_us: int, excursion_us: int) -> bool:
-    """Return whether a track of ``count`` positions, silent for ``gap_us``, is a stray."""
-    return count < _SHORT_TRACK and gap_us > excursion_us
+def _stale(count: int, gap_us: int, excursion_reports: int, excursion_us: int) -> bool:
+    """Return whether a track of ``count`` positions, silent for ``gap_us``, is over: as small as
+    an excursion, and silent for longer than one lasts."""
+    return count <= excursion_reports and gap_us > excursion_us
 
 
 @kernel
@@ -134,9 +161,11 @@ def _assign(
     t_us: I64,
     lat: F64,
     lon: F64,
+    sog_kn: F64,
     reach_deg_per_s: float,
     slack_s: float,
     silence_us: int,
+    excursion_reports: int,
     excursion_us: int,
 ) -> I64:
     """Return each row's track number (rows sorted by mmsi and time); numbers rise with the MMSI.
@@ -153,6 +182,7 @@ def _assign(
     slot_count = np.zeros(MAX_CANDIDATES, np.int64)
     slot_rows = np.empty((MAX_CANDIDATES, _LOOKBACK), np.int64)
     slot_depth = np.zeros(MAX_CANDIDATES, np.int64)
+    stray = np.zeros(MAX_CANDIDATES, np.bool_)
     used = 0
     next_track = 0
     slack2 = slack_s * slack_s
@@ -163,20 +193,24 @@ def _assign(
         best_score = 0.0
         best_cost = 1.0
         best_open = False
-        # A short track silent for longer than an excursion lasts (a stray fix or two) takes no
-        # more positions while a real track of the MMSI is heard: bad fixes days apart would
-        # otherwise join up into a phantom track, as anything is within reach after days.
+        # A track as small as an excursion (a stray fix, a burst), silent for longer than one
+        # lasts, takes no more positions while a real track of the MMSI is heard: bad fixes
+        # days apart would otherwise join up into a phantom track, as anything is within reach
+        # after days.
         heard = False
         for s in range(used):
             gap_us = t_us[i] - t_us[slot_rows[s, 0]]
-            if gap_us <= silence_us and not _stale(slot_count[s], gap_us, excursion_us):
+            stray[s] = _stale(slot_count[s], gap_us, excursion_reports, excursion_us)
+            if gap_us <= silence_us and not stray[s]:
                 heard = True
         for s in range(used):
             last = slot_rows[s, 0]
-            if heard and _stale(slot_count[s], t_us[i] - t_us[last], excursion_us):
+            if heard and stray[s]:
                 continue
             cost2, padded2 = _cost(t_us, lat, lon, i, last, reach_deg_per_s, slack2)
             if cost2 > 1.0:
+                continue
+            if slot_count[s] < _SHORT_TRACK and _too_fast(t_us, lat, lon, sog_kn, i, last, slack2):
                 continue
             score = _score(cost2, padded2, slot_count[s])
             is_open = t_us[i] - t_us[last] <= silence_us
@@ -186,6 +220,8 @@ def _assign(
             # Look back: the last rows of a track may be an excursion this row returns from.
             back = 0
             for s in range(used):
+                if heard and stray[s]:
+                    continue
                 for k in range(1, slot_depth[s]):
                     if t_us[slot_rows[s, 0]] - t_us[slot_rows[s, k - 1]] > excursion_us:
                         break
@@ -257,11 +293,11 @@ def _hosts(
     """Return, per track (in track order), the track its positions were displaced from, or -1.
 
     A short track (at most ``max_reports`` positions over at most ``max_jump_us``) is displaced
-    from a longer track of its MMSI that is silent while it reports (bar ``slack_us`` at either
-    end: a second transmitter reports while the first one does) and that spans it, or starts
-    within ``max_jump_us`` after it when it is the MMSI's first, or ends within ``max_jump_us``
-    before it when it is the last. ``sorted_us`` holds the times of each track's rows from
-    ``starts``.
+    from a longer track of its MMSI that spans it, or starts within ``max_jump_us`` after it
+    when it is the MMSI's first, or ends within ``max_jump_us`` before it when it is the last;
+    unless it has ``_SHORT_TRACK`` positions or more and the longer track reports meanwhile (bar
+    ``slack_us`` at either end): that is a second transmitter. ``sorted_us`` holds the times of
+    each track's rows from ``starts``.
     """
     n = len(mmsi)
     host = np.full(n, -1, np.int64)
@@ -289,12 +325,15 @@ def _hosts(
                     )
                     if not (before and after):
                         continue
-                    times = sorted_us[starts[t] : starts[t] + count[t]]
-                    lo = np.searchsorted(times, first_us[s] + slack_us, side="right")
-                    hi = np.searchsorted(times, last_us[s] - slack_us, side="left")
-                    if hi <= lo:
-                        host[s] = t
-                        break
+                    if count[s] >= _SHORT_TRACK:
+                        # Enough fixes to be a transmitter: is the host heard meanwhile?
+                        times = sorted_us[starts[t] : starts[t] + count[t]]
+                        lo = np.searchsorted(times, first_us[s] + slack_us, side="right")
+                        hi = np.searchsorted(times, last_us[s] - slack_us, side="left")
+                        if hi > lo:
+                            continue
+                    host[s] = t
+                    break
         start = end
     return host
 
@@ -332,8 +371,9 @@ def _valid(positions: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
 def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> Segmentation:
     """Return the positions split into tracks, one per transmitter, displaced runs dropped.
 
-    ``positions`` needs mmsi, timestamp_utc, lat and lon; other columns are kept. Rows without a
-    finite position, an MMSI or a time are left out. Each MMSI is segmented over the positions
+    ``positions`` needs mmsi, timestamp_utc, lat and lon; other columns are kept, and ``sog_kn``
+    (when there) keeps stray fixes apart. Rows without a finite position, an MMSI or a time are
+    left out. Each MMSI is segmented over the positions
     given, in time order, so the result does not depend on their order or on other MMSIs.
     """
     rows = sorted_rows(_valid(positions))
@@ -344,14 +384,20 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
     t_us = time_series.dt.epoch("us").to_numpy()
     lat = rows.frame["lat"].to_numpy()[rows.order]
     lon = rows.frame["lon"].to_numpy()[rows.order]
+    if "sog_kn" in rows.frame.columns:
+        sog_kn = rows.frame["sog_kn"].cast(pl.Float64).fill_null(np.nan).to_numpy()[rows.order]
+    else:
+        sog_kn = np.full(n, np.nan)
     raw = _assign(
         mmsi,
         t_us,
         lat,
         lon,
+        sog_kn,
         settings.max_speed_kn * MPS_PER_KN / METRES_PER_DEG,
         settings.clock_slack_s,
         int(settings.max_silence_h * _US_PER_H),
+        settings.max_jump_reports,
         int(settings.max_jump_h * _US_PER_H),
     )
     n_raw = int(raw.max()) + 1 if n else 0
@@ -377,7 +423,6 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
     index = np.cumsum(kept) - 1
     tracks = pl.DataFrame(
         {
-            "track": np.arange(int(kept.sum()), dtype=np.uint32),
             "mmsi": mmsi_series.gather(first_row[kept]),
             "first_utc": time_series.gather(first_row[kept]),
             "last_utc": time_series.gather(last_row[kept]),
@@ -388,7 +433,7 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
             "last_lon": lon[last_row[kept]],
         }
     )
-    tracks = tracks.insert_column(1, _track_ids(tracks["mmsi"], tracks["first_utc"]))
+    tracks = tracks.insert_column(0, _track_ids(tracks["mmsi"], tracks["first_utc"]))
     sorted_frame = pl.DataFrame({"mmsi": mmsi_series, "timestamp_utc": time_series})
     jumps = _jumps(sorted_frame, t_us, lat, lon, by_track, starts, count, host, index, tracks)
     # One gather for all columns: kept rows, each track's rows together, in time order.

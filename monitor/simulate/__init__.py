@@ -111,6 +111,8 @@ def simulate(
     shared = {int(m) for m in truth.identity.filter(pl.col("kind") == "shared_mmsi")["mmsi"]}
     bursts = displace_bursts(positions, scenario.bursts_per_vessel_day, days, shared, rng)
     heard = hear(positions, plan, scenario.reception, rng)
+    for burst in bursts:
+        burst["n_heard"] = heard.count(np.asarray(burst.pop("rows"), dtype=np.int64))
     positions = heard.positions()
     n_outliers, n_blank = damage_positions(positions, scenario.noise, rng)
     statics = heard.statics(static_reports(plan, scenario, rng))

@@ -85,7 +85,8 @@ def displace_bursts(
     shared: set[int],
     rng: np.random.Generator,
 ) -> list[dict[str, object]]:
-    """Throw runs of 3-40 consecutive reports of a vessel 30-300 km away (in place); return them.
+    """Throw runs of 3-40 consecutive reports of a vessel 30-300 km away (in place); return them,
+    each with its ``rows`` in ``reports``.
 
     Half are GPS faults (the run keeps its shape, shifted), half spoofing (the run sits on one
     point). MMSIs in ``shared`` are left alone: their reports interleave two ships.
@@ -122,6 +123,7 @@ def displace_bursts(
             np.clip(reports.lat, -89.9, 89.9, out=reports.lat)
             out.append(
                 {
+                    "rows": run,
                     "mmsi": mmsi,
                     "start_utc": int(reports.t_s[run[0]]) * 1_000_000,
                     "end_utc": int(reports.t_s[run[-1]]) * 1_000_000,

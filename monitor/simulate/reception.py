@@ -51,6 +51,10 @@ class Heard:
         fields = dataclasses.fields(PositionReports)
         return PositionReports(*(getattr(self.sent, f.name)[self.mask] for f in fields))
 
+    def count(self, rows: np.ndarray) -> int:
+        """Return how many of the reports sent at ``rows`` are heard."""
+        return int(rows.size if self.mask is None else self.mask[rows].sum())
+
     def statics(self, statics: list[StaticReport]) -> list[StaticReport]:
         """Return the static reports whose vessel's nearest position report in time was heard."""
         if self.mask is None:

@@ -89,7 +89,7 @@ class Detection:
     #: :data:`TRANSITS_SCHEMA` with the last position so far as departure.
     pending: pl.DataFrame
 
-    #: One row per track, :data:`monitor.schema.TRACKS_SCHEMA` (without ``track``).
+    #: One row per track, :data:`monitor.schema.TRACKS_SCHEMA`.
     tracks: pl.DataFrame
     #: One row per dropped run, :data:`monitor.schema.JUMPS_SCHEMA`.
     jumps: pl.DataFrame
@@ -435,7 +435,7 @@ def _detect_part(
         n_positions=prepared.height,
         n_dropped=segmentation.n_dropped,
         pending=pending.sort(order),
-        tracks=segmentation.tracks.drop("track"),
+        tracks=segmentation.tracks,
         jumps=segmentation.jumps,
         multi_track=segmentation.multi_track().select(list(MULTI_TRACK_SCHEMA)),
     )
