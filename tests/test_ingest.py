@@ -7,6 +7,7 @@ import json
 import re
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -32,7 +33,7 @@ def tagged(sentence: str, epoch: int) -> str:
 def position_lines(n: int, start: int = 0, mmsi: int = 366000000, tag: bool = True) -> list[str]:
     lines = []
     for i in range(start, start + n):
-        msg = {
+        msg: dict[str, Any] = {
             "type": 1,
             "mmsi": mmsi + i % 7,
             "lat": 37.0 + i * 1e-4,
@@ -49,7 +50,7 @@ def position_lines(n: int, start: int = 0, mmsi: int = 366000000, tag: bool = Tr
 
 
 def static_lines(mmsi: int, epoch: int) -> list[str]:
-    msg = {
+    msg: dict[str, Any] = {
         "type": 5,
         "mmsi": mmsi,
         "shipname": "TEST SHIP",

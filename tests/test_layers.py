@@ -22,6 +22,7 @@ LAYERS = {
     "simulate": 7,
     "pipeline": 8,
     "cli": 9,
+    "__main__": 10,
     "service": 9,
 }
 ROOT = Path(monitor.__file__).parent

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.analyse.geofences import ZONE_KINDS, Zone, area_km2, load_zones, zone_warnings
-from monitor.cli import CliState
-from monitor.config import Settings, load_config, shipped_config_path
+from monitor.cli.options import CliState
+
+if TYPE_CHECKING:
+    from monitor.analyse.geofences import Zone
+    from monitor.config import Settings
 
 
 @click.group("config")
@@ -21,6 +24,8 @@ def config_group() -> None:
 
 
 def _ports_table(zones: list[Zone]) -> Table:
+    from monitor.analyse.geofences import area_km2
+
     table = Table()
     for column in ("id", "name", "country"):
         table.add_column(column, no_wrap=True)
@@ -59,6 +64,8 @@ def _values_table(section: object) -> Table:
 
 
 def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
+    from monitor.analyse.geofences import ZONE_KINDS
+
     console.print(f"[bold]{escape(str(settings.source_path))}[/bold]: OK ({escape(settings.name)})")
     store_state = "exists" if settings.store.path.is_dir() else "not created yet"
     console.print(f"store:      {escape(str(settings.store.path.absolute()))} ({store_state})")
@@ -91,6 +98,9 @@ def check(ctx: click.Context, file: Path | None) -> None:
 
     Exits with status 1 and a message naming the file and key when anything is invalid.
     """
+    from monitor.analyse.geofences import load_zones, zone_warnings
+    from monitor.config import load_config
+
     state = ctx.find_object(CliState) or CliState()
     path = file or state.config_path
     if path is None:
@@ -118,6 +128,8 @@ def path_cmd(name: str) -> None:
 
     Useful after a package install: monitor --config "$(monitor config path)" ...
     """
+    from monitor.config import shipped_config_path
+
     click.echo(str(shipped_config_path(name)))
 
 

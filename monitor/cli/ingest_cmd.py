@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli import config_option, resolve_settings, store_option
-from monitor.core.times import parse_when
-from monitor.decode.csv.dialects import parse_column_mapping
-from monitor.pipeline.ingest import IngestSummary, ingest_paths
+from monitor.cli.compile_cmd import announce_compile
+from monitor.cli.options import DATE_FORMS, UtcTime, config_option, resolve_settings, store_option
+
+if TYPE_CHECKING:
+    from monitor.pipeline.ingest import IngestSummary
 
 #: Above this many inputs the summary gives counts per status instead of a line per input.
 MAX_LISTED_INPUTS = 50
@@ -86,9 +89,9 @@ def _print(summary: IngestSummary) -> None:
 )
 @click.option(
     "--fallback-time",
+    type=UtcTime(),
     default=None,
-    metavar="ISO8601",
-    help="Time given to NMEA sentences that carry no time at all (UTC if no offset).",
+    help=f"Time given to NMEA sentences that carry no time at all ({DATE_FORMS}).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.pass_context
@@ -99,7 +102,7 @@ def ingest(
     config: Path | None,
     fmt: str,
     csv_columns: str | None,
-    fallback_time: str | None,
+    fallback_time: datetime | None,
     as_json: bool,
 ) -> None:
     """Read AIS NMEA or CSV files (plain, .gz, .bz2; folders, globs, - for stdin) into the store.
@@ -108,20 +111,18 @@ def ingest(
     messages already stored are not stored again. Exits 1 when an input could not be read or
     had no time source (the other inputs are still ingested).
     """
+    from monitor.decode.csv.dialects import parse_column_mapping
+    from monitor.pipeline.ingest import ingest_paths
+
     settings = resolve_settings(ctx, config, store)
     if csv_columns is not None:
         mapping = parse_column_mapping(csv_columns)
         settings = settings.model_copy(
             update={"ingest": settings.ingest.model_copy(update={"csv_columns": mapping})}
         )
+    announce_compile()
     summary = ingest_paths(
-        paths,
-        settings,
-        fmt=fmt,
-        progress=sys.stderr.isatty(),
-        fallback_time_utc=(
-            parse_when(fallback_time, option="--fallback-time") if fallback_time else None
-        ),
+        paths, settings, fmt=fmt, progress=sys.stderr.isatty(), fallback_time_utc=fallback_time
     )
     if as_json:
         click.echo(json.dumps(summary.to_dict()))

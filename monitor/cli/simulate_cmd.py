@@ -1,26 +1,15 @@
-"""Commands ``simulate`` and ``demo``."""
+"""``monitor simulate``: simulated AIS traffic at the configured ports, with its ground truth."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from monitor.cli import config_option, resolve_settings
-from monitor.config import load_config, shipped_config_path
-from monitor.core.times import parse_when
-from monitor.simulate import PRESETS, simulate
-
-days_option = click.option(
-    "--days",
-    type=click.FloatRange(min=0, min_open=True),
-    default=7.0,
-    show_default=True,
-    help="Length of the simulated period.",
-)
+from monitor.cli.options import DATE_FORMS, UtcTime, config_option, days_option, resolve_settings
 
 
 @click.command("simulate")
@@ -30,15 +19,21 @@ days_option = click.option(
     "--vessels", type=click.IntRange(min=1), default=80, show_default=True, help="Fleet size."
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files.")
-@click.option("--start", "start", default=None, help="First day (UTC), default 2024-03-04.")
+@click.option(
+    "--start",
+    "start",
+    type=UtcTime(),
+    default=None,
+    help=f"First day, default 2024-03-04 ({DATE_FORMS}).",
+)
 @click.option(
     "--scenario",
-    type=click.Choice(sorted(PRESETS)),
     default="default",
     show_default=True,
-    help="clean: no noise or dark vessels; noisy: more feed damage; dark: many silences; "
-    "busy: more traffic and faster reports; hard: shared MMSIs, displaced bursts, satellite-only "
-    "reception at sea, receiver outages, clock steps.",
+    metavar="NAME",
+    help="default: realistic noise; clean: no noise or dark vessels; noisy: more feed damage; "
+    "dark: many silences; busy: more traffic and faster reports; hard: shared MMSIs, displaced "
+    "bursts, satellite-only reception at sea, receiver outages, clock steps.",
 )
 @click.option(
     "--output",
@@ -54,7 +49,7 @@ def simulate_command(
     days: float,
     vessels: int,
     seed: int,
-    start: str | None,
+    start: datetime | None,
     scenario: str,
     output: Path,
 ) -> None:
@@ -62,16 +57,17 @@ def simulate_command(
 
     Without a config (here or global) the shipped Korea config is used.
     """
-    settings = resolve_settings(ctx, config)
-    if not settings.geofences.files and not settings.geofences.circles:
-        settings = load_config(shipped_config_path("korea"))
+    from monitor.config import shipped_config_path
+    from monitor.simulate import simulate
+
+    settings = resolve_settings(ctx, config, default_config=shipped_config_path("korea"))
     result = simulate(
         settings,
         days=days,
         vessels=vessels,
         seed=seed,
         output=output,
-        start=parse_when(start, option="--start") if start else None,
+        start=start,
         params=scenario,
     )
     console = Console()
@@ -91,44 +87,4 @@ def simulate_command(
     console.print(f"Truth: {escape(str(result.truth_paths['calls'].parent))}")
 
 
-@click.command("demo")
-@click.option(
-    "--output",
-    "output",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("demo"),
-    show_default=True,
-    help="The only folder the demo writes to.",
-)
-@days_option
-@click.option(
-    "--vessels", type=click.IntRange(min=2), default=80, show_default=True, help="Fleet size."
-)
-def demo_command(output: Path, days: float, vessels: int) -> None:
-    """Simulate a week at the shipped Korea ports, ingest, detect calls and write a map report."""
-    from monitor.pipeline.demo import run_demo
-
-    console = Console()
-    with console.status("Simulating, ingesting, detecting, reporting..."):
-        summary = run_demo(output, days=days, vessels=vessels)
-    sim = summary.simulation
-    console.print(
-        f"{sim.n_vessels} vessels, {sim.start:%Y-%m-%d} to {sim.end:%Y-%m-%d} UTC: "
-        f"{sim.n_lines:,} NMEA lines, {summary.n_positions:,} positions stored."
-    )
-    table = Table(title=f"{summary.n_calls} port calls detected")
-    table.add_column("port")
-    table.add_column("calls", justify="right")
-    for port, count in summary.calls_per_port.items():
-        table.add_row(escape(port), str(count))
-    console.print(table)
-    console.print(
-        f"Dark arrivals (AIS back on inside the port): {summary.dark_arrivals} detected, "
-        f"{summary.true_dark_arrivals} simulated."
-    )
-    took = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
-    console.print(f"Took {took}.")
-    console.print(f"Report: {escape(str(summary.report))}")
-
-
-COMMANDS: list[click.Command] = [simulate_command, demo_command]
+COMMANDS: list[click.Command] = [simulate_command]

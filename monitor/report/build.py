@@ -20,14 +20,14 @@ from branca.element import Element
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.detect import prepare_positions
 from monitor.config import Settings, TrackSettings
-from monitor.core.times import as_utc, iso_utc
-from monitor.errors import ReportError
+from monitor.core.times import iso_utc
+from monitor.errors import ConfigError, ReportError
 from monitor.report import data, fmt, mapview, tables
 from monitor.report.exports import TextFormat, calls_text
 from monitor.report.index import update_index
 from monitor.report.offline import asset_text, inline_assets, script_block, style_block
 from monitor.report.thinning import thin_tracks
-from monitor.report.window import newest_message_time
+from monitor.report.window import Period, newest_message_time, report_window
 from monitor.schema import REPORT_CALLS_SCHEMA
 from monitor.store.calls import load_calls
 from monitor.store.parquet import Store
@@ -241,18 +241,28 @@ def publish(root: Path, folder: str, content: ReportContent, entry: dict[str, An
 
 def write_report(
     settings: Settings,
-    since: datetime,
-    until: datetime,
+    period: Period | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
     output: Path | None = None,
     offline: bool = False,
 ) -> Path:
-    """Return the path of the index.html of the report for [since, until] it wrote.
+    """Return the path of the index.html of the report it wrote for one period.
 
-    Reads positions, static reports and calls from the store and the zones from the config;
-    writes ``<output>/<period>/`` and updates ``<output>/index.html``.
+    The period is [since, until] when both are given, else ``period`` (default
+    ``settings.report.period``: the last day or week of data) from ``since``, up to ``until``, or
+    ending at the newest message in the store (see :func:`report_window`). Reads positions,
+    static reports and calls from the store and the zones from the config; writes
+    ``<output>/<period>/`` and updates ``<output>/index.html`` (default output
+    ``settings.report.output``).
     """
-    since, until = as_utc(since), as_utc(until)
+    if period is not None and since is not None and until is not None:
+        raise ConfigError("give a period, or since and until, not all three")
     store = Store(settings.store.path)
+    since, until = report_window(
+        store.scan_positions(), period or settings.report.period, since, until
+    )
     data_end = newest_message_time(store.scan_positions())
     positions = (
         store.scan_positions()
