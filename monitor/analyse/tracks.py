@@ -1,26 +1,31 @@
 """Tracks: each MMSI's positions split into one track per transmitter, displaced runs dropped.
 
 Segmentation follows Global Fishing Watch's ``gpsdio-segment``. An MMSI's positions are taken in
-time order; each joins the track it can be reached from at ``max_speed_kn``, the interval padded
-in quadrature by ``clock_slack_s`` (logging clocks jitter and step back by minutes, and a message
-logged twice minutes apart must not look like a jump). Among the tracks it could join, it takes
-the one it fits best, scored as in gpsdio-segment: ``exp(-(5 d / reach)^2) / padded_time``, so a
-track heard seconds ago wins over one heard hours ago. A track silent for ``max_silence_h`` is
-closed: it takes a position only when no open track can, so one ship silent for days keeps its
-track while a second ship on its MMSI cannot take it over. A position no track can take starts
-a new one.
+time order, and each joins a track it can be reached from at ``max_speed_kn``, the interval
+padded in quadrature by ``clock_slack_s`` (logging clocks jitter and step back by minutes, and
+one message can be logged twice minutes apart). Of the tracks it could join it takes the likeliest:
+a Gaussian density around each track's last fix whose spread grows with the time since, weighed
+down for tracks of few fixes (which may be bad fixes themselves), so a track heard seconds ago
+beats one heard hours ago. A short track also needs the fix to be within what both fixes' speed
+over ground allows: bad fixes keep their ship's true SOG, and would otherwise link up at any
+speed up to the maximum. A track silent for ``max_silence_h`` is closed: it takes a fix only when
+no open track can, so one ship silent for days keeps its track while a second ship on its MMSI
+cannot take it over; a track as small as an excursion, silent for longer than one lasts, takes
+no more fixes while a real track of the MMSI is heard. A fix that no track's last fix can reach
+but an earlier one can, better than the fix after that one did, returns from an excursion: it
+joins that track and the excursion becomes a track of its own (gpsdio-segment's look-back). Any
+other fix starts a new track.
 
-A short track (at most ``max_jump_reports`` positions over at most ``max_jump_h``) that lies
-within the time span of a longer track of its MMSI (or just before its first or just after its
-last position) is a displaced run: the transmitter jumped away and came back (GPS fault,
-spoofing burst, a lone bad fix). It belongs to no track and is reported in
+A short track (at most ``max_jump_reports`` positions over at most ``max_jump_h``, or fewer than
+ten over any time) within the time span of a longer track of its MMSI (or just before its first
+or just after its last position) is a displaced run: the transmitter jumped away and came back
+(GPS fault, spoofing burst, a lone bad fix). It belongs to no track and is reported in
 :attr:`Segmentation.jumps`. But a short track of ten or more positions that reports while the
 longer one keeps reporting is a second transmitter, and stays a track.
 
 Two tracks of one MMSI that remain are two transmitters; :func:`concurrent_tracks` finds those
 active at the same time farther apart than one ship could sail.
 """
-
 from __future__ import annotations
 
 import math
@@ -292,8 +297,9 @@ def _hosts(
 ) -> I64:
     """Return, per track (in track order), the track its positions were displaced from, or -1.
 
-    A short track (at most ``max_reports`` positions over at most ``max_jump_us``) is displaced
-    from a longer track of its MMSI that spans it, or starts within ``max_jump_us`` after it
+    A short track (at most ``max_reports`` positions over at most ``max_jump_us``, or fewer than
+    ``_SHORT_TRACK`` positions over any time) is displaced from a longer track of its MMSI that
+    spans it, or starts within ``max_jump_us`` after it
     when it is the MMSI's first, or ends within ``max_jump_us`` before it when it is the last;
     unless it has ``_SHORT_TRACK`` positions or more and the longer track reports meanwhile (bar
     ``slack_us`` at either end): that is a second transmitter. ``sorted_us`` holds the times of
@@ -312,7 +318,9 @@ def _hosts(
             # Candidate hosts largest first: the main track of an MMSI is found at once.
             by_size = start + np.argsort(-count[start:end], kind="mergesort")
             for s in range(start, end):
-                if count[s] > max_reports or last_us[s] - first_us[s] > max_jump_us:
+                if count[s] > max_reports:
+                    continue
+                if count[s] >= _SHORT_TRACK and last_us[s] - first_us[s] > max_jump_us:
                     continue
                 for t in by_size:
                     if count[t] <= count[s]:
