@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TypeVar
 
 import polars as pl
@@ -234,6 +235,19 @@ MULTI_TRACK_SCHEMA: dict[str, pl.DataType] = {
     "lon": pl.Float64(),
 }
 
+
+class EventKind(StrEnum):
+    """The kinds of event: the values of the events table's ``kind``."""
+
+    SHARED_MMSI = "shared_mmsi"
+    POSITION_JUMP = "position_jump"
+    IDENTITY_CHANGE = "identity_change"
+    IMO_REUSE = "imo_reuse"
+    INVALID_MMSI = "invalid_mmsi"
+
+
+EVENT_KINDS: tuple[str, ...] = tuple(kind.value for kind in EventKind)
+
 #: One row per event (``events/events.parquet``, ``monitor events``, ``monitor export events``).
 #: The columns up to ``port_distance_km`` mean the same for every kind; the typed columns after
 #: them are shared by the kinds that need them (a kind leaves the others null), and ``details`` is
@@ -274,10 +288,11 @@ EVENTS_SCHEMA: dict[str, pl.DataType] = {
     "details": pl.String(),
 }
 
-#: The points of the thinned vessel tracks drawn on a report's map; ``segment`` breaks at
-#: silences.
+#: The points of the thinned vessel tracks drawn on a report's map; ``track`` numbers the tracks
+#: (transmitters) of the window's positions, ``segment`` breaks at silences.
 MAP_TRACK_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),
+    "track": pl.UInt32(),
     "segment": pl.UInt32(),
     "timestamp_utc": UTC_US,
     "lat": pl.Float64(),

@@ -12,28 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from enum import StrEnum
 
 import numpy as np
 import polars as pl
 import shapely
 
 from monitor.analyse.geofences import Zone, distances_m
-from monitor.schema import EVENTS_SCHEMA, conform
+from monitor.schema import EVENTS_SCHEMA, EventKind, conform
 
 _US_PER_H = 3_600_000_000.0
 #: Static reports this long before or after the time two tracks were apart name the ships.
 _NAMES_MARGIN = pl.duration(hours=6)
-
-
-class EventKind(StrEnum):
-    """The kinds of event."""
-
-    SHARED_MMSI = "shared_mmsi"
-    POSITION_JUMP = "position_jump"
-    IDENTITY_CHANGE = "identity_change"
-    IMO_REUSE = "imo_reuse"
-    INVALID_MMSI = "invalid_mmsi"
 
 
 def event_id(row: dict[str, object]) -> str:

@@ -13,6 +13,7 @@ import json
 import polars as pl
 
 from monitor.analyse.vessels import MID_COUNTRIES, mid_of, ship_type_expr
+from monitor.schema import EventKind
 
 #: Identity fields whose change is an event, in the order they are reported.
 IDENTITY_FIELDS = ("vessel_name", "imo", "callsign", "ship_type")
@@ -56,7 +57,7 @@ def identity_changes(statics: pl.DataFrame) -> pl.DataFrame:
         ).filter(pl.col("first") & pl.col("old_value").is_not_null())
         frames.append(
             changes.select(
-                kind=pl.lit("identity_change"),
+                kind=pl.lit(EventKind.IDENTITY_CHANGE.value),
                 mmsi="mmsi",
                 start_utc="timestamp_utc",
                 end_utc="timestamp_utc",
@@ -99,7 +100,7 @@ def imo_reuse(statics: pl.DataFrame) -> pl.DataFrame:
         for a, na, b, nb in pairs.select("mmsi", "names", "mmsi_b", "names_b").iter_rows()
     ]
     return pairs.select(
-        kind=pl.lit("imo_reuse"),
+        kind=pl.lit(EventKind.IMO_REUSE.value),
         mmsi="mmsi",
         other_mmsi="mmsi_b",
         start_utc="start_utc",
@@ -132,7 +133,7 @@ def invalid_mmsis(seen: pl.DataFrame) -> pl.DataFrame:
         seen.filter(pl.col("mmsi").is_in(list(bad)))
         .sort("mmsi")
         .select(
-            kind=pl.lit("invalid_mmsi"),
+            kind=pl.lit(EventKind.INVALID_MMSI.value),
             mmsi="mmsi",
             start_utc="first_utc",
             end_utc="last_utc",

@@ -26,6 +26,7 @@ longer one keeps reporting is a second transmitter, and stays a track.
 Two tracks of one MMSI that remain are two transmitters; :func:`concurrent_tracks` finds those
 active at the same time farther apart than one ship could sail.
 """
+
 from __future__ import annotations
 
 import math

@@ -31,7 +31,7 @@ def detect(
     geofences: tuple[Path, ...],
     as_json: bool,
 ) -> None:
-    """Detect port calls in the store's positions (only vessels with new data are re-run)."""
+    """Detect tracks, port calls and events in the store (vessels with new data are re-run)."""
     from monitor.pipeline.detect import detect_calls
 
     settings = resolve_settings(ctx, config, store)
@@ -54,6 +54,12 @@ def detect(
         f"port now); transits: {summary.transits_total:,}; visits under way: "
         f"{summary.visits_pending:,}."
     )
+    console.print(
+        f"Tracks: {summary.tracks_total:,} ({summary.mmsis_several_tracks:,} MMSIs with more than "
+        f"one, {summary.mmsis_shared:,} used by two ships at once)."
+    )
+    per_kind = ", ".join(f"{kind} {n:,}" for kind, n in summary.events_per_kind.items())
+    console.print(f"Events: {summary.events_total:,}" + (f" ({per_kind})." if per_kind else "."))
     ports = sorted(set(summary.calls_per_port) | set(summary.transits_per_port))
     if ports:
         table = Table("Port", "Calls", "Transits")

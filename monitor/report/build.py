@@ -23,13 +23,14 @@ from monitor.config import Settings, TrackSettings
 from monitor.core.times import iso_utc
 from monitor.errors import ConfigError, ReportError
 from monitor.report import data, fmt, mapview, tables
-from monitor.report.exports import TextFormat, calls_text
+from monitor.report.exports import TextFormat, calls_text, events_csv
 from monitor.report.index import update_index
 from monitor.report.offline import asset_text, inline_assets, script_block, style_block
 from monitor.report.thinning import thin_tracks
 from monitor.report.window import Period, newest_message_time, report_window
-from monitor.schema import REPORT_CALLS_SCHEMA
+from monitor.schema import EVENTS_SCHEMA, REPORT_CALLS_SCHEMA, empty_frame
 from monitor.store.calls import load_calls
+from monitor.store.events import load_events
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ class ReportInputs:
     move_speed_kn: float = 0.5
     #: How positions are split into tracks (each is drawn on its own; displaced runs are not).
     tracks: TrackSettings = field(default_factory=TrackSettings)
+    #: The detected events (EVENTS_SCHEMA); those of the period get a layer and a table.
+    events: pl.DataFrame = field(default_factory=lambda: empty_frame(EVENTS_SCHEMA))
     #: Newest message time in the store; None takes the newest of ``positions``.
     data_end: datetime | None = None
     max_points_per_vessel: int = 500
@@ -119,6 +122,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
     identity = data.latest_identity(inputs.statics)
+    events = data.events_in_window(inputs.events, identity, since, until)
 
     n_vessels = positions["mmsi"].n_unique() if positions.height else 0
     tracks = thin_tracks(
@@ -141,16 +145,19 @@ def build_report(inputs: ReportInputs) -> ReportContent:
             "max_gap_h": inputs.max_gap_h,
             "categories": data.CATEGORY_COLOURS,
             "zone_colours": data.ZONE_COLOURS,
+            "event_colours": data.EVENT_COLOURS,
+            "event_titles": fmt.EVENT_TITLES,
         },
         "zones": mapview.zones_payload(inputs.zones, calls_per_port),
         "tracks": mapview.tracks_payload(tracks, identity, since),
         "calls": mapview.calls_payload(calls, names),
+        "events": mapview.events_payload(events, names),
     }
     tiles = None if inputs.offline else inputs.tiles
     fmap, data_element = mapview.build_map(
         payload, tiles=tiles, center=_centre(inputs.zones, positions)
     )
-    numbers = tables.headline_numbers(calls, n_vessels)
+    numbers = {**tables.headline_numbers(calls, n_vessels), "events": events.height}
     summary = data.port_summary(calls, names)
     per_day = data.arrivals_per_day(calls, names, since, until)
     chart = tables.arrivals_chart_svg(per_day)
@@ -158,6 +165,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         [
             ("Port calls in the period", tables.calls_table_html(calls, names)),
             ("Per port", tables.summary_table_html(summary)),
+            ("Events in the period", tables.events_table_html(events, names)),
             ("Arrivals per day", chart or '<p class="mr-empty">No arrivals.</p>'),
             ("Data files", tables.files_html(FILES)),
         ]
@@ -172,6 +180,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
                 )
                 for ext in CALL_FILES
             },
+            "events.csv": events_csv(events),
         },
         numbers=numbers,
     )
@@ -273,6 +282,7 @@ def write_report(
     statics = store.scan_statics().select("mmsi", "timestamp_utc", "vessel_name", "ship_type")
     inputs = ReportInputs(
         calls=load_calls(settings.store.path),
+        events=load_events(settings.store.path),
         positions=positions,
         statics=statics.collect(),
         zones=load_zones(settings),

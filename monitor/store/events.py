@@ -12,7 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from monitor.schema import EVENTS_SCHEMA
+from monitor.errors import ConfigError
+from monitor.schema import EVENT_KINDS, EVENTS_SCHEMA
 from monitor.store.table import Table
 
 EVENTS = Table(
@@ -41,6 +42,8 @@ def filter_events(
     """Return the events of ``kind``, lasting until ``since`` or later, near ``port_id``, of
     ``mmsi`` (as the vessel or the other vessel)."""
     if kind is not None:
+        if kind not in EVENT_KINDS:
+            raise ConfigError(f"unknown event kind {kind!r}; use one of {', '.join(EVENT_KINDS)}")
         events = events.filter(pl.col("kind") == kind)
     if since is not None:
         events = events.filter(pl.coalesce("end_utc", "start_utc") >= since)

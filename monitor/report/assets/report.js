@@ -64,7 +64,7 @@
       }
       solid.push(current);
       var colour = data.meta.categories[v.c] || "#555";
-      var tip = v.n + " \u2014 MMSI " + v.m + " \u2014 " + v.c;
+      var tip = v.n + " \u2014 MMSI " + v.m + (v.t ? " \u2014 " + v.t : "") + " \u2014 " + v.c;
       L.polyline(solid, { color: colour, weight: 2, opacity: 0.85 })
         .bindTooltip(el("span", tip), { sticky: true }).addTo(groups.tracks);
       counts.trackLines += 1;
@@ -99,6 +99,26 @@
     });
   }
 
+  function drawEvents(data, groups, counts) {
+    (data.events || []).forEach(function (e) {
+      var colour = data.meta.event_colours[e.k] || "#555";
+      if (e.o) {
+        L.polyline([[e.lat, e.lon], e.o], {
+          color: colour, weight: 2, opacity: 0.8, dashArray: "4 6"
+        }).addTo(groups.events);
+        L.circleMarker(e.o, {
+          radius: 4, color: colour, weight: 2, fill: false
+        }).bindPopup(fieldTable(e.title, e.fields), { maxWidth: 380 }).addTo(groups.events);
+      }
+      L.circleMarker([e.lat, e.lon], {
+        radius: 6, color: "#212121", weight: 1, fillColor: colour, fillOpacity: 0.9,
+        className: "mr-event"
+      }).bindPopup(fieldTable(e.title, e.fields), { maxWidth: 380 })
+        .bindTooltip(el("span", e.title)).addTo(groups.events);
+      counts.events += 1;
+    });
+  }
+
   function addLegend(map, data) {
     var legend = L.control({ position: "bottomright" });
     legend.onAdd = function () {
@@ -122,6 +142,17 @@
         row.appendChild(el("span", name));
         box.appendChild(row);
       });
+      if (data.events && data.events.length) {
+        box.appendChild(el("div", "Events", "mr-legend-head"));
+        Object.keys(data.meta.event_colours).forEach(function (kind) {
+          var row = el("div");
+          var sw = el("span", null, "mr-swatch");
+          sw.style.background = data.meta.event_colours[kind];
+          row.appendChild(sw);
+          row.appendChild(el("span", data.meta.event_titles[kind] || kind));
+          box.appendChild(row);
+        });
+      }
       box.appendChild(el("div", "Symbols", "mr-legend-head"));
       var ring = el("div");
       ring.appendChild(el("span", null, "mr-swatch mr-swatch-ring"));
@@ -279,12 +310,15 @@
 
   function build(map, groups, dataId) {
     var data = JSON.parse(document.getElementById(dataId).textContent);
-    var counts = { polygons: 0, calls: 0, inport: 0, trackLines: 0, gapLines: 0, vessels: 0 };
+    var counts = {
+      polygons: 0, calls: 0, inport: 0, trackLines: 0, gapLines: 0, vessels: 0, events: 0
+    };
     var state = { map: map, groups: groups, counts: counts, markers: {}, playbackTime: 0 };
     window.monitorReport.state = state;
     drawZones(data, groups, counts);
     drawTracks(data, groups, counts);
     drawCalls(data, groups, counts, state.markers);
+    drawEvents(data, groups, counts);
     addLegend(map, data);
     if (data.meta.span_s > 0 && data.tracks.length) addPlayback(map, data, groups, state);
     var bounds = L.latLngBounds([]);
