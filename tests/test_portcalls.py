@@ -546,3 +546,27 @@ def test_split_among_threads_gives_the_same_result() -> None:
         assert split.events.equals(one.events)
         assert (split.n_positions, split.n_dropped) == (one.n_positions, one.n_dropped)
         assert split.tracks.equals(one.tracks)
+
+
+def test_a_spoofed_burst_into_a_port_is_no_call() -> None:
+    ship = Track(50).fix(*SEA_WEST, 10, 2).sail((-0.6, 0.05), 3, every_min=2)
+    for row in ship.rows[30:40]:  # 20 minutes of fixes stopped inside port Q
+        row["lon"], row["lat"], row["sog_kn"] = IN_Q[0], IN_Q[1], 0.0
+    found = detect_all(positions(ship), ZONES, S)
+    assert found.calls.is_empty() and found.transits.is_empty()
+    assert found.n_dropped == 10
+    assert found.jumps["n_positions"].to_list() == [10]
+
+
+def test_two_ships_on_one_mmsi_each_make_their_own_calls() -> None:
+    # Without tracks the vessel would jump between P and Q every few minutes, each jump a call.
+    at_p = Track(51).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 8).sail(SEA_WEST, 2)
+    at_q = Track(51, T0 + timedelta(seconds=30)).fix(*SEA_EAST, 10).sail(IN_Q, 3).stay(IN_Q, 9)
+    found = detect_all(positions(at_p, at_q), ZONES, S)
+    calls = found.calls.sort("port_id")
+    assert calls["port_id"].to_list() == ["P", "Q"]
+    assert calls["track_id"].to_list() == ["51-20240301T000000Z", "51-20240301T000030Z"]
+    assert calls["status"].to_list() == ["departed", "in_port"]
+    assert calls["arrival_observed"].to_list() == [True, True]
+    assert found.tracks.height == 2
+    assert found.multi_track["track_id"].n_unique() == 2

@@ -93,7 +93,8 @@ class Segmentation:
 
 
 def _labelled(positions: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame:
-    return positions.insert_column(1, tracks["track_id"].gather(positions["track"]))
+    labelled = positions.with_columns(track_id=tracks["track_id"].gather(positions["track"]))
+    return labelled.select("mmsi", "track_id", pl.exclude("mmsi", "track_id"))
 
 
 @inline
@@ -442,7 +443,7 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
             "last_lon": lon[last_row[kept]],
         }
     )
-    tracks = tracks.insert_column(0, _track_ids(tracks["mmsi"], tracks["first_utc"]))
+    tracks = tracks.select(_track_ids(tracks["mmsi"], tracks["first_utc"]), *tracks.columns)
     sorted_frame = pl.DataFrame({"mmsi": mmsi_series, "timestamp_utc": time_series})
     jumps = _jumps(sorted_frame, t_us, lat, lon, by_track, starts, count, host, index, tracks)
     # One gather for all columns: kept rows, each track's rows together, in time order.
