@@ -5,6 +5,7 @@ Pure functions on polars frames; every step works on all vessels at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,14 +53,24 @@ class SortedRows:
                 return series
         return self.frame[name].gather(self.order)
 
-    def take(self, positions: npt.NDArray[np.int64] | None = None) -> pl.DataFrame:
-        """Return the sorted frame, or only the rows at sorted ``positions``, in their order."""
+    def take(
+        self,
+        positions: npt.NDArray[np.int64] | None = None,
+        sorted_columns: Sequence[pl.Series] = (),
+    ) -> pl.DataFrame:
+        """Return the sorted frame, or only the rows at sorted ``positions``, in their order.
+
+        ``sorted_columns`` are columns the caller already has in sorted order (from
+        :meth:`column`): with ``positions`` increasing, taking from them is a cheap filter.
+        """
+        done = {s.name: s for s in self.rebuilt} | {s.name: s for s in sorted_columns}
+        ready = list(done.values())
         if positions is None:
-            rows, rebuilt = self.order, list(self.rebuilt)
+            rows = self.order
         else:
-            rows, rebuilt = self.order[positions], [s.gather(positions) for s in self.rebuilt]
-        rest: pl.DataFrame = self.frame.drop(s.name for s in rebuilt)[rows]
-        return rest.with_columns(rebuilt).select(self.frame.columns)
+            rows, ready = self.order[positions], [s.gather(positions) for s in ready]
+        rest: pl.DataFrame = self.frame.drop(list(done))[rows]
+        return rest.with_columns(ready).select(self.frame.columns)
 
 
 def sorted_rows(frame: pl.DataFrame) -> SortedRows:

@@ -378,32 +378,45 @@ def _valid(positions: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@kernel
+def _spans(track: I64, n_tracks: int) -> tuple[I64, I64, I64]:
+    """Return each track's first row, last row and number of rows."""
+    first = np.full(n_tracks, -1, np.int64)
+    last = np.zeros(n_tracks, np.int64)
+    count = np.zeros(n_tracks, np.int64)
+    for i in range(len(track)):
+        t = track[i]
+        if first[t] < 0:
+            first[t] = i
+        last[t] = i
+        count[t] += 1
+    return first, last, count
+
+
 def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> Segmentation:
     """Return the positions split into tracks, one per transmitter, displaced runs dropped.
 
     ``positions`` needs mmsi, timestamp_utc, lat and lon; other columns are kept, and ``sog_kn``
     (when there) keeps stray fixes apart. Rows without a finite position, an MMSI or a time are
-    left out. Each MMSI is segmented over the positions
-    given, in time order, so the result does not depend on their order or on other MMSIs.
+    left out. Each MMSI is segmented over the positions given, in time order, so the result does
+    not depend on their order or on other MMSIs.
     """
     rows = sorted_rows(_valid(positions))
     n = rows.order.size
-    mmsi_series = rows.column("mmsi")
-    time_series = rows.column("timestamp_utc")
-    mmsi = mmsi_series.to_numpy()
-    t_us = time_series.dt.epoch("us").to_numpy()
-    lat = rows.frame["lat"].to_numpy()[rows.order]
-    lon = rows.frame["lon"].to_numpy()[rows.order]
-    if "sog_kn" in rows.frame.columns:
-        sog_kn = rows.frame["sog_kn"].cast(pl.Float64).fill_null(np.nan).to_numpy()[rows.order]
-    else:
-        sog_kn = np.full(n, np.nan)
+    names = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
+    columns = {name: rows.column(name) for name in names if name in rows.frame.columns}
+    mmsi = columns["mmsi"].to_numpy()
+    t_us = columns["timestamp_utc"].dt.epoch("us").to_numpy()
+    lat = columns["lat"].to_numpy()
+    lon = columns["lon"].to_numpy()
+    sog = columns.get("sog_kn")
+    sog_kn = np.full(n, np.nan) if sog is None else sog.cast(pl.Float64).fill_null(np.nan)
     raw = _assign(
         mmsi,
         t_us,
         lat,
         lon,
-        sog_kn,
+        np.asarray(sog_kn, dtype=np.float64),
         settings.max_speed_kn * MPS_PER_KN / METRES_PER_DEG,
         settings.clock_slack_s,
         int(settings.max_silence_h * _US_PER_H),
@@ -411,20 +424,26 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         int(settings.max_jump_h * _US_PER_H),
     )
     n_raw = int(raw.max()) + 1 if n else 0
-    count = np.bincount(raw, minlength=n_raw).astype(np.int64)
-    # Rows in (track, time) order; the tracks of most MMSIs do not interleave and need no sort.
-    order = None if n < 2 or bool((raw[1:] >= raw[:-1]).all()) else np.argsort(raw, kind="stable")
-    by_track = np.arange(n) if order is None else order
-    starts = np.cumsum(count) - count
-    first_row = by_track[starts]
-    last_row = by_track[starts + count - 1]
+    first_row, last_row, count = _spans(raw, n_raw)
+    # The rows of each track in time order, for the MMSIs with several tracks only: most have
+    # one, and their rows need no sort.
+    track_mmsi = mmsi[first_row]
+    several = np.zeros(n_raw, dtype=bool)
+    if n_raw > 1:
+        same = track_mmsi[1:] == track_mmsi[:-1]
+        several[1:] |= same
+        several[:-1] |= same
+    involved = np.flatnonzero(several[raw])
+    grouped = involved[np.argsort(raw[involved], kind="stable")]
+    starts = np.zeros(n_raw, dtype=np.int64)
+    starts[several] = np.cumsum(count[several]) - count[several]
     host = _hosts(
-        mmsi[first_row],
+        track_mmsi,
         t_us[first_row],
         t_us[last_row],
         count,
         starts,
-        t_us[by_track],
+        t_us[grouped],
         settings.max_jump_reports,
         int(settings.max_jump_h * _US_PER_H),
         int(settings.clock_slack_s * 1e6),
@@ -433,9 +452,9 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
     index = np.cumsum(kept) - 1
     tracks = pl.DataFrame(
         {
-            "mmsi": mmsi_series.gather(first_row[kept]),
-            "first_utc": time_series.gather(first_row[kept]),
-            "last_utc": time_series.gather(last_row[kept]),
+            "mmsi": columns["mmsi"].gather(first_row[kept]),
+            "first_utc": columns["timestamp_utc"].gather(first_row[kept]),
+            "last_utc": columns["timestamp_utc"].gather(last_row[kept]),
             "n_positions": count[kept].astype(np.uint32),
             "first_lat": lat[first_row[kept]],
             "first_lon": lon[first_row[kept]],
@@ -444,50 +463,53 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         }
     )
     tracks = tracks.select(_track_ids(tracks["mmsi"], tracks["first_utc"]), *tracks.columns)
-    sorted_frame = pl.DataFrame({"mmsi": mmsi_series, "timestamp_utc": time_series})
-    jumps = _jumps(sorted_frame, t_us, lat, lon, by_track, starts, count, host, index, tracks)
+    jumps = _jumps(columns, t_us, lat, lon, (first_row, last_row, count), grouped, starts, host)
+    if jumps.height:
+        jumps = jumps.with_columns(
+            track_id=tracks["track_id"].gather(index[host[host >= 0]])
+        ).select(list(JUMPS_SCHEMA))
     # One gather for all columns: kept rows, each track's rows together, in time order.
     keep_rows = kept[raw]
     take = None if keep_rows.all() else np.flatnonzero(keep_rows)
     kept_raw = raw if take is None else raw[take]
-    if order is not None and (kept_raw[1:] < kept_raw[:-1]).any():
+    if kept_raw.size > 1 and (kept_raw[1:] < kept_raw[:-1]).any():
         regroup = np.argsort(kept_raw, kind="stable")
         take = regroup if take is None else take[regroup]
         kept_raw = kept_raw[regroup]
-    frame = rows.take(take).with_columns(track=pl.Series(index[kept_raw], dtype=pl.UInt32))
+    frame = rows.take(take, list(columns.values()))
+    frame = frame.with_columns(track=pl.Series(index[kept_raw], dtype=pl.UInt32))
     return Segmentation(positions=frame, tracks=tracks, jumps=jumps)
 
 
 def _jumps(
-    frame: pl.DataFrame,
+    columns: dict[str, pl.Series],
     t_us: I64,
     lat: F64,
     lon: F64,
-    by_track: I64,
+    spans: tuple[I64, I64, I64],
+    grouped: I64,
     starts: I64,
-    count: I64,
     host: I64,
-    index: I64,
-    tracks: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Return one row per displaced run (:data:`JUMPS_SCHEMA`)."""
+    """Return one row per displaced run (:data:`JUMPS_SCHEMA`, ``track_id`` left null)."""
+    first_row, last_row, count = spans
     dropped = np.flatnonzero(host >= 0)
     if dropped.size == 0:
         return pl.DataFrame(schema=JUMPS_SCHEMA)
-    to_row = by_track[starts[dropped]]
-    end_row = by_track[starts[dropped] + count[dropped] - 1]
+    to_row = first_row[dropped]
+    end_row = last_row[dropped]
     from_row = np.empty(dropped.size, dtype=np.int64)
     for k, s in enumerate(dropped.tolist()):
         h = host[s]
-        rows = by_track[starts[h] : starts[h] + count[h]]
+        rows = grouped[starts[h] : starts[h] + count[h]]
         before = int(np.searchsorted(t_us[rows], t_us[to_row[k]], side="right")) - 1
         from_row[k] = rows[max(before, 0)]
     return pl.DataFrame(
         {
-            "mmsi": frame["mmsi"].gather(to_row),
-            "track_id": tracks["track_id"].gather(index[host[dropped]]),
-            "start_utc": frame["timestamp_utc"].gather(to_row),
-            "end_utc": frame["timestamp_utc"].gather(end_row),
+            "mmsi": columns["mmsi"].gather(to_row),
+            "track_id": pl.Series([None] * dropped.size, dtype=pl.String),
+            "start_utc": columns["timestamp_utc"].gather(to_row),
+            "end_utc": columns["timestamp_utc"].gather(end_row),
             "n_positions": count[dropped].astype(np.uint32),
             "lat": lat[to_row],
             "lon": lon[to_row],
