@@ -46,31 +46,37 @@ class SortedRows:
     #: Columns rebuilt in sorted order from the sort keys, which need no gather.
     rebuilt: tuple[pl.Series, ...] = ()
 
-    def column(self, name: str) -> pl.Series:
-        """Return column ``name`` in sorted order."""
-        for series in self.rebuilt:
-            if series.name == name:
-                return series
-        return self.frame[name].gather(self.order)
+    def columns(self, names: Sequence[str]) -> pl.DataFrame:
+        """Return columns ``names`` (those of them in the frame) in sorted order: one gather."""
+        rebuilt = {s.name: s for s in self.rebuilt}
+        present = [name for name in names if name in self.frame.columns]
+        gathered = self.frame.select([n for n in present if n not in rebuilt])[self.order]
+        return gathered.with_columns(rebuilt[n] for n in present if n in rebuilt).select(present)
 
     def take(
-        self,
-        positions: npt.NDArray[np.int64] | None = None,
-        sorted_columns: Sequence[pl.Series] = (),
+        self, positions: npt.NDArray[np.int64] | None = None, done: pl.DataFrame | None = None
     ) -> pl.DataFrame:
         """Return the sorted frame, or only the rows at sorted ``positions``, in their order.
 
-        ``sorted_columns`` are columns the caller already has in sorted order (from
-        :meth:`column`): with ``positions`` increasing, taking from them is a cheap filter.
+        ``done`` holds columns the caller already has in sorted order (from :meth:`columns`):
+        with ``positions`` increasing, taking from them is a cheap filter.
         """
-        done = {s.name: s for s in self.rebuilt} | {s.name: s for s in sorted_columns}
-        ready = list(done.values())
-        if positions is None:
-            rows = self.order
-        else:
-            rows, ready = self.order[positions], [s.gather(positions) for s in ready]
-        rest: pl.DataFrame = self.frame.drop(list(done))[rows]
-        return rest.with_columns(ready).select(self.frame.columns)
+        ready = done if done is not None else pl.DataFrame(list(self.rebuilt))
+        if done is not None:
+            ready = ready.with_columns(s for s in self.rebuilt if s.name not in done.columns)
+        rows = self.order if positions is None else self.order[positions]
+        if positions is not None and ready.width:
+            increasing = positions.size < 2 or bool((positions[1:] > positions[:-1]).all())
+            if increasing and positions.size > self.order.size // 4:
+                # Most rows kept, in order: a filter, many times cheaper than a gather.
+                mask = np.zeros(self.order.size, dtype=bool)
+                mask[positions] = True
+                ready = ready.filter(pl.Series(mask))
+            else:
+                ready = ready[positions]
+        rest: pl.DataFrame = self.frame.drop(ready.columns)[rows]
+        together = ready if not rest.width else rest.hstack(ready) if ready.width else rest
+        return together.select(self.frame.columns)
 
 
 def sorted_rows(frame: pl.DataFrame) -> SortedRows:

@@ -200,29 +200,40 @@ def _assign(
         best_score = 0.0
         best_cost = 1.0
         best_open = False
-        # A track as small as an excursion (a stray fix, a burst), silent for longer than one
-        # lasts, takes no more positions while a real track of the MMSI is heard: bad fixes
-        # days apart would otherwise join up into a phantom track, as anything is within reach
-        # after days.
         heard = False
-        for s in range(used):
-            gap_us = t_us[i] - t_us[slot_rows[s, 0]]
-            stray[s] = _stale(slot_count[s], gap_us, excursion_reports, excursion_us)
-            if gap_us <= silence_us and not stray[s]:
-                heard = True
-        for s in range(used):
-            last = slot_rows[s, 0]
-            if heard and stray[s]:
-                continue
-            cost2, padded2 = _cost(t_us, lat, lon, i, last, reach_deg_per_s, slack2)
-            if cost2 > 1.0:
-                continue
-            if slot_count[s] < _SHORT_TRACK and _too_fast(t_us, lat, lon, sog_kn, i, last, slack2):
-                continue
-            score = _score(cost2, padded2, slot_count[s])
-            is_open = t_us[i] - t_us[last] <= silence_us
-            if (is_open and not best_open) or (is_open == best_open and score > best_score):
-                best, best_score, best_cost, best_open = s, score, cost2, is_open
+        if used == 1:
+            # One track so far (most MMSIs, most of the time): it takes the row if it can.
+            last = slot_rows[0, 0]
+            cost2, _ = _cost(t_us, lat, lon, i, last, reach_deg_per_s, slack2)
+            if cost2 <= 1.0 and not (
+                slot_count[0] < _SHORT_TRACK and _too_fast(t_us, lat, lon, sog_kn, i, last, slack2)
+            ):
+                best, best_cost = 0, cost2
+        else:
+            # A track as small as an excursion (a stray fix, a burst), silent for longer than one
+            # lasts, takes no more positions while a real track of the MMSI is heard: bad fixes
+            # days apart would otherwise join up into a phantom track, as anything is within
+            # reach after days.
+            for s in range(used):
+                gap_us = t_us[i] - t_us[slot_rows[s, 0]]
+                stray[s] = _stale(slot_count[s], gap_us, excursion_reports, excursion_us)
+                if gap_us <= silence_us and not stray[s]:
+                    heard = True
+            for s in range(used):
+                last = slot_rows[s, 0]
+                if heard and stray[s]:
+                    continue
+                cost2, padded2 = _cost(t_us, lat, lon, i, last, reach_deg_per_s, slack2)
+                if cost2 > 1.0:
+                    continue
+                if slot_count[s] < _SHORT_TRACK and _too_fast(
+                    t_us, lat, lon, sog_kn, i, last, slack2
+                ):
+                    continue
+                score = _score(cost2, padded2, slot_count[s])
+                is_open = t_us[i] - t_us[last] <= silence_us
+                if (is_open and not best_open) or (is_open == best_open and score > best_score):
+                    best, best_score, best_cost, best_open = s, score, cost2, is_open
         if best < 0:
             # Look back: the last rows of a track may be an excursion this row returns from.
             back = 0
@@ -404,13 +415,16 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
     rows = sorted_rows(_valid(positions))
     n = rows.order.size
     names = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
-    columns = {name: rows.column(name) for name in names if name in rows.frame.columns}
+    columns = rows.columns(names)
     mmsi = columns["mmsi"].to_numpy()
     t_us = columns["timestamp_utc"].dt.epoch("us").to_numpy()
     lat = columns["lat"].to_numpy()
     lon = columns["lon"].to_numpy()
-    sog = columns.get("sog_kn")
-    sog_kn = np.full(n, np.nan) if sog is None else sog.cast(pl.Float64).fill_null(np.nan)
+    sog_kn = (
+        columns["sog_kn"].cast(pl.Float64).fill_null(np.nan)
+        if "sog_kn" in columns.columns
+        else np.full(n, np.nan)
+    )
     raw = _assign(
         mmsi,
         t_us,
@@ -476,13 +490,13 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         regroup = np.argsort(kept_raw, kind="stable")
         take = regroup if take is None else take[regroup]
         kept_raw = kept_raw[regroup]
-    frame = rows.take(take, list(columns.values()))
+    frame = rows.take(take, columns)
     frame = frame.with_columns(track=pl.Series(index[kept_raw], dtype=pl.UInt32))
     return Segmentation(positions=frame, tracks=tracks, jumps=jumps)
 
 
 def _jumps(
-    columns: dict[str, pl.Series],
+    columns: pl.DataFrame,
     t_us: I64,
     lat: F64,
     lon: F64,
