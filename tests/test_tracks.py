@@ -69,6 +69,26 @@ def test_two_ships_on_one_mmsi_are_two_tracks_and_concurrent() -> None:
     assert concurrent_tracks(found.with_track_ids(), S, 150.0).is_empty()
 
 
+def test_positions_come_back_grouped_by_track_in_time_order_with_all_columns() -> None:
+    here = Track(SHIP).stay(IN_P, 6, every_min=3)
+    there = Track(SHIP, T0 + timedelta(seconds=40)).stay(IN_Q, 6, every_min=5)
+    other = Track(SHIP + 1).stay(IN_Q, 6, every_min=4)
+    frame = positions(here, there, other).with_columns(
+        note=pl.format("{}/{}", pl.col("lat").round(3), pl.col("timestamp_utc").dt.epoch("s"))
+    )
+    # A displaced fix, dropped: the rows kept still line up with their other columns.
+    frame = pl.concat([frame, frame.head(1).with_columns(lat=pl.lit(0.0), note=pl.lit("bad"))])
+    found = segment(frame.sample(fraction=1.0, shuffle=True, seed=3), S)
+    kept = found.positions
+    assert kept.height == frame.height - 1
+    assert kept.columns == [*frame.columns, "track"]
+    assert kept.equals(kept.sort("mmsi", "track", "timestamp_utc"))
+    expected = pl.format("{}/{}", pl.col("lat").round(3), pl.col("timestamp_utc").dt.epoch("s"))
+    assert (kept["note"] == kept.select(expected).to_series()).all()
+    # Each track is one place: its rows were not mixed up with the other track's.
+    assert kept.group_by("track").agg(pl.col("lat").n_unique())["lat"].max() == 1
+
+
 def test_a_displaced_burst_that_comes_back_is_dropped_and_reported() -> None:
     ship = Track(SHIP).stay(IN_P, 6, every_min=3)
     for _ in range(20):  # spoofed: 20 fixes about 111 km east

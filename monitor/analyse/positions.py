@@ -54,27 +54,26 @@ class SortedRows:
         return gathered.with_columns(rebuilt[n] for n in present if n in rebuilt).select(present)
 
     def take(
-        self, positions: npt.NDArray[np.int64] | None = None, done: pl.DataFrame | None = None
+        self,
+        positions: npt.NDArray[np.int64 | np.bool_] | None = None,
+        done: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
-        """Return the sorted frame, or only the rows at sorted ``positions``, in their order.
+        """Return the sorted frame, or only the rows at sorted ``positions`` (indices, in their
+        order, or a mask).
 
         ``done`` holds columns the caller already has in sorted order (from :meth:`columns`):
-        with ``positions`` increasing, taking from them is a cheap filter.
+        with a mask, taking from them is a cheap filter.
         """
         ready = done if done is not None else pl.DataFrame(list(self.rebuilt))
         if done is not None:
             ready = ready.with_columns(s for s in self.rebuilt if s.name not in done.columns)
-        rows = self.order if positions is None else self.order[positions]
-        if positions is not None and ready.width:
-            increasing = positions.size < 2 or bool((positions[1:] > positions[:-1]).all())
-            if increasing and positions.size > self.order.size // 4:
-                # Most rows kept, in order: a filter, many times cheaper than a gather.
-                mask = np.zeros(self.order.size, dtype=bool)
-                mask[positions] = True
-                ready = ready.filter(pl.Series(mask))
-            else:
-                ready = ready[positions]
-        rest: pl.DataFrame = self.frame.drop(ready.columns)[rows]
+        rest = self.frame.drop(ready.columns)
+        if positions is not None and positions.dtype == np.bool_:
+            ready = ready.filter(pl.Series(positions)) if ready.width else ready
+        elif positions is not None:
+            ready = ready[positions] if ready.width else ready
+        if rest.width:
+            rest = rest[self.order if positions is None else self.order[positions]]
         together = ready if not rest.width else rest.hstack(ready) if ready.width else rest
         return together.select(self.frame.columns)
 

@@ -39,7 +39,7 @@ import polars as pl
 from monitor.analyse.positions import sorted_rows
 from monitor.config import TrackSettings
 from monitor.core.geo import METRES_PER_DEG, MPS_PER_KN
-from monitor.core.jit import I64, U32, inline, kernel
+from monitor.core.jit import I64, U32, Bool, inline, kernel
 from monitor.schema import CONCURRENT_SCHEMA, JUMPS_SCHEMA, UTC_US
 
 F64 = npt.NDArray[np.float64]
@@ -404,6 +404,25 @@ def _spans(track: I64, n_tracks: int) -> tuple[I64, I64, I64]:
     return first, last, count
 
 
+@kernel
+def _kept_labels(raw: I64, label: I64) -> tuple[Bool, U32, bool]:
+    """Return which rows are kept (their raw track has a ``label``, not -1), the labels of those
+    rows, and whether those labels never fall (each track's rows together already)."""
+    keep = np.empty(len(raw), np.bool_)
+    labels = np.empty(len(raw), np.uint32)
+    n = 0
+    in_order = True
+    for i in range(len(raw)):
+        value = label[raw[i]]
+        keep[i] = value >= 0
+        if value >= 0:
+            if n and value < labels[n - 1]:
+                in_order = False
+            labels[n] = value
+            n += 1
+    return keep, labels[:n], in_order
+
+
 def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> Segmentation:
     """Return the positions split into tracks, one per transmitter, displaced runs dropped.
 
@@ -483,15 +502,21 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
             track_id=tracks["track_id"].gather(index[host[host >= 0]])
         ).select(list(JUMPS_SCHEMA))
     # One gather for all columns: kept rows, each track's rows together, in time order.
-    keep_rows = kept[raw]
-    take = None if keep_rows.all() else np.flatnonzero(keep_rows)
-    kept_raw = raw if take is None else raw[take]
-    if kept_raw.size > 1 and (kept_raw[1:] < kept_raw[:-1]).any():
-        regroup = np.argsort(kept_raw, kind="stable")
-        take = regroup if take is None else take[regroup]
-        kept_raw = kept_raw[regroup]
-    frame = rows.take(take, columns)
-    frame = frame.with_columns(track=pl.Series(index[kept_raw], dtype=pl.UInt32))
+    keep_rows, labels, in_order = _kept_labels(raw, np.where(kept, index, -1))
+    frame = rows.take(None if labels.size == n else keep_rows, columns)
+    if not in_order:
+        # Tracks of one MMSI interleave: only their rows move, within their MMSI's rows.
+        kept_mmsi = track_mmsi[kept]
+        several_kept = np.zeros(kept_mmsi.size, dtype=bool)
+        several_kept[1:] = kept_mmsi[1:] == kept_mmsi[:-1]
+        several_kept[:-1] |= several_kept[1:].copy()
+        moving = np.flatnonzero(several_kept[labels])
+        source = moving[np.argsort(labels[moving], kind="stable")]
+        frame = frame.with_columns(
+            column.scatter(moving, column.gather(source)) for column in frame.iter_columns()
+        )
+        labels[moving] = labels[source]
+    frame = frame.with_columns(track=pl.Series(labels, dtype=pl.UInt32))
     return Segmentation(positions=frame, tracks=tracks, jumps=jumps)
 
 
