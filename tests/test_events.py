@@ -246,14 +246,25 @@ def test_cli_events_and_export_events(detected: Path, tmp_path: Path) -> None:
     store = str(detected)
     result = runner.invoke(main, ["events", "--store", store], env={"COLUMNS": "240"})
     assert result.exit_code == 0, result.output
-    assert "5 events" in result.output and "Shared MMSI" in result.output
+    assert "5 event(s)" in result.output and "Shared MMSI" in result.output
     assert "OLD NAME → NEW NAME" in result.output
     result = runner.invoke(
         main, ["events", "--store", store, "--kind", "shared_mmsi"], env={"COLUMNS": "240"}
     )
-    assert "1 events" in result.output and "Identity change" not in result.output
+    assert "1 event(s)" in result.output and "Identity change" not in result.output
     result = runner.invoke(main, ["events", "--store", store, "--kind", "nope"])
-    assert result.exit_code == 1 and "unknown event kind" in result.output
+    assert result.exit_code == 2 and "unknown event kind 'nope'" in result.output
+    result = runner.invoke(main, ["export", "events", "--store", store, "--kind", "nope"])
+    assert result.exit_code == 2 and "unknown event kind 'nope'" in result.output
+    # CSV and JSON carry every column; the period options keep what is under way in it.
+    result = runner.invoke(main, ["events", "--store", store, "--format", "csv"])
+    assert result.output.splitlines()[0] == ",".join(EVENTS_SCHEMA)
+    result = runner.invoke(
+        main, ["events", "--store", store, "--format", "json", "--mmsi", str(TWIN_B)]
+    )
+    assert [e["kind"] for e in json.loads(result.output)] == ["imo_reuse"]
+    result = runner.invoke(main, ["events", "--store", store, "--until", "2024-01-01"])
+    assert "None of the 5 events matches." in result.output
     result = runner.invoke(main, ["export", "events", "--store", store, "--kind", "imo_reuse"])
     assert result.exit_code == 0
     lines = result.output.splitlines()

@@ -8,14 +8,21 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as rich_escape
 from rich.table import Table
 
 from monitor.cli.options import CliState
+from monitor.cli.output import make_console
+from monitor.core.terminal import terminal_text
 
 if TYPE_CHECKING:
     from monitor.analyse.geofences import Zone
     from monitor.config import Settings
+
+
+def _shown(text: str) -> str:
+    """Return text from a config or geofence file fit to print: no markup, no control codes."""
+    return rich_escape(terminal_text(text))
 
 
 @click.group("config")
@@ -40,9 +47,9 @@ def _ports_table(zones: list[Zone]) -> Table:
             continue
         kinds = children.get(zone.id, Counter())
         table.add_row(
-            escape(zone.id),
-            escape(zone.name),
-            escape(zone.country or ""),
+            _shown(zone.id),
+            _shown(zone.name),
+            _shown(zone.country or ""),
             str(kinds["berth"]),
             str(kinds["anchorage"]),
             str(kinds["area"]),
@@ -59,47 +66,55 @@ def _values_table(section: object) -> Table:
     for key, value in section.model_dump().items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
-        table.add_row(key, escape(str(value)))
+        table.add_row(key, _shown(str(value)))
     return table
 
 
-def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
+def _summary(settings: Settings, zones: list[Zone], console: Console, n_warnings: int) -> None:
     from monitor.analyse.geofences import ZONE_KINDS
 
-    console.print(f"[bold]{escape(str(settings.source_path))}[/bold]: OK ({escape(settings.name)})")
-    store_state = "exists" if settings.store.path.is_dir() else "not created yet"
-    console.print(f"store:      {escape(str(settings.store.path.absolute()))} ({store_state})")
+    verdict = "OK" if not n_warnings else f"OK with {n_warnings} warning(s) above"
     console.print(
-        f"reports:    {escape(str(settings.report.output.absolute()))} "
+        f"[bold]{_shown(str(settings.source_path))}[/bold]: {verdict} ({_shown(settings.name)})"
+    )
+    store_state = "exists" if settings.store.path.is_dir() else "not created yet"
+    console.print(f"store:      {_shown(str(settings.store.path.absolute()))} ({store_state})")
+    console.print(
+        f"reports:    {_shown(str(settings.report.output.absolute()))} "
         f"(period {settings.report.period}, "
         f"offline {'yes' if settings.report.offline else 'no'})"
     )
     files = settings.geofences.files
     console.print(f"geofences:  {len(files)} file(s), {len(settings.geofences.circles)} circle(s)")
     for path in files:
-        console.print(f"            {escape(str(path))}")
+        console.print(f"            {_shown(str(path))}")
     kinds: Counter[str] = Counter(zone.kind for zone in zones)
     counts = ", ".join(f"{kinds[kind]} {kind}" for kind in ZONE_KINDS)
     console.print(f"zones:      {len(zones)} ({counts})")
     if kinds["port"]:
         console.print("Ports")
         console.print(_ports_table(zones))
-    console.print(escape("Port-call thresholds [detect]"))
+    console.print(_shown("Port-call thresholds [detect]"))
     console.print(_values_table(settings.detect))
-    console.print(escape("Ingest [ingest]"))
+    console.print(_shown("Ingest [ingest]"))
     console.print(_values_table(settings.ingest))
 
 
 @config_group.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit status 1).")
 @click.pass_context
-def check(ctx: click.Context, file: Path | None) -> None:
-    """Validate FILE (or the global --config) and its geofences; print a summary.
+def check(ctx: click.Context, file: Path | None, strict: bool) -> None:
+    """Validate FILE (or the global --config), its geofences and report.tiles; print warnings,
+    then a summary.
 
-    Exits with status 1 and a message naming the file and key when anything is invalid.
+    Exits with status 1 and a message naming the file and key when anything is invalid, and
+    with --strict also when there are warnings.
     """
     from monitor.analyse.geofences import load_zones, zone_warnings
     from monitor.config import load_config
+    from monitor.errors import ConfigError, ReportError
+    from monitor.report.mapview import tile_warnings
 
     state = ctx.find_object(CliState) or CliState()
     path = file or state.config_path
@@ -109,16 +124,27 @@ def check(ctx: click.Context, file: Path | None) -> None:
         )
     settings = load_config(path)
     zones = load_zones(settings)
-    console = Console(highlight=False, soft_wrap=True)
-    _summary(settings, zones, console)
     warnings = zone_warnings(zones)
-    for warning in warnings:
-        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
     if not zones:
-        console.print(
-            "[yellow]warning[/yellow]: no geofences: add geofences.files or geofences.circles "
-            "so that port calls can be detected"
+        warnings.append(
+            "no geofences: add geofences.files or geofences.circles so that port calls can be "
+            "detected"
         )
+    if settings.report.tiles:
+        try:
+            warnings.extend(tile_warnings(settings.report.tiles))
+        except ReportError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    console = make_console()
+    label = "error" if strict else "warning"
+    for warning in warnings:
+        console.print(f"[yellow]{label}[/yellow]: {_shown(warning)}")
+    if strict and warnings:
+        raise click.ClickException(
+            f"{path}: {len(warnings)} warning(s), errors with --strict; fix them or leave out "
+            "--strict"
+        )
+    _summary(settings, zones, console, len(warnings))
 
 
 @config_group.command("path")

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.options import config_option, resolve_settings, store_option
+from monitor.cli.output import make_console, plain
 
 
 @click.command("detect")
@@ -43,7 +44,7 @@ def detect(
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
         return
-    console = Console()
+    console = make_console()
     kind = "every vessel re-detected" if summary.full_run else "vessels with new data"
     console.print(
         f"Processed {summary.positions_processed:,} positions of {summary.vessels_processed:,} "
@@ -65,7 +66,7 @@ def detect(
         table = Table("Port", "Calls", "Transits")
         for port in ports:
             table.add_row(
-                port,
+                escape(plain(port)),
                 str(summary.calls_per_port.get(port, 0)),
                 str(summary.transits_per_port.get(port, 0)),
             )

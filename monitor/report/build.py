@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import shutil
-import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import shapely
 from branca.element import Element
 
 from monitor.analyse.geofences import Zone, load_zones
@@ -22,15 +23,27 @@ from monitor.analyse.portcalls.detect import prepare_positions
 from monitor.config import Settings, TrackSettings
 from monitor.core.times import iso_utc
 from monitor.errors import ConfigError, ReportError
-from monitor.report import data, fmt, mapview, tables
+from monitor.report import coastline, data, fmt, mapview, tables
 from monitor.report.exports import TextFormat, calls_text, events_csv
 from monitor.report.index import update_index
-from monitor.report.offline import asset_text, inline_assets, script_block, style_block
+from monitor.report.offline import (
+    asset_text,
+    inline_assets,
+    pin_assets,
+    script_block,
+    style_block,
+)
 from monitor.report.thinning import thin_tracks
-from monitor.report.window import Period, newest_message_time, report_window
+from monitor.report.window import (
+    Period,
+    newest_message_time,
+    oldest_message_time,
+    report_window,
+)
 from monitor.schema import EVENTS_SCHEMA, REPORT_CALLS_SCHEMA, empty_frame
 from monitor.store.calls import load_calls
 from monitor.store.events import load_events
+from monitor.store.locks import writer_lock
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
@@ -69,6 +82,9 @@ class ReportInputs:
     events: pl.DataFrame = field(default_factory=lambda: empty_frame(EVENTS_SCHEMA))
     #: Newest message time in the store; None takes the newest of ``positions``.
     data_end: datetime | None = None
+    #: Oldest message time in the store (where the data begins); None takes the oldest of
+    #: ``positions``.
+    data_start: datetime | None = None
     max_points_per_vessel: int = 500
     tiles: str | None = "OpenStreetMap"
     offline: bool = False
@@ -106,6 +122,19 @@ def _centre(zones: Sequence[Zone], positions: pl.DataFrame) -> tuple[float, floa
     return 0.0, 0.0
 
 
+def _land(inputs: ReportInputs, tracks: pl.DataFrame) -> dict[str, Any] | None:
+    """Return the land around the ports and the tracks (GeoJSON), None where there is none."""
+    per_port: dict[str, list[Any]] = {}
+    for zone in inputs.zones:
+        per_port.setdefault(zone.port_id, []).append(zone.geometry)
+    ports = [shapely.union_all(parts).bounds for parts in per_port.values()]
+    others = []
+    if tracks.height:
+        lon, lat = tracks["lon"], tracks["lat"]
+        others.append((lon.min(), lat.min(), lon.max(), lat.max()))
+    return coastline.land_payload(ports, others)  # type: ignore[arg-type]
+
+
 def build_report(inputs: ReportInputs) -> ReportContent:
     """Return the files of a report (``index.html``, calls as CSV/GeoJSON/KML, summary numbers)."""
     since, until = inputs.since, inputs.until
@@ -115,9 +144,11 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     positions, segmentation = prepare_positions(positions, inputs.tracks)
     n_outliers = segmentation.n_dropped
     positions = positions.rename({"speed_kn": "sog_kn"})
-    data_end = inputs.data_end
+    data_end, data_start = inputs.data_end, inputs.data_start
     if data_end is None and inputs.positions.height:
         data_end = inputs.positions["timestamp_utc"].max()  # type: ignore[assignment]
+    if data_start is None and inputs.positions.height:
+        data_start = inputs.positions["timestamp_utc"].min()  # type: ignore[assignment]
     calls = data.calls_in_window(inputs.calls, since, until, data_end)
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
@@ -147,8 +178,11 @@ def build_report(inputs: ReportInputs) -> ReportContent:
             "zone_colours": data.ZONE_COLOURS,
             "event_colours": data.EVENT_COLOURS,
             "event_titles": fmt.EVENT_TITLES,
+            "land_attribution": coastline.ATTRIBUTION,
         },
+        "land": _land(inputs, tracks) if inputs.offline else None,
         "zones": mapview.zones_payload(inputs.zones, calls_per_port),
+        "labels": mapview.labels_payload(inputs.zones, names, calls_per_port),
         "tracks": mapview.tracks_payload(tracks, identity, since),
         "calls": mapview.calls_payload(calls, names),
         "events": mapview.events_payload(events, names),
@@ -160,10 +194,11 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     numbers = {**tables.headline_numbers(calls, n_vessels), "events": events.height}
     summary = data.port_summary(calls, names)
     per_day = data.arrivals_per_day(calls, names, since, until)
-    chart = tables.arrivals_chart_svg(per_day)
+    chart = tables.arrivals_chart_html(per_day)
+    calls_table = tables.calls_table_html(calls, names, data_start, inputs.max_gap_h)
     sections = tables.sections_html(
         [
-            ("Port calls in the period", tables.calls_table_html(calls, names)),
+            ("Port calls in the period", calls_table),
             ("Per port", tables.summary_table_html(summary)),
             ("Events in the period", tables.events_table_html(events, names)),
             ("Arrivals per day", chart or '<p class="mr-empty">No arrivals.</p>'),
@@ -215,37 +250,87 @@ def _page(
     html = html.replace("<html>", '<html lang="en">', 1).replace(
         "<head>", f"<head>\n<title>{tables.esc(title)}</title>", 1
     )
-    if inputs.offline:
-        html = inline_assets(html)
-    return html
+    return inline_assets(html) if inputs.offline else pin_assets(html)
+
+
+#: Where the folders of published reports live; ``<root>/<folder>`` is a link to one of them.
+VERSIONS = ".versions"
+#: A second report run writing into the same folder waits this long for the first.
+PUBLISH_WAIT_S = 600.0
 
 
 def publish(root: Path, folder: str, content: ReportContent, entry: dict[str, Any]) -> Path:
-    """Write the report folder atomically under ``root``, update the index; return index.html.
+    """Write the report folder under ``root``, update the index; return index.html.
 
-    The folder is written in full beside its final name and then renamed into place, so a
-    reader sees the old report or the new one, never a mix.
+    The report is written in full into ``<root>/.versions/`` and ``<root>/<folder>`` is then
+    switched to it by renaming a symbolic link over the old one: a reader sees the old report
+    or the new one, never a mix and never none, whenever the run is killed. What a killed run
+    left behind is deleted by the next one (runs take turns on ``<root>/.lock``).
     """
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", suffix=".tmp", dir=root))
-    try:
+    with writer_lock(root / ".lock", job="report", wait_s=PUBLISH_WAIT_S):
+        _clean_leftovers(root)
+        versions = root / VERSIONS
+        versions.mkdir(exist_ok=True)
+        fresh = versions / f"{folder}.{uuid.uuid4().hex}"
+        tmp = fresh.with_name(f".{fresh.name}.tmp")
+        tmp.mkdir()
         for name, text in content.files.items():
             (tmp / name).write_text(text, encoding="utf-8")
         (tmp / "summary.json").write_text(json.dumps(entry, indent=1), encoding="utf-8")
         tmp.chmod(0o755)
-        target = root / folder
-        old: Path | None = None
-        if target.exists():
-            old = root / f".{folder}.{os.getpid()}.old"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    update_index(root, entry)
+        os.rename(tmp, fresh)
+        _switch(root / folder, fresh)
+        _clean_leftovers(root)
+        update_index(root, entry)
     return root / folder / "index.html"
+
+
+def _switch(target: Path, fresh: Path) -> None:
+    """Make ``target`` show the report folder ``fresh`` in one rename."""
+    link = target.with_name(f".{target.name}.{uuid.uuid4().hex}.link")
+    try:
+        link.symlink_to(Path(fresh.parent.name) / fresh.name, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        # No symbolic links here (Windows without the right to make them): the old folder goes
+        # aside and the new one takes its place, two renames with a moment between them.
+        old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
+        if target.exists():
+            os.rename(target, old)
+        os.rename(fresh, target)
+        return
+    if target.is_dir() and not target.is_symlink():
+        # A folder written before reports were linked: moved among the versions first (once,
+        # and the only moment a reader can find no report there).
+        os.rename(target, fresh.with_name(f"{target.name}.{uuid.uuid4().hex}"))
+    os.replace(link, target)
+
+
+def _clean_leftovers(root: Path) -> None:
+    """Delete what runs killed half way left: temp folders and links, and report versions that
+    no folder links to."""
+    versions = root / VERSIONS
+    live = {
+        os.path.realpath(path) for path in root.iterdir() if path.is_symlink() and path.is_dir()
+    }
+    stale = [
+        *(
+            p
+            for p in root.iterdir()
+            if p.name.startswith(".") and p.name.endswith((".tmp", ".old"))
+        ),
+        *(p for p in root.iterdir() if p.name.startswith(".") and p.name.endswith(".link")),
+        *(
+            p
+            for p in (versions.iterdir() if versions.is_dir() else [])
+            if os.path.realpath(p) not in live
+        ),
+    ]
+    for path in stale:
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def write_report(
@@ -273,6 +358,7 @@ def write_report(
         store.scan_positions(), period or settings.report.period, since, until
     )
     data_end = newest_message_time(store.scan_positions())
+    data_start = oldest_message_time(store.scan_positions())
     positions = (
         store.scan_positions()
         .filter(pl.col("timestamp_utc").is_between(since, until))
@@ -293,6 +379,7 @@ def write_report(
         move_speed_kn=settings.detect.move_speed_kn,
         tracks=settings.tracks,
         data_end=data_end,
+        data_start=data_start,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,
         tiles=settings.report.tiles,
         offline=offline or settings.report.offline,

@@ -18,7 +18,8 @@ import polars as pl
 from monitor.analyse.geofences import load_zones
 from monitor.config import Settings
 from monitor.core.atomic import atomic_write_bytes
-from monitor.core.times import as_utc
+from monitor.core.safe_csv import write_csv
+from monitor.core.times import ISO_UTC_US_FORMAT, as_utc
 from monitor.errors import ConfigError
 from monitor.schema import BURSTS_TRUTH_SCHEMA, CLOCK_TRUTH_SCHEMA, OUTAGES_TRUTH_SCHEMA
 from monitor.simulate.nmea_writer import report_lines, tagged_lines
@@ -34,7 +35,7 @@ from monitor.simulate.ports import build_ports, projection_for
 from monitor.simulate.reception import hear, shift_clock
 from monitor.simulate.seaways import KOREA_SEAS
 from monitor.simulate.transmissions import position_reports, static_reports
-from monitor.simulate.truth import build_truth, truth_frame, write_csv
+from monitor.simulate.truth import build_truth, truth_frame
 from monitor.simulate.voyages import plan_simulation
 
 __all__ = ["PRESETS", "NoiseParams", "SimulationParams", "SimulationResult", "simulate"]
@@ -141,7 +142,7 @@ def simulate(
     }
     truth_paths = {name: truth_dir / f"{name}.csv" for name in tables}
     for name, path in truth_paths.items():
-        write_csv(tables[name], path)
+        write_csv(tables[name], path, datetime_format=ISO_UTC_US_FORMAT)
     log.info("simulated %d vessels, %d lines into %s", vessels, len(text), output)
     return SimulationResult(
         nmea_paths=nmea_paths,

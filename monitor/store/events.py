@@ -36,17 +36,20 @@ def filter_events(
     *,
     kind: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     port_id: str | None = None,
     mmsi: int | None = None,
 ) -> pl.DataFrame:
-    """Return the events of ``kind``, lasting until ``since`` or later, near ``port_id``, of
-    ``mmsi`` (as the vessel or the other vessel)."""
+    """Return the events of ``kind``, lasting until ``since`` or later, begun before ``until``,
+    near ``port_id``, of ``mmsi`` (as the vessel or the other vessel)."""
     if kind is not None:
         if kind not in EVENT_KINDS:
             raise ConfigError(f"unknown event kind {kind!r}; use one of {', '.join(EVENT_KINDS)}")
         events = events.filter(pl.col("kind") == kind)
     if since is not None:
         events = events.filter(pl.coalesce("end_utc", "start_utc") >= since)
+    if until is not None:
+        events = events.filter(pl.col("start_utc") < until)
     if port_id is not None:
         events = events.filter(pl.col("port_id") == port_id)
     if mmsi is not None:
