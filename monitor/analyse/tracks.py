@@ -98,6 +98,20 @@ def _labelled(positions: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame:
 
 
 @inline
+def _distance2_deg(lat: F64, lon: F64, i: int, j: int) -> float:
+    """Return the squared distance between rows ``i`` and ``j`` in degrees of latitude
+    (equirectangular: exact enough for what one ship can sail between two fixes)."""
+    dlat = lat[i] - lat[j]
+    dlon = lon[i] - lon[j]
+    if dlon > 180.0:
+        dlon -= 360.0
+    elif dlon < -180.0:
+        dlon += 360.0
+    dlon *= math.cos(math.radians(0.5 * (lat[i] + lat[j])))
+    return float(dlat * dlat + dlon * dlon)
+
+
+@inline
 def _cost(
     t_us: I64,
     lat: F64,
@@ -112,14 +126,7 @@ def _cost(
     dt_s = (t_us[i] - t_us[j]) * 1e-6
     padded2 = dt_s * dt_s + slack2
     reach2 = reach_deg_per_s * reach_deg_per_s * padded2
-    dlat = lat[i] - lat[j]
-    dlon = lon[i] - lon[j]
-    if dlon > 180.0:
-        dlon -= 360.0
-    elif dlon < -180.0:
-        dlon += 360.0
-    dlon *= math.cos(math.radians(0.5 * (lat[i] + lat[j])))
-    d2 = dlat * dlat + dlon * dlon
+    d2 = _distance2_deg(lat, lon, i, j)
     if reach2 <= 0.0:
         return (0.0 if d2 == 0.0 else 2.0), 1e-6
     return d2 / reach2, max(padded2, 1e-6)
@@ -136,14 +143,7 @@ def _too_fast(t_us: I64, lat: F64, lon: F64, sog_kn: F64, i: int, j: int, slack2
     allowed_mps = (_SOG_FACTOR * fastest + _SOG_MARGIN_KN) * MPS_PER_KN
     dt_s = (t_us[i] - t_us[j]) * 1e-6
     reach_deg = allowed_mps * math.sqrt(dt_s * dt_s + slack2) / METRES_PER_DEG
-    dlat = lat[i] - lat[j]
-    dlon = lon[i] - lon[j]
-    if dlon > 180.0:
-        dlon -= 360.0
-    elif dlon < -180.0:
-        dlon += 360.0
-    dlon *= math.cos(math.radians(0.5 * (lat[i] + lat[j])))
-    return bool(dlat * dlat + dlon * dlon > reach_deg * reach_deg)
+    return bool(_distance2_deg(lat, lon, i, j) > reach_deg * reach_deg)
 
 
 @inline

@@ -16,7 +16,7 @@ from monitor.cli.options import (
     resolve_settings,
     store_option,
 )
-from monitor.cli.output import Column, echo_listing, minute
+from monitor.cli.output import Column, echo_listing, minute, nothing_listed
 
 EVENT_COLUMNS = (
     Column("start_utc", "Start (UTC)", minute),
@@ -96,10 +96,7 @@ def events_command(
         echo_listing(events, EVENT_COLUMNS, fmt)  # type: ignore[arg-type]
         return
     if events.is_empty():
-        if stored.is_empty():
-            click.echo("No events yet: run `monitor detect` after ingesting positions.")
-        else:
-            click.echo(f"None of the {stored.height:,} events matches.")
+        click.echo(nothing_listed(stored.height, "events"))
         return
     rows = events.with_columns(
         event=pl.col("kind").replace_strict(EVENT_TITLES, default=pl.col("kind")),

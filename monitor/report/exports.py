@@ -15,10 +15,10 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import polars as pl
 
@@ -167,17 +167,37 @@ def export_calls(
 
     Files are written atomically. Parquet has exactly the columns and types of ``schema``.
     """
-    if fmt not in EXPORT_FORMATS:
-        raise ConfigError(f"format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+    return _deliver(
+        calls,
+        fmt,
+        output,
+        EXPORT_FORMATS,
+        schema,
+        lambda: calls_text(calls, cast(TextFormat, fmt), schema=schema, title=title, names=names),
+    )
+
+
+def _deliver(
+    frame: pl.DataFrame,
+    fmt: str,
+    output: Path | None,
+    formats: Sequence[str],
+    schema: dict[str, pl.DataType],
+    text: Callable[[], str],
+) -> str | None:
+    """Write ``frame`` as Parquet of ``schema``, or ``text()`` in another of ``formats``, to
+    ``output`` (atomically); return the text instead when ``output`` is None."""
+    if fmt not in formats:
+        raise ConfigError(f"format {fmt!r}: use one of {', '.join(formats)}")
     if fmt == "parquet":
         if output is None:
             raise ConfigError("--format parquet needs --output FILE (Parquet is not text)")
-        atomic_write_parquet(conform(calls, schema), output)
+        atomic_write_parquet(conform(frame, schema), output)
         return None
-    text = calls_text(calls, fmt, schema=schema, title=title, names=names)
+    content = text()
     if output is None:
-        return text
-    atomic_write_text(output, text)
+        return content
+    atomic_write_text(output, content)
     return None
 
 
@@ -199,15 +219,11 @@ def export_events(events: pl.DataFrame, fmt: EventFormat, output: Path | None = 
 
     Files are written atomically. Parquet has exactly the columns and types of EVENTS_SCHEMA.
     """
-    if fmt not in EVENT_FORMATS:
-        raise ConfigError(f"format {fmt!r}: use one of {', '.join(EVENT_FORMATS)}")
-    if fmt == "parquet":
-        if output is None:
-            raise ConfigError("--format parquet needs --output FILE (Parquet is not text)")
-        atomic_write_parquet(conform(events, EVENTS_SCHEMA), output)
-        return None
-    text = events_csv(events) if fmt == "csv" else events_geojson(events)
-    if output is None:
-        return text
-    atomic_write_text(output, text)
-    return None
+    return _deliver(
+        events,
+        fmt,
+        output,
+        EVENT_FORMATS,
+        EVENTS_SCHEMA,
+        lambda: events_csv(events) if fmt == "csv" else events_geojson(events),
+    )
