@@ -161,7 +161,7 @@ def step_costs(store: Path, settings: Settings) -> dict[str, float]:
     n_bucket = sum(p.num_rows for p in per_bucket)
     from monitor.analyse.geofences import load_zones
 
-    job = BucketJob(tuple(load_zones(settings)), settings.detect)
+    job = BucketJob.of(load_zones(settings), settings)
     cpu = time.process_time()
     analyse_bucket(per_bucket, job)
     reduce_s = time.process_time() - cpu

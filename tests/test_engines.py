@@ -44,11 +44,22 @@ from monitor.pipeline.dask_engine import BYTES_PER_POSITION, DaskEngine, run_on,
 from monitor.pipeline.detect import DetectSummary, detect_calls
 from monitor.pipeline.engines import MERGE_FAN_IN, LocalEngine
 from monitor.pipeline.space_time import SpaceTimeGrid, close_pairs, split_partitions
-from monitor.store.calls import PENDING, RAW_CALLS, TRANSITS
+from monitor.store.calls import (
+    CALLS,
+    CONCURRENT,
+    JUMPS,
+    PENDING,
+    RAW_CALLS,
+    TRACKS,
+    TRANSITS,
+)
+from monitor.store.events import EVENTS
 from monitor.store.parquet import Store, live_files
 from monitor.store.table import atomic_write_parquet
 
 PLACES = [IN_P, IN_Q, BERTH, ANCHOR, SEA_EAST, SEA_WEST]
+#: Every table a detection writes.
+TABLES = [CALLS, RAW_CALLS, TRANSITS, PENDING, TRACKS, JUMPS, CONCURRENT, EVENTS]
 
 
 def _fleet(n_vessels: int, seed: int) -> pl.DataFrame:
@@ -68,6 +79,15 @@ def _fleet(n_vessels: int, seed: int) -> pl.DataFrame:
             else:
                 track.silence(rng.uniform(1, 8))
         tracks.append(track)
+    # Two ships broadcasting one MMSI at once, in ports P and Q, and a ship whose fixes jump
+    # 50 km away for three reports and come back.
+    shared = 273_000_777
+    tracks.append(Track(shared).stay(IN_P, 6, sog=0.0))
+    tracks.append(Track(shared, start=T0 + timedelta(minutes=5)).stay(IN_Q, 6, sog=0.0))
+    jumpy = Track(273_000_888).stay(IN_Q, 2, sog=0.0)
+    for _ in range(3):
+        jumpy.fix(1.5, 0.45, 0.0)
+    tracks.append(jumpy.stay(IN_Q, 2, sog=0.0))
     return positions(*tracks)
 
 
@@ -97,11 +117,7 @@ def _write(root: Path, frame: pl.DataFrame, files_per_day: int) -> None:
 def _tables(settings: Settings, summary: DetectSummary | None = None) -> dict[str, pl.DataFrame]:
     """Return the detector's tables in the store, and the summary of the run that wrote them."""
     root = settings.store.path
-    found = {
-        "calls": RAW_CALLS.read(root),
-        "transits": TRANSITS.read(root),
-        "pending": PENDING.read(root),
-    }
+    found = {table.name: table.read(root) for table in TABLES}
     if summary is not None:
         found["summary"] = pl.DataFrame([summary.to_dict()])
     return found
@@ -121,7 +137,9 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     settings = make_settings(tmp_path_factory.mktemp("plain"))
     _write(Path(settings.store.path), FLEET, files_per_day=1)
     found = _tables(settings, detect_calls(_with_engine(settings, partitions=1)))
-    assert found["calls"].height >= 20 and found["transits"].height >= 5
+    assert found[RAW_CALLS.name].height >= 20 and found[TRANSITS.name].height >= 5
+    assert found[CONCURRENT.name].height >= 1 and found[JUMPS.name].height >= 1
+    assert {"shared_mmsi", "position_jump"} <= set(found[EVENTS.name]["kind"])
     return found
 
 
@@ -286,15 +304,15 @@ def test_buckets_in_waves_on_a_dask_cluster_give_the_plain_detection(
     files = [str(f) for f in Store(settings.store.path).position_files()]
     counts = FLEET.group_by("mmsi").agg(n_positions=pl.len())
     plan = plan_buckets(file_slices(files, 1000), counts, settings.engine)
-    job = BucketJob(tuple(load_zones(settings)), settings.detect)
+    job = BucketJob.of(load_zones(settings), settings)
     # Room for the pieces of three buckets at a time: waves of 3, 3 and 1.
     room = 3 * (FLEET.height // 7) * BYTES_PER_POSITION
     assert [list(w) for w in waves(7, FLEET.height, room)] == [[0, 1, 2], [3, 4, 5], [6]]
     with distributed.Client(scheduler) as client:
         found = combine(run_on(client, plan, job, shuffle_bytes=room))
-    for name in ("calls", "transits", "pending"):
-        table: pl.DataFrame = getattr(found, name)
-        assert table.sort("mmsi", "arrival_utc").equals(plain[name])
+    for name, stored in (("calls", RAW_CALLS), ("transits", TRANSITS), ("pending", PENDING)):
+        table: pl.DataFrame = getattr(found.detection, name)
+        assert table.sort("mmsi", "arrival_utc").equals(plain[stored.name])
 
 
 def test_vessel_counts_here_and_on_a_dask_cluster_equal_one_scan(

@@ -31,8 +31,15 @@ import pyarrow.parquet as pq
 
 from monitor.analyse.geofences import Zone
 from monitor.analyse.portcalls import detect as portcalls
-from monitor.config import DetectSettings, EngineSettings
-from monitor.schema import POSITIONS_SCHEMA, empty_frame
+from monitor.analyse.tracks import concurrent_tracks
+from monitor.config import DetectSettings, EngineSettings, Settings, TrackSettings
+from monitor.schema import (
+    CONCURRENT_SCHEMA,
+    MULTI_TRACK_SCHEMA,
+    POSITIONS_SCHEMA,
+    conform,
+    empty_frame,
+)
 
 #: Knuth's multiplicative hash constant: MMSIs come in blocks by country (their first three
 #: digits), so a hash spreads them over the buckets where ``mmsi % n`` would not.
@@ -197,21 +204,43 @@ class BucketJob:
 
     zones: tuple[Zone, ...]
     detect: DetectSettings
+    tracks: TrackSettings
+    #: Two tracks of one MMSI at least this far apart at the same time share it
+    #: (``events.shared_min_distance_km``).
+    shared_min_distance_km: float
+
+    @classmethod
+    def of(cls, zones: Sequence[Zone], settings: Settings) -> BucketJob:
+        """Return the job of detecting in ``zones`` with ``settings``' thresholds."""
+        return cls(
+            zones=tuple(zones),
+            detect=settings.detect,
+            tracks=settings.tracks,
+            shared_min_distance_km=settings.events.shared_min_distance_km,
+        )
+
+
+#: Tables of a bucket's detection that stay on the worker: used there, too large to send back.
+_KEPT_ON_WORKER = {"multi_track": MULTI_TRACK_SCHEMA}
 
 
 def analyse_bucket(pieces: Sequence[pa.Table], job: BucketJob) -> dict[str, pa.Table]:
     """Return the detection of one bucket's positions (``pieces``, in file order) as Arrow
-    tables, one per table of :class:`~monitor.analyse.portcalls.detect.Detection`, and its counts
-    as a one-row table ``counts``."""
+    tables: one per table of :class:`~monitor.analyse.portcalls.detect.Detection` but the
+    positions of MMSIs with several tracks, ``concurrent`` (their tracks active at once far
+    apart) and the counts as a one-row table ``counts``."""
     if pieces:
         positions = _frame(pa.concat_tables(pieces))
     else:
         positions = empty_frame({c: POSITIONS_SCHEMA[c] for c in COLUMNS})
-    found = portcalls.detect_all(positions, job.zones, job.detect)
-    out: dict[str, pa.Table] = {}
+    found = portcalls.detect_all(positions, job.zones, job.detect, job.tracks)
+    concurrent = concurrent_tracks(found.multi_track, job.tracks, job.shared_min_distance_km)
+    out: dict[str, pa.Table] = {"concurrent": concurrent.to_arrow()}
     counts: dict[str, list[int]] = {}
     for field in dataclasses.fields(found):
         value = getattr(found, field.name)
+        if field.name in _KEPT_ON_WORKER:
+            continue
         if isinstance(value, pl.DataFrame):
             out[field.name] = value.to_arrow()
         else:
@@ -220,7 +249,17 @@ def analyse_bucket(pieces: Sequence[pa.Table], job: BucketJob) -> dict[str, pa.T
     return out
 
 
-def combine(results: Sequence[dict[str, pa.Table]]) -> portcalls.Detection:
+@dataclass
+class BucketsFound:
+    """The detection of every bucket, as one run over all vessels gives it."""
+
+    #: Without the positions of MMSIs with several tracks (``multi_track`` is empty).
+    detection: portcalls.Detection
+    #: Tracks of one MMSI active at the same time far apart, :data:`CONCURRENT_SCHEMA`.
+    concurrent: pl.DataFrame
+
+
+def combine(results: Sequence[dict[str, pa.Table]]) -> BucketsFound:
     """Return one detection made of the detections of buckets (each vessel is in one bucket).
 
     Tables are joined in bucket order and sorted stably by MMSI, as one run over all vessels
@@ -228,12 +267,19 @@ def combine(results: Sequence[dict[str, pa.Table]]) -> portcalls.Detection:
     """
     if not results:
         raise ValueError("no bucket to combine: analyse at least one, even an empty one")
+
+    def joined(name: str) -> pl.DataFrame:
+        return pl.concat([_frame(r[name]) for r in results]).sort("mmsi", maintain_order=True)
+
     values: dict[str, Any] = {}
     for field in dataclasses.fields(portcalls.Detection):
         name = field.name
-        if name in results[0]:
-            frames = [_frame(r[name]) for r in results]
-            values[name] = pl.concat(frames).sort("mmsi", maintain_order=True)
+        if name in _KEPT_ON_WORKER:
+            values[name] = empty_frame(_KEPT_ON_WORKER[name])
+        elif name in results[0]:
+            values[name] = joined(name)
         else:
             values[name] = sum(int(r["counts"][name][0].as_py()) for r in results)
-    return portcalls.Detection(**values)
+    return BucketsFound(
+        portcalls.Detection(**values), conform(joined("concurrent"), CONCURRENT_SCHEMA)
+    )

@@ -21,11 +21,11 @@ import polars as pl
 import pyarrow as pa
 
 from monitor.analyse.geofences import Zone
-from monitor.analyse.portcalls.detect import Detection
 from monitor.config import EngineSettings, Settings
 from monitor.pipeline.buckets import (
     BucketJob,
     BucketPlan,
+    BucketsFound,
     FileSlice,
     analyse_bucket,
     combine,
@@ -138,7 +138,7 @@ def detect_in_buckets(
     *,
     vessels: pl.Series | None = None,
     filesystem: Any = None,
-) -> Detection:
+) -> BucketsFound:
     """Return the detection of ``vessels`` (None: every vessel) in the store's ``slices``, run
     by ``engine`` bucket by bucket.
 
@@ -149,7 +149,7 @@ def detect_in_buckets(
     plan = plan_buckets(
         slices, positions_per_vessel, settings.engine, vessels=vessels, filesystem=filesystem
     )
-    job = BucketJob(zones=tuple(zones), detect=settings.detect)
+    job = BucketJob.of(zones, settings)
     started = time.perf_counter()
     results = engine.run(plan, job)
     log.info(
