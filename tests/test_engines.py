@@ -13,6 +13,8 @@ import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_calls import make_settings
 from test_space_time import reference_pairs, samples_near_edges
 from tracks_portcalls import (
@@ -28,6 +30,7 @@ from tracks_portcalls import (
     statics,
 )
 
+from monitor.analyse.events import events_table
 from monitor.analyse.geofences import load_zones
 from monitor.cli import main
 from monitor.config import EngineSettings, Settings
@@ -41,7 +44,7 @@ from monitor.pipeline.buckets import (
     split_slice,
 )
 from monitor.pipeline.dask_engine import BYTES_PER_POSITION, DaskEngine, run_on, waves
-from monitor.pipeline.detect import DetectSummary, detect_calls
+from monitor.pipeline.detect import DetectSummary, _nearest_positions, detect_calls
 from monitor.pipeline.engines import MERGE_FAN_IN, LocalEngine
 from monitor.pipeline.space_time import SpaceTimeGrid, close_pairs, split_partitions
 from monitor.store.calls import (
@@ -340,3 +343,38 @@ def test_vessel_counts_here_and_on_a_dask_cluster_equal_one_scan(
     assert LocalEngine().count(slices).equals(expected)
     with distributed.Client(scheduler) as client:
         assert DaskEngine(client).count(slices).equals(expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    fixes=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 12)), min_size=1, max_size=40),
+    starts=st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 14)), min_size=1, max_size=8),
+)
+def test_events_placed_from_the_nearest_positions_as_from_all(
+    fixes: list[tuple[int, int]], starts: list[tuple[int, int]]
+) -> None:
+    # Positions of four vessels at whole hours: several at one time, and as near before as
+    # after an event, are ties that the placing must settle as it does with every position.
+    rows = pl.DataFrame(
+        {
+            "mmsi": [100 + v for v, _ in fixes],
+            "timestamp_utc": [T0 + timedelta(hours=h) for _, h in fixes],
+            "lat": [float(i) for i in range(len(fixes))],
+            "lon": [float(h) for _, h in fixes],
+        },
+        schema_overrides={"mmsi": pl.UInt32},
+    )
+    events = pl.DataFrame(
+        {
+            "kind": ["identity_change"] * len(starts),
+            "mmsi": [100 + v for v, _ in starts],
+            "other_mmsi": [100 + (v + 1) % 4 if h % 2 else None for v, h in starts],
+            "start_utc": [T0 + timedelta(hours=h) for _, h in starts],
+        },
+        schema_overrides={"mmsi": pl.UInt32, "other_mmsi": pl.UInt32},
+    )
+    placed = [
+        events_table([events], positions=found, tracks=rows.clear(), zones=[], port_radius_km=50.0)
+        for found in (rows, _nearest_positions(rows.lazy(), [events]))
+    ]
+    assert placed[0].equals(placed[1])

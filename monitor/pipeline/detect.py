@@ -33,7 +33,7 @@ from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
 from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, detect_in_buckets, open_engine
-from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
+from monitor.schema import CALLS_CHECKPOINT_SCHEMA, POSITIONS_SCHEMA, conform
 from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
 from monitor.store.events import save_events
 from monitor.store.fs import StorePath, arrow_source
@@ -42,6 +42,8 @@ from monitor.store.locks import ANALYSIS_WAIT_S
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
+
+_PLACE_COLUMNS = ["mmsi", "timestamp_utc", "lat", "lon"]
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
 DETECTOR_VERSION = 3
@@ -222,17 +224,7 @@ def _find_events(
     )
     invalid = invalid_mmsis(seen)
     # Identity events are placed where their vessels were at the time.
-    wanted = pl.concat([changes["mmsi"], reuse["mmsi"], reuse["other_mmsi"], invalid["mmsi"]])
-    positions = (
-        store.scan_positions(files)
-        .filter(
-            pl.col("mmsi").is_in(wanted.unique().implode())
-            & pl.col("lat").is_finite()
-            & pl.col("lon").is_finite()
-        )
-        .select("mmsi", "timestamp_utc", "lat", "lon")
-        .collect()
-    )
+    positions = _nearest_positions(store.scan_positions(files), [changes, reuse, invalid])
     parts = [
         shared_mmsi_events(detected.concurrent, statics),
         position_jump_events(detected.jumps),
@@ -246,4 +238,36 @@ def _find_events(
         tracks=detected.tracks,
         zones=zones,
         port_radius_km=settings.events.port_radius_km,
+    )
+
+
+def _nearest_positions(positions: pl.LazyFrame, parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Return, of ``positions``, those nearest in time to the start of each event of ``parts``
+    of their vessel or other vessel (all of them at equal distance): what placing the events
+    needs, read without holding those vessels' whole histories."""
+    queries = pl.concat(
+        [
+            part.select(pl.col(column).alias("mmsi"), "start_utc")
+            for part in parts
+            for column in ("mmsi", "other_mmsi")
+            if column in part.columns
+        ]
+    ).drop_nulls()
+    queries = queries.unique().with_row_index("query")
+    if queries.height == 0:
+        return pl.DataFrame(schema={c: POSITIONS_SCHEMA[c] for c in _PLACE_COLUMNS})
+    near = (
+        positions.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+        .select(_PLACE_COLUMNS)
+        .join(queries.lazy(), on="mmsi")
+        .with_columns(
+            off_us=(pl.col("timestamp_utc") - pl.col("start_utc")).dt.total_microseconds().abs()
+        )
+    )
+    best = near.group_by("query").agg(pl.col("off_us").min()).collect(engine="streaming")
+    return (
+        near.join(best.lazy(), on=["query", "off_us"])
+        .select(_PLACE_COLUMNS)
+        .unique()
+        .collect(engine="streaming")
     )
