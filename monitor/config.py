@@ -221,9 +221,10 @@ class EngineSettings(_Section):
     #: The Dask scheduler: ``tcp://HOST:8786`` of a running cluster, or ``local:N`` to start N
     #: worker processes on this machine for the run. Only read when ``kind`` is ``dask``.
     scheduler: str = "local:2"
-    #: Vessels are split into buckets of about this many positions. A bucket's analysis holds
-    #: about 300 bytes per position at its peak, so 2,000,000 keeps one under 1 GiB.
-    partition_positions: int = Field(2_000_000, gt=0)
+    #: Vessels are split into buckets of about this many positions. A bucket's analysis (tracks
+    #: and calls) holds about 700 bytes per position at its peak, so 1,000,000 keeps one under
+    #: 1 GiB.
+    partition_positions: int = Field(1_000_000, gt=0)
     #: A fixed number of vessel buckets instead (0: from ``partition_positions``).
     partitions: int = Field(0, ge=0, le=100_000)
 
