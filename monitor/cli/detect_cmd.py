@@ -56,8 +56,9 @@ def detect(
         f"{summary.visits_pending:,}."
     )
     console.print(
-        f"Tracks: {summary.tracks_total:,} ({summary.mmsis_several_tracks:,} MMSIs with more than "
-        f"one, {summary.mmsis_shared:,} used by two ships at once)."
+        f"Tracks: {summary.tracks_total:,} ({summary.mmsis_several_tracks:,} "
+        f"MMSI{'' if summary.mmsis_several_tracks == 1 else 's'} with more than one, "
+        f"{summary.mmsis_shared:,} used by two ships at once)."
     )
     per_kind = ", ".join(f"{kind} {n:,}" for kind, n in summary.events_per_kind.items())
     console.print(f"Events: {summary.events_total:,}" + (f" ({per_kind})." if per_kind else "."))
