@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/detect.py [--positions N] [--baseline-points N] [--skip-real]``.
 
-1. Speed: positions per second of ``portcalls.detect_all`` (sort, outliers, geofencing with and
+1. Speed: positions per second of ``portcalls.detect_all`` (sort, tracks, geofencing with and
    without the exit buffer, state machine, calls) on generated tracks around 20 zones, and per
    CPU-second (the figure that holds when other work shares the machine).
 2. Baseline in the same run: MovingPandas' ``TrajectoryStopDetector`` (stops only, no geofences)
@@ -216,7 +216,9 @@ def real_tracks() -> None:
         calls, transits = found.calls, found.transits
         print(
             f"\n  {name}: {frame.height:,} positions, {frame['mmsi'].n_unique()} vessels, "
-            f"{found.n_dropped} positions dropped, {took * 1000:.0f} ms"
+            f"{found.n_dropped} positions dropped, {took * 1000:.0f} ms; {found.tracks.height:,} "
+            f"tracks, {found.tracks.filter(pl.len().over('mmsi') > 1)['mmsi'].n_unique()} MMSIs "
+            "with more than one"
         )
         per_port = (
             calls.group_by("port_id", "port_name")
