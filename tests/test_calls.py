@@ -189,7 +189,7 @@ def test_changed_geofences_rerun_every_vessel(store_settings: Settings) -> None:
 def test_transits_and_visits_under_way_are_stored(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     transit = Track(5).fix(*SEA_WEST, 12).sail(SEA_EAST, 2)
-    arriving = Track(6).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 0.5, sog=4)
+    arriving = Track(6).fix(*SEA_WEST, 10).sail(IN_P, 2).sail((0.075, 0.05), 0.5, sog=4)
     write_store(settings.store.path, positions(transit, arriving), "a")
     summary = detect_calls(settings)
     assert summary.calls_total == 0 and summary.transits_total == 1

@@ -142,11 +142,12 @@ def prepare_positions(
     """Return positions sorted by vessel and time with outliers dropped, and the outlier count.
 
     Columns: mmsi, timestamp_utc, lat, lon, speed_kn (SOG, or the speed implied by neighbouring
-    fixes when SOG is missing).
+    fixes when SOG is missing), then nav_status when ``positions`` has it.
     """
+    lazy = positions.lazy()
+    status = ["nav_status"] if "nav_status" in lazy.collect_schema().names() else []
     frame = sort_by_vessel_and_time(
-        positions.lazy()
-        .select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
+        lazy.select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", *status)
         .filter(
             pl.col("lat").is_finite()
             & pl.col("lon").is_finite()

@@ -33,6 +33,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -44,11 +45,15 @@ from monitor.analyse.portcalls.states import (
     EVENTS_OF_PREVIOUS_VISIT,
     STATE_CODES,
     TRANSITIONS,
+    CallStatus,
     Event,
     State,
     confidence,
+    open_status,
     transition_events,
 )
+from monitor.analyse.portcalls.stops import forward_fill, stopped_rows
+from monitor.analyse.portcalls.trips import visits_after_trips
 from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
 from monitor.analyse.positions import prepare_positions
 from monitor.config import DetectSettings
@@ -60,6 +65,8 @@ log = logging.getLogger(__name__)
 _US_PER_H = 3_600_000_000.0
 #: Below this many positions per thread, splitting the work costs more than it saves.
 _PARALLEL_MIN_ROWS = 400_000
+#: Position columns used when the input has them.
+_OPTIONAL_COLUMNS = ("nav_status",)
 
 
 def call_id(mmsi: int, port_id: str, arrival_us: int) -> str:
@@ -106,17 +113,6 @@ def _zone_tables(zones: Sequence[Zone]) -> tuple[list[str], list[str], np.ndarra
     return port_ids, [names[p] for p in port_ids], zone_port, zone_kind
 
 
-def _forward_fill(values: np.ndarray, defined: np.ndarray) -> np.ndarray:
-    """Return ``values`` with each undefined row taking the last defined value before it.
-
-    The first row must be defined (it is the first row of a vessel, where every state is).
-    """
-    rows = np.arange(values.size, dtype=np.int32 if values.size < 2**31 else np.int64)
-    source = np.where(defined, rows, 0)
-    np.maximum.accumulate(source, out=source)
-    return values[source]
-
-
 def _port_hysteresis(
     lon: np.ndarray,
     lat: np.ndarray,
@@ -136,7 +132,7 @@ def _port_hysteresis(
     grown: dict[int, Any] = {}
     settled = (port_in >= 0) | (near_port < 0) | first
     while True:
-        port = _forward_fill(port_in, settled | exits)
+        port = forward_fill(port_in, settled | exits)
         # ``near_port`` is the port of the most specific grown zone only; where it is not the port
         # the vessel is in (buffers of two ports overlap, or a vessel jumps from one port into
         # another's buffer), check the grown zones of the vessel's own port.
@@ -160,14 +156,24 @@ def _port_hysteresis(
         exits[held[outside]] = True
 
 
+#: Navigational statuses of a ship that says it is not making way: at anchor, moored.
+_AT_REST_STATUSES = (1, 5)
+#: Zone kind codes of :func:`_zone_tables`.
+_ANCHORAGE = 2
+
+
 def classify(
     prepared: pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
 ) -> pl.DataFrame:
     """Return ``prepared`` with per-position port, zone kind, state code, gap flag and visit id.
 
     ``port`` is the index of the port the vessel is in (after exit hysteresis) or -1; ``state`` is
-    0 at sea, 1 in port, 2 stopped in port; ``visit`` numbers each stay in one port (null at sea);
-    ``inside`` is true inside a zone proper (false at sea and in the exit buffer).
+    0 at sea, 1 in port, 2 stopped inside a zone of the port (a stop in the exit buffer does not
+    count); ``visit`` numbers each stay in one port (null at sea); ``inside`` is true inside a
+    zone proper (false at sea and in the exit buffer); ``stopped`` is true where the vessel is
+    stopped, in port or not (:mod:`monitor.analyse.portcalls.stops`); ``at_rest`` where it
+    reports being at anchor or moored and is not making way; ``split`` where a silence in port
+    ends the visit (see :func:`_unbridged_silences`).
     """
     port_zones = [zone for zone in zones if zone.kind != "area"]
     _, _, zone_port, zone_kind = _zone_tables(port_zones)
@@ -193,33 +199,83 @@ def classify(
         lon, lat, port_in, near_port, first, port_zones, zone_port, settings.exit_buffer_m
     )
     speed = prepared["speed_kn"]
-    speed_np = speed.to_numpy()
-    slow = speed_np < settings.stop_speed_kn
-    fast = speed_np > settings.move_speed_kn
-    if speed.has_nulls() or np.isnan(speed_np).any():
-        # polars orders NaN above every number (a NaN speed is "moving"); a null is unknown.
-        fast |= np.isnan(speed_np) & ~speed.is_null().to_numpy()
-    stopped = _forward_fill(slow, slow | fast | first)
+    speed_np = speed.to_numpy().astype(np.float64)
     micros = prepared["timestamp_utc"].dt.epoch("us").to_numpy()
     gap = np.zeros(n, dtype=bool)
     gap[1:] = np.diff(micros) > int(settings.max_gap_h * _US_PER_H)
     gap &= ~first
+    stopped = stopped_rows(
+        lat,
+        lon,
+        micros,
+        speed_np,
+        speed.is_null().to_numpy(),
+        first,
+        gap,
+        stop_speed_kn=settings.stop_speed_kn,
+        move_speed_kn=settings.move_speed_kn,
+        min_stop_min=settings.min_stop_min,
+        stop_radius_m=settings.stop_radius_m,
+    )
+    at_rest = np.zeros(n, dtype=bool)
+    if "nav_status" in prepared.columns:
+        # Statuses are set by hand and often left stale under way: only a ship not making way
+        # is taken at its word.
+        not_moving = ~(speed_np > settings.move_speed_kn)
+        at_rest = prepared["nav_status"].is_in(_AT_REST_STATUSES).fill_null(False).to_numpy()
+        at_rest &= not_moving
+    kind = zone_kind[inside]
+    is_inside = port_in >= 0
     in_port = port >= 0
+    split = _unbridged_silences(
+        micros, port, gap, speed_np, stopped | at_rest, is_inside & (kind != _ANCHORAGE), settings
+    )
     starts = in_port.copy()
-    starts[1:] &= first[1:] | (port[1:] != port[:-1])
+    starts[1:] &= first[1:] | (port[1:] != port[:-1]) | split[1:]
     visit = np.cumsum(starts, dtype=np.uint32)
-    state = np.where(in_port, np.where(stopped, 2, 1), 0).astype(np.int8)
+    state = np.where(in_port, np.where(stopped & is_inside, 2, 1), 0).astype(np.int8)
     return prepared.with_columns(
-        kind=pl.Series(zone_kind[inside]),
+        kind=pl.Series(kind),
         first=pl.Series(first),
         port=pl.Series(port),
         stopped=pl.Series(stopped),
+        at_rest=pl.Series(at_rest),
         gap=pl.Series(gap),
+        split=pl.Series(split),
         state=pl.Series(state),
         visit=pl.Series(visit).set(pl.Series(~in_port), None),
         last=pl.Series(last),
-        inside=pl.Series(port_in >= 0),
+        inside=pl.Series(is_inside),
     )
+
+
+def _unbridged_silences(
+    micros: np.ndarray,
+    port: np.ndarray,
+    gap: np.ndarray,
+    speed_kn: np.ndarray,
+    resting: np.ndarray,
+    harbour: np.ndarray,
+    settings: DetectSettings,
+) -> np.ndarray:
+    """Return, per row, whether the silence before it, inside one port, ends the visit there.
+
+    A silence longer than ``max_gap_h`` with the vessel in the same port on both sides is one
+    stay when it is at most ``max_silent_stay_h`` long and the vessel was not passing through on
+    both sides: under way (above ``move_speed_kn``, not stopped, not at rest) outside the
+    harbour (in an anchorage or the exit buffer). A vessel seen only crossing the approaches
+    may have gone to a berth of this port or of its neighbour, or anywhere; one seen inside the
+    basin or stopped, on either side, stayed.
+    """
+    split = np.zeros(port.size, dtype=bool)
+    rows = np.flatnonzero(gap)
+    rows = rows[(port[rows] >= 0) & (port[rows] == port[rows - 1])]
+    if rows.size == 0:
+        return split
+    passing = (speed_kn > settings.move_speed_kn) & ~resting & ~harbour
+    too_long = micros[rows] - micros[rows - 1] > settings.max_silent_stay_h * _US_PER_H
+    split[rows] = too_long | (passing[rows - 1] & passing[rows])
+    return split
 
 
 def _events(frame: pl.DataFrame) -> pl.DataFrame:
@@ -235,22 +291,26 @@ def _events(frame: pl.DataFrame) -> pl.DataFrame:
     at = np.flatnonzero(changed)
     # The row before a vessel's first row is another vessel's: unused, the step has no previous.
     before = np.maximum(at - 1, 0)
-    changes = frame.select("mmsi", "timestamp_utc", "first", "state", "gap", "port", "visit")[
-        at
-    ].with_columns(
+    changes = frame.select(
+        "mmsi", "timestamp_utc", "first", "state", "gap", "split", "port", "visit"
+    )[at].with_columns(
         prev_state=pl.Series(state[before]),
         prev_port=pl.Series(port[before]),
         prev_visit=frame["visit"].gather(before),
     )
     rows: dict[str, list[object]] = {"mmsi": [], "timestamp_utc": [], "event": [], "visit": []}
-    columns = ("mmsi", "timestamp_utc", "first", "prev_state", "state", "gap", "prev_port")
-    cols = [changes[c].to_list() for c in (*columns, "port", "visit", "prev_visit")]
-    for mmsi, ts, first, prev, new, gap, prev_port, port, visit, prev_visit in zip(
+    columns = ("mmsi", "timestamp_utc", "first", "prev_state", "state", "gap", "split")
+    cols = [changes[c].to_list() for c in (*columns, "prev_port", "port", "visit", "prev_visit")]
+    for mmsi, ts, first, prev, new, gap, split, prev_port, port, visit, prev_visit in zip(
         *cols, strict=True
     ):
         previous = None if first else STATE_CODES[prev]
         events = transition_events(
-            previous, STATE_CODES[new], gap=bool(gap), same_port=prev_port == port
+            previous,
+            STATE_CODES[new],
+            gap=bool(gap),
+            same_port=prev_port == port,
+            bridged=not split,
         )
         for event in events:
             rows["mmsi"].append(mmsi)
@@ -280,12 +340,18 @@ def detect_all(
 
     Vessels are independent, so large inputs are split by MMSI among ``workers`` threads (default:
     one per CPU, one per 400,000 positions at most); the result does not depend on the split.
+    Open calls are ``in_port`` or ``unknown`` as of the newest position of ``positions``
+    (:func:`monitor.analyse.portcalls.states.open_status`).
     """
-    frame = positions.lazy().select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn").collect()
+    lazy = positions.lazy()
+    optional = [c for c in _OPTIONAL_COLUMNS if c in lazy.collect_schema().names()]
+    frame = lazy.select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", *optional).collect()
+    data_end: datetime | None = frame["timestamp_utc"].max()  # type: ignore[assignment]
     if workers is None:
         workers = min(os.cpu_count() or 1, frame.height // _PARALLEL_MIN_ROWS)
     if workers <= 1:
-        return _detect_part(frame, zones, settings)
+        found = _detect_part(frame, zones, settings)
+        return replace(found, calls=open_status(found.calls, data_end, settings.max_unheard_h))
 
     def run(part: int) -> Detection:
         # GEOS prepared geometries are not thread-safe: each thread prepares its own copies.
@@ -298,8 +364,9 @@ def detect_all(
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(run, range(workers)))
     # Each vessel is in one part, so a stable sort by vessel keeps each vessel's own order.
+    calls = pl.concat([p.calls for p in parts]).sort("mmsi", maintain_order=True)
     return Detection(
-        calls=pl.concat([p.calls for p in parts]).sort("mmsi", maintain_order=True),
+        calls=open_status(calls, data_end, settings.max_unheard_h),
         transits=pl.concat([p.transits for p in parts]).sort("mmsi", maintain_order=True),
         events=pl.concat([p.events for p in parts]).sort("mmsi", maintain_order=True),
         n_positions=sum(p.n_positions for p in parts),
@@ -313,14 +380,36 @@ def _detect_part(
 ) -> Detection:
     prepared, n_outliers = prepare_positions(positions, settings)
     port_zones = [zone for zone in zones if zone.kind != "area"]
-    port_ids, port_names, _, _ = _zone_tables(port_zones)
+    port_ids, port_names, zone_port, _ = _zone_tables(port_zones)
     frame = classify(prepared, port_zones, settings)
     events = _events(frame)
     flags = events.group_by("visit").agg(
         entry=(pl.col("event") == Event.ENTER).any(),
         exit=(pl.col("event") == Event.EXIT).any(),
         stop=(pl.col("event") == Event.STOP_BEGIN).any(),
-        dark=(pl.col("event") == Event.GAP_BEGIN).any(),
+        bridged=(pl.col("event") == Event.GAP_END).any(),
+    )
+    visit = frame["visit"].fill_null(0).to_numpy().astype(np.int64)
+    apart = visits_after_trips(
+        visit,
+        frame["port"].to_numpy(),
+        frame["first"].to_numpy(),
+        frame["timestamp_utc"].dt.epoch("us").to_numpy(),
+        frame["lon"].to_numpy(),
+        frame["lat"].to_numpy(),
+        frame["stopped"].to_numpy(),
+        port_zones,
+        zone_port,
+        merge_gap_h=settings.merge_gap_h,
+        merge_distance_m=settings.merge_distance_m,
+    )
+    # A visit opened by a silence that did not bridge never merges back into the one before.
+    apart[visit[frame["split"].to_numpy() & (visit > 0)]] = True
+    flags = flags.join(
+        pl.DataFrame({"visit": np.arange(apart.size, dtype=np.uint32), "apart": apart}),
+        on="visit",
+        how="full",
+        coalesce=True,
     )
     visits = visit_table(frame, flags, settings.max_gap_h)
     visits = (
@@ -342,16 +431,25 @@ def _detect_part(
             ),
         )
         .with_columns(
-            is_call=pl.col("stop") | (pl.col("inside_us") >= settings.min_stay_h * _US_PER_H),
+            # Seen only in anchorages, a vessel made a call there only if it anchored: crossing
+            # an anchorage area under way, however long the silence after, is no call.
+            is_call=pl.col("stop")
+            | pl.when(pl.col("harbour"))
+            .then(pl.col("inside_us") >= settings.min_stay_h * _US_PER_H)
+            .otherwise(pl.col("at_rest")),
         )
     )
     calls = visits.filter("is_call").with_columns(
         departure_utc=pl.when(~pl.col("open")).then(pl.col("last_in_utc")),
-        status=pl.when(pl.col("open")).then(pl.lit("in_port")).otherwise(pl.lit("departed")),
-        confidence=confidence(pl.col("entry"), pl.col("exit"), pl.col("stop") | pl.col("dark")),
+        status=pl.when(pl.col("open"))
+        .then(pl.lit(CallStatus.IN_PORT.value))
+        .otherwise(pl.lit(CallStatus.DEPARTED.value)),
+        confidence=confidence(pl.col("entry"), pl.col("exit"), pl.col("stop")),
         arrival_observed=pl.col("entry"),
         departure_observed=pl.col("exit"),
-        stopped=pl.col("stop"),
+        # A silence bridged as one stay was spent stopped, though nobody saw it.
+        stopped=pl.col("stop") | pl.col("bridged"),
+        stop_observed=pl.col("stop"),
         anchorage_h=hours(pl.col("anchorage_us")),
         berth_h=hours(pl.col("berth_us")),
         max_gap_h=hours(pl.col("max_gap_us")),

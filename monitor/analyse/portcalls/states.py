@@ -7,6 +7,7 @@ for a silence (``dark_*`` states) or a move straight from one port into another.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 import polars as pl
@@ -82,12 +83,19 @@ STATE_CODES: tuple[State, ...] = (State.AT_SEA, State.IN_PORT, State.STOPPED)
 
 
 def transition_events(
-    previous: State | None, new: State, *, gap: bool = False, same_port: bool = True
+    previous: State | None,
+    new: State,
+    *,
+    gap: bool = False,
+    same_port: bool = True,
+    bridged: bool = True,
 ) -> list[Event]:
     """Return the events of one step from ``previous`` to ``new`` (states without ``dark_*``).
 
     ``gap`` is a silence longer than ``max_gap_h`` between the two positions; ``same_port`` is
-    False when both are in port but in different ports.
+    False when both are in port but in different ports; ``bridged`` is False when a silence
+    inside one port is not one stay (too long, or passing through on both sides): the visit is
+    closed at its last position and a new one opens, as between two ports.
     """
     hops: list[tuple[State | None, State]] = []
     if gap and previous is not None:
@@ -96,7 +104,7 @@ def transition_events(
             previous = None
         else:
             hops.append((previous, dark))
-            if new in IN_PORT_STATES and not same_port:
+            if new in IN_PORT_STATES and not (same_port and bridged):
                 hops.append((dark, State.AT_SEA))
                 previous = None
             else:
@@ -108,17 +116,52 @@ def transition_events(
     return [event for hop in hops for event in TRANSITIONS[hop]]
 
 
-def confidence(entry: pl.Expr, exit_: pl.Expr, stop_or_gap: pl.Expr) -> pl.Expr:
+def confidence(entry: pl.Expr, exit_: pl.Expr, stop: pl.Expr) -> pl.Expr:
     """Return the confidence (1-4) of a call from what was observed, as in GFW's port visits.
 
-    4: entry, stop or gap, and exit observed. 3: stop or gap, and one of entry and exit.
-    2: stop or gap alone, or both entry and exit without a stop or gap.
-    1: no stop or gap, and at most one of entry and exit.
+    4: entry, stop and exit observed. 3: a stop, and one of entry and exit. 2: a stop alone, or
+    both entry and exit without a stop. 1: no stop, and at most one of entry and exit. Only
+    what was seen counts: a stop inferred from a silence in port does not.
     """
     seen = entry.cast(pl.UInt8) + exit_.cast(pl.UInt8)
     return (
-        pl.when(stop_or_gap)
+        pl.when(stop)
         .then(pl.lit(2, pl.UInt8) + seen)
         .otherwise(pl.when(seen == 2).then(2).otherwise(1))
         .cast(pl.UInt8)
+    )
+
+
+class CallStatus(StrEnum):
+    """Where a call stands at the newest position of the data."""
+
+    #: The vessel's last position is in the port, and it was heard lately.
+    IN_PORT = "in_port"
+    DEPARTED = "departed"
+    #: The vessel's last position is in the port, but it has not been heard for longer than
+    #: ``max_unheard_h``: last seen in port, whereabouts unknown.
+    UNKNOWN = "unknown"
+
+
+def open_status(
+    calls: pl.DataFrame, data_end: datetime | None, max_unheard_h: float
+) -> pl.DataFrame:
+    """Return ``calls`` with the status of each open call (no departure) as of ``data_end``.
+
+    ``in_port`` when its vessel was last heard (``last_seen_utc``) at most ``max_unheard_h``
+    before ``data_end``, the newest message time of the data, else ``unknown``; departed calls
+    keep their status. Applying it again with a later ``data_end`` gives the later status.
+    """
+    if data_end is None or calls.is_empty():
+        return calls
+    limit = pl.lit(data_end, dtype=calls.schema["last_seen_utc"]) - pl.duration(
+        microseconds=round(max_unheard_h * 3_600_000_000)
+    )
+    heard = pl.col("last_seen_utc") >= limit
+    return calls.with_columns(
+        status=pl.when(pl.col("departure_utc").is_not_null())
+        .then(pl.col("status"))
+        .when(heard)
+        .then(pl.lit(CallStatus.IN_PORT.value))
+        .otherwise(pl.lit(CallStatus.UNKNOWN.value))
     )

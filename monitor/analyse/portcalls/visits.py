@@ -27,15 +27,28 @@ def hours(us: pl.Expr) -> pl.Expr:
 def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> pl.DataFrame:
     """Return one row per visit of ``frame`` (classified rows), sorted by mmsi and arrival.
 
-    ``flags`` holds, per visit, whether its entry, exit, a stop and a gap were observed. Times at
-    anchor and at berth count the intervals to the next position, those over ``max_gap_h`` not.
+    ``flags`` holds, per visit, whether its entry, exit, a stop and a bridged silence were
+    observed, and whether it follows a trip away from the port (``apart``). Times at anchor and
+    at berth count the intervals to the next position, those over ``max_gap_h`` not.
+    ``harbour`` is whether the vessel was seen inside the port polygon or a berth (not only in
+    anchorages), ``at_rest`` whether it reported being at anchor or moored inside a zone while
+    not making way.
     """
     max_gap_us = max_gap_h * US_PER_H
     # Visits are numbered by a running count over rows sorted by vessel and time, so the column is
     # sorted: polars then groups by slicing runs instead of hashing.
     in_port = (
         frame.select(
-            "visit", "mmsi", "port", "timestamp_utc", "inside", "lat", "lon", "kind", "last"
+            "visit",
+            "mmsi",
+            "port",
+            "timestamp_utc",
+            "inside",
+            "lat",
+            "lon",
+            "kind",
+            "last",
+            "at_rest",
         )
         .filter(pl.col("visit").is_not_null())
         .with_columns(pl.col("visit").set_sorted())
@@ -61,6 +74,8 @@ def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> p
             anchorage_us=counted.filter(pl.col("kind") == 2).sum(),
             berth_us=counted.filter(pl.col("kind") == 1).sum(),
             open=pl.col("last").last(),
+            harbour=(pl.col("inside") & (pl.col("kind") != 2)).any(),
+            at_rest=(pl.col("at_rest") & pl.col("inside")).any(),
         )
         .join(flags, on="visit", how="left")
         .sort("mmsi", "arrival_utc")
@@ -71,9 +86,10 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
     """Return ``visits`` (sorted by mmsi, arrival) with runs of visits to one port merged.
 
     Consecutive visits of a vessel to the same port (so no other port in between), each starting
-    at most ``merge_gap_h`` after the previous one's last position inside, are one visit: an
-    outer anchorage away from the port polygon and the berth after it are one call. ``visit``
-    becomes the list of the merged visits; ``inside_us`` is the time spent inside the zones.
+    at most ``merge_gap_h`` after the previous one's last position inside and not after a trip
+    away (``apart``, :mod:`monitor.analyse.portcalls.trips`), are one visit: an outer anchorage
+    away from the port polygon and the berth after it are one call. ``visit`` becomes the list of
+    the merged visits; ``inside_us`` is the time spent inside the zones.
     """
     part_end = (
         pl.when(pl.col("open")).then(pl.col("last_seen_utc")).otherwise(pl.col("last_in_utc"))
@@ -85,6 +101,7 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
             (pl.col("arrival_utc") - pl.col("last_in_utc").shift(1)).dt.total_microseconds()
             > merge_gap_h * US_PER_H
         )
+        | pl.col("apart").fill_null(False)
     ).fill_null(True)
     n = pl.col("n_positions").cast(pl.Float64)
     return (
@@ -107,7 +124,9 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
             entry=pl.col("entry").first().fill_null(False),
             exit=pl.col("exit").last().fill_null(False),
             stop=pl.col("stop").fill_null(False).any(),
-            dark=pl.col("dark").fill_null(False).any(),
+            bridged=pl.col("bridged").fill_null(False).any(),
+            harbour=pl.col("harbour").any(),
+            at_rest=pl.col("at_rest").any(),
         )
         .drop("__run")
     )
