@@ -41,6 +41,7 @@ import polars as pl
 import shapely
 
 from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
+from monitor.analyse.portcalls.silences import unbridged_silences
 from monitor.analyse.portcalls.states import (
     EVENTS_OF_PREVIOUS_VISIT,
     STATE_CODES,
@@ -173,7 +174,7 @@ def classify(
     zone proper (false at sea and in the exit buffer); ``stopped`` is true where the vessel is
     stopped, in port or not (:mod:`monitor.analyse.portcalls.stops`); ``at_rest`` where it
     reports being at anchor or moored and is not making way; ``split`` where a silence in port
-    ends the visit (see :func:`_unbridged_silences`).
+    ends the visit (:mod:`monitor.analyse.portcalls.silences`).
     """
     port_zones = [zone for zone in zones if zone.kind != "area"]
     _, _, zone_port, zone_kind = _zone_tables(port_zones)
@@ -227,7 +228,7 @@ def classify(
     kind = zone_kind[inside]
     is_inside = port_in >= 0
     in_port = port >= 0
-    split = _unbridged_silences(
+    split = unbridged_silences(
         micros, port, gap, speed_np, stopped | at_rest, is_inside & (kind != _ANCHORAGE), settings
     )
     starts = in_port.copy()
@@ -247,35 +248,6 @@ def classify(
         last=pl.Series(last),
         inside=pl.Series(is_inside),
     )
-
-
-def _unbridged_silences(
-    micros: np.ndarray,
-    port: np.ndarray,
-    gap: np.ndarray,
-    speed_kn: np.ndarray,
-    resting: np.ndarray,
-    harbour: np.ndarray,
-    settings: DetectSettings,
-) -> np.ndarray:
-    """Return, per row, whether the silence before it, inside one port, ends the visit there.
-
-    A silence longer than ``max_gap_h`` with the vessel in the same port on both sides is one
-    stay when it is at most ``max_silent_stay_h`` long and the vessel was not passing through on
-    both sides: under way (above ``move_speed_kn``, not stopped, not at rest) outside the
-    harbour (in an anchorage or the exit buffer). A vessel seen only crossing the approaches
-    may have gone to a berth of this port or of its neighbour, or anywhere; one seen inside the
-    basin or stopped, on either side, stayed.
-    """
-    split = np.zeros(port.size, dtype=bool)
-    rows = np.flatnonzero(gap)
-    rows = rows[(port[rows] >= 0) & (port[rows] == port[rows - 1])]
-    if rows.size == 0:
-        return split
-    passing = (speed_kn > settings.move_speed_kn) & ~resting & ~harbour
-    too_long = micros[rows] - micros[rows - 1] > settings.max_silent_stay_h * _US_PER_H
-    split[rows] = too_long | (passing[rows - 1] & passing[rows])
-    return split
 
 
 def _events(frame: pl.DataFrame) -> pl.DataFrame:
