@@ -352,7 +352,7 @@ def test_cli_detect_calls_export(store_settings: Settings, tmp_path: Path) -> No
     geo = str(store_settings.geofences.files[0])
     result = runner.invoke(main, ["detect", "--store", store, "--geofences", geo])
     assert result.exit_code == 0, result.output
-    assert "Calls: 4 (4 new, 1 in port now)" in result.output
+    assert "Calls: 4 (4 new, 1 in port now, 0 unknown" in result.output
     result = runner.invoke(main, ["detect", "--store", store, "--geofences", geo, "--json"])
     assert json.loads(result.output)["calls_new"] == 0
     result = runner.invoke(main, ["calls", "--store", store, "--port", "P"], env={"COLUMNS": "200"})

@@ -21,6 +21,14 @@ def _number(value: object, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else "-"
 
 
+def _departure(row: dict[str, object]) -> str:
+    if row["status"] == "in_port":
+        return "in port"
+    if row["status"] == "unknown":
+        return f"unknown {_time(row['last_seen_utc'])}"
+    return _time(row["departure_utc"])
+
+
 @click.command("calls")
 @config_option
 @store_option
@@ -32,7 +40,12 @@ def _number(value: object, digits: int = 1) -> str:
     default=None,
     help=f"Only calls still in port at or after this time ({DATE_FORMS}).",
 )
-@click.option("--open", "open_only", is_flag=True, help="Only vessels in port now.")
+@click.option(
+    "--open",
+    "open_only",
+    is_flag=True,
+    help="Only calls without a departure: in port now, or last seen in port (unknown).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the last N calls.")
 @click.pass_context
 def calls_command(
@@ -79,7 +92,7 @@ def calls_command(
     for row in calls.iter_rows(named=True):
         cells = [
             _time(row["arrival_utc"]) + ("" if row["arrival_observed"] else " ?"),
-            "in port" if row["status"] == "in_port" else _time(row["departure_utc"]),
+            _departure(row),
             row["port_name"] or row["port_id"],
             row["vessel_name"] or "",
             str(row["mmsi"]),
@@ -94,6 +107,8 @@ def calls_command(
         table.add_row(*(escape(cell) for cell in cells))
     console.print(table)
     console.print("? = arrival not observed (first seen already in port)")
+    if (calls["status"] == "unknown").any():
+        console.print("unknown = last seen in port at that time, not heard since")
 
 
 COMMANDS: list[click.Command] = [calls_command]

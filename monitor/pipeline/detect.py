@@ -26,6 +26,7 @@ import shapely
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.portcalls.identity import enrich
+from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
 from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
@@ -35,7 +36,7 @@ from monitor.store.parquet import Store
 log = logging.getLogger(__name__)
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 2
+DETECTOR_VERSION = 3
 
 
 @dataclass
@@ -48,6 +49,8 @@ class DetectSummary:
     calls_total: int = 0
     calls_new: int = 0
     calls_open: int = 0
+    #: Open calls of vessels not heard for longer than max_unheard_h (status unknown).
+    calls_unknown: int = 0
     transits_total: int = 0
     #: Visits under way that are not calls yet (no stop, shorter than min_stay_h).
     visits_pending: int = 0
@@ -119,8 +122,11 @@ def detect_calls(settings: Settings) -> DetectSummary:
     if not full:
         positions = positions.filter(pl.col("mmsi").is_in(changed.implode()))
     found = portcalls.detect_all(positions, zones, settings.detect)
+    # Open calls are in port or unknown as of the newest message in the store, kept ones too.
+    data_end = checkpoint["last_utc"].max() if checkpoint.height else None
+    raw_calls = pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc")
     detected = Detected(
-        raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),
+        raw_calls=open_status(raw_calls, data_end, settings.detect.max_unheard_h),  # type: ignore[arg-type]
         transits=pl.concat([kept.transits, found.transits]).sort("mmsi", "arrival_utc"),
         pending=pl.concat([kept.pending, found.pending]).sort("mmsi", "arrival_utc"),
     )
@@ -135,7 +141,8 @@ def detect_calls(settings: Settings) -> DetectSummary:
         outliers_dropped=found.n_outliers,
         calls_total=calls.height,
         calls_new=sum(1 for cid in calls["call_id"].to_list() if cid not in old_ids),
-        calls_open=calls.filter(pl.col("status") == "in_port").height,
+        calls_open=calls.filter(pl.col("status") == CallStatus.IN_PORT).height,
+        calls_unknown=calls.filter(pl.col("status") == CallStatus.UNKNOWN).height,
         transits_total=transits.height,
         visits_pending=detected.pending.height,
         full_run=full,

@@ -63,6 +63,8 @@ class ReportInputs:
     max_gap_h: float = 4.0
     move_speed_kn: float = 0.5
     max_speed_kn: float = 50.0
+    #: An open call counts as in port up to this long after its vessel's last position.
+    max_unheard_h: float | None = None
     #: Newest message time in the store; None takes the newest of ``positions``.
     data_end: datetime | None = None
     max_points_per_vessel: int = 500
@@ -115,7 +117,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     data_end = inputs.data_end
     if data_end is None and inputs.positions.height:
         data_end = inputs.positions["timestamp_utc"].max()  # type: ignore[assignment]
-    calls = data.calls_in_window(inputs.calls, since, until, data_end)
+    calls = data.calls_in_window(inputs.calls, since, until, data_end, inputs.max_unheard_h)
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
     identity = data.latest_identity(inputs.statics)
@@ -282,6 +284,7 @@ def write_report(
         max_gap_h=settings.detect.max_gap_h,
         move_speed_kn=settings.detect.move_speed_kn,
         max_speed_kn=settings.detect.max_speed_kn,
+        max_unheard_h=settings.detect.max_unheard_h,
         data_end=data_end,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,
         tiles=settings.report.tiles,

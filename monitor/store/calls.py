@@ -120,13 +120,19 @@ def filter_calls(
     since: datetime | None = None,
     open_only: bool = False,
 ) -> pl.DataFrame:
-    """Return the calls at ``port_id``, of ``mmsi``, in port at or after ``since``, or open."""
+    """Return the calls at ``port_id``, of ``mmsi``, in port at or after ``since``, or open.
+
+    Open calls are those without a departure: vessels in port now, and those last seen in port
+    but unheard since (status ``unknown``), which count as in port only until last seen.
+    """
     if port_id is not None:
         calls = calls.filter(pl.col("port_id") == port_id)
     if mmsi is not None:
         calls = calls.filter(pl.col("mmsi") == mmsi)
     if since is not None:
-        calls = calls.filter(pl.col("departure_utc").is_null() | (pl.col("departure_utc") >= since))
+        unknown = pl.col("status") == "unknown"
+        end = pl.when(unknown).then(pl.col("last_seen_utc")).otherwise(pl.col("departure_utc"))
+        calls = calls.filter(end.is_null() | (end >= since))
     if open_only:
-        calls = calls.filter(pl.col("status") == "in_port")
+        calls = calls.filter(pl.col("departure_utc").is_null())
     return calls
