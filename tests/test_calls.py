@@ -390,7 +390,7 @@ def test_vessel_unheard_for_long_is_unknown_not_in_port(tmp_path: Path) -> None:
         main, ["calls", "--store", store, "--open", "--mmsi", "273000001"], env={"COLUMNS": "200"}
     )
     last_seen = silent.rows[-1]["timestamp_utc"]
-    assert f"unknown {last_seen:%Y-%m-%d %H:%M}" in result.output  # type: ignore[str-format]
+    assert f"unknown {last_seen:%Y-%m-%d %H:%M}" in result.output
     assert "not heard since" in result.output
     # A later position of the silent vessel in port makes it in port again.
     write_store(settings.store.path, positions(Track(273_000_001, heard.t).stay(BERTH, 1)), "b")
