@@ -32,7 +32,8 @@ from monitor.cli.options import DATE_FORMS, UtcTime, config_option, days_option,
     show_default=True,
     metavar="NAME",
     help="default: realistic noise; clean: no noise or dark vessels; noisy: more feed damage; "
-    "dark: many silences; busy: more traffic and faster reports.",
+    "dark: many silences; busy: more traffic and faster reports; harbour: ferries, crew boats, "
+    "berths reached unheard, noisy SOG, long silences in port.",
 )
 @click.option(
     "--output",
