@@ -110,9 +110,7 @@ def test_noisy_sog_alongside_is_a_stop_seen_from_positions(harbour: HarbourRun) 
 def test_silences_in_port_are_one_stay_up_to_the_bound(harbour: HarbourRun) -> None:
     start, end = harbour.positions["timestamp_utc"].min(), harbour.positions["timestamp_utc"].max()
     quiet = harbour.silences.filter(
-        (pl.col("kind") == "in_port")
-        & (pl.col("start_utc") > start)  # type: ignore[operator]
-        & (pl.col("end_utc") < end)  # type: ignore[operator]
+        (pl.col("kind") == "in_port") & (pl.col("start_utc") > start) & (pl.col("end_utc") < end)
     ).with_columns(pl.col("mmsi").cast(pl.UInt32))
     assert quiet.height >= 2
     spans = harbour.calls.select(
