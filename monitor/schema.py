@@ -257,13 +257,3 @@ class DecodedBatch:
     #: Lines timed by each time source: "tag_block", "pghp", "trailing_epoch", "uscg", "zda",
     #: "rmc", "csv", ...
     time_sources: Counter[str] = field(default_factory=Counter)
-
-    def merge(self, other: DecodedBatch) -> None:
-        """Add ``other`` into this batch (frames are concatenated, counters summed)."""
-        self.positions = pl.concat([self.positions, other.positions], how="vertical")
-        self.statics = pl.concat([self.statics, other.statics], how="vertical")
-        self.n_lines += other.n_lines
-        self.n_messages += other.n_messages
-        self.rejected.update(other.rejected)
-        self.other_types.update(other.other_types)
-        self.time_sources.update(other.time_sources)

@@ -44,7 +44,7 @@ from monitor.sources.files import (
     read_head,
     skip_to,
 )
-from monitor.store.parquet import Store
+from monitor.store.parquet import Store, live_files
 
 __all__ = ["FileSummary", "IngestSummary", "ingest_paths"]
 
@@ -191,16 +191,15 @@ class _InputReader:
                     f"text ({opened.error}); the lines before were ingested"
                 )
             self._finish(decoder, summary, totals)
-            if totals.rejected.get("no_time", 0) and totals.n_messages == 0:
-                error = untimed_error(
-                    inp.name,
-                    totals,
-                    "give every line a time (an NMEA 4.0 tag block \\c:EPOCH\\, a $PGHP line, "
-                    "$GPZDA/$GPRMC clock sentences) or re-run with --fallback-time "
-                    "YYYY-MM-DDTHH:MM:SSZ to time them all at that instant",
-                )
-                if error is not None:
-                    raise error
+            error = untimed_error(
+                inp.name,
+                totals,
+                "give every line a time (an NMEA 4.0 tag block \\c:EPOCH\\, a $PGHP line, "
+                "$GPZDA/$GPRMC clock sentences) or re-run with --fallback-time "
+                "YYYY-MM-DDTHH:MM:SSZ to time them all at that instant",
+            )
+            if error is not None:
+                raise error
             if inp.path is not None:
                 self.writer.checkpoint(
                     self.manifest.checkpoint(base, summary, end, tail, True, replaces)
@@ -271,6 +270,10 @@ def ingest_paths(
     prepare()
     total = sum(i.path.stat().st_size for i in inputs if i.path is not None)
     with store.writer(), Progress(total, enabled=progress) as bar:
+        summary.store_was_empty = not any(
+            live_files(folder)
+            for folder in [*store.positions_dir.glob("date=*"), store.statics_dir]
+        )
         manifest = RunManifest(store)
         writer = BufferedWriter(store, manifest, settings.ingest.duplicate_window_s)
         reader = _InputReader(settings, fallback_time_utc, manifest, writer)

@@ -16,7 +16,9 @@ import numpy as np
 import polars as pl
 
 from monitor.config import CsvColumns
+from monitor.decode.codes import Reject, TimeSource
 from monitor.decode.csv.dialects import (
+    FIELDS,
     MOBILE_CLASS,
     NAV_STATUS_TEXT,
     NON_VESSEL_CLASS,
@@ -30,21 +32,10 @@ log = logging.getLogger(__name__)
 
 
 #: Fields read as numbers (each parsed once per chunk).
-_NUMERIC: Final = (
-    "mmsi",
-    "lat",
-    "lon",
-    "sog",
-    "cog",
-    "heading",
-    "nav_status",
-    "ship_type",
-    "draught",
-    "imo",
-    "to_bow",
-    "to_stern",
-    "to_port",
-    "to_starboard",
+_NUMERIC: Final = tuple(
+    f
+    for f in FIELDS
+    if f not in {"timestamp", "vessel_name", "callsign", "destination", "eta", "mobile_class"}
 )
 
 
@@ -194,7 +185,7 @@ class CsvDecoder:
         except pl.exceptions.PolarsError:
             lines = data.splitlines(keepends=True)
             if len(lines) <= 1:
-                rejected["invalid_csv"] += len(lines)
+                rejected[Reject.INVALID_CSV.label] += len(lines)
                 return pl.DataFrame(schema=dict.fromkeys(self._read_columns, pl.String()))
             # Halve until the unreadable line is alone, so good lines around it are kept.
             middle = len(lines) // 2
@@ -289,34 +280,33 @@ class CsvDecoder:
                 | (pl.col("mmsi") > 999_999_999)
                 | (pl.col("mmsi") != pl.col("mmsi").floor())
             )
-            .then(pl.lit("invalid_mmsi"))
+            .then(Reject.INVALID_MMSI)
             .when(pl.col("timestamp_utc").is_null())
-            .then(pl.lit("no_time"))
+            .then(Reject.NO_TIME)
             .when(
                 pl.col("lat").is_null()
                 | pl.col("lon").is_null()
                 | (pl.col("lat").abs() > 90)
                 | (pl.col("lon").abs() > 180)
             )
-            .then(pl.lit("invalid_position"))
+            .then(Reject.INVALID_POSITION)
             .when(pl.col("other_type").is_not_null())
-            .then(pl.lit("other_type"))
+            .then(Reject.OTHER_TYPE)
+            .otherwise(Reject.NONE)
         )
         parsed = parsed.with_columns(reason=reason)
-        for row_reason, count in parsed.group_by("reason").len().iter_rows():
-            if row_reason is None:
-                continue
-            if row_reason != "other_type":
-                batch.rejected[row_reason] += count
-        others = parsed.filter(pl.col("reason") == "other_type")["other_type"].value_counts()
-        for code, count in others.iter_rows():
-            batch.other_types[int(code)] += count
-        good = parsed.filter(pl.col("reason").is_null()).with_columns(
+        for code, count in parsed.group_by("reason").len().iter_rows():
+            if code not in (Reject.NONE, Reject.OTHER_TYPE):
+                batch.rejected[Reject(code).label] += count
+        others = parsed.filter(pl.col("reason") == Reject.OTHER_TYPE)["other_type"].value_counts()
+        for type_code, count in others.iter_rows():
+            batch.other_types[int(type_code)] += count
+        good = parsed.filter(pl.col("reason") == Reject.NONE).with_columns(
             pl.col("mmsi").cast(pl.UInt32), source=pl.lit(self.source, dtype=pl.String)
         )
         # Like the NMEA decoder: rows of stations the monitor does not store count as messages.
         batch.n_messages = good.height + sum(batch.other_types.values())
-        batch.time_sources["csv"] += good.height
+        batch.time_sources[TimeSource.CSV.label] += good.height
         key = row_keys(
             good,
             [
