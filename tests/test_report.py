@@ -201,6 +201,8 @@ def test_call_of_a_vessel_unheard_since_lasts_only_while_it_was_heard() -> None:
     assert "c5" not in set(window.filter("in_port_at_end")["call_id"])
     popup = dict(call_fields(window.filter(pl.col("call_id") == "c5").row(0, named=True), {}))
     assert popup["Departure"].startswith("unknown: last seen in port")
+    page = build_report(fx.inputs(calls=calls, max_unheard_h=60)).files["index.html"]
+    assert "unknown, last seen 2024-05-01 00:00 UTC" in page
 
 
 def test_period_after_all_the_data_has_no_calls_in_port() -> None:
