@@ -21,7 +21,6 @@ shared data folder, ``MONITOR_DATA``) with ``benchmarks/geofences/socal.geojson`
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import warnings
 from datetime import timedelta
@@ -30,15 +29,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import shapely
+from detect import HERE, SOCAL, read_socal
 
 from monitor.analyse.geofences import Zone, buffer_metres, load_geojson, zones_for_points
 from monitor.analyse.portcalls.detect import detect_all
 from monitor.analyse.portcalls.stops import position_stopped
 from monitor.config import DetectSettings
 
-HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("MONITOR_DATA", HERE.parent.parent / "shared" / "data"))
-SOCAL = DATA / "positions" / "derived" / "socal_2018-06-01_07_marinecadastre.csv.gz"
 GEOFENCES = HERE / "geofences" / "socal.geojson"
 #: Vessels named in the analysis of the week: a fast ferry, cruise and cargo ships crossing the
 #: San Pedro Bay anchorages, car carriers berthing unheard, crew boats, a stop of 5 s, a vessel
@@ -47,23 +44,6 @@ NAMED = (
     367199310, 309484000, 311056900, 255805897, 636015771, 477915900, 367104030,
     366899260, 367580930, 367683830, 367635520,
 )  # fmt: skip
-
-
-def read_socal(path: Path) -> pl.DataFrame:
-    """Return the MarineCadastre CSV as positions (SOG 102.3 is "not available")."""
-    frame = pl.read_csv(
-        path,
-        columns=["MMSI", "BaseDateTime", "LAT", "LON", "SOG", "Status"],
-        schema_overrides={"Status": pl.Int64},
-    )
-    return frame.select(
-        mmsi=pl.col("MMSI").cast(pl.UInt32),
-        timestamp_utc=pl.col("BaseDateTime").str.to_datetime(time_zone="UTC", time_unit="us"),
-        lat=pl.col("LAT"),
-        lon=pl.col("LON"),
-        sog_kn=pl.when(pl.col("SOG") < 102.2).then(pl.col("SOG")),
-        nav_status=pl.col("Status").cast(pl.UInt8, strict=False),
-    )
 
 
 def movingpandas_stops(frame: pl.DataFrame) -> pl.DataFrame | None:
