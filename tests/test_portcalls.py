@@ -378,9 +378,10 @@ CLOSE_ZONES = [*ZONES, Zone("R", "Port R", "port", "R", None, box(0.0, 0.115, 0.
 
 
 def _within(a: tuple[float, float], b: tuple[float, float], radius_m: float) -> bool:
-    """Equirectangular distance between two (lon, lat) points, compared with ``radius_m``."""
+    """Equirectangular distance at the latitude of ``a`` between two (lon, lat) points,
+    compared with ``radius_m``."""
     dlon = (b[0] - a[0] + 180.0) % 360.0 - 180.0
-    dx = dlon * math.cos(math.radians((a[1] + b[1]) / 2)) * METRES_PER_DEG
+    dx = dlon * math.cos(math.radians(a[1])) * METRES_PER_DEG
     dy = (b[1] - a[1]) * METRES_PER_DEG
     return dx * dx + dy * dy <= radius_m * radius_m
 

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.core.geo import METRES_PER_DEG
+from monitor.core.jit import I64, Bool, kernel
 
 Bools = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
@@ -67,14 +68,44 @@ def runs_lasting(flag: Bools, micros: Ints, breaks: Bools, min_us: float) -> Boo
     return kept
 
 
-def _far(lat: Floats, lon: Floats, a: Ints, b: Ints, radius_m: float) -> Bools:
-    """Return whether the positions at rows ``b`` lie farther than ``radius_m`` from rows ``a``."""
-    dlon = (lon[b] - lon[a] + 180.0) % 360.0 - 180.0
-    dlon *= np.cos(np.radians((lat[a] + lat[b]) * 0.5))
-    dlat = lat[b] - lat[a]
-    reach = radius_m / METRES_PER_DEG
-    far: Bools = dlon * dlon + dlat * dlat > reach * reach
-    return far
+@kernel
+def _held(
+    lat: Floats, lon: Floats, coslat: Floats, micros: I64, breaks: Bool, min_us: int, reach: float
+) -> Bool:
+    """Return, per row, whether it lies in a window that starts at a row and ends at the first
+    row at least ``min_us`` later, without a break, every row of it within ``reach`` (degrees
+    of latitude) of the first: the equirectangular distance at the first row's latitude
+    (``coslat``), exact enough for hundreds of metres."""
+    n = lat.size
+    out = np.zeros(n, np.bool_)
+    reach2 = reach * reach
+    segment_end = 0
+    last = 0
+    covered = -1
+    for i in range(n):
+        if i >= segment_end:
+            segment_end = i + 1
+            while segment_end < n and not breaks[segment_end]:
+                segment_end += 1
+        last = max(last, i)
+        while last < segment_end and micros[last] - micros[i] < min_us:
+            last += 1
+        if last >= segment_end:
+            continue
+        ok = True
+        # The last row first: a moving vessel's window fails there at once.
+        for step in range(last - i):
+            k = last if step == 0 else i + step
+            dlon = ((lon[k] - lon[i] + 180.0) % 360.0 - 180.0) * coslat[i]
+            dlat = lat[k] - lat[i]
+            if dlon * dlon + dlat * dlat > reach2:
+                ok = False
+                break
+        if ok:
+            for k in range(max(i, covered + 1), last + 1):
+                out[k] = True
+            covered = max(covered, last)
+    return out
 
 
 def position_stopped(
@@ -86,37 +117,19 @@ def position_stopped(
     later, without a break between, lies within ``radius_m`` of it; every row of a window is
     stopped. ``min_us`` 0 finds none.
     """
-    n = lat.size
-    if n == 0 or min_us <= 0:
-        return np.zeros(n, dtype=bool)
-    segment = np.cumsum(breaks)
-    seconds = (micros - micros[0]).astype(np.float64) / 1e6
-    # Times made increasing across segments, so one search finds each window's end.
-    stride = float(seconds.max() - seconds.min()) + min_us / 1e6 + 1.0
-    rising = seconds + segment * stride
-    end = np.searchsorted(rising, rising + min_us / 1e6, side="left")
-    rows = np.arange(n, dtype=np.int64)
-    valid = end < n
-    valid[valid] = segment[end[valid]] == segment[valid]
-    start = rows[valid]
-    end = end[valid].astype(np.int64)
-    ok = ~_far(lat, lon, start, end, radius_m)
-    start, end = start[ok], end[ok]
-    # Check the rows inside each window, one offset at a time, dropping windows as they fail.
-    good = np.ones(start.size, dtype=bool)
-    active = np.flatnonzero(end - start > 1)
-    step = 1
-    while active.size:
-        inside = ~_far(lat, lon, start[active], start[active] + step, radius_m)
-        good[active[~inside]] = False
-        active = active[inside & (end[active] - start[active] > step + 1)]
-        step += 1
-    start, end = start[good], end[good]
-    depth = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(depth, start, 1)
-    np.add.at(depth, end + 1, -1)
-    stopped: Bools = np.cumsum(depth[:n]) > 0
-    return stopped
+    if lat.size == 0 or min_us <= 0:
+        return np.zeros(lat.size, dtype=bool)
+    lat = np.ascontiguousarray(lat, dtype=np.float64)
+    held: Bools = _held(
+        lat,
+        np.ascontiguousarray(lon, dtype=np.float64),
+        np.cos(np.radians(lat)),
+        np.ascontiguousarray(micros, dtype=np.int64),
+        np.ascontiguousarray(breaks, dtype=np.bool_),
+        int(np.ceil(min_us)),
+        radius_m / METRES_PER_DEG,
+    )
+    return held
 
 
 def stopped_rows(

@@ -18,7 +18,6 @@ import shapely
 from shapely.geometry import Polygon
 
 from monitor.analyse.geofences import Zone, buffer_metres
-from monitor.analyse.portcalls.stops import forward_fill
 
 
 def _near_areas(
@@ -52,38 +51,41 @@ def visits_after_trips(
 ) -> npt.NDArray[np.bool_]:
     """Return, indexed by visit id, whether the vessel made a trip since its previous visit.
 
-    ``visit`` numbers visits from 1 (0 at sea), per row of positions sorted by vessel and time;
-    ``zone_port`` is the port index of each zone, with a sentinel last. Only stretches at sea
-    between two visits of one port, at most ``merge_gap_h`` apart, are looked at (later visits
-    are not merged anyway): a stopped position, or one beyond ``merge_distance_m`` of the port,
-    is a trip.
+    ``visit`` numbers visits from 1 in row order (0 at sea), per row of positions sorted by
+    vessel and time, so each visit is a run of rows; ``zone_port`` is the port index of each
+    zone, with a sentinel last. Only stretches at sea between two visits of one vessel to one
+    port, at most ``merge_gap_h`` apart, are looked at (later visits are not merged anyway): a
+    stopped position, or one beyond ``merge_distance_m`` of the port, is a trip.
     """
-    n = visit.size
     apart = np.zeros(int(visit.max(initial=0)) + 1, dtype=bool)
-    if n == 0:
+    rows = np.flatnonzero(visit > 0)
+    if rows.size < 2:
         return apart
-    has = visit > 0
-    last = np.ones(n, dtype=bool)
-    last[:-1] = first[1:]
-    prev_visit = forward_fill(visit, has | first)
-    prev_end = forward_fill(micros, has | first)
-    next_visit = forward_fill(visit[::-1], (has | last)[::-1])[::-1]
-    next_start = forward_fill(micros[::-1], (has | last)[::-1])[::-1]
-    port_of = np.full(apart.size, -1, dtype=np.int64)
-    port_of[visit[has]] = port[has]
-    between = np.flatnonzero(~has & (prev_visit > 0) & (next_visit > 0))
-    between = between[
-        (port_of[prev_visit[between]] == port_of[next_visit[between]])
-        & (next_start[between] - prev_end[between] <= merge_gap_h * 3_600_000_000.0)
-    ]
-    if between.size == 0:
+    ids = visit[rows]
+    starts = np.flatnonzero(np.diff(ids, prepend=-1) != 0)
+    first_row = rows[starts]
+    last_row = rows[np.append(starts[1:], rows.size) - 1]
+    vessel = np.cumsum(first)
+    # Each visit and the one after it: same vessel, same port, close enough in time.
+    gap_us = micros[first_row[1:]] - micros[last_row[:-1]]
+    pairs = np.flatnonzero(
+        (vessel[first_row[1:]] == vessel[last_row[:-1]])
+        & (port[first_row[1:]] == port[last_row[:-1]])
+        & (gap_us <= merge_gap_h * 3_600_000_000.0)
+    )
+    if pairs.size == 0:
         return apart
+    # The rows at sea between them, all pairs at once.
+    begin = last_row[pairs] + 1
+    length = first_row[pairs + 1] - begin
+    owner = np.repeat(pairs, length)
+    between = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+    between += np.repeat(begin, length)
     away = stopped[between].copy()
     areas = _near_areas(zones, zone_port, merge_distance_m)
-    row_port = port_of[prev_visit[between]]
+    row_port = port[last_row[owner]]
     for p in np.unique(row_port).tolist():
         sel = row_port == p
-        rows = between[sel]
-        away[sel] |= ~shapely.intersects_xy(areas[p], lon[rows], lat[rows])
-    apart[next_visit[between[away]]] = True
+        away[sel] |= ~shapely.intersects_xy(areas[p], lon[between[sel]], lat[between[sel]])
+    apart[ids[starts[owner[away] + 1]]] = True
     return apart
