@@ -329,7 +329,7 @@ def test_times_from_a_broken_clock_are_rejected() -> None:
             tagged(pos(3), T0),
         ]
     )
-    assert batch.rejected == {"invalid_field": 3}
+    assert batch.rejected == {"time_out_of_range": 3}
     assert batch.positions["mmsi"].to_list() == [3]
 
 

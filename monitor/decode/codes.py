@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
@@ -23,6 +23,12 @@ class _Code(IntEnum):
     def label(self) -> str:
         """Return the name counters and summaries use for this code."""
         return self.name.lower()
+
+    @classmethod
+    def of_label(cls, label: str | None) -> Self:
+        """Return the code named ``label``; code 0 for none ("" or None) or an unknown one."""
+        member = cls.__members__.get(label.upper()) if label else None
+        return member if member is not None else cls(0)
 
     @classmethod
     def add_counts(cls, counts: I64, counter: Counter[str]) -> None:
@@ -41,8 +47,7 @@ class Reject(_Code):
     """Why a line, message or CSV row was not stored; NONE (0) when it was."""
 
     NONE = 0
-    #: A character outside the AIS 6-bit alphabet, a field with an impossible value, a time
-    #: outside 1990-2100.
+    #: A character outside the AIS 6-bit alphabet, a field with an impossible value.
     INVALID_FIELD = 1
     #: A payload too short for every stored field of its type.
     TRUNCATED = 2
@@ -62,6 +67,12 @@ class Reject(_Code):
     #: Not a rejection: a message of a type the monitor does not store, counted by type in
     #: ``DecodedBatch.other_types``.
     OTHER_TYPE = 10
+    #: A message time outside the accepted window (by default 1990-2100): a broken clock.
+    TIME_OUT_OF_RANGE = 11
+    #: A tag block whose ``*hh`` checksum fails, in an input whose tag-block checksums are real.
+    BAD_TAG_CHECKSUM = 12
+    #: A line longer than any AIS sentence or CSV row, dropped as it is read.
+    LINE_TOO_LONG = 13
 
 
 class TimeSource(_Code):

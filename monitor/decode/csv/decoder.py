@@ -25,6 +25,7 @@ from monitor.decode.csv.dialects import (
     SHIP_TYPE_TEXT,
     resolve_columns,
 )
+from monitor.decode.nmea.decoder import TIME_MAX_US, TIME_MIN_US
 from monitor.errors import SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, DecodedBatch, empty_frame
 
@@ -86,8 +87,13 @@ TIME_FORMATS: Final = (
 def _epoch(text: pl.Expr) -> pl.Expr:
     number = text.cast(pl.Float64, strict=False)
     # Bare numbers are epoch seconds, or milliseconds when too large to be seconds.
+    # Not strict: a number too big for a time (1e300, inf) gives no time instead of an error.
     epoch_us = (
-        pl.when(number > 1e11).then(number * 1e3).otherwise(number * 1e6).round(0).cast(pl.Int64)
+        pl.when(number > 1e11)
+        .then(number * 1e3)
+        .otherwise(number * 1e6)
+        .round(0)
+        .cast(pl.Int64, strict=False)
     )
     return epoch_us.cast(UTC_US)
 
@@ -104,8 +110,11 @@ def _parse_time(col: pl.Expr, fmt: str | None) -> pl.Expr:
     return pl.coalesce(_epoch(text), *tries)
 
 
-def _num(col: pl.Expr) -> pl.Expr:
-    return col.str.strip_chars().cast(pl.Float64, strict=False)
+def _num(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
+    text = col.str.strip_chars()
+    if decimal_comma:
+        text = text.str.replace(",", ".", literal=True)
+    return text.cast(pl.Float64, strict=False)
 
 
 def _text(col: pl.Expr) -> pl.Expr:
@@ -137,9 +146,19 @@ def _dimension(value: pl.Expr) -> pl.Expr:
 class CsvDecoder:
     """Turns chunks of CSV lines (after the header) into DecodedBatch, like the NMEA decoder."""
 
-    def __init__(self, source: str, header_line: bytes, columns: CsvColumns | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        header_line: bytes,
+        columns: CsvColumns | None = None,
+        *,
+        time_window_us: tuple[int, int] = (TIME_MIN_US, TIME_MAX_US),
+    ) -> None:
         self.source = source
-        text = header_line.lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
+        #: Accepted message times, epoch µs [first, end): others are "time_out_of_range".
+        self._window_us = time_window_us
+        # NUL bytes: the noise a capture can start with.
+        text = header_line.replace(b"\x00", b"").lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
         counts = {sep: text.count(sep.encode()) for sep in (",", ";", "\t")}
         self.separator = max(counts, key=lambda s: counts[s])
         self.header_bytes = text + b"\n"
@@ -233,9 +252,12 @@ class CsvDecoder:
 
     def _decode(self, frame: pl.DataFrame, batch: DecodedBatch) -> None:
         ts = self._times(frame)
+        # A CSV not separated by commas may write decimal commas (37,5), as spreadsheets in
+        # much of Europe do; a comma in a number cannot be a separator there.
+        comma = self.separator != ","
         # Each numeric column is parsed once; the rules below read the parsed values.
         numbers = frame.select(
-            *[_num(self._col(f)).alias(f) for f in _NUMERIC if f != "imo"],
+            *[_num(self._col(f), comma).alias(f) for f in _NUMERIC if f != "imo"],
             imo=_num(self._col("imo").str.replace(r"^(?i)IMO", "")),
         )
         n = {f: pl.col(f"#{f}") for f in _NUMERIC}
@@ -284,8 +306,15 @@ class CsvDecoder:
             .when(pl.col("timestamp_utc").is_null())
             .then(Reject.NO_TIME)
             .when(
+                (pl.col("timestamp_utc").dt.epoch("us") < self._window_us[0])
+                | (pl.col("timestamp_utc").dt.epoch("us") >= self._window_us[1])
+            )
+            .then(Reject.TIME_OUT_OF_RANGE)
+            .when(
                 pl.col("lat").is_null()
                 | pl.col("lon").is_null()
+                | pl.col("lat").is_nan()
+                | pl.col("lon").is_nan()
                 | (pl.col("lat").abs() > 90)
                 | (pl.col("lon").abs() > 180)
             )

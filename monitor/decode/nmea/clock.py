@@ -6,6 +6,7 @@ the order).
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -16,6 +17,38 @@ from monitor.decode.codes import Reject, TimeSource
 from monitor.decode.nmea.fragments import NO_TIME
 
 _NO_TIME: Final = NO_TIME
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """What times the next AIS lines of an input, carried from one chunk, or run, to the next.
+
+    ``pending``: a ``$PGHP`` or lone tag-block line that times the AIS line right after it;
+    ``clock``: the last ``$xxZDA``/``$xxRMC`` sentence. Times in epoch µs (NO_TIME if none),
+    sources TimeSource.NONE if none.
+    """
+
+    pending_us: int = NO_TIME
+    pending_source: TimeSource = TimeSource.NONE
+    clock_us: int = NO_TIME
+    clock_source: TimeSource = TimeSource.NONE
+
+    def to_array(self) -> I64:
+        """Return the state as the time resolver carries it."""
+        return np.array(
+            [self.pending_us, self.pending_source, self.clock_us, self.clock_source], np.int64
+        )
+
+    @classmethod
+    def from_array(cls, state: I64) -> ClockState:
+        """Return the state the time resolver carried over."""
+        pending, pending_src, clock, clock_src = (int(x) for x in state)
+        return cls(
+            pending_us=pending,
+            pending_source=TimeSource(pending_src) if pending != NO_TIME else TimeSource.NONE,
+            clock_us=clock,
+            clock_source=TimeSource(clock_src) if clock != NO_TIME else TimeSource.NONE,
+        )
 
 
 @inline

@@ -22,6 +22,11 @@ Time of a sentence, first match wins:
 
 A sentence with none of these is rejected as "no_time". The parts of a multi-part message take the
 time of the first part that has one.
+
+Tag-block checksums (``\\...*hh\\``) are checked when the input writes real ones: some feeds
+write dummy ones, so the first checksummed tag blocks of each input decide. Where they are
+checked, a sentence (or a tag block alone on its line) whose tag block fails is rejected as
+"bad_tag_checksum": a flipped bit in ``c:`` would otherwise move the message by years.
 """
 
 from __future__ import annotations
@@ -51,9 +56,9 @@ from monitor.decode.ais.rules import (
 )
 from monitor.decode.ais.statics import decode_statics
 from monitor.decode.codes import Reject, TimeSource
-from monitor.decode.nmea.clock import parse_clock_line, resolve_times
+from monitor.decode.nmea.clock import ClockState, parse_clock_line, resolve_times
 from monitor.decode.nmea.fragments import NO_TIME, FragmentAssembler
-from monitor.decode.nmea.lines import LineScan, scan_lines
+from monitor.decode.nmea.lines import TAG_BAD, TAG_GOOD, TAG_NONE, LineScan, scan_lines
 from monitor.errors import SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -65,10 +70,16 @@ def _scan_or_none(data: bytes) -> LineScan | None:
     return scan_lines(data) if data else None
 
 
-#: Message times outside these bounds come from a broken clock (AIS began in the 1990s); such
-#: messages are rejected as "invalid_field" rather than stored decades away.
+#: Default bounds of the message times accepted: outside them a time comes from a broken clock
+#: (AIS began in the 1990s) and the message is rejected as "time_out_of_range" rather than stored
+#: decades away. Ingest passes the configured, narrower window.
 TIME_MIN_US = 631_152_000_000_000  # 1990-01-01
 TIME_MAX_US = 4_102_444_800_000_000  # 2100-01-01
+
+#: How many checksummed tag blocks, at the start of an input, decide whether its tag-block
+#: checksums are real (then checked) or dummies: a feed that writes dummies gets almost none
+#: right (1 in 256 by chance), one that writes real ones almost all.
+TAG_SAMPLE = 20
 
 #: The longest payload the bulk path takes; longer ones are not position reports.
 _FAST_MAX_CHARS = 64
@@ -139,10 +150,12 @@ class NmeaDecoder:
     ``$PGHP`` or tag-block line and unfinished multi-part messages carry over to the next chunk.
     ``flush`` ends the input: parts still waiting are counted as "expired_fragment".
 
-    Rejections are counted per sentence line ("unknown_format", "bad_checksum", "no_time" for a
-    single-part sentence) or per complete message ("truncated", "invalid_field", "invalid_mmsi",
-    "invalid_position", "no_time" for a multi-part one). ``n_messages`` counts complete messages
-    accepted, including the types the monitor does not store (those are in ``other_types``).
+    Rejections are counted per sentence line ("unknown_format", "bad_checksum",
+    "bad_tag_checksum", "no_time" for a single-part sentence) or per complete message
+    ("truncated", "invalid_field", "invalid_mmsi", "invalid_position", "no_time" for a multi-part
+    one, "time_out_of_range" for a time outside ``time_window_us``). ``n_messages`` counts
+    complete messages accepted, including the types the monitor does not store (those are in
+    ``other_types``).
     An input without any time source shows as ``rejected["no_time"] > 0`` with
     ``n_messages == 0``; :func:`untimed_error` builds the matching error.
     """
@@ -153,14 +166,25 @@ class NmeaDecoder:
         *,
         fragment_timeout_s: float = 10.0,
         fallback_time_utc: datetime | None = None,
+        time_window_us: tuple[int, int] = (TIME_MIN_US, TIME_MAX_US),
+        clock: ClockState | None = None,
     ) -> None:
         self.source = source
+        #: Accepted message times, epoch µs [first, end).
+        self._window_us = time_window_us
         self._fragments = FragmentAssembler(fragment_timeout_s)
         self._timeout_us = int(fragment_timeout_s * 1_000_000)
         self._fallback_us = _fallback_us(fallback_time_utc)
         #: Time and source of a $PGHP or lone tag block still waiting for its sentence, then of
-        #: the last clock sentence seen (NO_TIME if none).
-        self._state = np.array([NO_TIME, 0, NO_TIME, 0], np.int64)
+        #: the last clock sentence seen (NO_TIME if none); ``clock`` resumes an earlier run's.
+        self._state = (clock or ClockState()).to_array()
+        #: Whether this input's tag-block checksums are checked (None: not decided yet).
+        self._check_tags: bool | None = None
+
+    @property
+    def clock(self) -> ClockState:
+        """Return what times the lines after those fed so far (to resume a later run there)."""
+        return ClockState.from_array(self._state)
 
     def feed(self, data: bytes) -> DecodedBatch:
         """Return what the complete lines in ``data`` decode to."""
@@ -195,6 +219,7 @@ class NmeaDecoder:
         # The frames are set by _bulk; building empty ones first would be wasted work.
         batch = DecodedBatch(positions=_NO_FRAME, statics=_NO_FRAME, n_lines=scan.n_lines)
         batch.rejected.update(scan.rejected)
+        scan = self._tag_checked(scan, batch)
         time, src = self._times(scan, batch)
         TimeSource.tally(src, batch.time_sources)
 
@@ -206,8 +231,9 @@ class NmeaDecoder:
         m_time = np.concatenate([time[single], pair_time])
         untimed = m_time == NO_TIME
         batch.rejected[Reject.NO_TIME.label] += int(untimed.sum())
-        implausible = ~untimed & ((m_time < TIME_MIN_US) | (m_time >= TIME_MAX_US))
-        batch.rejected[Reject.INVALID_FIELD.label] += int(implausible.sum())
+        first_us, end_us = self._window_us
+        implausible = ~untimed & ((m_time < first_us) | (m_time >= end_us))
+        batch.rejected[Reject.TIME_OUT_OF_RANGE.label] += int(implausible.sum())
         untimed |= implausible
         zeros = np.zeros(len(single), np.int64)
         msgs = Pieces(
@@ -230,6 +256,27 @@ class NmeaDecoder:
         rows.add_to(batch, self.source)
         batch.rejected = +batch.rejected
         return batch
+
+    def _tag_checked(self, scan: LineScan, batch: DecodedBatch) -> LineScan:
+        """Return ``scan`` without the lines whose tag-block checksum fails, when this input's
+        checksums are real (decided on its first TAG_SAMPLE checksummed tag blocks)."""
+        prefix_tags = scan.prefixes[3]
+        if self._check_tags is None:
+            lines = np.concatenate([scan.line, scan.prefixes[0]])
+            states = np.concatenate([scan.tag_ok, prefix_tags])
+            sample = states[np.argsort(lines, kind="stable")]
+            sample = sample[sample != TAG_NONE][:TAG_SAMPLE]
+            if len(sample) == 0:
+                return scan
+            self._check_tags = bool((sample == TAG_GOOD).mean() > 0.5)
+        if not self._check_tags:
+            return scan
+        good, good_prefix = scan.tag_ok != TAG_BAD, prefix_tags != TAG_BAD
+        n_bad = int((~good).sum() + (~good_prefix).sum())
+        if n_bad == 0:
+            return scan
+        batch.rejected[Reject.BAD_TAG_CHECKSUM.label] += n_bad
+        return scan.subset(good, good_prefix)
 
     def _pairs(self, scan: LineScan, time: I64) -> tuple[I64, I64]:
         """Return the 2-part messages whose parts are next to each other: (part 1s, part 2s)."""
@@ -335,8 +382,8 @@ class NmeaDecoder:
         if done.time_us == NO_TIME:
             batch.rejected[Reject.NO_TIME.label] += 1
             return
-        if not TIME_MIN_US <= done.time_us < TIME_MAX_US:
-            batch.rejected[Reject.INVALID_FIELD.label] += 1
+        if not self._window_us[0] <= done.time_us < self._window_us[1]:
+            batch.rejected[Reject.TIME_OUT_OF_RANGE.label] += 1
             return
         self._decode_one(done.payload, done.fill, done.time_us, batch, rows)
 

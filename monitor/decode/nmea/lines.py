@@ -13,16 +13,18 @@ more than parsing the line. Hence loops with one exit and tests combined with "&
 Accepted sentences: ``!ccVDM`` / ``!ccVDO`` from any two-character talker, single-digit fragment
 fields and sequence id, a one-character (or empty) channel, then either the standard
 ``payload,fill*hh`` or the non-standard ``payload,fill,x*hh``. NMEA 4.0 tag-block checksums are
-not checked, because real feeds write dummy ones.
+computed and reported (``tag_ok``), not acted on: some real feeds write dummy ones, so whether
+they are checked is up to the decoder, input by input.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from monitor.core.jit import I64, U8, U64, inline, kernel
 from monitor.decode.bytes import (
@@ -81,12 +83,41 @@ class LineScan:
     own_src: I64
     #: Receiver station named after the checksum (US Coast Guard ",r<id>") as a key, 0 if none.
     station: U64
+    #: Checksum of the sentence's tag block: TAG_GOOD, TAG_BAD, or TAG_NONE (no tag block or
+    #: no ``*hh`` in it).
+    tag_ok: I64
     #: Lines that time the next AIS line ($PGHP, tag block alone on its line): rows line, time,
-    #: source.
+    #: source, tag-block checksum (TAG_NONE for $PGHP, whose own checksum is checked).
     prefixes: I64
     #: ``$xxZDA``/``$xxRMC`` lines: rows line, body start, end, checksum good (1) or not (0).
     clocks: I64
     rejected: Counter[str]
+
+    def subset(self, sentences: npt.NDArray[np.bool_], prefixes: npt.NDArray[np.bool_]) -> LineScan:
+        """Return the scan with only the good sentences and prefix lines marked True; the
+        others stay AIS lines (in ``ais_lines``) that nothing times."""
+        return replace(
+            self,
+            **{name: getattr(self, name)[sentences] for name in _SENTENCE_FIELDS},
+            prefixes=self.prefixes[:, prefixes],
+        )
+
+
+#: The fields of a LineScan with one value per good sentence.
+_SENTENCE_FIELDS: Final = (
+    "line",
+    "total",
+    "num",
+    "seq",
+    "chan",
+    "pstart",
+    "plen",
+    "fill",
+    "own_time",
+    "own_src",
+    "station",
+    "tag_ok",
+)
 
 
 class _Scanned(NamedTuple):
@@ -94,7 +125,7 @@ class _Scanned(NamedTuple):
 
     n_lines: int
     ais_lines: I64
-    #: Rows _LINE.._SRC.
+    #: Rows _LINE.._TAG.
     sentences: I64
     station: U64
     prefixes: I64
@@ -105,7 +136,9 @@ class _Scanned(NamedTuple):
 
 _N_REJECT = len(Reject)
 #: Rows of the sentence table the scan returns.
-_LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _TIME, _SRC = range(10)
+_LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _TIME, _SRC, _TAG = range(11)
+#: States of a tag-block checksum.
+TAG_NONE, TAG_BAD, TAG_GOOD = -1, 0, 1
 #: Kinds of "$" lines.
 _OTHER_LINE, _PGHP_LINE, _CLOCK_LINE = range(3)
 _PGHP = text_word(b"PGHP,")
@@ -240,6 +273,17 @@ def _fill(buf: U8, star: int, c4: int) -> tuple[int, int]:
 
 
 @inline
+def _tag_checksum(buf: U8, start: int, close: int) -> int:
+    """Return the state of the checksum of the tag block from ``start`` (its opening backslash)
+    to ``close`` (its closing one): TAG_GOOD, TAG_BAD, or TAG_NONE when it ends without
+    ``*hh``."""
+    star = close - 3
+    if (star <= start) | (buf[max(star, 0)] != STAR):
+        return TAG_NONE
+    return TAG_GOOD if checksum_ok(buf, start, star) else TAG_BAD
+
+
+@inline
 def _dollar_line(buf: U8, body: int, e: int) -> int:
     """Return what the "$" line ``buf[body:e]`` is: _PGHP_LINE, _CLOCK_LINE ($xxZDA or $xxRMC)
     or _OTHER_LINE."""
@@ -265,9 +309,9 @@ def _scan(buf: U8, size: int) -> _Scanned:
     newlines = _newlines(buf, size)
     n = len(newlines)
     ais = np.empty(n, np.int64)
-    table = np.empty((10, n), np.int64)
+    table = np.empty((11, n), np.int64)
     station = np.zeros(n, np.uint64)
-    prefixes = np.empty((3, n), np.int64)
+    prefixes = np.empty((4, n), np.int64)
     clocks = np.empty((4, n), np.int64)
     counts = np.zeros(_N_REJECT, np.int64)
     n_ais = n_good = n_prefix = n_clock = 0
@@ -278,7 +322,7 @@ def _scan(buf: U8, size: int) -> _Scanned:
         at += 1
         if e > s and buf[e - 1] == CARRIAGE_RETURN:
             e -= 1
-        body, tag_time = s, _NO_TIME
+        body, tag_time, tag_ok = s, _NO_TIME, TAG_NONE
         if e > s and buf[s] == BACKSLASH:
             close = find_byte(buf, BACKSLASH, s + 1, e)
             if close < 0:
@@ -289,11 +333,12 @@ def _scan(buf: U8, size: int) -> _Scanned:
                 value, nd = uint_after(buf, c_at, 16)
                 if 0 < nd < 16:
                     tag_time = epoch_us(value, nd)
+            tag_ok = _tag_checksum(buf, s, close)
             body = close + 1
             if body == e:
                 if tag_time != _NO_TIME:
                     prefixes[0, n_prefix], prefixes[1, n_prefix] = li, tag_time
-                    prefixes[2, n_prefix] = TimeSource.TAG_BLOCK
+                    prefixes[2, n_prefix], prefixes[3, n_prefix] = TimeSource.TAG_BLOCK, tag_ok
                     n_prefix += 1
                 continue
         if body == e:
@@ -305,7 +350,7 @@ def _scan(buf: U8, size: int) -> _Scanned:
                 time, reason = pghp_line(buf, body, e)
                 if time != _NO_TIME:
                     prefixes[0, n_prefix], prefixes[1, n_prefix] = li, time
-                    prefixes[2, n_prefix] = TimeSource.PGHP
+                    prefixes[2, n_prefix], prefixes[3, n_prefix] = TimeSource.PGHP, TAG_NONE
                     n_prefix += 1
                 counts[reason] += 1
             elif kind == _CLOCK_LINE:
@@ -344,7 +389,7 @@ def _scan(buf: U8, size: int) -> _Scanned:
         table[_LINE, j], table[_TOTAL, j], table[_NUM, j] = li, total, fields.num
         table[_SEQ, j], table[_CHAN, j] = fields.seq, fields.chan
         table[_PSTART, j], table[_PLEN, j] = c4 + 1, c5 - c4 - 1
-        table[_FILL, j] = fill
+        table[_FILL, j], table[_TAG, j] = fill, tag_ok
         time, src = tag_time, TimeSource.TAG_BLOCK
         if trailing:
             # The receiver station: the first ",r" field after the checksum, usually right there.
@@ -397,6 +442,7 @@ def scan_lines(data: bytes) -> LineScan:
         own_time=table[_TIME],
         own_src=table[_SRC],
         station=found.station,
+        tag_ok=table[_TAG],
         prefixes=found.prefixes,
         clocks=found.clocks,
         rejected=rejected,
