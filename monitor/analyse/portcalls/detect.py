@@ -1,28 +1,31 @@
 """Port calls: a per-vessel state machine over positions, evaluated with polars expressions.
 
 Each vessel is, at each of its positions, in one of three states: ``at_sea``, ``in_port`` (inside a
-port's zones, moving) or ``stopped`` (inside, below the stop speed). The states are computed for
-every position at once (forward-filled hysteresis), then the transition table of
+port's zones, or within its exit buffer, moving) or ``stopped`` (stopped inside a zone). The states
+are computed for every position at once (forward-filled hysteresis), then the transition table of
 :mod:`monitor.analyse.portcalls.states` turns the few rows where the state changes into events, as
-in Global
-Fishing Watch's port-visit pipeline:
+in Global Fishing Watch's port-visit pipeline:
 
 * a vessel enters on its first position inside a zone of a port and leaves only once it is more
   than ``exit_buffer_m`` outside the port's zones, or inside another port (the buffer keeps a
   vessel that swings at anchor on the boundary from entering and leaving over and over);
-* it stops below ``stop_speed_kn`` and moves again only above ``move_speed_kn``;
-* silence longer than ``max_gap_h`` is a gap: inside a port it does not end the visit if the
-  vessel is next seen inside the same port; if it is next seen at sea the departure was not
-  observed.
+* it is stopped by its speed or its positions, for at least ``min_stop_min``
+  (:mod:`monitor.analyse.portcalls.stops`); a stop in the exit buffer does not count;
+* silence longer than ``max_gap_h`` is a gap: inside a port it is one stay only if the vessel is
+  next seen inside the same port and the data is consistent with staying
+  (:mod:`monitor.analyse.portcalls.silences`); otherwise the visit ends at its last position
+  and, if the vessel is next seen at sea, the departure was not observed.
 
 The berths and anchorages of a port share its ``port_id``, so moving from an anchorage to a berth
-is one visit; consecutive visits of a vessel to one port, less than ``merge_gap_h`` apart, are
-merged (:mod:`monitor.analyse.portcalls.visits`), so an anchorage away from the port polygon
-changes nothing. A visit
-runs from the first position inside the port's zones to the last (the buffer only decides that
-the vessel has left). A visit with a stop, or spending at least ``min_stay_h`` inside the zones,
-is a call; a shorter visit without a stop is a transit. A single position implying more than
-``max_speed_kn`` from both of its neighbours is an outlier and is dropped first.
+is one visit; consecutive visits of a vessel to one port, less than ``merge_gap_h`` apart and
+without a trip away between them (:mod:`monitor.analyse.portcalls.trips`), are merged
+(:mod:`monitor.analyse.portcalls.visits`), so an anchorage away from the port polygon changes
+nothing. A visit runs from the first position inside the port's zones to the last (the buffer only
+decides that the vessel has left). A visit with a stop, or spending at least ``min_stay_h`` inside
+the zones, is a call, except that a visit seen only in anchorages needs a stop or a report of
+being at anchor or moored there; other visits are transits. A single position implying more than
+``max_speed_kn`` from both of its neighbours is an outlier and is dropped first. Open calls are
+``in_port``, or ``unknown`` when the vessel has not been heard for ``max_unheard_h``.
 """
 
 from __future__ import annotations
