@@ -113,6 +113,27 @@ def test_transition_events_compose_steps(
     assert transition_events(previous, new, gap=gap, same_port=same_port) == events
 
 
+@pytest.mark.parametrize(
+    ("previous", "new", "events"),
+    [
+        # A silence in port that is not one stay closes the visit and opens the next one.
+        (IN_PORT, IN_PORT, [E.GAP_BEGIN, E.CLOSE, E.OPEN]),
+        (IN_PORT, STOPPED, [E.GAP_BEGIN, E.CLOSE, E.OPEN, E.STOP_BEGIN]),
+        (STOPPED, STOPPED, [E.GAP_BEGIN, E.STOP_END, E.CLOSE, E.OPEN, E.STOP_BEGIN]),
+        (STOPPED, IN_PORT, [E.GAP_BEGIN, E.STOP_END, E.CLOSE, E.OPEN]),
+        # Seen at sea after it, the visit closes as after any silence.
+        (IN_PORT, AT_SEA, [E.GAP_BEGIN, E.CLOSE]),
+        (STOPPED, AT_SEA, [E.GAP_BEGIN, E.STOP_END, E.CLOSE]),
+    ],
+)
+def test_silence_not_bridged_closes_and_opens(
+    previous: State, new: State, events: list[Event]
+) -> None:
+    assert transition_events(previous, new, gap=True, bridged=False) == events
+    # Without a silence, bridging means nothing.
+    assert transition_events(previous, new, bridged=False) == transition_events(previous, new)
+
+
 def test_every_step_between_observable_states_is_defined() -> None:
     states: list[State | None] = [None, AT_SEA, IN_PORT, STOPPED]
     for previous, new in itertools.product(states, [AT_SEA, IN_PORT, STOPPED]):
