@@ -179,20 +179,20 @@ def test_a_stop_outside_the_port_between_visits_keeps_them_apart() -> None:
 
 def test_one_slow_fix_is_not_a_stop() -> None:
     # Slows below 0.2 kn for 5 seconds while passing through the port.
-    boat = Track(15).fix(*SEA_WEST, 20).sail(IN_P, 0.5, sog=20)
-    boat.fix(0.051, 0.05, 0.1, minutes=5 / 60).fix(0.052, 0.05, 15, minutes=1)
-    boat.sail(SEA_EAST, 0.5, sog=20)
+    boat = Track(15).fix(*SEA_WEST, 20).sail(IN_P, 1.2, sog=18)
+    boat.fix(0.051, 0.05, 0.1, minutes=5 / 60).fix(0.052, 0.05, 15, minutes=10)
+    boat.sail(SEA_EAST, 1.7, sog=19)
     found = run(boat)
     assert found.calls.is_empty() and found.transits.height == 1
     # Slow for 20 min, it stopped.
-    slow = Track(16).fix(*SEA_WEST, 20).sail(IN_P, 0.5, sog=20)
-    slow.sail((0.053, 0.05), 1 / 3, sog=0.1, every_min=5).sail(SEA_EAST, 0.5, sog=20)
+    slow = Track(16).fix(*SEA_WEST, 20).sail(IN_P, 1.2, sog=18)
+    slow.sail((0.053, 0.05), 1 / 3, sog=0.1, every_min=5).sail(SEA_EAST, 1.7, sog=19)
     assert run(slow).calls["stop_observed"].to_list() == [True]
 
 
 def test_min_stop_min_zero_makes_any_slow_fix_a_stop() -> None:
-    boat = Track(17).fix(*SEA_WEST, 20).sail(IN_P, 0.5, sog=20)
-    boat.fix(0.051, 0.05, 0.1, minutes=1).sail(SEA_EAST, 0.5, sog=20)
+    boat = Track(17).fix(*SEA_WEST, 20).sail(IN_P, 1.2, sog=18)
+    boat.fix(0.051, 0.05, 0.1, minutes=10).sail(SEA_EAST, 1.7, sog=19)
     assert run(boat, settings=DetectSettings(min_stop_min=0)).calls.height == 1
 
 
