@@ -48,14 +48,13 @@ import shapely
 from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
 from monitor.analyse.portcalls.silences import unbridged_silences
 from monitor.analyse.portcalls.states import (
-    EVENTS_OF_PREVIOUS_VISIT,
-    STATE_CODES,
     TRANSITIONS,
     CallStatus,
     Event,
     State,
     confidence,
     open_status,
+    state_events,
     transition_events,
 )
 from monitor.analyse.portcalls.stops import forward_fill, stopped_rows
@@ -64,7 +63,7 @@ from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
 from monitor.analyse.positions import with_speeds
 from monitor.analyse.tracks import Segmentation, segment
 from monitor.config import DetectSettings, TrackSettings
-from monitor.schema import MULTI_TRACK_SCHEMA, RAW_CALLS_SCHEMA, UTC_US, conform
+from monitor.schema import MULTI_TRACK_SCHEMA, RAW_CALLS_SCHEMA, conform
 
 log = logging.getLogger(__name__)
 
@@ -265,57 +264,6 @@ def classify(
     )
 
 
-def _events(frame: pl.DataFrame) -> pl.DataFrame:
-    """Return the state machine's events, found by applying :data:`TRANSITIONS` to change rows."""
-    state = frame["state"].to_numpy()
-    port = frame["port"].to_numpy()
-    first = frame["first"].to_numpy()
-    changed = first.copy()
-    gap = frame["gap"].to_numpy()
-    changed[1:] |= (
-        (state[1:] != state[:-1]) | (port[1:] != port[:-1]) | (gap[1:] & (state[:-1] > 0))
-    )
-    at = np.flatnonzero(changed)
-    # The row before a vessel's first row is another vessel's: unused, the step has no previous.
-    before = np.maximum(at - 1, 0)
-    changes = frame.select(
-        "mmsi", "timestamp_utc", "first", "state", "gap", "split", "port", "visit"
-    )[at].with_columns(
-        prev_state=pl.Series(state[before]),
-        prev_port=pl.Series(port[before]),
-        prev_visit=frame["visit"].gather(before),
-    )
-    rows: dict[str, list[object]] = {"mmsi": [], "timestamp_utc": [], "event": [], "visit": []}
-    columns = ("mmsi", "timestamp_utc", "first", "prev_state", "state", "gap", "split")
-    cols = [changes[c].to_list() for c in (*columns, "prev_port", "port", "visit", "prev_visit")]
-    for mmsi, ts, first, prev, new, gap, split, prev_port, port, visit, prev_visit in zip(
-        *cols, strict=True
-    ):
-        previous = None if first else STATE_CODES[prev]
-        events = transition_events(
-            previous,
-            STATE_CODES[new],
-            gap=bool(gap),
-            same_port=prev_port == port,
-            bridged=not split,
-        )
-        for event in events:
-            rows["mmsi"].append(mmsi)
-            rows["timestamp_utc"].append(ts)
-            rows["event"].append(str(event))
-            rows["visit"].append(prev_visit if event in EVENTS_OF_PREVIOUS_VISIT else visit)
-    events_frame = pl.DataFrame(
-        rows,
-        schema={
-            "mmsi": pl.UInt32(),
-            "timestamp_utc": UTC_US,
-            "event": pl.String(),
-            "visit": pl.UInt32(),
-        },
-    )
-    return events_frame
-
-
 def prepare_positions(
     positions: pl.LazyFrame | pl.DataFrame, tracks: TrackSettings | None = None
 ) -> tuple[pl.DataFrame, Segmentation]:
@@ -399,7 +347,7 @@ def _detect_part(
     port_zones = [zone for zone in zones if zone.kind != "area"]
     port_ids, port_names, zone_port, _ = _zone_tables(port_zones)
     frame = classify(prepared, port_zones, settings)
-    events = _events(frame)
+    events = state_events(frame)
     flags = events.group_by("visit").agg(
         entry=(pl.col("event") == Event.ENTER).any(),
         exit=(pl.col("event") == Event.EXIT).any(),

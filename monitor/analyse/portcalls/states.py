@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+import numpy as np
 import polars as pl
+
+from monitor.schema import UTC_US
 
 
 class State(StrEnum):
@@ -114,6 +117,62 @@ def transition_events(
         previous = State.AT_SEA
     hops.append((previous, new))
     return [event for hop in hops for event in TRANSITIONS[hop]]
+
+
+def state_events(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return the state machine's events, found by applying :data:`TRANSITIONS` to change rows.
+
+    ``frame`` is classified positions (:func:`monitor.analyse.portcalls.detect.classify`): per
+    row ``first``, ``state`` (a code of :data:`STATE_CODES`), ``port``, ``gap``, ``split`` and
+    ``visit``. Each event is given the visit it belongs to.
+    """
+    state = frame["state"].to_numpy()
+    port = frame["port"].to_numpy()
+    first = frame["first"].to_numpy()
+    changed = first.copy()
+    gap = frame["gap"].to_numpy()
+    changed[1:] |= (
+        (state[1:] != state[:-1]) | (port[1:] != port[:-1]) | (gap[1:] & (state[:-1] > 0))
+    )
+    at = np.flatnonzero(changed)
+    # The row before a vessel's first row is another vessel's: unused, the step has no previous.
+    before = np.maximum(at - 1, 0)
+    changes = frame.select(
+        "mmsi", "timestamp_utc", "first", "state", "gap", "split", "port", "visit"
+    )[at].with_columns(
+        prev_state=pl.Series(state[before]),
+        prev_port=pl.Series(port[before]),
+        prev_visit=frame["visit"].gather(before),
+    )
+    rows: dict[str, list[object]] = {"mmsi": [], "timestamp_utc": [], "event": [], "visit": []}
+    columns = ("mmsi", "timestamp_utc", "first", "prev_state", "state", "gap", "split")
+    cols = [changes[c].to_list() for c in (*columns, "prev_port", "port", "visit", "prev_visit")]
+    for mmsi, ts, first, prev, new, gap, split, prev_port, port, visit, prev_visit in zip(
+        *cols, strict=True
+    ):
+        previous = None if first else STATE_CODES[prev]
+        events = transition_events(
+            previous,
+            STATE_CODES[new],
+            gap=bool(gap),
+            same_port=prev_port == port,
+            bridged=not split,
+        )
+        for event in events:
+            rows["mmsi"].append(mmsi)
+            rows["timestamp_utc"].append(ts)
+            rows["event"].append(str(event))
+            rows["visit"].append(prev_visit if event in EVENTS_OF_PREVIOUS_VISIT else visit)
+    events_frame = pl.DataFrame(
+        rows,
+        schema={
+            "mmsi": pl.UInt32(),
+            "timestamp_utc": UTC_US,
+            "event": pl.String(),
+            "visit": pl.UInt32(),
+        },
+    )
+    return events_frame
 
 
 def confidence(entry: pl.Expr, exit_: pl.Expr, stop: pl.Expr) -> pl.Expr:
