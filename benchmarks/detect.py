@@ -162,13 +162,19 @@ def monitor_vs_movingpandas(frame: pl.DataFrame, zones: Sequence[Zone], n_points
 
 
 def read_socal(path: Path) -> pl.DataFrame:
-    frame = pl.read_csv(path, columns=["MMSI", "BaseDateTime", "LAT", "LON", "SOG"])
+    """Return the MarineCadastre CSV as positions (SOG 102.3 is "not available")."""
+    frame = pl.read_csv(
+        path,
+        columns=["MMSI", "BaseDateTime", "LAT", "LON", "SOG", "Status"],
+        schema_overrides={"Status": pl.Int64},
+    )
     return frame.select(
         mmsi=pl.col("MMSI").cast(pl.UInt32),
         timestamp_utc=pl.col("BaseDateTime").str.to_datetime(time_zone="UTC", time_unit="us"),
         lat=pl.col("LAT"),
         lon=pl.col("LON"),
         sog_kn=pl.when(pl.col("SOG") < 102.2).then(pl.col("SOG")),
+        nav_status=pl.col("Status").cast(pl.UInt8, strict=False),
     )
 
 

@@ -52,8 +52,9 @@ def detect(
     )
     console.print(
         f"Calls: {summary.calls_total:,} ({summary.calls_new:,} new, {summary.calls_open:,} in "
-        f"port now); transits: {summary.transits_total:,}; visits under way: "
-        f"{summary.visits_pending:,}."
+        f"port now, {summary.calls_unknown:,} unknown: last seen in port, not heard for over "
+        f"{settings.detect.max_unheard_h:g} h); transits: {summary.transits_total:,}; visits "
+        f"under way: {summary.visits_pending:,}."
     )
     console.print(
         f"Tracks: {summary.tracks_total:,} ({summary.mmsis_several_tracks:,} "
