@@ -111,7 +111,8 @@ def voyage_lines(
             "course": 0.0,
             "heading": 0,
             "status": 0 if sog else 5,
-            "second": (t + i * step_s) % 60,
+            # Varies from report to report, as real payloads do (the radio bits differ).
+            "second": i % 60,
         }
         (sentence,) = encode_dict(msg, talker_id="AI", sentence_type="VDM")
         lines.append(tag(str(sentence), t + i * step_s))

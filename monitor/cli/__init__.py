@@ -86,9 +86,16 @@ def main(ctx: click.Context, config: Path | None, store: Path | None, verbose: i
 
 
 def _register() -> None:
-    from monitor.cli import config_cmd, detect_cmd, ingest_cmd, report_cmd, simulate_cmd
+    from monitor.cli import (
+        config_cmd,
+        detect_cmd,
+        ingest_cmd,
+        report_cmd,
+        serve_cmd,
+        simulate_cmd,
+    )
 
-    for module in (ingest_cmd, config_cmd, detect_cmd, report_cmd, simulate_cmd):
+    for module in (ingest_cmd, config_cmd, detect_cmd, report_cmd, simulate_cmd, serve_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -233,11 +233,13 @@ def write_report(
     until: datetime,
     output: Path | None = None,
     offline: bool = False,
+    folder: str | None = None,
 ) -> Path:
     """Return the path of the index.html of the report for [since, until] it wrote.
 
     Reads positions, static reports and calls from the store and the zones from the config;
-    writes ``<output>/<period>/`` and updates ``<output>/index.html``.
+    writes ``<output>/<period>/`` (or ``<output>/<folder>/``, e.g. ``latest``, replaced by each
+    new report) and updates ``<output>/index.html``.
     """
     from monitor.pipeline.detect import load_calls
 
@@ -269,7 +271,7 @@ def write_report(
     )
     content = build_report(inputs)
     root = Path(output) if output is not None else settings.report.output
-    folder = folder_name(since, until)
+    folder = folder or folder_name(since, until)
     entry = {
         "folder": folder,
         "title": f"{settings.name}: {fmt.when(since)} to {fmt.when(until)}",

@@ -134,6 +134,17 @@ class Archive:
             self._cond.notify()
         return True
 
+    def wait_written(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued line is in the files; return False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._queued_lines:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
     def queued_lines(self) -> int:
         """Return the lines waiting to be written."""
         with self._cond:
@@ -144,6 +155,8 @@ class Archive:
     def start(self) -> None:
         """Start the writer thread."""
         self.root.mkdir(parents=True, exist_ok=True)
+        with self._cond:
+            self._stopping = False
         self._thread = threading.Thread(target=self._run, name="archive-writer", daemon=True)
         self._thread.start()
 
@@ -178,6 +191,7 @@ class Archive:
             finally:
                 with self._cond:
                     self._queued_lines -= sum(b.n_lines for b in batches)
+                    self._cond.notify_all()
             if stopping:
                 with self._cond:
                     if self._queue:
