@@ -291,7 +291,9 @@ class AlertRule(_Section):
 _SINK_KEYS: dict[str, frozenset[str]] = {
     "log": frozenset(),
     "jsonl": frozenset({"path"}),
-    "webhook": frozenset({"url", "url_env", "url_file", "timeout_s", "retries", "backoff_s"}),
+    "webhook": frozenset(
+        {"url", "url_env", "url_file", "timeout_s", "retries", "backoff_s", "ca_file"}
+    ),
     "smtp": frozenset(
         {
             "host",
@@ -306,6 +308,7 @@ _SINK_KEYS: dict[str, frozenset[str]] = {
             "timeout_s",
             "retries",
             "backoff_s",
+            "ca_file",
         }
     ),
 }
@@ -337,6 +340,9 @@ class AlertSink(_Section):
     password_file: Path | None = None
     sender: str | None = None
     to: list[str] = Field(default_factory=list)
+    #: webhook and smtp: CA certificates (PEM) to trust besides the system's, for a server with
+    #: a private certificate authority.
+    ca_file: Path | None = None
 
     @property
     def key(self) -> str:
@@ -509,7 +515,9 @@ def _resolve_paths(data: dict[str, object], base: Path) -> None:
     alerts = data.get("alerts")
     if isinstance(alerts, dict):
         _resolve_in_list(alerts.get("rules"), ("watchlist",), resolve)
-        _resolve_in_list(alerts.get("sinks"), ("path", "url_file", "password_file"), resolve)
+        _resolve_in_list(
+            alerts.get("sinks"), ("path", "url_file", "password_file", "ca_file"), resolve
+        )
 
 
 def _resolve_in_list(

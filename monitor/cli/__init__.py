@@ -87,6 +87,7 @@ def main(ctx: click.Context, config: Path | None, store: Path | None, verbose: i
 
 def _register() -> None:
     from monitor.cli import (
+        alerts_cmd,
         config_cmd,
         detect_cmd,
         ingest_cmd,
@@ -95,7 +96,8 @@ def _register() -> None:
         simulate_cmd,
     )
 
-    for module in (ingest_cmd, config_cmd, detect_cmd, report_cmd, simulate_cmd, serve_cmd):
+    modules = (ingest_cmd, config_cmd, detect_cmd, report_cmd, simulate_cmd, serve_cmd, alerts_cmd)
+    for module in modules:
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from monitor.analyse.geofences import ZONE_KINDS, Zone, area_km2, load_zones, zone_warnings
 from monitor.cli import CliState
-from monitor.config import Settings, load_config, shipped_config_path
+from monitor.config import AlertSink, Settings, load_config, shipped_config_path
+from monitor.errors import ConfigError
 
 
 @click.group("config")
@@ -83,6 +84,47 @@ def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
     console.print(_values_table(settings.ingest))
 
 
+def _secret_source(sink: AlertSink, key: str) -> str:
+    if getattr(sink, f"{key}_env"):
+        return f"{key} from ${getattr(sink, f'{key}_env')}"
+    if getattr(sink, f"{key}_file"):
+        return f"{key} from {getattr(sink, f'{key}_file')}"
+    return f"{key} in the config" if getattr(sink, key) is not None else ""
+
+
+def _sink_target(sink: AlertSink) -> str:
+    if sink.type == "jsonl":
+        return str(sink.path)
+    if sink.type == "webhook":
+        return _secret_source(sink, "url")
+    if sink.type == "smtp":
+        login = f", login {sink.username} ({_secret_source(sink, 'password')})"
+        return (
+            f"{sink.host}:{sink.port}{' STARTTLS' if sink.starttls else ''} to "
+            f"{', '.join(sink.to)}" + (login if sink.username else "")
+        )
+    return "the log"
+
+
+def _service_summary(settings: Settings, console: Console) -> None:
+    service = settings.service
+    console.print(
+        f"service:    archive {escape(str(service.archive_dir))}, ingest every "
+        f"{service.ingest_interval_s:g} s, {len(service.feeds)} feed(s)"
+    )
+    for feed in service.feeds:
+        where = feed.address if feed.type != "inbox" else str(feed.path)
+        console.print(f"            {escape(feed.name)}: {feed.type} {escape(str(where))}")
+    rules = settings.alerts.rules
+    if rules:
+        console.print(f"alerts:     {len(rules)} rule(s)")
+        for rule in rules:
+            ports = ", ".join(rule.ports) or "every port"
+            console.print(f"            {escape(rule.name)}: {rule.when} at {escape(ports)}")
+    for sink in settings.alerts.sinks:
+        console.print(f"sink:       {escape(sink.key)}: {sink.type}, {escape(_sink_target(sink))}")
+
+
 @config_group.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
@@ -102,6 +144,21 @@ def check(ctx: click.Context, file: Path | None) -> None:
     console = Console(highlight=False, soft_wrap=True)
     _summary(settings, zones, console)
     warnings = zone_warnings(zones)
+    if settings.service.feeds or settings.alerts.rules or settings.alerts.sinks:
+        from monitor.alerts.dispatch import check_rule_ports
+        from monitor.alerts.secrets import inline_secret_warnings, secret_values
+        from monitor.alerts.watchlist import load_watchlist
+
+        _service_summary(settings, console)
+        check_rule_ports(settings)
+        for rule in settings.alerts.rules:
+            if rule.watchlist is not None:
+                load_watchlist(rule.watchlist)
+        warnings += inline_secret_warnings(settings)
+        try:
+            secret_values(settings)
+        except ConfigError as exc:
+            warnings.append(f"{exc} (needed when monitor serve starts)")
     for warning in warnings:
         console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
     if not zones:

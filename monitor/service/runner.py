@@ -234,6 +234,11 @@ class Service:
 
 def serve(settings: Settings, log_format: LogFormat = "plain") -> None:
     """Run the service over ``settings`` until a signal stops it, logging to standard error."""
-    redact = Redactor()
+    from monitor.alerts.dispatch import AlertDispatcher
+    from monitor.alerts.secrets import secret_values
+
+    # Secrets first: nothing is logged before they are masked.
+    redact = Redactor(secret_values(settings))
     setup_logging(log_format, redact)
-    Service(settings, redact=redact).run()
+    alerts = AlertDispatcher(settings, redact) if settings.alerts.rules else None
+    Service(settings, redact=redact, alerts=alerts).run()

@@ -74,14 +74,7 @@ def _service_state(beat: dict[str, Any] | None, now: dt.datetime) -> str:
 
 
 def _data(store: Store, now: dt.datetime) -> dict[str, Any]:
-    partitions = sorted(store.positions_dir.glob("date=*"))
-    newest: dt.datetime | None = None
-    for folder in reversed(partitions):
-        files = live_files(folder)
-        if files:
-            newest = pl.scan_parquet(files).select(pl.col("timestamp_utc").max()).collect().item()
-            if newest is not None:
-                break
+    newest = store.newest_position_time()
     today = live_files(store.partition_dir(now.date()))
     positions_today = int(pl.scan_parquet(today).select(pl.len()).collect().item()) if today else 0
     calls = load_calls(store.root)

@@ -466,3 +466,18 @@ class Store:
                 self.compact(folder)
                 n += 1
         return n
+
+    def newest_position_time(self) -> dt.datetime | None:
+        """Return the newest position time, reading only the last day that has positions."""
+        for folder in sorted(self.positions_dir.glob("date=*"), reverse=True):
+            files = live_files(folder)
+            if files:
+                newest = (
+                    pl.scan_parquet(files, schema=POSITIONS_SCHEMA)
+                    .select(pl.col("timestamp_utc").max())
+                    .collect()
+                    .item()
+                )
+                if isinstance(newest, dt.datetime):
+                    return newest
+        return None
