@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import trustme
@@ -164,7 +164,7 @@ def test_a_line_written_before_a_crash_is_not_written_again(tmp_path: Path) -> N
 
 class _Webhook(BaseHTTPRequestHandler):
     fail_first = 0
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
     calls = 0
 
     def do_POST(self) -> None:
