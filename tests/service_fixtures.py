@@ -215,3 +215,56 @@ class NmeaServer:
             sent_lines = done
             if pace_s:
                 time.sleep(pace_s)
+
+
+class StreamingServer:
+    """A real TCP server on 127.0.0.1 that streams one list of lines across reconnections.
+
+    Each line goes out once, to whichever client is connected; a client that goes away (killed)
+    loses what was in flight, and the next client gets the lines after it. ``n_sent`` counts the
+    lines handed to a connection.
+    """
+
+    def __init__(self, lines: list[str], lines_per_s: float) -> None:
+        self.lines = lines
+        self.interval_s = 1.0 / lines_per_s
+        self.n_sent = 0
+        self.connections = 0
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(1)
+        self._listener.settimeout(0.2)
+        self.port = int(self._listener.getsockname()[1])
+        self.stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @property
+    def done(self) -> bool:
+        return self.n_sent >= len(self.lines)
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def _run(self) -> None:
+        while not self.stop.is_set() and not self.done:
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with conn:
+                try:
+                    while not self.stop.is_set() and not self.done:
+                        batch = self.lines[self.n_sent : self.n_sent + 5]
+                        conn.sendall("".join(x + "\r\n" for x in batch).encode("ascii"))
+                        self.n_sent += len(batch)
+                        time.sleep(self.interval_s * len(batch))
+                    # Hold the connection open: the client decides when it ends.
+                    while not self.stop.is_set():
+                        time.sleep(0.05)
+                except OSError:
+                    continue

@@ -7,6 +7,7 @@ import datetime as dt
 import gzip
 import itertools
 import logging
+import os
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +21,7 @@ from monitor.service.archive import Archive, compress, hour_path, plain_files
 from monitor.service.inbox import InboxWatcher
 from monitor.service.jobs import Jobs, report_period
 from monitor.service.lines import LineStamper
+from monitor.service.status import service_status, write_heartbeat
 from monitor.store.parquet import Store
 from monitor.store.runlog import RunLog
 from tests.service_fixtures import EPOCH0, distinct_lines, port_config, tag, voyage_lines
@@ -309,3 +311,41 @@ def test_retention_drops_old_positions_and_archive_files_and_compacts(tmp_path: 
     assert run.counts["position_days_deleted"] == 2
     assert run.counts["folders_compacted"] >= 3
     assert store.scan_positions().collect().height == 60
+
+
+def test_status_shows_lag_positions_today_vessels_in_port_and_feeds(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start = int(now.timestamp()) - 3 * 3600
+    lines = voyage_lines(366_000_001, start, name="ALPHA", stay_h=10)
+    lines = [x for x in lines if int(x.split("c:")[1].split("*")[0]) <= now.timestamp() - 60]
+    archive = Archive(settings.service.archive_dir)
+    archive.start()
+    _put(archive, lines, now.timestamp())
+    archive.stop()
+    Jobs(settings, archive, []).cycle()
+    feed = {"name": "shore", "type": "tcp", "state": "connected", "lines_total": 5}
+    write_heartbeat(
+        settings.store.path,
+        {"pid": os.getpid(), "state": "running", "feeds": [feed], "next_runs": {"ingest": "x"}},
+    )
+    shown = service_status(settings, now)
+    assert shown["service"]["state"] == "running"
+    assert shown["feeds"] == [feed]
+    data = shown["data"]
+    assert data["vessels_in_port"] == 1 and data["in_port_per_port"] == {"testport": 1}
+    assert 60 <= data["lag_s"] < 200
+    today = sum(
+        1
+        for x in lines
+        if "AIVDM,1,1" in x
+        and dt.datetime.fromtimestamp(int(x.split("c:")[1].split("*")[0]), dt.UTC).date()
+        == now.date()
+    )
+    assert data["positions_today"] == today
+    jobs = {j["job"]: j for j in shown["jobs"]}
+    assert jobs["ingest"]["last"]["outcome"] == "ok" and jobs["ingest"]["next_run_utc"] == "x"
+    assert jobs["detect"]["last"]["counts"]["in_port"] == 1
+    # Once the service process is gone, the heartbeat says so.
+    write_heartbeat(settings.store.path, {"pid": 2**22 + 12345, "state": "running"})
+    assert service_status(settings)["service"]["state"].startswith("not running")
