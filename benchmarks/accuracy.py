@@ -21,10 +21,12 @@ import numpy as np
 import polars as pl
 
 from monitor.config import Settings, load_config, shipped_config_path
-from monitor.pipeline.detect import detect_calls, load_calls
+from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.ingest import ingest_paths
+from monitor.schema import CALLS_TRUTH_SCHEMA, TRANSITS_TRUTH_SCHEMA
 from monitor.simulate import PRESETS, simulate
-from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, TRANSITS_TRUTH_SCHEMA, read_truth_csv
+from monitor.simulate.truth import read_truth_csv
+from monitor.store.calls import load_calls
 
 SCENARIOS = ("clean", "noisy", "dark", "busy")
 #: A true call counts towards recall only if AIS shows it inside the period this long.

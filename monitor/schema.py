@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import polars as pl
 
 UTC_US = pl.Datetime("us", "UTC")
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 #: One row per position report (AIS types 1, 2, 3, 18, 19, 27 or a CSV row).
 POSITIONS_SCHEMA: dict[str, pl.DataType] = {
@@ -52,6 +54,79 @@ STATICS_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
 }
 
+#: One row per input file read (identified by its fingerprint), updated at each checkpoint
+#: (``manifest.parquet``).
+MANIFEST_SCHEMA: dict[str, pl.DataType] = {
+    # Path as given on the command line ("stdin" for standard input).
+    "input": pl.String(),
+    # SHA-256 (hex) of the first ``fingerprint_bytes`` raw bytes: the file's identity.
+    "fingerprint": pl.String(),
+    "fingerprint_bytes": pl.UInt32(),
+    # SHA-256 of the 4 KiB of decompressed text just before ``bytes_consumed``: a grown file is
+    # resumed only if these bytes are unchanged.
+    "tail_fingerprint": pl.String(),
+    "format": pl.String(),
+    # Raw file size when last read.
+    "size_bytes": pl.UInt64(),
+    # Decompressed bytes read so far, always at a line boundary.
+    "bytes_consumed": pl.UInt64(),
+    # Whether the file was read to its end (False after an interrupted run).
+    "complete": pl.Boolean(),
+    # Counts summed over every run that read this file; positions and statics are rows stored.
+    "n_lines": pl.UInt64(),
+    "n_messages": pl.UInt64(),
+    "n_positions": pl.UInt64(),
+    "n_statics": pl.UInt64(),
+    "n_rejected": pl.UInt64(),
+    "first_utc": UTC_US,
+    "last_utc": UTC_US,
+    # Wall-clock time of the last checkpoint (bookkeeping only, never used in analysis).
+    "ingested_at_utc": UTC_US,
+}
+
+#: What the detector measures of a stay in port, the same in raw and enriched calls.
+_STAY_COLUMNS: dict[str, pl.DataType] = {
+    "duration_h": pl.Float64(),
+    "status": pl.String(),  # "in_port" | "departed"
+    "confidence": pl.UInt8(),  # 1-4
+    "arrival_observed": pl.Boolean(),
+    "departure_observed": pl.Boolean(),
+    "stopped": pl.Boolean(),
+    "anchorage_h": pl.Float64(),
+    "berth_h": pl.Float64(),
+    "max_gap_h": pl.Float64(),
+    "n_positions": pl.UInt32(),
+}
+
+#: The mean position of a vessel during a call (map markers, GeoJSON and KML points).
+_MEAN_POSITION: dict[str, pl.DataType] = {"lat": pl.Float64(), "lon": pl.Float64()}
+
+#: One row per port call as the detector finds it, before identity is joined
+#: (``calls/raw_calls.parquet``).
+RAW_CALLS_SCHEMA: dict[str, pl.DataType] = {
+    "call_id": pl.String(),
+    "mmsi": pl.UInt32(),
+    "port_id": pl.String(),
+    "port_name": pl.String(),
+    "arrival_utc": UTC_US,
+    "departure_utc": UTC_US,
+    "last_seen_utc": UTC_US,
+    **_STAY_COLUMNS,
+    **_MEAN_POSITION,
+}
+
+#: One row per visit without a stop shorter than ``min_stay_h`` (``calls/transits.parquet``), and
+#: per such visit still under way, its last position so far as departure
+#: (``calls/pending.parquet``).
+TRANSITS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "port_id": pl.String(),
+    "arrival_utc": UTC_US,
+    "departure_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "n_positions": pl.UInt32(),
+}
+
 #: One row per port call, as exported by ``monitor export calls``.
 CALLS_SCHEMA: dict[str, pl.DataType] = {
     "call_id": pl.String(),
@@ -65,16 +140,7 @@ CALLS_SCHEMA: dict[str, pl.DataType] = {
     "port_name": pl.String(),
     "arrival_utc": UTC_US,
     "departure_utc": UTC_US,
-    "duration_h": pl.Float64(),
-    "status": pl.String(),  # "in_port" | "departed"
-    "confidence": pl.UInt8(),  # 1-4
-    "arrival_observed": pl.Boolean(),
-    "departure_observed": pl.Boolean(),
-    "stopped": pl.Boolean(),
-    "anchorage_h": pl.Float64(),
-    "berth_h": pl.Float64(),
-    "max_gap_h": pl.Float64(),
-    "n_positions": pl.UInt32(),
+    **_STAY_COLUMNS,
     "arrival_draught_m": pl.Float64(),
     "departure_draught_m": pl.Float64(),
     "destination": pl.String(),
@@ -82,10 +148,94 @@ CALLS_SCHEMA: dict[str, pl.DataType] = {
     "prev_departure_utc": UTC_US,
 }
 
+#: The stored calls (``calls/calls.parquet``): CALLS_SCHEMA, then the call's mean position.
+CALLS_WITH_POSITION_SCHEMA: dict[str, pl.DataType] = {**CALLS_SCHEMA, **_MEAN_POSITION}
+
+#: The calls of a report: placed on the map, and whether still in port at the period's end.
+REPORT_CALLS_SCHEMA: dict[str, pl.DataType] = {
+    **CALLS_WITH_POSITION_SCHEMA,
+    "in_port_at_end": pl.Boolean(),
+}
+
+#: Per vessel, the positions the last detection saw (``calls/checkpoint.parquet``): a vessel
+#: whose row changed is detected again.
+CALLS_CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "n_positions": pl.UInt32(),
+    "first_utc": UTC_US,
+    "last_utc": UTC_US,
+}
+
+#: The points of the thinned vessel tracks drawn on a report's map; ``segment`` breaks at
+#: silences.
+MAP_TRACK_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "segment": pl.UInt32(),
+    "timestamp_utc": UTC_US,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+}
+
+#: The simulator's ground truth (``truth/*.csv``): port calls timed by exact polygon crossings.
+CALLS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "vessel_name": pl.String(),
+    "port_id": pl.String(),
+    "arrival_utc": UTC_US,
+    "departure_utc": UTC_US,
+    "arrival_observable": pl.Boolean(),
+    "departure_observable": pl.Boolean(),
+    "kind": pl.String(),  # berth | anchorage_then_berth | anchorage_only
+    "anchorage_h": pl.Float64(),
+    "berth_h": pl.Float64(),
+    # Hours of the call inside the period with AIS on: 0 means no detector can see it.
+    "visible_h": pl.Float64(),
+}
+TRANSITS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "port_id": pl.String(),
+    "entry_utc": UTC_US,
+    "exit_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "observable": pl.Boolean(),
+}
+SILENCES_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "kind": pl.String(),
+    "port_id": pl.String(),
+}
+MEETINGS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi_a": pl.UInt32(),
+    "mmsi_b": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "dark_mmsi": pl.UInt32(),
+}
+VESSELS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "imo": pl.UInt32(),
+    "vessel_name": pl.String(),
+    "callsign": pl.String(),
+    "ship_type": pl.UInt8(),
+    "ais_class": pl.String(),
+    "role": pl.String(),
+}
+
 
 def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Return an empty frame with exactly ``schema``."""
     return pl.DataFrame(schema=schema)
+
+
+def conform(frame: FrameT, schema: dict[str, pl.DataType]) -> FrameT:
+    """Return ``frame``'s columns of ``schema``, in its order and cast to its types."""
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
 @dataclass

@@ -8,7 +8,8 @@ import itertools
 import json
 import shutil
 import tempfile
-from datetime import timedelta
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -31,19 +32,15 @@ from tracks_portcalls import (
 )
 
 from monitor.analyse.portcalls.detect import detect
+from monitor.analyse.portcalls.identity import enrich
 from monitor.cli import main
 from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
+from monitor.core.times import iso_utc
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline.detect import (
-    CALLS_WITH_POSITION_SCHEMA,
-    detect_calls,
-    enrich,
-    export_calls,
-    filter_calls,
-    load_calls,
-    load_transits,
-)
-from monitor.schema import CALLS_SCHEMA
+from monitor.pipeline.detect import detect_calls
+from monitor.report.exports import calls_text, export_calls
+from monitor.schema import CALLS_SCHEMA, CALLS_WITH_POSITION_SCHEMA, REPORT_CALLS_SCHEMA
+from monitor.store.calls import CALLS, TRANSITS, filter_calls, load_calls
 
 GEOJSON = {
     "type": "FeatureCollection",
@@ -198,7 +195,7 @@ def test_transits_and_visits_under_way_are_stored(tmp_path: Path) -> None:
     assert summary.calls_total == 0 and summary.transits_total == 1
     assert summary.visits_pending == 1
     assert summary.transits_per_port == {"P": 1}
-    assert load_transits(settings.store.path)["mmsi"].to_list() == [5]
+    assert TRANSITS.read(settings.store.path)["mmsi"].to_list() == [5]
     again = detect_calls(settings)
     assert again.vessels_processed == 0
     assert (again.transits_total, again.visits_pending) == (1, 1)
@@ -380,3 +377,55 @@ def test_cli_detect_without_store_fails_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["detect", "--store", str(tmp_path / "none")])
     assert result.exit_code == 1
     assert "monitor ingest" in result.output
+
+
+def test_cli_export_kml_places_each_call_and_shows_names_as_text(
+    store_settings: Settings, tmp_path: Path
+) -> None:
+    detect_calls(store_settings)
+    out = tmp_path / "calls.kml"
+    result = CliRunner().invoke(
+        main,
+        ["export", "calls", "--store", str(store_settings.store.path), "--format", "kml", "-o",
+         str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    placemarks = ET.fromstring(out.read_bytes()).findall(".//k:Placemark", ns)
+    assert len(placemarks) == 4
+    assert {p.findtext("k:name", namespaces=ns) for p in placemarks} == {"SEVER [X]", "RA"}
+    styles = [p.findtext("k:styleUrl", namespaces=ns) for p in placemarks]
+    assert styles.count("#inport") == 1  # the one call still in port
+    begins = [p.findtext("k:TimeSpan/k:begin", namespaces=ns) or "" for p in placemarks]
+    assert all(b.endswith("Z") and "T" in b for b in begins)
+
+
+def test_report_files_and_export_write_the_same_calls(store_settings: Settings) -> None:
+    detect_calls(store_settings)
+    calls = load_calls(store_settings.store.path)
+    exported = pl.read_csv(io.StringIO(export_calls(calls, "csv", None) or ""))
+    in_report = calls.with_columns(in_port_at_end=pl.col("status") == "in_port")
+    report_csv = calls_text(in_report, "csv", schema=REPORT_CALLS_SCHEMA)
+    report = pl.read_csv(io.StringIO(report_csv))
+    assert report.columns == list(REPORT_CALLS_SCHEMA)
+    assert report.select(list(CALLS_SCHEMA)).equals(exported)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing_column"])
+def test_damaged_calls_table_is_a_clear_error(store_settings: Settings, damage: str) -> None:
+    detect_calls(store_settings)
+    path = CALLS.path(store_settings.store.path)
+    if damage == "garbage":
+        path.write_bytes(b"not parquet")
+    else:
+        pl.read_parquet(path).drop("flag").write_parquet(path)
+    with pytest.raises(StoreError, match=r"calls\.parquet: .*run `monitor detect` again") as info:
+        load_calls(store_settings.store.path)
+    if damage == "missing_column":
+        assert "flag" in str(info.value)
+
+
+def test_iso_utc_is_the_one_time_format() -> None:
+    seoul = timezone(timedelta(hours=9))
+    assert iso_utc(datetime(2024, 5, 1, 15, 30, 0, 250_000, tzinfo=seoul)) == "2024-05-01T06:30:00Z"
+    assert iso_utc(datetime(2024, 5, 1, 6, 30)) == "2024-05-01T06:30:00Z"  # naive means UTC

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from functools import reduce
 from pathlib import Path
 
@@ -413,3 +414,15 @@ def test_progress_bar_does_not_change_the_result(
     path = write(tmp_path / "feed.nmea", position_lines(30))
     summary = ingest_paths([path], settings, progress=True)
     assert summary.n_positions == 30 and summary.errors == []
+
+
+def test_cli_json_times_are_iso_utc(tmp_path: Path) -> None:
+    feed = "".join(line + "\n" for line in position_lines(3))
+    result = CliRunner().invoke(
+        main, ["ingest", "-", "--store", str(tmp_path / "store"), "--json"], input=feed
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    iso_z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+    assert iso_z.fullmatch(data["first_utc"]) and iso_z.fullmatch(data["last_utc"])
+    assert iso_z.fullmatch(data["inputs"][0]["first_utc"])

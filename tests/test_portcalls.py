@@ -27,7 +27,6 @@ from tracks_portcalls import (
 
 from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
 from monitor.analyse.portcalls.detect import (
-    RAW_CALLS_SCHEMA,
     TRANSITIONS,
     Event,
     State,
@@ -40,6 +39,7 @@ from monitor.analyse.portcalls.detect import (
 )
 from monitor.analyse.positions import sort_by_vessel_and_time
 from monitor.config import DetectSettings
+from monitor.schema import RAW_CALLS_SCHEMA
 
 S = DetectSettings()
 AT_SEA, IN_PORT, STOPPED = State.AT_SEA, State.IN_PORT, State.STOPPED
@@ -255,7 +255,7 @@ def test_short_visit_under_way_is_pending_not_a_call() -> None:
     track = Track(8).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 0.5, sog=4)
     found = detect_all(positions(track), ZONES, S)
     assert found.calls.is_empty() and found.transits.is_empty()
-    assert found.n_pending == 1
+    assert found.pending.height == 1
 
 
 def test_single_outlier_neither_ends_nor_starts_a_call() -> None:

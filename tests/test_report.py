@@ -26,7 +26,7 @@ from monitor.report.index import read_manifest
 from monitor.report.mapview import DATA_ELEMENT_ID, json_for_script
 from monitor.report.offline import ASSETS, asset, inline_assets, remote_references
 from monitor.report.thinning import thin_tracks
-from monitor.store.parquet import atomic_write_parquet
+from monitor.store.table import atomic_write_parquet
 
 HOSTILE = (fx.IMG_NAME, fx.SCRIPT_NAME, fx.QUOTE_NAME)
 
@@ -372,11 +372,12 @@ def _store_with_data(root: Path) -> Path:
     positions = fx.positions()
     atomic_write_parquet(positions, store / "positions" / "date=2024-05-03" / "part.parquet")
     atomic_write_parquet(fx.statics(), store / "statics" / "part.parquet")
-    from monitor.pipeline.detect import CALLS_WITH_POSITION_SCHEMA, calls_dir
+    from monitor.schema import CALLS_WITH_POSITION_SCHEMA
+    from monitor.store.calls import CALLS
 
     calls = fx.calls().with_columns(lat=pl.lit(None), lon=pl.lit(None))
     calls = calls.select([pl.col(c).cast(t) for c, t in CALLS_WITH_POSITION_SCHEMA.items()])
-    atomic_write_parquet(calls, calls_dir(store) / "calls.parquet")
+    atomic_write_parquet(calls, CALLS.path(store))
     config = root / "monitor.toml"
     config.write_text(
         'name = "Test"\n[store]\npath = "store"\n[report]\noutput = "out"\n'
@@ -415,3 +416,14 @@ def test_cli_on_an_empty_store_says_what_to_do(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["report", "--store", str(tmp_path / "none")])
     assert result.exit_code == 1
     assert "ingest data first" in result.output
+
+
+def test_report_summary_times_are_iso_utc(tmp_path: Path) -> None:
+    config = _store_with_data(tmp_path)
+    result = CliRunner().invoke(
+        main, ["report", "--config", str(config), "--since", "2024-05-03", "--until", "2024-05-03"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((Path(result.output.strip()).parent / "summary.json").read_text())
+    assert (summary["since"], summary["until"]) == ("2024-05-03T00:00:00Z", "2024-05-04T00:00:00Z")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", summary["written"])

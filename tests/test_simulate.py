@@ -19,15 +19,16 @@ from simulate_fixtures import decode_positions, nmea_checksum, split_line, write
 
 from monitor.analyse.geofences import load_zones
 from monitor.config import Settings, load_config, shipped_config_path
+from monitor.core.geo import MPS_PER_KN
 from monitor.errors import ConfigError
+from monitor.schema import CALLS_TRUTH_SCHEMA
 from monitor.simulate import PRESETS, SimulationResult, simulate
 from monitor.simulate.fleet import HOSTILE_NAMES, imo_number, make_fleet
-from monitor.simulate.geo import MPS_PER_KN
 from monitor.simulate.kinematics import AT_ANCHOR, MOORED, Stay, make_move
 from monitor.simulate.nmea_writer import encode_positions, tagged_lines
 from monitor.simulate.ports import PortModel
 from monitor.simulate.seaways import KOREA_SEAS, WAYPOINTS
-from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, port_visits, read_truth_csv
+from monitor.simulate.truth import port_visits, read_truth_csv
 from monitor.simulate.voyages import VesselPlan
 
 START = datetime(2024, 3, 4, tzinfo=UTC)

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import StoreError
-from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
+from monitor.schema import MANIFEST_SCHEMA, POSITIONS_SCHEMA, STATICS_SCHEMA
 from monitor.store import parquet as store_mod
-from monitor.store.parquet import MANIFEST_SCHEMA, Store, drop_repeats, live_files
+from monitor.store.parquet import Store, drop_repeats, live_files
 
 T0 = dt.datetime(2024, 5, 1, 23, 59, 30, tzinfo=dt.UTC)
 

@@ -10,7 +10,7 @@ from shapely.geometry import box
 
 from monitor.analyse.geofences import Zone
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA
-from monitor.store.parquet import atomic_write_parquet
+from monitor.store.table import atomic_write_parquet
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

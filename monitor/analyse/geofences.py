@@ -23,6 +23,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
 from monitor.analyse import zone_index
 from monitor.config import CircleZone, ZoneKind
+from monitor.core.geo import METRES_PER_DEG
 from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,10 +36,6 @@ ZONE_KINDS: tuple[str, ...] = get_args(ZoneKind)
 #: When zones overlap, a point belongs to the most specific one: a berth inside a port polygon
 #: says more about what the vessel is doing than the port around it.
 KIND_PRIORITY: dict[str, int] = {"berth": 0, "anchorage": 1, "port": 2, "area": 3}
-
-#: Mean Earth radius (IUGG), metres.
-EARTH_RADIUS_M = 6_371_008.8
-_M_PER_DEG = math.pi * EARTH_RADIUS_M / 180.0
 
 _FIX_HINT = (
     "redraw it so that no edge crosses another and every ring is closed (in QGIS: "
@@ -63,24 +60,24 @@ class Zone:
 
 
 def _to_metres(geom: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
-    scale_x = _M_PER_DEG * math.cos(math.radians(lat0))
+    scale_x = METRES_PER_DEG * math.cos(math.radians(lat0))
 
     def fwd(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         out = np.empty_like(coords)
         out[:, 0] = (coords[:, 0] - lon0) * scale_x
-        out[:, 1] = (coords[:, 1] - lat0) * _M_PER_DEG
+        out[:, 1] = (coords[:, 1] - lat0) * METRES_PER_DEG
         return out
 
     return shapely.transform(geom, fwd)
 
 
 def _to_degrees(geom: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
-    scale_x = _M_PER_DEG * math.cos(math.radians(lat0))
+    scale_x = METRES_PER_DEG * math.cos(math.radians(lat0))
 
     def back(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         out = np.empty_like(coords)
         out[:, 0] = coords[:, 0] / scale_x + lon0
-        out[:, 1] = coords[:, 1] / _M_PER_DEG + lat0
+        out[:, 1] = coords[:, 1] / METRES_PER_DEG + lat0
         return out
 
     return shapely.transform(geom, back)

@@ -9,12 +9,11 @@ import numpy as np
 import polars as pl
 
 from monitor.config import DetectSettings
+from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 
 #: Receiver logging times jitter by up to about a minute; an interval shorter than this is
 #: counted as this long when judging an implied speed, so jitter is not mistaken for an outlier.
 _MIN_OUTLIER_DT_S = 60.0
-_M_PER_DEG = 111_195.08
-_M_PER_NM = 1852.0
 
 
 def same_vessel(k: int) -> pl.Expr:
@@ -30,7 +29,7 @@ def _distance_m(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> p
     """Equirectangular distance: exact enough for the few km between consecutive fixes."""
     dlon = ((lon2 - lon1 + 180.0) % 360.0) - 180.0
     coslat = ((lat1 + lat2) * (np.pi / 360.0)).cos()
-    return ((dlon * coslat).pow(2) + (lat2 - lat1).pow(2)).sqrt() * _M_PER_DEG
+    return ((dlon * coslat).pow(2) + (lat2 - lat1).pow(2)).sqrt() * METRES_PER_DEG
 
 
 def _seconds(expr: pl.Expr) -> pl.Expr:
@@ -114,7 +113,7 @@ def _outliers(frame: pl.DataFrame, max_speed_kn: float) -> np.ndarray:
     dlat = np.diff(lat)
     step_lon = np.diff(lon)
     reach_deg = np.maximum(np.diff(t_s), _MIN_OUTLIER_DT_S) * (
-        max_speed_kn * _M_PER_NM / 3600.0 / _M_PER_DEG
+        max_speed_kn * METRES_PER_NM / 3600.0 / METRES_PER_DEG
     )
     # Step i goes from row i to row i+1; comparing squares avoids a square root per step.
     reach2 = reach_deg * reach_deg
@@ -171,7 +170,7 @@ def prepare_positions(
     implied = (
         _distance_m(far("lat", 1), far("lon", 1), far("lat", -1), far("lon", -1))
         / (_seconds(ahead_t - back_t)).replace(0.0, None)
-        / _M_PER_NM
+        / METRES_PER_NM
         * 3600.0
     )
     kept = kept.with_columns(speed_kn=pl.coalesce(pl.col("sog_kn"), implied)).drop("sog_kn")

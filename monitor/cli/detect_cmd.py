@@ -13,13 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli import config_option, resolve_settings, store_option
-from monitor.pipeline.detect import (
-    ExportFormat,
-    detect_calls,
-    export_calls,
-    filter_calls,
-    load_calls,
-)
+from monitor.pipeline.detect import detect_calls
+from monitor.report.exports import EXPORT_FORMATS, ExportFormat, export_calls
+from monitor.store.calls import filter_calls, load_calls
 
 
 @click.command("detect")
@@ -166,7 +162,7 @@ def export_group() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "parquet", "geojson"]),
+    type=click.Choice(EXPORT_FORMATS),
     default="csv",
     show_default=True,
     help="Output format.",
@@ -184,7 +180,8 @@ def export_calls_command(
 ) -> None:
     """Export every detected port call (columns of the calls schema)."""
     settings = resolve_settings(ctx, config, store)
-    text = export_calls(load_calls(settings.store.path), cast(ExportFormat, fmt), output)
+    calls = load_calls(settings.store.path)
+    text = export_calls(calls, cast(ExportFormat, fmt), output, title=settings.name)
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
 

@@ -35,3 +35,16 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+#: How every CSV and JSON output writes an instant: ISO 8601 UTC to the second, ``Z`` for UTC
+#: (``2024-05-01T06:30:00Z``). Polars columns take it as ``datetime_format``/``dt.strftime``.
+ISO_UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: The same with the microseconds (``2024-05-01T06:30:00.250000Z``), for polars columns only, where
+#: a fraction of a second matters: the simulator's exact crossing and silence times.
+ISO_UTC_US_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+
+def iso_utc(moment: datetime) -> str:
+    """Return ``moment`` as ISO 8601 UTC text, e.g. ``2024-05-01T06:30:00Z`` (ISO_UTC_FORMAT)."""
+    return as_utc(moment).strftime(ISO_UTC_FORMAT)

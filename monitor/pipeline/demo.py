@@ -17,8 +17,9 @@ import polars as pl
 
 from monitor.config import Settings, load_config, shipped_config_path
 from monitor.errors import ConfigError
+from monitor.schema import CALLS_TRUTH_SCHEMA
 from monitor.simulate import PRESETS, SimulationResult, simulate
-from monitor.simulate.truth import CALLS_TRUTH_SCHEMA, read_truth_csv
+from monitor.simulate.truth import read_truth_csv
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,10 @@ def run_demo(
     config: Path | None = None,
 ) -> DemoSummary:
     """Return the summary of a demo run (simulate, ingest, detect, report) written to ``output``."""
-    from monitor.pipeline.detect import detect_calls, load_calls
+    from monitor.pipeline.detect import detect_calls
     from monitor.pipeline.ingest import ingest_paths
     from monitor.report import write_report
+    from monitor.store.calls import load_calls
 
     output = Path(output)
     if output.exists() and any(output.iterdir()) and not (output / "sim").is_dir():

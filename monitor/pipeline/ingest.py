@@ -12,10 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +23,9 @@ from monitor.core.jit import prepare
 from monitor.decode.csv.decoder import CsvDecoder
 from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
+from monitor.pipeline.ingest_manifest import RunManifest
 from monitor.pipeline.ingest_summary import FileSummary, IngestSummary
+from monitor.pipeline.ingest_writer import BufferedWriter, WriteFailed
 from monitor.schema import DecodedBatch
 from monitor.sources.files import (
     CHUNK_BYTES,
@@ -45,7 +44,7 @@ from monitor.sources.files import (
     read_head,
     skip_to,
 )
-from monitor.store.parquet import MANIFEST_SCHEMA, Store
+from monitor.store.parquet import Store
 
 __all__ = ["FileSummary", "IngestSummary", "ingest_paths"]
 
@@ -58,179 +57,25 @@ FLUSH_ROWS = 250_000
 CSV_CHUNK_BYTES = 8 << 20
 
 
-class _WriteFailed(Exception):
-    """Writing to the store failed."""
+class _InputReader:
+    """Reads inputs one after the other into the writer's buffers, resuming from the manifest."""
 
-
-@dataclass
-class _Checkpoint:
-    """A manifest row waiting for its input's rows to be written."""
-
-    key: str
-    row: dict[str, Any]
-    #: Fingerprint of the manifest row this one replaces (a grown file's hash of its first bytes
-    #: covers more bytes than before).
-    replaces: str | None = None
-
-
-class _Run:
-    """One ingest run over a store: buffers rows, writes them, keeps the manifest."""
-
-    def __init__(self, store: Store, settings: Settings, fallback: dt.datetime | None) -> None:
-        self.store = store
+    def __init__(
+        self,
+        settings: Settings,
+        fallback: dt.datetime | None,
+        manifest: RunManifest,
+        writer: BufferedWriter,
+    ) -> None:
         self.settings = settings
         self.fallback = fallback
-        self.window_s = settings.ingest.duplicate_window_s
-        self.manifest = store.read_manifest()
-        self.positions: list[pl.DataFrame] = []
-        self.statics: list[pl.DataFrame] = []
-        self.n_buffered = 0
-        self.waiting: dict[str, _Checkpoint] = {}
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
-        self._statics_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statics")
-        self._pending: Future[tuple[dict[str, int], dict[str, int]]] | None = None
-        self.files: dict[str, FileSummary] = {}
-        #: Per input, the counts already put in a manifest row during this run.
-        self.recorded: dict[str, Counter[str]] = {}
-        self.vessels: set[int] = set()
-
-    # -- manifest -------------------------------------------------------------------------------
-
-    def match(self, head: bytes, size: int) -> dict[str, Any] | None:
-        """Return the manifest row of a file whose first bytes are ``head``, if any."""
-        if self.manifest.height == 0:
-            return None
-        best: dict[str, Any] | None = None
-        for length in self.manifest["fingerprint_bytes"].unique().to_list():
-            if length == 0 or length > len(head) or length > size:
-                continue
-            rows = self.manifest.filter(
-                (pl.col("fingerprint_bytes") == length)
-                & (pl.col("fingerprint") == fingerprint(head[:length]))
-            )
-            for row in rows.iter_rows(named=True):
-                if best is None or row["bytes_consumed"] > best["bytes_consumed"]:
-                    best = row
-        return best
-
-    def checkpoint(self, key: str, row: dict[str, Any], replaces: str | None = None) -> None:
-        """Queue a manifest row; it is written after the rows read so far are in the store."""
-        self.waiting[key] = _Checkpoint(key=key, row=row, replaces=replaces)
-
-    def _apply_checkpoints(self, points: list[_Checkpoint]) -> None:
-        if not points:
-            return
-        rows = []
-        gone: list[str] = []
-        for point in points:
-            row = dict(point.row)
-            keys = [row["fingerprint"], point.replaces or row["fingerprint"]]
-            gone += keys
-            for prior in self.manifest.filter(pl.col("fingerprint").is_in(keys)).iter_rows(
-                named=True
-            ):
-                for name in ("n_lines", "n_messages", "n_positions", "n_statics", "n_rejected"):
-                    row[name] += prior[name] or 0
-                row["first_utc"] = min(
-                    (t for t in (prior["first_utc"], row["first_utc"]) if t), default=None
-                )
-                row["last_utc"] = max(
-                    (t for t in (prior["last_utc"], row["last_utc"]) if t), default=None
-                )
-            rows.append(row)
-        fresh = pl.DataFrame(rows, schema=MANIFEST_SCHEMA)
-        keep = self.manifest.filter(~pl.col("fingerprint").is_in(gone))
-        self.manifest = pl.concat([keep, fresh], how="vertical")
-        self.store.write_manifest(self.manifest)
-
-    # -- rows -----------------------------------------------------------------------------------
-
-    def absorb(self, batch: DecodedBatch, summary: FileSummary) -> None:
-        """Count ``batch`` into ``summary`` and buffer its rows."""
-        summary.n_lines += batch.n_lines
-        summary.n_messages += batch.n_messages
-        summary.rejected.update(batch.rejected)
-        summary.other_types.update(batch.other_types)
-        summary.time_sources.update(batch.time_sources)
-        positions = batch.positions
-        if positions.height:
-            summary.n_positions_decoded += positions.height
-            first, last = positions["timestamp_utc"].min(), positions["timestamp_utc"].max()
-            assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
-            summary.first_utc = min(first, summary.first_utc or first)
-            summary.last_utc = max(last, summary.last_utc or last)
-            self.positions.append(positions)
-        if batch.statics.height:
-            summary.n_statics_decoded += batch.statics.height
-            self.statics.append(batch.statics)
-        self.n_buffered += positions.height + batch.statics.height
-
-    def flush(self, wait: bool = False) -> None:
-        """Hand the buffered rows, and the manifest rows waiting for them, to the writer.
-
-        Writes run one at a time on a background thread, in order, so that decoding goes on
-        meanwhile; a write waits for the one before it, so deduplication sees every earlier row.
-        """
-        self.collect()
-        positions = pl.concat(self.positions) if self.positions else None
-        statics = pl.concat(self.statics) if self.statics else None
-        if positions is not None:
-            self.vessels.update(positions["mmsi"].unique().to_list())
-        points = list(self.waiting.values())
-        self.positions, self.statics, self.n_buffered, self.waiting = [], [], 0, {}
-        self._pending = self._writer.submit(self._write, positions, statics, points)
-        if wait:
-            self.collect()
-
-    def collect(self) -> None:
-        """Wait for the write in progress; count what it stored. Re-raises its error."""
-        if self._pending is None:
-            return
-        pending, self._pending = self._pending, None
-        stored_positions, stored_statics = pending.result()
-        for stored, name in ((stored_positions, "n_positions"), (stored_statics, "n_statics")):
-            for source, count in stored.items():
-                summary = self.files.get(source)
-                if summary is not None:
-                    setattr(summary, name, getattr(summary, name) + count)
-
-    def close(self) -> None:
-        """Wait for the writer thread to finish whatever it is writing."""
-        self._writer.shutdown(wait=True)
-        self._statics_writer.shutdown(wait=True)
-
-    def _write(
-        self,
-        positions: pl.DataFrame | None,
-        statics: pl.DataFrame | None,
-        points: list[_Checkpoint],
-    ) -> tuple[dict[str, int], dict[str, int]]:
-        try:
-            # Statics go to their own folder on a second thread, alongside the positions.
-            statics_done = (
-                self._statics_writer.submit(self.store.add_statics, statics, self.window_s)
-                if statics is not None
-                else None
-            )
-            stored_positions = (
-                self.store.add_positions(positions, self.window_s) if positions is not None else {}
-            )
-            stored_statics = statics_done.result() if statics_done is not None else {}
-            for point in points:
-                point.row["n_positions"] += stored_positions.get(point.row["input"], 0)
-                point.row["n_statics"] += stored_statics.get(point.row["input"], 0)
-            self._apply_checkpoints(points)
-        except Exception as exc:
-            # Not an input's fault: the run stops (see ingest_paths) instead of going on.
-            raise _WriteFailed(str(exc)) from exc
-        return stored_positions, stored_statics
-
-    # -- one input ------------------------------------------------------------------------------
+        self.manifest = manifest
+        self.writer = writer
 
     def ingest(self, inp: InputFile, fmt: str, progress: Progress) -> FileSummary:
         """Read one input into the buffers; return its summary (errors are caught and kept)."""
         summary = FileSummary(input=inp.name)
-        self.files[inp.name] = summary
+        self.writer.files[inp.name] = summary
         try:
             self._ingest(inp, fmt, summary, progress)
         except (OSError, EOFError, ValueError, MonitorError, pl.exceptions.PolarsError) as exc:
@@ -242,7 +87,7 @@ class _Run:
     def _ingest(self, inp: InputFile, fmt: str, summary: FileSummary, progress: Progress) -> None:
         size = inp.path.stat().st_size if inp.path is not None else 0
         head = read_head(inp.path) if inp.path is not None else b""
-        entry = self.match(head, size) if inp.path is not None else None
+        entry = self.manifest.match(head, size) if inp.path is not None else None
         if (
             entry is not None
             and entry["complete"]
@@ -296,11 +141,10 @@ class _Run:
                     fragment_timeout_s=self.settings.ingest.fragment_timeout_s,
                     fallback_time_utc=self.fallback,
                 )
-            key = fingerprint(head)
             replaces = str(entry["fingerprint"]) if entry is not None else None
             base = {
                 "input": inp.name,
-                "fingerprint": key,
+                "fingerprint": fingerprint(head),
                 "fingerprint_bytes": len(head),
                 "format": file_fmt,
                 "size_bytes": size,
@@ -320,18 +164,20 @@ class _Run:
             for chunk, batch in decoded:
                 totals.n_messages += batch.n_messages
                 totals.rejected.update(batch.rejected)
-                self.absorb(batch, summary)
+                self.writer.absorb(batch, summary)
                 progress.update(opened.raw_position())
-                if self.n_buffered >= FLUSH_ROWS:
+                if self.writer.n_buffered >= FLUSH_ROWS:
                     # An input that has given nothing yet may turn out to have no time source:
                     # it gets no manifest row until it does.
                     if inp.path is not None and summary.n_messages > 0:
                         # Resume from this chunk's start: a message whose first part is in it
                         # may still be waiting for its other parts inside the decoder.
-                        self.checkpoint(
-                            key, self._row(base, summary, chunk.start, tail, False), replaces
+                        self.writer.checkpoint(
+                            self.manifest.checkpoint(
+                                base, summary, chunk.start, tail, False, replaces
+                            )
                         )
-                    self.flush()
+                    self.writer.flush()
                 # Only the chunk's last bytes: copying the whole chunk costs a few ms a MiB.
                 length = chunk.end - chunk.start
                 last = chunk.data[max(0, length - FINGERPRINT_BYTES) : length]
@@ -356,7 +202,9 @@ class _Run:
                 if error is not None:
                     raise error
             if inp.path is not None:
-                self.checkpoint(key, self._row(base, summary, end, tail, True), replaces)
+                self.writer.checkpoint(
+                    self.manifest.checkpoint(base, summary, end, tail, True, replaces)
+                )
             progress.advance_file(size)
         finally:
             opened.close()
@@ -365,32 +213,7 @@ class _Run:
         last = decoder.flush()
         totals.n_messages += last.n_messages
         totals.rejected.update(last.rejected)
-        self.absorb(last, summary)
-
-    def _row(
-        self, base: dict[str, Any], summary: FileSummary, offset: int, tail: bytes, complete: bool
-    ) -> dict[str, Any]:
-        """Return a manifest row with the counts not yet put in an earlier row of this run."""
-        now = Counter(
-            n_lines=summary.n_lines,
-            n_messages=summary.n_messages,
-            n_rejected=sum(summary.rejected.values()),
-        )
-        done = self.recorded.setdefault(summary.input, Counter())
-        delta = {name: now[name] - done[name] for name in now}
-        done.update(delta)
-        return {
-            **base,
-            **delta,
-            "tail_fingerprint": fingerprint(tail[-FINGERPRINT_BYTES:]),
-            "bytes_consumed": offset,
-            "complete": complete,
-            "n_positions": 0,
-            "n_statics": 0,
-            "first_utc": summary.first_utc,
-            "last_utc": summary.last_utc,
-            "ingested_at_utc": dt.datetime.now(dt.UTC),
-        }
+        self.writer.absorb(last, summary)
 
 
 def _chunk_data(chunk: Chunk) -> bytes:
@@ -448,21 +271,23 @@ def ingest_paths(
     prepare()
     total = sum(i.path.stat().st_size for i in inputs if i.path is not None)
     with store.writer(), Progress(total, enabled=progress) as bar:
-        run = _Run(store, settings, fallback_time_utc)
+        manifest = RunManifest(store)
+        writer = BufferedWriter(store, manifest, settings.ingest.duplicate_window_s)
+        reader = _InputReader(settings, fallback_time_utc, manifest, writer)
         try:
             for inp in inputs:
-                summary.files.append(run.ingest(inp, fmt, bar))
+                summary.files.append(reader.ingest(inp, fmt, bar))
                 bar.update(0)
-            run.flush(wait=True)
-        except _WriteFailed as exc:
+            writer.flush(wait=True)
+        except WriteFailed as exc:
             raise StoreError(
                 f"{store.root}: cannot write to the store ({exc}); what was written is intact: "
                 "fix the cause (disk space, permissions) and run the ingest again"
             ) from exc
         finally:
             # Never leave the lock while a write is still going on.
-            run.close()
-        summary.n_vessels = len(run.vessels)
+            writer.close()
+        summary.n_vessels = len(writer.vessels)
     summary.elapsed_s = time.perf_counter() - started
     return summary
 

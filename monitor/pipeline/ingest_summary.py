@@ -7,9 +7,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.core.times import iso_utc
+
 
 def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return iso_utc(value) if value is not None else None
 
 
 @dataclass

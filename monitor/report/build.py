@@ -20,13 +20,16 @@ from branca.element import Element
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.detect import prepare_positions
 from monitor.config import DetectSettings, Settings
-from monitor.core.times import as_utc
+from monitor.core.times import as_utc, iso_utc
 from monitor.errors import ReportError
-from monitor.report import data, fmt, kml, mapview, tables
+from monitor.report import data, fmt, mapview, tables
+from monitor.report.exports import TextFormat, calls_text
 from monitor.report.index import update_index
 from monitor.report.offline import asset_text, inline_assets, script_block, style_block
 from monitor.report.thinning import thin_tracks
 from monitor.report.window import newest_message_time
+from monitor.schema import REPORT_CALLS_SCHEMA
+from monitor.store.calls import load_calls
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
@@ -37,7 +40,13 @@ MAX_TOTAL_TRACK_POINTS = 300_000
 #: Fewest points per vessel the total budget may leave.
 MIN_POINTS_PER_VESSEL = 20
 
-FILES = {"CSV": "calls.csv", "GeoJSON": "calls.geojson", "KML (Google Earth)": "calls.kml"}
+#: The calls files beside each report's page, by format, with the label the page gives them.
+CALL_FILES: dict[TextFormat, str] = {
+    "csv": "CSV",
+    "geojson": "GeoJSON",
+    "kml": "KML (Google Earth)",
+}
+FILES = {label: f"calls.{ext}" for ext, label in CALL_FILES.items()}
 
 
 @dataclass
@@ -126,8 +135,8 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     span_s = int((until - since).total_seconds())
     payload = {
         "meta": {
-            "since": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "until": until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "since": iso_utc(since),
+            "until": iso_utc(until),
             "span_s": span_s,
             "max_gap_h": inputs.max_gap_h,
             "categories": data.CATEGORY_COLOURS,
@@ -157,9 +166,12 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     return ReportContent(
         files={
             "index.html": page,
-            "calls.csv": kml.calls_csv(calls),
-            "calls.geojson": kml.calls_geojson(calls),
-            "calls.kml": kml.calls_kml(calls, names, inputs.title),
+            **{
+                f"calls.{ext}": calls_text(
+                    calls, ext, schema=REPORT_CALLS_SCHEMA, title=inputs.title, names=names
+                )
+                for ext in CALL_FILES
+            },
         },
         numbers=numbers,
     )
@@ -241,8 +253,6 @@ def write_report(
     writes ``<output>/<period>/`` (or ``<output>/<folder>/``, e.g. ``latest``, replaced by each
     new report) and updates ``<output>/index.html``.
     """
-    from monitor.pipeline.detect import load_calls
-
     since, until = as_utc(since), as_utc(until)
     store = Store(settings.store.path)
     data_end = newest_message_time(store.scan_positions())
@@ -275,11 +285,11 @@ def write_report(
     entry = {
         "folder": folder,
         "title": f"{settings.name}: {fmt.when(since)} to {fmt.when(until)}",
-        "since": since.isoformat(),
-        "until": until.isoformat(),
+        "since": iso_utc(since),
+        "until": iso_utc(until),
         "since_text": fmt.when(since),
         "until_text": fmt.when(until),
-        "written": inputs.written.isoformat(),
+        "written": iso_utc(inputs.written),
         "offline": inputs.offline,
         "numbers": content.numbers,
     }

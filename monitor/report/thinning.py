@@ -8,20 +8,14 @@ import numpy as np
 import polars as pl
 import shapely
 
+from monitor.core.geo import METRES_PER_DEG
+from monitor.schema import MAP_TRACK_SCHEMA
+
 #: Douglas-Peucker tolerance of the first pass, in metres across the track.
 BASE_TOLERANCE_M = 50.0
 #: A vessel still over its point cap is simplified again with a doubled tolerance, at most this
 #: many times, before the last resort of keeping every n-th point.
 MAX_COARSENING_STEPS = 6
-_M_PER_DEG_LAT = 111_320.0
-
-TRACK_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "segment": pl.UInt32(),
-    "timestamp_utc": pl.Datetime("us", "UTC"),
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-}
 
 
 def _segments(positions: pl.DataFrame, max_gap_h: float, move_speed_kn: float) -> pl.DataFrame:
@@ -73,21 +67,21 @@ def thin_tracks(
     max_points_per_vessel: int,
     move_speed_kn: float = 0.5,
 ) -> pl.DataFrame:
-    """Return TRACK_SCHEMA rows: at most ``max_points_per_vessel`` per vessel, turns kept.
+    """Return MAP_TRACK_SCHEMA rows: at most ``max_points_per_vessel`` per vessel, turns kept.
 
     ``positions`` needs mmsi, timestamp_utc, lat, lon, sog_kn. ``segment`` counts from 0 per
     vessel and increases after every silence longer than ``max_gap_h``; the first and last point
     of each segment and the points where a vessel stops or moves off are always kept.
     """
     if positions.is_empty():
-        return pl.DataFrame(schema=TRACK_SCHEMA)
+        return pl.DataFrame(schema=MAP_TRACK_SCHEMA)
     frame = _segments(positions, max_gap_h, move_speed_kn)
     lat = frame["lat"].to_numpy()
     lon = frame["lon"].to_numpy()
     lat0 = math.radians(float(np.nanmean(lat)))
     # Local metres: good to a fraction of a percent over the few hundred km a report covers.
-    x = lon * _M_PER_DEG_LAT * math.cos(lat0)
-    y = lat * _M_PER_DEG_LAT
+    x = lon * METRES_PER_DEG * math.cos(lat0)
+    y = lat * METRES_PER_DEG
     seg = frame["_seg"].to_numpy()
     mmsi = frame["mmsi"].to_numpy()
     must = frame["_edge"].to_numpy()

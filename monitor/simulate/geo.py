@@ -14,12 +14,9 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-FloatArray = NDArray[np.float64]
+from monitor.core.geo import METRES_PER_DEG
 
-M_PER_DEG_LAT = 110_574.0
-M_PER_NM = 1852.0
-#: Metres per second in one knot.
-MPS_PER_KN = M_PER_NM / 3600.0
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -30,23 +27,23 @@ class Projection:
 
     @property
     def m_per_deg_lon(self) -> float:
-        return 111_320.0 * math.cos(math.radians(self.lat0_deg))
+        return METRES_PER_DEG * math.cos(math.radians(self.lat0_deg))
 
     def to_xy(self, lat: FloatArray, lon: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Return (x_m, y_m) of positions in degrees."""
-        return np.asarray(lon) * self.m_per_deg_lon, np.asarray(lat) * M_PER_DEG_LAT
+        return np.asarray(lon) * self.m_per_deg_lon, np.asarray(lat) * METRES_PER_DEG
 
     def to_latlon(self, x_m: FloatArray, y_m: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Return (lat, lon) in degrees of projected positions."""
-        return np.asarray(y_m) / M_PER_DEG_LAT, np.asarray(x_m) / self.m_per_deg_lon
+        return np.asarray(y_m) / METRES_PER_DEG, np.asarray(x_m) / self.m_per_deg_lon
 
     def point(self, lat: float, lon: float) -> tuple[float, float]:
         """Return (x_m, y_m) of one position."""
-        return lon * self.m_per_deg_lon, lat * M_PER_DEG_LAT
+        return lon * self.m_per_deg_lon, lat * METRES_PER_DEG
 
     def geometry(self, geom: BaseGeometry) -> BaseGeometry:
         """Return a lon/lat geometry projected to metres."""
-        scale = np.array([self.m_per_deg_lon, M_PER_DEG_LAT])
+        scale = np.array([self.m_per_deg_lon, METRES_PER_DEG])
         return shapely.transform(geom, lambda coords: coords * scale)
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from monitor.simulate.geo import MPS_PER_KN, FloatArray, bearing_deg
+from monitor.core.geo import MPS_PER_KN
+from monitor.simulate.geo import FloatArray, bearing_deg
 
 # Navigation status codes (ITU-R M.1371).
 UNDER_WAY = 0

@@ -13,6 +13,8 @@ import heapq
 import math
 from dataclasses import dataclass
 
+from monitor.core.geo import EARTH_RADIUS_M
+
 #: Open-water waypoints (lat, lon).
 WAYPOINTS: dict[str, tuple[float, float]] = {
     "vladivostok_bosphorus": (43.045, 131.965),
@@ -106,7 +108,7 @@ def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
         math.sin((lat2 - lat1) / 2) ** 2
         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     )
-    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+    return 2 * EARTH_RADIUS_M / 1000.0 * math.asin(min(1.0, math.sqrt(h)))
 
 
 @dataclass(frozen=True)

@@ -12,63 +12,21 @@ import shapely
 from shapely.geometry import LineString, Point
 
 from monitor.core.atomic import atomic_path
-from monitor.schema import UTC_US
+from monitor.core.times import ISO_UTC_US_FORMAT
+from monitor.schema import (
+    CALLS_TRUTH_SCHEMA,
+    MEETINGS_TRUTH_SCHEMA,
+    SILENCES_TRUTH_SCHEMA,
+    TRANSITS_TRUTH_SCHEMA,
+    UTC_US,
+    VESSELS_TRUTH_SCHEMA,
+)
 from monitor.simulate.kinematics import Move, Stay
 from monitor.simulate.ports import PortModel
 from monitor.simulate.voyages import Plan, VesselPlan
 
 #: AIS must be on this long either side of a crossing for the crossing to count as observable.
 OBSERVABLE_MARGIN_S = 600.0
-
-CALLS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "vessel_name": pl.String(),
-    "port_id": pl.String(),
-    "arrival_utc": UTC_US,
-    "departure_utc": UTC_US,
-    "arrival_observable": pl.Boolean(),
-    "departure_observable": pl.Boolean(),
-    "kind": pl.String(),  # berth | anchorage_then_berth | anchorage_only
-    "anchorage_h": pl.Float64(),
-    "berth_h": pl.Float64(),
-    # Hours of the call inside the period with AIS on: 0 means no detector can see it.
-    "visible_h": pl.Float64(),
-}
-TRANSITS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "port_id": pl.String(),
-    "entry_utc": UTC_US,
-    "exit_utc": UTC_US,
-    "duration_h": pl.Float64(),
-    "observable": pl.Boolean(),
-}
-SILENCES_TRUTH_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "start_utc": UTC_US,
-    "end_utc": UTC_US,
-    "duration_h": pl.Float64(),
-    "kind": pl.String(),
-    "port_id": pl.String(),
-}
-MEETINGS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi_a": pl.UInt32(),
-    "mmsi_b": pl.UInt32(),
-    "start_utc": UTC_US,
-    "end_utc": UTC_US,
-    "duration_h": pl.Float64(),
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "dark_mmsi": pl.UInt32(),
-}
-VESSELS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "imo": pl.UInt32(),
-    "vessel_name": pl.String(),
-    "callsign": pl.String(),
-    "ship_type": pl.UInt8(),
-    "ais_class": pl.String(),
-    "role": pl.String(),
-}
 
 
 @dataclass(frozen=True)
@@ -288,7 +246,7 @@ def _frame(rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType])
 def write_csv(frame: pl.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV through a temp file and a rename."""
     with atomic_path(path) as tmp:
-        frame.write_csv(tmp)
+        frame.write_csv(tmp, datetime_format=ISO_UTC_US_FORMAT)
 
 
 def read_truth_csv(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:

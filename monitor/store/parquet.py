@@ -23,44 +23,15 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
-from monitor.core.atomic import atomic_path, atomic_write_text
+from monitor.core.atomic import atomic_write_text
 from monitor.core.jit import I64, U32, U64, Bool, kernel
 from monitor.errors import StoreError
-from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, empty_frame
+from monitor.schema import MANIFEST_SCHEMA, POSITIONS_SCHEMA, STATICS_SCHEMA, empty_frame
+from monitor.store.table import Table, atomic_write_parquet
 
 log = logging.getLogger(__name__)
 
-
-#: One row per input file (identified by its fingerprint), updated at each checkpoint.
-MANIFEST_SCHEMA: dict[str, pl.DataType] = {
-    # Path as given on the command line ("stdin" for standard input).
-    "input": pl.String(),
-    # SHA-256 (hex) of the first ``fingerprint_bytes`` raw bytes: the file's identity.
-    "fingerprint": pl.String(),
-    "fingerprint_bytes": pl.UInt32(),
-    # SHA-256 of the 4 KiB of decompressed text just before ``bytes_consumed``: a grown file is
-    # resumed only if these bytes are unchanged.
-    "tail_fingerprint": pl.String(),
-    "format": pl.String(),
-    # Raw file size when last read.
-    "size_bytes": pl.UInt64(),
-    # Decompressed bytes read so far, always at a line boundary.
-    "bytes_consumed": pl.UInt64(),
-    # Whether the file was read to its end (False after an interrupted run).
-    "complete": pl.Boolean(),
-    # Counts summed over every run that read this file; positions and statics are rows stored.
-    "n_lines": pl.UInt64(),
-    "n_messages": pl.UInt64(),
-    "n_positions": pl.UInt64(),
-    "n_statics": pl.UInt64(),
-    "n_rejected": pl.UInt64(),
-    "first_utc": UTC_US,
-    "last_utc": UTC_US,
-    # Wall-clock time of the last checkpoint (bookkeeping only, never used in analysis).
-    "ingested_at_utc": UTC_US,
-}
 
 #: A day partition with more part files than this is rewritten as one file.
 MAX_FILES_PER_PARTITION = 8
@@ -69,27 +40,13 @@ _JOURNALS = "_compaction-*.json"
 #: listed them just before can still read them; until then readers skip them (see live_files).
 SUPERSEDED_GRACE_S = 600.0
 _KEY_COLUMNS = ["mmsi", "msg_key", "timestamp_utc"]
-#: Columns of these types are dictionary-encoded (few distinct values); others are plain.
-_DICTIONARY_TYPES = (pl.String(), pl.Boolean(), pl.UInt8(), pl.UInt16(), pl.Int8(), pl.Int16())
-
-
-def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` through a temp file and a rename, so readers never see half.
-
-    zstd level 1, floats byte-stream-split and dictionaries only for strings and small integers:
-    as small as polars' own zstd files, at about two thirds of the CPU time.
-    """
-    dictionary = [c for c, t in frame.schema.items() if t in _DICTIONARY_TYPES]
-    floats = [c for c, t in frame.schema.items() if t.is_float()]
-    with atomic_path(path) as tmp:
-        pq.write_table(
-            frame.to_arrow(),
-            tmp,
-            compression="zstd",
-            compression_level=1,
-            use_dictionary=dictionary,
-            column_encoding=dict.fromkeys(floats, "BYTE_STREAM_SPLIT"),
-        )
+#: The ingest manifest: one row per input file read, and how far.
+MANIFEST = Table(
+    "manifest.parquet",
+    MANIFEST_SCHEMA,
+    "manifest",
+    "restore it or delete it to re-read every input (duplicates are dropped)",
+)
 
 
 @kernel
@@ -229,7 +186,7 @@ class Store:
 
     @property
     def manifest_path(self) -> Path:
-        return self.root / "manifest.parquet"
+        return MANIFEST.path(self.root)
 
     def partition_dir(self, day: dt.date) -> Path:
         """Return the folder of one day's positions."""
@@ -290,20 +247,11 @@ class Store:
 
     def read_manifest(self) -> pl.DataFrame:
         """Return the ingest manifest (MANIFEST_SCHEMA), empty for a new store."""
-        if not self.manifest_path.exists():
-            return empty_frame(MANIFEST_SCHEMA)
-        try:
-            frame = pl.read_parquet(self.manifest_path)
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise StoreError(
-                f"{self.manifest_path}: unreadable manifest ({exc}); restore it or delete it to "
-                "re-read every input (duplicates are dropped)"
-            ) from exc
-        return frame.select([pl.col(c).cast(t) for c, t in MANIFEST_SCHEMA.items()])
+        return MANIFEST.read(self.root)
 
     def write_manifest(self, frame: pl.DataFrame) -> None:
         """Replace the manifest with ``frame`` (atomically)."""
-        atomic_write_parquet(frame.select(list(MANIFEST_SCHEMA)), self.manifest_path)
+        MANIFEST.write(self.root, frame)
 
     def add_positions(self, frame: pl.DataFrame, window_s: float) -> dict[str, int]:
         """Store the rows of ``frame`` (POSITIONS_SCHEMA) not already stored.

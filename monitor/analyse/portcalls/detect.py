@@ -52,7 +52,7 @@ from monitor.analyse.portcalls.states import (
 from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
 from monitor.analyse.positions import prepare_positions
 from monitor.config import DetectSettings
-from monitor.schema import UTC_US
+from monitor.schema import RAW_CALLS_SCHEMA, UTC_US, conform
 
 log = logging.getLogger(__name__)
 
@@ -60,39 +60,6 @@ log = logging.getLogger(__name__)
 _US_PER_H = 3_600_000_000.0
 #: Below this many positions per thread, splitting the work costs more than it saves.
 _PARALLEL_MIN_ROWS = 400_000
-
-#: Columns of :func:`detect`'s result (raw calls, before identity enrichment).
-RAW_CALLS_SCHEMA: dict[str, pl.DataType] = {
-    "call_id": pl.String(),
-    "mmsi": pl.UInt32(),
-    "port_id": pl.String(),
-    "port_name": pl.String(),
-    "arrival_utc": UTC_US,
-    "departure_utc": UTC_US,
-    "last_seen_utc": UTC_US,
-    "duration_h": pl.Float64(),
-    "status": pl.String(),
-    "confidence": pl.UInt8(),
-    "arrival_observed": pl.Boolean(),
-    "departure_observed": pl.Boolean(),
-    "stopped": pl.Boolean(),
-    "anchorage_h": pl.Float64(),
-    "berth_h": pl.Float64(),
-    "max_gap_h": pl.Float64(),
-    "n_positions": pl.UInt32(),
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-}
-
-#: Columns of :attr:`Detection.transits`: visits without a stop, shorter than ``min_stay_h``.
-TRANSITS_SCHEMA: dict[str, pl.DataType] = {
-    "mmsi": pl.UInt32(),
-    "port_id": pl.String(),
-    "arrival_utc": UTC_US,
-    "departure_utc": UTC_US,
-    "duration_h": pl.Float64(),
-    "n_positions": pl.UInt32(),
-}
 
 
 def call_id(mmsi: int, port_id: str, arrival_us: int) -> str:
@@ -117,11 +84,6 @@ class Detection:
     #: Visits still under way that are not calls yet (no stop, shorter than ``min_stay_h``),
     #: :data:`TRANSITS_SCHEMA` with the last position so far as departure.
     pending: pl.DataFrame
-
-    @property
-    def n_pending(self) -> int:
-        """Return the number of visits under way that are not calls yet."""
-        return self.pending.height
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,9 +365,7 @@ def _detect_part(
             strict=True,
         )
     ]
-    calls = calls.with_columns(call_id=pl.Series(ids, dtype=pl.String)).select(
-        [pl.col(name).cast(dtype) for name, dtype in RAW_CALLS_SCHEMA.items()]
-    )
+    calls = conform(calls.with_columns(call_id=pl.Series(ids, dtype=pl.String)), RAW_CALLS_SCHEMA)
     visit_columns = (
         pl.col("mmsi"),
         pl.col("port_id"),
@@ -441,9 +401,7 @@ def detect(
 
 
 __all__ = [
-    "RAW_CALLS_SCHEMA",
     "TRANSITIONS",
-    "TRANSITS_SCHEMA",
     "Detection",
     "Event",
     "State",

@@ -1,0 +1,132 @@
+"""The port-call tables of a store, under ``<store>/calls/``: calls, transits, the detection state.
+
+``calls.parquet`` holds the calls with identity (what ``monitor calls``, exports and reports
+read); ``raw_calls.parquet``, ``transits.parquet`` and ``pending.parquet`` hold what the detector
+found per vessel, ``checkpoint.parquet`` the positions it saw per vessel and ``state.json`` the
+fingerprint of the geofences and thresholds it used, so that the next run re-detects only what
+changed. Nothing else reads or writes this folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from monitor.core.atomic import atomic_write_text
+from monitor.schema import (
+    CALLS_CHECKPOINT_SCHEMA,
+    CALLS_WITH_POSITION_SCHEMA,
+    RAW_CALLS_SCHEMA,
+    TRANSITS_SCHEMA,
+    empty_frame,
+)
+from monitor.store.table import Table
+
+log = logging.getLogger(__name__)
+
+_REDETECT = "delete it and run `monitor detect` again"
+CALLS = Table("calls/calls.parquet", CALLS_WITH_POSITION_SCHEMA, "port calls", _REDETECT)
+RAW_CALLS = Table("calls/raw_calls.parquet", RAW_CALLS_SCHEMA, "detected calls", _REDETECT)
+TRANSITS = Table("calls/transits.parquet", TRANSITS_SCHEMA, "transits", _REDETECT)
+PENDING = Table("calls/pending.parquet", TRANSITS_SCHEMA, "visits under way", _REDETECT)
+CHECKPOINT = Table(
+    "calls/checkpoint.parquet", CALLS_CHECKPOINT_SCHEMA, "detection checkpoint", _REDETECT
+)
+_STATE = "calls/state.json"
+
+
+@dataclass
+class Detected:
+    """The detector's tables of a store, replaced together by each detection run."""
+
+    #: RAW_CALLS_SCHEMA, sorted by vessel and arrival.
+    raw_calls: pl.DataFrame
+    #: TRANSITS_SCHEMA, sorted by vessel and arrival.
+    transits: pl.DataFrame
+    #: Visits under way that are not calls yet, TRANSITS_SCHEMA.
+    pending: pl.DataFrame
+
+    @classmethod
+    def empty(cls) -> Detected:
+        """Return tables without rows (a detection from scratch)."""
+        return cls(
+            raw_calls=empty_frame(RAW_CALLS_SCHEMA),
+            transits=empty_frame(TRANSITS_SCHEMA),
+            pending=empty_frame(TRANSITS_SCHEMA),
+        )
+
+    @classmethod
+    def read(cls, store_path: Path | str, keep: pl.Expr) -> Detected:
+        """Return the stored tables' rows that ``keep`` selects."""
+        return cls(
+            raw_calls=RAW_CALLS.read(store_path).filter(keep),
+            transits=TRANSITS.read(store_path).filter(keep),
+            pending=PENDING.read(store_path).filter(keep),
+        )
+
+
+def detected_with(store_path: Path | str) -> str | None:
+    """Return the fingerprint of the geofences and thresholds of the stored detection, if any.
+
+    None when the store has no detection yet or its state is unreadable: everything is then
+    detected again.
+    """
+    state = Path(store_path) / _STATE
+    if not state.is_file() or not RAW_CALLS.exists(store_path):
+        return None
+    try:
+        fingerprint = json.loads(state.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        log.warning("%s unreadable; re-detecting every vessel", state)
+        return None
+    return fingerprint if isinstance(fingerprint, str) else None
+
+
+def save_detection(
+    store_path: Path | str,
+    detected: Detected,
+    calls: pl.DataFrame,
+    checkpoint: pl.DataFrame,
+    fingerprint: str,
+) -> None:
+    """Replace the store's calls tables with one detection run's (each file atomically).
+
+    The checkpoint and the fingerprint go last: if a run stops before, the next run re-detects
+    the vessels whose checkpoint it did not write.
+    """
+    RAW_CALLS.write(store_path, detected.raw_calls)
+    TRANSITS.write(store_path, detected.transits)
+    PENDING.write(store_path, detected.pending)
+    CALLS.write(store_path, calls)
+    CHECKPOINT.write(store_path, checkpoint)
+    atomic_write_text(Path(store_path) / _STATE, json.dumps({"fingerprint": fingerprint}))
+
+
+def load_calls(store_path: Path | str) -> pl.DataFrame:
+    """Return the stored calls (CALLS_SCHEMA, then ``lat``/``lon``), sorted by arrival."""
+    return CALLS.read(store_path).sort("arrival_utc", "mmsi", "port_id")
+
+
+def filter_calls(
+    calls: pl.DataFrame,
+    *,
+    port_id: str | None = None,
+    mmsi: int | None = None,
+    since: datetime | None = None,
+    open_only: bool = False,
+) -> pl.DataFrame:
+    """Return the calls at ``port_id``, of ``mmsi``, in port at or after ``since``, or open."""
+    if port_id is not None:
+        calls = calls.filter(pl.col("port_id") == port_id)
+    if mmsi is not None:
+        calls = calls.filter(pl.col("mmsi") == mmsi)
+    if since is not None:
+        calls = calls.filter(pl.col("departure_utc").is_null() | (pl.col("departure_utc") >= since))
+    if open_only:
+        calls = calls.filter(pl.col("status") == "in_port")
+    return calls
