@@ -21,8 +21,9 @@ LAYERS = {
     "report": 7,
     "simulate": 7,
     "pipeline": 8,
-    "cli": 9,
+    "alerts": 8,
     "service": 9,
+    "cli": 10,
 }
 ROOT = Path(monitor.__file__).parent
 

@@ -14,7 +14,7 @@ import polars as pl
 from monitor.alerts.rules import evaluate
 from monitor.config import load_config
 from monitor.decode.nmea.decoder import NmeaDecoder
-from monitor.pipeline.detect import load_calls
+from monitor.store.calls import load_calls
 from monitor.store.parquet import Store
 from monitor.store.runlog import RunLog
 from tests.service_fixtures import (

@@ -16,12 +16,12 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.config import Settings, parse_config
-from monitor.pipeline.detect import load_calls
 from monitor.service.archive import Archive, compress, hour_path, plain_files
 from monitor.service.inbox import InboxWatcher
 from monitor.service.jobs import Jobs, report_period
 from monitor.service.lines import LineStamper
 from monitor.service.status import service_status, write_heartbeat
+from monitor.store.calls import load_calls
 from monitor.store.parquet import Store
 from monitor.store.runlog import RunLog
 from tests.service_fixtures import EPOCH0, distinct_lines, port_config, tag, voyage_lines

@@ -15,7 +15,7 @@ from monitor.alerts.watchlist import Watchlist, load_watchlist
 from monitor.analyse.geofences import load_zones
 from monitor.config import Settings
 from monitor.errors import ConfigError
-from monitor.pipeline.detect import load_calls
+from monitor.store.calls import load_calls
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ import polars as pl
 
 from monitor.config import Settings
 from monitor.core.atomic import atomic_write_text
-from monitor.pipeline.detect import load_calls
+from monitor.store.calls import load_calls
 from monitor.store.parquet import Store, live_files
 from monitor.store.runlog import RunLog
 
