@@ -166,6 +166,16 @@ CALLS_CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
     "last_utc": UTC_US,
 }
 
+#: Per vessel, where detection may start again instead of at its first position: calls that
+#: arrive before ``restart_utc`` are final; re-reading from ``window_utc`` gives every later one
+#: exactly, as long as no new position is at or before ``valid_after_utc``.
+CALLS_RESTARTS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "window_utc": UTC_US,
+    "restart_utc": UTC_US,
+    "valid_after_utc": UTC_US,
+}
+
 #: The points of the thinned vessel tracks drawn on a report's map; ``segment`` breaks at
 #: silences.
 MAP_TRACK_SCHEMA: dict[str, pl.DataType] = {

@@ -1,14 +1,22 @@
 """The detection job: port calls of every vessel with new positions, written into the store.
 
-Detection is incremental by vessel. A checkpoint keeps, per vessel, the number of stored positions
-and their first and last time; a run re-detects, over its whole stored history, every vessel whose
-checkpoint changed (new positions, however late they arrive) and keeps the stored calls of the
-others. Detection of one vessel depends only on its own positions, so the result is exactly the
-result of one run over all the data, whatever the order and the split of the ingests. A change of
-geofences or detection thresholds re-runs every vessel.
+Detection is incremental by vessel, and within a vessel from a restart point. Detection of one
+vessel depends only on its own positions, so the result is exactly the result of one run over all
+the data, whatever the order and the split of the ingests:
 
-Identity (name, IMO, call sign, ship type, destination, draughts) is joined from the static
-reports on every run, since a static report can arrive after the positions of a call.
+* Which vessels have new positions: the data files the last run had seen are recorded, and only
+  the files written since are read (a compaction's journal tells which files it merged). When
+  files went away otherwise (retention, or a compaction no longer in sight), every vessel's
+  positions are counted again and compared with the checkpoint (count, first and last time).
+* From where: after each run, each vessel gets a restart point (:mod:`monitor.pipeline.restarts`),
+  a fix at sea after which the detector's state depends on nothing before it. A vessel whose new
+  positions all come after the point's ``valid_after_utc`` is detected again from there only; one
+  with older (late) positions over its whole history. So a cycle reads the new positions and the
+  current stay of each vessel that has some, not months of history.
+
+A change of geofences or detection thresholds re-runs every vessel. Identity (name, IMO, call
+sign, ship type, destination, draughts) is joined from the static reports for every vessel with
+new calls or new static reports, since a static report can arrive after the positions of a call.
 """
 
 from __future__ import annotations
@@ -28,9 +36,18 @@ from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.portcalls.identity import enrich
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
-from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
-from monitor.store.parquet import Store
+from monitor.pipeline.restarts import new_files, position_changes, restart_points
+from monitor.schema import CALLS_CHECKPOINT_SCHEMA, POSITIONS_SCHEMA, UTC_US, conform, empty_frame
+from monitor.store.calls import (
+    CHECKPOINT,
+    RESTARTS,
+    Detected,
+    detected_with,
+    load_calls,
+    save_detection,
+    seen_files,
+)
+from monitor.store.parquet import Store, live_files
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +70,8 @@ class DetectSummary:
     visits_pending: int = 0
     #: True when every vessel was re-detected (first run, or geofences/thresholds changed).
     full_run: bool = True
+    #: Vessels re-detected from a restart point rather than over their whole history.
+    vessels_from_restart: int = 0
     #: Calls per port id, all stored calls.
     calls_per_port: dict[str, int] = field(default_factory=dict)
     #: Transits per port id, all stored transits.
@@ -87,6 +106,129 @@ def _vessel_checkpoint(store: Store) -> pl.DataFrame:
     return conform(checkpoint, CALLS_CHECKPOINT_SCHEMA)
 
 
+def _data_folders(store: Store) -> dict[str, list[Path]]:
+    return {
+        "positions": sorted(store.positions_dir.glob("date=*")),
+        "statics": [store.statics_dir],
+    }
+
+
+@dataclass
+class _Plan:
+    """What a run re-detects: per changed vessel, from where (null: its whole history)."""
+
+    #: mmsi, window_utc (null: whole history), restart_utc (null: whole history).
+    vessels: pl.DataFrame
+    checkpoint: pl.DataFrame
+    #: Vessels with new static reports (None: every vessel), whose identity is joined again.
+    statics_changed: pl.Series | None
+    seen: dict[str, list[str]] | None
+
+
+def _plan(store: Store, full: bool) -> _Plan:
+    """Return which vessels to re-detect and from where, from the files written since last run."""
+    whole = pl.lit(None, UTC_US)
+    root = store.root
+    folders = _data_folders(store)
+    seen = None if full else seen_files(root)
+    changes = None
+    if seen is not None:
+        positions = new_files(root, folders["positions"], set(seen.get("positions", [])))
+        statics = new_files(root, folders["statics"], set(seen.get("statics", [])))
+        if positions is not None and statics is not None:
+            changes = (positions, statics)
+    if changes is None:
+        # Everything counted again: vessels whose count or time span changed are re-detected
+        # over their whole history.
+        checkpoint = _vessel_checkpoint(store)
+        if full:
+            changed = checkpoint.select("mmsi")
+        else:
+            old = CHECKPOINT.read(root)
+            changed = pl.concat(
+                [
+                    checkpoint.join(old, on=list(CALLS_CHECKPOINT_SCHEMA), how="anti"),
+                    # Vessels whose positions are all gone (retention): their calls go too.
+                    old.join(checkpoint, on="mmsi", how="anti"),
+                ]
+            ).select("mmsi")
+        live = {
+            kind: sorted(f.relative_to(root).as_posix() for d in dirs for f in live_files(d))
+            for kind, dirs in folders.items()
+        }
+        return _Plan(
+            vessels=changed.select("mmsi", window_utc=whole, restart_utc=whole),
+            checkpoint=checkpoint,
+            statics_changed=None,
+            seen=live,
+        )
+    (position_files, live_positions), (statics_files, live_statics) = changes
+    new = position_changes(position_files)
+    checkpoint = (
+        CHECKPOINT.read(root)
+        .join(new, on="mmsi", how="full", coalesce=True)
+        .with_columns(
+            n_positions=pl.col("n_positions").fill_null(0) + pl.col("n_new").fill_null(0),
+            first_utc=pl.min_horizontal("first_utc", "first_new_utc"),
+            last_utc=pl.max_horizontal("last_utc", "last_new_utc"),
+        )
+        .select(list(CALLS_CHECKPOINT_SCHEMA))
+    )
+    # A vessel is detected again from its restart point when all its new positions come after
+    # the fixes that point depends on; otherwise (late positions) over its whole history.
+    vessels = new.join(RESTARTS.read(root), on="mmsi", how="left").select(
+        "mmsi",
+        *(
+            pl.when(pl.col("first_new_utc") > pl.col("valid_after_utc")).then(pl.col(c)).alias(c)
+            for c in ("window_utc", "restart_utc")
+        ),
+    )
+    statics_changed = (
+        pl.scan_parquet(statics_files).select("mmsi").unique().collect()["mmsi"]
+        if statics_files
+        else pl.Series("mmsi", [], pl.UInt32)
+    )
+    return _Plan(
+        vessels=vessels,
+        checkpoint=conform(checkpoint, CALLS_CHECKPOINT_SCHEMA),
+        statics_changed=statics_changed,
+        seen={"positions": sorted(live_positions), "statics": sorted(live_statics)},
+    )
+
+
+def _positions_from(store: Store, vessels: pl.DataFrame) -> pl.DataFrame:
+    """Return the positions of ``vessels`` from each one's ``window_utc`` (null: all of them)."""
+    columns = ["mmsi", "timestamp_utc", "lat", "lon", "sog_kn"]
+    files = [f for d in sorted(store.positions_dir.glob("date=*")) for f in live_files(d)]
+    if not files or vessels.height == 0:
+        return empty_frame(POSITIONS_SCHEMA).select(columns)
+    scan = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).select(columns)
+    windows = vessels["window_utc"]
+    if windows.null_count() == 0:
+        # Files wholly before the earliest window are skipped on their statistics.
+        scan = scan.filter(pl.col("timestamp_utc") >= windows.min())
+    return (
+        scan.join(vessels.lazy().select("mmsi", "window_utc"), on="mmsi")
+        .filter(pl.col("window_utc").is_null() | (pl.col("timestamp_utc") >= pl.col("window_utc")))
+        .drop("window_utc")
+        .collect()
+    )
+
+
+def _merge(stored: pl.DataFrame, found: pl.DataFrame, vessels: pl.DataFrame) -> pl.DataFrame:
+    """Return ``stored`` rows of vessels not re-detected and before each re-detected vessel's
+    restart point, with ``found`` rows after it (sorted by vessel and arrival)."""
+    restart = vessels.select("mmsi", "restart_utc")
+    old = stored.join(restart, on="mmsi", how="left").filter(
+        ~pl.col("mmsi").is_in(vessels["mmsi"].implode())
+        | (pl.col("restart_utc").is_not_null() & (pl.col("arrival_utc") < pl.col("restart_utc")))
+    )
+    new = found.join(restart, on="mmsi", how="left").filter(
+        pl.col("restart_utc").is_null() | (pl.col("arrival_utc") > pl.col("restart_utc"))
+    )
+    return pl.concat([old.drop("restart_utc"), new.drop("restart_utc")]).sort("mmsi", "arrival_utc")
+
+
 def detect_calls(settings: Settings) -> DetectSummary:
     """Return a summary after detecting the calls of every vessel with new positions in the store.
 
@@ -103,29 +245,37 @@ def detect_calls(settings: Settings) -> DetectSummary:
         )
     store = Store(store_path)
     fingerprint = _fingerprint(zones, settings)
-    checkpoint = _vessel_checkpoint(store)
     full = detected_with(store_path) != fingerprint
     old_calls = load_calls(store_path)
-    if full:
-        changed = checkpoint["mmsi"]
-        kept = Detected.empty()
-    else:
-        old_checkpoint = CHECKPOINT.read(store_path)
-        unchanged = checkpoint.join(old_checkpoint, on=list(CALLS_CHECKPOINT_SCHEMA), how="semi")
-        changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
-        kept = Detected.read(store_path, pl.col("mmsi").is_in(unchanged["mmsi"].implode()))
-
-    positions = store.scan_positions()
-    if not full:
-        positions = positions.filter(pl.col("mmsi").is_in(changed.implode()))
+    plan = _plan(store, full)
+    vessels = plan.vessels
+    kept = Detected.empty() if full else Detected.read(store_path, pl.lit(True))
+    positions = _positions_from(store, vessels)
     found = portcalls.detect_all(positions, zones, settings.detect)
     detected = Detected(
-        raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),
-        transits=pl.concat([kept.transits, found.transits]).sort("mmsi", "arrival_utc"),
-        pending=pl.concat([kept.pending, found.pending]).sort("mmsi", "arrival_utc"),
+        raw_calls=_merge(kept.raw_calls, found.calls, vessels),
+        transits=_merge(kept.transits, found.transits, vessels),
+        pending=_merge(kept.pending, found.pending, vessels),
     )
-    calls = enrich(detected.raw_calls, store.scan_statics().collect())
-    save_detection(store_path, detected, calls, checkpoint, fingerprint)
+    old_restarts = RESTARTS.read(store_path).join(vessels, on="mmsi", how="anti")
+    earlier = vessels.filter(pl.col("restart_utc").is_not_null()).select("mmsi", "restart_utc")
+    fresh = restart_points(positions, zones, settings.detect, earlier)
+    # A vessel re-detected from its point that has no later one keeps it: it is still valid.
+    kept_points = RESTARTS.read(store_path).join(earlier, on="mmsi", how="semi")
+    restarts = pl.concat(
+        [old_restarts, fresh, kept_points.join(fresh, on="mmsi", how="anti")]
+    ).sort("mmsi")
+    if plan.statics_changed is None or full:
+        calls = enrich(detected.raw_calls, store.scan_statics().collect())
+    else:
+        again = pl.concat([vessels["mmsi"], plan.statics_changed]).unique()
+        mine = pl.col("mmsi").is_in(again.implode())
+        statics = store.scan_statics().filter(mine).collect()
+        calls = pl.concat(
+            [old_calls.filter(~mine), enrich(detected.raw_calls.filter(mine), statics)]
+        ).sort("arrival_utc", "mmsi", "port_id")
+    save_detection(store_path, detected, calls, plan.checkpoint, fingerprint, restarts, plan.seen)
+    changed = vessels["mmsi"]
 
     old_ids = set(old_calls["call_id"].to_list())
     transits = detected.transits
@@ -139,6 +289,7 @@ def detect_calls(settings: Settings) -> DetectSummary:
         transits_total=transits.height,
         visits_pending=detected.pending.height,
         full_run=full,
+        vessels_from_restart=int(vessels["restart_utc"].is_not_null().sum()),
         calls_per_port=dict(sorted(Counter(calls["port_id"].to_list()).items())),
         transits_per_port=dict(sorted(Counter(transits["port_id"].to_list()).items())),
     )

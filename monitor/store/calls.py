@@ -20,6 +20,7 @@ import polars as pl
 from monitor.core.atomic import atomic_write_text
 from monitor.schema import (
     CALLS_CHECKPOINT_SCHEMA,
+    CALLS_RESTARTS_SCHEMA,
     CALLS_WITH_POSITION_SCHEMA,
     RAW_CALLS_SCHEMA,
     TRANSITS_SCHEMA,
@@ -36,6 +37,9 @@ TRANSITS = Table("calls/transits.parquet", TRANSITS_SCHEMA, "transits", _REDETEC
 PENDING = Table("calls/pending.parquet", TRANSITS_SCHEMA, "visits under way", _REDETECT)
 CHECKPOINT = Table(
     "calls/checkpoint.parquet", CALLS_CHECKPOINT_SCHEMA, "detection checkpoint", _REDETECT
+)
+RESTARTS = Table(
+    "calls/restarts.parquet", CALLS_RESTARTS_SCHEMA, "detection restart points", _REDETECT
 )
 _STATE = "calls/state.json"
 
@@ -93,18 +97,33 @@ def save_detection(
     calls: pl.DataFrame,
     checkpoint: pl.DataFrame,
     fingerprint: str,
+    restarts: pl.DataFrame | None = None,
+    seen: dict[str, list[str]] | None = None,
 ) -> None:
     """Replace the store's calls tables with one detection run's (each file atomically).
 
-    The checkpoint and the fingerprint go last: if a run stops before, the next run re-detects
-    the vessels whose checkpoint it did not write.
+    The restart points, the checkpoint and the state (fingerprint, and the data files the run
+    had seen) go last: if a run stops before, the next run does again what this one did.
     """
     RAW_CALLS.write(store_path, detected.raw_calls)
     TRANSITS.write(store_path, detected.transits)
     PENDING.write(store_path, detected.pending)
     CALLS.write(store_path, calls)
+    RESTARTS.write(
+        store_path, restarts if restarts is not None else empty_frame(CALLS_RESTARTS_SCHEMA)
+    )
     CHECKPOINT.write(store_path, checkpoint)
-    atomic_write_text(Path(store_path) / _STATE, json.dumps({"fingerprint": fingerprint}))
+    state = {"fingerprint": fingerprint, "seen": seen}
+    atomic_write_text(Path(store_path) / _STATE, json.dumps(state))
+
+
+def seen_files(store_path: Path | str) -> dict[str, list[str]] | None:
+    """Return the data files the stored detection had seen, by folder, None if not recorded."""
+    try:
+        seen = json.loads((Path(store_path) / _STATE).read_text(encoding="utf-8")).get("seen")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return seen if isinstance(seen, dict) else None
 
 
 def load_calls(store_path: Path | str) -> pl.DataFrame:

@@ -177,6 +177,17 @@ def live_files(folder: Path) -> list[Path]:
     return [f for f in files if f.name not in replaced]
 
 
+def compactions(folder: Path) -> dict[str, list[str]]:
+    """Return, for each file of ``folder`` written by a compaction whose journal is still there,
+    the names of the files it replaced."""
+    found: dict[str, list[str]] = {}
+    for journal in folder.glob(_JOURNALS):
+        plan = _read_plan(journal)
+        if plan is not None:
+            found[plan["output"]] = [str(name) for name in plan.get("inputs", [])]
+    return found
+
+
 class Store:
     """A store directory: ``positions/date=YYYY-MM-DD/*.parquet``, ``statics/*.parquet``,
     ``manifest.parquet``."""
