@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 from pyais import encode_dict
 
@@ -22,7 +23,7 @@ _M_PER_DEG = 111_195.08
 
 def untagged(i: int, mmsi: int = 366_000_000, lat: float = 37.0, lon: float = -122.0) -> str:
     """Return one type-1 position sentence without a time (the service stamps it)."""
-    msg = {
+    msg: dict[str, Any] = {
         "type": 1,
         "mmsi": mmsi,
         "lat": lat,
@@ -78,7 +79,7 @@ def voyage_lines(
     """
     lines: list[str] = []
     if name is not None:
-        static = {
+        static: dict[str, Any] = {
             "type": 5,
             "mmsi": mmsi,
             "shipname": name,
@@ -102,7 +103,7 @@ def voyage_lines(
         lat += speed_ms * step_s / _M_PER_DEG
         legs.append((lat, 10.0))
     for i, (lat, sog) in enumerate(legs):
-        msg = {
+        msg: dict[str, Any] = {
             "type": 1,
             "mmsi": mmsi,
             "lat": round(lat, 5),

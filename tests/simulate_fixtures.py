@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from pyais import decode
@@ -92,7 +93,7 @@ def decode_positions(paths: list[Path]) -> pl.DataFrame:
             if not tag.startswith("s:rx1") or not sentence.startswith("!AIVDM,1,1"):
                 continue
             try:
-                msg = decode(sentence)
+                msg: Any = decode(sentence)
             except Exception:
                 continue  # damaged on purpose
             if msg.msg_type not in (1, 2, 3, 18):

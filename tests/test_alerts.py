@@ -18,6 +18,15 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
+from service_fixtures import (
+    EPOCH0,
+    PORT_LAT,
+    PORT_LON,
+    free_port,
+    tag,
+    untagged,
+    voyage_lines,
+)
 
 from monitor.alerts.dispatch import AlertDispatcher
 from monitor.alerts.outbox import Outbox
@@ -29,15 +38,6 @@ from monitor.errors import ConfigError
 from monitor.service.archive import Archive
 from monitor.service.jobs import Jobs
 from monitor.service.lines import LineStamper
-from tests.service_fixtures import (
-    EPOCH0,
-    PORT_LAT,
-    PORT_LON,
-    free_port,
-    tag,
-    untagged,
-    voyage_lines,
-)
 
 WEBHOOK_TOKEN = "T000-SECRET-hook-token-4f9a"
 SMTP_PASSWORD = "smtp-pass-7c1e-SECRET"

@@ -7,6 +7,7 @@ import json
 import re
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -32,7 +33,7 @@ def tagged(sentence: str, epoch: int) -> str:
 def position_lines(n: int, start: int = 0, mmsi: int = 366000000, tag: bool = True) -> list[str]:
     lines = []
     for i in range(start, start + n):
-        msg = {
+        msg: dict[str, Any] = {
             "type": 1,
             "mmsi": mmsi + i % 7,
             "lat": 37.0 + i * 1e-4,
@@ -49,7 +50,7 @@ def position_lines(n: int, start: int = 0, mmsi: int = 366000000, tag: bool = Tr
 
 
 def static_lines(mmsi: int, epoch: int) -> list[str]:
-    msg = {
+    msg: dict[str, Any] = {
         "type": 5,
         "mmsi": mmsi,
         "shipname": "TEST SHIP",
@@ -396,8 +397,11 @@ def test_cli_lists_each_input_with_its_status(tmp_path: Path) -> None:
     good = write(tmp_path / "good.nmea", position_lines(5))
     untimed = write(tmp_path / "untimed.nmea", position_lines(5, tag=False))
     store = tmp_path / "store"
-    result = CliRunner().invoke(main, ["ingest", str(good), str(untimed), "--store", str(store)])
+    args = ["ingest", str(good), str(untimed), "--store", str(store)]
+    # A terminal wide enough for the long temporary paths and every column.
+    result = CliRunner().invoke(main, args, env={"COLUMNS": "160"})
     assert result.exit_code == 1
+    assert result.output.startswith(f"Ingested 1 of 2 inputs into {store}")
     rows = {
         line.split()[0]: line.split()[1:]
         for line in result.output.splitlines()

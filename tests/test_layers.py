@@ -24,6 +24,7 @@ LAYERS = {
     "alerts": 8,
     "service": 9,
     "cli": 10,
+    "__main__": 11,
 }
 ROOT = Path(monitor.__file__).parent
 

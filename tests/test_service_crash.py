@@ -10,6 +10,14 @@ import time
 from pathlib import Path
 
 import polars as pl
+from service_fixtures import (
+    EPOCH0,
+    StreamingServer,
+    archived_lines,
+    voyage_lines,
+    wait_for,
+)
+from test_service_run import job_ok, start_service, tcp_feed, write_config
 
 from monitor.alerts.rules import evaluate
 from monitor.config import load_config
@@ -17,14 +25,6 @@ from monitor.decode.nmea.decoder import NmeaDecoder
 from monitor.store.calls import load_calls
 from monitor.store.parquet import Store
 from monitor.store.runlog import RunLog
-from tests.service_fixtures import (
-    EPOCH0,
-    StreamingServer,
-    archived_lines,
-    voyage_lines,
-    wait_for,
-)
-from tests.test_service_run import job_ok, start_service, tcp_feed, write_config
 
 RULES = """
 [alerts]

@@ -8,13 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from monitor.config import FeedSettings
-from monitor.decode.nmea.decoder import NmeaDecoder
-from monitor.service.archive import Archive
-from monitor.service.feeds import TcpCollector, UdpCollector
-from monitor.service.lines import LineFramer, LineStamper, datagram_lines, tag_block
-from tests.service_fixtures import (
+from service_fixtures import (
     EPOCH0,
     NmeaServer,
     archived_lines,
@@ -25,6 +19,12 @@ from tests.service_fixtures import (
     untagged,
     wait_for,
 )
+
+from monitor.config import FeedSettings
+from monitor.decode.nmea.decoder import NmeaDecoder
+from monitor.service.archive import Archive
+from monitor.service.feeds import TcpCollector, UdpCollector
+from monitor.service.lines import LineFramer, LineStamper, datagram_lines, tag_block
 
 
 def test_framer_drops_long_lines_and_never_holds_more_than_the_bound() -> None:
@@ -72,7 +72,9 @@ def test_a_pghp_header_times_the_next_sentence_and_it_is_not_stamped() -> None:
     assert out[2].startswith(b"\\c:5000*")
 
 
-def _collector(kind: str, address: str, archive: Archive, **extra: object) -> TcpCollector:
+def _collector(
+    kind: str, address: str, archive: Archive, **extra: object
+) -> TcpCollector | UdpCollector:
     settings = FeedSettings.model_validate(
         {
             "name": "shore",

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from service_fixtures import EPOCH0, distinct_lines, port_config, tag, voyage_lines
 
 from monitor.cli import main
 from monitor.config import Settings, parse_config
@@ -24,7 +25,6 @@ from monitor.service.status import service_status, write_heartbeat
 from monitor.store.calls import load_calls
 from monitor.store.parquet import Store
 from monitor.store.runlog import RunLog
-from tests.service_fixtures import EPOCH0, distinct_lines, port_config, tag, voyage_lines
 
 HOUR = 3600.0
 

@@ -15,13 +15,7 @@ from typing import Any
 import polars as pl
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-
-from monitor.alerts.outbox import Outbox
-from monitor.config import load_config
-from monitor.service.runner import Service
-from monitor.service.status import service_status
-from monitor.store.parquet import Store
-from tests.service_fixtures import (
+from service_fixtures import (
     EPOCH0,
     NmeaServer,
     archived_lines,
@@ -31,6 +25,12 @@ from tests.service_fixtures import (
     voyage_lines,
     wait_for,
 )
+
+from monitor.alerts.outbox import Outbox
+from monitor.config import load_config
+from monitor.service.runner import Service
+from monitor.service.status import service_status
+from monitor.store.parquet import Store
 
 MONITOR = [sys.executable, "-c", "from monitor.cli import main; main()"]
 
@@ -253,7 +253,7 @@ def test_secrets_never_appear_in_logs_status_run_log_or_outbox(tmp_path: Path) -
             [*MONITOR, "serve", "--config", str(config)], stderr=stderr, env=env
         )
     try:
-        wait_for(lambda: received and job_ok(config, "alerts"), timeout_s=60, what="an alert")
+        wait_for(lambda: bool(received) and job_ok(config, "alerts"), timeout_s=60, what="an alert")
         time.sleep(2.5)  # another round of failures, and a heartbeat
         cli = [
             subprocess.run([*MONITOR, *args, "--config", str(config)], capture_output=True, env=env)

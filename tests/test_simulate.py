@@ -6,6 +6,7 @@ import itertools
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -102,7 +103,7 @@ def test_position_payloads_equal_pyais(reports: list[dict[str, float]]) -> None:
         second=column("second").astype(np.int64),
     )
     for report, payload in zip(reports, payloads, strict=True):
-        fields = dict(report)
+        fields: dict[str, Any] = dict(report)
         fields["msg_type"] = fields["type"]
         if fields["type"] == 18:
             fields.pop("status")
@@ -183,8 +184,8 @@ def test_reports_stay_inside_the_period_and_follow_reporting_rates(
 ) -> None:
     positions = clean_positions
     start, end = clean_run.start.timestamp(), clean_run.end.timestamp()
-    assert positions["t_s"].min() >= start
-    assert positions["t_s"].max() < end
+    assert positions["t_s"].min() >= start  # type: ignore[operator]
+    assert positions["t_s"].max() < end  # type: ignore[operator]
     gaps = (
         positions.sort("mmsi", "t_s")
         .with_columns(
@@ -311,7 +312,8 @@ def test_vessel_names_include_html_special_characters(clean_run: SimulationResul
         for first, second in itertools.pairwise(lines):
             s1, s2 = split_line(first)[1], split_line(second)[1]
             if s1.startswith("!AIVDM,2,1") and s2.startswith("!AIVDM,2,2"):
-                names.add(decode(s1, s2).shipname)
+                message: Any = decode(s1, s2)
+                names.add(message.shipname)
     assert {'A&B "Q"', "<IMG SRC=X ONERROR="} <= names | {HOSTILE_NAMES[0][:19]}
     assert any("<" in n for n in names) and any("&" in n for n in names)
 
@@ -352,8 +354,8 @@ def test_meetings_put_two_vessels_side_by_side(
         )
         assert hidden.height == 0
         if visible.height:
-            assert abs(visible["lat"].median() - row["lat"]) < 0.01  # type: ignore[operator]
-            assert abs(visible["lon"].median() - row["lon"]) < 0.01  # type: ignore[operator]
+            assert abs(visible["lat"].median() - row["lat"]) < 0.01
+            assert abs(visible["lon"].median() - row["lon"]) < 0.01
 
 
 def test_bad_arguments_are_clear_errors(config: Settings, tmp_path: Path) -> None:

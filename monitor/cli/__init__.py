@@ -1,55 +1,21 @@
-"""The ``monitor`` command line: parses arguments, calls the library, turns errors into messages."""
+"""The ``monitor`` command line: parses arguments, calls the library, turns errors into messages.
+
+One command per module (``<name>_cmd.py``), registered below; shared options live in
+``monitor.cli.options``. Command modules import the library inside their command functions, not
+at import time, so that ``monitor --help`` and every ``--help`` start without numba, polars or
+shapely.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from monitor import __version__
-from monitor.config import Settings, load_config
+from monitor.cli.options import CliState, global_config_option, global_store_option
 from monitor.errors import MonitorError
-
-
-@dataclass
-class CliState:
-    config_path: Path | None = None
-    store_path: Path | None = None
-
-
-def resolve_settings(
-    ctx: click.Context, config: Path | None = None, store: Path | None = None
-) -> Settings:
-    """Return the settings for a command: its own --config/--store override the global ones."""
-    state = ctx.find_object(CliState) or CliState()
-    try:
-        settings = load_config(config or state.config_path)
-    except MonitorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    store_path = store or state.store_path
-    if store_path is not None:
-        settings = settings.model_copy(
-            update={"store": settings.store.model_copy(update={"path": store_path})}
-        )
-    return settings
-
-
-config_option = click.option(
-    "--config",
-    "config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="TOML config file (overrides the global --config).",
-)
-store_option = click.option(
-    "--store",
-    "store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Store directory (default from config, else ./data/store).",
-)
 
 
 class MonitorGroup(click.Group):
@@ -64,18 +30,8 @@ class MonitorGroup(click.Group):
 
 @click.group(cls=MonitorGroup)
 @click.version_option(__version__, prog_name="monitor")
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="TOML config file for every command.",
-)
-@click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Store directory for every command.",
-)
+@global_config_option
+@global_store_option
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 @click.pass_context
 def main(ctx: click.Context, config: Path | None, store: Path | None, verbose: int) -> None:
@@ -88,16 +44,33 @@ def main(ctx: click.Context, config: Path | None, store: Path | None, verbose: i
 def _register() -> None:
     from monitor.cli import (
         alerts_cmd,
+        calls_cmd,
+        compile_cmd,
         config_cmd,
+        demo_cmd,
         detect_cmd,
+        export_cmd,
         ingest_cmd,
         report_cmd,
         serve_cmd,
         simulate_cmd,
+        vessels_cmd,
     )
 
-    modules = (ingest_cmd, config_cmd, detect_cmd, report_cmd, simulate_cmd, serve_cmd, alerts_cmd)
-    for module in modules:
+    for module in (
+        ingest_cmd,
+        config_cmd,
+        detect_cmd,
+        calls_cmd,
+        vessels_cmd,
+        export_cmd,
+        report_cmd,
+        simulate_cmd,
+        demo_cmd,
+        compile_cmd,
+        serve_cmd,
+        alerts_cmd,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.cli import config_option, resolve_settings, store_option
+from monitor.cli.options import DATE_FORMS, UtcTime, config_option, resolve_settings, store_option
+from monitor.cli.output import make_console
 
 
 @click.command("alerts")
 @config_option
 @store_option
-@click.option("--since", default=None, help="Only alerts of events at or after this UTC date.")
+@click.option(
+    "--since",
+    type=UtcTime(),
+    default=None,
+    help=f"Only alerts of events at or after this time ({DATE_FORMS}).",
+)
 @click.option("--pending", "pending_only", is_flag=True, help="Only alerts not sent yet.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
 @click.pass_context
@@ -24,26 +30,24 @@ def alerts_command(
     ctx: click.Context,
     config: Path | None,
     store: Path | None,
-    since: str | None,
+    since: datetime | None,
     pending_only: bool,
     as_json: bool,
 ) -> None:
     """List the alerts in the outbox: sent (when) and pending (attempts, last error)."""
     from monitor.alerts.outbox import Outbox
-    from monitor.core.times import parse_when
 
     settings = resolve_settings(ctx, config, store)
-    since_utc = parse_when(since, option="--since") if since else None
-    entries = Outbox(settings.store.path).entries(since_utc)
+    entries = Outbox(settings.store.path).entries(since)
     if pending_only:
         entries = [e for e in entries if e.sent_utc is None]
     if as_json:
         for entry in entries:
             click.echo(json.dumps(entry.to_dict(), ensure_ascii=False))
         return
-    console = Console(highlight=False, soft_wrap=True)
+    console = make_console()
     if not entries:
-        console.print("No alerts" + (" since " + escape(since) if since else "") + ".")
+        console.print("No alerts" + (f" since {since:%Y-%m-%d %H:%M} UTC" if since else "") + ".")
         return
     n_pending = sum(1 for e in entries if e.sent_utc is None)
     table = Table(title=f"{len(entries)} alert(s), {n_pending} pending")

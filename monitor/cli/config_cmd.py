@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.analyse.geofences import ZONE_KINDS, Zone, area_km2, load_zones, zone_warnings
-from monitor.cli import CliState
-from monitor.config import AlertSink, Settings, load_config, shipped_config_path
-from monitor.errors import ConfigError
+from monitor.cli.options import CliState
+from monitor.cli.output import make_console
+
+if TYPE_CHECKING:
+    from monitor.analyse.geofences import Zone
+    from monitor.config import AlertSink, Settings
 
 
 @click.group("config")
@@ -22,6 +25,8 @@ def config_group() -> None:
 
 
 def _ports_table(zones: list[Zone]) -> Table:
+    from monitor.analyse.geofences import area_km2
+
     table = Table()
     for column in ("id", "name", "country"):
         table.add_column(column, no_wrap=True)
@@ -59,8 +64,13 @@ def _values_table(section: object) -> Table:
     return table
 
 
-def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
-    console.print(f"[bold]{escape(str(settings.source_path))}[/bold]: OK ({escape(settings.name)})")
+def _summary(settings: Settings, zones: list[Zone], console: Console, n_warnings: int) -> None:
+    from monitor.analyse.geofences import ZONE_KINDS
+
+    verdict = "OK" if not n_warnings else f"OK with {n_warnings} warning(s) above"
+    console.print(
+        f"[bold]{escape(str(settings.source_path))}[/bold]: {verdict} ({escape(settings.name)})"
+    )
     store_state = "exists" if settings.store.path.is_dir() else "not created yet"
     console.print(f"store:      {escape(str(settings.store.path.absolute()))} ({store_state})")
     console.print(
@@ -125,14 +135,45 @@ def _service_summary(settings: Settings, console: Console) -> None:
         console.print(f"sink:       {escape(sink.key)}: {sink.type}, {escape(_sink_target(sink))}")
 
 
+def _service_warnings(settings: Settings) -> list[str]:
+    """Check the service and alerts sections against the geofences and files; return warnings.
+
+    Unknown ports and unreadable watchlists are errors; secrets written in a config others can
+    read, and secrets not available here, are warnings.
+    """
+    from monitor.alerts.dispatch import check_rule_ports
+    from monitor.alerts.secrets import inline_secret_warnings, secret_values
+    from monitor.alerts.watchlist import load_watchlist
+    from monitor.errors import ConfigError
+
+    check_rule_ports(settings)
+    for rule in settings.alerts.rules:
+        if rule.watchlist is not None:
+            load_watchlist(rule.watchlist)
+    warnings = inline_secret_warnings(settings)
+    try:
+        secret_values(settings)
+    except ConfigError as exc:
+        warnings.append(f"{exc} (needed when monitor serve starts)")
+    return warnings
+
+
 @config_group.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit status 1).")
 @click.pass_context
-def check(ctx: click.Context, file: Path | None) -> None:
-    """Validate FILE (or the global --config) and its geofences; print a summary.
+def check(ctx: click.Context, file: Path | None, strict: bool) -> None:
+    """Validate FILE (or the global --config), its geofences and report.tiles; print warnings,
+    then a summary.
 
-    Exits with status 1 and a message naming the file and key when anything is invalid.
+    Exits with status 1 and a message naming the file and key when anything is invalid, and
+    with --strict also when there are warnings.
     """
+    from monitor.analyse.geofences import load_zones, zone_warnings
+    from monitor.config import load_config
+    from monitor.errors import ConfigError, ReportError
+    from monitor.report.mapview import tile_warnings
+
     state = ctx.find_object(CliState) or CliState()
     path = file or state.config_path
     if path is None:
@@ -141,31 +182,32 @@ def check(ctx: click.Context, file: Path | None) -> None:
         )
     settings = load_config(path)
     zones = load_zones(settings)
-    console = Console(highlight=False, soft_wrap=True)
-    _summary(settings, zones, console)
     warnings = zone_warnings(zones)
-    if settings.service.feeds or settings.alerts.rules or settings.alerts.sinks:
-        from monitor.alerts.dispatch import check_rule_ports
-        from monitor.alerts.secrets import inline_secret_warnings, secret_values
-        from monitor.alerts.watchlist import load_watchlist
-
-        _service_summary(settings, console)
-        check_rule_ports(settings)
-        for rule in settings.alerts.rules:
-            if rule.watchlist is not None:
-                load_watchlist(rule.watchlist)
-        warnings += inline_secret_warnings(settings)
-        try:
-            secret_values(settings)
-        except ConfigError as exc:
-            warnings.append(f"{exc} (needed when monitor serve starts)")
-    for warning in warnings:
-        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
+    service = bool(settings.service.feeds or settings.alerts.rules or settings.alerts.sinks)
+    if service:
+        warnings += _service_warnings(settings)
     if not zones:
-        console.print(
-            "[yellow]warning[/yellow]: no geofences: add geofences.files or geofences.circles "
-            "so that port calls can be detected"
+        warnings.append(
+            "no geofences: add geofences.files or geofences.circles so that port calls can be "
+            "detected"
         )
+    if settings.report.tiles:
+        try:
+            warnings.extend(tile_warnings(settings.report.tiles))
+        except ReportError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    console = make_console()
+    label = "error" if strict else "warning"
+    for warning in warnings:
+        console.print(f"[yellow]{label}[/yellow]: {escape(warning)}")
+    if strict and warnings:
+        raise click.ClickException(
+            f"{path}: {len(warnings)} warning(s), errors with --strict; fix them or leave out "
+            "--strict"
+        )
+    _summary(settings, zones, console, len(warnings))
+    if service:
+        _service_summary(settings, console)
 
 
 @config_group.command("path")
@@ -175,6 +217,8 @@ def path_cmd(name: str) -> None:
 
     Useful after a package install: monitor --config "$(monitor config path)" ...
     """
+    from monitor.config import shipped_config_path
+
     click.echo(str(shipped_config_path(name)))
 
 

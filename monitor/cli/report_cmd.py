@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
-from monitor.cli import config_option, resolve_settings, store_option
-from monitor.core.times import parse_when
-from monitor.store.parquet import Store
+from monitor.cli.options import DATE_FORMS, UtcTime, config_option, resolve_settings, store_option
+
+if TYPE_CHECKING:
+    from monitor.report.window import Period
 
 
 @click.command("report")
@@ -22,11 +24,17 @@ from monitor.store.parquet import Store
     help="Report the last 24 h or 7 days of data, ending at the newest message in the store "
     "(default: report.period from the config).",
 )
-@click.option("--since", default=None, help="Start of the period (YYYY-MM-DD[THH:MM], UTC).")
+@click.option(
+    "--since",
+    type=UtcTime(),
+    default=None,
+    help=f"Start of the period ({DATE_FORMS}).",
+)
 @click.option(
     "--until",
+    type=UtcTime(end_of_day=True),
     default=None,
-    help="End of the period (YYYY-MM-DD[THH:MM], UTC; a bare date includes that whole day).",
+    help="End of the period, written like --since; a bare date includes that whole day.",
 )
 @click.option(
     "--output",
@@ -46,28 +54,18 @@ def report(
     config: Path | None,
     store: Path | None,
     period: str | None,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     output: Path | None,
     offline: bool,
 ) -> None:
     """Write an HTML map report (map, tables, CSV/GeoJSON/KML) and print its index.html path."""
-    settings = resolve_settings(ctx, config, store)
-    if period is not None and since is not None and until is not None:
-        raise click.UsageError("give --period, or --since and --until, not all three")
-    # Imported here: folium takes about a second to import, and other commands do not need it.
-    from monitor.report import report_window, write_report
-    from monitor.report.window import Period
+    from monitor.report import write_report
 
-    start = parse_when(since, option="--since") if since else None
-    end = parse_when(until, end_of_day=True, option="--until") if until else None
-    window_since, window_until = report_window(
-        Store(settings.store.path).scan_positions(),
-        cast(Period, period or settings.report.period),
-        start,
-        end,
+    settings = resolve_settings(ctx, config, store)
+    index = write_report(
+        settings, cast("Period | None", period), since, until, output=output, offline=offline
     )
-    index = write_report(settings, window_since, window_until, output=output, offline=offline)
     click.echo(str(index))
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.cli import config_option, resolve_settings, store_option
+from monitor.cli.options import config_option, resolve_settings, store_option
+from monitor.cli.output import make_console
 
 
 @click.command("serve")
@@ -124,7 +124,7 @@ def status_command(
     if as_json:
         click.echo(json.dumps(status, indent=1, default=str))
         return
-    console = Console(highlight=False, soft_wrap=True)
+    console = make_console()
     service = status["service"]
     line = f"service: {escape(service['state'])}"
     if service.get("pid") and service["state"] == "running":

@@ -1,26 +1,19 @@
-"""Commands ``simulate`` and ``demo``."""
+"""``monitor simulate``: simulated AIS traffic at the configured ports, with its ground truth."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from monitor.cli import config_option, resolve_settings
-from monitor.config import load_config, shipped_config_path
-from monitor.core.times import parse_when
-from monitor.simulate import PRESETS, simulate
+from monitor.cli.options import DATE_FORMS, UtcTime, config_option, days_option, resolve_settings
+from monitor.cli.output import make_console
 
-days_option = click.option(
-    "--days",
-    type=click.FloatRange(min=0, min_open=True),
-    default=7.0,
-    show_default=True,
-    help="Length of the simulated period.",
-)
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @click.command("simulate")
@@ -30,21 +23,42 @@ days_option = click.option(
     "--vessels", type=click.IntRange(min=1), default=80, show_default=True, help="Fleet size."
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files.")
-@click.option("--start", "start", default=None, help="First day (UTC), default 2024-03-04.")
+@click.option(
+    "--start",
+    "start",
+    type=UtcTime(),
+    default=None,
+    help=f"First day, default 2024-03-04 ({DATE_FORMS}).",
+)
 @click.option(
     "--scenario",
-    type=click.Choice(sorted(PRESETS)),
     default="default",
     show_default=True,
-    help="clean: no noise or dark vessels; noisy: more feed damage; dark: many silences; "
-    "busy: more traffic and faster reports.",
+    metavar="NAME",
+    help="default: realistic noise; clean: no noise or dark vessels; noisy: more feed damage; "
+    "dark: many silences; busy: more traffic and faster reports.",
 )
 @click.option(
     "--output",
     "output",
     type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder that receives nmea/ and truth/.",
+    default=None,
+    help="Folder that receives nmea/ and truth/ (required unless --serve).",
+)
+@click.option(
+    "--serve",
+    "serve",
+    default=None,
+    metavar="HOST:PORT",
+    help="Then serve the NMEA over TCP on this address (127.0.0.1 unless a host is given), as "
+    "a live receiver would, to the first client that connects and any later one.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="With --serve: simulated seconds per real second (0: as fast as clients read).",
 )
 @click.pass_context
 def simulate_command(
@@ -53,27 +67,37 @@ def simulate_command(
     days: float,
     vessels: int,
     seed: int,
-    start: str | None,
+    start: datetime | None,
     scenario: str,
-    output: Path,
+    output: Path | None,
+    serve: str | None,
+    speed: float,
 ) -> None:
-    """Simulate AIS traffic at the configured ports: raw NMEA plus ground-truth CSVs.
+    """Simulate AIS traffic at the configured ports: raw NMEA plus ground-truth CSVs; with
+    --serve, then replay the NMEA over TCP as a live feed.
 
     Without a config (here or global) the shipped Korea config is used.
     """
-    settings = resolve_settings(ctx, config)
-    if not settings.geofences.files and not settings.geofences.circles:
-        settings = load_config(shipped_config_path("korea"))
+    import tempfile
+
+    from monitor.config import shipped_config_path
+    from monitor.simulate import simulate
+
+    if output is None and serve is None:
+        raise click.UsageError("give --output DIR (or --serve HOST:PORT to replay over TCP)")
+    if output is None:
+        output = Path(tempfile.mkdtemp(prefix="monitor-simulate-"))
+    settings = resolve_settings(ctx, config, default_config=shipped_config_path("korea"))
     result = simulate(
         settings,
         days=days,
         vessels=vessels,
         seed=seed,
         output=output,
-        start=parse_when(start, option="--start") if start else None,
+        start=start,
         params=scenario,
     )
-    console = Console()
+    console = make_console()
     console.print(
         f"Simulated {result.n_vessels} vessels from {result.start:%Y-%m-%d %H:%M} to "
         f"{result.end:%Y-%m-%d %H:%M} UTC: {result.n_lines:,} NMEA lines "
@@ -88,46 +112,26 @@ def simulate_command(
         console.print(f"Noise: {noise}.")
     console.print(f"NMEA:  {escape(str(result.nmea_paths[0].parent))}")
     console.print(f"Truth: {escape(str(result.truth_paths['calls'].parent))}")
+    if serve is not None:
+        _serve(result.nmea_paths, serve, speed, console)
 
 
-@click.command("demo")
-@click.option(
-    "--output",
-    "output",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("demo"),
-    show_default=True,
-    help="The only folder the demo writes to.",
-)
-@days_option
-@click.option(
-    "--vessels", type=click.IntRange(min=2), default=80, show_default=True, help="Fleet size."
-)
-def demo_command(output: Path, days: float, vessels: int) -> None:
-    """Simulate a week at the shipped Korea ports, ingest, detect calls and write a map report."""
-    from monitor.pipeline.demo import run_demo
+def _serve(paths: list[Path], address: str, speed: float, console: Console) -> None:
+    from monitor.simulate.serve import LineServer, read_lines
 
-    console = Console()
-    with console.status("Simulating, ingesting, detecting, reporting..."):
-        summary = run_demo(output, days=days, vessels=vessels)
-    sim = summary.simulation
+    server = LineServer(address)
+    pace = f"{speed:g} times real time" if speed else "as fast as clients read"
+    console.print(f"Serving on {server.address}, {pace}; waiting for a client (Ctrl-C stops).")
+    try:
+        summary = server.replay(read_lines(paths), speed)
+    except KeyboardInterrupt:
+        summary = server.summary
+    finally:
+        server.close()
     console.print(
-        f"{sim.n_vessels} vessels, {sim.start:%Y-%m-%d} to {sim.end:%Y-%m-%d} UTC: "
-        f"{sim.n_lines:,} NMEA lines, {summary.n_positions:,} positions stored."
+        f"Served {summary.n_lines:,} lines to {summary.n_clients} client(s) in "
+        f"{summary.seconds:,.0f} s ({summary.n_dropped:,} dropped for slow clients)."
     )
-    table = Table(title=f"{summary.n_calls} port calls detected")
-    table.add_column("port")
-    table.add_column("calls", justify="right")
-    for port, count in summary.calls_per_port.items():
-        table.add_row(escape(port), str(count))
-    console.print(table)
-    console.print(
-        f"Dark arrivals (AIS back on inside the port): {summary.dark_arrivals} detected, "
-        f"{summary.true_dark_arrivals} simulated."
-    )
-    took = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
-    console.print(f"Took {took}.")
-    console.print(f"Report: {escape(str(summary.report))}")
 
 
-COMMANDS: list[click.Command] = [simulate_command, demo_command]
+COMMANDS: list[click.Command] = [simulate_command]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
+import pickle
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -29,10 +30,15 @@ U64 = npt.NDArray[np.uint64]
 
 _OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
+#: Every kernel made by :func:`kernel` in the modules imported so far.
+KERNELS: list[Any] = []
+
 
 def kernel(func: F) -> F:
     """Return ``func`` compiled to machine code (see the module docstring)."""
-    return cast(F, numba.njit(**_OPTIONS)(func))
+    compiled = numba.njit(**_OPTIONS)(func)
+    KERNELS.append(compiled)
+    return cast(F, compiled)
 
 
 def inline(func: F) -> F:
@@ -60,3 +66,15 @@ def prepare() -> None:
     finally:
         if enabled:
             gc.enable()
+
+
+def cached_on_disk(compiled: Any) -> bool:
+    """Return whether numba's disk cache holds machine code of ``compiled`` for its current source.
+
+    False when the source changed since (an upgrade), when nothing was compiled yet, and when the
+    cache is not laid out as numba 0.61-0.68 lay it out.
+    """
+    try:
+        return bool(compiled._cache._cache_file._load_index())
+    except (AttributeError, OSError, EOFError, ValueError, pickle.UnpicklingError):
+        return False

@@ -10,17 +10,21 @@ from monitor.errors import ConfigError
 def parse_when(text: str, *, end_of_day: bool = False, option: str | None = None) -> datetime:
     """Return the UTC instant of an ISO 8601 date or date-time; a bare date is its midnight.
 
-    With ``end_of_day`` a bare date means the midnight that ends it, so ``--until 2024-05-07``
-    includes the whole of 7 May. Times without a zone are UTC. ``option`` names the command-line
-    option in the error message.
+    Takes ``2024-05-01`` (also ``20240501``), ``2024-05-01T06:00``, ``2024-05-01 06:00:30``,
+    fractions of a second, and a zone (``Z``, ``+02:00``); times without a zone are UTC. With
+    ``end_of_day`` a bare date means the midnight that ends it, so ``--until 2024-05-07`` includes
+    the whole of 7 May. ``option`` names the command-line option in the error message.
     """
     value = text.strip()
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return moment + timedelta(days=1) if end_of_day else moment
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        day = date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return moment + timedelta(days=1) if end_of_day else moment
+    try:
+        moment = datetime.fromisoformat(value)
     except ValueError as exc:
         where = f"{option} " if option else ""
         raise ConfigError(

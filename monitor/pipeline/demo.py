@@ -99,7 +99,9 @@ def run_demo(
     detect_calls(settings)
     seconds["detect"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    report = write_report(settings, sim.start, sim.end, output=output / "reports", offline=True)
+    report = write_report(
+        settings, since=sim.start, until=sim.end, output=output / "reports", offline=True
+    )
     seconds["report"] = time.perf_counter() - t0
 
     calls = load_calls(settings.store.path)

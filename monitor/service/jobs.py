@@ -212,7 +212,10 @@ class Jobs:
                 return
             since, until = period
             path = write_report(
-                self.settings, since, until, folder="latest" if kind == "latest" else None
+                self.settings,
+                since=since,
+                until=until,
+                folder="latest" if kind == "latest" else None,
             )
             counts.update(since=since.isoformat(), until=until.isoformat(), path=str(path))
 

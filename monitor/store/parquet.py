@@ -109,7 +109,9 @@ def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
     valid = keys.select(pl.all_horizontal(pl.all().is_not_null())).to_series().to_numpy()
     keys = keys.with_columns(pl.col("timestamp_utc").dt.epoch("us")).fill_null(0)
     window_us = dt.timedelta(seconds=window_s) // dt.timedelta(microseconds=1)
-    mmsi, msg_key, time_us = (keys[c].to_numpy() for c in _KEY_COLUMNS)
+    # Always a copy, so always writable: numba compiles a kernel once per array flags, and polars
+    # gives read-only arrays of single-chunk columns and writable copies of the others.
+    mmsi, msg_key, time_us = (keys[c].to_numpy(writable=True) for c in _KEY_COLUMNS)
     repeat = _repeats(mmsi, msg_key, time_us, valid, window_us)
     return frame.filter(pl.Series(~repeat)) if repeat.any() else frame
 

@@ -303,13 +303,14 @@ class NmeaDecoder:
                 continue
             if parsed is not None:
                 clocks.append((line, *parsed))
+        # Contiguous whatever their shape: numba compiles a kernel once per array layout.
         time, src, self._state = resolve_times(
             scan.line,
             scan.own_time,
             scan.own_src,
             scan.ais_lines,
-            scan.prefixes,
-            np.array(clocks, np.int64).reshape(-1, 3).T,
+            np.ascontiguousarray(scan.prefixes),
+            np.ascontiguousarray(np.array(clocks, np.int64).reshape(-1, 3).T),
             self._state,
             self._fallback_us,
         )
