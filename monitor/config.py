@@ -143,10 +143,16 @@ SinkType = Literal["log", "jsonl", "webhook", "smtp"]
 SECRET_KEYS = frozenset({"password", "url"})
 
 
-def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
-    """Return (host, port) of ``host:port``, ``[v6]:port`` or ``:port`` (host ``default_host``)."""
+def parse_address(
+    text: str, default_host: str = "127.0.0.1", *, any_port: bool = False
+) -> tuple[str, int]:
+    """Return (host, port) of ``host:port``, ``[v6]:port`` or ``:port`` (host ``default_host``).
+
+    With ``any_port``, port 0 (a free port, for a listener) is accepted.
+    """
     host, sep, port_text = text.strip().rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    lowest = 0 if any_port else 1
+    if not sep or not port_text.isdigit() or not lowest <= int(port_text) < 65536:
         raise ValueError(
             f"address {text!r} must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:10110"
         )

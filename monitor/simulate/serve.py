@@ -90,10 +90,11 @@ class _Client:
 
 
 class LineServer:
-    """A TCP server on ``address`` (127.0.0.1 unless a host is given) that replays lines."""
+    """A TCP server on ``address`` (127.0.0.1 unless a host is given; port 0: a free one) that
+    replays lines."""
 
     def __init__(self, address: str, *, max_queued_chunks: int = 2000) -> None:
-        host, port = parse_address(address)
+        host, port = parse_address(address, any_port=True)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._listener = socket.socket(family, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
