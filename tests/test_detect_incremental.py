@@ -22,33 +22,16 @@ from tracks_portcalls import (
     SEA_EAST,
     SEA_WEST,
     T0,
-    ZONES,
     Track,
     positions,
     statics,
+    zones_geojson,
 )
 
 from monitor.config import GeofenceSettings, Settings, StoreSettings
 from monitor.pipeline.detect import DetectSummary, detect_calls
 from monitor.store.calls import PENDING, RAW_CALLS, TRANSITS, load_calls
 from monitor.store.parquet import Store
-
-GEOJSON = {
-    "type": "FeatureCollection",
-    "features": [
-        {
-            "type": "Feature",
-            "properties": {
-                "id": z.id,
-                "name": z.name,
-                "kind": z.kind,
-                **({"port": z.port_id} if z.port_id != z.id else {}),
-            },
-            "geometry": z.geometry.__geo_interface__,
-        }
-        for z in ZONES
-    ],
-}
 
 
 def _tracks() -> list[Track]:
@@ -85,7 +68,7 @@ IDENTITY = statics(
 
 def _settings(root: Path) -> Settings:
     geo = root / "zones.geojson"
-    geo.write_text(json.dumps(GEOJSON), encoding="utf-8")
+    geo.write_text(json.dumps(zones_geojson()), encoding="utf-8")
     return Settings(
         store=StoreSettings(path=root / "store"), geofences=GeofenceSettings(files=[geo])
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.store.sqlite import connect
+from monitor.store.sqlite import connect, now_iso
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -30,10 +30,6 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sink, sent_utc);
 """
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -86,7 +82,7 @@ class Outbox:
         """Add each alert for each sink unless it is there already; return how many were new."""
         if not alerts or not sinks:
             return 0
-        now = _now()
+        now = now_iso()
         rows = [
             (a["alert_id"], sink, a["event_utc"], now, json.dumps(a, ensure_ascii=False))
             for a in alerts
@@ -116,7 +112,7 @@ class Outbox:
             conn.execute(
                 "UPDATE outbox SET sent_utc = ?, attempts = attempts + 1, last_error = NULL "
                 "WHERE alert_id = ? AND sink = ?",
-                (_now(), alert_id, sink),
+                (now_iso(), alert_id, sink),
             )
 
     def mark_failed(self, alert_id: str, sink: str, error: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.store.sqlite import connect
+from monitor.store.sqlite import connect, now_iso
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -27,10 +27,6 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, id);
 """
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,7 @@ class RunLog:
         with connect(self.root, _SCHEMA) as conn:
             cursor = conn.execute(
                 "INSERT INTO runs (job, started_utc, outcome) VALUES (?, ?, 'running')",
-                (job, _now()),
+                (job, now_iso()),
             )
             return int(cursor.lastrowid or 0)
 
@@ -93,7 +89,7 @@ class RunLog:
         with connect(self.root, _SCHEMA) as conn:
             conn.execute(
                 "UPDATE runs SET ended_utc = ?, outcome = ?, counts = ?, error = ? WHERE id = ?",
-                (_now(), outcome, json.dumps(counts, default=str), error, run_id),
+                (now_iso(), outcome, json.dumps(counts, default=str), error, run_id),
             )
 
     def abandon_running(self) -> int:

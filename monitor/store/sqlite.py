@@ -8,12 +8,18 @@ any thread may use it.
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 DB_NAME = "service.sqlite"
+
+
+def now_iso() -> str:
+    """Return the wall-clock time as stored in the database (ISO 8601 UTC, milliseconds)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def db_path(root: Path) -> Path:
