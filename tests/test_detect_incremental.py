@@ -244,3 +244,21 @@ def test_a_restart_re_reads_the_fixes_before_it_that_its_implied_speed_needs() -
     drift = Track(211_000_002).stay((-0.05, 0.05), 2, sog=None)
     drift.sail(IN_P, 20, sog=None).sail((0.08, 0.05), 5, sog=None)
     _two_parts_equal_one(drift, 12 + 6)
+
+
+def test_late_positions_restart_from_an_earlier_point_not_the_whole_history() -> None:
+    voyage = Track(273_000_009).fix(*SEA_WEST, 10)
+    for _ in range(3):
+        voyage.sail(BERTH, 2).stay(BERTH, 4).sail(SEA_EAST, 3).sail(SEA_WEST, 5)
+    feed = positions(voyage)
+    cut = feed.height - 20
+    # Three fixes from about two hours before the cut arrive with the last part.
+    late = feed.slice(cut - 12, 3)
+    first = pl.concat([feed.head(cut - 12), feed.slice(cut - 9, 9)])
+    last = pl.concat([feed.slice(cut), late])
+    expected, _ = _run([feed], {})
+    got, summaries = _run([first, last], {})
+    assert summaries[1].vessels_from_restart == 1
+    assert summaries[1].positions_processed < feed.height / 3
+    for name, frame in expected.items():
+        assert got[name].equals(frame), name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -195,3 +196,15 @@ def test_a_full_queue_drops_whole_batches_and_counts_them(tmp_path: Path) -> Non
     assert not archive.put("f", [b"y"] * 30)
     assert archive.n_dropped == 30
     assert archive.queued_lines() == 80
+
+
+def test_a_tcp_feed_waits_for_room_in_the_queue_before_dropping(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "archive", max_queued_lines=100)
+    assert archive.put("f", [b"x"] * 90)
+    started = time.monotonic()
+    assert not archive.put("f", [b"y"] * 20, wait_s=0.3)  # nobody writes: dropped after the wait
+    assert time.monotonic() - started >= 0.3
+    threading.Timer(0.2, archive.start).start()
+    assert archive.put("f", [b"z"] * 20, wait_s=5.0)  # the writer made room meanwhile
+    archive.stop()
+    assert archive.n_dropped == 20 and archive.n_written == 110

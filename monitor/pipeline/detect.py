@@ -36,7 +36,12 @@ from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.portcalls.identity import enrich
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline.restarts import new_files, position_changes, restart_points
+from monitor.pipeline.restarts import (
+    latest_points,
+    new_files,
+    position_changes,
+    restart_points,
+)
 from monitor.schema import CALLS_CHECKPOINT_SCHEMA, POSITIONS_SCHEMA, UTC_US, conform, empty_frame
 from monitor.store.calls import (
     CHECKPOINT,
@@ -176,12 +181,15 @@ def _plan(store: Store, full: bool) -> _Plan:
     )
     # A vessel is detected again from its restart point when all its new positions come after
     # the fixes that point depends on; otherwise (late positions) over its whole history.
-    vessels = new.join(RESTARTS.read(root), on="mmsi", how="left").select(
-        "mmsi",
-        *(
-            pl.when(pl.col("first_new_utc") > pl.col("valid_after_utc")).then(pl.col(c)).alias(c)
-            for c in ("window_utc", "restart_utc")
-        ),
+    usable = (
+        new.join(RESTARTS.read(root), on="mmsi")
+        .filter(pl.col("first_new_utc") > pl.col("valid_after_utc"))
+        .sort("restart_utc")
+        .group_by("mmsi")
+        .last()
+    )
+    vessels = new.select("mmsi").join(
+        usable.select("mmsi", "window_utc", "restart_utc"), on="mmsi", how="left"
     )
     statics_changed = (
         pl.scan_parquet(statics_files).select("mmsi").unique().collect()["mmsi"]
@@ -257,14 +265,26 @@ def detect_calls(settings: Settings) -> DetectSummary:
         transits=_merge(kept.transits, found.transits, vessels),
         pending=_merge(kept.pending, found.pending, vessels),
     )
-    old_restarts = RESTARTS.read(store_path).join(vessels, on="mmsi", how="anti")
+    stored_points = RESTARTS.read(store_path)
     earlier = vessels.filter(pl.col("restart_utc").is_not_null()).select("mmsi", "restart_utc")
     fresh = restart_points(positions, zones, settings.detect, earlier)
-    # A vessel re-detected from its point that has no later one keeps it: it is still valid.
-    kept_points = RESTARTS.read(store_path).join(earlier, on="mmsi", how="semi")
-    restarts = pl.concat(
-        [old_restarts, fresh, kept_points.join(fresh, on="mmsi", how="anti")]
-    ).sort("mmsi")
+    # Points up to the one a vessel was re-detected from stay valid; later ones are found again.
+    still_valid = stored_points.join(earlier.rename({"restart_utc": "used"}), on="mmsi").filter(
+        pl.col("restart_utc") <= pl.col("used")
+    )
+    restarts = latest_points(
+        pl.concat(
+            [
+                stored_points.join(vessels, on="mmsi", how="anti"),
+                still_valid.drop("used"),
+                fresh.join(
+                    still_valid.select("mmsi", "restart_utc"),
+                    on=["mmsi", "restart_utc"],
+                    how="anti",
+                ),
+            ]
+        )
+    )
     if plan.statics_changed is None or full:
         calls = enrich(detected.raw_calls, store.scan_statics().collect())
     else:

@@ -35,6 +35,9 @@ from monitor.store.parquet import compactions, live_files
 #: differently from one run over everything; the three after it must not be) and after it.
 FIXES_BEFORE = 5
 FIXES_AFTER = 4
+#: Restart points kept per vessel, one per hour: positions up to a day late still restart from
+#: a point instead of the vessel's whole history.
+POINTS_KEPT = 24
 
 
 def new_files(
@@ -105,7 +108,8 @@ def restart_points(
     settings: DetectSettings,
     not_before: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Return the latest restart point of each vessel of ``positions`` (CALLS_RESTARTS_SCHEMA).
+    """Return the restart points of the vessels of ``positions`` (CALLS_RESTARTS_SCHEMA): the
+    last of each hour, the latest ``POINTS_KEPT`` of each vessel.
 
     ``positions`` holds each vessel's fixes from some time on (its whole history, or a window
     that began four kept fixes before an earlier restart point); ``not_before`` (``mmsi``,
@@ -146,10 +150,24 @@ def restart_points(
         .join(not_before.select("mmsi", old=pl.col("restart_utc")), on="mmsi", how="left")
         .filter(pl.col("old").is_null() | (time >= pl.col("old")))
     )
-    latest = (
+    # The last point of each hour, the latest POINTS_KEPT hours: positions that arrive late
+    # restart from the latest point before them instead of the vessel's whole history.
+    points = (
         candidates.sort("mmsi", "timestamp_utc")
-        .group_by("mmsi", maintain_order=True)
+        .group_by(
+            "mmsi", pl.col("timestamp_utc").dt.truncate("1h").alias("hour"), maintain_order=True
+        )
         .last()
         .rename({"timestamp_utc": "restart_utc"})
     )
-    return latest.select([pl.col(c).cast(t) for c, t in CALLS_RESTARTS_SCHEMA.items()])
+    return latest_points(points.select(list(CALLS_RESTARTS_SCHEMA)))
+
+
+def latest_points(points: pl.DataFrame) -> pl.DataFrame:
+    """Return the latest ``POINTS_KEPT`` restart points of each vessel, sorted."""
+    return (
+        points.sort("mmsi", "restart_utc")
+        .group_by("mmsi", maintain_order=True)
+        .tail(POINTS_KEPT)
+        .select([pl.col(c).cast(t) for c, t in CALLS_RESTARTS_SCHEMA.items()])
+    )

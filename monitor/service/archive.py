@@ -112,6 +112,7 @@ class Archive:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._last_sync = time.monotonic()
+        self._sync_busy = threading.Event()
         #: Lines written to the archive, and lines dropped because the queue was full.
         self.n_written = 0
         self.n_dropped = 0
@@ -119,13 +120,20 @@ class Archive:
 
     # -- collectors' side -----------------------------------------------------------------------
 
-    def put(self, feed: str, lines: list[bytes]) -> bool:
-        """Queue ``lines`` of ``feed``; False (lines dropped and counted) if the queue is full."""
+    def put(self, feed: str, lines: list[bytes], wait_s: float = 0.0) -> bool:
+        """Queue ``lines`` of ``feed``, waiting up to ``wait_s`` for room; False (lines dropped
+        and counted) when the queue stays full."""
         if not lines:
             return True
         n = len(lines)
         data = b"\n".join(lines) + b"\n"
+        deadline = time.monotonic() + wait_s
         with self._cond:
+            while not self._stopping and self._queued_lines + n > self.max_queued_lines:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
             if self._stopping or self._queued_lines + n > self.max_queued_lines:
                 self.n_dropped += n
                 return False
@@ -259,12 +267,35 @@ class Archive:
                 # The hour is over: close it, so the ingest job can compress it.
                 self._close(feed)
         now = time.monotonic()
-        if force_sync or now - self._last_sync >= self.sync_s:
+        if force_sync:
             for handle in list(self._files.values()):
                 if handle.dirty:
                     os.fsync(handle.fd)
                     handle.dirty = False
+        elif now - self._last_sync >= self.sync_s and not self._sync_busy.is_set():
+            # Synced on a thread of its own: a sync can take a while on a busy disk, and lines
+            # must go on being written meanwhile.
+            fds = []
+            for handle in list(self._files.values()):
+                if handle.dirty:
+                    fds.append(os.dup(handle.fd))
+                    handle.dirty = False
+            if fds:
+                self._sync_busy.set()
+                threading.Thread(target=self._sync, args=(fds,), daemon=True).start()
             self._last_sync = now
+
+    def _sync(self, fds: list[int]) -> None:
+        try:
+            for fd in fds:
+                try:
+                    os.fsync(fd)
+                except OSError as exc:
+                    log.error("archive: cannot sync to disk: %s", exc)
+                finally:
+                    os.close(fd)
+        finally:
+            self._sync_busy.clear()
 
     # -- the ingest job's side ------------------------------------------------------------------
 

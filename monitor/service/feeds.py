@@ -27,13 +27,16 @@ log = logging.getLogger(__name__)
 
 #: How often a blocked socket call wakes up to check for shutdown.
 _POLL_S = 0.5
+#: A TCP feed waits this long for room in the archive's queue before it drops lines: meanwhile
+#: TCP slows the sender down, and nothing is lost to a short stall of the disk.
+TCP_BACKPRESSURE_S = 2.0
 _RECV_BYTES = 1 << 16
 
 
 class LineSink(Protocol):
     """Where collectors put lines (the archive)."""
 
-    def put(self, feed: str, lines: list[bytes]) -> bool: ...
+    def put(self, feed: str, lines: list[bytes], wait_s: float = 0.0) -> bool: ...
 
 
 @dataclass
@@ -112,6 +115,9 @@ class _RateLimit:
 class Collector:
     """Base of the collectors: a thread, a stop event, the feed's state and its line path."""
 
+    #: How long to wait for room in the archive's queue before dropping lines.
+    backpressure_s = 0.0
+
     def __init__(self, settings: FeedSettings, sink: LineSink) -> None:
         self.settings = settings
         self.sink = sink
@@ -157,7 +163,7 @@ class Collector:
             if not lines:
                 return
         stamped = self._stamper.stamp(lines, int(now * 1000))
-        if self.sink.put(self.settings.name, stamped):
+        if self.sink.put(self.settings.name, stamped, self.backpressure_s):
             self.state.count_lines(len(stamped), now)
         else:
             self.state.drop("queue_full", len(stamped))
@@ -165,6 +171,8 @@ class Collector:
 
 class TcpCollector(Collector):
     """Connects to ``address`` and reads NMEA lines; reconnects with backoff and jitter."""
+
+    backpressure_s = TCP_BACKPRESSURE_S
 
     def run(self) -> None:
         assert self.settings.address is not None
