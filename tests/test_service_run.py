@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from service_fixtures import (
@@ -28,6 +29,7 @@ from service_fixtures import (
 
 from monitor.alerts.outbox import Outbox
 from monitor.config import load_config
+from monitor.errors import StoreError
 from monitor.service.runner import Service
 from monitor.service.status import service_status
 from monitor.store.parquet import Store
@@ -270,3 +272,16 @@ def test_secrets_never_appear_in_logs_status_run_log_or_outbox(tmp_path: Path) -
     assert any("***" in (e.last_error or "") for e in outbox)  # the quoted password, masked
     for secret in (WEBHOOK_TOKEN, SMTP_PASSWORD):
         assert all(secret.encode() not in text for text in texts), secret
+
+
+def test_one_service_per_store(tmp_path: Path) -> None:
+    first = _service(tmp_path, "")
+    first.start()
+    try:
+        with pytest.raises(StoreError, match="another monitor serve"):
+            _service(tmp_path, "").start()
+    finally:
+        first.stop()
+    second = _service(tmp_path, "")
+    second.start()  # the first one has let go
+    second.stop()

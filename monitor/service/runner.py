@@ -11,6 +11,7 @@ job cut short by a second signal (which exits at once) leaves no partial data ei
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -33,6 +34,7 @@ from monitor.service.inbox import InboxWatcher
 from monitor.service.jobs import Jobs, ReportKind
 from monitor.service.logs import LogFormat, Redactor, setup_logging
 from monitor.service.status import HEARTBEAT_S, write_heartbeat
+from monitor.store.lock import SERVICE_LOCK_NAME, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class Service:
             },
         )
         self.started_utc = dt.datetime.now(dt.UTC)
+        self._held = contextlib.ExitStack()
         self.stopping = threading.Event()
         self._signals = 0
         self._state = "starting"
@@ -86,8 +89,14 @@ class Service:
     # -- start and stop -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the archive, the collectors, the scheduler and the heartbeat."""
+        """Start the archive, the collectors, the scheduler and the heartbeat.
+
+        Raises StoreError when another ``monitor serve`` runs on the same store.
+        """
         store = self.settings.store.path
+        self._held.enter_context(
+            writer_lock(store, name=SERVICE_LOCK_NAME, holder="another monitor serve")
+        )
         abandoned = self.jobs.runlog.abandon_running()
         if abandoned:
             log.warning(
@@ -161,6 +170,7 @@ class Service:
             self._beat_thread.join()
         self._state = "stopped"
         self._write_heartbeat()
+        self._held.close()
         log.info(
             "stopped: %d line(s) archived, %d dropped",
             self.archive.n_written,
