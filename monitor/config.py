@@ -189,8 +189,9 @@ class FeedSettings(_Section):
     #: NMEA 0183 sentences are at most 82 characters; with tag blocks a few hundred. A longer
     #: line is garbage or an attack and is dropped (counted), so a line is never held without end.
     max_line_bytes: int = Field(1024, ge=128, le=65536)
-    #: Lines beyond this rate are dropped and counted: a flood cannot fill the disk or memory.
-    #: A busy regional feed sends a few hundred lines a second.
+    #: Beyond this rate a TCP feed is read more slowly (TCP slows the sender down) and a UDP
+    #: feed's lines are dropped and counted: a flood cannot fill the disk or memory. A busy
+    #: regional feed sends a few hundred lines a second.
     max_lines_per_s: float = Field(20_000.0, gt=0)
     #: TCP: first wait before reconnecting; doubled (with jitter) after each failure ...
     reconnect_min_s: float = Field(1.0, gt=0, le=3600)

@@ -66,6 +66,21 @@ def test_stamped_lines_decode_at_their_receive_time_and_own_times_are_kept() -> 
     assert times == [EPOCH0 - 3600, received_ms / 1000, received_ms / 1000, 1714521000]
 
 
+def test_later_parts_of_a_message_timed_at_its_source_are_not_stamped() -> None:
+    # DMA's stream: a $PGHP header times part 1; part 2 follows with no time of its own.
+    lines = [
+        b"$PGHP,1,2013,11,12,12,0,0,869,219,,2190074,1,05*12",
+        b"!BSVDM,2,1,1,B,53uRcl02<VQA<A5B22098U=@tj2222222222220N3`?5540Ht@4jhAiC,0*62",
+        b"!BSVDM,2,2,1,B,`88888888888880,2*67",
+        b"!BSVDM,2,1,2,A,53uRcl02<VQA<A5B22098U=@tj2222222222220N3`?5540Ht@4jhAiC,0*61",
+        b"!BSVDM,2,2,2,A,`88888888888880,2*64",
+    ]
+    out = LineStamper().stamp(lines, 5000)
+    assert out[:3] == lines[:3]
+    # Without a header the first part is stamped, and its second part with the same time.
+    assert out[3].startswith(b"\\c:5000*") and out[4].startswith(b"\\c:5000*")
+
+
 def test_a_pghp_header_times_the_next_sentence_and_it_is_not_stamped() -> None:
     stamper = LineStamper()
     out = stamper.stamp([b"$PGHP,1,2024,5,1,0,0,0,0,,,,*00", b"!AIVDM,x", b"!AIVDM,y"], 5000)
@@ -171,23 +186,44 @@ def test_udp_listener_is_not_reachable_on_other_interfaces(tmp_path: Path) -> No
         collector.stop()
 
 
-def test_a_flood_beyond_the_rate_limit_is_dropped_and_counted(tmp_path: Path) -> None:
-    lines = distinct_lines(3000)
-    server = NmeaServer()
-    server.serve([lines])
+def test_a_udp_flood_beyond_the_rate_limit_is_dropped_and_counted(tmp_path: Path) -> None:
+    port = free_port()
     archive = Archive(tmp_path / "archive")
     archive.start()
-    collector = _collector("tcp", f"127.0.0.1:{server.port}", archive, max_lines_per_s=500)
+    collector = _collector("udp", f"127.0.0.1:{port}", archive, max_lines_per_s=500)
     collector.start()
-    server.join()
+    wait_for(lambda: collector.state.state == "listening", what="listening")
+    lines = distinct_lines(3000)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for i in range(0, len(lines), 30):
+            sender.sendto("\n".join(lines[i : i + 30]).encode(), ("127.0.0.1", port))
+            time.sleep(0.002)  # not faster than the kernel's buffer takes them
     wait_for(
         lambda: archive.n_written + collector.state.dropped["rate_limit"] == len(lines),
-        what="every line archived or dropped",
+        what="every datagram archived or dropped",
     )
     collector.stop()
     archive.stop()
     assert collector.state.dropped["rate_limit"] > 1000
     assert archive.n_written < 2000
+
+
+def test_a_tcp_feed_over_its_rate_is_slowed_down_and_loses_nothing(tmp_path: Path) -> None:
+    lines = distinct_lines(1500)
+    server = NmeaServer()
+    server.serve([lines])
+    archive = Archive(tmp_path / "archive")
+    archive.start()
+    collector = _collector("tcp", f"127.0.0.1:{server.port}", archive, max_lines_per_s=500)
+    started = time.monotonic()
+    collector.start()
+    server.join()
+    wait_for(lambda: archive.n_written == len(lines), what="every line archived")
+    took_s = time.monotonic() - started
+    collector.stop()
+    archive.stop()
+    assert not collector.state.dropped
+    assert took_s >= 1.5  # 1,500 lines at 500 a second, after a first second's burst
 
 
 def test_a_full_queue_drops_whole_batches_and_counts_them(tmp_path: Path) -> None:

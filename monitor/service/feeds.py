@@ -104,6 +104,7 @@ class _RateLimit:
         self.at = time.monotonic()
 
     def allow(self, n: int) -> int:
+        """Return how many of ``n`` lines may pass now (the rest are over the rate)."""
         now = time.monotonic()
         self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
         self.at = now
@@ -111,12 +112,21 @@ class _RateLimit:
         self.tokens -= allowed
         return allowed
 
+    def delay_s(self, n: int) -> float:
+        """Take ``n`` lines' worth of tokens; return how long to wait before they are due."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate) - n
+        self.at = now
+        return max(0.0, -self.tokens / self.rate)
+
 
 class Collector:
     """Base of the collectors: a thread, a stop event, the feed's state and its line path."""
 
     #: How long to wait for room in the archive's queue before dropping lines.
     backpressure_s = 0.0
+    #: Slow down (True) or drop lines (False) beyond ``max_lines_per_s``.
+    throttle = False
 
     def __init__(self, settings: FeedSettings, sink: LineSink) -> None:
         self.settings = settings
@@ -152,16 +162,23 @@ class Collector:
         raise NotImplementedError
 
     def deliver(self, lines: list[bytes]) -> None:
-        """Stamp ``lines`` and pass them to the archive, dropping what exceeds the limits."""
+        """Stamp ``lines`` and pass them to the archive, within the feed's limits.
+
+        Over ``max_lines_per_s``, a TCP feed waits (TCP then slows the sender: nothing is lost)
+        and a UDP feed drops lines (counted): nothing can slow a UDP sender down.
+        """
         if not lines:
             return
+        if self.throttle:
+            self._stop.wait(self._limit.delay_s(len(lines)))
+        else:
+            allowed = self._limit.allow(len(lines))
+            if allowed < len(lines):
+                self.state.drop("rate_limit", len(lines) - allowed)
+                lines = lines[:allowed]
+                if not lines:
+                    return
         now = time.time()
-        allowed = self._limit.allow(len(lines))
-        if allowed < len(lines):
-            self.state.drop("rate_limit", len(lines) - allowed)
-            lines = lines[:allowed]
-            if not lines:
-                return
         stamped = self._stamper.stamp(lines, int(now * 1000))
         if self.sink.put(self.settings.name, stamped, self.backpressure_s):
             self.state.count_lines(len(stamped), now)
@@ -173,6 +190,7 @@ class TcpCollector(Collector):
     """Connects to ``address`` and reads NMEA lines; reconnects with backoff and jitter."""
 
     backpressure_s = TCP_BACKPRESSURE_S
+    throttle = True
 
     def run(self) -> None:
         assert self.settings.address is not None

@@ -39,12 +39,21 @@ def _with_time(block: bytes, received_ms: int) -> bytes:
     return b"%s*%02X" % (body, _xor(body))
 
 
+def _later_part(sentence: bytes) -> bool:
+    """Return whether an AIS sentence is part 2 or later of a multi-part message."""
+    fields = sentence.split(b",", 3)
+    return len(fields) > 3 and fields[2] not in (b"", b"1") and fields[1] != b"1"
+
+
 @dataclass
 class LineStamper:
     """Adds receive times to the sentences of one feed (remembers a time-giving line before)."""
 
     #: The line before timed this one ($PGHP header, or a tag block with c: on its own line).
     timed_next: bool = False
+    #: The last first part of a multi-part message came with a time of its own: its later
+    #: parts, which follow it without one, are left as they are (the message takes its time).
+    part_one_timed: bool = False
 
     def stamp(self, lines: list[bytes], received_ms: int) -> list[bytes]:
         """Return ``lines`` with the receive-time tag block on every AIS sentence without a time."""
@@ -53,7 +62,12 @@ class LineStamper:
         for line in lines:
             first = line[:1]
             if first == b"!":
-                if not self.timed_next and not _has_trailing_epoch(line):
+                timed = self.timed_next or _has_trailing_epoch(line)
+                if _later_part(line):
+                    timed = timed or self.part_one_timed
+                else:
+                    self.part_one_timed = timed
+                if not timed:
                     line = tag + line
                 self.timed_next = False
             elif first == b"\\":
@@ -74,9 +88,15 @@ class LineStamper:
             self.timed_next = has_time
             return line
         timed, self.timed_next = self.timed_next, False
-        if has_time or timed or not rest.startswith(b"!") or _has_trailing_epoch(rest):
-            return line
-        return b"\\" + _with_time(block, received_ms) + b"\\" + rest
+        if rest.startswith(b"!"):
+            own = has_time or timed or _has_trailing_epoch(rest)
+            if _later_part(rest):
+                own = own or self.part_one_timed
+            else:
+                self.part_one_timed = own
+            if not own:
+                return b"\\" + _with_time(block, received_ms) + b"\\" + rest
+        return line
 
 
 @dataclass
