@@ -81,6 +81,24 @@ def test_later_parts_of_a_message_timed_at_its_source_are_not_stamped() -> None:
     assert out[3].startswith(b"\\c:5000*") and out[4].startswith(b"\\c:5000*")
 
 
+def test_a_header_that_ends_a_read_waits_for_its_sentence(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "archive", sync_s=0)
+    archive.start()
+    collector = _collector("udp", "127.0.0.1:9", archive)
+    header, sentence = b"$PGHP,1,2013,11,12,12,0,0,11,219,,2190067,1,62*26", untagged(1).encode()
+    collector.deliver([sentence, b"\\si:AISD*3F\\", header])
+    assert archive.wait_written()
+    assert archived_lines(tmp_path / "archive")[-1].endswith(untagged(1))
+    collector.deliver([sentence])
+    collector.deliver([], final=True)
+    archive.stop()
+    assert [x.encode() for x in archived_lines(tmp_path / "archive")[-3:]] == [
+        b"\\si:AISD*3F\\",
+        header,
+        sentence,
+    ]
+
+
 def test_a_pghp_header_times_the_next_sentence_and_it_is_not_stamped() -> None:
     stamper = LineStamper()
     out = stamper.stamp([b"$PGHP,1,2024,5,1,0,0,0,0,,,,*00", b"!AIVDM,x", b"!AIVDM,y"], 5000)

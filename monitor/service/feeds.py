@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from monitor.config import FeedSettings, parse_address
-from monitor.service.lines import LineFramer, LineStamper, datagram_lines
+from monitor.service.lines import LineFramer, LineStamper, datagram_lines, is_prefix_line
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,9 @@ class Collector:
         self._thread: threading.Thread | None = None
         self._stamper = LineStamper()
         self._limit = _RateLimit(settings.max_lines_per_s)
+        #: A $PGHP header or lone tag block that ended the last batch, held until its sentence
+        #: comes: the archive never ends with a header whose sentence an ingest would read apart.
+        self._held: list[bytes] = []
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -151,6 +154,7 @@ class Collector:
     def _guarded(self) -> None:
         try:
             self.run()
+            self.deliver([], final=True)
         except Exception as exc:
             # A collector never takes the service down; it says why it stopped.
             log.exception("feed %s: stopped by an unexpected error", self.settings.name)
@@ -161,12 +165,20 @@ class Collector:
     def run(self) -> None:
         raise NotImplementedError
 
-    def deliver(self, lines: list[bytes]) -> None:
+    def deliver(self, lines: list[bytes], *, final: bool = False) -> None:
         """Stamp ``lines`` and pass them to the archive, within the feed's limits.
 
         Over ``max_lines_per_s``, a TCP feed waits (TCP then slows the sender: nothing is lost)
-        and a UDP feed drops lines (counted): nothing can slow a UDP sender down.
+        and a UDP feed drops lines (counted): nothing can slow a UDP sender down. ``final``: the
+        connection ended, a held header goes too.
         """
+        if self._held:
+            lines, self._held = self._held + lines, []
+        if not final:
+            cut = len(lines)
+            while cut and is_prefix_line(lines[cut - 1]):
+                cut -= 1
+            lines, self._held = lines[:cut], lines[cut:]
         if not lines:
             return
         if self.throttle:
@@ -266,6 +278,7 @@ class TcpCollector(Collector):
             self.deliver(lines)
         if framer.reset():
             self.state.drop("cut_by_disconnect", 1)
+        self.deliver([], final=True)
         if self._stop.is_set():
             return received
         self.state.set("reconnecting", error=f"disconnected from {where}: {reason}")

@@ -39,6 +39,13 @@ def _with_time(block: bytes, received_ms: int) -> bytes:
     return b"%s*%02X" % (body, _xor(body))
 
 
+def is_prefix_line(line: bytes) -> bool:
+    """Return whether ``line`` only times the sentence after it ($PGHP, a lone tag block)."""
+    return line.startswith(b"$PGHP") or (
+        line.startswith(b"\\") and line.endswith(b"\\") and len(line) > 1
+    )
+
+
 def _later_part(sentence: bytes) -> bool:
     """Return whether an AIS sentence is part 2 or later of a multi-part message."""
     fields = sentence.split(b",", 3)
