@@ -6,9 +6,11 @@ Every threshold carries its unit in its name. Paths in a config file are relativ
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import tomllib
 import typing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -22,8 +24,10 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.core.geo import METRES_PER_DEG
 from monitor.errors import ConfigError
 
+log = logging.getLogger(__name__)
 ZoneKind = Literal["port", "berth", "anchorage", "area"]
 
 
@@ -65,6 +69,25 @@ class IngestSettings(_Section):
     #: Two receptions of the same message within this window are stored once.
     duplicate_window_s: float = Field(60.0, ge=0)
     csv_columns: CsvColumns | None = None
+    #: Messages timed earlier are rejected ("time_out_of_range"): AIS was first standardised in
+    #: 1998 (ITU-R M.1371-0), so an earlier time is a broken clock or a misread field, and one
+    #: such row must not send reports and day partitions decades away.
+    min_time_utc: datetime = datetime(1998, 1, 1, tzinfo=UTC)
+    #: Messages timed more than this many hours after the wall clock at ingest are rejected
+    #: ("time_out_of_range"). The only use of the clock outside bookkeeping: a feed cannot
+    #: report the future, but a receiver clock a few hours fast or local time written as UTC
+    #: (up to +14 h) should still be stored.
+    max_future_h: float = Field(24.0, ge=0)
+
+    @field_validator("min_time_utc")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # A time without a zone is UTC, like every time the monitor reads.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: Circles stay clear of the poles (the northernmost ports, in Svalbard, lie near 79°N).
+MAX_CIRCLE_LAT_DEG = 85.0
 
 
 class CircleZone(_Section):
@@ -78,6 +101,18 @@ class CircleZone(_Section):
     radius_m: float = Field(gt=0, le=200_000)
     port: str | None = None
     country: str | None = None
+
+    @model_validator(mode="after")
+    def _clear_of_the_poles(self) -> CircleZone:
+        # A circle is drawn in a flat projection around its centre; near a pole, where the
+        # meridians meet, its longitudes would blow up (1e14 at the pole itself).
+        reach_deg = abs(self.lat) + self.radius_m / METRES_PER_DEG
+        if reach_deg > MAX_CIRCLE_LAT_DEG:
+            raise ValueError(
+                f"a circle reaching beyond {MAX_CIRCLE_LAT_DEG:g}° latitude cannot be drawn "
+                "(near a pole the meridians meet); draw the zone as a GeoJSON polygon instead"
+            )
+        return self
 
 
 class GeofenceSettings(_Section):
@@ -109,10 +144,6 @@ class DetectSettings(_Section):
     #: anchorage to the berth must not split the call, nor make the pass through the anchorage a
     #: transit. 3 h covers 30 km at 5 kn; a ship that comes back later made a new call. 0: never.
     merge_gap_h: float = Field(3.0, ge=0)
-    #: A position implying more than this speed from its neighbours is an outlier and ignored:
-    #: merchant ships make under 30 kn, so 50 kn leaves room for fast ferries but not for bad fixes
-    #: or spoofed jumps.
-    max_speed_kn: float = Field(50.0, gt=0)
 
     @model_validator(mode="after")
     def _speeds_ordered(self) -> DetectSettings:
@@ -122,6 +153,40 @@ class DetectSettings(_Section):
                 "speed); raise move_speed_kn or lower stop_speed_kn"
             )
         return self
+
+
+class TrackSettings(_Section):
+    """Segmentation of each MMSI's positions into tracks, one per transmitter (gpsdio-segment)."""
+
+    #: A position joins a track only if reaching it from the track's last position needs at most
+    #: this speed: merchant ships make under 30 kn, so 50 kn leaves room for fast ferries but not
+    #: for a second ship on the same MMSI, bad fixes or spoofed jumps.
+    max_speed_kn: float = Field(50.0, gt=0)
+    #: Time added (in quadrature) to the interval between two positions when judging that speed:
+    #: logging clocks jitter by up to a minute and step back by minutes, and one message can be
+    #: logged again minutes later, so two close fixes can look seconds apart and km apart.
+    #: 300 s at 50 kn lets positions up to 7.7 km apart join at once.
+    clock_slack_s: float = Field(300.0, ge=0, le=3600)
+    #: A track silent this long is closed: it no longer competes for positions with tracks heard
+    #: since, and takes a position only when no open track can (gpsdio-segment: 24 h).
+    max_silence_h: float = Field(24.0, gt=0)
+    #: A run of at most this many positions that jumps away from a longer track of its MMSI and
+    #: comes back (GPS fault, spoofing burst) belongs to no track: it is dropped and reported as a
+    #: position_jump event. 1 is a lone outlier; bursts seen in real feeds last tens of reports.
+    max_jump_reports: int = Field(50, ge=0)
+    #: ... and lasts at most this long; a longer run is a track of its own.
+    max_jump_h: float = Field(3.0, ge=0)
+
+
+class EventSettings(_Section):
+    """Identity and spoofing events (shared MMSIs, position jumps, identity changes)."""
+
+    #: Two tracks of one MMSI, active at the same time, are two transmitters (a shared_mmsi event)
+    #: when they are farther apart than one ship could sail at tracks.max_speed_kn by this much.
+    shared_min_distance_km: float = Field(10.0, gt=0)
+    #: An event names the nearest configured port within this distance (port_id,
+    #: port_distance_km); farther events name none.
+    port_radius_km: float = Field(50.0, ge=0)
 
 
 class ReportSettings(_Section):
@@ -421,11 +486,34 @@ class Settings(_Section):
     ingest: IngestSettings = IngestSettings()
     geofences: GeofenceSettings = GeofenceSettings()
     detect: DetectSettings = DetectSettings()
+    tracks: TrackSettings = TrackSettings()
+    events: EventSettings = EventSettings()
     report: ReportSettings = ReportSettings()
     service: ServiceSettings = ServiceSettings()
     alerts: AlertSettings = AlertSettings()
     #: The file this was loaded from, None for defaults.
     source_path: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: object) -> object:
+        """Read ``detect.max_speed_kn`` (where configs before [tracks] set it) as tracks'."""
+        if not isinstance(data, dict) or not isinstance(data.get("detect"), dict):
+            return data
+        if "max_speed_kn" not in data["detect"]:
+            return data
+        detect = dict(data["detect"])
+        speed = detect.pop("max_speed_kn")
+        tracks = data.get("tracks", {})
+        if not isinstance(tracks, dict):
+            return data
+        if "max_speed_kn" in tracks and tracks["max_speed_kn"] != speed:
+            raise ValueError(
+                "detect.max_speed_kn and tracks.max_speed_kn differ; the speed limit is now "
+                "tracks.max_speed_kn: remove detect.max_speed_kn"
+            )
+        log.warning("detect.max_speed_kn is now tracks.max_speed_kn; move it to [tracks]")
+        return {**data, "detect": detect, "tracks": {**tracks, "max_speed_kn": speed}}
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
@@ -555,18 +643,33 @@ def parse_config(text: str, path: Path | None = None) -> Settings:
         raise ConfigError(_format_errors(exc, where)) from exc
 
 
+def read_utf8(path: Path, what: str, check: str) -> str:
+    """Return the text of the UTF-8 file ``path`` (a byte-order mark is dropped).
+
+    Raises ConfigError naming the file, and where it is not UTF-8; ``what`` names the file in
+    the message ("config file") and ``check`` says what to check when it cannot be read.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror}); {check}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, column "
+            f"{column}); save it as UTF-8 (in most editors: Save As, encoding UTF-8)"
+        ) from exc
+
+
 def load_config(path: Path | str | None) -> Settings:
     """Return the settings in the TOML file at ``path``, or the defaults when ``path`` is None."""
     if path is None:
         return Settings()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read config file ({exc.strerror}); check the path"
-        ) from exc
-    return parse_config(text, path)
+    return parse_config(read_utf8(path, "config file", "check the path"), path)
 
 
 def shipped_config_path(name: str = "korea") -> Path:

@@ -31,26 +31,6 @@ SEA_WEST = (-0.3, 0.05)
 SEA_EAST = (0.6, 0.05)
 
 
-def zones_geojson() -> dict[str, object]:
-    """Return ``ZONES`` as a GeoJSON FeatureCollection, as a geofence file holds them."""
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {
-                    "id": zone.id,
-                    "name": zone.name,
-                    "kind": zone.kind,
-                    **({"port": zone.port_id} if zone.port_id != zone.id else {}),
-                },
-                "geometry": zone.geometry.__geo_interface__,
-            }
-            for zone in ZONES
-        ],
-    }
-
-
 class Track:
     """One vessel's positions, built step by step in message time."""
 

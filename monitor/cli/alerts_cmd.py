@@ -7,11 +7,10 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.options import DATE_FORMS, UtcTime, config_option, resolve_settings, store_option
-from monitor.cli.output import make_console
+from monitor.cli.output import make_console, markup_text
 
 
 @click.command("alerts")
@@ -62,12 +61,12 @@ def alerts_command(
             state += f": {entry.last_error})" if entry.last_error else ")"
         table.add_row(
             entry.event_utc.replace("T", " ").removesuffix("Z"),
-            escape(f"{alert['rule']} ({alert['when']})"),
-            escape(alert.get("vessel_name") or "?"),
+            markup_text(f"{alert['rule']} ({alert['when']})"),
+            markup_text(alert.get("vessel_name") or "?"),
             str(alert.get("mmsi")),
-            escape(alert.get("port_name") or alert.get("port_id") or ""),
-            escape(entry.sink),
-            escape(state),
+            markup_text(alert.get("port_name") or alert.get("port_id") or ""),
+            markup_text(entry.sink),
+            markup_text(state),
         )
     console.print(table)
 

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.options import config_option, resolve_settings, store_option
-from monitor.cli.output import make_console
+from monitor.cli.output import make_console, markup_text
 
 
 @click.command("serve")
@@ -74,11 +73,11 @@ def _jobs_table(jobs: list[dict[str, Any]], now: dt.datetime) -> Table:
             outcome += f": {last['error']}"
         took = last.get("duration_s")
         table.add_row(
-            escape(job["job"]),
+            markup_text(job["job"]),
             _ago(last.get("started_utc"), now),
             f"{took:.1f} s" if took is not None else "-",
-            escape(outcome),
-            escape(shown),
+            markup_text(outcome),
+            markup_text(shown),
             _ago(job.get("next_run_utc"), now),
         )
     return table
@@ -94,14 +93,14 @@ def _feeds_table(feeds: list[dict[str, Any]], now: dt.datetime) -> Table:
         unit = "files" if feed["type"] == "inbox" else "lines"
         dropped = ", ".join(f"{k} {v}" for k, v in (feed.get("dropped") or {}).items())
         table.add_row(
-            escape(feed["name"]),
+            markup_text(feed["name"]),
             feed["type"],
             feed["state"],
             _ago(since_iso, now),
             f"{feed['lines_last_minute']:,} {unit}",
             f"{feed['lines_total']:,}",
-            escape(dropped or "-"),
-            escape(feed.get("last_error") or "-"),
+            markup_text(dropped or "-"),
+            markup_text(feed.get("last_error") or "-"),
         )
     return table
 
@@ -126,11 +125,11 @@ def status_command(
         return
     console = make_console()
     service = status["service"]
-    line = f"service: {escape(service['state'])}"
+    line = f"service: {markup_text(service['state'])}"
     if service.get("pid") and service["state"] == "running":
         line += f" (pid {service['pid']}, since {_ago(service.get('started_utc'), now)})"
     console.print(line)
-    console.print(f"store:   {escape(status['store'])}")
+    console.print(f"store:   {markup_text(status['store'])}")
     data = status["data"]
     if data is None:
         console.print("data:    no store yet")
@@ -144,14 +143,14 @@ def status_command(
         per_port = ", ".join(f"{k} {v}" for k, v in data["in_port_per_port"].items())
         console.print(
             f"         {data['vessels_in_port']} vessel(s) in port now"
-            + (f" ({escape(per_port)})" if per_port else "")
+            + (f" ({markup_text(per_port)})" if per_port else "")
         )
     archive = service.get("archive")
     if archive:
         console.print(
-            f"archive: {escape(archive['root'])}: {archive['lines_written']:,} lines written, "
+            f"archive: {markup_text(archive['root'])}: {archive['lines_written']:,} lines written, "
             f"{archive['lines_dropped']:,} dropped, {archive['lines_queued']:,} queued"
-            + (f"; error: {escape(archive['error'])}" if archive.get("error") else "")
+            + (f"; error: {markup_text(archive['error'])}" if archive.get("error") else "")
         )
     if status["jobs"]:
         console.print(_jobs_table(status["jobs"], now))

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     show_default=True,
     metavar="NAME",
     help="default: realistic noise; clean: no noise or dark vessels; noisy: more feed damage; "
-    "dark: many silences; busy: more traffic and faster reports.",
+    "dark: many silences; busy: more traffic and faster reports; hard: shared MMSIs, displaced "
+    "bursts, satellite-only reception at sea, receiver outages, clock steps.",
 )
 @click.option(
     "--output",

@@ -1,22 +1,17 @@
-"""The detection job: port calls of every vessel with new positions, written into the store.
+"""The detection job: tracks, port calls and events of the vessels with new positions, written
+into the store.
 
-Detection is incremental by vessel, and within a vessel from a restart point. Detection of one
-vessel depends only on its own positions, so the result is exactly the result of one run over all
-the data, whatever the order and the split of the ingests:
+Detection is incremental by vessel. A checkpoint keeps, per vessel, the number of stored positions
+and their first and last time; a run re-detects, over its whole stored history, every vessel whose
+checkpoint changed (new positions, however late they arrive) and keeps the stored calls of the
+others. Detection of one vessel depends only on its own positions, so the result is exactly the
+result of one run over all the data, whatever the order and the split of the ingests. A change of
+geofences or detection thresholds re-runs every vessel.
 
-* Which vessels have new positions: the data files the last run had seen are recorded, and only
-  the files written since are read (a compaction's journal tells which files it merged). When
-  files went away otherwise (retention, or a compaction no longer in sight), every vessel's
-  positions are counted again and compared with the checkpoint (count, first and last time).
-* From where: after each run, each vessel gets a restart point (:mod:`monitor.pipeline.restarts`),
-  a fix at sea after which the detector's state depends on nothing before it. A vessel whose new
-  positions all come after the point's ``valid_after_utc`` is detected again from there only; one
-  with older (late) positions over its whole history. So a cycle reads the new positions and the
-  current stay of each vessel that has some, not months of history.
-
-A change of geofences or detection thresholds re-runs every vessel. Identity (name, IMO, call
-sign, ship type, destination, draughts) is joined from the static reports for every vessel with
-new calls or new static reports, since a static report can arrive after the positions of a call.
+Identity (name, IMO, call sign, ship type, destination, draughts) is joined from the static
+reports on every run, since a static report can arrive after the positions of a call. Events
+are found on every run from the stored tracks and all static reports, and replace the store's
+events table.
 """
 
 from __future__ import annotations
@@ -31,33 +26,24 @@ from typing import Any
 import polars as pl
 import shapely
 
+from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
 from monitor.analyse.geofences import Zone, load_zones
+from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis
 from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.portcalls.identity import enrich
+from monitor.analyse.tracks import concurrent_tracks
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline.restarts import (
-    latest_points,
-    new_files,
-    position_changes,
-    restart_points,
-)
-from monitor.schema import CALLS_CHECKPOINT_SCHEMA, POSITIONS_SCHEMA, UTC_US, conform, empty_frame
-from monitor.store.calls import (
-    CHECKPOINT,
-    RESTARTS,
-    Detected,
-    detected_with,
-    load_calls,
-    save_detection,
-    seen_files,
-)
-from monitor.store.parquet import Store, live_files
+from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
+from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
+from monitor.store.events import save_events
+from monitor.store.locks import ANALYSIS_WAIT_S
+from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 2
+DETECTOR_VERSION = 3
 
 
 @dataclass
@@ -66,7 +52,8 @@ class DetectSummary:
 
     vessels_processed: int = 0
     positions_processed: int = 0
-    outliers_dropped: int = 0
+    #: Positions dropped as displaced: runs that jumped away from their track and came back.
+    positions_dropped: int = 0
     calls_total: int = 0
     calls_new: int = 0
     calls_open: int = 0
@@ -75,12 +62,19 @@ class DetectSummary:
     visits_pending: int = 0
     #: True when every vessel was re-detected (first run, or geofences/thresholds changed).
     full_run: bool = True
-    #: Vessels re-detected from a restart point rather than over their whole history.
-    vessels_from_restart: int = 0
     #: Calls per port id, all stored calls.
     calls_per_port: dict[str, int] = field(default_factory=dict)
     #: Transits per port id, all stored transits.
     transits_per_port: dict[str, int] = field(default_factory=dict)
+    #: Tracks of all vessels (one per transmitter; an MMSI used by two ships has two).
+    tracks_total: int = 0
+    #: MMSIs with more than one track.
+    mmsis_several_tracks: int = 0
+    #: MMSIs with two tracks far apart at the same time (a shared_mmsi event).
+    mmsis_shared: int = 0
+    events_total: int = 0
+    #: Events per kind, all stored events.
+    events_per_kind: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as plain JSON-ready values."""
@@ -90,16 +84,17 @@ class DetectSummary:
 def _fingerprint(zones: list[Zone], settings: Settings) -> str:
     digest = hashlib.sha256()
     digest.update(f"v{DETECTOR_VERSION}|{settings.detect.model_dump_json()}".encode())
+    digest.update(settings.tracks.model_dump_json().encode())
+    digest.update(settings.events.model_dump_json().encode())
     for zone in zones:
         digest.update(f"|{zone.id}|{zone.name}|{zone.kind}|{zone.port_id}|".encode())
         digest.update(shapely.to_wkb(zone.geometry))
     return digest.hexdigest()
 
 
-def _vessel_checkpoint(store: Store) -> pl.DataFrame:
+def _vessel_checkpoint(positions: pl.LazyFrame) -> pl.DataFrame:
     checkpoint = (
-        store.scan_positions()
-        .filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+        positions.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
         .group_by("mmsi")
         .agg(
             n_positions=pl.len().cast(pl.UInt32),
@@ -111,136 +106,12 @@ def _vessel_checkpoint(store: Store) -> pl.DataFrame:
     return conform(checkpoint, CALLS_CHECKPOINT_SCHEMA)
 
 
-def _data_folders(store: Store) -> dict[str, list[Path]]:
-    return {
-        "positions": sorted(store.positions_dir.glob("date=*")),
-        "statics": [store.statics_dir],
-    }
-
-
-@dataclass
-class _Plan:
-    """What a run re-detects: per changed vessel, from where (null: its whole history)."""
-
-    #: mmsi, window_utc (null: whole history), restart_utc (null: whole history).
-    vessels: pl.DataFrame
-    checkpoint: pl.DataFrame
-    #: Vessels with new static reports (None: every vessel), whose identity is joined again.
-    statics_changed: pl.Series | None
-    seen: dict[str, list[str]] | None
-
-
-def _plan(store: Store, full: bool) -> _Plan:
-    """Return which vessels to re-detect and from where, from the files written since last run."""
-    whole = pl.lit(None, UTC_US)
-    root = store.root
-    folders = _data_folders(store)
-    seen = None if full else seen_files(root)
-    changes = None
-    if seen is not None:
-        positions = new_files(root, folders["positions"], set(seen.get("positions", [])))
-        statics = new_files(root, folders["statics"], set(seen.get("statics", [])))
-        if positions is not None and statics is not None:
-            changes = (positions, statics)
-    if changes is None:
-        # Everything counted again: vessels whose count or time span changed are re-detected
-        # over their whole history.
-        checkpoint = _vessel_checkpoint(store)
-        if full:
-            changed = checkpoint.select("mmsi")
-        else:
-            old = CHECKPOINT.read(root)
-            changed = pl.concat(
-                [
-                    checkpoint.join(old, on=list(CALLS_CHECKPOINT_SCHEMA), how="anti"),
-                    # Vessels whose positions are all gone (retention): their calls go too.
-                    old.join(checkpoint, on="mmsi", how="anti"),
-                ]
-            ).select("mmsi")
-        live = {
-            kind: sorted(f.relative_to(root).as_posix() for d in dirs for f in live_files(d))
-            for kind, dirs in folders.items()
-        }
-        return _Plan(
-            vessels=changed.select("mmsi", window_utc=whole, restart_utc=whole),
-            checkpoint=checkpoint,
-            statics_changed=None,
-            seen=live,
-        )
-    (position_files, live_positions), (statics_files, live_statics) = changes
-    new = position_changes(position_files)
-    checkpoint = (
-        CHECKPOINT.read(root)
-        .join(new, on="mmsi", how="full", coalesce=True)
-        .with_columns(
-            n_positions=pl.col("n_positions").fill_null(0) + pl.col("n_new").fill_null(0),
-            first_utc=pl.min_horizontal("first_utc", "first_new_utc"),
-            last_utc=pl.max_horizontal("last_utc", "last_new_utc"),
-        )
-        .select(list(CALLS_CHECKPOINT_SCHEMA))
-    )
-    # A vessel is detected again from its restart point when all its new positions come after
-    # the fixes that point depends on; otherwise (late positions) over its whole history.
-    usable = (
-        new.join(RESTARTS.read(root), on="mmsi")
-        .filter(pl.col("first_new_utc") > pl.col("valid_after_utc"))
-        .sort("restart_utc")
-        .group_by("mmsi")
-        .last()
-    )
-    vessels = new.select("mmsi").join(
-        usable.select("mmsi", "window_utc", "restart_utc"), on="mmsi", how="left"
-    )
-    statics_changed = (
-        pl.scan_parquet(statics_files).select("mmsi").unique().collect()["mmsi"]
-        if statics_files
-        else pl.Series("mmsi", [], pl.UInt32)
-    )
-    return _Plan(
-        vessels=vessels,
-        checkpoint=conform(checkpoint, CALLS_CHECKPOINT_SCHEMA),
-        statics_changed=statics_changed,
-        seen={"positions": sorted(live_positions), "statics": sorted(live_statics)},
-    )
-
-
-def _positions_from(store: Store, vessels: pl.DataFrame) -> pl.DataFrame:
-    """Return the positions of ``vessels`` from each one's ``window_utc`` (null: all of them)."""
-    columns = ["mmsi", "timestamp_utc", "lat", "lon", "sog_kn"]
-    files = [f for d in sorted(store.positions_dir.glob("date=*")) for f in live_files(d)]
-    if not files or vessels.height == 0:
-        return empty_frame(POSITIONS_SCHEMA).select(columns)
-    scan = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).select(columns)
-    windows = vessels["window_utc"]
-    if windows.null_count() == 0:
-        # Files wholly before the earliest window are skipped on their statistics.
-        scan = scan.filter(pl.col("timestamp_utc") >= windows.min())
-    return (
-        scan.join(vessels.lazy().select("mmsi", "window_utc"), on="mmsi")
-        .filter(pl.col("window_utc").is_null() | (pl.col("timestamp_utc") >= pl.col("window_utc")))
-        .drop("window_utc")
-        .collect()
-    )
-
-
-def _merge(stored: pl.DataFrame, found: pl.DataFrame, vessels: pl.DataFrame) -> pl.DataFrame:
-    """Return ``stored`` rows of vessels not re-detected and before each re-detected vessel's
-    restart point, with ``found`` rows after it (sorted by vessel and arrival)."""
-    restart = vessels.select("mmsi", "restart_utc")
-    old = stored.join(restart, on="mmsi", how="left").filter(
-        ~pl.col("mmsi").is_in(vessels["mmsi"].implode())
-        | (pl.col("restart_utc").is_not_null() & (pl.col("arrival_utc") < pl.col("restart_utc")))
-    )
-    new = found.join(restart, on="mmsi", how="left").filter(
-        pl.col("restart_utc").is_null() | (pl.col("arrival_utc") > pl.col("restart_utc"))
-    )
-    return pl.concat([old.drop("restart_utc"), new.drop("restart_utc")]).sort("mmsi", "arrival_utc")
-
-
-def detect_calls(settings: Settings) -> DetectSummary:
+def detect_calls(settings: Settings, *, lock_wait_s: float = ANALYSIS_WAIT_S) -> DetectSummary:
     """Return a summary after detecting the calls of every vessel with new positions in the store.
 
-    Calls, transits and the checkpoint are written under ``<store>/calls/`` (atomic writes).
+    Calls, transits and the checkpoint are written under ``<store>/calls/`` (atomic writes),
+    holding the store's analysis lock: a second run waits up to ``lock_wait_s`` seconds for the
+    first to end, as two runs that overlap could leave one's calls with the other's checkpoint.
     """
     store_path = Path(settings.store.path)
     if not store_path.is_dir():
@@ -252,66 +123,128 @@ def detect_calls(settings: Settings) -> DetectSummary:
             "geofences.circles to the config"
         )
     store = Store(store_path)
+    with store.analysis_writer("detect", wait_s=lock_wait_s):
+        return _detect_locked(store, zones, settings)
+
+
+def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> DetectSummary:
+    store_path = store.root
     fingerprint = _fingerprint(zones, settings)
+    # One listing of the position files for the checkpoint and the detection alike: rows an
+    # ingest adds meanwhile are in neither, so the checkpoint never covers rows not detected.
+    files = store.position_files()
+    checkpoint = _vessel_checkpoint(store.scan_positions(files))
     full = detected_with(store_path) != fingerprint
     old_calls = load_calls(store_path)
-    plan = _plan(store, full)
-    vessels = plan.vessels
-    kept = Detected.empty() if full else Detected.read(store_path, pl.lit(True))
-    positions = _positions_from(store, vessels)
-    found = portcalls.detect_all(positions, zones, settings.detect)
-    detected = Detected(
-        raw_calls=_merge(kept.raw_calls, found.calls, vessels),
-        transits=_merge(kept.transits, found.transits, vessels),
-        pending=_merge(kept.pending, found.pending, vessels),
-    )
-    stored_points = RESTARTS.read(store_path)
-    earlier = vessels.filter(pl.col("restart_utc").is_not_null()).select("mmsi", "restart_utc")
-    fresh = restart_points(positions, zones, settings.detect, earlier)
-    # Points up to the one a vessel was re-detected from stay valid; later ones are found again.
-    still_valid = stored_points.join(earlier.rename({"restart_utc": "used"}), on="mmsi").filter(
-        pl.col("restart_utc") <= pl.col("used")
-    )
-    restarts = latest_points(
-        pl.concat(
-            [
-                stored_points.join(vessels, on="mmsi", how="anti"),
-                still_valid.drop("used"),
-                fresh.join(
-                    still_valid.select("mmsi", "restart_utc"),
-                    on=["mmsi", "restart_utc"],
-                    how="anti",
-                ),
-            ]
-        )
-    )
-    if plan.statics_changed is None or full:
-        calls = enrich(detected.raw_calls, store.scan_statics().collect())
+    if full:
+        changed = checkpoint["mmsi"]
+        kept = Detected.empty()
     else:
-        again = pl.concat([vessels["mmsi"], plan.statics_changed]).unique()
-        mine = pl.col("mmsi").is_in(again.implode())
-        statics = store.scan_statics().filter(mine).collect()
-        calls = pl.concat(
-            [old_calls.filter(~mine), enrich(detected.raw_calls.filter(mine), statics)]
-        ).sort("arrival_utc", "mmsi", "port_id")
-    save_detection(store_path, detected, calls, plan.checkpoint, fingerprint, restarts, plan.seen)
-    changed = vessels["mmsi"]
+        old_checkpoint = CHECKPOINT.read(store_path)
+        unchanged = checkpoint.join(old_checkpoint, on=list(CALLS_CHECKPOINT_SCHEMA), how="semi")
+        changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
+        kept = Detected.read(store_path, pl.col("mmsi").is_in(unchanged["mmsi"].implode()))
+
+    positions = store.scan_positions(files)
+    if not full:
+        positions = positions.filter(pl.col("mmsi").is_in(changed.implode()))
+    found = portcalls.detect_all(positions, zones, settings.detect, settings.tracks)
+    concurrent = concurrent_tracks(
+        found.multi_track, settings.tracks, settings.events.shared_min_distance_km
+    )
+    detected = Detected(
+        raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),
+        transits=pl.concat([kept.transits, found.transits]).sort("mmsi", "arrival_utc"),
+        pending=pl.concat([kept.pending, found.pending]).sort("mmsi", "arrival_utc"),
+        tracks=pl.concat([kept.tracks, found.tracks]).sort("mmsi", "first_utc", "track_id"),
+        jumps=pl.concat([kept.jumps, found.jumps]).sort("mmsi", "start_utc"),
+        concurrent=pl.concat([kept.concurrent, concurrent]).sort("mmsi", "start_utc", "track_id"),
+    )
+    statics = store.scan_statics().collect()
+    several = detected.tracks.filter(pl.len().over("mmsi") > 1)["mmsi"].unique()
+    shared = detected.concurrent["mmsi"].unique()
+    calls = enrich(
+        detected.raw_calls,
+        statics,
+        several_tracks=several.to_list(),
+        shared=shared.to_list(),
+    )
+    events = _find_events(store, files, detected, statics, checkpoint, zones, settings)
+    save_detection(store_path, detected, calls, checkpoint, fingerprint)
+    save_events(store_path, events)
 
     old_ids = set(old_calls["call_id"].to_list())
     transits = detected.transits
     summary = DetectSummary(
         vessels_processed=changed.len(),
         positions_processed=found.n_positions,
-        outliers_dropped=found.n_outliers,
+        positions_dropped=found.n_dropped,
         calls_total=calls.height,
         calls_new=sum(1 for cid in calls["call_id"].to_list() if cid not in old_ids),
         calls_open=calls.filter(pl.col("status") == "in_port").height,
         transits_total=transits.height,
         visits_pending=detected.pending.height,
         full_run=full,
-        vessels_from_restart=int(vessels["restart_utc"].is_not_null().sum()),
         calls_per_port=dict(sorted(Counter(calls["port_id"].to_list()).items())),
         transits_per_port=dict(sorted(Counter(transits["port_id"].to_list()).items())),
+        tracks_total=detected.tracks.height,
+        mmsis_several_tracks=several.len(),
+        mmsis_shared=shared.len(),
+        events_total=events.height,
+        events_per_kind=dict(sorted(Counter(events["kind"].to_list()).items())),
     )
     log.info("detect: %s", summary.to_dict())
     return summary
+
+
+def _find_events(
+    store: Store,
+    files: list[Path],
+    detected: Detected,
+    statics: pl.DataFrame,
+    checkpoint: pl.DataFrame,
+    zones: list[Zone],
+    settings: Settings,
+) -> pl.DataFrame:
+    """Return the events of the whole store: from the tracks, then from the static reports."""
+    changes = identity_changes(statics)
+    reuse = imo_reuse(statics)
+    seen = (
+        pl.concat(
+            [
+                checkpoint.select("mmsi", "first_utc", "last_utc"),
+                statics.group_by("mmsi").agg(
+                    first_utc=pl.col("timestamp_utc").min(), last_utc=pl.col("timestamp_utc").max()
+                ),
+            ]
+        )
+        .group_by("mmsi")
+        .agg(pl.col("first_utc").min(), pl.col("last_utc").max())
+    )
+    invalid = invalid_mmsis(seen)
+    # Identity events are placed where their vessels were at the time.
+    wanted = pl.concat([changes["mmsi"], reuse["mmsi"], reuse["other_mmsi"], invalid["mmsi"]])
+    positions = (
+        store.scan_positions(files)
+        .filter(
+            pl.col("mmsi").is_in(wanted.unique().implode())
+            & pl.col("lat").is_finite()
+            & pl.col("lon").is_finite()
+        )
+        .select("mmsi", "timestamp_utc", "lat", "lon")
+        .collect()
+    )
+    parts = [
+        shared_mmsi_events(detected.concurrent, statics),
+        position_jump_events(detected.jumps),
+        changes,
+        reuse,
+        invalid,
+    ]
+    return events_table(
+        parts,
+        positions=positions,
+        tracks=detected.tracks,
+        zones=zones,
+        port_radius_km=settings.events.port_radius_km,
+    )

@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import shutil
-import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,13 +20,19 @@ from branca.element import Element
 
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.detect import prepare_positions
-from monitor.config import DetectSettings, Settings
+from monitor.config import Settings, TrackSettings
 from monitor.core.times import iso_utc
 from monitor.errors import ConfigError, ReportError
 from monitor.report import coastline, data, fmt, mapview, tables
-from monitor.report.exports import TextFormat, calls_text
+from monitor.report.exports import TextFormat, calls_text, events_csv
 from monitor.report.index import update_index
-from monitor.report.offline import asset_text, inline_assets, script_block, style_block
+from monitor.report.offline import (
+    asset_text,
+    inline_assets,
+    pin_assets,
+    script_block,
+    style_block,
+)
 from monitor.report.thinning import thin_tracks
 from monitor.report.window import (
     Period,
@@ -34,8 +40,10 @@ from monitor.report.window import (
     oldest_message_time,
     report_window,
 )
-from monitor.schema import REPORT_CALLS_SCHEMA
+from monitor.schema import EVENTS_SCHEMA, REPORT_CALLS_SCHEMA, empty_frame
 from monitor.store.calls import load_calls
+from monitor.store.events import load_events
+from monitor.store.locks import writer_lock
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
@@ -68,7 +76,10 @@ class ReportInputs:
     title: str = "Port activity"
     max_gap_h: float = 4.0
     move_speed_kn: float = 0.5
-    max_speed_kn: float = 50.0
+    #: How positions are split into tracks (each is drawn on its own; displaced runs are not).
+    tracks: TrackSettings = field(default_factory=TrackSettings)
+    #: The detected events (EVENTS_SCHEMA); those of the period get a layer and a table.
+    events: pl.DataFrame = field(default_factory=lambda: empty_frame(EVENTS_SCHEMA))
     #: Newest message time in the store; None takes the newest of ``positions``.
     data_end: datetime | None = None
     #: Oldest message time in the store (where the data begins); None takes the oldest of
@@ -128,11 +139,10 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     """Return the files of a report (``index.html``, calls as CSV/GeoJSON/KML, summary numbers)."""
     since, until = inputs.since, inputs.until
     positions = inputs.positions.filter(pl.col("timestamp_utc").is_between(since, until))
-    # The detector's outlier rule: a lone fix implying more than max_speed_kn from both
-    # neighbours is a bad position, and on the map it would be a long spike.
-    positions, n_outliers = prepare_positions(
-        positions, DetectSettings(max_speed_kn=inputs.max_speed_kn)
-    )
+    # The detector's tracks: two ships on one MMSI are drawn apart, and displaced runs (bad
+    # fixes, spoofing) would be long spikes on the map.
+    positions, segmentation = prepare_positions(positions, inputs.tracks)
+    n_outliers = segmentation.n_dropped
     positions = positions.rename({"speed_kn": "sog_kn"})
     data_end, data_start = inputs.data_end, inputs.data_start
     if data_end is None and inputs.positions.height:
@@ -143,6 +153,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
     identity = data.latest_identity(inputs.statics)
+    events = data.events_in_window(inputs.events, identity, since, until)
 
     n_vessels = positions["mmsi"].n_unique() if positions.height else 0
     tracks = thin_tracks(
@@ -165,6 +176,8 @@ def build_report(inputs: ReportInputs) -> ReportContent:
             "max_gap_h": inputs.max_gap_h,
             "categories": data.CATEGORY_COLOURS,
             "zone_colours": data.ZONE_COLOURS,
+            "event_colours": data.EVENT_COLOURS,
+            "event_titles": fmt.EVENT_TITLES,
             "land_attribution": coastline.ATTRIBUTION,
         },
         "land": _land(inputs, tracks) if inputs.offline else None,
@@ -172,12 +185,13 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         "labels": mapview.labels_payload(inputs.zones, names, calls_per_port),
         "tracks": mapview.tracks_payload(tracks, identity, since),
         "calls": mapview.calls_payload(calls, names),
+        "events": mapview.events_payload(events, names),
     }
     tiles = None if inputs.offline else inputs.tiles
     fmap, data_element = mapview.build_map(
         payload, tiles=tiles, center=_centre(inputs.zones, positions)
     )
-    numbers = tables.headline_numbers(calls, n_vessels)
+    numbers = {**tables.headline_numbers(calls, n_vessels), "events": events.height}
     summary = data.port_summary(calls, names)
     per_day = data.arrivals_per_day(calls, names, since, until)
     chart = tables.arrivals_chart_html(per_day)
@@ -186,6 +200,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         [
             ("Port calls in the period", calls_table),
             ("Per port", tables.summary_table_html(summary)),
+            ("Events in the period", tables.events_table_html(events, names)),
             ("Arrivals per day", chart or '<p class="mr-empty">No arrivals.</p>'),
             ("Data files", tables.files_html(FILES)),
         ]
@@ -200,6 +215,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
                 )
                 for ext in CALL_FILES
             },
+            "events.csv": events_csv(events),
         },
         numbers=numbers,
     )
@@ -234,37 +250,87 @@ def _page(
     html = html.replace("<html>", '<html lang="en">', 1).replace(
         "<head>", f"<head>\n<title>{tables.esc(title)}</title>", 1
     )
-    if inputs.offline:
-        html = inline_assets(html)
-    return html
+    return inline_assets(html) if inputs.offline else pin_assets(html)
+
+
+#: Where the folders of published reports live; ``<root>/<folder>`` is a link to one of them.
+VERSIONS = ".versions"
+#: A second report run writing into the same folder waits this long for the first.
+PUBLISH_WAIT_S = 600.0
 
 
 def publish(root: Path, folder: str, content: ReportContent, entry: dict[str, Any]) -> Path:
-    """Write the report folder atomically under ``root``, update the index; return index.html.
+    """Write the report folder under ``root``, update the index; return index.html.
 
-    The folder is written in full beside its final name and then renamed into place, so a
-    reader sees the old report or the new one, never a mix.
+    The report is written in full into ``<root>/.versions/`` and ``<root>/<folder>`` is then
+    switched to it by renaming a symbolic link over the old one: a reader sees the old report
+    or the new one, never a mix and never none, whenever the run is killed. What a killed run
+    left behind is deleted by the next one (runs take turns on ``<root>/.lock``).
     """
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", suffix=".tmp", dir=root))
-    try:
+    with writer_lock(root / ".lock", job="report", wait_s=PUBLISH_WAIT_S):
+        _clean_leftovers(root)
+        versions = root / VERSIONS
+        versions.mkdir(exist_ok=True)
+        fresh = versions / f"{folder}.{uuid.uuid4().hex}"
+        tmp = fresh.with_name(f".{fresh.name}.tmp")
+        tmp.mkdir()
         for name, text in content.files.items():
             (tmp / name).write_text(text, encoding="utf-8")
         (tmp / "summary.json").write_text(json.dumps(entry, indent=1), encoding="utf-8")
         tmp.chmod(0o755)
-        target = root / folder
-        old: Path | None = None
-        if target.exists():
-            old = root / f".{folder}.{os.getpid()}.old"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    update_index(root, entry)
+        os.rename(tmp, fresh)
+        _switch(root / folder, fresh)
+        _clean_leftovers(root)
+        update_index(root, entry)
     return root / folder / "index.html"
+
+
+def _switch(target: Path, fresh: Path) -> None:
+    """Make ``target`` show the report folder ``fresh`` in one rename."""
+    link = target.with_name(f".{target.name}.{uuid.uuid4().hex}.link")
+    try:
+        link.symlink_to(Path(fresh.parent.name) / fresh.name, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        # No symbolic links here (Windows without the right to make them): the old folder goes
+        # aside and the new one takes its place, two renames with a moment between them.
+        old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
+        if target.exists():
+            os.rename(target, old)
+        os.rename(fresh, target)
+        return
+    if target.is_dir() and not target.is_symlink():
+        # A folder written before reports were linked: moved among the versions first (once,
+        # and the only moment a reader can find no report there).
+        os.rename(target, fresh.with_name(f"{target.name}.{uuid.uuid4().hex}"))
+    os.replace(link, target)
+
+
+def _clean_leftovers(root: Path) -> None:
+    """Delete what runs killed half way left: temp folders and links, and report versions that
+    no folder links to."""
+    versions = root / VERSIONS
+    live = {
+        os.path.realpath(path) for path in root.iterdir() if path.is_symlink() and path.is_dir()
+    }
+    stale = [
+        *(
+            p
+            for p in root.iterdir()
+            if p.name.startswith(".") and p.name.endswith((".tmp", ".old"))
+        ),
+        *(p for p in root.iterdir() if p.name.startswith(".") and p.name.endswith(".link")),
+        *(
+            p
+            for p in (versions.iterdir() if versions.is_dir() else [])
+            if os.path.realpath(p) not in live
+        ),
+    ]
+    for path in stale:
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def write_report(
@@ -303,6 +369,7 @@ def write_report(
     statics = store.scan_statics().select("mmsi", "timestamp_utc", "vessel_name", "ship_type")
     inputs = ReportInputs(
         calls=load_calls(settings.store.path),
+        events=load_events(settings.store.path),
         positions=positions,
         statics=statics.collect(),
         zones=load_zones(settings),
@@ -311,7 +378,7 @@ def write_report(
         title=settings.name,
         max_gap_h=settings.detect.max_gap_h,
         move_speed_kn=settings.detect.move_speed_kn,
-        max_speed_kn=settings.detect.max_speed_kn,
+        tracks=settings.tracks,
         data_end=data_end,
         data_start=data_start,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,

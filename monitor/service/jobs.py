@@ -32,7 +32,6 @@ from monitor.report.window import newest_message_time, report_window
 from monitor.service.archive import Archive, compress, plain_files, remove_older_than
 from monitor.service.inbox import InboxWatcher
 from monitor.service.logs import Redactor
-from monitor.store.lock import writer_lock
 from monitor.store.parquet import Store
 from monitor.store.runlog import RunLog
 
@@ -42,8 +41,6 @@ _T = TypeVar("_T")
 ReportKind = Literal["latest", "daily", "weekly"]
 #: Run-log rows are kept this long.
 RUN_LOG_DAYS = 90
-#: A job waits this long for another writer (an analyst's command) before giving up this run.
-LOCK_WAIT_S = 120.0
 
 
 def report_period(kind: ReportKind, settings: Settings) -> tuple[dt.datetime, dt.datetime] | None:
@@ -78,14 +75,12 @@ class Jobs:
         *,
         redact: Redactor | None = None,
         alerts: Callable[[], dict[str, Any]] | None = None,
-        lock_wait_s: float = LOCK_WAIT_S,
     ) -> None:
         self.settings = settings
         self.archive = archive
         self.inboxes = inboxes
         self.redact = redact or Redactor()
         self.alerts = alerts
-        self.lock_wait_s = lock_wait_s
         self.store_root = Path(settings.store.path)
         self.runlog = RunLog(self.store_root)
         self.has_zones = any(zone.kind != "area" for zone in load_zones(settings))
@@ -126,7 +121,9 @@ class Jobs:
 
     @contextlib.contextmanager
     def _store_writer(self) -> Iterator[None]:
-        with self._writing, writer_lock(self.store_root, timeout_s=self.lock_wait_s):
+        # One writing job of the service at a time; against other processes, ingest and
+        # detection hold the store's own locks (an analyst's command waits, or is waited for).
+        with self._writing:
             yield
 
     # -- ingest, detect, alerts -----------------------------------------------------------------
@@ -230,7 +227,8 @@ class Jobs:
             store = Store(self.store_root)
             if not store.root.is_dir():
                 return
-            with store.writer():
+            # Positions go: no ingest may add to them and no analysis read them meanwhile.
+            with store.writer(), store.analysis_writer("retention"):
                 if service.keep_positions_days:
                     newest = newest_message_time(store.scan_positions())
                     if newest is not None:

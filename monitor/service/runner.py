@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -34,10 +35,12 @@ from monitor.service.inbox import InboxWatcher
 from monitor.service.jobs import Jobs, ReportKind
 from monitor.service.logs import LogFormat, Redactor, setup_logging
 from monitor.service.status import HEARTBEAT_S, write_heartbeat
-from monitor.store.lock import SERVICE_LOCK_NAME, writer_lock
+from monitor.store.locks import writer_lock
 
 log = logging.getLogger(__name__)
 
+#: Held by a running service for its whole life: one service per store.
+SERVICE_LOCK = ".service.lock"
 #: A cron job that could not start on time (the machine slept, a long job ran) still runs if it
 #: is at most this late; later, it waits for its next time.
 MISFIRE_GRACE_S = 3600
@@ -95,7 +98,7 @@ class Service:
         """
         store = self.settings.store.path
         self._held.enter_context(
-            writer_lock(store, name=SERVICE_LOCK_NAME, holder="another monitor serve")
+            writer_lock(Path(store) / SERVICE_LOCK, job="monitor serve", wait_s=0)
         )
         abandoned = self.jobs.runlog.abandon_running()
         if abandoned:

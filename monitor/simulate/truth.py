@@ -11,10 +11,10 @@ import polars as pl
 import shapely
 from shapely.geometry import LineString, Point
 
-from monitor.core.atomic import atomic_path
-from monitor.core.times import ISO_UTC_US_FORMAT
+from monitor.core.safe_csv import undo_spreadsheet_safe
 from monitor.schema import (
     CALLS_TRUTH_SCHEMA,
+    IDENTITY_TRUTH_SCHEMA,
     MEETINGS_TRUTH_SCHEMA,
     SILENCES_TRUTH_SCHEMA,
     TRANSITS_TRUTH_SCHEMA,
@@ -138,6 +138,7 @@ class Truth:
     silences: pl.DataFrame
     meetings: pl.DataFrame
     vessels: pl.DataFrame
+    identity: pl.DataFrame
 
 
 def build_truth(plan: Plan) -> Truth:
@@ -230,7 +231,28 @@ def build_truth(plan: Plan) -> Truth:
         silences=_frame(silences_rows, SILENCES_TRUTH_SCHEMA).sort("start_utc", "mmsi"),
         meetings=_frame(meetings_rows, MEETINGS_TRUTH_SCHEMA),
         vessels=_frame(vessels_rows, VESSELS_TRUTH_SCHEMA),
+        identity=_frame(
+            [
+                {
+                    "kind": t.kind,
+                    "mmsi": t.mmsi,
+                    "other_mmsi": t.other_mmsi,
+                    "start_utc": _us(t.start_s),
+                    "end_utc": _us(t.end_s),
+                    "detail": t.detail,
+                }
+                for t in plan.identity
+            ],
+            IDENTITY_TRUTH_SCHEMA,
+        ),
     )
+
+
+def truth_frame(
+    rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """Return truth rows (times in microseconds) as a frame of ``schema``."""
+    return _frame(rows, schema)
 
 
 def _frame(rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -243,18 +265,12 @@ def _frame(rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType])
     )
 
 
-def write_csv(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` as CSV through a temp file and a rename."""
-    with atomic_path(path) as tmp:
-        frame.write_csv(tmp, datetime_format=ISO_UTC_US_FORMAT)
-
-
 def read_truth_csv(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Return a truth CSV written by ``write_csv`` with its schema restored."""
+    """Return a truth CSV (as ``monitor.core.safe_csv.write_csv`` wrote it) with its schema."""
     text_schema = {
         name: (pl.String() if dtype == UTC_US else dtype) for name, dtype in schema.items()
     }
-    frame = pl.read_csv(path, schema=text_schema)
+    frame = undo_spreadsheet_safe(pl.read_csv(path, schema=text_schema))
     return frame.with_columns(
         pl.col(name).str.to_datetime(time_zone="UTC", time_unit="us")
         for name, dtype in schema.items()
