@@ -131,6 +131,19 @@ class GapSettings(_Section):
     probe_h: float = Field(1.0, ge=0)
 
 
+class EncounterSettings(_Section):
+    """Ship-to-ship encounters (Global Fishing Watch's definition)."""
+
+    max_distance_m: float = Field(500.0, gt=0, le=10_000)
+    min_duration_h: float = Field(2.0, gt=0)
+    max_speed_kn: float = Field(2.0, gt=0)
+    merge_gap_h: float = Field(4.0, ge=0)
+    port_exclusion_m: float = Field(0.0, ge=0, le=50_000)
+    grid_min: float = Field(10.0, gt=0, le=60)
+    max_interp_h: float = Field(1.0, gt=0)
+    max_hole_min: float = Field(30.0, ge=0)
+
+
 class ReportSettings(_Section):
     #: Directory that receives one folder per report and the reports index.
     output: Path = Path("reports")

@@ -166,6 +166,27 @@ CALLS_CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
     "last_utc": UTC_US,
 }
 
+#: Ship-to-ship encounters (``monitor.analyse.encounters``), one row per meeting of a pair.
+ENCOUNTERS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi_a": pl.UInt32(),
+    "mmsi_b": pl.UInt32(),
+    "track_id_a": pl.String(),
+    "track_id_b": pl.String(),
+    # First and last grid time at which the two were close.
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    # Where they met: the median of the midpoints between them.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "median_distance_m": pl.Float64(),
+    "median_speed_kn": pl.Float64(),
+    # Grid times at which they were close.
+    "n_samples": pl.UInt32(),
+    # One of the two was dark during the meeting, seen at the spot before and after.
+    "partly_dark": pl.Boolean(),
+}
+
 #: The points of the thinned vessel tracks drawn on a report's map; ``segment`` breaks at
 #: silences.
 MAP_TRACK_SCHEMA: dict[str, pl.DataType] = {
@@ -215,7 +236,11 @@ MEETINGS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "duration_h": pl.Float64(),
     "lat": pl.Float64(),
     "lon": pl.Float64(),
+    # The vessel with AIS off during the meeting (null: both on).
     "dark_mmsi": pl.UInt32(),
+    # visible (both on, across a midnight UTC) | partly_dark (one off between arriving at the
+    # spot and leaving it: seen there before and after) | dark (one off throughout: invisible)
+    "kind": pl.String(),
 }
 VESSELS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),
