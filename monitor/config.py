@@ -144,6 +144,15 @@ class EncounterSettings(_Section):
     max_hole_min: float = Field(30.0, ge=0)
 
 
+class LoiteringSettings(_Section):
+    """Loitering: one vessel slow for hours outside port zones (RFMO carrier definition)."""
+
+    max_speed_kn: float = Field(2.0, gt=0)
+    min_duration_h: float = Field(4.0, gt=0)
+    max_gap_h: float = Field(2.0, gt=0)
+    port_exclusion_m: float = Field(0.0, ge=0, le=50_000)
+
+
 class ReportSettings(_Section):
     #: Directory that receives one folder per report and the reports index.
     output: Path = Path("reports")

@@ -187,6 +187,20 @@ ENCOUNTERS_SCHEMA: dict[str, pl.DataType] = {
     "partly_dark": pl.Boolean(),
 }
 
+#: Loitering (``monitor.analyse.loitering``), one row per slow stay of a track outside ports.
+LOITERING_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    # The median of its positions meanwhile.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "median_speed_kn": pl.Float64(),
+    "n_positions": pl.UInt32(),
+}
+
 #: The points of the thinned vessel tracks drawn on a report's map; ``segment`` breaks at
 #: silences.
 MAP_TRACK_SCHEMA: dict[str, pl.DataType] = {
