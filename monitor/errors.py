@@ -21,3 +21,14 @@ class StoreError(MonitorError):
 
 class ReportError(MonitorError):
     """A report cannot be written."""
+
+
+class UnknownIdError(ConfigError):
+    """A port id, MMSI or vessel name given on the command line is not in the data.
+
+    ``suggestions`` holds the closest ids that are (possibly none).
+    """
+
+    def __init__(self, message: str, suggestions: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions or []

@@ -397,8 +397,11 @@ def test_cli_lists_each_input_with_its_status(tmp_path: Path) -> None:
     good = write(tmp_path / "good.nmea", position_lines(5))
     untimed = write(tmp_path / "untimed.nmea", position_lines(5, tag=False))
     store = tmp_path / "store"
-    result = CliRunner().invoke(main, ["ingest", str(good), str(untimed), "--store", str(store)])
+    args = ["ingest", str(good), str(untimed), "--store", str(store)]
+    # A terminal wide enough for the long temporary paths and every column.
+    result = CliRunner().invoke(main, args, env={"COLUMNS": "160"})
     assert result.exit_code == 1
+    assert result.output.startswith(f"Ingested 1 of 2 inputs into {store}")
     rows = {
         line.split()[0]: line.split()[1:]
         for line in result.output.splitlines()

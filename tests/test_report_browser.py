@@ -99,6 +99,7 @@ LAYER_COUNTS = """() => {
       if (l instanceof L.Polyline && !(l instanceof L.Polygon)) out.trackLines++; });
   out.callMarkers = 0; walk(g.calls, l => { if (l instanceof L.CircleMarker) out.callMarkers++; });
   out.inport = 0; walk(g.inport, l => { if (l instanceof L.CircleMarker) out.inport++; });
+  out.land = 0; if (g.land) walk(g.land, l => { if (l instanceof L.Polygon) out.land++; });
   out.onMap = Object.keys(g).filter(k => s.map.hasLayer(g[k])).sort();
   out.tiles = 0; s.map.eachLayer(l => { if (l instanceof L.TileLayer) out.tiles++; });
   return out;
@@ -108,15 +109,16 @@ LAYER_COUNTS = """() => {
 def test_offline_map_initialises_with_all_layers_and_no_errors(opened: Opened) -> None:
     page = opened.ready()
     counts = page.evaluate(LAYER_COUNTS)
+    assert counts.pop("land") >= 1
     assert counts == {
         "polygons": 3,
         "trackLines": 5,  # four vessels, one dashed line across a 6 h silence
         "callMarkers": 3,
         "inport": 1,
-        "onMap": ["calls", "geofences", "inport", "playback", "tracks"],
+        "onMap": ["calls", "geofences", "inport", "labels", "land", "playback", "tracks"],
         "tiles": 0,
     }
-    assert page.locator(".leaflet-control-layers-overlays label").count() == 5
+    assert page.locator(".leaflet-control-layers-overlays label").count() == 7
     assert page.locator(".leaflet-control-zoom-fullscreen").count() == 1
     assert page.locator(".leaflet-control-measure").count() == 1
     assert page.locator(".leaflet-control-scale").count() == 1
@@ -171,7 +173,8 @@ def test_geofence_tooltip_shows_name_as_text(opened: Opened) -> None:
     tooltip = page.locator(".leaflet-tooltip .mr-popup-title")
     assert tooltip.text_content() == "Nampo <b>anchorage</b>"
     assert page.locator(".leaflet-tooltip b").count() == 0
-    assert "Calls in period2" in (page.locator(".leaflet-tooltip").text_content() or "")
+    tooltip_box = page.locator(".leaflet-tooltip:not(.mr-port-label)")
+    assert "Calls in period2" in (tooltip_box.text_content() or "")
 
 
 def _column(page: Any, index: int) -> list[str]:
@@ -252,6 +255,7 @@ def test_empty_period_opens_cleanly(browser: Any, tmp_path: Path) -> None:
     page = loaded.ready()
     counts = page.evaluate(LAYER_COUNTS)
     assert (counts["polygons"], counts["trackLines"], counts["callMarkers"]) == (3, 0, 0)
+    assert counts["land"] >= 1
     assert page.locator("#no-calls").is_visible()
     assert page.locator(".mr-playback").count() == 0
     assert loaded.errors == []
@@ -273,4 +277,163 @@ def test_online_report_without_network_says_so_and_tables_still_sort(
     header.click()
     header.click()
     assert _column(page, 2) == ["211000003", "211000002", "211000001"]
+    page.close()
+
+
+# --- land, labels, controls, filter ------------------------------------------------------------
+
+LAND_UNDER_ZONES = """() => {
+  const pane = (name) => document.querySelector('.leaflet-' + name + '-pane');
+  const land = pane('mr-land'), overlay = pane('overlay');
+  const z = (el) => Number(getComputedStyle(el).zIndex);
+  const s = monitorReport.state, paths = (g) => {
+    const out = []; g.eachLayer(l => l.eachLayer ? l.eachLayer(x => out.push(x)) : out.push(l));
+    return out.map(l => l.getElement()).filter(Boolean);
+  };
+  const landPaths = paths(s.groups.land), zonePaths = paths(s.groups.geofences);
+  const drawn = landPaths.filter(p => { const r = p.getBoundingClientRect();
+    return r.width > 0 && r.height > 0; }).length;
+  return {
+    landInPane: landPaths.length > 0 && landPaths.every(p => land.contains(p)),
+    zonesInOverlay: zonePaths.length === 3 && zonePaths.every(p => overlay.contains(p)),
+    landBelow: z(land) < z(overlay), landClicks: getComputedStyle(land).pointerEvents,
+    drawn: drawn, fill: landPaths[0].getAttribute('fill'),
+  };
+}"""
+
+
+def test_offline_land_is_drawn_under_the_geofences(opened: Opened) -> None:
+    page = opened.ready()
+    found = page.evaluate(LAND_UNDER_ZONES)
+    assert found == {
+        "landInPane": True,
+        "zonesInOverlay": True,
+        "landBelow": True,
+        "landClicks": "none",
+        "drawn": found["drawn"],
+        "fill": "#f2efe6",
+    }
+    assert found["drawn"] >= 1
+    assert "GSHHG" in (page.locator(".leaflet-control-attribution").text_content() or "")
+
+
+def test_port_names_are_labelled_on_the_map(opened: Opened) -> None:
+    page = opened.ready()
+    labels = page.locator(".mr-port-label")
+    assert sorted(labels.all_text_contents()) == ["Nampo", "Songnim"]
+    assert all(labels.nth(i).is_visible() for i in range(2))
+
+
+def test_filter_box_keeps_the_matching_calls(opened: Opened) -> None:
+    page = opened.ready()
+    box = page.locator("#calls-filter")
+
+    def shown() -> list[str]:
+        rows = page.locator("#calls-table tbody tr:not([hidden])")
+        return sorted(r.get_attribute("data-call") or "" for r in rows.all())
+
+    box.fill("songnim")
+    assert shown() == ["c3"]
+    box.fill("NAMPO kp")  # every word, any case: port and flag
+    assert shown() == ["c1"]
+    box.fill("21100000")  # part of an MMSI
+    assert shown() == ["c1", "c2", "c3"]
+    box.fill("o'brien")
+    assert shown() == ["c3"]
+    assert page.locator("#calls-shown").text_content() == "1 of 3 calls"
+    box.fill("")
+    assert shown() == ["c1", "c2", "c3"]
+    assert opened.errors == []
+
+
+def _boxes(page: Any) -> dict[str, Any]:
+    boxes: dict[str, Any] = page.evaluate(
+        """() => {
+          const r = (sel) => { const e = document.querySelector(sel);
+            if (!e) return null; const b = e.getBoundingClientRect();
+            return {x: b.x, y: b.y, right: b.right, bottom: b.bottom, w: b.width, h: b.height}; };
+          return {map: r('.folium-map'), layers: r('.leaflet-control-layers'),
+                  legend: r('.mr-legend'), playback: r('.mr-playback'),
+                  zoom: r('.leaflet-control-zoom'), measure: r('.leaflet-control-measure')};
+        }"""
+    )
+    return boxes
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    across = a["x"] < b["right"] and b["x"] < a["right"]
+    return across and a["y"] < b["bottom"] and b["y"] < a["bottom"]
+
+
+def _inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
+    return (
+        inner["x"] >= outer["x"] - 0.5
+        and inner["right"] <= outer["right"] + 0.5
+        and inner["y"] >= outer["y"] - 0.5
+        and inner["bottom"] <= outer["bottom"] + 0.5
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from monitor.pipeline.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo") / "demo", days=2, vessels=30).report
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (1920, 1080)])
+def test_demo_report_controls_fit_the_screen(
+    browser: Any, demo_report: Path, width: int, height: int
+) -> None:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(demo_report.as_uri())
+    page.wait_for_function("monitorReport.state && monitorReport.state.ready", timeout=30_000)
+    if "mr-legend-closed" in (page.locator(".mr-legend").get_attribute("class") or ""):
+        page.locator(".mr-legend-toggle").click()
+    assert page.locator(".mr-legend-toggle").get_attribute("aria-expanded") == "true"
+    boxes = _boxes(page)
+    assert not _overlap(boxes["legend"], boxes["layers"])
+    for name in ("layers", "legend", "playback", "zoom"):
+        assert _inside(boxes[name], boxes["map"]), name
+    assert not _overlap(boxes["legend"], boxes["playback"])
+    assert page.evaluate("monitorReport.state.counts.land") >= 1
+    # The arrivals chart's legend lists every port with calls, none cut off at the page's edge.
+    items = page.locator("#arrivals-chart .mr-chart-legend li")
+    assert items.count() >= 2
+    for i in range(items.count()):
+        item = items.nth(i).bounding_box()
+        assert item is not None and item["x"] + item["width"] <= width
+    # The legend folds away and opens again.
+    page.locator(".mr-legend-toggle").click()
+    assert not page.locator(".mr-legend-body").is_visible()
+    page.locator(".mr-legend-toggle").click()
+    assert page.locator(".mr-legend-body").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"demo-report-{width}x{height}.png"))
+    assert errors == []
+    page.close()
+
+
+def test_demo_report_on_a_phone_leaves_the_map_visible(browser: Any, demo_report: Path) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(demo_report.as_uri())
+    page.wait_for_function("monitorReport.state && monitorReport.state.ready", timeout=30_000)
+    # Layer control folded into its button, legend folded behind its title.
+    assert page.locator(".leaflet-control-layers-expanded").count() == 0
+    assert not page.locator(".mr-legend-body").is_visible()
+    boxes = _boxes(page)
+    controls = ["layers", "legend", "playback", "zoom", "measure"]
+    for name in controls:
+        assert _inside(boxes[name], boxes["map"]), name
+    for i, a in enumerate(controls):
+        for b in controls[i + 1 :]:
+            assert not _overlap(boxes[a], boxes[b]), (a, b)
+    covered = sum(boxes[name]["w"] * boxes[name]["h"] for name in controls)
+    assert covered < 0.2 * boxes["map"]["w"] * boxes["map"]["h"]
+    page.locator(".mr-legend-toggle").tap()
+    assert page.locator(".mr-legend-body").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-report-phone.png"))
     page.close()

@@ -52,6 +52,7 @@ def _register() -> None:
         ingest_cmd,
         report_cmd,
         simulate_cmd,
+        vessels_cmd,
     )
 
     for module in (
@@ -59,6 +60,7 @@ def _register() -> None:
         config_cmd,
         detect_cmd,
         calls_cmd,
+        vessels_cmd,
         export_cmd,
         report_cmd,
         simulate_cmd,

@@ -1,39 +1,50 @@
-"""``monitor calls``: list the detected port calls as a table."""
+"""``monitor calls``: the detected port calls as a table that fits the terminal, CSV or JSON."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from monitor.cli.options import DATE_FORMS, UtcTime, config_option, resolve_settings, store_option
+from monitor.cli.options import (
+    config_option,
+    format_option,
+    period_filters,
+    period_options,
+    resolve_settings,
+    store_option,
+)
+from monitor.cli.output import Column, echo_listing, minute
 
 
-def _time(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else "-"
+def _arrival(row: dict[str, Any]) -> str:
+    return minute(row["arrival_utc"]) + ("" if row["arrival_observed"] else " ?")
 
 
-def _number(value: object, digits: int = 1) -> str:
-    return f"{value:.{digits}f}" if isinstance(value, float) else "-"
+CALL_COLUMNS = (
+    Column("arrival", "Arrival (UTC)"),
+    Column("departure", "Departure (UTC)"),
+    Column("port", "Port", shrink_to=8),
+    Column("vessel_name", "Vessel", shrink_to=10),
+    Column("mmsi", "MMSI", right=True),
+    Column("duration_h", "Hours", lambda h: f"{h:.1f}", drop=2, right=True),
+    Column("flag", "Flag", drop=4, shrink_to=8),
+    Column("confidence", "Conf.", drop=3, right=True),
+    Column("ship_type", "Type", drop=6, shrink_to=8),
+    Column("stopped", "Stop", lambda s: "yes" if s else "no", drop=5),
+    Column("prev_port_id", "Previous port", drop=7, shrink_to=8),
+)
 
 
 @click.command("calls")
 @config_option
 @store_option
-@click.option("--port", "port_id", default=None, help="Only calls at this port id.")
-@click.option("--mmsi", type=int, default=None, help="Only calls of this vessel.")
-@click.option(
-    "--since",
-    type=UtcTime(),
-    default=None,
-    help=f"Only calls still in port at or after this time ({DATE_FORMS}).",
-)
+@period_options
 @click.option("--open", "open_only", is_flag=True, help="Only vessels in port now.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the last N calls.")
+@format_option
 @click.pass_context
 def calls_command(
     ctx: click.Context,
@@ -42,58 +53,53 @@ def calls_command(
     port_id: str | None,
     mmsi: int | None,
     since: datetime | None,
+    until: datetime | None,
     open_only: bool,
     limit: int | None,
+    fmt: str,
 ) -> None:
-    """List detected port calls as a table."""
-    from monitor.store.calls import filter_calls, load_calls
+    """List the detected port calls.
+
+    The table fits the terminal (100 columns into a pipe), leaving out the least needed columns
+    when narrow; CSV and JSON carry every column of the calls table.
+    """
+    import polars as pl
+
+    from monitor.store.calls import load_calls
 
     settings = resolve_settings(ctx, config, store)
-    calls = filter_calls(
-        load_calls(settings.store.path),
-        port_id=port_id,
-        mmsi=mmsi,
-        since=since,
-        open_only=open_only,
-    )
+    filters = period_filters(settings, port_id, mmsi, since, until)
+    all_calls = load_calls(settings.store.path)
+    calls = filters.keep(all_calls, open_only=open_only)
     if limit is not None:
         calls = calls.tail(limit)
-    console = Console()
-    if calls.is_empty():
-        console.print("No calls match. Run `monitor detect` after ingesting positions.")
+    if fmt != "table":
+        echo_listing(calls, CALL_COLUMNS, fmt)  # type: ignore[arg-type]
         return
-    table = Table(
-        "Arrival (UTC)",
-        "Departure (UTC)",
-        "Port",
-        "Vessel",
-        "MMSI",
-        "Flag",
-        "Type",
-        "Hours",
-        "Stop",
-        "Conf.",
-        "Previous port",
-        title=f"{calls.height} port calls",
+    if calls.is_empty():
+        if all_calls.is_empty():
+            click.echo("No calls yet: run `monitor detect` after ingesting positions.")
+        else:
+            click.echo(f"None of the {all_calls.height:,} calls matches.")
+        return
+    rows = calls.with_columns(
+        arrival=pl.struct("arrival_utc", "arrival_observed").map_elements(
+            _arrival, return_dtype=pl.String
+        ),
+        departure=pl.when(pl.col("status") == "in_port")
+        .then(pl.lit("in port"))
+        .otherwise(pl.col("departure_utc").dt.strftime("%Y-%m-%d %H:%M")),
+        port=pl.coalesce("port_name", "port_id"),
     )
-    for row in calls.iter_rows(named=True):
-        cells = [
-            _time(row["arrival_utc"]) + ("" if row["arrival_observed"] else " ?"),
-            "in port" if row["status"] == "in_port" else _time(row["departure_utc"]),
-            row["port_name"] or row["port_id"],
-            row["vessel_name"] or "",
-            str(row["mmsi"]),
-            row["flag"] or "",
-            row["ship_type"] or "",
-            _number(row["duration_h"]),
-            "yes" if row["stopped"] else "no",
-            str(row["confidence"]),
-            row["prev_port_id"] or "",
-        ]
-        # AIS text is untrusted: rich would read "[...]" in a ship name as markup.
-        table.add_row(*(escape(cell) for cell in cells))
-    console.print(table)
-    console.print("? = arrival not observed (first seen already in port)")
+    echo_listing(
+        rows,
+        CALL_COLUMNS,
+        "table",
+        title=f"{calls.height:,} port call(s)",
+        notes=["? = arrival not observed (first seen already in port)"]
+        if not calls["arrival_observed"].all()
+        else [],
+    )
 
 
 COMMANDS: list[click.Command] = [calls_command]

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.options import CliState
+from monitor.cli.output import make_console
 
 if TYPE_CHECKING:
     from monitor.analyse.geofences import Zone
@@ -63,10 +64,13 @@ def _values_table(section: object) -> Table:
     return table
 
 
-def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
+def _summary(settings: Settings, zones: list[Zone], console: Console, n_warnings: int) -> None:
     from monitor.analyse.geofences import ZONE_KINDS
 
-    console.print(f"[bold]{escape(str(settings.source_path))}[/bold]: OK ({escape(settings.name)})")
+    verdict = "OK" if not n_warnings else f"OK with {n_warnings} warning(s) above"
+    console.print(
+        f"[bold]{escape(str(settings.source_path))}[/bold]: {verdict} ({escape(settings.name)})"
+    )
     store_state = "exists" if settings.store.path.is_dir() else "not created yet"
     console.print(f"store:      {escape(str(settings.store.path.absolute()))} ({store_state})")
     console.print(
@@ -92,14 +96,19 @@ def _summary(settings: Settings, zones: list[Zone], console: Console) -> None:
 
 @config_group.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit status 1).")
 @click.pass_context
-def check(ctx: click.Context, file: Path | None) -> None:
-    """Validate FILE (or the global --config) and its geofences; print a summary.
+def check(ctx: click.Context, file: Path | None, strict: bool) -> None:
+    """Validate FILE (or the global --config), its geofences and report.tiles; print warnings,
+    then a summary.
 
-    Exits with status 1 and a message naming the file and key when anything is invalid.
+    Exits with status 1 and a message naming the file and key when anything is invalid, and
+    with --strict also when there are warnings.
     """
     from monitor.analyse.geofences import load_zones, zone_warnings
     from monitor.config import load_config
+    from monitor.errors import ConfigError, ReportError
+    from monitor.report.mapview import tile_warnings
 
     state = ctx.find_object(CliState) or CliState()
     path = file or state.config_path
@@ -109,16 +118,27 @@ def check(ctx: click.Context, file: Path | None) -> None:
         )
     settings = load_config(path)
     zones = load_zones(settings)
-    console = Console(highlight=False, soft_wrap=True)
-    _summary(settings, zones, console)
     warnings = zone_warnings(zones)
-    for warning in warnings:
-        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
     if not zones:
-        console.print(
-            "[yellow]warning[/yellow]: no geofences: add geofences.files or geofences.circles "
-            "so that port calls can be detected"
+        warnings.append(
+            "no geofences: add geofences.files or geofences.circles so that port calls can be "
+            "detected"
         )
+    if settings.report.tiles:
+        try:
+            warnings.extend(tile_warnings(settings.report.tiles))
+        except ReportError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    console = make_console()
+    label = "error" if strict else "warning"
+    for warning in warnings:
+        console.print(f"[yellow]{label}[/yellow]: {escape(warning)}")
+    if strict and warnings:
+        raise click.ClickException(
+            f"{path}: {len(warnings)} warning(s), errors with --strict; fix them or leave out "
+            "--strict"
+        )
+    _summary(settings, zones, console, len(warnings))
 
 
 @config_group.command("path")

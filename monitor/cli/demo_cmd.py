@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.compile_cmd import announce_compile
 from monitor.cli.options import days_option
+from monitor.cli.output import make_console
 
 
 @click.command("demo")
@@ -31,7 +31,7 @@ def demo_command(output: Path, days: float, vessels: int) -> None:
     from monitor.pipeline.demo import run_demo
 
     announce_compile()
-    console = Console()
+    console = make_console()
     with console.status("Simulating, ingesting, detecting, reporting..."):
         summary = run_demo(output, days=days, vessels=vessels)
     sim = summary.simulation

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from monitor.cli.options import config_option, resolve_settings, store_option
+from monitor.cli.output import make_console
 
 
 @click.command("detect")
@@ -43,7 +43,7 @@ def detect(
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
         return
-    console = Console()
+    console = make_console()
     kind = "every vessel re-detected" if summary.full_run else "vessels with new data"
     console.print(
         f"Processed {summary.positions_processed:,} positions of {summary.vessels_processed:,} "

@@ -1,54 +1,144 @@
-"""``monitor export calls``: write every detected port call as CSV, Parquet or GeoJSON."""
+"""``monitor export calls|transits|positions``: tables and tracks from the store as files.
+
+The three commands take the same options (the period filters, ``--format``, ``--output``) and
+differ only in what they write, so each is made by :func:`_export_command` from its writer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from monitor.cli.options import config_option, resolve_settings, store_option
+from monitor.cli.options import (
+    config_option,
+    period_filters,
+    period_options,
+    resolve_settings,
+    store_option,
+)
 
 if TYPE_CHECKING:
-    from monitor.report.exports import ExportFormat
+    from monitor.config import Settings
+    from monitor.pipeline.extract import Filters
+
+#: Writes what a command exports to the file, or returns it as text without one.
+Writer = Callable[["Settings", "Filters", str, "Path | None"], "str | None"]
 
 
 @click.group("export")
 def export_group() -> None:
-    """Export tables from the store."""
+    """Export calls, transits or positions from the store."""
 
 
-@export_group.command("calls")
-@config_option
-@store_option
-@click.option(
-    "--format",
-    "fmt",
-    default="csv",
-    show_default=True,
-    metavar="FORMAT",
-    help="Output format: csv, parquet, geojson or kml.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Output file (default: standard output; required for parquet).",
-)
-@click.pass_context
-def export_calls_command(
-    ctx: click.Context, config: Path | None, store: Path | None, fmt: str, output: Path | None
-) -> None:
-    """Export every detected port call (columns of the calls schema)."""
-    from monitor.report.exports import export_calls
+def _export_command(name: str, fmt_option: Callable[[Any], Any], doc: str, write: Writer) -> None:
+    """Add ``monitor export NAME``, which writes the filtered store with ``write``."""
+
+    @export_group.command(name, help=doc)
+    @config_option
+    @store_option
+    @period_options
+    @fmt_option
+    @click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Output file, written atomically (default: standard output; needed for parquet).",
+    )
+    @click.pass_context
+    def command(
+        ctx: click.Context,
+        config: Path | None,
+        store: Path | None,
+        port_id: str | None,
+        mmsi: int | None,
+        since: datetime | None,
+        until: datetime | None,
+        fmt: str,
+        output: Path | None,
+    ) -> None:
+        settings = resolve_settings(ctx, config, store)
+        text = write(settings, period_filters(settings, port_id, mmsi, since, until), fmt, output)
+        if text is not None:
+            click.echo(text, nl=not text.endswith("\n"))
+
+
+def _calls(settings: Settings, filters: Filters, fmt: str, output: Path | None) -> str | None:
+    from monitor.report.exports import ExportFormat, export_calls
     from monitor.store.calls import load_calls
 
-    settings = resolve_settings(ctx, config, store)
-    calls = load_calls(settings.store.path)
-    text = export_calls(calls, cast("ExportFormat", fmt), output, title=settings.name)
-    if text is not None:
-        click.echo(text, nl=not text.endswith("\n"))
+    calls = filters.keep(load_calls(settings.store.path))
+    return export_calls(calls, cast(ExportFormat, fmt), output, title=settings.name)
 
+
+def _transits(settings: Settings, filters: Filters, fmt: str, output: Path | None) -> str | None:
+    from monitor.cli.output import listing_text
+    from monitor.core.atomic import atomic_write_text
+    from monitor.errors import ConfigError
+    from monitor.store.calls import TRANSITS
+    from monitor.store.table import atomic_write_parquet
+
+    transits = filters.keep(TRANSITS.read(settings.store.path)).sort("arrival_utc", "mmsi")
+    if fmt == "parquet":
+        if output is None:
+            raise ConfigError("--format parquet needs --output FILE (Parquet is not text)")
+        atomic_write_parquet(transits, output)
+        return None
+    text = listing_text(transits, (), "csv" if fmt == "csv" else "json")
+    if output is None:
+        return text
+    atomic_write_text(output, text)
+    return None
+
+
+def _positions(settings: Settings, filters: Filters, fmt: str, output: Path | None) -> str | None:
+    from monitor.pipeline.extract import positions_for_export
+    from monitor.report.track_files import TrackFormat, export_tracks
+    from monitor.store.calls import load_calls
+
+    positions = positions_for_export(settings.store.path, load_calls(settings.store.path), filters)
+    return export_tracks(positions, cast(TrackFormat, fmt), output)
+
+
+def _library_format(help_text: str) -> Callable[[Any], Any]:
+    # The library checks the name: its list of formats is not imported for --help.
+    return click.option(
+        "--format", "fmt", default="csv", show_default=True, metavar="FORMAT", help=help_text
+    )
+
+
+_export_command(
+    "calls",
+    _library_format("Output format: csv, parquet, geojson or kml."),
+    "Export the detected port calls (the columns of the calls table).",
+    _calls,
+)
+_export_command(
+    "transits",
+    click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["csv", "parquet", "json"]),
+        default="csv",
+        show_default=True,
+        help="Output format.",
+    ),
+    "Export the transits: passes through a port's zones without a stop, shorter than "
+    "detect.min_stay_h (mmsi, port_id, arrival_utc, departure_utc, duration_h, n_positions).",
+    _transits,
+)
+_export_command(
+    "positions",
+    _library_format(
+        "csv or parquet: one row per position; geojson or kml: one track (line) per vessel."
+    ),
+    "Export positions: one vessel's track (--mmsi) or a period's (--since/--until).\n\n"
+    "--port keeps the positions during calls at that port (arrival to departure).",
+    _positions,
+)
 
 COMMANDS: list[click.Command] = [export_group]

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from monitor.cli.compile_cmd import announce_compile
 from monitor.cli.options import DATE_FORMS, UtcTime, config_option, resolve_settings, store_option
+from monitor.cli.output import Column, output_width, plain, table_lines
 
 if TYPE_CHECKING:
     from monitor.pipeline.ingest import IngestSummary
@@ -27,43 +25,97 @@ def _counts(counter: dict[str, int]) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in sorted(counter.items(), key=lambda kv: -kv[1]))
 
 
+#: How the headline names inputs that were not read, by status.
+_NOT_READ = {
+    "unchanged": "unchanged (already read)",
+    "empty": "empty",
+    "error": "could not be read",
+}
+
+INPUT_COLUMNS = (
+    Column("input", "input"),
+    Column("status", "status"),
+    Column("format", "format", drop=3),
+    Column("messages", "messages", right=True),
+    Column("positions", "positions", right=True, drop=1),
+    Column("decoded", "decoded", right=True, drop=2),
+)
+
+
+def _inputs(n: int) -> str:
+    return "1 input" if n == 1 else f"{n:,} inputs"
+
+
+def _headline(summary: IngestSummary) -> str:
+    """Return what the run did in one sentence: how many inputs were read and why not the rest."""
+    statuses = summary.statuses
+    others = ", ".join(
+        f"{statuses[status]:,} {_NOT_READ[status].split(' (')[0]}"
+        for status in _NOT_READ
+        if statuses[status]
+    )
+    took = f"in {summary.elapsed_s:.1f} s"
+    if summary.n_read == 0:
+        only = next(iter(statuses)) if len(statuses) == 1 else ""
+        why = _NOT_READ.get(only, f"({others})")
+        return f"Nothing ingested into {summary.store}: {_inputs(len(summary.files))} {why}"
+    if summary.n_read == len(summary.files):
+        read = summary.files[0].input if len(summary.files) == 1 else _inputs(summary.n_read)
+        return f"Ingested {read} into {summary.store} {took}"
+    return (
+        f"Ingested {summary.n_read:,} of {_inputs(len(summary.files))} into {summary.store} "
+        f"{took} ({others})"
+    )
+
+
 def _print(summary: IngestSummary) -> None:
-    span = "-"
-    if summary.first_utc and summary.last_utc:
-        span = f"{summary.first_utc:%Y-%m-%d %H:%M:%S} to {summary.last_utc:%Y-%m-%d %H:%M:%S} UTC"
-    rejected = summary.rejected
-    lines = [
-        f"Ingested {len(summary.files)} input(s) into {summary.store} in {summary.elapsed_s:.1f} s",
-        f"  lines            {summary.n_lines:>12,}",
-        f"  messages         {summary.n_messages:>12,}  ({summary.messages_per_s:,.0f} msg/s)",
-        f"  positions stored {summary.n_positions:>12,}",
-        f"  static reports   {summary.n_statics:>12,}",
-        f"  duplicates       {summary.n_duplicates:>12,}  (already in the store, not stored again)",
-        f"  rejected         {sum(rejected.values()):>12,}  {_counts(dict(rejected))}".rstrip(),
-        f"  time sources     {_counts(dict(summary.time_sources)) or '-'}",
-        f"  time span        {span}",
-        f"  vessels          {summary.n_vessels:>12,}",
-    ]
-    click.echo("\n".join(lines))
-    if 1 < len(summary.files) <= MAX_LISTED_INPUTS:
-        table = Table(box=None, padding=(0, 2), pad_edge=False)
-        for name in ("input", "status", "format", "messages", "positions", "decoded"):
-            table.add_column(name, justify="left" if name in ("input", "status") else "right")
+    click.echo(_headline(summary))
+    if summary.n_read:
+        span = "-"
+        if summary.first_utc and summary.last_utc:
+            span = (
+                f"{summary.first_utc:%Y-%m-%d %H:%M:%S} to {summary.last_utc:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        rejected = summary.rejected
+        lines = [
+            f"  lines            {summary.n_lines:>12,}",
+            f"  messages         {summary.n_messages:>12,}  ({summary.messages_per_s:,.0f} msg/s)",
+            f"  positions stored {summary.n_positions:>12,}",
+            f"  static reports   {summary.n_statics:>12,}",
+        ]
+        if summary.n_duplicates:
+            why = (
+                "received more than once in these inputs, stored once"
+                if summary.store_was_empty
+                else "received more than once or already in the store, not stored again"
+            )
+            lines.append(f"  duplicates       {summary.n_duplicates:>12,}  ({why})")
+        lines += [
+            f"  rejected         {sum(rejected.values()):>12,}  {_counts(dict(rejected))}".rstrip(),
+            f"  time sources     {_counts(dict(summary.time_sources)) or '-'}",
+            f"  time span        {span}",
+            f"  vessels          {summary.n_vessels:>12,}",
+        ]
+        click.echo("\n".join(lines))
+    if len(summary.files) <= MAX_LISTED_INPUTS:
+        rows = []
         for item in summary.files:
             share = item.decoded_share
-            table.add_row(
-                item.input,
-                item.status,
-                item.format or "-",
-                f"{item.n_messages:,}",
-                f"{item.n_positions:,}",
-                f"{share:.1%}" if share is not None else "-",
+            rows.append(
+                [
+                    plain(item.input),
+                    item.status,
+                    item.format or "-",
+                    f"{item.n_messages:,}",
+                    f"{item.n_positions:,}",
+                    f"{share:.1%}" if share is not None else "-",
+                ]
             )
         click.echo()
-        Console(width=200, highlight=False, soft_wrap=True).print(table)
-    elif len(summary.files) > MAX_LISTED_INPUTS:
-        statuses = Counter(f.status for f in summary.files)
-        click.echo(f"  inputs           {_counts(dict(statuses))} (--json lists each)")
+        for line in table_lines(rows, INPUT_COLUMNS, output_width()):
+            click.echo(line)
+    else:
+        click.echo(f"  inputs           {_counts(dict(summary.statuses))} (--json lists each)")
     for error in summary.errors:
         click.echo(f"error: {error}", err=True)
 

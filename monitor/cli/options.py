@@ -7,18 +7,23 @@ import time, so that ``monitor --help`` does not load the library.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from monitor.cli.output import LISTING_FORMATS, unknown_id_errors
 from monitor.core.times import parse_when
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
     from monitor.config import Settings
+    from monitor.pipeline.extract import Filters
+
+F = TypeVar("F", bound=Callable[..., object])
 
 
 @dataclass
@@ -113,3 +118,59 @@ days_option = click.option(
     show_default=True,
     help="Length of the simulated period.",
 )
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(LISTING_FORMATS),
+    default="table",
+    show_default=True,
+    help="table (fits the terminal; 100 columns into a pipe), or csv or json with every column "
+    "and ISO 8601 UTC times, for programs.",
+)
+_PERIOD_OPTIONS = (
+    click.option("--port", "port_id", default=None, help="Only this port id."),
+    click.option("--mmsi", type=int, default=None, help="Only this vessel."),
+    click.option(
+        "--since",
+        type=UtcTime(),
+        default=None,
+        help=f"Only what is still under way at or after this time ({DATE_FORMS}).",
+    ),
+    click.option(
+        "--until",
+        type=UtcTime(end_of_day=True),
+        default=None,
+        help="Only what began before this time, written like --since; a bare date includes "
+        "that whole day.",
+    ),
+)
+
+
+def period_options(func: F) -> F:
+    """Add --port, --mmsi, --since and --until (the filters of calls and exports)."""
+    for option in reversed(_PERIOD_OPTIONS):
+        func = option(func)
+    return func
+
+
+def period_filters(
+    settings: Settings,
+    port_id: str | None,
+    mmsi: int | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Filters:
+    """Return the filters the period options give, after checking the port id and MMSI exist.
+
+    An unknown one ends the command with its message and exit status 2.
+    """
+    from monitor.analyse.geofences import load_zones
+    from monitor.pipeline.extract import Filters
+    from monitor.store.calls import load_calls
+
+    filters = Filters(since=since, until=until, port_id=port_id, mmsi=mmsi)
+    known = [z.port_id for z in load_zones(settings)]
+    known += load_calls(settings.store.path)["port_id"].to_list()
+    with unknown_id_errors():
+        filters.check(settings.store.path, known)
+    return filters

@@ -6,10 +6,10 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from monitor.cli.options import DATE_FORMS, UtcTime, config_option, days_option, resolve_settings
+from monitor.cli.output import make_console
 
 
 @click.command("simulate")
@@ -69,7 +69,7 @@ def simulate_command(
         start=start,
         params=scenario,
     )
-    console = Console()
+    console = make_console()
     console.print(
         f"Simulated {result.n_vessels} vessels from {result.start:%Y-%m-%d %H:%M} to "
         f"{result.end:%Y-%m-%d %H:%M} UTC: {result.n_lines:,} NMEA lines "

@@ -44,7 +44,7 @@ from monitor.sources.files import (
     read_head,
     skip_to,
 )
-from monitor.store.parquet import Store
+from monitor.store.parquet import Store, live_files
 
 __all__ = ["FileSummary", "IngestSummary", "ingest_paths"]
 
@@ -271,6 +271,10 @@ def ingest_paths(
     prepare()
     total = sum(i.path.stat().st_size for i in inputs if i.path is not None)
     with store.writer(), Progress(total, enabled=progress) as bar:
+        summary.store_was_empty = not any(
+            live_files(folder)
+            for folder in [*store.positions_dir.glob("date=*"), store.statics_dir]
+        )
         manifest = RunManifest(store)
         writer = BufferedWriter(store, manifest, settings.ingest.duplicate_window_s)
         reader = _InputReader(settings, fallback_time_utc, manifest, writer)

@@ -72,6 +72,19 @@ class IngestSummary:
     files: list[FileSummary] = field(default_factory=list)
     n_vessels: int = 0
     elapsed_s: float = 0.0
+    #: The store held no positions or static reports before the run: every duplicate was
+    #: received more than once in these inputs, none was already stored.
+    store_was_empty: bool = False
+
+    @property
+    def n_read(self) -> int:
+        """Return the number of inputs read in this run (status ingested or resumed)."""
+        return sum(f.status in ("ingested", "resumed") for f in self.files)
+
+    @property
+    def statuses(self) -> Counter[str]:
+        """Return the number of inputs per status."""
+        return Counter(f.status for f in self.files)
 
     def _sum(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.files)
@@ -143,6 +156,7 @@ class IngestSummary:
             "first_utc": _iso(self.first_utc),
             "last_utc": _iso(self.last_utc),
             "vessels": self.n_vessels,
+            "store_was_empty": self.store_was_empty,
             "elapsed_s": round(self.elapsed_s, 3),
             "messages_per_s": round(self.messages_per_s, 1),
             "errors": self.errors,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import shapely
 from branca.element import Element
 
 from monitor.analyse.geofences import Zone, load_zones
@@ -22,12 +23,17 @@ from monitor.analyse.portcalls.detect import prepare_positions
 from monitor.config import DetectSettings, Settings
 from monitor.core.times import iso_utc
 from monitor.errors import ConfigError, ReportError
-from monitor.report import data, fmt, mapview, tables
+from monitor.report import coastline, data, fmt, mapview, tables
 from monitor.report.exports import TextFormat, calls_text
 from monitor.report.index import update_index
 from monitor.report.offline import asset_text, inline_assets, script_block, style_block
 from monitor.report.thinning import thin_tracks
-from monitor.report.window import Period, newest_message_time, report_window
+from monitor.report.window import (
+    Period,
+    newest_message_time,
+    oldest_message_time,
+    report_window,
+)
 from monitor.schema import REPORT_CALLS_SCHEMA
 from monitor.store.calls import load_calls
 from monitor.store.parquet import Store
@@ -65,6 +71,9 @@ class ReportInputs:
     max_speed_kn: float = 50.0
     #: Newest message time in the store; None takes the newest of ``positions``.
     data_end: datetime | None = None
+    #: Oldest message time in the store (where the data begins); None takes the oldest of
+    #: ``positions``.
+    data_start: datetime | None = None
     max_points_per_vessel: int = 500
     tiles: str | None = "OpenStreetMap"
     offline: bool = False
@@ -102,6 +111,19 @@ def _centre(zones: Sequence[Zone], positions: pl.DataFrame) -> tuple[float, floa
     return 0.0, 0.0
 
 
+def _land(inputs: ReportInputs, tracks: pl.DataFrame) -> dict[str, Any] | None:
+    """Return the land around the ports and the tracks (GeoJSON), None where there is none."""
+    per_port: dict[str, list[Any]] = {}
+    for zone in inputs.zones:
+        per_port.setdefault(zone.port_id, []).append(zone.geometry)
+    ports = [shapely.union_all(parts).bounds for parts in per_port.values()]
+    others = []
+    if tracks.height:
+        lon, lat = tracks["lon"], tracks["lat"]
+        others.append((lon.min(), lat.min(), lon.max(), lat.max()))
+    return coastline.land_payload(ports, others)  # type: ignore[arg-type]
+
+
 def build_report(inputs: ReportInputs) -> ReportContent:
     """Return the files of a report (``index.html``, calls as CSV/GeoJSON/KML, summary numbers)."""
     since, until = inputs.since, inputs.until
@@ -112,9 +134,11 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         positions, DetectSettings(max_speed_kn=inputs.max_speed_kn)
     )
     positions = positions.rename({"speed_kn": "sog_kn"})
-    data_end = inputs.data_end
+    data_end, data_start = inputs.data_end, inputs.data_start
     if data_end is None and inputs.positions.height:
         data_end = inputs.positions["timestamp_utc"].max()  # type: ignore[assignment]
+    if data_start is None and inputs.positions.height:
+        data_start = inputs.positions["timestamp_utc"].min()  # type: ignore[assignment]
     calls = data.calls_in_window(inputs.calls, since, until, data_end)
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
@@ -141,8 +165,11 @@ def build_report(inputs: ReportInputs) -> ReportContent:
             "max_gap_h": inputs.max_gap_h,
             "categories": data.CATEGORY_COLOURS,
             "zone_colours": data.ZONE_COLOURS,
+            "land_attribution": coastline.ATTRIBUTION,
         },
+        "land": _land(inputs, tracks) if inputs.offline else None,
         "zones": mapview.zones_payload(inputs.zones, calls_per_port),
+        "labels": mapview.labels_payload(inputs.zones, names, calls_per_port),
         "tracks": mapview.tracks_payload(tracks, identity, since),
         "calls": mapview.calls_payload(calls, names),
     }
@@ -153,10 +180,11 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     numbers = tables.headline_numbers(calls, n_vessels)
     summary = data.port_summary(calls, names)
     per_day = data.arrivals_per_day(calls, names, since, until)
-    chart = tables.arrivals_chart_svg(per_day)
+    chart = tables.arrivals_chart_html(per_day)
+    calls_table = tables.calls_table_html(calls, names, data_start, inputs.max_gap_h)
     sections = tables.sections_html(
         [
-            ("Port calls in the period", tables.calls_table_html(calls, names)),
+            ("Port calls in the period", calls_table),
             ("Per port", tables.summary_table_html(summary)),
             ("Arrivals per day", chart or '<p class="mr-empty">No arrivals.</p>'),
             ("Data files", tables.files_html(FILES)),
@@ -264,6 +292,7 @@ def write_report(
         store.scan_positions(), period or settings.report.period, since, until
     )
     data_end = newest_message_time(store.scan_positions())
+    data_start = oldest_message_time(store.scan_positions())
     positions = (
         store.scan_positions()
         .filter(pl.col("timestamp_utc").is_between(since, until))
@@ -283,6 +312,7 @@ def write_report(
         move_speed_kn=settings.detect.move_speed_kn,
         max_speed_kn=settings.detect.max_speed_kn,
         data_end=data_end,
+        data_start=data_start,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,
         tiles=settings.report.tiles,
         offline=offline or settings.report.offline,

@@ -1,4 +1,4 @@
-"""The report's folium map: geofences, tracks, port calls, playback slider, controls, legend.
+"""The report's folium map: land, geofences, port names, tracks, port calls, playback, controls.
 
 Folium provides the map, the layer groups and the controls. The data goes into the page once,
 as JSON in a ``<script type="application/json">`` element, and ``assets/report.js`` draws it:
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 import folium
 import polars as pl
+import shapely
 from branca.element import MacroElement
 from folium import plugins
 from folium.template import Template
@@ -31,7 +33,9 @@ from monitor.report.offline import LEAFLET_CSS_URL, LEAFLET_JS_URL, data_uri
 DATA_ELEMENT_ID = "report-data"
 #: Layer names as the layer control shows them; keys are what report.js calls them.
 LAYERS: dict[str, str] = {
+    "land": "Land",
     "geofences": "Geofences",
+    "labels": "Port names",
     "tracks": "Vessel tracks",
     "calls": "Port calls",
     "inport": "In port at end of period",
@@ -54,15 +58,19 @@ class _DrawLayers(MacroElement):
         {% macro script(this, kwargs) %}
             L.Icon.Default.imagePath = "";
             L.Icon.Default.mergeOptions({{ this.icons }});
-            window.monitorReport.build({{ this.map_name }}, {{ this.groups }}, {{ this.data_id }});
+            window.monitorReport.build(
+                {{ this.map_name }}, {{ this.groups }}, {{ this.data_id }}, {{ this.control_name }}
+            );
         {% endmacro %}
         """
     )
 
-    def __init__(self, map_name: str, groups: Mapping[str, str]) -> None:
+    def __init__(self, map_name: str, groups: Mapping[str, str], control_name: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "DrawLayers"
         self.map_name = map_name
+        # The layer control, so that the page can fold it away on a narrow screen.
+        self.control_name = control_name
         # Values are folium's generated variable names (identifiers), keys are fixed words.
         self.groups = "{" + ", ".join(f"{key}: {name}" for key, name in groups.items()) + "}"
         self.data_id = json.dumps(DATA_ELEMENT_ID)
@@ -112,6 +120,31 @@ def zones_payload(zones: Sequence[Zone], calls_per_port: Mapping[str, int]) -> d
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def labels_payload(
+    zones: Sequence[Zone], names: Mapping[str, str], calls_per_port: Mapping[str, int]
+) -> list[dict[str, Any]]:
+    """Return per port: ``name``, the top centre of its zones (``lat``, ``lon``) where the label
+    sits, and ``calls`` in the period (labels of busier ports win where labels collide)."""
+    by_port: dict[str, list[Zone]] = {}
+    for zone in zones:
+        if zone.kind != "area":
+            by_port.setdefault(zone.port_id, []).append(zone)
+    out = []
+    for port_id, members in by_port.items():
+        # The port polygon when there is one: its berths and anchorages may lie far out.
+        own = [z for z in members if z.kind == "port"] or members
+        west, _, east, north = shapely.union_all([z.geometry for z in own]).bounds
+        out.append(
+            {
+                "name": names.get(port_id, port_id),
+                "lat": round(north, _COORD_DECIMALS),
+                "lon": round((west + east) / 2, _COORD_DECIMALS),
+                "calls": int(calls_per_port.get(port_id, 0)),
+            }
+        )
+    return out
 
 
 def tracks_payload(
@@ -179,30 +212,65 @@ def calls_payload(calls: pl.DataFrame, names: Mapping[str, str]) -> list[dict[st
     return out
 
 
+_TILE_FIX = 'use a known name such as "OpenStreetMap" or "OpenTopoMap", or a URL template'
+_TILE_PLACEHOLDERS = ("{z}", "{x}", "{y}")
+
+
+def tile_layer(tiles: str) -> folium.TileLayer:
+    """Return the base layer for ``report.tiles``: a folium tile name or a URL template.
+
+    Raises ReportError naming the key and the fix for a name folium does not know, a template
+    without ``{z}``, ``{x}`` and ``{y}`` or with an address scheme other than http, https or
+    file, or a provider that needs an API key (its tiles would not load).
+    """
+    if "{" in tiles or "://" in tiles:
+        parts = urlsplit(tiles)
+        missing = [p for p in _TILE_PLACEHOLDERS if p not in tiles]
+        if parts.scheme not in ("", "http", "https", "file") or missing:
+            raise ReportError(
+                f"report.tiles: {tiles!r} is not a tile URL template (an address with {{z}}, "
+                "{x} and {y}, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png); " + _TILE_FIX
+            )
+        host = html.escape(parts.netloc or "local files")
+        return folium.TileLayer(tiles, attr=f"Map tiles: {host}", name="Base map")
+    try:
+        layer = folium.TileLayer(tiles, name=tiles)
+    except ValueError as exc:
+        raise ReportError(
+            f"report.tiles: {tiles!r} is neither a tile URL template nor a known tile name "
+            f"({exc}); {_TILE_FIX}"
+        ) from exc
+    if "{apikey}" in str(layer.tiles).lower() or "{accesstoken}" in str(layer.tiles).lower():
+        raise ReportError(
+            f"report.tiles: {tiles!r} needs an API key; give its URL template with your key "
+            f"in it instead, or {_TILE_FIX}"
+        )
+    return layer
+
+
+def tile_warnings(tiles: str) -> list[str]:
+    """Return what folium warns about ``report.tiles`` (raises ReportError when it is invalid)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tile_layer(tiles)
+    return [f"report.tiles: {w.message}" for w in caught]
+
+
 def build_map(
     payload: Mapping[str, Any], *, tiles: str | None, center: tuple[float, float]
 ) -> tuple[folium.Map, str]:
     """Return the folium map for ``payload`` and the <script> element holding its data.
 
-    With ``tiles`` None the map has no base layer: geofences, tracks and markers are drawn on a
-    plain background (offline reports).
+    With ``tiles`` None the map has no base layer: the land of ``payload["land"]`` (if any),
+    geofences, tracks and markers are drawn on a plain sea-coloured background (offline reports).
     """
     fmap = ReportMap(location=list(center), zoom_start=10, tiles=None, control_scale=True)
     if tiles:
-        try:
-            if "{" in tiles:
-                host = html.escape(urlsplit(tiles).netloc or tiles)
-                layer = folium.TileLayer(tiles, attr=f"Map tiles: {host}", name="Base map")
-            else:
-                layer = folium.TileLayer(tiles, name=tiles)
-        except ValueError as exc:
-            raise ReportError(
-                f"report.tiles: {tiles!r} is neither a tile URL template nor a known tile "
-                f'name ({exc}); use e.g. "OpenStreetMap" or "CartoDB Positron"'
-            ) from exc
-        layer.add_to(fmap)
+        tile_layer(tiles).add_to(fmap)
     groups: dict[str, str] = {}
     for key, label in LAYERS.items():
+        if key == "land" and not payload.get("land"):
+            continue
         group = folium.FeatureGroup(name=label, show=True)
         group.add_to(fmap)
         groups[key] = group.get_name()
@@ -218,8 +286,9 @@ def build_map(
             "sqkilometers": {"factor": 1e-6, "display": "km\u00b2", "decimals": 2},
         },
     ).add_to(fmap)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-    fmap.add_child(_DrawLayers(fmap.get_name(), groups))
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(fmap)
+    fmap.add_child(_DrawLayers(fmap.get_name(), groups, control.get_name()))
     data_element = (
         f'<script type="application/json" id="{DATA_ELEMENT_ID}">'
         f"{json_for_script(payload)}</script>"

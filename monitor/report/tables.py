@@ -1,4 +1,4 @@
-"""The report's HTML beside the map: headline, sortable calls table, port summary, arrivals chart.
+"""The report's HTML beside the map: headline, calls table (sort, filter), port summary, chart.
 
 Every value is escaped with ``html.escape`` (quotes too, for attributes): AIS text is untrusted.
 """
@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from monitor.report import fmt
 
-_PORT_PALETTE = (
-    "#1565c0", "#ef6c00", "#2e7d32", "#c62828", "#6a1b9a",
-    "#00838f", "#9e9d24", "#4e342e", "#ad1457", "#37474f",
+#: One colour per port in the arrivals chart: 20 told apart by hue first, then by lightness
+#: (a watch list of 14 ports needs more than the usual 10).
+PORT_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+    "#c49c94", "#f7b6d2", "#393b79", "#dbdb8d", "#9edae5",
 )  # fmt: skip
 
 
@@ -25,13 +29,14 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _cell(display: str, sort_key: object = None, *, num: bool = False) -> str:
+def _cell(display: str, sort_key: object = None, *, num: bool = False, badge: str = "") -> str:
+    """Return a table cell: ``display`` escaped, then ``badge`` (trusted HTML)."""
     attrs = ' class="num"' if num else ""
     if sort_key is not None:
         attrs += f' data-v="{esc(sort_key)}"'
     elif display == fmt.DASH:
         attrs += ' data-v=""'
-    return f"<td{attrs}>{esc(display)}</td>"
+    return f"<td{attrs}>{esc(display)}{badge}</td>"
 
 
 def _head(columns: Sequence[tuple[str, bool]]) -> str:
@@ -87,8 +92,48 @@ CALL_COLUMNS: tuple[tuple[str, bool], ...] = (
 )
 
 
-def calls_table_html(calls: pl.DataFrame, names: Mapping[str, str]) -> str:
-    """Return the sortable table of the period's calls, or a clear note that there are none."""
+#: Badges on an arrival that was not seen (``arrival_observed`` false): (text, explanation).
+START_OF_DATA = (
+    "start of data",
+    "The vessel was already in port when the data begins: it arrived earlier.",
+)
+FIRST_SEEN_INSIDE = (
+    "AIS on inside",
+    "First position after a silence was already inside the port: the arrival was not seen.",
+)
+
+
+def arrival_badge(row: Mapping[str, Any], data_start: datetime | None, max_gap_h: float) -> str:
+    """Return the badge HTML for a call whose arrival was not observed, else an empty string.
+
+    An arrival within ``max_gap_h`` of the start of the data is only where the data begins (the
+    vessel was in port before); a later one follows a silence (AIS switched on inside the port).
+    """
+    if row.get("arrival_observed") is not False:
+        return ""
+    arrival = row["arrival_utc"]
+    early = data_start is not None and arrival <= data_start + timedelta(hours=max_gap_h)
+    text, title = START_OF_DATA if early else FIRST_SEEN_INSIDE
+    kind = "start" if early else "dark"
+    return f'<span class="mr-badge mr-badge-{kind}" title="{esc(title)}">{esc(text)}</span>'
+
+
+def _search_text(row: Mapping[str, Any], port: str) -> str:
+    parts = [fmt.vessel_title(row), row["mmsi"], row.get("imo"), port, row.get("flag")]
+    return " ".join(str(p) for p in parts if p is not None).lower()
+
+
+def calls_table_html(
+    calls: pl.DataFrame,
+    names: Mapping[str, str],
+    data_start: datetime | None = None,
+    max_gap_h: float = 4.0,
+) -> str:
+    """Return the period's calls as a table to sort and filter, or a note that there are none.
+
+    Arrivals that were not observed carry a badge: the start of the data, or AIS switched on
+    inside the port (see ``arrival_badge``).
+    """
     if calls.is_empty():
         return '<p class="mr-empty" id="no-calls">No port calls in this period.</p>'
     rows = []
@@ -104,7 +149,11 @@ def calls_table_html(calls: pl.DataFrame, names: Mapping[str, str]) -> str:
             _cell(fmt.text(row.get("flag"))),
             _cell(fmt.text(row.get("ship_type"))),
             _cell(fields["Port"]),
-            _cell(fmt.when(row["arrival_utc"]), row["arrival_utc"].isoformat()),
+            _cell(
+                fmt.when(row["arrival_utc"]),
+                row["arrival_utc"].isoformat(),
+                badge=arrival_badge(row, data_start, max_gap_h),
+            ),
             _cell(
                 fmt.when(departure) if departure is not None else "in port",
                 departure.isoformat() if departure is not None else "9999",
@@ -119,12 +168,25 @@ def calls_table_html(calls: pl.DataFrame, names: Mapping[str, str]) -> str:
             _cell(fields["Previous port"]),
         ]
         css = ' class="mr-row-inport"' if row["in_port_at_end"] else ""
-        rows.append(f'<tr data-call="{esc(row["call_id"])}"{css}>{"".join(cells)}</tr>')
+        search = esc(_search_text(row, fields["Port"]))
+        rows.append(
+            f'<tr data-call="{esc(row["call_id"])}" data-search="{search}"{css}>'
+            f"{''.join(cells)}</tr>"
+        )
+    n = len(rows)
     return (
+        '<div class="mr-filter"><label for="calls-filter">Filter</label>'
+        '<input type="search" id="calls-filter" autocomplete="off" '
+        'placeholder="vessel, MMSI, IMO, port or flag" aria-controls="calls-table">'
+        f'<span id="calls-shown" aria-live="polite">{n} of {n} calls</span></div>'
         '<div class="mr-table-wrap"><table class="mr-table sortable" id="calls-table">'
         f"{_head(CALL_COLUMNS)}<tbody>{''.join(rows)}</tbody></table></div>"
-        '<p class="mr-note">Click a column to sort; click a row to show the call on the map. '
-        "A red edge marks vessels still in port at the end of the period.</p>"
+        '<p class="mr-note">Type words to keep the calls that match them all (vessel name, '
+        "MMSI, IMO, port or flag); click a column to sort; click a row to show the call on the "
+        "map. A red edge marks vessels still in port at the end of the period. "
+        f"<b>{esc(START_OF_DATA[0])}</b>: already in port when the data begins, so the arrival "
+        f"is earlier than shown; <b>{esc(FIRST_SEEN_INSIDE[0])}</b>: the vessel's AIS came back "
+        "on inside the port after a silence, so its arrival was not seen.</p>"
     )
 
 
@@ -166,30 +228,33 @@ def summary_table_html(summary: pl.DataFrame) -> str:
     )
 
 
-def arrivals_chart_svg(per_day: pl.DataFrame) -> str:
-    """Return an inline SVG stacked bar chart of arrivals per day, one colour per port."""
+def arrivals_chart_html(per_day: pl.DataFrame) -> str:
+    """Return a stacked bar chart of arrivals per day (inline SVG, one colour per port) and its
+    legend (HTML, so it wraps to the page's width however many ports there are)."""
     days: list[date] = sorted(set(per_day["day"].to_list()))
-    ports = sorted({p for p in per_day["port_name"].to_list() if p is not None})
     if not days:
         return ""
     counts: dict[tuple[date, str], int] = {}
     for day, port, n in per_day.select("day", "port_name", "arrivals").iter_rows():
-        if port is not None:
-            counts[(day, port)] = int(n)
+        if port is not None and n:
+            counts[(day, port)] = counts.get((day, port), 0) + int(n)
+    by_port: dict[str, int] = {}
+    for (_, port), n in counts.items():
+        by_port[port] = by_port.get(port, 0) + n
+    # Busiest port first, at the bottom of each bar and first in the legend.
+    ports = sorted(by_port, key=lambda p: (-by_port[p], p))
+    colours = {p: PORT_PALETTE[i % len(PORT_PALETTE)] for i, p in enumerate(ports)}
     totals = {d: sum(counts.get((d, p), 0) for p in ports) for d in days}
     peak = max([*totals.values(), 1])
     left, top, plot_h, bar_w, gap = 40, 14, 160, 34, 10
-    width = left + len(days) * (bar_w + gap) + 10
-    legend_y = top + plot_h + 36
-    height = legend_y + 18 * ((len(ports) + 2) // 3) + 8
-    colours = {p: _PORT_PALETTE[i % len(_PORT_PALETTE)] for i, p in enumerate(ports)}
+    width = max(left + len(days) * (bar_w + gap) + 10, 320)
+    height = top + plot_h + 24
     parts = [
-        f'<svg class="mr-chart" role="img" width="{max(width, 420)}" height="{height}" '
-        f'viewBox="0 0 {max(width, 420)} {height}" xmlns="http://www.w3.org/2000/svg">',
+        f'<svg class="mr-chart" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
         "<title>Arrivals per day and port</title>",
     ]
-    ticks = sorted({0, peak, (peak + 1) // 2})
-    for tick in ticks:
+    for tick in sorted({0, peak, (peak + 1) // 2}):
         y = top + plot_h - plot_h * tick / peak
         parts.append(
             f'<line x1="{left - 4}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#dde2ea"/>'
@@ -206,7 +271,8 @@ def arrivals_chart_svg(per_day: pl.DataFrame) -> str:
             base -= h
             parts.append(
                 f'<rect x="{x}" y="{base:.1f}" width="{bar_w}" height="{h:.1f}" '
-                f'fill="{colours[port]}"><title>{esc(port)}: {n} on {day}</title></rect>'
+                f'fill="{colours[port]}" data-port="{esc(port)}">'
+                f"<title>{esc(port)}: {n} on {day}</title></rect>"
             )
         parts.append(
             f'<text x="{x + bar_w / 2}" y="{top + plot_h + 14}" text-anchor="middle">'
@@ -217,15 +283,16 @@ def arrivals_chart_svg(per_day: pl.DataFrame) -> str:
                 f'<text x="{x + bar_w / 2}" y="{base - 3:.1f}" text-anchor="middle">'
                 f"{totals[day]}</text>"
             )
-    for i, port in enumerate(ports):
-        x = left + (i % 3) * 180
-        y = legend_y + 18 * (i // 3)
-        parts.append(
-            f'<rect x="{x}" y="{y - 9}" width="12" height="10" fill="{colours[port]}"/>'
-            f'<text x="{x + 16}" y="{y}">{esc(port[:28])}</text>'
-        )
     parts.append("</svg>")
-    return "".join(parts)
+    legend = "".join(
+        f'<li><span class="mr-swatch" style="background:{colours[p]}"></span>'
+        f"{esc(p)} ({by_port[p]})</li>"
+        for p in ports
+    )
+    return (
+        f'<figure class="mr-chart-box" id="arrivals-chart">{"".join(parts)}'
+        f'<figcaption><ul class="mr-chart-legend">{legend}</ul></figcaption></figure>'
+    )
 
 
 def files_html(files: Mapping[str, str]) -> str:

@@ -16,11 +16,20 @@ PERIOD_LENGTHS: dict[str, timedelta] = {"day": timedelta(days=1), "week": timede
 
 def newest_message_time(positions: pl.LazyFrame) -> datetime | None:
     """Return the newest position time in the store, None when it holds no positions."""
-    newest = positions.select(pl.col("timestamp_utc").max()).collect().item()
-    if newest is None:
+    return _message_time(positions.select(pl.col("timestamp_utc").max()))
+
+
+def oldest_message_time(positions: pl.LazyFrame) -> datetime | None:
+    """Return the oldest position time in the store (where the data begins), None if none."""
+    return _message_time(positions.select(pl.col("timestamp_utc").min()))
+
+
+def _message_time(query: pl.LazyFrame) -> datetime | None:
+    value = query.collect().item()
+    if value is None:
         return None
-    assert isinstance(newest, datetime)
-    return newest.astimezone(UTC)
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC)
 
 
 def report_window(

@@ -119,8 +119,12 @@ def filter_calls(
     mmsi: int | None = None,
     since: datetime | None = None,
     open_only: bool = False,
+    until: datetime | None = None,
 ) -> pl.DataFrame:
-    """Return the calls at ``port_id``, of ``mmsi``, in port at or after ``since``, or open."""
+    """Return the calls at ``port_id``, of ``mmsi``, in port at or after ``since``, arrived
+    before ``until``, or open (transits too: they have the same columns)."""
+    if until is not None:
+        calls = calls.filter(pl.col("arrival_utc") < until)
     if port_id is not None:
         calls = calls.filter(pl.col("port_id") == port_id)
     if mmsi is not None:

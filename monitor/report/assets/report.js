@@ -1,5 +1,6 @@
-/* Port-activity report: draws geofences, tracks and port calls from the JSON embedded in the
- * page, adds a legend and a playback slider, and makes tables sortable.
+/* Port-activity report: draws land, geofences, port names, tracks and port calls from the JSON
+ * embedded in the page, adds a legend and a playback slider, fits the controls to the screen,
+ * and makes tables sortable and the calls table filterable.
  * AIS text is untrusted: it only ever reaches the page through textContent, never as markup. */
 (function () {
   "use strict";
@@ -27,6 +28,56 @@
 
   function isoMinute(ms) {
     return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+
+  /* Land goes in a pane of its own under the overlay pane, so it stays under every geofence,
+   * track and marker whatever order layers are switched on in; it takes no clicks. */
+  function drawLand(map, data, groups, counts) {
+    if (!data.land || !groups.land) return;
+    var pane = map.createPane("mr-land");
+    pane.style.zIndex = 250;
+    pane.style.pointerEvents = "none";
+    L.geoJSON(data.land, {
+      pane: "mr-land",
+      interactive: false,
+      style: { color: "#a89f88", weight: 0.8, fillColor: "#f2efe6", fillOpacity: 1 }
+    }).eachLayer(function (layer) {
+      layer.addTo(groups.land);
+      counts.land += 1;
+    });
+    if (map.attributionControl) map.attributionControl.addAttribution(data.meta.land_attribution);
+  }
+
+  /* Port names as permanent labels above each port; where two overlap at the current zoom, the
+   * port with more calls keeps its label. */
+  function drawLabels(map, data, groups, state) {
+    var labels = data.labels.slice().sort(function (a, b) {
+      return b.calls - a.calls || (a.name < b.name ? -1 : 1);
+    }).map(function (p) {
+      var tip = L.tooltip({
+        permanent: true, direction: "top", className: "mr-port-label", interactive: false,
+        offset: [0, -2]
+      }).setLatLng([p.lat, p.lon]).setContent(el("span", p.name));
+      groups.labels.addLayer(tip);
+      return tip;
+    });
+    state.labels = labels;
+    function declutter() {
+      var shown = [];
+      labels.forEach(function (tip) {
+        var node = tip.getElement();
+        if (!node) return;
+        node.style.visibility = "";
+        var box = node.getBoundingClientRect();
+        var clash = shown.some(function (other) {
+          return box.left < other.right && other.left < box.right &&
+            box.top < other.bottom && other.top < box.bottom;
+        });
+        if (clash) node.style.visibility = "hidden"; else shown.push(box);
+      });
+    }
+    map.on("zoomend overlayadd", declutter);
+    state.declutter = declutter;
   }
 
   function drawZones(data, groups, counts) {
@@ -99,43 +150,79 @@
     });
   }
 
-  function addLegend(map, data) {
-    var legend = L.control({ position: "bottomright" });
+  function legendRow(swatchClass, label, colour, fill) {
+    var row = el("div");
+    var sw = el("span", null, "mr-swatch" + (swatchClass ? " " + swatchClass : ""));
+    if (colour) sw.style.borderColor = colour;
+    if (fill) sw.style.background = fill;
+    row.appendChild(sw);
+    row.appendChild(el("span", label));
+    return row;
+  }
+
+  /* The legend sits under the layer control in the same corner (Leaflet stacks the controls of
+   * a corner, so the two never overlap), folds away behind its title, and is never taller than
+   * the map leaves it below the layer control. It starts folded when the map is too small. */
+  function addLegend(map, data, state) {
+    var legend = L.control({ position: "topright" });
+    var box, body, toggle;
+    function setOpen(open) {
+      box.classList.toggle("mr-legend-closed", !open);
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      toggle.textContent = (open ? "\u25BE " : "\u25B8 ") + "Legend";
+      fit();
+    }
+    function fit() {
+      var mapBox = map.getContainer().getBoundingClientRect();
+      var top = body.getBoundingClientRect().top;
+      body.style.maxHeight = Math.max(48, mapBox.bottom - top - 34) + "px";
+    }
     legend.onAdd = function () {
-      var box = el("div", null, "mr-legend leaflet-bar");
-      box.appendChild(el("div", "Geofences", "mr-legend-head"));
+      box = el("div", null, "mr-legend leaflet-bar");
+      toggle = el("button", null, "mr-legend-toggle");
+      toggle.type = "button";
+      toggle.setAttribute("aria-controls", "mr-legend-body");
+      body = el("div", null, "mr-legend-body");
+      body.id = "mr-legend-body";
+      box.appendChild(toggle);
+      box.appendChild(body);
+      if (data.land) {
+        body.appendChild(el("div", "Map", "mr-legend-head"));
+        body.appendChild(legendRow("mr-swatch-area", "land (GSHHG)", "#a89f88", "#f2efe6"));
+        body.appendChild(legendRow("mr-swatch-area", "sea", "#c5ccd8", "#dbe7f0"));
+      }
+      body.appendChild(el("div", "Geofences", "mr-legend-head"));
       Object.keys(data.meta.zone_colours).forEach(function (kind) {
-        var row = el("div");
-        var sw = el("span", null, "mr-swatch mr-swatch-area");
-        sw.style.borderColor = data.meta.zone_colours[kind];
-        sw.style.background = data.meta.zone_colours[kind] + "33";
-        row.appendChild(sw);
-        row.appendChild(el("span", kind));
-        box.appendChild(row);
+        var colour = data.meta.zone_colours[kind];
+        body.appendChild(legendRow("mr-swatch-area", kind, colour, colour + "33"));
       });
-      box.appendChild(el("div", "Ship type (tracks, calls)", "mr-legend-head"));
+      body.appendChild(el("div", "Ship type (tracks, calls)", "mr-legend-head"));
       Object.keys(data.meta.categories).forEach(function (name) {
-        var row = el("div");
-        var sw = el("span", null, "mr-swatch");
-        sw.style.background = data.meta.categories[name];
-        row.appendChild(sw);
-        row.appendChild(el("span", name));
-        box.appendChild(row);
+        body.appendChild(legendRow(null, name, null, data.meta.categories[name]));
       });
-      box.appendChild(el("div", "Symbols", "mr-legend-head"));
-      var ring = el("div");
-      ring.appendChild(el("span", null, "mr-swatch mr-swatch-ring"));
-      ring.appendChild(el("span", "in port at end of period"));
-      box.appendChild(ring);
-      var gap = el("div");
-      gap.appendChild(el("span", null, "mr-swatch mr-swatch-gap"));
-      gap.appendChild(el("span", "no AIS for over " + data.meta.max_gap_h + " h"));
-      box.appendChild(gap);
+      body.appendChild(el("div", "Symbols", "mr-legend-head"));
+      body.appendChild(legendRow("mr-swatch-ring", "in port at end of period"));
+      body.appendChild(legendRow("mr-swatch-gap", "no AIS for over " + data.meta.max_gap_h + " h"));
+      toggle.addEventListener("click", function () {
+        setOpen(box.classList.contains("mr-legend-closed"));
+      });
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
       return box;
     };
     legend.addTo(map);
+    var size = map.getSize();
+    setOpen(size.x >= 640 && size.y >= 440);
+    map.on("resize", fit);
+    state.legend = { box: box, setOpen: setOpen };
+  }
+
+  /* On a narrow map the layer control folds into its icon (open with a tap). */
+  function fitLayerControl(map, control) {
+    if (!control || map.getSize().x >= 640) return;
+    L.setOptions(control, { collapsed: true });
+    map.removeControl(control);
+    map.addControl(control);
   }
 
   /* Where vessel v was at t seconds: interpolated inside a segment, its last position for up to
@@ -265,6 +352,28 @@
     });
   }
 
+  /* Keeps the calls table's rows whose vessel, MMSI, IMO, port or flag text contains every word
+   * typed in the filter box. */
+  function makeFilterable() {
+    var input = document.getElementById("calls-filter");
+    var table = document.getElementById("calls-table");
+    var shown = document.getElementById("calls-shown");
+    if (!input || !table) return;
+    function apply() {
+      var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var rows = table.tBodies[0].rows, n = 0;
+      Array.prototype.forEach.call(rows, function (row) {
+        var text = row.getAttribute("data-search") || "";
+        var keep = words.every(function (w) { return text.indexOf(w) !== -1; });
+        row.hidden = !keep;
+        if (keep) n += 1;
+      });
+      shown.textContent = n + " of " + rows.length + " calls";
+    }
+    input.addEventListener("input", apply);
+    if (input.value) apply();
+  }
+
   function linkRows(state) {
     Array.prototype.forEach.call(document.querySelectorAll("tr[data-call]"), function (row) {
       row.addEventListener("click", function () {
@@ -277,15 +386,20 @@
     });
   }
 
-  function build(map, groups, dataId) {
+  function build(map, groups, dataId, layerControl) {
     var data = JSON.parse(document.getElementById(dataId).textContent);
-    var counts = { polygons: 0, calls: 0, inport: 0, trackLines: 0, gapLines: 0, vessels: 0 };
+    var counts = {
+      land: 0, polygons: 0, calls: 0, inport: 0, trackLines: 0, gapLines: 0, vessels: 0
+    };
     var state = { map: map, groups: groups, counts: counts, markers: {}, playbackTime: 0 };
     window.monitorReport.state = state;
+    drawLand(map, data, groups, counts);
     drawZones(data, groups, counts);
+    drawLabels(map, data, groups, state);
     drawTracks(data, groups, counts);
     drawCalls(data, groups, counts, state.markers);
-    addLegend(map, data);
+    fitLayerControl(map, layerControl);
+    addLegend(map, data, state);
     if (data.meta.span_s > 0 && data.tracks.length) addPlayback(map, data, groups, state);
     var bounds = L.latLngBounds([]);
     [groups.geofences, groups.calls].forEach(function (g) {
@@ -293,6 +407,7 @@
     });
     if (!bounds.isValid() && groups.tracks.getLayers().length) bounds = groups.tracks.getBounds();
     if (bounds.isValid()) map.fitBounds(bounds.pad(0.1));
+    state.declutter();
     linkRows(state);
     state.ready = true;
   }
@@ -309,6 +424,7 @@
   window.monitorReport = { build: build, makeSortable: makeSortable };
   document.addEventListener("DOMContentLoaded", function () {
     makeSortable();
+    makeFilterable();
     if (typeof window.L === "undefined") noMapLibrary();
   });
 })();
