@@ -153,6 +153,15 @@ class LoiteringSettings(_Section):
     port_exclusion_m: float = Field(0.0, ge=0, le=50_000)
 
 
+class WatchlistSettings(_Section):
+    """Vessels of interest (see README: Watchlist)."""
+
+    #: CSV with columns mmsi, imo, name, list, note; relative to the config file. None: none.
+    path: Path | None = None
+    #: Match by name too (weaker: flagged as a name match).
+    match_names: bool = True
+
+
 class ReportSettings(_Section):
     #: Directory that receives one folder per report and the reports index.
     output: Path = Path("reports")
@@ -175,6 +184,10 @@ class Settings(_Section):
     geofences: GeofenceSettings = GeofenceSettings()
     detect: DetectSettings = DetectSettings()
     report: ReportSettings = ReportSettings()
+    gaps: GapSettings = GapSettings()
+    encounters: EncounterSettings = EncounterSettings()
+    loitering: LoiteringSettings = LoiteringSettings()
+    watchlist: WatchlistSettings = WatchlistSettings()
     #: The file this was loaded from, None for defaults.
     source_path: Path | None = None
 
@@ -264,6 +277,9 @@ def _resolve_paths(data: dict[str, object], base: Path) -> None:
     report = data.get("report")
     if isinstance(report, dict) and "output" in report:
         report["output"] = resolve(report["output"])
+    watchlist = data.get("watchlist")
+    if isinstance(watchlist, dict) and "path" in watchlist:
+        watchlist["path"] = resolve(watchlist["path"])
 
 
 def parse_config(text: str, path: Path | None = None) -> Settings:
