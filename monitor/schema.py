@@ -166,6 +166,38 @@ CALLS_CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
     "last_utc": UTC_US,
 }
 
+#: Dark periods (``monitor.analyse.gaps``), one row per silence of a track, whatever its cause;
+#: ``monitor export gaps`` writes these columns.
+GAPS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    # Last position before the silence and first after it (null while still silent).
+    "gap_start_utc": UTC_US,
+    "gap_end_utc": UTC_US,
+    # To the end of the data while still silent.
+    "duration_h": pl.Float64(),
+    "start_lat": pl.Float64(),
+    "start_lon": pl.Float64(),
+    "end_lat": pl.Float64(),
+    "end_lon": pl.Float64(),
+    # Straight-line distance between the two positions, and the speed it implies.
+    "distance_km": pl.Float64(),
+    "implied_speed_kn": pl.Float64(),
+    # The configured port nearest to either end, and how far (0 inside; null without ports).
+    "near_port_id": pl.String(),
+    "port_distance_km": pl.Float64(),
+    # near_port | arrived_dark | departed_dark | at_sea
+    "kind": pl.String(),
+    # dark | coverage | outage | range
+    "cause": pl.String(),
+    # Still silent at the end of the data.
+    "open": pl.Boolean(),
+    # What the cause was judged by: the vessel's usual interval around the silence, and the
+    # share of the silence in which other vessels near it were heard.
+    "usual_interval_h": pl.Float64(),
+    "others_heard_share": pl.Float64(),
+}
+
 #: Ship-to-ship encounters (``monitor.analyse.encounters``), one row per meeting of a pair.
 ENCOUNTERS_SCHEMA: dict[str, pl.DataType] = {
     "mmsi_a": pl.UInt32(),

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from monitor.analyse.cells import cell_rows, col_of, neighbour_col, pack, row_of
 from monitor.analyse.geofences import Zone, zones_for_points
 from monitor.analyse.reception import F64
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from monitor.config import EncounterSettings
 
 _US_PER_H = 3_600_000_000
-_SLOT_BITS = 24
-_ROW_BITS = 19
-_COL_BITS = 20
 
 
 @inline
@@ -112,29 +110,12 @@ def _resample(
     return n
 
 
-@inline
-def _row(lat: float, cell_deg: float) -> int:
-    return math.floor((lat + 90.0) / cell_deg)
-
-
-@inline
-def _col(lon: float, row: int, cell_deg: float) -> int:
-    mid = (row + 0.5) * cell_deg - 90.0
-    width = cell_deg / max(math.cos(math.radians(mid)), 0.01)
-    return math.floor((lon + 180.0) / width)
-
-
-@inline
-def _key(slot: int, row: int, col: int) -> int:
-    return (slot << (_ROW_BITS + _COL_BITS)) | (row << _COL_BITS) | col
-
-
 @kernel
 def _keys(slot: I64, lat: F64, lon: F64, slot0: int, cell_deg: float) -> I64:
     out = np.empty(slot.size, dtype=np.int64)
     for i in range(slot.size):
-        row = _row(lat[i], cell_deg)
-        out[i] = _key(slot[i] - slot0, row, _col(lon[i], row, cell_deg))
+        row = row_of(lat[i], cell_deg)
+        out[i] = pack(slot[i] - slot0, row, col_of(lon[i], row, cell_deg))
     return out
 
 
@@ -150,15 +131,18 @@ def _close_pairs(
     metres = np.empty(cap, dtype=np.float64)
     n = 0
     for i in range(keys.size):
-        row = _row(lat[i], cell_deg)
+        row = row_of(lat[i], cell_deg)
+        col = col_of(lon[i], row, cell_deg)
         s = slot[i] - slot0
-        for dr in range(2):
-            r = row + dr
-            col = _col(lon[i], r, cell_deg)
-            # In its own row, a sample pairs with those after it (its cell and the next);
-            # in the row above, with the three cells around it.
-            lo = i + 1 if dr == 0 else np.searchsorted(keys, _key(s, r, col - 1), side="left")
-            hi = np.searchsorted(keys, _key(s, r, col + 1), side="right")
+        # Each pair once: in its own cell with the samples after it, in the next cell of its
+        # row, and in the three cells around it in the row above.
+        for k in range(5):
+            r = row if k < 2 else row + 1
+            base = col if k < 2 else col_of(lon[i], r, cell_deg)
+            c = neighbour_col(base, k if k < 2 else k - 3, r, cell_deg)
+            lo, hi = cell_rows(keys, pack(s, r, c))
+            if k == 0:
+                lo = i + 1
             for j in range(lo, hi):
                 d = _metres(lat[i], lon[i], lat[j], lon[j])
                 if d > max_m:

@@ -19,6 +19,7 @@ from a track's last position to the end of the data (an open silence). Its cause
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -26,7 +27,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import shapely
 
+from monitor.analyse.geofences import Zone, distances_m
 from monitor.analyse.reception import (
     F64,
     ONWARD,
@@ -38,6 +41,7 @@ from monitor.analyse.reception import (
 )
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 from monitor.core.jit import I64, kernel
+from monitor.schema import GAPS_SCHEMA, conform
 
 if TYPE_CHECKING:
     from monitor.config import GapSettings
@@ -360,3 +364,95 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
         .otherwise(pl.lit("dark"))
         .alias("cause")
     ).to_series()
+
+
+def nearest_port(zones: Sequence[Zone], lat: F64, lon: F64) -> tuple[list[str | None], F64]:
+    """Return per point the nearest port (its port, berth and anchorage zones together; area
+    zones are no port) and the distance to it in km (0 inside, inf without ports)."""
+    ports: dict[str, list[shapely.Geometry]] = {}
+    for zone in zones:
+        if zone.kind != "area":
+            ports.setdefault(zone.port_id, []).append(zone.geometry)
+    best_km = np.full(lat.size, np.inf)
+    best: list[str | None] = [None] * lat.size
+    placed = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    for port_id in sorted(ports):
+        if placed.size == 0:
+            break
+        km = distances_m(shapely.union_all(ports[port_id]), lon[placed], lat[placed]) / 1000.0
+        closer = km < best_km[placed]
+        best_km[placed[closer]] = km[closer]
+        for i in placed[closer]:
+            best[i] = port_id
+    return best, best_km
+
+
+def where(start_km: F64, end_km: F64, is_open: npt.NDArray[np.bool_], near_km: float) -> pl.Series:
+    """Return where each silence was, from its ends' distances to the nearest port (0 inside):
+    ``arrived_dark`` (first seen again inside a port), ``departed_dark`` (last seen inside
+    one), ``near_port`` (silent inside a port, or went dark or came back within ``near_km`` of
+    one) or ``at_sea``."""
+    start_in = start_km <= 0.0
+    end_in = (end_km <= 0.0) & ~is_open
+    near = (start_km <= near_km) | ((end_km <= near_km) & ~is_open)
+    kind = np.where(
+        start_in & end_in,
+        "near_port",
+        np.where(
+            end_in, "arrived_dark",
+            np.where(start_in, "departed_dark", np.where(near, "near_port", "at_sea")),
+        ),
+    )  # fmt: skip
+    return pl.Series("kind", kind, dtype=pl.String)
+
+
+def dark_periods(
+    tracks: pl.DataFrame,
+    zones: Sequence[Zone],
+    settings: GapSettings,
+    *,
+    data_end: datetime,
+    key: str = "mmsi",
+) -> pl.DataFrame:
+    """Return every silence of the tracks of ``tracks`` (columns ``key``, mmsi, timestamp_utc,
+    lat, lon, speed_kn, and sog_kn/cog_deg when reported; sorted by ``key`` and time) up to
+    ``data_end``, with where it was and its cause: :data:`GAPS_SCHEMA`."""
+    shortest = min(settings.min_gap_h, settings.near_port_min_gap_h)
+    found = silences(tracks, key, shortest, data_end)
+    lat0, lon0 = found["start_lat"].to_numpy(), found["start_lon"].to_numpy()
+    lat1, lon1 = found["end_lat"].to_numpy(), found["end_lon"].to_numpy()
+    port0, km0 = nearest_port(zones, lat0, lon0)
+    port1, km1 = nearest_port(zones, lat1, lon1)
+    is_open = found["open"].to_numpy()
+    km1 = np.where(is_open, np.inf, km1)
+    nearer_end = km1 < km0
+    hours = (found["end_us"] - found["start_us"]).to_numpy() / _US_PER_H
+    near = np.minimum(km0, km1) <= settings.near_port_km
+    keep = (hours >= settings.min_gap_h) | (near & (hours >= settings.near_port_min_gap_h))
+    found = found.with_columns(
+        near_port_id=pl.Series(
+            [b if e else a for a, b, e in zip(port0, port1, nearer_end, strict=True)],
+            dtype=pl.String,
+        ),
+        port_distance_km=pl.Series(np.minimum(km0, km1)),
+        kind=where(km0, km1, is_open, settings.near_port_km),
+    ).filter(pl.Series(keep))
+    if found.is_empty():
+        return pl.DataFrame(schema=GAPS_SCHEMA)
+    feats = features(tracks, found, key, settings)
+    feats = feats.with_columns(cause=causes(feats, settings))
+    out = feats.with_columns(
+        track_id=pl.col(key).cast(pl.String) if key != "mmsi" else pl.lit(None, pl.String),
+        gap_start_utc=pl.from_epoch("start_us", "us").dt.replace_time_zone("UTC"),
+        gap_end_utc=pl.when(~pl.col("open")).then(
+            pl.from_epoch("end_us", "us").dt.replace_time_zone("UTC")
+        ),
+        end_lat=pl.col("end_lat").fill_nan(None),
+        end_lon=pl.col("end_lon").fill_nan(None),
+        port_distance_km=pl.col("port_distance_km").replace(np.inf, None),
+        usual_interval_h=pl.max_horizontal(
+            pl.col("usual_before_h").fill_nan(None), pl.col("usual_after_h").fill_nan(None)
+        ),
+        others_heard_share=pl.col("heard_bins") / pl.col("bins").clip(1),
+    )
+    return conform(out, GAPS_SCHEMA).sort("gap_start_utc", "mmsi")

@@ -94,6 +94,22 @@ def area_km2(geom: shapely.Geometry) -> float:
     return float(shapely.area(_to_metres(geom, lon0, lat0))) / 1e6
 
 
+def distances_m(
+    geom: shapely.Geometry, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Return the distance in metres from each point to lon/lat ``geom`` (0 inside it).
+
+    Measured in a plane around the geometry: exact enough within a few hundred km of it.
+    """
+    lon0, lat0 = _origin(geom)
+    x = (np.asarray(lon) - lon0) * (METRES_PER_DEG * math.cos(math.radians(lat0)))
+    y = (np.asarray(lat) - lat0) * METRES_PER_DEG
+    result: npt.NDArray[np.float64] = shapely.distance(
+        _to_metres(geom, lon0, lat0), shapely.points(x, y)
+    )
+    return result
+
+
 def buffer_metres(geom: Polygon | MultiPolygon, buffer_m: float) -> Polygon | MultiPolygon:
     """Return ``geom`` (lon/lat) grown by ``buffer_m`` metres, in lon/lat."""
     if buffer_m == 0:

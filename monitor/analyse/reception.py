@@ -13,19 +13,24 @@ around its cell, so at least one cell width all round.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from monitor.analyse.cells import (
+    PLACE_BITS,
+    PLACE_MASK,
+    cell_rows,
+    col_of,
+    neighbour_col,
+    pack,
+    row_of,
+)
 from monitor.core.geo import METRES_PER_DEG
 from monitor.core.jit import I64, inline, kernel
 
 F64 = npt.NDArray[np.float64]
-
-_ROW_BITS = 18
-_COL_BITS = 18
 
 #: How a silent vessel is taken to move (``_where``): in a straight line from its last position
 #: to its first one after, at even speed; on from its last position at its last velocity
@@ -36,29 +41,12 @@ STRAIGHT, ONWARD, OUT_AND_BACK = 0, 1, 2
 ONWARD_MAX_US = 3 * 3_600_000_000
 
 
-@inline
-def _row(lat: float, cell_deg: float) -> int:
-    return math.floor((lat + 90.0) / cell_deg)
-
-
-@inline
-def _col(lon: float, row: int, cell_deg: float) -> int:
-    mid = (row + 0.5) * cell_deg - 90.0
-    width = cell_deg / max(math.cos(math.radians(mid)), 0.01)
-    return math.floor((lon + 180.0) / width)
-
-
-@inline
-def _code(time_bin: int, row: int, col: int) -> int:
-    return (time_bin << (_ROW_BITS + _COL_BITS)) | (row << _COL_BITS) | col
-
-
 @kernel
 def _codes(t_us: I64, lat: F64, lon: F64, t0_us: int, bin_us: int, cell_deg: float) -> I64:
     out = np.empty(t_us.size, dtype=np.int64)
     for i in range(t_us.size):
-        row = _row(lat[i], cell_deg)
-        out[i] = _code((t_us[i] - t0_us) // bin_us, row, _col(lon[i], row, cell_deg))
+        row = row_of(lat[i], cell_deg)
+        out[i] = pack((t_us[i] - t0_us) // bin_us, row, col_of(lon[i], row, cell_deg))
     return out
 
 
@@ -73,14 +61,14 @@ def _heard_near(
     own: int,
 ) -> bool:
     """Return whether a track other than ``own`` was heard in ``time_bin`` near lat/lon."""
-    row = _row(lat, cell_deg)
+    row = row_of(lat, cell_deg)
     for r in range(row - 1, row + 2):
-        col = _col(lon, r, cell_deg)
-        lo = np.searchsorted(codes, _code(time_bin, r, col - 1), side="left")
-        hi = np.searchsorted(codes, _code(time_bin, r, col + 1), side="right")
-        for k in range(lo, hi):
-            if tracks[k] != own:
-                return True
+        col = col_of(lon, r, cell_deg)
+        for shift in range(-1, 2):
+            lo, hi = cell_rows(codes, pack(time_bin, r, neighbour_col(col, shift, r, cell_deg)))
+            for k in range(lo, hi):
+                if tracks[k] != own:
+                    return True
     return False
 
 
@@ -177,27 +165,28 @@ def _fell_silent_with(
     seen = np.full(track_start.size, -1, dtype=np.int64)
     for g in range(n):
         at_bin = (at_us[g] - t0_us) // bin_us
-        row = _row(lat[g], cell_deg)
+        row = row_of(lat[g], cell_deg)
         for step in range(lookback_bins + 1):
             b = at_bin - sign * step
             for r in range(row - 1, row + 2):
-                col = _col(lon[g], r, cell_deg)
-                lo = np.searchsorted(codes, _code(b, r, col - 1), side="left")
-                hi = np.searchsorted(codes, _code(b, r, col + 1), side="right")
-                for k in range(lo, hi):
-                    other = tracks[k]
-                    if other == own[g] or seen[other] == g:
-                        continue
-                    seen[other] = g
-                    n_near[g] += 1
-                    if sign > 0:
-                        a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_to_us
-                    else:
-                        a, z = at_us[g] - quiet_to_us, at_us[g] - quiet_from_us
-                    times = track_t_us[track_start[other] : track_start[other + 1]]
-                    j = np.searchsorted(times, a, side="right")
-                    if j >= times.size or times[j] > z:
-                        n_quiet[g] += 1
+                col = col_of(lon[g], r, cell_deg)
+                for shift in range(-1, 2):
+                    c = neighbour_col(col, shift, r, cell_deg)
+                    lo, hi = cell_rows(codes, pack(b, r, c))
+                    for k in range(lo, hi):
+                        other = tracks[k]
+                        if other == own[g] or seen[other] == g:
+                            continue
+                        seen[other] = g
+                        n_near[g] += 1
+                        if sign > 0:
+                            a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_to_us
+                        else:
+                            a, z = at_us[g] - quiet_to_us, at_us[g] - quiet_from_us
+                        times = track_t_us[track_start[other] : track_start[other + 1]]
+                        j = np.searchsorted(times, a, side="right")
+                        if j >= times.size or times[j] > z:
+                            n_quiet[g] += 1
     return n_near, n_quiet
 
 
@@ -267,14 +256,14 @@ class ReceptionGrid:
 def _busy_share(cells: I64, n_bins: I64, lat: F64, lon: F64, cell_deg: float, total: int) -> F64:
     out = np.zeros(lat.size, dtype=np.float64)
     for g in range(lat.size):
-        row = _row(lat[g], cell_deg)
+        row = row_of(lat[g], cell_deg)
         best = 0
         for r in range(row - 1, row + 2):
-            col = _col(lon[g], r, cell_deg)
-            lo = np.searchsorted(cells, _code(0, r, col - 1), side="left")
-            hi = np.searchsorted(cells, _code(0, r, col + 1), side="right")
-            for k in range(lo, hi):
-                best = max(best, n_bins[k])
+            col = col_of(lon[g], r, cell_deg)
+            for shift in range(-1, 2):
+                lo, hi = cell_rows(cells, pack(0, r, neighbour_col(col, shift, r, cell_deg)))
+                for k in range(lo, hi):
+                    best = max(best, n_bins[k])
         out[g] = best / max(total, 1)
     return out
 
@@ -294,7 +283,7 @@ def reception_grid(
     first = np.ones(codes.size, dtype=bool)
     first[1:] = (codes[1:] != codes[:-1]) | (by_track[1:] != by_track[:-1])
     track_start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
-    place = np.unique(codes) & ((1 << (_ROW_BITS + _COL_BITS)) - 1)
+    place = np.unique(codes) & PLACE_MASK
     cells, cell_bins = np.unique(place, return_counts=True)
     return ReceptionGrid(
         bin_us=bin_us,
@@ -306,5 +295,5 @@ def reception_grid(
         track_t_us=np.ascontiguousarray(t_us, dtype=np.int64),
         cells=cells.astype(np.int64),
         cell_bins=cell_bins.astype(np.int64),
-        n_bins=int(codes.max() >> (_ROW_BITS + _COL_BITS)) + 1 if codes.size else 0,
+        n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
     )
