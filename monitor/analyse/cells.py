@@ -63,3 +63,32 @@ def cell_rows(codes: I64, code: int) -> tuple[int, int]:
         int(np.searchsorted(codes, code, side="left")),
         int(np.searchsorted(codes, code, side="right")),
     )
+
+
+@inline
+def _gallop(codes: I64, start: int, code: int, right: bool) -> int:
+    """Return the first index from ``start`` on whose code is >= ``code`` (> with ``right``),
+    searching outwards from ``start``: cheap when it is near."""
+    n = codes.size
+    step = 1
+    lo = start
+    while lo + step < n and (codes[lo + step] <= code if right else codes[lo + step] < code):
+        lo += step
+        step *= 2
+    hi = min(lo + step, n)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if codes[mid] <= code if right else codes[mid] < code:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@inline
+def cell_rows_after(codes: I64, start: int, code: int) -> tuple[int, int]:
+    """Return the index range of ``code`` in sorted ``codes``, searching from ``start`` when
+    ``code`` is not below the code there (a cell just after it), else from the beginning."""
+    if start >= codes.size or code < codes[start]:
+        return cell_rows(codes, code)
+    return _gallop(codes, start, code, False), _gallop(codes, start, code, True)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from monitor.analyse.cells import cell_rows, col_of, neighbour_col, pack, row_of
+from monitor.analyse.cells import cell_rows_after, col_of, neighbour_col, pack, row_of
 from monitor.analyse.geofences import Zone, zones_for_points
 from monitor.analyse.reception import F64
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
@@ -140,7 +140,7 @@ def _close_pairs(
             r = row if k < 2 else row + 1
             base = col if k < 2 else col_of(lon[i], r, cell_deg)
             c = neighbour_col(base, k if k < 2 else k - 3, r, cell_deg)
-            lo, hi = cell_rows(keys, pack(s, r, c))
+            lo, hi = cell_rows_after(keys, i, pack(s, r, c))
             if k == 0:
                 lo = i + 1
             for j in range(lo, hi):
@@ -201,36 +201,25 @@ def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
         return pl.DataFrame()
     cell_deg = max_distance_m / METRES_PER_DEG
     slot = samples["slot"].to_numpy()
+    lat = samples["lat"].to_numpy()
+    lon = samples["lon"].to_numpy()
     slot0 = int(slot.min())
-    keys = _keys(slot, samples["lat"].to_numpy(), samples["lon"].to_numpy(), slot0, cell_deg)
-    order = np.argsort(keys, kind="stable")
-    ordered = samples[order]
+    keys = _keys(slot, lat, lon, slot0, cell_deg)
+    order = pl.Series(keys).arg_sort().to_numpy()
     i, j, metres = _close_pairs(
-        keys[order],
-        ordered["slot"].to_numpy(),
-        ordered["lat"].to_numpy(),
-        ordered["lon"].to_numpy(),
-        slot0,
-        cell_deg,
-        max_distance_m,
+        keys[order], slot[order], lat[order], lon[order], slot0, cell_deg, max_distance_m
     )
-    a, b = ordered[i], ordered[j]
-    swap = (a["track"] > b["track"]).to_numpy()
-    first = pl.concat([a.filter(~swap), b.filter(swap)])
-    other = pl.concat([b.filter(~swap), a.filter(swap)])
-    pairs = pl.concat(
-        [
-            first.select(
-                track_a="track", slot="slot", lat_a="lat", lon_a="lon", kn_a="speed_kn",
-                dark_a="dark",
-            ),
-            other.select(track_b="track", lat_b="lat", lon_b="lon", kn_b="speed_kn", dark_b="dark"),
-        ],
-        how="horizontal",
-    ).with_columns(
-        distance_m=pl.concat([pl.Series(metres[~swap]), pl.Series(metres[swap])])
-    )  # fmt: skip
-    return pairs
+    i, j = order[i], order[j]
+    track = samples["track"].to_numpy()
+    swap = track[i] > track[j]
+    first, second = np.where(swap, j, i), np.where(swap, i, j)
+    a = samples[first].select(
+        track_a="track", slot="slot", lat_a="lat", lon_a="lon", kn_a="speed_kn", dark_a="dark"
+    )
+    b = samples[second].select(
+        track_b="track", lat_b="lat", lon_b="lon", kn_b="speed_kn", dark_b="dark"
+    )
+    return pl.concat([a, b], how="horizontal").with_columns(distance_m=pl.Series(metres))
 
 
 def _outside_ports(pairs: pl.DataFrame, zones: Sequence[Zone], exclusion_m: float) -> pl.DataFrame:

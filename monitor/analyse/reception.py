@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from monitor.analyse.cells import (
     PLACE_BITS,
@@ -277,23 +278,27 @@ def reception_grid(
     t0_us = int(t_us.min()) if t_us.size else 0
     codes = _codes(t_us, lat, lon, t0_us, bin_us, cell_deg)
     n_tracks = int(track.max()) + 1 if track.size else 0
-    # One row per track, bin and cell: a track's later fixes in the same place add nothing.
-    order = np.lexsort((track, codes))
-    codes, by_track = codes[order], track[order]
+    # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
+    # dropping repeats of the row before leaves the rest (a track back and forth across a cell
+    # edge within a bin stays twice, which no query minds).
     first = np.ones(codes.size, dtype=bool)
-    first[1:] = (codes[1:] != codes[:-1]) | (by_track[1:] != by_track[:-1])
+    first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
+    codes, by_track = codes[first], track[first]
+    order = pl.Series(codes).arg_sort().to_numpy()
+    codes, by_track = codes[order], by_track[order]
     track_start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
-    place = np.unique(codes) & PLACE_MASK
-    cells, cell_bins = np.unique(place, return_counts=True)
+    new_code = np.ones(codes.size, dtype=bool)
+    new_code[1:] = codes[1:] != codes[:-1]
+    busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
     return ReceptionGrid(
         bin_us=bin_us,
         cell_deg=cell_deg,
         t0_us=t0_us,
-        codes=np.ascontiguousarray(codes[first], dtype=np.int64),
-        tracks=np.ascontiguousarray(by_track[first], dtype=np.int64),
+        codes=np.ascontiguousarray(codes, dtype=np.int64),
+        tracks=np.ascontiguousarray(by_track, dtype=np.int64),
         track_start=track_start,
         track_t_us=np.ascontiguousarray(t_us, dtype=np.int64),
-        cells=cells.astype(np.int64),
-        cell_bins=cell_bins.astype(np.int64),
+        cells=busy["cell"].to_numpy().astype(np.int64),
+        cell_bins=busy["len"].to_numpy().astype(np.int64),
         n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
     )
