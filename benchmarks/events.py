@@ -19,9 +19,11 @@ import resource
 import subprocess
 import sys
 import time
+from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from monitor.analyse.encounters import encounters
@@ -77,7 +79,7 @@ def synthetic_positions(n_target: int, n_vessels: int, seed: int = 1) -> pl.Data
     # A tenth of the vessels lie beside another for a leg: the second copies the first, 200 m off.
     pairs = rng.choice(n_vessels, size=(n_vessels // 20, 2), replace=False)
     for a, b in pairs:
-        when = rng.integers(0, max(per_vessel - 48, 1))
+        when = int(rng.integers(0, max(per_vessel - 48, 1)))
         rows_a = a * per_vessel + when + np.arange(min(48, per_vessel - when))
         rows_b = b * per_vessel + when + np.arange(rows_a.size)
         lat[rows_a] = lat[rows_a[0]]
@@ -110,11 +112,15 @@ def synthetic_positions(n_target: int, n_vessels: int, seed: int = 1) -> pl.Data
     return frame.sample(fraction=1.0, shuffle=True, seed=seed)
 
 
-def _cumsum_by(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+def _cumsum_by(
+    values: npt.NDArray[np.float64], group: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Return the running sums of ``values`` restarting at each new ``group``."""
     total = np.cumsum(values)
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     offset = np.repeat(total[starts] - values[starts], np.diff(np.r_[starts, group.size]))
-    return total - offset
+    out: npt.NDArray[np.float64] = total - offset
+    return out
 
 
 def measure(n_target: int, n_vessels: int) -> dict[str, Any]:
@@ -124,15 +130,17 @@ def measure(n_target: int, n_vessels: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     tracks = sort_by_vessel_and_time(positions).with_columns(speed_kn=pl.col("sog_kn"))
     t1 = time.perf_counter()
-    end = tracks["timestamp_utc"].max()
-    gaps = dark_periods(tracks, zones, GapSettings(), data_end=end)  # type: ignore[arg-type]
+    times = tracks["timestamp_utc"]
+    first, end = times.min(), times.max()
+    assert isinstance(first, datetime) and isinstance(end, datetime)
+    gaps = dark_periods(tracks, zones, GapSettings(), data_end=end)
     t2 = time.perf_counter()
     met = encounters(tracks, zones, EncounterSettings())
     t3 = time.perf_counter()
     return {
         "positions": tracks.height,
         "vessels": tracks["mmsi"].n_unique(),
-        "days": (end - tracks["timestamp_utc"].min()).total_seconds() / 86_400,  # type: ignore[operator]
+        "days": (end - first).total_seconds() / 86_400,
         "sort_s": t1 - t0,
         "gaps_s": t2 - t1,
         "encounters_s": t3 - t2,
