@@ -123,7 +123,7 @@ class GapSettings(_Section):
     near_port_min_gap_h: float = Field(2.0, gt=0)
     near_port_km: float = Field(20.0, ge=0)
     coverage_ratio: float = Field(3.0, ge=1)
-    outage_share: float = Field(0.5, gt=0, le=1)
+    outage_share: float = Field(0.75, gt=0, le=1)
     window_h: float = Field(24.0, gt=0)
     neighbour_km: float = Field(25.0, gt=0)
     bin_min: float = Field(10.0, gt=0)

@@ -48,36 +48,33 @@ _US_PER_H = 3_600_000_000
 @kernel
 def _usual_interval_us(
     t_us: I64, track_start: I64, track: I64, row: I64, window_us: int, cap_us: int, after: bool
-) -> tuple[I64, I64]:
+) -> tuple[I64, I64, I64]:
     """Per silence starting at ``row``: the time-weighted median interval of its track within
-    ``window_us`` before the silence (``after``: after it), leaving out intervals of
-    ``cap_us`` or more (other silences); -1 without any interval there."""
+    ``window_us`` before the silence (``after``: after it) of the intervals shorter than
+    ``cap_us`` (-1 without any; at most the 4,096 nearest the silence count), the time those
+    intervals add up to, and the time in longer ones (other silences)."""
     out = np.full(row.size, -1, dtype=np.int64)
-    span = np.zeros(row.size, dtype=np.int64)
+    heard = np.zeros(row.size, dtype=np.int64)
+    silent = np.zeros(row.size, dtype=np.int64)
     buf = np.empty(4096, dtype=np.int64)
     for g in range(row.size):
         lo, hi = track_start[track[g]], track_start[track[g] + 1]
         n = 0
-        if after:
-            j = row[g] + 1
-            if j >= hi:
-                continue
-            limit = t_us[j] + window_us
-            while j + 1 < hi and t_us[j + 1] <= limit and n < buf.size:
-                if t_us[j + 1] - t_us[j] < cap_us:
-                    buf[n] = t_us[j + 1] - t_us[j]
+        # Step k is the interval between positions j and j + 1, walking away from the silence.
+        j = row[g] + 1 if after else row[g] - 1
+        edge = t_us[row[g] + 1] if after and row[g] + 1 < hi else t_us[row[g]]
+        while lo <= j and j + 1 < hi and (j > row[g] if after else True):
+            if (t_us[j + 1] - edge if after else edge - t_us[j]) > window_us:
+                break
+            dt = t_us[j + 1] - t_us[j]
+            if dt < cap_us:
+                heard[g] += dt
+                if n < buf.size:
+                    buf[n] = dt
                     n += 1
-                j += 1
-            span[g] = t_us[j] - t_us[row[g] + 1]
-        else:
-            j = row[g]
-            limit = t_us[j] - window_us
-            while j - 1 >= lo and t_us[j - 1] >= limit and n < buf.size:
-                if t_us[j] - t_us[j - 1] < cap_us:
-                    buf[n] = t_us[j] - t_us[j - 1]
-                    n += 1
-                j -= 1
-            span[g] = t_us[row[g]] - t_us[j]
+            else:
+                silent[g] += dt
+            j += 1 if after else -1
         if n == 0:
             continue
         values = np.sort(buf[:n])
@@ -88,7 +85,7 @@ def _usual_interval_us(
             if acc >= half:
                 out[g] = v
                 break
-    return out, span
+    return out, heard, silent
 
 
 @kernel
@@ -198,6 +195,7 @@ class TrackArrays:
             self.lon,
             bin_s=settings.bin_min * 60.0,
             cell_km=settings.neighbour_km,
+            max_interval_us=int(settings.min_gap_h * _US_PER_H),
         )
 
 
@@ -218,15 +216,15 @@ def features(
     lon1 = np.where(is_open, lon0, gaps["end_lon"].to_numpy().astype(np.float64))
     window = int(settings.window_h * _US_PER_H)
     cap = int(settings.min_gap_h * _US_PER_H)
-    before_us, before_span = _usual_interval_us(
+    before_us, heard_before, silent_before = _usual_interval_us(
         arrays.t_us, arrays.start, track, row, window, cap, False
     )
-    after_us, after_span = _usual_interval_us(
+    after_us, heard_after, silent_after = _usual_interval_us(
         arrays.t_us, arrays.start, track, row, window, cap, True
     )
     hour = _US_PER_H
-    last_us, _ = _usual_interval_us(arrays.t_us, arrays.start, track, row, hour, cap, False)
-    first_us, _ = _usual_interval_us(arrays.t_us, arrays.start, track, row, hour, cap, True)
+    last_us, _, _ = _usual_interval_us(arrays.t_us, arrays.start, track, row, hour, cap, False)
+    first_us, _, _ = _usual_interval_us(arrays.t_us, arrays.start, track, row, hour, cap, True)
     velocities = _velocities(
         arrays.t_us, arrays.lat, arrays.lon, arrays.start, track, row, 10 * 60_000_000
     )
@@ -245,15 +243,15 @@ def features(
         np.where((moving_kn < 1.0) | (implied_kn >= 0.5 * moving_kn), STRAIGHT, OUT_AND_BACK),
     ).astype(np.int64)
     ends = np.column_stack([lat0, lon0, lat1, lon1])
-    n_bins, n_heard, longest = grid.quiet_along(track, start, end, ends, velocities, mode)
+    n_bins, n_heard, busy = grid.quiet_along(track, start, end, ends, velocities, mode)
     half_hour = 1_800_000_000
     ten_min = 600_000_000
     near0, quiet0 = grid.fell_silent_with(
-        track, start, lat0, lon0, lookback_us=half_hour, quiet_us=(ten_min, 4 * ten_min),
+        track, start, lat0, lon0, lookback_us=half_hour, quiet_us=(ten_min, 3 * ten_min),
         before=True,
     )  # fmt: skip
     near1, quiet1 = grid.fell_silent_with(
-        track, end, lat1, lon1, lookback_us=half_hour, quiet_us=(ten_min, 4 * ten_min),
+        track, end, lat1, lon1, lookback_us=half_hour, quiet_us=(ten_min, 3 * ten_min),
         before=False,
     )  # fmt: skip
     near1[is_open] = 0
@@ -267,8 +265,10 @@ def features(
         usual_after_h=pl.Series(np.where(after_us < 0, np.nan, after_us / _US_PER_H)),
         last_hour_h=pl.Series(np.where(last_us < 0, np.nan, last_us / _US_PER_H)),
         first_hour_h=pl.Series(np.where(first_us < 0, np.nan, first_us / _US_PER_H)),
-        history_before_h=pl.Series(before_span / _US_PER_H),
-        history_after_h=pl.Series(after_span / _US_PER_H),
+        history_before_h=pl.Series(heard_before / _US_PER_H),
+        history_after_h=pl.Series(heard_after / _US_PER_H),
+        silent_before_h=pl.Series(silent_before / _US_PER_H),
+        silent_after_h=pl.Series(silent_after / _US_PER_H),
         place_busy=pl.Series(np.minimum(grid.busy_share(lat0, lon0), grid.busy_share(lat1, lon1))),
         ahead_busy=pl.Series(
             np.where(
@@ -277,7 +277,7 @@ def features(
         ),
         bins=pl.Series(n_bins),
         heard_bins=pl.Series(n_heard),
-        quiet_h=pl.Series(longest * grid.bin_us / _US_PER_H),
+        path_busy=pl.Series(busy / np.maximum(n_bins, 1)),
         near_start=pl.Series(near0),
         silent_start=pl.Series(quiet0),
         near_end=pl.Series(near1),
@@ -286,36 +286,52 @@ def features(
 
 
 def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
-    """Return the cause of each silence of ``feats`` (from :func:`features`)."""
+    """Return the cause of each silence of ``feats`` (from :func:`features`), the first rule
+    that holds:
+
+    1. ``coverage``: the vessel's own reception is sparse or unknown: heard for under an hour
+       around the silence, or its usual interval is more than 1 / ``coverage_ratio`` of the
+       silence, or it spent more of its time around the silence in other silences than heard.
+    2. ``outage``: of at least two vessels heard near its last position in the half hour
+       before (or first position in the half hour after), at least ``outage_share`` were heard
+       nowhere for the next half hour, or three of their own usual intervals if longer.
+    3. ``range``: others were heard near where it is taken to have been in under half of the
+       silence while its reception faded (its intervals in the hour before, or after, were
+       three times its usual and over 5 minutes); or in under a tenth of it, where anyone is
+       heard in under a tenth as many time bins as the vessel itself used to be.
+    4. ``dark``: it was heard regularly, and the receivers around it kept working.
+    """
     usual = pl.max_horizontal(
         pl.col("usual_before_h").fill_nan(None), pl.col("usual_after_h").fill_nan(None)
     )
-    outage = (
-        (pl.col("near_start") >= 2)
-        & (pl.col("silent_start") > settings.outage_share * pl.col("near_start"))
-    ) | (
-        (pl.col("near_end") >= 2)
-        & (pl.col("silent_end") > settings.outage_share * pl.col("near_end"))
-    )
-    quiet = 1.0 - pl.col("heard_bins") / pl.col("bins").clip(1)
-    fading = (
-        pl.col("last_hour_h").fill_nan(None)
-        > pl.max_horizontal(3 * pl.col("usual_before_h").fill_nan(None), pl.lit(1 / 12))
-    ) | (
-        pl.col("first_hour_h").fill_nan(None)
-        > pl.max_horizontal(3 * pl.col("usual_after_h").fill_nan(None), pl.lit(1 / 12))
-    )
+
+    def regular(side: str) -> pl.Expr:
+        heard = pl.col(f"history_{side}_h")
+        return heard / (heard + pl.col(f"silent_{side}_h")).clip(1e-9)
+
+    def fell_silent(side: str) -> pl.Expr:
+        near = pl.col(f"near_{side}")
+        return (near >= 2) & (pl.col(f"silent_{side}") >= settings.outage_share * near)
+
+    def faded(recent: str, side: str) -> pl.Expr:
+        usual_side = pl.col(f"usual_{side}_h").fill_nan(None)
+        return pl.col(recent).fill_nan(None) > pl.max_horizontal(3 * usual_side, pl.lit(1 / 12))
+
+    heard = pl.col("heard_bins") / pl.col("bins").clip(1)
+    own_share = (settings.bin_min / 60.0 / usual).clip(upper_bound=1.0)
+    fading = faded("last_hour_h", "before") | faded("first_hour_h", "after")
     history = pl.max_horizontal("history_before_h", "history_after_h")
     return feats.select(
         pl.when(
             usual.is_null()
             | (history < 1.0)
             | (pl.col("duration_h") < settings.coverage_ratio * usual)
+            | (pl.max_horizontal(regular("before"), regular("after")) < 0.5)
         )
         .then(pl.lit("coverage"))
-        .when(outage)
+        .when(fell_silent("start") | fell_silent("end"))
         .then(pl.lit("outage"))
-        .when((quiet >= 0.5) & (fading | (pl.min_horizontal("place_busy", "ahead_busy") < 0.1)))
+        .when(((heard < 0.5) & fading) | ((heard < 0.1) & (pl.col("path_busy") < 0.1 * own_share)))
         .then(pl.lit("range"))
         .otherwise(pl.lit("dark"))
         .alias("cause")

@@ -97,10 +97,27 @@ def _where(
     return lat0 + v0[0] * on, lon0 + v0[1] * on
 
 
+@inline
+def _busy_near(cells: I64, cell_bins: I64, lat: float, lon: float, cell_deg: float) -> int:
+    """Return the most time bins in which anyone was heard in one cell near lat/lon."""
+    row = row_of(lat, cell_deg)
+    best = 0
+    for r in range(row - 1, row + 2):
+        col = col_of(lon, r, cell_deg)
+        for shift in range(-1, 2):
+            lo, hi = cell_rows(cells, pack(0, r, neighbour_col(col, shift, r, cell_deg)))
+            for k in range(lo, hi):
+                best = max(best, cell_bins[k])
+    return best
+
+
 @kernel
 def _quiet_along(
     codes: I64,
     tracks: I64,
+    cells: I64,
+    cell_bins: I64,
+    total_bins: int,
     t0_us: int,
     bin_us: int,
     cell_deg: float,
@@ -110,17 +127,16 @@ def _quiet_along(
     ends: F64,
     velocities: F64,
     mode: I64,
-) -> tuple[I64, I64, I64]:
+) -> tuple[I64, I64, F64]:
     n = own.size
     n_bins = np.zeros(n, dtype=np.int64)
     n_heard = np.zeros(n, dtype=np.int64)
-    longest = np.zeros(n, dtype=np.int64)
+    busy = np.zeros(n, dtype=np.float64)
     for g in range(n):
         first = (start_us[g] - t0_us) // bin_us + 1
         last = (end_us[g] - t0_us) // bin_us - 1
         v0 = (velocities[g, 0], velocities[g, 1])
         v1 = (velocities[g, 2], velocities[g, 3])
-        run = 0
         for b in range(first, last + 1):
             mid = t0_us + b * bin_us + bin_us // 2
             lat, lon = _where(
@@ -130,13 +146,10 @@ def _quiet_along(
             lat = min(max(lat, -89.9), 89.9)
             lon = (lon + 180.0) % 360.0 - 180.0
             n_bins[g] += 1
+            busy[g] += _busy_near(cells, cell_bins, lat, lon, cell_deg) / total_bins
             if _heard_near(codes, tracks, b, lat, lon, cell_deg, own[g]):
                 n_heard[g] += 1
-                run = 0
-            else:
-                run += 1
-                longest[g] = max(longest[g], run)
-    return n_bins, n_heard, longest
+    return n_bins, n_heard, busy
 
 
 @kernel
@@ -148,18 +161,20 @@ def _fell_silent_with(
     cell_deg: float,
     track_start: I64,
     track_t_us: I64,
+    track_usual_us: I64,
     own: I64,
     at_us: I64,
     lat: F64,
     lon: F64,
     lookback_bins: int,
     quiet_from_us: int,
-    quiet_to_us: int,
+    quiet_us: int,
     sign: int,
 ) -> tuple[I64, I64]:
     """Per query: tracks heard near lat/lon within ``lookback_bins`` bins before ``at_us``
-    (``sign`` 1; after it with ``sign`` -1), and how many of them were heard nowhere between
-    ``quiet_from_us`` and ``quiet_to_us`` after ``at_us`` (before it with ``sign`` -1)."""
+    (``sign`` 1; after it with ``sign`` -1), and how many of them were heard nowhere from
+    ``quiet_from_us`` after ``at_us`` (before it with ``sign`` -1) for ``quiet_us`` or three of
+    their own usual intervals, whichever is longer."""
     n = own.size
     n_near = np.zeros(n, dtype=np.int64)
     n_quiet = np.zeros(n, dtype=np.int64)
@@ -172,23 +187,31 @@ def _fell_silent_with(
             for r in range(row - 1, row + 2):
                 col = col_of(lon[g], r, cell_deg)
                 for shift in range(-1, 2):
-                    c = neighbour_col(col, shift, r, cell_deg)
-                    lo, hi = cell_rows(codes, pack(b, r, c))
+                    lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
                     for k in range(lo, hi):
                         other = tracks[k]
                         if other == own[g] or seen[other] == g:
                             continue
                         seen[other] = g
                         n_near[g] += 1
+                        length = max(quiet_us, 3 * track_usual_us[other])
                         if sign > 0:
-                            a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_to_us
+                            a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_from_us + length
                         else:
-                            a, z = at_us[g] - quiet_to_us, at_us[g] - quiet_from_us
+                            a, z = at_us[g] - quiet_from_us - length, at_us[g] - quiet_from_us
                         times = track_t_us[track_start[other] : track_start[other + 1]]
                         j = np.searchsorted(times, a, side="right")
                         if j >= times.size or times[j] > z:
                             n_quiet[g] += 1
     return n_near, n_quiet
+
+
+@kernel
+def _busy_share(cells: I64, cell_bins: I64, lat: F64, lon: F64, cell_deg: float, total: int) -> F64:
+    out = np.zeros(lat.size, dtype=np.float64)
+    for g in range(lat.size):
+        out[g] = _busy_near(cells, cell_bins, lat[g], lon[g], cell_deg) / total
+    return out
 
 
 @dataclass(frozen=True)
@@ -205,6 +228,8 @@ class ReceptionGrid:
     #: Positions of track k are ``track_t_us[track_start[k]:track_start[k + 1]]``, sorted.
     track_start: I64
     track_t_us: I64
+    #: Per track, the interval half its time falls in (intervals up to the longest counted).
+    track_usual_us: I64
     #: Sorted cell codes (bin 0), and the number of time bins in which anyone was heard there.
     cells: I64
     cell_bins: I64
@@ -213,18 +238,20 @@ class ReceptionGrid:
 
     def quiet_along(
         self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
-    ) -> tuple[I64, I64, I64]:
+    ) -> tuple[I64, I64, F64]:
         """Return, per silence, the bins strictly inside it, those in which another track was
-        heard near where the vessel is taken to be then, and the longest run of bins in which
-        none was.
+        heard near where the vessel is taken to be then, and the sum over those bins of how
+        busy each place is at all (:meth:`busy_share`): the bins in which someone is usually
+        heard there.
 
         ``ends`` holds lat/lon before and after per row, ``velocities`` the velocities there
         (degrees of latitude and longitude per microsecond), ``mode`` how it moved (see
         :data:`STRAIGHT`).
         """
         return _quiet_along(
-            self.codes, self.tracks, self.t0_us, self.bin_us, self.cell_deg,
-            own, start_us, end_us, ends, velocities, mode,
+            self.codes, self.tracks, self.cells, self.cell_bins, max(self.n_bins, 1),
+            self.t0_us, self.bin_us, self.cell_deg, own, start_us, end_us, ends, velocities,
+            mode,
         )  # fmt: skip
 
     def busy_share(self, lat: F64, lon: F64) -> F64:
@@ -245,34 +272,47 @@ class ReceptionGrid:
     ) -> tuple[I64, I64]:
         """Return, per query, the other tracks heard near lat/lon in the ``lookback_us`` before
         ``at_us`` (``before``; else after it), and how many of those were heard nowhere from
-        ``quiet_us[0]`` to ``quiet_us[1]`` after ``at_us`` (else as long before it)."""
+        ``quiet_us[0]`` after ``at_us`` for ``quiet_us[1]`` or three of their usual intervals
+        (else as long before it)."""
         return _fell_silent_with(
             self.codes, self.tracks, self.t0_us, self.bin_us, self.cell_deg,
-            self.track_start, self.track_t_us, own, at_us, lat, lon,
+            self.track_start, self.track_t_us, self.track_usual_us, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
         )  # fmt: skip
 
 
-@kernel
-def _busy_share(cells: I64, n_bins: I64, lat: F64, lon: F64, cell_deg: float, total: int) -> F64:
-    out = np.zeros(lat.size, dtype=np.float64)
-    for g in range(lat.size):
-        row = row_of(lat[g], cell_deg)
-        best = 0
-        for r in range(row - 1, row + 2):
-            col = col_of(lon[g], r, cell_deg)
-            for shift in range(-1, 2):
-                lo, hi = cell_rows(cells, pack(0, r, neighbour_col(col, shift, r, cell_deg)))
-                for k in range(lo, hi):
-                    best = max(best, n_bins[k])
-        out[g] = best / max(total, 1)
+def usual_intervals(track: I64, t_us: I64, n_tracks: int, max_us: int) -> I64:
+    """Return per track (sorted by track and time) the interval half its time falls in, of its
+    intervals shorter than ``max_us``; ``max_us`` for a track without any."""
+    same = np.zeros(t_us.size, dtype=bool)
+    same[:-1] = track[1:] == track[:-1]
+    dt = np.zeros(t_us.size, dtype=np.int64)
+    dt[:-1] = t_us[1:] - t_us[:-1]
+    keep = same & (dt < max_us)
+    found = (
+        pl.DataFrame({"track": track[keep], "dt": dt[keep]})
+        .sort("track", "dt")
+        .filter(pl.col("dt").cum_sum().over("track") * 2 >= pl.col("dt").sum().over("track"))
+        .group_by("track")
+        .agg(pl.col("dt").first())
+    )
+    out = np.full(n_tracks, max_us, dtype=np.int64)
+    out[found["track"].to_numpy()] = found["dt"].to_numpy()
     return out
 
 
 def reception_grid(
-    track: I64, t_us: I64, lat: F64, lon: F64, *, bin_s: float, cell_km: float
+    track: I64,
+    t_us: I64,
+    lat: F64,
+    lon: F64,
+    *,
+    bin_s: float,
+    cell_km: float,
+    max_interval_us: int,
 ) -> ReceptionGrid:
-    """Return the grid of positions sorted by track (0, 1, ... in order) and time."""
+    """Return the grid of positions sorted by track (0, 1, ... in order) and time; intervals of
+    ``max_interval_us`` or more are silences, not a track's usual interval."""
     bin_us = max(int(bin_s * 1e6), 1)
     cell_deg = cell_km * 1000.0 / METRES_PER_DEG
     t0_us = int(t_us.min()) if t_us.size else 0
@@ -298,6 +338,7 @@ def reception_grid(
         tracks=np.ascontiguousarray(by_track, dtype=np.int64),
         track_start=track_start,
         track_t_us=np.ascontiguousarray(t_us, dtype=np.int64),
+        track_usual_us=usual_intervals(track, t_us, n_tracks, max_interval_us),
         cells=busy["cell"].to_numpy().astype(np.int64),
         cell_bins=busy["len"].to_numpy().astype(np.int64),
         n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
