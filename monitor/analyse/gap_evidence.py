@@ -291,7 +291,7 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
 
     1. ``coverage``: the vessel's own reception is sparse or unknown: heard for under an hour
        around the silence, or its usual interval is more than 1 / ``coverage_ratio`` of the
-       silence, or it spent more of its time around the silence in other silences than heard.
+       silence, or it spent three times as long in other silences around it as heard.
     2. ``outage``: of at least two vessels heard near its last position in the half hour
        before (or first position in the half hour after), at least ``outage_share`` were heard
        nowhere for the next half hour, or three of their own usual intervals if longer.
@@ -326,7 +326,7 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
             usual.is_null()
             | (history < 1.0)
             | (pl.col("duration_h") < settings.coverage_ratio * usual)
-            | (pl.max_horizontal(regular("before"), regular("after")) < 0.5)
+            | (pl.max_horizontal(regular("before"), regular("after")) < 0.25)
         )
         .then(pl.lit("coverage"))
         .when(fell_silent("start") | fell_silent("end"))
