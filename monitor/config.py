@@ -9,11 +9,20 @@ import difflib
 import os
 import tomllib
 import typing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from monitor.core.geo import METRES_PER_DEG
 from monitor.errors import ConfigError
 
 ZoneKind = Literal["port", "berth", "anchorage", "area"]
@@ -57,6 +66,25 @@ class IngestSettings(_Section):
     #: Two receptions of the same message within this window are stored once.
     duplicate_window_s: float = Field(60.0, ge=0)
     csv_columns: CsvColumns | None = None
+    #: Messages timed earlier are rejected ("time_out_of_range"): AIS was first standardised in
+    #: 1998 (ITU-R M.1371-0), so an earlier time is a broken clock or a misread field, and one
+    #: such row must not send reports and day partitions decades away.
+    min_time_utc: datetime = datetime(1998, 1, 1, tzinfo=UTC)
+    #: Messages timed more than this many hours after the wall clock at ingest are rejected
+    #: ("time_out_of_range"). The only use of the clock outside bookkeeping: a feed cannot
+    #: report the future, but a receiver clock a few hours fast or local time written as UTC
+    #: (up to +14 h) should still be stored.
+    max_future_h: float = Field(24.0, ge=0)
+
+    @field_validator("min_time_utc")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # A time without a zone is UTC, like every time the monitor reads.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: Circles stay clear of the poles (the northernmost ports, in Svalbard, lie near 79°N).
+MAX_CIRCLE_LAT_DEG = 85.0
 
 
 class CircleZone(_Section):
@@ -70,6 +98,18 @@ class CircleZone(_Section):
     radius_m: float = Field(gt=0, le=200_000)
     port: str | None = None
     country: str | None = None
+
+    @model_validator(mode="after")
+    def _clear_of_the_poles(self) -> CircleZone:
+        # A circle is drawn in a flat projection around its centre; near a pole, where the
+        # meridians meet, its longitudes would blow up (1e14 at the pole itself).
+        reach_deg = abs(self.lat) + self.radius_m / METRES_PER_DEG
+        if reach_deg > MAX_CIRCLE_LAT_DEG:
+            raise ValueError(
+                f"a circle reaching beyond {MAX_CIRCLE_LAT_DEG:g}° latitude cannot be drawn "
+                "(near a pole the meridians meet); draw the zone as a GeoJSON polygon instead"
+            )
+        return self
 
 
 class GeofenceSettings(_Section):
@@ -337,18 +377,33 @@ def parse_config(text: str, path: Path | None = None) -> Settings:
         raise ConfigError(_format_errors(exc, where)) from exc
 
 
+def read_utf8(path: Path, what: str, check: str) -> str:
+    """Return the text of the UTF-8 file ``path`` (a byte-order mark is dropped).
+
+    Raises ConfigError naming the file, and where it is not UTF-8; ``what`` names the file in
+    the message ("config file") and ``check`` says what to check when it cannot be read.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror}); {check}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, column "
+            f"{column}); save it as UTF-8 (in most editors: Save As, encoding UTF-8)"
+        ) from exc
+
+
 def load_config(path: Path | str | None) -> Settings:
     """Return the settings in the TOML file at ``path``, or the defaults when ``path`` is None."""
     if path is None:
         return Settings()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read config file ({exc.strerror}); check the path"
-        ) from exc
-    return parse_config(text, path)
+    return parse_config(read_utf8(path, "config file", "check the path"), path)
 
 
 def shipped_config_path(name: str = "korea") -> Path:

@@ -82,7 +82,19 @@ MANIFEST_SCHEMA: dict[str, pl.DataType] = {
     "last_utc": UTC_US,
     # Wall-clock time of the last checkpoint (bookkeeping only, never used in analysis).
     "ingested_at_utc": UTC_US,
+    # In a log whose AIS lines are timed by other lines, what times the lines just after
+    # ``bytes_consumed``: a $PGHP or tag-block line still waiting for its sentence (source
+    # "pghp" or "tag_block"), and the last $xxZDA/$xxRMC clock sentence ("zda" or "rmc").
+    "pending_utc": UTC_US,
+    "pending_source": pl.String(),
+    "clock_utc": UTC_US,
+    "clock_source": pl.String(),
+    # True from just before this input's rows are written until the row recording them: left
+    # true, it says a run died mid-write, and the next run counts the input's stored rows anew.
+    "writing": pl.Boolean(),
 }
+#: Manifest columns that manifests written by earlier versions lack (read as nulls).
+MANIFEST_ADDED = ("pending_utc", "pending_source", "clock_utc", "clock_source", "writing")
 
 #: What the detector measures of a stay in port, the same in raw and enriched calls.
 _STAY_COLUMNS: dict[str, pl.DataType] = {
@@ -326,13 +338,3 @@ class DecodedBatch:
     #: Lines timed by each time source: "tag_block", "pghp", "trailing_epoch", "uscg", "zda",
     #: "rmc", "csv", ...
     time_sources: Counter[str] = field(default_factory=Counter)
-
-    def merge(self, other: DecodedBatch) -> None:
-        """Add ``other`` into this batch (frames are concatenated, counters summed)."""
-        self.positions = pl.concat([self.positions, other.positions], how="vertical")
-        self.statics = pl.concat([self.statics, other.statics], how="vertical")
-        self.n_lines += other.n_lines
-        self.n_messages += other.n_messages
-        self.rejected.update(other.rejected)
-        self.other_types.update(other.other_types)
-        self.time_sources.update(other.time_sources)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from decode_fixtures import merge, payload_keys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -15,8 +16,11 @@ from pyais import decode as pyais_decode
 from pyais import encode_dict
 
 import monitor.decode.nmea.decoder as nmea_mod
-from monitor.decode.ais.kernels import Pieces, decode_positions, decode_statics, payload_keys
-from monitor.decode.ais.rules import REASONS, decode_payload, payload_key, position_row
+from monitor.decode.ais.payload import Pieces
+from monitor.decode.ais.positions import decode_positions
+from monitor.decode.ais.rules import decode_payload, payload_key, position_row
+from monitor.decode.ais.statics import decode_statics
+from monitor.decode.codes import Reject
 from monitor.decode.nmea.decoder import NmeaDecoder
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -30,7 +34,7 @@ def tag(sentence: str, epoch: int = EPOCH) -> str:
 def decode_lines(lines: list[str], **kwargs: Any) -> DecodedBatch:
     decoder = NmeaDecoder("test", **kwargs)
     batch = decoder.feed(("\n".join(lines) + "\n").encode())
-    batch.merge(decoder.flush())
+    merge(batch, decoder.flush())
     return batch
 
 
@@ -471,10 +475,10 @@ def test_every_byte_is_judged_like_the_pyais_path() -> None:
             pieces = Pieces(np.array([0]), np.array([len(payload)]))
             cols, reason = decode_positions(buf, pieces, np.array([0]))
             status, msg = decode_payload(payload, 0)
-            if status == "ok":
+            if status == Reject.NONE:
                 status, _ = position_row(msg)
-            assert REASONS[int(reason[0])] == ("" if status == "ok" else status), (c, payload)
-            if status == "ok":
+            assert Reject(int(reason[0])) == status, (c, payload)
+            if status == Reject.NONE:
                 assert cols["mmsi"].tolist() == [msg.mmsi], (c, payload)
 
 
@@ -507,4 +511,4 @@ def test_bad_characters_found_only_inside_each_payload(
     fill = np.zeros(len(payloads), np.int64)
     _, reason = decode_positions(buf, Pieces(starts, lengths), fill)
     expected = [any(c not in _ARMOUR for c in p) for p in payloads]
-    assert (reason == REASONS.index("invalid_field")).tolist() == expected
+    assert (reason == Reject.INVALID_FIELD).tolist() == expected

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gc
+import importlib
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 
-from monitor.core.jit import I64, kernel, prepare
+from monitor.core.jit import I64, cached_on_disk, kernel, prepare
 
 
 @kernel
@@ -43,3 +47,40 @@ def test_kernels_run_after_prepare(fresh_prepare: None) -> None:
     prepare()
     prepare()
     assert _total(np.arange(10, dtype=np.int64)) == 45
+
+
+def _import_fresh(package: str, module: str) -> ModuleType:
+    """Return ``package.module`` imported again from its current source."""
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    return importlib.import_module(f"{package}.{module}")
+
+
+def test_cached_kernels_are_stale_once_a_module_they_import_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "stamped_kernels"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    helper = package / "helper.py"
+    helper.write_text(
+        "from monitor.core.jit import inline\n\nSTEP = 1\n\n\n@inline\n"
+        "def step(x):\n    return x + STEP\n"
+    )
+    (package / "user.py").write_text(
+        "from monitor.core.jit import kernel\nfrom stamped_kernels.helper import step\n\n\n"
+        "@kernel\ndef run(x):\n    return step(x)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = _import_fresh("stamped_kernels", "user").run
+    assert run(1) == 2
+    assert cached_on_disk(run)
+    assert cached_on_disk(_import_fresh("stamped_kernels", "user").run)  # nothing changed
+    # Only the helper's module changes (as in an upgrade): the user's cached code is stale.
+    helper.write_text(helper.read_text().replace("STEP = 1", "STEP = 2"))
+    run = _import_fresh("stamped_kernels", "user").run
+    assert not cached_on_disk(run)
+    assert run(1) == 3
+    for name in [n for n in sys.modules if n.startswith("stamped_kernels")]:
+        del sys.modules[name]

@@ -8,21 +8,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from decode_fixtures import merge, pghp_reference, pghp_statuses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyais import encode_dict
 
-from monitor.decode.nmea.clock import (
-    PGHP_BAD_CHECKSUM,
-    PGHP_INVALID,
-    PGHP_OK,
-    PGHP_OTHER,
-    SRC_PGHP,
-    parse_clock_line,
-    pghp_times,
-    uint_after,
-    uint_before,
-)
+from monitor.decode.bytes import uint_after, uint_before
+from monitor.decode.nmea.clock import parse_clock_line
 from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
 from monitor.decode.nmea.lines import station_key
 from monitor.errors import SourceError
@@ -59,9 +51,9 @@ def run(lines: list[str], chunks: list[int] | None = None, **kwargs: Any) -> Dec
     for size in sizes:
         part = lines[at : at + size]
         at += size
-        batch.merge(decoder.feed(("\n".join(part) + "\n").encode()))
-    batch.merge(decoder.feed(("\n".join(lines[at:]) + "\n").encode()))
-    batch.merge(decoder.flush())
+        merge(batch, decoder.feed(("\n".join(part) + "\n").encode()))
+    merge(batch, decoder.feed(("\n".join(lines[at:]) + "\n").encode()))
+    merge(batch, decoder.flush())
     return batch
 
 
@@ -337,7 +329,7 @@ def test_times_from_a_broken_clock_are_rejected() -> None:
             tagged(pos(3), T0),
         ]
     )
-    assert batch.rejected == {"invalid_field": 3}
+    assert batch.rejected == {"time_out_of_range": 3}
     assert batch.positions["mmsi"].to_list() == [3]
 
 
@@ -408,11 +400,11 @@ def test_vectorised_pghp_time_equals_calendar(when: datetime) -> None:
         when.microsecond // 1000,
     ).encode()
     buf = np.frombuffer(line + bytes(64), np.uint8)
-    time_us, status = pghp_times(buf, np.array([0]), np.array([len(line)]))
-    assert status.tolist() == [PGHP_OK]
+    time_us, status = pghp_statuses(buf, np.array([0]), np.array([len(line)]))
+    assert status == ["ok"]
     expected = when.replace(microsecond=when.microsecond // 1000 * 1000, tzinfo=UTC)
     assert time_us[0] == int(expected.timestamp()) * 1_000_000 + expected.microsecond
-    assert parse_clock_line(line) == (int(time_us[0]), SRC_PGHP)
+    assert pghp_reference(line) == time_us[0]
 
 
 def test_pghp_checksum_and_fields_are_checked() -> None:
@@ -429,15 +421,15 @@ def test_pghp_checksum_and_fields_are_checked() -> None:
     buf = np.frombuffer(blob + bytes(64), np.uint8)
     starts = np.array([0] + [len(x) + 1 for x in lines[:-1]]).cumsum()
     ends = starts + np.array([len(x) for x in lines])
-    _, status = pghp_times(buf, starts, ends)
-    assert status.tolist() == [
-        PGHP_INVALID,
-        PGHP_BAD_CHECKSUM,
-        PGHP_OTHER,
-        PGHP_OK,
-        PGHP_INVALID,
-        PGHP_INVALID,
-        PGHP_OTHER,
+    _, status = pghp_statuses(buf, starts, ends)
+    assert status == [
+        "invalid_field",
+        "bad_checksum",
+        "other",
+        "ok",
+        "invalid_field",
+        "invalid_field",
+        "other",
     ]
 
 

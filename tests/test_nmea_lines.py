@@ -8,36 +8,23 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.core.jit import U8, U64
-from monitor.decode.nmea.clock import find_byte, uint_after, uint_before
-from monitor.decode.nmea.lines import (
-    _BACKSLASHES,
-    _PAD,
-    _STARS,
-    _c_field,
-    _find,
-    _newlines,
-    _number,
-    _words,
-    _xor,
-    scan_lines,
-)
+from monitor.core.jit import U8
+from monitor.decode.bytes import find_byte, uint_after, uint_before, xor_bytes
+from monitor.decode.nmea.lines import _PAD, _c_field, _newlines, scan_lines
 
 #: Bytes that matter to the scan, and a few that do not.
 ALPHABET = b"\n\r\\*,:c!$0123456789AVDMs \x00\x80\xff"
 texts = st.binary(max_size=300).map(lambda raw: bytes(ALPHABET[b % len(ALPHABET)] for b in raw))
 
 
-def padded(data: bytes) -> tuple[U8, U64]:
-    """Return ``data`` with the scan's zero padding, and its words."""
-    buf = np.frombuffer(data + bytes(_PAD + -len(data) % 8), np.uint8)
-    return buf, _words(buf)
+def padded(data: bytes) -> U8:
+    """Return ``data`` with the scan's zero padding."""
+    return np.frombuffer(data + bytes(_PAD + -len(data) % 8), np.uint8)
 
 
 @given(texts)
 def test_newlines_are_every_newline_byte(data: bytes) -> None:
-    buf, _ = padded(data)
-    found = _newlines(buf.view(np.uint64), len(data))
+    found = _newlines(padded(data), len(data))
     assert found.tolist() == [i for i, c in enumerate(data) if c == 10]
 
 
@@ -51,10 +38,8 @@ def test_line_count_is_the_newline_count(data: bytes) -> None:
 def test_find_is_the_first_match_in_range(data: bytes, draw: st.DataObject) -> None:
     start = draw.draw(st.integers(0, len(data)))
     end = draw.draw(st.integers(0, len(data)))
-    _, words = padded(data)
-    for pattern, byte in ((_STARS, b"*"), (_BACKSLASHES, b"\\")):
-        assert _find(words, pattern, start, end) == data.find(byte, start, end)
-        buf = np.frombuffer(data + b"\0", np.uint8)
+    buf = padded(data)
+    for byte in (b"*", b"\\"):
         assert find_byte(buf, byte[0], start, end) == data.find(byte, start, end)
 
 
@@ -62,18 +47,17 @@ def test_find_at_every_offset_from_every_start() -> None:
     # Word boundaries fall anywhere relative to the match, the start and the end.
     for at in range(20):
         data = b"x" * at + b"*" + b"x" * 10
-        _, words = padded(data)
+        buf = padded(data)
         for start in range(len(data)):
             for end in range(start, len(data) + 1):
-                assert _find(words, _STARS, start, end) == data.find(b"*", start, end)
+                assert find_byte(buf, ord("*"), start, end) == data.find(b"*", start, end)
 
 
 @given(texts, st.data())
 def test_checksum_is_the_xor_of_the_bytes(data: bytes, draw: st.DataObject) -> None:
     start = draw.draw(st.integers(0, len(data)))
     stop = draw.draw(st.integers(start, len(data)))
-    _, words = padded(data)
-    assert _xor(words, start, stop) == reduce(lambda x, c: x ^ c, data[start:stop], 0)
+    assert xor_bytes(padded(data), start, stop) == reduce(lambda x, c: x ^ c, data[start:stop], 0)
 
 
 def digits_at(data: bytes, at: int, limit: int) -> tuple[int, int]:
@@ -93,8 +77,8 @@ numbers = st.lists(
 @given(numbers, st.data())
 def test_numbers_read_up_to_sixteen_digits(data: bytes, draw: st.DataObject) -> None:
     at = draw.draw(st.integers(0, len(data)))
-    buf, words = padded(data)
-    assert _number(words, at) == digits_at(data, at, 16)
+    buf = padded(data)
+    assert uint_after(buf, at, 16) == digits_at(data, at, 16)
     limit = draw.draw(st.integers(1, 16))  # the callers' range: 16 digits fit an int64
     assert uint_after(buf, at, limit) == digits_at(data, at, limit)
     # Backwards, from the end of the text; a number may start at its very first byte.
@@ -122,8 +106,7 @@ tag_pieces = st.sampled_from(
 def test_c_field_is_the_first_field_named_c(pieces: list[bytes]) -> None:
     data = b"\\" + b"".join(pieces) + b"\\!"
     close = data.find(b"\\", 1)
-    _, words = padded(data)
-    assert _c_field(words, 0, close) == first_c_field(data, 0, close)
+    assert _c_field(padded(data), 0, close) == first_c_field(data, 0, close)
 
 
 def test_c_field_at_every_offset() -> None:
@@ -132,5 +115,4 @@ def test_c_field_at_every_offset() -> None:
             for opening in (b"\\", b"\\" + b"s" * before + b","):
                 data = opening + field + b"\\!"
                 close = data.find(b"\\", 1)
-                _, words = padded(data)
-                assert _c_field(words, 0, close) == first_c_field(data, 0, close), data
+                assert _c_field(padded(data), 0, close) == first_c_field(data, 0, close), data

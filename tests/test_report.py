@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -358,10 +357,12 @@ def test_index_lists_reports_newest_first_and_survives_a_broken_manifest(tmp_pat
     assert [e["folder"] for e in read_manifest(tmp_path)] == ["b", "a"]
     (tmp_path / "manifest.json").write_text("{not json")
     assert {e["folder"] for e in read_manifest(tmp_path)} == {"a", "b"}
-    shutil.rmtree(tmp_path / "b")
+    (tmp_path / "b").unlink()  # a report deleted by hand (`rm -r reports/b`)
     publish(tmp_path, "c", content, _entry("c", "2024-05-03", 3))
     assert [e["folder"] for e in read_manifest(tmp_path)] == ["c", "a"]
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    hidden = {p.name for p in tmp_path.iterdir() if p.name.startswith(".")}
+    assert hidden == {".versions", ".lock", ".lock.json"}
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / ".versions").iterdir()) == ["a", "c"]
 
 
 # --- command line ----------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 Coordinates are WGS 84 longitude/latitude degrees, as in GeoJSON. Distances (circle radii, exit
 buffers) are metres; they are applied in a local equirectangular projection around each zone,
 which is accurate to well under 1 % over the few tens of kilometres a port spans.
+
+A zone across the antimeridian (Chukotka, Fiji, the Aleutians) is kept cut in two at 180°, so
+that its longitudes, like those of every position, lie within -180..180; the local projection
+puts the two halves back together for anything measured in metres.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
 from monitor.analyse import zone_index
-from monitor.config import CircleZone, ZoneKind
+from monitor.config import CircleZone, ZoneKind, read_utf8
 from monitor.core.geo import METRES_PER_DEG
 from monitor.errors import ConfigError
 
@@ -59,12 +63,19 @@ class Zone:
 # Local metric projection
 
 
+def _east_of(lon: npt.NDArray[np.float64], lon0: float) -> npt.NDArray[np.float64]:
+    """Return the longitudes ``lon`` as degrees east of ``lon0``, each within -180..180."""
+    east: npt.NDArray[np.float64] = (lon - lon0 + 180.0) % 360.0 - 180.0
+    return east
+
+
 def _to_metres(geom: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geometry:
     scale_x = METRES_PER_DEG * math.cos(math.radians(lat0))
 
     def fwd(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         out = np.empty_like(coords)
-        out[:, 0] = (coords[:, 0] - lon0) * scale_x
+        # Taken the short way round: both halves of a zone cut at 180° are next to each other.
+        out[:, 0] = _east_of(coords[:, 0], lon0) * scale_x
         out[:, 1] = (coords[:, 1] - lat0) * METRES_PER_DEG
         return out
 
@@ -84,8 +95,56 @@ def _to_degrees(geom: shapely.Geometry, lon0: float, lat0: float) -> shapely.Geo
 
 
 def _origin(geom: shapely.Geometry) -> tuple[float, float]:
+    """Return the centre of the geometry's box, the box of a zone cut at 180° taken whole."""
     minx, miny, maxx, maxy = shapely.bounds(geom)
+    if maxx - minx > 180.0:
+        lon = shapely.get_coordinates(geom)[:, 0]
+        lon = np.where(lon < 0, lon + 360.0, lon)
+        minx, maxx = float(lon.min()), float(lon.max())
+        return float(_east_of(np.array([(minx + maxx) / 2.0]), 0.0)[0]), (miny + maxy) / 2.0
     return (minx + maxx) / 2.0, (miny + maxy) / 2.0
+
+
+def _polygons(geom: shapely.Geometry) -> list[Polygon]:
+    if isinstance(geom, Polygon):
+        return [] if geom.is_empty else [geom]
+    return [p for part in getattr(geom, "geoms", []) for p in _polygons(part)]
+
+
+def cut_at_antimeridian(geom: Polygon | MultiPolygon) -> Polygon | MultiPolygon:
+    """Return ``geom`` (longitudes running on past ±180) with every longitude within -180..180:
+    the parts beyond 180° (or -180°) are cut off and moved round by 360°."""
+    minx, _, maxx, _ = shapely.bounds(geom)
+    if minx >= -180.0 and maxx <= 180.0:
+        return geom
+    parts: list[Polygon] = []
+    for turn in (-360.0, 0.0, 360.0):
+        window = shapely.box(-180.0 - turn, -90.0, 180.0 - turn, 90.0)
+        piece = shapely.intersection(geom, window)
+        parts += _polygons(shapely.transform(piece, lambda c, t=turn: c + np.array([t, 0.0])))
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def _joined_across_antimeridian(geom: Polygon | MultiPolygon) -> Polygon | MultiPolygon:
+    """Return a polygon drawn across the antimeridian with its longitudes running on past 180.
+
+    GeoJSON longitudes stay within -180..180, so a polygon drawn across 180° jumps from 179.9
+    to -179.9; read as written it would go the long way round the Earth. No port spans half
+    the world: a polygon wider than 180° is the small one across the antimeridian.
+    """
+    minx, _, maxx, _ = shapely.bounds(geom)
+    if maxx - minx <= 180.0:
+        return geom
+    lon0 = float(shapely.get_coordinates(geom)[0, 0])
+
+    def joined(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = coords.copy()
+        out[:, 0] = lon0 + _east_of(coords[:, 0], lon0)
+        return out
+
+    out = shapely.transform(geom, joined)
+    assert isinstance(out, Polygon | MultiPolygon)
+    return out
 
 
 def area_km2(geom: shapely.Geometry) -> float:
@@ -118,15 +177,16 @@ def buffer_metres(geom: Polygon | MultiPolygon, buffer_m: float) -> Polygon | Mu
     grown = shapely.buffer(_to_metres(geom, lon0, lat0), buffer_m, quad_segs=8)
     out = _to_degrees(grown, lon0, lat0)
     assert isinstance(out, Polygon | MultiPolygon)
-    return out
+    return cut_at_antimeridian(out)
 
 
-def circle_polygon(lon: float, lat: float, radius_m: float) -> Polygon:
-    """Return a 64-sided lon/lat polygon approximating the circle of ``radius_m`` around a point."""
+def circle_polygon(lon: float, lat: float, radius_m: float) -> Polygon | MultiPolygon:
+    """Return a 64-sided lon/lat polygon approximating the circle of ``radius_m`` around a point
+    (two halves when it crosses the antimeridian)."""
     disc = shapely.buffer(Point(0.0, 0.0), radius_m, quad_segs=16)
     out = _to_degrees(disc, lon, lat)
     assert isinstance(out, Polygon)
-    return out
+    return cut_at_antimeridian(out)
 
 
 def circle_zone(circle: CircleZone) -> Zone:
@@ -240,11 +300,13 @@ def _zone_from_feature(feature: object, index: int, path: Path) -> Zone:
     geom = shapely.force_2d(geom)
     if geom.is_empty:
         raise ConfigError(f"{where}: the polygon is empty; draw it with at least 3 corners")
+    assert isinstance(geom, Polygon | MultiPolygon)
+    geom = _joined_across_antimeridian(geom)
     if not shapely.is_valid(geom):
         raise ConfigError(f"{where}: invalid polygon: {shapely.is_valid_reason(geom)}; {_FIX_HINT}")
     if shapely.area(geom) == 0:
         raise ConfigError(f"{where}: the polygon has no area; draw it with at least 3 corners")
-    assert isinstance(geom, Polygon | MultiPolygon)
+    geom = cut_at_antimeridian(geom)
     return Zone(
         id=zone_id,
         name=name,
@@ -257,12 +319,7 @@ def _zone_from_feature(feature: object, index: int, path: Path) -> Zone:
 
 def load_geojson(path: Path) -> list[Zone]:
     """Return the zones of a GeoJSON FeatureCollection file, each validated."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read geofence file ({exc.strerror}); check geofences.files"
-        ) from exc
+    text = read_utf8(path, "geofence file", "check geofences.files")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -340,23 +397,34 @@ def load_zones(settings: Settings) -> list[Zone]:
 # ---------------------------------------------------------------------------------------------
 # Point in zone
 
-# Buffered geometries by (id(geometry), buffer_m); the geometry is kept in the value so that its
-# id cannot be reused while the entry lives.
-_BUFFER_CACHE: dict[
-    tuple[int, float], tuple[shapely.Geometry, shapely.Geometry, tuple[float, ...]]
-] = {}
+#: A prepared geometry and its bounding box (min x, min y, max x, max y).
+_Piece = tuple[shapely.Geometry, tuple[float, ...]]
+# Buffered geometries by (id(geometry), buffer_m): the grown geometry, and the pieces the
+# point lookup tests (the two halves of a zone cut at 180° apart: one box round both would
+# span the globe). The geometry is kept in the value so that its id cannot be reused while the
+# entry lives.
+_BUFFER_CACHE: dict[tuple[int, float], tuple[shapely.Geometry, shapely.Geometry, list[_Piece]]] = {}
 _BUFFER_CACHE_MAX = 4096
 
 
-def _prepared(geom: Polygon | MultiPolygon, buffer_m: float) -> tuple[shapely.Geometry, Any]:
+def _bounds(geom: shapely.Geometry) -> tuple[float, ...]:
+    return tuple(float(b) for b in shapely.bounds(geom))
+
+
+def _prepared(
+    geom: Polygon | MultiPolygon, buffer_m: float
+) -> tuple[shapely.Geometry, list[_Piece]]:
     key = (id(geom), float(buffer_m))
     hit = _BUFFER_CACHE.get(key)
     if hit is None or hit[0] is not geom:
         grown = buffer_metres(geom, buffer_m)
         shapely.prepare(grown)
+        minx, _, maxx, _ = shapely.bounds(grown)
+        parts = list(grown.geoms) if maxx - minx > 180.0 else [grown]
+        shapely.prepare(parts)
         if len(_BUFFER_CACHE) >= _BUFFER_CACHE_MAX:
             _BUFFER_CACHE.clear()
-        hit = (geom, grown, tuple(float(b) for b in shapely.bounds(grown)))
+        hit = (geom, grown, [(part, _bounds(part)) for part in parts])
         _BUFFER_CACHE[key] = hit
     return hit[1], hit[2]
 
@@ -396,10 +464,16 @@ def zones_for_points(
         return result
     flat_x, flat_y, flat_out = x.ravel(), y.ravel(), result.ravel()
 
-    prepared = [_prepared(zone.geometry, buffer_m) for zone in zones]
-    boxes = np.array([b for _, b in prepared], dtype=np.float64)
-    cand, label, zone_cluster = zone_index.clusters_of_points(boxes, flat_x, flat_y)
-    n_clusters = int(zone_cluster.max()) + 1
+    # One piece per zone, two for a zone cut at 180°; each piece answers for its zone.
+    pieces: list[_Piece] = []
+    zone_of: list[int] = []
+    for i in priority_order(zones):
+        for piece in _prepared(zones[i].geometry, buffer_m)[1]:
+            pieces.append(piece)
+            zone_of.append(i)
+    boxes = np.array([b for _, b in pieces], dtype=np.float64)
+    cand, label, piece_cluster = zone_index.clusters_of_points(boxes, flat_x, flat_y)
+    n_clusters = int(piece_cluster.max()) + 1
     if cand.size == 0:
         return result
     # Candidates grouped by cluster of overlapping zone boxes: a stable sort of small integers
@@ -407,7 +481,6 @@ def zones_for_points(
     by_cluster = np.argsort(label, kind="stable")
     cand = cand[by_cluster]
     bounds = np.searchsorted(label[by_cluster], np.arange(n_clusters + 1), side="left")
-    ranked = priority_order(zones)
     for c in range(n_clusters):
         lo, hi = int(bounds[c]), int(bounds[c + 1])
         if hi <= lo:
@@ -415,10 +488,11 @@ def zones_for_points(
         points = cand[lo:hi]
         xs, ys = flat_x[points], flat_y[points]
         found = np.full(points.shape, -1, dtype=np.int32)
-        for i in ranked:
-            if zone_cluster[i] != c:
+        # Pieces are in priority order: the most specific zone claims a point first.
+        for k, i in enumerate(zone_of):
+            if piece_cluster[k] != c:
                 continue
-            geom, (minx, miny, maxx, maxy) = prepared[i]
+            geom, (minx, miny, maxx, maxy) = pieces[k]
             sel = np.flatnonzero(
                 (found < 0) & (xs >= minx) & (xs <= maxx) & (ys >= miny) & (ys <= maxy)
             )

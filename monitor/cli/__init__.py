@@ -15,7 +15,15 @@ import click
 
 from monitor import __version__
 from monitor.cli.options import CliState, global_config_option, global_store_option
+from monitor.core.terminal import terminal_text
 from monitor.errors import MonitorError
+
+
+class _TerminalFormatter(logging.Formatter):
+    """Log lines without escape sequences (they quote file names and AIS text)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_text(super().format(record), keep_newlines=True)
 
 
 class MonitorGroup(click.Group):
@@ -25,7 +33,8 @@ class MonitorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MonitorError as exc:
-            raise click.ClickException(str(exc)) from exc
+            # Messages quote file names and file contents: no escape sequence reaches the terminal.
+            raise click.ClickException(terminal_text(str(exc), keep_newlines=True)) from exc
 
 
 @click.group(cls=MonitorGroup)
@@ -37,7 +46,9 @@ class MonitorGroup(click.Group):
 def main(ctx: click.Context, config: Path | None, store: Path | None, verbose: int) -> None:
     """AIS port-activity monitor: ingest AIS, detect port calls, write map reports."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_TerminalFormatter("%(levelname)s %(name)s: %(message)s"))
     ctx.obj = CliState(config_path=config, store_path=store)
 
 

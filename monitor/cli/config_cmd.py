@@ -8,15 +8,21 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as rich_escape
 from rich.table import Table
 
 from monitor.cli.options import CliState
 from monitor.cli.output import make_console
+from monitor.core.terminal import terminal_text
 
 if TYPE_CHECKING:
     from monitor.analyse.geofences import Zone
     from monitor.config import Settings
+
+
+def _shown(text: str) -> str:
+    """Return text from a config or geofence file fit to print: no markup, no control codes."""
+    return rich_escape(terminal_text(text))
 
 
 @click.group("config")
@@ -41,9 +47,9 @@ def _ports_table(zones: list[Zone]) -> Table:
             continue
         kinds = children.get(zone.id, Counter())
         table.add_row(
-            escape(zone.id),
-            escape(zone.name),
-            escape(zone.country or ""),
+            _shown(zone.id),
+            _shown(zone.name),
+            _shown(zone.country or ""),
             str(kinds["berth"]),
             str(kinds["anchorage"]),
             str(kinds["area"]),
@@ -60,7 +66,7 @@ def _values_table(section: object) -> Table:
     for key, value in section.model_dump().items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
-        table.add_row(key, escape(str(value)))
+        table.add_row(key, _shown(str(value)))
     return table
 
 
@@ -69,28 +75,28 @@ def _summary(settings: Settings, zones: list[Zone], console: Console, n_warnings
 
     verdict = "OK" if not n_warnings else f"OK with {n_warnings} warning(s) above"
     console.print(
-        f"[bold]{escape(str(settings.source_path))}[/bold]: {verdict} ({escape(settings.name)})"
+        f"[bold]{_shown(str(settings.source_path))}[/bold]: {verdict} ({_shown(settings.name)})"
     )
     store_state = "exists" if settings.store.path.is_dir() else "not created yet"
-    console.print(f"store:      {escape(str(settings.store.path.absolute()))} ({store_state})")
+    console.print(f"store:      {_shown(str(settings.store.path.absolute()))} ({store_state})")
     console.print(
-        f"reports:    {escape(str(settings.report.output.absolute()))} "
+        f"reports:    {_shown(str(settings.report.output.absolute()))} "
         f"(period {settings.report.period}, "
         f"offline {'yes' if settings.report.offline else 'no'})"
     )
     files = settings.geofences.files
     console.print(f"geofences:  {len(files)} file(s), {len(settings.geofences.circles)} circle(s)")
     for path in files:
-        console.print(f"            {escape(str(path))}")
+        console.print(f"            {_shown(str(path))}")
     kinds: Counter[str] = Counter(zone.kind for zone in zones)
     counts = ", ".join(f"{kinds[kind]} {kind}" for kind in ZONE_KINDS)
     console.print(f"zones:      {len(zones)} ({counts})")
     if kinds["port"]:
         console.print("Ports")
         console.print(_ports_table(zones))
-    console.print(escape("Port-call thresholds [detect]"))
+    console.print(_shown("Port-call thresholds [detect]"))
     console.print(_values_table(settings.detect))
-    console.print(escape("Ingest [ingest]"))
+    console.print(_shown("Ingest [ingest]"))
     console.print(_values_table(settings.ingest))
 
 
@@ -132,7 +138,7 @@ def check(ctx: click.Context, file: Path | None, strict: bool) -> None:
     console = make_console()
     label = "error" if strict else "warning"
     for warning in warnings:
-        console.print(f"[yellow]{label}[/yellow]: {escape(warning)}")
+        console.print(f"[yellow]{label}[/yellow]: {_shown(warning)}")
     if strict and warnings:
         raise click.ClickException(
             f"{path}: {len(warnings)} warning(s), errors with --strict; fix them or leave out "

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from monitor.cli.options import config_option, resolve_settings, store_option
-from monitor.cli.output import make_console
+from monitor.cli.output import make_console, plain
 
 
 @click.command("detect")
@@ -59,7 +60,7 @@ def detect(
         table = Table("Port", "Calls", "Transits")
         for port in ports:
             table.add_row(
-                port,
+                escape(plain(port)),
                 str(summary.calls_per_port.get(port, 0)),
                 str(summary.transits_per_port.get(port, 0)),
             )

@@ -6,6 +6,7 @@ differ only in what they write, so each is made by :func:`_export_command` from 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from monitor.cli.options import (
     resolve_settings,
     store_option,
 )
+from monitor.core.terminal import terminal_text
 
 if TYPE_CHECKING:
     from monitor.config import Settings
@@ -64,6 +66,9 @@ def _export_command(name: str, fmt_option: Callable[[Any], Any], doc: str, write
         settings = resolve_settings(ctx, config, store)
         text = write(settings, period_filters(settings, port_id, mmsi, since, until), fmt, output)
         if text is not None:
+            if sys.stdout.isatty():
+                # For a person reading it; a program reading the pipe gets the text as stored.
+                text = terminal_text(text, keep_newlines=True)
             click.echo(text, nl=not text.endswith("\n"))
 
 

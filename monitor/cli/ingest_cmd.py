@@ -13,6 +13,7 @@ import click
 from monitor.cli.compile_cmd import announce_compile
 from monitor.cli.options import DATE_FORMS, UtcTime, config_option, resolve_settings, store_option
 from monitor.cli.output import Column, output_width, plain, table_lines
+from monitor.core.terminal import terminal_text
 
 if TYPE_CHECKING:
     from monitor.pipeline.ingest import IngestSummary
@@ -117,7 +118,7 @@ def _print(summary: IngestSummary) -> None:
     else:
         click.echo(f"  inputs           {_counts(dict(summary.statuses))} (--json lists each)")
     for error in summary.errors:
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {terminal_text(error, keep_newlines=True)}", err=True)
 
 
 @click.command("ingest")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from monitor.cli.output import LISTING_FORMATS, unknown_id_errors
+from monitor.core.terminal import terminal_text
 from monitor.core.times import parse_when
 from monitor.errors import MonitorError
 
@@ -51,7 +52,7 @@ def resolve_settings(
     try:
         settings = load_config(config or state.config_path or default_config)
     except MonitorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(terminal_text(str(exc), keep_newlines=True)) from exc
     store_path = store or state.store_path
     if store_path is not None:
         settings = settings.model_copy(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +21,8 @@ from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import click
+
+from monitor.core.terminal import terminal_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -57,16 +58,11 @@ def make_console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=output_width(stream), soft_wrap=not tty, highlight=False)
 
 
-#: Terminal escape sequences as whole units, then any other control character: AIS text comes
-#: from strangers, and a name must not clear the screen or hide the rows after it.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?")
-
-
 def plain(text: str) -> str:
     """Return stored text fit for one table cell: no escape sequences, control characters or
-    line breaks."""
-    text = _ESCAPES.sub("", text)
-    return "".join(c if c.isprintable() else " " if c in "\t\r\n" else "" for c in text)
+    line breaks (AIS text comes from strangers: a name must not clear the screen or hide the
+    rows after it)."""
+    return terminal_text(text)
 
 
 @dataclass(frozen=True)
@@ -211,6 +207,7 @@ def listing_text(
         ]
         return json.dumps(records, ensure_ascii=False, indent=1) + "\n"
     if fmt == "csv":
+        from monitor.core.safe_csv import csv_text
         from monitor.core.times import ISO_UTC_FORMAT
 
         flat = frame.with_columns(
@@ -218,7 +215,7 @@ def listing_text(
             for name, dtype in frame.schema.items()
             if isinstance(dtype, pl.List)
         )
-        return flat.write_csv(datetime_format=ISO_UTC_FORMAT)
+        return csv_text(flat, datetime_format=ISO_UTC_FORMAT)
     rows = [
         [column.cell(value) for column, value in zip(columns, row, strict=True)]
         for row in frame.select([c.name for c in columns]).iter_rows()

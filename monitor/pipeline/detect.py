@@ -30,6 +30,7 @@ from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
 from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
 from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
+from monitor.store.locks import ANALYSIS_WAIT_S
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,9 @@ def _fingerprint(zones: list[Zone], settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def _vessel_checkpoint(store: Store) -> pl.DataFrame:
+def _vessel_checkpoint(positions: pl.LazyFrame) -> pl.DataFrame:
     checkpoint = (
-        store.scan_positions()
-        .filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
+        positions.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
         .group_by("mmsi")
         .agg(
             n_positions=pl.len().cast(pl.UInt32),
@@ -87,10 +87,12 @@ def _vessel_checkpoint(store: Store) -> pl.DataFrame:
     return conform(checkpoint, CALLS_CHECKPOINT_SCHEMA)
 
 
-def detect_calls(settings: Settings) -> DetectSummary:
+def detect_calls(settings: Settings, *, lock_wait_s: float = ANALYSIS_WAIT_S) -> DetectSummary:
     """Return a summary after detecting the calls of every vessel with new positions in the store.
 
-    Calls, transits and the checkpoint are written under ``<store>/calls/`` (atomic writes).
+    Calls, transits and the checkpoint are written under ``<store>/calls/`` (atomic writes),
+    holding the store's analysis lock: a second run waits up to ``lock_wait_s`` seconds for the
+    first to end, as two runs that overlap could leave one's calls with the other's checkpoint.
     """
     store_path = Path(settings.store.path)
     if not store_path.is_dir():
@@ -102,8 +104,17 @@ def detect_calls(settings: Settings) -> DetectSummary:
             "geofences.circles to the config"
         )
     store = Store(store_path)
+    with store.analysis_writer("detect", wait_s=lock_wait_s):
+        return _detect_locked(store, zones, settings)
+
+
+def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> DetectSummary:
+    store_path = store.root
     fingerprint = _fingerprint(zones, settings)
-    checkpoint = _vessel_checkpoint(store)
+    # One listing of the position files for the checkpoint and the detection alike: rows an
+    # ingest adds meanwhile are in neither, so the checkpoint never covers rows not detected.
+    files = store.position_files()
+    checkpoint = _vessel_checkpoint(store.scan_positions(files))
     full = detected_with(store_path) != fingerprint
     old_calls = load_calls(store_path)
     if full:
@@ -115,7 +126,7 @@ def detect_calls(settings: Settings) -> DetectSummary:
         changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
         kept = Detected.read(store_path, pl.col("mmsi").is_in(unchanged["mmsi"].implode()))
 
-    positions = store.scan_positions()
+    positions = store.scan_positions(files)
     if not full:
         positions = positions.filter(pl.col("mmsi").is_in(changed.implode()))
     found = portcalls.detect_all(positions, zones, settings.detect)

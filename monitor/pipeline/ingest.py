@@ -18,12 +18,14 @@ from typing import Any
 
 import polars as pl
 
-from monitor.config import Settings
+from monitor.config import IngestSettings, Settings
 from monitor.core.jit import prepare
+from monitor.decode.codes import Reject
 from monitor.decode.csv.decoder import CsvDecoder
+from monitor.decode.nmea.clock import ClockState
 from monitor.decode.nmea.decoder import NmeaDecoder, untimed_error
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
-from monitor.pipeline.ingest_manifest import RunManifest
+from monitor.pipeline.ingest_manifest import RunManifest, clock_of, counts_read, epoch_us
 from monitor.pipeline.ingest_summary import FileSummary, IngestSummary
 from monitor.pipeline.ingest_writer import BufferedWriter, WriteFailed
 from monitor.schema import DecodedBatch
@@ -36,6 +38,8 @@ from monitor.sources.files import (
     InputFile,
     OpenInput,
     compression_of,
+    container_kind,
+    cr_only,
     detect_format,
     expand_inputs,
     fingerprint,
@@ -57,6 +61,16 @@ FLUSH_ROWS = 250_000
 CSV_CHUNK_BYTES = 8 << 20
 
 
+def accepted_times_us(ingest: IngestSettings, now: dt.datetime) -> tuple[int, int]:
+    """Return the message times an ingest stores, epoch µs [first, end).
+
+    From ``ingest.min_time_utc`` to ``ingest.max_future_h`` after ``now`` (the wall clock at the
+    start of the run: the one place ingest reads the clock for something other than bookkeeping).
+    """
+    end = now + dt.timedelta(hours=ingest.max_future_h)
+    return epoch_us(ingest.min_time_utc), epoch_us(end)
+
+
 class _InputReader:
     """Reads inputs one after the other into the writer's buffers, resuming from the manifest."""
 
@@ -71,6 +85,7 @@ class _InputReader:
         self.fallback = fallback
         self.manifest = manifest
         self.writer = writer
+        self.times_us = accepted_times_us(settings.ingest, dt.datetime.now(dt.UTC))
 
     def ingest(self, inp: InputFile, fmt: str, progress: Progress) -> FileSummary:
         """Read one input into the buffers; return its summary (errors are caught and kept)."""
@@ -134,12 +149,19 @@ class _InputReader:
                 else:
                     assert inp.path is not None
                     header = _first_line(inp)
-                decoder = CsvDecoder(inp.name, header, self.settings.ingest.csv_columns)
+                decoder = CsvDecoder(
+                    inp.name,
+                    header,
+                    self.settings.ingest.csv_columns,
+                    time_window_us=self.times_us,
+                )
             else:
                 decoder = NmeaDecoder(
                     inp.name,
                     fragment_timeout_s=self.settings.ingest.fragment_timeout_s,
                     fallback_time_utc=self.fallback,
+                    time_window_us=self.times_us,
+                    clock=clock_of(entry) if start > 0 and entry is not None else None,
                 )
             replaces = str(entry["fingerprint"]) if entry is not None else None
             base = {
@@ -161,7 +183,14 @@ class _InputReader:
                 if isinstance(decoder, NmeaDecoder)
                 else ((chunk, decoder.feed(chunk.data)) for chunk in chunks)
             )
+            # What times the lines after the last chunk read (logs timed by other lines), and
+            # what had been read before it: a checkpoint at a chunk's start records those.
+            clock = _clock_now(decoder)
+            read_before = counts_read(summary)
             for chunk, batch in decoded:
+                if chunk.overlong:
+                    batch.n_lines += chunk.overlong
+                    batch.rejected[Reject.LINE_TOO_LONG.label] += chunk.overlong
                 totals.n_messages += batch.n_messages
                 totals.rejected.update(batch.rejected)
                 self.writer.absorb(batch, summary)
@@ -174,10 +203,19 @@ class _InputReader:
                         # may still be waiting for its other parts inside the decoder.
                         self.writer.checkpoint(
                             self.manifest.checkpoint(
-                                base, summary, chunk.start, tail, False, replaces
+                                base,
+                                summary,
+                                chunk.start,
+                                tail,
+                                False,
+                                replaces,
+                                clock,
+                                read_before,
                             )
                         )
                     self.writer.flush()
+                clock = _clock_now(decoder)
+                read_before = counts_read(summary)
                 # Only the chunk's last bytes: copying the whole chunk costs a few ms a MiB.
                 length = chunk.end - chunk.start
                 last = chunk.data[max(0, length - FINGERPRINT_BYTES) : length]
@@ -191,19 +229,20 @@ class _InputReader:
                     f"text ({opened.error}); the lines before were ingested"
                 )
             self._finish(decoder, summary, totals)
-            if totals.rejected.get("no_time", 0) and totals.n_messages == 0:
-                error = untimed_error(
-                    inp.name,
-                    totals,
-                    "give every line a time (an NMEA 4.0 tag block \\c:EPOCH\\, a $PGHP line, "
-                    "$GPZDA/$GPRMC clock sentences) or re-run with --fallback-time "
-                    "YYYY-MM-DDTHH:MM:SSZ to time them all at that instant",
-                )
-                if error is not None:
-                    raise error
+            error = untimed_error(
+                inp.name,
+                totals,
+                "give every line a time (an NMEA 4.0 tag block \\c:EPOCH\\, a $PGHP line, "
+                "$GPZDA/$GPRMC clock sentences) or re-run with --fallback-time "
+                "YYYY-MM-DDTHH:MM:SSZ to time them all at that instant",
+            )
+            if error is not None:
+                raise error
             if inp.path is not None:
                 self.writer.checkpoint(
-                    self.manifest.checkpoint(base, summary, end, tail, True, replaces)
+                    self.manifest.checkpoint(
+                        base, summary, end, tail, True, replaces, _clock_now(decoder)
+                    )
                 )
             progress.advance_file(size)
         finally:
@@ -214,6 +253,10 @@ class _InputReader:
         totals.n_messages += last.n_messages
         totals.rejected.update(last.rejected)
         self.writer.absorb(last, summary)
+
+
+def _clock_now(decoder: NmeaDecoder | CsvDecoder) -> ClockState | None:
+    return decoder.clock if isinstance(decoder, NmeaDecoder) else None
 
 
 def _chunk_data(chunk: Chunk) -> bytes:
@@ -229,11 +272,19 @@ def _same_tail(inp: InputFile, head: bytes, entry: dict[str, Any]) -> bool:
     with inp.path.open("rb") as handle:
         handle.seek(max(0, consumed - FINGERPRINT_BYTES))
         tail = read_exact(handle, min(consumed, FINGERPRINT_BYTES))
+    if cr_only(head):
+        # The manifest keeps the text as read: CR line ends read as LF (see OpenInput).
+        tail = tail.replace(b"\r", b"\n")
     return bool(fingerprint(tail) == entry["tail_fingerprint"])
 
 
 def _detect(prefix: bytes, name: str) -> str:
     found = detect_format(prefix)
+    kind = container_kind(prefix)
+    if kind is not None:
+        raise SourceError(
+            f"{name}: {kind}, not NMEA or CSV text; extract the logs it holds and ingest those"
+        )
     if found is None:
         raise SourceError(
             f"{name}: neither NMEA AIS sentences nor a CSV header in its first lines; check the "
@@ -284,9 +335,15 @@ def ingest_paths(
                 bar.update(0)
             writer.flush(wait=True)
         except WriteFailed as exc:
-            raise StoreError(
-                f"{store.root}: cannot write to the store ({exc}); what was written is intact: "
+            cause = exc.__cause__
+            fix = (
                 "fix the cause (disk space, permissions) and run the ingest again"
+                if isinstance(cause, OSError)
+                else "this is a bug in the monitor, please report it with the inputs of this run"
+            )
+            raise StoreError(
+                f"{store.root}: cannot write to the store ({type(cause).__name__}: {exc}); "
+                f"what was written is intact: {fix}"
             ) from exc
         finally:
             # Never leave the lock while a write is still going on.

@@ -102,6 +102,7 @@ class BufferedWriter:
         points: list[Checkpoint],
     ) -> tuple[dict[str, int], dict[str, int]]:
         try:
+            self.manifest.mark_writing(points)
             # Statics go to their own folder on a second thread, alongside the positions.
             statics_done = (
                 self._statics_writer.submit(self.store.add_statics, statics, self.window_s)

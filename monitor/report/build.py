@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import shutil
-import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +26,13 @@ from monitor.errors import ConfigError, ReportError
 from monitor.report import coastline, data, fmt, mapview, tables
 from monitor.report.exports import TextFormat, calls_text
 from monitor.report.index import update_index
-from monitor.report.offline import asset_text, inline_assets, script_block, style_block
+from monitor.report.offline import (
+    asset_text,
+    inline_assets,
+    pin_assets,
+    script_block,
+    style_block,
+)
 from monitor.report.thinning import thin_tracks
 from monitor.report.window import (
     Period,
@@ -36,6 +42,7 @@ from monitor.report.window import (
 )
 from monitor.schema import REPORT_CALLS_SCHEMA
 from monitor.store.calls import load_calls
+from monitor.store.locks import writer_lock
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
@@ -234,37 +241,87 @@ def _page(
     html = html.replace("<html>", '<html lang="en">', 1).replace(
         "<head>", f"<head>\n<title>{tables.esc(title)}</title>", 1
     )
-    if inputs.offline:
-        html = inline_assets(html)
-    return html
+    return inline_assets(html) if inputs.offline else pin_assets(html)
+
+
+#: Where the folders of published reports live; ``<root>/<folder>`` is a link to one of them.
+VERSIONS = ".versions"
+#: A second report run writing into the same folder waits this long for the first.
+PUBLISH_WAIT_S = 600.0
 
 
 def publish(root: Path, folder: str, content: ReportContent, entry: dict[str, Any]) -> Path:
-    """Write the report folder atomically under ``root``, update the index; return index.html.
+    """Write the report folder under ``root``, update the index; return index.html.
 
-    The folder is written in full beside its final name and then renamed into place, so a
-    reader sees the old report or the new one, never a mix.
+    The report is written in full into ``<root>/.versions/`` and ``<root>/<folder>`` is then
+    switched to it by renaming a symbolic link over the old one: a reader sees the old report
+    or the new one, never a mix and never none, whenever the run is killed. What a killed run
+    left behind is deleted by the next one (runs take turns on ``<root>/.lock``).
     """
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", suffix=".tmp", dir=root))
-    try:
+    with writer_lock(root / ".lock", job="report", wait_s=PUBLISH_WAIT_S):
+        _clean_leftovers(root)
+        versions = root / VERSIONS
+        versions.mkdir(exist_ok=True)
+        fresh = versions / f"{folder}.{uuid.uuid4().hex}"
+        tmp = fresh.with_name(f".{fresh.name}.tmp")
+        tmp.mkdir()
         for name, text in content.files.items():
             (tmp / name).write_text(text, encoding="utf-8")
         (tmp / "summary.json").write_text(json.dumps(entry, indent=1), encoding="utf-8")
         tmp.chmod(0o755)
-        target = root / folder
-        old: Path | None = None
-        if target.exists():
-            old = root / f".{folder}.{os.getpid()}.old"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    update_index(root, entry)
+        os.rename(tmp, fresh)
+        _switch(root / folder, fresh)
+        _clean_leftovers(root)
+        update_index(root, entry)
     return root / folder / "index.html"
+
+
+def _switch(target: Path, fresh: Path) -> None:
+    """Make ``target`` show the report folder ``fresh`` in one rename."""
+    link = target.with_name(f".{target.name}.{uuid.uuid4().hex}.link")
+    try:
+        link.symlink_to(Path(fresh.parent.name) / fresh.name, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        # No symbolic links here (Windows without the right to make them): the old folder goes
+        # aside and the new one takes its place, two renames with a moment between them.
+        old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
+        if target.exists():
+            os.rename(target, old)
+        os.rename(fresh, target)
+        return
+    if target.is_dir() and not target.is_symlink():
+        # A folder written before reports were linked: moved among the versions first (once,
+        # and the only moment a reader can find no report there).
+        os.rename(target, fresh.with_name(f"{target.name}.{uuid.uuid4().hex}"))
+    os.replace(link, target)
+
+
+def _clean_leftovers(root: Path) -> None:
+    """Delete what runs killed half way left: temp folders and links, and report versions that
+    no folder links to."""
+    versions = root / VERSIONS
+    live = {
+        os.path.realpath(path) for path in root.iterdir() if path.is_symlink() and path.is_dir()
+    }
+    stale = [
+        *(
+            p
+            for p in root.iterdir()
+            if p.name.startswith(".") and p.name.endswith((".tmp", ".old"))
+        ),
+        *(p for p in root.iterdir() if p.name.startswith(".") and p.name.endswith(".link")),
+        *(
+            p
+            for p in (versions.iterdir() if versions.is_dir() else [])
+            if os.path.realpath(p) not in live
+        ),
+    ]
+    for path in stale:
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def write_report(

@@ -3,8 +3,9 @@
 The one writer of calls: a report's ``calls.csv``, ``calls.geojson`` and ``calls.kml`` and the
 command's output come from the same functions. Times in CSV and GeoJSON are ISO 8601 UTC
 (:data:`~monitor.core.times.ISO_UTC_FORMAT`), nulls are empty cells or JSON nulls. AIS text
-comes from strangers: CSV quotes it, ElementTree escapes it in KML, and the KML description,
-which Google Earth shows as HTML, is HTML-escaped first.
+comes from strangers: CSV quotes it and neutralises cells a spreadsheet would run as formulas,
+ElementTree escapes it in KML, and the KML description, which Google Earth shows as HTML, is
+HTML-escaped first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Literal, get_args
 import polars as pl
 
 from monitor.core.atomic import atomic_write_text
+from monitor.core.safe_csv import csv_text
 from monitor.core.times import ISO_UTC_FORMAT, iso_utc
 from monitor.errors import ConfigError
 from monitor.report.data import port_names
@@ -40,8 +42,9 @@ _POSITION = ("lat", "lon")
 
 
 def calls_csv(calls: pl.DataFrame, schema: dict[str, pl.DataType] = CALLS_SCHEMA) -> str:
-    """Return the calls as CSV text: the columns of ``schema`` in its order, ISO 8601 UTC times."""
-    return calls.select(list(schema)).write_csv(datetime_format=ISO_UTC_FORMAT)
+    """Return the calls as CSV text: the columns of ``schema`` in its order, ISO 8601 UTC times,
+    safe to open in a spreadsheet (text cells that would run as formulas start with ``'``)."""
+    return csv_text(calls.select(list(schema)), datetime_format=ISO_UTC_FORMAT)
 
 
 def _jsonable(value: object) -> object:

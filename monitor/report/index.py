@@ -36,6 +36,8 @@ def read_manifest(root: Path) -> list[dict[str, Any]]:
 def _summaries(root: Path) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for summary in root.glob("*/summary.json"):
+        if summary.parent.name.startswith("."):
+            continue  # a report being written, or the versions behind the report folders
         try:
             entry = json.loads(summary.read_text(encoding="utf-8"))
         except (OSError, ValueError):

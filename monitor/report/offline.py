@@ -1,12 +1,15 @@
-"""Self-contained reports: every script and stylesheet inlined from files shipped in the package.
+"""The report's map libraries: pinned by hash when loaded from a CDN, inlined when offline.
 
 The map uses Leaflet and two plugins (fullscreen, measure). Their files, with their licences, are
-in ``monitor/report/assets/`` at the exact versions whose CDN addresses an online report links to.
+in ``monitor/report/assets/``, byte for byte the files at the CDN addresses an online report links
+to, so an online report carries each file's subresource-integrity hash (the browser refuses a
+file the CDN would serve changed) and an offline report inlines them.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -16,23 +19,25 @@ from monitor.errors import ReportError
 LEAFLET_JS_URL = "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.js"
 LEAFLET_CSS_URL = "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.css"
 
-#: CDN address -> shipped file (relative to assets/). The fullscreen and measure addresses are
-#: the ones folium's plugins declare.
+_FULLSCREEN = "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0"
+_MEASURE = "https://cdn.jsdelivr.net/gh/ljagis/leaflet-measure@2.1.7/dist"
+
+#: CDN address -> shipped file (relative to assets/): the same bytes (Leaflet's own published
+#: hashes, and the plugins' release tags, say so).
 ASSETS: dict[str, str] = {
     LEAFLET_JS_URL: "leaflet/leaflet.js",
     LEAFLET_CSS_URL: "leaflet/leaflet.css",
-    "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.min.js": (
-        "leaflet.fullscreen/Control.FullScreen.js"
-    ),
-    "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.css": (
-        "leaflet.fullscreen/Control.FullScreen.css"
-    ),
-    "https://cdn.jsdelivr.net/gh/ljagis/leaflet-measure@2.1.7/dist/leaflet-measure.min.js": (
-        "leaflet-measure/leaflet-measure.min.js"
-    ),
-    "https://cdn.jsdelivr.net/gh/ljagis/leaflet-measure@2.1.7/dist/leaflet-measure.min.css": (
-        "leaflet-measure/leaflet-measure.css"
-    ),
+    f"{_FULLSCREEN}/Control.FullScreen.js": "leaflet.fullscreen/Control.FullScreen.js",
+    f"{_FULLSCREEN}/Control.FullScreen.css": "leaflet.fullscreen/Control.FullScreen.css",
+    f"{_MEASURE}/leaflet-measure.min.js": "leaflet-measure/leaflet-measure.min.js",
+    f"{_MEASURE}/leaflet-measure.css": "leaflet-measure/leaflet-measure.css",
+}
+#: Addresses folium's plugins declare -> the address of the file they stand for. Those two
+#: files do not exist in the packages: the CDN minifies them on the fly, in bytes nobody can
+#: pin, so the originals are loaded instead.
+_PLUGIN_ADDRESSES: dict[str, str] = {
+    f"{_FULLSCREEN}/Control.FullScreen.min.js": f"{_FULLSCREEN}/Control.FullScreen.js",
+    f"{_MEASURE}/leaflet-measure.min.css": f"{_MEASURE}/leaflet-measure.css",
 }
 
 _MIME = {".png": "image/png", ".svg": "image/svg+xml"}
@@ -90,6 +95,43 @@ def _css_with_data_uris(css: str, css_path: str) -> str:
     return _CSS_URL.sub(replace, css)
 
 
+def integrity(path: str) -> str:
+    """Return the subresource-integrity value of a shipped asset (``sha384-...``)."""
+    digest = hashlib.sha384(asset(path).read_bytes()).digest()
+    return "sha384-" + base64.b64encode(digest).decode("ascii")
+
+
+def _shipped(url: str, what: str) -> str:
+    url = _PLUGIN_ADDRESSES.get(url, url)
+    if url not in ASSETS:
+        raise ReportError(f"report: {what} {url} is not shipped with the monitor")
+    return url
+
+
+def pin_assets(html: str) -> str:
+    """Return ``html`` with every CDN script and stylesheet carrying its integrity hash.
+
+    Raises ReportError for a remote script or stylesheet that is not shipped (its hash is not
+    known), rather than write a report that would run whatever that address serves.
+    """
+
+    def pinned(match: re.Match[str], attribute: str, what: str) -> str:
+        url = match.group(1)
+        if not url.startswith(("http:", "https:", "//")):
+            return match.group(0)
+        address = _shipped(url, what)
+        tag = match.group(0).replace(url, address, 1)
+        name = "script" if what == "script" else "link"
+        return tag.replace(
+            f"<{name}",
+            f'<{name} integrity="{integrity(ASSETS[address])}" crossorigin="anonymous"',
+            1,
+        )
+
+    html = _SCRIPT_TAG.sub(lambda m: pinned(m, "src", "script"), html)
+    return _LINK_TAG.sub(lambda m: pinned(m, "href", "stylesheet"), html)
+
+
 def inline_assets(html: str) -> str:
     """Return ``html`` with every known CDN script and stylesheet replaced by its shipped copy.
 
@@ -101,17 +143,13 @@ def inline_assets(html: str) -> str:
         url = match.group(1)
         if not url.startswith(("http:", "https:", "//")):
             return match.group(0)
-        if url not in ASSETS:
-            raise ReportError(f"offline report: script {url} is not shipped with the monitor")
-        return script_block(asset_text(ASSETS[url]))
+        return script_block(asset_text(ASSETS[_shipped(url, "script")]))
 
     def link(match: re.Match[str]) -> str:
         url = match.group(1)
         if not url.startswith(("http:", "https:", "//")):
             return match.group(0)
-        if url not in ASSETS:
-            raise ReportError(f"offline report: stylesheet {url} is not shipped with the monitor")
-        path = ASSETS[url]
+        path = ASSETS[_shipped(url, "stylesheet")]
         return style_block(_css_with_data_uris(asset_text(path), path))
 
     html = _SCRIPT_TAG.sub(script, html)

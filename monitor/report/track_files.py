@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 import polars as pl
 
 from monitor.core.atomic import atomic_write_text
+from monitor.core.safe_csv import csv_text
 from monitor.core.times import ISO_UTC_FORMAT
 from monitor.errors import ConfigError
 from monitor.store.table import atomic_write_parquet
@@ -127,7 +128,7 @@ def export_tracks(
         atomic_write_parquet(positions, output)
         return None
     if fmt == "csv":
-        text = positions.write_csv(datetime_format=ISO_UTC_FORMAT)
+        text = csv_text(positions, datetime_format=ISO_UTC_FORMAT)
     elif fmt == "geojson":
         text = tracks_geojson(positions)
     else:

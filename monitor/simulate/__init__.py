@@ -17,7 +17,8 @@ import numpy as np
 from monitor.analyse.geofences import load_zones
 from monitor.config import Settings
 from monitor.core.atomic import atomic_write_bytes
-from monitor.core.times import as_utc
+from monitor.core.safe_csv import write_csv
+from monitor.core.times import ISO_UTC_US_FORMAT, as_utc
 from monitor.errors import ConfigError
 from monitor.simulate.nmea_writer import report_lines, tagged_lines
 from monitor.simulate.noise import add_duplicates, corrupt, damage_positions, delay_lines
@@ -25,7 +26,7 @@ from monitor.simulate.params import PRESETS, NoiseParams, SimulationParams
 from monitor.simulate.ports import build_ports, projection_for
 from monitor.simulate.seaways import KOREA_SEAS
 from monitor.simulate.transmissions import position_reports, static_reports
-from monitor.simulate.truth import build_truth, write_csv
+from monitor.simulate.truth import build_truth
 from monitor.simulate.voyages import plan_simulation
 
 __all__ = ["PRESETS", "NoiseParams", "SimulationParams", "SimulationResult", "simulate"]
@@ -117,7 +118,7 @@ def simulate(
         for name in ("calls", "transits", "silences", "meetings", "vessels")
     }
     for name, path in truth_paths.items():
-        write_csv(getattr(truth, name), path)
+        write_csv(getattr(truth, name), path, datetime_format=ISO_UTC_US_FORMAT)
     log.info("simulated %d vessels, %d lines into %s", vessels, len(text), output)
     return SimulationResult(
         nmea_paths=nmea_paths,

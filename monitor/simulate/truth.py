@@ -11,8 +11,7 @@ import polars as pl
 import shapely
 from shapely.geometry import LineString, Point
 
-from monitor.core.atomic import atomic_path
-from monitor.core.times import ISO_UTC_US_FORMAT
+from monitor.core.safe_csv import undo_spreadsheet_safe
 from monitor.schema import (
     CALLS_TRUTH_SCHEMA,
     MEETINGS_TRUTH_SCHEMA,
@@ -244,18 +243,12 @@ def _frame(rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType])
     )
 
 
-def write_csv(frame: pl.DataFrame, path: Path) -> None:
-    """Write ``frame`` as CSV through a temp file and a rename."""
-    with atomic_path(path) as tmp:
-        frame.write_csv(tmp, datetime_format=ISO_UTC_US_FORMAT)
-
-
 def read_truth_csv(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Return a truth CSV written by ``write_csv`` with its schema restored."""
+    """Return a truth CSV (as ``monitor.core.safe_csv.write_csv`` wrote it) with its schema."""
     text_schema = {
         name: (pl.String() if dtype == UTC_US else dtype) for name, dtype in schema.items()
     }
-    frame = pl.read_csv(path, schema=text_schema)
+    frame = undo_spreadsheet_safe(pl.read_csv(path, schema=text_schema))
     return frame.with_columns(
         pl.col(name).str.to_datetime(time_zone="UTC", time_unit="us")
         for name, dtype in schema.items()

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal, cast
 
 from monitor.errors import SourceError
 
@@ -29,6 +29,9 @@ CHUNK_BYTES = 1 << 20
 FINGERPRINT_BYTES = 4096
 #: How much decompressed text format detection looks at.
 DETECT_BYTES = 64 * 1024
+#: A line longer than this is no AIS sentence or CSV row (those are under 1 KiB): it is dropped
+#: as it is read, so that a file without line ends (a binary blob) is never held in memory.
+MAX_LINE_BYTES = 64 * 1024
 
 Format = Literal["nmea", "csv"]
 FORMATS: tuple[str, ...] = ("auto", "nmea", "csv")
@@ -60,6 +63,8 @@ class Chunk:
     start: int
     #: Offset just after the last complete line; resuming there never splits a line.
     end: int
+    #: Lines longer than MAX_LINE_BYTES dropped just before ``data`` (their bytes are not in it).
+    overlong: int = 0
 
 
 def _is_hidden(path: Path) -> bool:
@@ -169,6 +174,45 @@ class _Salvaging(io.RawIOBase):
         super().close()
 
 
+class _CrToLf(io.RawIOBase):
+    """The bytes of ``inner`` with every CR turned into LF: lines of a file that ends them with
+    CR alone (old Mac style) become ordinary lines, at the same offsets."""
+
+    def __init__(self, inner: io.BufferedIOBase) -> None:
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._inner.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read1(len(view))
+        view[: len(data)] = data.replace(b"\r", b"\n")
+        return len(data)
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def cr_only(head: bytes) -> bool:
+    """Return whether text starting with ``head`` ends its lines with CR alone.
+
+    Decided on the first FINGERPRINT_BYTES; a CR at the very end may be half of a CR LF.
+    """
+    sample = head[:FINGERPRINT_BYTES]
+    return b"\r" in sample[:-1] and b"\n" not in sample
+
+
 class OpenInput:
     """An opened input: ``stream`` gives decompressed bytes, ``raw_position()`` the raw progress.
 
@@ -203,10 +247,15 @@ class OpenInput:
         elif self.compression == "xz":
             inner = lzma.LZMAFile(buffered, mode="rb")  # noqa: SIM115
         else:
-            self.stream: io.BufferedIOBase = buffered
-            return
-        self._salvage = _Salvaging(inner)
-        self.stream = io.BufferedReader(self._salvage, buffer_size=CHUNK_BYTES)
+            inner = buffered
+        self.stream: io.BufferedIOBase = inner
+        if self.compression is not None:
+            self._salvage = _Salvaging(inner)
+            self.stream = io.BufferedReader(self._salvage, buffer_size=CHUNK_BYTES)
+        #: Whether the text ends its lines with CR alone; they are read as LF.
+        self.cr_only = cr_only(cast(io.BufferedReader, self.stream).peek(FINGERPRINT_BYTES))
+        if self.cr_only:
+            self.stream = io.BufferedReader(_CrToLf(self.stream), buffer_size=CHUNK_BYTES)
 
     @property
     def error(self) -> Exception | None:
@@ -280,22 +329,39 @@ def iter_chunks(
 
     ``prefix`` holds bytes already read from the stream (they start at ``start``). A last line
     without a newline is yielded on its own with ``end`` left at its start, so that a file still
-    being written is resumed from the beginning of that line.
+    being written is resumed from the beginning of that line. A line longer than MAX_LINE_BYTES
+    is dropped as it is read and counted in the next chunk's ``overlong``; a chunk holds at most
+    MAX_LINE_BYTES + ``chunk_bytes`` bytes.
     """
     carry = prefix
     offset = start
+    #: Bytes of an overlong line dropped so far (-1: not in one).
+    dropped = -1
     while True:
         block = stream.read(chunk_bytes)
         if not block:
             break
+        if dropped >= 0:
+            cut = block.find(b"\n")
+            if cut < 0:
+                dropped += len(block)
+                continue
+            dropped += cut + 1
+            yield Chunk(data=b"", start=offset, end=offset + dropped, overlong=1)
+            offset += dropped
+            dropped, block = -1, block[cut + 1 :]
         data = carry + block
         cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
-            continue
-        lines, carry = data[: cut + 1], data[cut + 1 :]
-        yield Chunk(data=lines, start=offset, end=offset + len(lines))
-        offset += len(lines)
+        lines, carry = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
+        if lines:
+            yield Chunk(data=lines, start=offset, end=offset + len(lines))
+            offset += len(lines)
+        if len(carry) > MAX_LINE_BYTES:
+            dropped, carry = len(carry), b""
+    if dropped >= 0:
+        # Unfinished: read again from its start next time, as any unfinished last line.
+        yield Chunk(data=b"", start=offset, end=offset, overlong=1)
+        return
     cut = carry.rfind(b"\n")
     if cut >= 0:
         lines, carry = carry[: cut + 1], carry[cut + 1 :]
@@ -316,19 +382,40 @@ def read_head(path: Path, size: int = FINGERPRINT_BYTES) -> bytes:
         return read_exact(handle, size)
 
 
+#: File formats that hold text without being text, by their first bytes.
+_CONTAINERS: Final = (
+    (b"PK\x03\x04", "a zip archive"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"PAR1", "a Parquet file"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"%PDF-", "a PDF document"),
+)
+#: Bytes that no CSV header holds (control characters but tab, CR and LF).
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def container_kind(head: bytes) -> str | None:
+    """Return what kind of archive or database a file starting with ``head`` is, else None."""
+    if head[257:262] == b"ustar":
+        return "a tar archive"
+    return next((kind for magic, kind in _CONTAINERS if head.startswith(magic)), None)
+
+
 def detect_format(head: bytes) -> Format | None:
     """Return "nmea" or "csv" for the decompressed start of an input, None when neither.
 
     NMEA wins as soon as one AIS sentence (``!AIVDM,``...) or Gatehouse ``$PGHP`` appears in the
-    first lines; otherwise a first line with several commas, semicolons or tabs is a CSV header.
+    first lines, whatever binary noise is around them (a serial capture often starts with some);
+    otherwise a first line with several commas, semicolons or tabs, and no control characters,
+    is a CSV header. Archives and databases are neither, whatever text they hold.
     """
     text = head[:DETECT_BYTES]
-    if b"\x00" in text:
-        # Text never holds NUL bytes: an archive (tar), a database or another binary format.
+    if container_kind(text) is not None:
         return None
     if _SENTENCE.search(text) or b"$PGHP," in text:
         return "nmea"
-    lines = [line.strip() for line in text.splitlines()]
+    lines = [line.strip(b"\x00 \t") for line in text.splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         return None
@@ -336,6 +423,8 @@ def detect_format(head: bytes) -> Format | None:
     if nmea_like * 2 > min(len(lines), 50):
         return "nmea"
     first = lines[0].lstrip(b"\xef\xbb\xbf")
+    if _BINARY.search(first):
+        return None
     if max(first.count(b","), first.count(b";"), first.count(b"\t")) >= 2:
         return "csv"
     return None

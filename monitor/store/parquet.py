@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
@@ -21,12 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from monitor.core.atomic import atomic_write_text
 from monitor.core.jit import I64, U32, U64, Bool, kernel
-from monitor.errors import StoreError
-from monitor.schema import MANIFEST_SCHEMA, POSITIONS_SCHEMA, STATICS_SCHEMA, empty_frame
+from monitor.schema import (
+    MANIFEST_ADDED,
+    MANIFEST_SCHEMA,
+    POSITIONS_SCHEMA,
+    STATICS_SCHEMA,
+    empty_frame,
+)
+from monitor.store.locks import ANALYSIS_LOCK, ANALYSIS_WAIT_S, writer_lock
 from monitor.store.table import Table, atomic_write_parquet
 
 log = logging.getLogger(__name__)
@@ -45,13 +51,16 @@ MANIFEST = Table(
     MANIFEST_SCHEMA,
     "manifest",
     "restore it or delete it to re-read every input (duplicates are dropped)",
+    added=MANIFEST_ADDED,
 )
 
 
 @kernel
 def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: Bool, window_us: int) -> Bool:
-    """Return which rows repeat the row before them in (mmsi, msg_key, time) order within
-    ``window_us``; rows not ``valid`` (a null key column) are never repeats."""
+    """Return which rows repeat, within ``window_us``, the last row of their (mmsi, msg_key) in
+    time order that is not a repeat itself; rows not ``valid`` (a null key column) are never
+    repeats. Measured from the last row kept, as a stored row is measured against the new
+    ones, so that a batch keeps the rows that the same rows split over batches keep."""
     n = len(mmsi)
     size = 16
     while size < 2 * n:
@@ -60,6 +69,7 @@ def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: Bool, window_us: int)
     table = np.zeros((size, 2), np.uint64)
     group = np.empty(n, np.int64)
     last_us = np.empty(n, np.int64)
+    kept_us = np.empty(n, np.int64)
     in_order = np.ones(n, np.bool_)
     repeat = np.zeros(n, np.bool_)
     n_groups = 0
@@ -77,12 +87,15 @@ def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: Bool, window_us: int)
             n_groups += 1
             table[slot, 0] = key
             table[slot, 1] = tagged | np.uint64(g + 1)
+            kept_us[g] = time_us[i]
         else:
             g = int(table[slot, 1] & np.uint64(0xFFFFFFFF)) - 1
             # Most feeds arrive in time order: then the row before in time is the one before.
             if time_us[i] < last_us[g]:
                 in_order[g] = False
-            repeat[i] = time_us[i] - last_us[g] <= window_us
+            repeat[i] = time_us[i] - kept_us[g] <= window_us
+            if not repeat[i]:
+                kept_us[g] = time_us[i]
         last_us[g] = time_us[i]
         group[i] = g
     # Groups received out of time order: sort their rows by (group, time) and compare again.
@@ -91,51 +104,107 @@ def _repeats(mmsi: U32, msg_key: U64, time_us: I64, valid: Bool, window_us: int)
         rows = rows[np.argsort(time_us[rows], kind="mergesort")]
         rows = rows[np.argsort(group[rows], kind="mergesort")]
         repeat[rows[0]] = False
+        kept = time_us[rows[0]]
         for k in range(1, len(rows)):
             i, j = rows[k], rows[k - 1]
-            repeat[i] = group[i] == group[j] and time_us[i] - time_us[j] <= window_us
+            repeat[i] = group[i] == group[j] and time_us[i] - kept <= window_us
+            if not repeat[i]:
+                kept = time_us[i]
     return repeat
 
 
-def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
-    """Return ``frame`` without repeats: same (mmsi, msg_key) within ``window_s`` of the previous.
-
-    The earliest reception of a message is kept; the other rows keep their order.
-    """
-    if frame.height < 2:
-        return frame
-    keys = frame.select(_KEY_COLUMNS)
+def _repeat_mask(keys: pl.DataFrame, window_s: float) -> npt.NDArray[np.bool_]:
+    """Return which rows of ``keys`` (the key columns) repeat a row kept before them."""
     valid = keys.select(pl.all_horizontal(pl.all().is_not_null())).to_series().to_numpy()
     keys = keys.with_columns(pl.col("timestamp_utc").dt.epoch("us")).fill_null(0)
     window_us = dt.timedelta(seconds=window_s) // dt.timedelta(microseconds=1)
     # Always a copy, so always writable: numba compiles a kernel once per array flags, and polars
     # gives read-only arrays of single-chunk columns and writable copies of the others.
     mmsi, msg_key, time_us = (keys[c].to_numpy(writable=True) for c in _KEY_COLUMNS)
-    repeat = _repeats(mmsi, msg_key, time_us, valid, window_us)
+    repeat: npt.NDArray[np.bool_] = _repeats(mmsi, msg_key, time_us, valid, window_us)
+    return repeat
+
+
+def drop_repeats(frame: pl.DataFrame, window_s: float) -> pl.DataFrame:
+    """Return ``frame`` without repeats: same (mmsi, msg_key) within ``window_s`` of the last
+    such row kept.
+
+    The earliest reception of a message is kept; the other rows keep their order.
+    """
+    if frame.height < 2:
+        return frame
+    repeat = _repeat_mask(frame.select(_KEY_COLUMNS), window_s)
     return frame.filter(pl.Series(~repeat)) if repeat.any() else frame
 
 
-def _matching_rows(
+def _with_stored(
+    frame: pl.DataFrame, stored: pl.DataFrame | None, window_s: float
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Return the rows of ``frame`` to store, and the ``stored`` rows (key columns and
+    ``_file``) they replace.
+
+    Both sets are deduplicated as one batch (stored rows first, so that a row read again keeps
+    its stored copy): a new row within the window after a stored one is a repeat, and a stored
+    row within the window after an earlier reception that comes only now is replaced by it.
+    """
+    if stored is None or stored.height == 0:
+        return drop_repeats(frame, window_s), None
+    keys = pl.concat([stored.select(_KEY_COLUMNS), frame.select(_KEY_COLUMNS)])
+    repeat = _repeat_mask(keys, window_s)
+    old, fresh = repeat[: stored.height], repeat[stored.height :]
+    return frame.filter(pl.Series(~fresh)), stored.filter(pl.Series(old))
+
+
+def _against_stored(
     new: pl.DataFrame, old: pl.LazyFrame, window_s: float, any_time: pl.Expr | None = None
-) -> pl.Series:
-    """Return the row numbers (``_row``) of ``new`` whose message is already in ``old``."""
+) -> tuple[npt.NDArray[np.bool_], pl.DataFrame]:
+    """Return which rows of ``new`` (numbered ``_row``) to store, and the stored rows of ``old``
+    (with their ``_file``) that they replace.
+
+    A new row whose message is stored within ``window_s`` is a repeat, unless it is earlier than
+    every stored reception: the earliest reception is kept whatever the order rows come in, so
+    the stored later one is replaced. Stored receptions later than another stored one (a run
+    killed between writing an earlier reception and removing the later) are replaced too.
+    """
     window = dt.timedelta(seconds=window_s)
     close = (pl.col("timestamp_utc") - pl.col("timestamp_utc_old")).abs() <= window
     if any_time is not None:
         close = close | any_time
-    hits = (
+    pairs = (
         new.lazy()
         .join(
-            old.select(["mmsi", "msg_key", pl.col("timestamp_utc").alias("timestamp_utc_old")]),
+            old.select(
+                "mmsi", "msg_key", "_file", pl.col("timestamp_utc").alias("timestamp_utc_old")
+            ),
             on=["mmsi", "msg_key"],
             how="inner",
         )
         .filter(close)
-        .select("_row")
-        .unique()
+        .with_columns(first_old=pl.col("timestamp_utc_old").min().over("_row"))
         .collect()
     )
-    return hits["_row"]
+    keep = np.ones(new.height, dtype=np.bool_)
+    if pairs.height == 0:
+        return keep, pairs
+    repeats = pairs.filter(pl.col("timestamp_utc") >= pl.col("first_old"))["_row"].unique()
+    keep[repeats.to_numpy()] = False
+    earliest = pl.min_horizontal("timestamp_utc", "first_old")
+    replaced = (
+        pairs.filter(pl.col("timestamp_utc_old") > earliest)
+        .select("_file", "mmsi", "msg_key", timestamp_utc="timestamp_utc_old")
+        .unique()
+    )
+    return keep, replaced
+
+
+def _widened(
+    first: dt.datetime, last: dt.datetime, margin: dt.timedelta
+) -> tuple[dt.datetime, dt.datetime]:
+    """Return ``first - margin`` and ``last + margin``, held inside the calendar's ends (a time
+    in the year 9999 is representable, one margin later is not)."""
+    low = dt.datetime.min.replace(tzinfo=first.tzinfo)
+    high = dt.datetime.max.replace(tzinfo=last.tzinfo)
+    return first - min(margin, first - low), last + min(margin, high - last)
 
 
 def _in_time_order(frame: pl.DataFrame) -> pl.DataFrame:
@@ -195,25 +264,26 @@ class Store:
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[Store]:
-        """Hold the store's write lock, after finishing whatever a killed run left half done.
+        """Hold the store's ingest lock, after finishing whatever a killed run left half done.
 
         Raises StoreError when another process holds the lock. The lock dies with its process.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                raise StoreError(
-                    f"{self.root}: another ingest is writing to this store; wait for it to end"
-                ) from exc
-            try:
-                self.recover()
-                self.purge_replaced()
-                yield self
-                self.purge_replaced()
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with writer_lock(self.root / ".lock", job="ingest", wait_s=0):
+            self.recover()
+            self.purge_replaced()
+            yield self
+            self.purge_replaced()
+
+    def analysis_writer(
+        self, job: str, wait_s: float = ANALYSIS_WAIT_S
+    ) -> contextlib.AbstractContextManager[None]:
+        """Return the lock held by every job that writes analysis results (calls, ...).
+
+        It waits up to ``wait_s`` seconds for another such job to end (see
+        :func:`monitor.store.locks.writer_lock`). Ingest has a lock of its own: analyses read
+        the positions while an ingest adds to them.
+        """
+        return writer_lock(self.root / ANALYSIS_LOCK, job=job, wait_s=wait_s)
 
     def _folders(self) -> list[Path]:
         return [*sorted(self.positions_dir.glob("date=*")), self.statics_dir]
@@ -262,29 +332,28 @@ class Store:
         A row is already stored when a stored row has the same mmsi and msg_key within
         ``window_s`` of its time. Only the day partitions of the batch's time span are read.
         """
-        new = drop_repeats(frame, window_s)
-        if new.height == 0:
+        if frame.height == 0:
             return {}
         window = dt.timedelta(seconds=window_s)
-        first = new["timestamp_utc"].min()
-        last = new["timestamp_utc"].max()
+        first = frame["timestamp_utc"].min()
+        last = frame["timestamp_utc"].max()
         assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
-        # Every day of the batch's span (one or two for a feed read in time order).
-        span = range((first - window).toordinal(), (last + window).toordinal() + 1)
-        files = [f for d in span for f in live_files(self.partition_dir(dt.date.fromordinal(d)))]
+        low, high = _widened(first, last, window)
+        files = [f for folder in self._partitions_between(low, high) for f in live_files(folder)]
+        stored = None
         if files:
-            # Days with no stored rows yet need no lookup: within-batch repeats are gone already.
-            old = pl.scan_parquet(files, schema=POSITIONS_SCHEMA).filter(
-                pl.col("timestamp_utc").is_between(first - window, last + window)
+            # The stored receptions of the batch's messages near its times: the batch's rows
+            # and these are deduplicated together, as if they had come in one batch.
+            stored = (
+                pl.scan_parquet(files, schema=POSITIONS_SCHEMA, include_file_paths="_file")
+                .filter(pl.col("timestamp_utc").is_between(low, high))
+                .join(frame.lazy().select("mmsi", "msg_key").unique(), on=["mmsi", "msg_key"])
+                .select(*_KEY_COLUMNS, "_file")
+                .collect()
             )
-            hits = _matching_rows(
-                new.select(_KEY_COLUMNS).with_row_index("_row"), old, window_s
-            ).to_numpy()
-            if len(hits):
-                keep = np.ones(new.height, dtype=np.bool_)
-                keep[hits] = False
-                new = new.filter(pl.Series(keep))
+        new, replaced = _with_stored(frame, stored, window_s)
         if new.height == 0:
+            self._remove_rows(replaced)
             return {}
         new = _in_time_order(new)
         first = new["timestamp_utc"].first()
@@ -305,7 +374,39 @@ class Store:
             folder = self.partition_dir(day)
             atomic_write_parquet(part, folder / f"part-{uuid.uuid4().hex}.parquet")
             self._compact_if_needed(folder)
+        # The earlier receptions first, then the later ones they replace go: a run killed in
+        # between leaves both, and the next run, reading the same rows again, removes the later.
+        self._remove_rows(replaced)
         return _per_source(new)
+
+    def _remove_rows(self, rows: pl.DataFrame | None) -> None:
+        """Rewrite each file of ``rows`` (``_file`` and key columns) without those rows."""
+        if rows is None or rows.height == 0:
+            return
+        for (name,), gone in rows.group_by("_file"):
+            path = Path(str(name))
+            if not path.is_file():
+                continue  # replaced meanwhile by a compaction of this run: its rows are live
+            kept = pl.scan_parquet(path).join(
+                gone.lazy().select(_KEY_COLUMNS), on=_KEY_COLUMNS, how="anti", maintain_order="left"
+            )
+            self._replace_files(path.parent, [path], kept)
+
+    def _partitions_between(self, low: dt.datetime, high: dt.datetime) -> list[Path]:
+        """Return the existing day folders that can hold rows from ``low`` to ``high``.
+
+        The stored days are listed rather than the days of the span generated, so a batch that
+        spans years costs no more than one that spans a day.
+        """
+        folders = []
+        for folder in sorted(self.positions_dir.glob("date=*")):
+            try:
+                day = dt.date.fromisoformat(folder.name.removeprefix("date="))
+            except ValueError:
+                continue
+            if low.date() <= day <= high.date():
+                folders.append(folder)
+        return folders
 
     def add_statics(self, frame: pl.DataFrame, window_s: float) -> dict[str, int]:
         """Store the static rows of ``frame`` (STATICS_SCHEMA) not already stored.
@@ -319,28 +420,30 @@ class Store:
         if new.height == 0:
             return {}
         files = live_files(self.statics_dir)
+        replaced = None
         if files:
-            old = pl.scan_parquet(files, schema=STATICS_SCHEMA)
+            old = pl.scan_parquet(files, schema=STATICS_SCHEMA, include_file_paths="_file")
             if not new["msg_type"].has_nulls():
                 # No identity row, which matches at any time: only rows near the batch's times
                 # can match, and files wholly outside them are skipped on their statistics.
                 window = dt.timedelta(seconds=window_s)
                 first, last = new["timestamp_utc"].min(), new["timestamp_utc"].max()
                 assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
-                old = old.filter(pl.col("timestamp_utc").is_between(first - window, last + window))
-            hits = _matching_rows(
+                old = old.filter(pl.col("timestamp_utc").is_between(*_widened(first, last, window)))
+            keep, replaced = _against_stored(
                 new.select(["_row", *_KEY_COLUMNS, "msg_type"]),
                 old,
                 window_s,
                 any_time=pl.col("msg_type").is_null(),
             )
-            new = new.filter(~pl.col("_row").is_in(hits.implode()))
+            new = new.filter(pl.Series(keep))
         new = new.drop("_row")
         if new.height:
             atomic_write_parquet(
                 _in_time_order(new), self.statics_dir / f"part-{uuid.uuid4().hex}.parquet"
             )
             self._compact_if_needed(self.statics_dir)
+        self._remove_rows(replaced)
         return _per_source(new)
 
     def _compact_if_needed(self, folder: Path) -> None:
@@ -357,9 +460,14 @@ class Store:
         inputs = live_files(folder)
         if len(inputs) < 2:
             return
+        self._replace_files(folder, inputs, pl.scan_parquet(inputs))
+
+    def _replace_files(self, folder: Path, inputs: list[Path], rows: pl.LazyFrame) -> None:
+        """Replace the files ``inputs`` of ``folder`` with one file of ``rows``, as a compaction
+        does (journal first, so readers never see both or neither)."""
         output = folder / f"part-{uuid.uuid4().hex}.parquet"
         tmp = folder / f".{output.name}.tmp"
-        pl.scan_parquet(inputs).sink_parquet(tmp)
+        rows.sink_parquet(tmp)
         plan = {"output": output.name, "inputs": [p.name for p in inputs]}
         atomic_write_text(folder / f"_compaction-{uuid.uuid4().hex}.json", json.dumps(plan))
         os.replace(tmp, output)
@@ -372,9 +480,25 @@ class Store:
     def statics_dir(self) -> Path:
         return self.root / "statics"
 
-    def scan_positions(self) -> pl.LazyFrame:
-        """Return every stored position (POSITIONS_SCHEMA), one row per distinct message."""
-        files = [f for d in sorted(self.positions_dir.glob("date=*")) for f in live_files(d)]
+    def rows_from(self, source: str) -> tuple[int, int]:
+        """Return how many positions and static reports the store holds from ``source``."""
+        counts = [
+            int(scan.filter(pl.col("source") == source).select(pl.len()).collect().item())
+            for scan in (self.scan_positions(), self.scan_statics())
+        ]
+        return counts[0], counts[1]
+
+    def position_files(self) -> list[Path]:
+        """Return the files that hold the stored positions now, each row in one of them."""
+        return [f for d in sorted(self.positions_dir.glob("date=*")) for f in live_files(d)]
+
+    def scan_positions(self, files: list[Path] | None = None) -> pl.LazyFrame:
+        """Return every stored position (POSITIONS_SCHEMA), one row per distinct message.
+
+        ``files`` (from :meth:`position_files`) reads the store as it was when they were
+        listed, so that two reads see the same rows while an ingest adds more.
+        """
+        files = self.position_files() if files is None else files
         if not files:
             return empty_frame(POSITIONS_SCHEMA).lazy()
         return pl.scan_parquet(files, schema=POSITIONS_SCHEMA, hive_partitioning=False)

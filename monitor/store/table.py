@@ -50,6 +50,8 @@ class Table:
     title: str
     #: What the user can do when the file is unreadable.
     remedy: str
+    #: Columns added to the schema after files were written without them: read as nulls.
+    added: tuple[str, ...] = ()
 
     def path(self, root: Path | str) -> Path:
         """Return the table's file in the store at ``root``."""
@@ -71,6 +73,11 @@ class Table:
             frame = pl.read_parquet(path)
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise StoreError(f"{path}: unreadable {self.title} ({exc}); {self.remedy}") from exc
+        frame = frame.with_columns(
+            pl.lit(None, self.schema[name]).alias(name)
+            for name in self.added
+            if name not in frame.columns
+        )
         missing = set(self.schema) - set(frame.columns)
         if missing:
             raise StoreError(

@@ -1,1 +1,2 @@
-"""AIS payloads: field rules and the pyais path, compiled bulk kernels, Arrow frame building."""
+"""AIS payloads: field rules and the pyais path, payload reading, compiled bulk decoders of
+position and static reports, Arrow frame building."""

@@ -1,8 +1,8 @@
 """AIS payload decoding rules, message keys and the pyais path for messages decoded one by one.
 
-Most messages are decoded in bulk by :mod:`monitor.decode.ais.kernels` (single-sentence types 1, 2,
-3,
-18, 27 and 24, and type 5 whose parts arrive together); the rest (type 19, multi-part messages
+Most messages are decoded in bulk by compiled kernels (:mod:`monitor.decode.ais.positions`:
+single-sentence types 1, 2, 3, 18 and 27; :mod:`monitor.decode.ais.statics`: type 24, and type 5
+whose parts arrive together); the rest (type 19, multi-part messages
 split across chunks or with more than two parts) goes through pyais here. Both paths follow the
 same rules and give the same values.
 
@@ -30,15 +30,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import numpy as np
 import polars as pl
 from pyais.bit_vector import bit_vector
 from pyais.constants import ShipType
 from pyais.messages import MSG_CLASS
 
+from monitor.decode.bytes import HASH_K1, HASH_K2
+from monitor.decode.codes import Reject
+
 MMSI_MAX: Final = 999_999_999
 POSITION_TYPES: Final = frozenset({1, 2, 3, 18, 19, 27})
 STATIC_TYPES: Final = frozenset({5, 19, 24})
-#: Types the bulk path (:mod:`monitor.decode.ais.kernels`) decodes.
+#: Types the bulk path decodes.
 FAST_POSITION_TYPES: Final = frozenset({1, 2, 3, 18, 27})
 FAST_STATIC_TYPES: Final = frozenset({5, 24})
 
@@ -53,24 +57,26 @@ MIN_BITS: Final[Mapping[int, int]] = {
     5: 422,
     24: 40,
 }
-_MIN_BITS_24 = {0: 160, 1: 162}
+#: Bits a type 24 payload needs, by part number (A: 0, B: 1).
+MIN_BITS_24: Final[Mapping[int, int]] = {0: 160, 1: 162}
 
-#: Rejection reasons by code, as used by the bulk path (0 = accepted).
-REASONS: Final = ("", "invalid_field", "truncated", "invalid_mmsi", "invalid_position")
+#: The AIS 6-bit armour: the character of each 6-bit value, 0-63.
+ARMOUR: Final = b"0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVW`abcdefghijklmnopqrstuvw"
+#: The 6-bit value of each byte, -1 for bytes that are not armour.
+SIXBIT: Final = np.full(256, -1, np.int64)
+SIXBIT[np.frombuffer(ARMOUR, np.uint8)] = np.arange(64)
 
 _M64 = (1 << 64) - 1
-_K1 = 0x9E3779B97F4A7C15
-_K2 = 0xD6E8FEB86659FD93
 
 
 def payload_key(payload: bytes) -> int:
     """Return the 64-bit message key of an armoured payload (see the module docstring)."""
-    h = _K1 ^ len(payload)
+    h = HASH_K1 ^ len(payload)
     padded = payload + b"\0" * (-len(payload) % 8)
     for i in range(0, len(padded), 8):
-        h = ((h ^ int.from_bytes(padded[i : i + 8], "little")) * _K2) & _M64
+        h = ((h ^ int.from_bytes(padded[i : i + 8], "little")) * HASH_K2) & _M64
         h ^= h >> 29
-    h = (h * _K1) & _M64
+    h = (h * HASH_K1) & _M64
     return h ^ (h >> 32)
 
 
@@ -78,12 +84,6 @@ def ship_type_code(raw: int) -> int:
     """Return pyais's normalised ship type code for a raw 8-bit value (0 = not available)."""
     normalised = ShipType.from_value(int(raw))
     return int(normalised) if normalised is not None else 0
-
-
-def text_expr(name: str) -> pl.Expr:
-    """Return column ``name`` as AIS text: "@" padding and outer spaces removed, "" as null."""
-    text = pl.col(name).str.replace_all("@", " ", literal=True).str.strip_chars()
-    return pl.when(text != "").then(text)
 
 
 def _text(value: object) -> str | None:
@@ -105,52 +105,47 @@ def _eta(month: object, day: object, hour: object, minute: object) -> str | None
     return f"{month:02d}-{day:02d} {hour:02d}:{minute:02d}"
 
 
-def decode_payload(payload: bytes, fill: int) -> tuple[str, Any]:
-    """Return ("ok", pyais message) or (reject reason, None) for one complete armoured payload.
+def decode_payload(payload: bytes, fill: int) -> tuple[Reject, Any]:
+    """Return (Reject.NONE, pyais message) or (reason, None) for one complete armoured payload.
 
-    Only the types the monitor stores are decoded; for others ("other", type number) is returned.
+    Only the types the monitor stores are decoded; for others (Reject.OTHER_TYPE, type number)
+    is returned.
     """
     if not payload:
-        return "truncated", None
-    if any(c < 48 or c > 119 or 87 < c < 96 for c in payload):
-        return "invalid_field", None
-    msg_type = payload[0] - 48
-    if msg_type > 40:
-        msg_type -= 8
+        return Reject.TRUNCATED, None
+    values = SIXBIT[np.frombuffer(payload, np.uint8)]
+    if (values < 0).any():
+        return Reject.INVALID_FIELD, None
+    msg_type = int(values[0])
     if msg_type not in POSITION_TYPES and msg_type not in STATIC_TYPES:
-        return "other", msg_type
+        return Reject.OTHER_TYPE, msg_type
     n_bits = len(payload) * 6 - fill
     need = MIN_BITS[msg_type]
     if msg_type == 24 and n_bits >= 40:
-        part = _part_number(payload)
-        need = _MIN_BITS_24.get(part, 40)
-        if part not in _MIN_BITS_24:
-            return "invalid_field", None
+        # The part number: bits 38-39, in the payload's seventh character.
+        part = (int(values[6]) >> 2) & 3
+        need = MIN_BITS_24.get(part, 40)
+        if part not in MIN_BITS_24:
+            return Reject.INVALID_FIELD, None
     if n_bits < need:
-        return "truncated", None
+        return Reject.TRUNCATED, None
     try:
-        return "ok", MSG_CLASS[msg_type].from_vector(bit_vector(payload, fill))
+        return Reject.NONE, MSG_CLASS[msg_type].from_vector(bit_vector(payload, fill))
     except Exception:  # pyais raises many exception types on corrupt bits
-        return "invalid_field", None
+        return Reject.INVALID_FIELD, None
 
 
-def _part_number(payload: bytes) -> int:
-    c = payload[6] - 48
-    if c > 40:
-        c -= 8
-    return (c >> 2) & 3
-
-
-def position_row(msg: Any) -> tuple[str, dict[str, Any] | None]:
-    """Return ("ok", row) with the POSITIONS_SCHEMA values of a pyais position message."""
+def position_row(msg: Any) -> tuple[Reject, dict[str, Any] | None]:
+    """Return (Reject.NONE, row) with the POSITIONS_SCHEMA values of a pyais position message,
+    or (reason, None)."""
     mmsi = int(msg.mmsi)
     if mmsi == 0 or mmsi > MMSI_MAX:
-        return "invalid_mmsi", None
+        return Reject.INVALID_MMSI, None
     t = int(msg.msg_type)
     lat, lon = float(msg.lat), float(msg.lon)
     pos_na = lat == 91.0 or lon == 181.0
     if not pos_na and (abs(lat) > 90.0 or abs(lon) > 180.0):
-        return "invalid_position", None
+        return Reject.INVALID_POSITION, None
     speed, course = float(msg.speed), float(msg.course)
     heading = getattr(msg, "heading", None)
     status = getattr(msg, "status", None)
@@ -165,14 +160,15 @@ def position_row(msg: Any) -> tuple[str, dict[str, Any] | None]:
         "nav_status": int(status) if status is not None else None,
         "msg_type": t,
     }
-    return "ok", row
+    return Reject.NONE, row
 
 
-def static_row(msg: Any) -> tuple[str, dict[str, Any] | None]:
-    """Return ("ok", row) with the STATICS_SCHEMA values of a pyais type 5, 19 or 24 message."""
+def static_row(msg: Any) -> tuple[Reject, dict[str, Any] | None]:
+    """Return (Reject.NONE, row) with the STATICS_SCHEMA values of a pyais type 5, 19 or 24
+    message, or (reason, None)."""
     mmsi = int(msg.mmsi)
     if mmsi == 0 or mmsi > MMSI_MAX:
-        return "invalid_mmsi", None
+        return Reject.INVALID_MMSI, None
     fields = {name: getattr(msg, name, None) for name in _STATIC_FIELDS}
     draught = fields["draught"]
     row = {
@@ -192,7 +188,7 @@ def static_row(msg: Any) -> tuple[str, dict[str, Any] | None]:
         "destination": _text(fields["destination"]),
         "eta": _eta(fields["month"], fields["day"], fields["hour"], fields["minute"]),
     }
-    return "ok", row
+    return Reject.NONE, row
 
 
 _STATIC_FIELDS = (

@@ -16,13 +16,16 @@ import numpy as np
 import polars as pl
 
 from monitor.config import CsvColumns
+from monitor.decode.codes import Reject, TimeSource
 from monitor.decode.csv.dialects import (
+    FIELDS,
     MOBILE_CLASS,
     NAV_STATUS_TEXT,
     NON_VESSEL_CLASS,
     SHIP_TYPE_TEXT,
     resolve_columns,
 )
+from monitor.decode.nmea.decoder import TIME_MAX_US, TIME_MIN_US
 from monitor.errors import SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, UTC_US, DecodedBatch, empty_frame
 
@@ -30,21 +33,10 @@ log = logging.getLogger(__name__)
 
 
 #: Fields read as numbers (each parsed once per chunk).
-_NUMERIC: Final = (
-    "mmsi",
-    "lat",
-    "lon",
-    "sog",
-    "cog",
-    "heading",
-    "nav_status",
-    "ship_type",
-    "draught",
-    "imo",
-    "to_bow",
-    "to_stern",
-    "to_port",
-    "to_starboard",
+_NUMERIC: Final = tuple(
+    f
+    for f in FIELDS
+    if f not in {"timestamp", "vessel_name", "callsign", "destination", "eta", "mobile_class"}
 )
 
 
@@ -95,8 +87,13 @@ TIME_FORMATS: Final = (
 def _epoch(text: pl.Expr) -> pl.Expr:
     number = text.cast(pl.Float64, strict=False)
     # Bare numbers are epoch seconds, or milliseconds when too large to be seconds.
+    # Not strict: a number too big for a time (1e300, inf) gives no time instead of an error.
     epoch_us = (
-        pl.when(number > 1e11).then(number * 1e3).otherwise(number * 1e6).round(0).cast(pl.Int64)
+        pl.when(number > 1e11)
+        .then(number * 1e3)
+        .otherwise(number * 1e6)
+        .round(0)
+        .cast(pl.Int64, strict=False)
     )
     return epoch_us.cast(UTC_US)
 
@@ -113,8 +110,11 @@ def _parse_time(col: pl.Expr, fmt: str | None) -> pl.Expr:
     return pl.coalesce(_epoch(text), *tries)
 
 
-def _num(col: pl.Expr) -> pl.Expr:
-    return col.str.strip_chars().cast(pl.Float64, strict=False)
+def _num(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
+    text = col.str.strip_chars()
+    if decimal_comma:
+        text = text.str.replace(",", ".", literal=True)
+    return text.cast(pl.Float64, strict=False)
 
 
 def _text(col: pl.Expr) -> pl.Expr:
@@ -146,9 +146,19 @@ def _dimension(value: pl.Expr) -> pl.Expr:
 class CsvDecoder:
     """Turns chunks of CSV lines (after the header) into DecodedBatch, like the NMEA decoder."""
 
-    def __init__(self, source: str, header_line: bytes, columns: CsvColumns | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        header_line: bytes,
+        columns: CsvColumns | None = None,
+        *,
+        time_window_us: tuple[int, int] = (TIME_MIN_US, TIME_MAX_US),
+    ) -> None:
         self.source = source
-        text = header_line.lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
+        #: Accepted message times, epoch µs [first, end): others are "time_out_of_range".
+        self._window_us = time_window_us
+        # NUL bytes: the noise a capture can start with.
+        text = header_line.replace(b"\x00", b"").lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
         counts = {sep: text.count(sep.encode()) for sep in (",", ";", "\t")}
         self.separator = max(counts, key=lambda s: counts[s])
         self.header_bytes = text + b"\n"
@@ -194,7 +204,7 @@ class CsvDecoder:
         except pl.exceptions.PolarsError:
             lines = data.splitlines(keepends=True)
             if len(lines) <= 1:
-                rejected["invalid_csv"] += len(lines)
+                rejected[Reject.INVALID_CSV.label] += len(lines)
                 return pl.DataFrame(schema=dict.fromkeys(self._read_columns, pl.String()))
             # Halve until the unreadable line is alone, so good lines around it are kept.
             middle = len(lines) // 2
@@ -242,9 +252,12 @@ class CsvDecoder:
 
     def _decode(self, frame: pl.DataFrame, batch: DecodedBatch) -> None:
         ts = self._times(frame)
+        # A CSV not separated by commas may write decimal commas (37,5), as spreadsheets in
+        # much of Europe do; a comma in a number cannot be a separator there.
+        comma = self.separator != ","
         # Each numeric column is parsed once; the rules below read the parsed values.
         numbers = frame.select(
-            *[_num(self._col(f)).alias(f) for f in _NUMERIC if f != "imo"],
+            *[_num(self._col(f), comma).alias(f) for f in _NUMERIC if f != "imo"],
             imo=_num(self._col("imo").str.replace(r"^(?i)IMO", "")),
         )
         n = {f: pl.col(f"#{f}") for f in _NUMERIC}
@@ -289,34 +302,40 @@ class CsvDecoder:
                 | (pl.col("mmsi") > 999_999_999)
                 | (pl.col("mmsi") != pl.col("mmsi").floor())
             )
-            .then(pl.lit("invalid_mmsi"))
+            .then(Reject.INVALID_MMSI)
             .when(pl.col("timestamp_utc").is_null())
-            .then(pl.lit("no_time"))
+            .then(Reject.NO_TIME)
+            .when(
+                (pl.col("timestamp_utc").dt.epoch("us") < self._window_us[0])
+                | (pl.col("timestamp_utc").dt.epoch("us") >= self._window_us[1])
+            )
+            .then(Reject.TIME_OUT_OF_RANGE)
             .when(
                 pl.col("lat").is_null()
                 | pl.col("lon").is_null()
+                | pl.col("lat").is_nan()
+                | pl.col("lon").is_nan()
                 | (pl.col("lat").abs() > 90)
                 | (pl.col("lon").abs() > 180)
             )
-            .then(pl.lit("invalid_position"))
+            .then(Reject.INVALID_POSITION)
             .when(pl.col("other_type").is_not_null())
-            .then(pl.lit("other_type"))
+            .then(Reject.OTHER_TYPE)
+            .otherwise(Reject.NONE)
         )
         parsed = parsed.with_columns(reason=reason)
-        for row_reason, count in parsed.group_by("reason").len().iter_rows():
-            if row_reason is None:
-                continue
-            if row_reason != "other_type":
-                batch.rejected[row_reason] += count
-        others = parsed.filter(pl.col("reason") == "other_type")["other_type"].value_counts()
-        for code, count in others.iter_rows():
-            batch.other_types[int(code)] += count
-        good = parsed.filter(pl.col("reason").is_null()).with_columns(
+        for code, count in parsed.group_by("reason").len().iter_rows():
+            if code not in (Reject.NONE, Reject.OTHER_TYPE):
+                batch.rejected[Reject(code).label] += count
+        others = parsed.filter(pl.col("reason") == Reject.OTHER_TYPE)["other_type"].value_counts()
+        for type_code, count in others.iter_rows():
+            batch.other_types[int(type_code)] += count
+        good = parsed.filter(pl.col("reason") == Reject.NONE).with_columns(
             pl.col("mmsi").cast(pl.UInt32), source=pl.lit(self.source, dtype=pl.String)
         )
         # Like the NMEA decoder: rows of stations the monitor does not store count as messages.
         batch.n_messages = good.height + sum(batch.other_types.values())
-        batch.time_sources["csv"] += good.height
+        batch.time_sources[TimeSource.CSV.label] += good.height
         key = row_keys(
             good,
             [

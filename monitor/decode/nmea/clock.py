@@ -1,4 +1,4 @@
-"""Times in NMEA text: numbers and epochs, ``$PGHP`` headers, ``$xxZDA``/``$xxRMC`` clocks, and
+"""Times in NMEA text: epochs, ``$PGHP`` headers, ``$xxZDA``/``$xxRMC`` clocks, and
 the time of each AIS sentence given what came before it (see :mod:`monitor.decode.nmea.decoder` for
 the order).
 """
@@ -6,71 +6,49 @@ the order).
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
 from monitor.core.jit import I64, U8, inline, kernel
+from monitor.decode.bytes import COMMA, STAR, checksum_ok, find_byte, uint_after
+from monitor.decode.codes import Reject, TimeSource
 from monitor.decode.nmea.fragments import NO_TIME
 
-#: Time-source codes used in int columns; index into TIME_SOURCES.
-TIME_SOURCES: Final = ("", "tag_block", "trailing_epoch", "uscg", "pghp", "zda", "rmc", "fallback")
-SRC_TAG, SRC_TRAIL, SRC_USCG, SRC_PGHP, SRC_ZDA, SRC_RMC, SRC_FALLBACK = range(1, 8)
-PGHP_OK, PGHP_BAD_CHECKSUM, PGHP_INVALID, PGHP_OTHER = range(4)
 _NO_TIME: Final = NO_TIME
 
 
-@inline
-def hex_digit(c: int) -> int:
-    """Return the value of a hexadecimal digit byte, -1 if it is not one."""
-    if 48 <= c <= 57:
-        return c - 48
-    if 65 <= c <= 70:
-        return c - 55
-    if 97 <= c <= 102:
-        return c - 87
-    return -1
+@dataclass(frozen=True)
+class ClockState:
+    """What times the next AIS lines of an input, carried from one chunk, or run, to the next.
 
+    ``pending``: a ``$PGHP`` or lone tag-block line that times the AIS line right after it;
+    ``clock``: the last ``$xxZDA``/``$xxRMC`` sentence. Times in epoch µs (NO_TIME if none),
+    sources TimeSource.NONE if none.
+    """
 
-@inline
-def find_byte(buf: U8, value: int, start: int, end: int) -> int:
-    """Return the index of the first ``value`` byte in ``buf[start:end]``, -1 if none."""
-    # Loops here have one exit and one test, so that the line scan, which inlines them into its
-    # own loop, needs no reference counting of ``buf`` (see monitor.decode.nmea.lines).
-    k = start
-    found = False
-    while (k < end) & (not found):
-        found = buf[k] == value
-        k += 1
-    return k - 1 if found else -1
+    pending_us: int = NO_TIME
+    pending_source: TimeSource = TimeSource.NONE
+    clock_us: int = NO_TIME
+    clock_source: TimeSource = TimeSource.NONE
 
+    def to_array(self) -> I64:
+        """Return the state as the time resolver carries it."""
+        return np.array(
+            [self.pending_us, self.pending_source, self.clock_us, self.clock_source], np.int64
+        )
 
-@inline
-def uint_after(buf: U8, at: int, limit: int) -> tuple[int, int]:
-    """Return the value and digit count (up to ``limit``, at least 1) of the number starting at
-    ``at``."""
-    value, n = 0, 0
-    d = int(buf[at]) - 48
-    while (n < limit) & (d >= 0) & (d <= 9):
-        value = value * 10 + d
-        n += 1
-        d = int(buf[at + min(n, limit - 1)]) - 48
-    return value, n
-
-
-@inline
-def uint_before(buf: U8, end: int, limit: int) -> tuple[int, int]:
-    """Return the value and digit count (up to ``limit``) of the number ending before ``end``."""
-    value, n, scale = 0, 0, 1
-    k = end - 1
-    d = int(buf[max(k, 0)]) - 48
-    while (n < limit) & (k >= 0) & (d >= 0) & (d <= 9):
-        value += d * scale
-        scale *= 10
-        n += 1
-        k -= 1
-        d = int(buf[max(k, 0)]) - 48
-    return value, n
+    @classmethod
+    def from_array(cls, state: I64) -> ClockState:
+        """Return the state the time resolver carried over."""
+        pending, pending_src, clock, clock_src = (int(x) for x in state)
+        return cls(
+            pending_us=pending,
+            pending_source=TimeSource(pending_src) if pending != NO_TIME else TimeSource.NONE,
+            clock_us=clock,
+            clock_source=TimeSource(clock_src) if clock != NO_TIME else TimeSource.NONE,
+        )
 
 
 @inline
@@ -100,16 +78,10 @@ def _month_days(y: int, mo: int) -> int:
 def star_checksum(buf: U8, body: int, end: int) -> int:
     """Return 1 if the sentence ``buf[body:end]`` has a ``*hh`` checksum (after its first "*")
     that matches, 0 if it does not, -1 if the sentence has no "*"."""
-    star = find_byte(buf, 42, body + 1, end)
+    star = find_byte(buf, STAR, body + 1, end)
     if star < 0:
         return -1
-    if star + 3 > end:
-        return 0
-    x = 0
-    for k in range(body + 1, star):
-        x ^= buf[k]
-    high, low = hex_digit(buf[star + 1]), hex_digit(buf[star + 2])
-    return 1 if high >= 0 and low >= 0 and x == high * 16 + low else 0
+    return 1 if (star + 3 <= end) & checksum_ok(buf, body, star) else 0
 
 
 @inline
@@ -118,14 +90,17 @@ def _pghp_field(buf: U8, at: int) -> tuple[int, int, bool]:
     and whether the field is 1-4 digits (a longer one makes the line invalid whatever its
     value)."""
     value, nd = uint_after(buf, at, 8)
-    return value, at + nd + 1, (0 < nd <= 4) & (buf[at + nd] == 44)
+    return value, at + nd + 1, (0 < nd <= 4) & (buf[at + nd] == COMMA)
 
 
 @inline
-def pghp_line(buf: U8, body: int, end: int) -> tuple[int, int]:
-    """Return the time (µs, 0 unless PGHP_OK) and status (PGHP_*) of the ``$PGHP`` line
-    ``buf[body:end]``; only Gatehouse message type 1 carries a time
-    (``$PGHP,1,yyyy,m,d,h,m,s,ms,...``)."""
+def pghp_line(buf: U8, body: int, end: int) -> tuple[int, Reject]:
+    """Return the time (µs, NO_TIME if none) of the ``$PGHP`` line ``buf[body:end]`` and why the
+    line is rejected (Reject.NONE if it is not).
+
+    Only Gatehouse message type 1 carries a time (``$PGHP,1,yyyy,m,d,h,m,s,ms,...``); other
+    types are neither timed nor rejected.
+    """
     kind, at, kind_ok = _pghp_field(buf, body + 6)
     y, at, y_ok = _pghp_field(buf, at)
     mo, at, mo_ok = _pghp_field(buf, at)
@@ -136,9 +111,9 @@ def pghp_line(buf: U8, body: int, end: int) -> tuple[int, int]:
     ms, at, ms_ok = _pghp_field(buf, at)
     digits_ok = kind_ok & y_ok & mo_ok & d_ok & h_ok & mi_ok & sec_ok & ms_ok
     if star_checksum(buf, body, end) == 0:
-        return 0, PGHP_BAD_CHECKSUM
+        return _NO_TIME, Reject.BAD_CHECKSUM
     if kind != 1:
-        return 0, PGHP_OTHER
+        return _NO_TIME, Reject.NONE
     if not (
         digits_ok
         and 1 <= mo <= 12
@@ -148,23 +123,9 @@ def pghp_line(buf: U8, body: int, end: int) -> tuple[int, int]:
         and sec < 61
         and ms < 1000
     ):
-        return 0, PGHP_INVALID
+        return _NO_TIME, Reject.INVALID_FIELD
     days = _days_from_civil(y, mo, d)
-    return (((days * 24 + h) * 60 + mi) * 60 + sec) * 1_000_000 + ms * 1_000, PGHP_OK
-
-
-@kernel
-def _pghp_times(buf: U8, body: I64, end: I64) -> tuple[I64, I64]:
-    time_us = np.empty(len(body), np.int64)
-    status = np.empty(len(body), np.int64)
-    for i in range(len(body)):
-        time_us[i], status[i] = pghp_line(buf, body[i], end[i])
-    return time_us, status
-
-
-def pghp_times(buf: U8, body: I64, end: I64) -> tuple[I64, I64]:
-    """Return the time (µs) and status (PGHP_*) of each ``$PGHP`` line ``buf[body:end]``."""
-    return _pghp_times(buf, np.asarray(body, np.int64), np.asarray(end, np.int64))
+    return (((days * 24 + h) * 60 + mi) * 60 + sec) * 1_000_000 + ms * 1_000, Reject.NONE
 
 
 @kernel
@@ -202,7 +163,7 @@ def resolve_times(
                 elif c_time != _NO_TIME:
                     time[s], src[s] = c_time, c_src
                 elif fallback_us != _NO_TIME:
-                    time[s], src[s] = fallback_us, SRC_FALLBACK
+                    time[s], src[s] = fallback_us, TimeSource.FALLBACK
             s += 1
         # A prefix line times the AIS line right after it, whether that one is good or not.
         p_time = _NO_TIME
@@ -232,25 +193,20 @@ def _year(text: bytes) -> int:
     return y
 
 
-def parse_clock_line(sentence: bytes) -> tuple[int, int] | None:
-    """Return (epoch µs, time-source code) of a $PGHP, $xxZDA or valid $xxRMC sentence, else None.
+def parse_clock_line(sentence: bytes) -> tuple[int, TimeSource] | None:
+    """Return (epoch µs, time source) of a $xxZDA or valid $xxRMC sentence, else None.
 
     Raises ValueError or IndexError when the sentence is one of those but malformed.
     """
     fields = sentence.split(b"*", 1)[0].split(b",")
-    if sentence.startswith(b"$PGHP,"):
-        if fields[1] != b"1":
-            return None
-        y, mo, d, h, mi, s, ms = (int(f) for f in fields[2:9])
-        return _utc_us(y, mo, d, h, mi, s) + ms * 1000, SRC_PGHP
     kind = sentence[3:6]
     if kind == b"ZDA":
         h, mi, sec = _hms(fields[1])
-        return _utc_us(_year(fields[4]), int(fields[3]), int(fields[2]), h, mi, sec), SRC_ZDA
+        return _utc_us(_year(fields[4]), int(fields[3]), int(fields[2]), h, mi, sec), TimeSource.ZDA
     if kind == b"RMC":
         if fields[2] != b"A":
             return None
         h, mi, sec = _hms(fields[1])
         date = fields[9]
-        return _utc_us(_year(date[4:6]), int(date[2:4]), int(date[0:2]), h, mi, sec), SRC_RMC
+        return _utc_us(_year(date[4:6]), int(date[2:4]), int(date[0:2]), h, mi, sec), TimeSource.RMC
     return None

@@ -2,10 +2,11 @@
 
 A chunk of complete lines is parsed by one compiled pass over its raw bytes
 (:mod:`monitor.decode.nmea.lines`), each sentence timed by another
-(:mod:`monitor.decode.nmea.clock`), and its
-messages decoded in bulk (:mod:`monitor.decode.ais.kernels`); only rare lines are handled one by one
-in Python: ``$xxZDA``/``$xxRMC`` clock sentences, type 19, and multi-part messages whose parts are
-not next to each other in one chunk (those are decoded with pyais, :mod:`monitor.decode.ais.rules`).
+(:mod:`monitor.decode.nmea.clock`), and its messages decoded in bulk
+(:mod:`monitor.decode.ais.positions`, :mod:`monitor.decode.ais.statics`); only rare lines are
+handled one by one in Python: ``$xxZDA``/``$xxRMC`` clock sentences, type 19, and multi-part
+messages whose parts are not next to each other in one chunk (those are decoded with pyais,
+:mod:`monitor.decode.ais.rules`).
 
 Time of a sentence, first match wins:
 
@@ -21,6 +22,11 @@ Time of a sentence, first match wins:
 
 A sentence with none of these is rejected as "no_time". The parts of a multi-part message take the
 time of the first part that has one.
+
+Tag-block checksums (``\\...*hh\\``) are checked when the input writes real ones: some feeds
+write dummy ones, so the first checksummed tag blocks of each input decide. Where they are
+checked, a sentence (or a tag block alone on its line) whose tag block fails is rejected as
+"bad_tag_checksum": a flipped bit in ``c:`` would otherwise move the message by years.
 """
 
 from __future__ import annotations
@@ -34,17 +40,13 @@ import numpy as np
 import polars as pl
 
 from monitor.core.jit import I64, U8
-from monitor.decode.ais.kernels import (
-    Pieces,
-    decode_positions,
-    decode_statics,
-    positions_frame,
-)
+from monitor.decode.ais.payload import Pieces
+from monitor.decode.ais.positions import decode_positions, positions_frame
 from monitor.decode.ais.rules import (
     FAST_POSITION_TYPES,
     FAST_STATIC_TYPES,
     POSITION_TYPES,
-    REASONS,
+    SIXBIT,
     STATIC_TYPES,
     decode_payload,
     payload_key,
@@ -52,13 +54,11 @@ from monitor.decode.ais.rules import (
     rows_frame,
     static_row,
 )
-from monitor.decode.nmea.clock import (
-    TIME_SOURCES,
-    parse_clock_line,
-    resolve_times,
-)
+from monitor.decode.ais.statics import decode_statics
+from monitor.decode.codes import Reject, TimeSource
+from monitor.decode.nmea.clock import ClockState, parse_clock_line, resolve_times
 from monitor.decode.nmea.fragments import NO_TIME, FragmentAssembler
-from monitor.decode.nmea.lines import LineScan, scan_lines
+from monitor.decode.nmea.lines import TAG_BAD, TAG_GOOD, TAG_NONE, LineScan, scan_lines
 from monitor.errors import SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -70,10 +70,16 @@ def _scan_or_none(data: bytes) -> LineScan | None:
     return scan_lines(data) if data else None
 
 
-#: Message times outside these bounds come from a broken clock (AIS began in the 1990s); such
-#: messages are rejected as "invalid_field" rather than stored decades away.
+#: Default bounds of the message times accepted: outside them a time comes from a broken clock
+#: (AIS began in the 1990s) and the message is rejected as "time_out_of_range" rather than stored
+#: decades away. Ingest passes the configured, narrower window.
 TIME_MIN_US = 631_152_000_000_000  # 1990-01-01
 TIME_MAX_US = 4_102_444_800_000_000  # 2100-01-01
+
+#: How many checksummed tag blocks, at the start of an input, decide whether its tag-block
+#: checksums are real (then checked) or dummies: a feed that writes dummies gets almost none
+#: right (1 in 256 by chance), one that writes real ones almost all.
+TAG_SAMPLE = 20
 
 #: The longest payload the bulk path takes; longer ones are not position reports.
 _FAST_MAX_CHARS = 64
@@ -88,6 +94,28 @@ def _kinds() -> I64:
     kind[[t + 1 for t in FAST_POSITION_TYPES]] = _FAST_POS
     kind[[t + 1 for t in FAST_STATIC_TYPES]] = _FAST_STAT
     return kind
+
+
+_KIND = _kinds()
+
+
+class _Rows:
+    """Position and static rows of messages decoded one by one, with pyais."""
+
+    def __init__(self) -> None:
+        self.positions: list[dict[str, Any]] = []
+        self.statics: list[dict[str, Any]] = []
+
+    def add_to(self, batch: DecodedBatch, source: str) -> None:
+        """Append the rows to the frames of ``batch``."""
+        if self.positions:
+            batch.positions = pl.concat(
+                [batch.positions, rows_frame(self.positions, POSITIONS_SCHEMA, source)]
+            )
+        if self.statics:
+            batch.statics = pl.concat(
+                [batch.statics, rows_frame(self.statics, STATICS_SCHEMA, source)]
+            )
 
 
 def _fallback_us(when: datetime | None) -> int:
@@ -106,7 +134,7 @@ def untimed_error(
     Call it with the batch merged over the whole input (after :meth:`NmeaDecoder.flush`): the
     input is untimed when ``batch.rejected["no_time"] > 0`` and nothing was accepted.
     """
-    n = batch.rejected.get("no_time", 0)
+    n = batch.rejected.get(Reject.NO_TIME.label, 0)
     if n == 0 or batch.n_messages > 0:
         return None
     return SourceError(
@@ -122,10 +150,12 @@ class NmeaDecoder:
     ``$PGHP`` or tag-block line and unfinished multi-part messages carry over to the next chunk.
     ``flush`` ends the input: parts still waiting are counted as "expired_fragment".
 
-    Rejections are counted per sentence line ("unknown_format", "bad_checksum", "no_time" for a
-    single-part sentence) or per complete message ("truncated", "invalid_field", "invalid_mmsi",
-    "invalid_position", "no_time" for a multi-part one). ``n_messages`` counts complete messages
-    accepted, including the types the monitor does not store (those are in ``other_types``).
+    Rejections are counted per sentence line ("unknown_format", "bad_checksum",
+    "bad_tag_checksum", "no_time" for a single-part sentence) or per complete message
+    ("truncated", "invalid_field", "invalid_mmsi", "invalid_position", "no_time" for a multi-part
+    one, "time_out_of_range" for a time outside ``time_window_us``). ``n_messages`` counts
+    complete messages accepted, including the types the monitor does not store (those are in
+    ``other_types``).
     An input without any time source shows as ``rejected["no_time"] > 0`` with
     ``n_messages == 0``; :func:`untimed_error` builds the matching error.
     """
@@ -136,14 +166,25 @@ class NmeaDecoder:
         *,
         fragment_timeout_s: float = 10.0,
         fallback_time_utc: datetime | None = None,
+        time_window_us: tuple[int, int] = (TIME_MIN_US, TIME_MAX_US),
+        clock: ClockState | None = None,
     ) -> None:
         self.source = source
+        #: Accepted message times, epoch µs [first, end).
+        self._window_us = time_window_us
         self._fragments = FragmentAssembler(fragment_timeout_s)
         self._timeout_us = int(fragment_timeout_s * 1_000_000)
         self._fallback_us = _fallback_us(fallback_time_utc)
         #: Time and source of a $PGHP or lone tag block still waiting for its sentence, then of
-        #: the last clock sentence seen (NO_TIME if none).
-        self._state = np.array([NO_TIME, 0, NO_TIME, 0], np.int64)
+        #: the last clock sentence seen (NO_TIME if none); ``clock`` resumes an earlier run's.
+        self._state = (clock or ClockState()).to_array()
+        #: Whether this input's tag-block checksums are checked (None: not decided yet).
+        self._check_tags: bool | None = None
+
+    @property
+    def clock(self) -> ClockState:
+        """Return what times the lines after those fed so far (to resume a later run there)."""
+        return ClockState.from_array(self._state)
 
     def feed(self, data: bytes) -> DecodedBatch:
         """Return what the complete lines in ``data`` decode to."""
@@ -178,10 +219,9 @@ class NmeaDecoder:
         # The frames are set by _bulk; building empty ones first would be wasted work.
         batch = DecodedBatch(positions=_NO_FRAME, statics=_NO_FRAME, n_lines=scan.n_lines)
         batch.rejected.update(scan.rejected)
+        scan = self._tag_checked(scan, batch)
         time, src = self._times(scan, batch)
-        for code, n in enumerate(np.bincount(src, minlength=len(TIME_SOURCES)).tolist()):
-            if code and n:
-                batch.time_sources[TIME_SOURCES[code]] += n
+        TimeSource.tally(src, batch.time_sources)
 
         single = np.flatnonzero(scan.total == 1)
         first, second = self._pairs(scan, time)
@@ -190,9 +230,10 @@ class NmeaDecoder:
         pair_time = np.where(time[first] != NO_TIME, time[first], time[second])
         m_time = np.concatenate([time[single], pair_time])
         untimed = m_time == NO_TIME
-        batch.rejected["no_time"] += int(untimed.sum())
-        implausible = ~untimed & ((m_time < TIME_MIN_US) | (m_time >= TIME_MAX_US))
-        batch.rejected["invalid_field"] += int(implausible.sum())
+        batch.rejected[Reject.NO_TIME.label] += int(untimed.sum())
+        first_us, end_us = self._window_us
+        implausible = ~untimed & ((m_time < first_us) | (m_time >= end_us))
+        batch.rejected[Reject.TIME_OUT_OF_RANGE.label] += int(implausible.sum())
         untimed |= implausible
         zeros = np.zeros(len(single), np.int64)
         msgs = Pieces(
@@ -205,29 +246,37 @@ class NmeaDecoder:
         m_time = m_time[~untimed]
         self._bulk(scan.buf, msgs, m_fill, m_time, batch)
 
-        pos_rows: list[dict[str, Any]] = []
-        stat_rows: list[dict[str, Any]] = []
+        rows = _Rows()
         for i in np.flatnonzero(rest).tolist():
-            self._fragment(scan, i, int(time[i]), int(src[i]), batch, pos_rows, stat_rows)
+            self._fragment(scan, i, int(time[i]), int(src[i]), batch, rows)
         timed = np.flatnonzero(time != NO_TIME)
         if len(timed):
             self._fragments.expire_before(int(time[timed[-1]]))
-        batch.rejected["expired_fragment"] += self._fragments.take_expired()
-        self._add_rows(batch, pos_rows, stat_rows)
+        batch.rejected[Reject.EXPIRED_FRAGMENT.label] += self._fragments.take_expired()
+        rows.add_to(batch, self.source)
         batch.rejected = +batch.rejected
         return batch
 
-    def _add_rows(
-        self, batch: DecodedBatch, pos_rows: list[dict[str, Any]], stat_rows: list[dict[str, Any]]
-    ) -> None:
-        if pos_rows:
-            batch.positions = pl.concat(
-                [batch.positions, rows_frame(pos_rows, POSITIONS_SCHEMA, self.source)]
-            )
-        if stat_rows:
-            batch.statics = pl.concat(
-                [batch.statics, rows_frame(stat_rows, STATICS_SCHEMA, self.source)]
-            )
+    def _tag_checked(self, scan: LineScan, batch: DecodedBatch) -> LineScan:
+        """Return ``scan`` without the lines whose tag-block checksum fails, when this input's
+        checksums are real (decided on its first TAG_SAMPLE checksummed tag blocks)."""
+        prefix_tags = scan.prefixes[3]
+        if self._check_tags is None:
+            lines = np.concatenate([scan.line, scan.prefixes[0]])
+            states = np.concatenate([scan.tag_ok, prefix_tags])
+            sample = states[np.argsort(lines, kind="stable")]
+            sample = sample[sample != TAG_NONE][:TAG_SAMPLE]
+            if len(sample) == 0:
+                return scan
+            self._check_tags = bool((sample == TAG_GOOD).mean() > 0.5)
+        if not self._check_tags:
+            return scan
+        good, good_prefix = scan.tag_ok != TAG_BAD, prefix_tags != TAG_BAD
+        n_bad = int((~good).sum() + (~good_prefix).sum())
+        if n_bad == 0:
+            return scan
+        batch.rejected[Reject.BAD_TAG_CHECKSUM.label] += n_bad
+        return scan.subset(good, good_prefix)
 
     def _pairs(self, scan: LineScan, time: I64) -> tuple[I64, I64]:
         """Return the 2-part messages whose parts are next to each other: (part 1s, part 2s)."""
@@ -242,12 +291,12 @@ class NmeaDecoder:
 
     def _bulk(self, buf: U8, msgs: Pieces, fill: I64, time: I64, batch: DecodedBatch) -> None:
         """Decode complete messages in bulk, the rare kinds with pyais; add them to ``batch``."""
-        ch = buf[msgs.s1].astype(np.int64) - 48
-        valid = (msgs.l1 > 0) & (ch >= 0) & (ch <= 71) & ~((ch > 39) & (ch < 48))
-        msg_type = np.where(valid, np.where(ch > 40, ch - 8, ch), -1)
-        batch.rejected["truncated"] += int((msgs.length == 0).sum())
-        batch.rejected["invalid_field"] += int(((msgs.length > 0) & (msg_type < 0)).sum())
-        kind = _kinds()[msg_type + 1]
+        msg_type = np.where(msgs.l1 > 0, SIXBIT[buf[msgs.s1]], -1)
+        batch.rejected[Reject.TRUNCATED.label] += int((msgs.length == 0).sum())
+        batch.rejected[Reject.INVALID_FIELD.label] += int(
+            ((msgs.length > 0) & (msg_type < 0)).sum()
+        )
+        kind = _KIND[msg_type + 1]
         fast_pos = (kind == _FAST_POS) & (msgs.length <= _FAST_MAX_CHARS)
         fast_stat = (kind == _FAST_STAT) & (msgs.length <= _FAST_MAX_CHARS * 2)
         stored = kind != _OTHER
@@ -266,26 +315,23 @@ class NmeaDecoder:
         )
         self._count(reason, batch)
 
-        pos_rows: list[dict[str, Any]] = []
-        stat_rows: list[dict[str, Any]] = []
+        rows = _Rows()
         for i in np.flatnonzero(stored & ~fast_pos & ~fast_stat).tolist():
             s1, l1, s2, l2 = (int(x[i]) for x in (msgs.s1, msgs.l1, msgs.s2, msgs.l2))
             payload = buf[s1 : s1 + l1].tobytes() + buf[s2 : s2 + l2].tobytes()
-            self._decode_one(payload, int(fill[i]), int(time[i]), batch, pos_rows, stat_rows)
-        self._add_rows(batch, pos_rows, stat_rows)
+            self._decode_one(payload, int(fill[i]), int(time[i]), batch, rows)
+        rows.add_to(batch, self.source)
 
     @staticmethod
     def _count(reason: I64, batch: DecodedBatch) -> None:
-        for code, n in enumerate(np.bincount(reason, minlength=len(REASONS)).tolist()):
-            if code and n:
-                batch.rejected[REASONS[code]] += n
-        batch.n_messages += int((reason == 0).sum())
+        Reject.tally(reason, batch.rejected)
+        batch.n_messages += int((reason == Reject.NONE).sum())
 
     def flush(self) -> DecodedBatch:
         """Return the end-of-input batch: every part still waiting counts as expired."""
         self._fragments.expire_all()
         batch = DecodedBatch()
-        batch.rejected["expired_fragment"] += self._fragments.take_expired()
+        batch.rejected[Reject.EXPIRED_FRAGMENT.label] += self._fragments.take_expired()
         batch.rejected = +batch.rejected
         return batch
 
@@ -294,12 +340,12 @@ class NmeaDecoder:
         clocks: list[tuple[int, int, int]] = []
         for line, body, end, checksum_ok in scan.clocks.T.tolist():
             if not checksum_ok:
-                batch.rejected["bad_checksum"] += 1
+                batch.rejected[Reject.BAD_CHECKSUM.label] += 1
                 continue
             try:
                 parsed = parse_clock_line(scan.buf[body:end].tobytes())
             except (ValueError, IndexError):
-                batch.rejected["invalid_field"] += 1
+                batch.rejected[Reject.INVALID_FIELD.label] += 1
                 continue
             if parsed is not None:
                 clocks.append((line, *parsed))
@@ -323,8 +369,7 @@ class NmeaDecoder:
         time_us: int,
         src: int,
         batch: DecodedBatch,
-        pos_rows: list[dict[str, Any]],
-        stat_rows: list[dict[str, Any]],
+        rows: _Rows,
     ) -> None:
         key = (int(scan.chan[i]), int(scan.seq[i]), int(scan.total[i]), int(scan.station[i]))
         start = int(scan.pstart[i])
@@ -335,49 +380,44 @@ class NmeaDecoder:
         if done is None:
             return
         if done.time_us == NO_TIME:
-            batch.rejected["no_time"] += 1
+            batch.rejected[Reject.NO_TIME.label] += 1
             return
-        if not TIME_MIN_US <= done.time_us < TIME_MAX_US:
-            batch.rejected["invalid_field"] += 1
+        if not self._window_us[0] <= done.time_us < self._window_us[1]:
+            batch.rejected[Reject.TIME_OUT_OF_RANGE.label] += 1
             return
-        self._decode_one(done.payload, done.fill, done.time_us, batch, pos_rows, stat_rows)
+        self._decode_one(done.payload, done.fill, done.time_us, batch, rows)
 
+    @staticmethod
     def _decode_one(
-        self,
-        payload: bytes,
-        fill: int,
-        time_us: int,
-        batch: DecodedBatch,
-        pos_rows: list[dict[str, Any]],
-        stat_rows: list[dict[str, Any]],
+        payload: bytes, fill: int, time_us: int, batch: DecodedBatch, rows: _Rows
     ) -> None:
-        status, msg = decode_payload(payload, fill)
-        if status == "other":
+        reason, msg = decode_payload(payload, fill)
+        if reason == Reject.OTHER_TYPE:
             batch.other_types[msg] += 1
             batch.n_messages += 1
             return
-        if status != "ok":
-            batch.rejected[status] += 1
+        if reason != Reject.NONE:
+            batch.rejected[reason.label] += 1
             return
         key = payload_key(payload)
         msg_type = int(msg.msg_type)
-        reasons: list[str] = []
+        reasons: list[Reject] = []
         accepted = False
-        for wanted, to_row, rows in (
-            (POSITION_TYPES, position_row, pos_rows),
-            (STATIC_TYPES, static_row, stat_rows),
+        for wanted, to_row, kept in (
+            (POSITION_TYPES, position_row, rows.positions),
+            (STATIC_TYPES, static_row, rows.statics),
         ):
             if msg_type not in wanted:
                 continue
-            status, row = to_row(msg)
+            reason, row = to_row(msg)
             if row is None:
-                reasons.append(status)
+                reasons.append(reason)
                 continue
             row["timestamp_us"] = time_us
             row["msg_key"] = key
-            rows.append(row)
+            kept.append(row)
             accepted = True
         if accepted:
             batch.n_messages += 1
         else:
-            batch.rejected[reasons[0]] += 1
+            batch.rejected[reasons[0].label] += 1

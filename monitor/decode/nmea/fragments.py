@@ -45,9 +45,6 @@ class FragmentAssembler:
         #: Fragments dropped since the last call to :meth:`take_expired`.
         self._expired = 0
 
-    def __len__(self) -> int:
-        return len(self._pending)
-
     def _too_far(self, a_us: int, b_us: int) -> bool:
         if a_us == NO_TIME or b_us == NO_TIME:
             return False
