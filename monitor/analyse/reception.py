@@ -281,23 +281,28 @@ class ReceptionGrid:
         )  # fmt: skip
 
 
-def usual_intervals(track: I64, t_us: I64, n_tracks: int, max_us: int) -> I64:
-    """Return per track (sorted by track and time) the interval half its time falls in, of its
-    intervals shorter than ``max_us``; ``max_us`` for a track without any."""
-    same = np.zeros(t_us.size, dtype=bool)
-    same[:-1] = track[1:] == track[:-1]
-    dt = np.zeros(t_us.size, dtype=np.int64)
-    dt[:-1] = t_us[1:] - t_us[:-1]
-    keep = same & (dt < max_us)
-    found = (
-        pl.DataFrame({"track": track[keep], "dt": dt[keep]})
-        .sort("track", "dt")
-        .filter(pl.col("dt").cum_sum().over("track") * 2 >= pl.col("dt").sum().over("track"))
-        .group_by("track")
-        .agg(pl.col("dt").first())
-    )
+@kernel
+def usual_intervals(track_start: I64, t_us: I64, max_us: int) -> I64:
+    """Return per track (rows ``track_start[k]:track_start[k + 1]`` of ``t_us``, sorted) the
+    interval half its time falls in, of its intervals shorter than ``max_us``; ``max_us`` for
+    a track without any."""
+    n_tracks = track_start.size - 1
     out = np.full(n_tracks, max_us, dtype=np.int64)
-    out[found["track"].to_numpy()] = found["dt"].to_numpy()
+    for k in range(n_tracks):
+        lo, hi = track_start[k], track_start[k + 1]
+        if hi - lo < 2:
+            continue
+        dt = t_us[lo + 1 : hi] - t_us[lo : hi - 1]
+        dt = np.sort(dt[dt < max_us])
+        if dt.size == 0:
+            continue
+        half = dt.sum() / 2.0
+        acc = 0
+        for v in dt:
+            acc += v
+            if acc >= half:
+                out[k] = v
+                break
     return out
 
 
@@ -338,7 +343,7 @@ def reception_grid(
         tracks=np.ascontiguousarray(by_track, dtype=np.int64),
         track_start=track_start,
         track_t_us=np.ascontiguousarray(t_us, dtype=np.int64),
-        track_usual_us=usual_intervals(track, t_us, n_tracks, max_interval_us),
+        track_usual_us=usual_intervals(track_start, np.ascontiguousarray(t_us), max_interval_us),
         cells=busy["cell"].to_numpy().astype(np.int64),
         cell_bins=busy["len"].to_numpy().astype(np.int64),
         n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
