@@ -180,6 +180,9 @@ class GapSettings(_Section):
     #: Side of the cells of the reception grid; "near" is the 3 x 3 cells around a place:
     #: about the range of a shore receiver.
     neighbour_km: float = Field(25.0, gt=0, le=500)
+    #: Side of the cells over which "anyone heard in the region" is asked: 3 x 3 of them span
+    #: 300 km, what one satellite pass or a shore receiver at its best covers.
+    region_km: float = Field(100.0, gt=0, le=1000)
     #: Time bins of the reception grid.
     bin_min: float = Field(10.0, gt=0, le=60)
 

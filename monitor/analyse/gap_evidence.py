@@ -186,15 +186,15 @@ class TrackArrays:
             lon=frame["lon"].to_numpy().astype(np.float64),
         )
 
-    def grid(self, settings: GapSettings) -> ReceptionGrid:
-        """Return the reception grid of these tracks."""
+    def grid(self, settings: GapSettings, cell_km: float) -> ReceptionGrid:
+        """Return the reception grid of these tracks with cells of ``cell_km``."""
         return reception_grid(
             self.track,
             self.t_us,
             self.lat,
             self.lon,
             bin_s=settings.bin_min * 60.0,
-            cell_km=settings.neighbour_km,
+            cell_km=cell_km,
             max_interval_us=int(settings.min_gap_h * _US_PER_H),
         )
 
@@ -204,7 +204,8 @@ def features(
 ) -> pl.DataFrame:
     """Return ``gaps`` (from :func:`monitor.analyse.gaps.silences` on ``frame``, whose arrays
     ``arrays`` are) with what the cause is judged by."""
-    grid = arrays.grid(settings)
+    grid = arrays.grid(settings, settings.neighbour_km)
+    region = arrays.grid(settings, settings.region_km)
     row = gaps["row"].to_numpy().astype(np.int64)
     track = gaps["track"].to_numpy().astype(np.int64)
     start = gaps["start_us"].to_numpy().astype(np.int64)
@@ -243,7 +244,8 @@ def features(
         np.where((moving_kn < 1.0) | (implied_kn >= 0.5 * moving_kn), STRAIGHT, OUT_AND_BACK),
     ).astype(np.int64)
     ends = np.column_stack([lat0, lon0, lat1, lon1])
-    n_bins, n_heard, busy = grid.quiet_along(track, start, end, ends, velocities, mode)
+    n_bins, n_heard, _, busy = grid.quiet_along(track, start, end, ends, velocities, mode)
+    _, _, region_quiet, _ = region.quiet_along(track, start, end, ends, velocities, mode)
     half_hour = 1_800_000_000
     ten_min = 600_000_000
     near0, quiet0 = grid.fell_silent_with(
@@ -270,6 +272,7 @@ def features(
         silent_before_h=pl.Series(silent_before / _US_PER_H),
         silent_after_h=pl.Series(silent_after / _US_PER_H),
         place_busy=pl.Series(np.minimum(grid.busy_share(lat0, lon0), grid.busy_share(lat1, lon1))),
+        region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
         ahead_busy=pl.Series(
             np.where(
                 mode == STRAIGHT, np.inf, grid.busy_share(*_ahead(ends, velocities, start, end))
@@ -295,10 +298,11 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
     2. ``outage``: of at least two vessels heard near its last position in the half hour
        before (or first position in the half hour after), at least ``outage_share`` were heard
        nowhere for the next half hour, or three of their own usual intervals if longer.
-    3. ``range``: others were heard near where it is taken to have been in under half of the
-       silence while its reception faded (its intervals in the hour before, or after, were
-       three times its usual and over 5 minutes); or in under a tenth of it, where anyone is
-       heard in under a tenth as many time bins as the vessel itself used to be.
+    3. ``range``: for ``min_gap_h`` or more of the silence, nobody at all was heard in the
+       region around where it is taken to have been (3 x 3 cells of ``region_km``); or others
+       were heard near it in under half of the silence while its own reception was fading
+       (in the hour before the silence, or after it, fewer than two positions, or intervals
+       three times its usual and over 5 minutes).
     4. ``dark``: it was heard regularly, and the receivers around it kept working.
     """
     usual = pl.max_horizontal(
@@ -315,11 +319,13 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
 
     def faded(recent: str, side: str) -> pl.Expr:
         usual_side = pl.col(f"usual_{side}_h").fill_nan(None)
-        return pl.col(recent).fill_nan(None) > pl.max_horizontal(3 * usual_side, pl.lit(1 / 12))
+        latest = pl.col(recent).fill_nan(None)
+        return usual_side.is_not_null() & (
+            latest.is_null() | (latest > pl.max_horizontal(3 * usual_side, pl.lit(1 / 12)))
+        )
 
     heard = pl.col("heard_bins") / pl.col("bins").clip(1)
-    own_share = (settings.bin_min / 60.0 / usual).clip(upper_bound=1.0)
-    fading = faded("last_hour_h", "before") | faded("first_hour_h", "after")
+    fading = faded("last_hour_h", "before") | (~pl.col("open") & faded("first_hour_h", "after"))
     history = pl.max_horizontal("history_before_h", "history_after_h")
     return feats.select(
         pl.when(
@@ -331,7 +337,7 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
         .then(pl.lit("coverage"))
         .when(fell_silent("start") | fell_silent("end"))
         .then(pl.lit("outage"))
-        .when(((heard < 0.5) & fading) | ((heard < 0.1) & (pl.col("path_busy") < 0.1 * own_share)))
+        .when((pl.col("region_quiet_h") >= settings.min_gap_h) | ((heard < 0.5) & fading))
         .then(pl.lit("range"))
         .otherwise(pl.lit("dark"))
         .alias("cause")

@@ -127,12 +127,14 @@ def _quiet_along(
     ends: F64,
     velocities: F64,
     mode: I64,
-) -> tuple[I64, I64, F64]:
+) -> tuple[I64, I64, I64, F64]:
     n = own.size
     n_bins = np.zeros(n, dtype=np.int64)
     n_heard = np.zeros(n, dtype=np.int64)
+    longest = np.zeros(n, dtype=np.int64)
     busy = np.zeros(n, dtype=np.float64)
     for g in range(n):
+        run = 0
         first = (start_us[g] - t0_us) // bin_us + 1
         last = (end_us[g] - t0_us) // bin_us - 1
         v0 = (velocities[g, 0], velocities[g, 1])
@@ -149,7 +151,11 @@ def _quiet_along(
             busy[g] += _busy_near(cells, cell_bins, lat, lon, cell_deg) / total_bins
             if _heard_near(codes, tracks, b, lat, lon, cell_deg, own[g]):
                 n_heard[g] += 1
-    return n_bins, n_heard, busy
+                run = 0
+            else:
+                run += 1
+                longest[g] = max(longest[g], run)
+    return n_bins, n_heard, longest, busy
 
 
 @kernel
@@ -238,11 +244,11 @@ class ReceptionGrid:
 
     def quiet_along(
         self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
-    ) -> tuple[I64, I64, F64]:
+    ) -> tuple[I64, I64, I64, F64]:
         """Return, per silence, the bins strictly inside it, those in which another track was
-        heard near where the vessel is taken to be then, and the sum over those bins of how
-        busy each place is at all (:meth:`busy_share`): the bins in which someone is usually
-        heard there.
+        heard near where the vessel is taken to be then, the longest run of bins in which none
+        was, and the sum over the bins of how busy each place is at all (:meth:`busy_share`):
+        the bins in which someone is usually heard there.
 
         ``ends`` holds lat/lon before and after per row, ``velocities`` the velocities there
         (degrees of latitude and longitude per microsecond), ``mode`` how it moved (see
