@@ -1,0 +1,164 @@
+"""Dark periods, encounters and loitering as rows of the events table, and back.
+
+The events table (:data:`monitor.schema.EVENTS_SCHEMA`) has the columns every kind shares;
+what only these kinds have goes into ``details`` as JSON, and comes back out typed for their
+exports (:data:`GAPS_SCHEMA`, :data:`ENCOUNTERS_SCHEMA`, :data:`LOITERING_SCHEMA`).
+
+- ``gap``: ``lat``/``lon`` the last position before the silence, ``other_lat``/``other_lon``
+  the first after (null while still silent), ``port_id`` the port nearest to either;
+  ``details``: cause, where (``kind`` of the export), open, implied_speed_kn,
+  usual_interval_h, others_heard_share.
+- ``encounter``: the first vessel is ``mmsi``/``track_id``, the second ``other_mmsi``/
+  ``other_track_id``; ``lat``/``lon`` where they met, ``n_positions`` the grid times they were
+  close; ``details``: median_distance_m, median_speed_kn, partly_dark.
+- ``loitering``: ``lat``/``lon`` where, ``n_positions`` its positions; ``details``:
+  median_speed_kn.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import polars as pl
+
+from monitor.schema import ENCOUNTERS_SCHEMA, GAPS_SCHEMA, LOITERING_SCHEMA, conform
+
+
+class BehaviourKind(StrEnum):
+    """The event kinds of this module."""
+
+    GAP = "gap"
+    ENCOUNTER = "encounter"
+    LOITERING = "loitering"
+
+
+_GAP_DETAILS: dict[str, pl.DataType] = {
+    "cause": pl.String(),
+    "where": pl.String(),
+    "open": pl.Boolean(),
+    "implied_speed_kn": pl.Float64(),
+    "usual_interval_h": pl.Float64(),
+    "others_heard_share": pl.Float64(),
+}
+_ENCOUNTER_DETAILS: dict[str, pl.DataType] = {
+    "median_distance_m": pl.Float64(),
+    "median_speed_kn": pl.Float64(),
+    "partly_dark": pl.Boolean(),
+}
+_LOITERING_DETAILS: dict[str, pl.DataType] = {"median_speed_kn": pl.Float64()}
+
+
+def _details(fields: dict[str, pl.DataType]) -> pl.Expr:
+    return pl.struct(list(fields)).struct.json_encode().alias("details")
+
+
+def _decoded(
+    events: pl.DataFrame, kind: BehaviourKind, fields: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    rows = events.filter(pl.col("kind") == kind.value)
+    decoded = (
+        rows["details"].str.json_decode(pl.Struct(fields))
+        if rows.height
+        else pl.Series("details", [], dtype=pl.Struct(fields))
+    )
+    return rows.drop("details").with_columns(decoded.alias("details")).unnest("details")
+
+
+def gap_events(gaps: pl.DataFrame) -> pl.DataFrame:
+    """Return dark periods (:data:`GAPS_SCHEMA`) as events-table columns."""
+    return gaps.select(
+        kind=pl.lit(BehaviourKind.GAP.value),
+        mmsi="mmsi",
+        track_id="track_id",
+        start_utc="gap_start_utc",
+        end_utc="gap_end_utc",
+        lat="start_lat",
+        lon="start_lon",
+        other_lat="end_lat",
+        other_lon="end_lon",
+        distance_km="distance_km",
+        duration_h="duration_h",
+        port_id="near_port_id",
+        port_distance_km="port_distance_km",
+        details=pl.struct(
+            "cause",
+            pl.col("kind").alias("where"),
+            "open",
+            "implied_speed_kn",
+            "usual_interval_h",
+            "others_heard_share",
+        ).struct.json_encode(),
+    )
+
+
+def encounter_events(encounters: pl.DataFrame) -> pl.DataFrame:
+    """Return encounters (:data:`ENCOUNTERS_SCHEMA`) as events-table columns."""
+    return encounters.select(
+        kind=pl.lit(BehaviourKind.ENCOUNTER.value),
+        mmsi="mmsi_a",
+        track_id="track_id_a",
+        other_mmsi="mmsi_b",
+        other_track_id="track_id_b",
+        start_utc="start_utc",
+        end_utc="end_utc",
+        lat="lat",
+        lon="lon",
+        duration_h="duration_h",
+        n_positions="n_samples",
+        details=_details(_ENCOUNTER_DETAILS),
+    )
+
+
+def loitering_events(loitering: pl.DataFrame) -> pl.DataFrame:
+    """Return loitering (:data:`LOITERING_SCHEMA`) as events-table columns."""
+    return loitering.select(
+        kind=pl.lit(BehaviourKind.LOITERING.value),
+        mmsi="mmsi",
+        track_id="track_id",
+        start_utc="start_utc",
+        end_utc="end_utc",
+        lat="lat",
+        lon="lon",
+        duration_h="duration_h",
+        n_positions="n_positions",
+        details=_details(_LOITERING_DETAILS),
+    )
+
+
+def gaps_of(events: pl.DataFrame) -> pl.DataFrame:
+    """Return the ``gap`` events as :data:`GAPS_SCHEMA` rows, in start order."""
+    rows = _decoded(events, BehaviourKind.GAP, _GAP_DETAILS)
+    return conform(
+        rows.with_columns(
+            gap_start_utc="start_utc",
+            gap_end_utc="end_utc",
+            start_lat="lat",
+            start_lon="lon",
+            end_lat="other_lat",
+            end_lon="other_lon",
+            near_port_id="port_id",
+            kind="where",
+        ),
+        GAPS_SCHEMA,
+    ).sort("gap_start_utc", "mmsi")
+
+
+def encounters_of(events: pl.DataFrame) -> pl.DataFrame:
+    """Return the ``encounter`` events as :data:`ENCOUNTERS_SCHEMA` rows, in start order."""
+    rows = _decoded(events, BehaviourKind.ENCOUNTER, _ENCOUNTER_DETAILS)
+    return conform(
+        rows.with_columns(
+            mmsi_a="mmsi",
+            mmsi_b="other_mmsi",
+            track_id_a="track_id",
+            track_id_b="other_track_id",
+            n_samples="n_positions",
+        ),
+        ENCOUNTERS_SCHEMA,
+    ).sort("start_utc", "mmsi_a", "mmsi_b")
+
+
+def loitering_of(events: pl.DataFrame) -> pl.DataFrame:
+    """Return the ``loitering`` events as :data:`LOITERING_SCHEMA` rows, in start order."""
+    rows = _decoded(events, BehaviourKind.LOITERING, _LOITERING_DETAILS)
+    return conform(rows, LOITERING_SCHEMA).sort("start_utc", "mmsi")
