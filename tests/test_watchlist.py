@@ -57,3 +57,65 @@ def test_the_config_names_the_watchlist_relative_to_itself(tmp_path: Path) -> No
     watchlist = load_watchlist(settings.watchlist.path)
     assert watchlist.entries.height == 3
     assert load_watchlist(None).entries.is_empty()
+
+
+def _store_with_calls(root: Path) -> Path:
+    from test_calls import identity, make_settings, voyage
+    from tracks_portcalls import positions, write_store
+
+    from monitor.pipeline.detect import detect_calls
+
+    settings = make_settings(root)
+    write_store(settings.store.path, positions(*voyage()), "part0", identity())
+    detect_calls(settings)
+    config = root / "monitor.toml"
+    zones = settings.geofences.files[0]
+    config.write_text(
+        f'[store]\npath = "{settings.store.path}"\n[geofences]\nfiles = ["{zones}"]\n'
+        '[watchlist]\npath = "watchlist.csv"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_calls_watchlist_lists_only_watched_vessels(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from test_calls import RAJIN_MMSI, VOSTOCHNY_MMSI
+
+    from monitor.cli import main
+
+    config = _store_with_calls(tmp_path)
+    (tmp_path / "watchlist.csv").write_text(
+        f"mmsi,name,list\n{RAJIN_MMSI},,OFAC\n,sever [x],by name\n", encoding="utf-8"
+    )
+    result = CliRunner().invoke(main, ["--config", str(config), "calls", "--watchlist"])
+    assert result.exit_code == 0, result.output
+    assert "OFAC" in result.output and "by name" in result.output
+    listed = CliRunner().invoke(
+        main, ["--config", str(config), "calls", "--watchlist", "--format", "csv"]
+    )
+    rows = pl.read_csv(listed.output.encode())
+    assert set(rows["mmsi"]) == {RAJIN_MMSI, VOSTOCHNY_MMSI}
+    assert dict(zip(rows["mmsi"], rows["watch_match"], strict=True)) == {
+        RAJIN_MMSI: "mmsi",
+        VOSTOCHNY_MMSI: "name",
+    }
+    (tmp_path / "watchlist.csv").write_text(f"mmsi\n{RAJIN_MMSI}\n", encoding="utf-8")
+    only = CliRunner().invoke(
+        main, ["--config", str(config), "calls", "--watchlist", "--format", "csv"]
+    )
+    assert set(pl.read_csv(only.output.encode())["mmsi"]) == {RAJIN_MMSI}
+
+
+def test_calls_watchlist_without_a_watchlist_says_how_to_add_one(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    config = _store_with_calls(tmp_path)
+    text = config.read_text(encoding="utf-8").replace('[watchlist]\npath = "watchlist.csv"\n', "")
+    config.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "calls", "--watchlist"])
+    assert result.exit_code == 1
+    assert "no watchlist configured" in result.output
+    assert "[watchlist] path" in result.output

@@ -12,12 +12,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitor.config import WatchlistSettings
 
 #: How a row matched, strongest first.
 MATCH_KINDS = ("mmsi", "imo", "name")
@@ -179,3 +184,48 @@ def load_watchlist(path: Path | None, *, match_names: bool = True) -> Watchlist:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: the watchlist is not UTF-8 text ({exc.reason})") from exc
     return parse_watchlist(text, str(path), match_names=match_names)
+
+
+def configured_watchlist(settings: WatchlistSettings) -> Watchlist:
+    """Return the watchlist the config names; a clear error when it names none."""
+    if settings.path is None:
+        raise ConfigError(
+            'no watchlist configured: add [watchlist] path = "watchlist.csv" (columns mmsi, imo, '
+            "name, list, note) to the config"
+        )
+    return load_watchlist(settings.path, match_names=settings.match_names)
+
+
+def _rank() -> pl.Expr:
+    return pl.col("watch_match").replace_strict(
+        list(MATCH_KINDS), list(range(len(MATCH_KINDS))), return_dtype=pl.UInt8
+    )
+
+
+def mark_by_vessel(
+    frame: pl.DataFrame, statics: pl.DataFrame, watchlist: Watchlist, columns: Sequence[str]
+) -> pl.DataFrame:
+    """Return ``frame`` with :data:`WATCH_SCHEMA` columns: the strongest match of the vessels
+    in its MMSI ``columns`` (an event's ``mmsi`` and ``other_mmsi``), by MMSI, or by any IMO
+    number or name the MMSI reported in ``statics``."""
+    vessels = (
+        pl.concat([frame.select(mmsi=pl.col(c).cast(pl.UInt32)) for c in columns])
+        .drop_nulls()
+        .unique()
+    )
+    reported = vessels.join(
+        statics.select(pl.col("mmsi").cast(pl.UInt32), "imo", "vessel_name").unique(),
+        on="mmsi",
+        how="left",
+    )
+    marked = watchlist.mark(reported, imo="imo", name="vessel_name").drop_nulls("watch_match")
+    best = marked.sort(_rank(), "watchlist").unique("mmsi", keep="first").drop("imo", "vessel_name")
+    rows = frame.drop(list(WATCH_SCHEMA), strict=False).with_row_index("__row")
+    found = pl.concat(
+        [
+            rows.select("__row", mmsi=pl.col(column).cast(pl.UInt32)).join(best, on="mmsi")
+            for column in columns
+        ]
+    )
+    chosen = found.sort("__row", _rank()).unique("__row", keep="first").drop("mmsi")
+    return rows.join(chosen, on="__row", how="left").sort("__row").drop("__row")

@@ -36,6 +36,12 @@ CALL_COLUMNS = (
     Column("stopped", "Stop", lambda s: "yes" if s else "no", drop=5),
     Column("prev_port_id", "Previous port", drop=7, shrink_to=8),
 )
+#: The watchlist columns of ``--watchlist`` listings: the list, and "name" for a match by name
+#: alone (weaker than by MMSI or IMO).
+WATCH_COLUMNS = (
+    Column("watchlist", "List", shrink_to=8),
+    Column("watch_match", "By", drop=3),
+)
 
 
 @click.command("calls")
@@ -44,6 +50,13 @@ CALL_COLUMNS = (
 @period_options
 @click.option("--open", "open_only", is_flag=True, help="Only vessels in port now.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the last N calls.")
+@click.option(
+    "--watchlist",
+    "watched",
+    is_flag=True,
+    help="Only calls of vessels on the configured watchlist (by MMSI, IMO or name), with the "
+    "list and how they matched.",
+)
 @format_option
 @click.pass_context
 def calls_command(
@@ -56,6 +69,7 @@ def calls_command(
     until: datetime | None,
     open_only: bool,
     limit: int | None,
+    watched: bool,
     fmt: str,
 ) -> None:
     """List the detected port calls.
@@ -71,14 +85,24 @@ def calls_command(
     filters = period_filters(settings, port_id, mmsi, since, until)
     all_calls = load_calls(settings.store.path)
     calls = filters.keep(all_calls, open_only=open_only)
+    columns: tuple[Column, ...] = CALL_COLUMNS
+    if watched:
+        from monitor.analyse.watchlist import configured_watchlist
+
+        watchlist = configured_watchlist(settings.watchlist)
+        calls = watchlist.mark(calls, imo="imo", name="vessel_name")
+        calls = calls.filter(pl.col("watch_match").is_not_null())
+        columns = (*CALL_COLUMNS[:5], *WATCH_COLUMNS, *CALL_COLUMNS[5:])
     if limit is not None:
         calls = calls.tail(limit)
     if fmt != "table":
-        echo_listing(calls, CALL_COLUMNS, fmt)  # type: ignore[arg-type]
+        echo_listing(calls, columns, fmt)  # type: ignore[arg-type]
         return
     if calls.is_empty():
         if all_calls.is_empty():
             click.echo("No calls yet: run `monitor detect` after ingesting positions.")
+        elif watched:
+            click.echo(f"None of the {all_calls.height:,} calls is of a watchlist vessel.")
         else:
             click.echo(f"None of the {all_calls.height:,} calls matches.")
         return
@@ -93,7 +117,7 @@ def calls_command(
     )
     echo_listing(
         rows,
-        CALL_COLUMNS,
+        columns,
         "table",
         title=f"{calls.height:,} port call(s)",
         notes=["? = arrival not observed (first seen already in port)"]
