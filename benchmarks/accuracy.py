@@ -1,9 +1,12 @@
 """Port-call accuracy against simulated ground truth: simulate -> ingest -> detect per scenario.
 
-Prints, per scenario: precision, recall and F1 of port calls (a detected call matches a true call of
-the same vessel and port whose time overlaps), median and 95th percentile arrival and departure
+Prints, per scenario: precision, recall and F1 of port calls (detected and true calls of the same
+vessel and port that overlap in time are paired one to one, longest overlap first; a part of a
+split call beyond the first is a false call), median and 95th percentile arrival and departure
 errors in minutes where the truth says the crossing was observable, transits wrongly reported as
-calls, and true calls split into several detected calls.
+calls, true calls split into several detected calls; then the MMSIs used by two ships at once
+that got a shared_mmsi event (and the MMSIs of one ship that got one anyway), and the displaced
+bursts that got a position_jump event.
 
     python benchmarks/accuracy.py [--days 4] [--vessels 60] [--scenario clean --scenario dark ...]
 """
@@ -23,12 +26,18 @@ import polars as pl
 from monitor.config import Settings, load_config, shipped_config_path
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.ingest import ingest_paths
-from monitor.schema import CALLS_TRUTH_SCHEMA, TRANSITS_TRUTH_SCHEMA
+from monitor.schema import (
+    BURSTS_TRUTH_SCHEMA,
+    CALLS_TRUTH_SCHEMA,
+    IDENTITY_TRUTH_SCHEMA,
+    TRANSITS_TRUTH_SCHEMA,
+)
 from monitor.simulate import PRESETS, simulate
 from monitor.simulate.truth import read_truth_csv
 from monitor.store.calls import load_calls
+from monitor.store.events import load_events
 
-SCENARIOS = ("clean", "noisy", "dark", "busy")
+SCENARIOS = ("clean", "noisy", "dark", "busy", "hard")
 #: A true call counts towards recall only if AIS shows it inside the period this long.
 MIN_VISIBLE_H = 1.0
 
@@ -50,6 +59,12 @@ class Scores:
     seconds: dict[str, float]
     missed: pl.DataFrame
     false: pl.DataFrame
+    #: MMSIs used by two ships with a shared_mmsi event, of all such MMSIs; MMSIs of one ship
+    #: with a shared_mmsi event.
+    shared: tuple[int, int, int] = (0, 0, 0)
+    #: Displaced bursts with a position_jump event of their vessel overlapping them, of all those
+    #: heard.
+    bursts: tuple[int, int] = (0, 0)
 
 
 def _span_us(frame: pl.DataFrame, start: str, end: str) -> pl.DataFrame:
@@ -66,6 +81,25 @@ def match(truth: pl.DataFrame, detected: pl.DataFrame) -> pl.DataFrame:
     d = _span_us(detected.with_row_index("d_idx"), "arrival_utc", "departure_utc")
     pairs = t.join(d, on=["mmsi", "port_id"], suffix="_det")
     return pairs.filter((pl.col("_a") < pl.col("_b_det")) & (pl.col("_a_det") < pl.col("_b")))
+
+
+def one_to_one(pairs: pl.DataFrame) -> tuple[set[int], set[int]]:
+    """Return the true and detected calls paired one to one, longest overlaps first.
+
+    A true call split into several detected calls is matched once; the other parts count as
+    false calls, as do calls that merge two true ones beyond the first.
+    """
+    overlap = pl.min_horizontal("_b", "_b_det") - pl.max_horizontal("_a", "_a_det")
+    ranked = pairs.with_columns(_overlap=overlap).sort(
+        "_overlap", "t_idx", "d_idx", descending=[True, False, False]
+    )
+    true_used: set[int] = set()
+    det_used: set[int] = set()
+    for t, d in ranked.select("t_idx", "d_idx").iter_rows():
+        if t not in true_used and d not in det_used:
+            true_used.add(t)
+            det_used.add(d)
+    return true_used, det_used
 
 
 def _errors(pairs: pl.DataFrame, column: str, flag: str) -> tuple[float, float, int]:
@@ -96,8 +130,7 @@ def score(
     )
     detectable = truth.filter(pl.col("visible_h") >= MIN_VISIBLE_H)
     pairs = match(truth, detected)
-    matched_det = set(pairs["d_idx"].to_list())
-    matched_true = set(pairs["t_idx"].to_list())
+    matched_true, matched_det = one_to_one(pairs)
     detectable_idx = set(
         truth.with_row_index("t_idx")
         .filter(pl.col("visible_h") >= MIN_VISIBLE_H)["t_idx"]
@@ -139,6 +172,27 @@ def score(
     )
 
 
+def score_events(truth: Path, events: pl.DataFrame) -> tuple[tuple[int, int, int], tuple[int, int]]:
+    """Return the shared MMSIs found, true and false, and the bursts found and true."""
+    identity = read_truth_csv(truth / "identity.csv", IDENTITY_TRUTH_SCHEMA)
+    shared_true = set(identity.filter(pl.col("kind") == "shared_mmsi")["mmsi"].to_list())
+    shared_found = set(events.filter(pl.col("kind") == "shared_mmsi")["mmsi"].to_list())
+    bursts = read_truth_csv(truth / "bursts.csv", BURSTS_TRUTH_SCHEMA)
+    # A burst nobody heard (at sea between satellite passes) is no burst in the feed.
+    bursts = bursts.filter(pl.col("n_heard") > 0).with_row_index("b")
+    # Logging clocks run up to a few minutes off: a jump counts if it is that close.
+    slack = timedelta(minutes=5)
+    jumps = events.filter(pl.col("kind") == "position_jump").select("mmsi", "start_utc", "end_utc")
+    found = bursts.join(jumps, on="mmsi", suffix="_jump").filter(
+        (pl.col("start_utc_jump") <= pl.col("end_utc") + slack)
+        & (pl.col("end_utc_jump") >= pl.col("start_utc") - slack)
+    )
+    return (
+        (len(shared_found & shared_true), len(shared_true), len(shared_found - shared_true)),
+        (found["b"].n_unique(), bursts.height),
+    )
+
+
 def run_scenario(
     name: str, settings: Settings, days: float, vessels: int, seed: int, work: Path
 ) -> Scores:
@@ -158,6 +212,7 @@ def run_scenario(
     truth = read_truth_csv(result.truth_paths["calls"], CALLS_TRUTH_SCHEMA)
     transits = read_truth_csv(result.truth_paths["transits"], TRANSITS_TRUTH_SCHEMA)
     scores = score(name, truth, transits, load_calls(store), result.start)
+    scores.shared, scores.bursts = score_events(out / "truth", load_events(store))
     scores.seconds = {"simulate": t1 - t0, "ingest": t2 - t1, "detect": t3 - t2}
     return scores
 
@@ -188,7 +243,8 @@ def main() -> None:
         header = (
             f"{'scenario':9} {'true':>5} {'seen':>5} {'det':>5} {'prec':>6} {'recall':>6} "
             f"{'F1':>6}  {'arr med/p95 min':>22}  {'dep med/p95 min':>22} {'tr>call':>7} "
-            f"{'split':>5} {'dark arr':>8}  seconds sim/ingest/detect"
+            f"{'split':>5} {'dark arr':>8} {'shared/false':>12} {'bursts':>7}  "
+            "seconds sim/ingest/detect"
         )
         print(header)
         for name in scenarios:
@@ -198,7 +254,9 @@ def main() -> None:
                 f"{name:9} {s.n_true:5d} {s.n_detectable:5d} {s.n_detected:5d} "
                 f"{s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f}  {_fmt(s.arrival_err_min):>22}  "
                 f"{_fmt(s.departure_err_min):>22} {s.transits_as_calls:7d} {s.split_calls:5d} "
-                f"{s.dark_arrivals[0]:>4d}/{s.dark_arrivals[1]:<3d}  "
+                f"{s.dark_arrivals[0]:>4d}/{s.dark_arrivals[1]:<3d} "
+                f"{s.shared[0]:>5d}/{s.shared[1]:<2d} {s.shared[2]:>3d} "
+                f"{s.bursts[0]:>3d}/{s.bursts[1]:<3d}  "
                 + "/".join(f"{v:.1f}" for v in s.seconds.values())
             )
             if args.show_errors:

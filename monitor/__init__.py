@@ -16,6 +16,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from monitor.analyse.tracks import segment as segment
     from monitor.config import load_config as load_config
     from monitor.errors import MonitorError as MonitorError
     from monitor.pipeline.demo import run_demo as run_demo
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
     from monitor.pipeline.ingest import ingest_paths as ingest_paths
     from monitor.report.build import write_report as write_report
     from monitor.report.exports import export_calls as export_calls
+    from monitor.report.exports import export_events as export_events
     from monitor.simulate import simulate as simulate
     from monitor.store.calls import load_calls as load_calls
+    from monitor.store.events import load_events as load_events
 
 __version__ = "0.1.0"
 
@@ -32,10 +35,13 @@ __all__ = [
     "MonitorError",
     "detect_calls",
     "export_calls",
+    "export_events",
     "ingest_paths",
     "load_calls",
     "load_config",
+    "load_events",
     "run_demo",
+    "segment",
     "simulate",
     "write_report",
 ]
@@ -47,7 +53,10 @@ API_MODULES: dict[str, str] = {
     "ingest_paths": "monitor.pipeline.ingest",
     "detect_calls": "monitor.pipeline.detect",
     "load_calls": "monitor.store.calls",
+    "load_events": "monitor.store.events",
+    "segment": "monitor.analyse.tracks",
     "export_calls": "monitor.report.exports",
+    "export_events": "monitor.report.exports",
     "write_report": "monitor.report.build",
     "simulate": "monitor.simulate",
     "run_demo": "monitor.pipeline.demo",

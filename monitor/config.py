@@ -6,6 +6,7 @@ Every threshold carries its unit in its name. Paths in a config file are relativ
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import tomllib
 import typing
@@ -25,6 +26,7 @@ from pydantic import (
 from monitor.core.geo import METRES_PER_DEG
 from monitor.errors import ConfigError
 
+log = logging.getLogger(__name__)
 ZoneKind = Literal["port", "berth", "anchorage", "area"]
 
 
@@ -141,10 +143,6 @@ class DetectSettings(_Section):
     #: anchorage to the berth must not split the call, nor make the pass through the anchorage a
     #: transit. 3 h covers 30 km at 5 kn; a ship that comes back later made a new call. 0: never.
     merge_gap_h: float = Field(3.0, ge=0)
-    #: A position implying more than this speed from its neighbours is an outlier and ignored:
-    #: merchant ships make under 30 kn, so 50 kn leaves room for fast ferries but not for bad fixes
-    #: or spoofed jumps.
-    max_speed_kn: float = Field(50.0, gt=0)
 
     @model_validator(mode="after")
     def _speeds_ordered(self) -> DetectSettings:
@@ -154,6 +152,40 @@ class DetectSettings(_Section):
                 "speed); raise move_speed_kn or lower stop_speed_kn"
             )
         return self
+
+
+class TrackSettings(_Section):
+    """Segmentation of each MMSI's positions into tracks, one per transmitter (gpsdio-segment)."""
+
+    #: A position joins a track only if reaching it from the track's last position needs at most
+    #: this speed: merchant ships make under 30 kn, so 50 kn leaves room for fast ferries but not
+    #: for a second ship on the same MMSI, bad fixes or spoofed jumps.
+    max_speed_kn: float = Field(50.0, gt=0)
+    #: Time added (in quadrature) to the interval between two positions when judging that speed:
+    #: logging clocks jitter by up to a minute and step back by minutes, and one message can be
+    #: logged again minutes later, so two close fixes can look seconds apart and km apart.
+    #: 300 s at 50 kn lets positions up to 7.7 km apart join at once.
+    clock_slack_s: float = Field(300.0, ge=0, le=3600)
+    #: A track silent this long is closed: it no longer competes for positions with tracks heard
+    #: since, and takes a position only when no open track can (gpsdio-segment: 24 h).
+    max_silence_h: float = Field(24.0, gt=0)
+    #: A run of at most this many positions that jumps away from a longer track of its MMSI and
+    #: comes back (GPS fault, spoofing burst) belongs to no track: it is dropped and reported as a
+    #: position_jump event. 1 is a lone outlier; bursts seen in real feeds last tens of reports.
+    max_jump_reports: int = Field(50, ge=0)
+    #: ... and lasts at most this long; a longer run is a track of its own.
+    max_jump_h: float = Field(3.0, ge=0)
+
+
+class EventSettings(_Section):
+    """Identity and spoofing events (shared MMSIs, position jumps, identity changes)."""
+
+    #: Two tracks of one MMSI, active at the same time, are two transmitters (a shared_mmsi event)
+    #: when they are farther apart than one ship could sail at tracks.max_speed_kn by this much.
+    shared_min_distance_km: float = Field(10.0, gt=0)
+    #: An event names the nearest configured port within this distance (port_id,
+    #: port_distance_km); farther events name none.
+    port_radius_km: float = Field(50.0, ge=0)
 
 
 class GapSettings(_Section):
@@ -264,6 +296,8 @@ class Settings(_Section):
     ingest: IngestSettings = IngestSettings()
     geofences: GeofenceSettings = GeofenceSettings()
     detect: DetectSettings = DetectSettings()
+    tracks: TrackSettings = TrackSettings()
+    events: EventSettings = EventSettings()
     report: ReportSettings = ReportSettings()
     gaps: GapSettings = GapSettings()
     encounters: EncounterSettings = EncounterSettings()
@@ -271,6 +305,27 @@ class Settings(_Section):
     watchlist: WatchlistSettings = WatchlistSettings()
     #: The file this was loaded from, None for defaults.
     source_path: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: object) -> object:
+        """Read ``detect.max_speed_kn`` (where configs before [tracks] set it) as tracks'."""
+        if not isinstance(data, dict) or not isinstance(data.get("detect"), dict):
+            return data
+        if "max_speed_kn" not in data["detect"]:
+            return data
+        detect = dict(data["detect"])
+        speed = detect.pop("max_speed_kn")
+        tracks = data.get("tracks", {})
+        if not isinstance(tracks, dict):
+            return data
+        if "max_speed_kn" in tracks and tracks["max_speed_kn"] != speed:
+            raise ValueError(
+                "detect.max_speed_kn and tracks.max_speed_kn differ; the speed limit is now "
+                "tracks.max_speed_kn: remove detect.max_speed_kn"
+            )
+        log.warning("detect.max_speed_kn is now tracks.max_speed_kn; move it to [tracks]")
+        return {**data, "detect": detect, "tracks": {**tracks, "max_speed_kn": speed}}
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TypeVar
 
 import polars as pl
@@ -118,6 +119,7 @@ _MEAN_POSITION: dict[str, pl.DataType] = {"lat": pl.Float64(), "lon": pl.Float64
 RAW_CALLS_SCHEMA: dict[str, pl.DataType] = {
     "call_id": pl.String(),
     "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
     "port_id": pl.String(),
     "port_name": pl.String(),
     "arrival_utc": UTC_US,
@@ -132,6 +134,7 @@ RAW_CALLS_SCHEMA: dict[str, pl.DataType] = {
 #: (``calls/pending.parquet``).
 TRANSITS_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
     "port_id": pl.String(),
     "arrival_utc": UTC_US,
     "departure_utc": UTC_US,
@@ -143,6 +146,8 @@ TRANSITS_SCHEMA: dict[str, pl.DataType] = {
 CALLS_SCHEMA: dict[str, pl.DataType] = {
     "call_id": pl.String(),
     "mmsi": pl.UInt32(),
+    # The track (one transmitter) of the MMSI the call belongs to, see monitor.analyse.tracks.
+    "track_id": pl.String(),
     "imo": pl.UInt32(),
     "vessel_name": pl.String(),
     "callsign": pl.String(),
@@ -158,6 +163,8 @@ CALLS_SCHEMA: dict[str, pl.DataType] = {
     "destination": pl.String(),
     "prev_port_id": pl.String(),
     "prev_departure_utc": UTC_US,
+    # The call's MMSI was in two places at once (a shared_mmsi event): check which ship it was.
+    "shared_mmsi": pl.Boolean(),
 }
 
 #: The stored calls (``calls/calls.parquet``): CALLS_SCHEMA, then the call's mean position.
@@ -177,6 +184,124 @@ CALLS_CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
     "first_utc": UTC_US,
     "last_utc": UTC_US,
 }
+
+#: Tracks: one transmitter's positions of an MMSI (``monitor.analyse.tracks``).
+#: One row per track (``Segmentation.tracks``, ``calls/tracks.parquet``), in the order of ``track``.
+TRACKS_SCHEMA: dict[str, pl.DataType] = {
+    # "<mmsi>-<first position time>" (``366123456-20240301T061500Z``), ``-2``, ``-3`` appended
+    # for further tracks of the MMSI starting in the same second: the same data gives the same id.
+    "track_id": pl.String(),
+    "mmsi": pl.UInt32(),
+    "first_utc": UTC_US,
+    "last_utc": UTC_US,
+    "n_positions": pl.UInt32(),
+    "first_lat": pl.Float64(),
+    "first_lon": pl.Float64(),
+    "last_lat": pl.Float64(),
+    "last_lon": pl.Float64(),
+}
+
+#: One row per dropped run of displaced positions (``Segmentation.jumps``).
+JUMPS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    # The track the positions jumped away from (and came back to).
+    "track_id": pl.String(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "n_positions": pl.UInt32(),
+    # The first displaced position: where the track jumped to.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    # The track's position just before the jump (just after, for a run before its first).
+    "from_lat": pl.Float64(),
+    "from_lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+}
+
+#: One row per pair of tracks of one MMSI active at the same time far apart
+#: (``monitor.analyse.tracks.concurrent_tracks``).
+CONCURRENT_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "other_track_id": pl.String(),
+    # First and last moment at which the two were too far apart to be one ship.
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    # Both positions at the first such moment, and how far apart they were.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "other_lat": pl.Float64(),
+    "other_lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+    # Positions of either track that the other could not have reached.
+    "n_positions": pl.UInt32(),
+}
+
+
+#: Positions of the MMSIs with several tracks: mmsi, track_id, timestamp_utc, lat, lon.
+MULTI_TRACK_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "timestamp_utc": UTC_US,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+}
+
+
+class EventKind(StrEnum):
+    """The kinds of event: the values of the events table's ``kind``."""
+
+    SHARED_MMSI = "shared_mmsi"
+    POSITION_JUMP = "position_jump"
+    IDENTITY_CHANGE = "identity_change"
+    IMO_REUSE = "imo_reuse"
+    INVALID_MMSI = "invalid_mmsi"
+
+
+EVENT_KINDS: tuple[str, ...] = tuple(kind.value for kind in EventKind)
+
+#: One row per event (``events/events.parquet``, ``monitor events``, ``monitor export events``).
+#: The columns up to ``port_distance_km`` mean the same for every kind; the typed columns after
+#: them are shared by the kinds that need them (a kind leaves the others null), and ``details`` is
+#: a JSON object for the rest, so that a new kind (dark period, encounter, loitering) adds rows,
+#: not columns.
+EVENTS_SCHEMA: dict[str, pl.DataType] = {
+    # First 16 hex digits of the SHA-1 of kind, vessels, tracks, start and value: the same data
+    # gives the same id.
+    "event_id": pl.String(),
+    # shared_mmsi | position_jump | identity_change | imo_reuse | invalid_mmsi
+    "kind": pl.String(),
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    # The other vessel, for events about two (imo_reuse; encounters).
+    "other_mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    # Where the vessel was (shared_mmsi: one track; position_jump: where it jumped to).
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    # The nearest configured port within events.port_radius_km, and how far (0 inside it).
+    "port_id": pl.String(),
+    "port_distance_km": pl.Float64(),
+    # The other track, its position, and the distance between the two positions (shared_mmsi:
+    # the other transmitter; position_jump: the track's position before the jump).
+    "other_track_id": pl.String(),
+    "other_lat": pl.Float64(),
+    "other_lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+    "duration_h": pl.Float64(),
+    # Positions involved (position_jump: the displaced reports).
+    "n_positions": pl.UInt32(),
+    # A changed or shared identity field (vessel_name, imo, callsign, ship_type, mmsi) and its
+    # value before and after (imo_reuse: the IMO; invalid_mmsi: why).
+    "field": pl.String(),
+    "old_value": pl.String(),
+    "new_value": pl.String(),
+    "details": pl.String(),
+}
+
+#: The points of the thinned vessel tracks drawn on a report's map; ``track`` numbers the tracks
+#: (transmitters) of the window's positions, ``segment`` breaks at silences.
 
 #: Dark periods (``monitor.analyse.gaps``), one row per silence of a track, whatever its cause;
 #: ``monitor export gaps`` writes these columns.
@@ -249,6 +374,7 @@ LOITERING_SCHEMA: dict[str, pl.DataType] = {
 #: silences.
 MAP_TRACK_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),
+    "track": pl.UInt32(),
     "segment": pl.UInt32(),
     "timestamp_utc": UTC_US,
     "lat": pl.Float64(),
@@ -308,6 +434,40 @@ VESSELS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "ship_type": pl.UInt8(),
     "ais_class": pl.String(),
     "role": pl.String(),
+}
+#: Identity events the simulated fleet should raise (``truth/identity.csv``).
+IDENTITY_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),  # shared_mmsi | identity_change | imo_reuse | invalid_mmsi
+    "mmsi": pl.UInt32(),
+    "other_mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "detail": pl.String(),
+}
+#: Runs of displaced positions (``truth/bursts.csv``).
+BURSTS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    # Reports sent displaced, and how many of them were heard.
+    "n_reports": pl.UInt32(),
+    "n_heard": pl.UInt32(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "distance_km": pl.Float64(),
+    "kind": pl.String(),  # fault (shifted) | spoof (one point)
+}
+#: Coastal receiver outages (``truth/outages.csv``).
+OUTAGES_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "port_id": pl.String(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+}
+#: Steps of the receiver's logging clock (``truth/clock.csv``).
+CLOCK_TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "offset_s": pl.Int64(),
 }
 
 

@@ -15,10 +15,13 @@ PUBLIC = [
     "MonitorError",
     "detect_calls",
     "export_calls",
+    "export_events",
     "ingest_paths",
     "load_calls",
     "load_config",
+    "load_events",
     "run_demo",
+    "segment",
     "simulate",
     "write_report",
 ]

@@ -41,6 +41,7 @@ from monitor.pipeline.detect import detect_calls
 from monitor.report.exports import calls_text, export_calls
 from monitor.schema import CALLS_SCHEMA, CALLS_WITH_POSITION_SCHEMA, REPORT_CALLS_SCHEMA
 from monitor.store.calls import CALLS, TRANSITS, filter_calls, load_calls
+from monitor.store.events import load_events
 
 GEOJSON = {
     "type": "FeatureCollection",
@@ -247,14 +248,22 @@ def _feed() -> pl.DataFrame:
         .sail(SEA_EAST, 2),
         Track(412_000_002).fix(*SEA_EAST, 10).sail(IN_P, 1).stay(IN_P, 2).silence(8).stay(IN_P, 1),
         Track(538_000_003).fix(*SEA_WEST, 12).sail(SEA_EAST, 2, sog=12),
+        # Two ships on one MMSI at once, in P and in Q.
+        Track(SHARED_MMSI).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 6).sail(SEA_WEST, 2),
+        Track(SHARED_MMSI, T0 + timedelta(minutes=3)).stay(IN_Q, 7).sail(SEA_EAST, 2),
     ]
     return positions(*tracks).sort("timestamp_utc")
+
+
+#: Used by two ships at once in the feed.
+SHARED_MMSI = 273_555_444
 
 
 FEED = _feed()
 
 
-def _calls_after(parts: list[pl.DataFrame]) -> pl.DataFrame:
+def _detected_after(parts: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the calls and events after detecting once after each part is stored."""
     root = Path(tempfile.mkdtemp(prefix="calls-"))
     try:
         settings = make_settings(root)
@@ -262,12 +271,12 @@ def _calls_after(parts: list[pl.DataFrame]) -> pl.DataFrame:
         for i, part in enumerate(parts):
             write_store(settings.store.path, part, f"part{i}")
             detect_calls(settings)
-        return load_calls(settings.store.path)
+        return load_calls(settings.store.path), load_events(settings.store.path)
     finally:
         shutil.rmtree(root)
 
 
-ALL_AT_ONCE = _calls_after([FEED])
+ALL_AT_ONCE, ALL_EVENTS = _detected_after([FEED])
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -282,12 +291,18 @@ def test_detect_after_each_ingest_equals_one_detect(cuts: list[int], late: list[
     bounds = [0, *sorted(c for c in cuts if c < on_time.height), on_time.height]
     parts = [on_time.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
     parts[-1] = pl.concat([parts[-1], held])
-    assert _calls_after(parts).equals(ALL_AT_ONCE)
+    calls, events = _detected_after(parts)
+    assert calls.equals(ALL_AT_ONCE)
+    assert events.equals(ALL_EVENTS)
 
 
 def test_all_at_once_finds_the_expected_calls() -> None:
-    assert ALL_AT_ONCE.height == 6
-    assert ALL_AT_ONCE["call_id"].n_unique() == 6
+    assert ALL_AT_ONCE.height == 8
+    assert ALL_AT_ONCE["call_id"].n_unique() == 8
+    shared = ALL_AT_ONCE.filter(pl.col("mmsi") == SHARED_MMSI).sort("port_id")
+    assert shared["port_id"].to_list() == ["P", "Q"]
+    assert shared["track_id"].n_unique() == 2 and shared["shared_mmsi"].all()
+    assert ALL_EVENTS.filter(pl.col("kind") == "shared_mmsi")["mmsi"].to_list() == [SHARED_MMSI]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from simulate_fixtures import write_config
 
 from monitor.cli import main
 from monitor.pipeline.demo import run_demo
+from monitor.schema import EVENTS_SCHEMA
 from monitor.store.calls import load_calls
 
 
@@ -187,19 +188,25 @@ def test_vessel_story_shows_events_when_the_store_has_them(demo: tuple[Path, Pat
     mmsi = int(stored["mmsi"][0])
     events = demo[1] / "events" / "events.parquet"
     events.parent.mkdir(exist_ok=True)
-    pl.DataFrame(
-        {
-            "mmsi": [mmsi],
-            "timestamp_utc": [stored["arrival_utc"][0]],
-            "event": ["name_change"],
-            "detail": ["OLD -> NEW"],
-        },
-        schema_overrides={"mmsi": pl.UInt32()},
+    row = {
+        "event_id": "e1",
+        "kind": "identity_change",
+        "mmsi": mmsi,
+        "start_utc": stored["arrival_utc"][0],
+        "end_utc": stored["arrival_utc"][0],
+        "field": "vessel_name",
+        "old_value": "OLD",
+        "new_value": "NEW",
+    }
+    pl.DataFrame([row]).select(
+        pl.col(name).cast(dtype) if name in row else pl.lit(None, dtype).alias(name)
+        for name, dtype in EVENTS_SCHEMA.items()
     ).write_parquet(events)
     try:
         story = json.loads(run(demo, "vessel", str(mmsi), "--format", "json").output)
-        assert [e["event"] for e in story["events"]] == ["name_change"]
-        assert any(step["what"] == "name_change" for step in story["timeline"])
+        assert [e["kind"] for e in story["events"]] == ["identity_change"]
+        step = next(s for s in story["timeline"] if s["what"] == "Identity change")
+        assert step["detail"] == "vessel_name: OLD \u2192 NEW"
     finally:
         events.unlink()
 
@@ -309,7 +316,7 @@ def test_piped_output_has_no_line_wrapped_mid_sentence(demo: tuple[Path, Path]) 
     result = run(demo, "detect")
     assert result.exit_code == 0, result.output
     processed = next(line for line in result.output.splitlines() if line.startswith("Processed"))
-    assert processed.endswith("outliers dropped).")
+    assert processed.endswith("displaced positions dropped).")
     assert any(
         line.startswith("Calls: ") and line.endswith(".") for line in result.output.splitlines()
     )

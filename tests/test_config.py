@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,41 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 def test_implausible_exit_buffer_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"detect\.exit_buffer_m: .*less than or equal to 50000"):
         parse_config("[detect]\nexit_buffer_m = 1000000\n")
+
+
+def test_detect_max_speed_kn_of_older_configs_is_read_as_the_tracks_speed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = parse_config("[detect]\nmax_speed_kn = 35.0\n")
+    assert settings.tracks.max_speed_kn == 35.0
+    assert "move it to [tracks]" in caplog.text
+    same = parse_config("[detect]\nmax_speed_kn = 35.0\n[tracks]\nmax_speed_kn = 35.0\n")
+    assert same.tracks.max_speed_kn == 35.0
+
+
+def test_two_different_speed_limits_are_an_error_naming_both_keys() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config("[detect]\nmax_speed_kn = 35.0\n[tracks]\nmax_speed_kn = 40.0\n")
+    assert "detect.max_speed_kn and tracks.max_speed_kn differ" in str(info.value)
+    assert "remove detect.max_speed_kn" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[tracks]\nclock_slack_s = -1\n", "tracks.clock_slack_s"),
+        ("[tracks]\nmax_silence_h = 0\n", "tracks.max_silence_h"),
+        ("[tracks]\nmax_jump_reports = -3\n", "tracks.max_jump_reports"),
+        ("[tracks]\nmax_jump_hours = 3\n", "tracks.max_jump_hours"),
+        ("[events]\nshared_min_distance_km = 0\n", "events.shared_min_distance_km"),
+        ("[events]\nport_radius_km = -5\n", "events.port_radius_km"),
+    ],
+)
+def test_track_and_event_keys_are_checked(text: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"\n  {re.escape(key)}: "):
+        parse_config(text)
+
+
+def test_a_misspelt_tracks_key_gets_a_suggestion() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'max_jump_h'"):
+        parse_config("[tracks]\nmax_jump_hours = 3\n")

@@ -70,8 +70,12 @@ def test_simulate_command_writes_nmea_and_truth(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "NMEA lines" in " ".join(result.output.split())
     assert sorted(os.listdir(out / "truth")) == [
+        "bursts.csv",
         "calls.csv",
+        "clock.csv",
+        "identity.csv",
         "meetings.csv",
+        "outages.csv",
         "silences.csv",
         "transits.csv",
         "vessels.csv",

@@ -49,8 +49,8 @@ def test_departure_is_the_last_position_inside_not_in_the_exit_buffer() -> None:
     track.stay((0.05, 0.08), 3)
     track.fix(0.09, 0.08, 5)  # last fix inside P: departure
     track.fix(0.105, 0.08, 5)  # 550 m outside: within the exit buffer
-    track.fix(0.108, 0.08, 5)  # 900 m outside: still within it
-    track.fix(0.3, 0.08, 8)  # far out: the vessel has left
+    track.fix(0.108, 0.08, 5, minutes=60)  # 900 m outside: still within it
+    track.fix(0.3, 0.08, 8)  # 21 km out an hour later: the vessel has left
     calls = run(track).calls
     assert calls.height == 1
     call = calls.row(0, named=True)
@@ -63,7 +63,7 @@ def test_departure_is_the_last_position_inside_not_in_the_exit_buffer() -> None:
 
 def test_transit_ends_at_its_last_position_inside() -> None:
     track = Track(2).fix(-0.05, 0.08, 10)
-    for lon in (0.01, 0.04, 0.07, 0.095, 0.105, 0.3):
+    for lon in (0.01, 0.04, 0.07, 0.095, 0.105, 0.15):
         track.fix(lon, 0.08, 10)
     transits = run(track).transits
     assert transits.height == 1

@@ -119,6 +119,7 @@ def test_headline_numbers_and_map_payload(offline_files: dict[str, str]) -> None
         "in_port": 1,
         "arrivals_not_observed": 1,
         "tracked_vessels": 4,
+        "events": 0,
     }
     data = embedded_data(offline_files["index.html"])
     calls = {c["id"]: c for c in data["calls"]}  # type: ignore[attr-defined]

@@ -1,28 +1,23 @@
-"""Vessel tracks for analysis: positions sorted by vessel and time, outliers dropped, speeds.
+"""Positions for analysis: sorted by vessel and time, and their speeds.
 
 Pure functions on polars frames; every step works on all vessels at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from monitor.config import DetectSettings
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 
-#: Receiver logging times jitter by up to about a minute; an interval shorter than this is
-#: counted as this long when judging an implied speed, so jitter is not mistaken for an outlier.
-_MIN_OUTLIER_DT_S = 60.0
 
-
-def same_vessel(k: int) -> pl.Expr:
-    return pl.col("mmsi").shift(k) == pl.col("mmsi")
-
-
-def _neighbour(name: str, k: int) -> pl.Expr:
-    """Return column ``name`` ``k`` rows away (negative: ahead) when it is the same vessel."""
-    return pl.when(same_vessel(k)).then(pl.col(name).shift(k))
+def _neighbour(name: str, k: int, key: str) -> pl.Expr:
+    """Return column ``name`` ``k`` rows away (negative: ahead) when ``key`` is the same there."""
+    return pl.when(pl.col(key).shift(k) == pl.col(key)).then(pl.col(name).shift(k))
 
 
 def _distance_m(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
@@ -36,11 +31,58 @@ def _seconds(expr: pl.Expr) -> pl.Expr:
     return expr.dt.total_microseconds().cast(pl.Float64) / 1e6
 
 
-def sort_by_vessel_and_time(frame: pl.DataFrame) -> pl.DataFrame:
-    """Return ``frame`` sorted by mmsi, timestamp, lat, lon, whatever order it came in."""
+@dataclass(frozen=True)
+class SortedRows:
+    """A frame's rows in vessel and time order, before the frame itself is reordered.
+
+    Reordering every column is memory-bound (a cache miss per row and column), so callers that
+    also drop or regroup rows look at a few sorted columns first and gather once, with
+    :meth:`take`.
+    """
+
+    frame: pl.DataFrame
+    #: Row of ``frame`` at each sorted position.
+    order: npt.NDArray[np.int64]
+    #: Columns rebuilt in sorted order from the sort keys, which need no gather.
+    rebuilt: tuple[pl.Series, ...] = ()
+
+    def columns(self, names: Sequence[str]) -> pl.DataFrame:
+        """Return columns ``names`` (those of them in the frame) in sorted order: one gather."""
+        rebuilt = {s.name: s for s in self.rebuilt}
+        present = [name for name in names if name in self.frame.columns]
+        gathered = self.frame.select([n for n in present if n not in rebuilt])[self.order]
+        return gathered.with_columns(rebuilt[n] for n in present if n in rebuilt).select(present)
+
+    def take(
+        self,
+        positions: npt.NDArray[np.int64 | np.bool_] | None = None,
+        done: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
+        """Return the sorted frame, or only the rows at sorted ``positions`` (indices, in their
+        order, or a mask).
+
+        ``done`` holds columns the caller already has in sorted order (from :meth:`columns`):
+        with a mask, taking from them is a cheap filter.
+        """
+        ready = done if done is not None else pl.DataFrame(list(self.rebuilt))
+        if done is not None:
+            ready = ready.with_columns(s for s in self.rebuilt if s.name not in done.columns)
+        rest = self.frame.drop(ready.columns)
+        if positions is not None and positions.dtype == np.bool_:
+            ready = ready.filter(pl.Series(positions)) if ready.width else ready
+        elif positions is not None:
+            ready = ready[positions] if ready.width else ready
+        if rest.width:
+            rest = rest[self.order if positions is None else self.order[positions]]
+        together = ready if not rest.width else rest.hstack(ready) if ready.width else rest
+        return together.select(self.frame.columns)
+
+
+def sorted_rows(frame: pl.DataFrame) -> SortedRows:
+    """Return the order of ``frame``'s rows by mmsi, timestamp, lat, lon, whatever their order."""
     n = frame.height
     if n < 2:
-        return frame
+        return SortedRows(frame, np.arange(n, dtype=np.int64))
     # A filtered frame comes in many chunks, and a gather across chunks is several times slower.
     frame = frame.rechunk()
     micros = frame["timestamp_utc"].dt.epoch("us").to_numpy()
@@ -51,7 +93,8 @@ def sort_by_vessel_and_time(frame: pl.DataFrame) -> pl.DataFrame:
     time_bits = int(offset.max()).bit_length()
     vessel_bits = (len(vessels) - 1).bit_length()
     if row_bits + time_bits + vessel_bits > 64:
-        return frame.sort("mmsi", "timestamp_utc", "lat", "lon")
+        ordered = frame.sort("mmsi", "timestamp_utc", "lat", "lon")
+        return SortedRows(ordered, np.arange(n, dtype=np.int64))
     # Vessel rank, second and row number packed in one integer: sorting plain integers (SIMD in
     # numpy) is many times faster than an argsort or a multi-column sort, and the low bits of the
     # sorted keys are the permutation.
@@ -80,9 +123,8 @@ def sort_by_vessel_and_time(frame: pl.DataFrame) -> pl.DataFrame:
             .sort("__group", "timestamp_utc", "lat", "lon")["__row"]
             .to_numpy()
         )
-    # Gathering rows in a new order is memory-bound (a cache miss per row and column): rebuild
-    # mmsi, and the times when they are whole seconds (AIS tag blocks and CSV exports), from the
-    # sorted keys, and gather only the other columns.
+    # Rebuild mmsi, and the times when they are whole seconds (AIS tag blocks and CSV exports),
+    # from the sorted keys: only the other columns need a gather.
     sorted_mmsi = vessels[(key >> np.uint64(time_bits + row_bits)).astype(np.int64)]
     rebuilt = [pl.Series("mmsi", sorted_mmsi, dtype=frame.schema["mmsi"])]
     time_dtype = frame.schema["timestamp_utc"]
@@ -97,74 +139,28 @@ def sort_by_vessel_and_time(frame: pl.DataFrame) -> pl.DataFrame:
         sorted_s = ((key >> np.uint64(row_bits)) & time_mask).astype(np.int64) + seconds.min()
         stamps = pl.Series("timestamp_utc", sorted_s * 1_000_000, dtype=pl.Int64)
         rebuilt.append(stamps.cast(time_dtype))
-    rest: pl.DataFrame = frame.drop(s.name for s in rebuilt)[order]
-    return rest.with_columns(rebuilt).select(frame.columns)
+    return SortedRows(frame, order, tuple(rebuilt))
 
 
-def _outliers(frame: pl.DataFrame, max_speed_kn: float) -> np.ndarray:
-    """Return, per row of a sorted frame, whether the fix is too far from both its neighbours."""
-    n = frame.height
-    if n < 3:
-        return np.zeros(n, dtype=bool)
-    lat = frame["lat"].to_numpy()
-    lon = frame["lon"].to_numpy()
-    mmsi = frame["mmsi"].to_numpy()
-    t_s = frame["timestamp_utc"].dt.epoch("us").to_numpy() / 1e6
-    dlat = np.diff(lat)
-    step_lon = np.diff(lon)
-    reach_deg = np.maximum(np.diff(t_s), _MIN_OUTLIER_DT_S) * (
-        max_speed_kn * METRES_PER_NM / 3600.0 / METRES_PER_DEG
-    )
-    # Step i goes from row i to row i+1; comparing squares avoids a square root per step.
-    reach2 = reach_deg * reach_deg
-    # An upper bound of each step's length (cos(lat) <= 1, and wrapping the longitude difference
-    # only shortens it, give or take rounding) clears almost every step without a cosine; the few
-    # left are measured exactly.
-    bound = np.abs(step_lon)
-    bound += 1e-12
-    bound *= bound
-    bound += dlat * dlat
-    maybe = np.flatnonzero(bound > reach2)
-    fast = np.zeros(n - 1, dtype=bool)
-    if maybe.size:
-        dlon = (step_lon[maybe] + 180.0) % 360.0 - 180.0
-        dlon *= np.cos(np.radians(lat[1:][maybe]))
-        fast[maybe] = dlon * dlon + dlat[maybe] ** 2 > reach2[maybe]
-    fast &= mmsi[1:] == mmsi[:-1]
-    out = np.zeros(n, dtype=bool)
-    out[1:-1] = fast[:-1] & fast[1:]
-    return out
+def sort_by_vessel_and_time(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return ``frame`` sorted by mmsi, timestamp, lat, lon, whatever order it came in."""
+    return sorted_rows(frame).take()
 
 
-def prepare_positions(
-    positions: pl.LazyFrame | pl.DataFrame, settings: DetectSettings
-) -> tuple[pl.DataFrame, int]:
-    """Return positions sorted by vessel and time with outliers dropped, and the outlier count.
+def with_speeds(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return ``frame`` (sorted by track and time) with ``speed_kn`` in place of ``sog_kn``.
 
-    Columns: mmsi, timestamp_utc, lat, lon, speed_kn (SOG, or the speed implied by neighbouring
-    fixes when SOG is missing).
+    ``speed_kn`` is the SOG, or where it is missing the speed implied by the farthest of up to 3
+    neighbouring fixes of the same track on each side: noise of a few metres between close fixes
+    would otherwise read as speed. Rows belong to one track when their ``track`` column (else
+    their ``mmsi``) is equal.
     """
-    frame = sort_by_vessel_and_time(
-        positions.lazy()
-        .select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
-        .filter(
-            pl.col("lat").is_finite()
-            & pl.col("lon").is_finite()
-            & pl.col("mmsi").is_not_null()
-            & pl.col("timestamp_utc").is_not_null()
-        )
-        .collect()
-    )
-    outliers = _outliers(frame, settings.max_speed_kn)
-    kept = frame.filter(pl.Series(~outliers)) if outliers.any() else frame
-    n_outliers = frame.height - kept.height
-    if kept["sog_kn"].null_count() == 0:
-        return kept.rename({"sog_kn": "speed_kn"}), n_outliers
+    if frame["sog_kn"].null_count() == 0:
+        return frame.rename({"sog_kn": "speed_kn"})
+    key = "track" if "track" in frame.columns else "mmsi"
 
     def far(name: str, sign: int) -> pl.Expr:
-        # The farthest of up to 3 fixes on each side: noise of a few metres between close fixes
-        # would otherwise read as speed when SOG is missing.
-        return pl.coalesce(*(_neighbour(name, sign * k) for k in (3, 2, 1)), pl.col(name))
+        return pl.coalesce(*(_neighbour(name, sign * k, key) for k in (3, 2, 1)), pl.col(name))
 
     back_t, ahead_t = far("timestamp_utc", 1), far("timestamp_utc", -1)
     implied = (
@@ -173,5 +169,4 @@ def prepare_positions(
         / METRES_PER_NM
         * 3600.0
     )
-    kept = kept.with_columns(speed_kn=pl.coalesce(pl.col("sog_kn"), implied)).drop("sog_kn")
-    return kept, n_outliers
+    return frame.with_columns(speed_kn=pl.coalesce(pl.col("sog_kn"), implied)).drop("sog_kn")

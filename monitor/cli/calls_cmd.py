@@ -16,7 +16,7 @@ from monitor.cli.options import (
     resolve_settings,
     store_option,
 )
-from monitor.cli.output import Column, echo_listing, minute
+from monitor.cli.output import Column, echo_listing, minute, nothing_listed
 
 
 def _arrival(row: dict[str, Any]) -> str:
@@ -99,12 +99,10 @@ def calls_command(
         echo_listing(calls, columns, fmt)  # type: ignore[arg-type]
         return
     if calls.is_empty():
-        if all_calls.is_empty():
-            click.echo("No calls yet: run `monitor detect` after ingesting positions.")
-        elif watched:
+        if watched and all_calls.height:
             click.echo(f"None of the {all_calls.height:,} calls is of a watchlist vessel.")
         else:
-            click.echo(f"None of the {all_calls.height:,} calls matches.")
+            click.echo(nothing_listed(all_calls.height, "calls"))
         return
     rows = calls.with_columns(
         arrival=pl.struct("arrival_utc", "arrival_observed").map_elements(

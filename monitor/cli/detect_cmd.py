@@ -32,7 +32,7 @@ def detect(
     geofences: tuple[Path, ...],
     as_json: bool,
 ) -> None:
-    """Detect port calls in the store's positions (only vessels with new data are re-run)."""
+    """Detect tracks, port calls and events in the store (vessels with new data are re-run)."""
     from monitor.pipeline.detect import detect_calls
 
     settings = resolve_settings(ctx, config, store)
@@ -48,13 +48,19 @@ def detect(
     kind = "every vessel re-detected" if summary.full_run else "vessels with new data"
     console.print(
         f"Processed {summary.positions_processed:,} positions of {summary.vessels_processed:,} "
-        f"vessels ({kind}; {summary.outliers_dropped:,} outliers dropped)."
+        f"vessels ({kind}; {summary.positions_dropped:,} displaced positions dropped)."
     )
     console.print(
         f"Calls: {summary.calls_total:,} ({summary.calls_new:,} new, {summary.calls_open:,} in "
         f"port now); transits: {summary.transits_total:,}; visits under way: "
         f"{summary.visits_pending:,}."
     )
+    console.print(
+        f"Tracks: {summary.tracks_total:,} ({summary.mmsis_several_tracks:,} MMSIs with more than "
+        f"one, {summary.mmsis_shared:,} used by two ships at once)."
+    )
+    per_kind = ", ".join(f"{kind} {n:,}" for kind, n in summary.events_per_kind.items())
+    console.print(f"Events: {summary.events_total:,}" + (f" ({per_kind})." if per_kind else "."))
     ports = sorted(set(summary.calls_per_port) | set(summary.transits_per_port))
     if ports:
         table = Table("Port", "Calls", "Transits")

@@ -1,13 +1,14 @@
-"""``monitor export calls|transits|positions``: tables and tracks from the store as files.
+"""``monitor export calls|transits|positions|events``: tables and tracks from the store as files.
 
-The three commands take the same options (the period filters, ``--format``, ``--output``) and
-differ only in what they write, so each is made by :func:`_export_command` from its writer.
+The commands take the same options (the period filters, ``--format``, ``--output``) and differ
+only in what they write (and ``events`` in ``--kind``), so each is made by
+:func:`_export_command` from its writer.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -27,22 +28,36 @@ if TYPE_CHECKING:
     from monitor.config import Settings
     from monitor.pipeline.extract import Filters
 
-#: Writes what a command exports to the file, or returns it as text without one.
-Writer = Callable[["Settings", "Filters", str, "Path | None"], "str | None"]
+#: Writes what a command exports to the file, or returns it as text without one; the values of
+#: the command's extra options come as keyword arguments.
+Writer = Callable[..., "str | None"]
 
 
 @click.group("export")
 def export_group() -> None:
-    """Export calls, transits or positions from the store."""
+    """Export calls, transits, positions or events from the store."""
 
 
-def _export_command(name: str, fmt_option: Callable[[Any], Any], doc: str, write: Writer) -> None:
-    """Add ``monitor export NAME``, which writes the filtered store with ``write``."""
+def _export_command(
+    name: str,
+    fmt_option: Callable[[Any], Any],
+    doc: str,
+    write: Writer,
+    extra: Sequence[Callable[[Any], Any]] = (),
+) -> None:
+    """Add ``monitor export NAME``, which writes the filtered store with ``write``, given the
+    values of the ``extra`` options too."""
+
+    def extra_options(func: Any) -> Any:
+        for option in reversed(extra):
+            func = option(func)
+        return func
 
     @export_group.command(name, help=doc)
     @config_option
     @store_option
     @period_options
+    @extra_options
     @fmt_option
     @click.option(
         "--output",
@@ -54,6 +69,7 @@ def _export_command(name: str, fmt_option: Callable[[Any], Any], doc: str, write
     @click.pass_context
     def command(
         ctx: click.Context,
+        /,
         config: Path | None,
         store: Path | None,
         port_id: str | None,
@@ -62,9 +78,11 @@ def _export_command(name: str, fmt_option: Callable[[Any], Any], doc: str, write
         until: datetime | None,
         fmt: str,
         output: Path | None,
+        **options: Any,
     ) -> None:
         settings = resolve_settings(ctx, config, store)
-        text = write(settings, period_filters(settings, port_id, mmsi, since, until), fmt, output)
+        filters = period_filters(settings, port_id, mmsi, since, until)
+        text = write(settings, filters, fmt, output, **options)
         if text is not None:
             if sys.stdout.isatty():
                 # For a person reading it; a program reading the pipe gets the text as stored.
@@ -109,6 +127,25 @@ def _positions(settings: Settings, filters: Filters, fmt: str, output: Path | No
     return export_tracks(positions, cast(TrackFormat, fmt), output)
 
 
+def _events(
+    settings: Settings, filters: Filters, fmt: str, output: Path | None, kind: str | None
+) -> str | None:
+    from monitor.cli.events_cmd import check_kind
+    from monitor.report.exports import EventFormat, export_events
+    from monitor.store.events import filter_events, load_events
+
+    check_kind(kind)
+    events = filter_events(
+        load_events(settings.store.path),
+        kind=kind,
+        since=filters.since,
+        until=filters.until,
+        port_id=filters.port_id,
+        mmsi=filters.mmsi,
+    )
+    return export_events(events, cast(EventFormat, fmt), output)
+
+
 def _library_format(help_text: str) -> Callable[[Any], Any]:
     # The library checks the name: its list of formats is not imported for --help.
     return click.option(
@@ -144,6 +181,24 @@ _export_command(
     "Export positions: one vessel's track (--mmsi) or a period's (--since/--until).\n\n"
     "--port keeps the positions during calls at that port (arrival to departure).",
     _positions,
+)
+
+_export_command(
+    "events",
+    _library_format("Output format: csv, parquet or geojson."),
+    "Export the detected events (the columns of the events table).\n\n"
+    "--port keeps the events near that port, --mmsi those of that vessel (as the vessel or the "
+    "other vessel), --since/--until those under way in the period.",
+    _events,
+    extra=[
+        click.option(
+            "--kind",
+            default=None,
+            metavar="KIND",
+            help="Only events of this kind (shared_mmsi, position_jump, identity_change, "
+            "imo_reuse, invalid_mmsi).",
+        )
+    ],
 )
 
 COMMANDS: list[click.Command] = [export_group]

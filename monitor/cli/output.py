@@ -251,6 +251,13 @@ def echo_listing(
         click.echo(note)
 
 
+def nothing_listed(stored: int, noun: str) -> str:
+    """Return what a listing prints when no row is left: none detected yet, or none matches."""
+    if not stored:
+        return f"No {noun} yet: run `monitor detect` after ingesting positions."
+    return f"None of the {stored:,} {noun} matches."
+
+
 #: Exit status of a command given an id (port, MMSI, vessel name) that the data does not hold,
 #: as for any other bad argument.
 USAGE_EXIT = 2

@@ -32,7 +32,8 @@ from monitor.cli.output import make_console
     show_default=True,
     metavar="NAME",
     help="default: realistic noise; clean: no noise or dark vessels; noisy: more feed damage; "
-    "dark: many silences; busy: more traffic and faster reports.",
+    "dark: many silences; busy: more traffic and faster reports; hard: shared MMSIs, displaced "
+    "bursts, satellite-only reception at sea, receiver outages, clock steps.",
 )
 @click.option(
     "--output",

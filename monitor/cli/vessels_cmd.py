@@ -158,7 +158,7 @@ def timeline(story: VesselStory) -> pl.DataFrame:
             }
         )
     if story.events is not None:
-        rows.extend(_event_rows(story.events))
+        rows.extend(_event_rows(story.events, story.vessel["mmsi"]))
     frame = pl.DataFrame(
         rows,
         schema={
@@ -171,23 +171,20 @@ def timeline(story: VesselStory) -> pl.DataFrame:
     return frame.sort("time_utc", maintain_order=True)
 
 
-def _event_rows(events: pl.DataFrame) -> list[dict[str, Any]]:
-    import polars as pl
+def _event_rows(events: pl.DataFrame, mmsi: int) -> list[dict[str, Any]]:
+    from monitor.report.fmt import EVENT_TITLES, event_summary
 
-    times = [n for n, t in events.schema.items() if isinstance(t, pl.Datetime)]
-    kind = next((n for n in ("event", "kind", "type") if n in events.columns), None)
-    if not times or kind is None:
-        return []
-    rest = [n for n in events.columns if n not in (kind, times[0], "mmsi")]
     out = []
     for event in events.iter_rows(named=True):
-        parts = [f"{n} {iso_utc(event[n])}" for n in rest if event[n] is not None]
+        if event["mmsi"] != mmsi and event["other_mmsi"] == mmsi:
+            # Told from this vessel's side: the other vessel is the event's MMSI.
+            event = {**event, "mmsi": mmsi, "other_mmsi": event["mmsi"]}
         out.append(
             {
-                "time_utc": event[times[0]],
-                "what": str(event[kind]),
-                "port_id": event.get("port_id"),
-                "detail": ", ".join(parts),
+                "time_utc": event["start_utc"],
+                "what": EVENT_TITLES.get(event["kind"], event["kind"]),
+                "port_id": event["port_id"],
+                "detail": event_summary(event),
             }
         )
     return out
@@ -225,8 +222,9 @@ def vessel_command(
     match, they are listed and the MMSI picks one. CSV prints the timeline (time_utc, what,
     port_id, detail); JSON the vessel, its identity changes, calls, events and timeline.
     """
-    from monitor.pipeline.lookup import load_events, vessel_story
+    from monitor.pipeline.lookup import vessel_story
     from monitor.store.calls import load_calls
+    from monitor.store.events import load_events
 
     settings = resolve_settings(ctx, config, store)
     with unknown_id_errors():

@@ -1,4 +1,5 @@
-"""The detection job: port calls of every vessel with new positions, written into the store.
+"""The detection job: tracks, port calls and events of the vessels with new positions, written
+into the store.
 
 Detection is incremental by vessel. A checkpoint keeps, per vessel, the number of stored positions
 and their first and last time; a run re-detects, over its whole stored history, every vessel whose
@@ -8,7 +9,9 @@ result of one run over all the data, whatever the order and the split of the ing
 geofences or detection thresholds re-runs every vessel.
 
 Identity (name, IMO, call sign, ship type, destination, draughts) is joined from the static
-reports on every run, since a static report can arrive after the positions of a call.
+reports on every run, since a static report can arrive after the positions of a call. Events
+are found on every run from the stored tracks and all static reports, and replace the store's
+events table.
 """
 
 from __future__ import annotations
@@ -23,20 +26,24 @@ from typing import Any
 import polars as pl
 import shapely
 
+from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
 from monitor.analyse.geofences import Zone, load_zones
+from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis
 from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.portcalls.identity import enrich
+from monitor.analyse.tracks import concurrent_tracks
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
 from monitor.schema import CALLS_CHECKPOINT_SCHEMA, conform
 from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
+from monitor.store.events import save_events
 from monitor.store.locks import ANALYSIS_WAIT_S
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 2
+DETECTOR_VERSION = 3
 
 
 @dataclass
@@ -45,7 +52,8 @@ class DetectSummary:
 
     vessels_processed: int = 0
     positions_processed: int = 0
-    outliers_dropped: int = 0
+    #: Positions dropped as displaced: runs that jumped away from their track and came back.
+    positions_dropped: int = 0
     calls_total: int = 0
     calls_new: int = 0
     calls_open: int = 0
@@ -58,6 +66,15 @@ class DetectSummary:
     calls_per_port: dict[str, int] = field(default_factory=dict)
     #: Transits per port id, all stored transits.
     transits_per_port: dict[str, int] = field(default_factory=dict)
+    #: Tracks of all vessels (one per transmitter; an MMSI used by two ships has two).
+    tracks_total: int = 0
+    #: MMSIs with more than one track.
+    mmsis_several_tracks: int = 0
+    #: MMSIs with two tracks far apart at the same time (a shared_mmsi event).
+    mmsis_shared: int = 0
+    events_total: int = 0
+    #: Events per kind, all stored events.
+    events_per_kind: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as plain JSON-ready values."""
@@ -67,6 +84,8 @@ class DetectSummary:
 def _fingerprint(zones: list[Zone], settings: Settings) -> str:
     digest = hashlib.sha256()
     digest.update(f"v{DETECTOR_VERSION}|{settings.detect.model_dump_json()}".encode())
+    digest.update(settings.tracks.model_dump_json().encode())
+    digest.update(settings.events.model_dump_json().encode())
     for zone in zones:
         digest.update(f"|{zone.id}|{zone.name}|{zone.kind}|{zone.port_id}|".encode())
         digest.update(shapely.to_wkb(zone.geometry))
@@ -129,21 +148,37 @@ def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> Detec
     positions = store.scan_positions(files)
     if not full:
         positions = positions.filter(pl.col("mmsi").is_in(changed.implode()))
-    found = portcalls.detect_all(positions, zones, settings.detect)
+    found = portcalls.detect_all(positions, zones, settings.detect, settings.tracks)
+    concurrent = concurrent_tracks(
+        found.multi_track, settings.tracks, settings.events.shared_min_distance_km
+    )
     detected = Detected(
         raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),
         transits=pl.concat([kept.transits, found.transits]).sort("mmsi", "arrival_utc"),
         pending=pl.concat([kept.pending, found.pending]).sort("mmsi", "arrival_utc"),
+        tracks=pl.concat([kept.tracks, found.tracks]).sort("mmsi", "first_utc", "track_id"),
+        jumps=pl.concat([kept.jumps, found.jumps]).sort("mmsi", "start_utc"),
+        concurrent=pl.concat([kept.concurrent, concurrent]).sort("mmsi", "start_utc", "track_id"),
     )
-    calls = enrich(detected.raw_calls, store.scan_statics().collect())
+    statics = store.scan_statics().collect()
+    several = detected.tracks.filter(pl.len().over("mmsi") > 1)["mmsi"].unique()
+    shared = detected.concurrent["mmsi"].unique()
+    calls = enrich(
+        detected.raw_calls,
+        statics,
+        several_tracks=several.to_list(),
+        shared=shared.to_list(),
+    )
+    events = _find_events(store, files, detected, statics, checkpoint, zones, settings)
     save_detection(store_path, detected, calls, checkpoint, fingerprint)
+    save_events(store_path, events)
 
     old_ids = set(old_calls["call_id"].to_list())
     transits = detected.transits
     summary = DetectSummary(
         vessels_processed=changed.len(),
         positions_processed=found.n_positions,
-        outliers_dropped=found.n_outliers,
+        positions_dropped=found.n_dropped,
         calls_total=calls.height,
         calls_new=sum(1 for cid in calls["call_id"].to_list() if cid not in old_ids),
         calls_open=calls.filter(pl.col("status") == "in_port").height,
@@ -152,6 +187,64 @@ def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> Detec
         full_run=full,
         calls_per_port=dict(sorted(Counter(calls["port_id"].to_list()).items())),
         transits_per_port=dict(sorted(Counter(transits["port_id"].to_list()).items())),
+        tracks_total=detected.tracks.height,
+        mmsis_several_tracks=several.len(),
+        mmsis_shared=shared.len(),
+        events_total=events.height,
+        events_per_kind=dict(sorted(Counter(events["kind"].to_list()).items())),
     )
     log.info("detect: %s", summary.to_dict())
     return summary
+
+
+def _find_events(
+    store: Store,
+    files: list[Path],
+    detected: Detected,
+    statics: pl.DataFrame,
+    checkpoint: pl.DataFrame,
+    zones: list[Zone],
+    settings: Settings,
+) -> pl.DataFrame:
+    """Return the events of the whole store: from the tracks, then from the static reports."""
+    changes = identity_changes(statics)
+    reuse = imo_reuse(statics)
+    seen = (
+        pl.concat(
+            [
+                checkpoint.select("mmsi", "first_utc", "last_utc"),
+                statics.group_by("mmsi").agg(
+                    first_utc=pl.col("timestamp_utc").min(), last_utc=pl.col("timestamp_utc").max()
+                ),
+            ]
+        )
+        .group_by("mmsi")
+        .agg(pl.col("first_utc").min(), pl.col("last_utc").max())
+    )
+    invalid = invalid_mmsis(seen)
+    # Identity events are placed where their vessels were at the time.
+    wanted = pl.concat([changes["mmsi"], reuse["mmsi"], reuse["other_mmsi"], invalid["mmsi"]])
+    positions = (
+        store.scan_positions(files)
+        .filter(
+            pl.col("mmsi").is_in(wanted.unique().implode())
+            & pl.col("lat").is_finite()
+            & pl.col("lon").is_finite()
+        )
+        .select("mmsi", "timestamp_utc", "lat", "lon")
+        .collect()
+    )
+    parts = [
+        shared_mmsi_events(detected.concurrent, statics),
+        position_jump_events(detected.jumps),
+        changes,
+        reuse,
+        invalid,
+    ]
+    return events_table(
+        parts,
+        positions=positions,
+        tracks=detected.tracks,
+        zones=zones,
+        port_radius_km=settings.events.port_radius_km,
+    )

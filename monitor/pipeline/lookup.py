@@ -13,6 +13,7 @@ import polars as pl
 
 from monitor.analyse.fleet import identity_changes, search_vessels, vessel_table
 from monitor.errors import UnknownIdError
+from monitor.store.events import filter_events
 from monitor.store.parquet import Store
 
 
@@ -144,7 +145,8 @@ def vessel_story(
     calls: pl.DataFrame,
     events: pl.DataFrame | None = None,
 ) -> VesselStory:
-    """Return the story of the vessel ``key`` names (MMSI or name): identity, calls, events."""
+    """Return the story of the vessel ``key`` names (MMSI or name): identity, calls, events
+    (:data:`monitor.schema.EVENTS_SCHEMA`; those of the vessel as the other vessel too)."""
     vessels = load_vessels(store_path, calls)
     mmsi = find_vessel(vessels, key)
     store = Store(Path(store_path))
@@ -153,18 +155,5 @@ def vessel_story(
         vessel=vessels.filter(pl.col("mmsi") == mmsi).row(0, named=True),
         identity=identity_changes(statics),
         calls=calls.filter(pl.col("mmsi") == mmsi).sort("arrival_utc"),
-        events=None if events is None else events.filter(pl.col("mmsi") == mmsi),
+        events=None if events is None else filter_events(events, mmsi=mmsi),
     )
-
-
-#: Where a store keeps its events table (track splits, identity events), when it has one.
-EVENTS_FILES = ("events/events.parquet", "events.parquet")
-
-
-def load_events(store_path: Path | str) -> pl.DataFrame | None:
-    """Return the store's events table (any columns, one row per event), None without one."""
-    for name in EVENTS_FILES:
-        path = Path(store_path) / name
-        if path.is_file():
-            return pl.read_parquet(path)
-    return None

@@ -20,11 +20,11 @@ from branca.element import Element
 
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.detect import prepare_positions
-from monitor.config import DetectSettings, Settings
+from monitor.config import Settings, TrackSettings
 from monitor.core.times import iso_utc
 from monitor.errors import ConfigError, ReportError
 from monitor.report import coastline, data, fmt, mapview, tables
-from monitor.report.exports import TextFormat, calls_text
+from monitor.report.exports import TextFormat, calls_text, events_csv
 from monitor.report.index import update_index
 from monitor.report.offline import (
     asset_text,
@@ -40,8 +40,9 @@ from monitor.report.window import (
     oldest_message_time,
     report_window,
 )
-from monitor.schema import REPORT_CALLS_SCHEMA
+from monitor.schema import EVENTS_SCHEMA, REPORT_CALLS_SCHEMA, empty_frame
 from monitor.store.calls import load_calls
+from monitor.store.events import load_events
 from monitor.store.locks import writer_lock
 from monitor.store.parquet import Store
 
@@ -75,7 +76,10 @@ class ReportInputs:
     title: str = "Port activity"
     max_gap_h: float = 4.0
     move_speed_kn: float = 0.5
-    max_speed_kn: float = 50.0
+    #: How positions are split into tracks (each is drawn on its own; displaced runs are not).
+    tracks: TrackSettings = field(default_factory=TrackSettings)
+    #: The detected events (EVENTS_SCHEMA); those of the period get a layer and a table.
+    events: pl.DataFrame = field(default_factory=lambda: empty_frame(EVENTS_SCHEMA))
     #: Newest message time in the store; None takes the newest of ``positions``.
     data_end: datetime | None = None
     #: Oldest message time in the store (where the data begins); None takes the oldest of
@@ -135,11 +139,10 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     """Return the files of a report (``index.html``, calls as CSV/GeoJSON/KML, summary numbers)."""
     since, until = inputs.since, inputs.until
     positions = inputs.positions.filter(pl.col("timestamp_utc").is_between(since, until))
-    # The detector's outlier rule: a lone fix implying more than max_speed_kn from both
-    # neighbours is a bad position, and on the map it would be a long spike.
-    positions, n_outliers = prepare_positions(
-        positions, DetectSettings(max_speed_kn=inputs.max_speed_kn)
-    )
+    # The detector's tracks: two ships on one MMSI are drawn apart, and displaced runs (bad
+    # fixes, spoofing) would be long spikes on the map.
+    positions, segmentation = prepare_positions(positions, inputs.tracks)
+    n_outliers = segmentation.n_dropped
     positions = positions.rename({"speed_kn": "sog_kn"})
     data_end, data_start = inputs.data_end, inputs.data_start
     if data_end is None and inputs.positions.height:
@@ -150,6 +153,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
     identity = data.latest_identity(inputs.statics)
+    events = data.events_in_window(inputs.events, identity, since, until)
 
     n_vessels = positions["mmsi"].n_unique() if positions.height else 0
     tracks = thin_tracks(
@@ -172,6 +176,8 @@ def build_report(inputs: ReportInputs) -> ReportContent:
             "max_gap_h": inputs.max_gap_h,
             "categories": data.CATEGORY_COLOURS,
             "zone_colours": data.ZONE_COLOURS,
+            "event_colours": data.EVENT_COLOURS,
+            "event_titles": fmt.EVENT_TITLES,
             "land_attribution": coastline.ATTRIBUTION,
         },
         "land": _land(inputs, tracks) if inputs.offline else None,
@@ -179,12 +185,13 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         "labels": mapview.labels_payload(inputs.zones, names, calls_per_port),
         "tracks": mapview.tracks_payload(tracks, identity, since),
         "calls": mapview.calls_payload(calls, names),
+        "events": mapview.events_payload(events, names),
     }
     tiles = None if inputs.offline else inputs.tiles
     fmap, data_element = mapview.build_map(
         payload, tiles=tiles, center=_centre(inputs.zones, positions)
     )
-    numbers = tables.headline_numbers(calls, n_vessels)
+    numbers = {**tables.headline_numbers(calls, n_vessels), "events": events.height}
     summary = data.port_summary(calls, names)
     per_day = data.arrivals_per_day(calls, names, since, until)
     chart = tables.arrivals_chart_html(per_day)
@@ -193,6 +200,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         [
             ("Port calls in the period", calls_table),
             ("Per port", tables.summary_table_html(summary)),
+            ("Events in the period", tables.events_table_html(events, names)),
             ("Arrivals per day", chart or '<p class="mr-empty">No arrivals.</p>'),
             ("Data files", tables.files_html(FILES)),
         ]
@@ -207,6 +215,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
                 )
                 for ext in CALL_FILES
             },
+            "events.csv": events_csv(events),
         },
         numbers=numbers,
     )
@@ -359,6 +368,7 @@ def write_report(
     statics = store.scan_statics().select("mmsi", "timestamp_utc", "vessel_name", "ship_type")
     inputs = ReportInputs(
         calls=load_calls(settings.store.path),
+        events=load_events(settings.store.path),
         positions=positions,
         statics=statics.collect(),
         zones=load_zones(settings),
@@ -367,7 +377,7 @@ def write_report(
         title=settings.name,
         max_gap_h=settings.detect.max_gap_h,
         move_speed_kn=settings.detect.move_speed_kn,
-        max_speed_kn=settings.detect.max_speed_kn,
+        tracks=settings.tracks,
         data_end=data_end,
         data_start=data_start,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,

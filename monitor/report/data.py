@@ -105,6 +105,28 @@ def calls_in_window(
     ).sort("arrival_utc", "call_id")
 
 
+#: Marker colours of the events on the map, by kind.
+EVENT_COLOURS: dict[str, str] = {
+    "shared_mmsi": "#d81b60",
+    "position_jump": "#8e24aa",
+    "identity_change": "#f9a825",
+    "imo_reuse": "#6d4c41",
+    "invalid_mmsi": "#546e7a",
+}
+
+
+def events_in_window(
+    events: pl.DataFrame, identity: pl.DataFrame, since: datetime, until: datetime
+) -> pl.DataFrame:
+    """Return the events that overlap [since, until], sorted by start, with ``vessel_name``."""
+    end = pl.coalesce("end_utc", "start_utc")
+    inside = events.filter((pl.col("start_utc") <= until) & (end >= since))
+    names = identity.select("mmsi", "vessel_name") if identity.height else None
+    if names is None:
+        return inside.with_columns(vessel_name=pl.lit(None, pl.String)).sort("start_utc")
+    return inside.join(names, on="mmsi", how="left").sort("start_utc", "kind", "event_id")
+
+
 def latest_identity(statics: pl.DataFrame) -> pl.DataFrame:
     """Return one row per MMSI: newest non-null vessel_name, ship category and IMO."""
     if statics.is_empty():

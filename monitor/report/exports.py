@@ -1,4 +1,5 @@
-"""Port calls as files: CSV, GeoJSON, KML and Parquet, for ``monitor export calls`` and reports.
+"""Port calls and events as files: CSV, GeoJSON, KML and Parquet, for ``monitor export`` and
+reports.
 
 The one writer of calls: a report's ``calls.csv``, ``calls.geojson`` and ``calls.kml`` and the
 command's output come from the same functions. Times in CSV and GeoJSON are ISO 8601 UTC
@@ -14,10 +15,10 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import polars as pl
 
@@ -27,12 +28,14 @@ from monitor.core.times import ISO_UTC_FORMAT, iso_utc
 from monitor.errors import ConfigError
 from monitor.report.data import port_names
 from monitor.report.fmt import call_fields, vessel_title
-from monitor.schema import CALLS_SCHEMA, conform
+from monitor.schema import CALLS_SCHEMA, EVENTS_SCHEMA, conform
 from monitor.store.table import atomic_write_parquet
 
 ExportFormat = Literal["csv", "parquet", "geojson", "kml"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
 TextFormat = Literal["csv", "geojson", "kml"]
+EventFormat = Literal["csv", "parquet", "geojson"]
+EVENT_FORMATS: tuple[EventFormat, ...] = get_args(EventFormat)
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 # XML 1.0 forbids most control characters; AIS names decoded from 6-bit text can carry them.
@@ -51,6 +54,25 @@ def _jsonable(value: object) -> object:
     return iso_utc(value) if isinstance(value, datetime) else value
 
 
+def _points_geojson(frame: pl.DataFrame, properties: list[str], id_column: str) -> str:
+    """Return rows as a GeoJSON FeatureCollection of points at ``lat``/``lon`` (null geometry
+    without them, as RFC 7946 allows), with ``properties`` and ``id_column`` as the id."""
+    lat = frame["lat"].to_list() if "lat" in frame.columns else [None] * frame.height
+    lon = frame["lon"].to_list() if "lon" in frame.columns else [None] * frame.height
+    features = [
+        {
+            "type": "Feature",
+            "id": row[id_column],
+            "geometry": (
+                None if y is None or x is None else {"type": "Point", "coordinates": [x, y]}
+            ),
+            "properties": {name: _jsonable(value) for name, value in row.items()},
+        }
+        for row, y, x in zip(frame.select(properties).iter_rows(named=True), lat, lon, strict=True)
+    ]
+    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+
+
 def calls_geojson(calls: pl.DataFrame, schema: dict[str, pl.DataType] = CALLS_SCHEMA) -> str:
     """Return the calls as a GeoJSON FeatureCollection of points at each call's mean position.
 
@@ -58,20 +80,7 @@ def calls_geojson(calls: pl.DataFrame, schema: dict[str, pl.DataType] = CALLS_SC
     valid fix) gets a null geometry, as RFC 7946 allows.
     """
     properties = [name for name in schema if name not in _POSITION]
-    lat = calls["lat"].to_list() if "lat" in calls.columns else [None] * calls.height
-    lon = calls["lon"].to_list() if "lon" in calls.columns else [None] * calls.height
-    features = [
-        {
-            "type": "Feature",
-            "id": row["call_id"],
-            "geometry": (
-                None if y is None or x is None else {"type": "Point", "coordinates": [x, y]}
-            ),
-            "properties": {name: _jsonable(value) for name, value in row.items()},
-        }
-        for row, y, x in zip(calls.select(properties).iter_rows(named=True), lat, lon, strict=True)
-    ]
-    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+    return _points_geojson(calls, properties, "call_id")
 
 
 def _clean(text: str) -> str:
@@ -158,15 +167,63 @@ def export_calls(
 
     Files are written atomically. Parquet has exactly the columns and types of ``schema``.
     """
-    if fmt not in EXPORT_FORMATS:
-        raise ConfigError(f"format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+    return _deliver(
+        calls,
+        fmt,
+        output,
+        EXPORT_FORMATS,
+        schema,
+        lambda: calls_text(calls, cast(TextFormat, fmt), schema=schema, title=title, names=names),
+    )
+
+
+def _deliver(
+    frame: pl.DataFrame,
+    fmt: str,
+    output: Path | None,
+    formats: Sequence[str],
+    schema: dict[str, pl.DataType],
+    text: Callable[[], str],
+) -> str | None:
+    """Write ``frame`` as Parquet of ``schema``, or ``text()`` in another of ``formats``, to
+    ``output`` (atomically); return the text instead when ``output`` is None."""
+    if fmt not in formats:
+        raise ConfigError(f"format {fmt!r}: use one of {', '.join(formats)}")
     if fmt == "parquet":
         if output is None:
             raise ConfigError("--format parquet needs --output FILE (Parquet is not text)")
-        atomic_write_parquet(conform(calls, schema), output)
+        atomic_write_parquet(conform(frame, schema), output)
         return None
-    text = calls_text(calls, fmt, schema=schema, title=title, names=names)
+    content = text()
     if output is None:
-        return text
-    atomic_write_text(output, text)
+        return content
+    atomic_write_text(output, content)
     return None
+
+
+def events_csv(events: pl.DataFrame) -> str:
+    """Return events as CSV text: EVENTS_SCHEMA columns in order, ISO 8601 UTC times, safe to
+    open in a spreadsheet (text cells that would run as formulas start with ``'``)."""
+    return csv_text(events.select(list(EVENTS_SCHEMA)), datetime_format=ISO_UTC_FORMAT)
+
+
+def events_geojson(events: pl.DataFrame) -> str:
+    """Return events as a GeoJSON FeatureCollection of points where each happened (the vessel's
+    position; a position_jump's where it jumped to), every other column a property."""
+    properties = [name for name in EVENTS_SCHEMA if name not in _POSITION]
+    return _points_geojson(events, properties, "event_id")
+
+
+def export_events(events: pl.DataFrame, fmt: EventFormat, output: Path | None = None) -> str | None:
+    """Write ``events`` to ``output`` in ``fmt``; return the text instead when ``output`` is None.
+
+    Files are written atomically. Parquet has exactly the columns and types of EVENTS_SCHEMA.
+    """
+    return _deliver(
+        events,
+        fmt,
+        output,
+        EVENT_FORMATS,
+        EVENTS_SCHEMA,
+        lambda: events_csv(events) if fmt == "csv" else events_geojson(events),
+    )

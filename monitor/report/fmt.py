@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -67,8 +68,11 @@ def call_fields(row: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[
         if row.get("prev_departure_utc") is not None:
             previous += f", left {when(row['prev_departure_utc'])}"
     confidence = row.get("confidence")
+    mmsi = str(row["mmsi"])
+    if row.get("shared_mmsi"):
+        mmsi += " (shared: in two places at once, the call may be either ship's)"
     return [
-        ("MMSI", str(row["mmsi"])),
+        ("MMSI", mmsi),
         ("IMO", text(row.get("imo"))),
         ("Flag", text(row.get("flag"))),
         ("Type", text(row.get("ship_type"))),
@@ -82,4 +86,69 @@ def call_fields(row: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[
             draught_change(row.get("arrival_draught_m"), row.get("departure_draught_m")),
         ),
         ("Previous port", previous),
+    ]
+
+
+#: How each kind of event is called on screen.
+EVENT_TITLES: dict[str, str] = {
+    "shared_mmsi": "Shared MMSI",
+    "position_jump": "Position jump",
+    "identity_change": "Identity change",
+    "imo_reuse": "IMO reuse",
+    "invalid_mmsi": "Invalid MMSI",
+}
+
+
+def _names(details: object) -> list[str]:
+    try:
+        parsed = json.loads(details) if isinstance(details, str) else {}
+    except ValueError:
+        return []
+    names = parsed.get("names") if isinstance(parsed, dict) else None
+    if isinstance(names, dict):
+        return [str(n) for values in names.values() for n in values]
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
+def event_summary(row: Mapping[str, Any]) -> str:
+    """Return one line saying what an event is about (plain text)."""
+    kind = row.get("kind")
+    distance = row.get("distance_km")
+    far = f"{distance:.0f} km" if isinstance(distance, float) else DASH
+    if kind == "shared_mmsi":
+        names = _names(row.get("details"))
+        line = f"two transmitters {far} apart"
+        return line + (f"; names reported: {' / '.join(names)}" if names else "")
+    if kind == "position_jump":
+        n = row.get("n_positions") or 0
+        if n == 1:
+            return f"1 report {far} away"
+        return f"{n} reports {far} away for {hours(row.get('duration_h'))}"
+    if kind == "identity_change":
+        return (
+            f"{row.get('field')}: {text(row.get('old_value'))} \u2192 {text(row.get('new_value'))}"
+        )
+    if kind == "imo_reuse":
+        return f"IMO {row.get('new_value')} also broadcast by MMSI {row.get('other_mmsi')}"
+    if kind == "invalid_mmsi":
+        return text(row.get("new_value"))
+    return text(row.get("details"))
+
+
+def event_fields(row: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Return the (label, value) lines of an event's popup."""
+    port = row.get("port_id")
+    near = DASH
+    if port:
+        near = f"{names.get(port, port)}, {row.get('port_distance_km') or 0.0:.1f} km"
+    return [
+        ("Event", EVENT_TITLES.get(str(row.get("kind")), text(row.get("kind")))),
+        ("MMSI", str(row["mmsi"])),
+        ("Track", text(row.get("track_id"))),
+        ("Other MMSI", text(row.get("other_mmsi"))),
+        ("Other track", text(row.get("other_track_id"))),
+        ("Start", when(row.get("start_utc"))),
+        ("End", when(row.get("end_utc"))),
+        ("Near port", near),
+        ("What", event_summary(row)),
     ]

@@ -38,6 +38,7 @@ LAYERS: dict[str, str] = {
     "labels": "Port names",
     "tracks": "Vessel tracks",
     "calls": "Port calls",
+    "events": "Events",
     "inport": "In port at end of period",
     "playback": "Playback positions",
 }
@@ -150,9 +151,9 @@ def labels_payload(
 def tracks_payload(
     tracks: pl.DataFrame, identity: pl.DataFrame, since: datetime
 ) -> list[dict[str, Any]]:
-    """Return per vessel: mmsi ``m``, name ``n``, category ``c``, points ``p`` as
-    [lat, lon, seconds since ``since``] and ``s``, the indexes where a segment after a silence
-    starts."""
+    """Return per track: mmsi ``m``, name ``n``, category ``c``, points ``p`` as
+    [lat, lon, seconds since ``since``], ``s``, the indexes where a segment after a silence
+    starts, and ``t``, which of its MMSI's tracks it is when there are several (else empty)."""
     if tracks.is_empty():
         return []
     frame = (
@@ -164,19 +165,24 @@ def tracks_payload(
             category=pl.col("category").fill_null("Unknown"),
             vessel_name=pl.col("vessel_name").fill_null(""),
         )
-        .sort("mmsi", "timestamp_utc")
+        .sort("mmsi", "track", "timestamp_utc")
     )
     frame = frame.with_columns(
-        idx=pl.int_range(pl.len()).over("mmsi"),
-        new_seg=(pl.col("segment") != pl.col("segment").shift(1).over("mmsi")).fill_null(False),
+        idx=pl.int_range(pl.len()).over("mmsi", "track"),
+        new_seg=(pl.col("segment") != pl.col("segment").shift(1).over("mmsi", "track")).fill_null(
+            False
+        ),
     )
-    grouped = frame.group_by("mmsi", maintain_order=True).agg(
+    grouped = frame.group_by("mmsi", "track", maintain_order=True).agg(
         pl.col("vessel_name").first(),
         pl.col("category").first(),
         pl.col("lat"),
         pl.col("lon"),
         pl.col("sec"),
         starts=pl.col("idx").filter(pl.col("new_seg")),
+    )
+    grouped = grouped.with_columns(
+        k=pl.int_range(1, pl.len() + 1).over("mmsi"), of=pl.len().over("mmsi")
     )
     out = []
     for row in grouped.iter_rows(named=True):
@@ -188,6 +194,7 @@ def tracks_payload(
                 "c": row["category"],
                 "p": [list(p) for p in zip(row["lat"], row["lon"], row["sec"], strict=True)],
                 "s": row["starts"],
+                "t": f"transmitter {row['k']} of {row['of']}" if row["of"] > 1 else "",
             }
         )
     return out
@@ -207,6 +214,34 @@ def calls_payload(calls: pl.DataFrame, names: Mapping[str, str]) -> list[dict[st
                 "inport": bool(row["in_port_at_end"]),
                 "title": fmt.vessel_title(row),
                 "fields": fmt.call_fields(row, names),
+            }
+        )
+    return out
+
+
+def events_payload(events: pl.DataFrame, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Return per placed event: id, kind ``k``, position, the other position ``o`` (a shared
+    MMSI's other transmitter, a jump's origin) or null, popup title and fields."""
+    out = []
+    for row in events.iter_rows(named=True):
+        if row["lat"] is None or row["lon"] is None:
+            continue
+        kind = row["kind"]
+        other = None
+        if row["other_lat"] is not None and row["other_lon"] is not None:
+            other = [
+                round(row["other_lat"], _COORD_DECIMALS),
+                round(row["other_lon"], _COORD_DECIMALS),
+            ]
+        out.append(
+            {
+                "id": row["event_id"],
+                "k": kind,
+                "lat": round(row["lat"], _COORD_DECIMALS),
+                "lon": round(row["lon"], _COORD_DECIMALS),
+                "o": other,
+                "title": f"{fmt.EVENT_TITLES.get(kind, kind)}: {fmt.vessel_title(row)}",
+                "fields": fmt.event_fields(row, names),
             }
         )
     return out

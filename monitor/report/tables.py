@@ -68,6 +68,7 @@ def headline_html(numbers: Mapping[str, int]) -> str:
         "in_port": "in port at end",
         "arrivals_not_observed": "arrivals not observed",
         "tracked_vessels": "vessels tracked",
+        "events": "events",
     }
     items = "".join(
         f'<div data-key="{esc(key)}"><b>{esc(numbers.get(key, 0))}</b>{esc(label)}</div>'
@@ -143,7 +144,7 @@ def calls_table_html(
         draught = fmt.draught_change(row.get("arrival_draught_m"), row.get("departure_draught_m"))
         departure = row.get("departure_utc")
         cells = [
-            _cell(fmt.vessel_title(row)),
+            _cell(fmt.vessel_title(row) + (" (shared MMSI)" if row.get("shared_mmsi") else "")),
             _cell(str(row["mmsi"]), row["mmsi"], num=True),
             _cell(fmt.text(row.get("imo")), row.get("imo") or "", num=True),
             _cell(fmt.text(row.get("flag"))),
@@ -167,7 +168,15 @@ def calls_table_html(
             _cell(draught),
             _cell(fields["Previous port"]),
         ]
-        css = ' class="mr-row-inport"' if row["in_port_at_end"] else ""
+        classes = [
+            name
+            for name, on in (
+                ("mr-row-inport", row["in_port_at_end"]),
+                ("mr-row-shared", row.get("shared_mmsi")),
+            )
+            if on
+        ]
+        css = f' class="{" ".join(classes)}"' if classes else ""
         search = esc(_search_text(row, fields["Port"]))
         rows.append(
             f'<tr data-call="{esc(row["call_id"])}" data-search="{search}"{css}>'
@@ -186,7 +195,48 @@ def calls_table_html(
         "map. A red edge marks vessels still in port at the end of the period. "
         f"<b>{esc(START_OF_DATA[0])}</b>: already in port when the data begins, so the arrival "
         f"is earlier than shown; <b>{esc(FIRST_SEEN_INSIDE[0])}</b>: the vessel's AIS came back "
-        "on inside the port after a silence, so its arrival was not seen.</p>"
+        "on inside the port after a silence, so its arrival was not seen. A shared MMSI was in "
+        "two places at once (see the events): the call may be either ship's.</p>"
+    )
+
+
+EVENT_COLUMNS: tuple[tuple[str, bool], ...] = (
+    ("Start (UTC)", False),
+    ("End (UTC)", False),
+    ("Event", False),
+    ("Vessel", False),
+    ("MMSI", True),
+    ("Near port", False),
+    ("What", False),
+)
+
+
+def events_table_html(events: pl.DataFrame, names: Mapping[str, str]) -> str:
+    """Return the sortable table of the period's events, or a note that there are none."""
+    if events.is_empty():
+        return '<p class="mr-empty" id="no-events">No events in this period.</p>'
+    rows = []
+    for row in events.iter_rows(named=True):
+        fields = dict(fmt.event_fields(row, names))
+        cells = [
+            _cell(fmt.when(row["start_utc"]), row["start_utc"].isoformat()),
+            _cell(fmt.when(row["end_utc"]), row["end_utc"].isoformat()),
+            _cell(fields["Event"]),
+            _cell(fmt.vessel_title(row)),
+            _cell(str(row["mmsi"]), row["mmsi"], num=True),
+            _cell(fields["Near port"]),
+            _cell(fields["What"]),
+        ]
+        kind = esc(row["kind"])
+        rows.append(
+            f'<tr data-event="{esc(row["event_id"])}" class="mr-event-{kind}">{"".join(cells)}</tr>'
+        )
+    return (
+        '<div class="mr-table-wrap"><table class="mr-table sortable" id="events-table">'
+        f"{_head(EVENT_COLUMNS)}<tbody>{''.join(rows)}</tbody></table></div>"
+        '<p class="mr-note">Shared MMSI: one MMSI in two places at once, farther apart than one '
+        "ship could sail. Position jump: reports thrown far off and back (GPS fault, spoofing), "
+        'left out of tracks and calls. <a href="events.csv">Download the events (CSV)</a>.</p>'
     )
 
 

@@ -19,15 +19,24 @@ MAX_COARSENING_STEPS = 6
 
 
 def _segments(positions: pl.DataFrame, max_gap_h: float, move_speed_kn: float) -> pl.DataFrame:
-    """Return positions sorted per vessel with a global ``_seg`` id that breaks at silences."""
+    """Return positions sorted per track (``_unit``, numbered from 0) with a global ``_seg`` id
+    that breaks at silences."""
     gap = pl.duration(microseconds=int(max_gap_h * 3_600_000_000))
+    if "track" not in positions.columns:
+        positions = positions.with_columns(track=pl.lit(0, dtype=pl.UInt32))
     frame = (
         positions.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
-        .sort("mmsi", "timestamp_utc")
+        .sort("mmsi", "track", "timestamp_utc")
         .with_columns(
-            _new=(pl.col("mmsi") != pl.col("mmsi").shift(1)).fill_null(True)
-            | (pl.col("timestamp_utc").diff() > gap).fill_null(True),
+            _first=(
+                (pl.col("mmsi") != pl.col("mmsi").shift(1))
+                | (pl.col("track") != pl.col("track").shift(1))
+            ).fill_null(True),
             _stopped=(pl.col("sog_kn") < move_speed_kn).fill_null(False),
+        )
+        .with_columns(
+            _new=pl.col("_first") | (pl.col("timestamp_utc").diff() > gap).fill_null(True),
+            _unit=pl.col("_first").cum_sum().cast(pl.Int64) - 1,
         )
         .with_columns(_seg=pl.col("_new").cum_sum().cast(pl.Int64) - 1)
     )
@@ -67,11 +76,13 @@ def thin_tracks(
     max_points_per_vessel: int,
     move_speed_kn: float = 0.5,
 ) -> pl.DataFrame:
-    """Return MAP_TRACK_SCHEMA rows: at most ``max_points_per_vessel`` per vessel, turns kept.
+    """Return MAP_TRACK_SCHEMA rows: at most ``max_points_per_vessel`` per track, turns kept.
 
-    ``positions`` needs mmsi, timestamp_utc, lat, lon, sog_kn. ``segment`` counts from 0 per
-    vessel and increases after every silence longer than ``max_gap_h``; the first and last point
-    of each segment and the points where a vessel stops or moves off are always kept.
+    ``positions`` needs mmsi, timestamp_utc, lat, lon, sog_kn, and may have ``track`` (the tracks
+    of one MMSI, as :func:`monitor.analyse.tracks.segment` numbers them, are drawn apart; 0
+    without). ``segment`` counts from 0 per track and increases after every silence longer than
+    ``max_gap_h``; the first and last point of each segment and the points where a vessel stops
+    or moves off are always kept.
     """
     if positions.is_empty():
         return pl.DataFrame(schema=MAP_TRACK_SCHEMA)
@@ -83,7 +94,7 @@ def thin_tracks(
     x = lon * METRES_PER_DEG * math.cos(lat0)
     y = lat * METRES_PER_DEG
     seg = frame["_seg"].to_numpy()
-    mmsi = frame["mmsi"].to_numpy()
+    unit = frame["_unit"].to_numpy()
     must = frame["_edge"].to_numpy()
     turning = frame["_turning"].to_numpy()
 
@@ -92,11 +103,11 @@ def thin_tracks(
     keep |= must | turning
 
     for step in range(1, MAX_COARSENING_STEPS + 2):
-        kept_mmsi, counts = np.unique(mmsi[keep], return_counts=True)
-        over = kept_mmsi[counts > max_points_per_vessel]
+        kept_unit, counts = np.unique(unit[keep], return_counts=True)
+        over = kept_unit[counts > max_points_per_vessel]
         if over.size == 0:
             break
-        rows = np.flatnonzero(np.isin(mmsi, over))
+        rows = np.flatnonzero(np.isin(unit, over))
         keep[rows] = False
         if step <= MAX_COARSENING_STEPS:
             tolerance = BASE_TOLERANCE_M * 2.0**step
@@ -104,22 +115,23 @@ def thin_tracks(
             keep[rows] |= must[rows]
         else:
             # Last resort, also when a vessel has more segments than the cap allows.
-            keep[rows] = _stride(mmsi[rows], max_points_per_vessel)
+            keep[rows] = _stride(unit[rows], max_points_per_vessel)
 
     kept = frame.filter(pl.Series(keep))
     return kept.select(
         "mmsi",
-        segment=(pl.col("_seg") - pl.col("_seg").min().over("mmsi")).cast(pl.UInt32),
+        pl.col("track").cast(pl.UInt32),
+        segment=(pl.col("_seg") - pl.col("_seg").min().over("_unit")).cast(pl.UInt32),
         timestamp_utc="timestamp_utc",
         lat="lat",
         lon="lon",
     )
 
 
-def _stride(mmsi: np.ndarray, cap: int) -> np.ndarray:
-    """Return a mask keeping at most ``cap`` evenly spaced rows per vessel (``mmsi`` sorted)."""
-    frame = pl.DataFrame({"mmsi": mmsi}).with_columns(
-        n=pl.len().over("mmsi"), rank=pl.int_range(pl.len()).over("mmsi")
+def _stride(unit: np.ndarray, cap: int) -> np.ndarray:
+    """Return a mask keeping at most ``cap`` evenly spaced rows per track (``unit`` sorted)."""
+    frame = pl.DataFrame({"unit": unit}).with_columns(
+        n=pl.len().over("unit"), rank=pl.int_range(pl.len()).over("unit")
     )
     frame = frame.with_columns(step=(pl.col("n") / max(cap - 2, 1)).ceil().cast(pl.Int64).clip(1))
     mask = (pl.col("rank") % pl.col("step") == 0) | (pl.col("rank") == pl.col("n") - 1)

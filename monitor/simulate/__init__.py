@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from monitor.analyse.geofences import load_zones
 from monitor.config import Settings
@@ -20,13 +21,21 @@ from monitor.core.atomic import atomic_write_bytes
 from monitor.core.safe_csv import write_csv
 from monitor.core.times import ISO_UTC_US_FORMAT, as_utc
 from monitor.errors import ConfigError
+from monitor.schema import BURSTS_TRUTH_SCHEMA, CLOCK_TRUTH_SCHEMA, OUTAGES_TRUTH_SCHEMA
 from monitor.simulate.nmea_writer import report_lines, tagged_lines
-from monitor.simulate.noise import add_duplicates, corrupt, damage_positions, delay_lines
+from monitor.simulate.noise import (
+    add_duplicates,
+    corrupt,
+    damage_positions,
+    delay_lines,
+    displace_bursts,
+)
 from monitor.simulate.params import PRESETS, NoiseParams, SimulationParams
 from monitor.simulate.ports import build_ports, projection_for
+from monitor.simulate.reception import hear, shift_clock
 from monitor.simulate.seaways import KOREA_SEAS
 from monitor.simulate.transmissions import position_reports, static_reports
-from monitor.simulate.truth import build_truth
+from monitor.simulate.truth import build_truth, truth_frame
 from monitor.simulate.voyages import plan_simulation
 
 __all__ = ["PRESETS", "NoiseParams", "SimulationParams", "SimulationResult", "simulate"]
@@ -100,25 +109,40 @@ def simulate(
     )  # fmt: skip
     truth = build_truth(plan)
     positions = position_reports(plan, scenario, rng)
+    shared = {int(m) for m in truth.identity.filter(pl.col("kind") == "shared_mmsi")["mmsi"]}
+    bursts = displace_bursts(positions, scenario.bursts_per_vessel_day, days, shared, rng)
+    heard = hear(positions, plan, scenario.reception, rng)
+    for burst in bursts:
+        burst["n_heard"] = heard.count(np.asarray(burst.pop("rows"), dtype=np.int64))
+    positions = heard.positions()
     n_outliers, n_blank = damage_positions(positions, scenario.noise, rng)
-    statics = static_reports(plan, scenario, rng)
+    statics = heard.statics(static_reports(plan, scenario, rng))
 
     lines = report_lines(positions, statics, rng)
     n_clean = len(lines)
     lines = add_duplicates(lines, scenario.noise.duplicate_rate, rng)
     n_late = delay_lines(lines, scenario.noise.late_rate, rng)
+    steps = shift_clock(lines, scenario.reception, plan.start_s, plan.end_s, rng)
     order = np.lexsort((np.arange(len(lines)), lines.order_s))
     lines = lines.take(order)
     text = tagged_lines(lines.body, lines.receiver, lines.t_s)
     n_bad, n_cut = corrupt(text, scenario.noise, rng)
     nmea_paths = _write_days(text, lines.order_s, output / "nmea")
     truth_dir = output / "truth"
-    truth_paths = {
-        name: truth_dir / f"{name}.csv"
-        for name in ("calls", "transits", "silences", "meetings", "vessels")
+    tables = {
+        "calls": truth.calls,
+        "transits": truth.transits,
+        "silences": truth.silences,
+        "meetings": truth.meetings,
+        "vessels": truth.vessels,
+        "identity": truth.identity,
+        "bursts": truth_frame(bursts, BURSTS_TRUTH_SCHEMA),
+        "outages": truth_frame(heard.outages, OUTAGES_TRUTH_SCHEMA),
+        "clock": truth_frame(steps, CLOCK_TRUTH_SCHEMA),
     }
+    truth_paths = {name: truth_dir / f"{name}.csv" for name in tables}
     for name, path in truth_paths.items():
-        write_csv(getattr(truth, name), path, datetime_format=ISO_UTC_US_FORMAT)
+        write_csv(tables[name], path, datetime_format=ISO_UTC_US_FORMAT)
     log.info("simulated %d vessels, %d lines into %s", vessels, len(text), output)
     return SimulationResult(
         nmea_paths=nmea_paths,
@@ -140,6 +164,10 @@ def simulate(
             "late": n_late,
             "bad_checksum": n_bad,
             "truncated": n_cut,
+            "bursts": len(bursts),
+            "not_heard": len(heard.sent) - len(positions),
+            "receiver_outages": len(heard.outages),
+            "clock_steps": len(steps),
         },
     )
 

@@ -76,3 +76,62 @@ def corrupt(lines: list[bytes], noise: NoiseParams, rng: np.random.Generator) ->
         line = lines[i]
         lines[i] = line[: int(rng.integers(10, len(line) - 4))]
     return len(bad), len(cut)
+
+
+def displace_bursts(
+    reports: PositionReports,
+    rate_per_vessel_day: float,
+    days: float,
+    shared: set[int],
+    rng: np.random.Generator,
+) -> list[dict[str, object]]:
+    """Throw runs of 3-40 consecutive reports of a vessel 30-300 km away (in place); return them,
+    each with its ``rows`` in ``reports``.
+
+    Half are GPS faults (the run keeps its shape, shifted), half spoofing (the run sits on one
+    point). MMSIs in ``shared`` are left alone: their reports interleave two ships.
+    """
+    if rate_per_vessel_day <= 0:
+        return []
+    out: list[dict[str, object]] = []
+    for mmsi in np.unique(reports.mmsi).tolist():
+        if mmsi in shared:
+            continue
+        rows = np.flatnonzero(reports.mmsi == mmsi)
+        free = np.ones(rows.size, dtype=bool)
+        for _ in range(int(rng.poisson(rate_per_vessel_day * days))):
+            k = int(rng.integers(3, 41))
+            if rows.size <= k + 2:
+                break
+            j = int(rng.integers(1, rows.size - k - 1))
+            if not free[j - 1 : j + k + 1].all():
+                continue
+            free[j - 1 : j + k + 1] = False
+            run = rows[j : j + k]
+            distance_km = float(rng.uniform(30.0, 300.0))
+            bearing = float(rng.uniform(0.0, 2 * np.pi))
+            lat0 = float(reports.lat[run[0]])
+            dlat = distance_km * np.cos(bearing) / 111.195
+            dlon = distance_km * np.sin(bearing) / (111.195 * np.cos(np.radians(lat0)))
+            spoofed = bool(rng.random() < 0.5)
+            if spoofed:
+                reports.lat[run] = lat0 + dlat + rng.normal(0.0, 0.0003, k)
+                reports.lon[run] = reports.lon[run[0]] + dlon + rng.normal(0.0, 0.0003, k)
+            else:
+                reports.lat[run] += dlat
+                reports.lon[run] += dlon
+            np.clip(reports.lat, -89.9, 89.9, out=reports.lat)
+            out.append(
+                {
+                    "rows": run,
+                    "mmsi": mmsi,
+                    "start_utc": int(reports.t_s[run[0]]) * 1_000_000,
+                    "end_utc": int(reports.t_s[run[-1]]) * 1_000_000,
+                    "n_reports": k,
+                    "lat": float(reports.lat[run].mean()),
+                    "lon": float(reports.lon[run].mean()),
+                    "distance_km": distance_km,
+                    "kind": "spoof" if spoofed else "fault",
+                }
+            )
+    return out

@@ -23,6 +23,26 @@ class NoiseParams:
     truncated_rate: float = 0.0
 
 
+@dataclass(frozen=True)
+class ReceptionParams:
+    """Where and when the feed hears ships (by default: everywhere, at once, with a true clock)."""
+
+    #: Coastal receivers hear ships within this distance of a port; farther out only satellite
+    #: passes do. None: everywhere.
+    coverage_km: float | None = None
+    #: A satellite passes over every so many minutes (drawn in this range) ...
+    pass_every_min: tuple[float, float] = (60.0, 150.0)
+    #: ... for this long, and hears this share of the reports sent meanwhile.
+    pass_min: tuple[float, float] = (8.0, 15.0)
+    pass_share: float = 0.5
+    #: Outages of a port's coastal receiver per port and day, each 1 to 6 hours long.
+    outages_per_port_day: float = 0.0
+    #: Times per day the receiver's logging clock steps back 2 minutes, for 20 to 60 minutes.
+    clock_steps_per_day: float = 0.0
+    #: Logging times lag each message by up to this.
+    clock_jitter_s: float = 0.0
+
+
 NOISY = NoiseParams(
     outlier_rate=0.002,
     not_available_rate=0.002,
@@ -65,6 +85,18 @@ class SimulationParams:
     #: Chance per voyage longer than a day of a silence at sea.
     dark_at_sea_p: float = 0.15
     noise: NoiseParams = field(default_factory=NoiseParams)
+    reception: ReceptionParams = field(default_factory=ReceptionParams)
+    #: Pairs of cargo ships broadcasting one MMSI at once (each its own name, IMO, call sign).
+    shared_mmsi_pairs: int = 0
+    #: Displaced bursts per vessel and day: 3-40 consecutive reports thrown 30-300 km away (GPS
+    #: fault or spoofing), then back.
+    bursts_per_vessel_day: float = 0.0
+    #: Cargo ships that change name and call sign half way through the period.
+    renamed_vessels: int = 0
+    #: Pairs of cargo ships broadcasting one IMO number under their two MMSIs.
+    imo_reuse_pairs: int = 0
+    #: Fishing boats whose transceiver still has a default MMSI (123456789, 111111111, ...).
+    default_mmsi_vessels: int = 0
 
 
 PRESETS: dict[str, SimulationParams] = {
@@ -80,5 +112,19 @@ PRESETS: dict[str, SimulationParams] = {
     ),
     "busy": SimulationParams(
         class_a_moving_s=30.0, share_transit=0.15, share_fishing=0.2, noise=NOISY
+    ),
+    "hard": SimulationParams(
+        noise=NOISY,
+        reception=ReceptionParams(
+            coverage_km=40.0,
+            outages_per_port_day=0.3,
+            clock_steps_per_day=0.6,
+            clock_jitter_s=60.0,
+        ),
+        shared_mmsi_pairs=2,
+        bursts_per_vessel_day=0.08,
+        renamed_vessels=1,
+        imo_reuse_pairs=1,
+        default_mmsi_vessels=1,
     ),
 }

@@ -3,7 +3,7 @@ only inside the simulated period and never while a transponder is off."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -151,6 +151,8 @@ def static_reports(
         }
         voyage_starts = np.array([voy.t_s for voy in vp.voyages])
         for t in times.astype(np.int64).tolist():
+            if vp.rename is not None and t >= vp.rename.t_s:
+                v = replace(vp.vessel, name=vp.rename.name, callsign=vp.rename.callsign)
             if v.ais_class == "B":
                 part_a = (("type", 24), ("mmsi", v.mmsi), ("partno", 0), ("shipname", v.name))
                 part_b: tuple[tuple[str, AisValue], ...] = (

@@ -14,6 +14,7 @@ from shapely.geometry import LineString, Point
 from monitor.core.safe_csv import undo_spreadsheet_safe
 from monitor.schema import (
     CALLS_TRUTH_SCHEMA,
+    IDENTITY_TRUTH_SCHEMA,
     MEETINGS_TRUTH_SCHEMA,
     SILENCES_TRUTH_SCHEMA,
     TRANSITS_TRUTH_SCHEMA,
@@ -137,6 +138,7 @@ class Truth:
     silences: pl.DataFrame
     meetings: pl.DataFrame
     vessels: pl.DataFrame
+    identity: pl.DataFrame
 
 
 def build_truth(plan: Plan) -> Truth:
@@ -230,7 +232,28 @@ def build_truth(plan: Plan) -> Truth:
         silences=_frame(silences_rows, SILENCES_TRUTH_SCHEMA).sort("start_utc", "mmsi"),
         meetings=_frame(meetings_rows, MEETINGS_TRUTH_SCHEMA),
         vessels=_frame(vessels_rows, VESSELS_TRUTH_SCHEMA),
+        identity=_frame(
+            [
+                {
+                    "kind": t.kind,
+                    "mmsi": t.mmsi,
+                    "other_mmsi": t.other_mmsi,
+                    "start_utc": _us(t.start_s),
+                    "end_utc": _us(t.end_s),
+                    "detail": t.detail,
+                }
+                for t in plan.identity
+            ],
+            IDENTITY_TRUTH_SCHEMA,
+        ),
     )
+
+
+def truth_frame(
+    rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """Return truth rows (times in microseconds) as a frame of ``schema``."""
+    return _frame(rows, schema)
 
 
 def _frame(rows: Sequence[Mapping[str, object]], schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -12,6 +12,7 @@ from shapely.ops import nearest_points
 
 from monitor.simulate.fleet import Vessel, make_fleet
 from monitor.simulate.geo import Projection
+from monitor.simulate.identities import IdentityTruth, Rename, disguise
 from monitor.simulate.kinematics import (
     AT_ANCHOR,
     FISHING,
@@ -76,6 +77,7 @@ class VesselPlan:
     legs: list[Leg] = field(default_factory=list)
     silences: list[Silence] = field(default_factory=list)
     voyages: list[VoyageData] = field(default_factory=list)
+    rename: Rename | None = None
 
     @property
     def end_s(self) -> float:
@@ -93,6 +95,8 @@ class Plan:
     begin_s: float
     start_s: float
     end_s: float
+    #: Identity events the fleet's disguises should raise.
+    identity: list[IdentityTruth] = field(default_factory=list)
 
 
 def _roles(n: int, params: SimulationParams) -> list[str]:
@@ -502,8 +506,8 @@ def plan_simulation(
     begin_s = start_s - params.warmup_h * HOUR_S
     horizon_s = end_s + 6 * HOUR_S
     planner = Planner(ports, graph, projection, params, rng, begin_s, horizon_s)
-    fleet = make_fleet(_roles(vessels, params), rng)
-    plans = [VesselPlan(v) for v in fleet]
+    fleet = disguise(make_fleet(_roles(vessels, params), rng), params, rng, start_s, end_s)
+    plans = [VesselPlan(v, rename=fleet.renames.get(i)) for i, v in enumerate(fleet.fleet)]
     meetings: list[Meeting] = []
     meeting_plans = [vp for vp in plans if vp.vessel.role == "meeting"]
     for k, (a, b) in enumerate(zip(meeting_plans[::2], meeting_plans[1::2], strict=True)):
@@ -521,4 +525,4 @@ def plan_simulation(
             planner.fishing(vp)
         elif role == "loiterer":
             planner.loiterer(vp)
-    return Plan(plans, meetings, ports, projection, begin_s, start_s, end_s)
+    return Plan(plans, meetings, ports, projection, begin_s, start_s, end_s, fleet.truth)

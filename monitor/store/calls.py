@@ -1,10 +1,11 @@
 """The port-call tables of a store, under ``<store>/calls/``: calls, transits, the detection state.
 
 ``calls.parquet`` holds the calls with identity (what ``monitor calls``, exports and reports
-read); ``raw_calls.parquet``, ``transits.parquet`` and ``pending.parquet`` hold what the detector
-found per vessel, ``checkpoint.parquet`` the positions it saw per vessel and ``state.json`` the
-fingerprint of the geofences and thresholds it used, so that the next run re-detects only what
-changed. Nothing else reads or writes this folder.
+read); ``raw_calls.parquet``, ``transits.parquet``, ``pending.parquet``, ``tracks.parquet``,
+``jumps.parquet`` and ``concurrent.parquet`` hold what the detector found per vessel,
+``checkpoint.parquet`` the positions it saw per vessel and ``state.json`` the fingerprint of the
+geofences and thresholds it used, so that the next run re-detects only what changed. Nothing
+else reads or writes this folder.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from monitor.core.atomic import atomic_write_text
 from monitor.schema import (
     CALLS_CHECKPOINT_SCHEMA,
     CALLS_WITH_POSITION_SCHEMA,
+    CONCURRENT_SCHEMA,
+    JUMPS_SCHEMA,
     RAW_CALLS_SCHEMA,
+    TRACKS_SCHEMA,
     TRANSITS_SCHEMA,
     empty_frame,
 )
@@ -34,6 +38,9 @@ CALLS = Table("calls/calls.parquet", CALLS_WITH_POSITION_SCHEMA, "port calls", _
 RAW_CALLS = Table("calls/raw_calls.parquet", RAW_CALLS_SCHEMA, "detected calls", _REDETECT)
 TRANSITS = Table("calls/transits.parquet", TRANSITS_SCHEMA, "transits", _REDETECT)
 PENDING = Table("calls/pending.parquet", TRANSITS_SCHEMA, "visits under way", _REDETECT)
+TRACKS = Table("calls/tracks.parquet", TRACKS_SCHEMA, "tracks", _REDETECT)
+JUMPS = Table("calls/jumps.parquet", JUMPS_SCHEMA, "displaced runs", _REDETECT)
+CONCURRENT = Table("calls/concurrent.parquet", CONCURRENT_SCHEMA, "concurrent tracks", _REDETECT)
 CHECKPOINT = Table(
     "calls/checkpoint.parquet", CALLS_CHECKPOINT_SCHEMA, "detection checkpoint", _REDETECT
 )
@@ -50,6 +57,12 @@ class Detected:
     transits: pl.DataFrame
     #: Visits under way that are not calls yet, TRANSITS_SCHEMA.
     pending: pl.DataFrame
+    #: Each vessel's tracks (one per transmitter), TRACKS_SCHEMA.
+    tracks: pl.DataFrame
+    #: Runs of displaced positions dropped from the tracks, JUMPS_SCHEMA.
+    jumps: pl.DataFrame
+    #: Pairs of tracks of one MMSI active far apart at once, CONCURRENT_SCHEMA.
+    concurrent: pl.DataFrame
 
     @classmethod
     def empty(cls) -> Detected:
@@ -58,6 +71,9 @@ class Detected:
             raw_calls=empty_frame(RAW_CALLS_SCHEMA),
             transits=empty_frame(TRANSITS_SCHEMA),
             pending=empty_frame(TRANSITS_SCHEMA),
+            tracks=empty_frame(TRACKS_SCHEMA),
+            jumps=empty_frame(JUMPS_SCHEMA),
+            concurrent=empty_frame(CONCURRENT_SCHEMA),
         )
 
     @classmethod
@@ -67,6 +83,9 @@ class Detected:
             raw_calls=RAW_CALLS.read(store_path).filter(keep),
             transits=TRANSITS.read(store_path).filter(keep),
             pending=PENDING.read(store_path).filter(keep),
+            tracks=TRACKS.read(store_path).filter(keep),
+            jumps=JUMPS.read(store_path).filter(keep),
+            concurrent=CONCURRENT.read(store_path).filter(keep),
         )
 
 
@@ -102,6 +121,9 @@ def save_detection(
     RAW_CALLS.write(store_path, detected.raw_calls)
     TRANSITS.write(store_path, detected.transits)
     PENDING.write(store_path, detected.pending)
+    TRACKS.write(store_path, detected.tracks)
+    JUMPS.write(store_path, detected.jumps)
+    CONCURRENT.write(store_path, detected.concurrent)
     CALLS.write(store_path, calls)
     CHECKPOINT.write(store_path, checkpoint)
     atomic_write_text(Path(store_path) / _STATE, json.dumps({"fingerprint": fingerprint}))

@@ -1,6 +1,9 @@
-"""Port calls: a per-vessel state machine over positions, evaluated with polars expressions.
+"""Port calls: a per-track state machine over positions, evaluated with polars expressions.
 
-Each vessel is, at each of its positions, in one of three states: ``at_sea``, ``in_port`` (inside a
+Each MMSI's positions are first split into tracks, one per transmitter
+(:mod:`monitor.analyse.tracks`): two ships on one MMSI make two tracks, and runs of displaced
+positions are dropped. Calls are found per track. Each vessel (track) is, at each of its
+positions, in one of three states: ``at_sea``, ``in_port`` (inside a
 port's zones, moving) or ``stopped`` (inside, below the stop speed). The states are computed for
 every position at once (forward-filled hysteresis), then the transition table of
 :mod:`monitor.analyse.portcalls.states` turns the few rows where the state changes into events, as
@@ -21,8 +24,7 @@ merged (:mod:`monitor.analyse.portcalls.visits`), so an anchorage away from the 
 changes nothing. A visit
 runs from the first position inside the port's zones to the last (the buffer only decides that
 the vessel has left). A visit with a stop, or spending at least ``min_stay_h`` inside the zones,
-is a call; a shorter visit without a stop is a transit. A single position implying more than
-``max_speed_kn`` from both of its neighbours is an outlier and is dropped first.
+is a call; a shorter visit without a stop is a transit.
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ from monitor.analyse.portcalls.states import (
     transition_events,
 )
 from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
-from monitor.analyse.positions import prepare_positions
-from monitor.config import DetectSettings
-from monitor.schema import RAW_CALLS_SCHEMA, UTC_US, conform
+from monitor.analyse.positions import with_speeds
+from monitor.analyse.tracks import Segmentation, segment
+from monitor.config import DetectSettings, TrackSettings
+from monitor.schema import MULTI_TRACK_SCHEMA, RAW_CALLS_SCHEMA, UTC_US, conform
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +65,9 @@ _US_PER_H = 3_600_000_000.0
 _PARALLEL_MIN_ROWS = 400_000
 
 
-def call_id(mmsi: int, port_id: str, arrival_us: int) -> str:
-    """Return the id of a call: a hash of vessel, port and arrival time (stable across runs)."""
-    text = f"{mmsi}|{port_id}|{arrival_us}"
+def call_id(mmsi: int, track_id: str, port_id: str, arrival_us: int) -> str:
+    """Return the id of a call: a hash of vessel, track, port and arrival (stable across runs)."""
+    text = f"{mmsi}|{track_id}|{port_id}|{arrival_us}"
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
@@ -78,12 +81,20 @@ class Detection:
     transits: pl.DataFrame
     #: Events of the state machine: mmsi, timestamp_utc, port_id, event.
     events: pl.DataFrame
-    #: Positions used, after outliers were dropped.
+    #: Positions used, after displaced runs were dropped.
     n_positions: int
-    n_outliers: int
+    #: Positions dropped as displaced (runs that jumped away from their track and came back).
+    n_dropped: int
     #: Visits still under way that are not calls yet (no stop, shorter than ``min_stay_h``),
     #: :data:`TRANSITS_SCHEMA` with the last position so far as departure.
     pending: pl.DataFrame
+
+    #: One row per track, :data:`monitor.schema.TRACKS_SCHEMA`.
+    tracks: pl.DataFrame
+    #: One row per dropped run, :data:`monitor.schema.JUMPS_SCHEMA`.
+    jumps: pl.DataFrame
+    #: Positions of the MMSIs with several tracks, :data:`monitor.schema.MULTI_TRACK_SCHEMA`.
+    multi_track: pl.DataFrame
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,9 +195,10 @@ def classify(
         near_port[outside] = zone_port[near]
 
     # Per-row states in numpy: each is a few passes over plain arrays.
-    mmsi = prepared["mmsi"].to_numpy()
+    # Tracks are separate vessels here (``track``, else ``mmsi``, changes between them).
+    unit = prepared["track" if "track" in prepared.columns else "mmsi"].to_numpy()
     first = np.ones(n, dtype=bool)
-    first[1:] = mmsi[1:] != mmsi[:-1]
+    first[1:] = unit[1:] != unit[:-1]
     last = np.ones(n, dtype=bool)
     last[:-1] = first[1:]
     port = _port_hysteresis(
@@ -269,23 +281,40 @@ def _events(frame: pl.DataFrame) -> pl.DataFrame:
     return events_frame
 
 
+def prepare_positions(
+    positions: pl.LazyFrame | pl.DataFrame, tracks: TrackSettings | None = None
+) -> tuple[pl.DataFrame, Segmentation]:
+    """Return positions split into tracks with their speeds, and the segmentation.
+
+    The frame has mmsi, timestamp_utc, lat, lon, track and speed_kn (SOG, or the speed implied
+    by neighbouring fixes of the track when SOG is missing), sorted by mmsi, track and time.
+    """
+    columns = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
+    found = segment(positions.lazy().select(*columns), tracks or TrackSettings())
+    return with_speeds(found.positions), found
+
+
 def detect_all(
     positions: pl.LazyFrame | pl.DataFrame,
     zones: Sequence[Zone],
     settings: DetectSettings,
+    tracks: TrackSettings | None = None,
     *,
     workers: int | None = None,
 ) -> Detection:
     """Return the calls, transits and events found in ``positions`` inside ``zones``.
 
-    Vessels are independent, so large inputs are split by MMSI among ``workers`` threads (default:
-    one per CPU, one per 400,000 positions at most); the result does not depend on the split.
+    Positions are split into tracks with ``tracks`` (default settings when None) and calls are
+    found per track. Vessels are independent, so large inputs are split by MMSI among ``workers``
+    threads (default: one per CPU, one per 400,000 positions at most); the result does not depend
+    on the split.
     """
+    tracks = tracks or TrackSettings()
     frame = positions.lazy().select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn").collect()
     if workers is None:
         workers = min(os.cpu_count() or 1, frame.height // _PARALLEL_MIN_ROWS)
     if workers <= 1:
-        return _detect_part(frame, zones, settings)
+        return _detect_part(frame, zones, settings, tracks)
 
     def run(part: int) -> Detection:
         # GEOS prepared geometries are not thread-safe: each thread prepares its own copies.
@@ -293,25 +322,37 @@ def detect_all(
             replace(zone, geometry=shapely.from_wkb(shapely.to_wkb(zone.geometry)))
             for zone in zones
         ]
-        return _detect_part(frame.filter(pl.col("mmsi") % workers == part), own, settings)
+        return _detect_part(frame.filter(pl.col("mmsi") % workers == part), own, settings, tracks)
 
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(run, range(workers)))
+
     # Each vessel is in one part, so a stable sort by vessel keeps each vessel's own order.
+    def joined(name: str) -> pl.DataFrame:
+        frames: list[pl.DataFrame] = [getattr(p, name) for p in parts]
+        return pl.concat(frames).sort("mmsi", maintain_order=True)
+
     return Detection(
-        calls=pl.concat([p.calls for p in parts]).sort("mmsi", maintain_order=True),
-        transits=pl.concat([p.transits for p in parts]).sort("mmsi", maintain_order=True),
-        events=pl.concat([p.events for p in parts]).sort("mmsi", maintain_order=True),
+        calls=joined("calls"),
+        transits=joined("transits"),
+        events=joined("events"),
         n_positions=sum(p.n_positions for p in parts),
-        n_outliers=sum(p.n_outliers for p in parts),
-        pending=pl.concat([p.pending for p in parts]).sort("mmsi", maintain_order=True),
+        n_dropped=sum(p.n_dropped for p in parts),
+        pending=joined("pending"),
+        tracks=joined("tracks"),
+        jumps=joined("jumps"),
+        multi_track=joined("multi_track"),
     )
 
 
 def _detect_part(
-    positions: pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
+    positions: pl.DataFrame,
+    zones: Sequence[Zone],
+    settings: DetectSettings,
+    tracks: TrackSettings,
 ) -> Detection:
-    prepared, n_outliers = prepare_positions(positions, settings)
+    prepared, segmentation = prepare_positions(positions, tracks)
+    track_ids = segmentation.tracks["track_id"]
     port_zones = [zone for zone in zones if zone.kind != "area"]
     port_ids, port_names, _, _ = _zone_tables(port_zones)
     frame = classify(prepared, port_zones, settings)
@@ -356,10 +397,12 @@ def _detect_part(
         berth_h=hours(pl.col("berth_us")),
         max_gap_h=hours(pl.col("max_gap_us")),
     )
+    calls = calls.with_columns(track_id=track_ids.gather(calls["track"]))
     ids = [
-        call_id(m, p, a)
-        for m, p, a in zip(
+        call_id(m, t, p, a)
+        for m, t, p, a in zip(
             calls["mmsi"].to_list(),
+            calls["track_id"].to_list(),
             calls["port_id"].to_list(),
             calls["arrival_utc"].dt.epoch("us").to_list(),
             strict=True,
@@ -368,6 +411,7 @@ def _detect_part(
     calls = conform(calls.with_columns(call_id=pl.Series(ids, dtype=pl.String)), RAW_CALLS_SCHEMA)
     visit_columns = (
         pl.col("mmsi"),
+        pl.col("track").map_batches(track_ids.gather, return_dtype=pl.String).alias("track_id"),
         pl.col("port_id"),
         pl.col("arrival_utc"),
         pl.when(pl.col("open"))
@@ -383,13 +427,17 @@ def _detect_part(
     events_out = events.join(port_of_visit, on="visit", how="left").select(
         "mmsi", "timestamp_utc", "port_id", "event"
     )
+    order = ("mmsi", "arrival_utc", "track_id")
     return Detection(
-        calls=calls,
-        transits=transits,
+        calls=calls.sort(order),
+        transits=transits.sort(order),
         events=events_out,
         n_positions=prepared.height,
-        n_outliers=n_outliers,
-        pending=pending,
+        n_dropped=segmentation.n_dropped,
+        pending=pending.sort(order),
+        tracks=segmentation.tracks,
+        jumps=segmentation.jumps,
+        multi_track=segmentation.multi_track().select(list(MULTI_TRACK_SCHEMA)),
     )
 
 

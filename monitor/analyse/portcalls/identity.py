@@ -6,6 +6,8 @@ the positions of a call.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
 from monitor.analyse.vessels import flag_expr, ship_type_expr
@@ -53,13 +55,36 @@ def _latest(
     )
 
 
-def enrich(raw_calls: pl.DataFrame, statics: pl.DataFrame) -> pl.DataFrame:
+def _names_during(calls: pl.DataFrame, statics: pl.DataFrame) -> pl.DataFrame:
+    """Return call_id and every name reported from its arrival to its end, " / "-joined."""
+    return (
+        calls.select("call_id", "mmsi", "arrival_utc", "__end")
+        .join(statics.select("mmsi", "timestamp_utc", "vessel_name"), on="mmsi")
+        .filter(pl.col("timestamp_utc").is_between("arrival_utc", "__end"))
+        .with_columns(pl.col("vessel_name").str.strip_chars().replace("", None))
+        .drop_nulls("vessel_name")
+        .sort("timestamp_utc")
+        .group_by("call_id")
+        .agg(__names=pl.col("vessel_name").unique(maintain_order=True).str.join(" / "))
+    )
+
+
+def enrich(
+    raw_calls: pl.DataFrame,
+    statics: pl.DataFrame,
+    *,
+    several_tracks: Collection[int] = (),
+    shared: Collection[int] = (),
+) -> pl.DataFrame:
     """Return calls with identity, draughts, destination and previous call (load_calls columns).
 
     Identity fields are the latest reported at or before the end of the call (departure, or last
     position for a call under way), else the first reported after; draughts are the latest at or
     before arrival and departure; the destination is the latest declared at or before arrival,
-    else the first declared after.
+    else the first declared after. A static report cannot say which of several transmitters on
+    one MMSI sent it: the calls of the MMSIs in ``several_tracks`` name every vessel reported
+    during the call (``A / B``) rather than guess one. The previous call is the previous call of
+    the same track. ``shared_mmsi`` marks the calls of the MMSIs in ``shared``.
     """
     identity = ["imo", "callsign", "vessel_name", "ship_type"]
     # Each static message carries only some fields (a 24A only the name): carry every field
@@ -87,9 +112,14 @@ def enrich(raw_calls: pl.DataFrame, statics: pl.DataFrame) -> pl.DataFrame:
             flag=flag_expr(pl.col("mmsi")),
             arrival_draught_m=pl.col("draught_m_arrival"),
             departure_draught_m=pl.col("draught_m_departure"),
-            prev_port_id=pl.col("port_id").shift(1).over("mmsi"),
-            prev_departure_utc=pl.col("departure_utc").shift(1).over("mmsi"),
+            prev_port_id=pl.col("port_id").shift(1).over("track_id"),
+            prev_departure_utc=pl.col("departure_utc").shift(1).over("track_id"),
+            shared_mmsi=pl.col("mmsi").is_in(list(shared)),
         )
         .sort("arrival_utc", "mmsi", "port_id")
     )
+    ambiguous = calls.filter(pl.col("mmsi").is_in(list(several_tracks)))
+    if ambiguous.height:
+        calls = calls.join(_names_during(ambiguous, statics), on="call_id", how="left")
+        calls = calls.with_columns(vessel_name=pl.coalesce("__names", "vessel_name"))
     return conform(calls, CALLS_WITH_POSITION_SCHEMA)

@@ -25,7 +25,7 @@ def hours(us: pl.Expr) -> pl.Expr:
 
 
 def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> pl.DataFrame:
-    """Return one row per visit of ``frame`` (classified rows), sorted by mmsi and arrival.
+    """Return one row per visit of ``frame`` (classified rows), sorted by track and arrival.
 
     ``flags`` holds, per visit, whether its entry, exit, a stop and a gap were observed. Times at
     anchor and at berth count the intervals to the next position, those over ``max_gap_h`` not.
@@ -35,7 +35,16 @@ def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> p
     # sorted: polars then groups by slicing runs instead of hashing.
     in_port = (
         frame.select(
-            "visit", "mmsi", "port", "timestamp_utc", "inside", "lat", "lon", "kind", "last"
+            "visit",
+            "mmsi",
+            "track",
+            "port",
+            "timestamp_utc",
+            "inside",
+            "lat",
+            "lon",
+            "kind",
+            "last",
         )
         .filter(pl.col("visit").is_not_null())
         .with_columns(pl.col("visit").set_sorted())
@@ -49,6 +58,7 @@ def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> p
         .group_by("visit", maintain_order=True)
         .agg(
             mmsi=pl.col("mmsi").first(),
+            track=pl.col("track").first(),
             port=pl.col("port").first(),
             arrival_utc=pl.col("timestamp_utc").first(),
             # The buffer only decides that the vessel has left; it left at its last fix inside.
@@ -63,23 +73,24 @@ def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> p
             open=pl.col("last").last(),
         )
         .join(flags, on="visit", how="left")
-        .sort("mmsi", "arrival_utc")
+        .sort("track", "arrival_utc")
     )
 
 
 def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
-    """Return ``visits`` (sorted by mmsi, arrival) with runs of visits to one port merged.
+    """Return ``visits`` (sorted by track, arrival) with runs of visits to one port merged.
 
-    Consecutive visits of a vessel to the same port (so no other port in between), each starting
-    at most ``merge_gap_h`` after the previous one's last position inside, are one visit: an
-    outer anchorage away from the port polygon and the berth after it are one call. ``visit``
-    becomes the list of the merged visits; ``inside_us`` is the time spent inside the zones.
+    Consecutive visits of a vessel (one track) to the same port (so no other port in between),
+    each starting at most ``merge_gap_h`` after the previous one's last position inside, are one
+    visit: an outer anchorage away from the port polygon and the berth after it are one call.
+    ``visit`` becomes the list of the merged visits; ``inside_us`` is the time spent inside the
+    zones.
     """
     part_end = (
         pl.when(pl.col("open")).then(pl.col("last_seen_utc")).otherwise(pl.col("last_in_utc"))
     )
     new = (
-        (pl.col("mmsi") != pl.col("mmsi").shift(1))
+        (pl.col("track") != pl.col("track").shift(1))
         | (pl.col("port") != pl.col("port").shift(1))
         | (
             (pl.col("arrival_utc") - pl.col("last_in_utc").shift(1)).dt.total_microseconds()
@@ -95,7 +106,7 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
         .group_by("__run", maintain_order=True)
         .agg(
             pl.col("visit"),
-            pl.col("mmsi", "port", "arrival_utc").first(),
+            pl.col("mmsi", "track", "port", "arrival_utc").first(),
             pl.col("last_in_utc", "last_seen_utc", "open").last(),
             n_positions=pl.col("n_positions").sum(),
             lat=(pl.col("lat") * n).sum() / n.sum(),

@@ -115,7 +115,7 @@
       }
       solid.push(current);
       var colour = data.meta.categories[v.c] || "#555";
-      var tip = v.n + " \u2014 MMSI " + v.m + " \u2014 " + v.c;
+      var tip = v.n + " \u2014 MMSI " + v.m + (v.t ? " \u2014 " + v.t : "") + " \u2014 " + v.c;
       L.polyline(solid, { color: colour, weight: 2, opacity: 0.85 })
         .bindTooltip(el("span", tip), { sticky: true }).addTo(groups.tracks);
       counts.trackLines += 1;
@@ -147,6 +147,26 @@
         }).bindPopup(fieldTable(c.title, c.fields), { maxWidth: 380 }).addTo(groups.inport);
         counts.inport += 1;
       }
+    });
+  }
+
+  function drawEvents(data, groups, counts) {
+    (data.events || []).forEach(function (e) {
+      var colour = data.meta.event_colours[e.k] || "#555";
+      if (e.o) {
+        L.polyline([[e.lat, e.lon], e.o], {
+          color: colour, weight: 2, opacity: 0.8, dashArray: "4 6"
+        }).addTo(groups.events);
+        L.circleMarker(e.o, {
+          radius: 4, color: colour, weight: 2, fill: false
+        }).bindPopup(fieldTable(e.title, e.fields), { maxWidth: 380 }).addTo(groups.events);
+      }
+      L.circleMarker([e.lat, e.lon], {
+        radius: 6, color: "#212121", weight: 1, fillColor: colour, fillOpacity: 0.9,
+        className: "mr-event"
+      }).bindPopup(fieldTable(e.title, e.fields), { maxWidth: 380 })
+        .bindTooltip(el("span", e.title)).addTo(groups.events);
+      counts.events += 1;
     });
   }
 
@@ -200,6 +220,13 @@
       Object.keys(data.meta.categories).forEach(function (name) {
         body.appendChild(legendRow(null, name, null, data.meta.categories[name]));
       });
+      if (data.events && data.events.length) {
+        body.appendChild(el("div", "Events", "mr-legend-head"));
+        Object.keys(data.meta.event_colours).forEach(function (kind) {
+          var title = data.meta.event_titles[kind] || kind;
+          body.appendChild(legendRow(null, title, null, data.meta.event_colours[kind]));
+        });
+      }
       body.appendChild(el("div", "Symbols", "mr-legend-head"));
       body.appendChild(legendRow("mr-swatch-ring", "in port at end of period"));
       body.appendChild(legendRow("mr-swatch-gap", "no AIS for over " + data.meta.max_gap_h + " h"));
@@ -389,7 +416,8 @@
   function build(map, groups, dataId, layerControl) {
     var data = JSON.parse(document.getElementById(dataId).textContent);
     var counts = {
-      land: 0, polygons: 0, calls: 0, inport: 0, trackLines: 0, gapLines: 0, vessels: 0
+      land: 0, polygons: 0, calls: 0, inport: 0, trackLines: 0, gapLines: 0, vessels: 0,
+      events: 0
     };
     var state = { map: map, groups: groups, counts: counts, markers: {}, playbackTime: 0 };
     window.monitorReport.state = state;
@@ -398,6 +426,7 @@
     drawLabels(map, data, groups, state);
     drawTracks(data, groups, counts);
     drawCalls(data, groups, counts, state.markers);
+    drawEvents(data, groups, counts);
     fitLayerControl(map, layerControl);
     addLegend(map, data, state);
     if (data.meta.span_s > 0 && data.tracks.length) addPlayback(map, data, groups, state);

@@ -1,0 +1,203 @@
+"""Events: the rows of the events table, from tracks and identities, placed and near which port.
+
+An event is one thing an analyst should look at: an MMSI in two places at once (shared_mmsi), a
+run of displaced positions (position_jump), a changed identity (identity_change), one IMO under
+two MMSIs (imo_reuse), an MMSI no ship should have (invalid_mmsi). Every kind is a row of
+:data:`monitor.schema.EVENTS_SCHEMA`; kinds to come (dark periods, encounters, loitering) are
+more rows of the same table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+import shapely
+
+from monitor.analyse.geofences import Zone, distances_m
+from monitor.schema import EVENTS_SCHEMA, EventKind, conform
+
+_US_PER_H = 3_600_000_000.0
+#: Static reports this long before or after the time two tracks were apart name the ships.
+_NAMES_MARGIN = pl.duration(hours=6)
+
+
+def event_id(row: dict[str, object]) -> str:
+    """Return the id of an event: a hash of what it is about (stable across runs)."""
+    start = row["start_utc"]
+    keys = ("kind", "mmsi", "track_id", "other_mmsi", "other_track_id", "field", "new_value")
+    text = "|".join("" if row.get(k) is None else str(row[k]) for k in keys)
+    text += f"|{start.isoformat() if start is not None else ''}"  # type: ignore[attr-defined]
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+def shared_mmsi_events(concurrent: pl.DataFrame, statics: pl.DataFrame) -> pl.DataFrame:
+    """Return a shared_mmsi per pair of concurrent tracks (:data:`CONCURRENT_SCHEMA` rows).
+
+    ``details`` lists the names the MMSI reported around the time (a static report cannot say
+    which transmitter sent it, so every name is given).
+    """
+    names = (
+        concurrent.select("mmsi", "start_utc", "end_utc")
+        .with_row_index("row")
+        .join(statics.select("mmsi", "timestamp_utc", "vessel_name"), on="mmsi")
+        .filter(
+            pl.col("timestamp_utc").is_between(
+                pl.col("start_utc") - _NAMES_MARGIN, pl.col("end_utc") + _NAMES_MARGIN
+            )
+        )
+        .with_columns(pl.col("vessel_name").str.strip_chars().replace("", None))
+        .drop_nulls("vessel_name")
+        .sort("timestamp_utc")
+        .group_by("row")
+        .agg(pl.col("vessel_name").unique(maintain_order=True))
+    )
+    by_row = dict(names.iter_rows())
+    details = [
+        json.dumps({"names": list(by_row.get(i, []))}, ensure_ascii=False)
+        for i in range(concurrent.height)
+    ]
+    return concurrent.with_columns(
+        kind=pl.lit(EventKind.SHARED_MMSI.value),
+        details=pl.Series(details, dtype=pl.String),
+    )
+
+
+def position_jump_events(jumps: pl.DataFrame) -> pl.DataFrame:
+    """Return a position_jump per dropped run of displaced positions (:data:`JUMPS_SCHEMA`)."""
+    return jumps.rename({"from_lat": "other_lat", "from_lon": "other_lon"}).with_columns(
+        kind=pl.lit(EventKind.POSITION_JUMP.value)
+    )
+
+
+def _conform(part: pl.DataFrame) -> pl.DataFrame:
+    missing = [
+        pl.lit(None, dtype).alias(name)
+        for name, dtype in EVENTS_SCHEMA.items()
+        if name not in part.columns
+    ]
+    return conform(part.with_columns(missing), EVENTS_SCHEMA)
+
+
+def _nearest(events: pl.DataFrame, positions: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Return lat and lon of the position of vessel ``by`` nearest in time to each event start."""
+    right = positions.select(
+        pl.col("mmsi").alias(by), pl.col("timestamp_utc").alias("__t"), "lat", "lon"
+    ).sort("__t")
+    left = events.select("__row", by, "start_utc").sort("start_utc")
+    found = left.join_asof(
+        right,
+        left_on="start_utc",
+        right_on="__t",
+        by=by,
+        strategy="nearest",
+        check_sortedness=False,
+    ).sort("__row")
+    return found.select("lat", "lon")
+
+
+def _track_at(events: pl.DataFrame, tracks: pl.DataFrame) -> pl.Series:
+    """Return the track of each event's MMSI heard at its start (the largest of those), else
+    the one heard nearest to it."""
+    candidates = (
+        events.select("__row", "mmsi", "start_utc")
+        .join(tracks.select("mmsi", "track_id", "first_utc", "last_utc", "n_positions"), on="mmsi")
+        .with_columns(
+            __off=pl.max_horizontal(
+                (pl.col("first_utc") - pl.col("start_utc")).dt.total_microseconds(),
+                (pl.col("start_utc") - pl.col("last_utc")).dt.total_microseconds(),
+                pl.lit(0),
+            )
+        )
+        .sort("__row", "__off", "n_positions", "track_id", descending=[False, False, True, False])
+        .group_by("__row", maintain_order=True)
+        .agg(pl.col("track_id").first())
+    )
+    placed = events.select("__row").join(candidates, on="__row", how="left").sort("__row")
+    return placed["track_id"]
+
+
+def locate(events: pl.DataFrame, positions: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame:
+    """Return ``events`` with the vessels' positions and tracks filled in where missing.
+
+    An event without a position takes its vessel's position nearest in time to its start (and
+    its other vessel's, with the distance between them); without a track, the track heard then.
+    """
+    events = events.with_row_index("__row")
+    unplaced = events.filter(pl.col("lat").is_null())
+    if unplaced.height and positions.height:
+        here = _nearest(unplaced, positions, "mmsi")
+        unplaced = unplaced.with_columns(lat=here["lat"], lon=here["lon"])
+        two = unplaced.filter(pl.col("other_mmsi").is_not_null())
+        if two.height:
+            there = _nearest(two, positions, "other_mmsi")
+            two = two.with_columns(other_lat=there["lat"], other_lon=there["lon"])
+            unplaced = pl.concat([unplaced.filter(pl.col("other_mmsi").is_null()), two])
+        events = pl.concat([events.filter(pl.col("lat").is_not_null()), unplaced]).sort("__row")
+    if tracks.height:
+        events = events.with_columns(track_id=pl.coalesce("track_id", _track_at(events, tracks)))
+    dlon = (pl.col("other_lon") - pl.col("lon") + 180.0) % 360.0 - 180.0
+    coslat = ((pl.col("lat") + pl.col("other_lat")) * (np.pi / 360.0)).cos()
+    apart_km = (dlon * coslat).pow(2).add((pl.col("other_lat") - pl.col("lat")).pow(2)).sqrt()
+    return events.with_columns(distance_km=pl.coalesce("distance_km", apart_km * 111.19508)).drop(
+        "__row"
+    )
+
+
+def near_ports(events: pl.DataFrame, zones: Sequence[Zone], radius_km: float) -> pl.DataFrame:
+    """Return ``events`` with the nearest port within ``radius_km`` of each (0 km inside it).
+
+    A port is the union of its port, berth and anchorage zones; area zones are no port.
+    """
+    ports: dict[str, list[shapely.Geometry]] = {}
+    for zone in zones:
+        if zone.kind != "area":
+            ports.setdefault(zone.port_id, []).append(zone.geometry)
+    n = events.height
+    best_km = np.full(n, np.inf)
+    best_port = np.full(n, -1)
+    lat = events["lat"].to_numpy()
+    lon = events["lon"].to_numpy()
+    placed = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    port_ids = sorted(ports)
+    for k, port_id in enumerate(port_ids):
+        if placed.size == 0:
+            break
+        km = distances_m(shapely.union_all(ports[port_id]), lon[placed], lat[placed]) / 1000.0
+        closer = km < best_km[placed]
+        best_km[placed[closer]] = km[closer]
+        best_port[placed[closer]] = k
+    within = best_km <= radius_km
+    names = [port_ids[k] if ok else None for k, ok in zip(best_port, within, strict=True)]
+    return events.with_columns(
+        port_id=pl.Series(names, dtype=pl.String),
+        port_distance_km=pl.Series(best_km, dtype=pl.Float64).set(pl.Series(~within), None),
+    )
+
+
+def events_table(
+    parts: Sequence[pl.DataFrame],
+    *,
+    positions: pl.DataFrame,
+    tracks: pl.DataFrame,
+    zones: Sequence[Zone],
+    port_radius_km: float,
+) -> pl.DataFrame:
+    """Return the events of ``parts`` (each some columns of EVENTS_SCHEMA) as one table.
+
+    Events are placed (:func:`locate`, from ``positions``: mmsi, timestamp_utc, lat, lon, and
+    ``tracks``), given their nearest port, duration and id, and sorted by start, kind and MMSI.
+    """
+    events = pl.concat([_conform(part) for part in parts]) if parts else _conform(pl.DataFrame())
+    events = locate(events, positions, tracks)
+    events = near_ports(events, zones, port_radius_km)
+    span_us = (pl.col("end_utc") - pl.col("start_utc")).dt.total_microseconds()
+    events = events.with_columns(
+        duration_h=pl.coalesce("duration_h", span_us.cast(pl.Float64) / _US_PER_H)
+    )
+    ids = [event_id(row) for row in events.iter_rows(named=True)]
+    events = events.with_columns(event_id=pl.Series(ids, dtype=pl.String))
+    return conform(events, EVENTS_SCHEMA).sort("start_utc", "kind", "mmsi", "event_id")
