@@ -256,6 +256,12 @@ class EventKind(StrEnum):
     IDENTITY_CHANGE = "identity_change"
     IMO_REUSE = "imo_reuse"
     INVALID_MMSI = "invalid_mmsi"
+    #: A silence of a track (monitor.analyse.gaps): its cause and where in ``details``.
+    GAP = "gap"
+    #: Two vessels together at sea (monitor.analyse.encounters).
+    ENCOUNTER = "encounter"
+    #: One vessel slow for hours outside ports (monitor.analyse.loitering).
+    LOITERING = "loitering"
 
 
 EVENT_KINDS: tuple[str, ...] = tuple(kind.value for kind in EventKind)
@@ -269,7 +275,8 @@ EVENTS_SCHEMA: dict[str, pl.DataType] = {
     # First 16 hex digits of the SHA-1 of kind, vessels, tracks, start and value: the same data
     # gives the same id.
     "event_id": pl.String(),
-    # shared_mmsi | position_jump | identity_change | imo_reuse | invalid_mmsi
+    # One of EventKind: shared_mmsi | position_jump | identity_change | imo_reuse |
+    # invalid_mmsi | gap | encounter | loitering
     "kind": pl.String(),
     "mmsi": pl.UInt32(),
     "track_id": pl.String(),

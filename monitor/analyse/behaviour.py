@@ -17,20 +17,20 @@ exports (:data:`GAPS_SCHEMA`, :data:`ENCOUNTERS_SCHEMA`, :data:`LOITERING_SCHEMA
 
 from __future__ import annotations
 
-from enum import StrEnum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import polars as pl
 
-from monitor.schema import ENCOUNTERS_SCHEMA, GAPS_SCHEMA, LOITERING_SCHEMA, conform
-
-
-class BehaviourKind(StrEnum):
-    """The event kinds of this module."""
-
-    GAP = "gap"
-    ENCOUNTER = "encounter"
-    LOITERING = "loitering"
-
+from monitor.analyse.encounters import encounters
+from monitor.analyse.gaps import dark_periods
+from monitor.analyse.geofences import Zone
+from monitor.analyse.loitering import loitering
+from monitor.analyse.positions import with_speeds
+from monitor.analyse.tracks import segment
+from monitor.config import Settings, TrackSettings
+from monitor.schema import ENCOUNTERS_SCHEMA, GAPS_SCHEMA, LOITERING_SCHEMA, EventKind, conform
 
 _GAP_DETAILS: dict[str, pl.DataType] = {
     "cause": pl.String(),
@@ -52,9 +52,7 @@ def _details(fields: dict[str, pl.DataType]) -> pl.Expr:
     return pl.struct(list(fields)).struct.json_encode().alias("details")
 
 
-def _decoded(
-    events: pl.DataFrame, kind: BehaviourKind, fields: dict[str, pl.DataType]
-) -> pl.DataFrame:
+def _decoded(events: pl.DataFrame, kind: EventKind, fields: dict[str, pl.DataType]) -> pl.DataFrame:
     rows = events.filter(pl.col("kind") == kind.value)
     decoded = (
         rows["details"].str.json_decode(pl.Struct(fields))
@@ -64,10 +62,63 @@ def _decoded(
     return rows.drop("details").with_columns(decoded.alias("details")).unnest("details")
 
 
+#: The columns of positions the behaviour analyses read.
+POSITION_COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", "cog_deg")
+
+
+def behaviour_tracks(
+    positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings
+) -> pl.DataFrame:
+    """Return ``positions`` split into tracks (one per transmitter) for the behaviour analyses:
+    mmsi, track_id, timestamp_utc, lat, lon, sog_kn, cog_deg and speed_kn (SOG, else implied),
+    each track's rows together in time order."""
+    found = segment(positions.lazy().select(*POSITION_COLUMNS), settings)
+    frame = with_speeds(found.positions.with_columns(reported_kn=pl.col("sog_kn")))
+    return frame.rename({"reported_kn": "sog_kn"}).with_columns(
+        track_id=found.tracks["track_id"].gather(frame["track"])
+    )
+
+
+@dataclass
+class Behaviour:
+    """What the behaviour analyses found over a set of tracks."""
+
+    gaps: pl.DataFrame
+    encounters: pl.DataFrame
+    loitering: pl.DataFrame
+
+    def events(self) -> list[pl.DataFrame]:
+        """Return them as parts of the events table (see the module docstring)."""
+        return [
+            gap_events(self.gaps),
+            encounter_events(self.encounters),
+            loitering_events(self.loitering),
+        ]
+
+
+def find_behaviour(
+    tracks: pl.DataFrame, zones: Sequence[Zone], settings: Settings, data_end: datetime
+) -> Behaviour:
+    """Return the dark periods, encounters and loitering of ``tracks`` (from
+    :func:`behaviour_tracks`) up to ``data_end``, the newest message time."""
+    gaps = dark_periods(tracks, zones, settings.gaps, data_end=data_end, key="track_id")
+    dark = gaps.filter(pl.col("cause") == "dark").select(
+        "track_id", "gap_start_utc", pl.col("gap_end_utc").fill_null(data_end)
+    )
+    return Behaviour(
+        gaps=gaps,
+        encounters=encounters(
+            tracks, zones, settings.encounters, key="track_id",
+            dark=dark.rename({"gap_start_utc": "start_utc", "gap_end_utc": "end_utc"}),
+        ),
+        loitering=loitering(tracks, zones, settings.loitering, key="track_id"),
+    )  # fmt: skip
+
+
 def gap_events(gaps: pl.DataFrame) -> pl.DataFrame:
     """Return dark periods (:data:`GAPS_SCHEMA`) as events-table columns."""
     return gaps.select(
-        kind=pl.lit(BehaviourKind.GAP.value),
+        kind=pl.lit(EventKind.GAP.value),
         mmsi="mmsi",
         track_id="track_id",
         start_utc="gap_start_utc",
@@ -94,7 +145,7 @@ def gap_events(gaps: pl.DataFrame) -> pl.DataFrame:
 def encounter_events(encounters: pl.DataFrame) -> pl.DataFrame:
     """Return encounters (:data:`ENCOUNTERS_SCHEMA`) as events-table columns."""
     return encounters.select(
-        kind=pl.lit(BehaviourKind.ENCOUNTER.value),
+        kind=pl.lit(EventKind.ENCOUNTER.value),
         mmsi="mmsi_a",
         track_id="track_id_a",
         other_mmsi="mmsi_b",
@@ -112,7 +163,7 @@ def encounter_events(encounters: pl.DataFrame) -> pl.DataFrame:
 def loitering_events(loitering: pl.DataFrame) -> pl.DataFrame:
     """Return loitering (:data:`LOITERING_SCHEMA`) as events-table columns."""
     return loitering.select(
-        kind=pl.lit(BehaviourKind.LOITERING.value),
+        kind=pl.lit(EventKind.LOITERING.value),
         mmsi="mmsi",
         track_id="track_id",
         start_utc="start_utc",
@@ -127,7 +178,7 @@ def loitering_events(loitering: pl.DataFrame) -> pl.DataFrame:
 
 def gaps_of(events: pl.DataFrame) -> pl.DataFrame:
     """Return the ``gap`` events as :data:`GAPS_SCHEMA` rows, in start order."""
-    rows = _decoded(events, BehaviourKind.GAP, _GAP_DETAILS)
+    rows = _decoded(events, EventKind.GAP, _GAP_DETAILS)
     return conform(
         rows.with_columns(
             gap_start_utc="start_utc",
@@ -145,7 +196,7 @@ def gaps_of(events: pl.DataFrame) -> pl.DataFrame:
 
 def encounters_of(events: pl.DataFrame) -> pl.DataFrame:
     """Return the ``encounter`` events as :data:`ENCOUNTERS_SCHEMA` rows, in start order."""
-    rows = _decoded(events, BehaviourKind.ENCOUNTER, _ENCOUNTER_DETAILS)
+    rows = _decoded(events, EventKind.ENCOUNTER, _ENCOUNTER_DETAILS)
     return conform(
         rows.with_columns(
             mmsi_a="mmsi",
@@ -160,5 +211,5 @@ def encounters_of(events: pl.DataFrame) -> pl.DataFrame:
 
 def loitering_of(events: pl.DataFrame) -> pl.DataFrame:
     """Return the ``loitering`` events as :data:`LOITERING_SCHEMA` rows, in start order."""
-    rows = _decoded(events, BehaviourKind.LOITERING, _LOITERING_DETAILS)
+    rows = _decoded(events, EventKind.LOITERING, _LOITERING_DETAILS)
     return conform(rows, LOITERING_SCHEMA).sort("start_utc", "mmsi")

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-import shapely
 
 from monitor.analyse.gap_evidence import TrackArrays, causes, features
-from monitor.analyse.geofences import Zone, distances_m
+from monitor.analyse.geofences import Zone, nearest_port
 from monitor.analyse.reception import F64
 from monitor.schema import GAPS_SCHEMA, conform
 
@@ -68,27 +67,6 @@ def silences(
     )
     ids = frame.select(list(dict.fromkeys([key, "mmsi"])))[rows]
     return pl.concat([ids, out], how="horizontal")
-
-
-def nearest_port(zones: Sequence[Zone], lat: F64, lon: F64) -> tuple[list[str | None], F64]:
-    """Return per point the nearest port (its port, berth and anchorage zones together; area
-    zones are no port) and the distance to it in km (0 inside, inf without ports)."""
-    ports: dict[str, list[shapely.Geometry]] = {}
-    for zone in zones:
-        if zone.kind != "area":
-            ports.setdefault(zone.port_id, []).append(zone.geometry)
-    best_km = np.full(lat.size, np.inf)
-    best: list[str | None] = [None] * lat.size
-    placed = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
-    for port_id in sorted(ports):
-        if placed.size == 0:
-            break
-        km = distances_m(shapely.union_all(ports[port_id]), lon[placed], lat[placed]) / 1000.0
-        closer = km < best_km[placed]
-        best_km[placed[closer]] = km[closer]
-        for i in placed[closer]:
-            best[i] = port_id
-    return best, best_km
 
 
 def where(start_km: F64, end_km: F64, is_open: npt.NDArray[np.bool_], near_km: float) -> pl.Series:

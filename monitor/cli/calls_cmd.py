@@ -16,7 +16,7 @@ from monitor.cli.options import (
     resolve_settings,
     store_option,
 )
-from monitor.cli.output import Column, echo_listing, minute, nothing_listed
+from monitor.cli.output import WATCH_COLUMNS, Column, echo_listing, minute, nothing_listed
 
 
 def _arrival(row: dict[str, Any]) -> str:
@@ -35,12 +35,6 @@ CALL_COLUMNS = (
     Column("ship_type", "Type", drop=6, shrink_to=8),
     Column("stopped", "Stop", lambda s: "yes" if s else "no", drop=5),
     Column("prev_port_id", "Previous port", drop=7, shrink_to=8),
-)
-#: The watchlist columns of ``--watchlist`` listings: the list, and "name" for a match by name
-#: alone (weaker than by MMSI or IMO).
-WATCH_COLUMNS = (
-    Column("watchlist", "List", shrink_to=8),
-    Column("watch_match", "By", drop=3),
 )
 
 
