@@ -176,6 +176,13 @@ def loitering_events(loitering: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def reportable(events: pl.DataFrame) -> pl.DataFrame:
+    """Return the events an analyst reads in a report: all but the silences not caused by a
+    switch-off (coverage, outage, range), which are many in any real feed."""
+    cause = pl.col("details").str.json_path_match("$.cause")
+    return events.filter((pl.col("kind") != EventKind.GAP.value) | (cause == "dark"))
+
+
 def gaps_of(events: pl.DataFrame) -> pl.DataFrame:
     """Return the ``gap`` events as :data:`GAPS_SCHEMA` rows, in start order."""
     rows = _decoded(events, EventKind.GAP, _GAP_DETAILS)
