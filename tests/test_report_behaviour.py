@@ -89,7 +89,8 @@ def test_watchlist_vessels_come_first_and_are_marked() -> None:
     content = build_report(fx.inputs(events=events(), watchlist=watchlist))
     page = content.files["index.html"]
     data = embedded_data(page)
-    calls = data["calls"]  # type: ignore[index]
+    calls = data["calls"]
+    assert isinstance(calls, list)
     # c1 (IMO 9123456) and c3 (MMSI 211000003) first, then the others in arrival order.
     assert [c["id"] for c in calls] == ["c1", "c3", "c2"]
     assert [c["w"] for c in calls] == ["UN 1718", "OFAC", None]
