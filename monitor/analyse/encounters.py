@@ -6,6 +6,8 @@ each other for at least ``min_duration_h`` (2 h) at a median speed under ``max_s
 the same time: every track is resampled to a regular grid of ``grid_min`` minutes (UTC clock
 times, so midnight is no boundary), and the samples of one grid time are joined by square cells
 as large as ``max_distance_m``, each sample with those in its own and the neighbouring cells.
+Samples where either vessel goes faster than twice ``max_speed_kn`` are left out, so that two
+ships that sail in company and then lie together meet for as long as they lie together.
 
 A track is resampled between two consecutive positions less than ``max_interp_h`` apart, in a
 straight line; across a longer silence only when it was seen at the same spot before and after
@@ -256,14 +258,22 @@ def encounters(
     if pairs.is_empty():
         return pl.DataFrame(schema=ENCOUNTERS_SCHEMA)
     max_hole = max(int(settings.max_hole_min * 60e6 // step_us), 0)
-    pairs = pairs.sort("track_a", "track_b", "slot").with_columns(
-        run=(
-            (pl.col("track_a") != pl.col("track_a").shift())
-            | (pl.col("track_b") != pl.col("track_b").shift())
-            | (pl.col("slot") - pl.col("slot").shift() > max_hole + 1)
+    # Two ships sailing in company are no meeting: samples where either is under way faster
+    # than twice the limit split runs, so that a stop together after a passage together is
+    # judged on its own.
+    slow = pl.max_horizontal("kn_a", "kn_b") < 2 * settings.max_speed_kn
+    pairs = (
+        pairs.filter(slow)
+        .sort("track_a", "track_b", "slot")
+        .with_columns(
+            run=(
+                (pl.col("track_a") != pl.col("track_a").shift())
+                | (pl.col("track_b") != pl.col("track_b").shift())
+                | (pl.col("slot") - pl.col("slot").shift() > max_hole + 1)
+            )
+            .fill_null(True)
+            .cum_sum()
         )
-        .fill_null(True)
-        .cum_sum()
     )
     min_slots = settings.min_duration_h * _US_PER_H / step_us
     runs = (

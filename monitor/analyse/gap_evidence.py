@@ -297,12 +297,15 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
        silence, or it spent three times as long in other silences around it as heard.
     2. ``outage``: of at least two vessels heard near its last position in the half hour
        before (or first position in the half hour after), at least ``outage_share`` were heard
-       nowhere for the next half hour, or three of their own usual intervals if longer.
-    3. ``range``: for ``min_gap_h`` or more of the silence, nobody at all was heard in the
-       region around where it is taken to have been (3 x 3 cells of ``region_km``); or others
+       nowhere for the next half hour, or three of their own usual intervals if longer; or
+       vessels were near it before or after, and none was heard near it all through the
+       silence.
+    3. ``range``: nobody was heard near it all through the silence (and none was near before
+       or after it either); or for ``min_gap_h`` or more of the silence nobody at all was heard
+       in the region around where it is taken to have been (3 x 3 cells of ``region_km``); or others
        were heard near it in under half of the silence while its own reception was fading
-       (in the hour before the silence, or after it, fewer than two positions, or intervals
-       three times its usual and over 5 minutes).
+       (a vessel usually heard every few minutes with, in the hour before the silence or after
+       it, fewer than two positions, or intervals three times its usual and over 5 minutes).
     4. ``dark``: it was heard regularly, and the receivers around it kept working.
     """
     usual = pl.max_horizontal(
@@ -318,9 +321,11 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
         return (near >= 2) & (pl.col(f"silent_{side}") >= settings.outage_share * near)
 
     def faded(recent: str, side: str) -> pl.Expr:
+        # Only a vessel heard every few minutes can be seen to fade: one heard at satellite
+        # passes often has a single position in the hour before a silence.
         usual_side = pl.col(f"usual_{side}_h").fill_nan(None)
         latest = pl.col(recent).fill_nan(None)
-        return usual_side.is_not_null() & (
+        return (usual_side < 1 / 6) & (
             latest.is_null() | (latest > pl.max_horizontal(3 * usual_side, pl.lit(1 / 12)))
         )
 
@@ -335,9 +340,17 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
             | (pl.max_horizontal(regular("before"), regular("after")) < 0.25)
         )
         .then(pl.lit("coverage"))
-        .when(fell_silent("start") | fell_silent("end"))
+        .when(
+            fell_silent("start")
+            | fell_silent("end")
+            | ((pl.col("heard_bins") == 0) & (pl.col("near_start") + pl.col("near_end") > 0))
+        )
         .then(pl.lit("outage"))
-        .when((pl.col("region_quiet_h") >= settings.min_gap_h) | ((heard < 0.5) & fading))
+        .when(
+            (pl.col("heard_bins") == 0)
+            | (pl.col("region_quiet_h") >= settings.min_gap_h)
+            | ((heard < 0.5) & fading)
+        )
         .then(pl.lit("range"))
         .otherwise(pl.lit("dark"))
         .alias("cause")
