@@ -242,9 +242,17 @@ def score_behaviour(
     first, last = times.collect().row(0)
     silences = read_truth_csv(result.truth_paths["silences"], SILENCES_TRUTH_SCHEMA)
     meetings = read_truth_csv(result.truth_paths["meetings"], MEETINGS_TRUTH_SCHEMA)
+    dark_ones = meetings["dark_mmsi"].drop_nulls().implode()
+    positions = (
+        Store(store)
+        .scan_positions()
+        .filter(pl.col("mmsi").is_in(dark_ones))
+        .select("mmsi", "timestamp_utc", "lat", "lon")
+        .collect()
+    )
     return (
         score_gaps(silences, gaps_of(events), settings.gaps, first, last),
-        score_encounters(meetings, encounters_of(events), settings.encounters, last),
+        score_encounters(meetings, encounters_of(events), settings.encounters, last, positions),
     )
 
 

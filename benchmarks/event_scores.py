@@ -9,8 +9,10 @@ departure, or a dark arrival ending before the data does; ``gaps.min_gap_h`` oth
 
 Encounters: the truth is every planned meeting (``truth/meetings.csv``). A detected encounter is
 right when a meeting of the same two MMSIs overlaps it. A meeting counts towards recall unless
-one of the two was dark all through it (kind ``dark``: no feed shows it) or it lasted, within
-the data, less than ``encounters.min_duration_h``.
+one of the two was dark all through it (kind ``dark``: no feed shows it), or it lasted, within
+the data, less than ``encounters.min_duration_h``, or (kind ``partly_dark``) the feed did not
+hear the dark one at the spot both before and after its silence (with satellite passes hours
+apart, the pass after it switched on may come after it left).
 """
 
 from __future__ import annotations
@@ -118,13 +120,39 @@ def score_gaps(
     )
 
 
+def seen_at_the_spot(meetings: pl.DataFrame, positions: pl.DataFrame) -> pl.Series:
+    """Return per meeting whether its dark vessel (if any) was heard within 1 km of the spot
+    in its first and in its last hour (``positions``: mmsi, timestamp_utc, lat, lon)."""
+    hour = pl.duration(hours=1)
+    near = (
+        meetings.with_row_index("m")
+        .join(positions, left_on="dark_mmsi", right_on="mmsi")
+        .filter(
+            ((pl.col("lat_right") - pl.col("lat")).abs() < 0.009)
+            & ((pl.col("lon_right") - pl.col("lon")).abs() < 0.012)
+        )
+        .group_by("m")
+        .agg(
+            before=(pl.col("timestamp_utc") <= pl.col("start_utc") + hour).any(),
+            after=(pl.col("timestamp_utc") >= pl.col("end_utc") - hour).any(),
+        )
+        .filter(pl.col("before") & pl.col("after"))
+    )
+    both = set(near["m"].to_list())
+    return pl.Series(
+        [d is None or m in both for m, d in enumerate(meetings["dark_mmsi"].to_list())]
+    )
+
+
 def score_encounters(
     truth: pl.DataFrame,
     found: pl.DataFrame,
     settings: EncounterSettings,
     data_end: datetime,
+    positions: pl.DataFrame | None = None,
 ) -> EventScores:
-    """Return the scores of ``found`` (ENCOUNTERS_SCHEMA) against the truth's meetings."""
+    """Return the scores of ``found`` (ENCOUNTERS_SCHEMA) against the truth's meetings
+    (``positions``, when given, tell which partly dark meetings the feed shows)."""
 
     def pair(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(
@@ -135,8 +163,9 @@ def score_encounters(
         pl.min_horizontal("end_utc", pl.lit(data_end, dtype=pl.Datetime("us", "UTC")))
         - pl.col("start_utc")
     ).dt.total_microseconds() / _US_PER_H
+    shown = seen_at_the_spot(truth, positions) if positions is not None else True
     truth = pair(truth).with_columns(
-        detectable=(pl.col("kind") != "dark") & (seen_h >= settings.min_duration_h)
+        detectable=(pl.col("kind") != "dark") & (seen_h >= settings.min_duration_h) & shown
     )
     detected = pair(found)
     pairs = _overlapping(

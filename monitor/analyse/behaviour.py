@@ -66,17 +66,48 @@ def _decoded(events: pl.DataFrame, kind: EventKind, fields: dict[str, pl.DataTyp
 POSITION_COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", "cog_deg")
 
 
+@dataclass
+class BehaviourTracks:
+    """Positions split into tracks for the behaviour analyses (:func:`behaviour_tracks`)."""
+
+    #: mmsi, track_id, timestamp_utc, lat, lon, sog_kn, cog_deg and speed_kn (SOG, else
+    #: implied), each track's rows together in time order.
+    positions: pl.DataFrame
+    #: The runs of displaced reports left out of the tracks (JUMPS_SCHEMA).
+    jumps: pl.DataFrame
+
+    def heard(self) -> pl.DataFrame:
+        """Return the positions and, for each run of displaced reports, its first and last
+        time at the track's position before it: the vessel was heard then, from wherever, so
+        that is no silence of its transmitter."""
+        if self.jumps.is_empty():
+            return self.positions
+        ends = pl.concat(
+            [
+                self.jumps.select(
+                    "mmsi", "track_id", timestamp_utc=column, lat="from_lat", lon="from_lon"
+                )
+                for column in ("start_utc", "end_utc")
+            ]
+        )
+        return (
+            pl.concat([self.positions, ends], how="diagonal_relaxed")
+            .select(self.positions.columns)
+            .sort("mmsi", "track_id", "timestamp_utc", maintain_order=True)
+        )
+
+
 def behaviour_tracks(
     positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings
-) -> pl.DataFrame:
-    """Return ``positions`` split into tracks (one per transmitter) for the behaviour analyses:
-    mmsi, track_id, timestamp_utc, lat, lon, sog_kn, cog_deg and speed_kn (SOG, else implied),
-    each track's rows together in time order."""
+) -> BehaviourTracks:
+    """Return ``positions`` split into tracks (one per transmitter), with the runs of
+    displaced reports the split left out."""
     found = segment(positions.lazy().select(*POSITION_COLUMNS), settings)
     frame = with_speeds(found.positions.with_columns(reported_kn=pl.col("sog_kn")))
-    return frame.rename({"reported_kn": "sog_kn"}).with_columns(
+    frame = frame.rename({"reported_kn": "sog_kn"}).with_columns(
         track_id=found.tracks["track_id"].gather(frame["track"])
     )
+    return BehaviourTracks(frame, found.jumps)
 
 
 @dataclass
@@ -97,11 +128,12 @@ class Behaviour:
 
 
 def find_behaviour(
-    tracks: pl.DataFrame, zones: Sequence[Zone], settings: Settings, data_end: datetime
+    found: BehaviourTracks, zones: Sequence[Zone], settings: Settings, data_end: datetime
 ) -> Behaviour:
-    """Return the dark periods, encounters and loitering of ``tracks`` (from
-    :func:`behaviour_tracks`) up to ``data_end``, the newest message time."""
-    gaps = dark_periods(tracks, zones, settings.gaps, data_end=data_end, key="track_id")
+    """Return the dark periods, encounters and loitering of the tracks ``found`` up to
+    ``data_end``, the newest message time."""
+    tracks = found.positions
+    gaps = dark_periods(found.heard(), zones, settings.gaps, data_end=data_end, key="track_id")
     dark = gaps.filter(pl.col("cause") == "dark").select(
         "track_id", "gap_start_utc", pl.col("gap_end_utc").fill_null(data_end)
     )

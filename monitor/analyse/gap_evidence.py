@@ -245,7 +245,12 @@ def features(
     ).astype(np.int64)
     ends = np.column_stack([lat0, lon0, lat1, lon1])
     n_bins, n_heard, _, busy = grid.quiet_along(track, start, end, ends, velocities, mode)
+    # Nobody in the region is only evidence if it holds wherever the vessel went: on its
+    # presumed course, and on the straight line between where it was last and first seen.
     _, _, region_quiet, _ = region.quiet_along(track, start, end, ends, velocities, mode)
+    straight = np.full(track.size, STRAIGHT, dtype=np.int64)
+    _, _, quiet_direct, _ = region.quiet_along(track, start, end, ends, velocities, straight)
+    region_quiet = np.minimum(region_quiet, quiet_direct)
     half_hour = 1_800_000_000
     ten_min = 600_000_000
     near0, quiet0 = grid.fell_silent_with(
