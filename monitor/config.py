@@ -143,6 +143,32 @@ class DetectSettings(_Section):
     #: anchorage to the berth must not split the call, nor make the pass through the anchorage a
     #: transit. 3 h covers 30 km at 5 kn; a ship that comes back later made a new call. 0: never.
     merge_gap_h: float = Field(3.0, ge=0)
+    #: A stop lasts at least this long, from its first to its last stopped position. A ship
+    #: alongside or at anchor stays for hours and reports every 3 minutes (ITU-R M.1371), so
+    #: 10 min is four reports or more; one slow fix of a vessel turning or slowing for a pilot is
+    #: not a stop. 0 makes any slow fix a stop (and turns off stops found from positions).
+    min_stop_min: float = Field(10.0, ge=0, le=24 * 60)
+    #: A vessel that stays within this distance of a position for ``min_stop_min`` is stopped,
+    #: whatever its SOG says (SOG of a moored ship can be noise of a bad GPS, or missing). 100 m
+    #: in 10 min is under 0.33 kn on average: a ship under way covers it in a minute or less,
+    #: while GPS scatter of a moored ship stays within tens of metres.
+    stop_radius_m: float = Field(100.0, gt=0, le=2000)
+    #: A silence inside a port is one stay only if it is shorter than this. Ships stay alongside
+    #: hours to three days; after a longer silence the data cannot tell a stay from a departure
+    #: and return (two recordings of one port years apart would otherwise make calls lasting
+    #: years), so the call ends at its last position, departure not observed.
+    max_silent_stay_h: float = Field(72.0, gt=0)
+    #: Visits of one port are merged only while the vessel stays within this distance of the
+    #: port (the convex hull of its zones, which spans the water between a port and its outer
+    #: anchorages) and stops nowhere in between: a ship shifting from anchorage to berth or
+    #: round a breakwater stays close, while a crew boat running to a platform 5-20 km off or a
+    #: ferry to an island makes a trip, and each return is a call of its own.
+    merge_distance_m: float = Field(2000.0, ge=0, le=50_000)
+    #: An open call whose vessel has not been heard for longer than this (before the newest
+    #: position in the store) has status ``unknown``, not ``in_port``: a ship in port reports
+    #: every 3 minutes, so a day of silence means its AIS is off, it is out of coverage or it
+    #: left unheard, and "in port now" would be a guess.
+    max_unheard_h: float = Field(24.0, gt=0)
 
     @model_validator(mode="after")
     def _speeds_ordered(self) -> DetectSettings:

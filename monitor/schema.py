@@ -100,11 +100,12 @@ MANIFEST_ADDED = ("pending_utc", "pending_source", "clock_utc", "clock_source", 
 #: What the detector measures of a stay in port, the same in raw and enriched calls.
 _STAY_COLUMNS: dict[str, pl.DataType] = {
     "duration_h": pl.Float64(),
-    "status": pl.String(),  # "in_port" | "departed"
+    "status": pl.String(),  # "in_port" | "departed" | "unknown"
     "confidence": pl.UInt8(),  # 1-4
     "arrival_observed": pl.Boolean(),
     "departure_observed": pl.Boolean(),
     "stopped": pl.Boolean(),
+    "stop_observed": pl.Boolean(),
     "anchorage_h": pl.Float64(),
     "berth_h": pl.Float64(),
     "max_gap_h": pl.Float64(),
@@ -157,6 +158,7 @@ CALLS_SCHEMA: dict[str, pl.DataType] = {
     "port_name": pl.String(),
     "arrival_utc": UTC_US,
     "departure_utc": UTC_US,
+    "last_seen_utc": UTC_US,
     **_STAY_COLUMNS,
     "arrival_draught_m": pl.Float64(),
     "departure_draught_m": pl.Float64(),

@@ -42,7 +42,12 @@ CALL_COLUMNS = (
 @config_option
 @store_option
 @period_options
-@click.option("--open", "open_only", is_flag=True, help="Only vessels in port now.")
+@click.option(
+    "--open",
+    "open_only",
+    is_flag=True,
+    help="Only calls without a departure: in port now, or last seen in port (unknown).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the last N calls.")
 @click.option(
     "--watchlist",
@@ -104,6 +109,8 @@ def calls_command(
         ),
         departure=pl.when(pl.col("status") == "in_port")
         .then(pl.lit("in port"))
+        .when(pl.col("status") == "unknown")
+        .then(pl.lit("unknown ") + pl.col("last_seen_utc").dt.strftime("%Y-%m-%d %H:%M"))
         .otherwise(pl.col("departure_utc").dt.strftime("%Y-%m-%d %H:%M")),
         port=pl.coalesce("port_name", "port_id"),
     )
@@ -112,9 +119,20 @@ def calls_command(
         columns,
         "table",
         title=f"{calls.height:,} port call(s)",
-        notes=["? = arrival not observed (first seen already in port)"]
-        if not calls["arrival_observed"].all()
-        else [],
+        notes=[
+            note
+            for note, shown in (
+                (
+                    "? = arrival not observed (first seen already in port)",
+                    not calls["arrival_observed"].all(),
+                ),
+                (
+                    "unknown = last seen in port at that time, not heard since",
+                    (calls["status"] == "unknown").any(),
+                ),
+            )
+            if shown
+        ],
     )
 
 

@@ -33,7 +33,8 @@ from monitor.cli.output import make_console
     metavar="NAME",
     help="default: realistic noise; clean: no noise or dark vessels; noisy: more feed damage; "
     "dark: many silences; busy: more traffic and faster reports; hard: shared MMSIs, displaced "
-    "bursts, satellite-only reception at sea, receiver outages, clock steps.",
+    "bursts, satellite-only reception at sea, receiver outages, clock steps; harbour: ferries, "
+    "crew boats, berths reached unheard, noisy SOG, long silences in port.",
 )
 @click.option(
     "--output",

@@ -33,6 +33,7 @@ from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis
 from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.portcalls.identity import enrich
+from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.analyse.tracks import concurrent_tracks
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
@@ -45,7 +46,7 @@ from monitor.store.parquet import Store
 log = logging.getLogger(__name__)
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 3
+DETECTOR_VERSION = 4
 
 
 @dataclass
@@ -59,6 +60,8 @@ class DetectSummary:
     calls_total: int = 0
     calls_new: int = 0
     calls_open: int = 0
+    #: Open calls of vessels not heard for longer than max_unheard_h (status unknown).
+    calls_unknown: int = 0
     transits_total: int = 0
     #: Visits under way that are not calls yet (no stop, shorter than min_stay_h).
     visits_pending: int = 0
@@ -154,8 +157,11 @@ def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> Detec
     concurrent = concurrent_tracks(
         found.multi_track, settings.tracks, settings.events.shared_min_distance_km
     )
+    # Open calls are in port or unknown as of the newest message in the store, kept ones too.
+    data_end = checkpoint["last_utc"].max() if checkpoint.height else None
+    raw_calls = pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc")
     detected = Detected(
-        raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),
+        raw_calls=open_status(raw_calls, data_end, settings.detect.max_unheard_h),  # type: ignore[arg-type]
         transits=pl.concat([kept.transits, found.transits]).sort("mmsi", "arrival_utc"),
         pending=pl.concat([kept.pending, found.pending]).sort("mmsi", "arrival_utc"),
         tracks=pl.concat([kept.tracks, found.tracks]).sort("mmsi", "first_utc", "track_id"),
@@ -183,7 +189,8 @@ def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> Detec
         positions_dropped=found.n_dropped,
         calls_total=calls.height,
         calls_new=sum(1 for cid in calls["call_id"].to_list() if cid not in old_ids),
-        calls_open=calls.filter(pl.col("status") == "in_port").height,
+        calls_open=calls.filter(pl.col("status") == CallStatus.IN_PORT).height,
+        calls_unknown=calls.filter(pl.col("status") == CallStatus.UNKNOWN).height,
         transits_total=transits.height,
         visits_pending=detected.pending.height,
         full_run=full,

@@ -84,6 +84,8 @@ class ReportInputs:
     events: pl.DataFrame = field(default_factory=lambda: empty_frame(EVENTS_SCHEMA))
     #: Vessels of interest: their calls and events come first, highlighted.
     watchlist: Watchlist | None = None
+    #: An open call counts as in port up to this long after its vessel's last position.
+    max_unheard_h: float | None = None
     #: Newest message time in the store; None takes the newest of ``positions``.
     data_end: datetime | None = None
     #: Oldest message time in the store (where the data begins); None takes the oldest of
@@ -153,7 +155,7 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         data_end = inputs.positions["timestamp_utc"].max()  # type: ignore[assignment]
     if data_start is None and inputs.positions.height:
         data_start = inputs.positions["timestamp_utc"].min()  # type: ignore[assignment]
-    calls = data.calls_in_window(inputs.calls, since, until, data_end)
+    calls = data.calls_in_window(inputs.calls, since, until, data_end, inputs.max_unheard_h)
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
     identity = data.latest_identity(inputs.statics)
@@ -405,6 +407,7 @@ def write_report(
         max_gap_h=settings.detect.max_gap_h,
         move_speed_kn=settings.detect.move_speed_kn,
         tracks=settings.tracks,
+        max_unheard_h=settings.detect.max_unheard_h,
         data_end=data_end,
         data_start=data_start,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,

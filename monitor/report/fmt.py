@@ -54,8 +54,11 @@ def call_fields(row: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[
     arrival = when(row["arrival_utc"])
     if row.get("arrival_observed") is False:
         arrival += " (already inside when first seen)"
-    still_in = row.get("status") == "in_port" or row.get("departure_utc") is None
-    if still_in:
+    unknown = row.get("status") == "unknown"
+    still_in = not unknown and (row.get("status") == "in_port" or row.get("departure_utc") is None)
+    if unknown:
+        departure = f"unknown: last seen in port {when(row.get('last_seen_utc'))}, not heard since"
+    elif still_in:
         departure = "still in port"
     else:
         departure = when(row["departure_utc"])

@@ -119,6 +119,13 @@ def arrival_badge(row: Mapping[str, Any], data_start: datetime | None, max_gap_h
     return f'<span class="mr-badge mr-badge-{kind}" title="{esc(title)}">{esc(text)}</span>'
 
 
+def _open_departure(row: Mapping[str, Any]) -> str:
+    """Return what a call without a departure shows: in port, or last seen and unheard since."""
+    if row.get("status") == "unknown":
+        return f"unknown, last seen {fmt.when(row.get('last_seen_utc'))}"
+    return "in port"
+
+
 def _search_text(row: Mapping[str, Any], port: str) -> str:
     parts = [fmt.vessel_title(row), row["mmsi"], row.get("imo"), port, row.get("flag")]
     return " ".join(str(p) for p in parts if p is not None).lower()
@@ -156,7 +163,7 @@ def calls_table_html(
                 badge=arrival_badge(row, data_start, max_gap_h),
             ),
             _cell(
-                fmt.when(departure) if departure is not None else "in port",
+                fmt.when(departure) if departure is not None else _open_departure(row),
                 departure.isoformat() if departure is not None else "9999",
             ),
             _cell(

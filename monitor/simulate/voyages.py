@@ -12,6 +12,7 @@ from shapely.ops import nearest_points
 
 from monitor.simulate.fleet import Vessel, make_fleet
 from monitor.simulate.geo import Projection
+from monitor.simulate.harbour import HARBOUR_ROLES, plan_crew_boat, plan_ferry, plan_trader
 from monitor.simulate.identities import IdentityTruth, Rename, disguise
 from monitor.simulate.kinematics import (
     AT_ANCHOR,
@@ -106,13 +107,21 @@ def _roles(n: int, params: SimulationParams) -> list[str]:
     transit = round(params.share_transit * rest)
     fishing = round(params.share_fishing * rest)
     loiterer = round(params.share_loiterer * rest)
-    cargo = max(rest - transit - fishing - loiterer, 0)
+    harbour = {
+        "ferry": params.ferries,
+        "crewboat": params.crew_boats,
+        "unheard_berth": params.unheard_berth,
+        "noisy_sog": params.noisy_sog,
+        "silent_in_port": params.silent_in_port,
+    }
+    cargo = max(rest - transit - fishing - loiterer - sum(harbour.values()), 0)
     return (
         ["meeting"] * (2 * pairs)
         + ["cargo"] * cargo
         + ["transit"] * transit
         + ["fishing"] * fishing
         + ["loiterer"] * loiterer
+        + [role for role, count in harbour.items() for _ in range(count)]
     )
 
 
@@ -525,4 +534,10 @@ def plan_simulation(
             planner.fishing(vp)
         elif role == "loiterer":
             planner.loiterer(vp)
+        elif role == "ferry":
+            plan_ferry(planner, vp)
+        elif role == "crewboat":
+            plan_crew_boat(planner, vp)
+        elif role in HARBOUR_ROLES:
+            plan_trader(planner, vp)
     return Plan(plans, meetings, ports, projection, begin_s, start_s, end_s, fleet.truth)
