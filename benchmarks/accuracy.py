@@ -6,7 +6,10 @@ split call beyond the first is a false call), median and 95th percentile arrival
 errors in minutes where the truth says the crossing was observable, transits wrongly reported as
 calls, true calls split into several detected calls; then the MMSIs used by two ships at once
 that got a shared_mmsi event (and the MMSIs of one ship that got one anyway), and the displaced
-bursts that got a position_jump event. The ``harbour`` scenario (fast ferries docking unheard,
+bursts that got a position_jump event. A second table scores dark periods (detected silences
+of cause ``dark`` against the planned switch-offs) and encounters (against the planned
+meetings, the partly dark and across-midnight ones among them) as ``benchmarks/event_scores.py``
+defines. The ``harbour`` scenario (fast ferries docking unheard,
 crew boats running to platforms, berths reached unheard across an anchorage, noisy SOG
 alongside, ships silent in port for days) is also scored per role; a last row puts two
 recordings of the same harbour fleet three years apart into one store (ferries and crew boats
@@ -26,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from event_scores import EventScores, score_encounters, score_gaps
 
+from monitor.analyse.behaviour import encounters_of, gaps_of
 from monitor.config import Settings, load_config, shipped_config_path
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.ingest import ingest_paths
@@ -35,13 +40,15 @@ from monitor.schema import (
     BURSTS_TRUTH_SCHEMA,
     CALLS_TRUTH_SCHEMA,
     IDENTITY_TRUTH_SCHEMA,
+    MEETINGS_TRUTH_SCHEMA,
     SILENCES_TRUTH_SCHEMA,
     TRANSITS_TRUTH_SCHEMA,
 )
-from monitor.simulate import DEFAULT_START, PRESETS, simulate
+from monitor.simulate import DEFAULT_START, PRESETS, SimulationResult, simulate
 from monitor.simulate.truth import read_truth_csv
 from monitor.store.calls import load_calls
 from monitor.store.events import load_events
+from monitor.store.parquet import Store
 
 SCENARIOS = ("clean", "noisy", "dark", "busy", "hard", "harbour")
 #: Roles whose calls are scored one by one in the harbour scenario.
@@ -75,6 +82,9 @@ class Scores:
     #: Displaced bursts with a position_jump event of their vessel overlapping them, of all those
     #: heard.
     bursts: tuple[int, int] = (0, 0)
+    #: Dark periods and encounters against the truth (benchmarks/event_scores.py).
+    gaps: EventScores | None = None
+    encounters: EventScores | None = None
 
 
 def _span_us(frame: pl.DataFrame, start: str, end: str) -> pl.DataFrame:
@@ -222,9 +232,64 @@ def run_scenario(
     truth = read_truth_csv(result.truth_paths["calls"], CALLS_TRUTH_SCHEMA)
     transits = read_truth_csv(result.truth_paths["transits"], TRANSITS_TRUTH_SCHEMA)
     scores = score(name, truth, transits, load_calls(store), result.start)
-    scores.shared, scores.bursts = score_events(out / "truth", load_events(store))
+    events = load_events(store)
+    scores.shared, scores.bursts = score_events(out / "truth", events)
+    scores.gaps, scores.encounters = score_behaviour(result, events, settings, store)
     scores.seconds = {"simulate": t1 - t0, "ingest": t2 - t1, "detect": t3 - t2}
     return scores
+
+
+def score_behaviour(
+    result: SimulationResult, events: pl.DataFrame, settings: Settings, store: Path
+) -> tuple[EventScores, EventScores]:
+    """Return the scores of the dark periods and the encounters among ``events``."""
+    times = (
+        Store(store)
+        .scan_positions()
+        .select(first=pl.col("timestamp_utc").min(), last=pl.col("timestamp_utc").max())
+    )
+    first, last = times.collect().row(0)
+    silences = read_truth_csv(result.truth_paths["silences"], SILENCES_TRUTH_SCHEMA)
+    meetings = read_truth_csv(result.truth_paths["meetings"], MEETINGS_TRUTH_SCHEMA)
+    dark_ones = meetings["dark_mmsi"].drop_nulls().implode()
+    positions = (
+        Store(store)
+        .scan_positions()
+        .filter(pl.col("mmsi").is_in(dark_ones))
+        .select("mmsi", "timestamp_utc", "lat", "lon")
+        .collect()
+    )
+    return (
+        score_gaps(silences, gaps_of(events), settings.gaps, first, last),
+        score_encounters(meetings, encounters_of(events), settings.encounters, last, positions),
+    )
+
+
+def _rate(s: EventScores) -> str:
+    return (
+        f"{s.precision:6.3f} ({s.n_right:>3d}/{s.n_detected:<3d}) "
+        f"{s.recall:6.3f} ({s.n_found:>3d}/{s.n_detectable:<3d})"
+    )
+
+
+def print_behaviour(all_scores: list[Scores], show_errors: bool) -> None:
+    """Print the dark-period and encounter scores of every scenario."""
+    print(
+        f"\n{'scenario':9} {'dark periods: precision':>24} {'recall':>16}   "
+        f"{'encounters: precision':>22} {'recall':>16}  found by kind"
+    )
+    for s in all_scores:
+        assert s.gaps is not None and s.encounters is not None
+        kinds = ", ".join(
+            f"{kind} {found}/{total}" for kind, (found, total) in s.encounters.found_by_kind.items()
+        )
+        print(f"{s.scenario:9} {_rate(s.gaps):>41}   {_rate(s.encounters):>39}  {kinds}")
+        if show_errors:
+            with pl.Config(tbl_rows=30, tbl_cols=14, tbl_width_chars=200):
+                print("missed dark periods:", s.gaps.missed)
+                print("false dark periods:", s.gaps.false)
+                print("missed encounters:", s.encounters.missed)
+                print("false encounters:", s.encounters.false)
 
 
 def score_roles(
@@ -348,11 +413,13 @@ def main() -> None:
             "seconds sim/ingest/detect"
         )
         print(header)
+        all_scores = []
         for name in scenarios:
             vessels = args.vessels * 2 if name == "busy" else args.vessels
             # Harbour patterns play out over days (stays of up to four days, silent).
             days = max(args.days, 7.0) if name == "harbour" else args.days
             s = run_scenario(name, settings, days, vessels, args.seed, work)
+            all_scores.append(s)
             print(
                 f"{name:9} {s.n_true:5d} {s.n_detectable:5d} {s.n_detected:5d} "
                 f"{s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f}  {_fmt(s.arrival_err_min):>22}  "
@@ -381,6 +448,7 @@ def main() -> None:
                 f"{YEARS_APART.days} days apart): longest call {longest:.1f} h; a report "
                 f"between them lists {listed} calls, {in_port} in port at its end"
             )
+        print_behaviour(all_scores, args.show_errors)
 
 
 if __name__ == "__main__":

@@ -215,6 +215,93 @@ class EventSettings(_Section):
     port_radius_km: float = Field(50.0, ge=0)
 
 
+class GapSettings(_Section):
+    """Dark periods: silences of a track, and why the vessel went unheard (README: Dark
+    periods)."""
+
+    #: A silence this long is a dark period candidate. Global Fishing Watch counts AIS gaps
+    #: from 6 h: satellite AIS revisits a ship every one to three hours, so a shorter silence
+    #: at sea is usually a missed pass, not a switch-off.
+    min_gap_h: float = Field(6.0, gt=0)
+    #: ... and this long when the vessel went silent or came back within near_port_km of a
+    #: port: coastal receivers hear ports every few minutes, and hours unseen near a watched
+    #: port are what an analyst looks for.
+    near_port_min_gap_h: float = Field(2.0, gt=0)
+    #: How near a port the shorter threshold (and the where "near_port") applies.
+    near_port_km: float = Field(20.0, ge=0, le=500)
+    #: A silence shorter than this many of the vessel's usual intervals is coverage: a ship
+    #: heard every 1.5 h by passing satellites is not dark for missing one more pass.
+    coverage_ratio: float = Field(3.0, ge=1)
+    #: An outage when at least this share of the vessels heard near it fell silent with it.
+    outage_share: float = Field(0.75, gt=0, le=1)
+    #: The vessel's usual interval is measured over this long before and after a silence.
+    window_h: float = Field(24.0, gt=0, le=168)
+    #: Side of the cells of the reception grid; "near" is the 3 x 3 cells around a place:
+    #: about the range of a shore receiver.
+    neighbour_km: float = Field(25.0, gt=0, le=500)
+    #: Side of the cells over which "anyone heard in the region" is asked: 3 x 3 of them span
+    #: 300 km, what one satellite pass or a shore receiver at its best covers.
+    region_km: float = Field(100.0, gt=0, le=1000)
+    #: Time bins of the reception grid.
+    bin_min: float = Field(10.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> GapSettings:
+        if self.near_port_min_gap_h > self.min_gap_h:
+            raise ValueError(
+                "near_port_min_gap_h must be <= min_gap_h (near ports shorter silences count, "
+                "not longer ones); lower near_port_min_gap_h or raise min_gap_h"
+            )
+        return self
+
+
+class EncounterSettings(_Section):
+    """Ship-to-ship encounters (README: Encounters; Global Fishing Watch's definition)."""
+
+    #: Two vessels at most this far apart are together (GFW: 500 m).
+    max_distance_m: float = Field(500.0, gt=0, le=10_000)
+    #: ... for at least this long (GFW: 2 h) ...
+    min_duration_h: float = Field(2.0, gt=0)
+    #: ... at a median speed under this (GFW: 2 kn): lying together, not sailing in company.
+    max_speed_kn: float = Field(2.0, gt=0, le=50)
+    #: Meetings of one pair less than this apart are one encounter (GFW: 4 h).
+    merge_gap_h: float = Field(4.0, ge=0)
+    #: Meetings inside port, berth and anchorage zones grown by this many metres are left
+    #: out. GFW leaves out 10 km around anchorages, which would hide transfers at outer
+    #: anchorages such as Nampo's, so by default only the zones themselves are.
+    port_exclusion_m: float = Field(0.0, ge=0, le=50_000)
+    #: Tracks are resampled every this many minutes (on the UTC clock).
+    grid_min: float = Field(10.0, gt=0, le=60)
+    #: A track is resampled across silences up to this long; longer ones only when it was
+    #: seen at the same spot before and after (then an encounter may be partly_dark).
+    max_interp_h: float = Field(1.0, gt=0)
+    #: Runs of close samples of a pair with holes up to this long are one meeting.
+    max_hole_min: float = Field(30.0, ge=0)
+
+
+class LoiteringSettings(_Section):
+    """Loitering: one vessel slow for hours outside port zones (the RFMO carrier definition)."""
+
+    #: Slower than this (the median of five reports) is loitering speed (RFMO: 2 kn).
+    max_speed_kn: float = Field(2.0, gt=0, le=50)
+    #: ... for at least this long (RFMO: 4 h).
+    min_duration_h: float = Field(4.0, gt=0)
+    #: A silence longer than this ends a loitering.
+    max_gap_h: float = Field(2.0, gt=0)
+    #: As encounters.port_exclusion_m.
+    port_exclusion_m: float = Field(0.0, ge=0, le=50_000)
+
+
+class WatchlistSettings(_Section):
+    """Vessels of interest (README: Watchlist)."""
+
+    #: CSV with a header and columns mmsi, imo, name, list, note (relative to the config file);
+    #: none by default.
+    path: Path | None = None
+    #: Match by name too (weaker: names are not unique; marked "name" in watch_match).
+    match_names: bool = True
+
+
 class ReportSettings(_Section):
     #: Directory that receives one folder per report and the reports index.
     output: Path = Path("reports")
@@ -515,6 +602,10 @@ class Settings(_Section):
     tracks: TrackSettings = TrackSettings()
     events: EventSettings = EventSettings()
     report: ReportSettings = ReportSettings()
+    gaps: GapSettings = GapSettings()
+    encounters: EncounterSettings = EncounterSettings()
+    loitering: LoiteringSettings = LoiteringSettings()
+    watchlist: WatchlistSettings = WatchlistSettings()
     service: ServiceSettings = ServiceSettings()
     alerts: AlertSettings = AlertSettings()
     #: The file this was loaded from, None for defaults.
@@ -628,6 +719,9 @@ def _resolve_paths(data: dict[str, object], base: Path) -> None:
     report = data.get("report")
     if isinstance(report, dict) and "output" in report:
         report["output"] = resolve(report["output"])
+    watchlist = data.get("watchlist")
+    if isinstance(watchlist, dict) and "path" in watchlist:
+        watchlist["path"] = resolve(watchlist["path"])
     service = data.get("service")
     if isinstance(service, dict):
         if "archive_dir" in service:

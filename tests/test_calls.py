@@ -251,8 +251,18 @@ def _feed() -> pl.DataFrame:
         # Two ships on one MMSI at once, in P and in Q.
         Track(SHARED_MMSI).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 6).sail(SEA_WEST, 2),
         Track(SHARED_MMSI, T0 + timedelta(minutes=3)).stay(IN_Q, 7).sail(SEA_EAST, 2),
+        # Two vessels lying together at sea for 5 hours: an encounter, and each loitering.
+        Track(MEETING_MMSIS[0]).stay(AT_SEA, 5, sog=0.3),
+        Track(MEETING_MMSIS[1], T0 + timedelta(minutes=2)).stay(
+            (AT_SEA[0], AT_SEA[1] + 0.002), 5, sog=0.2
+        ),
     ]
     return positions(*tracks).sort("timestamp_utc")
+
+
+#: Two vessels that meet at sea in the feed, and where.
+MEETING_MMSIS = (273_777_001, 412_777_002)
+AT_SEA = (0.6, 0.3)
 
 
 #: Used by two ships at once in the feed.
@@ -303,6 +313,13 @@ def test_all_at_once_finds_the_expected_calls() -> None:
     assert shared["port_id"].to_list() == ["P", "Q"]
     assert shared["track_id"].n_unique() == 2 and shared["shared_mmsi"].all()
     assert ALL_EVENTS.filter(pl.col("kind") == "shared_mmsi")["mmsi"].to_list() == [SHARED_MMSI]
+    # The behaviour events, whose equality across splits the property above checks too.
+    kinds = ALL_EVENTS.group_by("kind").agg(pl.col("mmsi").unique().sort())
+    found = dict(zip(kinds["kind"], kinds["mmsi"].to_list(), strict=True))
+    assert found["encounter"] == [MEETING_MMSIS[0]]
+    assert found["loitering"] == sorted(MEETING_MMSIS)
+    # 412000002 silent 8 h in port P, RAJIN 6 h at sea (both dark: the others are heard).
+    assert set(found["gap"]) >= {412_000_002, RAJIN_MMSI}
 
 
 # ---------------------------------------------------------------------------------------------

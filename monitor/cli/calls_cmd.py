@@ -16,7 +16,7 @@ from monitor.cli.options import (
     resolve_settings,
     store_option,
 )
-from monitor.cli.output import Column, echo_listing, minute, nothing_listed
+from monitor.cli.output import WATCH_COLUMNS, Column, echo_listing, minute, nothing_listed
 
 
 def _arrival(row: dict[str, Any]) -> str:
@@ -49,6 +49,13 @@ CALL_COLUMNS = (
     help="Only calls without a departure: in port now, or last seen in port (unknown).",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the last N calls.")
+@click.option(
+    "--watchlist",
+    "watched",
+    is_flag=True,
+    help="Only calls of vessels on the configured watchlist (by MMSI, IMO or name), with the "
+    "list and how they matched.",
+)
 @format_option
 @click.pass_context
 def calls_command(
@@ -61,6 +68,7 @@ def calls_command(
     until: datetime | None,
     open_only: bool,
     limit: int | None,
+    watched: bool,
     fmt: str,
 ) -> None:
     """List the detected port calls.
@@ -76,13 +84,24 @@ def calls_command(
     filters = period_filters(settings, port_id, mmsi, since, until)
     all_calls = load_calls(settings.store.path)
     calls = filters.keep(all_calls, open_only=open_only)
+    columns: tuple[Column, ...] = CALL_COLUMNS
+    if watched:
+        from monitor.analyse.watchlist import configured_watchlist
+
+        watchlist = configured_watchlist(settings.watchlist)
+        calls = watchlist.mark(calls, imo="imo", name="vessel_name")
+        calls = calls.filter(pl.col("watch_match").is_not_null())
+        columns = (*CALL_COLUMNS[:5], *WATCH_COLUMNS, *CALL_COLUMNS[5:])
     if limit is not None:
         calls = calls.tail(limit)
     if fmt != "table":
-        echo_listing(calls, CALL_COLUMNS, fmt)  # type: ignore[arg-type]
+        echo_listing(calls, columns, fmt)  # type: ignore[arg-type]
         return
     if calls.is_empty():
-        click.echo(nothing_listed(all_calls.height, "calls"))
+        if watched and all_calls.height:
+            click.echo(f"None of the {all_calls.height:,} calls is of a watchlist vessel.")
+        else:
+            click.echo(nothing_listed(all_calls.height, "calls"))
         return
     rows = calls.with_columns(
         arrival=pl.struct("arrival_utc", "arrival_observed").map_elements(
@@ -97,7 +116,7 @@ def calls_command(
     )
     echo_listing(
         rows,
-        CALL_COLUMNS,
+        columns,
         "table",
         title=f"{calls.height:,} port call(s)",
         notes=[

@@ -259,6 +259,14 @@ def echo_listing(
         click.echo(note)
 
 
+#: The watchlist columns of ``--watchlist`` listings: the list, and "name" for a match by name
+#: alone (weaker than by MMSI or IMO).
+WATCH_COLUMNS = (
+    Column("watchlist", "List", shrink_to=8),
+    Column("watch_match", "By", drop=3),
+)
+
+
 def nothing_listed(stored: int, noun: str) -> str:
     """Return what a listing prints when no row is left: none detected yet, or none matches."""
     if not stored:

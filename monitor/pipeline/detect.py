@@ -20,12 +20,14 @@ import hashlib
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import shapely
 
+from monitor.analyse.behaviour import behaviour_tracks, find_behaviour
 from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis
@@ -204,6 +206,24 @@ def _detect_locked(store: Store, zones: list[Zone], settings: Settings) -> Detec
     return summary
 
 
+def _behaviour(
+    store: Store,
+    files: list[Path],
+    checkpoint: pl.DataFrame,
+    zones: list[Zone],
+    settings: Settings,
+) -> list[pl.DataFrame]:
+    """Return the dark periods, encounters and loitering of every track of the store as parts
+    of the events table. They depend on the vessels around each (who else was heard, who
+    met whom), so they are found over all the data on every run, not only for vessels with
+    new positions: the same data gives the same events however it was ingested."""
+    data_end = checkpoint["last_utc"].max()
+    if not isinstance(data_end, datetime):
+        return []
+    tracks = behaviour_tracks(store.scan_positions(files), settings.tracks)
+    return find_behaviour(tracks, zones, settings, data_end).events()
+
+
 def _find_events(
     store: Store,
     files: list[Path],
@@ -247,6 +267,7 @@ def _find_events(
         changes,
         reuse,
         invalid,
+        *_behaviour(store, files, checkpoint, zones, settings),
     ]
     return events_table(
         parts,

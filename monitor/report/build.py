@@ -18,8 +18,10 @@ import polars as pl
 import shapely
 from branca.element import Element
 
+from monitor.analyse.behaviour import reportable
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.detect import prepare_positions
+from monitor.analyse.watchlist import Watchlist, load_watchlist, mark_by_vessel
 from monitor.config import Settings, TrackSettings
 from monitor.core.times import iso_utc
 from monitor.errors import ConfigError, ReportError
@@ -80,6 +82,8 @@ class ReportInputs:
     tracks: TrackSettings = field(default_factory=TrackSettings)
     #: The detected events (EVENTS_SCHEMA); those of the period get a layer and a table.
     events: pl.DataFrame = field(default_factory=lambda: empty_frame(EVENTS_SCHEMA))
+    #: Vessels of interest: their calls and events come first, highlighted.
+    watchlist: Watchlist | None = None
     #: An open call counts as in port up to this long after its vessel's last position.
     max_unheard_h: float | None = None
     #: Newest message time in the store; None takes the newest of ``positions``.
@@ -155,7 +159,9 @@ def build_report(inputs: ReportInputs) -> ReportContent:
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
     identity = data.latest_identity(inputs.statics)
-    events = data.events_in_window(inputs.events, identity, since, until)
+    events = data.events_in_window(reportable(inputs.events), identity, since, until)
+    if inputs.watchlist is not None:
+        calls, events = _watched_first(calls, events, inputs.statics, inputs.watchlist)
 
     n_vessels = positions["mmsi"].n_unique() if positions.height else 0
     tracks = thin_tracks(
@@ -221,6 +227,21 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         },
         numbers=numbers,
     )
+
+
+def _watched_first(
+    calls: pl.DataFrame, events: pl.DataFrame, statics: pl.DataFrame, watchlist: Watchlist
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the calls and events marked with the watchlist, its vessels' first."""
+    calls = watchlist.mark(calls, imo="imo", name="vessel_name")
+    reported = statics.select(
+        "mmsi",
+        pl.col("imo") if "imo" in statics.columns else pl.lit(None, pl.UInt32).alias("imo"),
+        "vessel_name",
+    )
+    events = mark_by_vessel(events, reported, watchlist, ["mmsi", "other_mmsi"])
+    first = pl.col("watch_match").is_null()
+    return calls.sort(first, maintain_order=True), events.sort(first, maintain_order=True)
 
 
 def _page(
@@ -368,10 +389,16 @@ def write_report(
         .select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
         .collect()
     )
-    statics = store.scan_statics().select("mmsi", "timestamp_utc", "vessel_name", "ship_type")
+    statics = store.scan_statics().select(
+        "mmsi", "timestamp_utc", "imo", "vessel_name", "ship_type"
+    )
+    watch = settings.watchlist
     inputs = ReportInputs(
         calls=load_calls(settings.store.path),
         events=load_events(settings.store.path),
+        watchlist=None
+        if watch.path is None
+        else load_watchlist(watch.path, match_names=watch.match_names),
         positions=positions,
         statics=statics.collect(),
         zones=load_zones(settings),

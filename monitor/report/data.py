@@ -125,6 +125,9 @@ EVENT_COLOURS: dict[str, str] = {
     "identity_change": "#f9a825",
     "imo_reuse": "#6d4c41",
     "invalid_mmsi": "#546e7a",
+    "gap": "#212121",
+    "encounter": "#ef6c00",
+    "loitering": "#00897b",
 }
 
 
