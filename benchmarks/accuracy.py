@@ -6,7 +6,14 @@ split call beyond the first is a false call), median and 95th percentile arrival
 errors in minutes where the truth says the crossing was observable, transits wrongly reported as
 calls, true calls split into several detected calls; then the MMSIs used by two ships at once
 that got a shared_mmsi event (and the MMSIs of one ship that got one anyway), and the displaced
-bursts that got a position_jump event.
+bursts that got a position_jump event. A second table scores dark periods (detected silences
+of cause ``dark`` against the planned switch-offs) and encounters (against the planned
+meetings, the partly dark and across-midnight ones among them) as ``benchmarks/event_scores.py``
+defines. The ``harbour`` scenario (fast ferries docking unheard,
+crew boats running to platforms, berths reached unheard across an anchorage, noisy SOG
+alongside, ships silent in port for days) is also scored per role; a last row puts two
+recordings of the same harbour fleet three years apart into one store (ferries and crew boats
+lie at their home berths at the end of one and the start of the other).
 
     python benchmarks/accuracy.py [--days 4] [--vessels 60] [--scenario clean --scenario dark ...]
 """
@@ -22,22 +29,32 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from event_scores import EventScores, score_encounters, score_gaps
 
+from monitor.analyse.behaviour import encounters_of, gaps_of
 from monitor.config import Settings, load_config, shipped_config_path
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.ingest import ingest_paths
+from monitor.report.data import calls_in_window
 from monitor.schema import (
     BURSTS_TRUTH_SCHEMA,
     CALLS_TRUTH_SCHEMA,
     IDENTITY_TRUTH_SCHEMA,
+    MEETINGS_TRUTH_SCHEMA,
+    SILENCES_TRUTH_SCHEMA,
     TRANSITS_TRUTH_SCHEMA,
 )
-from monitor.simulate import PRESETS, simulate
+from monitor.simulate import DEFAULT_START, PRESETS, SimulationResult, simulate
 from monitor.simulate.truth import read_truth_csv
 from monitor.store.calls import load_calls
 from monitor.store.events import load_events
+from monitor.store.parquet import Store
 
-SCENARIOS = ("clean", "noisy", "dark", "busy", "hard")
+SCENARIOS = ("clean", "noisy", "dark", "busy", "hard", "harbour")
+#: Roles whose calls are scored one by one in the harbour scenario.
+PATTERN_ROLES = ("ferry", "crewboat", "unheard_berth", "noisy_sog", "silent_in_port", "cargo")
+#: The second of two recordings starts this long after the first.
+YEARS_APART = timedelta(days=3 * 365)
 #: A true call counts towards recall only if AIS shows it inside the period this long.
 MIN_VISIBLE_H = 1.0
 
@@ -65,6 +82,9 @@ class Scores:
     #: Displaced bursts with a position_jump event of their vessel overlapping them, of all those
     #: heard.
     bursts: tuple[int, int] = (0, 0)
+    #: Dark periods and encounters against the truth (benchmarks/event_scores.py).
+    gaps: EventScores | None = None
+    encounters: EventScores | None = None
 
 
 def _span_us(frame: pl.DataFrame, start: str, end: str) -> pl.DataFrame:
@@ -212,9 +232,155 @@ def run_scenario(
     truth = read_truth_csv(result.truth_paths["calls"], CALLS_TRUTH_SCHEMA)
     transits = read_truth_csv(result.truth_paths["transits"], TRANSITS_TRUTH_SCHEMA)
     scores = score(name, truth, transits, load_calls(store), result.start)
-    scores.shared, scores.bursts = score_events(out / "truth", load_events(store))
+    events = load_events(store)
+    scores.shared, scores.bursts = score_events(out / "truth", events)
+    scores.gaps, scores.encounters = score_behaviour(result, events, settings, store)
     scores.seconds = {"simulate": t1 - t0, "ingest": t2 - t1, "detect": t3 - t2}
     return scores
+
+
+def score_behaviour(
+    result: SimulationResult, events: pl.DataFrame, settings: Settings, store: Path
+) -> tuple[EventScores, EventScores]:
+    """Return the scores of the dark periods and the encounters among ``events``."""
+    times = (
+        Store(store)
+        .scan_positions()
+        .select(first=pl.col("timestamp_utc").min(), last=pl.col("timestamp_utc").max())
+    )
+    first, last = times.collect().row(0)
+    silences = read_truth_csv(result.truth_paths["silences"], SILENCES_TRUTH_SCHEMA)
+    meetings = read_truth_csv(result.truth_paths["meetings"], MEETINGS_TRUTH_SCHEMA)
+    dark_ones = meetings["dark_mmsi"].drop_nulls().implode()
+    positions = (
+        Store(store)
+        .scan_positions()
+        .filter(pl.col("mmsi").is_in(dark_ones))
+        .select("mmsi", "timestamp_utc", "lat", "lon")
+        .collect()
+    )
+    return (
+        score_gaps(silences, gaps_of(events), settings.gaps, first, last),
+        score_encounters(meetings, encounters_of(events), settings.encounters, last, positions),
+    )
+
+
+def _rate(s: EventScores) -> str:
+    return (
+        f"{s.precision:6.3f} ({s.n_right:>3d}/{s.n_detected:<3d}) "
+        f"{s.recall:6.3f} ({s.n_found:>3d}/{s.n_detectable:<3d})"
+    )
+
+
+def print_behaviour(all_scores: list[Scores], show_errors: bool) -> None:
+    """Print the dark-period and encounter scores of every scenario."""
+    print(
+        f"\n{'scenario':9} {'dark periods: precision':>24} {'recall':>16}   "
+        f"{'encounters: precision':>22} {'recall':>16}  found by kind"
+    )
+    for s in all_scores:
+        assert s.gaps is not None and s.encounters is not None
+        kinds = ", ".join(
+            f"{kind} {found}/{total}" for kind, (found, total) in s.encounters.found_by_kind.items()
+        )
+        print(f"{s.scenario:9} {_rate(s.gaps):>41}   {_rate(s.encounters):>39}  {kinds}")
+        if show_errors:
+            with pl.Config(tbl_rows=30, tbl_cols=14, tbl_width_chars=200):
+                print("missed dark periods:", s.gaps.missed)
+                print("false dark periods:", s.gaps.false)
+                print("missed encounters:", s.encounters.missed)
+                print("false encounters:", s.encounters.false)
+
+
+def score_roles(
+    truth_dir: Path, detected: pl.DataFrame, settings: Settings, start: datetime, end: datetime
+) -> None:
+    """Print, per role of the harbour patterns, how its true calls were found.
+
+    Columns: true calls, those AIS shows for an hour or more, detected calls, detected calls
+    matching no true one, true calls seen and found, true calls found as several, detected calls
+    spanning several true ones; then stops seen of noisy-SOG ships, and silences in port bridged
+    (up to ``max_silent_stay_h``) or ending the call (longer).
+    """
+    truth = read_truth_csv(truth_dir / "calls.csv", CALLS_TRUTH_SCHEMA)
+    vessels = pl.read_csv(truth_dir / "vessels.csv").select(pl.col("mmsi").cast(pl.UInt32), "role")
+    silences = read_truth_csv(truth_dir / "silences.csv", SILENCES_TRUTH_SCHEMA)
+    roles = vessels.with_columns(pl.col("role").replace({"meeting": "cargo"}))
+    print(f"  {'role':15} {'true':>5} {'seen':>5} {'det':>5} {'false':>5} {'found':>9} "
+          f"{'split':>5} {'merged':>6}")  # fmt: skip
+    for role in PATTERN_ROLES:
+        mmsis = roles.filter(pl.col("role") == role)["mmsi"].implode()
+        t = truth.filter(pl.col("mmsi").is_in(mmsis))
+        d = detected.filter(pl.col("mmsi").is_in(mmsis))
+        pairs = match(t, d)
+        seen = set(t.with_row_index("t_idx").filter(pl.col("visible_h") >= MIN_VISIBLE_H)["t_idx"])
+        found = seen & set(pairs["t_idx"].to_list())
+        print(
+            f"  {role:15} {t.height:5d} {len(seen):5d} {d.height:5d} "
+            f"{d.height - pairs['d_idx'].n_unique():5d} {len(found):4d}/{len(seen):<4d} "
+            f"{pairs.group_by('t_idx').len().filter(pl.col('len') > 1).height:5d} "
+            f"{pairs.group_by('d_idx').len().filter(pl.col('len') > 1).height:6d}"
+        )
+        if role == "noisy_sog" and d.height:
+            print(f"    calls with a stop seen (SOG 0.3-3 kn alongside): "
+                  f"{int(d['stop_observed'].sum())}/{d.height}")  # fmt: skip
+    # Silences with the vessel heard on both sides, inside the period.
+    margin = timedelta(hours=1)
+    quiet = silences.filter(
+        (pl.col("kind") == "in_port")
+        & (pl.col("start_utc") > start + margin)
+        & (pl.col("end_utc") < end - margin)
+    )
+    if quiet.height:
+        spans = detected.select(
+            "mmsi", "arrival_utc", end=pl.coalesce("departure_utc", "last_seen_utc")
+        )
+        covered = quiet.join(spans, on="mmsi").filter(
+            (pl.col("arrival_utc") < pl.col("start_utc")) & (pl.col("end") > pl.col("end_utc"))
+        )["start_utc"]
+        bound = settings.detect.max_silent_stay_h
+        for name, part in (
+            (
+                f"silences in port up to {bound:g} h: one stay",
+                quiet.filter(pl.col("duration_h") <= bound),
+            ),
+            ("longer: the call ends, not bridged", quiet.filter(pl.col("duration_h") > bound)),
+        ):
+            bridged = part.filter(pl.col("start_utc").is_in(covered.implode())).height
+            print(f"    {name}: bridged {bridged}/{part.height}")
+
+
+def two_recordings(
+    settings: Settings, days: float, vessels: int, seed: int, work: Path
+) -> tuple[Scores, float, int, int]:
+    """Return the scores of two recordings of the same fleet years apart in one store, the
+    longest call (hours), the calls a report between them lists, and those it lists in port."""
+    out = work / "two_recordings"
+    store = out / "store"
+    settings = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"path": store})}
+    )
+    truths: list[pl.DataFrame] = []
+    transits: list[pl.DataFrame] = []
+    first = None
+    # The later recording ends at the default start: ingest refuses times in the future.
+    for k, start in enumerate((DEFAULT_START - YEARS_APART, DEFAULT_START)):
+        result = simulate(settings, days=days, vessels=vessels, seed=seed, output=out / f"r{k}",
+                          params="harbour", start=start)  # fmt: skip
+        ingest_paths(result.nmea_paths, settings)
+        truths.append(read_truth_csv(result.truth_paths["calls"], CALLS_TRUTH_SCHEMA))
+        transits.append(read_truth_csv(result.truth_paths["transits"], TRANSITS_TRUTH_SCHEMA))
+        first = first or result
+    detect_calls(settings)
+    calls = load_calls(store)
+    assert first is not None
+    scores = score("2 records", pl.concat(truths), pl.concat(transits), calls, first.start)
+    between = first.end + YEARS_APART / 2
+    listed = calls_in_window(calls, between, between + timedelta(days=2),
+                             DEFAULT_START + timedelta(days=days),
+                             settings.detect.max_unheard_h)  # fmt: skip
+    longest = float(calls["duration_h"].max() or 0.0)  # type: ignore[arg-type]
+    return scores, longest, listed.height, int(listed["in_port_at_end"].sum())
 
 
 def _fmt(err: tuple[float, float, int]) -> str:
@@ -247,9 +413,13 @@ def main() -> None:
             "seconds sim/ingest/detect"
         )
         print(header)
+        all_scores = []
         for name in scenarios:
             vessels = args.vessels * 2 if name == "busy" else args.vessels
-            s = run_scenario(name, settings, args.days, vessels, args.seed, work)
+            # Harbour patterns play out over days (stays of up to four days, silent).
+            days = max(args.days, 7.0) if name == "harbour" else args.days
+            s = run_scenario(name, settings, days, vessels, args.seed, work)
+            all_scores.append(s)
             print(
                 f"{name:9} {s.n_true:5d} {s.n_detectable:5d} {s.n_detected:5d} "
                 f"{s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f}  {_fmt(s.arrival_err_min):>22}  "
@@ -259,10 +429,26 @@ def main() -> None:
                 f"{s.bursts[0]:>3d}/{s.bursts[1]:<3d}  "
                 + "/".join(f"{v:.1f}" for v in s.seconds.values())
             )
+            if name == "harbour":
+                calls = load_calls(work / name / "store")
+                start = DEFAULT_START
+                end = start + timedelta(days=days)
+                score_roles(work / name / "truth", calls, settings, start, end)
             if args.show_errors:
                 with pl.Config(tbl_rows=30, tbl_cols=12, tbl_width_chars=200):
                     print("missed:", s.missed)
                     print("false:", s.false)
+        if args.scenario is None:
+            s, longest, listed, in_port = two_recordings(
+                settings, args.days, args.vessels, args.seed, work
+            )
+            print(
+                f"{'2 records':9} {s.n_true:5d} {s.n_detectable:5d} {s.n_detected:5d} "
+                f"{s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f}  (harbour, "
+                f"{YEARS_APART.days} days apart): longest call {longest:.1f} h; a report "
+                f"between them lists {listed} calls, {in_port} in port at its end"
+            )
+        print_behaviour(all_scores, args.show_errors)
 
 
 if __name__ == "__main__":

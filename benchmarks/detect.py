@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/detect.py [--positions N] [--baseline-points N] [--skip-real]``.
 
-1. Speed: positions per second of ``portcalls.detect_all`` (sort, outliers, geofencing with and
+1. Speed: positions per second of ``portcalls.detect_all`` (sort, tracks, geofencing with and
    without the exit buffer, state machine, calls) on generated tracks around 20 zones, and per
    CPU-second (the figure that holds when other work shares the machine).
 2. Baseline in the same run: MovingPandas' ``TrajectoryStopDetector`` (stops only, no geofences)
@@ -162,13 +162,19 @@ def monitor_vs_movingpandas(frame: pl.DataFrame, zones: Sequence[Zone], n_points
 
 
 def read_socal(path: Path) -> pl.DataFrame:
-    frame = pl.read_csv(path, columns=["MMSI", "BaseDateTime", "LAT", "LON", "SOG"])
+    """Return the MarineCadastre CSV as positions (SOG 102.3 is "not available")."""
+    frame = pl.read_csv(
+        path,
+        columns=["MMSI", "BaseDateTime", "LAT", "LON", "SOG", "Status"],
+        schema_overrides={"Status": pl.Int64},
+    )
     return frame.select(
         mmsi=pl.col("MMSI").cast(pl.UInt32),
         timestamp_utc=pl.col("BaseDateTime").str.to_datetime(time_zone="UTC", time_unit="us"),
         lat=pl.col("LAT"),
         lon=pl.col("LON"),
         sog_kn=pl.when(pl.col("SOG") < 102.2).then(pl.col("SOG")),
+        nav_status=pl.col("Status").cast(pl.UInt8, strict=False),
     )
 
 
@@ -216,7 +222,9 @@ def real_tracks() -> None:
         calls, transits = found.calls, found.transits
         print(
             f"\n  {name}: {frame.height:,} positions, {frame['mmsi'].n_unique()} vessels, "
-            f"{found.n_dropped} positions dropped, {took * 1000:.0f} ms"
+            f"{found.n_dropped} positions dropped, {took * 1000:.0f} ms; {found.tracks.height:,} "
+            f"tracks, {found.tracks.filter(pl.len().over('mmsi') > 1)['mmsi'].n_unique()} MMSIs "
+            "with more than one"
         )
         per_port = (
             calls.group_by("port_id", "port_name")

@@ -100,11 +100,12 @@ MANIFEST_ADDED = ("pending_utc", "pending_source", "clock_utc", "clock_source", 
 #: What the detector measures of a stay in port, the same in raw and enriched calls.
 _STAY_COLUMNS: dict[str, pl.DataType] = {
     "duration_h": pl.Float64(),
-    "status": pl.String(),  # "in_port" | "departed"
+    "status": pl.String(),  # "in_port" | "departed" | "unknown"
     "confidence": pl.UInt8(),  # 1-4
     "arrival_observed": pl.Boolean(),
     "departure_observed": pl.Boolean(),
     "stopped": pl.Boolean(),
+    "stop_observed": pl.Boolean(),
     "anchorage_h": pl.Float64(),
     "berth_h": pl.Float64(),
     "max_gap_h": pl.Float64(),
@@ -157,6 +158,7 @@ CALLS_SCHEMA: dict[str, pl.DataType] = {
     "port_name": pl.String(),
     "arrival_utc": UTC_US,
     "departure_utc": UTC_US,
+    "last_seen_utc": UTC_US,
     **_STAY_COLUMNS,
     "arrival_draught_m": pl.Float64(),
     "departure_draught_m": pl.Float64(),
@@ -256,6 +258,12 @@ class EventKind(StrEnum):
     IDENTITY_CHANGE = "identity_change"
     IMO_REUSE = "imo_reuse"
     INVALID_MMSI = "invalid_mmsi"
+    #: A silence of a track (monitor.analyse.gaps): its cause and where in ``details``.
+    GAP = "gap"
+    #: Two vessels together at sea (monitor.analyse.encounters).
+    ENCOUNTER = "encounter"
+    #: One vessel slow for hours outside ports (monitor.analyse.loitering).
+    LOITERING = "loitering"
 
 
 EVENT_KINDS: tuple[str, ...] = tuple(kind.value for kind in EventKind)
@@ -269,7 +277,8 @@ EVENTS_SCHEMA: dict[str, pl.DataType] = {
     # First 16 hex digits of the SHA-1 of kind, vessels, tracks, start and value: the same data
     # gives the same id.
     "event_id": pl.String(),
-    # shared_mmsi | position_jump | identity_change | imo_reuse | invalid_mmsi
+    # One of EventKind: shared_mmsi | position_jump | identity_change | imo_reuse |
+    # invalid_mmsi | gap | encounter | loitering
     "kind": pl.String(),
     "mmsi": pl.UInt32(),
     "track_id": pl.String(),
@@ -302,6 +311,76 @@ EVENTS_SCHEMA: dict[str, pl.DataType] = {
 
 #: The points of the thinned vessel tracks drawn on a report's map; ``track`` numbers the tracks
 #: (transmitters) of the window's positions, ``segment`` breaks at silences.
+
+#: Dark periods (``monitor.analyse.gaps``), one row per silence of a track, whatever its cause;
+#: ``monitor export gaps`` writes these columns.
+GAPS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    # Last position before the silence and first after it (null while still silent).
+    "gap_start_utc": UTC_US,
+    "gap_end_utc": UTC_US,
+    # To the end of the data while still silent.
+    "duration_h": pl.Float64(),
+    "start_lat": pl.Float64(),
+    "start_lon": pl.Float64(),
+    "end_lat": pl.Float64(),
+    "end_lon": pl.Float64(),
+    # Straight-line distance between the two positions, and the speed it implies.
+    "distance_km": pl.Float64(),
+    "implied_speed_kn": pl.Float64(),
+    # The configured port nearest to either end, and how far (0 inside; null without ports).
+    "near_port_id": pl.String(),
+    "port_distance_km": pl.Float64(),
+    # near_port | arrived_dark | departed_dark | at_sea
+    "kind": pl.String(),
+    # dark | coverage | outage | range
+    "cause": pl.String(),
+    # Still silent at the end of the data.
+    "open": pl.Boolean(),
+    # What the cause was judged by: the vessel's usual interval around the silence, and the
+    # share of the silence in which other vessels near it were heard.
+    "usual_interval_h": pl.Float64(),
+    "others_heard_share": pl.Float64(),
+}
+
+#: Ship-to-ship encounters (``monitor.analyse.encounters``), one row per meeting of a pair.
+ENCOUNTERS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi_a": pl.UInt32(),
+    "mmsi_b": pl.UInt32(),
+    "track_id_a": pl.String(),
+    "track_id_b": pl.String(),
+    # First and last grid time at which the two were close.
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    # Where they met: the median of the midpoints between them.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "median_distance_m": pl.Float64(),
+    "median_speed_kn": pl.Float64(),
+    # Grid times at which they were close.
+    "n_samples": pl.UInt32(),
+    # One of the two was dark during the meeting, seen at the spot before and after.
+    "partly_dark": pl.Boolean(),
+}
+
+#: Loitering (``monitor.analyse.loitering``), one row per slow stay of a track outside ports.
+LOITERING_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "start_utc": UTC_US,
+    "end_utc": UTC_US,
+    "duration_h": pl.Float64(),
+    # The median of its positions meanwhile.
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "median_speed_kn": pl.Float64(),
+    "n_positions": pl.UInt32(),
+}
+
+#: The points of the thinned vessel tracks drawn on a report's map; ``segment`` breaks at
+#: silences.
 MAP_TRACK_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),
     "track": pl.UInt32(),
@@ -350,7 +429,11 @@ MEETINGS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "duration_h": pl.Float64(),
     "lat": pl.Float64(),
     "lon": pl.Float64(),
+    # The vessel with AIS off during the meeting (null: both on).
     "dark_mmsi": pl.UInt32(),
+    # visible (both on, across a midnight UTC) | partly_dark (one off between arriving at the
+    # spot and leaving it: seen there before and after) | dark (one off throughout: invisible)
+    "kind": pl.String(),
 }
 VESSELS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),

@@ -111,7 +111,7 @@ def calls() -> pl.DataFrame:
             call_id="c2", mmsi=211000002, vessel_name=SCRIPT_NAME, ship_type="Tanker",
             flag="PA", port_id="NAMPO", port_name="Nampo", status="in_port",
             arrival_utc=SINCE + timedelta(hours=12), departure_utc=None, duration_h=12.0,
-            confidence=2, arrival_observed=False,
+            last_seen_utc=SINCE + timedelta(hours=24), confidence=2, arrival_observed=False,
         ),
         call(
             call_id="c3", mmsi=211000003, vessel_name=QUOTE_NAME, ship_type="Fishing",

@@ -190,7 +190,7 @@ def test_changed_geofences_rerun_every_vessel(store_settings: Settings) -> None:
 def test_transits_and_visits_under_way_are_stored(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     transit = Track(5).fix(*SEA_WEST, 12).sail(SEA_EAST, 2)
-    arriving = Track(6).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 0.5, sog=4)
+    arriving = Track(6).fix(*SEA_WEST, 10).sail(IN_P, 2).sail((0.075, 0.05), 0.5, sog=4)
     write_store(settings.store.path, positions(transit, arriving), "a")
     summary = detect_calls(settings)
     assert summary.calls_total == 0 and summary.transits_total == 1
@@ -251,8 +251,18 @@ def _feed() -> pl.DataFrame:
         # Two ships on one MMSI at once, in P and in Q.
         Track(SHARED_MMSI).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 6).sail(SEA_WEST, 2),
         Track(SHARED_MMSI, T0 + timedelta(minutes=3)).stay(IN_Q, 7).sail(SEA_EAST, 2),
+        # Two vessels lying together at sea for 5 hours: an encounter, and each loitering.
+        Track(MEETING_MMSIS[0]).stay(AT_SEA, 5, sog=0.3),
+        Track(MEETING_MMSIS[1], T0 + timedelta(minutes=2)).stay(
+            (AT_SEA[0], AT_SEA[1] + 0.002), 5, sog=0.2
+        ),
     ]
     return positions(*tracks).sort("timestamp_utc")
+
+
+#: Two vessels that meet at sea in the feed, and where.
+MEETING_MMSIS = (273_777_001, 412_777_002)
+AT_SEA = (0.6, 0.3)
 
 
 #: Used by two ships at once in the feed.
@@ -303,6 +313,13 @@ def test_all_at_once_finds_the_expected_calls() -> None:
     assert shared["port_id"].to_list() == ["P", "Q"]
     assert shared["track_id"].n_unique() == 2 and shared["shared_mmsi"].all()
     assert ALL_EVENTS.filter(pl.col("kind") == "shared_mmsi")["mmsi"].to_list() == [SHARED_MMSI]
+    # The behaviour events, whose equality across splits the property above checks too.
+    kinds = ALL_EVENTS.group_by("kind").agg(pl.col("mmsi").unique().sort())
+    found = dict(zip(kinds["kind"], kinds["mmsi"].to_list(), strict=True))
+    assert found["encounter"] == [MEETING_MMSIS[0]]
+    assert found["loitering"] == sorted(MEETING_MMSIS)
+    # 412000002 silent 8 h in port P, RAJIN 6 h at sea (both dark: the others are heard).
+    assert set(found["gap"]) >= {412_000_002, RAJIN_MMSI}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,7 +384,7 @@ def test_cli_detect_calls_export(store_settings: Settings, tmp_path: Path) -> No
     geo = str(store_settings.geofences.files[0])
     result = runner.invoke(main, ["detect", "--store", store, "--geofences", geo])
     assert result.exit_code == 0, result.output
-    assert "Calls: 4 (4 new, 1 in port now)" in result.output
+    assert "Calls: 4 (4 new, 1 in port now, 0 unknown" in result.output
     result = runner.invoke(main, ["detect", "--store", store, "--geofences", geo, "--json"])
     assert json.loads(result.output)["calls_new"] == 0
     result = runner.invoke(main, ["calls", "--store", store, "--port", "P"], env={"COLUMNS": "200"})
@@ -386,6 +403,30 @@ def test_cli_detect_calls_export(store_settings: Settings, tmp_path: Path) -> No
     assert result.exit_code == 0 and pl.read_parquet(out).height == 4
     result = runner.invoke(main, ["export", "calls", "--store", store, "--format", "parquet"])
     assert result.exit_code == 1 and "--output" in result.output
+
+
+def test_vessel_unheard_for_long_is_unknown_not_in_port(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    silent = Track(273_000_001).fix(*SEA_WEST, 10).sail(BERTH, 2).stay(BERTH, 3)
+    heard = Track(273_000_002).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 3)
+    heard.stay(IN_P, 40, every_min=60)  # heard for 40 h more: the store's data ends then
+    write_store(settings.store.path, positions(silent, heard), "a")
+    summary = detect_calls(settings)
+    assert (summary.calls_open, summary.calls_unknown) == (1, 1)
+    runner = CliRunner()
+    store = str(settings.store.path)
+    geo = str(settings.geofences.files[0])
+    result = runner.invoke(main, ["detect", "--store", store, "--geofences", geo])
+    assert "1 in port now, 1 unknown" in result.output
+    result = runner.invoke(
+        main, ["calls", "--store", store, "--open", "--mmsi", "273000001"], env={"COLUMNS": "200"}
+    )
+    last_seen = silent.rows[-1]["timestamp_utc"]
+    assert f"unknown {last_seen:%Y-%m-%d %H:%M}" in result.output
+    assert "not heard since" in result.output
+    # A later position of the silent vessel in port makes it in port again.
+    write_store(settings.store.path, positions(Track(273_000_001, heard.t).stay(BERTH, 1)), "b")
+    assert detect_calls(settings).calls_unknown == 0
 
 
 def test_cli_detect_without_store_fails_cleanly(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from monitor.cli.options import UtcTime
 
 #: Every option that takes a date, by command path.
 DATE_OPTIONS = {
+    ("alerts", "--since"),
     ("calls", "--since"),
     ("calls", "--until"),
     ("export calls", "--since"),

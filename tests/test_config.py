@@ -35,6 +35,31 @@ def test_impossible_value_is_rejected() -> None:
         parse_config("[detect]\nstop_speed_kn = 1.0\nmove_speed_kn = 0.5\n")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "min_stop_min = -1",
+        "stop_radius_m = 0",
+        "max_silent_stay_h = 0",
+        "merge_distance_m = 60000",
+        "max_unheard_h = -2",
+    ],
+)
+def test_port_call_rule_bounds_are_validated(line: str) -> None:
+    with pytest.raises(ConfigError, match=rf"detect\.{line.split()[0]}"):
+        parse_config(f"[detect]\n{line}\n")
+
+
+def test_port_call_rule_defaults_are_documented_values() -> None:
+    detect = load_config(None).detect
+    assert (detect.min_stop_min, detect.stop_radius_m) == (10.0, 100.0)
+    assert (detect.max_silent_stay_h, detect.merge_distance_m, detect.max_unheard_h) == (
+        72.0,
+        2000.0,
+        24.0,
+    )
+
+
 def test_relative_paths_are_taken_from_the_config_folder(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[store]\npath = "st"\n[geofences]\nfiles = ["g.geojson"]\n')

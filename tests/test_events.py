@@ -278,6 +278,6 @@ def test_cli_events_and_export_events(detected: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         main, ["detect", "--store", store, "--geofences", str(tmp_path / "zones.geojson")]
     )
-    assert "Tracks: 6 (1 MMSIs with more than one, 1 used by two ships at once)" in " ".join(
+    assert "Tracks: 6 (1 MMSI with more than one, 1 used by two ships at once)" in " ".join(
         result.output.split()
     )

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from simulate_fixtures import write_config
 
 from monitor.cli import main
-from monitor.config import EngineSettings, Settings, load_config
-from monitor.errors import StoreError
+from monitor.config import EngineSettings, Settings, StoreSettings, load_config
+from monitor.errors import ConfigError, StoreError
 from monitor.pipeline.detect import detect_calls
 from monitor.simulate import simulate
 from monitor.store.calls import RAW_CALLS, TRANSITS, load_calls
@@ -209,3 +209,11 @@ def test_a_second_detect_waits_for_the_first_then_runs(s3: str) -> None:
     with Store(url).analysis_writer("detect", wait_s=30):
         assert not releaser.is_alive()
     assert not store_path(url).joinpath(ANALYSIS_OBJECT).exists()
+
+
+def test_the_service_databases_need_a_local_store() -> None:
+    on_s3 = StoreSettings(path="s3://bucket/prefix")
+    assert on_s3.path == "s3://bucket/prefix"
+    with pytest.raises(ConfigError, match=r"store.path s3://bucket/prefix: .*local"):
+        on_s3.folder()
+    assert StoreSettings(path="data/store").folder() == Path("data/store")

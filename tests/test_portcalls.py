@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from datetime import timedelta
 
@@ -39,6 +40,7 @@ from monitor.analyse.portcalls.detect import (
 )
 from monitor.analyse.positions import sort_by_vessel_and_time
 from monitor.config import DetectSettings
+from monitor.core.geo import METRES_PER_DEG
 from monitor.schema import RAW_CALLS_SCHEMA
 
 S = DetectSettings()
@@ -111,6 +113,27 @@ def test_transition_events_compose_steps(
     assert transition_events(previous, new, gap=gap, same_port=same_port) == events
 
 
+@pytest.mark.parametrize(
+    ("previous", "new", "events"),
+    [
+        # A silence in port that is not one stay closes the visit and opens the next one.
+        (IN_PORT, IN_PORT, [E.GAP_BEGIN, E.CLOSE, E.OPEN]),
+        (IN_PORT, STOPPED, [E.GAP_BEGIN, E.CLOSE, E.OPEN, E.STOP_BEGIN]),
+        (STOPPED, STOPPED, [E.GAP_BEGIN, E.STOP_END, E.CLOSE, E.OPEN, E.STOP_BEGIN]),
+        (STOPPED, IN_PORT, [E.GAP_BEGIN, E.STOP_END, E.CLOSE, E.OPEN]),
+        # Seen at sea after it, the visit closes as after any silence.
+        (IN_PORT, AT_SEA, [E.GAP_BEGIN, E.CLOSE]),
+        (STOPPED, AT_SEA, [E.GAP_BEGIN, E.STOP_END, E.CLOSE]),
+    ],
+)
+def test_silence_not_bridged_closes_and_opens(
+    previous: State, new: State, events: list[Event]
+) -> None:
+    assert transition_events(previous, new, gap=True, bridged=False) == events
+    # Without a silence, bridging means nothing.
+    assert transition_events(previous, new, bridged=False) == transition_events(previous, new)
+
+
 def test_every_step_between_observable_states_is_defined() -> None:
     states: list[State | None] = [None, AT_SEA, IN_PORT, STOPPED]
     for previous, new in itertools.product(states, [AT_SEA, IN_PORT, STOPPED]):
@@ -153,9 +176,14 @@ def test_passing_through_without_stopping_is_a_transit() -> None:
     assert found.transits["port_id"].to_list() == ["P"]
 
 
+#: 2.2 km east of IN_P: drifting there in 3 h moves 120 m every 10 min, more than stop_radius_m.
+DRIFT_EAST = (0.07, 0.05)
+
+
 def test_long_slow_stay_without_stop_is_a_call_of_low_confidence() -> None:
     # 0.3 kn is between the stop and move speeds: never stopped, but 3 h is over min_stay_h.
-    track = Track(3).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 3, sog=0.3).sail(SEA_EAST, 2)
+    track = Track(3).fix(*SEA_WEST, 10).sail(IN_P, 2).sail(DRIFT_EAST, 3, sog=0.3)
+    track.sail(SEA_EAST, 2)
     calls = run(track)
     assert calls.height == 1
     assert calls["stopped"].to_list() == [False]
@@ -163,7 +191,8 @@ def test_long_slow_stay_without_stop_is_a_call_of_low_confidence() -> None:
 
 
 def test_short_slow_stay_without_stop_is_a_transit() -> None:
-    track = Track(3).fix(*SEA_WEST, 10).sail(IN_P, 1).stay(IN_P, 0.5, sog=0.3).sail(SEA_WEST, 1)
+    track = Track(3).fix(*SEA_WEST, 10).sail(IN_P, 1).sail((0.0545, 0.05), 0.5, sog=0.3)
+    track.sail(SEA_WEST, 1)
     found = detect_all(positions(track), ZONES, S)
     assert found.calls.is_empty()
     assert found.transits.height == 1
@@ -205,19 +234,24 @@ def test_gap_inside_port_does_not_end_the_call() -> None:
     assert call["departure_observed"]
 
 
-def test_gap_inside_without_stop_counts_for_confidence() -> None:
+def test_silence_bridged_in_port_is_a_stop_nobody_saw() -> None:
+    # Seen moving inside the port polygon on both sides: it stayed, berthing unheard.
     track = (
         Track(5)
         .fix(*SEA_WEST, 10)
         .sail(IN_P, 2)
-        .stay(IN_P, 0.5, sog=3)
+        .sail(DRIFT_EAST, 0.5, sog=3)
         .silence(10)
-        .stay(IN_P, 0.5, sog=3)
+        .sail(IN_P, 0.5, sog=3)
         .sail(SEA_EAST, 2)
     )
     calls = run(track)
-    assert calls["stopped"].to_list() == [False]
-    assert calls["confidence"].to_list() == [4]
+    assert calls.height == 1
+    call = calls.row(0, named=True)
+    assert call["stopped"] and not call["stop_observed"]
+    # Arrival and departure seen, the stop not: confidence says what was seen.
+    assert call["confidence"] == 2
+    assert call["duration_h"] > 10
 
 
 def test_first_seen_inside_has_unobserved_arrival() -> None:
@@ -254,7 +288,7 @@ def test_last_position_inside_is_in_port_without_departure() -> None:
 
 
 def test_short_visit_under_way_is_pending_not_a_call() -> None:
-    track = Track(8).fix(*SEA_WEST, 10).sail(IN_P, 2).stay(IN_P, 0.5, sog=4)
+    track = Track(8).fix(*SEA_WEST, 10).sail(IN_P, 2).sail(DRIFT_EAST, 0.5, sog=4)
     found = detect_all(positions(track), ZONES, S)
     assert found.calls.is_empty() and found.transits.is_empty()
     assert found.pending.height == 1
@@ -300,11 +334,14 @@ def test_position_beyond_exit_buffer_leaves() -> None:
         .fix(*SEA_WEST, 10)
         .sail(IN_P, 2)
         .stay(IN_P, 3)
-        .stay((0.115, 0.09), 1, sog=0.0)
+        .sail((0.115, 0.09), 0.5, sog=5)
+        .sail((0.115, 0.06), 0.5, sog=2)
+        .sail(IN_P, 0.5)
         .stay(IN_P, 3)
         .sail(SEA_WEST, 2)
     )
-    # Back within merge_gap_h, the two visits are one call; without merging they are two.
+    # Back within merge_gap_h, having stayed near the port under way, the two visits are one
+    # call; without merging they are two.
     assert run(track).height == 1
     calls = run(track, settings=DetectSettings(merge_gap_h=0))
     assert calls.height == 2
@@ -364,8 +401,72 @@ def test_empty_input_gives_empty_calls_with_schema() -> None:
 CLOSE_ZONES = [*ZONES, Zone("R", "Port R", "port", "R", None, box(0.0, 0.115, 0.1, 0.2))]
 
 
+def _within(a: tuple[float, float], b: tuple[float, float], radius_m: float) -> bool:
+    """Equirectangular distance at the latitude of ``a`` between two (lon, lat) points,
+    compared with ``radius_m``."""
+    dlon = (b[0] - a[0] + 180.0) % 360.0 - 180.0
+    dx = dlon * math.cos(math.radians(a[1])) * METRES_PER_DEG
+    dy = (b[1] - a[1]) * METRES_PER_DEG
+    return dx * dx + dy * dy <= radius_m * radius_m
+
+
+def reference_stops(prepared: pl.DataFrame, settings: DetectSettings) -> list[bool]:
+    """Return per row whether the vessel is stopped, one position at a time."""
+    rows = list(prepared.select("mmsi", "timestamp_utc", "lon", "lat", "speed_kn").iter_rows())
+    n = len(rows)
+    min_stop = timedelta(minutes=settings.min_stop_min)
+    # Segments: a vessel's rows, cut at silences longer than max_gap_h.
+    segment: list[int] = []
+    for i, (mmsi, t, *_) in enumerate(rows):
+        cut = (
+            i == 0
+            or mmsi != rows[i - 1][0]
+            or t - rows[i - 1][1] > timedelta(hours=settings.max_gap_h)
+        )
+        segment.append((segment[-1] + 1) if cut and segment else (segment[-1] if segment else 0))
+    by_speed = [False] * n
+    stopped = False
+    for i, (mmsi, _, _, _, speed) in enumerate(rows):
+        if i == 0 or mmsi != rows[i - 1][0]:
+            stopped = False
+        if speed is not None and speed < settings.stop_speed_kn:
+            stopped = True
+        elif speed is not None and (speed > settings.move_speed_kn or math.isnan(speed)):
+            stopped = False
+        by_speed[i] = stopped
+    out = [False] * n
+    i = 0
+    while i < n:  # runs of stopped rows within a segment, kept when they last long enough
+        if not by_speed[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and by_speed[j + 1] and segment[j + 1] == segment[i]:
+            j += 1
+        if rows[j][1] - rows[i][1] >= min_stop:
+            out[i : j + 1] = [True] * (j - i + 1)
+        i = j + 1
+    if settings.min_stop_min > 0:
+        for i in range(n):  # windows that stay within the radius of their first row
+            j = i
+            while j < n and segment[j] == segment[i] and rows[j][1] - rows[i][1] < min_stop:
+                j += 1
+            if j == n or segment[j] != segment[i]:
+                continue
+            here = (rows[i][2], rows[i][3])
+            if all(
+                _within(here, (rows[k][2], rows[k][3]), settings.stop_radius_m)
+                for k in range(i, j + 1)
+            ):
+                out[i : j + 1] = [True] * (j - i + 1)
+    return out
+
+
 def reference_states(prepared: pl.DataFrame, settings: DetectSettings) -> list[tuple[int, int]]:
-    """Return (port index, state code) per row, one position at a time, as GFW's loop does."""
+    """Return (port index, state code) per row, one position at a time, as GFW's loop does.
+
+    Stopped counts only inside a zone, not in the exit buffer.
+    """
     zones = [z for z in CLOSE_ZONES if z.kind != "area"]
     ports = sorted({z.port_id for z in zones})
     grown = {
@@ -375,31 +476,29 @@ def reference_states(prepared: pl.DataFrame, settings: DetectSettings) -> list[t
         for port in ports
     }
     inside = zones_for_points(zones, prepared["lon"].to_numpy(), prepared["lat"].to_numpy())
+    stops = reference_stops(prepared, settings)
     out: list[tuple[int, int]] = []
     previous_track = None
-    port, stopped = -1, False
-    for i, (track, lon, lat, speed) in enumerate(
-        prepared.select("track", "lon", "lat", "speed_kn").iter_rows()
-    ):
+    port = -1
+    for i, (track, lon, lat) in enumerate(prepared.select("track", "lon", "lat").iter_rows()):
         first = track != previous_track
         previous_track = track
         if inside[i] >= 0:
             port = ports.index(zones[inside[i]].port_id)
         elif first or port < 0 or not shapely.intersects_xy(grown[ports[port]], lon, lat):
             port = -1
-        if speed is not None and speed < settings.stop_speed_kn:
-            stopped = True
-        elif (speed is not None and speed > settings.move_speed_kn) or first:
-            stopped = False
-        out.append((port, 0 if port < 0 else (2 if stopped else 1)))
+        out.append((port, 0 if port < 0 else (2 if stops[i] and inside[i] >= 0 else 1)))
     return out
 
 
+#: Longitudes and latitudes of fixes: anywhere around the zones, or a few tens of metres apart
+#: (0.0004 deg is 44 m, 0.0012 deg 133 m) so that stops found from positions are exercised.
+coordinate = st.one_of(st.floats(-0.05, 0.2), st.sampled_from([0.05, 0.0504, 0.0512]))
 fixes = st.tuples(
     st.sampled_from([1, 2, 3]),
     st.integers(0, 3000),  # minutes
-    st.floats(-0.05, 0.2),
-    st.floats(-0.05, 0.22),
+    coordinate,
+    coordinate,
     st.one_of(st.none(), st.sampled_from([0.0, 0.1, 0.3, 0.45, 0.6, 5.0])),
 )
 

@@ -139,18 +139,16 @@ def test_two_passes_through_one_port_make_one_transit() -> None:
     assert transit["departure_utc"] == times(track, 0.0, 0.1)[-1]
 
 
+#: 1.5 km west of port P: beyond its exit buffer, within merge_distance_m.
+NEAR_WEST_A = (-0.0135, 0.03)
+NEAR_WEST_B = (-0.0135, 0.07)
+
+
 def test_visits_far_apart_in_time_stay_separate_calls() -> None:
-    track = (
-        Track(6)
-        .fix(*SEA_WEST, 10)
-        .sail(BERTH, 2)
-        .stay(BERTH, 5)
-        .sail(SEA_WEST, 2)
-        .stay(SEA_WEST, 6, sog=8)  # 6 h at sea, longer than merge_gap_h
-        .sail(BERTH, 2)
-        .stay(BERTH, 5)
-        .sail(SEA_WEST, 2)
-    )
+    track = Track(6).fix(*SEA_WEST, 10).sail(BERTH, 2).stay(BERTH, 5).sail(NEAR_WEST_A, 0.5)
+    for _ in range(3):  # 6 h under way off the port, longer than merge_gap_h
+        track.sail(NEAR_WEST_B, 1, sog=2).sail(NEAR_WEST_A, 1, sog=2)
+    track.sail(BERTH, 0.5).stay(BERTH, 5).sail(SEA_WEST, 2)
     assert run(track).calls.height == 2
     assert run(track, DetectSettings(merge_gap_h=12)).calls.height == 1
 

@@ -21,10 +21,12 @@ from monitor.errors import ConfigError, ReportError
 from monitor.report import build_report, report_window
 from monitor.report.build import publish
 from monitor.report.data import calls_in_window, place_calls, port_names, port_summary
+from monitor.report.fmt import call_fields
 from monitor.report.index import read_manifest
 from monitor.report.mapview import DATA_ELEMENT_ID, json_for_script
 from monitor.report.offline import ASSETS, asset, inline_assets, remote_references
 from monitor.report.thinning import thin_tracks
+from monitor.schema import CALLS_SCHEMA
 from monitor.store.table import atomic_write_parquet
 
 HOSTILE = (fx.IMG_NAME, fx.SCRIPT_NAME, fx.QUOTE_NAME)
@@ -180,6 +182,45 @@ def test_open_call_does_not_reach_past_the_data() -> None:
     assert window.is_empty()
     window = calls_in_window(fx.calls(), fx.SINCE, fx.UNTIL, data_end=fx.UNTIL)
     assert set(window["call_id"]) == {"c1", "c2", "c3"}
+
+
+def test_call_of_a_vessel_unheard_since_lasts_only_while_it_was_heard() -> None:
+    # Last seen in port two days before the period, status unknown.
+    gone = fx.call(
+        call_id="c5", mmsi=211000005, port_id="NAMPO", port_name="Nampo", status="unknown",
+        arrival_utc=fx.SINCE - timedelta(days=3), last_seen_utc=fx.SINCE - timedelta(days=2),
+        duration_h=24.0,
+    )  # fmt: skip
+    calls = pl.concat([fx.calls(), pl.DataFrame([gone], schema=CALLS_SCHEMA)])
+    window = calls_in_window(calls, fx.SINCE, fx.UNTIL, data_end=fx.UNTIL, max_unheard_h=24)
+    assert set(window["call_id"]) == {"c1", "c2", "c3"}
+    assert set(window.filter("in_port_at_end")["call_id"]) == {"c2"}
+    # Heard within max_unheard_h of the period, it counts, in port until then.
+    window = calls_in_window(calls, fx.SINCE, fx.UNTIL, data_end=fx.UNTIL, max_unheard_h=60)
+    assert "c5" in set(window["call_id"])
+    assert "c5" not in set(window.filter("in_port_at_end")["call_id"])
+    popup = dict(call_fields(window.filter(pl.col("call_id") == "c5").row(0, named=True), {}))
+    assert popup["Departure"].startswith("unknown: last seen in port")
+    page = build_report(fx.inputs(calls=calls, max_unheard_h=60)).files["index.html"]
+    assert "unknown, last seen 2024-05-01 00:00 UTC" in page
+
+
+def test_period_after_all_the_data_has_no_calls_in_port() -> None:
+    # Two recordings years apart: a period between them, and one after both.
+    calls = fx.calls()
+    second_recording_end = fx.UNTIL + timedelta(days=1000)
+    for since, data_end in (
+        (fx.UNTIL + timedelta(days=400), second_recording_end),
+        (fx.UNTIL + timedelta(days=4000), second_recording_end),
+    ):
+        window = calls_in_window(
+            calls, since, since + timedelta(days=2), data_end=data_end, max_unheard_h=24
+        )
+        assert window.is_empty()
+    # Without the bound, the open call would reach into the period between the recordings.
+    between = fx.UNTIL + timedelta(days=400)
+    window = calls_in_window(calls, between, between, data_end=second_recording_end)
+    assert set(window["call_id"]) == {"c2"}
 
 
 def test_empty_period_gives_a_clear_no_calls_report() -> None:

@@ -22,7 +22,7 @@ from monitor.analyse.geofences import load_zones
 from monitor.config import Settings, load_config, shipped_config_path
 from monitor.core.geo import MPS_PER_KN
 from monitor.errors import ConfigError
-from monitor.schema import CALLS_TRUTH_SCHEMA
+from monitor.schema import CALLS_TRUTH_SCHEMA, MEETINGS_TRUTH_SCHEMA
 from monitor.simulate import PRESETS, SimulationResult, simulate
 from monitor.simulate.fleet import HOSTILE_NAMES, imo_number, make_fleet
 from monitor.simulate.kinematics import AT_ANCHOR, MOORED, Stay, make_move
@@ -55,7 +55,7 @@ def noisy_run(config: Settings, tmp_path_factory: pytest.TempPathFactory) -> Sim
 @pytest.fixture(scope="module")
 def dark_run(config: Settings, tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
     out = tmp_path_factory.mktemp("dark")
-    return simulate(config, days=3, vessels=20, seed=11, output=out, params="dark")
+    return simulate(config, days=3, vessels=24, seed=11, output=out, params="dark")
 
 
 @pytest.fixture(scope="module")
@@ -339,23 +339,36 @@ def test_dark_vessels_send_nothing_while_dark(
 def test_meetings_put_two_vessels_side_by_side(
     dark_run: SimulationResult, dark_positions: pl.DataFrame
 ) -> None:
-    meetings = pl.read_csv(dark_run.truth_paths["meetings"], try_parse_dates=True)
-    assert meetings.height >= 1
+    meetings = read_truth_csv(dark_run.truth_paths["meetings"], MEETINGS_TRUTH_SCHEMA)
+    assert set(meetings["kind"]) == {"visible", "partly_dark", "dark"}
     positions = dark_positions
     for row in meetings.iter_rows(named=True):
-        assert row["dark_mmsi"] == row["mmsi_b"]
         assert row["end_utc"] > row["start_utc"]
         a, b = row["start_utc"].timestamp(), row["end_utc"].timestamp()
-        visible = positions.filter(
+        seen_a = positions.filter(
             (pl.col("mmsi") == row["mmsi_a"]) & pl.col("t_s").is_between(a, b)
         )
-        hidden = positions.filter(
+        seen_b = positions.filter(
             (pl.col("mmsi") == row["mmsi_b"]) & pl.col("t_s").is_between(a, b)
         )
-        assert hidden.height == 0
-        if visible.height:
-            assert abs(visible["lat"].median() - row["lat"]) < 0.01
-            assert abs(visible["lon"].median() - row["lon"]) < 0.01
+        assert seen_a.height > 0
+        assert abs(seen_a["lat"].median() - row["lat"]) < 0.01
+        assert abs(seen_a["lon"].median() - row["lon"]) < 0.01
+        if row["kind"] == "visible":
+            # Both heard all along, and the meeting spans a midnight UTC.
+            assert row["dark_mmsi"] is None
+            assert row["start_utc"].date() != row["end_utc"].date()
+            assert seen_b.height > 0.8 * seen_a.height
+        elif row["kind"] == "dark":
+            assert row["dark_mmsi"] == row["mmsi_b"]
+            assert seen_b.height == 0
+        else:
+            # Heard at the spot after arriving and before leaving, silent for hours between.
+            assert row["dark_mmsi"] == row["mmsi_b"]
+            times = seen_b["t_s"].sort()
+            assert times.head(1).item() < a + 1.5 * 3600
+            assert times.tail(1).item() > b - 1.5 * 3600
+            assert times.diff().max() > 5 * 3600  # type: ignore[operator]
 
 
 def test_bad_arguments_are_clear_errors(config: Settings, tmp_path: Path) -> None:

@@ -40,10 +40,24 @@ class Track:
         self.rows: list[dict[str, object]] = []
         self.here: tuple[float, float] | None = None
 
-    def fix(self, lon: float, lat: float, sog: float | None, minutes: float = 10) -> Track:
-        """Add one position now, then advance the clock."""
+    def fix(
+        self,
+        lon: float,
+        lat: float,
+        sog: float | None,
+        minutes: float = 10,
+        status: int | None = None,
+    ) -> Track:
+        """Add one position now (``status``: its navigational status), then advance the clock."""
         self.rows.append(
-            {"mmsi": self.mmsi, "timestamp_utc": self.t, "lon": lon, "lat": lat, "sog_kn": sog}
+            {
+                "mmsi": self.mmsi,
+                "timestamp_utc": self.t,
+                "lon": lon,
+                "lat": lat,
+                "sog_kn": sog,
+                "nav_status": status,
+            }
         )
         self.here = (lon, lat)
         self.t += timedelta(minutes=minutes)
@@ -84,6 +98,7 @@ def positions(*tracks: Track) -> pl.DataFrame:
             "lat": pl.Float64(),
             "lon": pl.Float64(),
             "sog_kn": pl.Float64(),
+            "nav_status": pl.UInt8(),
         },
     )
     return frame.with_columns(

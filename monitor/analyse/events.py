@@ -15,9 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-import shapely
 
-from monitor.analyse.geofences import Zone, distances_m
+from monitor.analyse.geofences import Zone, nearest_port
 from monitor.schema import EVENTS_SCHEMA, EventKind, conform
 
 _US_PER_H = 3_600_000_000.0
@@ -148,33 +147,27 @@ def locate(events: pl.DataFrame, positions: pl.DataFrame, tracks: pl.DataFrame) 
 
 
 def near_ports(events: pl.DataFrame, zones: Sequence[Zone], radius_km: float) -> pl.DataFrame:
-    """Return ``events`` with the nearest port within ``radius_km`` of each (0 km inside it).
+    """Return ``events`` with the nearest port within ``radius_km`` of each (0 km inside it),
+    unless it names one already (a dark period: the port nearest to either of its ends).
 
     A port is the union of its port, berth and anchorage zones; area zones are no port.
     """
-    ports: dict[str, list[shapely.Geometry]] = {}
-    for zone in zones:
-        if zone.kind != "area":
-            ports.setdefault(zone.port_id, []).append(zone.geometry)
-    n = events.height
-    best_km = np.full(n, np.inf)
-    best_port = np.full(n, -1)
-    lat = events["lat"].to_numpy()
-    lon = events["lon"].to_numpy()
-    placed = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
-    port_ids = sorted(ports)
-    for k, port_id in enumerate(port_ids):
-        if placed.size == 0:
-            break
-        km = distances_m(shapely.union_all(ports[port_id]), lon[placed], lat[placed]) / 1000.0
-        closer = km < best_km[placed]
-        best_km[placed[closer]] = km[closer]
-        best_port[placed[closer]] = k
-    within = best_km <= radius_km
-    names = [port_ids[k] if ok else None for k, ok in zip(best_port, within, strict=True)]
+    unnamed = events["port_id"].is_null().to_numpy()
+    lat = np.where(unnamed, events["lat"].to_numpy(), np.nan)
+    lon = np.where(unnamed, events["lon"].to_numpy(), np.nan)
+    ports, km = nearest_port(zones, lat, lon)
+    within = km <= radius_km
     return events.with_columns(
-        port_id=pl.Series(names, dtype=pl.String),
-        port_distance_km=pl.Series(best_km, dtype=pl.Float64).set(pl.Series(~within), None),
+        port_id=pl.coalesce(
+            "port_id",
+            pl.Series(
+                [p if ok else None for p, ok in zip(ports, within, strict=True)], dtype=pl.String
+            ),
+        ),
+        port_distance_km=pl.coalesce(
+            "port_distance_km",
+            pl.Series(np.where(within, km, np.nan), dtype=pl.Float64).fill_nan(None),
+        ),
     )
 
 

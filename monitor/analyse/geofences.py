@@ -169,6 +169,29 @@ def distances_m(
     return result
 
 
+def nearest_port(
+    zones: Sequence[Zone], lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
+) -> tuple[list[str | None], npt.NDArray[np.float64]]:
+    """Return per point the nearest port (its port, berth and anchorage zones together; area
+    zones are no port) and the distance to it in km (0 inside, inf without ports)."""
+    ports: dict[str, list[shapely.Geometry]] = {}
+    for zone in zones:
+        if zone.kind != "area":
+            ports.setdefault(zone.port_id, []).append(zone.geometry)
+    best_km = np.full(lat.size, np.inf)
+    best: list[str | None] = [None] * lat.size
+    placed = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    for port_id in sorted(ports):
+        if placed.size == 0:
+            break
+        km = distances_m(shapely.union_all(ports[port_id]), lon[placed], lat[placed]) / 1000.0
+        closer = km < best_km[placed]
+        best_km[placed[closer]] = km[closer]
+        for i in placed[closer]:
+            best[i] = port_id
+    return best, best_km
+
+
 def buffer_metres(geom: Polygon | MultiPolygon, buffer_m: float) -> Polygon | MultiPolygon:
     """Return ``geom`` (lon/lat) grown by ``buffer_m`` metres, in lon/lat."""
     if buffer_m == 0:

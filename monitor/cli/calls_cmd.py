@@ -16,7 +16,7 @@ from monitor.cli.options import (
     resolve_settings,
     store_option,
 )
-from monitor.cli.output import Column, echo_listing, minute, nothing_listed
+from monitor.cli.output import WATCH_COLUMNS, Column, echo_listing, minute, nothing_listed
 
 
 def _arrival(row: dict[str, Any]) -> str:
@@ -42,8 +42,20 @@ CALL_COLUMNS = (
 @config_option
 @store_option
 @period_options
-@click.option("--open", "open_only", is_flag=True, help="Only vessels in port now.")
+@click.option(
+    "--open",
+    "open_only",
+    is_flag=True,
+    help="Only calls without a departure: in port now, or last seen in port (unknown).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the last N calls.")
+@click.option(
+    "--watchlist",
+    "watched",
+    is_flag=True,
+    help="Only calls of vessels on the configured watchlist (by MMSI, IMO or name), with the "
+    "list and how they matched.",
+)
 @format_option
 @click.pass_context
 def calls_command(
@@ -56,6 +68,7 @@ def calls_command(
     until: datetime | None,
     open_only: bool,
     limit: int | None,
+    watched: bool,
     fmt: str,
 ) -> None:
     """List the detected port calls.
@@ -71,13 +84,24 @@ def calls_command(
     filters = period_filters(settings, port_id, mmsi, since, until)
     all_calls = load_calls(settings.store.path)
     calls = filters.keep(all_calls, open_only=open_only)
+    columns: tuple[Column, ...] = CALL_COLUMNS
+    if watched:
+        from monitor.analyse.watchlist import configured_watchlist
+
+        watchlist = configured_watchlist(settings.watchlist)
+        calls = watchlist.mark(calls, imo="imo", name="vessel_name")
+        calls = calls.filter(pl.col("watch_match").is_not_null())
+        columns = (*CALL_COLUMNS[:5], *WATCH_COLUMNS, *CALL_COLUMNS[5:])
     if limit is not None:
         calls = calls.tail(limit)
     if fmt != "table":
-        echo_listing(calls, CALL_COLUMNS, fmt)  # type: ignore[arg-type]
+        echo_listing(calls, columns, fmt)  # type: ignore[arg-type]
         return
     if calls.is_empty():
-        click.echo(nothing_listed(all_calls.height, "calls"))
+        if watched and all_calls.height:
+            click.echo(f"None of the {all_calls.height:,} calls is of a watchlist vessel.")
+        else:
+            click.echo(nothing_listed(all_calls.height, "calls"))
         return
     rows = calls.with_columns(
         arrival=pl.struct("arrival_utc", "arrival_observed").map_elements(
@@ -85,17 +109,30 @@ def calls_command(
         ),
         departure=pl.when(pl.col("status") == "in_port")
         .then(pl.lit("in port"))
+        .when(pl.col("status") == "unknown")
+        .then(pl.lit("unknown ") + pl.col("last_seen_utc").dt.strftime("%Y-%m-%d %H:%M"))
         .otherwise(pl.col("departure_utc").dt.strftime("%Y-%m-%d %H:%M")),
         port=pl.coalesce("port_name", "port_id"),
     )
     echo_listing(
         rows,
-        CALL_COLUMNS,
+        columns,
         "table",
         title=f"{calls.height:,} port call(s)",
-        notes=["? = arrival not observed (first seen already in port)"]
-        if not calls["arrival_observed"].all()
-        else [],
+        notes=[
+            note
+            for note, shown in (
+                (
+                    "? = arrival not observed (first seen already in port)",
+                    not calls["arrival_observed"].all(),
+                ),
+                (
+                    "unknown = last seen in port at that time, not heard since",
+                    (calls["status"] == "unknown").any(),
+                ),
+            )
+            if shown
+        ],
     )
 
 

@@ -79,12 +79,14 @@ def detect(
     )
     console.print(
         f"Calls: {summary.calls_total:,} ({summary.calls_new:,} new, {summary.calls_open:,} in "
-        f"port now); transits: {summary.transits_total:,}; visits under way: "
-        f"{summary.visits_pending:,}."
+        f"port now, {summary.calls_unknown:,} unknown: last seen in port, not heard for over "
+        f"{settings.detect.max_unheard_h:g} h); transits: {summary.transits_total:,}; visits "
+        f"under way: {summary.visits_pending:,}."
     )
     console.print(
-        f"Tracks: {summary.tracks_total:,} ({summary.mmsis_several_tracks:,} MMSIs with more than "
-        f"one, {summary.mmsis_shared:,} used by two ships at once)."
+        f"Tracks: {summary.tracks_total:,} ({summary.mmsis_several_tracks:,} "
+        f"MMSI{'' if summary.mmsis_several_tracks == 1 else 's'} with more than one, "
+        f"{summary.mmsis_shared:,} used by two ships at once)."
     )
     per_kind = ", ".join(f"{kind} {n:,}" for kind, n in summary.events_per_kind.items())
     console.print(f"Events: {summary.events_total:,}" + (f" ({per_kind})." if per_kind else "."))

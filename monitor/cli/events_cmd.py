@@ -16,7 +16,7 @@ from monitor.cli.options import (
     resolve_settings,
     store_option,
 )
-from monitor.cli.output import Column, echo_listing, minute, nothing_listed
+from monitor.cli.output import WATCH_COLUMNS, Column, echo_listing, minute, nothing_listed
 
 EVENT_COLUMNS = (
     Column("start_utc", "Start (UTC)", minute),
@@ -48,10 +48,17 @@ def check_kind(kind: str | None) -> None:
     "--kind",
     default=None,
     metavar="KIND",
-    help="Only events of this kind: shared_mmsi, position_jump, identity_change, imo_reuse or "
-    "invalid_mmsi.",
+    help="Only events of this kind: shared_mmsi, position_jump, identity_change, imo_reuse, "
+    "invalid_mmsi, gap (dark periods), encounter or loitering.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the last N events.")
+@click.option(
+    "--watchlist",
+    "watched",
+    is_flag=True,
+    help="Only events of vessels on the configured watchlist (either vessel of an encounter), "
+    "with the list and how they matched.",
+)
 @format_option
 @click.pass_context
 def events_command(
@@ -64,10 +71,11 @@ def events_command(
     until: datetime | None,
     kind: str | None,
     limit: int | None,
+    watched: bool,
     fmt: str,
 ) -> None:
     """List the detected events: shared MMSIs, position jumps, identity changes, IMO reuse,
-    invalid MMSIs.
+    invalid MMSIs, dark periods, encounters and loitering.
 
     --port keeps the events near that port, --mmsi those of that vessel (as the vessel or the
     other vessel), --since/--until those under way in the period. The table fits the terminal;
@@ -90,13 +98,26 @@ def events_command(
         port_id=filters.port_id,
         mmsi=filters.mmsi,
     )
+    columns: tuple[Column, ...] = EVENT_COLUMNS
+    if watched:
+        from monitor.analyse.watchlist import configured_watchlist, mark_by_vessel
+        from monitor.store.parquet import Store
+
+        watchlist = configured_watchlist(settings.watchlist)
+        statics = Store(settings.store.path).scan_statics().select("mmsi", "imo", "vessel_name")
+        events = mark_by_vessel(events, statics.collect(), watchlist, ["mmsi", "other_mmsi"])
+        events = events.filter(pl.col("watch_match").is_not_null())
+        columns = (*EVENT_COLUMNS[:4], *WATCH_COLUMNS, *EVENT_COLUMNS[4:])
     if limit is not None:
         events = events.tail(limit)
     if fmt != "table":
-        echo_listing(events, EVENT_COLUMNS, fmt)  # type: ignore[arg-type]
+        echo_listing(events, columns, fmt)  # type: ignore[arg-type]
         return
     if events.is_empty():
-        click.echo(nothing_listed(stored.height, "events"))
+        if watched and stored.height:
+            click.echo(f"None of the {stored.height:,} events is of a watchlist vessel.")
+        else:
+            click.echo(nothing_listed(stored.height, "events"))
         return
     rows = events.with_columns(
         event=pl.col("kind").replace_strict(EVENT_TITLES, default=pl.col("kind")),
@@ -105,7 +126,7 @@ def events_command(
         ),
         what=pl.Series([event_summary(row) for row in events.iter_rows(named=True)]),
     )
-    echo_listing(rows, EVENT_COLUMNS, "table", title=f"{events.height:,} event(s)")
+    echo_listing(rows, columns, "table", title=f"{events.height:,} event(s)")
 
 
 COMMANDS: list[click.Command] = [events_command]

@@ -1,4 +1,5 @@
-"""``monitor export calls|transits|positions|events``: tables and tracks from the store as files.
+"""``monitor export calls|transits|positions|events|gaps|encounters``: tables and tracks from the
+store as files.
 
 The commands take the same options (the period filters, ``--format``, ``--output``) and differ
 only in what they write (and ``events`` in ``--kind``), so each is made by
@@ -25,6 +26,8 @@ from monitor.cli.options import (
 from monitor.core.terminal import terminal_text
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from monitor.config import Settings
     from monitor.pipeline.extract import Filters
 
@@ -146,6 +149,41 @@ def _events(
     return export_events(events, cast(EventFormat, fmt), output)
 
 
+def _gaps(
+    settings: Settings, filters: Filters, fmt: str, output: Path | None, every: bool
+) -> str | None:
+    import polars as pl
+
+    from monitor.analyse.behaviour import gaps_of
+    from monitor.report.exports import EventFormat, export_gaps
+
+    gaps = gaps_of(_filtered_events(settings, filters, "gap"))
+    if not every:
+        gaps = gaps.filter(pl.col("cause") == "dark")
+    return export_gaps(gaps, cast(EventFormat, fmt), output)
+
+
+def _encounters(settings: Settings, filters: Filters, fmt: str, output: Path | None) -> str | None:
+    from monitor.analyse.behaviour import encounters_of
+    from monitor.report.exports import EventFormat, export_encounters
+
+    encounters = encounters_of(_filtered_events(settings, filters, "encounter"))
+    return export_encounters(encounters, cast(EventFormat, fmt), output)
+
+
+def _filtered_events(settings: Settings, filters: Filters, kind: str) -> pl.DataFrame:
+    from monitor.store.events import filter_events, load_events
+
+    return filter_events(
+        load_events(settings.store.path),
+        kind=kind,
+        since=filters.since,
+        until=filters.until,
+        port_id=filters.port_id,
+        mmsi=filters.mmsi,
+    )
+
+
 def _library_format(help_text: str) -> Callable[[Any], Any]:
     # The library checks the name: its list of formats is not imported for --help.
     return click.option(
@@ -196,9 +234,37 @@ _export_command(
             default=None,
             metavar="KIND",
             help="Only events of this kind (shared_mmsi, position_jump, identity_change, "
-            "imo_reuse, invalid_mmsi).",
+            "imo_reuse, invalid_mmsi, gap, encounter, loitering).",
         )
     ],
+)
+_export_command(
+    "gaps",
+    _library_format(
+        "Output format: csv, parquet or geojson (a line from where each silence "
+        "began to where it ended)."
+    ),
+    "Export the dark periods: the silences whose cause is dark (with --all, every silence and "
+    "its cause).\n\n"
+    "--port keeps those near that port, --mmsi those of that vessel, --since/--until those "
+    "under way in the period.",
+    _gaps,
+    extra=[
+        click.option(
+            "--all",
+            "every",
+            is_flag=True,
+            help="Every silence, whatever its cause (dark, coverage, outage, range).",
+        )
+    ],
+)
+_export_command(
+    "encounters",
+    _library_format("Output format: csv, parquet or geojson (a point where each pair met)."),
+    "Export the ship-to-ship encounters.\n\n"
+    "--port keeps those near that port, --mmsi those of that vessel (either of the two), "
+    "--since/--until those under way in the period.",
+    _encounters,
 )
 
 COMMANDS: list[click.Command] = [export_group]

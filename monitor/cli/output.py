@@ -65,6 +65,14 @@ def plain(text: str) -> str:
     return terminal_text(text)
 
 
+def markup_text(text: str) -> str:
+    """Return stored or configured text fit to print through rich: no markup, escape sequences
+    or control characters."""
+    from rich.markup import escape
+
+    return escape(terminal_text(text))
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a listing: the frame column it shows and how."""
@@ -249,6 +257,14 @@ def echo_listing(
     click.echo(text, nl=False)
     for note in notes:
         click.echo(note)
+
+
+#: The watchlist columns of ``--watchlist`` listings: the list, and "name" for a match by name
+#: alone (weaker than by MMSI or IMO).
+WATCH_COLUMNS = (
+    Column("watchlist", "List", shrink_to=8),
+    Column("watch_match", "By", drop=3),
+)
 
 
 def nothing_listed(stored: int, noun: str) -> str:

@@ -20,15 +20,18 @@ import hashlib
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import polars as pl
 import shapely
 
+from monitor.analyse.behaviour import behaviour_tracks, find_behaviour
 from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis
 from monitor.analyse.portcalls.identity import enrich
+from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
 from monitor.pipeline.buckets import file_slices
@@ -46,7 +49,7 @@ log = logging.getLogger(__name__)
 _PLACE_COLUMNS = ["mmsi", "timestamp_utc", "lat", "lon"]
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 3
+DETECTOR_VERSION = 4
 
 
 @dataclass
@@ -60,6 +63,8 @@ class DetectSummary:
     calls_total: int = 0
     calls_new: int = 0
     calls_open: int = 0
+    #: Open calls of vessels not heard for longer than max_unheard_h (status unknown).
+    calls_unknown: int = 0
     transits_total: int = 0
     #: Visits under way that are not calls yet (no stop, shorter than min_stay_h).
     visits_pending: int = 0
@@ -153,8 +158,11 @@ def _detect_locked(
         filesystem=filesystem,
     )
     found, concurrent = buckets.detection, buckets.concurrent
+    # Open calls are in port or unknown as of the newest message in the store, kept ones too.
+    data_end = checkpoint["last_utc"].max() if checkpoint.height else None
+    raw_calls = pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc")
     detected = Detected(
-        raw_calls=pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc"),
+        raw_calls=open_status(raw_calls, data_end, settings.detect.max_unheard_h),  # type: ignore[arg-type]
         transits=pl.concat([kept.transits, found.transits]).sort("mmsi", "arrival_utc"),
         pending=pl.concat([kept.pending, found.pending]).sort("mmsi", "arrival_utc"),
         tracks=pl.concat([kept.tracks, found.tracks]).sort("mmsi", "first_utc", "track_id"),
@@ -182,7 +190,8 @@ def _detect_locked(
         positions_dropped=found.n_dropped,
         calls_total=calls.height,
         calls_new=sum(1 for cid in calls["call_id"].to_list() if cid not in old_ids),
-        calls_open=calls.filter(pl.col("status") == "in_port").height,
+        calls_open=calls.filter(pl.col("status") == CallStatus.IN_PORT).height,
+        calls_unknown=calls.filter(pl.col("status") == CallStatus.UNKNOWN).height,
         transits_total=transits.height,
         visits_pending=detected.pending.height,
         full_run=full,
@@ -196,6 +205,24 @@ def _detect_locked(
     )
     log.info("detect: %s", summary.to_dict())
     return summary
+
+
+def _behaviour(
+    store: Store,
+    files: list[StorePath],
+    checkpoint: pl.DataFrame,
+    zones: list[Zone],
+    settings: Settings,
+) -> list[pl.DataFrame]:
+    """Return the dark periods, encounters and loitering of every track of the store as parts
+    of the events table. They depend on the vessels around each (who else was heard, who
+    met whom), so they are found over all the data on every run, not only for vessels with
+    new positions: the same data gives the same events however it was ingested."""
+    data_end = checkpoint["last_utc"].max()
+    if not isinstance(data_end, datetime):
+        return []
+    tracks = behaviour_tracks(store.scan_positions(files), settings.tracks)
+    return find_behaviour(tracks, zones, settings, data_end).events()
 
 
 def _find_events(
@@ -231,6 +258,7 @@ def _find_events(
         changes,
         reuse,
         invalid,
+        *_behaviour(store, files, checkpoint, zones, settings),
     ]
     return events_table(
         parts,

@@ -18,8 +18,10 @@ import polars as pl
 import shapely
 from branca.element import Element
 
+from monitor.analyse.behaviour import reportable
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.detect import prepare_positions
+from monitor.analyse.watchlist import Watchlist, load_watchlist, mark_by_vessel
 from monitor.config import Settings, TrackSettings
 from monitor.core.times import iso_utc
 from monitor.errors import ConfigError, ReportError
@@ -80,6 +82,10 @@ class ReportInputs:
     tracks: TrackSettings = field(default_factory=TrackSettings)
     #: The detected events (EVENTS_SCHEMA); those of the period get a layer and a table.
     events: pl.DataFrame = field(default_factory=lambda: empty_frame(EVENTS_SCHEMA))
+    #: Vessels of interest: their calls and events come first, highlighted.
+    watchlist: Watchlist | None = None
+    #: An open call counts as in port up to this long after its vessel's last position.
+    max_unheard_h: float | None = None
     #: Newest message time in the store; None takes the newest of ``positions``.
     data_end: datetime | None = None
     #: Oldest message time in the store (where the data begins); None takes the oldest of
@@ -149,11 +155,13 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         data_end = inputs.positions["timestamp_utc"].max()  # type: ignore[assignment]
     if data_start is None and inputs.positions.height:
         data_start = inputs.positions["timestamp_utc"].min()  # type: ignore[assignment]
-    calls = data.calls_in_window(inputs.calls, since, until, data_end)
+    calls = data.calls_in_window(inputs.calls, since, until, data_end, inputs.max_unheard_h)
     calls = data.place_calls(calls, positions, inputs.zones, until)
     names = data.port_names(inputs.zones, calls)
     identity = data.latest_identity(inputs.statics)
-    events = data.events_in_window(inputs.events, identity, since, until)
+    events = data.events_in_window(reportable(inputs.events), identity, since, until)
+    if inputs.watchlist is not None:
+        calls, events = _watched_first(calls, events, inputs.statics, inputs.watchlist)
 
     n_vessels = positions["mmsi"].n_unique() if positions.height else 0
     tracks = thin_tracks(
@@ -219,6 +227,21 @@ def build_report(inputs: ReportInputs) -> ReportContent:
         },
         numbers=numbers,
     )
+
+
+def _watched_first(
+    calls: pl.DataFrame, events: pl.DataFrame, statics: pl.DataFrame, watchlist: Watchlist
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the calls and events marked with the watchlist, its vessels' first."""
+    calls = watchlist.mark(calls, imo="imo", name="vessel_name")
+    reported = statics.select(
+        "mmsi",
+        pl.col("imo") if "imo" in statics.columns else pl.lit(None, pl.UInt32).alias("imo"),
+        "vessel_name",
+    )
+    events = mark_by_vessel(events, reported, watchlist, ["mmsi", "other_mmsi"])
+    first = pl.col("watch_match").is_null()
+    return calls.sort(first, maintain_order=True), events.sort(first, maintain_order=True)
 
 
 def _page(
@@ -341,6 +364,7 @@ def write_report(
     *,
     output: Path | None = None,
     offline: bool = False,
+    folder: str | None = None,
 ) -> Path:
     """Return the path of the index.html of the report it wrote for one period.
 
@@ -348,8 +372,8 @@ def write_report(
     ``settings.report.period``: the last day or week of data) from ``since``, up to ``until``, or
     ending at the newest message in the store (see :func:`report_window`). Reads positions,
     static reports and calls from the store and the zones from the config; writes
-    ``<output>/<period>/`` and updates ``<output>/index.html`` (default output
-    ``settings.report.output``).
+    ``<output>/<period>/`` (or ``<output>/<folder>/``, e.g. ``latest``, replaced by each new
+    report) and updates ``<output>/index.html`` (default output ``settings.report.output``).
     """
     if period is not None and since is not None and until is not None:
         raise ConfigError("give a period, or since and until, not all three")
@@ -365,10 +389,16 @@ def write_report(
         .select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
         .collect()
     )
-    statics = store.scan_statics().select("mmsi", "timestamp_utc", "vessel_name", "ship_type")
+    statics = store.scan_statics().select(
+        "mmsi", "timestamp_utc", "imo", "vessel_name", "ship_type"
+    )
+    watch = settings.watchlist
     inputs = ReportInputs(
         calls=load_calls(settings.store.path),
         events=load_events(settings.store.path),
+        watchlist=None
+        if watch.path is None
+        else load_watchlist(watch.path, match_names=watch.match_names),
         positions=positions,
         statics=statics.collect(),
         zones=load_zones(settings),
@@ -378,6 +408,7 @@ def write_report(
         max_gap_h=settings.detect.max_gap_h,
         move_speed_kn=settings.detect.move_speed_kn,
         tracks=settings.tracks,
+        max_unheard_h=settings.detect.max_unheard_h,
         data_end=data_end,
         data_start=data_start,
         max_points_per_vessel=settings.report.max_track_points_per_vessel,
@@ -386,7 +417,7 @@ def write_report(
     )
     content = build_report(inputs)
     root = Path(output) if output is not None else settings.report.output
-    folder = folder_name(since, until)
+    folder = folder or folder_name(since, until)
     entry = {
         "folder": folder,
         "title": f"{settings.name}: {fmt.when(since)} to {fmt.when(until)}",

@@ -83,24 +83,37 @@ def category_of_label(label: pl.Expr) -> pl.Expr:
 
 
 def calls_in_window(
-    calls: pl.DataFrame, since: datetime, until: datetime, data_end: datetime | None = None
+    calls: pl.DataFrame,
+    since: datetime,
+    until: datetime,
+    data_end: datetime | None = None,
+    max_unheard_h: float | None = None,
 ) -> pl.DataFrame:
     """Return the calls that overlap [since, until], with ``in_port_at_end`` and ``category``.
 
-    A call is in port at the end of the period when it is still open (status ``in_port``) or
-    departed only after ``until``. An open call lasts until ``data_end``, the newest message
-    time: nothing is known after it, so a period entirely after the data has no calls.
+    A call lasts from arrival to departure. An open call (no departure) lasts while its vessel
+    is heard: until ``data_end``, the newest message time (nothing is known after it, so a
+    period entirely after the data has no calls), and no longer than ``max_unheard_h`` after
+    the vessel's last position (a vessel unheard for longer is not known to be in port). A
+    call is in port at the end of the period when it lasts up to ``until`` or beyond.
     """
     missing = [name for name in CALLS_SCHEMA if name not in calls.columns]
     if missing:
         raise ValueError(f"calls frame lacks columns {missing}")
-    end = pl.col("departure_utc")
+    utc = pl.Datetime("us", "UTC")
+    open_ends: list[pl.Expr] = []
     if data_end is not None:
-        end = end.fill_null(pl.lit(data_end, dtype=pl.Datetime("us", "UTC")))
+        open_ends.append(pl.lit(data_end, dtype=utc))
+    if max_unheard_h is not None:
+        heard = pl.duration(microseconds=round(max_unheard_h * 3_600_000_000))
+        open_ends.append(pl.col("last_seen_utc") + heard)
+    open_end = pl.min_horizontal(open_ends) if open_ends else pl.lit(None, dtype=utc)
+    end = pl.col("departure_utc").fill_null(open_end)
     frame = calls.filter((pl.col("arrival_utc") <= until) & (end.is_null() | (end >= since)))
     return frame.with_columns(
-        in_port_at_end=(pl.col("status") == "in_port")
-        | (pl.col("departure_utc").is_not_null() & (pl.col("departure_utc") > until)),
+        in_port_at_end=pl.when(pl.col("departure_utc").is_null())
+        .then(end.is_null() | (end >= until))
+        .otherwise(pl.col("departure_utc") > until),
         category=category_of_label(pl.col("ship_type")),
     ).sort("arrival_utc", "call_id")
 
@@ -112,6 +125,9 @@ EVENT_COLOURS: dict[str, str] = {
     "identity_change": "#f9a825",
     "imo_reuse": "#6d4c41",
     "invalid_mmsi": "#546e7a",
+    "gap": "#212121",
+    "encounter": "#ef6c00",
+    "loitering": "#00897b",
 }
 
 

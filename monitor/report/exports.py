@@ -1,5 +1,5 @@
-"""Port calls and events as files: CSV, GeoJSON, KML and Parquet, for ``monitor export`` and
-reports.
+"""Port calls, events, dark periods and encounters as files: CSV, GeoJSON, KML and Parquet,
+for ``monitor export`` and reports.
 
 The one writer of calls: a report's ``calls.csv``, ``calls.geojson`` and ``calls.kml`` and the
 command's output come from the same functions. Times in CSV and GeoJSON are ISO 8601 UTC
@@ -28,7 +28,13 @@ from monitor.core.times import ISO_UTC_FORMAT, iso_utc
 from monitor.errors import ConfigError
 from monitor.report.data import port_names
 from monitor.report.fmt import call_fields, vessel_title
-from monitor.schema import CALLS_SCHEMA, EVENTS_SCHEMA, conform
+from monitor.schema import (
+    CALLS_SCHEMA,
+    ENCOUNTERS_SCHEMA,
+    EVENTS_SCHEMA,
+    GAPS_SCHEMA,
+    conform,
+)
 from monitor.store.table import atomic_write_parquet
 
 ExportFormat = Literal["csv", "parquet", "geojson", "kml"]
@@ -54,21 +60,35 @@ def _jsonable(value: object) -> object:
     return iso_utc(value) if isinstance(value, datetime) else value
 
 
-def _points_geojson(frame: pl.DataFrame, properties: list[str], id_column: str) -> str:
+def _points_geojson(frame: pl.DataFrame, properties: list[str], id_column: str | None) -> str:
     """Return rows as a GeoJSON FeatureCollection of points at ``lat``/``lon`` (null geometry
     without them, as RFC 7946 allows), with ``properties`` and ``id_column`` as the id."""
     lat = frame["lat"].to_list() if "lat" in frame.columns else [None] * frame.height
     lon = frame["lon"].to_list() if "lon" in frame.columns else [None] * frame.height
+    geometries = [
+        None if y is None or x is None else {"type": "Point", "coordinates": [x, y]}
+        for y, x in zip(lat, lon, strict=True)
+    ]
+    return _geojson(frame, properties, id_column, geometries)
+
+
+def _geojson(
+    frame: pl.DataFrame,
+    properties: list[str],
+    id_column: str | None,
+    geometries: Sequence[Mapping[str, object] | None],
+) -> str:
+    """Return rows as a GeoJSON FeatureCollection of ``geometries`` with ``properties``."""
     features = [
         {
             "type": "Feature",
-            "id": row[id_column],
-            "geometry": (
-                None if y is None or x is None else {"type": "Point", "coordinates": [x, y]}
-            ),
+            **({"id": row[id_column]} if id_column is not None else {}),
+            "geometry": geometry,
             "properties": {name: _jsonable(value) for name, value in row.items()},
         }
-        for row, y, x in zip(frame.select(properties).iter_rows(named=True), lat, lon, strict=True)
+        for row, geometry in zip(
+            frame.select(properties).iter_rows(named=True), geometries, strict=True
+        )
     ]
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
 
@@ -226,4 +246,55 @@ def export_events(events: pl.DataFrame, fmt: EventFormat, output: Path | None = 
         EVENT_FORMATS,
         EVENTS_SCHEMA,
         lambda: events_csv(events) if fmt == "csv" else events_geojson(events),
+    )
+
+
+def gaps_geojson(gaps: pl.DataFrame) -> str:
+    """Return dark periods as a GeoJSON FeatureCollection: a LineString from the last position
+    before each silence to the first after it, or a Point at the last while still silent."""
+    geometries = [
+        {"type": "Point", "coordinates": [lon0, lat0]}
+        if lat1 is None or lon1 is None
+        else {"type": "LineString", "coordinates": [[lon0, lat0], [lon1, lat1]]}
+        for lat0, lon0, lat1, lon1 in gaps.select(
+            "start_lat", "start_lon", "end_lat", "end_lon"
+        ).iter_rows()
+    ]
+    return _geojson(gaps, list(GAPS_SCHEMA), None, geometries)
+
+
+def export_gaps(gaps: pl.DataFrame, fmt: EventFormat, output: Path | None = None) -> str | None:
+    """Write dark periods (:data:`GAPS_SCHEMA`) to ``output`` in ``fmt``; return the text
+    instead when ``output`` is None."""
+    return _deliver(
+        gaps,
+        fmt,
+        output,
+        EVENT_FORMATS,
+        GAPS_SCHEMA,
+        lambda: (
+            csv_text(gaps.select(list(GAPS_SCHEMA)), datetime_format=ISO_UTC_FORMAT)
+            if fmt == "csv"
+            else gaps_geojson(gaps)
+        ),
+    )
+
+
+def export_encounters(
+    encounters: pl.DataFrame, fmt: EventFormat, output: Path | None = None
+) -> str | None:
+    """Write encounters (:data:`ENCOUNTERS_SCHEMA`) to ``output`` in ``fmt`` (GeoJSON: a Point
+    where each pair met); return the text instead when ``output`` is None."""
+    columns = list(ENCOUNTERS_SCHEMA)
+    return _deliver(
+        encounters,
+        fmt,
+        output,
+        EVENT_FORMATS,
+        ENCOUNTERS_SCHEMA,
+        lambda: (
+            csv_text(encounters.select(columns), datetime_format=ISO_UTC_FORMAT)
+            if fmt == "csv"
+            else _points_geojson(encounters, [c for c in columns if c not in _POSITION], None)
+        ),
     )

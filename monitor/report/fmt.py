@@ -54,8 +54,11 @@ def call_fields(row: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[
     arrival = when(row["arrival_utc"])
     if row.get("arrival_observed") is False:
         arrival += " (already inside when first seen)"
-    still_in = row.get("status") == "in_port" or row.get("departure_utc") is None
-    if still_in:
+    unknown = row.get("status") == "unknown"
+    still_in = not unknown and (row.get("status") == "in_port" or row.get("departure_utc") is None)
+    if unknown:
+        departure = f"unknown: last seen in port {when(row.get('last_seen_utc'))}, not heard since"
+    elif still_in:
         departure = "still in port"
     else:
         departure = when(row["departure_utc"])
@@ -96,6 +99,9 @@ EVENT_TITLES: dict[str, str] = {
     "identity_change": "Identity change",
     "imo_reuse": "IMO reuse",
     "invalid_mmsi": "Invalid MMSI",
+    "gap": "Dark period",
+    "encounter": "Encounter",
+    "loitering": "Loitering",
 }
 
 
@@ -132,7 +138,39 @@ def event_summary(row: Mapping[str, Any]) -> str:
         return f"IMO {row.get('new_value')} also broadcast by MMSI {row.get('other_mmsi')}"
     if kind == "invalid_mmsi":
         return text(row.get("new_value"))
+    if kind in ("gap", "encounter", "loitering"):
+        return _behaviour_summary(row, _parsed(row.get("details")))
     return text(row.get("details"))
+
+
+def _parsed(details: object) -> dict[str, Any]:
+    try:
+        parsed = json.loads(details) if isinstance(details, str) else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _behaviour_summary(row: Mapping[str, Any], details: Mapping[str, Any]) -> str:
+    """Return the summary of a dark period, an encounter or a loitering."""
+    kind = row.get("kind")
+    span = hours(row.get("duration_h"))
+    if kind == "gap":
+        where = str(details.get("where") or "").replace("_", " ")
+        cause = text(details.get("cause"))
+        if details.get("open"):
+            return f"{cause}: silent {span} to the end of the data, {where}"
+        distance = row.get("distance_km")
+        moved = f", back {distance:.0f} km away" if isinstance(distance, float) else ""
+        return f"{cause}: silent {span}, {where}{moved}"
+    if kind == "encounter":
+        apart = details.get("median_distance_m")
+        metres = f", {apart:.0f} m apart" if isinstance(apart, float | int) else ""
+        dark = " (one of them dark meanwhile)" if details.get("partly_dark") else ""
+        return f"with MMSI {row.get('other_mmsi')} for {span}{metres}{dark}"
+    speed = details.get("median_speed_kn")
+    knots = f" at {speed:.1f} kn" if isinstance(speed, float | int) else ""
+    return f"slow{knots} for {span} outside ports"
 
 
 def event_fields(row: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -39,6 +39,9 @@ LAYERS: dict[str, str] = {
     "tracks": "Vessel tracks",
     "calls": "Port calls",
     "events": "Events",
+    "gaps": "Dark periods",
+    "encounters": "Encounters",
+    "loitering": "Loitering",
     "inport": "In port at end of period",
     "playback": "Playback positions",
 }
@@ -214,6 +217,7 @@ def calls_payload(calls: pl.DataFrame, names: Mapping[str, str]) -> list[dict[st
                 "inport": bool(row["in_port_at_end"]),
                 "title": fmt.vessel_title(row),
                 "fields": fmt.call_fields(row, names),
+                "w": row.get("watchlist"),
             }
         )
     return out
@@ -242,6 +246,7 @@ def events_payload(events: pl.DataFrame, names: Mapping[str, str]) -> list[dict[
                 "o": other,
                 "title": f"{fmt.EVENT_TITLES.get(kind, kind)}: {fmt.vessel_title(row)}",
                 "fields": fmt.event_fields(row, names),
+                "w": row.get("watchlist"),
             }
         )
     return out

@@ -119,6 +119,13 @@ def arrival_badge(row: Mapping[str, Any], data_start: datetime | None, max_gap_h
     return f'<span class="mr-badge mr-badge-{kind}" title="{esc(title)}">{esc(text)}</span>'
 
 
+def _open_departure(row: Mapping[str, Any]) -> str:
+    """Return what a call without a departure shows: in port, or last seen and unheard since."""
+    if row.get("status") == "unknown":
+        return f"unknown, last seen {fmt.when(row.get('last_seen_utc'))}"
+    return "in port"
+
+
 def _search_text(row: Mapping[str, Any], port: str) -> str:
     parts = [fmt.vessel_title(row), row["mmsi"], row.get("imo"), port, row.get("flag")]
     return " ".join(str(p) for p in parts if p is not None).lower()
@@ -156,7 +163,7 @@ def calls_table_html(
                 badge=arrival_badge(row, data_start, max_gap_h),
             ),
             _cell(
-                fmt.when(departure) if departure is not None else "in port",
+                fmt.when(departure) if departure is not None else _open_departure(row),
                 departure.isoformat() if departure is not None else "9999",
             ),
             _cell(
@@ -173,14 +180,15 @@ def calls_table_html(
             for name, on in (
                 ("mr-row-inport", row["in_port_at_end"]),
                 ("mr-row-shared", row.get("shared_mmsi")),
+                ("mr-row-watch", row.get("watchlist")),
             )
             if on
         ]
         css = f' class="{" ".join(classes)}"' if classes else ""
         search = esc(_search_text(row, fields["Port"]))
         rows.append(
-            f'<tr data-call="{esc(row["call_id"])}" data-search="{search}"{css}>'
-            f"{''.join(cells)}</tr>"
+            f'<tr data-call="{esc(row["call_id"])}" data-search="{search}"{css}'
+            f"{watch_title(row)}>{''.join(cells)}</tr>"
         )
     n = len(rows)
     return (
@@ -220,7 +228,11 @@ def events_table_html(events: pl.DataFrame, names: Mapping[str, str]) -> str:
         fields = dict(fmt.event_fields(row, names))
         cells = [
             _cell(fmt.when(row["start_utc"]), row["start_utc"].isoformat()),
-            _cell(fmt.when(row["end_utc"]), row["end_utc"].isoformat()),
+            # A dark period still under way at the end of the data has no end yet.
+            _cell(
+                fmt.when(row["end_utc"]) if row["end_utc"] is not None else "still silent",
+                row["end_utc"].isoformat() if row["end_utc"] is not None else "9999",
+            ),
             _cell(fields["Event"]),
             _cell(fmt.vessel_title(row)),
             _cell(str(row["mmsi"]), row["mmsi"], num=True),
@@ -228,16 +240,33 @@ def events_table_html(events: pl.DataFrame, names: Mapping[str, str]) -> str:
             _cell(fields["What"]),
         ]
         kind = esc(row["kind"])
+        watched = " mr-row-watch" if row.get("watchlist") else ""
         rows.append(
-            f'<tr data-event="{esc(row["event_id"])}" class="mr-event-{kind}">{"".join(cells)}</tr>'
+            f'<tr data-event="{esc(row["event_id"])}" class="mr-event-{kind}{watched}"'
+            f"{watch_title(row)}>{''.join(cells)}</tr>"
         )
     return (
         '<div class="mr-table-wrap"><table class="mr-table sortable" id="events-table">'
         f"{_head(EVENT_COLUMNS)}<tbody>{''.join(rows)}</tbody></table></div>"
         '<p class="mr-note">Shared MMSI: one MMSI in two places at once, farther apart than one '
         "ship could sail. Position jump: reports thrown far off and back (GPS fault, spoofing), "
-        'left out of tracks and calls. <a href="events.csv">Download the events (CSV)</a>.</p>'
+        "left out of tracks and calls. Dark period: a vessel heard regularly fell silent while "
+        "the receivers around it kept hearing others (silences of poor coverage, receiver "
+        "outages and vessels out of range are in <code>monitor export gaps --all</code>). "
+        "Encounter: two vessels within 500 m of each other at under 2 kn for 2 h or more. "
+        "Loitering: one vessel under 2 kn for 4 h or more outside ports. Watchlist vessels "
+        'come first, on a gold background. <a href="events.csv">Download the events '
+        "(CSV)</a>.</p>"
     )
+
+
+def watch_title(row: Mapping[str, object]) -> str:
+    """Return the ``title`` attribute of a row of a watchlist vessel ("" for other rows)."""
+    listed = row.get("watchlist")
+    if not listed:
+        return ""
+    weak = " (by name only)" if row.get("watch_match") == "name" else ""
+    return f' title="{esc("Watchlist: " + str(listed) + weak)}"'
 
 
 SUMMARY_COLUMNS: tuple[tuple[str, bool], ...] = (

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Roles the planner knows.
-ROLES = ("cargo", "transit", "fishing", "loiterer", "meeting")
+ROLES = (
+    "cargo", "transit", "fishing", "loiterer", "meeting",
+    "ferry", "crewboat", "unheard_berth", "noisy_sog", "silent_in_port",
+)  # fmt: skip
+#: Roles of small commercial craft (class A, no IMO number).
+_BOATS = {"ferry": 40, "crewboat": 90}
 
 #: Names that break naive HTML: every character is in the AIS 6-bit set, at most 20 long.
 HOSTILE_NAMES = (
@@ -121,15 +126,18 @@ def make_fleet(roles: list[str], rng: np.random.Generator) -> list[Vessel]:
             ship_type = 30
         elif role == "meeting":
             ship_type = 80  # tanker
+        elif role in _BOATS:
+            ship_type = _BOATS[role]  # high-speed craft, other
         else:
             ship_type = int(rng.choice([70, 70, 70, 79, 80]))
-        length = int(rng.integers(15, 40)) if small else int(rng.integers(90, 200))
+        boat = small or role in _BOATS
+        length = int(rng.integers(15, 40)) if boat else int(rng.integers(90, 200))
         beam = max(4, length // 7)
         bow = int(length * rng.uniform(0.6, 0.85))
         fleet.append(
             Vessel(
                 mmsi=mmsi,
-                imo=None if small else imo_number(rng),
+                imo=None if boat else imo_number(rng),
                 name=name,
                 callsign="".join(chr(65 + int(c)) for c in rng.integers(0, 26, 4)),
                 ship_type=ship_type,

@@ -77,6 +77,8 @@ class Stay:
     jitter_m: float = 3.0
     #: Anchored vessels swing around the anchor on this radius.
     swing_m: float = 0.0
+    #: A GPS that reports noise as speed: SOG drawn from 0.3 kn to this (0: a quiet GPS).
+    sog_noise_kn: float = 0.0
 
 
 Leg = Move | Stay
@@ -177,8 +179,11 @@ def sample_stay(stay: Stay, t_s: FloatArray, rng: np.random.Generator) -> Sample
         x += stay.swing_m * np.sin(angle)
         y += stay.swing_m * np.cos(angle)
         heading = np.mod(np.round(np.degrees(angle) + 180.0), 360.0)
-    spread_kn = 0.08 if stay.status == MOORED else 0.15
-    sog = np.round(np.abs(rng.normal(0.0, spread_kn, n)), 1).astype(np.float64)
+    if stay.sog_noise_kn > 0:
+        sog = np.round(rng.uniform(0.3, stay.sog_noise_kn, n), 1)
+    else:
+        spread_kn = 0.08 if stay.status == MOORED else 0.15
+        sog = np.round(np.abs(rng.normal(0.0, spread_kn, n)), 1).astype(np.float64)
     cog = rng.uniform(0.0, 360.0, n)
     status = np.full(n, stay.status, dtype=np.uint8)
     return Samples(t_s, x, y, sog, cog, heading, status)

@@ -97,6 +97,15 @@ class SimulationParams:
     imo_reuse_pairs: int = 0
     #: Fishing boats whose transceiver still has a default MMSI (123456789, 111111111, ...).
     default_mmsi_vessels: int = 0
+    #: Vessels of the harbour patterns (:mod:`monitor.simulate.harbour`), taken from the cargo
+    #: fleet: fast ferries whose overnight docking is unheard, crew boats running to platforms,
+    #: cargo ships reaching their berth unheard across the anchorage, with a GPS reporting
+    #: noise as speed, and silent in port for days.
+    ferries: int = 0
+    crew_boats: int = 0
+    unheard_berth: int = 0
+    noisy_sog: int = 0
+    silent_in_port: int = 0
 
 
 PRESETS: dict[str, SimulationParams] = {
@@ -109,6 +118,18 @@ PRESETS: dict[str, SimulationParams] = {
     ),
     "dark": SimulationParams(
         dark_arrival_p=0.35, dark_departure_p=0.35, dark_at_sea_p=0.5, meeting_pairs=4, noise=NOISY
+    ),
+    "harbour": SimulationParams(
+        dark_arrival_p=0.0,
+        dark_departure_p=0.0,
+        dark_at_sea_p=0.0,
+        meeting_pairs=0,
+        noise=NOISY,
+        ferries=4,
+        crew_boats=6,
+        unheard_berth=8,
+        noisy_sog=4,
+        silent_in_port=8,
     ),
     "busy": SimulationParams(
         class_a_moving_s=30.0, share_transit=0.15, share_fishing=0.2, noise=NOISY

@@ -210,6 +210,7 @@ def build_truth(plan: Plan) -> Truth:
             "lat": m.lat,
             "lon": m.lon,
             "dark_mmsi": m.dark_mmsi,
+            "kind": m.kind,
         }
         for m in plan.meetings
     ]

@@ -12,6 +12,7 @@ from shapely.ops import nearest_points
 
 from monitor.simulate.fleet import Vessel, make_fleet
 from monitor.simulate.geo import Projection
+from monitor.simulate.harbour import HARBOUR_ROLES, plan_crew_boat, plan_ferry, plan_trader
 from monitor.simulate.identities import IdentityTruth, Rename, disguise
 from monitor.simulate.kinematics import (
     AT_ANCHOR,
@@ -51,6 +52,10 @@ class VoyageData:
     draught_m: float
 
 
+#: How the pairs of meeting vessels meet, in turn (see :meth:`Planner.meeting`).
+MEETING_KINDS = ("visible", "partly_dark", "dark")
+
+
 @dataclass(frozen=True)
 class Meeting:
     """Two vessels side by side at sea."""
@@ -61,7 +66,10 @@ class Meeting:
     end_s: float
     lat: float
     lon: float
-    dark_mmsi: int
+    #: The vessel with AIS off during the meeting (None: both on).
+    dark_mmsi: int | None
+    #: One of MEETING_KINDS.
+    kind: str
 
 
 @dataclass
@@ -99,13 +107,21 @@ def _roles(n: int, params: SimulationParams) -> list[str]:
     transit = round(params.share_transit * rest)
     fishing = round(params.share_fishing * rest)
     loiterer = round(params.share_loiterer * rest)
-    cargo = max(rest - transit - fishing - loiterer, 0)
+    harbour = {
+        "ferry": params.ferries,
+        "crewboat": params.crew_boats,
+        "unheard_berth": params.unheard_berth,
+        "noisy_sog": params.noisy_sog,
+        "silent_in_port": params.silent_in_port,
+    }
+    cargo = max(rest - transit - fishing - loiterer - sum(harbour.values()), 0)
     return (
         ["meeting"] * (2 * pairs)
         + ["cargo"] * cargo
         + ["transit"] * transit
         + ["fishing"] * fishing
         + ["loiterer"] * loiterer
+        + [role for role, count in harbour.items() for _ in range(count)]
     )
 
 
@@ -416,11 +432,26 @@ class Planner:
             )
             t_s, xy = move.t1_s + wait_s, target
 
-    def meeting(self, a: VesselPlan, b: VesselPlan, start_s: float, end_s: float) -> Meeting:
-        """Plan two vessels sailing from ports to one sea spot and lying together; b is dark."""
+    def meeting(
+        self, a: VesselPlan, b: VesselPlan, start_s: float, end_s: float, kind: str
+    ) -> Meeting:
+        """Plan two vessels sailing from ports to one sea spot and lying together.
+
+        ``kind`` is MEETING_KINDS' ``visible`` (both AIS on, the meeting across a midnight UTC),
+        ``partly_dark`` (b switches off after arriving at the spot and on again before leaving)
+        or ``dark`` (b is dark from before it arrives until after it leaves: no feed shows it).
+        """
         spot = self._sea_spot(25_000.0)
         meet_s = start_s + self.rng.uniform(0.25, 0.75) * (end_s - start_s)
         hold_s = self.rng.uniform(3, 10) * HOUR_S
+        if kind == "partly_dark":
+            hold_s += 5 * HOUR_S
+        elif kind == "visible":
+            # Both arrive some hours before a midnight and leave after it.
+            midnight = math.ceil(meet_s / 86_400.0) * 86_400.0
+            if midnight + hold_s > end_s:
+                midnight -= 86_400.0
+            meet_s = max(midnight - self.rng.uniform(0.3, 0.6) * hold_s, start_s + HOUR_S)
         times: list[tuple[float, float]] = []
         for index, vp in enumerate((a, b)):
             port = self.ports[int(self.rng.integers(len(self.ports)))]
@@ -441,10 +472,15 @@ class Planner:
             )
             times.append((move.t1_s, leave))
             self.cargo(vp, leave, here, None)
-            if index == 1:
+            if index == 1 and kind != "visible":
                 after = next((leg for leg in vp.legs if leg.t0_s >= leave), None)
-                off = max(move.t0_s + HOUR_S, move.t1_s - self.rng.uniform(2, 5) * HOUR_S)
-                on = leave + self.rng.uniform(2, 5) * HOUR_S
+                if kind == "dark":
+                    off = max(move.t0_s + HOUR_S, move.t1_s - self.rng.uniform(2, 5) * HOUR_S)
+                    on = leave + self.rng.uniform(2, 5) * HOUR_S
+                else:
+                    together = max(t[0] for t in times)
+                    off = together + self.rng.uniform(0.5, 1.0) * HOUR_S
+                    on = leave - self.rng.uniform(0.5, 1.0) * HOUR_S
                 if after is not None:
                     on = min(on, after.t1_s - HOUR_S)
                 vp.silences = [
@@ -459,7 +495,8 @@ class Planner:
             min(t[1] for t in times),
             lat,
             lon,
-            b.vessel.mmsi,
+            None if kind == "visible" else b.vessel.mmsi,
+            kind,
         )
 
 
@@ -482,8 +519,9 @@ def plan_simulation(
     plans = [VesselPlan(v, rename=fleet.renames.get(i)) for i, v in enumerate(fleet.fleet)]
     meetings: list[Meeting] = []
     meeting_plans = [vp for vp in plans if vp.vessel.role == "meeting"]
-    for a, b in zip(meeting_plans[::2], meeting_plans[1::2], strict=True):
-        meetings.append(planner.meeting(a, b, start_s, end_s))
+    for k, (a, b) in enumerate(zip(meeting_plans[::2], meeting_plans[1::2], strict=True)):
+        kind = MEETING_KINDS[k % len(MEETING_KINDS)]
+        meetings.append(planner.meeting(a, b, start_s, end_s, kind))
     for vp in plans:
         role = vp.vessel.role
         if role == "cargo":
@@ -496,4 +534,10 @@ def plan_simulation(
             planner.fishing(vp)
         elif role == "loiterer":
             planner.loiterer(vp)
+        elif role == "ferry":
+            plan_ferry(planner, vp)
+        elif role == "crewboat":
+            plan_crew_boat(planner, vp)
+        elif role in HARBOUR_ROLES:
+            plan_trader(planner, vp)
     return Plan(plans, meetings, ports, projection, begin_s, start_s, end_s, fleet.truth)

@@ -144,7 +144,11 @@ def filter_calls(
     until: datetime | None = None,
 ) -> pl.DataFrame:
     """Return the calls at ``port_id``, of ``mmsi``, in port at or after ``since``, arrived
-    before ``until``, or open (transits too: they have the same columns)."""
+    before ``until``, or open (transits too: they have the same columns).
+
+    Open calls are those without a departure: vessels in port now, and those last seen in port
+    but unheard since (status ``unknown``), which count as in port only until last seen.
+    """
     if until is not None:
         calls = calls.filter(pl.col("arrival_utc") < until)
     if port_id is not None:
@@ -152,7 +156,11 @@ def filter_calls(
     if mmsi is not None:
         calls = calls.filter(pl.col("mmsi") == mmsi)
     if since is not None:
-        calls = calls.filter(pl.col("departure_utc").is_null() | (pl.col("departure_utc") >= since))
+        end = pl.col("departure_utc")
+        if "status" in calls.columns:
+            unknown = pl.col("status") == "unknown"
+            end = pl.when(unknown).then(pl.col("last_seen_utc")).otherwise(end)
+        calls = calls.filter(end.is_null() | (end >= since))
     if open_only:
-        calls = calls.filter(pl.col("status") == "in_port")
+        calls = calls.filter(pl.col("departure_utc").is_null())
     return calls

@@ -3,28 +3,31 @@
 Each MMSI's positions are first split into tracks, one per transmitter
 (:mod:`monitor.analyse.tracks`): two ships on one MMSI make two tracks, and runs of displaced
 positions are dropped. Calls are found per track. Each vessel (track) is, at each of its
-positions, in one of three states: ``at_sea``, ``in_port`` (inside a
-port's zones, moving) or ``stopped`` (inside, below the stop speed). The states are computed for
-every position at once (forward-filled hysteresis), then the transition table of
+positions, in one of three states: ``at_sea``, ``in_port`` (inside a port's zones, or within its
+exit buffer, moving) or ``stopped`` (stopped inside a zone). The states are computed for every
+position at once (forward-filled hysteresis), then the transition table of
 :mod:`monitor.analyse.portcalls.states` turns the few rows where the state changes into events, as
-in Global
-Fishing Watch's port-visit pipeline:
+in Global Fishing Watch's port-visit pipeline:
 
 * a vessel enters on its first position inside a zone of a port and leaves only once it is more
   than ``exit_buffer_m`` outside the port's zones, or inside another port (the buffer keeps a
   vessel that swings at anchor on the boundary from entering and leaving over and over);
-* it stops below ``stop_speed_kn`` and moves again only above ``move_speed_kn``;
-* silence longer than ``max_gap_h`` is a gap: inside a port it does not end the visit if the
-  vessel is next seen inside the same port; if it is next seen at sea the departure was not
-  observed.
+* it is stopped by its speed or its positions, for at least ``min_stop_min``
+  (:mod:`monitor.analyse.portcalls.stops`); a stop in the exit buffer does not count;
+* silence longer than ``max_gap_h`` is a gap: inside a port it is one stay only if the vessel is
+  next seen inside the same port and the data is consistent with staying
+  (:mod:`monitor.analyse.portcalls.silences`); otherwise the visit ends at its last position
+  and, if the vessel is next seen at sea, the departure was not observed.
 
 The berths and anchorages of a port share its ``port_id``, so moving from an anchorage to a berth
-is one visit; consecutive visits of a vessel to one port, less than ``merge_gap_h`` apart, are
-merged (:mod:`monitor.analyse.portcalls.visits`), so an anchorage away from the port polygon
-changes nothing. A visit
-runs from the first position inside the port's zones to the last (the buffer only decides that
-the vessel has left). A visit with a stop, or spending at least ``min_stay_h`` inside the zones,
-is a call; a shorter visit without a stop is a transit.
+is one visit; consecutive visits of a vessel to one port, less than ``merge_gap_h`` apart and
+without a trip away between them (:mod:`monitor.analyse.portcalls.trips`), are merged
+(:mod:`monitor.analyse.portcalls.visits`), so an anchorage away from the port polygon changes
+nothing. A visit runs from the first position inside the port's zones to the last (the buffer only
+decides that the vessel has left). A visit with a stop, or spending at least ``min_stay_h`` inside
+the zones, is a call, except that a visit seen only in anchorages needs a stop or a report of
+being at anchor or moored there; other visits are transits. Open calls are ``in_port``, or
+``unknown`` when the vessel has not been heard for ``max_unheard_h``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -42,20 +46,24 @@ import polars as pl
 import shapely
 
 from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
+from monitor.analyse.portcalls.silences import unbridged_silences
 from monitor.analyse.portcalls.states import (
-    EVENTS_OF_PREVIOUS_VISIT,
-    STATE_CODES,
     TRANSITIONS,
+    CallStatus,
     Event,
     State,
     confidence,
+    open_status,
+    state_events,
     transition_events,
 )
+from monitor.analyse.portcalls.stops import forward_fill, stopped_rows
+from monitor.analyse.portcalls.trips import visits_after_trips
 from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
 from monitor.analyse.positions import with_speeds
 from monitor.analyse.tracks import Segmentation, segment
 from monitor.config import DetectSettings, TrackSettings
-from monitor.schema import MULTI_TRACK_SCHEMA, RAW_CALLS_SCHEMA, UTC_US, conform
+from monitor.schema import MULTI_TRACK_SCHEMA, RAW_CALLS_SCHEMA, conform
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +71,8 @@ log = logging.getLogger(__name__)
 _US_PER_H = 3_600_000_000.0
 #: Below this many positions per thread, splitting the work costs more than it saves.
 _PARALLEL_MIN_ROWS = 400_000
+#: Position columns used when the input has them.
+_OPTIONAL_COLUMNS = ("nav_status",)
 
 
 def call_id(mmsi: int, track_id: str, port_id: str, arrival_us: int) -> str:
@@ -117,17 +127,6 @@ def _zone_tables(zones: Sequence[Zone]) -> tuple[list[str], list[str], np.ndarra
     return port_ids, [names[p] for p in port_ids], zone_port, zone_kind
 
 
-def _forward_fill(values: np.ndarray, defined: np.ndarray) -> np.ndarray:
-    """Return ``values`` with each undefined row taking the last defined value before it.
-
-    The first row must be defined (it is the first row of a vessel, where every state is).
-    """
-    rows = np.arange(values.size, dtype=np.int32 if values.size < 2**31 else np.int64)
-    source = np.where(defined, rows, 0)
-    np.maximum.accumulate(source, out=source)
-    return values[source]
-
-
 def _port_hysteresis(
     lon: np.ndarray,
     lat: np.ndarray,
@@ -147,7 +146,7 @@ def _port_hysteresis(
     grown: dict[int, Any] = {}
     settled = (port_in >= 0) | (near_port < 0) | first
     while True:
-        port = _forward_fill(port_in, settled | exits)
+        port = forward_fill(port_in, settled | exits)
         # ``near_port`` is the port of the most specific grown zone only; where it is not the port
         # the vessel is in (buffers of two ports overlap, or a vessel jumps from one port into
         # another's buffer), check the grown zones of the vessel's own port.
@@ -171,14 +170,24 @@ def _port_hysteresis(
         exits[held[outside]] = True
 
 
+#: Navigational statuses of a ship that says it is not making way: at anchor, moored.
+_AT_REST_STATUSES = (1, 5)
+#: Zone kind codes of :func:`_zone_tables`.
+_ANCHORAGE = 2
+
+
 def classify(
     prepared: pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
 ) -> pl.DataFrame:
     """Return ``prepared`` with per-position port, zone kind, state code, gap flag and visit id.
 
     ``port`` is the index of the port the vessel is in (after exit hysteresis) or -1; ``state`` is
-    0 at sea, 1 in port, 2 stopped in port; ``visit`` numbers each stay in one port (null at sea);
-    ``inside`` is true inside a zone proper (false at sea and in the exit buffer).
+    0 at sea, 1 in port, 2 stopped inside a zone of the port (a stop in the exit buffer does not
+    count); ``visit`` numbers each stay in one port (null at sea); ``inside`` is true inside a
+    zone proper (false at sea and in the exit buffer); ``stopped`` is true where the vessel is
+    stopped, in port or not (:mod:`monitor.analyse.portcalls.stops`); ``at_rest`` where it
+    reports being at anchor or moored and is not making way; ``split`` where a silence in port
+    ends the visit (:mod:`monitor.analyse.portcalls.silences`).
     """
     port_zones = [zone for zone in zones if zone.kind != "area"]
     _, _, zone_port, zone_kind = _zone_tables(port_zones)
@@ -205,80 +214,54 @@ def classify(
         lon, lat, port_in, near_port, first, port_zones, zone_port, settings.exit_buffer_m
     )
     speed = prepared["speed_kn"]
-    speed_np = speed.to_numpy()
-    slow = speed_np < settings.stop_speed_kn
-    fast = speed_np > settings.move_speed_kn
-    if speed.has_nulls() or np.isnan(speed_np).any():
-        # polars orders NaN above every number (a NaN speed is "moving"); a null is unknown.
-        fast |= np.isnan(speed_np) & ~speed.is_null().to_numpy()
-    stopped = _forward_fill(slow, slow | fast | first)
+    speed_np = speed.to_numpy().astype(np.float64)
     micros = prepared["timestamp_utc"].dt.epoch("us").to_numpy()
     gap = np.zeros(n, dtype=bool)
     gap[1:] = np.diff(micros) > int(settings.max_gap_h * _US_PER_H)
     gap &= ~first
+    stopped = stopped_rows(
+        lat,
+        lon,
+        micros,
+        speed_np,
+        speed.is_null().to_numpy(),
+        first,
+        gap,
+        stop_speed_kn=settings.stop_speed_kn,
+        move_speed_kn=settings.move_speed_kn,
+        min_stop_min=settings.min_stop_min,
+        stop_radius_m=settings.stop_radius_m,
+    )
+    at_rest = np.zeros(n, dtype=bool)
+    if "nav_status" in prepared.columns:
+        # Statuses are set by hand and often left stale under way: only a ship not making way
+        # is taken at its word.
+        not_moving = ~(speed_np > settings.move_speed_kn)
+        at_rest = prepared["nav_status"].is_in(_AT_REST_STATUSES).fill_null(False).to_numpy()
+        at_rest &= not_moving
+    kind = zone_kind[inside]
+    is_inside = port_in >= 0
     in_port = port >= 0
+    split = unbridged_silences(
+        micros, port, gap, speed_np, stopped | at_rest, is_inside & (kind != _ANCHORAGE), settings
+    )
     starts = in_port.copy()
-    starts[1:] &= first[1:] | (port[1:] != port[:-1])
+    starts[1:] &= first[1:] | (port[1:] != port[:-1]) | split[1:]
     visit = np.cumsum(starts, dtype=np.uint32)
-    state = np.where(in_port, np.where(stopped, 2, 1), 0).astype(np.int8)
+    state = np.where(in_port, np.where(stopped & is_inside, 2, 1), 0).astype(np.int8)
     return prepared.with_columns(
-        kind=pl.Series(zone_kind[inside]),
+        kind=pl.Series(kind),
         first=pl.Series(first),
         port=pl.Series(port),
         stopped=pl.Series(stopped),
+        at_rest=pl.Series(at_rest),
         gap=pl.Series(gap),
+        split=pl.Series(split),
         state=pl.Series(state),
         visit=pl.Series(visit).set(pl.Series(~in_port), None),
         last=pl.Series(last),
-        inside=pl.Series(port_in >= 0),
+        inside=pl.Series(is_inside),
     )
-
-
-def _events(frame: pl.DataFrame) -> pl.DataFrame:
-    """Return the state machine's events, found by applying :data:`TRANSITIONS` to change rows."""
-    state = frame["state"].to_numpy()
-    port = frame["port"].to_numpy()
-    first = frame["first"].to_numpy()
-    changed = first.copy()
-    gap = frame["gap"].to_numpy()
-    changed[1:] |= (
-        (state[1:] != state[:-1]) | (port[1:] != port[:-1]) | (gap[1:] & (state[:-1] > 0))
-    )
-    at = np.flatnonzero(changed)
-    # The row before a vessel's first row is another vessel's: unused, the step has no previous.
-    before = np.maximum(at - 1, 0)
-    changes = frame.select("mmsi", "timestamp_utc", "first", "state", "gap", "port", "visit")[
-        at
-    ].with_columns(
-        prev_state=pl.Series(state[before]),
-        prev_port=pl.Series(port[before]),
-        prev_visit=frame["visit"].gather(before),
-    )
-    rows: dict[str, list[object]] = {"mmsi": [], "timestamp_utc": [], "event": [], "visit": []}
-    columns = ("mmsi", "timestamp_utc", "first", "prev_state", "state", "gap", "prev_port")
-    cols = [changes[c].to_list() for c in (*columns, "port", "visit", "prev_visit")]
-    for mmsi, ts, first, prev, new, gap, prev_port, port, visit, prev_visit in zip(
-        *cols, strict=True
-    ):
-        previous = None if first else STATE_CODES[prev]
-        events = transition_events(
-            previous, STATE_CODES[new], gap=bool(gap), same_port=prev_port == port
-        )
-        for event in events:
-            rows["mmsi"].append(mmsi)
-            rows["timestamp_utc"].append(ts)
-            rows["event"].append(str(event))
-            rows["visit"].append(prev_visit if event in EVENTS_OF_PREVIOUS_VISIT else visit)
-    events_frame = pl.DataFrame(
-        rows,
-        schema={
-            "mmsi": pl.UInt32(),
-            "timestamp_utc": UTC_US,
-            "event": pl.String(),
-            "visit": pl.UInt32(),
-        },
-    )
-    return events_frame
 
 
 def prepare_positions(
@@ -287,10 +270,13 @@ def prepare_positions(
     """Return positions split into tracks with their speeds, and the segmentation.
 
     The frame has mmsi, timestamp_utc, lat, lon, track and speed_kn (SOG, or the speed implied
-    by neighbouring fixes of the track when SOG is missing), sorted by mmsi, track and time.
+    by neighbouring fixes of the track when SOG is missing), then nav_status when ``positions``
+    has it, sorted by mmsi, track and time.
     """
-    columns = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
-    found = segment(positions.lazy().select(*columns), tracks or TrackSettings())
+    lazy = positions.lazy()
+    optional = [c for c in _OPTIONAL_COLUMNS if c in lazy.collect_schema().names()]
+    columns = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", *optional)
+    found = segment(lazy.select(*columns), tracks or TrackSettings())
     return with_speeds(found.positions), found
 
 
@@ -307,14 +293,19 @@ def detect_all(
     Positions are split into tracks with ``tracks`` (default settings when None) and calls are
     found per track. Vessels are independent, so large inputs are split by MMSI among ``workers``
     threads (default: one per CPU, one per 400,000 positions at most); the result does not depend
-    on the split.
+    on the split. Open calls are ``in_port`` or ``unknown`` as of the newest position of
+    ``positions`` (:func:`monitor.analyse.portcalls.states.open_status`).
     """
     tracks = tracks or TrackSettings()
-    frame = positions.lazy().select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn").collect()
+    lazy = positions.lazy()
+    optional = [c for c in _OPTIONAL_COLUMNS if c in lazy.collect_schema().names()]
+    frame = lazy.select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", *optional).collect()
+    data_end: datetime | None = frame["timestamp_utc"].max()  # type: ignore[assignment]
     if workers is None:
         workers = min(os.cpu_count() or 1, frame.height // _PARALLEL_MIN_ROWS)
     if workers <= 1:
-        return _detect_part(frame, zones, settings, tracks)
+        found = _detect_part(frame, zones, settings, tracks)
+        return replace(found, calls=open_status(found.calls, data_end, settings.max_unheard_h))
 
     def run(part: int) -> Detection:
         # GEOS prepared geometries are not thread-safe: each thread prepares its own copies.
@@ -333,7 +324,7 @@ def detect_all(
         return pl.concat(frames).sort("mmsi", maintain_order=True)
 
     return Detection(
-        calls=joined("calls"),
+        calls=open_status(joined("calls"), data_end, settings.max_unheard_h),
         transits=joined("transits"),
         events=joined("events"),
         n_positions=sum(p.n_positions for p in parts),
@@ -354,14 +345,36 @@ def _detect_part(
     prepared, segmentation = prepare_positions(positions, tracks)
     track_ids = segmentation.tracks["track_id"]
     port_zones = [zone for zone in zones if zone.kind != "area"]
-    port_ids, port_names, _, _ = _zone_tables(port_zones)
+    port_ids, port_names, zone_port, _ = _zone_tables(port_zones)
     frame = classify(prepared, port_zones, settings)
-    events = _events(frame)
+    events = state_events(frame)
     flags = events.group_by("visit").agg(
         entry=(pl.col("event") == Event.ENTER).any(),
         exit=(pl.col("event") == Event.EXIT).any(),
         stop=(pl.col("event") == Event.STOP_BEGIN).any(),
-        dark=(pl.col("event") == Event.GAP_BEGIN).any(),
+        bridged=(pl.col("event") == Event.GAP_END).any(),
+    )
+    visit = frame["visit"].fill_null(0).to_numpy().astype(np.int64)
+    apart = visits_after_trips(
+        visit,
+        frame["port"].to_numpy(),
+        frame["first"].to_numpy(),
+        frame["timestamp_utc"].dt.epoch("us").to_numpy(),
+        frame["lon"].to_numpy(),
+        frame["lat"].to_numpy(),
+        frame["stopped"].to_numpy(),
+        port_zones,
+        zone_port,
+        merge_gap_h=settings.merge_gap_h,
+        merge_distance_m=settings.merge_distance_m,
+    )
+    # A visit opened by a silence that did not bridge never merges back into the one before.
+    apart[visit[frame["split"].to_numpy() & (visit > 0)]] = True
+    flags = flags.join(
+        pl.DataFrame({"visit": np.arange(apart.size, dtype=np.uint32), "apart": apart}),
+        on="visit",
+        how="full",
+        coalesce=True,
     )
     visits = visit_table(frame, flags, settings.max_gap_h)
     visits = (
@@ -383,16 +396,25 @@ def _detect_part(
             ),
         )
         .with_columns(
-            is_call=pl.col("stop") | (pl.col("inside_us") >= settings.min_stay_h * _US_PER_H),
+            # Seen only in anchorages, a vessel made a call there only if it anchored: crossing
+            # an anchorage area under way, however long the silence after, is no call.
+            is_call=pl.col("stop")
+            | pl.when(pl.col("harbour"))
+            .then(pl.col("inside_us") >= settings.min_stay_h * _US_PER_H)
+            .otherwise(pl.col("at_rest")),
         )
     )
     calls = visits.filter("is_call").with_columns(
         departure_utc=pl.when(~pl.col("open")).then(pl.col("last_in_utc")),
-        status=pl.when(pl.col("open")).then(pl.lit("in_port")).otherwise(pl.lit("departed")),
-        confidence=confidence(pl.col("entry"), pl.col("exit"), pl.col("stop") | pl.col("dark")),
+        status=pl.when(pl.col("open"))
+        .then(pl.lit(CallStatus.IN_PORT.value))
+        .otherwise(pl.lit(CallStatus.DEPARTED.value)),
+        confidence=confidence(pl.col("entry"), pl.col("exit"), pl.col("stop")),
         arrival_observed=pl.col("entry"),
         departure_observed=pl.col("exit"),
-        stopped=pl.col("stop"),
+        # A silence bridged as one stay was spent stopped, though nobody saw it.
+        stopped=pl.col("stop") | pl.col("bridged"),
+        stop_observed=pl.col("stop"),
         anchorage_h=hours(pl.col("anchorage_us")),
         berth_h=hours(pl.col("berth_us")),
         max_gap_h=hours(pl.col("max_gap_us")),

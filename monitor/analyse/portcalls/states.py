@@ -7,9 +7,13 @@ for a silence (``dark_*`` states) or a move straight from one port into another.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
+import numpy as np
 import polars as pl
+
+from monitor.schema import UTC_US
 
 
 class State(StrEnum):
@@ -82,12 +86,19 @@ STATE_CODES: tuple[State, ...] = (State.AT_SEA, State.IN_PORT, State.STOPPED)
 
 
 def transition_events(
-    previous: State | None, new: State, *, gap: bool = False, same_port: bool = True
+    previous: State | None,
+    new: State,
+    *,
+    gap: bool = False,
+    same_port: bool = True,
+    bridged: bool = True,
 ) -> list[Event]:
     """Return the events of one step from ``previous`` to ``new`` (states without ``dark_*``).
 
     ``gap`` is a silence longer than ``max_gap_h`` between the two positions; ``same_port`` is
-    False when both are in port but in different ports.
+    False when both are in port but in different ports; ``bridged`` is False when a silence
+    inside one port is not one stay (too long, or passing through on both sides): the visit is
+    closed at its last position and a new one opens, as between two ports.
     """
     hops: list[tuple[State | None, State]] = []
     if gap and previous is not None:
@@ -96,7 +107,7 @@ def transition_events(
             previous = None
         else:
             hops.append((previous, dark))
-            if new in IN_PORT_STATES and not same_port:
+            if new in IN_PORT_STATES and not (same_port and bridged):
                 hops.append((dark, State.AT_SEA))
                 previous = None
             else:
@@ -108,17 +119,108 @@ def transition_events(
     return [event for hop in hops for event in TRANSITIONS[hop]]
 
 
-def confidence(entry: pl.Expr, exit_: pl.Expr, stop_or_gap: pl.Expr) -> pl.Expr:
+def state_events(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return the state machine's events, found by applying :data:`TRANSITIONS` to change rows.
+
+    ``frame`` is classified positions (:func:`monitor.analyse.portcalls.detect.classify`): per
+    row ``first``, ``state`` (a code of :data:`STATE_CODES`), ``port``, ``gap``, ``split`` and
+    ``visit``. Each event is given the visit it belongs to.
+    """
+    state = frame["state"].to_numpy()
+    port = frame["port"].to_numpy()
+    first = frame["first"].to_numpy()
+    changed = first.copy()
+    gap = frame["gap"].to_numpy()
+    changed[1:] |= (
+        (state[1:] != state[:-1]) | (port[1:] != port[:-1]) | (gap[1:] & (state[:-1] > 0))
+    )
+    at = np.flatnonzero(changed)
+    # The row before a vessel's first row is another vessel's: unused, the step has no previous.
+    before = np.maximum(at - 1, 0)
+    changes = frame.select(
+        "mmsi", "timestamp_utc", "first", "state", "gap", "split", "port", "visit"
+    )[at].with_columns(
+        prev_state=pl.Series(state[before]),
+        prev_port=pl.Series(port[before]),
+        prev_visit=frame["visit"].gather(before),
+    )
+    rows: dict[str, list[object]] = {"mmsi": [], "timestamp_utc": [], "event": [], "visit": []}
+    columns = ("mmsi", "timestamp_utc", "first", "prev_state", "state", "gap", "split")
+    cols = [changes[c].to_list() for c in (*columns, "prev_port", "port", "visit", "prev_visit")]
+    for mmsi, ts, first, prev, new, gap, split, prev_port, port, visit, prev_visit in zip(
+        *cols, strict=True
+    ):
+        previous = None if first else STATE_CODES[prev]
+        events = transition_events(
+            previous,
+            STATE_CODES[new],
+            gap=bool(gap),
+            same_port=prev_port == port,
+            bridged=not split,
+        )
+        for event in events:
+            rows["mmsi"].append(mmsi)
+            rows["timestamp_utc"].append(ts)
+            rows["event"].append(str(event))
+            rows["visit"].append(prev_visit if event in EVENTS_OF_PREVIOUS_VISIT else visit)
+    events_frame = pl.DataFrame(
+        rows,
+        schema={
+            "mmsi": pl.UInt32(),
+            "timestamp_utc": UTC_US,
+            "event": pl.String(),
+            "visit": pl.UInt32(),
+        },
+    )
+    return events_frame
+
+
+def confidence(entry: pl.Expr, exit_: pl.Expr, stop: pl.Expr) -> pl.Expr:
     """Return the confidence (1-4) of a call from what was observed, as in GFW's port visits.
 
-    4: entry, stop or gap, and exit observed. 3: stop or gap, and one of entry and exit.
-    2: stop or gap alone, or both entry and exit without a stop or gap.
-    1: no stop or gap, and at most one of entry and exit.
+    4: entry, stop and exit observed. 3: a stop, and one of entry and exit. 2: a stop alone, or
+    both entry and exit without a stop. 1: no stop, and at most one of entry and exit. Only
+    what was seen counts: a stop inferred from a silence in port does not.
     """
     seen = entry.cast(pl.UInt8) + exit_.cast(pl.UInt8)
     return (
-        pl.when(stop_or_gap)
+        pl.when(stop)
         .then(pl.lit(2, pl.UInt8) + seen)
         .otherwise(pl.when(seen == 2).then(2).otherwise(1))
         .cast(pl.UInt8)
+    )
+
+
+class CallStatus(StrEnum):
+    """Where a call stands at the newest position of the data."""
+
+    #: The vessel's last position is in the port, and it was heard lately.
+    IN_PORT = "in_port"
+    DEPARTED = "departed"
+    #: The vessel's last position is in the port, but it has not been heard for longer than
+    #: ``max_unheard_h``: last seen in port, whereabouts unknown.
+    UNKNOWN = "unknown"
+
+
+def open_status(
+    calls: pl.DataFrame, data_end: datetime | None, max_unheard_h: float
+) -> pl.DataFrame:
+    """Return ``calls`` with the status of each open call (no departure) as of ``data_end``.
+
+    ``in_port`` when its vessel was last heard (``last_seen_utc``) at most ``max_unheard_h``
+    before ``data_end``, the newest message time of the data, else ``unknown``; departed calls
+    keep their status. Applying it again with a later ``data_end`` gives the later status.
+    """
+    if data_end is None or calls.is_empty():
+        return calls
+    limit = pl.lit(data_end, dtype=calls.schema["last_seen_utc"]) - pl.duration(
+        microseconds=round(max_unheard_h * 3_600_000_000)
+    )
+    heard = pl.col("last_seen_utc") >= limit
+    return calls.with_columns(
+        status=pl.when(pl.col("departure_utc").is_not_null())
+        .then(pl.col("status"))
+        .when(heard)
+        .then(pl.lit(CallStatus.IN_PORT.value))
+        .otherwise(pl.lit(CallStatus.UNKNOWN.value))
     )

@@ -27,8 +27,12 @@ def hours(us: pl.Expr) -> pl.Expr:
 def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> pl.DataFrame:
     """Return one row per visit of ``frame`` (classified rows), sorted by track and arrival.
 
-    ``flags`` holds, per visit, whether its entry, exit, a stop and a gap were observed. Times at
-    anchor and at berth count the intervals to the next position, those over ``max_gap_h`` not.
+    ``flags`` holds, per visit, whether its entry, exit, a stop and a bridged silence were
+    observed, and whether it follows a trip away from the port (``apart``). Times at anchor and
+    at berth count the intervals to the next position, those over ``max_gap_h`` not.
+    ``harbour`` is whether the vessel was seen inside the port polygon or a berth (not only in
+    anchorages), ``at_rest`` whether it reported being at anchor or moored inside a zone while
+    not making way.
     """
     max_gap_us = max_gap_h * US_PER_H
     # Visits are numbered by a running count over rows sorted by vessel and time, so the column is
@@ -45,6 +49,7 @@ def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> p
             "lon",
             "kind",
             "last",
+            "at_rest",
         )
         .filter(pl.col("visit").is_not_null())
         .with_columns(pl.col("visit").set_sorted())
@@ -71,6 +76,8 @@ def visit_table(frame: pl.DataFrame, flags: pl.DataFrame, max_gap_h: float) -> p
             anchorage_us=counted.filter(pl.col("kind") == 2).sum(),
             berth_us=counted.filter(pl.col("kind") == 1).sum(),
             open=pl.col("last").last(),
+            harbour=(pl.col("inside") & (pl.col("kind") != 2)).any(),
+            at_rest=(pl.col("at_rest") & pl.col("inside")).any(),
         )
         .join(flags, on="visit", how="left")
         .sort("track", "arrival_utc")
@@ -81,10 +88,10 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
     """Return ``visits`` (sorted by track, arrival) with runs of visits to one port merged.
 
     Consecutive visits of a vessel (one track) to the same port (so no other port in between),
-    each starting at most ``merge_gap_h`` after the previous one's last position inside, are one
-    visit: an outer anchorage away from the port polygon and the berth after it are one call.
-    ``visit`` becomes the list of the merged visits; ``inside_us`` is the time spent inside the
-    zones.
+    each starting at most ``merge_gap_h`` after the previous one's last position inside and not
+    after a trip away (``apart``, :mod:`monitor.analyse.portcalls.trips`), are one visit: an
+    outer anchorage away from the port polygon and the berth after it are one call. ``visit``
+    becomes the list of the merged visits; ``inside_us`` is the time spent inside the zones.
     """
     part_end = (
         pl.when(pl.col("open")).then(pl.col("last_seen_utc")).otherwise(pl.col("last_in_utc"))
@@ -96,6 +103,7 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
             (pl.col("arrival_utc") - pl.col("last_in_utc").shift(1)).dt.total_microseconds()
             > merge_gap_h * US_PER_H
         )
+        | pl.col("apart").fill_null(False)
     ).fill_null(True)
     n = pl.col("n_positions").cast(pl.Float64)
     return (
@@ -118,7 +126,9 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
             entry=pl.col("entry").first().fill_null(False),
             exit=pl.col("exit").last().fill_null(False),
             stop=pl.col("stop").fill_null(False).any(),
-            dark=pl.col("dark").fill_null(False).any(),
+            bridged=pl.col("bridged").fill_null(False).any(),
+            harbour=pl.col("harbour").any(),
+            at_rest=pl.col("at_rest").any(),
         )
         .drop("__run")
     )

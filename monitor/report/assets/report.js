@@ -141,6 +141,7 @@
       marker.addTo(groups.calls);
       markers[c.id] = marker;
       counts.calls += 1;
+      if (c.w) watchRing([c.lat, c.lon], c.w, groups.calls);
       if (c.inport) {
         L.circleMarker([c.lat, c.lon], {
           radius: 13, color: "#e53935", weight: 3, fill: false, className: "mr-inport"
@@ -150,22 +151,35 @@
     });
   }
 
+  // Vessels on the watchlist get a gold ring, whatever the layer.
+  function watchRing(at, list, group) {
+    L.circleMarker(at, {
+      radius: 11, color: "#ffb300", weight: 3, fill: false, className: "mr-watch"
+    }).bindTooltip(el("span", "Watchlist: " + list)).addTo(group);
+  }
+
+  // Dark periods, encounters and loitering have layers of their own; other kinds share one.
+  var EVENT_LAYERS = { gap: "gaps", encounter: "encounters", loitering: "loitering" };
+
   function drawEvents(data, groups, counts) {
     (data.events || []).forEach(function (e) {
       var colour = data.meta.event_colours[e.k] || "#555";
+      var group = groups[EVENT_LAYERS[e.k]] || groups.events;
       if (e.o) {
+        // A dark period: a dashed line from where the vessel fell silent to where it came back.
         L.polyline([[e.lat, e.lon], e.o], {
           color: colour, weight: 2, opacity: 0.8, dashArray: "4 6"
-        }).addTo(groups.events);
+        }).bindPopup(fieldTable(e.title, e.fields), { maxWidth: 380 }).addTo(group);
         L.circleMarker(e.o, {
           radius: 4, color: colour, weight: 2, fill: false
-        }).bindPopup(fieldTable(e.title, e.fields), { maxWidth: 380 }).addTo(groups.events);
+        }).bindPopup(fieldTable(e.title, e.fields), { maxWidth: 380 }).addTo(group);
       }
       L.circleMarker([e.lat, e.lon], {
         radius: 6, color: "#212121", weight: 1, fillColor: colour, fillOpacity: 0.9,
-        className: "mr-event"
+        className: "mr-event mr-event-" + e.k
       }).bindPopup(fieldTable(e.title, e.fields), { maxWidth: 380 })
-        .bindTooltip(el("span", e.title)).addTo(groups.events);
+        .bindTooltip(el("span", e.title)).addTo(group);
+      if (e.w) watchRing([e.lat, e.lon], e.w, group);
       counts.events += 1;
     });
   }

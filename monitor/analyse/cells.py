@@ -1,0 +1,94 @@
+"""Square cells on the sphere, numbered so that a sorted array of codes finds a cell at once.
+
+Rows are bands of latitude ``cell_deg`` high; each row is cut into columns as wide as
+``cell_deg`` of latitude is long at the row's middle latitude, wrapping round at the
+antimeridian. A code packs a time step (grid time or time bin), a row and a column into one
+integer, time first, so that codes sorted once are grouped by time and then by place, and the
+samples in one cell at one time are a run found by two binary searches. The encounter search and
+the reception grid use these kernels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from monitor.core.jit import I64, inline
+
+ROW_BITS = 19
+COL_BITS = 20
+#: Codes of one time step differ in the bits below this.
+PLACE_BITS = ROW_BITS + COL_BITS
+PLACE_MASK = (1 << PLACE_BITS) - 1
+
+
+@inline
+def row_of(lat: float, cell_deg: float) -> int:
+    """Return the row of a latitude."""
+    return math.floor((min(max(lat, -89.999), 89.999) + 90.0) / cell_deg)
+
+
+@inline
+def n_cols(row: int, cell_deg: float) -> int:
+    """Return how many columns ``row`` has."""
+    mid = (row + 0.5) * cell_deg - 90.0
+    return max(math.floor(360.0 * math.cos(math.radians(mid)) / cell_deg), 1)
+
+
+@inline
+def col_of(lon: float, row: int, cell_deg: float) -> int:
+    """Return the column of a longitude in ``row``."""
+    count = n_cols(row, cell_deg)
+    return min(math.floor((lon + 180.0) % 360.0 / 360.0 * count), count - 1)
+
+
+@inline
+def pack(step: int, row: int, col: int) -> int:
+    """Return the code of a cell at a time step."""
+    return (step << PLACE_BITS) | (row << COL_BITS) | col
+
+
+@inline
+def neighbour_col(col: int, shift: int, row: int, cell_deg: float) -> int:
+    """Return the column ``shift`` (-1, 0 or 1) from ``col`` in ``row``, wrapping round."""
+    count = n_cols(row, cell_deg)
+    return (col + shift) % count
+
+
+@inline
+def cell_rows(codes: I64, code: int) -> tuple[int, int]:
+    """Return the index range of ``code`` in sorted ``codes``."""
+    return (
+        int(np.searchsorted(codes, code, side="left")),
+        int(np.searchsorted(codes, code, side="right")),
+    )
+
+
+@inline
+def _gallop(codes: I64, start: int, code: int, right: bool) -> int:
+    """Return the first index from ``start`` on whose code is >= ``code`` (> with ``right``),
+    searching outwards from ``start``: cheap when it is near."""
+    n = codes.size
+    step = 1
+    lo = start
+    while lo + step < n and (codes[lo + step] <= code if right else codes[lo + step] < code):
+        lo += step
+        step *= 2
+    hi = min(lo + step, n)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if codes[mid] <= code if right else codes[mid] < code:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@inline
+def cell_rows_after(codes: I64, start: int, code: int) -> tuple[int, int]:
+    """Return the index range of ``code`` in sorted ``codes``, searching from ``start`` when
+    ``code`` is not below the code there (a cell just after it), else from the beginning."""
+    if start >= codes.size or code < codes[start]:
+        return cell_rows(codes, code)
+    return _gallop(codes, start, code, False), _gallop(codes, start, code, True)

@@ -1,0 +1,362 @@
+"""What the cause of a silence is judged by, and the rules that judge it.
+
+Per silence (from :func:`monitor.analyse.gaps.silences`):
+
+- the vessel's usual interval: the interval that half of its time falls in, over
+  ``gaps.window_h`` before the silence and after it (the longer of the two counts; other
+  silences left out), and how long it was heard there at all;
+- how it moved at its ends: the SOG and COG it reported at its last position before and first
+  after, else its velocity over the positions around them (under 1 kn: lying still);
+- whether the vessels near it fell silent with it (:meth:`ReceptionGrid.fell_silent_with`);
+- in how much of the silence other vessels were heard near where it is taken to have been
+  (:meth:`ReceptionGrid.quiet_along`), and how busy those places are at all
+  (:meth:`ReceptionGrid.busy_share`);
+- whether its reception was fading: sparser in the hour before the silence (or after it) than
+  usual.
+
+:func:`causes` turns these into ``coverage``, ``outage``, ``range`` or ``dark`` (see the README
+for the rules and the figures that set them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from monitor.analyse.reception import (
+    F64,
+    ONWARD,
+    ONWARD_MAX_US,
+    OUT_AND_BACK,
+    STRAIGHT,
+    ReceptionGrid,
+    reception_grid,
+)
+from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
+from monitor.core.jit import I64, kernel
+
+if TYPE_CHECKING:
+    from monitor.config import GapSettings
+
+_US_PER_H = 3_600_000_000
+
+
+@kernel
+def _usual_interval_us(
+    t_us: I64, track_start: I64, track: I64, row: I64, window_us: int, cap_us: int, after: bool
+) -> tuple[I64, I64, I64]:
+    """Per silence starting at ``row``: the time-weighted median interval of its track within
+    ``window_us`` before the silence (``after``: after it) of the intervals shorter than
+    ``cap_us`` (-1 without any; at most the 4,096 nearest the silence count), the time those
+    intervals add up to, and the time in longer ones (other silences)."""
+    out = np.full(row.size, -1, dtype=np.int64)
+    heard = np.zeros(row.size, dtype=np.int64)
+    silent = np.zeros(row.size, dtype=np.int64)
+    buf = np.empty(4096, dtype=np.int64)
+    for g in range(row.size):
+        lo, hi = track_start[track[g]], track_start[track[g] + 1]
+        n = 0
+        # Step k is the interval between positions j and j + 1, walking away from the silence.
+        j = row[g] + 1 if after else row[g] - 1
+        edge = t_us[row[g] + 1] if after and row[g] + 1 < hi else t_us[row[g]]
+        while lo <= j and j + 1 < hi and (j > row[g] if after else True):
+            if (t_us[j + 1] - edge if after else edge - t_us[j]) > window_us:
+                break
+            dt = t_us[j + 1] - t_us[j]
+            if dt < cap_us:
+                heard[g] += dt
+                if n < buf.size:
+                    buf[n] = dt
+                    n += 1
+            else:
+                silent[g] += dt
+            j += 1 if after else -1
+        if n == 0:
+            continue
+        values = np.sort(buf[:n])
+        half = values.sum() / 2.0
+        acc = 0
+        for v in values:
+            acc += v
+            if acc >= half:
+                out[g] = v
+                break
+    return out, heard, silent
+
+
+@kernel
+def _velocities(
+    t_us: I64, lat: F64, lon: F64, track_start: I64, track: I64, row: I64, span_us: int
+) -> F64:
+    """Per silence after ``row``: the velocity (degrees of latitude and longitude per
+    microsecond) over at least ``span_us`` up to its last position before, and from its first
+    position after; 0 where no such fix is within four times ``span_us``."""
+    out = np.zeros((row.size, 4), dtype=np.float64)
+    for g in range(row.size):
+        lo, hi = track_start[track[g]], track_start[track[g] + 1]
+        i = row[g]
+        j = i - 1
+        while j >= lo and t_us[i] - t_us[j] < span_us:
+            j -= 1
+        if j >= lo and t_us[i] - t_us[j] <= 4 * span_us:
+            dt = float(t_us[i] - t_us[j])
+            out[g, 0] = (lat[i] - lat[j]) / dt
+            out[g, 1] = ((lon[i] - lon[j] + 180.0) % 360.0 - 180.0) / dt
+        i += 1
+        if i >= hi:
+            continue
+        j = i + 1
+        while j < hi and t_us[j] - t_us[i] < span_us:
+            j += 1
+        if j < hi and t_us[j] - t_us[i] <= 4 * span_us:
+            dt = float(t_us[j] - t_us[i])
+            out[g, 2] = (lat[j] - lat[i]) / dt
+            out[g, 3] = ((lon[j] - lon[i] + 180.0) % 360.0 - 180.0) / dt
+    return out
+
+
+def _reported_velocities(
+    frame: pl.DataFrame, row: I64, is_open: npt.NDArray[np.bool_], lat0: F64, lat1: F64
+) -> F64:
+    """Return the velocities (as ``_velocities``) that the vessel reported (SOG and COG) at its
+    last position before and first after each silence; NaN where it reported none."""
+    out = np.full((row.size, 4), np.nan)
+    if "sog_kn" not in frame.columns or "cog_deg" not in frame.columns:
+        return out
+    after = np.minimum(row + 1, frame.height - 1)
+    for col, rows, lat in ((0, row, lat0), (2, after, lat1)):
+        at = frame.select("sog_kn", "cog_deg")[rows].cast(pl.Float64).fill_null(np.nan)
+        deg_per_us = at["sog_kn"].to_numpy() * METRES_PER_NM / METRES_PER_DEG / _US_PER_H
+        cog = np.radians(at["cog_deg"].to_numpy())
+        out[:, col] = deg_per_us * np.cos(cog)
+        out[:, col + 1] = deg_per_us * np.sin(cog) / np.maximum(np.cos(np.radians(lat)), 0.01)
+    out[is_open, 2:] = np.nan
+    return out
+
+
+def _ahead(ends: F64, velocities: F64, start: I64, end: I64) -> tuple[F64, F64]:
+    """Return where each silent vessel is taken to be ``ONWARD_MAX_US`` (at most half the
+    silence) on from its last position, at its last velocity."""
+    on = np.minimum((end - start) / 2.0, ONWARD_MAX_US)
+    lat = ends[:, 0] + velocities[:, 0] * on
+    lon = ends[:, 1] + velocities[:, 1] * on
+    return np.clip(lat, -89.9, 89.9), (lon + 180.0) % 360.0 - 180.0
+
+
+def _speed_kn(velocity: F64, lat: F64) -> F64:
+    """Return speeds in knots of velocities in degrees per microsecond at ``lat``."""
+    north = velocity[:, 0]
+    east = velocity[:, 1] * np.cos(np.radians(lat))
+    kn: F64 = np.hypot(north, east) * METRES_PER_DEG / METRES_PER_NM * _US_PER_H
+    return kn
+
+
+def _distance_km(lat0: F64, lon0: F64, lat1: F64, lon1: F64) -> F64:
+    dlon = (lon1 - lon0 + 180.0) % 360.0 - 180.0
+    coslat = np.cos(np.radians((lat0 + lat1) / 2.0))
+    km: F64 = np.hypot(dlon * coslat, lat1 - lat0) * (METRES_PER_DEG / 1000.0)
+    return km
+
+
+@dataclass(frozen=True)
+class TrackArrays:
+    """Tracks as arrays: positions sorted by track and time, track k at rows
+    ``start[k]:start[k + 1]``."""
+
+    track: I64
+    start: I64
+    t_us: I64
+    lat: F64
+    lon: F64
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, key: str) -> TrackArrays:
+        """Return the arrays of ``frame`` (sorted by ``key`` and time)."""
+        track = frame.select(pl.col(key).rle_id()).to_series().to_numpy().astype(np.int64)
+        n_tracks = int(track[-1]) + 1 if track.size else 0
+        return cls(
+            track=track,
+            start=np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64),
+            t_us=frame["timestamp_utc"].dt.epoch("us").to_numpy().astype(np.int64),
+            lat=frame["lat"].to_numpy().astype(np.float64),
+            lon=frame["lon"].to_numpy().astype(np.float64),
+        )
+
+    def grid(self, settings: GapSettings, cell_km: float) -> ReceptionGrid:
+        """Return the reception grid of these tracks with cells of ``cell_km``."""
+        return reception_grid(
+            self.track,
+            self.t_us,
+            self.lat,
+            self.lon,
+            bin_s=settings.bin_min * 60.0,
+            cell_km=cell_km,
+            max_interval_us=int(settings.min_gap_h * _US_PER_H),
+        )
+
+
+def features(
+    frame: pl.DataFrame, arrays: TrackArrays, gaps: pl.DataFrame, settings: GapSettings
+) -> pl.DataFrame:
+    """Return ``gaps`` (from :func:`monitor.analyse.gaps.silences` on ``frame``, whose arrays
+    ``arrays`` are) with what the cause is judged by."""
+    grid = arrays.grid(settings, settings.neighbour_km)
+    region = arrays.grid(settings, settings.region_km)
+    row = gaps["row"].to_numpy().astype(np.int64)
+    track = gaps["track"].to_numpy().astype(np.int64)
+    start = gaps["start_us"].to_numpy().astype(np.int64)
+    end = gaps["end_us"].to_numpy().astype(np.int64)
+    lat0 = gaps["start_lat"].to_numpy().astype(np.float64)
+    lon0 = gaps["start_lon"].to_numpy().astype(np.float64)
+    is_open = gaps["open"].to_numpy()
+    lat1 = np.where(is_open, lat0, gaps["end_lat"].to_numpy().astype(np.float64))
+    lon1 = np.where(is_open, lon0, gaps["end_lon"].to_numpy().astype(np.float64))
+    window = int(settings.window_h * _US_PER_H)
+    cap = int(settings.min_gap_h * _US_PER_H)
+    before_us, heard_before, silent_before = _usual_interval_us(
+        arrays.t_us, arrays.start, track, row, window, cap, False
+    )
+    after_us, heard_after, silent_after = _usual_interval_us(
+        arrays.t_us, arrays.start, track, row, window, cap, True
+    )
+    hour = _US_PER_H
+    last_us, _, _ = _usual_interval_us(arrays.t_us, arrays.start, track, row, hour, cap, False)
+    first_us, _, _ = _usual_interval_us(arrays.t_us, arrays.start, track, row, hour, cap, True)
+    velocities = _velocities(
+        arrays.t_us, arrays.lat, arrays.lon, arrays.start, track, row, 10 * 60_000_000
+    )
+    reported = _reported_velocities(frame, row, is_open, lat0, lat1)
+    velocities = np.where(np.isnan(reported), velocities, reported)
+    # Below 1 kn a vessel is taken to lie still: position noise is no course to follow.
+    velocities[_speed_kn(velocities[:, :2], lat0) < 1.0, :2] = 0.0
+    velocities[_speed_kn(velocities[:, 2:], lat1) < 1.0, 2:] = 0.0
+    distance = _distance_km(lat0, lon0, lat1, lon1)
+    hours = (end - start) / _US_PER_H
+    implied_kn = distance * 1000.0 / METRES_PER_NM / np.maximum(hours, 1e-9)
+    moving_kn = np.maximum(_speed_kn(velocities[:, :2], lat0), _speed_kn(velocities[:, 2:], lat1))
+    mode = np.where(
+        is_open,
+        ONWARD,
+        np.where((moving_kn < 1.0) | (implied_kn >= 0.5 * moving_kn), STRAIGHT, OUT_AND_BACK),
+    ).astype(np.int64)
+    ends = np.column_stack([lat0, lon0, lat1, lon1])
+    n_bins, n_heard, _, busy = grid.quiet_along(track, start, end, ends, velocities, mode)
+    # Nobody in the region is only evidence if it holds wherever the vessel went: on its
+    # presumed course, and on the straight line between where it was last and first seen.
+    _, _, region_quiet, _ = region.quiet_along(track, start, end, ends, velocities, mode)
+    straight = np.full(track.size, STRAIGHT, dtype=np.int64)
+    _, _, quiet_direct, _ = region.quiet_along(track, start, end, ends, velocities, straight)
+    region_quiet = np.minimum(region_quiet, quiet_direct)
+    half_hour = 1_800_000_000
+    ten_min = 600_000_000
+    near0, quiet0 = grid.fell_silent_with(
+        track, start, lat0, lon0, lookback_us=half_hour, quiet_us=(ten_min, 3 * ten_min),
+        before=True,
+    )  # fmt: skip
+    near1, quiet1 = grid.fell_silent_with(
+        track, end, lat1, lon1, lookback_us=half_hour, quiet_us=(ten_min, 3 * ten_min),
+        before=False,
+    )  # fmt: skip
+    near1[is_open] = 0
+    quiet1[is_open] = 0
+    return gaps.with_columns(
+        mode=pl.Series(mode),
+        duration_h=pl.Series(hours),
+        distance_km=pl.Series(np.where(is_open, np.nan, distance)).fill_nan(None),
+        implied_speed_kn=pl.Series(np.where(is_open, np.nan, implied_kn)).fill_nan(None),
+        usual_before_h=pl.Series(np.where(before_us < 0, np.nan, before_us / _US_PER_H)),
+        usual_after_h=pl.Series(np.where(after_us < 0, np.nan, after_us / _US_PER_H)),
+        last_hour_h=pl.Series(np.where(last_us < 0, np.nan, last_us / _US_PER_H)),
+        first_hour_h=pl.Series(np.where(first_us < 0, np.nan, first_us / _US_PER_H)),
+        history_before_h=pl.Series(heard_before / _US_PER_H),
+        history_after_h=pl.Series(heard_after / _US_PER_H),
+        silent_before_h=pl.Series(silent_before / _US_PER_H),
+        silent_after_h=pl.Series(silent_after / _US_PER_H),
+        place_busy=pl.Series(np.minimum(grid.busy_share(lat0, lon0), grid.busy_share(lat1, lon1))),
+        region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
+        ahead_busy=pl.Series(
+            np.where(
+                mode == STRAIGHT, np.inf, grid.busy_share(*_ahead(ends, velocities, start, end))
+            )
+        ),
+        bins=pl.Series(n_bins),
+        heard_bins=pl.Series(n_heard),
+        path_busy=pl.Series(busy / np.maximum(n_bins, 1)),
+        near_start=pl.Series(near0),
+        silent_start=pl.Series(quiet0),
+        near_end=pl.Series(near1),
+        silent_end=pl.Series(quiet1),
+    )
+
+
+def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
+    """Return the cause of each silence of ``feats`` (from :func:`features`), the first rule
+    that holds:
+
+    1. ``coverage``: the vessel's own reception is sparse or unknown: heard for under an hour
+       around the silence, or its usual interval is more than 1 / ``coverage_ratio`` of the
+       silence, or it spent three times as long in other silences around it as heard.
+    2. ``outage``: of at least two vessels heard near its last position in the half hour
+       before (or first position in the half hour after), at least ``outage_share`` were heard
+       nowhere for the next half hour, or three of their own usual intervals if longer; or
+       vessels were near it before or after, and none was heard near it all through the
+       silence.
+    3. ``range``: nobody was heard near it all through the silence (and none was near before
+       or after it either); or for ``min_gap_h`` or more of the silence nobody at all was heard
+       in the region around where it is taken to have been (3 x 3 cells of ``region_km``); or others
+       were heard near it in under half of the silence while its own reception was fading
+       (a vessel usually heard every few minutes with, in the hour before the silence or after
+       it, fewer than two positions, or intervals three times its usual and over 5 minutes).
+    4. ``dark``: it was heard regularly, and the receivers around it kept working.
+    """
+    usual = pl.max_horizontal(
+        pl.col("usual_before_h").fill_nan(None), pl.col("usual_after_h").fill_nan(None)
+    )
+
+    def regular(side: str) -> pl.Expr:
+        heard = pl.col(f"history_{side}_h")
+        return heard / (heard + pl.col(f"silent_{side}_h")).clip(1e-9)
+
+    def fell_silent(side: str) -> pl.Expr:
+        near = pl.col(f"near_{side}")
+        return (near >= 2) & (pl.col(f"silent_{side}") >= settings.outage_share * near)
+
+    def faded(recent: str, side: str) -> pl.Expr:
+        # Only a vessel heard every few minutes can be seen to fade: one heard at satellite
+        # passes often has a single position in the hour before a silence.
+        usual_side = pl.col(f"usual_{side}_h").fill_nan(None)
+        latest = pl.col(recent).fill_nan(None)
+        return (usual_side < 1 / 6) & (
+            latest.is_null() | (latest > pl.max_horizontal(3 * usual_side, pl.lit(1 / 12)))
+        )
+
+    heard = pl.col("heard_bins") / pl.col("bins").clip(1)
+    fading = faded("last_hour_h", "before") | (~pl.col("open") & faded("first_hour_h", "after"))
+    history = pl.max_horizontal("history_before_h", "history_after_h")
+    return feats.select(
+        pl.when(
+            usual.is_null()
+            | (history < 1.0)
+            | (pl.col("duration_h") < settings.coverage_ratio * usual)
+            | (pl.max_horizontal(regular("before"), regular("after")) < 0.25)
+        )
+        .then(pl.lit("coverage"))
+        .when(
+            fell_silent("start")
+            | fell_silent("end")
+            | ((pl.col("heard_bins") == 0) & (pl.col("near_start") + pl.col("near_end") > 0))
+        )
+        .then(pl.lit("outage"))
+        .when(
+            (pl.col("heard_bins") == 0)
+            | (pl.col("region_quiet_h") >= settings.min_gap_h)
+            | ((heard < 0.5) & fading)
+        )
+        .then(pl.lit("range"))
+        .otherwise(pl.lit("dark"))
+        .alias("cause")
+    ).to_series()

@@ -1,0 +1,100 @@
+"""Loitering: one vessel slow for hours outside port zones (the RFMO carrier definition: under
+2 kn for at least 4 h).
+
+Per track, a run of consecutive positions whose speed (the median of each position and its two
+neighbours on either side, so that one noisy report does not split a run) is under
+``loitering.max_speed_kn``, outside every port, berth and anchorage zone, without a silence
+longer than ``max_gap_h`` inside it, is one loitering when it lasts ``min_duration_h`` or more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from monitor.analyse.geofences import Zone, zones_for_points
+from monitor.schema import LOITERING_SCHEMA, conform
+
+if TYPE_CHECKING:
+    from monitor.config import LoiteringSettings
+
+_US_PER_H = 3_600_000_000
+#: Positions each side whose speeds the median takes with a position's own.
+_SMOOTH = 2
+
+
+def loitering(
+    tracks: pl.DataFrame,
+    zones: Sequence[Zone],
+    settings: LoiteringSettings,
+    *,
+    key: str = "mmsi",
+) -> pl.DataFrame:
+    """Return the loitering of the tracks of ``tracks`` (columns ``key``, mmsi, timestamp_utc,
+    lat, lon, speed_kn; sorted by ``key`` and time), :data:`LOITERING_SCHEMA`."""
+    frame = tracks.select(
+        pl.col(key).alias("key"), "mmsi", "timestamp_utc", "lat", "lon", "speed_kn"
+    ).with_columns(
+        smooth_kn=pl.col("speed_kn")
+        .rolling_median(2 * _SMOOTH + 1, min_samples=1, center=True)
+        .over("key")
+    )
+    slow = (pl.col("smooth_kn") < settings.max_speed_kn).fill_null(False)
+    frame = frame.with_columns(slow=slow)
+    ports = [zone for zone in zones if zone.kind != "area"]
+    if ports and frame.height:
+        candidates = frame.filter("slow")
+        inside = (
+            zones_for_points(
+                ports,
+                candidates["lon"].to_numpy(),
+                candidates["lat"].to_numpy(),
+                buffer_m=settings.port_exclusion_m,
+            )
+            >= 0
+        )
+        frame = _mark_slow(frame, pl.Series(inside))
+    gap_us = int(settings.max_gap_h * _US_PER_H)
+    runs = frame.with_columns(
+        run=(
+            (pl.col("key") != pl.col("key").shift())
+            | (pl.col("slow") != pl.col("slow").shift())
+            | (
+                (pl.col("timestamp_utc") - pl.col("timestamp_utc").shift()).dt.total_microseconds()
+                > gap_us
+            )
+        )
+        .fill_null(True)
+        .cum_sum()
+    ).filter("slow")
+    found = (
+        runs.group_by("run", maintain_order=True)
+        .agg(
+            pl.col("key").first(),
+            pl.col("mmsi").first(),
+            start_utc=pl.col("timestamp_utc").first(),
+            end_utc=pl.col("timestamp_utc").last(),
+            lat=pl.col("lat").median(),
+            lon=pl.col("lon").median(),
+            median_speed_kn=pl.col("speed_kn").median(),
+            n_positions=pl.len().cast(pl.UInt32),
+        )
+        .with_columns(
+            duration_h=(pl.col("end_utc") - pl.col("start_utc")).dt.total_microseconds()
+            / _US_PER_H,
+            track_id=pl.col("key").cast(pl.String) if key != "mmsi" else pl.lit(None, pl.String),
+        )
+        .filter(pl.col("duration_h") >= settings.min_duration_h)
+    )
+    return conform(found, LOITERING_SCHEMA).sort("start_utc", "mmsi")
+
+
+def _mark_slow(frame: pl.DataFrame, in_port: pl.Series) -> pl.DataFrame:
+    """Return ``frame`` with ``slow`` false where its slow positions (in order) are in port."""
+    slow_rows = frame.with_row_index("row").filter("slow")["row"]
+    blocked = slow_rows.filter(in_port)
+    return frame.with_columns(
+        slow=pl.col("slow") & ~pl.int_range(pl.len()).is_in(blocked.implode())
+    )

@@ -1,0 +1,356 @@
+"""Where and when the feed heard anyone: a grid of time bins and cells, and questions put to it.
+
+A silence is only suspicious where the receivers were working: a vessel that falls silent while
+the ships around it are still heard switched its AIS off; one that falls silent together with
+them was behind a receiver that went down; one that sails into water where nobody is ever heard
+left the receivers' range. The grid holds, for every position of every track, its time bin and
+its cell, once per track, sorted so that a bin-and-cell block is found by binary search.
+
+Cells are square, ``cell_km`` on a side: rows of latitude, and in each row columns of longitude
+as wide as ``cell_km`` at the row's middle latitude. "Near" a point is the block of 3 x 3 cells
+around its cell, so at least one cell width all round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from monitor.analyse.cells import (
+    PLACE_BITS,
+    PLACE_MASK,
+    cell_rows,
+    col_of,
+    neighbour_col,
+    pack,
+    row_of,
+)
+from monitor.core.geo import METRES_PER_DEG
+from monitor.core.jit import I64, inline, kernel
+
+F64 = npt.NDArray[np.float64]
+
+#: How a silent vessel is taken to move (``_where``): in a straight line from its last position
+#: to its first one after, at even speed; on from its last position at its last velocity
+#: (a silence still open at the end of the data); or on at its last velocity for the first half
+#: and back along its first velocity after for the second (it came back near where it left).
+STRAIGHT, ONWARD, OUT_AND_BACK = 0, 1, 2
+#: ... for at most this long: beyond, where it went is anyone's guess, and it stays put.
+ONWARD_MAX_US = 3 * 3_600_000_000
+
+
+@kernel
+def _codes(t_us: I64, lat: F64, lon: F64, t0_us: int, bin_us: int, cell_deg: float) -> I64:
+    out = np.empty(t_us.size, dtype=np.int64)
+    for i in range(t_us.size):
+        row = row_of(lat[i], cell_deg)
+        out[i] = pack((t_us[i] - t0_us) // bin_us, row, col_of(lon[i], row, cell_deg))
+    return out
+
+
+@inline
+def _heard_near(
+    codes: I64,
+    tracks: I64,
+    time_bin: int,
+    lat: float,
+    lon: float,
+    cell_deg: float,
+    own: int,
+) -> bool:
+    """Return whether a track other than ``own`` was heard in ``time_bin`` near lat/lon."""
+    row = row_of(lat, cell_deg)
+    for r in range(row - 1, row + 2):
+        col = col_of(lon, r, cell_deg)
+        for shift in range(-1, 2):
+            lo, hi = cell_rows(codes, pack(time_bin, r, neighbour_col(col, shift, r, cell_deg)))
+            for k in range(lo, hi):
+                if tracks[k] != own:
+                    return True
+    return False
+
+
+@inline
+def _where(
+    t: float,
+    start: float,
+    end: float,
+    lat0: float,
+    lon0: float,
+    lat1: float,
+    lon1: float,
+    v0: tuple[float, float],
+    v1: tuple[float, float],
+    mode: int,
+) -> tuple[float, float]:
+    """Return the lat/lon a silent vessel is taken to be at, at time ``t`` (see ``_PATHS``)."""
+    if mode == STRAIGHT:
+        f = min(max((t - start) / max(end - start, 1.0), 0.0), 1.0)
+        return lat0 + (lat1 - lat0) * f, lon0 + (lon1 - lon0) * f
+    if mode == OUT_AND_BACK and t > (start + end) / 2.0:
+        back = min(end - t, ONWARD_MAX_US)
+        return lat1 - v1[0] * back, lon1 - v1[1] * back
+    on = min(t - start, ONWARD_MAX_US)
+    return lat0 + v0[0] * on, lon0 + v0[1] * on
+
+
+@inline
+def _busy_near(cells: I64, cell_bins: I64, lat: float, lon: float, cell_deg: float) -> int:
+    """Return the most time bins in which anyone was heard in one cell near lat/lon."""
+    row = row_of(lat, cell_deg)
+    best = 0
+    for r in range(row - 1, row + 2):
+        col = col_of(lon, r, cell_deg)
+        for shift in range(-1, 2):
+            lo, hi = cell_rows(cells, pack(0, r, neighbour_col(col, shift, r, cell_deg)))
+            for k in range(lo, hi):
+                best = max(best, cell_bins[k])
+    return best
+
+
+@kernel
+def _quiet_along(
+    codes: I64,
+    tracks: I64,
+    cells: I64,
+    cell_bins: I64,
+    total_bins: int,
+    t0_us: int,
+    bin_us: int,
+    cell_deg: float,
+    own: I64,
+    start_us: I64,
+    end_us: I64,
+    ends: F64,
+    velocities: F64,
+    mode: I64,
+) -> tuple[I64, I64, I64, F64]:
+    n = own.size
+    n_bins = np.zeros(n, dtype=np.int64)
+    n_heard = np.zeros(n, dtype=np.int64)
+    longest = np.zeros(n, dtype=np.int64)
+    busy = np.zeros(n, dtype=np.float64)
+    for g in range(n):
+        run = 0
+        first = (start_us[g] - t0_us) // bin_us + 1
+        last = (end_us[g] - t0_us) // bin_us - 1
+        v0 = (velocities[g, 0], velocities[g, 1])
+        v1 = (velocities[g, 2], velocities[g, 3])
+        for b in range(first, last + 1):
+            mid = t0_us + b * bin_us + bin_us // 2
+            lat, lon = _where(
+                float(mid), float(start_us[g]), float(end_us[g]),
+                ends[g, 0], ends[g, 1], ends[g, 2], ends[g, 3], v0, v1, mode[g],
+            )  # fmt: skip
+            lat = min(max(lat, -89.9), 89.9)
+            lon = (lon + 180.0) % 360.0 - 180.0
+            n_bins[g] += 1
+            busy[g] += _busy_near(cells, cell_bins, lat, lon, cell_deg) / total_bins
+            if _heard_near(codes, tracks, b, lat, lon, cell_deg, own[g]):
+                n_heard[g] += 1
+                run = 0
+            else:
+                run += 1
+                longest[g] = max(longest[g], run)
+    return n_bins, n_heard, longest, busy
+
+
+@kernel
+def _fell_silent_with(
+    codes: I64,
+    tracks: I64,
+    t0_us: int,
+    bin_us: int,
+    cell_deg: float,
+    track_start: I64,
+    track_t_us: I64,
+    track_usual_us: I64,
+    own: I64,
+    at_us: I64,
+    lat: F64,
+    lon: F64,
+    lookback_bins: int,
+    quiet_from_us: int,
+    quiet_us: int,
+    sign: int,
+) -> tuple[I64, I64]:
+    """Per query: tracks heard near lat/lon within ``lookback_bins`` bins before ``at_us``
+    (``sign`` 1; after it with ``sign`` -1), and how many of them were heard nowhere from
+    ``quiet_from_us`` after ``at_us`` (before it with ``sign`` -1) for ``quiet_us`` or three of
+    their own usual intervals, whichever is longer."""
+    n = own.size
+    n_near = np.zeros(n, dtype=np.int64)
+    n_quiet = np.zeros(n, dtype=np.int64)
+    seen = np.full(track_start.size, -1, dtype=np.int64)
+    for g in range(n):
+        at_bin = (at_us[g] - t0_us) // bin_us
+        row = row_of(lat[g], cell_deg)
+        for step in range(lookback_bins + 1):
+            b = at_bin - sign * step
+            for r in range(row - 1, row + 2):
+                col = col_of(lon[g], r, cell_deg)
+                for shift in range(-1, 2):
+                    lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
+                    for k in range(lo, hi):
+                        other = tracks[k]
+                        if other == own[g] or seen[other] == g:
+                            continue
+                        seen[other] = g
+                        n_near[g] += 1
+                        length = max(quiet_us, 3 * track_usual_us[other])
+                        if sign > 0:
+                            a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_from_us + length
+                        else:
+                            a, z = at_us[g] - quiet_from_us - length, at_us[g] - quiet_from_us
+                        times = track_t_us[track_start[other] : track_start[other + 1]]
+                        j = np.searchsorted(times, a, side="right")
+                        if j >= times.size or times[j] > z:
+                            n_quiet[g] += 1
+    return n_near, n_quiet
+
+
+@kernel
+def _busy_share(cells: I64, cell_bins: I64, lat: F64, lon: F64, cell_deg: float, total: int) -> F64:
+    out = np.zeros(lat.size, dtype=np.float64)
+    for g in range(lat.size):
+        out[g] = _busy_near(cells, cell_bins, lat[g], lon[g], cell_deg) / total
+    return out
+
+
+@dataclass(frozen=True)
+class ReceptionGrid:
+    """Every track heard, by time bin and cell (see the module docstring)."""
+
+    bin_us: int
+    cell_deg: float
+    t0_us: int
+    #: Sorted packed (bin, row, column) codes, one per track heard there then.
+    codes: I64
+    #: The track of each code.
+    tracks: I64
+    #: Positions of track k are ``track_t_us[track_start[k]:track_start[k + 1]]``, sorted.
+    track_start: I64
+    track_t_us: I64
+    #: Per track, the interval half its time falls in (intervals up to the longest counted).
+    track_usual_us: I64
+    #: Sorted cell codes (bin 0), and the number of time bins in which anyone was heard there.
+    cells: I64
+    cell_bins: I64
+    #: Time bins the data spans.
+    n_bins: int
+
+    def quiet_along(
+        self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
+    ) -> tuple[I64, I64, I64, F64]:
+        """Return, per silence, the bins strictly inside it, those in which another track was
+        heard near where the vessel is taken to be then, the longest run of bins in which none
+        was, and the sum over the bins of how busy each place is at all (:meth:`busy_share`):
+        the bins in which someone is usually heard there.
+
+        ``ends`` holds lat/lon before and after per row, ``velocities`` the velocities there
+        (degrees of latitude and longitude per microsecond), ``mode`` how it moved (see
+        :data:`STRAIGHT`).
+        """
+        return _quiet_along(
+            self.codes, self.tracks, self.cells, self.cell_bins, max(self.n_bins, 1),
+            self.t0_us, self.bin_us, self.cell_deg, own, start_us, end_us, ends, velocities,
+            mode,
+        )  # fmt: skip
+
+    def busy_share(self, lat: F64, lon: F64) -> F64:
+        """Return per point the share of all time bins of the data in which anyone was heard
+        in the busiest cell near it: how much of the time the place is within reach at all."""
+        return _busy_share(self.cells, self.cell_bins, lat, lon, self.cell_deg, max(self.n_bins, 1))
+
+    def fell_silent_with(
+        self,
+        own: I64,
+        at_us: I64,
+        lat: F64,
+        lon: F64,
+        *,
+        lookback_us: int,
+        quiet_us: tuple[int, int],
+        before: bool,
+    ) -> tuple[I64, I64]:
+        """Return, per query, the other tracks heard near lat/lon in the ``lookback_us`` before
+        ``at_us`` (``before``; else after it), and how many of those were heard nowhere from
+        ``quiet_us[0]`` after ``at_us`` for ``quiet_us[1]`` or three of their usual intervals
+        (else as long before it)."""
+        return _fell_silent_with(
+            self.codes, self.tracks, self.t0_us, self.bin_us, self.cell_deg,
+            self.track_start, self.track_t_us, self.track_usual_us, own, at_us, lat, lon,
+            max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
+        )  # fmt: skip
+
+
+@kernel
+def usual_intervals(track_start: I64, t_us: I64, max_us: int) -> I64:
+    """Return per track (rows ``track_start[k]:track_start[k + 1]`` of ``t_us``, sorted) the
+    interval half its time falls in, of its intervals shorter than ``max_us``; ``max_us`` for
+    a track without any."""
+    n_tracks = track_start.size - 1
+    out = np.full(n_tracks, max_us, dtype=np.int64)
+    for k in range(n_tracks):
+        lo, hi = track_start[k], track_start[k + 1]
+        if hi - lo < 2:
+            continue
+        dt = t_us[lo + 1 : hi] - t_us[lo : hi - 1]
+        dt = np.sort(dt[dt < max_us])
+        if dt.size == 0:
+            continue
+        half = dt.sum() / 2.0
+        acc = 0
+        for v in dt:
+            acc += v
+            if acc >= half:
+                out[k] = v
+                break
+    return out
+
+
+def reception_grid(
+    track: I64,
+    t_us: I64,
+    lat: F64,
+    lon: F64,
+    *,
+    bin_s: float,
+    cell_km: float,
+    max_interval_us: int,
+) -> ReceptionGrid:
+    """Return the grid of positions sorted by track (0, 1, ... in order) and time; intervals of
+    ``max_interval_us`` or more are silences, not a track's usual interval."""
+    bin_us = max(int(bin_s * 1e6), 1)
+    cell_deg = cell_km * 1000.0 / METRES_PER_DEG
+    t0_us = int(t_us.min()) if t_us.size else 0
+    codes = _codes(t_us, lat, lon, t0_us, bin_us, cell_deg)
+    n_tracks = int(track.max()) + 1 if track.size else 0
+    # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
+    # dropping repeats of the row before leaves the rest (a track back and forth across a cell
+    # edge within a bin stays twice, which no query minds).
+    first = np.ones(codes.size, dtype=bool)
+    first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
+    codes, by_track = codes[first], track[first]
+    order = pl.Series(codes).arg_sort().to_numpy()
+    codes, by_track = codes[order], by_track[order]
+    track_start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
+    new_code = np.ones(codes.size, dtype=bool)
+    new_code[1:] = codes[1:] != codes[:-1]
+    busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
+    return ReceptionGrid(
+        bin_us=bin_us,
+        cell_deg=cell_deg,
+        t0_us=t0_us,
+        codes=np.ascontiguousarray(codes, dtype=np.int64),
+        tracks=np.ascontiguousarray(by_track, dtype=np.int64),
+        track_start=track_start,
+        track_t_us=np.ascontiguousarray(t_us, dtype=np.int64),
+        track_usual_us=usual_intervals(track_start, np.ascontiguousarray(t_us), max_interval_us),
+        cells=busy["cell"].to_numpy().astype(np.int64),
+        cell_bins=busy["len"].to_numpy().astype(np.int64),
+        n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
+    )
