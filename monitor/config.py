@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -313,6 +314,282 @@ class ReportSettings(_Section):
     max_track_points_per_vessel: int = Field(500, gt=1)
 
 
+FeedType = Literal["tcp", "udp", "inbox"]
+AlertKind = Literal["arrival", "arrival_not_observed", "departure", "long_stay", "watchlist"]
+SinkType = Literal["log", "jsonl", "webhook", "smtp"]
+#: Keys whose values are secrets: never shown in messages, not even when invalid.
+SECRET_KEYS = frozenset({"password", "url"})
+
+
+def parse_address(
+    text: str, default_host: str = "127.0.0.1", *, any_port: bool = False
+) -> tuple[str, int]:
+    """Return (host, port) of ``host:port``, ``[v6]:port`` or ``:port`` (host ``default_host``).
+
+    With ``any_port``, port 0 (a free port, for a listener) is accepted.
+    """
+    host, sep, port_text = text.strip().rpartition(":")
+    lowest = 0 if any_port else 1
+    if not sep or not port_text.isdigit() or not lowest <= int(port_text) < 65536:
+        raise ValueError(
+            f"address {text!r} must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:10110"
+        )
+    host = host.strip("[]") or default_host
+    return host, int(port_text)
+
+
+def _cron(text: str, key: str) -> str:
+    if text.strip():
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(text, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"{key} {text!r} is not a crontab expression ({exc}); write five fields, "
+                "minute hour day month weekday, e.g. '15 0 * * *', or '' to turn the job off"
+            ) from exc
+    return text
+
+
+class FeedSettings(_Section):
+    """One live feed of the service: a TCP server to read, a UDP port to listen on, or a folder."""
+
+    #: Names the feed in logs and status, and its folder in the archive.
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    #: tcp: connect to ``address`` (AIS-catcher, rtl-ais, gpsd, providers); udp: listen on
+    #: ``address``; inbox: ingest files dropped in ``path``.
+    type: FeedType
+    #: host:port. A UDP listener binds to 127.0.0.1 unless a host is given (":10110" too).
+    address: str | None = None
+    #: The inbox folder (``processed/`` and ``failed/`` are made inside it).
+    path: Path | None = None
+    #: NMEA 0183 sentences are at most 82 characters; with tag blocks a few hundred. A longer
+    #: line is garbage or an attack and is dropped (counted), so a line is never held without end.
+    max_line_bytes: int = Field(1024, ge=128, le=65536)
+    #: Beyond this rate a TCP feed is read more slowly (TCP slows the sender down) and a UDP
+    #: feed's lines are dropped and counted: a flood cannot fill the disk or memory. A busy
+    #: regional feed sends a few hundred lines a second.
+    max_lines_per_s: float = Field(20_000.0, gt=0)
+    #: TCP: first wait before reconnecting; doubled (with jitter) after each failure ...
+    reconnect_min_s: float = Field(1.0, gt=0, le=3600)
+    #: ... up to this wait, so a server that is down for hours is not hammered.
+    reconnect_max_s: float = Field(60.0, gt=0, le=3600)
+    #: TCP: a connection silent for this long is dropped and made again (half-open sockets).
+    idle_timeout_s: float = Field(300.0, gt=0)
+    #: Inbox: a file is taken once its size has not changed for this long (a copy in progress).
+    settle_s: float = Field(5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> FeedSettings:
+        if self.type == "inbox":
+            if self.path is None:
+                raise ValueError('an inbox feed needs path = "FOLDER"')
+            if self.address is not None:
+                raise ValueError("an inbox feed reads a folder: remove address, keep path")
+        else:
+            if self.address is None:
+                raise ValueError(f'a {self.type} feed needs address = "HOST:PORT"')
+            if self.path is not None:
+                raise ValueError(f"a {self.type} feed has no path: remove it, keep address")
+            parse_address(self.address)
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        return self
+
+
+class ServiceSettings(_Section):
+    """``monitor serve``: feeds, the raw archive and the schedule of its jobs (UTC crontabs)."""
+
+    #: Raw archive: every line received, one file per feed and hour, compressed once ingested.
+    archive_dir: Path = Path("archive")
+    #: New archive lines and inbox files are ingested, and calls detected, this often.
+    ingest_interval_s: float = Field(60.0, ge=1)
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    #: Lines received but not yet archived, all feeds together; beyond this they are dropped
+    #: and counted (a disk slower than the feeds must not grow memory without bound).
+    queue_lines: int = Field(200_000, ge=1000)
+    #: The archive is flushed to the disk (fsync) at most this long after a line arrives; a
+    #: killed process loses nothing it had written, a power cut up to this much.
+    archive_sync_s: float = Field(1.0, ge=0)
+    #: Refresh ``<report.output>/latest/`` (the last report.period of data).
+    latest_report_cron: str = "5 * * * *"
+    #: A report of the last full UTC day of data, after midnight.
+    daily_report_cron: str = "15 0 * * *"
+    #: A report of the last full week (Monday to Monday, UTC) of data.
+    weekly_report_cron: str = "30 0 * * mon"
+    #: Retention and compaction.
+    retention_cron: str = "45 3 * * *"
+    #: Archive files older than this are deleted; 0 keeps them for ever (they are the source
+    #: of truth the store is rebuilt from).
+    keep_archive_days: int = Field(0, ge=0)
+    #: Positions older than this (message time, whole UTC days) are deleted; 0 keeps them.
+    keep_positions_days: int = Field(0, ge=0)
+
+    @field_validator("latest_report_cron", "daily_report_cron", "weekly_report_cron")
+    @classmethod
+    def _report_cron(cls, value: str) -> str:
+        return _cron(value, "report schedule")
+
+    @field_validator("retention_cron")
+    @classmethod
+    def _retention_cron(cls, value: str) -> str:
+        return _cron(value, "retention schedule")
+
+    @model_validator(mode="after")
+    def _unique_feeds(self) -> ServiceSettings:
+        names = [feed.name for feed in self.feeds]
+        doubles = sorted({name for name in names if names.count(name) > 1})
+        if doubles:
+            raise ValueError(f"feed names must be unique: {', '.join(doubles)} used twice")
+        return self
+
+
+class AlertRule(_Section):
+    """One alert rule: which call events make an alert."""
+
+    name: str = Field(min_length=1, max_length=64)
+    #: arrival: an observed arrival; arrival_not_observed: first seen already inside;
+    #: departure; long_stay: a call longer than min_duration_h; watchlist: a vessel of the
+    #: watchlist CSV arriving.
+    when: AlertKind
+    #: Port ids (``port_id`` of the geofences); empty: every watched port.
+    ports: list[str] = Field(default_factory=list)
+    #: long_stay: hours in port that make a stay long.
+    min_duration_h: float | None = Field(None, gt=0)
+    #: watchlist: CSV with a header and columns mmsi, imo, name (any may be empty).
+    watchlist: Path | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> AlertRule:
+        if self.when == "long_stay" and self.min_duration_h is None:
+            raise ValueError("a long_stay rule needs min_duration_h (hours)")
+        if self.when != "long_stay" and self.min_duration_h is not None:
+            raise ValueError("min_duration_h is only for long_stay rules; remove it")
+        if self.when == "watchlist" and self.watchlist is None:
+            raise ValueError('a watchlist rule needs watchlist = "FILE.csv" (mmsi, imo, name)')
+        if self.when != "watchlist" and self.watchlist is not None:
+            raise ValueError("watchlist is only for watchlist rules; remove it")
+        return self
+
+
+_SINK_KEYS: dict[str, frozenset[str]] = {
+    "log": frozenset(),
+    "jsonl": frozenset({"path"}),
+    "webhook": frozenset(
+        {"url", "url_env", "url_file", "timeout_s", "retries", "backoff_s", "ca_file"}
+    ),
+    "smtp": frozenset(
+        {
+            "host",
+            "port",
+            "starttls",
+            "username",
+            "password",
+            "password_env",
+            "password_file",
+            "sender",
+            "to",
+            "timeout_s",
+            "retries",
+            "backoff_s",
+            "ca_file",
+        }
+    ),
+}
+
+
+class AlertSink(_Section):
+    """Where alerts go. Secrets come from ``*_env`` (a variable) or ``*_file`` (a file)."""
+
+    #: Names the sink in the outbox; defaults to its type (give names to two sinks of one type).
+    name: str | None = Field(None, min_length=1, max_length=64)
+    type: SinkType
+    #: jsonl: the file that receives one JSON object per line.
+    path: Path | None = None
+    #: webhook: the URL (it often carries a token: prefer url_env or url_file).
+    url: SecretStr | None = None
+    url_env: str | None = None
+    url_file: Path | None = None
+    #: webhook and smtp: seconds to wait for the server, attempts in one cycle, first backoff.
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    retries: int = Field(3, ge=1, le=10)
+    backoff_s: float = Field(1.0, ge=0, le=300)
+    #: smtp: server, port (587: submission with STARTTLS), login, sender and recipients.
+    host: str | None = None
+    port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    sender: str | None = None
+    to: list[str] = Field(default_factory=list)
+    #: webhook and smtp: CA certificates (PEM) to trust besides the system's, for a server with
+    #: a private certificate authority.
+    ca_file: Path | None = None
+
+    @property
+    def key(self) -> str:
+        """Return the sink's name in the outbox."""
+        return self.name or self.type
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> AlertSink:
+        foreign = sorted(self.model_fields_set - _SINK_KEYS[self.type] - {"name", "type"})
+        if foreign:
+            raise ValueError(f"{foreign[0]} is not a key of {self.type} sinks; remove it")
+        if self.type == "jsonl" and self.path is None:
+            raise ValueError('a jsonl sink needs path = "FILE.jsonl"')
+        if self.type == "webhook":
+            given = [k for k in ("url", "url_env", "url_file") if getattr(self, k) is not None]
+            if len(given) != 1:
+                raise ValueError(
+                    "a webhook sink needs exactly one of url_env (an environment variable), "
+                    "url_file (a file holding the URL) or url"
+                )
+        if self.type == "smtp":
+            for key in ("host", "sender"):
+                if getattr(self, key) is None:
+                    raise ValueError(f"an smtp sink needs {key}")
+            if not self.to:
+                raise ValueError('an smtp sink needs to = ["analyst@example.org", ...]')
+            given = [k for k in ("password", "password_env", "password_file") if getattr(self, k)]
+            if len(given) > 1:
+                raise ValueError("give one of password_env, password_file or password")
+            if given and self.username is None:
+                raise ValueError("a password needs a username to log in with")
+        return self
+
+
+class AlertSettings(_Section):
+    """Alerts: rules on port calls, and the sinks that receive them."""
+
+    rules: list[AlertRule] = Field(default_factory=list)
+    #: Without sinks, alerts go to the log.
+    sinks: list[AlertSink] = Field(default_factory=list)
+    #: Calls whose event is older than this (message time, before the newest message) are
+    #: history, not news: the first start over a full store does not send months of alerts.
+    max_age_h: float = Field(24.0, gt=0)
+    #: Where ``report.output`` is published (e.g. https://host/reports/): alerts link
+    #: ``<report_url>latest/index.html``; without it they give the file path.
+    report_url: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AlertSettings:
+        for what, names in (
+            ("rule", [rule.name for rule in self.rules]),
+            ("sink", [sink.key for sink in self.sinks]),
+        ):
+            doubles = sorted({name for name in names if names.count(name) > 1})
+            if doubles:
+                raise ValueError(
+                    f"{what} names must be unique: {', '.join(doubles)} used twice"
+                    + ("; give each sink a name" if what == "sink" else "")
+                )
+        return self
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -329,6 +606,8 @@ class Settings(_Section):
     encounters: EncounterSettings = EncounterSettings()
     loitering: LoiteringSettings = LoiteringSettings()
     watchlist: WatchlistSettings = WatchlistSettings()
+    service: ServiceSettings = ServiceSettings()
+    alerts: AlertSettings = AlertSettings()
     #: The file this was loaded from, None for defaults.
     source_path: Path | None = None
 
@@ -418,7 +697,8 @@ def _format_errors(error: ValidationError, where: str) -> str:
             msg = f"must be a table ([{key}] or {{ ... }}), got {err.get('input')!r}"
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            if "input" in err and not isinstance(err["input"], dict):
+            secret = bool(loc) and loc[-1] in SECRET_KEYS
+            if "input" in err and not isinstance(err["input"], dict) and not secret:
                 msg += f" (got {err['input']!r})"
         lines.append(f"  {key}: {msg}")
     return "\n".join(lines)
@@ -442,6 +722,28 @@ def _resolve_paths(data: dict[str, object], base: Path) -> None:
     watchlist = data.get("watchlist")
     if isinstance(watchlist, dict) and "path" in watchlist:
         watchlist["path"] = resolve(watchlist["path"])
+    service = data.get("service")
+    if isinstance(service, dict):
+        if "archive_dir" in service:
+            service["archive_dir"] = resolve(service["archive_dir"])
+        _resolve_in_list(service.get("feeds"), ("path",), resolve)
+    alerts = data.get("alerts")
+    if isinstance(alerts, dict):
+        _resolve_in_list(alerts.get("rules"), ("watchlist",), resolve)
+        _resolve_in_list(
+            alerts.get("sinks"), ("path", "url_file", "password_file", "ca_file"), resolve
+        )
+
+
+def _resolve_in_list(
+    items: object, keys: tuple[str, ...], resolve: typing.Callable[[object], object]
+) -> None:
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict):
+                for key in keys:
+                    if key in item:
+                        item[key] = resolve(item[key])
 
 
 def parse_config(text: str, path: Path | None = None) -> Settings:

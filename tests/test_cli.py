@@ -18,6 +18,7 @@ from monitor.cli.options import UtcTime
 
 #: Every option that takes a date, by command path.
 DATE_OPTIONS = {
+    ("alerts", "--since"),
     ("calls", "--since"),
     ("calls", "--until"),
     ("export calls", "--since"),
@@ -26,6 +27,10 @@ DATE_OPTIONS = {
     ("events", "--until"),
     ("export events", "--since"),
     ("export events", "--until"),
+    ("export encounters", "--since"),
+    ("export encounters", "--until"),
+    ("export gaps", "--since"),
+    ("export gaps", "--until"),
     ("export positions", "--since"),
     ("export positions", "--until"),
     ("export transits", "--since"),

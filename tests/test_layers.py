@@ -21,9 +21,10 @@ LAYERS = {
     "report": 7,
     "simulate": 7,
     "pipeline": 8,
-    "cli": 9,
-    "__main__": 10,
+    "alerts": 8,
     "service": 9,
+    "cli": 10,
+    "__main__": 11,
 }
 ROOT = Path(monitor.__file__).parent
 

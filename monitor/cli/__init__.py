@@ -54,6 +54,7 @@ def main(ctx: click.Context, config: Path | None, store: Path | None, verbose: i
 
 def _register() -> None:
     from monitor.cli import (
+        alerts_cmd,
         calls_cmd,
         compile_cmd,
         config_cmd,
@@ -63,6 +64,7 @@ def _register() -> None:
         export_cmd,
         ingest_cmd,
         report_cmd,
+        serve_cmd,
         simulate_cmd,
         vessels_cmd,
     )
@@ -79,6 +81,8 @@ def _register() -> None:
         simulate_cmd,
         demo_cmd,
         compile_cmd,
+        serve_cmd,
+        alerts_cmd,
     ):
         for command in module.COMMANDS:
             main.add_command(command)

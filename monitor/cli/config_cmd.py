@@ -17,7 +17,7 @@ from monitor.core.terminal import terminal_text
 
 if TYPE_CHECKING:
     from monitor.analyse.geofences import Zone
-    from monitor.config import Settings
+    from monitor.config import AlertSink, Settings
 
 
 def _shown(text: str) -> str:
@@ -100,6 +100,70 @@ def _summary(settings: Settings, zones: list[Zone], console: Console, n_warnings
     console.print(_values_table(settings.ingest))
 
 
+def _secret_source(sink: AlertSink, key: str) -> str:
+    if getattr(sink, f"{key}_env"):
+        return f"{key} from ${getattr(sink, f'{key}_env')}"
+    if getattr(sink, f"{key}_file"):
+        return f"{key} from {getattr(sink, f'{key}_file')}"
+    return f"{key} in the config" if getattr(sink, key) is not None else ""
+
+
+def _sink_target(sink: AlertSink) -> str:
+    if sink.type == "jsonl":
+        return str(sink.path)
+    if sink.type == "webhook":
+        return _secret_source(sink, "url")
+    if sink.type == "smtp":
+        login = f", login {sink.username} ({_secret_source(sink, 'password')})"
+        return (
+            f"{sink.host}:{sink.port}{' STARTTLS' if sink.starttls else ''} to "
+            f"{', '.join(sink.to)}" + (login if sink.username else "")
+        )
+    return "the log"
+
+
+def _service_summary(settings: Settings, console: Console) -> None:
+    service = settings.service
+    console.print(
+        f"service:    archive {_shown(str(service.archive_dir))}, ingest every "
+        f"{service.ingest_interval_s:g} s, {len(service.feeds)} feed(s)"
+    )
+    for feed in service.feeds:
+        where = feed.address if feed.type != "inbox" else str(feed.path)
+        console.print(f"            {_shown(feed.name)}: {feed.type} {_shown(str(where))}")
+    rules = settings.alerts.rules
+    if rules:
+        console.print(f"alerts:     {len(rules)} rule(s)")
+        for rule in rules:
+            ports = ", ".join(rule.ports) or "every port"
+            console.print(f"            {_shown(rule.name)}: {rule.when} at {_shown(ports)}")
+    for sink in settings.alerts.sinks:
+        console.print(f"sink:       {_shown(sink.key)}: {sink.type}, {_shown(_sink_target(sink))}")
+
+
+def _service_warnings(settings: Settings) -> list[str]:
+    """Check the service and alerts sections against the geofences and files; return warnings.
+
+    Unknown ports and unreadable watchlists are errors; secrets written in a config others can
+    read, and secrets not available here, are warnings.
+    """
+    from monitor.alerts.dispatch import check_rule_ports
+    from monitor.alerts.secrets import inline_secret_warnings, secret_values
+    from monitor.alerts.watchlist import load_watchlist
+    from monitor.errors import ConfigError
+
+    check_rule_ports(settings)
+    for rule in settings.alerts.rules:
+        if rule.watchlist is not None:
+            load_watchlist(rule.watchlist)
+    warnings = inline_secret_warnings(settings)
+    try:
+        secret_values(settings)
+    except ConfigError as exc:
+        warnings.append(f"{exc} (needed when monitor serve starts)")
+    return warnings
+
+
 @config_group.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit status 1).")
@@ -125,6 +189,9 @@ def check(ctx: click.Context, file: Path | None, strict: bool) -> None:
     settings = load_config(path)
     zones = load_zones(settings)
     warnings = zone_warnings(zones)
+    service = bool(settings.service.feeds or settings.alerts.rules or settings.alerts.sinks)
+    if service:
+        warnings += _service_warnings(settings)
     if not zones:
         warnings.append(
             "no geofences: add geofences.files or geofences.circles so that port calls can be "
@@ -145,6 +212,8 @@ def check(ctx: click.Context, file: Path | None, strict: bool) -> None:
             "--strict"
         )
     _summary(settings, zones, console, len(warnings))
+    if service:
+        _service_summary(settings, console)
 
 
 @config_group.command("path")

@@ -65,6 +65,14 @@ def plain(text: str) -> str:
     return terminal_text(text)
 
 
+def markup_text(text: str) -> str:
+    """Return stored or configured text fit to print through rich: no markup, escape sequences
+    or control characters."""
+    from rich.markup import escape
+
+    return escape(terminal_text(text))
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a listing: the frame column it shows and how."""

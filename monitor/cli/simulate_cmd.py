@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
 from monitor.cli.options import DATE_FORMS, UtcTime, config_option, days_option, resolve_settings
 from monitor.cli.output import make_console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @click.command("simulate")
@@ -40,8 +44,23 @@ from monitor.cli.output import make_console
     "--output",
     "output",
     type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder that receives nmea/ and truth/.",
+    default=None,
+    help="Folder that receives nmea/ and truth/ (required unless --serve).",
+)
+@click.option(
+    "--serve",
+    "serve",
+    default=None,
+    metavar="HOST:PORT",
+    help="Then serve the NMEA over TCP on this address (127.0.0.1 unless a host is given), as "
+    "a live receiver would, to the first client that connects and any later one.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="With --serve: simulated seconds per real second (0: as fast as clients read).",
 )
 @click.pass_context
 def simulate_command(
@@ -52,15 +71,24 @@ def simulate_command(
     seed: int,
     start: datetime | None,
     scenario: str,
-    output: Path,
+    output: Path | None,
+    serve: str | None,
+    speed: float,
 ) -> None:
-    """Simulate AIS traffic at the configured ports: raw NMEA plus ground-truth CSVs.
+    """Simulate AIS traffic at the configured ports: raw NMEA plus ground-truth CSVs; with
+    --serve, then replay the NMEA over TCP as a live feed.
 
     Without a config (here or global) the shipped Korea config is used.
     """
+    import tempfile
+
     from monitor.config import shipped_config_path
     from monitor.simulate import simulate
 
+    if output is None and serve is None:
+        raise click.UsageError("give --output DIR (or --serve HOST:PORT to replay over TCP)")
+    if output is None:
+        output = Path(tempfile.mkdtemp(prefix="monitor-simulate-"))
     settings = resolve_settings(ctx, config, default_config=shipped_config_path("korea"))
     result = simulate(
         settings,
@@ -86,6 +114,26 @@ def simulate_command(
         console.print(f"Noise: {noise}.")
     console.print(f"NMEA:  {escape(str(result.nmea_paths[0].parent))}")
     console.print(f"Truth: {escape(str(result.truth_paths['calls'].parent))}")
+    if serve is not None:
+        _serve(result.nmea_paths, serve, speed, console)
+
+
+def _serve(paths: list[Path], address: str, speed: float, console: Console) -> None:
+    from monitor.simulate.serve import LineServer, read_lines
+
+    server = LineServer(address)
+    pace = f"{speed:g} times real time" if speed else "as fast as clients read"
+    console.print(f"Serving on {server.address}, {pace}; waiting for a client (Ctrl-C stops).")
+    try:
+        summary = server.replay(read_lines(paths), speed)
+    except KeyboardInterrupt:
+        summary = server.summary
+    finally:
+        server.close()
+    console.print(
+        f"Served {summary.n_lines:,} lines to {summary.n_clients} client(s) in "
+        f"{summary.seconds:,.0f} s ({summary.n_dropped:,} dropped for slow clients)."
+    )
 
 
 COMMANDS: list[click.Command] = [simulate_command]

@@ -364,6 +364,7 @@ def write_report(
     *,
     output: Path | None = None,
     offline: bool = False,
+    folder: str | None = None,
 ) -> Path:
     """Return the path of the index.html of the report it wrote for one period.
 
@@ -371,8 +372,8 @@ def write_report(
     ``settings.report.period``: the last day or week of data) from ``since``, up to ``until``, or
     ending at the newest message in the store (see :func:`report_window`). Reads positions,
     static reports and calls from the store and the zones from the config; writes
-    ``<output>/<period>/`` and updates ``<output>/index.html`` (default output
-    ``settings.report.output``).
+    ``<output>/<period>/`` (or ``<output>/<folder>/``, e.g. ``latest``, replaced by each new
+    report) and updates ``<output>/index.html`` (default output ``settings.report.output``).
     """
     if period is not None and since is not None and until is not None:
         raise ConfigError("give a period, or since and until, not all three")
@@ -416,7 +417,7 @@ def write_report(
     )
     content = build_report(inputs)
     root = Path(output) if output is not None else settings.report.output
-    folder = folder_name(since, until)
+    folder = folder or folder_name(since, until)
     entry = {
         "folder": folder,
         "title": f"{settings.name}: {fmt.when(since)} to {fmt.when(until)}",

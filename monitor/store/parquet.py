@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -509,3 +510,48 @@ class Store:
         if not files:
             return empty_frame(STATICS_SCHEMA).lazy()
         return pl.scan_parquet(files, schema=STATICS_SCHEMA)
+
+    def drop_positions_before(self, day: dt.date) -> list[dt.date]:
+        """Delete the day partitions of positions before ``day``; return the days deleted.
+
+        Each partition is first renamed to a hidden name, so readers see it whole or not at all.
+        Hold :meth:`writer` while calling this.
+        """
+        dropped: list[dt.date] = []
+        for folder in sorted(self.positions_dir.glob("date=*")):
+            try:
+                when = dt.date.fromisoformat(folder.name.removeprefix("date="))
+            except ValueError:
+                continue
+            if when >= day:
+                break
+            doomed = folder.with_name(f".dropped-{folder.name}-{uuid.uuid4().hex}")
+            os.replace(folder, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+            dropped.append(when)
+        return dropped
+
+    def compact_all(self) -> int:
+        """Compact every positions partition and the statics that have several files; return how
+        many folders were rewritten. Hold :meth:`writer` while calling this."""
+        n = 0
+        for folder in self._folders():
+            if len(live_files(folder)) > 1:
+                self.compact(folder)
+                n += 1
+        return n
+
+    def newest_position_time(self) -> dt.datetime | None:
+        """Return the newest position time, reading only the last day that has positions."""
+        for folder in sorted(self.positions_dir.glob("date=*"), reverse=True):
+            files = live_files(folder)
+            if files:
+                newest = (
+                    pl.scan_parquet(files, schema=POSITIONS_SCHEMA)
+                    .select(pl.col("timestamp_utc").max())
+                    .collect()
+                    .item()
+                )
+                if isinstance(newest, dt.datetime):
+                    return newest
+        return None

@@ -1,0 +1,244 @@
+"""The service under a busy feed for a simulated month: lines/s, memory, and the cost of a cycle.
+
+    python benchmarks/service.py [--vessels 500] [--days 30] [--checkpoints 1,7,30]
+
+1. Simulates one busy day (scenario ``busy``) of N vessels at the shipped Korea ports, and
+   replays it day after day with its times shifted by one day each time: the same fleet builds
+   up a month of history (positions jump back at midnight, which the outlier test absorbs).
+2. Runs ``monitor serve`` (a process of its own) on a config whose TCP feed is this process,
+   ingest every second, an arrival alert rule with a JSON-lines sink, no scheduled reports.
+3. Each day's lines are sent as fast as the service reads them: lines/s is the day's lines over
+   the time until the service has archived them all; the service's RSS is sampled at each day's
+   end (the curve's first and last values are printed: flat means nothing grows with history).
+4. After each checkpoint day is in the store and detected, one more simulated hour is sent and
+   the cycles that absorb it are timed from the run log (ingest + detect + alerts). The baseline,
+   measured in the same run: a detection from scratch over the same store (a hard-linked copy),
+   every vessel over its whole history.
+
+Target: the cycle time flat from day 1 to day 30 (lines/s steady, no line dropped, memory flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.config import load_config, parse_config, shipped_config_path  # noqa: E402
+from monitor.pipeline.detect import detect_calls  # noqa: E402
+from monitor.service.status import service_status  # noqa: E402
+from monitor.simulate import simulate  # noqa: E402
+from monitor.simulate.serve import LineServer, line_time_s, read_lines  # noqa: E402
+from monitor.store.runlog import RunLog  # noqa: E402
+
+DAY_S = 86_400
+_TAG = re.compile(rb"^\\([^*\\]*)\*[0-9A-Fa-f]{2}\\")
+_TIME = re.compile(rb"c:(\d+)")
+
+
+def shifted(lines: list[bytes], seconds: int) -> list[bytes]:
+    """Return ``lines`` with every tag-block time moved by ``seconds`` (checksums redone)."""
+
+    def move(match: re.Match[bytes]) -> bytes:
+        body = _TIME.sub(lambda m: b"c:%d" % (int(m.group(1)) + seconds), match.group(1))
+        return b"\\%s*%02X\\" % (body, reduce(int.__xor__, body, 0))
+
+    return [_TAG.sub(move, line, count=1) for line in lines]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait(condition: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+class Bench:
+    def __init__(self, work: Path, vessels: int) -> None:
+        self.work = work
+        korea = load_config(shipped_config_path("korea"))
+        print(f"simulating one busy day of {vessels} vessels ...", flush=True)
+        result = simulate(
+            korea, days=1, vessels=vessels, seed=0, output=work / "sim", params="busy"
+        )
+        self.day = list(read_lines(result.nmea_paths))
+        self.start_s = min(t for t in map(line_time_s, self.day[:1000]) if t is not None)
+        self.server = LineServer("127.0.0.1:0", max_queued_chunks=100_000)
+        geofences = shipped_config_path("korea").parent / "geofences" / "korea.geojson"
+        self.config = work / "service.toml"
+        self.config.write_text(
+            f'[store]\npath = "{work / "store"}"\n'
+            f'[geofences]\nfiles = ["{geofences}"]\n'
+            f'[report]\noutput = "{work / "reports"}"\n'
+            f'[service]\narchive_dir = "{work / "archive"}"\ningest_interval_s = 1\n'
+            'latest_report_cron = ""\ndaily_report_cron = ""\nweekly_report_cron = ""\n'
+            'retention_cron = ""\n'
+            f'[[service.feeds]]\nname = "busy"\ntype = "tcp"\naddress = "{self.server.address}"\n'
+            "max_lines_per_s = 10000000\n"
+            '[alerts]\nmax_age_h = 6\n[[alerts.rules]]\nname = "arrivals"\nwhen = "arrival"\n'
+            f'[[alerts.sinks]]\ntype = "jsonl"\npath = "{work / "alerts.jsonl"}"\n'
+        )
+        self.settings = parse_config(self.config.read_text(), self.config)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.log = (work / "serve.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "serve", "--config", str(self.config)],
+            stderr=self.log,
+            env=env,
+        )
+        self.sent = 0
+
+    def archived(self) -> tuple[int, int]:
+        """Return the lines the service has archived and dropped so far."""
+        beat = service_status(self.settings)["service"].get("archive") or {}
+        return int(beat.get("lines_written", 0)), int(beat.get("lines_dropped", 0))
+
+    def send(self, lines: list[bytes]) -> tuple[float, int]:
+        """Send ``lines``; return the seconds until the service has archived (or dropped) them
+        all, and how many it dropped."""
+        started = time.monotonic()
+        dropped_before = self.archived()[1]
+        thread = threading.Thread(target=self.server.replay, args=(lines, 0.0), daemon=True)
+        thread.start()
+        self.sent += len(lines)
+        wait(lambda: sum(self.archived()) >= self.sent, 3600, "the lines in the archive")
+        thread.join()
+        return time.monotonic() - started, self.archived()[1] - dropped_before
+
+    def settle(self) -> None:
+        """Wait until the archive is in the store and detected: a cycle that stored nothing."""
+        mark = time.time()
+        runlog = RunLog(self.settings.store.path)
+
+        def idle() -> bool:
+            return any(
+                run.started_utc.timestamp() > mark
+                and run.ended_utc is not None
+                and run.outcome == "ok"
+                and not run.counts.get("positions")
+                and not run.counts.get("statics")
+                for run in runlog.runs(job="ingest", limit=5)
+            )
+
+        wait(idle, 3600, "an idle cycle")
+
+    def cycle_seconds(self, since: float) -> dict[str, float]:
+        """Return the seconds of the jobs of every cycle that began after ``since`` and stored."""
+        runs = RunLog(self.settings.store.path).runs(limit=200)
+        totals = {"ingest": 0.0, "detect": 0.0, "alerts": 0.0}
+        for run in runs:
+            late = run.started_utc.timestamp() >= since and run.ended_utc is not None
+            stored = run.job != "ingest" or bool(run.counts.get("positions"))
+            if late and run.job in totals and stored:
+                totals[run.job] += float(run.counts.get("seconds", 0.0))
+        return totals
+
+    def full_detect_s(self) -> float:
+        """Detect from scratch over a hard-linked copy of the store; return the seconds."""
+        copy = self.work / "full"
+        shutil.rmtree(copy, ignore_errors=True)
+        copy.mkdir()
+        store = self.settings.store.path
+        for part in ("positions", "statics"):
+            subprocess.run(["cp", "-al", str(store / part), str(copy / part)], check=True)
+        settings = self.settings.model_copy(
+            update={"store": self.settings.store.model_copy(update={"path": copy})}
+        )
+        started = time.perf_counter()
+        detect_calls(settings)
+        seconds = time.perf_counter() - started
+        shutil.rmtree(copy, ignore_errors=True)
+        return seconds
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(120)
+        self.server.close()
+        self.log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vessels", type=int, default=500)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--checkpoints", default="1,7,30")
+    parser.add_argument("--keep", action="store_true", help="Keep the work folder.")
+    args = parser.parse_args()
+    checkpoints = sorted({int(x) for x in args.checkpoints.split(",") if int(x) <= args.days})
+    work = Path(tempfile.mkdtemp(prefix="bench-service-"))
+    bench = Bench(work, args.vessels)
+    rows: list[dict[str, Any]] = []
+    try:
+        for day in range(1, args.days + 1):
+            lines = shifted(bench.day, (day - 1) * DAY_S)
+            seconds, dropped = bench.send(lines)
+            bench.settle()
+            row: dict[str, Any] = {
+                "day": day,
+                "lines": len(lines),
+                "dropped": dropped,
+                "lines_per_s": round((len(lines) - dropped) / seconds),
+                "rss_mb": round(rss_mb(bench.proc.pid)),
+            }
+            if day in checkpoints:
+                hour = [
+                    x
+                    for x in shifted(bench.day, day * DAY_S)
+                    if (line_time_s(x) or 0) < bench.start_s + day * DAY_S + 3600
+                ]
+                mark = time.time()
+                bench.send(hour)
+                bench.settle()
+                jobs = bench.cycle_seconds(mark)
+                row["hour_lines"] = len(hour)
+                row["cycle_s"] = round(sum(jobs.values()), 2)
+                row["cycle_jobs_s"] = {k: round(v, 2) for k, v in jobs.items()}
+                row["full_detect_s"] = round(bench.full_detect_s(), 2)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        bench.close()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"work folder: {work}")
+    rates = [r["lines_per_s"] for r in rows]
+    dropped = sum(r["dropped"] for r in rows)
+    print(
+        f"\nlines/s archived: median {sorted(rates)[len(rates) // 2]:,}, min {min(rates):,} "
+        f"({dropped:,} of {sum(r['lines'] for r in rows):,} lines dropped)"
+    )
+    print(f"service RSS: first {rows[0]['rss_mb']} MB, last {rows[-1]['rss_mb']} MB")
+    for r in rows:
+        if "cycle_s" in r:
+            ratio = r["full_detect_s"] / max(r["cycle_s"], 1e-3)
+            print(
+                f"day {r['day']:>2}: one simulated hour ({r['hour_lines']:,} lines) absorbed in "
+                f"{r['cycle_s']:.2f} s of jobs {r['cycle_jobs_s']}; detection from scratch "
+                f"{r['full_detect_s']:.2f} s (ratio {ratio:.1f})"
+            )
+
+
+if __name__ == "__main__":
+    main()

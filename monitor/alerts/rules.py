@@ -1,0 +1,137 @@
+"""Alert rules: which port calls make alerts, and what an alert says (pure, on the calls frame).
+
+An alert is a JSON object: ``alert_id`` (a hash of rule, kind and call id: the same call gives
+the same alert however often it is evaluated), ``rule``, ``when`` (the rule's kind),
+``event_utc``, the vessel (``mmsi``, ``imo``, ``vessel_name``, ``callsign``, ``flag``,
+``ship_type``), the port, the call's times, ``report`` (a link to the latest report) and
+``text``, one line a person reads (Slack and Mattermost webhooks show it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from monitor.alerts.watchlist import Watchlist
+from monitor.config import AlertRule
+
+_US_PER_H = 3_600_000_000
+
+
+def alert_id(rule: str, kind: str, call_id: str) -> str:
+    """Return the id of the alert of ``rule`` (of ``kind``) about call ``call_id``."""
+    text = f"{rule}|{kind}|{call_id}"
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+def _events(
+    calls: pl.DataFrame, rule: AlertRule, watchlists: Mapping[Path, Watchlist]
+) -> pl.DataFrame:
+    """Return the calls that ``rule`` alerts on, with the time of the event as ``event_utc``."""
+    if rule.ports:
+        calls = calls.filter(pl.col("port_id").is_in(rule.ports))
+    if rule.when == "arrival":
+        return calls.filter(pl.col("arrival_observed")).with_columns(
+            event_utc=pl.col("arrival_utc")
+        )
+    if rule.when == "arrival_not_observed":
+        return calls.filter(~pl.col("arrival_observed")).with_columns(
+            event_utc=pl.col("arrival_utc")
+        )
+    if rule.when == "departure":
+        return calls.filter(pl.col("departure_utc").is_not_null()).with_columns(
+            event_utc=pl.col("departure_utc")
+        )
+    if rule.when == "long_stay":
+        assert rule.min_duration_h is not None
+        return calls.filter(pl.col("duration_h") >= rule.min_duration_h).with_columns(
+            event_utc=pl.col("arrival_utc")
+            + pl.duration(microseconds=int(rule.min_duration_h * _US_PER_H))
+        )
+    assert rule.watchlist is not None
+    watched = (
+        watchlists[rule.watchlist].matches(calls)
+        if calls.height
+        else pl.Series([], dtype=pl.Boolean)
+    )
+    return calls.filter(watched).with_columns(event_utc=pl.col("arrival_utc"))
+
+
+def _when(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _text(rule: AlertRule, row: dict[str, Any]) -> str:
+    who = row["vessel_name"] or "unnamed vessel"
+    ids = [f"MMSI {row['mmsi']}"]
+    if row["imo"]:
+        ids.append(f"IMO {row['imo']}")
+    if row["flag"]:
+        ids.append(str(row["flag"]))
+    vessel = f"{who} ({', '.join(ids)})"
+    port = row["port_name"] or row["port_id"]
+    at = f"{row['event_utc']:%Y-%m-%d %H:%M} UTC"
+    if rule.when == "arrival":
+        what = f"arrived at {port} at {at}"
+    elif rule.when == "arrival_not_observed":
+        what = f"was first seen already inside {port} at {at} (arrival not observed)"
+    elif rule.when == "departure":
+        what = f"left {port} at {at}"
+    elif rule.when == "long_stay":
+        what = f"has been in {port} for {rule.min_duration_h:g} h at {at}"
+    else:
+        what = f"(on the watchlist) arrived at {port} at {at}"
+    return f"[{rule.name}] {vessel} {what}"
+
+
+def evaluate(
+    calls: pl.DataFrame,
+    rules: Sequence[AlertRule],
+    *,
+    newest_utc: dt.datetime | None,
+    max_age_h: float,
+    report: str,
+    watchlists: Mapping[Path, Watchlist] | None = None,
+) -> list[dict[str, Any]]:
+    """Return the alerts that ``rules`` raise on ``calls`` (load_calls columns).
+
+    Events more than ``max_age_h`` before ``newest_utc`` (the newest message in the store) are
+    history and raise nothing. The same calls always give the same alerts, in event order.
+    """
+    if newest_utc is None or calls.height == 0:
+        return []
+    oldest = newest_utc - dt.timedelta(hours=max_age_h)
+    alerts: list[dict[str, Any]] = []
+    for rule in rules:
+        events = _events(calls, rule, watchlists or {}).filter(pl.col("event_utc") >= oldest)
+        for row in events.sort("event_utc", "call_id").iter_rows(named=True):
+            alerts.append(
+                {
+                    "alert_id": alert_id(rule.name, rule.when, row["call_id"]),
+                    "rule": rule.name,
+                    "when": rule.when,
+                    "event_utc": _when(row["event_utc"]),
+                    "mmsi": row["mmsi"],
+                    "imo": row["imo"],
+                    "vessel_name": row["vessel_name"],
+                    "callsign": row["callsign"],
+                    "flag": row["flag"],
+                    "ship_type": row["ship_type"],
+                    "port_id": row["port_id"],
+                    "port_name": row["port_name"],
+                    "call_id": row["call_id"],
+                    "arrival_utc": _when(row["arrival_utc"]),
+                    "departure_utc": _when(row["departure_utc"]),
+                    "duration_h": round(float(row["duration_h"]), 2),
+                    "arrival_observed": row["arrival_observed"],
+                    "report": report,
+                    "text": _text(rule, row),
+                }
+            )
+    alerts.sort(key=lambda a: (a["event_utc"], a["alert_id"]))
+    return alerts
