@@ -334,7 +334,18 @@ class ReportSettings(_Section):
 
 
 FeedType = Literal["tcp", "udp", "inbox"]
-AlertKind = Literal["arrival", "arrival_not_observed", "departure", "long_stay", "watchlist"]
+AlertKind = Literal[
+    "arrival",
+    "arrival_not_observed",
+    "departure",
+    "long_stay",
+    "watchlist",
+    "dark_near_port",
+    "encounter",
+    "shared_mmsi",
+]
+#: Alert kinds raised by events (the events table) rather than by port calls.
+EVENT_ALERT_KINDS = frozenset({"dark_near_port", "encounter", "shared_mmsi"})
 SinkType = Literal["log", "jsonl", "webhook", "smtp"]
 #: Keys whose values are secrets: never shown in messages, not even when invalid.
 SECRET_KEYS = frozenset({"password", "url"})
@@ -470,13 +481,15 @@ class AlertRule(_Section):
     name: str = Field(min_length=1, max_length=64)
     #: arrival: an observed arrival; arrival_not_observed: first seen already inside;
     #: departure; long_stay: a call longer than min_duration_h; watchlist: a vessel of the
-    #: watchlist CSV arriving.
+    #: watchlist CSV arriving; dark_near_port: a dark period (cause dark) begun or ended near a
+    #: port; encounter: two vessels meeting at sea; shared_mmsi: two transmitters on one MMSI.
     when: AlertKind
     #: Port ids (``port_id`` of the geofences); empty: every watched port.
     ports: list[str] = Field(default_factory=list)
     #: long_stay: hours in port that make a stay long.
     min_duration_h: float | None = Field(None, gt=0)
-    #: watchlist: CSV with a header and columns mmsi, imo, name (any may be empty).
+    #: watchlist: CSV with a header and columns mmsi, imo, name, list, note (any may be empty);
+    #: dark_near_port, encounter, shared_mmsi: only the vessels of this CSV (optional).
     watchlist: Path | None = None
 
     @model_validator(mode="after")
@@ -486,9 +499,18 @@ class AlertRule(_Section):
         if self.when != "long_stay" and self.min_duration_h is not None:
             raise ValueError("min_duration_h is only for long_stay rules; remove it")
         if self.when == "watchlist" and self.watchlist is None:
-            raise ValueError('a watchlist rule needs watchlist = "FILE.csv" (mmsi, imo, name)')
-        if self.when != "watchlist" and self.watchlist is not None:
-            raise ValueError("watchlist is only for watchlist rules; remove it")
+            raise ValueError(
+                'a watchlist rule needs watchlist = "FILE.csv" (mmsi, imo, name, list, note)'
+            )
+        if (
+            self.when != "watchlist"
+            and self.when not in EVENT_ALERT_KINDS
+            and self.watchlist is not None
+        ):
+            raise ValueError(
+                "watchlist is only for watchlist, dark_near_port, encounter and shared_mmsi "
+                "rules; remove it"
+            )
         return self
 
 

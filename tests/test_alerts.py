@@ -31,7 +31,7 @@ from service_fixtures import (
 from monitor.alerts.dispatch import AlertDispatcher
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.sinks import JsonlSink
-from monitor.alerts.watchlist import load_watchlist
+from monitor.analyse.watchlist import load_watchlist
 from monitor.cli import main
 from monitor.config import Settings, parse_config
 from monitor.errors import ConfigError

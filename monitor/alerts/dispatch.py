@@ -11,11 +11,12 @@ from typing import Any
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.rules import evaluate
 from monitor.alerts.sinks import Sink, SinkError, build_sinks
-from monitor.alerts.watchlist import Watchlist, load_watchlist
 from monitor.analyse.geofences import load_zones
-from monitor.config import Settings
+from monitor.analyse.watchlist import Watchlist, load_watchlist
+from monitor.config import EVENT_ALERT_KINDS, Settings
 from monitor.errors import ConfigError
 from monitor.store.calls import load_calls
+from monitor.store.events import load_events
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ class AlertDispatcher:
         self.redact = redact
         self.sinks: list[Sink] = build_sinks(settings)
         self.outbox = Outbox(settings.store.folder())
+        zones = load_zones(settings)
+        self.port_names = {z.port_id: z.name for z in zones if z.kind == "port"}
+        self._on_events = any(rule.when in EVENT_ALERT_KINDS for rule in settings.alerts.rules)
         self._watchlists: dict[Path, tuple[float, Watchlist]] = {}
         self.watchlists()  # a missing or broken watchlist is an error at start-up
 
@@ -65,7 +69,10 @@ class AlertDispatcher:
                 mtime = -1.0
             cached = self._watchlists.get(rule.watchlist)
             if cached is None or cached[0] != mtime:
-                cached = (mtime, load_watchlist(rule.watchlist))
+                watchlist = load_watchlist(
+                    rule.watchlist, match_names=self.settings.watchlist.match_names
+                )
+                cached = (mtime, watchlist)
                 self._watchlists[rule.watchlist] = cached
             found[rule.watchlist] = cached[1]
         return found
@@ -73,6 +80,10 @@ class AlertDispatcher:
     def __call__(self) -> dict[str, Any]:
         """Run one round; return the counts (alerts raised, new, sent, still pending)."""
         store = Store(self.settings.store.path)
+        events = statics = None
+        if self._on_events:
+            events = load_events(store.root)
+            statics = store.scan_statics().collect()
         alerts = evaluate(
             load_calls(store.root),
             self.settings.alerts.rules,
@@ -80,6 +91,9 @@ class AlertDispatcher:
             max_age_h=self.settings.alerts.max_age_h,
             report=report_link(self.settings),
             watchlists=self.watchlists(),
+            events=events,
+            statics=statics,
+            port_names=self.port_names,
         )
         new = self.outbox.add(alerts, [sink.name for sink in self.sinks])
         sent, pending = self.send_pending()

@@ -1,4 +1,5 @@
-"""Alert rules: which port calls make alerts, and what an alert says (pure, on the calls frame).
+"""Alert rules: which port calls make alerts, and what an alert says (pure, on the calls frame;
+the rules on events are in :mod:`monitor.alerts.event_rules`).
 
 An alert is a JSON object: ``alert_id`` (a hash of rule, kind and call id: the same call gives
 the same alert however often it is evaluated), ``rule``, ``when`` (the rule's kind),
@@ -17,8 +18,9 @@ from typing import Any
 
 import polars as pl
 
-from monitor.alerts.watchlist import Watchlist
-from monitor.config import AlertRule
+from monitor.alerts.event_rules import event_alerts, iso_utc
+from monitor.analyse.watchlist import Watchlist
+from monitor.config import EVENT_ALERT_KINDS, AlertRule
 
 _US_PER_H = 3_600_000_000
 
@@ -54,16 +56,10 @@ def _events(
             + pl.duration(microseconds=int(rule.min_duration_h * _US_PER_H))
         )
     assert rule.watchlist is not None
-    watched = (
-        watchlists[rule.watchlist].matches(calls)
-        if calls.height
-        else pl.Series([], dtype=pl.Boolean)
+    watched = watchlists[rule.watchlist].mark(calls, imo="imo", name="vessel_name")
+    return watched.filter(pl.col("watch_match").is_not_null()).with_columns(
+        event_utc=pl.col("arrival_utc")
     )
-    return calls.filter(watched).with_columns(event_utc=pl.col("arrival_utc"))
-
-
-def _when(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def _text(rule: AlertRule, row: dict[str, Any]) -> str:
@@ -97,25 +93,39 @@ def evaluate(
     max_age_h: float,
     report: str,
     watchlists: Mapping[Path, Watchlist] | None = None,
+    events: pl.DataFrame | None = None,
+    statics: pl.DataFrame | None = None,
+    port_names: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Return the alerts that ``rules`` raise on ``calls`` (load_calls columns).
+    """Return the alerts that ``rules`` raise on ``calls`` (load_calls columns) and, for the
+    rules on events, on ``events`` (load_events columns; ``statics``, the stored static
+    reports, name their vessels).
 
     Events more than ``max_age_h`` before ``newest_utc`` (the newest message in the store) are
     history and raise nothing. The same calls always give the same alerts, in event order.
     """
-    if newest_utc is None or calls.height == 0:
+    if newest_utc is None:
         return []
     oldest = newest_utc - dt.timedelta(hours=max_age_h)
     alerts: list[dict[str, Any]] = []
     for rule in rules:
-        events = _events(calls, rule, watchlists or {}).filter(pl.col("event_utc") >= oldest)
-        for row in events.sort("event_utc", "call_id").iter_rows(named=True):
+        if rule.when in EVENT_ALERT_KINDS:
+            if events is not None and statics is not None:
+                alerts += event_alerts(
+                    events, rule, statics=statics, watchlists=watchlists or {},
+                    port_names=port_names or {}, oldest=oldest, report=report,
+                )  # fmt: skip
+            continue
+        if calls.height == 0:
+            continue
+        raised = _events(calls, rule, watchlists or {}).filter(pl.col("event_utc") >= oldest)
+        for row in raised.sort("event_utc", "call_id").iter_rows(named=True):
             alerts.append(
                 {
                     "alert_id": alert_id(rule.name, rule.when, row["call_id"]),
                     "rule": rule.name,
                     "when": rule.when,
-                    "event_utc": _when(row["event_utc"]),
+                    "event_utc": iso_utc(row["event_utc"]),
                     "mmsi": row["mmsi"],
                     "imo": row["imo"],
                     "vessel_name": row["vessel_name"],
@@ -125,8 +135,8 @@ def evaluate(
                     "port_id": row["port_id"],
                     "port_name": row["port_name"],
                     "call_id": row["call_id"],
-                    "arrival_utc": _when(row["arrival_utc"]),
-                    "departure_utc": _when(row["departure_utc"]),
+                    "arrival_utc": iso_utc(row["arrival_utc"]),
+                    "departure_utc": iso_utc(row["departure_utc"]),
                     "duration_h": round(float(row["duration_h"]), 2),
                     "arrival_observed": row["arrival_observed"],
                     "report": report,

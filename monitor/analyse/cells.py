@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from monitor.core.geo import METRES_PER_DEG
 from monitor.core.jit import I64, inline
 
 ROW_BITS = 19
@@ -41,6 +42,14 @@ def col_of(lon: float, row: int, cell_deg: float) -> int:
     """Return the column of a longitude in ``row``."""
     count = n_cols(row, cell_deg)
     return min(math.floor((lon + 180.0) % 360.0 / 360.0 * count), count - 1)
+
+
+@inline
+def metres_between(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
+    """Return the equirectangular distance in metres: exact enough within a few cells."""
+    dlon = (lon1 - lon0 + 540.0) % 360.0 - 180.0
+    x = dlon * math.cos(math.radians((lat0 + lat1) / 2.0))
+    return math.sqrt(x * x + (lat1 - lat0) ** 2) * METRES_PER_DEG
 
 
 @inline

@@ -26,24 +26,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from monitor.analyse.cells import cell_rows_after, col_of, neighbour_col, pack, row_of
+from monitor.analyse.cells import (
+    cell_rows_after,
+    col_of,
+    metres_between,
+    neighbour_col,
+    pack,
+    row_of,
+)
 from monitor.analyse.geofences import Zone, zones_for_points
 from monitor.analyse.reception import F64
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
-from monitor.core.jit import I64, Bool, inline, kernel
+from monitor.core.jit import I64, Bool, kernel
 from monitor.schema import ENCOUNTERS_SCHEMA, conform
 
 if TYPE_CHECKING:
     from monitor.config import EncounterSettings
 
 _US_PER_H = 3_600_000_000
-
-
-@inline
-def _metres(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
-    dlon = (lon1 - lon0 + 540.0) % 360.0 - 180.0
-    x = dlon * math.cos(math.radians((lat0 + lat1) / 2.0))
-    return math.sqrt(x * x + (lat1 - lat0) ** 2) * METRES_PER_DEG
 
 
 @kernel
@@ -83,7 +83,7 @@ def _resample(
         dt = t_us[i + 1] - t_us[i]
         if dt <= 0:
             continue
-        apart = _metres(lat[i], lon[i], lat[i + 1], lon[i + 1])
+        apart = metres_between(lat[i], lon[i], lat[i + 1], lon[i + 1])
         across = dt > max_interp_us
         if across and apart > spot_m:
             continue
@@ -146,7 +146,7 @@ def _close_pairs(
             if k == 0:
                 lo = i + 1
             for j in range(lo, hi):
-                d = _metres(lat[i], lon[i], lat[j], lon[j])
+                d = metres_between(lat[i], lon[i], lat[j], lon[j])
                 if d > max_m:
                     continue
                 if n == cap:

@@ -24,6 +24,7 @@ from monitor.analyse.cells import (
     PLACE_MASK,
     cell_rows,
     col_of,
+    metres_between,
     neighbour_col,
     pack,
     row_of,
@@ -61,7 +62,8 @@ def _heard_near(
     cell_deg: float,
     own: int,
 ) -> bool:
-    """Return whether a track other than ``own`` was heard in ``time_bin`` near lat/lon."""
+    """Return whether a track other than ``own`` was heard in ``time_bin`` in the 3 x 3 cells
+    around lat/lon."""
     row = row_of(lat, cell_deg)
     for r in range(row - 1, row + 2):
         col = col_of(lon, r, cell_deg)
@@ -115,6 +117,7 @@ def _busy_near(cells: I64, cell_bins: I64, lat: float, lon: float, cell_deg: flo
 def _quiet_along(
     codes: I64,
     tracks: I64,
+    where: F64,
     cells: I64,
     cell_bins: I64,
     total_bins: int,
@@ -162,6 +165,7 @@ def _quiet_along(
 def _fell_silent_with(
     codes: I64,
     tracks: I64,
+    where: F64,
     t0_us: int,
     bin_us: int,
     cell_deg: float,
@@ -185,6 +189,7 @@ def _fell_silent_with(
     n_near = np.zeros(n, dtype=np.int64)
     n_quiet = np.zeros(n, dtype=np.int64)
     seen = np.full(track_start.size, -1, dtype=np.int64)
+    radius_m = cell_deg * METRES_PER_DEG
     for g in range(n):
         at_bin = (at_us[g] - t0_us) // bin_us
         row = row_of(lat[g], cell_deg)
@@ -197,6 +202,8 @@ def _fell_silent_with(
                     for k in range(lo, hi):
                         other = tracks[k]
                         if other == own[g] or seen[other] == g:
+                            continue
+                        if metres_between(lat[g], lon[g], where[k, 0], where[k, 1]) > radius_m:
                             continue
                         seen[other] = g
                         n_near[g] += 1
@@ -229,8 +236,9 @@ class ReceptionGrid:
     t0_us: int
     #: Sorted packed (bin, row, column) codes, one per track heard there then.
     codes: I64
-    #: The track of each code.
+    #: The track of each code, and where it was (its first position there then).
     tracks: I64
+    where: F64
     #: Positions of track k are ``track_t_us[track_start[k]:track_start[k + 1]]``, sorted.
     track_start: I64
     track_t_us: I64
@@ -255,7 +263,7 @@ class ReceptionGrid:
         :data:`STRAIGHT`).
         """
         return _quiet_along(
-            self.codes, self.tracks, self.cells, self.cell_bins, max(self.n_bins, 1),
+            self.codes, self.tracks, self.where, self.cells, self.cell_bins, max(self.n_bins, 1),
             self.t0_us, self.bin_us, self.cell_deg, own, start_us, end_us, ends, velocities,
             mode,
         )  # fmt: skip
@@ -281,7 +289,7 @@ class ReceptionGrid:
         ``quiet_us[0]`` after ``at_us`` for ``quiet_us[1]`` or three of their usual intervals
         (else as long before it)."""
         return _fell_silent_with(
-            self.codes, self.tracks, self.t0_us, self.bin_us, self.cell_deg,
+            self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
             self.track_start, self.track_t_us, self.track_usual_us, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
         )  # fmt: skip
@@ -334,9 +342,10 @@ def reception_grid(
     # edge within a bin stays twice, which no query minds).
     first = np.ones(codes.size, dtype=bool)
     first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
-    codes, by_track = codes[first], track[first]
-    order = pl.Series(codes).arg_sort().to_numpy()
-    codes, by_track = codes[order], by_track[order]
+    kept = np.flatnonzero(first)
+    order = kept[pl.Series(codes[kept]).arg_sort().to_numpy()]
+    codes, by_track = codes[order], track[order]
+    where = np.column_stack([lat[order], lon[order]])
     track_start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
     new_code = np.ones(codes.size, dtype=bool)
     new_code[1:] = codes[1:] != codes[:-1]
@@ -347,6 +356,7 @@ def reception_grid(
         t0_us=t0_us,
         codes=np.ascontiguousarray(codes, dtype=np.int64),
         tracks=np.ascontiguousarray(by_track, dtype=np.int64),
+        where=np.ascontiguousarray(where, dtype=np.float64),
         track_start=track_start,
         track_t_us=np.ascontiguousarray(t_us, dtype=np.int64),
         track_usual_us=usual_intervals(track_start, np.ascontiguousarray(t_us), max_interval_us),

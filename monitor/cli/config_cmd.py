@@ -154,13 +154,13 @@ def _service_warnings(settings: Settings) -> list[str]:
     """
     from monitor.alerts.dispatch import check_rule_ports
     from monitor.alerts.secrets import inline_secret_warnings, secret_values
-    from monitor.alerts.watchlist import load_watchlist
+    from monitor.analyse.watchlist import load_watchlist
     from monitor.errors import ConfigError
 
     check_rule_ports(settings)
     for rule in settings.alerts.rules:
         if rule.watchlist is not None:
-            load_watchlist(rule.watchlist)
+            load_watchlist(rule.watchlist, match_names=settings.watchlist.match_names)
     warnings = inline_secret_warnings(settings)
     try:
         secret_values(settings)
