@@ -83,9 +83,11 @@ def _conform(part: pl.DataFrame) -> pl.DataFrame:
 
 def _nearest(events: pl.DataFrame, positions: pl.DataFrame, by: str) -> pl.DataFrame:
     """Return lat and lon of the position of vessel ``by`` nearest in time to each event start."""
+    # Positions at one time sorted by place too: which of them is taken must not depend on the
+    # order they were read in.
     right = positions.select(
         pl.col("mmsi").alias(by), pl.col("timestamp_utc").alias("__t"), "lat", "lon"
-    ).sort("__t")
+    ).sort("__t", "lat", "lon")
     left = events.select("__row", by, "start_utc").sort("start_utc")
     found = left.join_asof(
         right,
