@@ -126,7 +126,7 @@ def synthetic_positions(n_target: int, seed: int = 1) -> pl.DataFrame:
 def monitor_vs_movingpandas(frame: pl.DataFrame, zones: Sequence[Zone], n_points: int) -> None:
     try:
         import geopandas as gpd  # type: ignore[import-untyped]
-        import movingpandas as mpd  # type: ignore[import-untyped]
+        import movingpandas as mpd
     except ImportError:
         print("  movingpandas not installed (pip install -e '.[bench]'): baseline skipped")
         return

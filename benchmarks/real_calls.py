@@ -50,7 +50,7 @@ def movingpandas_stops(frame: pl.DataFrame) -> pl.DataFrame | None:
     """Return MovingPandas' stop points (mmsi, start, end, lat, lon), or None without it."""
     try:
         import geopandas as gpd  # type: ignore[import-untyped]
-        import movingpandas as mpd  # type: ignore[import-untyped]
+        import movingpandas as mpd
     except ImportError:
         print("movingpandas not installed (pip install -e '.[bench]'): comparison skipped")
         return None

@@ -21,6 +21,7 @@ import polars as pl
 from monitor.analyse.vessels import flag_expr, ship_type_expr
 from monitor.analyse.watchlist import Watchlist, mark_by_vessel
 from monitor.config import AlertRule
+from monitor.core import times
 from monitor.schema import EventKind
 
 #: The event kind each event rule alerts on.
@@ -32,9 +33,10 @@ _KIND = {
 _IDENTITY = ("imo", "callsign", "vessel_name", "ship_type")
 
 
-def alert_id(rule: str, kind: str, event_id: str) -> str:
-    """Return the id of the alert of ``rule`` (of ``kind``) about event ``event_id``."""
-    text = f"{rule}|{kind}|event:{event_id}"
+def alert_id(rule: str, kind: str, subject: str) -> str:
+    """Return the id of the alert of ``rule`` (of ``kind``) about ``subject``: a call id, or
+    ``event:<event_id>`` for an event."""
+    text = f"{rule}|{kind}|{subject}"
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
@@ -73,8 +75,8 @@ def _chosen(
 
 
 def iso_utc(value: dt.datetime | None) -> str | None:
-    """Return ``value`` as an alert writes times: ISO 8601 UTC to the second, ``Z``."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    """Return ``value`` as an alert writes times (the one ISO 8601 UTC format), None for none."""
+    return times.iso_utc(value) if value else None
 
 
 def _vessel(row: Mapping[str, Any], prefix: str = "") -> str:
@@ -129,7 +131,7 @@ def event_alerts(
         port = port_names.get(row["port_id"], row["port_id"]) if row["port_id"] else None
         alerts.append(
             {
-                "alert_id": alert_id(rule.name, rule.when, row["event_id"]),
+                "alert_id": alert_id(rule.name, rule.when, f"event:{row['event_id']}"),
                 "rule": rule.name,
                 "when": rule.when,
                 "event_utc": iso_utc(row["start_utc"]),

@@ -11,24 +11,17 @@ the same alert however often it is evaluated), ``rule``, ``when`` (the rule's ki
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from monitor.alerts.event_rules import event_alerts, iso_utc
+from monitor.alerts.event_rules import alert_id, event_alerts, iso_utc
 from monitor.analyse.watchlist import Watchlist
 from monitor.config import EVENT_ALERT_KINDS, AlertRule
 
 _US_PER_H = 3_600_000_000
-
-
-def alert_id(rule: str, kind: str, call_id: str) -> str:
-    """Return the id of the alert of ``rule`` (of ``kind``) about call ``call_id``."""
-    text = f"{rule}|{kind}|{call_id}"
-    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
 def _events(
