@@ -115,10 +115,22 @@ def test_offline_map_initialises_with_all_layers_and_no_errors(opened: Opened) -
         "trackLines": 5,  # four vessels, one dashed line across a 6 h silence
         "callMarkers": 3,
         "inport": 1,
-        "onMap": ["calls", "events", "geofences", "inport", "labels", "land", "playback", "tracks"],
+        "onMap": [
+            "calls",
+            "encounters",
+            "events",
+            "gaps",
+            "geofences",
+            "inport",
+            "labels",
+            "land",
+            "loitering",
+            "playback",
+            "tracks",
+        ],
         "tiles": 0,
     }
-    assert page.locator(".leaflet-control-layers-overlays label").count() == 8
+    assert page.locator(".leaflet-control-layers-overlays label").count() == 11
     assert page.locator(".leaflet-control-zoom-fullscreen").count() == 1
     assert page.locator(".leaflet-control-measure").count() == 1
     assert page.locator(".leaflet-control-scale").count() == 1

@@ -152,6 +152,9 @@ def near_ports(events: pl.DataFrame, zones: Sequence[Zone], radius_km: float) ->
 
     A port is the union of its port, berth and anchorage zones; area zones are no port.
     """
+    for column, dtype in (("port_id", pl.String), ("port_distance_km", pl.Float64)):
+        if column not in events.columns:
+            events = events.with_columns(pl.lit(None, dtype).alias(column))
     unnamed = events["port_id"].is_null().to_numpy()
     lat = np.where(unnamed, events["lat"].to_numpy(), np.nan)
     lon = np.where(unnamed, events["lon"].to_numpy(), np.nan)
