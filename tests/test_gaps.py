@@ -88,6 +88,21 @@ def test_a_vessel_silent_where_nobody_is_ever_heard_left_the_receivers_range() -
     assert gap["kind"] == "at_sea"
 
 
+def test_a_vessel_sailing_on_silent_to_the_end_where_nobody_is_heard_is_out_of_range() -> None:
+    # It passes the bystanders at 9 kn heading east and is never heard again: twelve hours on
+    # its course it is 200 km away, where nothing is heard.
+    leaving = Track(DARK_MMSI).fix(*near(SEA, -0.2), 9).sail(near(SEA, 0.1), 2, sog=9)
+    gap = one(gaps_of(leaving, *bystanders(20)), DARK_MMSI)
+    assert gap["open"] is True
+    assert gap["cause"] == "range"
+    # Lying still where it fell silent, it would be dark: others were heard there all along.
+    staying = Track(DARK_MMSI).fix(*near(SEA, -0.2), 9).sail(near(SEA, 0.1), 2, sog=9)
+    staying.stay(near(SEA, 0.1), 1, sog=0.0)
+    gap = one(gaps_of(staying, *bystanders(20)), DARK_MMSI)
+    assert gap["open"] is True
+    assert gap["cause"] == "dark"
+
+
 def test_a_silence_lasting_to_the_end_of_the_data_is_open() -> None:
     quiet = Track(DARK_MMSI).stay(SEA, 6, sog=0.1)
     gaps = gaps_of(quiet, *bystanders(20))

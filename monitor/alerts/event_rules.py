@@ -31,6 +31,8 @@ _KIND = {
     "shared_mmsi": EventKind.SHARED_MMSI.value,
 }
 _IDENTITY = ("imo", "callsign", "vessel_name", "ship_type")
+#: The keys of an alert that name its vessel, after its rule and time.
+VESSEL_KEYS = ("mmsi", "imo", "vessel_name", "callsign", "flag", "ship_type")
 
 
 def alert_id(rule: str, kind: str, subject: str) -> str:
@@ -79,7 +81,21 @@ def iso_utc(value: dt.datetime | None) -> str | None:
     return times.iso_utc(value) if value else None
 
 
-def _vessel(row: Mapping[str, Any], prefix: str = "") -> str:
+def alert_head(
+    rule: AlertRule, alert_id: str, event_utc: dt.datetime | None, row: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return the keys every alert begins with: id, rule, kind, time and the vessel."""
+    return {
+        "alert_id": alert_id,
+        "rule": rule.name,
+        "when": rule.when,
+        "event_utc": iso_utc(event_utc),
+        **{key: row[key] for key in VESSEL_KEYS},
+    }
+
+
+def vessel_text(row: Mapping[str, Any], prefix: str = "") -> str:
+    """Return how an alert names the vessel of ``row``: name (MMSI, IMO, flag)."""
     who = row[f"{prefix}vessel_name"] or "unnamed vessel"
     ids = [f"MMSI {row[f'{prefix}mmsi']}"]
     if row.get(f"{prefix}imo"):
@@ -98,13 +114,13 @@ def _text(rule: AlertRule, row: Mapping[str, Any], port: str | None) -> str:
         still = "still silent" if row["end_utc"] is None else "back"
         what = f"went dark{near} at {at} ({place}), {still} after {hours}"
     elif rule.when == "encounter":
-        what = f"met {_vessel(row, 'other_')} at {place}{near} from {at}, for {hours}"
+        what = f"met {vessel_text(row, 'other_')} at {place}{near} from {at}, for {hours}"
     else:
         what = (
             f"is sent by two transmitters {row['distance_km'] or 0.0:.0f} km apart from {at} "
             f"({place}{near})"
         )
-    return f"[{rule.name}] {_vessel(row)} {what}"
+    return f"[{rule.name}] {vessel_text(row)} {what}"
 
 
 def event_alerts(
@@ -130,17 +146,13 @@ def event_alerts(
     for row in chosen.sort("start_utc", "event_id").iter_rows(named=True):
         port = port_names.get(row["port_id"], row["port_id"]) if row["port_id"] else None
         alerts.append(
-            {
-                "alert_id": alert_id(rule.name, rule.when, f"event:{row['event_id']}"),
-                "rule": rule.name,
-                "when": rule.when,
-                "event_utc": iso_utc(row["start_utc"]),
-                "mmsi": row["mmsi"],
-                "imo": row["imo"],
-                "vessel_name": row["vessel_name"],
-                "callsign": row["callsign"],
-                "flag": row["flag"],
-                "ship_type": row["ship_type"],
+            alert_head(
+                rule,
+                alert_id(rule.name, rule.when, f"event:{row['event_id']}"),
+                row["start_utc"],
+                row,
+            )
+            | {
                 "port_id": row["port_id"],
                 "port_name": port,
                 "call_id": None,

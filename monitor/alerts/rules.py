@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from monitor.alerts.event_rules import alert_id, event_alerts, iso_utc
+from monitor.alerts.event_rules import alert_head, alert_id, event_alerts, iso_utc, vessel_text
 from monitor.analyse.watchlist import Watchlist
 from monitor.config import EVENT_ALERT_KINDS, AlertRule
 
@@ -56,13 +56,7 @@ def _events(
 
 
 def _text(rule: AlertRule, row: dict[str, Any]) -> str:
-    who = row["vessel_name"] or "unnamed vessel"
-    ids = [f"MMSI {row['mmsi']}"]
-    if row["imo"]:
-        ids.append(f"IMO {row['imo']}")
-    if row["flag"]:
-        ids.append(str(row["flag"]))
-    vessel = f"{who} ({', '.join(ids)})"
+    vessel = vessel_text(row)
     port = row["port_name"] or row["port_id"]
     at = f"{row['event_utc']:%Y-%m-%d %H:%M} UTC"
     if rule.when == "arrival":
@@ -114,17 +108,10 @@ def evaluate(
         raised = _events(calls, rule, watchlists or {}).filter(pl.col("event_utc") >= oldest)
         for row in raised.sort("event_utc", "call_id").iter_rows(named=True):
             alerts.append(
-                {
-                    "alert_id": alert_id(rule.name, rule.when, row["call_id"]),
-                    "rule": rule.name,
-                    "when": rule.when,
-                    "event_utc": iso_utc(row["event_utc"]),
-                    "mmsi": row["mmsi"],
-                    "imo": row["imo"],
-                    "vessel_name": row["vessel_name"],
-                    "callsign": row["callsign"],
-                    "flag": row["flag"],
-                    "ship_type": row["ship_type"],
+                alert_head(
+                    rule, alert_id(rule.name, rule.when, row["call_id"]), row["event_utc"], row
+                )
+                | {
                     "port_id": row["port_id"],
                     "port_name": row["port_name"],
                     "call_id": row["call_id"],

@@ -246,11 +246,12 @@ def features(
     ends = np.column_stack([lat0, lon0, lat1, lon1])
     n_bins, n_heard, _, busy = grid.quiet_along(track, start, end, ends, velocities, mode)
     # Nobody in the region is only evidence if it holds wherever the vessel went: on its
-    # presumed course, and on the straight line between where it was last and first seen.
+    # presumed course, and on the straight line between where it was last and first seen
+    # (a silence still open has no such line: its course is all there is).
     _, _, region_quiet, _ = region.quiet_along(track, start, end, ends, velocities, mode)
     straight = np.full(track.size, STRAIGHT, dtype=np.int64)
     _, _, quiet_direct, _ = region.quiet_along(track, start, end, ends, velocities, straight)
-    region_quiet = np.minimum(region_quiet, quiet_direct)
+    region_quiet = np.where(is_open, region_quiet, np.minimum(region_quiet, quiet_direct))
     half_hour = 1_800_000_000
     ten_min = 600_000_000
     near0, quiet0 = grid.fell_silent_with(
@@ -307,7 +308,8 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
        silence.
     3. ``range``: nobody was heard near it all through the silence (and none was near before
        or after it either); or for ``min_gap_h`` or more of the silence nobody at all was heard
-       in the region around where it is taken to have been (3 x 3 cells of ``region_km``); or others
+       in the region around where it is taken to have been (3 x 3 cells of ``region_km``; on its
+       presumed course and, once it came back, on the straight line between its ends); or others
        were heard near it in under half of the silence while its own reception was fading
        (a vessel usually heard every few minutes with, in the hour before the silence or after
        it, fewer than two positions, or intervals three times its usual and over 5 minutes).

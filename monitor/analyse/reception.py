@@ -41,6 +41,10 @@ F64 = npt.NDArray[np.float64]
 STRAIGHT, ONWARD, OUT_AND_BACK = 0, 1, 2
 #: ... for at most this long: beyond, where it went is anyone's guess, and it stays put.
 ONWARD_MAX_US = 3 * 3_600_000_000
+#: ... and this long when it is still silent: with no later position to bound it, a ship under
+#: way is taken to keep going, out of any shore receiver's reach at a few knots, so that one
+#: that sailed out of the feed's reach is told by nobody being heard where it went.
+OPEN_ONWARD_MAX_US = 12 * 3_600_000_000
 
 
 @kernel
@@ -95,7 +99,7 @@ def _where(
     if mode == OUT_AND_BACK and t > (start + end) / 2.0:
         back = min(end - t, ONWARD_MAX_US)
         return lat1 - v1[0] * back, lon1 - v1[1] * back
-    on = min(t - start, ONWARD_MAX_US)
+    on = min(t - start, OPEN_ONWARD_MAX_US if mode == ONWARD else ONWARD_MAX_US)
     return lat0 + v0[0] * on, lon0 + v0[1] * on
 
 
