@@ -198,7 +198,9 @@ def resample(tracks: pl.DataFrame, key: str, settings: EncounterSettings) -> pl.
 
 def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
     """Return every pair of samples of two tracks at one grid time within ``max_distance_m``:
-    track_a < track_b, slot, their positions, speeds, dark flags and distance_m."""
+    track_a < track_b, slot, their positions, speeds, dark flags and distance_m (and
+    ``home_a``, the ``home`` of the sample of track_a, when ``samples`` have that column).
+    Whether a pair is found depends on its two samples only, not on the others."""
     if samples.height < 2:
         return pl.DataFrame()
     cell_deg = max_distance_m / METRES_PER_DEG
@@ -221,6 +223,8 @@ def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
     b = samples[second].select(
         track_b="track", lat_b="lat", lon_b="lon", kn_b="speed_kn", dark_b="dark"
     )
+    if "home" in samples.columns:
+        a = a.with_columns(home_a=samples["home"].gather(first))
     return pl.concat([a, b], how="horizontal").with_columns(distance_m=pl.Series(metres))
 
 
@@ -251,9 +255,23 @@ def encounters(
     encounter that overlaps one of its two vessels' is ``partly_dark``. Without it, an encounter is
     ``partly_dark`` when it needs samples across a silence of one of the two.
     """
-    step_us = int(settings.grid_min * 60e6)
     samples = resample(tracks, key, settings)
     pairs = close_pairs(samples, settings.max_distance_m)
+    return meetings(pairs, track_identities(tracks, key), zones, settings, dark=dark)
+
+
+def meetings(
+    pairs: pl.DataFrame,
+    ids: pl.DataFrame,
+    zones: Sequence[Zone],
+    settings: EncounterSettings,
+    *,
+    dark: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Return the encounters (:data:`ENCOUNTERS_SCHEMA`) made of the close ``pairs`` of samples
+    (from :func:`close_pairs`) of the tracks ``ids`` (:func:`track_identities`); ``dark`` as
+    :func:`encounters` takes it. Depends on the set of pairs only, not on their order."""
+    step_us = int(settings.grid_min * 60e6)
     pairs = _outside_ports(pairs, zones, settings.port_exclusion_m)
     if pairs.is_empty():
         return pl.DataFrame(schema=ENCOUNTERS_SCHEMA)
@@ -316,7 +334,6 @@ def encounters(
             across_silence=(pl.col("dark_a") | pl.col("dark_b")).any(),
         )
     )
-    ids = _identities(tracks, key)
     for side in ("a", "b"):
         found = found.join(
             ids.rename({name: f"{name}_{side}" for name in ids.columns}), on=f"track_{side}"
@@ -334,7 +351,7 @@ def encounters(
     return conform(found, ENCOUNTERS_SCHEMA).sort("start_utc", "mmsi_a", "mmsi_b")
 
 
-def _identities(tracks: pl.DataFrame, key: str) -> pl.DataFrame:
+def track_identities(tracks: pl.DataFrame, key: str) -> pl.DataFrame:
     """Return per track (row index ``track``, as :func:`resample` numbers them): key, mmsi and
     track_id (null when tracks are MMSIs)."""
     ids = tracks.select(

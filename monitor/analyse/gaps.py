@@ -19,9 +19,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from monitor.analyse.gap_evidence import TrackArrays, causes, features
+from monitor.analyse.gap_evidence import TrackArrays, causes, grid_features, own_features
 from monitor.analyse.geofences import Zone, nearest_port
-from monitor.analyse.reception import F64
+from monitor.analyse.reception import F64, ReceptionGrid
 from monitor.schema import GAPS_SCHEMA, conform
 
 if TYPE_CHECKING:
@@ -99,8 +99,27 @@ def dark_periods(
     """Return every silence of the tracks of ``tracks`` (columns ``key``, mmsi, timestamp_utc,
     lat, lon, speed_kn, and sog_kn/cog_deg when reported; sorted by ``key`` and time) up to
     ``data_end``, with where it was and its cause: :data:`GAPS_SCHEMA`."""
-    shortest = min(settings.min_gap_h, settings.near_port_min_gap_h)
     arrays = TrackArrays.of(tracks, key)
+    found = silence_evidence(tracks, arrays, zones, settings, data_end=data_end, key=key)
+    grid = arrays.grid(settings, settings.neighbour_km)
+    region = arrays.grid(settings, settings.region_km)
+    return judged(found, grid, region, settings, key=key)
+
+
+def silence_evidence(
+    tracks: pl.DataFrame,
+    arrays: TrackArrays,
+    zones: Sequence[Zone],
+    settings: GapSettings,
+    *,
+    data_end: datetime,
+    key: str,
+) -> pl.DataFrame:
+    """Return the silences of ``tracks`` (as :func:`dark_periods` takes them; ``arrays`` the
+    same as arrays) long enough to count, with where they were and what the silent track's own
+    positions tell of them (:func:`~monitor.analyse.gap_evidence.own_features`): everything
+    but what the other vessels tell. Depends on each track's positions only."""
+    shortest = min(settings.min_gap_h, settings.near_port_min_gap_h)
     found = silences(tracks, arrays, key, shortest, data_end)
     lat0, lon0 = found["start_lat"].to_numpy(), found["start_lon"].to_numpy()
     lat1, lon1 = found["end_lat"].to_numpy(), found["end_lon"].to_numpy()
@@ -120,9 +139,23 @@ def dark_periods(
         port_distance_km=pl.Series(np.minimum(km0, km1)),
         kind=where(km0, km1, is_open, settings.near_port_km),
     ).filter(pl.Series(keep))
+    return own_features(tracks, arrays, found, settings)
+
+
+def judged(
+    found: pl.DataFrame,
+    grid: ReceptionGrid,
+    region: ReceptionGrid,
+    settings: GapSettings,
+    *,
+    key: str,
+) -> pl.DataFrame:
+    """Return the silences ``found`` (from :func:`silence_evidence`, ``track`` numbered as in
+    the grids) with their causes, judged with the reception ``grid`` (cells of
+    ``gaps.neighbour_km``) and ``region`` (``gaps.region_km``): :data:`GAPS_SCHEMA`."""
     if found.is_empty():
         return pl.DataFrame(schema=GAPS_SCHEMA)
-    feats = features(tracks, arrays, found, settings)
+    feats = grid_features(found, grid, region)
     feats = feats.with_columns(cause=causes(feats, settings))
     out = feats.with_columns(
         track_id=pl.col(key).cast(pl.String) if key != "mmsi" else pl.lit(None, pl.String),

@@ -165,6 +165,19 @@ def _quiet_along(
     return n_bins, n_heard, longest, busy
 
 
+@inline
+def _heard_nowhere(first_us: int, last_us: int, from_us: I64, to_us: I64, a: int, z: int) -> bool:
+    """Return whether a track first and last heard at ``first_us`` and ``last_us``, whose
+    intervals longer than ``QUIET_MIN_US`` are ``from_us``/``to_us`` (sorted), has no position
+    in ``(a, z]``, ``z - a`` at least ``QUIET_MIN_US``."""
+    if a >= last_us:
+        return True
+    if a < first_us:
+        return first_us > z
+    k = np.searchsorted(from_us, a, side="right") - 1
+    return bool(k >= 0 and to_us[k] > z)
+
+
 @kernel
 def _fell_silent_with(
     codes: I64,
@@ -173,9 +186,12 @@ def _fell_silent_with(
     t0_us: int,
     bin_us: int,
     cell_deg: float,
-    track_start: I64,
-    track_t_us: I64,
+    track_first_us: I64,
+    track_last_us: I64,
     track_usual_us: I64,
+    gap_start: I64,
+    gap_from_us: I64,
+    gap_to_us: I64,
     own: I64,
     at_us: I64,
     lat: F64,
@@ -192,7 +208,7 @@ def _fell_silent_with(
     n = own.size
     n_near = np.zeros(n, dtype=np.int64)
     n_quiet = np.zeros(n, dtype=np.int64)
-    seen = np.full(track_start.size, -1, dtype=np.int64)
+    seen = np.full(track_usual_us.size, -1, dtype=np.int64)
     radius_m = cell_deg * METRES_PER_DEG
     for g in range(n):
         at_bin = (at_us[g] - t0_us) // bin_us
@@ -216,9 +232,11 @@ def _fell_silent_with(
                             a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_from_us + length
                         else:
                             a, z = at_us[g] - quiet_from_us - length, at_us[g] - quiet_from_us
-                        times = track_t_us[track_start[other] : track_start[other + 1]]
-                        j = np.searchsorted(times, a, side="right")
-                        if j >= times.size or times[j] > z:
+                        if _heard_nowhere(
+                            track_first_us[other], track_last_us[other],
+                            gap_from_us[gap_start[other] : gap_start[other + 1]],
+                            gap_to_us[gap_start[other] : gap_start[other + 1]], a, z,
+                        ):  # fmt: skip
                             n_quiet[g] += 1
     return n_near, n_quiet
 
@@ -229,6 +247,11 @@ def _busy_share(cells: I64, cell_bins: I64, lat: F64, lon: F64, cell_deg: float,
     for g in range(lat.size):
         out[g] = _busy_near(cells, cell_bins, lat[g], lon[g], cell_deg) / total
     return out
+
+
+#: Intervals between two positions of a track longer than this are what
+#: :meth:`ReceptionGrid.fell_silent_with` asks about (it asks about no shorter quiet).
+QUIET_MIN_US = 30 * 60_000_000
 
 
 @dataclass(frozen=True)
@@ -243,11 +266,16 @@ class ReceptionGrid:
     #: The track of each code, and where it was (its first position there then).
     tracks: I64
     where: F64
-    #: Positions of track k are ``track_t_us[track_start[k]:track_start[k + 1]]``, sorted.
-    track_start: I64
-    track_t_us: I64
+    #: Per track, its first and last time.
+    track_first_us: I64
+    track_last_us: I64
     #: Per track, the interval half its time falls in (intervals up to the longest counted).
     track_usual_us: I64
+    #: The intervals of track k longer than :data:`QUIET_MIN_US` are
+    #: ``quiet_from_us[quiet_start[k]:quiet_start[k + 1]]`` to ``quiet_to_us[...]``, sorted.
+    quiet_start: I64
+    quiet_from_us: I64
+    quiet_to_us: I64
     #: Sorted cell codes (bin 0), and the number of time bins in which anyone was heard there.
     cells: I64
     cell_bins: I64
@@ -292,9 +320,12 @@ class ReceptionGrid:
         ``at_us`` (``before``; else after it), and how many of those were heard nowhere from
         ``quiet_us[0]`` after ``at_us`` for ``quiet_us[1]`` or three of their usual intervals
         (else as long before it)."""
+        if quiet_us[1] < QUIET_MIN_US:
+            raise ValueError(f"quiet_us[1] must be at least {QUIET_MIN_US} us")
         return _fell_silent_with(
             self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
-            self.track_start, self.track_t_us, self.track_usual_us, own, at_us, lat, lon,
+            self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
+            self.quiet_from_us, self.quiet_to_us, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
         )  # fmt: skip
 
@@ -324,6 +355,97 @@ def usual_intervals(track_start: I64, t_us: I64, max_us: int) -> I64:
     return out
 
 
+@dataclass(frozen=True)
+class GridSpec:
+    """Time bins and cells of a reception grid: what every part of it must share."""
+
+    bin_us: int
+    cell_deg: float
+    #: Bin 0 starts here: the first time of all the data.
+    t0_us: int
+
+    @classmethod
+    def of(cls, *, bin_s: float, cell_km: float, t0_us: int) -> GridSpec:
+        """Return the grid of bins of ``bin_s`` seconds from ``t0_us`` and cells of ``cell_km``."""
+        return cls(max(int(bin_s * 1e6), 1), cell_km * 1000.0 / METRES_PER_DEG, t0_us)
+
+
+def heard_cells(spec: GridSpec, track: I64, t_us: I64, lat: F64, lon: F64) -> pl.DataFrame:
+    """Return where tracks were heard (positions sorted by track and time): code (bin and
+    cell), track, lat, lon (the first position there then), one row per run of a track's
+    positions in one bin and cell. Tracks of disjoint sets of positions give disjoint rows, so
+    the rows of several sets are those of their union."""
+    codes = _codes(t_us, lat, lon, spec.t0_us, spec.bin_us, spec.cell_deg)
+    # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
+    # dropping repeats of the row before leaves the rest (a track back and forth across a cell
+    # edge within a bin stays twice, which no query minds).
+    first = np.ones(codes.size, dtype=bool)
+    first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
+    kept = np.flatnonzero(first)
+    return pl.DataFrame(
+        {"code": codes[kept], "track": track[kept], "lat": lat[kept], "lon": lon[kept]}
+    )
+
+
+def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return, of positions sorted by track (0, 1, ... in order) and time, per track its first
+    and last time and usual interval (intervals of ``max_interval_us`` or more are silences, not
+    its usual interval): track, first_us, last_us, usual_us; and its intervals longer than
+    :data:`QUIET_MIN_US`: track, from_us, to_us."""
+    n_tracks = int(track.max()) + 1 if track.size else 0
+    start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
+    times = pl.DataFrame(
+        {
+            "track": np.arange(n_tracks, dtype=np.int64),
+            "first_us": t_us[start[:-1]],
+            "last_us": t_us[start[1:] - 1],
+            "usual_us": usual_intervals(start, np.ascontiguousarray(t_us), max_interval_us),
+        }
+    )
+    long = np.flatnonzero((track[1:] == track[:-1]) & (t_us[1:] - t_us[:-1] > QUIET_MIN_US))
+    quiet = pl.DataFrame({"track": track[long], "from_us": t_us[long], "to_us": t_us[long + 1]})
+    return times, quiet
+
+
+def merged_grid(
+    spec: GridSpec, heard: pl.DataFrame, times: pl.DataFrame, quiet: pl.DataFrame
+) -> ReceptionGrid:
+    """Return the grid of the :func:`heard_cells` and :func:`track_times` rows of all tracks,
+    numbered 0, 1, ... (``times`` one row per track in that order; ``quiet`` sorted by track and
+    time)."""
+    order = heard["code"].arg_sort().to_numpy()
+    codes = heard["code"].to_numpy()[order].astype(np.int64)
+    where = np.column_stack(
+        [heard["lat"].to_numpy()[order], heard["lon"].to_numpy()[order]]
+    ).astype(np.float64)
+    new_code = np.ones(codes.size, dtype=bool)
+    new_code[1:] = codes[1:] != codes[:-1]
+    busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
+    n_tracks = times.height
+    quiet_track = quiet["track"].to_numpy().astype(np.int64)
+
+    def column(frame: pl.DataFrame, name: str) -> I64:
+        return np.ascontiguousarray(frame[name].to_numpy(), dtype=np.int64)
+
+    return ReceptionGrid(
+        bin_us=spec.bin_us,
+        cell_deg=spec.cell_deg,
+        t0_us=spec.t0_us,
+        codes=np.ascontiguousarray(codes),
+        tracks=np.ascontiguousarray(heard["track"].to_numpy()[order], dtype=np.int64),
+        where=np.ascontiguousarray(where),
+        track_first_us=column(times, "first_us"),
+        track_last_us=column(times, "last_us"),
+        track_usual_us=column(times, "usual_us"),
+        quiet_start=np.searchsorted(quiet_track, np.arange(n_tracks + 1)).astype(np.int64),
+        quiet_from_us=column(quiet, "from_us"),
+        quiet_to_us=column(quiet, "to_us"),
+        cells=busy["cell"].to_numpy().astype(np.int64),
+        cell_bins=busy["len"].to_numpy().astype(np.int64),
+        n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
+    )
+
+
 def reception_grid(
     track: I64,
     t_us: I64,
@@ -336,35 +458,6 @@ def reception_grid(
 ) -> ReceptionGrid:
     """Return the grid of positions sorted by track (0, 1, ... in order) and time; intervals of
     ``max_interval_us`` or more are silences, not a track's usual interval."""
-    bin_us = max(int(bin_s * 1e6), 1)
-    cell_deg = cell_km * 1000.0 / METRES_PER_DEG
-    t0_us = int(t_us.min()) if t_us.size else 0
-    codes = _codes(t_us, lat, lon, t0_us, bin_us, cell_deg)
-    n_tracks = int(track.max()) + 1 if track.size else 0
-    # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
-    # dropping repeats of the row before leaves the rest (a track back and forth across a cell
-    # edge within a bin stays twice, which no query minds).
-    first = np.ones(codes.size, dtype=bool)
-    first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
-    kept = np.flatnonzero(first)
-    order = kept[pl.Series(codes[kept]).arg_sort().to_numpy()]
-    codes, by_track = codes[order], track[order]
-    where = np.column_stack([lat[order], lon[order]])
-    track_start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
-    new_code = np.ones(codes.size, dtype=bool)
-    new_code[1:] = codes[1:] != codes[:-1]
-    busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
-    return ReceptionGrid(
-        bin_us=bin_us,
-        cell_deg=cell_deg,
-        t0_us=t0_us,
-        codes=np.ascontiguousarray(codes, dtype=np.int64),
-        tracks=np.ascontiguousarray(by_track, dtype=np.int64),
-        where=np.ascontiguousarray(where, dtype=np.float64),
-        track_start=track_start,
-        track_t_us=np.ascontiguousarray(t_us, dtype=np.int64),
-        track_usual_us=usual_intervals(track_start, np.ascontiguousarray(t_us), max_interval_us),
-        cells=busy["cell"].to_numpy().astype(np.int64),
-        cell_bins=busy["len"].to_numpy().astype(np.int64),
-        n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
-    )
+    spec = GridSpec.of(bin_s=bin_s, cell_km=cell_km, t0_us=int(t_us.min()) if t_us.size else 0)
+    times, quiet = track_times(track, t_us, max_interval_us)
+    return merged_grid(spec, heard_cells(spec, track, t_us, lat, lon), times, quiet)

@@ -33,6 +33,7 @@ from monitor.analyse.geofences import Zone
 from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.tracks import concurrent_tracks
 from monitor.config import DetectSettings, EngineSettings, Settings, TrackSettings
+from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, behaviour_parts
 from monitor.schema import (
     CONCURRENT_SCHEMA,
     MULTI_TRACK_SCHEMA,
@@ -46,7 +47,7 @@ from monitor.schema import (
 _MULTIPLIER = np.uint64(2_654_435_761)
 _LOW_32 = np.uint64(0xFFFF_FFFF)
 #: Columns of the positions the analyses read.
-COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
+COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", "cog_deg")
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:
@@ -208,15 +209,22 @@ class BucketJob:
     #: Two tracks of one MMSI at least this far apart at the same time share it
     #: (``events.shared_min_distance_km``).
     shared_min_distance_km: float
+    #: The per-vessel parts of dark periods, encounters and loitering too, if given.
+    behaviour: BehaviourJob | None = None
+    #: False: the behaviour parts only, no calls.
+    calls: bool = True
 
     @classmethod
-    def of(cls, zones: Sequence[Zone], settings: Settings) -> BucketJob:
+    def of(
+        cls, zones: Sequence[Zone], settings: Settings, behaviour: BehaviourJob | None = None
+    ) -> BucketJob:
         """Return the job of detecting in ``zones`` with ``settings``' thresholds."""
         return cls(
             zones=tuple(zones),
             detect=settings.detect,
             tracks=settings.tracks,
             shared_min_distance_km=settings.events.shared_min_distance_km,
+            behaviour=behaviour,
         )
 
 
@@ -233,6 +241,8 @@ def analyse_bucket(pieces: Sequence[pa.Table], job: BucketJob) -> dict[str, pa.T
         positions = _frame(pa.concat_tables(pieces))
     else:
         positions = empty_frame({c: POSITIONS_SCHEMA[c] for c in COLUMNS})
+    if job.behaviour is not None and not job.calls:
+        return behaviour_parts(positions, job.behaviour)
     found = portcalls.detect_all(positions, job.zones, job.detect, job.tracks)
     concurrent = concurrent_tracks(found.multi_track, job.tracks, job.shared_min_distance_km)
     out: dict[str, pa.Table] = {"concurrent": concurrent.to_arrow()}
@@ -246,6 +256,8 @@ def analyse_bucket(pieces: Sequence[pa.Table], job: BucketJob) -> dict[str, pa.T
         else:
             counts[field.name] = [int(value)]
     out["counts"] = pa.table(counts)
+    if job.behaviour is not None:
+        out.update(behaviour_parts(positions, job.behaviour))
     return out
 
 
@@ -257,6 +269,8 @@ class BucketsFound:
     detection: portcalls.Detection
     #: Tracks of one MMSI active at the same time far apart, :data:`CONCURRENT_SCHEMA`.
     concurrent: pl.DataFrame
+    #: Each bucket's behaviour parts (:func:`behaviour_parts`), if it found them.
+    behaviour: list[dict[str, pa.Table]] = dataclasses.field(default_factory=list)
 
 
 def combine(results: Sequence[dict[str, pa.Table]]) -> BucketsFound:
@@ -281,5 +295,13 @@ def combine(results: Sequence[dict[str, pa.Table]]) -> BucketsFound:
         else:
             values[name] = sum(int(r["counts"][name][0].as_py()) for r in results)
     return BucketsFound(
-        portcalls.Detection(**values), conform(joined("concurrent"), CONCURRENT_SCHEMA)
+        portcalls.Detection(**values),
+        conform(joined("concurrent"), CONCURRENT_SCHEMA),
+        behaviour_of(results),
     )
+
+
+def behaviour_of(results: Sequence[dict[str, pa.Table]]) -> list[dict[str, pa.Table]]:
+    """Return the behaviour parts of buckets' ``results`` (those that have them)."""
+    parts = [{k: v for k, v in r.items() if k.startswith(PREFIX)} for r in results]
+    return [p for p in parts if p]

@@ -26,7 +26,6 @@ from typing import Any
 import polars as pl
 import shapely
 
-from monitor.analyse.behaviour import behaviour_tracks, find_behaviour
 from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis
@@ -34,6 +33,7 @@ from monitor.analyse.portcalls.identity import enrich
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
+from monitor.pipeline.behaviour_buckets import BehaviourJob, merge_behaviour
 from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, detect_in_buckets, open_engine
 from monitor.schema import CALLS_CHECKPOINT_SCHEMA, POSITIONS_SCHEMA, conform
@@ -148,6 +148,7 @@ def _detect_locked(
         changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
         kept = Detected.read(store_path, pl.col("mmsi").is_in(unchanged["mmsi"].implode()))
 
+    behaviour = _behaviour_job(checkpoint, zones, settings)
     buckets = detect_in_buckets(
         engine,
         slices,
@@ -156,6 +157,7 @@ def _detect_locked(
         settings,
         vessels=None if full else changed,
         filesystem=filesystem,
+        behaviour=behaviour,
     )
     found, concurrent = buckets.detection, buckets.concurrent
     # Open calls are in port or unknown as of the newest message in the store, kept ones too.
@@ -178,7 +180,12 @@ def _detect_locked(
         several_tracks=several.to_list(),
         shared=shared.to_list(),
     )
-    events = _find_events(store, files, detected, statics, checkpoint, zones, settings)
+    behaviours = (
+        []
+        if behaviour is None
+        else merge_behaviour(buckets.behaviour, behaviour, engine.map).events()
+    )
+    events = _find_events(store, files, detected, statics, checkpoint, behaviours, zones, settings)
     save_detection(store_path, detected, calls, checkpoint, fingerprint)
     save_events(store_path, events)
 
@@ -207,22 +214,22 @@ def _detect_locked(
     return summary
 
 
-def _behaviour(
-    store: Store,
-    files: list[StorePath],
-    checkpoint: pl.DataFrame,
-    zones: list[Zone],
-    settings: Settings,
-) -> list[pl.DataFrame]:
-    """Return the dark periods, encounters and loitering of every track of the store as parts
-    of the events table. They depend on the vessels around each (who else was heard, who
-    met whom), so they are found over all the data on every run, not only for vessels with
-    new positions: the same data gives the same events however it was ingested."""
-    data_end = checkpoint["last_utc"].max()
-    if not isinstance(data_end, datetime):
-        return []
-    tracks = behaviour_tracks(store.scan_positions(files), settings.tracks)
-    return find_behaviour(tracks, zones, settings, data_end).events()
+def _behaviour_job(
+    checkpoint: pl.DataFrame, zones: list[Zone], settings: Settings
+) -> BehaviourJob | None:
+    """Return the job of finding the dark periods, encounters and loitering of every track of
+    the store (None without positions). They depend on the vessels around each (who else was
+    heard, who met whom), so they are found over all the data on every run, not only for
+    vessels with new positions: the same data gives the same events however it was ingested."""
+    start, end = checkpoint["first_utc"].min(), checkpoint["last_utc"].max()
+    if not isinstance(start, datetime) or not isinstance(end, datetime):
+        return None
+    return BehaviourJob(
+        zones=tuple(zones),
+        settings=settings,
+        data_end_us=int(checkpoint["last_utc"].dt.epoch("us").max()),  # type: ignore[arg-type]
+        data_start_us=int(checkpoint["first_utc"].dt.epoch("us").min()),  # type: ignore[arg-type]
+    )
 
 
 def _find_events(
@@ -231,10 +238,12 @@ def _find_events(
     detected: Detected,
     statics: pl.DataFrame,
     checkpoint: pl.DataFrame,
+    behaviour: list[pl.DataFrame],
     zones: list[Zone],
     settings: Settings,
 ) -> pl.DataFrame:
-    """Return the events of the whole store: from the tracks, then from the static reports."""
+    """Return the events of the whole store: from the tracks, then from the static reports,
+    and ``behaviour``'s (dark periods, encounters, loitering)."""
     changes = identity_changes(statics)
     reuse = imo_reuse(statics)
     seen = (
@@ -258,7 +267,7 @@ def _find_events(
         changes,
         reuse,
         invalid,
-        *_behaviour(store, files, checkpoint, zones, settings),
+        *behaviour,
     ]
     return events_table(
         parts,

@@ -10,24 +10,27 @@ the slices and the buckets to a cluster as tasks (:mod:`monitor.pipeline.dask_en
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import polars as pl
 import pyarrow as pa
 
 from monitor.analyse.geofences import Zone
 from monitor.config import EngineSettings, Settings
+from monitor.pipeline.behaviour_buckets import BehaviourJob
 from monitor.pipeline.buckets import (
     BucketJob,
     BucketPlan,
     BucketsFound,
     FileSlice,
     analyse_bucket,
+    behaviour_of,
     combine,
     count_slice,
     merge_counts,
@@ -36,6 +39,9 @@ from monitor.pipeline.buckets import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Temporary bucket files are compressed with LZ4: written and read at memory speed.
 _SPILL_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
@@ -88,6 +94,10 @@ class LocalEngine:
                     path.unlink()
         return results or [analyse_bucket([], job)]
 
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """Return ``fn`` of each item, one after another."""
+        return [fn(item) for item in items]
+
 
 #: Per-vessel counts are added up this many tables at a time.
 MERGE_FAN_IN = 16
@@ -116,6 +126,8 @@ class Engine(Protocol):
 
     def run(self, plan: BucketPlan, job: BucketJob) -> list[dict[str, pa.Table]]: ...
 
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]: ...
+
 
 @contextlib.contextmanager
 def open_engine(engine: EngineSettings) -> Iterator[Engine]:
@@ -138,18 +150,20 @@ def detect_in_buckets(
     *,
     vessels: pl.Series | None = None,
     filesystem: Any = None,
+    behaviour: BehaviourJob | None = None,
 ) -> BucketsFound:
     """Return the detection of ``vessels`` (None: every vessel) in the store's ``slices``, run
     by ``engine`` bucket by bucket.
 
     ``slices`` cut the store's live files (never a directory listing: a compaction leaves the
     files it replaced on disk for a while). The result is the same for any engine and any number
-    of buckets.
+    of buckets. With ``behaviour``, the buckets find the behaviour parts of every vessel too (in
+    a second pass over all vessels when only some are detected).
     """
     plan = plan_buckets(
         slices, positions_per_vessel, settings.engine, vessels=vessels, filesystem=filesystem
     )
-    job = BucketJob.of(zones, settings)
+    job = BucketJob.of(zones, settings, behaviour if vessels is None else None)
     started = time.perf_counter()
     results = engine.run(plan, job)
     log.info(
@@ -159,4 +173,9 @@ def detect_in_buckets(
         settings.engine.kind,
         time.perf_counter() - started,
     )
-    return combine(results)
+    found = combine(results)
+    if behaviour is not None and vessels is not None:
+        every = plan_buckets(slices, positions_per_vessel, settings.engine, filesystem=filesystem)
+        only = dataclasses.replace(job, behaviour=behaviour, calls=False)
+        found.behaviour = behaviour_of(engine.run(every, only))
+    return found
