@@ -89,7 +89,7 @@ def one_run() -> Behaviour:
     return found
 
 
-@pytest.mark.parametrize("n_buckets", [1, 2, 3, 7])
+@pytest.mark.parametrize("n_buckets", [1, 2, 3, 7, 40])
 @pytest.mark.parametrize("block_deg", [5.0, 0.5])
 def test_buckets_and_partitions_give_the_one_run(
     one_run: Behaviour, n_buckets: int, block_deg: float
