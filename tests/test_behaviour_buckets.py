@@ -3,16 +3,27 @@ what one run over every position at once finds."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from test_engines import FLEET
-from tracks_events import bystanders, near
-from tracks_portcalls import T0, ZONES, Track, positions
+from test_calls import make_settings
+from test_engines import FLEET, _with_engine, _write
+from tracks_events import MEETING_A as A
+from tracks_events import MEETING_B as B
+from tracks_portcalls import ZONES
 
-from monitor.analyse.behaviour import Behaviour, behaviour_tracks, find_behaviour
+from monitor.analyse.behaviour import (
+    Behaviour,
+    behaviour_tracks,
+    encounters_of,
+    find_behaviour,
+    gaps_of,
+    loitering_of,
+)
+from monitor.analyse.geofences import load_zones
 from monitor.config import Settings
 from monitor.pipeline.behaviour_buckets import (
     BehaviourJob,
@@ -20,30 +31,11 @@ from monitor.pipeline.behaviour_buckets import (
     merge_behaviour,
 )
 from monitor.pipeline.buckets import buckets_of
+from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.space_time import SpaceTimeGrid, partitions_of
+from monitor.store.events import EVENTS
 
-#: On the edge of two 5-degree blocks (longitude 5) and of two half-degree ones.
-MEET = (5.0, 0.5)
-A, B = 310_000_001, 412_000_002
-
-
-def _meeting() -> list[Track]:
-    """Return two vessels lying 111 m apart across longitude 5 from 22:00 to 09:00 next day,
-    the second silent for seven hours of it, vessels heard around them, and one loitering."""
-    start = T0 + timedelta(hours=18)
-    a = Track(A, start).fix(*near(MEET, -0.3), 10).sail(near(MEET, -0.0005), 4)
-    a.stay(near(MEET, -0.0005), 11, sog=0.3).sail(near(MEET, 0.3), 2)
-    b = Track(B, start).fix(*near(MEET, 0.3, 0.001), 10).sail(near(MEET, 0.0005, 0.0005), 4)
-    b.stay(near(MEET, 0.0005, 0.0005), 2, sog=0.2).silence(7)
-    b.stay(near(MEET, 0.0005, 0.0005), 2, sog=0.2).sail(near(MEET, -0.3), 2)
-    others = bystanders(20, at=near(MEET, -0.1), first_mmsi=500_000_001)
-    for other in others:
-        other.t = start
-    loiterer = Track(600_000_009, start).stay(near(MEET, 0.4, 0.2), 6, sog=0.5)
-    return [a, b, loiterer, *others]
-
-
-POSITIONS = pl.concat([FLEET, positions(*_meeting())]).sort("timestamp_utc")
+POSITIONS = FLEET.sort("timestamp_utc")
 SETTINGS = Settings()
 
 
@@ -112,3 +104,18 @@ def test_the_meeting_crosses_partition_edges_in_space_and_time() -> None:
     assert by_vessel[A].isdisjoint(by_vessel[B])
     assert min(len(p) for p in by_vessel.values()) == 2
     assert np.unique(home).size == 4
+
+
+def test_detect_finds_the_behaviour_of_one_run(tmp_path: Path) -> None:
+    """``monitor detect`` (vessel buckets, then the merge) writes the dark periods, encounters
+    and loitering that one run over every position finds."""
+    settings = make_settings(tmp_path)
+    _write(Path(settings.store.path), POSITIONS, files_per_day=3)
+    detect_calls(_with_engine(settings, partitions=4))
+    events = EVENTS.read(settings.store.path)
+    zones = [zone for zone in load_zones(settings) if zone.kind != "area"]
+    found = behaviour_tracks(POSITIONS, SETTINGS.tracks)
+    one_run = find_behaviour(found, zones, SETTINGS, _job(POSITIONS).data_end)
+    assert gaps_of(events).equals(one_run.gaps.sort("gap_start_utc", "mmsi"))
+    assert encounters_of(events).equals(one_run.encounters)
+    assert loitering_of(events).equals(one_run.loitering)
