@@ -196,6 +196,13 @@ def resample(tracks: pl.DataFrame, key: str, settings: EncounterSettings) -> pl.
     )
 
 
+def meeting_samples(tracks: pl.DataFrame, key: str, settings: EncounterSettings) -> pl.DataFrame:
+    """Return the grid samples of ``tracks`` (as :func:`resample`) that can be part of a
+    meeting: those under twice ``max_speed_kn`` (see :func:`meetings`)."""
+    samples = resample(tracks, key, settings)
+    return samples.filter(pl.col("speed_kn") < 2 * settings.max_speed_kn)
+
+
 def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
     """Return every pair of samples of two tracks at one grid time within ``max_distance_m``:
     track_a < track_b, slot, their positions, speeds, dark flags and distance_m (and
@@ -228,7 +235,7 @@ def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
     return pl.concat([a, b], how="horizontal").with_columns(distance_m=pl.Series(metres))
 
 
-def _outside_ports(pairs: pl.DataFrame, zones: Sequence[Zone], exclusion_m: float) -> pl.DataFrame:
+def outside_ports(pairs: pl.DataFrame, zones: Sequence[Zone], exclusion_m: float) -> pl.DataFrame:
     """Return the pair samples whose midpoint is in no port, berth or anchorage zone (grown by
     ``exclusion_m``)."""
     ports = [zone for zone in zones if zone.kind != "area"]
@@ -255,8 +262,8 @@ def encounters(
     encounter that overlaps one of its two vessels' is ``partly_dark``. Without it, an encounter is
     ``partly_dark`` when it needs samples across a silence of one of the two.
     """
-    samples = resample(tracks, key, settings)
-    pairs = close_pairs(samples, settings.max_distance_m)
+    pairs = close_pairs(meeting_samples(tracks, key, settings), settings.max_distance_m)
+    pairs = outside_ports(pairs, zones, settings.port_exclusion_m)
     return meetings(pairs, track_identities(tracks, key), zones, settings, dark=dark)
 
 
@@ -269,10 +276,10 @@ def meetings(
     dark: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return the encounters (:data:`ENCOUNTERS_SCHEMA`) made of the close ``pairs`` of samples
-    (from :func:`close_pairs`) of the tracks ``ids`` (:func:`track_identities`); ``dark`` as
-    :func:`encounters` takes it. Depends on the set of pairs only, not on their order."""
+    outside ports (from :func:`close_pairs`, then :func:`outside_ports`) of the tracks ``ids``
+    (:func:`track_identities`); ``dark`` as :func:`encounters` takes it. Depends on the set of
+    pairs only, not on their order."""
     step_us = int(settings.grid_min * 60e6)
-    pairs = _outside_ports(pairs, zones, settings.port_exclusion_m)
     if pairs.is_empty():
         return pl.DataFrame(schema=ENCOUNTERS_SCHEMA)
     max_hole = max(int(settings.max_hole_min * 60e6 // step_us), 0)

@@ -322,6 +322,8 @@ class ReceptionGrid:
         (else as long before it)."""
         if quiet_us[1] < QUIET_MIN_US:
             raise ValueError(f"quiet_us[1] must be at least {QUIET_MIN_US} us")
+        if self.where.shape[0] != self.codes.size:
+            raise ValueError("a grid made without places cannot tell who fell silent with whom")
         return _fell_silent_with(
             self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
             self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
@@ -370,11 +372,14 @@ class GridSpec:
         return cls(max(int(bin_s * 1e6), 1), cell_km * 1000.0 / METRES_PER_DEG, t0_us)
 
 
-def heard_cells(spec: GridSpec, track: I64, t_us: I64, lat: F64, lon: F64) -> pl.DataFrame:
+def heard_cells(
+    spec: GridSpec, track: I64, t_us: I64, lat: F64, lon: F64, *, places: bool = True
+) -> pl.DataFrame:
     """Return where tracks were heard (positions sorted by track and time): code (bin and
     cell), track, lat, lon (the first position there then), one row per run of a track's
-    positions in one bin and cell. Tracks of disjoint sets of positions give disjoint rows, so
-    the rows of several sets are those of their union."""
+    positions in one bin and cell. Without ``places``, only code and track, once each: all a
+    grid needs but :meth:`ReceptionGrid.fell_silent_with`. Tracks of disjoint sets of positions
+    give disjoint rows, so the rows of several sets are those of their union."""
     codes = _codes(t_us, lat, lon, spec.t0_us, spec.bin_us, spec.cell_deg)
     # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
     # dropping repeats of the row before leaves the rest (a track back and forth across a cell
@@ -382,6 +387,8 @@ def heard_cells(spec: GridSpec, track: I64, t_us: I64, lat: F64, lon: F64) -> pl
     first = np.ones(codes.size, dtype=bool)
     first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
     kept = np.flatnonzero(first)
+    if not places:
+        return pl.DataFrame({"code": codes[kept], "track": track[kept]}).unique()
     return pl.DataFrame(
         {"code": codes[kept], "track": track[kept], "lat": lat[kept], "lon": lon[kept]}
     )
@@ -412,12 +419,13 @@ def merged_grid(
 ) -> ReceptionGrid:
     """Return the grid of the :func:`heard_cells` and :func:`track_times` rows of all tracks,
     numbered 0, 1, ... (``times`` one row per track in that order; ``quiet`` sorted by track and
-    time)."""
+    time). Rows without places give a grid that cannot tell who fell silent with a vessel."""
     order = heard["code"].arg_sort().to_numpy()
     codes = heard["code"].to_numpy()[order].astype(np.int64)
-    where = np.column_stack(
-        [heard["lat"].to_numpy()[order], heard["lon"].to_numpy()[order]]
-    ).astype(np.float64)
+    if "lat" in heard.columns:
+        where = np.column_stack([heard["lat"].to_numpy()[order], heard["lon"].to_numpy()[order]])
+    else:
+        where = np.zeros((0, 2))
     new_code = np.ones(codes.size, dtype=bool)
     new_code[1:] = codes[1:] != codes[:-1]
     busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
@@ -433,7 +441,7 @@ def merged_grid(
         t0_us=spec.t0_us,
         codes=np.ascontiguousarray(codes),
         tracks=np.ascontiguousarray(heard["track"].to_numpy()[order], dtype=np.int64),
-        where=np.ascontiguousarray(where),
+        where=np.ascontiguousarray(where, dtype=np.float64),
         track_first_us=column(times, "first_us"),
         track_last_us=column(times, "last_us"),
         track_usual_us=column(times, "usual_us"),

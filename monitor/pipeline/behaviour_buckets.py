@@ -20,7 +20,8 @@ depends on its two samples only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -30,14 +31,14 @@ import polars as pl
 import pyarrow as pa
 
 from monitor.analyse.behaviour import Behaviour, behaviour_tracks
-from monitor.analyse.encounters import close_pairs, meetings, resample
+from monitor.analyse.encounters import close_pairs, meeting_samples, meetings, outside_ports
 from monitor.analyse.gap_evidence import TrackArrays
 from monitor.analyse.gaps import judged, silence_evidence
 from monitor.analyse.geofences import Zone
 from monitor.analyse.loitering import loitering
 from monitor.analyse.reception import GridSpec, heard_cells, merged_grid, track_times
-from monitor.config import Settings
-from monitor.pipeline.space_time import SpaceTimeGrid, split_partitions
+from monitor.config import EncounterSettings, Settings
+from monitor.pipeline.space_time import SpaceTimeGrid, partitions_of
 from monitor.schema import LOITERING_SCHEMA
 
 #: Names of a bucket's behaviour tables among its results.
@@ -105,12 +106,14 @@ def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.
         "silences": silences.with_columns(track=pl.Series(to_local[silences["track"].to_numpy()])),
         "times": times.with_columns(track=pl.Series(to_local[times["track"].to_numpy()])),
         "quiet": quiet.with_columns(track=pl.Series(to_local[quiet["track"].to_numpy()])),
-        "samples": resample(found.positions, "track_id", settings.encounters),
+        "samples": meeting_samples(found.positions, "track_id", settings.encounters),
         "loitering": loitering(found.positions, job.zones, settings.loitering, key="track_id"),
         "start": pl.DataFrame({"first_us": [int(arrays.t_us.min()) if arrays.t_us.size else None]}),
     }
-    for name, spec in zip(("near", "region"), job.specs(), strict=True):
-        out[name] = heard_cells(spec, track, arrays.t_us, arrays.lat, arrays.lon)
+    near, region = job.specs()
+    out["near"] = heard_cells(near, track, arrays.t_us, arrays.lat, arrays.lon)
+    # The region's grid is asked only who was heard where: no places.
+    out["region"] = heard_cells(region, track, arrays.t_us, arrays.lat, arrays.lon, places=False)
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}
 
 
@@ -128,30 +131,33 @@ def _in_order(fn: Callable[..., pl.DataFrame], items: Sequence[object]) -> list[
     return [fn(item) for item in items]
 
 
-def partition_pairs(part: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
-    """Return the close pairs of samples of one space-time partition that it owns: those whose
-    sample of the lower track lies in it (``home``)."""
+def partition_pairs(
+    part: pl.DataFrame, zones: Sequence[Zone], settings: EncounterSettings
+) -> pl.DataFrame:
+    """Return the close pairs of samples outside ports of one space-time partition that it
+    owns: those whose sample of the lower track lies in it (``home``)."""
     if part.height < 2:
         return pl.DataFrame()
-    pairs = close_pairs(part.drop("row", "partition", "timestamp_utc"), max_distance_m)
-    return pairs.filter("home_a").drop("home_a")
+    pairs = close_pairs(part, settings.max_distance_m).filter("home_a").drop("home_a")
+    return outside_ports(pairs, zones, settings.port_exclusion_m)
 
 
 def merge_behaviour(
-    parts: Sequence[dict[str, pa.Table]],
+    parts: Sequence[MutableMapping[str, pa.Table]],
     job: BehaviourJob,
     map_fn: MapFn = _in_order,
     *,
     space_time: SpaceTimeGrid | None = None,
 ) -> Behaviour:
     """Return the dark periods, encounters and loitering of all tracks from the buckets'
-    ``parts`` (from :func:`behaviour_parts`); ``map_fn`` runs the close-pair search partition
-    by partition (here, or on an engine's workers) of ``space_time`` (default: blocks of
-    :data:`BLOCK_DEG`, windows of :data:`WINDOW_H`)."""
+    ``parts`` (from :func:`behaviour_parts`; each table is taken out of them as it is used, so
+    that its memory goes as soon as what is made of it is made); ``map_fn`` runs the close-pair
+    search partition by partition (here, or on an engine's workers) of ``space_time`` (default:
+    blocks of :data:`BLOCK_DEG`, windows of :data:`WINDOW_H`)."""
     settings = job.settings
 
     def table(name: str) -> list[pl.DataFrame]:
-        return [_frame(p[PREFIX + name]) for p in parts]
+        return [_frame(p.pop(PREFIX + name)) for p in parts]
 
     starts = [s for f in table("start") for s in f["first_us"].drop_nulls().to_list()]
     if starts and min(starts) != job.data_start_us:
@@ -208,7 +214,8 @@ def close_pairs_by_partition(
     map_fn: MapFn = _in_order,
     space_time: SpaceTimeGrid | None = None,
 ) -> pl.DataFrame:
-    """Return every close pair of ``samples`` (as :func:`close_pairs` over all at once), found
+    """Return every close pair of ``samples`` outside ports (as :func:`close_pairs` and
+    :func:`outside_ports` over all at once), found
     in the partitions of ``space_time``: samples of one grid time within ``max_distance_m`` meet
     in the partition of either (a reach of twice the distance is well over any edge), which
     keeps the pair when it holds the first sample."""
@@ -220,9 +227,19 @@ def close_pairs_by_partition(
     if samples.height < 2:
         return pl.DataFrame()
     step_us = int(job.settings.encounters.grid_min * 60e6)
-    timed = samples.with_columns(
-        timestamp_utc=pl.from_epoch(pl.col("slot") * step_us, "us").dt.replace_time_zone("UTC")
+    places = samples.select(
+        "lat",
+        "lon",
+        timestamp_utc=pl.from_epoch(pl.col("slot") * step_us, "us").dt.replace_time_zone("UTC"),
     )
-    parts = split_partitions(timed, space_time)
-    found = [p for p in map_fn(partial(partition_pairs, max_distance_m=max_m), parts) if p.width]
+    copies = partitions_of(places, space_time).sort("partition", "row")
+    del places
+    # Each partition's samples, one after another: one copy of the samples, cut in slices.
+    laid_out = samples[copies["row"].to_numpy()].with_columns(home=copies["home"])
+    code = copies["partition"].to_numpy()
+    cuts = [0, *(np.flatnonzero(code[1:] != code[:-1]) + 1).tolist(), code.size]
+    del copies, code
+    parts = [laid_out.slice(a, b - a) for a, b in itertools.pairwise(cuts)]
+    pairs_in = partial(partition_pairs, zones=job.zones, settings=job.settings.encounters)
+    found = [p for p in map_fn(pairs_in, parts) if p.width]
     return pl.concat(found) if found else pl.DataFrame()

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from monitor.analyse.geofences import Zone
 from monitor.config import EngineSettings, Settings
-from monitor.pipeline.behaviour_buckets import BehaviourJob
+from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
 from monitor.pipeline.buckets import (
     BucketJob,
     BucketPlan,
@@ -48,7 +48,29 @@ _SPILL_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 class LocalEngine:
-    """Runs the steps in this process, one slice or one bucket at a time."""
+    """Runs the steps in this process, one slice or one bucket at a time.
+
+    With a ``spill`` folder, each bucket's behaviour parts are written there as they come and
+    read back memory-mapped: the driver holds them on disk, not in its memory, until they are
+    merged.
+    """
+
+    def __init__(self, spill: Path | None = None) -> None:
+        self.spill = spill
+        self._n_spilled = 0
+
+    def _spilled(self, result: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        if self.spill is None:
+            return result
+        self._n_spilled += 1
+        for name in [n for n in result if n.startswith(PREFIX)]:
+            path = self.spill / f"{self._n_spilled}-{name}.arrow"
+            table = result[name]
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            with pa.memory_map(str(path)) as source:
+                result[name] = pa.ipc.open_file(source).read_all()
+        return result
 
     def count(self, slices: Sequence[FileSlice], filesystem: Any = None) -> pl.DataFrame:
         """Return per vessel its positions and their first and last time (see
@@ -69,7 +91,7 @@ class LocalEngine:
             )
 
         if plan.n_buckets == 1:
-            return [analyse_bucket([split(part)[0] for part in plan.slices], job)]
+            return [self._spilled(analyse_bucket([split(part)[0] for part in plan.slices], job))]
         results: list[dict[str, pa.Table]] = []
         with tempfile.TemporaryDirectory(prefix="monitor-buckets-") as spill:
             written: dict[int, list[Path]] = {}
@@ -89,7 +111,7 @@ class LocalEngine:
                 for path in written[bucket]:
                     with pa.memory_map(str(path)) as source:
                         pieces.append(pa.ipc.open_file(source).read_all())
-                results.append(analyse_bucket(pieces, job))
+                results.append(self._spilled(analyse_bucket(pieces, job)))
                 for path in written[bucket]:
                     path.unlink()
         return results or [analyse_bucket([], job)]
@@ -138,7 +160,8 @@ def open_engine(engine: EngineSettings) -> Iterator[Engine]:
         with dask_client(engine.scheduler) as client:
             yield DaskEngine(client)
         return
-    yield LocalEngine()
+    with tempfile.TemporaryDirectory(prefix="monitor-parts-") as spill:
+        yield LocalEngine(Path(spill))
 
 
 def detect_in_buckets(
