@@ -179,7 +179,10 @@ def step_costs(store: Path, settings: Settings) -> dict[str, float]:
     costs: dict[str, float] = {}
     for name, job in (
         ("calls", BucketJob.of(zones, settings)),
-        ("behaviour", dataclasses.replace(BucketJob.of(zones, settings, behaviour), calls=False)),
+        (
+            "behaviour",
+            dataclasses.replace(BucketJob.of(zones, settings, behaviour=behaviour), calls=False),
+        ),
     ):
         cpu = time.process_time()
         found = analyse_bucket(per_bucket, job)

@@ -216,7 +216,7 @@ class BucketJob:
 
     @classmethod
     def of(
-        cls, zones: Sequence[Zone], settings: Settings, behaviour: BehaviourJob | None = None
+        cls, zones: Sequence[Zone], settings: Settings, *, behaviour: BehaviourJob | None = None
     ) -> BucketJob:
         """Return the job of detecting in ``zones`` with ``settings``' thresholds."""
         return cls(

@@ -186,7 +186,7 @@ def detect_in_buckets(
     plan = plan_buckets(
         slices, positions_per_vessel, settings.engine, vessels=vessels, filesystem=filesystem
     )
-    job = BucketJob.of(zones, settings, behaviour if vessels is None else None)
+    job = BucketJob.of(zones, settings, behaviour=behaviour if vessels is None else None)
     started = time.perf_counter()
     results = engine.run(plan, job)
     log.info(
