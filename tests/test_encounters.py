@@ -9,7 +9,13 @@ import pytest
 from tracks_events import SEA, near, tracks_frame
 from tracks_portcalls import IN_P, T0, ZONES, Track
 
-from monitor.analyse.encounters import close_pairs, encounters, resample
+from monitor.analyse.encounters import (
+    close_pairs,
+    encounters,
+    meeting_samples,
+    outside_ports,
+    resample,
+)
 from monitor.config import EncounterSettings
 from monitor.schema import ENCOUNTERS_SCHEMA
 
@@ -158,3 +164,30 @@ def test_close_pairs_finds_exactly_the_pairs_within_the_distance() -> None:
                 want.add((i, j))
     assert got == want
     assert len(want) > 20
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_samples_left_out_deep_in_ports_change_no_pair_outside_them(seed: int) -> None:
+    """Samples deep inside a port zone are dropped before pairs are searched: every pair with
+    one of them has its midpoint in the zone. Vessels lie still at random spots across the edge
+    of port P and its berth, 100-600 m apart, slowly enough to meet."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    tracks = []
+    for k in range(60):
+        # Within about 1.5 km of port P's east edge (longitude 0.1), some inside, some out.
+        at = (0.1 + rng.uniform(-0.015, 0.012), 0.02 + rng.uniform(0.0, 0.06))
+        tracks.append(Track(300_000_000 + k).stay(at, 3, sog=0.2))
+    frame = tracks_frame(*tracks)
+    every = resample(frame, "mmsi", SETTINGS).filter(pl.col("speed_kn") < 2 * SETTINGS.max_speed_kn)
+    kept = meeting_samples(frame, "mmsi", ZONES, SETTINGS)
+    assert 0 < kept.height < every.height
+    pairs = {
+        name: outside_ports(close_pairs(s, SETTINGS.max_distance_m), ZONES, 0.0)
+        .select("track_a", "track_b", "slot")
+        .sort(pl.all())
+        for name, s in (("every", every), ("kept", kept))
+    }
+    assert pairs["every"].height > 100
+    assert pairs["kept"].equals(pairs["every"])

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+import shapely
 
 from monitor.analyse.cells import (
     cell_rows_after,
@@ -196,11 +197,36 @@ def resample(tracks: pl.DataFrame, key: str, settings: EncounterSettings) -> pl.
     )
 
 
-def meeting_samples(tracks: pl.DataFrame, key: str, settings: EncounterSettings) -> pl.DataFrame:
+def meeting_samples(
+    tracks: pl.DataFrame, key: str, zones: Sequence[Zone], settings: EncounterSettings
+) -> pl.DataFrame:
     """Return the grid samples of ``tracks`` (as :func:`resample`) that can be part of a
-    meeting: those under twice ``max_speed_kn`` (see :func:`meetings`)."""
+    meeting: those under twice ``max_speed_kn`` (see :func:`meetings`), and not deep inside a
+    port, berth or anchorage zone (where the midpoint between it and any sample close enough
+    to pair with it is in the zone too: see :func:`outside_ports`)."""
     samples = resample(tracks, key, settings)
-    return samples.filter(pl.col("speed_kn") < 2 * settings.max_speed_kn)
+    samples = samples.filter(pl.col("speed_kn") < 2 * settings.max_speed_kn)
+    return samples.filter(~_deep_in_port(samples, zones, settings.max_distance_m))
+
+
+def _deep_in_port(samples: pl.DataFrame, zones: Sequence[Zone], max_m: float) -> pl.Series:
+    """Return per sample whether it lies in a port, berth or anchorage zone farther from its
+    edge than twice the way to the midpoint with any sample within ``max_m`` (in degrees, at
+    the highest latitude near it); off the antimeridian, where a midpoint is not halfway."""
+    ports = [zone for zone in zones if zone.kind != "area"]
+    deep = np.zeros(samples.height, dtype=bool)
+    if not ports or samples.is_empty():
+        return pl.Series(deep)
+    lat = samples["lat"].to_numpy()
+    lon = samples["lon"].to_numpy()
+    inside = zones_for_points(ports, lon, lat)
+    rows = np.flatnonzero((inside >= 0) & (np.abs(lon) < 179.0))
+    if rows.size:
+        edges = np.array([shapely.boundary(zone.geometry) for zone in ports], dtype=object)
+        edge_deg = shapely.distance(shapely.points(lon[rows], lat[rows]), edges[inside[rows]])
+        coslat = np.cos(np.radians(np.minimum(np.abs(lat[rows]) + 0.1, 89.0)))
+        deep[rows] = edge_deg > max_m / (METRES_PER_DEG * coslat)
+    return pl.Series(deep)
 
 
 def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
@@ -262,7 +288,8 @@ def encounters(
     encounter that overlaps one of its two vessels' is ``partly_dark``. Without it, an encounter is
     ``partly_dark`` when it needs samples across a silence of one of the two.
     """
-    pairs = close_pairs(meeting_samples(tracks, key, settings), settings.max_distance_m)
+    samples = meeting_samples(tracks, key, zones, settings)
+    pairs = close_pairs(samples, settings.max_distance_m)
     pairs = outside_ports(pairs, zones, settings.port_exclusion_m)
     return meetings(pairs, track_identities(tracks, key), zones, settings, dark=dark)
 

@@ -13,7 +13,9 @@ around its cell, so at least one cell width all round.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -415,17 +417,24 @@ def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFra
 
 
 def merged_grid(
-    spec: GridSpec, heard: pl.DataFrame, times: pl.DataFrame, quiet: pl.DataFrame
+    spec: GridSpec,
+    heard: MutableMapping[str, npt.NDArray[Any]],
+    times: pl.DataFrame,
+    quiet: pl.DataFrame,
 ) -> ReceptionGrid:
-    """Return the grid of the :func:`heard_cells` and :func:`track_times` rows of all tracks,
-    numbered 0, 1, ... (``times`` one row per track in that order; ``quiet`` sorted by track and
-    time). Rows without places give a grid that cannot tell who fell silent with a vessel."""
-    order = heard["code"].arg_sort().to_numpy()
-    codes = heard["code"].to_numpy()[order].astype(np.int64)
-    if "lat" in heard.columns:
-        where = np.column_stack([heard["lat"].to_numpy()[order], heard["lon"].to_numpy()[order]])
-    else:
-        where = np.zeros((0, 2))
+    """Return the grid of the :func:`heard_cells` rows of all tracks, numbered 0, 1, ..., as
+    arrays (code, track, and lat and lon or none: a grid that cannot tell who fell silent with
+    a vessel; taken out of ``heard`` as they are used) and their :func:`track_times` (``times``
+    one row per track in that order; ``quiet`` sorted by track and time)."""
+    code = heard.pop("code")
+    order = np.argsort(code)
+    codes = code[order]
+    del code
+    tracks = heard.pop("track")[order]
+    where = np.zeros((0, 2))
+    if "lat" in heard:
+        where = np.column_stack([heard.pop("lat")[order], heard.pop("lon")[order]])
+    del order
     new_code = np.ones(codes.size, dtype=bool)
     new_code[1:] = codes[1:] != codes[:-1]
     busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
@@ -439,8 +448,8 @@ def merged_grid(
         bin_us=spec.bin_us,
         cell_deg=spec.cell_deg,
         t0_us=spec.t0_us,
-        codes=np.ascontiguousarray(codes),
-        tracks=np.ascontiguousarray(heard["track"].to_numpy()[order], dtype=np.int64),
+        codes=np.ascontiguousarray(codes, dtype=np.int64),
+        tracks=np.ascontiguousarray(tracks, dtype=np.int64),
         where=np.ascontiguousarray(where, dtype=np.float64),
         track_first_us=column(times, "first_us"),
         track_last_us=column(times, "last_us"),
@@ -468,4 +477,5 @@ def reception_grid(
     ``max_interval_us`` or more are silences, not a track's usual interval."""
     spec = GridSpec.of(bin_s=bin_s, cell_km=cell_km, t0_us=int(t_us.min()) if t_us.size else 0)
     times, quiet = track_times(track, t_us, max_interval_us)
-    return merged_grid(spec, heard_cells(spec, track, t_us, lat, lon), times, quiet)
+    heard = heard_cells(spec, track, t_us, lat, lon)
+    return merged_grid(spec, {c: heard[c].to_numpy() for c in heard.columns}, times, quiet)

@@ -25,8 +25,10 @@ from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
@@ -106,7 +108,9 @@ def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.
         "silences": silences.with_columns(track=pl.Series(to_local[silences["track"].to_numpy()])),
         "times": times.with_columns(track=pl.Series(to_local[times["track"].to_numpy()])),
         "quiet": quiet.with_columns(track=pl.Series(to_local[quiet["track"].to_numpy()])),
-        "samples": meeting_samples(found.positions, "track_id", settings.encounters),
+        "samples": meeting_samples(
+            found.positions, "track_id", job.zones, settings.encounters
+        ).sort("slot", maintain_order=True),
         "loitering": loitering(found.positions, job.zones, settings.loitering, key="track_id"),
         "start": pl.DataFrame({"first_us": [int(arrays.t_us.min()) if arrays.t_us.size else None]}),
     }
@@ -156,10 +160,13 @@ def merge_behaviour(
     blocks of :data:`BLOCK_DEG`, windows of :data:`WINDOW_H`)."""
     settings = job.settings
 
-    def table(name: str) -> list[pl.DataFrame]:
-        return [_frame(p.pop(PREFIX + name)) for p in parts]
+    def tables(name: str) -> list[pa.Table]:
+        return [p.pop(PREFIX + name) for p in parts]
 
-    starts = [s for f in table("start") for s in f["first_us"].drop_nulls().to_list()]
+    def frames(name: str) -> list[pl.DataFrame]:
+        return [_frame(t) for t in tables(name)]
+
+    starts = [s for f in frames("start") for s in f["first_us"].drop_nulls().to_list()]
     if starts and min(starts) != job.data_start_us:
         raise ValueError(
             f"the reception grids start at {job.data_start_us} us, the data at {min(starts)}"
@@ -168,7 +175,7 @@ def merge_behaviour(
     # (each MMSI is in one bucket); ``to_global[b][k]`` is track k of bucket b.
     local = [
         t.with_columns(bucket=pl.lit(b), local=pl.int_range(pl.len()))
-        for b, t in enumerate(table("tracks"))
+        for b, t in enumerate(frames("tracks"))
     ]
     tracks = pl.concat(local).sort("mmsi", maintain_order=True).with_row_index("track")
     tracks = tracks.with_columns(pl.col("track").cast(pl.Int64))
@@ -178,18 +185,18 @@ def merge_behaviour(
     ]
 
     def merged(name: str, *order: str) -> pl.DataFrame:
-        frames = [
+        found = [
             f.with_columns(track=pl.Series(to_global[b][f["track"].to_numpy()], dtype=pl.Int64))
-            for b, f in enumerate(table(name))
+            for b, f in enumerate(frames(name))
         ]
-        frame = pl.concat(frames)
+        frame = pl.concat(found)
         return frame.sort(*order) if order else frame
 
     times = merged("times", "track")
     quiet = merged("quiet", "track", "from_us")
     near_spec, region_spec = job.specs()
-    grid = merged_grid(near_spec, merged("near"), times, quiet)
-    region = merged_grid(region_spec, merged("region"), times, quiet)
+    grid = merged_grid(near_spec, _arrays(tables("near"), to_global), times, quiet)
+    region = merged_grid(region_spec, _arrays(tables("region"), to_global), times, quiet)
     gaps = judged(merged("silences"), grid, region, settings.gaps, key="track_id")
     del grid, region
     data_end = job.data_end
@@ -197,15 +204,78 @@ def merge_behaviour(
         "track_id", start_utc="gap_start_utc", end_utc=pl.col("gap_end_utc").fill_null(data_end)
     )
     ids = tracks.select("track", key="track_id", mmsi="mmsi", track_id="track_id")
-    found = meetings(
-        close_pairs_by_partition(merged("samples"), job, map_fn, space_time),
-        ids,
-        job.zones,
-        settings.encounters,
-        dark=dark,
-    )
-    loiter = pl.concat([pl.DataFrame(schema=LOITERING_SCHEMA), *table("loitering")])
+    pairs = close_pairs_by_window(tables("samples"), to_global, job, map_fn, space_time)
+    found = meetings(pairs, ids, job.zones, settings.encounters, dark=dark)
+    loiter = pl.concat([pl.DataFrame(schema=LOITERING_SCHEMA), *frames("loitering")])
     return Behaviour(gaps=gaps, encounters=found, loitering=loiter.sort("start_utc", "mmsi"))
+
+
+def _arrays(
+    found: list[pa.Table | None], to_global: list[npt.NDArray[np.int64]]
+) -> dict[str, npt.NDArray[Any]]:
+    """Return the rows of the buckets' tables ``found`` (a ``track`` column numbered in its
+    bucket, numeric others) as one array per column, tracks numbered as ``to_global`` says;
+    each table is let go once copied."""
+    first = found[0]
+    assert first is not None
+    n = sum(t.num_rows for t in found if t is not None)
+    out = {
+        c: np.empty(n, dtype=first.schema.field(c).type.to_pandas_dtype())
+        for c in first.schema.names
+    }
+    at = 0
+    for b, table in enumerate(found):
+        assert table is not None
+        found[b] = None
+        m = table.num_rows
+        for name in table.schema.names:
+            column = table.column(name).to_numpy()
+            out[name][at : at + m] = to_global[b][column] if name == "track" else column
+        at += m
+        del table
+    return out
+
+
+def close_pairs_by_window(
+    samples: list[pa.Table],
+    to_global: list[npt.NDArray[np.int64]],
+    job: BehaviourJob,
+    map_fn: MapFn = _in_order,
+    space_time: SpaceTimeGrid | None = None,
+) -> pl.DataFrame:
+    """Return the close pairs of the buckets' ``samples`` (each sorted by slot; tracks numbered
+    in their bucket, ``to_global`` says how in all), one window of ``space_time`` after another
+    (pairs are of one grid time, so windows need no overlap): only one window's samples are
+    gathered at a time."""
+    max_m = job.settings.encounters.max_distance_m
+    if space_time is None:
+        space_time = SpaceTimeGrid(reach_m=2 * max_m, block_deg=BLOCK_DEG, window_h=WINDOW_H)
+    step_us = int(job.settings.encounters.grid_min * 60e6)
+    window = max(int(space_time.window_h * _US_PER_H // step_us), 1)
+    slots = [t.column("slot").to_numpy() for t in samples]
+    ends = [(int(s[0]), int(s[-1])) for s in slots if s.size]
+    if not ends:
+        return pl.DataFrame()
+    first = min(a for a, _ in ends) // window
+    last = max(z for _, z in ends) // window
+    found: list[pl.DataFrame] = []
+    for w in range(first, last + 1):
+        lo, hi = w * window, (w + 1) * window
+        pieces = []
+        for b, (table, slot) in enumerate(zip(samples, slots, strict=True)):
+            a, z = np.searchsorted(slot, [lo, hi])
+            if z > a:
+                piece = _frame(table.slice(a, z - a))
+                pieces.append(
+                    piece.with_columns(
+                        track=pl.Series(to_global[b][piece["track"].to_numpy()], dtype=pl.Int64)
+                    )
+                )
+        if pieces:
+            pairs = close_pairs_by_partition(pl.concat(pieces), job, map_fn, space_time)
+            if pairs.width:
+                found.append(pairs)
+    return pl.concat(found) if found else pl.DataFrame()
 
 
 def close_pairs_by_partition(
