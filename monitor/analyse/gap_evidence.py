@@ -204,22 +204,33 @@ class TrackArrays:
 VELOCITY_COLUMNS = ("v_lat0", "v_lon0", "v_lat1", "v_lon1")
 
 
+def _silence_arrays(gaps: pl.DataFrame) -> tuple[I64, I64, I64, npt.NDArray[np.bool_], F64]:
+    """Return the silences' tracks, start and end times, whether open, and their ends: lat/lon
+    before and after (after: before, while still open)."""
+    lat0 = gaps["start_lat"].to_numpy().astype(np.float64)
+    lon0 = gaps["start_lon"].to_numpy().astype(np.float64)
+    is_open = gaps["open"].to_numpy().astype(bool)
+    lat1 = np.where(is_open, lat0, gaps["end_lat"].to_numpy().astype(np.float64))
+    lon1 = np.where(is_open, lon0, gaps["end_lon"].to_numpy().astype(np.float64))
+    return (
+        gaps["track"].to_numpy().astype(np.int64),
+        gaps["start_us"].to_numpy().astype(np.int64),
+        gaps["end_us"].to_numpy().astype(np.int64),
+        is_open,
+        np.column_stack([lat0, lon0, lat1, lon1]),
+    )
+
+
 def own_features(
     frame: pl.DataFrame, arrays: TrackArrays, gaps: pl.DataFrame, settings: GapSettings
 ) -> pl.DataFrame:
     """Return ``gaps`` (from :func:`monitor.analyse.gaps.silences` on ``frame``, whose arrays
-    ``arrays`` are) with what the vessel's own positions
-    tell: its usual intervals, how it moved at the ends (:data:`VELOCITY_COLUMNS`), how it is
-    taken to have moved while silent (``mode``). Depends on the silent track's positions only."""
+    ``arrays`` are) with what the vessel's own positions tell: its usual intervals, how it
+    moved at the ends (:data:`VELOCITY_COLUMNS`), how it is taken to have moved while silent
+    (``mode``). Depends on the silent track's positions only."""
     row = gaps["row"].to_numpy().astype(np.int64)
-    track = gaps["track"].to_numpy().astype(np.int64)
-    start = gaps["start_us"].to_numpy().astype(np.int64)
-    end = gaps["end_us"].to_numpy().astype(np.int64)
-    lat0 = gaps["start_lat"].to_numpy().astype(np.float64)
-    lon0 = gaps["start_lon"].to_numpy().astype(np.float64)
-    is_open = gaps["open"].to_numpy()
-    lat1 = np.where(is_open, lat0, gaps["end_lat"].to_numpy().astype(np.float64))
-    lon1 = np.where(is_open, lon0, gaps["end_lon"].to_numpy().astype(np.float64))
+    track, start, end, is_open, ends = _silence_arrays(gaps)
+    lat0, lon0, lat1, lon1 = (np.ascontiguousarray(column) for column in ends.T)
     window = int(settings.window_h * _US_PER_H)
     cap = int(settings.min_gap_h * _US_PER_H)
     before_us, heard_before, silent_before = _usual_interval_us(
@@ -269,19 +280,12 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
     """Return ``gaps`` (from :func:`own_features`, ``track`` numbered as in the grids) with what
     the other vessels tell: who was heard near it and where it is taken to have been
     (``grid``, cells of ``gaps.neighbour_km``), and in the region around (``region``)."""
-    track = gaps["track"].to_numpy().astype(np.int64)
-    start = gaps["start_us"].to_numpy().astype(np.int64)
-    end = gaps["end_us"].to_numpy().astype(np.int64)
-    lat0 = gaps["start_lat"].to_numpy().astype(np.float64)
-    lon0 = gaps["start_lon"].to_numpy().astype(np.float64)
-    is_open = gaps["open"].to_numpy()
-    lat1 = np.where(is_open, lat0, gaps["end_lat"].to_numpy().astype(np.float64))
-    lon1 = np.where(is_open, lon0, gaps["end_lon"].to_numpy().astype(np.float64))
+    track, start, end, is_open, ends = _silence_arrays(gaps)
+    lat0, lon0, lat1, lon1 = (np.ascontiguousarray(column) for column in ends.T)
     velocities = np.ascontiguousarray(
         gaps.select(VELOCITY_COLUMNS).to_numpy().astype(np.float64).reshape(-1, 4)
     )
     mode = gaps["mode"].to_numpy().astype(np.int64)
-    ends = np.column_stack([lat0, lon0, lat1, lon1])
     n_bins, n_heard, _, busy = grid.quiet_along(track, start, end, ends, velocities, mode)
     # Nobody in the region is only evidence if it holds wherever the vessel went: on its
     # presumed course, and on the straight line between where it was last and first seen
