@@ -13,8 +13,9 @@ a process of its own:
    as a running cluster would be).
 
 It prints wall time, the driver's peak memory and each Dask worker's, checks that every run wrote
-the same calls and transits, and times the two steps of one bucket (read and split a slice;
-analyse a bucket) for the estimate of larger runs in the README.
+the same calls, transits and events (dark periods, encounters and loitering included), and times
+the steps of one bucket (read and split a slice; its calls; its behaviour parts; their merge) and
+the size of its behaviour parts, for the estimate of larger runs in the README.
 """
 
 from __future__ import annotations
