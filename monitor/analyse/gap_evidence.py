@@ -266,16 +266,20 @@ def features(
     )  # fmt: skip
     near1[is_open] = 0
     quiet1[is_open] = 0
-    during = (start + ten_min, end - ten_min)
-    _, kept0 = grid.kept_heard(
-        track, start, lat0, lon0, lookback_us=half_hour, before=True, during=during,
-        min_regular_us=3 * ten_min,
-    )  # fmt: skip
-    _, kept1 = grid.kept_heard(
-        track, end, lat1, lon1, lookback_us=half_hour, before=False, during=during,
-        min_regular_us=3 * ten_min,
-    )  # fmt: skip
-    kept1[is_open] = 0.0
+    # Only asked where vessels were near it at both ends, the only place the answer counts.
+    both = (near0 > 0) & (near1 > 0)
+    kept0 = np.full(track.size, np.nan)
+    kept1 = np.full(track.size, np.nan)
+    if both.any():
+        during = (start[both] + ten_min, end[both] - ten_min)
+        for kept, at, lat, lon, before in (
+            (kept0, start, lat0, lon0, True),
+            (kept1, end, lat1, lon1, False),
+        ):
+            _, kept[both] = grid.kept_heard(
+                track[both], at[both], lat[both], lon[both], lookback_us=half_hour,
+                before=before, during=during, min_regular_us=3 * ten_min,
+            )  # fmt: skip
     return gaps.with_columns(
         mode=pl.Series(mode),
         duration_h=pl.Series(hours),
