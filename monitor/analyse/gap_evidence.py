@@ -8,7 +8,7 @@ Per silence (from :func:`monitor.analyse.gaps.silences`):
 - how it moved at its ends: the SOG and COG it reported at its last position before and first
   after, else its velocity over the positions around them (under 1 kn: lying still);
 - whether the vessels near it fell silent with it (:meth:`ReceptionGrid.fell_silent_with`),
-  and how much of the silence the nearest of them was heard as regularly as usual
+  and how much of the silence they were heard as regularly as usual
   (:meth:`ReceptionGrid.kept_heard`);
 - in how much of the silence other vessels were heard near where it is taken to have been
   (:meth:`ReceptionGrid.quiet_along`), and how busy those places are at all
@@ -267,8 +267,8 @@ def features(
     near1[is_open] = 0
     quiet1[is_open] = 0
     # Only asked where vessels were near it at both ends, the only place the answer counts;
-    # the one nearest it when it fell silent over the first half of the silence, the one
-    # nearest when it came back over the second.
+    # those near it when it fell silent over the first half of the silence, those near it
+    # when it came back over the second.
     both = (near0 > 0) & (near1 > 0)
     kept0 = np.full(track.size, np.nan)
     kept1 = np.full(track.size, np.nan)
@@ -348,8 +348,9 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
         return (near >= 2) & (pl.col(f"silent_{side}") >= settings.outage_share * near)
 
     def lost_with(side: str) -> pl.Expr:
-        # NaN (nobody near) is not less than anything.
-        return pl.col(f"kept_{side}") < 1 - settings.outage_share
+        # NaN (not asked) is not less than anything.
+        near = pl.col(f"near_{side}")
+        return (near >= 1) & (pl.col(f"kept_{side}") < (1 - settings.outage_share) * near)
 
     def faded(recent: str, side: str) -> pl.Expr:
         # Only a vessel heard every few minutes can be seen to fade: one heard at satellite

@@ -245,19 +245,18 @@ def _kept_heard(
     min_regular_us: int,
 ) -> tuple[I64, F64]:
     """Per query: tracks heard near lat/lon within ``lookback_bins`` bins before ``at_us``
-    (``sign`` 1; after it with ``sign`` -1), and the share of ``from_us``..``to_us`` that the
-    nearest of them spent in intervals shorter than three of its usual ones (at least
-    ``min_regular_us``): heard as regularly as it usually is (NaN without any)."""
+    (``sign`` 1; after it with ``sign`` -1), and the sum over them of the share of
+    ``from_us``..``to_us`` that each spent in intervals shorter than three of its usual ones
+    (at least ``min_regular_us``): heard as regularly as it usually is."""
     n = own.size
     n_near = np.zeros(n, dtype=np.int64)
-    nearest = np.full(n, np.nan)
+    kept = np.zeros(n, dtype=np.float64)
     seen = np.full(track_start.size, -1, dtype=np.int64)
     radius_m = cell_deg * METRES_PER_DEG
     for g in range(n):
         span = to_us[g] - from_us[g]
         if span <= 0:
             continue
-        closest = np.inf
         at_bin = (at_us[g] - t0_us) // bin_us
         row = row_of(lat[g], cell_deg)
         for step in range(lookback_bins + 1):
@@ -270,14 +269,10 @@ def _kept_heard(
                         other = tracks[k]
                         if other == own[g] or seen[other] == g:
                             continue
-                        m = metres_between(lat[g], lon[g], where[k, 0], where[k, 1])
-                        if m > radius_m:
+                        if metres_between(lat[g], lon[g], where[k, 0], where[k, 1]) > radius_m:
                             continue
                         seen[other] = g
                         n_near[g] += 1
-                        if m >= closest:
-                            continue
-                        closest = m
                         regular = max(min_regular_us, 3 * track_usual_us[other])
                         times = track_t_us[track_start[other] : track_start[other + 1]]
                         j = max(np.searchsorted(times, from_us[g], side="right") - 1, 0)
@@ -288,8 +283,8 @@ def _kept_heard(
                                 z = min(times[j + 1], to_us[g])
                                 covered += max(z - a, 0)
                             j += 1
-                        nearest[g] = covered / span
-    return n_near, nearest
+                        kept[g] += covered / span
+    return n_near, kept
 
 
 @kernel
@@ -380,9 +375,9 @@ class ReceptionGrid:
         min_regular_us: int,
     ) -> tuple[I64, F64]:
         """Return, per query, the other tracks heard near lat/lon in the ``lookback_us`` before
-        ``at_us`` (``before``; else after it), and the share of the time ``during`` (from, to)
-        the nearest of them was heard as regularly as usual: in intervals under three of its
-        usual ones, or under ``min_regular_us`` (NaN without any)."""
+        ``at_us`` (``before``; else after it), and the sum over them of the share of the time
+        ``during`` (from, to) each was heard as regularly as usual: in intervals under three of
+        its usual ones, or under ``min_regular_us``."""
         return _kept_heard(
             self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
             self.track_start, self.track_t_us, self.track_usual_us, own, at_us, lat, lon,
