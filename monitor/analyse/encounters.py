@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-import shapely
 
 from monitor.analyse.cells import (
     cell_rows_after,
@@ -201,32 +200,17 @@ def meeting_samples(
     tracks: pl.DataFrame, key: str, zones: Sequence[Zone], settings: EncounterSettings
 ) -> pl.DataFrame:
     """Return the grid samples of ``tracks`` (as :func:`resample`) that can be part of a
-    meeting: those under twice ``max_speed_kn`` (see :func:`meetings`), and not deep inside a
-    port, berth or anchorage zone (where the midpoint between it and any sample close enough
-    to pair with it is in the zone too: see :func:`outside_ports`)."""
+    meeting: those under twice ``max_speed_kn`` (see :func:`meetings`), in no port, berth or
+    anchorage zone (grown by ``port_exclusion_m``): a ship at a berth meets no one at sea, and
+    the point between two ships at the quays of one harbour may well be outside its zone."""
     samples = resample(tracks, key, settings)
     samples = samples.filter(pl.col("speed_kn") < 2 * settings.max_speed_kn)
-    return samples.filter(~_deep_in_port(samples, zones, settings.max_distance_m))
-
-
-def _deep_in_port(samples: pl.DataFrame, zones: Sequence[Zone], max_m: float) -> pl.Series:
-    """Return per sample whether it lies in a port, berth or anchorage zone farther from its
-    edge than twice the way to the midpoint with any sample within ``max_m`` (in degrees, at
-    the highest latitude near it); off the antimeridian, where a midpoint is not halfway."""
     ports = [zone for zone in zones if zone.kind != "area"]
-    deep = np.zeros(samples.height, dtype=bool)
     if not ports or samples.is_empty():
-        return pl.Series(deep)
-    lat = samples["lat"].to_numpy()
-    lon = samples["lon"].to_numpy()
-    inside = zones_for_points(ports, lon, lat)
-    rows = np.flatnonzero((inside >= 0) & (np.abs(lon) < 179.0))
-    if rows.size:
-        edges = np.array([shapely.boundary(zone.geometry) for zone in ports], dtype=object)
-        edge_deg = shapely.distance(shapely.points(lon[rows], lat[rows]), edges[inside[rows]])
-        coslat = np.cos(np.radians(np.minimum(np.abs(lat[rows]) + 0.1, 89.0)))
-        deep[rows] = edge_deg > max_m / (METRES_PER_DEG * coslat)
-    return pl.Series(deep)
+        return samples
+    lon, lat = samples["lon"].to_numpy(), samples["lat"].to_numpy()
+    inside = zones_for_points(ports, lon, lat, buffer_m=settings.port_exclusion_m) >= 0
+    return samples.filter(pl.Series(~inside))
 
 
 def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
@@ -261,18 +245,6 @@ def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
     return pl.concat([a, b], how="horizontal").with_columns(distance_m=pl.Series(metres))
 
 
-def outside_ports(pairs: pl.DataFrame, zones: Sequence[Zone], exclusion_m: float) -> pl.DataFrame:
-    """Return the pair samples whose midpoint is in no port, berth or anchorage zone (grown by
-    ``exclusion_m``)."""
-    ports = [zone for zone in zones if zone.kind != "area"]
-    if not ports or pairs.is_empty():
-        return pairs
-    lat = ((pairs["lat_a"] + pairs["lat_b"]) / 2).to_numpy()
-    lon = ((pairs["lon_a"] + pairs["lon_b"]) / 2).to_numpy()
-    inside = zones_for_points(ports, lon, lat, buffer_m=exclusion_m) >= 0
-    return pairs.filter(pl.Series(~inside))
-
-
 def encounters(
     tracks: pl.DataFrame,
     zones: Sequence[Zone],
@@ -290,20 +262,18 @@ def encounters(
     """
     samples = meeting_samples(tracks, key, zones, settings)
     pairs = close_pairs(samples, settings.max_distance_m)
-    pairs = outside_ports(pairs, zones, settings.port_exclusion_m)
-    return meetings(pairs, track_identities(tracks, key), zones, settings, dark=dark)
+    return meetings(pairs, track_identities(tracks, key), settings, dark=dark)
 
 
 def meetings(
     pairs: pl.DataFrame,
     ids: pl.DataFrame,
-    zones: Sequence[Zone],
     settings: EncounterSettings,
     *,
     dark: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return the encounters (:data:`ENCOUNTERS_SCHEMA`) made of the close ``pairs`` of samples
-    outside ports (from :func:`close_pairs`, then :func:`outside_ports`) of the tracks ``ids``
+    (from :func:`close_pairs` of :func:`meeting_samples`) of the tracks ``ids``
     (:func:`track_identities`); ``dark`` as :func:`encounters` takes it. Depends on the set of
     pairs only, not on their order."""
     step_us = int(settings.grid_min * 60e6)

@@ -170,7 +170,7 @@ def _quiet_along(
 @inline
 def _heard_nowhere(first_us: int, last_us: int, from_us: I64, to_us: I64, a: int, z: int) -> bool:
     """Return whether a track first and last heard at ``first_us`` and ``last_us``, whose
-    intervals longer than ``QUIET_MIN_US`` are ``from_us``/``to_us`` (sorted), has no position
+    intervals of ``QUIET_MIN_US`` or longer are ``from_us``/``to_us`` (sorted), has no position
     in ``(a, z]``, ``z - a`` at least ``QUIET_MIN_US``."""
     if a >= last_us:
         return True
@@ -244,6 +244,78 @@ def _fell_silent_with(
 
 
 @kernel
+def _kept_heard(
+    codes: I64,
+    tracks: I64,
+    where: F64,
+    t0_us: int,
+    bin_us: int,
+    cell_deg: float,
+    track_first_us: I64,
+    track_last_us: I64,
+    track_usual_us: I64,
+    gap_start: I64,
+    gap_from_us: I64,
+    gap_to_us: I64,
+    own: I64,
+    at_us: I64,
+    lat: F64,
+    lon: F64,
+    lookback_bins: int,
+    sign: int,
+    from_us: I64,
+    to_us: I64,
+    min_regular_us: int,
+) -> tuple[I64, F64]:
+    """Per query: tracks heard near lat/lon within ``lookback_bins`` bins before ``at_us``
+    (``sign`` 1; after it with ``sign`` -1), and the sum over them of the share of
+    ``from_us``..``to_us`` that each spent in intervals shorter than three of its usual ones
+    (at least ``min_regular_us``, at least :data:`QUIET_MIN_US`): heard as regularly as it
+    usually is. The time between its first and last position less its longer intervals is
+    that time, summed in microseconds before the division: the same whatever order the
+    tracks come in."""
+    n = own.size
+    n_near = np.zeros(n, dtype=np.int64)
+    kept = np.zeros(n, dtype=np.float64)
+    seen = np.full(track_usual_us.size, -1, dtype=np.int64)
+    radius_m = cell_deg * METRES_PER_DEG
+    for g in range(n):
+        span = to_us[g] - from_us[g]
+        if span <= 0:
+            continue
+        covered = 0
+        at_bin = (at_us[g] - t0_us) // bin_us
+        row = row_of(lat[g], cell_deg)
+        for step in range(lookback_bins + 1):
+            b = at_bin - sign * step
+            for r in range(row - 1, row + 2):
+                col = col_of(lon[g], r, cell_deg)
+                for shift in range(-1, 2):
+                    lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
+                    for k in range(lo, hi):
+                        other = tracks[k]
+                        if other == own[g] or seen[other] == g:
+                            continue
+                        if metres_between(lat[g], lon[g], where[k, 0], where[k, 1]) > radius_m:
+                            continue
+                        seen[other] = g
+                        n_near[g] += 1
+                        regular = max(min_regular_us, 3 * track_usual_us[other])
+                        a, z = from_us[g], to_us[g]
+                        covered += max(
+                            min(z, track_last_us[other]) - max(a, track_first_us[other]), 0
+                        )
+                        lo_gap, hi_gap = gap_start[other], gap_start[other + 1]
+                        j = lo_gap + np.searchsorted(gap_to_us[lo_gap:hi_gap], a, side="right")
+                        while j < hi_gap and gap_from_us[j] < z:
+                            if gap_to_us[j] - gap_from_us[j] >= regular:
+                                covered -= max(min(z, gap_to_us[j]) - max(a, gap_from_us[j]), 0)
+                            j += 1
+        kept[g] = covered / span
+    return n_near, kept
+
+
+@kernel
 def _busy_share(cells: I64, cell_bins: I64, lat: F64, lon: F64, cell_deg: float, total: int) -> F64:
     out = np.zeros(lat.size, dtype=np.float64)
     for g in range(lat.size):
@@ -251,8 +323,9 @@ def _busy_share(cells: I64, cell_bins: I64, lat: F64, lon: F64, cell_deg: float,
     return out
 
 
-#: Intervals between two positions of a track longer than this are what
-#: :meth:`ReceptionGrid.fell_silent_with` asks about (it asks about no shorter quiet).
+#: Intervals between two positions of a track this long or longer are what
+#: :meth:`ReceptionGrid.fell_silent_with` and :meth:`ReceptionGrid.kept_heard` ask about (they
+#: ask about no shorter quiet, or irregular reception).
 QUIET_MIN_US = 30 * 60_000_000
 
 
@@ -273,7 +346,7 @@ class ReceptionGrid:
     track_last_us: I64
     #: Per track, the interval half its time falls in (intervals up to the longest counted).
     track_usual_us: I64
-    #: The intervals of track k longer than :data:`QUIET_MIN_US` are
+    #: The intervals of track k of :data:`QUIET_MIN_US` or longer are
     #: ``quiet_from_us[quiet_start[k]:quiet_start[k + 1]]`` to ``quiet_to_us[...]``, sorted.
     quiet_start: I64
     quiet_from_us: I64
@@ -331,6 +404,34 @@ class ReceptionGrid:
             self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
             self.quiet_from_us, self.quiet_to_us, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
+        )  # fmt: skip
+
+    def kept_heard(
+        self,
+        own: I64,
+        at_us: I64,
+        lat: F64,
+        lon: F64,
+        *,
+        lookback_us: int,
+        before: bool,
+        during: tuple[I64, I64],
+        min_regular_us: int,
+    ) -> tuple[I64, F64]:
+        """Return, per query, the other tracks heard near lat/lon in the ``lookback_us`` before
+        ``at_us`` (``before``; else after it), and the sum over them of the share of the time
+        ``during`` (from, to) each was heard as regularly as usual: in intervals under three of
+        its usual ones, or under ``min_regular_us``."""
+        if min_regular_us < QUIET_MIN_US:
+            raise ValueError(f"min_regular_us must be at least {QUIET_MIN_US} us")
+        if self.where.shape[0] != self.codes.size:
+            raise ValueError("a grid made without places cannot tell who was near whom")
+        return _kept_heard(
+            self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
+            self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
+            self.quiet_from_us, self.quiet_to_us, own, at_us, lat, lon,
+            max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
+            min_regular_us,
         )  # fmt: skip
 
 
@@ -399,8 +500,8 @@ def heard_cells(
 def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return, of positions sorted by track (0, 1, ... in order) and time, per track its first
     and last time and usual interval (intervals of ``max_interval_us`` or more are silences, not
-    its usual interval): track, first_us, last_us, usual_us; and its intervals longer than
-    :data:`QUIET_MIN_US`: track, from_us, to_us."""
+    its usual interval): track, first_us, last_us, usual_us; and its intervals of
+    :data:`QUIET_MIN_US` or longer: track, from_us, to_us."""
     n_tracks = int(track.max()) + 1 if track.size else 0
     start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
     times = pl.DataFrame(
@@ -411,7 +512,7 @@ def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFra
             "usual_us": usual_intervals(start, np.ascontiguousarray(t_us), max_interval_us),
         }
     )
-    long = np.flatnonzero((track[1:] == track[:-1]) & (t_us[1:] - t_us[:-1] > QUIET_MIN_US))
+    long = np.flatnonzero((track[1:] == track[:-1]) & (t_us[1:] - t_us[:-1] >= QUIET_MIN_US))
     quiet = pl.DataFrame({"track": track[long], "from_us": t_us[long], "to_us": t_us[long + 1]})
     return times, quiet
 

@@ -33,13 +33,13 @@ import polars as pl
 import pyarrow as pa
 
 from monitor.analyse.behaviour import Behaviour, behaviour_tracks
-from monitor.analyse.encounters import close_pairs, meeting_samples, meetings, outside_ports
+from monitor.analyse.encounters import close_pairs, meeting_samples, meetings
 from monitor.analyse.gap_evidence import TrackArrays
 from monitor.analyse.gaps import judged, silence_evidence
 from monitor.analyse.geofences import Zone
 from monitor.analyse.loitering import loitering
 from monitor.analyse.reception import GridSpec, heard_cells, merged_grid, track_times
-from monitor.config import EncounterSettings, Settings
+from monitor.config import Settings
 from monitor.pipeline.space_time import SpaceTimeGrid, partitions_of
 from monitor.schema import LOITERING_SCHEMA
 
@@ -135,15 +135,12 @@ def _in_order(fn: Callable[..., pl.DataFrame], items: Sequence[object]) -> list[
     return [fn(item) for item in items]
 
 
-def partition_pairs(
-    part: pl.DataFrame, zones: Sequence[Zone], settings: EncounterSettings
-) -> pl.DataFrame:
-    """Return the close pairs of samples outside ports of one space-time partition that it
-    owns: those whose sample of the lower track lies in it (``home``)."""
+def partition_pairs(part: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
+    """Return the close pairs of samples of one space-time partition that it owns: those whose
+    sample of the lower track lies in it (``home``)."""
     if part.height < 2:
         return pl.DataFrame()
-    pairs = close_pairs(part, settings.max_distance_m).filter("home_a").drop("home_a")
-    return outside_ports(pairs, zones, settings.port_exclusion_m)
+    return close_pairs(part, max_distance_m).filter("home_a").drop("home_a")
 
 
 def merge_behaviour(
@@ -205,7 +202,7 @@ def merge_behaviour(
     )
     ids = tracks.select("track", key="track_id", mmsi="mmsi", track_id="track_id")
     pairs = close_pairs_by_window(tables("samples"), to_global, job, map_fn, space_time)
-    found = meetings(pairs, ids, job.zones, settings.encounters, dark=dark)
+    found = meetings(pairs, ids, settings.encounters, dark=dark)
     loiter = pl.concat([pl.DataFrame(schema=LOITERING_SCHEMA), *frames("loitering")])
     return Behaviour(gaps=gaps, encounters=found, loitering=loiter.sort("start_utc", "mmsi"))
 
@@ -284,8 +281,7 @@ def close_pairs_by_partition(
     map_fn: MapFn = _in_order,
     space_time: SpaceTimeGrid | None = None,
 ) -> pl.DataFrame:
-    """Return every close pair of ``samples`` outside ports (as :func:`close_pairs` and
-    :func:`outside_ports` over all at once), found
+    """Return every close pair of ``samples`` (as :func:`close_pairs` over all at once), found
     in the partitions of ``space_time``: samples of one grid time within ``max_distance_m`` meet
     in the partition of either (a reach of twice the distance is well over any edge), which
     keeps the pair when it holds the first sample."""
@@ -310,6 +306,6 @@ def close_pairs_by_partition(
     cuts = [0, *(np.flatnonzero(code[1:] != code[:-1]) + 1).tolist(), code.size]
     del copies, code
     parts = [laid_out.slice(a, b - a) for a, b in itertools.pairwise(cuts)]
-    pairs_in = partial(partition_pairs, zones=job.zones, settings=job.settings.encounters)
+    pairs_in = partial(partition_pairs, max_distance_m=max_m)
     found = [p for p in map_fn(pairs_in, parts) if p.width]
     return pl.concat(found) if found else pl.DataFrame()
