@@ -20,7 +20,6 @@ import hashlib
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -221,15 +220,11 @@ def _behaviour_job(
     the store (None without positions). They depend on the vessels around each (who else was
     heard, who met whom), so they are found over all the data on every run, not only for
     vessels with new positions: the same data gives the same events however it was ingested."""
-    start, end = checkpoint["first_utc"].min(), checkpoint["last_utc"].max()
-    if not isinstance(start, datetime) or not isinstance(end, datetime):
+    start = checkpoint["first_utc"].dt.epoch("us").min()
+    end = checkpoint["last_utc"].dt.epoch("us").max()
+    if not isinstance(start, int) or not isinstance(end, int):
         return None
-    return BehaviourJob(
-        zones=tuple(zones),
-        settings=settings,
-        data_end_us=int(checkpoint["last_utc"].dt.epoch("us").max()),  # type: ignore[arg-type]
-        data_start_us=int(checkpoint["first_utc"].dt.epoch("us").min()),  # type: ignore[arg-type]
-    )
+    return BehaviourJob(zones=tuple(zones), settings=settings, data_end_us=end, data_start_us=start)
 
 
 def _find_events(
