@@ -3,6 +3,7 @@ what one run over every position at once finds."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -119,3 +120,23 @@ def test_detect_finds_the_behaviour_of_one_run(tmp_path: Path) -> None:
     assert gaps_of(events).equals(one_run.gaps.sort("gap_start_utc", "mmsi"))
     assert encounters_of(events).equals(one_run.encounters)
     assert loitering_of(events).equals(one_run.loitering)
+
+
+def test_a_buckets_parts_do_not_depend_on_when_the_data_ends() -> None:
+    """What a bucket finds depends on its vessels' positions only: a later end of the data
+    (other vessels heard since) leaves its parts as they are, and only the merge lengthens the
+    silences still open, as one run up to that end finds them."""
+    job = _job(POSITIONS)
+    later = dataclasses.replace(job, data_end_us=job.data_end_us + 7 * 24 * 3_600_000_000)
+    now, then = behaviour_parts(POSITIONS, job), behaviour_parts(POSITIONS, later)
+    assert now.keys() == then.keys()
+    # Compared as frames: NaN (the place after a silence still open) equals NaN.
+    for name in now:
+        before, after = pl.from_arrow(now[name]), pl.from_arrow(then[name])
+        assert isinstance(before, pl.DataFrame) and isinstance(after, pl.DataFrame)
+        assert before.equals(after), name
+    gaps = merge_behaviour([then], later).gaps
+    found = behaviour_tracks(POSITIONS, SETTINGS.tracks)
+    assert gaps.equals(find_behaviour(found, ZONES, SETTINGS, later.data_end).gaps)
+    still_open = gaps.filter("open")
+    assert still_open.height >= 1 and (still_open["duration_h"] >= 7 * 24).all()

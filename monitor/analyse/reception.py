@@ -491,7 +491,7 @@ def heard_cells(
     first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
     kept = np.flatnonzero(first)
     if not places:
-        return pl.DataFrame({"code": codes[kept], "track": track[kept]}).unique()
+        return pl.DataFrame({"code": codes[kept], "track": track[kept]}).unique(maintain_order=True)
     return pl.DataFrame(
         {"code": codes[kept], "track": track[kept], "lat": lat[kept], "lon": lon[kept]}
     )

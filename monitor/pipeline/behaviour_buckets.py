@@ -57,7 +57,8 @@ class BehaviourJob:
 
     zones: tuple[Zone, ...]
     settings: Settings
-    #: The newest message time of all the data (an open silence lasts until then).
+    #: The newest message time of all the data (a silence still open lasts until then). Only
+    #: the merge uses it: a bucket's parts do not depend on it.
     data_end_us: int
     #: The first message time of all the data: the reception grids' bins start there.
     data_start_us: int
@@ -95,9 +96,7 @@ def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.
     ids = tracks.select("track_id", track=pl.int_range(pl.len(), dtype=pl.Int64))
     heard = found.heard()
     arrays = TrackArrays.of(heard, "track_id")
-    silences = silence_evidence(
-        heard, arrays, job.zones, settings.gaps, data_end=job.data_end, key="track_id"
-    )
+    silences = silence_evidence(heard, arrays, job.zones, settings.gaps, key="track_id")
     # The heard positions' tracks, numbered as ``tracks``.
     first_rows = arrays.start[:-1]
     to_local = _local(heard["track_id"].gather(first_rows), ids).to_numpy().astype(np.int64)
@@ -194,9 +193,11 @@ def merge_behaviour(
     near_spec, region_spec = job.specs()
     grid = merged_grid(near_spec, _arrays(tables("near"), to_global), times, quiet)
     region = merged_grid(region_spec, _arrays(tables("region"), to_global), times, quiet)
-    gaps = judged(merged("silences"), grid, region, settings.gaps, key="track_id")
-    del grid, region
     data_end = job.data_end
+    gaps = judged(
+        merged("silences"), grid, region, settings.gaps, key="track_id", data_end=data_end
+    )
+    del grid, region
     dark = gaps.filter(pl.col("cause") == "dark").select(
         "track_id", start_utc="gap_start_utc", end_utc=pl.col("gap_end_utc").fill_null(data_end)
     )
