@@ -7,7 +7,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from monitor.analyse.reception import QUIET_MIN_US, reception_grid
+from monitor.analyse.reception import QUIET_MIN_US
+from monitor.analyse.reception_rows import reception_grid
 
 MIN_US = 60_000_000
 

@@ -36,8 +36,8 @@ from monitor.analyse.reception import (
     OUT_AND_BACK,
     STRAIGHT,
     ReceptionGrid,
-    reception_grid,
 )
+from monitor.analyse.reception_rows import reception_grid
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 from monitor.core.jit import I64, kernel
 

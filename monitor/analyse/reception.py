@@ -13,17 +13,12 @@ around its cell, so at least one cell width all round.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 from monitor.analyse.cells import (
-    PLACE_BITS,
-    PLACE_MASK,
     cell_rows,
     col_of,
     metres_between,
@@ -47,15 +42,6 @@ ONWARD_MAX_US = 3 * 3_600_000_000
 #: way is taken to keep going, out of any shore receiver's reach at a few knots, so that one
 #: that sailed out of the feed's reach is told by nobody being heard where it went.
 OPEN_ONWARD_MAX_US = 12 * 3_600_000_000
-
-
-@kernel
-def _codes(t_us: I64, lat: F64, lon: F64, t0_us: int, bin_us: int, cell_deg: float) -> I64:
-    out = np.empty(t_us.size, dtype=np.int64)
-    for i in range(t_us.size):
-        row = row_of(lat[i], cell_deg)
-        out[i] = pack((t_us[i] - t0_us) // bin_us, row, col_of(lon[i], row, cell_deg))
-    return out
 
 
 @inline
@@ -180,6 +166,49 @@ def _heard_nowhere(first_us: int, last_us: int, from_us: I64, to_us: I64, a: int
     return bool(k >= 0 and to_us[k] > z)
 
 
+@inline
+def _near_others(
+    codes: I64,
+    tracks: I64,
+    where: F64,
+    t0_us: int,
+    bin_us: int,
+    cell_deg: float,
+    own: int,
+    at_us: int,
+    lat: float,
+    lon: float,
+    lookback_bins: int,
+    sign: int,
+    seen: I64,
+    g: int,
+    out: I64,
+) -> int:
+    """Write into ``out`` the tracks other than ``own`` heard within one cell width of lat/lon
+    in the ``lookback_bins`` bins before ``at_us`` (``sign`` 1; after it with ``sign`` -1),
+    each once (``seen`` marks those of query ``g``); return how many."""
+    n = 0
+    radius_m = cell_deg * METRES_PER_DEG
+    at_bin = (at_us - t0_us) // bin_us
+    row = row_of(lat, cell_deg)
+    for step in range(lookback_bins + 1):
+        b = at_bin - sign * step
+        for r in range(row - 1, row + 2):
+            col = col_of(lon, r, cell_deg)
+            for shift in range(-1, 2):
+                lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
+                for k in range(lo, hi):
+                    other = tracks[k]
+                    if other == own or seen[other] == g:
+                        continue
+                    if metres_between(lat, lon, where[k, 0], where[k, 1]) > radius_m:
+                        continue
+                    seen[other] = g
+                    out[n] = other
+                    n += 1
+    return n
+
+
 @kernel
 def _fell_silent_with(
     codes: I64,
@@ -211,35 +240,24 @@ def _fell_silent_with(
     n_near = np.zeros(n, dtype=np.int64)
     n_quiet = np.zeros(n, dtype=np.int64)
     seen = np.full(track_usual_us.size, -1, dtype=np.int64)
-    radius_m = cell_deg * METRES_PER_DEG
+    others = np.empty(track_usual_us.size, dtype=np.int64)
     for g in range(n):
-        at_bin = (at_us[g] - t0_us) // bin_us
-        row = row_of(lat[g], cell_deg)
-        for step in range(lookback_bins + 1):
-            b = at_bin - sign * step
-            for r in range(row - 1, row + 2):
-                col = col_of(lon[g], r, cell_deg)
-                for shift in range(-1, 2):
-                    lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
-                    for k in range(lo, hi):
-                        other = tracks[k]
-                        if other == own[g] or seen[other] == g:
-                            continue
-                        if metres_between(lat[g], lon[g], where[k, 0], where[k, 1]) > radius_m:
-                            continue
-                        seen[other] = g
-                        n_near[g] += 1
-                        length = max(quiet_us, 3 * track_usual_us[other])
-                        if sign > 0:
-                            a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_from_us + length
-                        else:
-                            a, z = at_us[g] - quiet_from_us - length, at_us[g] - quiet_from_us
-                        if _heard_nowhere(
-                            track_first_us[other], track_last_us[other],
-                            gap_from_us[gap_start[other] : gap_start[other + 1]],
-                            gap_to_us[gap_start[other] : gap_start[other + 1]], a, z,
-                        ):  # fmt: skip
-                            n_quiet[g] += 1
+        n_near[g] = _near_others(
+            codes, tracks, where, t0_us, bin_us, cell_deg, own[g], at_us[g], lat[g], lon[g],
+            lookback_bins, sign, seen, g, others,
+        )  # fmt: skip
+        for other in others[: n_near[g]]:
+            length = max(quiet_us, 3 * track_usual_us[other])
+            if sign > 0:
+                a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_from_us + length
+            else:
+                a, z = at_us[g] - quiet_from_us - length, at_us[g] - quiet_from_us
+            if _heard_nowhere(
+                track_first_us[other], track_last_us[other],
+                gap_from_us[gap_start[other] : gap_start[other + 1]],
+                gap_to_us[gap_start[other] : gap_start[other + 1]], a, z,
+            ):  # fmt: skip
+                n_quiet[g] += 1
     return n_near, n_quiet
 
 
@@ -278,39 +296,26 @@ def _kept_heard(
     n_near = np.zeros(n, dtype=np.int64)
     kept = np.zeros(n, dtype=np.float64)
     seen = np.full(track_usual_us.size, -1, dtype=np.int64)
-    radius_m = cell_deg * METRES_PER_DEG
+    others = np.empty(track_usual_us.size, dtype=np.int64)
     for g in range(n):
         span = to_us[g] - from_us[g]
         if span <= 0:
             continue
         covered = 0
-        at_bin = (at_us[g] - t0_us) // bin_us
-        row = row_of(lat[g], cell_deg)
-        for step in range(lookback_bins + 1):
-            b = at_bin - sign * step
-            for r in range(row - 1, row + 2):
-                col = col_of(lon[g], r, cell_deg)
-                for shift in range(-1, 2):
-                    lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
-                    for k in range(lo, hi):
-                        other = tracks[k]
-                        if other == own[g] or seen[other] == g:
-                            continue
-                        if metres_between(lat[g], lon[g], where[k, 0], where[k, 1]) > radius_m:
-                            continue
-                        seen[other] = g
-                        n_near[g] += 1
-                        regular = max(min_regular_us, 3 * track_usual_us[other])
-                        a, z = from_us[g], to_us[g]
-                        covered += max(
-                            min(z, track_last_us[other]) - max(a, track_first_us[other]), 0
-                        )
-                        lo_gap, hi_gap = gap_start[other], gap_start[other + 1]
-                        j = lo_gap + np.searchsorted(gap_to_us[lo_gap:hi_gap], a, side="right")
-                        while j < hi_gap and gap_from_us[j] < z:
-                            if gap_to_us[j] - gap_from_us[j] >= regular:
-                                covered -= max(min(z, gap_to_us[j]) - max(a, gap_from_us[j]), 0)
-                            j += 1
+        n_near[g] = _near_others(
+            codes, tracks, where, t0_us, bin_us, cell_deg, own[g], at_us[g], lat[g], lon[g],
+            lookback_bins, sign, seen, g, others,
+        )  # fmt: skip
+        a, z = from_us[g], to_us[g]
+        for other in others[: n_near[g]]:
+            regular = max(min_regular_us, 3 * track_usual_us[other])
+            covered += max(min(z, track_last_us[other]) - max(a, track_first_us[other]), 0)
+            lo_gap, hi_gap = gap_start[other], gap_start[other + 1]
+            j = lo_gap + np.searchsorted(gap_to_us[lo_gap:hi_gap], a, side="right")
+            while j < hi_gap and gap_from_us[j] < z:
+                if gap_to_us[j] - gap_from_us[j] >= regular:
+                    covered -= max(min(z, gap_to_us[j]) - max(a, gap_from_us[j]), 0)
+                j += 1
         kept[g] = covered / span
     return n_near, kept
 
@@ -433,150 +438,3 @@ class ReceptionGrid:
             max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
             min_regular_us,
         )  # fmt: skip
-
-
-@kernel
-def usual_intervals(track_start: I64, t_us: I64, max_us: int) -> I64:
-    """Return per track (rows ``track_start[k]:track_start[k + 1]`` of ``t_us``, sorted) the
-    interval half its time falls in, of its intervals shorter than ``max_us``; ``max_us`` for
-    a track without any."""
-    n_tracks = track_start.size - 1
-    out = np.full(n_tracks, max_us, dtype=np.int64)
-    for k in range(n_tracks):
-        lo, hi = track_start[k], track_start[k + 1]
-        if hi - lo < 2:
-            continue
-        dt = t_us[lo + 1 : hi] - t_us[lo : hi - 1]
-        dt = np.sort(dt[dt < max_us])
-        if dt.size == 0:
-            continue
-        half = dt.sum() / 2.0
-        acc = 0
-        for v in dt:
-            acc += v
-            if acc >= half:
-                out[k] = v
-                break
-    return out
-
-
-@dataclass(frozen=True)
-class GridSpec:
-    """Time bins and cells of a reception grid: what every part of it must share."""
-
-    bin_us: int
-    cell_deg: float
-    #: Bin 0 starts here: the first time of all the data.
-    t0_us: int
-
-    @classmethod
-    def of(cls, *, bin_s: float, cell_km: float, t0_us: int) -> GridSpec:
-        """Return the grid of bins of ``bin_s`` seconds from ``t0_us`` and cells of ``cell_km``."""
-        return cls(max(int(bin_s * 1e6), 1), cell_km * 1000.0 / METRES_PER_DEG, t0_us)
-
-
-def heard_cells(
-    spec: GridSpec, track: I64, t_us: I64, lat: F64, lon: F64, *, places: bool = True
-) -> pl.DataFrame:
-    """Return where tracks were heard (positions sorted by track and time): code (bin and
-    cell), track, lat, lon (the first position there then), one row per run of a track's
-    positions in one bin and cell. Without ``places``, only code and track, once each: all a
-    grid needs but :meth:`ReceptionGrid.fell_silent_with`. Tracks of disjoint sets of positions
-    give disjoint rows, so the rows of several sets are those of their union."""
-    codes = _codes(t_us, lat, lon, spec.t0_us, spec.bin_us, spec.cell_deg)
-    # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
-    # dropping repeats of the row before leaves the rest (a track back and forth across a cell
-    # edge within a bin stays twice, which no query minds).
-    first = np.ones(codes.size, dtype=bool)
-    first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
-    kept = np.flatnonzero(first)
-    if not places:
-        return pl.DataFrame({"code": codes[kept], "track": track[kept]}).unique(maintain_order=True)
-    return pl.DataFrame(
-        {"code": codes[kept], "track": track[kept], "lat": lat[kept], "lon": lon[kept]}
-    )
-
-
-def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return, of positions sorted by track (0, 1, ... in order) and time, per track its first
-    and last time and usual interval (intervals of ``max_interval_us`` or more are silences, not
-    its usual interval): track, first_us, last_us, usual_us; and its intervals of
-    :data:`QUIET_MIN_US` or longer: track, from_us, to_us."""
-    n_tracks = int(track.max()) + 1 if track.size else 0
-    start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
-    times = pl.DataFrame(
-        {
-            "track": np.arange(n_tracks, dtype=np.int64),
-            "first_us": t_us[start[:-1]],
-            "last_us": t_us[start[1:] - 1],
-            "usual_us": usual_intervals(start, np.ascontiguousarray(t_us), max_interval_us),
-        }
-    )
-    long = np.flatnonzero((track[1:] == track[:-1]) & (t_us[1:] - t_us[:-1] >= QUIET_MIN_US))
-    quiet = pl.DataFrame({"track": track[long], "from_us": t_us[long], "to_us": t_us[long + 1]})
-    return times, quiet
-
-
-def merged_grid(
-    spec: GridSpec,
-    heard: MutableMapping[str, npt.NDArray[Any]],
-    times: pl.DataFrame,
-    quiet: pl.DataFrame,
-) -> ReceptionGrid:
-    """Return the grid of the :func:`heard_cells` rows of all tracks, numbered 0, 1, ..., as
-    arrays (code, track, and lat and lon or none: a grid that cannot tell who fell silent with
-    a vessel; taken out of ``heard`` as they are used) and their :func:`track_times` (``times``
-    one row per track in that order; ``quiet`` sorted by track and time)."""
-    code = heard.pop("code")
-    order = np.argsort(code)
-    codes = code[order]
-    del code
-    tracks = heard.pop("track")[order]
-    where = np.zeros((0, 2))
-    if "lat" in heard:
-        where = np.column_stack([heard.pop("lat")[order], heard.pop("lon")[order]])
-    del order
-    new_code = np.ones(codes.size, dtype=bool)
-    new_code[1:] = codes[1:] != codes[:-1]
-    busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
-    n_tracks = times.height
-    quiet_track = quiet["track"].to_numpy().astype(np.int64)
-
-    def column(frame: pl.DataFrame, name: str) -> I64:
-        return np.ascontiguousarray(frame[name].to_numpy(), dtype=np.int64)
-
-    return ReceptionGrid(
-        bin_us=spec.bin_us,
-        cell_deg=spec.cell_deg,
-        t0_us=spec.t0_us,
-        codes=np.ascontiguousarray(codes, dtype=np.int64),
-        tracks=np.ascontiguousarray(tracks, dtype=np.int64),
-        where=np.ascontiguousarray(where, dtype=np.float64),
-        track_first_us=column(times, "first_us"),
-        track_last_us=column(times, "last_us"),
-        track_usual_us=column(times, "usual_us"),
-        quiet_start=np.searchsorted(quiet_track, np.arange(n_tracks + 1)).astype(np.int64),
-        quiet_from_us=column(quiet, "from_us"),
-        quiet_to_us=column(quiet, "to_us"),
-        cells=busy["cell"].to_numpy().astype(np.int64),
-        cell_bins=busy["len"].to_numpy().astype(np.int64),
-        n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
-    )
-
-
-def reception_grid(
-    track: I64,
-    t_us: I64,
-    lat: F64,
-    lon: F64,
-    *,
-    bin_s: float,
-    cell_km: float,
-    max_interval_us: int,
-) -> ReceptionGrid:
-    """Return the grid of positions sorted by track (0, 1, ... in order) and time; intervals of
-    ``max_interval_us`` or more are silences, not a track's usual interval."""
-    spec = GridSpec.of(bin_s=bin_s, cell_km=cell_km, t0_us=int(t_us.min()) if t_us.size else 0)
-    times, quiet = track_times(track, t_us, max_interval_us)
-    heard = heard_cells(spec, track, t_us, lat, lon)
-    return merged_grid(spec, {c: heard[c].to_numpy() for c in heard.columns}, times, quiet)

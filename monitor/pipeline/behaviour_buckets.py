@@ -4,7 +4,7 @@ What depends on one vessel's positions only runs in the bucket step with the oth
 analyses (:func:`behaviour_parts`): its tracks, the silences of each track with what its own
 positions tell of them (usual intervals, velocities at the ends), its loitering, its samples on
 the encounters' time grid, and where and when each track was heard (one row per track, time bin
-and cell: the rows of :func:`~monitor.analyse.reception.heard_cells`) with its first and last
+and cell: the rows of :func:`~monitor.analyse.reception_rows.heard_cells`) with its first and last
 time, usual interval and intervals longer than half an hour. What depends on all vessels runs
 over those parts in the driver (:func:`merge_behaviour`): the reception grids merged from the
 buckets' rows, the causes of the silences judged with them, and the close pairs of samples
@@ -38,7 +38,7 @@ from monitor.analyse.gap_evidence import TrackArrays
 from monitor.analyse.gaps import judged, silence_evidence
 from monitor.analyse.geofences import Zone
 from monitor.analyse.loitering import loitering
-from monitor.analyse.reception import GridSpec, heard_cells, merged_grid, track_times
+from monitor.analyse.reception_rows import GridSpec, heard_cells, merged_grid, track_times
 from monitor.config import Settings
 from monitor.pipeline.space_time import SpaceTimeGrid, partitions_of
 from monitor.schema import LOITERING_SCHEMA
