@@ -29,12 +29,12 @@ active at the same time farther apart than one ship could sail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from monitor.analyse.positions import sorted_rows
+from monitor.analyse.positions import SortedRows, sorted_rows
 from monitor.analyse.track_kernels import (
     F64,
     assign_tracks,
@@ -42,10 +42,25 @@ from monitor.analyse.track_kernels import (
     kept_labels,
     track_spans,
 )
+from monitor.analyse.track_restarts import (
+    CONTEXT,
+    SEED_ACTIVE,
+    SEED_COUNT,
+    SEED_JOINED,
+    SEED_KEPT,
+    SEED_SLOT,
+    SEQ,
+    Resume,
+    Snapshots,
+    candidate_rows,
+    check_resumed,
+    restart_candidates,
+    seed_frame,
+)
 from monitor.config import TrackSettings
 from monitor.core.geo import METRES_PER_DEG, MPS_PER_KN
 from monitor.core.jit import I64
-from monitor.schema import CONCURRENT_SCHEMA, JUMPS_SCHEMA, UTC_US
+from monitor.schema import CONCURRENT_SCHEMA, JUMPS_SCHEMA, RESTARTS_SCHEMA, UTC_US
 
 _US_PER_H = 3_600_000_000
 
@@ -61,6 +76,11 @@ class Segmentation:
     tracks: pl.DataFrame
     #: One row per dropped run of displaced positions, :data:`monitor.schema.JUMPS_SCHEMA`.
     jumps: pl.DataFrame
+    #: MMSIs that could not be resumed (left out: detect them over their whole history).
+    failed: pl.Series = field(default_factory=lambda: pl.Series("mmsi", [], pl.UInt32()))
+    #: Restart points found, :data:`monitor.schema.RESTARTS_SCHEMA` and ``_seq`` (the restart
+    #: position's row, as in the ``_seq`` column of :attr:`positions`); only when resuming.
+    candidates: pl.DataFrame | None = None
 
     @property
     def n_dropped(self) -> int:
@@ -113,18 +133,36 @@ def _valid(positions: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> Segmentation:
+def segment(
+    positions: pl.LazyFrame | pl.DataFrame,
+    settings: TrackSettings,
+    resume: Resume | None = None,
+    *,
+    far_s: float = 0.0,
+) -> Segmentation:
     """Return the positions split into tracks, one per transmitter, displaced runs dropped.
 
     ``positions`` needs mmsi, timestamp_utc, lat and lon; other columns are kept, and ``sog_kn``
     (when there) keeps stray fixes apart. Rows without a finite position, an MMSI or a time are
     left out. Each MMSI is segmented over the positions given, in time order, so the result does
     not depend on their order or on other MMSIs.
+
+    With ``resume``, MMSIs with seeds go on from their restart point (``positions`` holds theirs
+    from there on; see :mod:`monitor.analyse.track_restarts`), those that cannot are left out
+    and named in :attr:`Segmentation.failed`, and restart points are looked for
+    (:attr:`Segmentation.candidates`; ``far_s``: see
+    :func:`~monitor.analyse.track_restarts.far_apart_s`).
+    The positions then have ``_seq`` and ``_context`` (the active track's seeds, kept for speeds).
     """
-    rows = sorted_rows(_valid(positions))
+    frame = _valid(positions)
+    seeded = resume is not None and resume.seeds.height > 0
+    if resume is not None and seeded:
+        frame = pl.concat([frame, seed_frame(resume.seeds)], how="diagonal_relaxed")
+    rows = sorted_rows(frame)
     n = rows.order.size
     names = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
-    columns = rows.columns(names)
+    seed_names = (SEED_SLOT, SEED_COUNT, SEED_JOINED, SEED_ACTIVE, SEED_KEPT) if seeded else ()
+    columns = rows.columns((*names, *seed_names))
     mmsi = columns["mmsi"].to_numpy()
     t_us = columns["timestamp_utc"].dt.epoch("us").to_numpy()
     lat = columns["lat"].to_numpy()
@@ -134,7 +172,14 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         if "sog_kn" in columns.columns
         else np.full(n, np.nan)
     )
-    raw = assign_tracks(
+    no_int, no_float = np.empty(0, np.int64), np.empty(0, np.float64)
+    seed_slot = columns[SEED_SLOT].fill_null(-1).to_numpy() if seeded else no_int
+    snap = (
+        candidate_rows(mmsi, t_us, seed_slot >= 0 if seeded else np.zeros(n, bool), resume)
+        if resume is not None
+        else np.empty(0, np.bool_)
+    )
+    raw, joined, snap_slots, snap_at = assign_tracks(
         mmsi,
         t_us,
         lat,
@@ -145,7 +190,29 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         int(settings.max_silence_h * _US_PER_H),
         settings.max_jump_reports,
         int(settings.max_jump_h * _US_PER_H),
+        seed_slot,
+        columns[SEED_COUNT].fill_null(0).to_numpy() if seeded else no_int,
+        columns[SEED_JOINED].fill_null(1.0).to_numpy() if seeded else no_float,
+        snap,
     )
+    failed = np.empty(0, np.uint32)
+    seq = np.arange(n, dtype=np.int64)
+    context = np.zeros(n, dtype=bool)
+    all_columns, all_raw = columns, raw
+    if seeded:
+        active = columns[SEED_ACTIVE].fill_null(False).to_numpy()
+        keep, context, failed = check_resumed(mmsi, raw, seed_slot, active)
+        if not keep.all():
+            seq = np.flatnonzero(keep)
+            rows = SortedRows(
+                rows.frame, rows.order[seq], tuple(r.gather(seq) for r in rows.rebuilt)
+            )
+            columns = columns[seq]
+            mmsi, t_us, lat, lon, context = mmsi[seq], t_us[seq], lat[seq], lon[seq], context[seq]
+            # Track numbers of the rows left, dense again (they rise with the MMSI still).
+            _, raw = np.unique(raw[seq], return_inverse=True)
+            raw = raw.astype(np.int64)
+            n = seq.size
     n_raw = int(raw.max()) + 1 if n else 0
     first_row, last_row, count = track_spans(raw, n_raw)
     # The rows of each track in time order, for the MMSIs with several tracks only: most have
@@ -194,6 +261,11 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
     # One gather for all columns: kept rows, each track's rows together, in time order.
     keep_rows, labels, in_order = kept_labels(raw, np.where(kept, index, -1))
     frame = rows.take(None if labels.size == n else keep_rows, columns)
+    if resume is not None:
+        frame = frame.drop(seed_names).with_columns(
+            pl.Series(SEQ, seq if labels.size == n else seq[keep_rows], pl.Int64),
+            pl.Series(CONTEXT, context if labels.size == n else context[keep_rows]),
+        )
     if not in_order:
         # Tracks of one MMSI interleave: only their rows move, within their MMSI's rows.
         kept_mmsi = track_mmsi[kept]
@@ -207,7 +279,65 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         )
         labels[moving] = labels[source]
     frame = frame.with_columns(track=pl.Series(labels, dtype=pl.UInt32))
-    return Segmentation(positions=frame, tracks=tracks, jumps=jumps)
+    if resume is None:
+        return Segmentation(positions=frame, tracks=tracks, jumps=jumps)
+    if seeded:
+        tracks = _resumed_tracks(tracks, resume.seeds, failed)
+    kept_raw = np.zeros(int(all_raw.max(initial=-1)) + 1, dtype=bool)
+    if n:
+        kept_raw[all_raw[seq]] = kept[raw]
+    seed_kept = all_columns[SEED_KEPT].cast(pl.Int8).fill_null(-1).to_numpy() if seeded else None
+    found = restart_candidates(
+        all_columns,
+        all_raw,
+        joined,
+        Snapshots(snap_at[:, 0], snap_slots),
+        kept_raw,
+        seed_kept,
+        settings,
+        far_s,
+    )
+    found = found.filter(~pl.col("mmsi").is_in(pl.Series(failed, dtype=pl.UInt32).implode()))
+    track_of = frame.select(SEQ, "track").join(found.select(SEQ).unique(), on=SEQ)
+    first = tracks.select("track_id", "first_utc", "first_lat", "first_lon").with_row_index("track")
+    found = found.join(track_of, on=SEQ).join(first, on="track").drop("track")
+    return Segmentation(
+        positions=frame,
+        tracks=tracks,
+        jumps=jumps,
+        failed=pl.Series("mmsi", failed, pl.UInt32()),
+        candidates=found.select(*RESTARTS_SCHEMA, SEQ),
+    )
+
+
+def _resumed_tracks(tracks: pl.DataFrame, seeds: pl.DataFrame, failed: np.ndarray) -> pl.DataFrame:
+    """Return ``tracks`` with the resumed MMSIs' track (their only one: it spans the restart
+    point) as over the whole history: its id, first fix and number of positions."""
+    active = (
+        seeds.filter(pl.col("active") & ~pl.col("mmsi").is_in(pl.Series(failed).implode()))
+        .group_by("mmsi")
+        .agg(
+            pl.col("track_id", "first_utc", "first_lat", "first_lon", "slot_count").first(),
+            n_seeds=pl.len(),
+        )
+    )
+    joined = tracks.join(active, on="mmsi", how="left", suffix="_resumed", maintain_order="left")
+    resumed = pl.col("track_id_resumed").is_not_null()
+    return joined.select(
+        pl.coalesce("track_id_resumed", "track_id").alias("track_id"),
+        "mmsi",
+        pl.coalesce("first_utc_resumed", "first_utc").alias("first_utc"),
+        "last_utc",
+        pl.when(resumed)
+        .then(pl.col("n_positions") - pl.col("n_seeds") + pl.col("slot_count"))
+        .otherwise(pl.col("n_positions"))
+        .cast(pl.UInt32)
+        .alias("n_positions"),
+        pl.coalesce("first_lat_resumed", "first_lat").alias("first_lat"),
+        pl.coalesce("first_lon_resumed", "first_lon").alias("first_lon"),
+        "last_lat",
+        "last_lon",
+    )
 
 
 def _jumps(

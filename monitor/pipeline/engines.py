@@ -63,7 +63,7 @@ class LocalEngine:
             )
 
         if plan.n_buckets == 1:
-            return [analyse_bucket([split(part)[0] for part in plan.slices], job)]
+            return [analyse_bucket([split(part)[0] for part in plan.slices], job, plan.seeds)]
         results: list[dict[str, pa.Table]] = []
         with tempfile.TemporaryDirectory(prefix="monitor-buckets-") as spill:
             written: dict[int, list[Path]] = {}
@@ -83,10 +83,10 @@ class LocalEngine:
                 for path in written[bucket]:
                     with pa.memory_map(str(path)) as source:
                         pieces.append(pa.ipc.open_file(source).read_all())
-                results.append(analyse_bucket(pieces, job))
+                results.append(analyse_bucket(pieces, job, plan.bucket_seeds(bucket)))
                 for path in written[bucket]:
                     path.unlink()
-        return results or [analyse_bucket([], job)]
+        return results or [analyse_bucket([], job, None)]
 
 
 #: Per-vessel counts are added up this many tables at a time.
@@ -136,20 +136,28 @@ def detect_in_buckets(
     zones: Sequence[Zone],
     settings: Settings,
     *,
-    vessels: pl.Series | None = None,
+    vessels: pl.Series | pl.DataFrame | None = None,
     filesystem: Any = None,
+    seeds: pl.DataFrame | None = None,
+    resume: bool = False,
 ) -> BucketsFound:
     """Return the detection of ``vessels`` (None: every vessel) in the store's ``slices``, run
-    by ``engine`` bucket by bucket.
+    by ``engine`` bucket by bucket; with ``resume``, vessels with ``seeds`` from their restart
+    points (``vessels`` then holds their ``restart_utc``), and new restart points are found.
 
     ``slices`` cut the store's live files (never a directory listing: a compaction leaves the
     files it replaced on disk for a while). The result is the same for any engine and any number
     of buckets.
     """
     plan = plan_buckets(
-        slices, positions_per_vessel, settings.engine, vessels=vessels, filesystem=filesystem
+        slices,
+        positions_per_vessel,
+        settings.engine,
+        vessels=vessels,
+        filesystem=filesystem,
+        seeds=seeds,
     )
-    job = BucketJob.of(zones, settings)
+    job = BucketJob.of(zones, settings, resume=resume)
     started = time.perf_counter()
     results = engine.run(plan, job)
     log.info(

@@ -37,7 +37,7 @@ import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,7 @@ import polars as pl
 import shapely
 
 from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
+from monitor.analyse.portcalls.restarts import call_restarts
 from monitor.analyse.portcalls.silences import unbridged_silences
 from monitor.analyse.portcalls.states import (
     TRANSITIONS,
@@ -61,9 +62,17 @@ from monitor.analyse.portcalls.stops import forward_fill, stopped_rows
 from monitor.analyse.portcalls.trips import visits_after_trips
 from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
 from monitor.analyse.positions import with_speeds
+from monitor.analyse.track_restarts import CONTEXT, Resume
 from monitor.analyse.tracks import Segmentation, segment
 from monitor.config import DetectSettings, TrackSettings
-from monitor.schema import MULTI_TRACK_SCHEMA, RAW_CALLS_SCHEMA, conform
+from monitor.schema import (
+    LABELLED_SCHEMA,
+    MULTI_TRACK_SCHEMA,
+    RAW_CALLS_SCHEMA,
+    RESTARTS_SCHEMA,
+    conform,
+    empty_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +81,7 @@ _US_PER_H = 3_600_000_000.0
 #: Below this many positions per thread, splitting the work costs more than it saves.
 _PARALLEL_MIN_ROWS = 400_000
 #: Position columns used when the input has them.
-_OPTIONAL_COLUMNS = ("nav_status",)
+_OPTIONAL_COLUMNS = ("nav_status", "cog_deg")
 
 
 def call_id(mmsi: int, track_id: str, port_id: str, arrival_us: int) -> str:
@@ -105,6 +114,12 @@ class Detection:
     jumps: pl.DataFrame
     #: Positions of the MMSIs with several tracks, :data:`monitor.schema.MULTI_TRACK_SCHEMA`.
     multi_track: pl.DataFrame
+    #: Restart points found (when resuming), :data:`monitor.schema.RESTARTS_SCHEMA`.
+    restarts: pl.DataFrame = field(default_factory=lambda: empty_frame(RESTARTS_SCHEMA))
+    #: MMSIs that could not be resumed and were left out (column ``mmsi``).
+    failed: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"mmsi": pl.UInt32}))
+    #: When resuming: the positions worked on with their track ids, :data:`LABELLED_SCHEMA`.
+    labelled: pl.DataFrame = field(default_factory=lambda: empty_frame(LABELLED_SCHEMA))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,19 +280,27 @@ def classify(
 
 
 def prepare_positions(
-    positions: pl.LazyFrame | pl.DataFrame, tracks: TrackSettings | None = None
+    positions: pl.LazyFrame | pl.DataFrame,
+    tracks: TrackSettings | None = None,
+    resume: Resume | None = None,
+    *,
+    far_s: float = 0.0,
 ) -> tuple[pl.DataFrame, Segmentation]:
     """Return positions split into tracks with their speeds, and the segmentation.
 
     The frame has mmsi, timestamp_utc, lat, lon, track and speed_kn (SOG, or the speed implied
     by neighbouring fixes of the track when SOG is missing), then nav_status when ``positions``
-    has it, sorted by mmsi, track and time.
+    has it, sorted by mmsi, track and time. With ``resume`` (see :func:`segment`), it has
+    ``_seq`` too, and the seeds that gave the speeds their context are left out.
     """
     lazy = positions.lazy()
     optional = [c for c in _OPTIONAL_COLUMNS if c in lazy.collect_schema().names()]
     columns = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", *optional)
-    found = segment(lazy.select(*columns), tracks or TrackSettings())
-    return with_speeds(found.positions), found
+    found = segment(lazy.select(*columns), tracks or TrackSettings(), resume, far_s=far_s)
+    prepared = with_speeds(found.positions)
+    if resume is not None:
+        prepared = prepared.filter(~pl.col(CONTEXT)).drop(CONTEXT)
+    return prepared, found
 
 
 def detect_all(
@@ -287,8 +310,14 @@ def detect_all(
     tracks: TrackSettings | None = None,
     *,
     workers: int | None = None,
+    resume: Resume | None = None,
+    far_s: float = 0.0,
 ) -> Detection:
     """Return the calls, transits and events found in ``positions`` inside ``zones``.
+
+    With ``resume``, MMSIs with seeds are detected from their restart points on (``positions``
+    holds theirs from there) and restart points are looked for
+    (:mod:`monitor.analyse.track_restarts`).
 
     Positions are split into tracks with ``tracks`` (default settings when None) and calls are
     found per track. Vessels are independent, so large inputs are split by MMSI among ``workers``
@@ -304,7 +333,7 @@ def detect_all(
     if workers is None:
         workers = min(os.cpu_count() or 1, frame.height // _PARALLEL_MIN_ROWS)
     if workers <= 1:
-        found = _detect_part(frame, zones, settings, tracks)
+        found = _detect_part(frame, zones, settings, tracks, resume, far_s)
         return replace(found, calls=open_status(found.calls, data_end, settings.max_unheard_h))
 
     def run(part: int) -> Detection:
@@ -313,7 +342,9 @@ def detect_all(
             replace(zone, geometry=shapely.from_wkb(shapely.to_wkb(zone.geometry)))
             for zone in zones
         ]
-        return _detect_part(frame.filter(pl.col("mmsi") % workers == part), own, settings, tracks)
+        mine = pl.col("mmsi") % workers == part
+        own_resume = None if resume is None else replace(resume, seeds=resume.seeds.filter(mine))
+        return _detect_part(frame.filter(mine), own, settings, tracks, own_resume, far_s)
 
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(run, range(workers)))
@@ -333,6 +364,9 @@ def detect_all(
         tracks=joined("tracks"),
         jumps=joined("jumps"),
         multi_track=joined("multi_track"),
+        restarts=joined("restarts"),
+        failed=joined("failed"),
+        labelled=joined("labelled"),
     )
 
 
@@ -341,8 +375,10 @@ def _detect_part(
     zones: Sequence[Zone],
     settings: DetectSettings,
     tracks: TrackSettings,
+    resume: Resume | None = None,
+    far_s: float = 0.0,
 ) -> Detection:
-    prepared, segmentation = prepare_positions(positions, tracks)
+    prepared, segmentation = prepare_positions(positions, tracks, resume, far_s=far_s)
     track_ids = segmentation.tracks["track_id"]
     port_zones = [zone for zone in zones if zone.kind != "area"]
     port_ids, port_names, zone_port, _ = _zone_tables(port_zones)
@@ -460,7 +496,17 @@ def _detect_part(
         tracks=segmentation.tracks,
         jumps=segmentation.jumps,
         multi_track=segmentation.multi_track().select(list(MULTI_TRACK_SCHEMA)),
+        restarts=call_restarts(frame, segmentation.candidates, port_zones, settings),
+        failed=segmentation.failed.to_frame(),
+        labelled=_labelled(segmentation) if resume is not None else empty_frame(LABELLED_SCHEMA),
     )
+
+
+def _labelled(segmentation: Segmentation) -> pl.DataFrame:
+    """Return the positions worked on (seeds left out) with their track ids."""
+    frame = segmentation.with_track_ids().filter(~pl.col(CONTEXT))
+    missing = [pl.lit(None, t).alias(c) for c, t in LABELLED_SCHEMA.items() if c not in frame]
+    return conform(frame.with_columns(missing), LABELLED_SCHEMA)
 
 
 def detect(

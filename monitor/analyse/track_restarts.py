@@ -1,0 +1,291 @@
+"""Restart points of segmentation: where an MMSI's tracks can be resumed instead of redone.
+
+Segmentation (:mod:`monitor.analyse.tracks`) reads an MMSI's positions in time order and keeps,
+per track, its last few fixes (:func:`~monitor.analyse.track_kernels.assign_tracks`). That state
+before a position, the *seeds*, is all it needs to go on from there exactly as over the whole
+history. A restart point is such a position, taken where nothing before it can change any more:
+
+* it and the position before it belong to one track (the *active* one), every later position
+  of the MMSI too, and the active track's remembered fixes are still its own (no excursion split
+  them off later);
+* the active track is longer than any displaced run can be (``max_jump_reports``) and longer
+  than every other track of the MMSI: whatever follows, it is never displaced, and no run
+  displaced from an older track changes host;
+* every other track that stays (is not a displaced run) ended long enough before that no later
+  fix of the active track can be too far from it to be the same ship (:func:`far_apart_s`): the
+  pairs of concurrent tracks are final.
+
+A resumed run checks that it stays so: if a later position joins another track or starts one,
+or an excursion takes back remembered fixes, the MMSI is not resumed (it is detected again over
+its whole history). The port-call conditions of a restart point are in
+:mod:`monitor.analyse.portcalls.restarts`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from monitor.analyse.track_kernels import MAX_CANDIDATES
+from monitor.config import TrackSettings
+from monitor.core.geo import MPS_PER_KN
+from monitor.schema import RESTARTS_SCHEMA
+
+I64 = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+_US_PER_H = 3_600_000_000
+#: The farthest apart two points can be on the equirectangular distances tracks use, in km.
+_FARTHEST_KM = 28_400.0
+#: Per-row seed columns segmentation reads when resuming (null on positions to assign).
+SEED_SLOT = "_seed_slot"
+SEED_COUNT = "_seed_count"
+SEED_JOINED = "_seed_joined"
+SEED_ACTIVE = "_seed_active"
+SEED_KEPT = "_seed_kept"
+#: Column marking the remembered fixes of the active track, kept as context (speeds).
+CONTEXT = "_context"
+#: Column holding each kept position's row in the time-sorted input (candidates refer to it).
+SEQ = "_seq"
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What segmentation resumes from, and where it looks for new restart points."""
+
+    #: :data:`~monitor.schema.RESTARTS_SCHEMA` rows of the MMSIs to resume.
+    seeds: pl.DataFrame
+    #: Restart points are taken at least this long before an MMSI's newest position, so that
+    #: positions that come late by less than that still find theirs.
+    lag_h: float = 3.0
+    #: ... and within this span before that (one candidate an hour).
+    window_h: float = 24.0
+
+
+def far_apart_s(settings: TrackSettings, min_distance_km: float) -> float:
+    """Return after how long no fix of one track can be too far from another track's last fix
+    to be one ship (``concurrent_tracks``): farther than the farthest two points, at full
+    speed, plus the margin."""
+    return (_FARTHEST_KM + min_distance_km) / (settings.max_speed_kn * MPS_PER_KN / 1000.0)
+
+
+def seed_frame(seeds: pl.DataFrame) -> pl.DataFrame:
+    """Return restart rows as positions with the seed columns segmentation reads."""
+    return seeds.select(
+        "mmsi",
+        "timestamp_utc",
+        "lat",
+        "lon",
+        "sog_kn",
+        pl.col("slot").cast(pl.Int64).alias(SEED_SLOT),
+        pl.col("slot_count").cast(pl.Int64).alias(SEED_COUNT),
+        pl.col("joined").alias(SEED_JOINED),
+        pl.col("active").alias(SEED_ACTIVE),
+        pl.col("kept").alias(SEED_KEPT),
+    )
+
+
+def candidate_rows(mmsi: I64, t_us: I64, seed: Bools, resume: Resume) -> Bools:
+    """Return the rows before which segmentation takes a snapshot: the first position of each
+    hour of an MMSI within ``window_h`` before its newest position less ``lag_h``."""
+    n = mmsi.size
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    last = np.ones(n, dtype=bool)
+    last[:-1] = mmsi[1:] != mmsi[:-1]
+    ends = np.flatnonzero(last)
+    group = np.searchsorted(ends, np.arange(n))
+    newest_us = t_us[ends][group]
+    upper = newest_us - int(resume.lag_h * _US_PER_H)
+    lower = upper - int(resume.window_h * _US_PER_H)
+    hour = t_us // _US_PER_H
+    first_of_hour = np.ones(n, dtype=bool)
+    first_of_hour[1:] = (hour[1:] != hour[:-1]) | (mmsi[1:] != mmsi[:-1])
+    result: Bools = first_of_hour & (t_us <= upper) & (t_us >= lower) & ~seed
+    # Never an MMSI's first row: a restart point has a position before it.
+    result[1:] &= mmsi[1:] == mmsi[:-1]
+    result[0] = False
+    return result
+
+
+def check_resumed(
+    mmsi: I64, raw: I64, seed_slot: I64, seed_active: Bools
+) -> tuple[Bools, Bools, npt.NDArray[np.uint32]]:
+    """Return which rows stay, which of them are the active track's seeds (context), and the
+    MMSIs whose resumption failed (their rows all go: they are detected over their history).
+
+    A resumed MMSI passes when every position to assign joined its active track and each
+    slot's seeds kept one track number (no excursion took them back).
+    """
+    seeded = seed_slot >= 0
+    frame = pl.DataFrame(
+        {"mmsi": mmsi, "raw": raw, "slot": seed_slot, "seeded": seeded, "active": seed_active}
+    )
+    resumed = frame.filter(pl.col("seeded"))["mmsi"].unique()
+    part = frame.filter(pl.col("mmsi").is_in(resumed.implode()))
+    active_raw = part.filter(pl.col("active")).group_by("mmsi").agg(t=pl.col("raw").first())
+    slots = part.filter(pl.col("seeded")).group_by("mmsi", "slot").agg(n=pl.col("raw").n_unique())
+    bad_slots = slots.filter(pl.col("n") > 1)["mmsi"]
+    new_rows = part.filter(~pl.col("seeded")).join(active_raw, on="mmsi", how="left")
+    bad_rows = new_rows.filter(pl.col("t").is_null() | (pl.col("raw") != pl.col("t")))["mmsi"]
+    no_active = resumed.filter(~resumed.is_in(active_raw["mmsi"].implode()))
+    failed = pl.concat([bad_slots, bad_rows, no_active]).unique().sort()
+    fail_row = np.isin(mmsi, failed.to_numpy())
+    keep: Bools = ~fail_row & (~seeded | seed_active)
+    context: Bools = seeded & seed_active & ~fail_row
+    return keep, context, failed.to_numpy().astype(np.uint32)
+
+
+@dataclass
+class Snapshots:
+    """Segmentation's state before candidate rows, with what judging them needs."""
+
+    #: Row (in time-sorted input) of each snapshot.
+    at: I64
+    #: Per snapshot and slot: its rows, most recent first (-1: none), then its count.
+    slots: npt.NDArray[np.int64]
+
+
+def restart_candidates(
+    columns: pl.DataFrame,
+    raw: I64,
+    joined: npt.NDArray[np.float64],
+    snaps: Snapshots,
+    kept_raw: Bools,
+    seed_kept: Bools | None,
+    settings: TrackSettings,
+    far_s: float,
+) -> pl.DataFrame:
+    """Return the seeds of each snapshot that can be a restart point as far as tracks go:
+    :data:`RESTARTS_SCHEMA` rows without the active track's id and first fix (the caller adds
+    them), with ``_seq`` the restart row.
+
+    ``columns`` are the time-sorted rows (mmsi, timestamp_utc, lat, lon, sog_kn), ``raw`` their
+    final track numbers, ``kept_raw`` whether each track number stays (is not displaced);
+    ``seed_kept`` whether a seed row's slot stayed (resumed MMSIs), else None.
+    """
+    out: list[dict[str, object]] = []
+    n = raw.size
+    if snaps.at.size == 0:
+        return pl.DataFrame(schema={**_CANDIDATE_SCHEMA})
+    mmsi = columns["mmsi"].to_numpy()
+    t_us = columns["timestamp_utc"].dt.epoch("us").to_numpy()
+    # Whether every row of an MMSI from a row on is in that row's track: no change of track
+    # between it and the MMSI's last row.
+    last = np.ones(n, dtype=bool)
+    last[:-1] = mmsi[1:] != mmsi[:-1]
+    change = np.zeros(n, dtype=np.int64)
+    change[:-1] = (raw[1:] != raw[:-1]) & ~last[:-1]
+    suffix = np.append(np.cumsum(change[::-1])[::-1], 0)
+    ends = np.flatnonzero(last)
+    end_of = ends[np.searchsorted(ends, np.arange(n))]
+    same_to_end = suffix[np.arange(n)] - suffix[end_of] == 0
+    counts = np.bincount(raw, minlength=int(raw.max(initial=-1)) + 1)
+    far_us = int(far_s * 1e6)
+    lat = columns["lat"].to_numpy()
+    lon = columns["lon"].to_numpy()
+    sog = columns["sog_kn"].cast(pl.Float64).to_numpy() if "sog_kn" in columns.columns else None
+    for k, p in enumerate(snaps.at.tolist()):
+        t = raw[p]
+        if p == 0 or mmsi[p - 1] != mmsi[p] or raw[p - 1] != t or not same_to_end[p]:
+            continue
+        if t_us[p - 1] >= t_us[p]:
+            continue
+        slots = snaps.slots[k * MAX_CANDIDATES : (k + 1) * MAX_CANDIDATES]
+        active = -1
+        ok = True
+        other_max = 0
+        for s in range(MAX_CANDIDATES):
+            rows = slots[s, :-1]
+            rows = rows[rows >= 0]
+            if rows.size == 0:
+                continue
+            if rows[0] == p - 1:
+                active = s
+            labels = raw[rows]
+            if (labels != labels[0]).any():
+                ok = False
+                break
+            if s != active:
+                count = max(int(slots[s, -1]), int(counts[labels[0]]))
+                other_max = max(other_max, count)
+                stays = (
+                    bool(seed_kept[rows[0]])
+                    if seed_kept is not None and seed_kept[rows[0]] >= 0
+                    else bool(kept_raw[labels[0]])
+                )
+                if stays and t_us[rows[0]] > t_us[p] - far_us:
+                    ok = False
+                    break
+        if not ok or active < 0:
+            continue
+        active_rows = slots[active, :-1]
+        active_rows = active_rows[active_rows >= 0]
+        active_count = int(slots[active, -1])
+        if active_rows.size < 3 or raw[active_rows[0]] != t:
+            continue
+        if active_count <= settings.max_jump_reports or active_count <= other_max:
+            continue
+        for s in range(MAX_CANDIDATES):
+            rows = slots[s, :-1]
+            rows = rows[rows >= 0]
+            stays = True
+            if rows.size and s != active:
+                stays = (
+                    bool(seed_kept[rows[0]])
+                    if seed_kept is not None and seed_kept[rows[0]] >= 0
+                    else bool(kept_raw[raw[rows[0]]])
+                )
+            for r in rows[::-1].tolist():
+                out.append(
+                    {
+                        "mmsi": int(mmsi[p]),
+                        "restart_us": int(t_us[p]),
+                        "slot": s,
+                        "slot_count": int(slots[s, -1]),
+                        "active": s == active,
+                        "kept": stays,
+                        "time_us": int(t_us[r]),
+                        "lat": float(lat[r]),
+                        "lon": float(lon[r]),
+                        "sog_kn": float(sog[r]) if sog is not None else float("nan"),
+                        "joined": float(joined[r]),
+                        SEQ: p,
+                    }
+                )
+    if not out:
+        return pl.DataFrame(schema={**_CANDIDATE_SCHEMA})
+    frame = pl.DataFrame(out, schema=_RAW_CANDIDATE, orient="row")
+    return frame.with_columns(
+        restart_utc=pl.col("restart_us").cast(pl.Datetime("us", "UTC")),
+        timestamp_utc=pl.col("time_us").cast(pl.Datetime("us", "UTC")),
+        sog_kn=pl.col("sog_kn").fill_nan(None),
+    ).select(list(_CANDIDATE_SCHEMA))
+
+
+_RAW_CANDIDATE: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "restart_us": pl.Int64(),
+    "slot": pl.UInt8(),
+    "slot_count": pl.UInt32(),
+    "active": pl.Boolean(),
+    "kept": pl.Boolean(),
+    "time_us": pl.Int64(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "sog_kn": pl.Float64(),
+    "joined": pl.Float64(),
+    SEQ: pl.Int64(),
+}
+#: Candidates: RESTARTS_SCHEMA without the active track's id and first fix, and ``_seq``.
+_CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
+    **{
+        k: v
+        for k, v in RESTARTS_SCHEMA.items()
+        if k not in ("track_id", "first_utc", "first_lat", "first_lon")
+    },
+    SEQ: pl.Int64(),
+}
