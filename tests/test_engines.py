@@ -36,6 +36,7 @@ from monitor.cli import main
 from monitor.config import EngineSettings, Settings
 from monitor.errors import ConfigError
 from monitor.pipeline.buckets import (
+    COLUMNS,
     BucketJob,
     buckets_of,
     combine,
@@ -170,7 +171,7 @@ def test_split_keeps_file_order_within_each_bucket(store: Settings) -> None:
     files = [str(f) for f in live_files(Path(store.store.path) / "positions" / f"date={T0.date()}")]
     [part, *_] = file_slices(files, max_rows=10_000)
     pieces = split_slice(part, 5)
-    whole = pl.read_parquet(part.path).select("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
+    whole = pl.read_parquet(part.path).select(COLUMNS)
     assert sum(p.num_rows for p in pieces) == whole.height
     for bucket, piece in enumerate(pieces):
         expected = whole.filter(pl.Series(buckets_of(whole["mmsi"].to_numpy(), 5) == bucket))

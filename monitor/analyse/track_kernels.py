@@ -289,6 +289,7 @@ def displaced_hosts(
     max_reports: int,
     max_jump_us: int,
     slack_us: int,
+    given: I64,
 ) -> I64:
     """Return, per track (in track order), the track its positions were displaced from, or -1.
 
@@ -298,7 +299,8 @@ def displaced_hosts(
     when it is the MMSI's first, or ends within ``max_jump_us`` before it when it is the last;
     unless it has ``SHORT_TRACK`` positions or more and the longer track reports meanwhile (bar
     ``slack_us`` at either end): that is a second transmitter. ``sorted_us`` holds the times of
-    each track's rows from ``starts``.
+    each track's rows given (``given``, at most ``count``: a resumed track's recent ones) from
+    ``starts``.
     """
     n = len(mmsi)
     host = np.full(n, -1, np.int64)
@@ -330,7 +332,7 @@ def displaced_hosts(
                         continue
                     if count[s] >= SHORT_TRACK:
                         # Enough fixes to be a transmitter: is the host heard meanwhile?
-                        times = sorted_us[starts[t] : starts[t] + count[t]]
+                        times = sorted_us[starts[t] : starts[t] + given[t]]
                         lo = np.searchsorted(times, first_us[s] + slack_us, side="right")
                         hi = np.searchsorted(times, last_us[s] - slack_us, side="left")
                         if hi > lo:

@@ -117,8 +117,8 @@ def check_resumed(
     """Return which rows stay, which of them are the active track's seeds (context), and the
     MMSIs whose resumption failed (their rows all go: they are detected over their history).
 
-    A resumed MMSI passes when every position to assign joined its active track and each
-    slot's seeds kept one track number (no excursion took them back).
+    A resumed MMSI passes when no position to assign joined one of its old tracks but the
+    active one, and each slot's seeds kept one track number (no excursion took them back).
     """
     seeded = seed_slot >= 0
     frame = pl.DataFrame(
@@ -129,8 +129,10 @@ def check_resumed(
     active_raw = part.filter(pl.col("active")).group_by("mmsi").agg(t=pl.col("raw").first())
     slots = part.filter(pl.col("seeded")).group_by("mmsi", "slot").agg(n=pl.col("raw").n_unique())
     bad_slots = slots.filter(pl.col("n") > 1)["mmsi"]
-    new_rows = part.filter(~pl.col("seeded")).join(active_raw, on="mmsi", how="left")
-    bad_rows = new_rows.filter(pl.col("t").is_null() | (pl.col("raw") != pl.col("t")))["mmsi"]
+    # Positions may start new tracks, but not join an old one other than the active track.
+    old_raw = part.filter(pl.col("seeded") & ~pl.col("active")).select("mmsi", "raw").unique()
+    new_rows = part.filter(~pl.col("seeded"))
+    bad_rows = new_rows.join(old_raw, on=["mmsi", "raw"])["mmsi"]
     no_active = resumed.filter(~resumed.is_in(active_raw["mmsi"].implode()))
     failed = pl.concat([bad_slots, bad_rows, no_active]).unique().sort()
     fail_row = np.isin(mmsi, failed.to_numpy())
@@ -157,7 +159,6 @@ def restart_candidates(
     kept_raw: Bools,
     seed_kept: Bools | None,
     settings: TrackSettings,
-    far_s: float,
 ) -> pl.DataFrame:
     """Return the seeds of each snapshot that can be a restart point as far as tracks go:
     :data:`RESTARTS_SCHEMA` rows without the active track's id and first fix (the caller adds
@@ -184,10 +185,10 @@ def restart_candidates(
     end_of = ends[np.searchsorted(ends, np.arange(n))]
     same_to_end = suffix[np.arange(n)] - suffix[end_of] == 0
     counts = np.bincount(raw, minlength=int(raw.max(initial=-1)) + 1)
-    far_us = int(far_s * 1e6)
     lat = columns["lat"].to_numpy()
     lon = columns["lon"].to_numpy()
     sog = columns["sog_kn"].cast(pl.Float64).to_numpy() if "sog_kn" in columns.columns else None
+    jump_us = int(settings.max_jump_h * _US_PER_H)
     for k, p in enumerate(snaps.at.tolist()):
         t = raw[p]
         if p == 0 or mmsi[p - 1] != mmsi[p] or raw[p - 1] != t or not same_to_end[p]:
@@ -195,50 +196,51 @@ def restart_candidates(
         if t_us[p - 1] >= t_us[p]:
             continue
         slots = snaps.slots[k * MAX_CANDIDATES : (k + 1) * MAX_CANDIDATES]
-        active = -1
+        used = [s for s in range(MAX_CANDIDATES) if slots[s, 0] >= 0]
+        active = next((s for s in used if slots[s, 0] == p - 1), -1)
+        # All slots in use: a track may have been forgotten, whose end is unknown here.
+        if active < 0 or len(used) == MAX_CANDIDATES:
+            continue
         ok = True
-        other_max = 0
-        for s in range(MAX_CANDIDATES):
+        other_max, kept_latest, short_latest = 0, -1, -1
+        stays: dict[int, bool] = {}
+        for s in used:
             rows = slots[s, :-1]
             rows = rows[rows >= 0]
-            if rows.size == 0:
-                continue
-            if rows[0] == p - 1:
-                active = s
             labels = raw[rows]
             if (labels != labels[0]).any():
                 ok = False
                 break
-            if s != active:
-                count = max(int(slots[s, -1]), int(counts[labels[0]]))
-                other_max = max(other_max, count)
-                stays = (
-                    bool(seed_kept[rows[0]])
-                    if seed_kept is not None and seed_kept[rows[0]] >= 0
-                    else bool(kept_raw[labels[0]])
-                )
-                if stays and t_us[rows[0]] > t_us[p] - far_us:
-                    ok = False
-                    break
-        if not ok or active < 0:
+            if s == active:
+                continue
+            latest = int(t_us[rows[0]])
+            # Other tracks ended long enough before: no new track can host them or be theirs.
+            if latest >= t_us[p] - jump_us:
+                ok = False
+                break
+            count = max(int(slots[s, -1]), int(counts[labels[0]]))
+            other_max = max(other_max, count)
+            stays[s] = (
+                bool(seed_kept[rows[0]])
+                if seed_kept is not None and seed_kept[rows[0]] >= 0
+                else bool(kept_raw[labels[0]])
+            )
+            if stays[s]:
+                kept_latest = max(kept_latest, latest)
+            if count <= settings.max_jump_reports:
+                short_latest = max(short_latest, latest)
+        if not ok:
             continue
         active_rows = slots[active, :-1]
         active_rows = active_rows[active_rows >= 0]
         active_count = int(slots[active, -1])
         if active_rows.size < 3 or raw[active_rows[0]] != t:
             continue
-        if active_count <= settings.max_jump_reports or active_count <= other_max:
+        if active_count <= settings.max_jump_reports:
             continue
-        for s in range(MAX_CANDIDATES):
+        for s in used:
             rows = slots[s, :-1]
             rows = rows[rows >= 0]
-            stays = True
-            if rows.size and s != active:
-                stays = (
-                    bool(seed_kept[rows[0]])
-                    if seed_kept is not None and seed_kept[rows[0]] >= 0
-                    else bool(kept_raw[raw[rows[0]]])
-                )
             for r in rows[::-1].tolist():
                 out.append(
                     {
@@ -247,13 +249,16 @@ def restart_candidates(
                         "slot": s,
                         "slot_count": int(slots[s, -1]),
                         "active": s == active,
-                        "kept": stays,
+                        "kept": stays.get(s, True),
                         "time_us": int(t_us[r]),
                         "lat": float(lat[r]),
                         "lon": float(lon[r]),
                         "sog_kn": float(sog[r]) if sog is not None else float("nan"),
                         "joined": float(joined[r]),
                         SEQ: p,
+                        "kept_latest_us": kept_latest,
+                        "short_latest_us": short_latest,
+                        "bigger": active_count > other_max,
                     }
                 )
     if not out:
@@ -279,6 +284,9 @@ _RAW_CANDIDATE: dict[str, pl.DataType] = {
     "sog_kn": pl.Float64(),
     "joined": pl.Float64(),
     SEQ: pl.Int64(),
+    "kept_latest_us": pl.Int64(),
+    "short_latest_us": pl.Int64(),
+    "bigger": pl.Boolean(),
 }
 #: Candidates: RESTARTS_SCHEMA without the active track's id and first fix, and ``_seq``.
 _CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
@@ -288,4 +296,89 @@ _CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
         if k not in ("track_id", "first_utc", "first_lat", "first_lon")
     },
     SEQ: pl.Int64(),
+    "kept_latest_us": pl.Int64(),
+    "short_latest_us": pl.Int64(),
+    "bigger": pl.Boolean(),
 }
+
+
+def settled(candidates: pl.DataFrame, settings: TrackSettings, far_s: float) -> pl.DataFrame:
+    """Return the candidates (with the active track's ``first_utc``) whose other tracks cannot
+    change: those that stay either ended before the active track began (they never overlap) or
+    long enough before the restart point that no later fix is too far from them
+    (``far_s``); short ones either ended well before it began (it cannot span them) or the
+    active track is already the largest (it cannot overtake their host)."""
+    first = pl.col("first_utc").dt.epoch("us")
+    restart = pl.col("restart_utc").dt.epoch("us")
+    jump_us = int(settings.max_jump_h * _US_PER_H)
+    return candidates.filter(
+        (
+            (pl.col("kept_latest_us") < 0)
+            | (pl.col("kept_latest_us") < first)
+            | (pl.col("kept_latest_us") <= restart - int(far_s * 1e6))
+        )
+        & (
+            pl.col("bigger")
+            | (pl.col("short_latest_us") < 0)
+            | (pl.col("short_latest_us") + jump_us < first)
+        )
+    )
+
+
+@dataclass
+class ActiveTracks:
+    """The resumed MMSIs' active tracks in a resumed segmentation, as over the whole history."""
+
+    #: Their track numbers.
+    label: I64
+    first_us: I64
+    #: Positions before the restart point that are not among the seeds given.
+    before: I64
+    first_lat: npt.NDArray[np.float64]
+    first_lon: npt.NDArray[np.float64]
+    track_id: list[str]
+
+
+def active_tracks(
+    track_mmsi: npt.NDArray[np.uint32], first_row: I64, context: Bools, seeds: pl.DataFrame
+) -> ActiveTracks:
+    """Return the active tracks: those whose first row is a seed (context), with their first
+    fix, number of positions and id from ``seeds``."""
+    label = np.flatnonzero(context[first_row]).astype(np.int64)
+    info = (
+        seeds.filter(pl.col("active"))
+        .group_by("mmsi")
+        .agg(
+            pl.col("track_id", "first_utc", "first_lat", "first_lon", "slot_count").first(),
+            n_seeds=pl.len(),
+        )
+    )
+    rows = pl.DataFrame({"mmsi": track_mmsi[label]}, schema={"mmsi": pl.UInt32()}).join(
+        info, on="mmsi", how="left", maintain_order="left"
+    )
+    return ActiveTracks(
+        label=label,
+        first_us=rows["first_utc"].dt.epoch("us").to_numpy(),
+        before=(rows["slot_count"].cast(pl.Int64) - rows["n_seeds"]).to_numpy(),
+        first_lat=rows["first_lat"].to_numpy(),
+        first_lon=rows["first_lon"].to_numpy(),
+        track_id=rows["track_id"].to_list(),
+    )
+
+
+def overlapping(
+    track_mmsi: npt.NDArray[np.uint32], kept: Bools, label: I64, first_us: I64, last_us: I64
+) -> npt.NDArray[np.uint32]:
+    """Return the MMSIs of the active tracks ``label`` beside which another track that stays
+    began before the active one's last fix (the two overlap in time)."""
+    if label.size == 0:
+        return np.empty(0, np.uint32)
+    active = np.zeros(track_mmsi.size, dtype=bool)
+    active[label] = True
+    frame = pl.DataFrame(
+        {"mmsi": track_mmsi, "kept": kept, "active": active, "first": first_us, "last": last_us}
+    )
+    ends = frame.filter(pl.col("active")).select("mmsi", end=pl.col("last"))
+    others = frame.filter(pl.col("kept") & ~pl.col("active")).join(ends, on="mmsi")
+    clash = others.filter(pl.col("first") <= pl.col("end"))["mmsi"].unique().sort()
+    return clash.to_numpy().astype(np.uint32)

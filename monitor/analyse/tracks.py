@@ -29,7 +29,7 @@ active at the same time farther apart than one ship could sail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -52,10 +52,13 @@ from monitor.analyse.track_restarts import (
     SEQ,
     Resume,
     Snapshots,
+    active_tracks,
     candidate_rows,
     check_resumed,
+    overlapping,
     restart_candidates,
     seed_frame,
+    settled,
 )
 from monitor.config import TrackSettings
 from monitor.core.geo import METRES_PER_DEG, MPS_PER_KN
@@ -227,32 +230,63 @@ def segment(
     grouped = involved[np.argsort(raw[involved], kind="stable")]
     starts = np.zeros(n_raw, dtype=np.int64)
     starts[several] = np.cumsum(count[several]) - count[several]
+    # A resumed track spans its restart point: its first fix and size are those of its history.
+    first_us, size = t_us[first_row], count
+    first_lat, first_lon = lat[first_row], lon[first_row]
+    spanning = None
+    if seeded:
+        assert resume is not None
+        spanning = active_tracks(track_mmsi, first_row, context, resume.seeds)
+        first_us, size = first_us.copy(), count.copy()
+        first_lat, first_lon = first_lat.copy(), first_lon.copy()
+        first_us[spanning.label] = spanning.first_us
+        size[spanning.label] += spanning.before
+        first_lat[spanning.label] = spanning.first_lat
+        first_lon[spanning.label] = spanning.first_lon
     host = displaced_hosts(
         track_mmsi,
-        t_us[first_row],
+        first_us,
         t_us[last_row],
-        count,
+        size,
         starts,
         t_us[grouped],
         settings.max_jump_reports,
         int(settings.max_jump_h * _US_PER_H),
         int(settings.clock_slack_s * 1e6),
+        count,
     )
     kept = host < 0
+    if spanning is not None:
+        assert resume is not None
+        clash = overlapping(track_mmsi, kept, spanning.label, first_us, t_us[last_row])
+        if clash.size:
+            # A new track beside the resumed one at the same time: whether they were too far
+            # apart to be one ship needs the resumed one's history. Those MMSIs start over.
+            again = segment(
+                positions.lazy().filter(~pl.col("mmsi").is_in(clash)),
+                settings,
+                replace(resume, seeds=resume.seeds.filter(~pl.col("mmsi").is_in(clash))),
+                far_s=far_s,
+            )
+            again.failed = pl.concat([again.failed, pl.Series("mmsi", clash, pl.UInt32())])
+            return again
     index = np.cumsum(kept) - 1
     tracks = pl.DataFrame(
         {
             "mmsi": columns["mmsi"].gather(first_row[kept]),
-            "first_utc": columns["timestamp_utc"].gather(first_row[kept]),
+            "first_utc": pl.Series(first_us[kept]).cast(pl.Datetime("us", "UTC")),
             "last_utc": columns["timestamp_utc"].gather(last_row[kept]),
-            "n_positions": count[kept].astype(np.uint32),
-            "first_lat": lat[first_row[kept]],
-            "first_lon": lon[first_row[kept]],
+            "n_positions": size[kept].astype(np.uint32),
+            "first_lat": first_lat[kept],
+            "first_lon": first_lon[kept],
             "last_lat": lat[last_row[kept]],
             "last_lon": lon[last_row[kept]],
         }
     )
-    tracks = tracks.select(_track_ids(tracks["mmsi"], tracks["first_utc"]), *tracks.columns)
+    ids = _track_ids(tracks["mmsi"], tracks["first_utc"])
+    if spanning is not None:
+        ids = ids.scatter(index[spanning.label], pl.Series(spanning.track_id, dtype=pl.String))
+    tracks = tracks.select(ids, *tracks.columns)
     jumps = _jumps(columns, t_us, lat, lon, (first_row, last_row, count), grouped, starts, host)
     if jumps.height:
         jumps = jumps.with_columns(
@@ -281,8 +315,6 @@ def segment(
     frame = frame.with_columns(track=pl.Series(labels, dtype=pl.UInt32))
     if resume is None:
         return Segmentation(positions=frame, tracks=tracks, jumps=jumps)
-    if seeded:
-        tracks = _resumed_tracks(tracks, resume.seeds, failed)
     kept_raw = np.zeros(int(all_raw.max(initial=-1)) + 1, dtype=bool)
     if n:
         kept_raw[all_raw[seq]] = kept[raw]
@@ -295,48 +327,18 @@ def segment(
         kept_raw,
         seed_kept,
         settings,
-        far_s,
     )
     found = found.filter(~pl.col("mmsi").is_in(pl.Series(failed, dtype=pl.UInt32).implode()))
     track_of = frame.select(SEQ, "track").join(found.select(SEQ).unique(), on=SEQ)
     first = tracks.select("track_id", "first_utc", "first_lat", "first_lon").with_row_index("track")
     found = found.join(track_of, on=SEQ).join(first, on="track").drop("track")
+    found = settled(found, settings, far_s)
     return Segmentation(
         positions=frame,
         tracks=tracks,
         jumps=jumps,
         failed=pl.Series("mmsi", failed, pl.UInt32()),
         candidates=found.select(*RESTARTS_SCHEMA, SEQ),
-    )
-
-
-def _resumed_tracks(tracks: pl.DataFrame, seeds: pl.DataFrame, failed: np.ndarray) -> pl.DataFrame:
-    """Return ``tracks`` with the resumed MMSIs' track (their only one: it spans the restart
-    point) as over the whole history: its id, first fix and number of positions."""
-    active = (
-        seeds.filter(pl.col("active") & ~pl.col("mmsi").is_in(pl.Series(failed).implode()))
-        .group_by("mmsi")
-        .agg(
-            pl.col("track_id", "first_utc", "first_lat", "first_lon", "slot_count").first(),
-            n_seeds=pl.len(),
-        )
-    )
-    joined = tracks.join(active, on="mmsi", how="left", suffix="_resumed", maintain_order="left")
-    resumed = pl.col("track_id_resumed").is_not_null()
-    return joined.select(
-        pl.coalesce("track_id_resumed", "track_id").alias("track_id"),
-        "mmsi",
-        pl.coalesce("first_utc_resumed", "first_utc").alias("first_utc"),
-        "last_utc",
-        pl.when(resumed)
-        .then(pl.col("n_positions") - pl.col("n_seeds") + pl.col("slot_count"))
-        .otherwise(pl.col("n_positions"))
-        .cast(pl.UInt32)
-        .alias("n_positions"),
-        pl.coalesce("first_lat_resumed", "first_lat").alias("first_lat"),
-        pl.coalesce("first_lon_resumed", "first_lon").alias("first_lon"),
-        "last_lat",
-        "last_lon",
     )
 
 

@@ -346,7 +346,8 @@ def _old_call_ids(store_path: StorePath, full: bool) -> set[str]:
 
 def _kept(store_path: StorePath, changed: pl.Series, resumed: pl.DataFrame) -> Detected:
     """Return the stored rows that stay: all of the vessels without new positions, and of the
-    resumed ones, what came before their restart point (their active track is found again)."""
+    resumed ones, what came before their restart point (their active track, and every track,
+    call, displaced run and pair of concurrent tracks from it on, are found again)."""
     stored = Detected.read(
         store_path,
         ~pl.col("mmsi").is_in(changed.implode()) | pl.col("mmsi").is_in(resumed["mmsi"].implode()),
@@ -366,9 +367,9 @@ def _kept(store_path: StorePath, changed: pl.Series, resumed: pl.DataFrame) -> D
         raw_calls=before(stored.raw_calls, "arrival_utc"),
         transits=before(stored.transits, "arrival_utc"),
         pending=before(stored.pending, "arrival_utc"),
-        tracks=stored.tracks.join(active, on=["mmsi", "track_id"], how="anti"),
+        tracks=before(stored.tracks, "first_utc").join(active, on=["mmsi", "track_id"], how="anti"),
         jumps=before(stored.jumps, "start_utc"),
-        concurrent=stored.concurrent,
+        concurrent=before(stored.concurrent, "start_utc"),
     )
 
 
