@@ -235,6 +235,8 @@ RESTARTS_SCHEMA: dict[str, pl.DataType] = {
     "lon": pl.Float64(),
     "sog_kn": pl.Float64(),
     "joined": pl.Float64(),
+    # The MMSI's first position.
+    "since_utc": UTC_US,
 }
 
 #: One row per dropped run of displaced positions (``Segmentation.jumps``).

@@ -46,6 +46,7 @@ SEED_COUNT = "_seed_count"
 SEED_JOINED = "_seed_joined"
 SEED_ACTIVE = "_seed_active"
 SEED_KEPT = "_seed_kept"
+SEED_SINCE = "_seed_since"
 #: Column marking the remembered fixes of the active track, kept as context (speeds).
 CONTEXT = "_context"
 #: Column holding each kept position's row in the time-sorted input (candidates refer to it).
@@ -85,6 +86,7 @@ def seed_frame(seeds: pl.DataFrame) -> pl.DataFrame:
         pl.col("joined").alias(SEED_JOINED),
         pl.col("active").alias(SEED_ACTIVE),
         pl.col("kept").alias(SEED_KEPT),
+        pl.col("since_utc").dt.epoch("us").alias(SEED_SINCE),
     )
 
 
@@ -158,6 +160,7 @@ def restart_candidates(
     snaps: Snapshots,
     kept_raw: Bools,
     seed_kept: Bools | None,
+    since_us: I64,
     settings: TrackSettings,
 ) -> pl.DataFrame:
     """Return the seeds of each snapshot that can be a restart point as far as tracks go:
@@ -166,7 +169,8 @@ def restart_candidates(
 
     ``columns`` are the time-sorted rows (mmsi, timestamp_utc, lat, lon, sog_kn), ``raw`` their
     final track numbers, ``kept_raw`` whether each track number stays (is not displaced);
-    ``seed_kept`` whether a seed row's slot stayed (resumed MMSIs), else None.
+    ``seed_kept`` whether a seed row's slot stayed (resumed MMSIs), else None; ``since_us`` per
+    row the time of its MMSI's first position.
     """
     out: list[dict[str, object]] = []
     n = raw.size
@@ -228,7 +232,13 @@ def restart_candidates(
             if stays[s]:
                 kept_latest = max(kept_latest, latest)
             if count <= settings.max_jump_reports:
-                short_latest = max(short_latest, latest)
+                # The active track could host it only if it began before it ended, or (as an
+                # MMSI's first track) soon after: what time the active track's start must pass.
+                need = latest + jump_us
+                depth = rows.size
+                if depth == int(slots[s, -1]) and int(t_us[rows[-1]]) > int(since_us[p]):
+                    need = latest
+                short_latest = max(short_latest, need)
         if not ok:
             continue
         active_rows = slots[active, :-1]
@@ -259,6 +269,7 @@ def restart_candidates(
                         "kept_latest_us": kept_latest,
                         "short_latest_us": short_latest,
                         "bigger": active_count > other_max,
+                        "since_us": int(since_us[p]),
                     }
                 )
     if not out:
@@ -268,6 +279,7 @@ def restart_candidates(
         restart_utc=pl.col("restart_us").cast(pl.Datetime("us", "UTC")),
         timestamp_utc=pl.col("time_us").cast(pl.Datetime("us", "UTC")),
         sog_kn=pl.col("sog_kn").fill_nan(None),
+        since_utc=pl.col("since_us").cast(pl.Datetime("us", "UTC")),
     ).select(list(_CANDIDATE_SCHEMA))
 
 
@@ -287,6 +299,7 @@ _RAW_CANDIDATE: dict[str, pl.DataType] = {
     "kept_latest_us": pl.Int64(),
     "short_latest_us": pl.Int64(),
     "bigger": pl.Boolean(),
+    "since_us": pl.Int64(),
 }
 #: Candidates: RESTARTS_SCHEMA without the active track's id and first fix, and ``_seq``.
 _CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
@@ -302,7 +315,7 @@ _CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def settled(candidates: pl.DataFrame, settings: TrackSettings, far_s: float) -> pl.DataFrame:
+def settled(candidates: pl.DataFrame, far_s: float) -> pl.DataFrame:
     """Return the candidates (with the active track's ``first_utc``) whose other tracks cannot
     change: those that stay either ended before the active track began (they never overlap) or
     long enough before the restart point that no later fix is too far from them
@@ -310,18 +323,13 @@ def settled(candidates: pl.DataFrame, settings: TrackSettings, far_s: float) -> 
     active track is already the largest (it cannot overtake their host)."""
     first = pl.col("first_utc").dt.epoch("us")
     restart = pl.col("restart_utc").dt.epoch("us")
-    jump_us = int(settings.max_jump_h * _US_PER_H)
     return candidates.filter(
         (
             (pl.col("kept_latest_us") < 0)
             | (pl.col("kept_latest_us") < first)
             | (pl.col("kept_latest_us") <= restart - int(far_s * 1e6))
         )
-        & (
-            pl.col("bigger")
-            | (pl.col("short_latest_us") < 0)
-            | (pl.col("short_latest_us") + jump_us < first)
-        )
+        & (pl.col("bigger") | (pl.col("short_latest_us") < 0) | (pl.col("short_latest_us") < first))
     )
 
 
@@ -382,3 +390,18 @@ def overlapping(
     others = frame.filter(pl.col("kept") & ~pl.col("active")).join(ends, on="mmsi")
     clash = others.filter(pl.col("first") <= pl.col("end"))["mmsi"].unique().sort()
     return clash.to_numpy().astype(np.uint32)
+
+
+def first_times(mmsi: npt.NDArray[np.uint32], t_us: I64, seed_since: I64 | None) -> I64:
+    """Return per row (sorted by MMSI and time) the time of its MMSI's first position: its first
+    row's, or for a resumed MMSI the one its seeds keep (``seed_since``, -1 elsewhere)."""
+    n = mmsi.size
+    start = np.ones(n, dtype=bool)
+    start[1:] = mmsi[1:] != mmsi[:-1]
+    first = np.flatnonzero(start)
+    group = np.cumsum(start) - 1
+    since: I64 = t_us[first][group]
+    if seed_since is not None:
+        known = seed_since[first] >= 0
+        since = np.where(known[group], seed_since[first][group], since)
+    return since

@@ -48,6 +48,7 @@ from monitor.analyse.track_restarts import (
     SEED_COUNT,
     SEED_JOINED,
     SEED_KEPT,
+    SEED_SINCE,
     SEED_SLOT,
     SEQ,
     Resume,
@@ -55,6 +56,7 @@ from monitor.analyse.track_restarts import (
     active_tracks,
     candidate_rows,
     check_resumed,
+    first_times,
     overlapping,
     restart_candidates,
     seed_frame,
@@ -164,7 +166,9 @@ def segment(
     rows = sorted_rows(frame)
     n = rows.order.size
     names = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
-    seed_names = (SEED_SLOT, SEED_COUNT, SEED_JOINED, SEED_ACTIVE, SEED_KEPT) if seeded else ()
+    seed_names = (
+        (SEED_SLOT, SEED_COUNT, SEED_JOINED, SEED_ACTIVE, SEED_KEPT, SEED_SINCE) if seeded else ()
+    )
     columns = rows.columns((*names, *seed_names))
     mmsi = columns["mmsi"].to_numpy()
     t_us = columns["timestamp_utc"].dt.epoch("us").to_numpy()
@@ -326,13 +330,18 @@ def segment(
         Snapshots(snap_at[:, 0], snap_slots),
         kept_raw,
         seed_kept,
+        first_times(
+            all_columns["mmsi"].to_numpy(),
+            all_columns["timestamp_utc"].dt.epoch("us").to_numpy(),
+            all_columns[SEED_SINCE].fill_null(-1).to_numpy() if seeded else None,
+        ),
         settings,
     )
     found = found.filter(~pl.col("mmsi").is_in(pl.Series(failed, dtype=pl.UInt32).implode()))
     track_of = frame.select(SEQ, "track").join(found.select(SEQ).unique(), on=SEQ)
     first = tracks.select("track_id", "first_utc", "first_lat", "first_lon").with_row_index("track")
     found = found.join(track_of, on=SEQ).join(first, on="track").drop("track")
-    found = settled(found, settings, far_s)
+    found = settled(found, far_s)
     return Segmentation(
         positions=frame,
         tracks=tracks,
