@@ -5,19 +5,23 @@ per track, its last few fixes (:func:`~monitor.analyse.track_kernels.assign_trac
 before a position, the *seeds*, is all it needs to go on from there exactly as over the whole
 history. A restart point is such a position, taken where nothing before it can change any more:
 
-* it and the position before it belong to one track (the *active* one), every later position
-  of the MMSI too, and the active track's remembered fixes are still its own (no excursion split
-  them off later);
-* the active track is longer than any displaced run can be (``max_jump_reports``) and longer
-  than every other track of the MMSI: whatever follows, it is never displaced, and no run
-  displaced from an older track changes host;
-* every other track that stays (is not a displaced run) ended long enough before that no later
-  fix of the active track can be too far from it to be the same ship (:func:`far_apart_s`): the
-  pairs of concurrent tracks are final.
+* it and the position before it belong to one track (the *active* one), whose remembered fixes
+  are still its own (no excursion split them off later), and every later position of the MMSI
+  is in it or in a track begun after it (a displaced run, or another transmitter heard only
+  after the active one's last fix);
+* the active track is longer than any displaced run can be (``max_jump_reports``): it is never
+  displaced; every other track ended at least ``max_jump_h`` before the restart point (none can
+  host a run displaced from a later one, or be one), and a short one either ended before the
+  active track began (so that it cannot span it) or the active track is already the longest
+  (so that its growing changes no run's host);
+* every other track that stays (is not a displaced run) ended before the active track began (the
+  two never overlap) or long enough before the restart point that no later fix of the active
+  track can be too far from it to be the same ship (:func:`far_apart_s`): the pairs of
+  concurrent tracks are final.
 
-A resumed run checks that it stays so: if a later position joins another track or starts one,
-or an excursion takes back remembered fixes, the MMSI is not resumed (it is detected again over
-its whole history). The port-call conditions of a restart point are in
+A resumed run checks that it stays so: if a later position joins another of the MMSI's old
+tracks, an excursion takes back remembered fixes, or a new track that stays overlaps the active
+one in time, the MMSI is not resumed (it is detected again over its whole history). The port-call conditions of a restart point are in
 :mod:`monitor.analyse.portcalls.restarts`.
 """
 
@@ -178,16 +182,16 @@ def restart_candidates(
         return pl.DataFrame(schema={**_CANDIDATE_SCHEMA})
     mmsi = columns["mmsi"].to_numpy()
     t_us = columns["timestamp_utc"].dt.epoch("us").to_numpy()
-    # Whether every row of an MMSI from a row on is in that row's track: no change of track
-    # between it and the MMSI's last row.
+    # Each row's MMSI's last row, and each track's first and last rows.
     last = np.ones(n, dtype=bool)
     last[:-1] = mmsi[1:] != mmsi[:-1]
-    change = np.zeros(n, dtype=np.int64)
-    change[:-1] = (raw[1:] != raw[:-1]) & ~last[:-1]
-    suffix = np.append(np.cumsum(change[::-1])[::-1], 0)
     ends = np.flatnonzero(last)
     end_of = ends[np.searchsorted(ends, np.arange(n))]
-    same_to_end = suffix[np.arange(n)] - suffix[end_of] == 0
+    n_raw = int(raw.max(initial=-1)) + 1
+    first_of = np.full(n_raw, n, dtype=np.int64)
+    np.minimum.at(first_of, raw, np.arange(n))
+    last_of = np.zeros(n_raw, dtype=np.int64)
+    np.maximum.at(last_of, raw, np.arange(n))
     counts = np.bincount(raw, minlength=int(raw.max(initial=-1)) + 1)
     lat = columns["lat"].to_numpy()
     lon = columns["lon"].to_numpy()
@@ -195,7 +199,16 @@ def restart_candidates(
     jump_us = int(settings.max_jump_h * _US_PER_H)
     for k, p in enumerate(snaps.at.tolist()):
         t = raw[p]
-        if p == 0 or mmsi[p - 1] != mmsi[p] or raw[p - 1] != t or not same_to_end[p]:
+        if p == 0 or mmsi[p - 1] != mmsi[p] or raw[p - 1] != t:
+            continue
+        # Later positions are in the track, or in tracks begun after it that a resumed run
+        # finds again: displaced runs, or tracks that stay and begin after the track's end.
+        later = raw[p : end_of[p] + 1]
+        later = later[later != t]
+        if later.size and (
+            (first_of[later] < p).any()
+            or (kept_raw[later] & (t_us[first_of[later]] <= t_us[last_of[t]])).any()
+        ):
             continue
         if t_us[p - 1] >= t_us[p]:
             continue
