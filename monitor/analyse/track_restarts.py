@@ -21,8 +21,8 @@ history. A restart point is such a position, taken where nothing before it can c
 
 A resumed run checks that it stays so: if a later position joins another of the MMSI's old
 tracks, an excursion takes back remembered fixes, or a new track that stays overlaps the active
-one in time, the MMSI is not resumed (it is detected again over its whole history). The port-call conditions of a restart point are in
-:mod:`monitor.analyse.portcalls.restarts`.
+one in time, the MMSI is not resumed (it is detected again over its whole history). The
+port-call conditions of a restart point are in :mod:`monitor.analyse.portcalls.restarts`.
 """
 
 from __future__ import annotations
