@@ -39,13 +39,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import polars as pl
 import shapely
 
-from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
+from monitor.analyse.geofences import Zone, zones_for_points
+from monitor.analyse.portcalls.hysteresis import port_hysteresis, zone_tables
 from monitor.analyse.portcalls.restarts import call_restarts
 from monitor.analyse.portcalls.silences import unbridged_silences
 from monitor.analyse.portcalls.states import (
@@ -58,7 +58,7 @@ from monitor.analyse.portcalls.states import (
     state_events,
     transition_events,
 )
-from monitor.analyse.portcalls.stops import forward_fill, stopped_rows
+from monitor.analyse.portcalls.stops import stopped_rows
 from monitor.analyse.portcalls.trips import visits_after_trips
 from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
 from monitor.analyse.positions import with_speeds
@@ -126,65 +126,6 @@ class Detection:
 # Vectorised steps
 
 
-def _zone_tables(zones: Sequence[Zone]) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """Return port ids, port names, the port index of each zone and each zone's kind code."""
-    port_ids = sorted({zone.port_id for zone in zones})
-    names: dict[str, str] = {}
-    for zone in zones:
-        if zone.kind == "port" and zone.id == zone.port_id:
-            names[zone.port_id] = zone.name
-    for zone in zones:
-        names.setdefault(zone.port_id, zone.name)
-    index = {port: i for i, port in enumerate(port_ids)}
-    zone_port = np.array([index[zone.port_id] for zone in zones] + [-1], dtype=np.int32)
-    kind_code = {"berth": 1, "anchorage": 2}
-    zone_kind = np.array([kind_code.get(zone.kind, 0) for zone in zones] + [0], dtype=np.int8)
-    return port_ids, [names[p] for p in port_ids], zone_port, zone_kind
-
-
-def _port_hysteresis(
-    lon: np.ndarray,
-    lat: np.ndarray,
-    port_in: np.ndarray,
-    near_port: np.ndarray,
-    first: np.ndarray,
-    zones: Sequence[Zone],
-    zone_port: np.ndarray,
-    buffer_m: float,
-) -> np.ndarray:
-    """Return, per row, the index of the port the vessel is in after exit hysteresis, or -1.
-
-    A vessel is in a port from its first position inside one of the port's zones until its first
-    position outside the port's zones grown by ``buffer_m``, or inside another port's zones.
-    """
-    exits = np.zeros(port_in.size, dtype=bool)
-    grown: dict[int, Any] = {}
-    settled = (port_in >= 0) | (near_port < 0) | first
-    while True:
-        port = forward_fill(port_in, settled | exits)
-        # ``near_port`` is the port of the most specific grown zone only; where it is not the port
-        # the vessel is in (buffers of two ports overlap, or a vessel jumps from one port into
-        # another's buffer), check the grown zones of the vessel's own port.
-        held = np.flatnonzero((port >= 0) & (port_in < 0) & (near_port != port) & ~exits)
-        if held.size == 0:
-            return port
-        outside = np.zeros(held.size, dtype=bool)
-        for p in np.unique(port[held]):
-            if p not in grown:
-                grown[p] = shapely.union_all(
-                    [
-                        zone_geometry(z, buffer_m)
-                        for z, zp in zip(zones, zone_port, strict=False)
-                        if zp == p
-                    ]
-                )
-            sel = port[held] == p
-            outside[sel] = ~shapely.intersects_xy(grown[p], lon[held[sel]], lat[held[sel]])
-        if not outside.any():
-            return port
-        exits[held[outside]] = True
-
-
 #: Navigational statuses of a ship that says it is not making way: at anchor, moored.
 _AT_REST_STATUSES = (1, 5)
 #: Zone kind codes of :func:`_zone_tables`.
@@ -205,7 +146,7 @@ def classify(
     ends the visit (:mod:`monitor.analyse.portcalls.silences`).
     """
     port_zones = [zone for zone in zones if zone.kind != "area"]
-    _, _, zone_port, zone_kind = _zone_tables(port_zones)
+    _, _, zone_port, zone_kind = zone_tables(port_zones)
     n = prepared.height
     lon = prepared["lon"].to_numpy()
     lat = prepared["lat"].to_numpy()
@@ -225,7 +166,7 @@ def classify(
     first[1:] = unit[1:] != unit[:-1]
     last = np.ones(n, dtype=bool)
     last[:-1] = first[1:]
-    port = _port_hysteresis(
+    port = port_hysteresis(
         lon, lat, port_in, near_port, first, port_zones, zone_port, settings.exit_buffer_m
     )
     speed = prepared["speed_kn"]
@@ -381,7 +322,7 @@ def _detect_part(
     prepared, segmentation = prepare_positions(positions, tracks, resume, far_s=far_s)
     track_ids = segmentation.tracks["track_id"]
     port_zones = [zone for zone in zones if zone.kind != "area"]
-    port_ids, port_names, zone_port, _ = _zone_tables(port_zones)
+    port_ids, port_names, zone_port, _ = zone_tables(port_zones)
     frame = classify(prepared, port_zones, settings)
     events = state_events(frame)
     flags = events.group_by("visit").agg(
