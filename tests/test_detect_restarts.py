@@ -10,10 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions
 
 from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
+from monitor.pipeline.buckets import FileSlice, split_slice
 from monitor.pipeline.detect import DetectSummary, detect_calls
 from monitor.store.calls import (
     CALLS,
@@ -239,3 +241,26 @@ def test_unreadable_detection_state_in_a_copy_is_detected_again(tmp_path: Path) 
     summary = detect_calls(_settings(copy))
     assert not summary.full_run
     assert load_calls(copy / "store").equals(load_calls(tmp_path / "store"))
+
+
+def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = FLEET.filter(pl.col("mmsi") != SHARED)
+    last_day = T0 + timedelta(days=DAYS - 1)
+    _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
+    read: list[str] = []
+
+    def recorded(part: FileSlice, *args: object, **kwargs: object) -> list[pa.Table]:
+        read.append(part.path)
+        return split_slice(part, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
+    summaries = _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
+    days = {Path(p).parent.name for p in read}
+    assert days <= {f"date={(last_day - timedelta(days=1)).date()}", f"date={last_day.date()}"}
+    assert all(s.vessels_resumed == s.vessels_processed for s in summaries)
+    # With nothing new, nothing is read.
+    read.clear()
+    assert detect_calls(_settings(tmp_path)).vessels_processed == 0
+    assert read == []

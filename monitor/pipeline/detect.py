@@ -420,7 +420,8 @@ def _run(
         failed = part.detection.failed["mmsi"]
     todo = changed.filter(~changed.is_in(resumed["mmsi"].implode())).append(failed).sort()
     if full or todo.len() or not parts:
-        names = [name for name, _ in sources]
+        # Nothing changed: no file to read, an empty detection.
+        names = [name for name, _ in sources] if full or todo.len() else []
         slices = file_slices(names, settings.engine.partition_positions, filesystem)
         sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
         parts.append(
