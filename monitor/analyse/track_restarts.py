@@ -164,6 +164,7 @@ def restart_candidates(
     snaps: Snapshots,
     kept_raw: Bools,
     seed_kept: Bools | None,
+    seed_count: I64 | None,
     since_us: I64,
     settings: TrackSettings,
 ) -> pl.DataFrame:
@@ -173,8 +174,8 @@ def restart_candidates(
 
     ``columns`` are the time-sorted rows (mmsi, timestamp_utc, lat, lon, sog_kn), ``raw`` their
     final track numbers, ``kept_raw`` whether each track number stays (is not displaced);
-    ``seed_kept`` whether a seed row's slot stayed (resumed MMSIs), else None; ``since_us`` per
-    row the time of its MMSI's first position.
+    ``seed_kept`` and ``seed_count`` whether a seed row's slot stayed and its size (resumed
+    MMSIs; -1 elsewhere), else None; ``since_us`` per row the time of its MMSI's first position.
     """
     out: list[dict[str, object]] = []
     n = raw.size
@@ -192,7 +193,12 @@ def restart_candidates(
     np.minimum.at(first_of, raw, np.arange(n))
     last_of = np.zeros(n_raw, dtype=np.int64)
     np.maximum.at(last_of, raw, np.arange(n))
-    counts = np.bincount(raw, minlength=int(raw.max(initial=-1)) + 1)
+    counts = np.bincount(raw, minlength=n_raw)
+    # Each MMSI's track numbers run from its first row's to its highest.
+    heads = np.flatnonzero(np.r_[True, mmsi[1:] != mmsi[:-1]])
+    group = np.searchsorted(heads, np.arange(n), side="right") - 1
+    start_of = heads[group]
+    top_of = np.maximum.reduceat(raw, heads)[group] if n else raw
     lat = columns["lat"].to_numpy()
     lon = columns["lon"].to_numpy()
     sog = columns["sog_kn"].cast(pl.Float64).to_numpy() if "sog_kn" in columns.columns else None
@@ -215,12 +221,10 @@ def restart_candidates(
         slots = snaps.slots[k * MAX_CANDIDATES : (k + 1) * MAX_CANDIDATES]
         used = [s for s in range(MAX_CANDIDATES) if slots[s, 0] >= 0]
         active = next((s for s in used if slots[s, 0] == p - 1), -1)
-        # All slots in use: a track may have been forgotten, whose end is unknown here.
-        if active < 0 or len(used) == MAX_CANDIDATES:
+        if active < 0:
             continue
         ok = True
-        other_max, kept_latest, short_latest = 0, -1, -1
-        stays: dict[int, bool] = {}
+        others: list[tuple[int, int]] = []
         for s in used:
             rows = slots[s, :-1]
             rows = rows[rows >= 0]
@@ -228,28 +232,38 @@ def restart_candidates(
             if (labels != labels[0]).any():
                 ok = False
                 break
-            if s == active:
-                continue
-            latest = int(t_us[rows[0]])
+            if s != active:
+                others.append((int(labels[0]), int(slots[s, -1])))
+        if not ok:
+            continue
+        # Tracks the slots forgot (more tracks than slots) count as much as those remembered.
+        known = {label for label, _ in others} | {int(t)}
+        for label in range(int(raw[start_of[p]]), int(top_of[p]) + 1):
+            if label not in known and first_of[label] < p:
+                others.append((label, 0))
+        other_max, kept_latest, short_latest = 0, -1, -1
+        stays: dict[int, bool] = {}
+        for label, remembered in others:
+            head = int(first_of[label])
+            seed_size = int(seed_count[head]) if seed_count is not None else -1
+            seed = seed_size >= 0
+            count = max(remembered, seed_size if seed else int(counts[label]))
+            latest = int(t_us[last_of[label]])
             # Other tracks ended long enough before: no new track can host them or be theirs.
             if latest >= t_us[p] - jump_us:
                 ok = False
                 break
-            count = max(int(slots[s, -1]), int(counts[labels[0]]))
             other_max = max(other_max, count)
-            stays[s] = (
-                bool(seed_kept[rows[0]])
-                if seed_kept is not None and seed_kept[rows[0]] >= 0
-                else bool(kept_raw[labels[0]])
+            stays[label] = (
+                bool(seed_kept[head]) if seed_kept is not None and seed else bool(kept_raw[label])
             )
-            if stays[s]:
+            if stays[label]:
                 kept_latest = max(kept_latest, latest)
             if count <= settings.max_jump_reports:
                 # The active track could host it only if it began before it ended, or (as an
-                # MMSI's first track) soon after: what time the active track's start must pass.
+                # MMSI's first track, soon after): what time the active track's start must pass.
                 need = latest + jump_us
-                depth = rows.size
-                if depth == int(slots[s, -1]) and int(t_us[rows[-1]]) > int(since_us[p]):
+                if counts[label] >= count and int(t_us[head]) > int(since_us[p]):
                     need = latest
                 short_latest = max(short_latest, need)
         if not ok:
@@ -264,6 +278,7 @@ def restart_candidates(
         for s in used:
             rows = slots[s, :-1]
             rows = rows[rows >= 0]
+            slot_stays = stays.get(int(raw[rows[0]]), True)
             for r in rows[::-1].tolist():
                 out.append(
                     {
@@ -272,7 +287,7 @@ def restart_candidates(
                         "slot": s,
                         "slot_count": int(slots[s, -1]),
                         "active": s == active,
-                        "kept": stays.get(s, True),
+                        "kept": slot_stays,
                         "time_us": int(t_us[r]),
                         "lat": float(lat[r]),
                         "lon": float(lon[r]),

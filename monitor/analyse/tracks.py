@@ -330,6 +330,7 @@ def segment(
         Snapshots(snap_at[:, 0], snap_slots),
         kept_raw,
         seed_kept,
+        all_columns[SEED_COUNT].fill_null(-1).to_numpy() if seeded else None,
         first_times(
             all_columns["mmsi"].to_numpy(),
             all_columns["timestamp_utc"].dt.epoch("us").to_numpy(),
