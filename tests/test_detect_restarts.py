@@ -41,6 +41,9 @@ SHARED = 273_000_103
 RESIDENT = 412_000_104
 #: At sea, with a lone bad fix far away now and then.
 GLITCHY = 538_000_105
+#: At sea, with bad fixes in bursts every six hours: more displaced runs than segmentation
+#: remembers.
+STRAYS = 538_000_106
 
 
 def _fleet() -> pl.DataFrame:
@@ -70,7 +73,16 @@ def _fleet() -> pl.DataFrame:
             else:
                 lon += 0.003 if k % 2 else -0.003
                 glitchy.fix(lon, -0.4, 12)
-    frame = positions(trader, cruiser, shared, second, resident, glitchy)
+    strays = Track(STRAYS).fix(-0.2, -0.6, 12)
+    lon, k = -0.2, 0
+    while strays.t < T0 + timedelta(days=DAYS):
+        k += 1
+        if k % 36 < 3:
+            strays.fix(-20.0 - k / 10 - 5 * (k % 36), -10.0, 12)
+        else:
+            lon += 0.003 if (k // 40) % 2 else -0.003
+            strays.fix(lon, -0.6, 12)
+    frame = positions(trader, cruiser, shared, second, resident, glitchy, strays)
     return frame.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS)).sort("timestamp_utc")
 
 
@@ -142,6 +154,7 @@ def test_the_fleet_has_what_the_cuts_must_keep(batch: dict[str, pl.DataFrame]) -
     assert batch["tracks"].filter(pl.col("mmsi") == SHARED).height == 2
     assert batch["events"].filter(pl.col("kind") == "shared_mmsi")["mmsi"].to_list() == [SHARED]
     assert batch["displaced runs"].filter(pl.col("mmsi") == GLITCHY).height >= 3
+    assert batch["displaced runs"].filter(pl.col("mmsi") == STRAYS).height > 32
 
 
 def test_cycles_every_few_hours_resume_and_equal_one_batch(
@@ -156,7 +169,7 @@ def test_cycles_every_few_hours_resume_and_equal_one_batch(
     assert sum(s.vessels_resumed for s in later) >= 3 * len(later)
     assert max(s.positions_processed for s in later) < FLEET.height / 2
     restarts = RESTARTS.read(tmp_path / "store")
-    assert {TRADER, CRUISER, RESIDENT} <= set(restarts["mmsi"].to_list())
+    assert {TRADER, CRUISER, RESIDENT, GLITCHY, STRAYS} <= set(restarts["mmsi"].to_list())
 
 
 def test_late_positions_before_a_restart_point_and_a_second_transmitter(
@@ -246,7 +259,7 @@ def test_unreadable_detection_state_in_a_copy_is_detected_again(tmp_path: Path) 
 def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    whole = FLEET.filter(pl.col("mmsi") != SHARED)
+    whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
     last_day = T0 + timedelta(days=DAYS - 1)
     _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
     read: list[str] = []
