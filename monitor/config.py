@@ -251,7 +251,9 @@ class GapSettings(_Section):
     #: A silence shorter than this many of the vessel's usual intervals is coverage: a ship
     #: heard every 1.5 h by passing satellites is not dark for missing one more pass.
     coverage_ratio: float = Field(3.0, ge=1)
-    #: An outage when at least this share of the vessels heard near it fell silent with it.
+    #: An outage when at least this share of the vessels heard near it fell silent with it (or
+    #: when those near it at both ends were heard as regularly as usual in under 1 - this share
+    #: of the silence).
     outage_share: float = Field(0.75, gt=0, le=1)
     #: The vessel's usual interval is measured over this long before and after a silence.
     window_h: float = Field(24.0, gt=0, le=168)

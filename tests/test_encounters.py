@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from shapely.geometry import Point, box
 from tracks_events import SEA, near, tracks_frame
 from tracks_portcalls import IN_P, T0, ZONES, Track
 
 from monitor.analyse.encounters import close_pairs, encounters, resample
+from monitor.analyse.geofences import Zone
 from monitor.config import EncounterSettings
 from monitor.schema import ENCOUNTERS_SCHEMA
 
@@ -68,6 +70,20 @@ def test_meetings_in_port_zones_are_left_out_unless_the_exclusion_is_off() -> No
     assert found(*in_port).is_empty()
     no_zones = encounters(tracks_frame(*in_port), [], SETTINGS)
     assert no_zones.height == 1
+
+
+def test_vessels_at_berths_on_either_side_of_a_pier_do_not_meet_between_them() -> None:
+    # A harbour shaped like a U (two quays, water between them left out of the zone): one
+    # vessel lies at each quay, 222 m apart, and the point between them is outside the zone.
+    x, y = SEA
+    harbour = box(x - 0.01, y - 0.0005, x + 0.01, y + 0.0025).difference(
+        box(x - 0.005, y + 0.0005, x + 0.011, y + 0.0015)
+    )
+    zones = [Zone("U", "U harbour", "port", "U", None, harbour)]
+    assert not harbour.contains(Point(x, y + 0.001))
+    tracks = tracks_frame(*meet(4))
+    assert encounters(tracks, zones, SETTINGS).is_empty()
+    assert encounters(tracks, [], SETTINGS).height == 1
 
 
 def test_meetings_of_a_pair_hours_apart_merge_and_across_midnight_are_one() -> None:

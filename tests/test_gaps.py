@@ -76,6 +76,36 @@ def test_vessels_falling_silent_together_are_behind_a_receiver_outage() -> None:
     assert set(gaps["cause"]) == {"outage"}
 
 
+def one_neighbour(regular: bool) -> list[Track]:
+    """Return a vessel heard every 3 minutes, silent for 7 hours, and one neighbour 4 km off
+    heard as often before and after; during the silence the neighbour is heard all along
+    (``regular``) or only twice in passing (a satellite pass every 2.5 hours)."""
+    here, there = SEA, near(SEA, 0.036)
+    silent = Track(DARK_MMSI).stay(here, 10, sog=0.1, every_min=3).silence(7)
+    silent.stay(here, 6, sog=0.1, every_min=3)
+    neighbour = Track(DARK_MMSI + 1).stay(there, 10, sog=0.1, every_min=3)
+    if regular:
+        neighbour.stay(there, 7, sog=0.1, every_min=3)
+    else:
+        for _ in range(2):
+            neighbour.silence(2.5).stay(there, 6 / 60, sog=0.1, every_min=3)
+        neighbour.silence(7 - 2 * 2.6)
+    return [silent, neighbour.stay(there, 6, sog=0.1, every_min=3)]
+
+
+def test_a_vessel_silent_while_its_only_neighbour_is_heard_only_in_passing_is_an_outage() -> None:
+    # The one vessel near it fell silent with it and came back with it: heard twice in 7 hours
+    # by something else (a satellite passing), not at its usual every 3 minutes.
+    gap = one(gaps_of(*one_neighbour(regular=False)), DARK_MMSI)
+    assert isinstance(gap["others_heard_share"], float) and gap["others_heard_share"] > 0
+    assert gap["cause"] == "outage"
+
+
+def test_a_vessel_silent_while_its_only_neighbour_is_heard_as_usual_went_dark() -> None:
+    gap = one(gaps_of(*one_neighbour(regular=True)), DARK_MMSI)
+    assert gap["cause"] == "dark"
+
+
 def test_a_vessel_silent_where_nobody_is_ever_heard_left_the_receivers_range() -> None:
     # It sails from the bystanders 300 km out to the east, silent most of the way.
     far = (3.3, 0.3)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import polars as pl
 import pytest
 import shapely
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 from tracks_portcalls import (
@@ -412,10 +412,13 @@ def _within(a: tuple[float, float], b: tuple[float, float], radius_m: float) -> 
 
 def reference_stops(prepared: pl.DataFrame, settings: DetectSettings) -> list[bool]:
     """Return per row whether the vessel is stopped, one position at a time."""
-    rows = list(prepared.select("mmsi", "timestamp_utc", "lon", "lat", "speed_kn").iter_rows())
+    # Tracks are separate vessels, as in the detector (a second transmitter's fix is no
+    # continuation of the first one's stop).
+    key = "track" if "track" in prepared.columns else "mmsi"
+    rows = list(prepared.select(key, "timestamp_utc", "lon", "lat", "speed_kn").iter_rows())
     n = len(rows)
     min_stop = timedelta(minutes=settings.min_stop_min)
-    # Segments: a vessel's rows, cut at silences longer than max_gap_h.
+    # Segments: a track's rows, cut at silences longer than max_gap_h.
     segment: list[int] = []
     for i, (mmsi, t, *_) in enumerate(rows):
         cut = (
@@ -505,6 +508,9 @@ fixes = st.tuples(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(fixes, min_size=1, max_size=60))
+# A stopped fix in R, then one 14 km away in P ten minutes later: two transmitters, two tracks,
+# and neither is a stop.
+@example([(2, 10, 0.0, 0.0, None), (2, 0, 0.0, 0.125, 0.0)])
 def test_vectorised_states_equal_a_plain_loop(
     rows: list[tuple[int, int, float, float, float | None]],
 ) -> None:

@@ -225,14 +225,16 @@ def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
 
 
 def _outside_ports(pairs: pl.DataFrame, zones: Sequence[Zone], exclusion_m: float) -> pl.DataFrame:
-    """Return the pair samples whose midpoint is in no port, berth or anchorage zone (grown by
-    ``exclusion_m``)."""
+    """Return the pair samples in which neither vessel is in a port, berth or anchorage zone
+    (grown by ``exclusion_m``): a ship at a berth meets no one at sea, and the point between
+    two ships at the quays of one harbour may well be outside its zone."""
     ports = [zone for zone in zones if zone.kind != "area"]
     if not ports or pairs.is_empty():
         return pairs
-    lat = ((pairs["lat_a"] + pairs["lat_b"]) / 2).to_numpy()
-    lon = ((pairs["lon_a"] + pairs["lon_b"]) / 2).to_numpy()
-    inside = zones_for_points(ports, lon, lat, buffer_m=exclusion_m) >= 0
+    inside = np.zeros(pairs.height, dtype=bool)
+    for side in ("a", "b"):
+        lon, lat = pairs[f"lon_{side}"].to_numpy(), pairs[f"lat_{side}"].to_numpy()
+        inside |= zones_for_points(ports, lon, lat, buffer_m=exclusion_m) >= 0
     return pairs.filter(pl.Series(~inside))
 
 

@@ -7,7 +7,9 @@ Per silence (from :func:`monitor.analyse.gaps.silences`):
   silences left out), and how long it was heard there at all;
 - how it moved at its ends: the SOG and COG it reported at its last position before and first
   after, else its velocity over the positions around them (under 1 kn: lying still);
-- whether the vessels near it fell silent with it (:meth:`ReceptionGrid.fell_silent_with`);
+- whether the vessels near it fell silent with it (:meth:`ReceptionGrid.fell_silent_with`),
+  and how much of the silence they were heard as regularly as usual
+  (:meth:`ReceptionGrid.kept_heard`);
 - in how much of the silence other vessels were heard near where it is taken to have been
   (:meth:`ReceptionGrid.quiet_along`), and how busy those places are at all
   (:meth:`ReceptionGrid.busy_share`);
@@ -264,6 +266,22 @@ def features(
     )  # fmt: skip
     near1[is_open] = 0
     quiet1[is_open] = 0
+    # Only asked where vessels were near it at both ends, the only place the answer counts;
+    # those near it when it fell silent over the first half of the silence, those near it
+    # when it came back over the second.
+    both = (near0 > 0) & (near1 > 0)
+    kept0 = np.full(track.size, np.nan)
+    kept1 = np.full(track.size, np.nan)
+    if both.any():
+        mid = (start[both] + end[both]) // 2
+        for kept, at, lat, lon, before, during in (
+            (kept0, start, lat0, lon0, True, (start[both] + ten_min, mid)),
+            (kept1, end, lat1, lon1, False, (mid, end[both] - ten_min)),
+        ):
+            _, kept[both] = grid.kept_heard(
+                track[both], at[both], lat[both], lon[both], lookback_us=half_hour,
+                before=before, during=during, min_regular_us=3 * ten_min,
+            )  # fmt: skip
     return gaps.with_columns(
         mode=pl.Series(mode),
         duration_h=pl.Series(hours),
@@ -291,6 +309,8 @@ def features(
         silent_start=pl.Series(quiet0),
         near_end=pl.Series(near1),
         silent_end=pl.Series(quiet1),
+        kept_start=pl.Series(kept0),
+        kept_end=pl.Series(kept1),
     )
 
 
@@ -327,6 +347,11 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
         near = pl.col(f"near_{side}")
         return (near >= 2) & (pl.col(f"silent_{side}") >= settings.outage_share * near)
 
+    def lost_with(side: str) -> pl.Expr:
+        # NaN (not asked) is not less than anything.
+        near = pl.col(f"near_{side}")
+        return (near >= 1) & (pl.col(f"kept_{side}") < (1 - settings.outage_share) * near)
+
     def faded(recent: str, side: str) -> pl.Expr:
         # Only a vessel heard every few minutes can be seen to fade: one heard at satellite
         # passes often has a single position in the hour before a silence.
@@ -350,6 +375,7 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
         .when(
             fell_silent("start")
             | fell_silent("end")
+            | (lost_with("start") & lost_with("end"))
             | ((pl.col("heard_bins") == 0) & (pl.col("near_start") + pl.col("near_end") > 0))
         )
         .then(pl.lit("outage"))

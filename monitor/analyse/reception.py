@@ -224,6 +224,70 @@ def _fell_silent_with(
 
 
 @kernel
+def _kept_heard(
+    codes: I64,
+    tracks: I64,
+    where: F64,
+    t0_us: int,
+    bin_us: int,
+    cell_deg: float,
+    track_start: I64,
+    track_t_us: I64,
+    track_usual_us: I64,
+    own: I64,
+    at_us: I64,
+    lat: F64,
+    lon: F64,
+    lookback_bins: int,
+    sign: int,
+    from_us: I64,
+    to_us: I64,
+    min_regular_us: int,
+) -> tuple[I64, F64]:
+    """Per query: tracks heard near lat/lon within ``lookback_bins`` bins before ``at_us``
+    (``sign`` 1; after it with ``sign`` -1), and the sum over them of the share of
+    ``from_us``..``to_us`` that each spent in intervals shorter than three of its usual ones
+    (at least ``min_regular_us``): heard as regularly as it usually is."""
+    n = own.size
+    n_near = np.zeros(n, dtype=np.int64)
+    kept = np.zeros(n, dtype=np.float64)
+    seen = np.full(track_start.size, -1, dtype=np.int64)
+    radius_m = cell_deg * METRES_PER_DEG
+    for g in range(n):
+        span = to_us[g] - from_us[g]
+        if span <= 0:
+            continue
+        at_bin = (at_us[g] - t0_us) // bin_us
+        row = row_of(lat[g], cell_deg)
+        for step in range(lookback_bins + 1):
+            b = at_bin - sign * step
+            for r in range(row - 1, row + 2):
+                col = col_of(lon[g], r, cell_deg)
+                for shift in range(-1, 2):
+                    lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
+                    for k in range(lo, hi):
+                        other = tracks[k]
+                        if other == own[g] or seen[other] == g:
+                            continue
+                        if metres_between(lat[g], lon[g], where[k, 0], where[k, 1]) > radius_m:
+                            continue
+                        seen[other] = g
+                        n_near[g] += 1
+                        regular = max(min_regular_us, 3 * track_usual_us[other])
+                        times = track_t_us[track_start[other] : track_start[other + 1]]
+                        j = max(np.searchsorted(times, from_us[g], side="right") - 1, 0)
+                        covered = 0
+                        while j + 1 < times.size and times[j] < to_us[g]:
+                            if times[j + 1] - times[j] < regular:
+                                a = max(times[j], from_us[g])
+                                z = min(times[j + 1], to_us[g])
+                                covered += max(z - a, 0)
+                            j += 1
+                        kept[g] += covered / span
+    return n_near, kept
+
+
+@kernel
 def _busy_share(cells: I64, cell_bins: I64, lat: F64, lon: F64, cell_deg: float, total: int) -> F64:
     out = np.zeros(lat.size, dtype=np.float64)
     for g in range(lat.size):
@@ -296,6 +360,29 @@ class ReceptionGrid:
             self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
             self.track_start, self.track_t_us, self.track_usual_us, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
+        )  # fmt: skip
+
+    def kept_heard(
+        self,
+        own: I64,
+        at_us: I64,
+        lat: F64,
+        lon: F64,
+        *,
+        lookback_us: int,
+        before: bool,
+        during: tuple[I64, I64],
+        min_regular_us: int,
+    ) -> tuple[I64, F64]:
+        """Return, per query, the other tracks heard near lat/lon in the ``lookback_us`` before
+        ``at_us`` (``before``; else after it), and the sum over them of the share of the time
+        ``during`` (from, to) each was heard as regularly as usual: in intervals under three of
+        its usual ones, or under ``min_regular_us``."""
+        return _kept_heard(
+            self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
+            self.track_start, self.track_t_us, self.track_usual_us, own, at_us, lat, lon,
+            max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
+            min_regular_us,
         )  # fmt: skip
 
 
