@@ -203,6 +203,42 @@ TRACKS_SCHEMA: dict[str, pl.DataType] = {
     "last_lon": pl.Float64(),
 }
 
+#: Positions a detection worked on, with their track (``Detection.labelled``): a vessel's from
+#: its restart point on (all of them when detected from the start).
+LABELLED_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "timestamp_utc": UTC_US,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "sog_kn": pl.Float64(),
+    "cog_deg": pl.Float64(),
+}
+
+#: Restart points of detection (``calls/restarts.parquet``): per MMSI, the time from which it is
+#: detected again when it has new positions, and segmentation's state there (the seeds: the last
+#: fixes of each of its tracks, ``monitor.analyse.track_restarts``), one row per seed.
+RESTARTS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "restart_utc": UTC_US,
+    # The track the MMSI's positions from the restart point on belong to, and its first fix.
+    "track_id": pl.String(),
+    "first_utc": UTC_US,
+    "first_lat": pl.Float64(),
+    "first_lon": pl.Float64(),
+    "slot": pl.UInt8(),
+    "slot_count": pl.UInt32(),
+    "active": pl.Boolean(),
+    "kept": pl.Boolean(),
+    "timestamp_utc": UTC_US,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "sog_kn": pl.Float64(),
+    "joined": pl.Float64(),
+    # The MMSI's first position.
+    "since_utc": UTC_US,
+}
+
 #: One row per dropped run of displaced positions (``Segmentation.jumps``).
 JUMPS_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),

@@ -112,17 +112,37 @@ def assign_tracks(
     silence_us: int,
     excursion_reports: int,
     excursion_us: int,
-) -> I64:
-    """Return each row's track number (rows sorted by mmsi and time); numbers rise with the MMSI.
+    seed_slot: I64,
+    seed_count: I64,
+    seed_joined: F64,
+    snap: Bool,
+) -> tuple[I64, F64, I64_2D, I64_2D]:
+    """Return each row's track number (rows sorted by mmsi and time; numbers rise with the
+    MMSI), how well each row fit its track when it joined (the cost, 1 for a new track), and
+    the state before each row of ``snap``.
 
     Each track (slot) remembers its last ``_LOOKBACK`` rows. A row that no track's last row can
     reach, but an earlier row of a track can, better than the row after that one joined, returns
     from an excursion (of at most ``excursion_us``): it joins that track, and the excursion
     moves to a track of its own.
+
+    To resume, an MMSI's first rows may be the remembered rows of its slots, oldest first:
+    ``seed_slot`` (-1 for a row to assign), ``seed_count`` (the slot's number of positions) and
+    ``seed_joined`` (the row's cost). Empty arrays: no seeds. The state before a row of
+    ``snap`` (empty: none) is, per snapshot in row order, the slots' rows (``-1`` for none, most
+    recent first; a row of ``_LOOKBACK`` + 1 columns, the last the slot's count).
     """
     n = len(mmsi)
     track = np.empty(n, np.int64)
     joined = np.ones(n, np.float64)
+    n_snaps = 0
+    if len(snap):
+        for i in range(n):
+            n_snaps += snap[i]
+    snap_rows = np.full((n_snaps * MAX_CANDIDATES, _LOOKBACK + 1), -1, np.int64)
+    snap_at = np.empty((n_snaps, 1), np.int64)
+    taken = 0
+    seeded = len(seed_slot) > 0
     slot_track = np.empty(MAX_CANDIDATES, np.int64)
     slot_count = np.zeros(MAX_CANDIDATES, np.int64)
     slot_rows = np.empty((MAX_CANDIDATES, _LOOKBACK), np.int64)
@@ -134,6 +154,30 @@ def assign_tracks(
     for i in range(n):
         if i == 0 or mmsi[i] != mmsi[i - 1]:
             used = 0
+        if seeded and seed_slot[i] >= 0:
+            s = seed_slot[i]
+            if s >= used:
+                for fresh in range(used, s + 1):
+                    slot_track[fresh] = next_track
+                    next_track += 1
+                    slot_depth[fresh] = 0
+                used = s + 1
+            depth = min(slot_depth[s] + 1, _LOOKBACK)
+            for k in range(depth - 1, 0, -1):
+                slot_rows[s, k] = slot_rows[s, k - 1]
+            slot_rows[s, 0] = i
+            slot_depth[s] = depth
+            slot_count[s] = seed_count[i]
+            track[i] = slot_track[s]
+            joined[i] = seed_joined[i]
+            continue
+        if len(snap) and snap[i]:
+            for s in range(used):
+                for k in range(slot_depth[s]):
+                    snap_rows[taken * MAX_CANDIDATES + s, k] = slot_rows[s, k]
+                snap_rows[taken * MAX_CANDIDATES + s, _LOOKBACK] = slot_count[s]
+            snap_at[taken, 0] = i
+            taken += 1
         best = -1
         best_score = 0.0
         best_cost = 1.0
@@ -221,7 +265,7 @@ def assign_tracks(
         slot_count[best] += 1
         track[i] = slot_track[best]
         joined[i] = best_cost
-    return track
+    return track, joined, snap_rows, snap_at
 
 
 @inline
@@ -245,6 +289,7 @@ def displaced_hosts(
     max_reports: int,
     max_jump_us: int,
     slack_us: int,
+    given: I64,
 ) -> I64:
     """Return, per track (in track order), the track its positions were displaced from, or -1.
 
@@ -254,7 +299,8 @@ def displaced_hosts(
     when it is the MMSI's first, or ends within ``max_jump_us`` before it when it is the last;
     unless it has ``SHORT_TRACK`` positions or more and the longer track reports meanwhile (bar
     ``slack_us`` at either end): that is a second transmitter. ``sorted_us`` holds the times of
-    each track's rows from ``starts``.
+    each track's rows given (``given``, at most ``count``: a resumed track's recent ones) from
+    ``starts``.
     """
     n = len(mmsi)
     host = np.full(n, -1, np.int64)
@@ -286,7 +332,7 @@ def displaced_hosts(
                         continue
                     if count[s] >= SHORT_TRACK:
                         # Enough fixes to be a transmitter: is the host heard meanwhile?
-                        times = sorted_us[starts[t] : starts[t] + count[t]]
+                        times = sorted_us[starts[t] : starts[t] + given[t]]
                         lo = np.searchsorted(times, first_us[s] + slack_us, side="right")
                         hi = np.searchsorted(times, last_us[s] - slack_us, side="left")
                         if hi > lo:

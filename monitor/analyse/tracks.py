@@ -29,12 +29,12 @@ active at the same time farther apart than one ship could sail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
-from monitor.analyse.positions import sorted_rows
+from monitor.analyse.positions import SortedRows, sorted_rows
 from monitor.analyse.track_kernels import (
     F64,
     assign_tracks,
@@ -42,10 +42,30 @@ from monitor.analyse.track_kernels import (
     kept_labels,
     track_spans,
 )
+from monitor.analyse.track_restarts import (
+    CONTEXT,
+    SEED_ACTIVE,
+    SEED_COUNT,
+    SEED_JOINED,
+    SEED_KEPT,
+    SEED_SINCE,
+    SEED_SLOT,
+    SEQ,
+    Resume,
+    Snapshots,
+    active_tracks,
+    candidate_rows,
+    check_resumed,
+    first_times,
+    overlapping,
+    restart_candidates,
+    seed_frame,
+    settled,
+)
 from monitor.config import TrackSettings
 from monitor.core.geo import METRES_PER_DEG, MPS_PER_KN
 from monitor.core.jit import I64
-from monitor.schema import CONCURRENT_SCHEMA, JUMPS_SCHEMA, UTC_US
+from monitor.schema import CONCURRENT_SCHEMA, JUMPS_SCHEMA, RESTARTS_SCHEMA, UTC_US
 
 _US_PER_H = 3_600_000_000
 
@@ -61,6 +81,11 @@ class Segmentation:
     tracks: pl.DataFrame
     #: One row per dropped run of displaced positions, :data:`monitor.schema.JUMPS_SCHEMA`.
     jumps: pl.DataFrame
+    #: MMSIs that could not be resumed (left out: detect them over their whole history).
+    failed: pl.Series = field(default_factory=lambda: pl.Series("mmsi", [], pl.UInt32()))
+    #: Restart points found, :data:`monitor.schema.RESTARTS_SCHEMA` and ``_seq`` (the restart
+    #: position's row, as in the ``_seq`` column of :attr:`positions`); only when resuming.
+    candidates: pl.DataFrame | None = None
 
     @property
     def n_dropped(self) -> int:
@@ -113,18 +138,38 @@ def _valid(positions: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> Segmentation:
+def segment(
+    positions: pl.LazyFrame | pl.DataFrame,
+    settings: TrackSettings,
+    resume: Resume | None = None,
+    *,
+    far_s: float = 0.0,
+) -> Segmentation:
     """Return the positions split into tracks, one per transmitter, displaced runs dropped.
 
     ``positions`` needs mmsi, timestamp_utc, lat and lon; other columns are kept, and ``sog_kn``
     (when there) keeps stray fixes apart. Rows without a finite position, an MMSI or a time are
     left out. Each MMSI is segmented over the positions given, in time order, so the result does
     not depend on their order or on other MMSIs.
+
+    With ``resume``, MMSIs with seeds go on from their restart point (``positions`` holds theirs
+    from there on; see :mod:`monitor.analyse.track_restarts`), those that cannot are left out
+    and named in :attr:`Segmentation.failed`, and restart points are looked for
+    (:attr:`Segmentation.candidates`; ``far_s``: see
+    :func:`~monitor.analyse.track_restarts.far_apart_s`).
+    The positions then have ``_seq`` and ``_context`` (the active track's seeds, kept for speeds).
     """
-    rows = sorted_rows(_valid(positions))
+    frame = _valid(positions)
+    seeded = resume is not None and resume.seeds.height > 0
+    if resume is not None and seeded:
+        frame = pl.concat([frame, seed_frame(resume.seeds)], how="diagonal_relaxed")
+    rows = sorted_rows(frame)
     n = rows.order.size
     names = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn")
-    columns = rows.columns(names)
+    seed_names = (
+        (SEED_SLOT, SEED_COUNT, SEED_JOINED, SEED_ACTIVE, SEED_KEPT, SEED_SINCE) if seeded else ()
+    )
+    columns = rows.columns((*names, *seed_names))
     mmsi = columns["mmsi"].to_numpy()
     t_us = columns["timestamp_utc"].dt.epoch("us").to_numpy()
     lat = columns["lat"].to_numpy()
@@ -134,7 +179,14 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         if "sog_kn" in columns.columns
         else np.full(n, np.nan)
     )
-    raw = assign_tracks(
+    no_int, no_float = np.empty(0, np.int64), np.empty(0, np.float64)
+    seed_slot = columns[SEED_SLOT].fill_null(-1).to_numpy() if seeded else no_int
+    snap = (
+        candidate_rows(mmsi, t_us, seed_slot >= 0 if seeded else np.zeros(n, bool), resume)
+        if resume is not None
+        else np.empty(0, np.bool_)
+    )
+    raw, joined, snap_slots, snap_at = assign_tracks(
         mmsi,
         t_us,
         lat,
@@ -145,7 +197,29 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         int(settings.max_silence_h * _US_PER_H),
         settings.max_jump_reports,
         int(settings.max_jump_h * _US_PER_H),
+        seed_slot,
+        columns[SEED_COUNT].fill_null(0).to_numpy() if seeded else no_int,
+        columns[SEED_JOINED].fill_null(1.0).to_numpy() if seeded else no_float,
+        snap,
     )
+    failed = np.empty(0, np.uint32)
+    seq = np.arange(n, dtype=np.int64)
+    context = np.zeros(n, dtype=bool)
+    all_columns, all_raw = columns, raw
+    if seeded:
+        active = columns[SEED_ACTIVE].fill_null(False).to_numpy()
+        keep, context, failed = check_resumed(mmsi, raw, seed_slot, active)
+        if not keep.all():
+            seq = np.flatnonzero(keep)
+            rows = SortedRows(
+                rows.frame, rows.order[seq], tuple(r.gather(seq) for r in rows.rebuilt)
+            )
+            columns = columns[seq]
+            mmsi, t_us, lat, lon, context = mmsi[seq], t_us[seq], lat[seq], lon[seq], context[seq]
+            # Track numbers of the rows left, dense again (they rise with the MMSI still).
+            _, raw = np.unique(raw[seq], return_inverse=True)
+            raw = raw.astype(np.int64)
+            n = seq.size
     n_raw = int(raw.max()) + 1 if n else 0
     first_row, last_row, count = track_spans(raw, n_raw)
     # The rows of each track in time order, for the MMSIs with several tracks only: most have
@@ -160,32 +234,63 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
     grouped = involved[np.argsort(raw[involved], kind="stable")]
     starts = np.zeros(n_raw, dtype=np.int64)
     starts[several] = np.cumsum(count[several]) - count[several]
+    # A resumed track spans its restart point: its first fix and size are those of its history.
+    first_us, size = t_us[first_row], count
+    first_lat, first_lon = lat[first_row], lon[first_row]
+    spanning = None
+    if seeded:
+        assert resume is not None
+        spanning = active_tracks(track_mmsi, first_row, context, resume.seeds)
+        first_us, size = first_us.copy(), count.copy()
+        first_lat, first_lon = first_lat.copy(), first_lon.copy()
+        first_us[spanning.label] = spanning.first_us
+        size[spanning.label] += spanning.before
+        first_lat[spanning.label] = spanning.first_lat
+        first_lon[spanning.label] = spanning.first_lon
     host = displaced_hosts(
         track_mmsi,
-        t_us[first_row],
+        first_us,
         t_us[last_row],
-        count,
+        size,
         starts,
         t_us[grouped],
         settings.max_jump_reports,
         int(settings.max_jump_h * _US_PER_H),
         int(settings.clock_slack_s * 1e6),
+        count,
     )
     kept = host < 0
+    if spanning is not None:
+        assert resume is not None
+        clash = overlapping(track_mmsi, kept, spanning.label, first_us, t_us[last_row])
+        if clash.size:
+            # A new track beside the resumed one at the same time: whether they were too far
+            # apart to be one ship needs the resumed one's history. Those MMSIs start over.
+            again = segment(
+                positions.lazy().filter(~pl.col("mmsi").is_in(clash)),
+                settings,
+                replace(resume, seeds=resume.seeds.filter(~pl.col("mmsi").is_in(clash))),
+                far_s=far_s,
+            )
+            again.failed = pl.concat([again.failed, pl.Series("mmsi", clash, pl.UInt32())])
+            return again
     index = np.cumsum(kept) - 1
     tracks = pl.DataFrame(
         {
             "mmsi": columns["mmsi"].gather(first_row[kept]),
-            "first_utc": columns["timestamp_utc"].gather(first_row[kept]),
+            "first_utc": pl.Series(first_us[kept]).cast(pl.Datetime("us", "UTC")),
             "last_utc": columns["timestamp_utc"].gather(last_row[kept]),
-            "n_positions": count[kept].astype(np.uint32),
-            "first_lat": lat[first_row[kept]],
-            "first_lon": lon[first_row[kept]],
+            "n_positions": size[kept].astype(np.uint32),
+            "first_lat": first_lat[kept],
+            "first_lon": first_lon[kept],
             "last_lat": lat[last_row[kept]],
             "last_lon": lon[last_row[kept]],
         }
     )
-    tracks = tracks.select(_track_ids(tracks["mmsi"], tracks["first_utc"]), *tracks.columns)
+    ids = _track_ids(tracks["mmsi"], tracks["first_utc"])
+    if spanning is not None:
+        ids = ids.scatter(index[spanning.label], pl.Series(spanning.track_id, dtype=pl.String))
+    tracks = tracks.select(ids, *tracks.columns)
     jumps = _jumps(columns, t_us, lat, lon, (first_row, last_row, count), grouped, starts, host)
     if jumps.height:
         jumps = jumps.with_columns(
@@ -194,6 +299,11 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
     # One gather for all columns: kept rows, each track's rows together, in time order.
     keep_rows, labels, in_order = kept_labels(raw, np.where(kept, index, -1))
     frame = rows.take(None if labels.size == n else keep_rows, columns)
+    if resume is not None:
+        frame = frame.drop(seed_names).with_columns(
+            pl.Series(SEQ, seq if labels.size == n else seq[keep_rows], pl.Int64),
+            pl.Series(CONTEXT, context if labels.size == n else context[keep_rows]),
+        )
     if not in_order:
         # Tracks of one MMSI interleave: only their rows move, within their MMSI's rows.
         kept_mmsi = track_mmsi[kept]
@@ -207,7 +317,39 @@ def segment(positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings) -> 
         )
         labels[moving] = labels[source]
     frame = frame.with_columns(track=pl.Series(labels, dtype=pl.UInt32))
-    return Segmentation(positions=frame, tracks=tracks, jumps=jumps)
+    if resume is None:
+        return Segmentation(positions=frame, tracks=tracks, jumps=jumps)
+    kept_raw = np.zeros(int(all_raw.max(initial=-1)) + 1, dtype=bool)
+    if n:
+        kept_raw[all_raw[seq]] = kept[raw]
+    seed_kept = all_columns[SEED_KEPT].cast(pl.Int8).fill_null(-1).to_numpy() if seeded else None
+    found = restart_candidates(
+        all_columns,
+        all_raw,
+        joined,
+        Snapshots(snap_at[:, 0], snap_slots),
+        kept_raw,
+        seed_kept,
+        all_columns[SEED_COUNT].fill_null(-1).to_numpy() if seeded else None,
+        first_times(
+            all_columns["mmsi"].to_numpy(),
+            all_columns["timestamp_utc"].dt.epoch("us").to_numpy(),
+            all_columns[SEED_SINCE].fill_null(-1).to_numpy() if seeded else None,
+        ),
+        settings,
+    )
+    found = found.filter(~pl.col("mmsi").is_in(pl.Series(failed, dtype=pl.UInt32).implode()))
+    track_of = frame.select(SEQ, "track").join(found.select(SEQ).unique(), on=SEQ)
+    first = tracks.select("track_id", "first_utc", "first_lat", "first_lon").with_row_index("track")
+    found = found.join(track_of, on=SEQ).join(first, on="track").drop("track")
+    found = settled(found, far_s)
+    return Segmentation(
+        positions=frame,
+        tracks=tracks,
+        jumps=jumps,
+        failed=pl.Series("mmsi", failed, pl.UInt32()),
+        candidates=found.select(*RESTARTS_SCHEMA, SEQ),
+    )
 
 
 def _jumps(

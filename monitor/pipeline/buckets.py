@@ -31,13 +31,16 @@ import pyarrow.parquet as pq
 
 from monitor.analyse.geofences import Zone
 from monitor.analyse.portcalls import detect as portcalls
+from monitor.analyse.track_restarts import Resume, far_apart_s
 from monitor.analyse.tracks import concurrent_tracks
 from monitor.config import DetectSettings, EngineSettings, Settings, TrackSettings
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, behaviour_parts
 from monitor.schema import (
     CONCURRENT_SCHEMA,
+    LABELLED_SCHEMA,
     MULTI_TRACK_SCHEMA,
     POSITIONS_SCHEMA,
+    RESTARTS_SCHEMA,
     conform,
     empty_frame,
 )
@@ -120,7 +123,14 @@ def split_slice(
     if vessels is not None:
         wanted = pl.from_arrow(vessels)
         assert isinstance(wanted, pl.DataFrame)
-        frame = frame.filter(pl.col("mmsi").is_in(wanted["mmsi"].implode()))
+        if "restart_utc" in wanted.columns:
+            # Resumed vessels: their positions from their restart point on only.
+            frame = frame.join(wanted, on="mmsi", maintain_order="left").filter(
+                pl.col("restart_utc").is_null() | (pl.col("timestamp_utc") >= pl.col("restart_utc"))
+            )
+            frame = frame.drop("restart_utc")
+        else:
+            frame = frame.filter(pl.col("mmsi").is_in(wanted["mmsi"].implode()))
     if n_buckets == 1:
         return [frame.to_arrow()]
     bucket = buckets_of(frame["mmsi"].to_numpy(), n_buckets)
@@ -172,6 +182,16 @@ class BucketPlan:
     filesystem: Any = None
     #: Positions of the vessels to detect (sizes the work).
     n_positions: int = 0
+    #: Restart rows (RESTARTS_SCHEMA) of the vessels resumed from their restart points.
+    seeds: pa.Table | None = None
+
+    def bucket_seeds(self, bucket: int) -> pa.Table | None:
+        """Return the restart rows of the vessels of ``bucket``."""
+        if self.seeds is None or self.n_buckets == 1:
+            return self.seeds
+        seeds = _frame(self.seeds)
+        mine = buckets_of(seeds["mmsi"].to_numpy(), self.n_buckets) == bucket
+        return seeds.filter(pl.Series(mine)).to_arrow()
 
 
 def plan_buckets(
@@ -179,23 +199,30 @@ def plan_buckets(
     positions_per_vessel: pl.DataFrame,
     engine: EngineSettings,
     *,
-    vessels: pl.Series | None = None,
+    vessels: pl.Series | pl.DataFrame | None = None,
     filesystem: Any = None,
+    seeds: pl.DataFrame | None = None,
 ) -> BucketPlan:
     """Return the plan to detect ``vessels`` (None: all) from the store's ``slices``.
 
-    ``positions_per_vessel`` (mmsi, n_positions) sizes the buckets.
+    ``positions_per_vessel`` (mmsi, n_positions) sizes the buckets. ``vessels`` is a series of
+    MMSIs, or a frame of mmsi and ``restart_utc`` (their positions from then on only), which
+    ``seeds`` resume.
     """
     counts = positions_per_vessel
     if vessels is not None:
-        counts = counts.filter(pl.col("mmsi").is_in(vessels.implode()))
+        mmsi = vessels if isinstance(vessels, pl.Series) else vessels["mmsi"]
+        counts = counts.filter(pl.col("mmsi").is_in(mmsi.implode()))
     n_buckets = bucket_count(counts, engine.partition_positions, engine.partitions)
+    if isinstance(vessels, pl.Series):
+        vessels = pl.DataFrame({"mmsi": vessels})
     return BucketPlan(
         slices=slices,
         n_buckets=n_buckets,
-        vessels=None if vessels is None else pl.DataFrame({"mmsi": vessels}).to_arrow(),
+        vessels=None if vessels is None else vessels.to_arrow(),
         filesystem=filesystem,
         n_positions=int(counts["n_positions"].sum()),
+        seeds=None if seeds is None else seeds.to_arrow(),
     )
 
 
@@ -209,6 +236,8 @@ class BucketJob:
     #: Two tracks of one MMSI at least this far apart at the same time share it
     #: (``events.shared_min_distance_km``).
     shared_min_distance_km: float
+    #: Resume vessels from their restart points and look for new ones.
+    resume: bool = False
     #: The per-vessel parts of dark periods, encounters and loitering too, if given.
     behaviour: BehaviourJob | None = None
     #: False: the behaviour parts only, no calls.
@@ -216,7 +245,12 @@ class BucketJob:
 
     @classmethod
     def of(
-        cls, zones: Sequence[Zone], settings: Settings, *, behaviour: BehaviourJob | None = None
+        cls,
+        zones: Sequence[Zone],
+        settings: Settings,
+        *,
+        resume: bool = False,
+        behaviour: BehaviourJob | None = None,
     ) -> BucketJob:
         """Return the job of detecting in ``zones`` with ``settings``' thresholds."""
         return cls(
@@ -224,26 +258,45 @@ class BucketJob:
             detect=settings.detect,
             tracks=settings.tracks,
             shared_min_distance_km=settings.events.shared_min_distance_km,
+            resume=resume,
             behaviour=behaviour,
         )
 
 
 #: Tables of a bucket's detection that stay on the worker: used there, too large to send back.
-_KEPT_ON_WORKER = {"multi_track": MULTI_TRACK_SCHEMA}
+_KEPT_ON_WORKER = {"multi_track": MULTI_TRACK_SCHEMA, "labelled": LABELLED_SCHEMA}
 
 
-def analyse_bucket(pieces: Sequence[pa.Table], job: BucketJob) -> dict[str, pa.Table]:
+def analyse_bucket(
+    pieces: Sequence[pa.Table], job: BucketJob, seeds: pa.Table | None = None
+) -> dict[str, pa.Table]:
     """Return the detection of one bucket's positions (``pieces``, in file order) as Arrow
     tables: one per table of :class:`~monitor.analyse.portcalls.detect.Detection` but the
     positions of MMSIs with several tracks, ``concurrent`` (their tracks active at once far
-    apart) and the counts as a one-row table ``counts``."""
+    apart) and the counts as a one-row table ``counts``.
+
+    With ``job.resume``, vessels with restart rows in ``seeds`` go on from their restart points
+    (``pieces`` hold their positions from there on); the detection's ``labelled`` then holds,
+    per vessel, the positions it worked on with their track ids, and ``restarts`` each
+    vessel's new restart point."""
     if pieces:
         positions = _frame(pa.concat_tables(pieces))
     else:
         positions = empty_frame({c: POSITIONS_SCHEMA[c] for c in COLUMNS})
     if job.behaviour is not None and not job.calls:
         return behaviour_parts(positions, job.behaviour)
-    found = portcalls.detect_all(positions, job.zones, job.detect, job.tracks)
+    resume = None
+    if job.resume:
+        seeds_frame = _frame(seeds) if seeds is not None else empty_frame(RESTARTS_SCHEMA)
+        resume = Resume(seeds=conform(seeds_frame, RESTARTS_SCHEMA))
+    found = portcalls.detect_all(
+        positions,
+        job.zones,
+        job.detect,
+        job.tracks,
+        resume=resume,
+        far_s=far_apart_s(job.tracks, job.shared_min_distance_km),
+    )
     concurrent = concurrent_tracks(found.multi_track, job.tracks, job.shared_min_distance_km)
     out: dict[str, pa.Table] = {"concurrent": concurrent.to_arrow()}
     counts: dict[str, list[int]] = {}
@@ -305,3 +358,19 @@ def behaviour_of(results: Sequence[dict[str, pa.Table]]) -> list[dict[str, pa.Ta
     """Return the behaviour parts of buckets' ``results`` (those that have them)."""
     parts = [{k: v for k, v in r.items() if k.startswith(PREFIX)} for r in results]
     return [p for p in parts if p]
+
+
+def merge_found(parts: Sequence[BucketsFound]) -> BucketsFound:
+    """Return the detections of disjoint sets of vessels as one (``parts``: at least one)."""
+    if len(parts) == 1:
+        return parts[0]
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(portcalls.Detection):
+        items = [getattr(p.detection, field.name) for p in parts]
+        if isinstance(items[0], pl.DataFrame):
+            values[field.name] = pl.concat(items).sort("mmsi", maintain_order=True)
+        else:
+            values[field.name] = sum(items)
+    concurrent = pl.concat([p.concurrent for p in parts]).sort("mmsi", maintain_order=True)
+    behaviour = [b for p in parts for b in p.behaviour]
+    return BucketsFound(portcalls.Detection(**values), concurrent, behaviour)

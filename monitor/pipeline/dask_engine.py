@@ -148,7 +148,8 @@ def run_on(
         reduces = []
         for i in range(len(group)):
             pieces = [client.submit(operator.getitem, m, i, pure=False) for m in maps]
-            reduces.append(client.submit(analyse_bucket, pieces, shared_job, pure=False))
+            seeds = plan.bucket_seeds(group[i])
+            reduces.append(client.submit(analyse_bucket, pieces, shared_job, seeds, pure=False))
         results.extend(client.gather(reduces))
         del maps, reduces
     return results

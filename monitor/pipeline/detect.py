@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 import shapely
 
 from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
@@ -32,11 +33,31 @@ from monitor.analyse.portcalls.identity import enrich
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
+from monitor.pipeline import ledger
 from monitor.pipeline.behaviour_buckets import BehaviourJob, merge_behaviour
-from monitor.pipeline.buckets import file_slices
-from monitor.pipeline.engines import Engine, detect_in_buckets, open_engine
-from monitor.schema import CALLS_CHECKPOINT_SCHEMA, POSITIONS_SCHEMA, conform
-from monitor.store.calls import CHECKPOINT, Detected, detected_with, load_calls, save_detection
+from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
+from monitor.pipeline.engines import (
+    Engine,
+    behaviour_in_buckets,
+    detect_in_buckets,
+    open_engine,
+)
+from monitor.schema import (
+    CALLS_CHECKPOINT_SCHEMA,
+    POSITIONS_SCHEMA,
+    RESTARTS_SCHEMA,
+    conform,
+    empty_frame,
+)
+from monitor.store.calls import (
+    CALLS,
+    RESTARTS,
+    Detected,
+    detected_with,
+    detection_writes,
+    load_calls,
+    save_detection,
+)
 from monitor.store.events import save_events
 from monitor.store.fs import StorePath, arrow_source
 from monitor.store.fs import store_path as store_root
@@ -48,7 +69,7 @@ log = logging.getLogger(__name__)
 _PLACE_COLUMNS = ["mmsi", "timestamp_utc", "lat", "lon"]
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 4
+DETECTOR_VERSION = 5
 
 
 @dataclass
@@ -69,6 +90,8 @@ class DetectSummary:
     visits_pending: int = 0
     #: True when every vessel was re-detected (first run, or geofences/thresholds changed).
     full_run: bool = True
+    #: Vessels detected from their restart point on, not over their whole history.
+    vessels_resumed: int = 0
     #: Calls per port id, all stored calls.
     calls_per_port: dict[str, int] = field(default_factory=dict)
     #: Transits per port id, all stored transits.
@@ -128,37 +151,46 @@ def _detect_locked(
 ) -> DetectSummary:
     store_path = store.root
     fingerprint = _fingerprint(zones, settings)
-    # One listing of the position files for the checkpoint and the detection alike: rows an
-    # ingest adds meanwhile are in neither, so the checkpoint never covers rows not detected.
+    # One listing of the position files for the ledger and the detection alike: rows an
+    # ingest adds meanwhile are in neither, so the ledger never covers rows not detected.
     files = store.position_files()
-    sources = [arrow_source(f) for f in files]
-    filesystem = sources[0][1] if sources else None
-    names = [name for name, _ in sources]
-    slices = file_slices(names, settings.engine.partition_positions, filesystem)
-    checkpoint = conform(engine.count(slices, filesystem), CALLS_CHECKPOINT_SCHEMA)
     full = detected_with(store_path) != fingerprint
-    old_calls = load_calls(store_path)
+    found_changes = ledger.changes(store_path, files, full=full)
+    checkpoint = conform(ledger.checkpoint(found_changes.ledger), CALLS_CHECKPOINT_SCHEMA)
+    old_ids = _old_call_ids(store_path, full)
+    restarts = empty_frame(RESTARTS_SCHEMA) if full else RESTARTS.read(store_path)
+    changed = checkpoint["mmsi"] if full else found_changes.changed["mmsi"]
     if full:
-        changed = checkpoint["mmsi"]
         kept = Detected.empty()
+        resumed = restarts.select("mmsi", "restart_utc").unique()
     else:
-        old_checkpoint = CHECKPOINT.read(store_path)
-        unchanged = checkpoint.join(old_checkpoint, on=list(CALLS_CHECKPOINT_SCHEMA), how="semi")
-        changed = checkpoint.join(unchanged, on="mmsi", how="anti")["mmsi"]
-        kept = Detected.read(store_path, pl.col("mmsi").is_in(unchanged["mmsi"].implode()))
-
+        # Vessels changed only after their restart point go on from there; the others (new
+        # vessels, late positions before it) are detected over their whole history.
+        points = restarts.group_by("mmsi").agg(pl.col("restart_utc").first())
+        resumed = found_changes.changed.join(points, on="mmsi").filter(
+            pl.col("changed_utc") >= pl.col("restart_utc")
+        )
     behaviour = _behaviour_job(checkpoint, zones, settings)
-    buckets = detect_in_buckets(
-        engine,
-        slices,
-        checkpoint,
-        zones,
-        settings,
-        vessels=None if full else changed,
-        filesystem=filesystem,
-        behaviour=behaviour,
-    )
-    found, concurrent = buckets.detection, buckets.concurrent
+    run = _run(
+        files, found_changes.ledger, zones, settings, engine, restarts, resumed, changed, full,
+        behaviour=behaviour if full else None,
+    )  # fmt: skip
+    found, concurrent = run.detection, run.concurrent
+    resumed = resumed.filter(~pl.col("mmsi").is_in(found.failed["mmsi"].implode()))
+    if not full:
+        kept = _kept(store_path, changed, resumed)
+    # Vessels detected again carry their new restart point, resumed ones without one keep theirs.
+    new_points = pl.concat(
+        [
+            found.restarts,
+            restarts.filter(
+                pl.col("mmsi").is_in(resumed["mmsi"].implode())
+                & ~pl.col("mmsi").is_in(found.restarts["mmsi"].implode())
+                & ~pl.col("mmsi").is_in(found.failed["mmsi"].implode())
+            ),
+            restarts.filter(~pl.col("mmsi").is_in(changed.implode())),
+        ]
+    ).sort("mmsi", "slot", "timestamp_utc")
     # Open calls are in port or unknown as of the newest message in the store, kept ones too.
     data_end = checkpoint["last_utc"].max() if checkpoint.height else None
     raw_calls = pl.concat([kept.raw_calls, found.calls]).sort("mmsi", "arrival_utc")
@@ -179,16 +211,16 @@ def _detect_locked(
         several_tracks=several.to_list(),
         shared=shared.to_list(),
     )
-    behaviours = (
-        []
-        if behaviour is None
-        else merge_behaviour(buckets.behaviour, behaviour, engine.map).events()
-    )
+    parts = run.behaviour
+    if behaviour is not None and not full:
+        parts = _behaviour_parts(files, found_changes.ledger, zones, settings, engine, behaviour)
+    behaviours = [] if behaviour is None else merge_behaviour(parts, behaviour, engine.map).events()
     events = _find_events(store, files, detected, statics, checkpoint, behaviours, zones, settings)
-    save_detection(store_path, detected, calls, checkpoint, fingerprint)
-    save_events(store_path, events)
+    with detection_writes(store_path, fingerprint):
+        save_detection(store_path, detected, calls, checkpoint, new_points)
+        ledger.save(store_path, found_changes)
+        save_events(store_path, events)
 
-    old_ids = set(old_calls["call_id"].to_list())
     transits = detected.transits
     summary = DetectSummary(
         vessels_processed=changed.len(),
@@ -201,6 +233,7 @@ def _detect_locked(
         transits_total=transits.height,
         visits_pending=detected.pending.height,
         full_run=full,
+        vessels_resumed=0 if full else resumed.height,
         calls_per_port=dict(sorted(Counter(calls["port_id"].to_list()).items())),
         transits_per_port=dict(sorted(Counter(transits["port_id"].to_list()).items())),
         tracks_total=detected.tracks.height,
@@ -225,6 +258,26 @@ def _behaviour_job(
     if not isinstance(start, int) or not isinstance(end, int):
         return None
     return BehaviourJob(zones=tuple(zones), settings=settings, data_end_us=end, data_start_us=start)
+
+
+def _behaviour_parts(
+    files: list[StorePath],
+    hours: pl.DataFrame,
+    zones: list[Zone],
+    settings: Settings,
+    engine: Engine,
+    behaviour: BehaviourJob,
+) -> list[dict[str, pa.Table]]:
+    """Return the behaviour parts of every vessel of the store, read from all its files (a run
+    that detects the calls of some vessels only finds them apart)."""
+    sources = [arrow_source(f) for f in files]
+    filesystem = sources[0][1] if sources else None
+    names = [name for name, _ in sources]
+    slices = file_slices(names, settings.engine.partition_positions, filesystem)
+    sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
+    return behaviour_in_buckets(
+        engine, slices, sizes, zones, settings, behaviour, filesystem=filesystem
+    )
 
 
 def _find_events(
@@ -303,3 +356,117 @@ def _nearest_positions(positions: pl.LazyFrame, parts: list[pl.DataFrame]) -> pl
         .unique()
         .collect(engine="streaming")
     )
+
+
+def _old_call_ids(store_path: StorePath, full: bool) -> set[str]:
+    """Return the ids of the stored calls (to count new ones). Calls of an older detector may
+    lack columns: a full run needs only their ids, and detects them all again."""
+    try:
+        return set(load_calls(store_path)["call_id"].to_list())
+    except StoreError:
+        if not full:
+            raise
+        path = store_path / CALLS.name
+        try:
+            return set(pl.read_parquet(str(path), columns=["call_id"])["call_id"].to_list())
+        except (OSError, pl.exceptions.PolarsError):
+            return set()
+
+
+def _kept(store_path: StorePath, changed: pl.Series, resumed: pl.DataFrame) -> Detected:
+    """Return the stored rows that stay: all of the vessels without new positions, and of the
+    resumed ones, what came before their restart point (their active track, and every track,
+    call, displaced run and pair of concurrent tracks from it on, are found again)."""
+    stored = Detected.read(
+        store_path,
+        ~pl.col("mmsi").is_in(changed.implode()) | pl.col("mmsi").is_in(resumed["mmsi"].implode()),
+    )
+    points = resumed.select("mmsi", "restart_utc")
+    restarts = RESTARTS.read(store_path).filter(pl.col("active")).select("mmsi", "track_id")
+    restarts = restarts.unique()
+
+    def before(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        joined = frame.join(points, on="mmsi", how="left", maintain_order="left")
+        return joined.filter(
+            pl.col("restart_utc").is_null() | (pl.col(column) < pl.col("restart_utc"))
+        ).drop("restart_utc")
+
+    active = restarts.filter(pl.col("mmsi").is_in(points["mmsi"].implode()))
+    return Detected(
+        raw_calls=before(stored.raw_calls, "arrival_utc"),
+        transits=before(stored.transits, "arrival_utc"),
+        pending=before(stored.pending, "arrival_utc"),
+        tracks=before(stored.tracks, "first_utc").join(active, on=["mmsi", "track_id"], how="anti"),
+        jumps=before(stored.jumps, "start_utc"),
+        concurrent=before(stored.concurrent, "start_utc"),
+    )
+
+
+def _run(
+    files: list[StorePath],
+    hours: pl.DataFrame,
+    zones: list[Zone],
+    settings: Settings,
+    engine: Engine,
+    restarts: pl.DataFrame,
+    resumed: pl.DataFrame,
+    changed: pl.Series,
+    full: bool,
+    *,
+    behaviour: BehaviourJob | None = None,
+) -> BucketsFound:
+    """Return the detection of the vessels that changed: the ``resumed`` ones (mmsi,
+    restart_utc) from their restart points, reading the days from there on only, then those
+    detected over their whole history (the others, and resumed ones that could not go on).
+    A full run finds the ``behaviour`` parts of every vessel in the same pass."""
+    sources = [arrow_source(f) for f in files]
+    filesystem = sources[0][1] if sources else None
+    parts: list[BucketsFound] = []
+    failed = pl.Series("mmsi", [], pl.UInt32())
+    if resumed.height:
+        first_day = resumed["restart_utc"].min().date()  # type: ignore[union-attr]
+        recent = [
+            name
+            for f, (name, _) in zip(files, sources, strict=True)
+            if f.parent.name >= f"date={first_day.isoformat()}"
+        ]
+        since = hours.join(resumed, on="mmsi").filter(
+            pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")
+        )
+        sizes = since.group_by("mmsi").agg(pl.col("n_positions").sum())
+        slices = file_slices(recent, settings.engine.partition_positions, filesystem)
+        seeds = restarts.filter(pl.col("mmsi").is_in(resumed["mmsi"].implode()))
+        vessels = resumed.select("mmsi", "restart_utc")
+        part = detect_in_buckets(
+            engine,
+            slices,
+            sizes,
+            zones,
+            settings,
+            vessels=vessels,
+            filesystem=filesystem,
+            seeds=seeds,
+            resume=True,
+        )
+        parts.append(part)
+        failed = part.detection.failed["mmsi"]
+    todo = changed.filter(~changed.is_in(resumed["mmsi"].implode())).append(failed).sort()
+    if full or todo.len() or not parts:
+        # Nothing changed: no file to read, an empty detection.
+        names = [name for name, _ in sources] if full or todo.len() else []
+        slices = file_slices(names, settings.engine.partition_positions, filesystem)
+        sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
+        parts.append(
+            detect_in_buckets(
+                engine,
+                slices,
+                sizes,
+                zones,
+                settings,
+                vessels=None if full else todo,
+                filesystem=filesystem,
+                resume=True,
+                behaviour=behaviour if full else None,
+            )
+        )
+    return merge_found(parts)

@@ -91,7 +91,8 @@ class LocalEngine:
             )
 
         if plan.n_buckets == 1:
-            return [self._spilled(analyse_bucket([split(part)[0] for part in plan.slices], job))]
+            pieces = [split(part)[0] for part in plan.slices]
+            return [self._spilled(analyse_bucket(pieces, job, plan.seeds))]
         results: list[dict[str, pa.Table]] = []
         with tempfile.TemporaryDirectory(prefix="monitor-buckets-") as spill:
             written: dict[int, list[Path]] = {}
@@ -111,10 +112,11 @@ class LocalEngine:
                 for path in written[bucket]:
                     with pa.memory_map(str(path)) as source:
                         pieces.append(pa.ipc.open_file(source).read_all())
-                results.append(self._spilled(analyse_bucket(pieces, job)))
+                found = analyse_bucket(pieces, job, plan.bucket_seeds(bucket))
+                results.append(self._spilled(found))
                 for path in written[bucket]:
                     path.unlink()
-        return results or [analyse_bucket([], job)]
+        return results or [analyse_bucket([], job, None)]
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Return ``fn`` of each item, one after another."""
@@ -171,22 +173,32 @@ def detect_in_buckets(
     zones: Sequence[Zone],
     settings: Settings,
     *,
-    vessels: pl.Series | None = None,
+    vessels: pl.Series | pl.DataFrame | None = None,
     filesystem: Any = None,
+    seeds: pl.DataFrame | None = None,
+    resume: bool = False,
     behaviour: BehaviourJob | None = None,
 ) -> BucketsFound:
     """Return the detection of ``vessels`` (None: every vessel) in the store's ``slices``, run
-    by ``engine`` bucket by bucket.
+    by ``engine`` bucket by bucket; with ``resume``, vessels with ``seeds`` from their restart
+    points (``vessels`` then holds their ``restart_utc``), and new restart points are found.
 
     ``slices`` cut the store's live files (never a directory listing: a compaction leaves the
     files it replaced on disk for a while). The result is the same for any engine and any number
-    of buckets. With ``behaviour``, the buckets find the behaviour parts of every vessel too (in
-    a second pass over all vessels when only some are detected).
+    of buckets. With ``behaviour`` (and every vessel), the buckets find the behaviour parts of
+    their vessels too (see :func:`behaviour_in_buckets`).
     """
     plan = plan_buckets(
-        slices, positions_per_vessel, settings.engine, vessels=vessels, filesystem=filesystem
+        slices,
+        positions_per_vessel,
+        settings.engine,
+        vessels=vessels,
+        filesystem=filesystem,
+        seeds=seeds,
     )
-    job = BucketJob.of(zones, settings, behaviour=behaviour if vessels is None else None)
+    if behaviour is not None and (vessels is not None or seeds is not None):
+        raise ValueError("behaviour parts need every vessel's whole history")
+    job = BucketJob.of(zones, settings, resume=resume, behaviour=behaviour)
     started = time.perf_counter()
     results = engine.run(plan, job)
     log.info(
@@ -196,9 +208,22 @@ def detect_in_buckets(
         settings.engine.kind,
         time.perf_counter() - started,
     )
-    found = combine(results)
-    if behaviour is not None and vessels is not None:
-        every = plan_buckets(slices, positions_per_vessel, settings.engine, filesystem=filesystem)
-        only = dataclasses.replace(job, behaviour=behaviour, calls=False)
-        found.behaviour = behaviour_of(engine.run(every, only))
-    return found
+    return combine(results)
+
+
+def behaviour_in_buckets(
+    engine: Engine,
+    slices: list[FileSlice],
+    positions_per_vessel: pl.DataFrame,
+    zones: Sequence[Zone],
+    settings: Settings,
+    behaviour: BehaviourJob,
+    *,
+    filesystem: Any = None,
+) -> list[dict[str, pa.Table]]:
+    """Return the behaviour parts (:func:`~monitor.pipeline.behaviour_buckets.behaviour_parts`)
+    of every vessel of the store's ``slices``, bucket by bucket, without their calls: for a run
+    that detects the calls of some vessels only."""
+    plan = plan_buckets(slices, positions_per_vessel, settings.engine, filesystem=filesystem)
+    job = dataclasses.replace(BucketJob.of(zones, settings, behaviour=behaviour), calls=False)
+    return behaviour_of(engine.run(plan, job))

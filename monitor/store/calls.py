@@ -10,8 +10,10 @@ else reads or writes this folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +25,7 @@ from monitor.schema import (
     CONCURRENT_SCHEMA,
     JUMPS_SCHEMA,
     RAW_CALLS_SCHEMA,
+    RESTARTS_SCHEMA,
     TRACKS_SCHEMA,
     TRANSITS_SCHEMA,
     empty_frame,
@@ -44,6 +47,7 @@ CONCURRENT = Table("calls/concurrent.parquet", CONCURRENT_SCHEMA, "concurrent tr
 CHECKPOINT = Table(
     "calls/checkpoint.parquet", CALLS_CHECKPOINT_SCHEMA, "detection checkpoint", _REDETECT
 )
+RESTARTS = Table("calls/restarts.parquet", RESTARTS_SCHEMA, "restart points", _REDETECT)
 _STATE = "calls/state.json"
 
 
@@ -99,11 +103,28 @@ def detected_with(store_path: StorePath | str) -> str | None:
     if not state.is_file() or not RAW_CALLS.exists(store_path):
         return None
     try:
-        fingerprint = json.loads(state.read_text(encoding="utf-8")).get("fingerprint")
+        saved = json.loads(state.read_text(encoding="utf-8"))
+        fingerprint, complete = saved.get("fingerprint"), saved.get("complete", True)
     except (OSError, ValueError, AttributeError):
         log.warning("%s unreadable; re-detecting every vessel", state)
         return None
+    if complete is not True:
+        log.warning("the last detection stopped while writing; re-detecting every vessel")
+        return None
     return fingerprint if isinstance(fingerprint, str) else None
+
+
+@contextlib.contextmanager
+def detection_writes(store_path: StorePath | str, fingerprint: str) -> Iterator[None]:
+    """Mark the stored detection incomplete while the body replaces its tables, complete after.
+
+    Each table is replaced atomically, but not all at once: a run that stops half way leaves
+    the mark, and the next run detects everything again rather than resume from a mix.
+    """
+    state = store_root(store_path) / _STATE
+    write_text(state, json.dumps({"fingerprint": fingerprint, "complete": False}))
+    yield
+    write_text(state, json.dumps({"fingerprint": fingerprint, "complete": True}))
 
 
 def save_detection(
@@ -111,13 +132,10 @@ def save_detection(
     detected: Detected,
     calls: pl.DataFrame,
     checkpoint: pl.DataFrame,
-    fingerprint: str,
+    restarts: pl.DataFrame,
 ) -> None:
-    """Replace the store's calls tables with one detection run's (each file atomically).
-
-    The checkpoint and the fingerprint go last: if a run stops before, the next run re-detects
-    the vessels whose checkpoint it did not write.
-    """
+    """Replace the store's calls tables with one detection run's (each file atomically; hold
+    :func:`detection_writes` meanwhile)."""
     RAW_CALLS.write(store_path, detected.raw_calls)
     TRANSITS.write(store_path, detected.transits)
     PENDING.write(store_path, detected.pending)
@@ -126,7 +144,7 @@ def save_detection(
     CONCURRENT.write(store_path, detected.concurrent)
     CALLS.write(store_path, calls)
     CHECKPOINT.write(store_path, checkpoint)
-    write_text(store_root(store_path) / _STATE, json.dumps({"fingerprint": fingerprint}))
+    RESTARTS.write(store_path, restarts)
 
 
 def load_calls(store_path: StorePath | str) -> pl.DataFrame:

@@ -37,15 +37,16 @@ import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import polars as pl
 import shapely
 
-from monitor.analyse.geofences import Zone, zone_geometry, zones_for_points
+from monitor.analyse.geofences import Zone, zones_for_points
+from monitor.analyse.portcalls.hysteresis import port_hysteresis, zone_tables
+from monitor.analyse.portcalls.restarts import call_restarts
 from monitor.analyse.portcalls.silences import unbridged_silences
 from monitor.analyse.portcalls.states import (
     TRANSITIONS,
@@ -57,13 +58,21 @@ from monitor.analyse.portcalls.states import (
     state_events,
     transition_events,
 )
-from monitor.analyse.portcalls.stops import forward_fill, stopped_rows
+from monitor.analyse.portcalls.stops import stopped_rows
 from monitor.analyse.portcalls.trips import visits_after_trips
 from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
 from monitor.analyse.positions import with_speeds
+from monitor.analyse.track_restarts import CONTEXT, Resume
 from monitor.analyse.tracks import Segmentation, segment
 from monitor.config import DetectSettings, TrackSettings
-from monitor.schema import MULTI_TRACK_SCHEMA, RAW_CALLS_SCHEMA, conform
+from monitor.schema import (
+    LABELLED_SCHEMA,
+    MULTI_TRACK_SCHEMA,
+    RAW_CALLS_SCHEMA,
+    RESTARTS_SCHEMA,
+    conform,
+    empty_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +81,7 @@ _US_PER_H = 3_600_000_000.0
 #: Below this many positions per thread, splitting the work costs more than it saves.
 _PARALLEL_MIN_ROWS = 400_000
 #: Position columns used when the input has them.
-_OPTIONAL_COLUMNS = ("nav_status",)
+_OPTIONAL_COLUMNS = ("nav_status", "cog_deg")
 
 
 def call_id(mmsi: int, track_id: str, port_id: str, arrival_us: int) -> str:
@@ -105,69 +114,16 @@ class Detection:
     jumps: pl.DataFrame
     #: Positions of the MMSIs with several tracks, :data:`monitor.schema.MULTI_TRACK_SCHEMA`.
     multi_track: pl.DataFrame
+    #: Restart points found (when resuming), :data:`monitor.schema.RESTARTS_SCHEMA`.
+    restarts: pl.DataFrame = field(default_factory=lambda: empty_frame(RESTARTS_SCHEMA))
+    #: MMSIs that could not be resumed and were left out (column ``mmsi``).
+    failed: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"mmsi": pl.UInt32}))
+    #: When resuming: the positions worked on with their track ids, :data:`LABELLED_SCHEMA`.
+    labelled: pl.DataFrame = field(default_factory=lambda: empty_frame(LABELLED_SCHEMA))
 
 
 # ---------------------------------------------------------------------------------------------
 # Vectorised steps
-
-
-def _zone_tables(zones: Sequence[Zone]) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """Return port ids, port names, the port index of each zone and each zone's kind code."""
-    port_ids = sorted({zone.port_id for zone in zones})
-    names: dict[str, str] = {}
-    for zone in zones:
-        if zone.kind == "port" and zone.id == zone.port_id:
-            names[zone.port_id] = zone.name
-    for zone in zones:
-        names.setdefault(zone.port_id, zone.name)
-    index = {port: i for i, port in enumerate(port_ids)}
-    zone_port = np.array([index[zone.port_id] for zone in zones] + [-1], dtype=np.int32)
-    kind_code = {"berth": 1, "anchorage": 2}
-    zone_kind = np.array([kind_code.get(zone.kind, 0) for zone in zones] + [0], dtype=np.int8)
-    return port_ids, [names[p] for p in port_ids], zone_port, zone_kind
-
-
-def _port_hysteresis(
-    lon: np.ndarray,
-    lat: np.ndarray,
-    port_in: np.ndarray,
-    near_port: np.ndarray,
-    first: np.ndarray,
-    zones: Sequence[Zone],
-    zone_port: np.ndarray,
-    buffer_m: float,
-) -> np.ndarray:
-    """Return, per row, the index of the port the vessel is in after exit hysteresis, or -1.
-
-    A vessel is in a port from its first position inside one of the port's zones until its first
-    position outside the port's zones grown by ``buffer_m``, or inside another port's zones.
-    """
-    exits = np.zeros(port_in.size, dtype=bool)
-    grown: dict[int, Any] = {}
-    settled = (port_in >= 0) | (near_port < 0) | first
-    while True:
-        port = forward_fill(port_in, settled | exits)
-        # ``near_port`` is the port of the most specific grown zone only; where it is not the port
-        # the vessel is in (buffers of two ports overlap, or a vessel jumps from one port into
-        # another's buffer), check the grown zones of the vessel's own port.
-        held = np.flatnonzero((port >= 0) & (port_in < 0) & (near_port != port) & ~exits)
-        if held.size == 0:
-            return port
-        outside = np.zeros(held.size, dtype=bool)
-        for p in np.unique(port[held]):
-            if p not in grown:
-                grown[p] = shapely.union_all(
-                    [
-                        zone_geometry(z, buffer_m)
-                        for z, zp in zip(zones, zone_port, strict=False)
-                        if zp == p
-                    ]
-                )
-            sel = port[held] == p
-            outside[sel] = ~shapely.intersects_xy(grown[p], lon[held[sel]], lat[held[sel]])
-        if not outside.any():
-            return port
-        exits[held[outside]] = True
 
 
 #: Navigational statuses of a ship that says it is not making way: at anchor, moored.
@@ -190,7 +146,7 @@ def classify(
     ends the visit (:mod:`monitor.analyse.portcalls.silences`).
     """
     port_zones = [zone for zone in zones if zone.kind != "area"]
-    _, _, zone_port, zone_kind = _zone_tables(port_zones)
+    _, _, zone_port, zone_kind = zone_tables(port_zones)
     n = prepared.height
     lon = prepared["lon"].to_numpy()
     lat = prepared["lat"].to_numpy()
@@ -210,7 +166,7 @@ def classify(
     first[1:] = unit[1:] != unit[:-1]
     last = np.ones(n, dtype=bool)
     last[:-1] = first[1:]
-    port = _port_hysteresis(
+    port = port_hysteresis(
         lon, lat, port_in, near_port, first, port_zones, zone_port, settings.exit_buffer_m
     )
     speed = prepared["speed_kn"]
@@ -265,19 +221,27 @@ def classify(
 
 
 def prepare_positions(
-    positions: pl.LazyFrame | pl.DataFrame, tracks: TrackSettings | None = None
+    positions: pl.LazyFrame | pl.DataFrame,
+    tracks: TrackSettings | None = None,
+    resume: Resume | None = None,
+    *,
+    far_s: float = 0.0,
 ) -> tuple[pl.DataFrame, Segmentation]:
     """Return positions split into tracks with their speeds, and the segmentation.
 
     The frame has mmsi, timestamp_utc, lat, lon, track and speed_kn (SOG, or the speed implied
     by neighbouring fixes of the track when SOG is missing), then nav_status when ``positions``
-    has it, sorted by mmsi, track and time.
+    has it, sorted by mmsi, track and time. With ``resume`` (see :func:`segment`), it has
+    ``_seq`` too, and the seeds that gave the speeds their context are left out.
     """
     lazy = positions.lazy()
     optional = [c for c in _OPTIONAL_COLUMNS if c in lazy.collect_schema().names()]
     columns = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", *optional)
-    found = segment(lazy.select(*columns), tracks or TrackSettings())
-    return with_speeds(found.positions), found
+    found = segment(lazy.select(*columns), tracks or TrackSettings(), resume, far_s=far_s)
+    prepared = with_speeds(found.positions)
+    if resume is not None:
+        prepared = prepared.filter(~pl.col(CONTEXT)).drop(CONTEXT)
+    return prepared, found
 
 
 def detect_all(
@@ -287,8 +251,14 @@ def detect_all(
     tracks: TrackSettings | None = None,
     *,
     workers: int | None = None,
+    resume: Resume | None = None,
+    far_s: float = 0.0,
 ) -> Detection:
     """Return the calls, transits and events found in ``positions`` inside ``zones``.
+
+    With ``resume``, MMSIs with seeds are detected from their restart points on (``positions``
+    holds theirs from there) and restart points are looked for
+    (:mod:`monitor.analyse.track_restarts`).
 
     Positions are split into tracks with ``tracks`` (default settings when None) and calls are
     found per track. Vessels are independent, so large inputs are split by MMSI among ``workers``
@@ -304,7 +274,7 @@ def detect_all(
     if workers is None:
         workers = min(os.cpu_count() or 1, frame.height // _PARALLEL_MIN_ROWS)
     if workers <= 1:
-        found = _detect_part(frame, zones, settings, tracks)
+        found = _detect_part(frame, zones, settings, tracks, resume, far_s)
         return replace(found, calls=open_status(found.calls, data_end, settings.max_unheard_h))
 
     def run(part: int) -> Detection:
@@ -313,7 +283,9 @@ def detect_all(
             replace(zone, geometry=shapely.from_wkb(shapely.to_wkb(zone.geometry)))
             for zone in zones
         ]
-        return _detect_part(frame.filter(pl.col("mmsi") % workers == part), own, settings, tracks)
+        mine = pl.col("mmsi") % workers == part
+        own_resume = None if resume is None else replace(resume, seeds=resume.seeds.filter(mine))
+        return _detect_part(frame.filter(mine), own, settings, tracks, own_resume, far_s)
 
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(run, range(workers)))
@@ -333,6 +305,9 @@ def detect_all(
         tracks=joined("tracks"),
         jumps=joined("jumps"),
         multi_track=joined("multi_track"),
+        restarts=joined("restarts"),
+        failed=joined("failed"),
+        labelled=joined("labelled"),
     )
 
 
@@ -341,11 +316,13 @@ def _detect_part(
     zones: Sequence[Zone],
     settings: DetectSettings,
     tracks: TrackSettings,
+    resume: Resume | None = None,
+    far_s: float = 0.0,
 ) -> Detection:
-    prepared, segmentation = prepare_positions(positions, tracks)
+    prepared, segmentation = prepare_positions(positions, tracks, resume, far_s=far_s)
     track_ids = segmentation.tracks["track_id"]
     port_zones = [zone for zone in zones if zone.kind != "area"]
-    port_ids, port_names, zone_port, _ = _zone_tables(port_zones)
+    port_ids, port_names, zone_port, _ = zone_tables(port_zones)
     frame = classify(prepared, port_zones, settings)
     events = state_events(frame)
     flags = events.group_by("visit").agg(
@@ -460,7 +437,17 @@ def _detect_part(
         tracks=segmentation.tracks,
         jumps=segmentation.jumps,
         multi_track=segmentation.multi_track().select(list(MULTI_TRACK_SCHEMA)),
+        restarts=call_restarts(frame, segmentation.candidates, port_zones, settings),
+        failed=segmentation.failed.to_frame(),
+        labelled=_labelled(segmentation) if resume is not None else empty_frame(LABELLED_SCHEMA),
     )
+
+
+def _labelled(segmentation: Segmentation) -> pl.DataFrame:
+    """Return the positions worked on (seeds left out) with their track ids."""
+    frame = segmentation.with_track_ids().filter(~pl.col(CONTEXT))
+    missing = [pl.lit(None, t).alias(c) for c, t in LABELLED_SCHEMA.items() if c not in frame]
+    return conform(frame.with_columns(missing), LABELLED_SCHEMA)
 
 
 def detect(

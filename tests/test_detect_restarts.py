@@ -1,0 +1,295 @@
+"""Detection resumed from per-vessel restart points: exactly one batch run, reading little."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pytest
+from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions
+
+from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
+from monitor.pipeline.buckets import FileSlice, split_slice
+from monitor.pipeline.detect import DetectSummary, detect_calls
+from monitor.pipeline.engines import behaviour_in_buckets
+from monitor.store.calls import (
+    CALLS,
+    JUMPS,
+    PENDING,
+    RAW_CALLS,
+    RESTARTS,
+    TRACKS,
+    TRANSITS,
+    load_calls,
+)
+from monitor.store.events import load_events
+from monitor.store.table import atomic_write_parquet
+
+DAYS = 4
+#: A ship that sails between the two ports and stays in each (in port across many cuts).
+TRADER = 366_000_101
+#: Always at sea.
+CRUISER = 366_000_102
+#: One ship at sea, and a second one on the same MMSI for a while far away.
+SHARED = 273_000_103
+#: Two days in port P, then away.
+RESIDENT = 412_000_104
+#: At sea, with a lone bad fix far away now and then.
+GLITCHY = 538_000_105
+#: At sea, with bad fixes in bursts every six hours: more displaced runs than segmentation
+#: remembers.
+STRAYS = 538_000_106
+
+
+def _fleet() -> pl.DataFrame:
+    trader = Track(TRADER).fix(*SEA_WEST, 10)
+    while trader.t < T0 + timedelta(days=DAYS):
+        trader.sail(IN_P, 2).stay(IN_P, 6, sog=0.1).sail(SEA_EAST, 2).sail(IN_Q, 2)
+        trader.stay(IN_Q, 5, sog=0.1).sail(SEA_EAST, 2).sail(SEA_WEST, 4)
+    cruiser = Track(CRUISER).fix(*SEA_WEST, 11)
+    while cruiser.t < T0 + timedelta(days=DAYS):
+        cruiser.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
+    shared = Track(SHARED).fix(-0.5, 0.3, 9)
+    while shared.t < T0 + timedelta(days=DAYS):
+        shared.sail((0.5, 0.3), 5, sog=9).sail((-0.5, 0.3), 5, sog=9)
+    second = Track(SHARED, T0 + timedelta(days=1, hours=20, minutes=3)).fix(30.0, 10.0, 8)
+    second.sail((30.2, 10.0), 9, sog=8)
+    resident = Track(RESIDENT).fix(*SEA_EAST, 10).sail(IN_P, 2).stay(IN_P, 48, sog=0.0)
+    resident.sail(SEA_WEST, 3)
+    while resident.t < T0 + timedelta(days=DAYS):
+        resident.sail(SEA_EAST, 5, sog=10).sail(SEA_WEST, 5, sog=10)
+    glitchy = Track(GLITCHY).fix(-0.2, -0.4, 12)
+    lon, k = -0.2, 0
+    while glitchy.t < T0 + timedelta(days=DAYS):
+        k += 1
+        for step in range(30):
+            if k % 5 == 0 and step == 15:
+                glitchy.fix(5.0 + k, 5.0 - k, 12)
+            else:
+                lon += 0.003 if k % 2 else -0.003
+                glitchy.fix(lon, -0.4, 12)
+    strays = Track(STRAYS).fix(-0.2, -0.6, 12)
+    lon, k = -0.2, 0
+    while strays.t < T0 + timedelta(days=DAYS):
+        k += 1
+        if k % 36 < 3:
+            strays.fix(-20.0 - k / 10 - 5 * (k % 36), -10.0, 12)
+        else:
+            lon += 0.003 if (k // 40) % 2 else -0.003
+            strays.fix(lon, -0.6, 12)
+    frame = positions(trader, cruiser, shared, second, resident, glitchy, strays)
+    return frame.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS)).sort("timestamp_utc")
+
+
+FLEET = _fleet()
+CUT_H = 6
+
+
+def _settings(root: Path) -> Settings:
+    return Settings(
+        store=StoreSettings(path=root / "store"),
+        geofences=GeofenceSettings(
+            circles=[
+                CircleZone(id="P", name="Port P", lat=IN_P[1], lon=IN_P[0], radius_m=5000),
+                CircleZone(id="Q", name="Port Q", lat=IN_Q[1], lon=IN_Q[0], radius_m=5000),
+            ]
+        ),
+    )
+
+
+def _ingest(root: Path, part: pl.DataFrame, name: str) -> None:
+    """Store ``part`` as one more file in each of its days, as an ingest does."""
+    for (day,), rows in part.group_by(pl.col("timestamp_utc").dt.date(), maintain_order=True):
+        folder = root / "store" / "positions" / f"date={day}"
+        atomic_write_parquet(rows, folder / f"{name}.parquet")
+
+
+def _tables(root: Path) -> dict[str, pl.DataFrame]:
+    store = root / "store"
+    return {
+        "calls": load_calls(store),
+        "events": load_events(store),
+        **{
+            t.title: t.read(store).sort(pl.all())
+            for t in (RAW_CALLS, TRANSITS, PENDING, TRACKS, JUMPS)
+        },
+    }
+
+
+def _assert_same(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> None:
+    for name, frame in want.items():
+        assert got[name].equals(frame), name
+
+
+def _cycles(root: Path, parts: list[pl.DataFrame]) -> list[DetectSummary]:
+    settings = _settings(root)
+    summaries = []
+    for i, part in enumerate(parts):
+        _ingest(root, part, f"part{i:03d}")
+        summaries.append(detect_calls(settings))
+    return summaries
+
+
+def _by_hours(frame: pl.DataFrame, hours: int) -> list[pl.DataFrame]:
+    slot = (pl.col("timestamp_utc") - T0).dt.total_hours() // hours
+    return [p for _, p in frame.group_by(slot, maintain_order=True)]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
+    root = tmp_path_factory.mktemp("batch")
+    _cycles(root, [FLEET])
+    return _tables(root)
+
+
+def test_the_fleet_has_what_the_cuts_must_keep(batch: dict[str, pl.DataFrame]) -> None:
+    calls = batch["calls"]
+    assert calls.filter(pl.col("mmsi") == TRADER).height >= 2 * DAYS
+    assert calls.filter(pl.col("mmsi") == RESIDENT).height == 1
+    assert batch["tracks"].filter(pl.col("mmsi") == SHARED).height == 2
+    assert batch["events"].filter(pl.col("kind") == "shared_mmsi")["mmsi"].to_list() == [SHARED]
+    assert batch["displaced runs"].filter(pl.col("mmsi") == GLITCHY).height >= 3
+    assert batch["displaced runs"].filter(pl.col("mmsi") == STRAYS).height > 32
+
+
+def test_cycles_every_few_hours_resume_and_equal_one_batch(
+    tmp_path: Path, batch: dict[str, pl.DataFrame]
+) -> None:
+    summaries = _cycles(tmp_path, _by_hours(FLEET, CUT_H))
+    _assert_same(_tables(tmp_path), batch)
+    later = summaries[len(summaries) // 2 :]
+    # Vessels go on from their restart points, reading a few hours each, not their history
+    # (the shared MMSI has none: its second transmitter was heard too recently).
+    assert all(s.vessels_resumed >= 2 for s in later)
+    assert sum(s.vessels_resumed for s in later) >= 3 * len(later)
+    assert max(s.positions_processed for s in later) < FLEET.height / 2
+    restarts = RESTARTS.read(tmp_path / "store")
+    assert {TRADER, CRUISER, RESIDENT, GLITCHY, STRAYS} <= set(restarts["mmsi"].to_list())
+
+
+def test_late_positions_before_a_restart_point_and_a_second_transmitter(
+    tmp_path: Path, batch: dict[str, pl.DataFrame]
+) -> None:
+    # A day of the cruiser's and the glitchy ship's positions held back, and the second
+    # transmitter of the shared MMSI delivered only at the end: both before restart points.
+    late = (pl.col("timestamp_utc") >= T0 + timedelta(hours=26)) & (
+        pl.col("timestamp_utc") < T0 + timedelta(hours=40)
+    ) & pl.col("mmsi").is_in([CRUISER, GLITCHY]) | (
+        (pl.col("mmsi") == SHARED) & (pl.col("lon") > 10)
+    )
+    parts = _by_hours(FLEET.filter(~late), CUT_H)
+    parts.append(FLEET.filter(late))
+    summaries = _cycles(tmp_path, parts)
+    _assert_same(_tables(tmp_path), batch)
+    assert summaries[-2].vessels_resumed >= 3
+
+
+def test_restart_state_survives_a_new_process(
+    tmp_path: Path, batch: dict[str, pl.DataFrame]
+) -> None:
+    parts = _by_hours(FLEET, 24)
+    _cycles(tmp_path, parts[:-1])
+    _ingest(tmp_path, parts[-1], "last")
+    config = tmp_path / "monitor.toml"
+    config.write_text(
+        f'[store]\npath = "{(tmp_path / "store").as_posix()}"\n'
+        f'[[geofences.circles]]\nid = "P"\nname = "Port P"\nlat = {IN_P[1]}\n'
+        f"lon = {IN_P[0]}\nradius_m = 5000\n"
+        f'[[geofences.circles]]\nid = "Q"\nname = "Port Q"\nlat = {IN_Q[1]}\n'
+        f"lon = {IN_Q[0]}\nradius_m = 5000\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "detect", "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = json.loads(done.stdout)
+    assert summary["vessels_resumed"] >= 3 and not summary["full_run"]
+    _assert_same(_tables(tmp_path), batch)
+
+
+def test_a_run_that_stops_while_writing_leaves_a_store_the_next_run_completes(
+    tmp_path: Path, batch: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = _by_hours(FLEET, 24)
+    _cycles(tmp_path, parts[:2])
+    _ingest(tmp_path, parts[2], "third")
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("monitor.pipeline.ledger.save", broken)
+        with pytest.raises(OSError, match="disk full"):
+            detect_calls(_settings(tmp_path))
+    summaries = _cycles(tmp_path, parts[3:])
+    assert summaries[0].full_run
+    _assert_same(_tables(tmp_path), batch)
+
+
+def test_calls_of_an_older_detector_are_detected_again(tmp_path: Path) -> None:
+    _cycles(tmp_path, [FLEET.filter(pl.col("timestamp_utc") < T0 + timedelta(days=1))])
+    store = tmp_path / "store"
+    old = CALLS.read(store).drop("last_seen_utc", "stop_observed")
+    atomic_write_parquet(old, CALLS.path(store))
+    state = store / "calls" / "state.json"
+    state.write_text(json.dumps({"fingerprint": "an older detector"}), encoding="utf-8")
+    summary = detect_calls(_settings(tmp_path))
+    assert summary.full_run and summary.calls_new == 0
+    assert set(CALLS.read(store).columns) >= {"last_seen_utc", "stop_observed"}
+
+
+def test_unreadable_detection_state_in_a_copy_is_detected_again(tmp_path: Path) -> None:
+    _cycles(tmp_path, [FLEET.filter(pl.col("timestamp_utc") < T0 + timedelta(days=1))])
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "store", copy / "store")
+    (copy / "store" / "calls" / "ledger-files.json").write_text("{", encoding="utf-8")
+    summary = detect_calls(_settings(copy))
+    assert not summary.full_run
+    assert load_calls(copy / "store").equals(load_calls(tmp_path / "store"))
+
+
+def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
+    last_day = T0 + timedelta(days=DAYS - 1)
+    _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
+    read: list[str] = []
+    behaviour: list[str] = []
+    in_behaviour = False
+
+    def recorded(part: FileSlice, *args: object, **kwargs: object) -> list[pa.Table]:
+        (behaviour if in_behaviour else read).append(part.path)
+        return split_slice(part, *args, **kwargs)  # type: ignore[arg-type]
+
+    def behaviour_pass(*args: Any, **kwargs: Any) -> list[dict[str, pa.Table]]:
+        nonlocal in_behaviour
+        in_behaviour = True
+        try:
+            return behaviour_in_buckets(*args, **kwargs)
+        finally:
+            in_behaviour = False
+
+    # The calls: only the days from the restart points on. (Dark periods, encounters and
+    # loitering are still found over every vessel's whole history, in a pass of their own.)
+    monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
+    monkeypatch.setattr("monitor.pipeline.detect.behaviour_in_buckets", behaviour_pass)
+    summaries = _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
+    days = {Path(p).parent.name for p in read}
+    assert days <= {f"date={(last_day - timedelta(days=1)).date()}", f"date={last_day.date()}"}
+    assert all(s.vessels_resumed == s.vessels_processed for s in summaries)
+    assert {Path(p).parent.name for p in behaviour} > days
+    # With nothing new, nothing is read for the calls.
+    read.clear()
+    assert detect_calls(_settings(tmp_path)).vessels_processed == 0
+    assert read == []
