@@ -283,7 +283,7 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     # The calls: only the days from the restart points on. (Dark periods, encounters and
     # loitering are still found over every vessel's whole history, in a pass of their own.)
     monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
-    monkeypatch.setattr("monitor.pipeline.detect.behaviour_in_buckets", behaviour_pass)
+    monkeypatch.setattr("monitor.pipeline.behaviour_cycle.behaviour_in_buckets", behaviour_pass)
     summaries = _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
     days = {Path(p).parent.name for p in read}
     assert days <= {f"date={(last_day - timedelta(days=1)).date()}", f"date={last_day.date()}"}

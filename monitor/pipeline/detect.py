@@ -35,10 +35,10 @@ from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
 from monitor.pipeline import ledger
 from monitor.pipeline.behaviour_buckets import BehaviourJob, merge_behaviour
+from monitor.pipeline.behaviour_cycle import cycle_part, one_part, save_part
 from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
 from monitor.pipeline.engines import (
     Engine,
-    behaviour_in_buckets,
     detect_in_buckets,
     open_engine,
 )
@@ -211,15 +211,23 @@ def _detect_locked(
         several_tracks=several.to_list(),
         shared=shared.to_list(),
     )
-    parts = run.behaviour
-    if behaviour is not None and not full:
-        parts = _behaviour_parts(files, found_changes.ledger, zones, settings, engine, behaviour)
-    behaviours = [] if behaviour is None else merge_behaviour(parts, behaviour, engine.map).events()
+    part: dict[str, pa.Table] | None = None
+    if behaviour is not None:
+        part = (
+            one_part(run.behaviour, behaviour)
+            if full
+            else cycle_part(store_path, files, found_changes.ledger, engine, behaviour, changed)
+        )
+    behaviours = (
+        [] if part is None else merge_behaviour([dict(part)], behaviour, engine.map).events()  # type: ignore[arg-type]
+    )
     events = _find_events(store, files, detected, statics, checkpoint, behaviours, zones, settings)
     with detection_writes(store_path, fingerprint):
         save_detection(store_path, detected, calls, checkpoint, new_points)
         ledger.save(store_path, found_changes)
         save_events(store_path, events)
+        if part is not None:
+            save_part(store_path, part)
 
     transits = detected.transits
     summary = DetectSummary(
@@ -258,26 +266,6 @@ def _behaviour_job(
     if not isinstance(start, int) or not isinstance(end, int):
         return None
     return BehaviourJob(zones=tuple(zones), settings=settings, data_end_us=end, data_start_us=start)
-
-
-def _behaviour_parts(
-    files: list[StorePath],
-    hours: pl.DataFrame,
-    zones: list[Zone],
-    settings: Settings,
-    engine: Engine,
-    behaviour: BehaviourJob,
-) -> list[dict[str, pa.Table]]:
-    """Return the behaviour parts of every vessel of the store, read from all its files (a run
-    that detects the calls of some vessels only finds them apart)."""
-    sources = [arrow_source(f) for f in files]
-    filesystem = sources[0][1] if sources else None
-    names = [name for name, _ in sources]
-    slices = file_slices(names, settings.engine.partition_positions, filesystem)
-    sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
-    return behaviour_in_buckets(
-        engine, slices, sizes, zones, settings, behaviour, filesystem=filesystem
-    )
 
 
 def _find_events(

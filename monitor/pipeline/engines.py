@@ -220,10 +220,13 @@ def behaviour_in_buckets(
     behaviour: BehaviourJob,
     *,
     filesystem: Any = None,
+    vessels: pl.Series | None = None,
 ) -> list[dict[str, pa.Table]]:
     """Return the behaviour parts (:func:`~monitor.pipeline.behaviour_buckets.behaviour_parts`)
-    of every vessel of the store's ``slices``, bucket by bucket, without their calls: for a run
-    that detects the calls of some vessels only."""
-    plan = plan_buckets(slices, positions_per_vessel, settings.engine, filesystem=filesystem)
+    of ``vessels`` (None: every vessel) of the store's ``slices``, bucket by bucket, without
+    their calls: for a run that detects the calls of some vessels only."""
+    plan = plan_buckets(
+        slices, positions_per_vessel, settings.engine, vessels=vessels, filesystem=filesystem
+    )
     job = dataclasses.replace(BucketJob.of(zones, settings, behaviour=behaviour), calls=False)
     return behaviour_of(engine.run(plan, job))

@@ -1,0 +1,151 @@
+"""The behaviour parts kept in the store between detection runs, under ``calls/behaviour/``.
+
+The per-vessel behaviour parts (:func:`~monitor.pipeline.behaviour_buckets.behaviour_parts`)
+of every vessel are kept as one part, its tracks in the order one run over all positions
+numbers them (by MMSI, then as segmented), one Parquet file per table. A run that detects some
+vessels only finds the parts of those vessels (over their whole history) and takes the others'
+from the store: each part depends on its vessel's positions and the reception grids' first time
+only, so the merge over them gives what one run over all positions gives. When the store's first
+time moves (positions older than all others arrived) every part is found again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
+from monitor.pipeline.buckets import file_slices
+from monitor.pipeline.engines import Engine, behaviour_in_buckets
+from monitor.store.fs import StorePath, arrow_source, read_parquet
+from monitor.store.fs import store_path as store_root
+from monitor.store.table import atomic_write_parquet
+
+FOLDER = "calls/behaviour"
+#: The tables of a part, each a file of :data:`FOLDER`.
+NAMES = ("tracks", "silences", "times", "quiet", "samples", "loitering", "start", "near", "region")
+#: Tables whose ``track`` column numbers the rows of ``tracks``.
+_NUMBERED = ("silences", "times", "quiet", "samples", "near", "region")
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _renumbered(frame: pl.DataFrame, new: np.ndarray) -> pl.DataFrame:
+    """Return the rows of ``frame`` whose track ``new`` keeps (>= 0), numbered as it says."""
+    if not frame.height:
+        return frame
+    number = new[frame["track"].to_numpy()]
+    keep = number >= 0
+    return frame.filter(pl.Series(keep)).with_columns(
+        track=pl.Series(number[keep], dtype=frame.schema["track"])
+    )
+
+
+def one_part(parts: Sequence[Mapping[str, pa.Table]], job: BehaviourJob) -> dict[str, pa.Table]:
+    """Return the buckets' ``parts`` (each vessel in one of them) as one part, its tracks by
+    MMSI, then as segmented (as the merge numbers them)."""
+    tracks = pl.concat(
+        [
+            _frame(p[PREFIX + "tracks"]).with_columns(
+                bucket=pl.lit(b), local=pl.int_range(pl.len())
+            )
+            for b, p in enumerate(parts)
+        ]
+    ).sort("mmsi", maintain_order=True)
+    numbers = tracks.with_row_index("track").select(
+        "bucket", "local", pl.col("track").cast(pl.Int64)
+    )
+    out: dict[str, pl.DataFrame] = {"tracks": tracks.drop("bucket", "local")}
+    for name in _NUMBERED:
+        found = []
+        for b, p in enumerate(parts):
+            to_one = numbers.filter(pl.col("bucket") == b).sort("local")["track"].to_numpy()
+            found.append(_renumbered(_frame(p[PREFIX + name]), to_one))
+        frame = pl.concat(found)
+        out[name] = frame.sort("slot", maintain_order=True) if name == "samples" else frame
+    out["loitering"] = pl.concat([_frame(p[PREFIX + "loitering"]) for p in parts])
+    out["start"] = pl.DataFrame({"first_us": [job.data_start_us]}, schema={"first_us": pl.Int64})
+    return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}
+
+
+def without(part: Mapping[str, pa.Table], mmsis: pl.Series) -> dict[str, pa.Table]:
+    """Return ``part`` without the tracks of the vessels ``mmsis``."""
+    tracks = _frame(part[PREFIX + "tracks"])
+    keep = ~tracks["mmsi"].is_in(mmsis.implode()).to_numpy()
+    new = np.full(tracks.height, -1, dtype=np.int64)
+    new[keep] = np.arange(int(keep.sum()))
+    out = {
+        "tracks": tracks.filter(pl.Series(keep)),
+        "loitering": _frame(part[PREFIX + "loitering"]).filter(
+            ~pl.col("mmsi").is_in(mmsis.implode())
+        ),
+        "start": _frame(part[PREFIX + "start"]),
+    }
+    for name in _NUMBERED:
+        out[name] = _renumbered(_frame(part[PREFIX + name]), new)
+    return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}
+
+
+def _path(root: StorePath | str, name: str) -> StorePath:
+    return store_root(root) / FOLDER / f"{name}.parquet"
+
+
+def read_part(root: StorePath | str, job: BehaviourJob) -> dict[str, pa.Table] | None:
+    """Return the stored part, or None when the store has none or one whose reception grids
+    start elsewhere than ``job``'s (or an unreadable one: then every part is found again)."""
+    paths = {name: _path(root, name) for name in NAMES}
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    try:
+        found = {name: read_parquet(p) for name, p in paths.items()}
+    except (OSError, pl.exceptions.PolarsError):
+        return None
+    if found["start"]["first_us"].to_list() != [job.data_start_us]:
+        return None
+    return {PREFIX + name: frame.to_arrow() for name, frame in found.items()}
+
+
+def save_part(root: StorePath | str, part: Mapping[str, pa.Table]) -> None:
+    """Replace the stored part with ``part`` (each file atomically)."""
+    for name in NAMES:
+        atomic_write_parquet(_frame(part[PREFIX + name]), _path(root, name))
+
+
+def cycle_part(
+    root: StorePath | str,
+    files: list[StorePath],
+    hours: pl.DataFrame,
+    engine: Engine,
+    behaviour: BehaviourJob,
+    changed: pl.Series,
+) -> dict[str, pa.Table]:
+    """Return the part of every vessel of the store: the stored one, the ``changed`` vessels'
+    found again from all their positions (every vessel's when there is no usable stored one)."""
+    stored = read_part(root, behaviour)
+    if stored is not None and not changed.len():
+        return stored
+    sources = [arrow_source(f) for f in files]
+    filesystem = sources[0][1] if sources else None
+    names = [name for name, _ in sources]
+    settings = behaviour.settings
+    slices = file_slices(names, settings.engine.partition_positions, filesystem)
+    sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
+    found = behaviour_in_buckets(
+        engine,
+        slices,
+        sizes,
+        behaviour.zones,
+        settings,
+        behaviour,
+        filesystem=filesystem,
+        vessels=None if stored is None else changed,
+    )
+    kept = [] if stored is None else [without(stored, changed)]
+    return one_part([*kept, *found], behaviour)
