@@ -68,6 +68,9 @@ def one_part(parts: Sequence[Mapping[str, pa.Table]], job: BehaviourJob) -> dict
         for b, p in enumerate(parts):
             to_one = numbers.filter(pl.col("bucket") == b).sort("local")["track"].to_numpy()
             found.append(_renumbered(_frame(p[PREFIX + name]), to_one))
+        if name == "silences":
+            # A silence's row of its bucket's positions: of no use once its evidence is found.
+            found = [f.drop("row", strict=False) for f in found]
         frame = pl.concat(found)
         out[name] = frame.sort("slot", maintain_order=True) if name == "samples" else frame
     out["loitering"] = pl.concat([_frame(p[PREFIX + "loitering"]) for p in parts])

@@ -1,0 +1,119 @@
+"""Behaviour parts kept in the store between detection runs: each run finds again the parts of
+the vessels with new positions only, and the events stay exactly those of one batch run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pytest
+from test_behaviour_buckets import POSITIONS
+from test_calls import make_settings
+from tracks_events import MEETING_A as A
+from tracks_events import MEETING_B as B
+
+from monitor.pipeline import behaviour_cycle
+from monitor.pipeline.behaviour_cycle import FOLDER, NAMES
+from monitor.pipeline.detect import detect_calls
+from monitor.pipeline.engines import behaviour_in_buckets
+from monitor.store.events import load_events
+from monitor.store.table import atomic_write_parquet
+
+T0 = POSITIONS["timestamp_utc"].min()
+assert T0 is not None
+
+
+def _ingest(store: Path, part: pl.DataFrame, name: str) -> None:
+    """Store ``part`` as one more file in each of its days, as an ingest does."""
+    for (day,), rows in part.group_by(pl.col("timestamp_utc").dt.date(), maintain_order=True):
+        atomic_write_parquet(rows, store / "positions" / f"date={day}" / f"{name}.parquet")
+
+
+def _run(root: Path, parts: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Ingest ``parts`` one after another with a detection after each; return the events and
+    the stored behaviour parts."""
+    settings = make_settings(root)
+    store = Path(settings.store.path)
+    for i, part in enumerate(parts):
+        _ingest(store, part, f"part{i:03d}")
+        detect_calls(settings)
+    found = {"events": load_events(store)}
+    for name in NAMES:
+        found[name] = pl.read_parquet(store / FOLDER / f"{name}.parquet")
+    return found
+
+
+def _assert_same(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> None:
+    assert got.keys() == want.keys()
+    for name, frame in want.items():
+        other = got[name]
+        if name != "tracks":
+            # Tracks numbered alike (by MMSI, then as segmented); rows in any order.
+            frame, other = frame.sort(pl.all()), other.sort(pl.all())
+        assert other.equals(frame), name
+
+
+def _by_hours(frame: pl.DataFrame, hours: int) -> list[pl.DataFrame]:
+    slot = (pl.col("timestamp_utc") - T0).dt.total_hours() // hours
+    return [p for _, p in frame.sort("timestamp_utc").group_by(slot, maintain_order=True)]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
+    found = _run(tmp_path_factory.mktemp("batch"), [POSITIONS])
+    kinds = set(found["events"]["kind"])
+    assert {"gap", "encounter", "loitering"} <= kinds, kinds
+    return found
+
+
+@pytest.fixture
+def vessels_found(monkeypatch: pytest.MonkeyPatch) -> list[list[int] | None]:
+    """Record, per pass that finds behaviour parts, the vessels it finds them of (None: all)."""
+    found: list[list[int] | None] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> list[dict[str, pa.Table]]:
+        vessels = kwargs.get("vessels")
+        found.append(None if vessels is None else sorted(vessels.to_list()))
+        return behaviour_in_buckets(*args, **kwargs)
+
+    monkeypatch.setattr(behaviour_cycle, "behaviour_in_buckets", recorded)
+    return found
+
+
+def test_cycles_across_the_silence_meeting_and_loitering_equal_one_batch(
+    tmp_path: Path, batch: dict[str, pl.DataFrame]
+) -> None:
+    """Cuts every three hours fall inside the meeting (across midnight), inside B's silence and
+    inside the loitering: the events and the stored parts are those of one run."""
+    meeting = batch["events"].filter(pl.col("kind") == "encounter")
+    start, end = meeting["start_utc"].min(), meeting["end_utc"].max()
+    assert isinstance(start, type(T0)) and isinstance(end, type(T0))
+    assert (end - start) > timedelta(hours=3)
+    _assert_same(_run(tmp_path, _by_hours(POSITIONS, 3)), batch)
+
+
+def test_a_cycle_finds_the_parts_of_the_changed_vessels_only(
+    tmp_path: Path, batch: dict[str, pl.DataFrame], vessels_found: list[list[int] | None]
+) -> None:
+    """The last hours of the two vessels that meet come in a cycle of their own: only their
+    parts are found again, the others' come from the store."""
+    end = POSITIONS["timestamp_utc"].max()
+    assert end is not None
+    late = pl.col("mmsi").is_in([A, B]) & (pl.col("timestamp_utc") > end - timedelta(hours=6))
+    found = _run(tmp_path, [POSITIONS.filter(~late), POSITIONS.filter(late)])
+    assert vessels_found == [[A, B]]  # the first run is a full one
+    _assert_same(found, batch)
+
+
+def test_positions_older_than_the_store_find_every_part_again(
+    tmp_path: Path, batch: dict[str, pl.DataFrame], vessels_found: list[list[int] | None]
+) -> None:
+    """The reception grids' bins start at the store's first time: positions older than it make
+    a run find every vessel's parts again."""
+    early = pl.col("timestamp_utc") < T0 + timedelta(hours=5)
+    found = _run(tmp_path, [POSITIONS.filter(~early), POSITIONS.filter(early)])
+    assert vessels_found == [None]  # the first run is a full one
+    _assert_same(found, batch)
