@@ -3,7 +3,7 @@ the vessels with new positions only, and the events stay exactly those of one ba
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ from monitor.pipeline.engines import behaviour_in_buckets
 from monitor.store.events import load_events
 from monitor.store.table import atomic_write_parquet
 
-T0 = POSITIONS["timestamp_utc"].min()
-assert T0 is not None
+_FIRST = POSITIONS["timestamp_utc"].min()
+assert isinstance(_FIRST, datetime)
+T0: datetime = _FIRST
 
 
 def _ingest(store: Path, part: pl.DataFrame, name: str) -> None:
@@ -90,7 +91,7 @@ def test_cycles_across_the_silence_meeting_and_loitering_equal_one_batch(
     inside the loitering: the events and the stored parts are those of one run."""
     meeting = batch["events"].filter(pl.col("kind") == "encounter")
     start, end = meeting["start_utc"].min(), meeting["end_utc"].max()
-    assert isinstance(start, type(T0)) and isinstance(end, type(T0))
+    assert isinstance(start, datetime) and isinstance(end, datetime)
     assert (end - start) > timedelta(hours=3)
     _assert_same(_run(tmp_path, _by_hours(POSITIONS, 3)), batch)
 
@@ -101,7 +102,7 @@ def test_a_cycle_finds_the_parts_of_the_changed_vessels_only(
     """The last hours of the two vessels that meet come in a cycle of their own: only their
     parts are found again, the others' come from the store."""
     end = POSITIONS["timestamp_utc"].max()
-    assert end is not None
+    assert isinstance(end, datetime)
     late = pl.col("mmsi").is_in([A, B]) & (pl.col("timestamp_utc") > end - timedelta(hours=6))
     found = _run(tmp_path, [POSITIONS.filter(~late), POSITIONS.filter(late)])
     assert vessels_found == [[A, B]]  # the first run is a full one
