@@ -280,8 +280,9 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
         finally:
             in_behaviour = False
 
-    # The calls: only the days from the restart points on. (Dark periods, encounters and
-    # loitering are still found over every vessel's whole history, in a pass of their own.)
+    # The calls: only the days from the restart points on. (The dark periods', encounters' and
+    # loitering's parts of the changed vessels are still found over their whole history, in a
+    # pass of their own; the others' come from the store.)
     monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
     monkeypatch.setattr("monitor.pipeline.behaviour_cycle.behaviour_in_buckets", behaviour_pass)
     summaries = _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
