@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 _PLACE_COLUMNS = ["mmsi", "timestamp_utc", "lat", "lon"]
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 5
+DETECTOR_VERSION = 6
 
 
 @dataclass
@@ -352,21 +352,27 @@ def _kept(store_path: StorePath, changed: pl.Series, resumed: pl.DataFrame) -> D
         store_path,
         ~pl.col("mmsi").is_in(changed.implode()) | pl.col("mmsi").is_in(resumed["mmsi"].implode()),
     )
-    points = resumed.select("mmsi", "restart_utc")
-    restarts = RESTARTS.read(store_path).filter(pl.col("active")).select("mmsi", "track_id")
-    restarts = restarts.unique()
+    stored_points = RESTARTS.read(store_path).filter(pl.col("active"))
+    # A restart point in port goes on with the visit it is in: that visit is found again.
+    visits = stored_points.group_by("mmsi").agg(
+        _going_on=pl.col("call_state").first().struct.field("arrival_us")
+    )
+    points = resumed.select("mmsi", "restart_utc").join(visits, on="mmsi", how="left")
+    restarts = stored_points.select("mmsi", "track_id").unique()
 
-    def before(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    def before(frame: pl.DataFrame, column: str, visits: bool = False) -> pl.DataFrame:
         joined = frame.join(points, on="mmsi", how="left", maintain_order="left")
+        going_on = (pl.col(column).dt.epoch("us") == pl.col("_going_on")) & visits
         return joined.filter(
-            pl.col("restart_utc").is_null() | (pl.col(column) < pl.col("restart_utc"))
-        ).drop("restart_utc")
+            pl.col("restart_utc").is_null()
+            | ((pl.col(column) < pl.col("restart_utc")) & ~going_on.fill_null(False))
+        ).drop("restart_utc", "_going_on")
 
     active = restarts.filter(pl.col("mmsi").is_in(points["mmsi"].implode()))
     return Detected(
-        raw_calls=before(stored.raw_calls, "arrival_utc"),
-        transits=before(stored.transits, "arrival_utc"),
-        pending=before(stored.pending, "arrival_utc"),
+        raw_calls=before(stored.raw_calls, "arrival_utc", visits=True),
+        transits=before(stored.transits, "arrival_utc", visits=True),
+        pending=before(stored.pending, "arrival_utc", visits=True),
         tracks=before(stored.tracks, "first_utc").join(active, on=["mmsi", "track_id"], how="anti"),
         jumps=before(stored.jumps, "start_utc"),
         concurrent=before(stored.concurrent, "start_utc"),
