@@ -85,7 +85,10 @@ def call_restarts(
         rows = rows.filter(pl.Series(~near))
     at_sea = rows.select(SEQ)
     in_port = _in_port(frame, covered, group_starts)
-    states = _call_states(frame, apart, settings).join(pl.concat([at_sea, in_port]), on=SEQ)
+    # Only the tracks with a restart point to choose need the state.
+    tracks = frame.join(candidates.select(SEQ).unique(), on=SEQ).select("track").unique()
+    mine = frame.join(tracks, on="track", how="semi", maintain_order="left")
+    states = _call_states(mine, apart, settings).join(pl.concat([at_sea, in_port]), on=SEQ)
     chosen = (
         candidates.join(states, on=SEQ)
         .filter(pl.col(SEQ) == pl.col(SEQ).max().over("mmsi"))

@@ -182,8 +182,10 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
             at_rest=pl.col("at_rest").any(),
         )
         .drop("__run")
+        # Divided column by column (exact), not by a literal (polars multiplies by its
+        # reciprocal there: the last bit would depend on the other rows); n * E9 is exact.
         .with_columns(
-            lat=pl.col("lat_e9").cast(pl.Float64) / pl.col("n_positions").cast(pl.Float64) / E9,
-            lon=pl.col("lon_e9").cast(pl.Float64) / pl.col("n_positions").cast(pl.Float64) / E9,
+            lat=pl.col("lat_e9").cast(pl.Float64) / (pl.col("n_positions").cast(pl.Float64) * E9),
+            lon=pl.col("lon_e9").cast(pl.Float64) / (pl.col("n_positions").cast(pl.Float64) * E9),
         )
     )
