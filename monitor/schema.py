@@ -225,6 +225,10 @@ CALL_STATE_SCHEMA: dict[str, pl.DataType] = {
     "by_speed": pl.Boolean(),
     "speed_since_us": pl.Int64(),
     "arrival_us": pl.Int64(),
+    # The arrival of the visit's own part (it may be merged with earlier ones) and the time
+    # inside the zones of the parts before it.
+    "part_arrival_us": pl.Int64(),
+    "inside_us": pl.Int64(),
     "n_positions": pl.UInt32(),
     "lat_e9": pl.Int64(),
     "lon_e9": pl.Int64(),

@@ -46,7 +46,13 @@ import shapely
 
 from monitor.analyse.geofences import Zone, zones_for_points
 from monitor.analyse.portcalls.hysteresis import port_hysteresis, zone_tables
-from monitor.analyse.portcalls.restarts import call_restarts
+from monitor.analyse.portcalls.restarts import (
+    call_restarts,
+    going_on,
+    merged_before,
+    resumed_stops,
+    visits_before,
+)
 from monitor.analyse.portcalls.silences import unbridged_silences
 from monitor.analyse.portcalls.states import (
     TRANSITIONS,
@@ -58,7 +64,7 @@ from monitor.analyse.portcalls.states import (
     state_events,
     transition_events,
 )
-from monitor.analyse.portcalls.stops import Resumed, stopped_rows
+from monitor.analyse.portcalls.stops import stopped_rows
 from monitor.analyse.portcalls.trips import visits_after_trips
 from monitor.analyse.portcalls.visits import hours, merge_visits, visit_table
 from monitor.analyse.positions import with_speeds
@@ -196,7 +202,7 @@ def classify(
         min_stop_min=settings.min_stop_min,
         stop_radius_m=settings.stop_radius_m,
         max_gap_us=int(settings.max_gap_h * _US_PER_H),
-        resumed=_resumed_stops(prepared, unit, first, context),
+        resumed=resumed_stops(prepared, unit, first, context),
     )
     stopped = stops.stopped
     at_rest = np.zeros(n, dtype=bool)
@@ -230,34 +236,6 @@ def classify(
         inside=pl.Series(is_inside),
         by_speed=pl.Series(stops.by_speed),
         since_us=pl.Series(stops.since_us),
-    )
-
-
-def _resumed_stops(
-    prepared: pl.DataFrame, unit: np.ndarray, first: np.ndarray, context: pl.DataFrame | None
-) -> Resumed | None:
-    """Return what stops go on from at the rows that go on from a restart point."""
-    if "_prior_state" not in prepared.columns:
-        return None
-    known = prepared["_prior_state"].is_not_null().to_numpy()
-    prior = prepared["_prior_by_speed"].fill_null(False).to_numpy() & known
-    since = np.where(known, prepared["_prior_since_us"].fill_null(-1).to_numpy(), -1)
-    heads = np.flatnonzero(first & known)
-    rows = pl.DataFrame({"track": unit[heads], "_row": heads.astype(np.int64)})
-    given = (
-        pl.DataFrame(schema={"track": rows.schema["track"], "_row": pl.Int64})
-        if context is None
-        else context.join(rows, on="track").sort("_row", "timestamp_utc")
-    )
-    return Resumed(
-        prior=prior,
-        since_us=since.astype(np.int64),
-        lat=given["lat"].to_numpy() if given.height else np.empty(0),
-        lon=given["lon"].to_numpy() if given.height else np.empty(0),
-        micros=given["timestamp_utc"].dt.epoch("us").to_numpy()
-        if given.height
-        else np.empty(0, np.int64),
-        before=given["_row"].to_numpy(),
     )
 
 
@@ -368,7 +346,7 @@ def _detect_part(
     context = None
     if resume is not None:
         context = prepared.filter(pl.col(CONTEXT)).select("track", "timestamp_utc", "lat", "lon")
-        prepared = _going_on(prepared.filter(~pl.col(CONTEXT)).drop(CONTEXT), context, resume)
+        prepared = going_on(prepared.filter(~pl.col(CONTEXT)).drop(CONTEXT), context, resume)
     track_ids = segmentation.tracks["track_id"]
     port_zones = [zone for zone in zones if zone.kind != "area"]
     port_ids, port_names, zone_port, _ = zone_tables(port_zones)
@@ -403,7 +381,7 @@ def _detect_part(
         coalesce=True,
     )
     apart_frame = pl.DataFrame({"visit": np.arange(apart.size, dtype=np.uint32), "apart": apart})
-    visits_unmerged = visit_table(frame, flags, settings.max_gap_h, _visits_before(frame))
+    visits_unmerged = visit_table(frame, flags, settings.max_gap_h, visits_before(frame))
     visits = (
         merge_visits(visits_unmerged, settings.merge_gap_h)
         .with_columns(
@@ -492,46 +470,11 @@ def _detect_part(
             segmentation.candidates,
             port_zones,
             settings,
-            merge_visits(visits_unmerged, settings.merge_gap_h)["visit"].list.first(),
+            merged_before(visits_unmerged, visits["visit"]),
             apart_frame,
         ),
         failed=segmentation.failed.to_frame(),
         labelled=_labelled(segmentation) if resume is not None else empty_frame(LABELLED_SCHEMA),
-    )
-
-
-def _going_on(prepared: pl.DataFrame, context: pl.DataFrame, resume: Resume) -> pl.DataFrame:
-    """Return ``prepared`` with, on the first row of each track resumed (the one with seeds
-    in ``context``), the call detector's state there (``_call_state``) and its fields that
-    classifying reads (``_prior_state``, ``_prior_by_speed``, ``_prior_since_us``)."""
-    if context.height == 0:
-        return prepared
-    states = (
-        resume.seeds.filter(pl.col("active")).group_by("mmsi").agg(pl.col("call_state").first())
-    )
-    resumed = context["track"].unique().implode()
-    head = (pl.col("track") != pl.col("track").shift(1)).fill_null(True) & pl.col("track").is_in(
-        resumed
-    )
-    joined = prepared.join(states, on="mmsi", how="left", maintain_order="left")
-    state = pl.when(head).then(pl.col("call_state"))
-    carried = pl.col("_call_state").struct
-    return joined.with_columns(_call_state=state).drop("call_state").with_columns(
-        _prior_state=carried.field("prior_state"),
-        _prior_by_speed=carried.field("by_speed"),
-        _prior_since_us=carried.field("speed_since_us"),
-    )
-
-
-def _visits_before(frame: pl.DataFrame) -> pl.DataFrame | None:
-    """Return, per visit that goes on from a restart point, its sums and flags before it."""
-    if "_call_state" not in frame.columns:
-        return None
-    return (
-        frame.filter(pl.col("visit").is_not_null() & pl.col("_call_state").is_not_null())
-        .select("visit", "_call_state")
-        .unnest("_call_state")
-        .filter(pl.col("arrival_us").is_not_null())
     )
 
 

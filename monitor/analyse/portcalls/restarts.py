@@ -1,32 +1,39 @@
-"""Restart points of port-call detection: positions from which a fresh start finds what the
-whole history finds.
+"""Restart points of port-call detection: positions from which detection goes on and finds
+what the whole history finds.
 
 Segmentation proposes restart points where its own state is final
 (:mod:`monitor.analyse.track_restarts`). Of those, call detection takes, per MMSI, the latest
-position ``p`` of its track where a fresh start at ``p`` classifies every later position as the
-whole history does (:func:`monitor.analyse.portcalls.detect.classify`):
+position ``p`` of its track from which it can go on, carrying its state there
+(:data:`~monitor.schema.CALL_STATE_SCHEMA`: the state of the position before, its stop by
+speed and when that began, and in port the visit so far: arrival, positions, summed position,
+longest interval, hours at anchor and at berth, what was seen of it). Always: no silence
+longer than ``max_gap_h`` before ``p`` (the silence rules look back one position). Then either
 
-* ``p`` and the position before are at sea: outside every zone grown by ``exit_buffer_m`` (the
-  port hysteresis starts afresh at sea) and no exit happens at ``p``;
-* no silence longer than ``max_gap_h`` before ``p`` (the silence rules look back one position);
-* the vessel moves at ``p`` (above ``move_speed_kn``) and is not stopped there: no stop by speed
-  or by position runs across it;
-* its last position in a port is more than ``merge_gap_h`` before ``p``: no later visit merges
-  with an earlier one, so every visit before ``p`` is final.
+* at sea: ``p`` and the position before outside every zone grown by ``exit_buffer_m`` (the
+  port hysteresis starts afresh at sea), the last position in a port more than
+  ``merge_gap_h`` before ``p`` (no later visit merges with an earlier one: every visit before
+  ``p`` is final); or
+* in port: ``p`` inside a zone of the port the position before is in (same visit), in a visit
+  not merged with one before it; the visit goes on with its sums and flags so far.
 
-Speeds implied from neighbouring fixes need the three fixes before ``p``: they are among the
-active track's seeds, given as context.
+Stops across ``p``: the stop by speed goes on from the state carried; a stop by position can
+begin at any position less than ``min_stop_min`` before: those must all be among the active
+track's seeds, which are given as context (or the vessel moves at ``p``, above
+``move_speed_kn``, and is not stopped there: no stop runs across it). Speeds implied from
+neighbouring fixes need the three fixes before ``p``: they are among the seeds too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 
 from monitor.analyse.geofences import Zone, zones_for_points
+from monitor.analyse.portcalls.stops import Resumed
 from monitor.analyse.portcalls.visits import degrees_e9
-from monitor.analyse.track_restarts import SEQ
+from monitor.analyse.track_restarts import SEQ, Resume
 from monitor.config import DetectSettings
 from monitor.schema import CALL_STATE_SCHEMA, RESTARTS_SCHEMA, empty_frame
 
@@ -38,7 +45,7 @@ def call_restarts(
     candidates: pl.DataFrame | None,
     zones: Sequence[Zone],
     settings: DetectSettings,
-    group_starts: pl.Series | None = None,
+    merged: pl.DataFrame | None = None,
     apart: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return each MMSI's latest restart point among ``candidates`` (segmentation's, with
@@ -84,11 +91,11 @@ def call_restarts(
         near |= zones_for_points(port_zones, lon, lat) >= 0
         rows = rows.filter(pl.Series(~near))
     at_sea = rows.select(SEQ)
-    in_port = _in_port(frame, covered, group_starts)
+    in_port = _in_port(frame, covered, merged is not None)
     # Only the tracks with a restart point to choose need the state.
     tracks = frame.join(candidates.select(SEQ).unique(), on=SEQ).select("track").unique()
     mine = frame.join(tracks, on="track", how="semi", maintain_order="left")
-    states = _call_states(mine, apart, settings).join(pl.concat([at_sea, in_port]), on=SEQ)
+    states = _call_states(mine, apart, merged, settings).join(pl.concat([at_sea, in_port]), on=SEQ)
     chosen = (
         candidates.join(states, on=SEQ)
         .filter(pl.col(SEQ) == pl.col(SEQ).max().over("mmsi"))
@@ -116,14 +123,11 @@ def _covered(candidates: pl.DataFrame, settings: DetectSettings) -> pl.Series:
     return seeds.filter(whole | (pl.col("oldest") <= pl.col("newest") - min_us))[SEQ]
 
 
-def _in_port(
-    frame: pl.DataFrame, covered: pl.Series, group_starts: pl.Series | None
-) -> pl.DataFrame:
+def _in_port(frame: pl.DataFrame, covered: pl.Series, visits: bool) -> pl.DataFrame:
     """Return the ``covered`` candidates (``_seq``) inside a port where detection can go on
-    inside the visit: inside a zone, in the port of the position before, without a silence
-    longer than ``max_gap_h`` before, in a visit not merged with one before it
-    (``group_starts``: the first visit of each merged run)."""
-    if group_starts is None:
+    inside the visit: inside a zone, in the port (and visit) of the position before, without a
+    silence longer than ``max_gap_h`` before."""
+    if not visits:
         return pl.DataFrame(schema={SEQ: pl.Int64})
     rows = frame.select(
         SEQ,
@@ -140,12 +144,74 @@ def _in_port(
         & (pl.col("port") >= 0)
         & (pl.col("prev_port") == pl.col("port"))
         & (pl.col("prev_visit") == pl.col("visit"))
-        & pl.col("visit").is_in(group_starts.implode())
     ).select(SEQ)
 
 
+def merged_before(visits: pl.DataFrame, runs: pl.Series) -> pl.DataFrame:
+    """Return, per visit merged with earlier ones (``runs``: the list of visits of each merged
+    run), the sums and flags of the run's visits before it (:data:`CALL_STATE_SCHEMA` fields,
+    ``visit``); ``visits`` is :func:`~monitor.analyse.portcalls.visits.visit_table`'s."""
+    members = pl.DataFrame({"visit": runs}).with_row_index("run").explode("visit")
+    parts = members.join(visits, on="visit", maintain_order="left")
+
+    def before(name: str) -> pl.Expr:
+        return (pl.col(name).cum_sum() - pl.col(name)).over("run")
+
+    def seen(name: str) -> pl.Expr:
+        flag = pl.col(name).fill_null(False).cast(pl.Int64)
+        return (flag.cum_sum() - flag).over("run") > 0
+
+    if parts.is_empty():
+        return pl.DataFrame(schema={"visit": pl.UInt32})
+    return (
+        parts.select(
+            "visit",
+            _later=pl.int_range(pl.len()).over("run") > 0,
+            arrival_us=pl.col("arrival_utc").dt.epoch("us").first().over("run"),
+            inside_us=before("inside_us"),
+            n_positions=before("n_positions"),
+            lat_e9=before("lat_e9"),
+            lon_e9=before("lon_e9"),
+            max_gap_us=(pl.col("max_gap_us").cum_max().shift(1)).over("run"),
+            anchorage_us=before("anchorage_us"),
+            berth_us=before("berth_us"),
+            harbour=seen("harbour"),
+            at_rest=seen("at_rest"),
+            entry=pl.col("entry").first().over("run").fill_null(False),
+            stop=seen("stop"),
+            bridged=seen("bridged"),
+            apart=pl.lit(False),
+        )
+        .filter("_later")
+        .drop("_later")
+    )
+
+
+def _bases(frame: pl.DataFrame, merged: pl.DataFrame | None) -> pl.DataFrame:
+    """Return per visit what its rows add to (``_base``): the state a visit that goes on from a
+    restart point carried, or the sums of the earlier visits it is merged with."""
+    struct = pl.Struct(CALL_STATE_SCHEMA)
+    frames = []
+    if "_call_state" in frame.columns:
+        carried = frame.filter(
+            pl.col("visit").is_not_null()
+            & pl.col("_call_state").struct.field("arrival_us").is_not_null()
+        )
+        frames.append(carried.select("visit", _base=pl.col("_call_state")))
+    if merged is not None and "arrival_us" in merged.columns:
+        fields = [pl.col(c) if c in merged.columns else pl.lit(None) for c in CALL_STATE_SCHEMA]
+        names = [f.alias(c) for f, c in zip(fields, CALL_STATE_SCHEMA, strict=True)]
+        frames.append(merged.select("visit", _base=pl.struct(names).cast(struct)))
+    if not frames:
+        return pl.DataFrame(schema={"visit": pl.UInt32, "_base": struct})
+    return pl.concat(frames).unique("visit", keep="first")
+
+
 def _call_states(
-    frame: pl.DataFrame, apart: pl.DataFrame | None, settings: DetectSettings
+    frame: pl.DataFrame,
+    apart: pl.DataFrame | None,
+    merged: pl.DataFrame | None,
+    settings: DetectSettings,
 ) -> pl.DataFrame:
     """Return per row (``_seq``, ``call_state``) the call detector's state before it
     (:data:`~monitor.schema.CALL_STATE_SCHEMA`): the state and stop by speed of the row before,
@@ -171,9 +237,8 @@ def _call_states(
         _e9_lat=degrees_e9("lat"),
         _e9_lon=degrees_e9("lon"),
     )
-    if "_call_state" not in rows.columns:
-        rows = rows.with_columns(_call_state=pl.lit(None, dtype=pl.Struct(CALL_STATE_SCHEMA)))
-    gone = pl.col("_call_state").first().over("visit").struct
+    rows = rows.join(_bases(frame, merged), on="visit", how="left")
+    gone = pl.col("_base").struct
     goes_on = gone.field("arrival_us").is_not_null()
 
     def plus(expr: pl.Expr, field: str) -> pl.Expr:
@@ -197,6 +262,10 @@ def _call_states(
         arrival_us=pl.when(in_visit).then(
             pl.when(goes_on).then(gone.field("arrival_us")).otherwise(t_us.first().over("visit"))
         ),
+        part_arrival_us=pl.when(in_visit).then(
+            pl.coalesce(gone.field("part_arrival_us"), t_us.first().over("visit"))
+        ),
+        inside_us=pl.when(in_visit).then(pl.coalesce(gone.field("inside_us"), pl.lit(0))),
         n_positions=pl.when(in_visit).then(
             plus(pl.int_range(pl.len()).over("visit").cast(pl.UInt32), "n_positions")
         ),
@@ -230,3 +299,69 @@ def _call_states(
         ),
     )
     return rows.select(SEQ, call_state=state.cast(pl.Struct(CALL_STATE_SCHEMA)))
+
+
+def going_on(prepared: pl.DataFrame, context: pl.DataFrame, resume: Resume) -> pl.DataFrame:
+    """Return ``prepared`` with, on the first row of each track resumed (the one with seeds
+    in ``context``), the call detector's state there (``_call_state``) and its fields that
+    classifying reads (``_prior_state``, ``_prior_by_speed``, ``_prior_since_us``)."""
+    if context.height == 0:
+        return prepared
+    states = (
+        resume.seeds.filter(pl.col("active")).group_by("mmsi").agg(pl.col("call_state").first())
+    )
+    resumed = context["track"].unique().implode()
+    head = (pl.col("track") != pl.col("track").shift(1)).fill_null(True) & pl.col("track").is_in(
+        resumed
+    )
+    joined = prepared.join(states, on="mmsi", how="left", maintain_order="left")
+    state = pl.when(head).then(pl.col("call_state"))
+    carried = pl.col("_call_state").struct
+    return (
+        joined.with_columns(_call_state=state)
+        .drop("call_state")
+        .with_columns(
+            _prior_state=carried.field("prior_state"),
+            _prior_by_speed=carried.field("by_speed"),
+            _prior_since_us=carried.field("speed_since_us"),
+        )
+    )
+
+
+def visits_before(frame: pl.DataFrame) -> pl.DataFrame | None:
+    """Return, per visit that goes on from a restart point, its sums and flags before it."""
+    if "_call_state" not in frame.columns:
+        return None
+    return (
+        frame.filter(pl.col("visit").is_not_null() & pl.col("_call_state").is_not_null())
+        .select("visit", "_call_state")
+        .unnest("_call_state")
+        .filter(pl.col("arrival_us").is_not_null())
+    )
+
+
+def resumed_stops(
+    prepared: pl.DataFrame, unit: np.ndarray, first: np.ndarray, context: pl.DataFrame | None
+) -> Resumed | None:
+    """Return what stops go on from at the rows that go on from a restart point."""
+    if "_prior_state" not in prepared.columns:
+        return None
+    known = prepared["_prior_state"].is_not_null().to_numpy()
+    prior = prepared["_prior_by_speed"].fill_null(False).to_numpy() & known
+    since = np.where(known, prepared["_prior_since_us"].fill_null(-1).to_numpy(), -1)
+    heads = np.flatnonzero(first & known)
+    rows = pl.DataFrame({"track": unit[heads], "_row": heads.astype(np.int64)})
+    if context is None:
+        context = pl.DataFrame({"track": unit[:0], "timestamp_utc": [], "lat": [], "lon": []})
+        context = context.cast(
+            {"timestamp_utc": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64}
+        )
+    given = context.join(rows, on="track").sort("_row", "timestamp_utc")
+    return Resumed(
+        prior=prior,
+        since_us=since.astype(np.int64),
+        lat=given["lat"].to_numpy(),
+        lon=given["lon"].to_numpy(),
+        micros=given["timestamp_utc"].dt.epoch("us").to_numpy(),
+        before=given["_row"].to_numpy(),
+    )

@@ -96,9 +96,15 @@ def visit_table(
             at_rest=(pl.col("at_rest") & pl.col("inside")).any(),
         )
         .join(flags, on="visit", how="left")
+        .with_columns(inside_us=(_part_end() - pl.col("arrival_utc")).dt.total_microseconds())
         .pipe(_continued, before)
         .sort("track", "arrival_utc")
     )
+
+
+def _part_end() -> pl.Expr:
+    """Return when a visit's part ends: its last position while open, else its last inside."""
+    return pl.when(pl.col("open")).then(pl.col("last_seen_utc")).otherwise(pl.col("last_in_utc"))
 
 
 def _continued(visits: pl.DataFrame, before: pl.DataFrame | None) -> pl.DataFrame:
@@ -119,6 +125,13 @@ def _continued(visits: pl.DataFrame, before: pl.DataFrame | None) -> pl.DataFram
         arrival_utc=pl.when(has)
         .then(pl.col("arrival_us").cast(pl.Datetime("us", "UTC")))
         .otherwise(pl.col("arrival_utc")),
+        inside_us=pl.when(has)
+        .then(
+            pl.col("inside_us")
+            + (pl.col("arrival_utc").dt.epoch("us") - pl.col("part_arrival_us"))
+            + pl.col("inside_us_b")
+        )
+        .otherwise(pl.col("inside_us")),
         n_positions=add("n_positions"),
         lat_e9=add("lat_e9"),
         lon_e9=add("lon_e9"),
@@ -145,9 +158,6 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
     outer anchorage away from the port polygon and the berth after it are one call. ``visit``
     becomes the list of the merged visits; ``inside_us`` is the time spent inside the zones.
     """
-    part_end = (
-        pl.when(pl.col("open")).then(pl.col("last_seen_utc")).otherwise(pl.col("last_in_utc"))
-    )
     new = (
         (pl.col("track") != pl.col("track").shift(1))
         | (pl.col("port") != pl.col("port").shift(1))
@@ -158,10 +168,7 @@ def merge_visits(visits: pl.DataFrame, merge_gap_h: float) -> pl.DataFrame:
         | pl.col("apart").fill_null(False)
     ).fill_null(True)
     return (
-        visits.with_columns(
-            __run=new.cum_sum(),
-            inside_us=(part_end - pl.col("arrival_utc")).dt.total_microseconds(),
-        )
+        visits.with_columns(__run=new.cum_sum())
         .group_by("__run", maintain_order=True)
         .agg(
             pl.col("visit"),
