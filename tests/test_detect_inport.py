@@ -28,6 +28,8 @@ SILENT = 366_000_203
 DRIFTER = 366_000_204
 #: In port from its first position to the end of the data.
 RESIDENT = 366_000_205
+#: Two days at the berth with a SOG that says it moves: stopped by its positions only.
+NOISY = 366_000_206
 
 
 def _fleet() -> pl.DataFrame:
@@ -42,7 +44,11 @@ def _fleet() -> pl.DataFrame:
     drifter = Track(DRIFTER).fix(-0.6, -0.5, 9).sail((-0.6, -0.3), 4, sog=9)
     drifter.stay((-0.6, -0.3), 72, sog=0.0).sail((-0.9, -0.3), 20, sog=1.5)
     resident = Track(RESIDENT).fix(*IN_P, 0.0).stay(IN_P, 24 * DAYS, sog=0.0, every_min=15)
-    frame = positions(berthed, anchored, silent, drifter, resident)
+    noisy = Track(NOISY).fix(*SEA_EAST, 10).sail(BERTH, 3)
+    for k in range(48 * 20):
+        noisy.fix(BERTH[0] + (k % 3) * 1e-5, BERTH[1], 0.0 if k % 4 == 0 else 1.5, minutes=3)
+    noisy.sail(SEA_EAST, 3)
+    frame = positions(berthed, anchored, silent, drifter, resident, noisy)
     return frame.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS)).sort("timestamp_utc")
 
 
@@ -126,6 +132,8 @@ def test_the_fleet_stays_in_port_and_lies_still(batch: dict[str, pl.DataFrame]) 
     resident = calls.filter(pl.col("mmsi") == RESIDENT)
     assert resident["status"].to_list() == ["in_port"]
     assert not resident["arrival_observed"][0]
+    noisy = calls.filter(pl.col("mmsi") == NOISY)
+    assert noisy.height == 1 and noisy["stop_observed"][0] and noisy["duration_h"][0] > 47
 
 
 def test_stays_across_many_cuts_equal_one_batch(
