@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_calls import make_settings
 from test_space_time import reference_pairs, samples_near_edges
+from tracks_events import MEETING_A, MEETING_B, meeting_across_edges
 from tracks_portcalls import (
     ANCHOR,
     BERTH,
@@ -95,7 +96,8 @@ def _fleet(n_vessels: int, seed: int) -> pl.DataFrame:
     return positions(*tracks)
 
 
-FLEET = _fleet(40, seed=7)
+#: The fleet, and two vessels that meet across edges of the encounters' space-time partitions.
+FLEET = pl.concat([_fleet(40, seed=7), positions(*meeting_across_edges())])
 
 
 def _by_day(frame: pl.DataFrame) -> dict[tuple[object, ...], pl.DataFrame]:
@@ -144,6 +146,9 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     assert found[RAW_CALLS.name].height >= 20 and found[TRANSITS.name].height >= 5
     assert found[CONCURRENT.name].height >= 1 and found[JUMPS.name].height >= 1
     assert {"shared_mmsi", "position_jump"} <= set(found[EVENTS.name]["kind"])
+    assert {"gap", "encounter", "loitering"} <= set(found[EVENTS.name]["kind"])
+    meeting = found[EVENTS.name].filter(mmsi=MEETING_A, other_mmsi=MEETING_B)
+    assert meeting["kind"].to_list() == ["encounter"]
     return found
 
 
