@@ -237,3 +237,21 @@ def invalid_mmsis(seen: pl.DataFrame) -> pl.DataFrame:
             new_value=pl.col("mmsi").replace_strict(bad, return_dtype=pl.String),
         )
     )
+
+
+#: Per MMSI and day with static reports: the first and last of them, for :func:`invalid_mmsis`.
+SEEN_DAYS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "day": pl.Date(),
+    "first_utc": pl.Datetime("us", "UTC"),
+    "last_utc": pl.Datetime("us", "UTC"),
+}
+
+
+def seen_days(statics: pl.DataFrame) -> pl.DataFrame:
+    """Return the :data:`SEEN_DAYS_SCHEMA` summary of ``statics``."""
+    return (
+        statics.group_by("mmsi", day=pl.col("timestamp_utc").dt.date())
+        .agg(first_utc=pl.col("timestamp_utc").min(), last_utc=pl.col("timestamp_utc").max())
+        .select([pl.col(c).cast(t) for c, t in SEEN_DAYS_SCHEMA.items()])
+    )

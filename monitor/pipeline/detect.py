@@ -29,12 +29,11 @@ import shapely
 from monitor.analyse.behaviour import behaviour_tracks, find_behaviour
 from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
 from monitor.analyse.geofences import Zone, load_zones
-from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis
 from monitor.analyse.portcalls.identity import enrich
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline import ledger
+from monitor.pipeline import identity_cycle, ledger
 from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
 from monitor.pipeline.engines import Engine, detect_in_buckets, open_engine
 from monitor.schema import (
@@ -195,7 +194,9 @@ def _detect_locked(
         jumps=pl.concat([kept.jumps, found.jumps]).sort("mmsi", "start_utc"),
         concurrent=pl.concat([kept.concurrent, concurrent]).sort("mmsi", "start_utc", "track_id"),
     )
-    statics = store.scan_statics().collect()
+    statics_files = store.statics_files()
+    identities = identity_cycle.update(store, statics_files, full=full)
+    statics = store.scan_statics(statics_files).collect()
     several = detected.tracks.filter(pl.len().over("mmsi") > 1)["mmsi"].unique()
     shared = detected.concurrent["mmsi"].unique()
     calls = enrich(
@@ -204,11 +205,12 @@ def _detect_locked(
         several_tracks=several.to_list(),
         shared=shared.to_list(),
     )
-    events = _find_events(store, files, detected, statics, checkpoint, zones, settings)
+    events = _find_events(store, files, detected, statics, identities, checkpoint, zones, settings)
     with detection_writes(store_path, fingerprint):
         save_detection(store_path, detected, calls, checkpoint, new_points)
         ledger.save(store_path, found_changes)
         save_events(store_path, events)
+        identity_cycle.save(store_path, identities)
 
     transits = detected.transits
     summary = DetectSummary(
@@ -258,26 +260,13 @@ def _find_events(
     files: list[StorePath],
     detected: Detected,
     statics: pl.DataFrame,
+    identities: identity_cycle.StaticsState,
     checkpoint: pl.DataFrame,
     zones: list[Zone],
     settings: Settings,
 ) -> pl.DataFrame:
     """Return the events of the whole store: from the tracks, then from the static reports."""
-    changes = identity_changes(statics)
-    reuse = imo_reuse(statics)
-    seen = (
-        pl.concat(
-            [
-                checkpoint.select("mmsi", "first_utc", "last_utc"),
-                statics.group_by("mmsi").agg(
-                    first_utc=pl.col("timestamp_utc").min(), last_utc=pl.col("timestamp_utc").max()
-                ),
-            ]
-        )
-        .group_by("mmsi")
-        .agg(pl.col("first_utc").min(), pl.col("last_utc").max())
-    )
-    invalid = invalid_mmsis(seen)
+    changes, reuse, invalid = identities.identity_events(checkpoint)
     # Identity events are placed where their vessels were at the time.
     positions = _nearest_positions(store.scan_positions(files), [changes, reuse, invalid])
     parts = [
