@@ -29,11 +29,10 @@ import shapely
 from monitor.analyse.behaviour import behaviour_tracks, find_behaviour
 from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
 from monitor.analyse.geofences import Zone, load_zones
-from monitor.analyse.portcalls.identity import enrich
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline import identity_cycle, ledger
+from monitor.pipeline import call_identity, identity_cycle, ledger
 from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
 from monitor.pipeline.engines import Engine, detect_in_buckets, open_engine
 from monitor.schema import (
@@ -46,6 +45,7 @@ from monitor.schema import (
 from monitor.store.calls import (
     CALLS,
     RESTARTS,
+    TRACKS,
     Detected,
     detected_with,
     detection_writes,
@@ -196,15 +196,19 @@ def _detect_locked(
     )
     statics_files = store.statics_files()
     identities = identity_cycle.update(store, statics_files, full=full)
-    statics = store.scan_statics(statics_files).collect()
     several = detected.tracks.filter(pl.len().over("mmsi") > 1)["mmsi"].unique()
     shared = detected.concurrent["mmsi"].unique()
-    calls = enrich(
+    calls = call_identity.enrich_calls(
+        store,
+        statics_files,
+        identities,
         detected.raw_calls,
-        statics,
+        None if full else _stored_calls(store_path),
         several_tracks=several.to_list(),
+        several_before=[] if full else _several_before(store_path),
         shared=shared.to_list(),
     )
+    statics = call_identity.shared_statics(store, statics_files, detected.concurrent)
     events = _find_events(store, files, detected, statics, identities, checkpoint, zones, settings)
     with detection_writes(store_path, fingerprint):
         save_detection(store_path, detected, calls, checkpoint, new_points)
@@ -316,6 +320,20 @@ def _nearest_positions(positions: pl.LazyFrame, parts: list[pl.DataFrame]) -> pl
         .unique()
         .collect(engine="streaming")
     )
+
+
+def _stored_calls(store_path: StorePath) -> pl.DataFrame | None:
+    """Return the stored calls, None when they are unreadable (enriched all again)."""
+    try:
+        return load_calls(store_path)
+    except StoreError:
+        return None
+
+
+def _several_before(store_path: StorePath) -> list[int]:
+    """Return the MMSIs that had several tracks as the last detection left them."""
+    tracks = TRACKS.read(store_path)
+    return tracks.filter(pl.len().over("mmsi") > 1)["mmsi"].unique().to_list()
 
 
 def _old_call_ids(store_path: StorePath, full: bool) -> set[str]:

@@ -30,6 +30,7 @@ from monitor.analyse.identities import (
     invalid_mmsis,
     seen_days,
 )
+from monitor.analyse.portcalls.identity import FIELD_DAYS_SCHEMA, field_days
 from monitor.errors import StoreError
 from monitor.schema import STATICS_SCHEMA
 from monitor.store.fs import StorePath, scan_parquet, write_text
@@ -43,10 +44,12 @@ _REMEDY = "delete it and run `monitor detect` again"
 IDENTITY_DAYS = Table("calls/identity-days.parquet", IDENTITY_DAYS_SCHEMA, "identity days", _REMEDY)
 IMO_DAYS = Table("calls/imo-days.parquet", IMO_DAYS_SCHEMA, "IMO days", _REMEDY)
 SEEN_DAYS = Table("calls/statics-days.parquet", SEEN_DAYS_SCHEMA, "static report days", _REMEDY)
+FIELD_DAYS = Table("calls/field-days.parquet", FIELD_DAYS_SCHEMA, "identity field days", _REMEDY)
 _SUMMARIES: tuple[tuple[Table, Callable[[pl.DataFrame], pl.DataFrame]], ...] = (
     (IDENTITY_DAYS, identity_days),
     (IMO_DAYS, imo_days),
     (SEEN_DAYS, seen_days),
+    (FIELD_DAYS, field_days),
 )
 _FILES = "calls/statics-files.json"
 #: The key of the files of the statics folder itself (stores from before the split by day).
@@ -63,13 +66,15 @@ class StaticsState:
     summaries: list[pl.DataFrame]
     #: Days summarised again (None: all of them).
     days_read: list[date] | None
+    #: The summaries as the last detection left them (None: all summarised again).
+    before: list[pl.DataFrame] | None
     #: Static reports read to bring the summaries up to date.
     n_read: int
 
     def identity_events(self, checkpoint: pl.DataFrame) -> list[pl.DataFrame]:
         """Return the identity_change, imo_reuse and invalid_mmsi events, the MMSIs seen in
         positions from ``checkpoint`` (mmsi, first_utc, last_utc)."""
-        identity, imos, seen = self.summaries
+        identity, imos, seen, _ = self.summaries
         statics_seen = seen.group_by("mmsi").agg(
             pl.col("first_utc").min(), pl.col("last_utc").max()
         )
@@ -109,10 +114,12 @@ def update(store: Store, files: list[StorePath], *, full: bool) -> StaticsState:
     before = None if full else _read_files(store.root)
     stored = None if before is None else _stored(store.root)
     if before is None or stored is None or before.get(_UNSPLIT) != now.get(_UNSPLIT):
-        rows = _scan(files).collect()
+        rows = scan(files).collect()
         summaries = [summarise(rows) for _, summarise in _SUMMARIES]
         log.info("detect: static reports summarised again, %d read", rows.height)
-        return StaticsState(files=now, summaries=summaries, days_read=None, n_read=rows.height)
+        return StaticsState(
+            files=now, summaries=summaries, days_read=None, before=None, n_read=rows.height
+        )
     touched = sorted(
         folder
         for folder in {*now, *before}
@@ -121,16 +128,18 @@ def update(store: Store, files: list[StorePath], *, full: bool) -> StaticsState:
     days = [date.fromisoformat(folder.removeprefix("date=")) for folder in touched]
     read = [f for folder in touched for f in by_folder.get(folder, [])]
     read += by_folder.get(_UNSPLIT, [])
-    rows = _scan(read).filter(pl.col("timestamp_utc").dt.date().is_in(days)).collect()
+    rows = scan(read).filter(pl.col("timestamp_utc").dt.date().is_in(days)).collect()
     summaries = [
         pl.concat([old.filter(~pl.col("day").is_in(days)), summarise(rows)]).sort("day")
         for old, (_, summarise) in zip(stored, _SUMMARIES, strict=True)
     ]
     log.info("detect: %d day(s) of static reports read again, %d read", len(days), rows.height)
-    return StaticsState(files=now, summaries=summaries, days_read=days, n_read=rows.height)
+    return StaticsState(
+        files=now, summaries=summaries, days_read=days, before=stored, n_read=rows.height
+    )
 
 
-def _scan(files: list[StorePath]) -> pl.LazyFrame:
+def scan(files: list[StorePath]) -> pl.LazyFrame:
     if not files:
         return pl.DataFrame(schema=STATICS_SCHEMA).lazy()
     return scan_parquet(files, schema=STATICS_SCHEMA, hive_partitioning=False)
