@@ -192,18 +192,27 @@ def test_a_cycle_with_positions_only_reads_no_reports(
 ) -> None:
     parts = _by_hours(12, pl.lit(False))
     _cycles(tmp_path, parts[:-1])
-    read: list[str] = []
+    read: list[tuple[str, str]] = []
     import monitor.pipeline.identity_cycle as cycle
+    import monitor.pipeline.placing as placing
     import monitor.store.parquet as parquet
 
-    for module in (cycle, parquet):
+    for module in (cycle, parquet, placing):
         scan = module.scan_parquet
 
-        def recorded(files: list[Any], *args: Any, _scan: Any = scan, **kwargs: Any) -> Any:
-            read.extend(str(f) for f in files if "statics" in str(f))
+        def recorded(
+            files: list[Any],
+            *args: Any,
+            _scan: Any = scan,
+            _by: str = module.__name__,
+            **kwargs: Any,
+        ) -> Any:
+            read.extend((_by, str(f)) for f in files)
             return _scan(files, *args, **kwargs)
 
         monkeypatch.setattr(module, "scan_parquet", recorded)
+    # The twin, whose identity changed and who reported the shared IMO: its events stay placed.
     one = parts[-1][0].filter(pl.col("mmsi") == TWIN)
     _cycles(tmp_path, [(one, REPORTS.clear())], first=len(parts))
-    assert read == []
+    assert [f for _, f in read if "statics" in f] == []
+    assert [f for by, f in read if by == placing.__name__] == []

@@ -32,7 +32,7 @@ from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline import call_identity, identity_cycle, ledger
+from monitor.pipeline import call_identity, identity_cycle, ledger, placing
 from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
 from monitor.pipeline.engines import Engine, detect_in_buckets, open_engine
 from monitor.schema import (
@@ -209,12 +209,23 @@ def _detect_locked(
         shared=shared.to_list(),
     )
     statics = call_identity.shared_statics(store, statics_files, detected.concurrent)
-    events = _find_events(store, files, detected, statics, identities, checkpoint, zones, settings)
+    identity_parts = identities.identity_events(checkpoint)
+    placed = placing.nearest_positions(
+        files,
+        found_changes.ledger,
+        placing.queries_of(identity_parts),
+        empty_frame(placing.PLACED_SCHEMA) if full else placing.PLACED.read(store_path),
+        found_changes.changed,
+    )
+    events = _find_events(
+        store, files, detected, statics, identity_parts, placed, checkpoint, zones, settings
+    )
     with detection_writes(store_path, fingerprint):
         save_detection(store_path, detected, calls, checkpoint, new_points)
         ledger.save(store_path, found_changes)
         save_events(store_path, events)
         identity_cycle.save(store_path, identities)
+        placing.PLACED.write(store_path, placed)
 
     transits = detected.transits
     summary = DetectSummary(
@@ -264,15 +275,16 @@ def _find_events(
     files: list[StorePath],
     detected: Detected,
     statics: pl.DataFrame,
-    identities: identity_cycle.StaticsState,
+    identity_parts: list[pl.DataFrame],
+    placed: pl.DataFrame,
     checkpoint: pl.DataFrame,
     zones: list[Zone],
     settings: Settings,
 ) -> pl.DataFrame:
-    """Return the events of the whole store: from the tracks, then from the static reports."""
-    changes, reuse, invalid = identities.identity_events(checkpoint)
-    # Identity events are placed where their vessels were at the time.
-    positions = _nearest_positions(store.scan_positions(files), [changes, reuse, invalid])
+    """Return the events of the whole store: from the tracks, then from the static reports
+    (``identity_parts``), placed where their vessels were at the time (``placed``)."""
+    changes, reuse, invalid = identity_parts
+    positions = placed.select(_PLACE_COLUMNS).unique()
     parts = [
         shared_mmsi_events(detected.concurrent, statics),
         position_jump_events(detected.jumps),
@@ -287,38 +299,6 @@ def _find_events(
         tracks=detected.tracks,
         zones=zones,
         port_radius_km=settings.events.port_radius_km,
-    )
-
-
-def _nearest_positions(positions: pl.LazyFrame, parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """Return, of ``positions``, those nearest in time to the start of each event of ``parts``
-    of their vessel or other vessel (all of them at equal distance): what placing the events
-    needs, read without holding those vessels' whole histories."""
-    queries = pl.concat(
-        [
-            part.select(pl.col(column).alias("mmsi"), "start_utc")
-            for part in parts
-            for column in ("mmsi", "other_mmsi")
-            if column in part.columns
-        ]
-    ).drop_nulls()
-    queries = queries.unique().with_row_index("query")
-    if queries.height == 0:
-        return pl.DataFrame(schema={c: POSITIONS_SCHEMA[c] for c in _PLACE_COLUMNS})
-    near = (
-        positions.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
-        .select(_PLACE_COLUMNS)
-        .join(queries.lazy(), on="mmsi")
-        .with_columns(
-            off_us=(pl.col("timestamp_utc") - pl.col("start_utc")).dt.total_microseconds().abs()
-        )
-    )
-    best = near.group_by("query").agg(pl.col("off_us").min()).collect(engine="streaming")
-    return (
-        near.join(best.lazy(), on=["query", "off_us"])
-        .select(_PLACE_COLUMNS)
-        .unique()
-        .collect(engine="streaming")
     )
 
 
