@@ -9,9 +9,12 @@ result of one run over all the data, whatever the order and the split of the ing
 geofences or detection thresholds re-runs every vessel.
 
 Identity (name, IMO, call sign, ship type, destination, draughts) is joined from the static
-reports on every run, since a static report can arrive after the positions of a call. Events
-are found on every run from the stored tracks and all static reports, and replace the store's
-events table.
+reports, since a static report can arrive after the positions of a call: a call is enriched
+again when it or its vessel's reports of the days it depends on changed
+(:mod:`monitor.pipeline.call_identity`). Identity events follow from per-day summaries of the
+static reports, of which only the days that changed are read again
+(:mod:`monitor.pipeline.identity_cycle`), and are placed from the days that hold their vessels'
+nearest positions (:mod:`monitor.pipeline.placing`). Events replace the store's events table.
 """
 
 from __future__ import annotations
