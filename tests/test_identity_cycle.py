@@ -37,8 +37,11 @@ def _fleet() -> pl.DataFrame:
     twin = Track(TWIN).fix(-0.5, 0.3, 9)
     while twin.t < T0 + timedelta(days=DAYS):
         twin.sail((0.5, 0.3), 5, sog=9).sail((-0.5, 0.3), 5, sog=9)
+    # A second transmitter on the twin's MMSI for a while, far away: a shared_mmsi event.
+    second = Track(TWIN, T0 + timedelta(hours=40, minutes=3)).fix(30.0, 10.0, 8)
+    second.sail((30.2, 10.0), 9, sog=8)
     default = Track(DEFAULT, T0 + timedelta(hours=30)).fix(0.3, -0.3, 5).sail((0.4, -0.3), 6)
-    frame = positions(trader, twin, default)
+    frame = positions(trader, twin, second, default)
     return frame.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS)).sort("timestamp_utc")
 
 
@@ -68,7 +71,7 @@ def _reports() -> pl.DataFrame:
                     "timestamp_utc": t + timedelta(minutes=7),
                     "msg_type": 5,
                     "imo": IMO,
-                    "vessel_name": "BETA",
+                    "vessel_name": "BETA" if h < 44 else "GAMMA",
                     "ship_type": 80 if h < 40 else 81,
                 }
             )
@@ -156,6 +159,9 @@ def test_the_feed_has_the_identity_events_the_cuts_must_keep(
     assert found["identity_change"] == [TWIN, TRADER]
     assert found["imo_reuse"] == [TWIN]
     assert found["invalid_mmsi"] == [DEFAULT]
+    assert found["shared_mmsi"] == [TWIN]
+    shared = events.filter(pl.col("kind") == "shared_mmsi")["details"].to_list()
+    assert any("BETA" in d and "GAMMA" in d for d in shared)
     renamed = events.filter((pl.col("kind") == "identity_change") & (pl.col("mmsi") == TRADER))
     assert sorted(renamed["new_value"].to_list()) == ["ALPHA II", "UBAB3"]
     trader = calls.filter(pl.col("mmsi") == TRADER)

@@ -12,12 +12,14 @@ reports would.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Collection
 from datetime import date, timedelta
 
 import polars as pl
 
+from monitor.analyse.events import NAMES_MARGIN, shared_mmsi_events
 from monitor.analyse.portcalls.identity import (
     FIELDS,
     FORWARD_FIELDS,
@@ -28,26 +30,93 @@ from monitor.analyse.portcalls.identity import (
     with_identities,
 )
 from monitor.pipeline import identity_cycle
-from monitor.schema import STATICS_SCHEMA
+from monitor.schema import STATICS_SCHEMA, EventKind
 from monitor.store.fs import StorePath
 from monitor.store.parquet import Store
 
 log = logging.getLogger(__name__)
 
 
-#: Static reports this long before or after the time two tracks were apart name the ships.
-_NAMES_MARGIN = timedelta(hours=6)
+_PAIR = ["mmsi", "track_id", "other_track_id", "start_utc", "end_utc"]
 
 
-def shared_statics(store: Store, files: list[StorePath], concurrent: pl.DataFrame) -> pl.DataFrame:
-    """Return the static reports that name the ships of ``concurrent`` tracks (mmsi, start_utc,
-    end_utc) around the time they were apart."""
+def shared_events(
+    store: Store,
+    files: list[StorePath],
+    state: identity_cycle.StaticsState,
+    concurrent: pl.DataFrame,
+    stored_events: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """Return the shared_mmsi events of ``concurrent`` tracks as :func:`shared_mmsi_events` does
+    with every static report: those of ``stored_events`` (the last detection's) stay when their
+    vessel's reports did not change on the days around them, and when only their end moved
+    later, the names reported since are added; the others read the days around them."""
+    if state.before is None or stored_events is None:
+        return _shared_found(store, files, concurrent)
+    pair = _PAIR[:-1]
+    before = stored_events.filter(pl.col("kind") == EventKind.SHARED_MMSI.value)
+    before = before.select(*pair, end_before="end_utc", details_before="details")
+    before = before.unique(subset=pair, keep="first")
+    seen = pl.concat([state.summaries[2], state.before[2]]).select("mmsi", "day")
+    touched = seen.filter(pl.col("day").is_in(state.days_read or [])).unique()
+    rows = concurrent.join(before, on=pair, how="left").with_row_index("__row")
+    stale = (
+        rows.join(touched, on="mmsi")
+        .filter(
+            pl.col("day").is_between(
+                (pl.col("start_utc") - NAMES_MARGIN).dt.date(),
+                (pl.col("end_utc") + NAMES_MARGIN).dt.date(),
+            )
+        )["__row"]
+        .unique()
+    )
+    usable = pl.col("end_before").is_not_null() & (pl.col("end_before") <= pl.col("end_utc"))
+    kept = rows.filter(usable & ~pl.col("__row").is_in(stale.implode()))
+    again = rows.join(kept.select("__row"), on="__row", how="anti").drop(
+        "__row", "end_before", "details_before"
+    )
+    # The names reported after the window the stored names are of: a window that begins just
+    # after it (shared_mmsi_events widens each pair by the margin both ways).
+    later = kept.filter(pl.col("end_before") < pl.col("end_utc")).with_columns(
+        start_utc=pl.col("end_before") + 2 * NAMES_MARGIN + timedelta(microseconds=1)
+    )
+    added = dict(
+        zip(
+            later["__row"].to_list(),
+            _shared_found(store, files, later.drop("__row", "end_before", "details_before"))[
+                "details"
+            ].to_list(),
+            strict=True,
+        )
+    )
+    details = [
+        _joined(old, added.get(row))
+        for row, old in kept.select("__row", "details_before").iter_rows()
+    ]
+    kept = kept.drop("__row", "end_before", "details_before").with_columns(
+        kind=pl.lit(EventKind.SHARED_MMSI.value), details=pl.Series(details, dtype=pl.String)
+    )
+    log.info("detect: %d shared_mmsi event(s) kept, %d found again", kept.height, again.height)
+    return pl.concat([kept, _shared_found(store, files, again)], how="diagonal")
+
+
+def _joined(details: str, more: str | None) -> str:
+    """Return the shared_mmsi ``details`` with the names of ``more`` it lacks, after its own."""
+    if more is None:
+        return details
+    names: list[str] = json.loads(details)["names"]
+    names += [name for name in json.loads(more)["names"] if name not in names]
+    return json.dumps({"names": names}, ensure_ascii=False)
+
+
+def _shared_found(store: Store, files: list[StorePath], concurrent: pl.DataFrame) -> pl.DataFrame:
+    """Return the shared_mmsi events of ``concurrent``, reading the days around them."""
     windows = concurrent.select(
         "mmsi",
-        from_utc=pl.col("start_utc") - _NAMES_MARGIN,
-        to_utc=pl.col("end_utc") + _NAMES_MARGIN,
+        from_utc=pl.col("start_utc") - NAMES_MARGIN,
+        to_utc=pl.col("end_utc") + NAMES_MARGIN,
     )
-    return statics_within(store, files, windows)
+    return shared_mmsi_events(concurrent, statics_within(store, files, windows))
 
 
 def statics_within(store: Store, files: list[StorePath], windows: pl.DataFrame) -> pl.DataFrame:

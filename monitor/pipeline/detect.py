@@ -30,7 +30,7 @@ import polars as pl
 import shapely
 
 from monitor.analyse.behaviour import behaviour_tracks, find_behaviour
-from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
+from monitor.analyse.events import events_table, position_jump_events
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
@@ -40,7 +40,6 @@ from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
 from monitor.pipeline.engines import Engine, detect_in_buckets, open_engine
 from monitor.schema import (
     CALLS_CHECKPOINT_SCHEMA,
-    POSITIONS_SCHEMA,
     RESTARTS_SCHEMA,
     conform,
     empty_frame,
@@ -55,7 +54,7 @@ from monitor.store.calls import (
     load_calls,
     save_detection,
 )
-from monitor.store.events import save_events
+from monitor.store.events import load_events, save_events
 from monitor.store.fs import StorePath, arrow_source
 from monitor.store.fs import store_path as store_root
 from monitor.store.locks import ANALYSIS_WAIT_S
@@ -211,7 +210,13 @@ def _detect_locked(
         several_before=[] if full else _several_before(store_path),
         shared=shared.to_list(),
     )
-    statics = call_identity.shared_statics(store, statics_files, detected.concurrent)
+    shared_events = call_identity.shared_events(
+        store,
+        statics_files,
+        identities,
+        detected.concurrent,
+        None if full else _stored_events(store_path),
+    )
     identity_parts = identities.identity_events(checkpoint)
     placed = placing.nearest_positions(
         files,
@@ -221,7 +226,7 @@ def _detect_locked(
         found_changes.changed,
     )
     events = _find_events(
-        store, files, detected, statics, identity_parts, placed, checkpoint, zones, settings
+        store, files, detected, shared_events, identity_parts, placed, checkpoint, zones, settings
     )
     with detection_writes(store_path, fingerprint):
         save_detection(store_path, detected, calls, checkpoint, new_points)
@@ -277,7 +282,7 @@ def _find_events(
     store: Store,
     files: list[StorePath],
     detected: Detected,
-    statics: pl.DataFrame,
+    shared_events: pl.DataFrame,
     identity_parts: list[pl.DataFrame],
     placed: pl.DataFrame,
     checkpoint: pl.DataFrame,
@@ -289,7 +294,7 @@ def _find_events(
     changes, reuse, invalid = identity_parts
     positions = placed.select(_PLACE_COLUMNS).unique()
     parts = [
-        shared_mmsi_events(detected.concurrent, statics),
+        shared_events,
         position_jump_events(detected.jumps),
         changes,
         reuse,
@@ -303,6 +308,14 @@ def _find_events(
         zones=zones,
         port_radius_km=settings.events.port_radius_km,
     )
+
+
+def _stored_events(store_path: StorePath) -> pl.DataFrame | None:
+    """Return the stored events, None when they are unreadable (found all again)."""
+    try:
+        return load_events(store_path)
+    except StoreError:
+        return None
 
 
 def _stored_calls(store_path: StorePath) -> pl.DataFrame | None:
