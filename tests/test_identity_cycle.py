@@ -12,9 +12,10 @@ import polars as pl
 import pytest
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions, statics
 
+from monitor.analyse.portcalls.identity import call_identities, field_days, field_rows
 from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
 from monitor.pipeline.detect import detect_calls
-from monitor.store.calls import load_calls
+from monitor.store.calls import RAW_CALLS, load_calls
 from monitor.store.events import load_events
 from monitor.store.parquet import Store
 from monitor.store.table import atomic_write_parquet
@@ -222,3 +223,18 @@ def test_a_cycle_with_positions_only_reads_no_reports(
     _cycles(tmp_path, [(one, REPORTS.clear())], first=len(parts))
     assert [f for _, f in read if "statics" in f] == []
     assert [f for by, f in read if by == placing.__name__] == []
+
+
+def test_reports_of_other_days_summarised_give_calls_the_same_identity(tmp_path: Path) -> None:
+    _cycles(tmp_path, [(FLEET, REPORTS)])
+    raw = RAW_CALLS.read(tmp_path / "store")
+    want = call_identities(raw, REPORTS, several_tracks=[TWIN])
+    for call in raw.iter_rows(named=True):
+        end = call["departure_utc"] or call["last_seen_utc"]
+        days = pl.col("timestamp_utc").dt.date().is_between(call["arrival_utc"].date(), end.date())
+        mine = REPORTS.filter(days & (pl.col("mmsi") == call["mmsi"]))
+        rest = field_rows(field_days(REPORTS.filter(~days)))
+        reports = pl.concat([mine.select(rest.columns), rest])
+        one = raw.filter(pl.col("call_id") == call["call_id"])
+        got = call_identities(one, reports, several_tracks=[TWIN])
+        assert got.equals(want.filter(pl.col("call_id") == call["call_id"]))

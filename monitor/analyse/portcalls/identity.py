@@ -213,8 +213,14 @@ def field_rows(days: pl.DataFrame) -> pl.DataFrame:
         for name in FIELDS
         for end in ("first", "last")
     ]
-    return pl.concat(parts, how="diagonal").select(
-        "mmsi",
-        "timestamp_utc",
-        *(pl.col(name).cast(STATICS_SCHEMA[name]) for name in FIELDS),
+    # One row per time: rows of one time in several pieces would tie where a call looks back.
+    return (
+        pl.concat(parts, how="diagonal")
+        .group_by("mmsi", "timestamp_utc")
+        .agg(pl.col(name).drop_nulls().last() for name in FIELDS)
+        .select(
+            "mmsi",
+            "timestamp_utc",
+            *(pl.col(name).cast(STATICS_SCHEMA[name]) for name in FIELDS),
+        )
     )
