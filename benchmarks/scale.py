@@ -13,13 +13,15 @@ a process of its own:
    as a running cluster would be).
 
 It prints wall time, the driver's peak memory and each Dask worker's, checks that every run wrote
-the same calls and transits, and times the two steps of one bucket (read and split a slice;
-analyse a bucket) for the estimate of larger runs in the README.
+the same calls, transits and events (dark periods, encounters and loitering included), and times
+the steps of one bucket (read and split a slice; its calls; its behaviour parts; their merge) and
+the size of its behaviour parts, for the estimate of larger runs in the README.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -37,10 +39,18 @@ import polars as pl
 from detect import synthetic_positions, synthetic_zones
 
 from monitor.config import EngineSettings, GeofenceSettings, Settings, StoreSettings
-from monitor.pipeline.buckets import BucketJob, analyse_bucket, file_slices, split_slice
+from monitor.pipeline.behaviour_buckets import BehaviourJob, merge_behaviour
+from monitor.pipeline.buckets import (
+    BucketJob,
+    analyse_bucket,
+    behaviour_of,
+    file_slices,
+    split_slice,
+)
 from monitor.pipeline.detect import detect_calls
 from monitor.schema import POSITIONS_SCHEMA, conform
 from monitor.store.calls import RAW_CALLS, TRANSITS
+from monitor.store.events import EVENTS
 from monitor.store.parquet import Store, live_files
 from monitor.store.table import atomic_write_parquet
 
@@ -102,7 +112,7 @@ def build_store(root: Path, n_positions: int) -> Path:
 
 
 def _digest(store: Path) -> str:
-    tables = [RAW_CALLS.read(store), TRANSITS.read(store)]
+    tables = [RAW_CALLS.read(store), TRANSITS.read(store), EVENTS.read(store)]
     return hashlib.sha256(b"".join(t.write_ipc(None).getvalue() for t in tables)).hexdigest()[:12]
 
 
@@ -110,6 +120,7 @@ def run_one(mode: str, root: Path, workers: int) -> dict[str, Any]:
     """Detect the store under ``root`` from scratch with ``mode``; return the figures."""
     store = root / "store"
     shutil.rmtree(store / "calls", ignore_errors=True)
+    shutil.rmtree(store / "events", ignore_errors=True)
     engine = {"one bucket": EngineSettings(partitions=1), "buckets": EngineSettings()}.get(mode)
     cluster: Any = None
     if engine is None:
@@ -136,6 +147,7 @@ def run_one(mode: str, root: Path, workers: int) -> dict[str, Any]:
         "positions": summary.positions_processed,
         "calls": summary.calls_total,
         "transits": summary.transits_total,
+        "events": summary.events_per_kind,
         "digest": _digest(store),
     }
     if cluster is not None:
@@ -161,13 +173,28 @@ def step_costs(store: Path, settings: Settings) -> dict[str, float]:
     n_bucket = sum(p.num_rows for p in per_bucket)
     from monitor.analyse.geofences import load_zones
 
-    job = BucketJob.of(load_zones(settings), settings)
+    zones = [zone for zone in load_zones(settings) if zone.kind != "area"]
+    times = pl.concat([pl.from_arrow(p).select("timestamp_utc") for p in per_bucket])  # type: ignore[union-attr]
+    t_us = times["timestamp_utc"].dt.epoch("us")
+    behaviour = BehaviourJob(tuple(zones), settings, int(t_us.max()), int(t_us.min()))  # type: ignore[arg-type]
+    costs: dict[str, float] = {}
+    for name, job in (
+        ("calls", BucketJob.of(zones, settings)),
+        (
+            "behaviour",
+            dataclasses.replace(BucketJob.of(zones, settings, behaviour=behaviour), calls=False),
+        ),
+    ):
+        cpu = time.process_time()
+        found = analyse_bucket(per_bucket, job)
+        costs[f"{name}_cpu_s_per_m"] = (time.process_time() - cpu) / n_bucket * 1e6
+    parts = behaviour_of([found])
+    costs["parts_bytes_per_position"] = sum(t.nbytes for t in parts[0].values()) / n_bucket
     cpu = time.process_time()
-    analyse_bucket(per_bucket, job)
-    reduce_s = time.process_time() - cpu
-    return {
+    merge_behaviour(parts, behaviour)
+    costs["merge_cpu_s_per_m"] = (time.process_time() - cpu) / n_bucket * 1e6
+    return costs | {
         "map_cpu_s_per_m": map_s / pieces[0].num_rows * 1e6,
-        "reduce_cpu_s_per_m": reduce_s / n_bucket * 1e6,
         "bucket_positions": n_bucket,
     }
 
@@ -223,13 +250,17 @@ def main() -> None:
                 + f"; {fig['positions']:,} positions, {fig['calls']:,} calls, "
                 f"{fig['transits']:,} transits"
             )
+            print(f"  {'':>14}  events {fig['events']}")
             if "map_cpu_s_per_m" in fig:
                 print(
-                    f"  {'steps':>14}: read+split {fig['map_cpu_s_per_m']:.2f} CPU-s per M "
-                    f"positions, analyse {fig['reduce_cpu_s_per_m']:.2f} CPU-s per M "
+                    f"  {'steps':>14}: per M positions, read+split {fig['map_cpu_s_per_m']:.2f} "
+                    f"CPU-s, calls {fig['calls_cpu_s_per_m']:.2f}, behaviour parts "
+                    f"{fig['behaviour_cpu_s_per_m']:.2f}, their merge "
+                    f"{fig['merge_cpu_s_per_m']:.2f}; behaviour parts "
+                    f"{fig['parts_bytes_per_position']:.1f} bytes a position "
                     f"(bucket of {fig['bucket_positions']:,})"
                 )
-        print(f"  same calls and transits in every run: {len(digests) == 1}")
+        print(f"  same calls, transits and events in every run: {len(digests) == 1}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -17,6 +18,7 @@ from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, position
 from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
 from monitor.pipeline.buckets import FileSlice, split_slice
 from monitor.pipeline.detect import DetectSummary, detect_calls
+from monitor.pipeline.engines import behaviour_in_buckets
 from monitor.store.calls import (
     CALLS,
     JUMPS,
@@ -263,17 +265,31 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     last_day = T0 + timedelta(days=DAYS - 1)
     _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
     read: list[str] = []
+    behaviour: list[str] = []
+    in_behaviour = False
 
     def recorded(part: FileSlice, *args: object, **kwargs: object) -> list[pa.Table]:
-        read.append(part.path)
+        (behaviour if in_behaviour else read).append(part.path)
         return split_slice(part, *args, **kwargs)  # type: ignore[arg-type]
 
+    def behaviour_pass(*args: Any, **kwargs: Any) -> list[dict[str, pa.Table]]:
+        nonlocal in_behaviour
+        in_behaviour = True
+        try:
+            return behaviour_in_buckets(*args, **kwargs)
+        finally:
+            in_behaviour = False
+
+    # The calls: only the days from the restart points on. (Dark periods, encounters and
+    # loitering are still found over every vessel's whole history, in a pass of their own.)
     monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
+    monkeypatch.setattr("monitor.pipeline.detect.behaviour_in_buckets", behaviour_pass)
     summaries = _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
     days = {Path(p).parent.name for p in read}
     assert days <= {f"date={(last_day - timedelta(days=1)).date()}", f"date={last_day.date()}"}
     assert all(s.vessels_resumed == s.vessels_processed for s in summaries)
-    # With nothing new, nothing is read.
+    assert {Path(p).parent.name for p in behaviour} > days
+    # With nothing new, nothing is read for the calls.
     read.clear()
     assert detect_calls(_settings(tmp_path)).vessels_processed == 0
     assert read == []

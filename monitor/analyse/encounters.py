@@ -196,9 +196,28 @@ def resample(tracks: pl.DataFrame, key: str, settings: EncounterSettings) -> pl.
     )
 
 
+def meeting_samples(
+    tracks: pl.DataFrame, key: str, zones: Sequence[Zone], settings: EncounterSettings
+) -> pl.DataFrame:
+    """Return the grid samples of ``tracks`` (as :func:`resample`) that can be part of a
+    meeting: those under twice ``max_speed_kn`` (see :func:`meetings`), in no port, berth or
+    anchorage zone (grown by ``port_exclusion_m``): a ship at a berth meets no one at sea, and
+    the point between two ships at the quays of one harbour may well be outside its zone."""
+    samples = resample(tracks, key, settings)
+    samples = samples.filter(pl.col("speed_kn") < 2 * settings.max_speed_kn)
+    ports = [zone for zone in zones if zone.kind != "area"]
+    if not ports or samples.is_empty():
+        return samples
+    lon, lat = samples["lon"].to_numpy(), samples["lat"].to_numpy()
+    inside = zones_for_points(ports, lon, lat, buffer_m=settings.port_exclusion_m) >= 0
+    return samples.filter(pl.Series(~inside))
+
+
 def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
     """Return every pair of samples of two tracks at one grid time within ``max_distance_m``:
-    track_a < track_b, slot, their positions, speeds, dark flags and distance_m."""
+    track_a < track_b, slot, their positions, speeds, dark flags and distance_m (and
+    ``home_a``, the ``home`` of the sample of track_a, when ``samples`` have that column).
+    Whether a pair is found depends on its two samples only, not on the others."""
     if samples.height < 2:
         return pl.DataFrame()
     cell_deg = max_distance_m / METRES_PER_DEG
@@ -221,21 +240,9 @@ def close_pairs(samples: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
     b = samples[second].select(
         track_b="track", lat_b="lat", lon_b="lon", kn_b="speed_kn", dark_b="dark"
     )
+    if "home" in samples.columns:
+        a = a.with_columns(home_a=samples["home"].gather(first))
     return pl.concat([a, b], how="horizontal").with_columns(distance_m=pl.Series(metres))
-
-
-def _outside_ports(pairs: pl.DataFrame, zones: Sequence[Zone], exclusion_m: float) -> pl.DataFrame:
-    """Return the pair samples in which neither vessel is in a port, berth or anchorage zone
-    (grown by ``exclusion_m``): a ship at a berth meets no one at sea, and the point between
-    two ships at the quays of one harbour may well be outside its zone."""
-    ports = [zone for zone in zones if zone.kind != "area"]
-    if not ports or pairs.is_empty():
-        return pairs
-    inside = np.zeros(pairs.height, dtype=bool)
-    for side in ("a", "b"):
-        lon, lat = pairs[f"lon_{side}"].to_numpy(), pairs[f"lat_{side}"].to_numpy()
-        inside |= zones_for_points(ports, lon, lat, buffer_m=exclusion_m) >= 0
-    return pairs.filter(pl.Series(~inside))
 
 
 def encounters(
@@ -253,10 +260,23 @@ def encounters(
     encounter that overlaps one of its two vessels' is ``partly_dark``. Without it, an encounter is
     ``partly_dark`` when it needs samples across a silence of one of the two.
     """
-    step_us = int(settings.grid_min * 60e6)
-    samples = resample(tracks, key, settings)
+    samples = meeting_samples(tracks, key, zones, settings)
     pairs = close_pairs(samples, settings.max_distance_m)
-    pairs = _outside_ports(pairs, zones, settings.port_exclusion_m)
+    return meetings(pairs, track_identities(tracks, key), settings, dark=dark)
+
+
+def meetings(
+    pairs: pl.DataFrame,
+    ids: pl.DataFrame,
+    settings: EncounterSettings,
+    *,
+    dark: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Return the encounters (:data:`ENCOUNTERS_SCHEMA`) made of the close ``pairs`` of samples
+    (from :func:`close_pairs` of :func:`meeting_samples`) of the tracks ``ids``
+    (:func:`track_identities`); ``dark`` as :func:`encounters` takes it. Depends on the set of
+    pairs only, not on their order."""
+    step_us = int(settings.grid_min * 60e6)
     if pairs.is_empty():
         return pl.DataFrame(schema=ENCOUNTERS_SCHEMA)
     max_hole = max(int(settings.max_hole_min * 60e6 // step_us), 0)
@@ -318,7 +338,6 @@ def encounters(
             across_silence=(pl.col("dark_a") | pl.col("dark_b")).any(),
         )
     )
-    ids = _identities(tracks, key)
     for side in ("a", "b"):
         found = found.join(
             ids.rename({name: f"{name}_{side}" for name in ids.columns}), on=f"track_{side}"
@@ -336,7 +355,7 @@ def encounters(
     return conform(found, ENCOUNTERS_SCHEMA).sort("start_utc", "mmsi_a", "mmsi_b")
 
 
-def _identities(tracks: pl.DataFrame, key: str) -> pl.DataFrame:
+def track_identities(tracks: pl.DataFrame, key: str) -> pl.DataFrame:
     """Return per track (row index ``track``, as :func:`resample` numbers them): key, mmsi and
     track_id (null when tracks are MMSIs)."""
     ids = tracks.select(

@@ -36,8 +36,8 @@ from monitor.analyse.reception import (
     OUT_AND_BACK,
     STRAIGHT,
     ReceptionGrid,
-    reception_grid,
 )
+from monitor.analyse.reception_rows import reception_grid
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 from monitor.core.jit import I64, kernel
 
@@ -201,22 +201,38 @@ class TrackArrays:
         )
 
 
-def features(
+#: Velocity columns of :func:`own_features`: north and east at the last position before, then
+#: at the first after (degrees of latitude and longitude per microsecond).
+VELOCITY_COLUMNS = ("v_lat0", "v_lon0", "v_lat1", "v_lon1")
+
+
+def _silence_arrays(gaps: pl.DataFrame) -> tuple[I64, I64, I64, npt.NDArray[np.bool_], F64]:
+    """Return the silences' tracks, start and end times, whether open, and their ends: lat/lon
+    before and after (after: before, while still open)."""
+    lat0 = gaps["start_lat"].to_numpy().astype(np.float64)
+    lon0 = gaps["start_lon"].to_numpy().astype(np.float64)
+    is_open = gaps["open"].to_numpy().astype(bool)
+    lat1 = np.where(is_open, lat0, gaps["end_lat"].to_numpy().astype(np.float64))
+    lon1 = np.where(is_open, lon0, gaps["end_lon"].to_numpy().astype(np.float64))
+    return (
+        gaps["track"].to_numpy().astype(np.int64),
+        gaps["start_us"].to_numpy().astype(np.int64),
+        gaps["end_us"].to_numpy().astype(np.int64),
+        is_open,
+        np.column_stack([lat0, lon0, lat1, lon1]),
+    )
+
+
+def own_features(
     frame: pl.DataFrame, arrays: TrackArrays, gaps: pl.DataFrame, settings: GapSettings
 ) -> pl.DataFrame:
     """Return ``gaps`` (from :func:`monitor.analyse.gaps.silences` on ``frame``, whose arrays
-    ``arrays`` are) with what the cause is judged by."""
-    grid = arrays.grid(settings, settings.neighbour_km)
-    region = arrays.grid(settings, settings.region_km)
+    ``arrays`` are) with what the vessel's own positions tell: its usual intervals, how it
+    moved at the ends (:data:`VELOCITY_COLUMNS`), how it is taken to have moved while silent
+    (``mode``). Depends on the silent track's positions only."""
     row = gaps["row"].to_numpy().astype(np.int64)
-    track = gaps["track"].to_numpy().astype(np.int64)
-    start = gaps["start_us"].to_numpy().astype(np.int64)
-    end = gaps["end_us"].to_numpy().astype(np.int64)
-    lat0 = gaps["start_lat"].to_numpy().astype(np.float64)
-    lon0 = gaps["start_lon"].to_numpy().astype(np.float64)
-    is_open = gaps["open"].to_numpy()
-    lat1 = np.where(is_open, lat0, gaps["end_lat"].to_numpy().astype(np.float64))
-    lon1 = np.where(is_open, lon0, gaps["end_lon"].to_numpy().astype(np.float64))
+    track, start, end, is_open, ends = _silence_arrays(gaps)
+    lat0, lon0, lat1, lon1 = (np.ascontiguousarray(column) for column in ends.T)
     window = int(settings.window_h * _US_PER_H)
     cap = int(settings.min_gap_h * _US_PER_H)
     before_us, heard_before, silent_before = _usual_interval_us(
@@ -245,7 +261,33 @@ def features(
         ONWARD,
         np.where((moving_kn < 1.0) | (implied_kn >= 0.5 * moving_kn), STRAIGHT, OUT_AND_BACK),
     ).astype(np.int64)
-    ends = np.column_stack([lat0, lon0, lat1, lon1])
+    return gaps.with_columns(
+        *(pl.Series(name, velocities[:, i]) for i, name in enumerate(VELOCITY_COLUMNS)),
+        mode=pl.Series(mode),
+        duration_h=pl.Series(hours),
+        distance_km=pl.Series(np.where(is_open, np.nan, distance)).fill_nan(None),
+        implied_speed_kn=pl.Series(np.where(is_open, np.nan, implied_kn)).fill_nan(None),
+        usual_before_h=pl.Series(np.where(before_us < 0, np.nan, before_us / _US_PER_H)),
+        usual_after_h=pl.Series(np.where(after_us < 0, np.nan, after_us / _US_PER_H)),
+        last_hour_h=pl.Series(np.where(last_us < 0, np.nan, last_us / _US_PER_H)),
+        first_hour_h=pl.Series(np.where(first_us < 0, np.nan, first_us / _US_PER_H)),
+        history_before_h=pl.Series(heard_before / _US_PER_H),
+        history_after_h=pl.Series(heard_after / _US_PER_H),
+        silent_before_h=pl.Series(silent_before / _US_PER_H),
+        silent_after_h=pl.Series(silent_after / _US_PER_H),
+    )
+
+
+def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid) -> pl.DataFrame:
+    """Return ``gaps`` (from :func:`own_features`, ``track`` numbered as in the grids) with what
+    the other vessels tell: who was heard near it and where it is taken to have been
+    (``grid``, cells of ``gaps.neighbour_km``), and in the region around (``region``)."""
+    track, start, end, is_open, ends = _silence_arrays(gaps)
+    lat0, lon0, lat1, lon1 = (np.ascontiguousarray(column) for column in ends.T)
+    velocities = np.ascontiguousarray(
+        gaps.select(VELOCITY_COLUMNS).to_numpy().astype(np.float64).reshape(-1, 4)
+    )
+    mode = gaps["mode"].to_numpy().astype(np.int64)
     n_bins, n_heard, _, busy = grid.quiet_along(track, start, end, ends, velocities, mode)
     # Nobody in the region is only evidence if it holds wherever the vessel went: on its
     # presumed course, and on the straight line between where it was last and first seen
@@ -283,18 +325,6 @@ def features(
                 before=before, during=during, min_regular_us=3 * ten_min,
             )  # fmt: skip
     return gaps.with_columns(
-        mode=pl.Series(mode),
-        duration_h=pl.Series(hours),
-        distance_km=pl.Series(np.where(is_open, np.nan, distance)).fill_nan(None),
-        implied_speed_kn=pl.Series(np.where(is_open, np.nan, implied_kn)).fill_nan(None),
-        usual_before_h=pl.Series(np.where(before_us < 0, np.nan, before_us / _US_PER_H)),
-        usual_after_h=pl.Series(np.where(after_us < 0, np.nan, after_us / _US_PER_H)),
-        last_hour_h=pl.Series(np.where(last_us < 0, np.nan, last_us / _US_PER_H)),
-        first_hour_h=pl.Series(np.where(first_us < 0, np.nan, first_us / _US_PER_H)),
-        history_before_h=pl.Series(heard_before / _US_PER_H),
-        history_after_h=pl.Series(heard_after / _US_PER_H),
-        silent_before_h=pl.Series(silent_before / _US_PER_H),
-        silent_after_h=pl.Series(silent_after / _US_PER_H),
         place_busy=pl.Series(np.minimum(grid.busy_share(lat0, lon0), grid.busy_share(lat1, lon1))),
         region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
         ahead_busy=pl.Series(
@@ -315,8 +345,8 @@ def features(
 
 
 def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
-    """Return the cause of each silence of ``feats`` (from :func:`features`), the first rule
-    that holds:
+    """Return the cause of each silence of ``feats`` (from :func:`grid_features`), the first
+    rule that holds:
 
     1. ``coverage``: the vessel's own reception is sparse or unknown: heard for under an hour
        around the silence, or its usual interval is more than 1 / ``coverage_ratio`` of the

@@ -12,16 +12,16 @@ is judged as :mod:`monitor.analyse.gap_evidence` explains.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from monitor.analyse.gap_evidence import TrackArrays, causes, features
+from monitor.analyse.gap_evidence import TrackArrays, causes, grid_features, own_features
 from monitor.analyse.geofences import Zone, nearest_port
-from monitor.analyse.reception import F64
+from monitor.analyse.reception import F64, ReceptionGrid
 from monitor.schema import GAPS_SCHEMA, conform
 
 if TYPE_CHECKING:
@@ -99,9 +99,29 @@ def dark_periods(
     """Return every silence of the tracks of ``tracks`` (columns ``key``, mmsi, timestamp_utc,
     lat, lon, speed_kn, and sog_kn/cog_deg when reported; sorted by ``key`` and time) up to
     ``data_end``, with where it was and its cause: :data:`GAPS_SCHEMA`."""
-    shortest = min(settings.min_gap_h, settings.near_port_min_gap_h)
     arrays = TrackArrays.of(tracks, key)
-    found = silences(tracks, arrays, key, shortest, data_end)
+    found = silence_evidence(tracks, arrays, zones, settings, key=key)
+    grid = arrays.grid(settings, settings.neighbour_km)
+    region = arrays.grid(settings, settings.region_km)
+    return judged(found, grid, region, settings, key=key, data_end=data_end)
+
+
+def silence_evidence(
+    tracks: pl.DataFrame,
+    arrays: TrackArrays,
+    zones: Sequence[Zone],
+    settings: GapSettings,
+    *,
+    key: str,
+) -> pl.DataFrame:
+    """Return the silences of ``tracks`` (as :func:`dark_periods` takes them; ``arrays`` the
+    same as arrays) long enough to count, with where they were and what the silent track's own
+    positions tell of them (:func:`~monitor.analyse.gap_evidence.own_features`): everything
+    but what the other vessels tell. Depends on each track's positions only, not on when the
+    data ends: every track's last position is a silence still open (``open``), whose end,
+    length and whether it is long enough to count :func:`judged` settles."""
+    shortest = min(settings.min_gap_h, settings.near_port_min_gap_h)
+    found = silences(tracks, arrays, key, shortest, _NEVER)
     lat0, lon0 = found["start_lat"].to_numpy(), found["start_lon"].to_numpy()
     lat1, lon1 = found["end_lat"].to_numpy(), found["end_lon"].to_numpy()
     port0, km0 = nearest_port(zones, lat0, lon0)
@@ -120,9 +140,48 @@ def dark_periods(
         port_distance_km=pl.Series(np.minimum(km0, km1)),
         kind=where(km0, km1, is_open, settings.near_port_km),
     ).filter(pl.Series(keep))
+    return own_features(tracks, arrays, found, settings)
+
+
+#: The end of a silence still open, before the end of the data is known: later than any.
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _open_until(found: pl.DataFrame, data_end: datetime, settings: GapSettings) -> pl.DataFrame:
+    """Return ``found`` with the silences still open ending at ``data_end``, those then too
+    short to count left out (as :func:`silences` and :func:`silence_evidence` judge them)."""
+    end_us = int(data_end.timestamp() * 1e6)
+    is_open = found["open"].to_numpy()
+    start = found["start_us"].to_numpy()
+    end = np.where(is_open, end_us, found["end_us"].to_numpy())
+    hours = (end - start) / _US_PER_H
+    near = found["port_distance_km"].to_numpy() <= settings.near_port_km
+    keep = (
+        ~is_open | (hours >= settings.min_gap_h) | (near & (hours >= settings.near_port_min_gap_h))
+    )
+    return found.with_columns(
+        end_us=pl.Series(end, dtype=found["end_us"].dtype),
+        duration_h=pl.Series(np.where(is_open, hours, found["duration_h"].to_numpy())),
+    ).filter(pl.Series(keep))
+
+
+def judged(
+    found: pl.DataFrame,
+    grid: ReceptionGrid,
+    region: ReceptionGrid,
+    settings: GapSettings,
+    *,
+    key: str,
+    data_end: datetime,
+) -> pl.DataFrame:
+    """Return the silences ``found`` (from :func:`silence_evidence`, ``track`` numbered as in
+    the grids), those still open lasting until ``data_end``, with their causes, judged with
+    the reception ``grid`` (cells of ``gaps.neighbour_km``) and ``region``
+    (``gaps.region_km``): :data:`GAPS_SCHEMA`."""
+    found = _open_until(found, data_end, settings)
     if found.is_empty():
         return pl.DataFrame(schema=GAPS_SCHEMA)
-    feats = features(tracks, arrays, found, settings)
+    feats = grid_features(found, grid, region)
     feats = feats.with_columns(cause=causes(feats, settings))
     out = feats.with_columns(
         track_id=pl.col(key).cast(pl.String) if key != "mmsi" else pl.lit(None, pl.String),

@@ -82,8 +82,10 @@ def loitering(
             n_positions=pl.len().cast(pl.UInt32),
         )
         .with_columns(
+            # Times the reciprocal, as polars divides a column of more than one row by a
+            # number: the same hours for a track alone as among others.
             duration_h=(pl.col("end_utc") - pl.col("start_utc")).dt.total_microseconds()
-            / _US_PER_H,
+            * (1.0 / _US_PER_H),
             track_id=pl.col("key").cast(pl.String) if key != "mmsi" else pl.lit(None, pl.String),
         )
         .filter(pl.col("duration_h") >= settings.min_duration_h)

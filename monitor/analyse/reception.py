@@ -17,11 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 from monitor.analyse.cells import (
-    PLACE_BITS,
-    PLACE_MASK,
     cell_rows,
     col_of,
     metres_between,
@@ -45,15 +42,6 @@ ONWARD_MAX_US = 3 * 3_600_000_000
 #: way is taken to keep going, out of any shore receiver's reach at a few knots, so that one
 #: that sailed out of the feed's reach is told by nobody being heard where it went.
 OPEN_ONWARD_MAX_US = 12 * 3_600_000_000
-
-
-@kernel
-def _codes(t_us: I64, lat: F64, lon: F64, t0_us: int, bin_us: int, cell_deg: float) -> I64:
-    out = np.empty(t_us.size, dtype=np.int64)
-    for i in range(t_us.size):
-        row = row_of(lat[i], cell_deg)
-        out[i] = pack((t_us[i] - t0_us) // bin_us, row, col_of(lon[i], row, cell_deg))
-    return out
 
 
 @inline
@@ -165,6 +153,62 @@ def _quiet_along(
     return n_bins, n_heard, longest, busy
 
 
+@inline
+def _heard_nowhere(first_us: int, last_us: int, from_us: I64, to_us: I64, a: int, z: int) -> bool:
+    """Return whether a track first and last heard at ``first_us`` and ``last_us``, whose
+    intervals of ``QUIET_MIN_US`` or longer are ``from_us``/``to_us`` (sorted), has no position
+    in ``(a, z]``, ``z - a`` at least ``QUIET_MIN_US``."""
+    if a >= last_us:
+        return True
+    if a < first_us:
+        return first_us > z
+    k = np.searchsorted(from_us, a, side="right") - 1
+    return bool(k >= 0 and to_us[k] > z)
+
+
+@inline
+def _near_others(
+    codes: I64,
+    tracks: I64,
+    where: F64,
+    t0_us: int,
+    bin_us: int,
+    cell_deg: float,
+    own: int,
+    at_us: int,
+    lat: float,
+    lon: float,
+    lookback_bins: int,
+    sign: int,
+    seen: I64,
+    g: int,
+    out: I64,
+) -> int:
+    """Write into ``out`` the tracks other than ``own`` heard within one cell width of lat/lon
+    in the ``lookback_bins`` bins before ``at_us`` (``sign`` 1; after it with ``sign`` -1),
+    each once (``seen`` marks those of query ``g``); return how many."""
+    n = 0
+    radius_m = cell_deg * METRES_PER_DEG
+    at_bin = (at_us - t0_us) // bin_us
+    row = row_of(lat, cell_deg)
+    for step in range(lookback_bins + 1):
+        b = at_bin - sign * step
+        for r in range(row - 1, row + 2):
+            col = col_of(lon, r, cell_deg)
+            for shift in range(-1, 2):
+                lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
+                for k in range(lo, hi):
+                    other = tracks[k]
+                    if other == own or seen[other] == g:
+                        continue
+                    if metres_between(lat, lon, where[k, 0], where[k, 1]) > radius_m:
+                        continue
+                    seen[other] = g
+                    out[n] = other
+                    n += 1
+    return n
+
+
 @kernel
 def _fell_silent_with(
     codes: I64,
@@ -173,9 +217,12 @@ def _fell_silent_with(
     t0_us: int,
     bin_us: int,
     cell_deg: float,
-    track_start: I64,
-    track_t_us: I64,
+    track_first_us: I64,
+    track_last_us: I64,
     track_usual_us: I64,
+    gap_start: I64,
+    gap_from_us: I64,
+    gap_to_us: I64,
     own: I64,
     at_us: I64,
     lat: F64,
@@ -192,34 +239,25 @@ def _fell_silent_with(
     n = own.size
     n_near = np.zeros(n, dtype=np.int64)
     n_quiet = np.zeros(n, dtype=np.int64)
-    seen = np.full(track_start.size, -1, dtype=np.int64)
-    radius_m = cell_deg * METRES_PER_DEG
+    seen = np.full(track_usual_us.size, -1, dtype=np.int64)
+    others = np.empty(track_usual_us.size, dtype=np.int64)
     for g in range(n):
-        at_bin = (at_us[g] - t0_us) // bin_us
-        row = row_of(lat[g], cell_deg)
-        for step in range(lookback_bins + 1):
-            b = at_bin - sign * step
-            for r in range(row - 1, row + 2):
-                col = col_of(lon[g], r, cell_deg)
-                for shift in range(-1, 2):
-                    lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
-                    for k in range(lo, hi):
-                        other = tracks[k]
-                        if other == own[g] or seen[other] == g:
-                            continue
-                        if metres_between(lat[g], lon[g], where[k, 0], where[k, 1]) > radius_m:
-                            continue
-                        seen[other] = g
-                        n_near[g] += 1
-                        length = max(quiet_us, 3 * track_usual_us[other])
-                        if sign > 0:
-                            a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_from_us + length
-                        else:
-                            a, z = at_us[g] - quiet_from_us - length, at_us[g] - quiet_from_us
-                        times = track_t_us[track_start[other] : track_start[other + 1]]
-                        j = np.searchsorted(times, a, side="right")
-                        if j >= times.size or times[j] > z:
-                            n_quiet[g] += 1
+        n_near[g] = _near_others(
+            codes, tracks, where, t0_us, bin_us, cell_deg, own[g], at_us[g], lat[g], lon[g],
+            lookback_bins, sign, seen, g, others,
+        )  # fmt: skip
+        for other in others[: n_near[g]]:
+            length = max(quiet_us, 3 * track_usual_us[other])
+            if sign > 0:
+                a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_from_us + length
+            else:
+                a, z = at_us[g] - quiet_from_us - length, at_us[g] - quiet_from_us
+            if _heard_nowhere(
+                track_first_us[other], track_last_us[other],
+                gap_from_us[gap_start[other] : gap_start[other + 1]],
+                gap_to_us[gap_start[other] : gap_start[other + 1]], a, z,
+            ):  # fmt: skip
+                n_quiet[g] += 1
     return n_near, n_quiet
 
 
@@ -231,9 +269,12 @@ def _kept_heard(
     t0_us: int,
     bin_us: int,
     cell_deg: float,
-    track_start: I64,
-    track_t_us: I64,
+    track_first_us: I64,
+    track_last_us: I64,
     track_usual_us: I64,
+    gap_start: I64,
+    gap_from_us: I64,
+    gap_to_us: I64,
     own: I64,
     at_us: I64,
     lat: F64,
@@ -247,43 +288,35 @@ def _kept_heard(
     """Per query: tracks heard near lat/lon within ``lookback_bins`` bins before ``at_us``
     (``sign`` 1; after it with ``sign`` -1), and the sum over them of the share of
     ``from_us``..``to_us`` that each spent in intervals shorter than three of its usual ones
-    (at least ``min_regular_us``): heard as regularly as it usually is."""
+    (at least ``min_regular_us``, at least :data:`QUIET_MIN_US`): heard as regularly as it
+    usually is. The time between its first and last position less its longer intervals is
+    that time, summed in microseconds before the division: the same whatever order the
+    tracks come in."""
     n = own.size
     n_near = np.zeros(n, dtype=np.int64)
     kept = np.zeros(n, dtype=np.float64)
-    seen = np.full(track_start.size, -1, dtype=np.int64)
-    radius_m = cell_deg * METRES_PER_DEG
+    seen = np.full(track_usual_us.size, -1, dtype=np.int64)
+    others = np.empty(track_usual_us.size, dtype=np.int64)
     for g in range(n):
         span = to_us[g] - from_us[g]
         if span <= 0:
             continue
-        at_bin = (at_us[g] - t0_us) // bin_us
-        row = row_of(lat[g], cell_deg)
-        for step in range(lookback_bins + 1):
-            b = at_bin - sign * step
-            for r in range(row - 1, row + 2):
-                col = col_of(lon[g], r, cell_deg)
-                for shift in range(-1, 2):
-                    lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
-                    for k in range(lo, hi):
-                        other = tracks[k]
-                        if other == own[g] or seen[other] == g:
-                            continue
-                        if metres_between(lat[g], lon[g], where[k, 0], where[k, 1]) > radius_m:
-                            continue
-                        seen[other] = g
-                        n_near[g] += 1
-                        regular = max(min_regular_us, 3 * track_usual_us[other])
-                        times = track_t_us[track_start[other] : track_start[other + 1]]
-                        j = max(np.searchsorted(times, from_us[g], side="right") - 1, 0)
-                        covered = 0
-                        while j + 1 < times.size and times[j] < to_us[g]:
-                            if times[j + 1] - times[j] < regular:
-                                a = max(times[j], from_us[g])
-                                z = min(times[j + 1], to_us[g])
-                                covered += max(z - a, 0)
-                            j += 1
-                        kept[g] += covered / span
+        covered = 0
+        n_near[g] = _near_others(
+            codes, tracks, where, t0_us, bin_us, cell_deg, own[g], at_us[g], lat[g], lon[g],
+            lookback_bins, sign, seen, g, others,
+        )  # fmt: skip
+        a, z = from_us[g], to_us[g]
+        for other in others[: n_near[g]]:
+            regular = max(min_regular_us, 3 * track_usual_us[other])
+            covered += max(min(z, track_last_us[other]) - max(a, track_first_us[other]), 0)
+            lo_gap, hi_gap = gap_start[other], gap_start[other + 1]
+            j = lo_gap + np.searchsorted(gap_to_us[lo_gap:hi_gap], a, side="right")
+            while j < hi_gap and gap_from_us[j] < z:
+                if gap_to_us[j] - gap_from_us[j] >= regular:
+                    covered -= max(min(z, gap_to_us[j]) - max(a, gap_from_us[j]), 0)
+                j += 1
+        kept[g] = covered / span
     return n_near, kept
 
 
@@ -293,6 +326,12 @@ def _busy_share(cells: I64, cell_bins: I64, lat: F64, lon: F64, cell_deg: float,
     for g in range(lat.size):
         out[g] = _busy_near(cells, cell_bins, lat[g], lon[g], cell_deg) / total
     return out
+
+
+#: Intervals between two positions of a track this long or longer are what
+#: :meth:`ReceptionGrid.fell_silent_with` and :meth:`ReceptionGrid.kept_heard` ask about (they
+#: ask about no shorter quiet, or irregular reception).
+QUIET_MIN_US = 30 * 60_000_000
 
 
 @dataclass(frozen=True)
@@ -307,11 +346,16 @@ class ReceptionGrid:
     #: The track of each code, and where it was (its first position there then).
     tracks: I64
     where: F64
-    #: Positions of track k are ``track_t_us[track_start[k]:track_start[k + 1]]``, sorted.
-    track_start: I64
-    track_t_us: I64
+    #: Per track, its first and last time.
+    track_first_us: I64
+    track_last_us: I64
     #: Per track, the interval half its time falls in (intervals up to the longest counted).
     track_usual_us: I64
+    #: The intervals of track k of :data:`QUIET_MIN_US` or longer are
+    #: ``quiet_from_us[quiet_start[k]:quiet_start[k + 1]]`` to ``quiet_to_us[...]``, sorted.
+    quiet_start: I64
+    quiet_from_us: I64
+    quiet_to_us: I64
     #: Sorted cell codes (bin 0), and the number of time bins in which anyone was heard there.
     cells: I64
     cell_bins: I64
@@ -356,9 +400,14 @@ class ReceptionGrid:
         ``at_us`` (``before``; else after it), and how many of those were heard nowhere from
         ``quiet_us[0]`` after ``at_us`` for ``quiet_us[1]`` or three of their usual intervals
         (else as long before it)."""
+        if quiet_us[1] < QUIET_MIN_US:
+            raise ValueError(f"quiet_us[1] must be at least {QUIET_MIN_US} us")
+        if self.where.shape[0] != self.codes.size:
+            raise ValueError("a grid made without places cannot tell who fell silent with whom")
         return _fell_silent_with(
             self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
-            self.track_start, self.track_t_us, self.track_usual_us, own, at_us, lat, lon,
+            self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
+            self.quiet_from_us, self.quiet_to_us, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
         )  # fmt: skip
 
@@ -378,80 +427,14 @@ class ReceptionGrid:
         ``at_us`` (``before``; else after it), and the sum over them of the share of the time
         ``during`` (from, to) each was heard as regularly as usual: in intervals under three of
         its usual ones, or under ``min_regular_us``."""
+        if min_regular_us < QUIET_MIN_US:
+            raise ValueError(f"min_regular_us must be at least {QUIET_MIN_US} us")
+        if self.where.shape[0] != self.codes.size:
+            raise ValueError("a grid made without places cannot tell who was near whom")
         return _kept_heard(
             self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
-            self.track_start, self.track_t_us, self.track_usual_us, own, at_us, lat, lon,
+            self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
+            self.quiet_from_us, self.quiet_to_us, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
             min_regular_us,
         )  # fmt: skip
-
-
-@kernel
-def usual_intervals(track_start: I64, t_us: I64, max_us: int) -> I64:
-    """Return per track (rows ``track_start[k]:track_start[k + 1]`` of ``t_us``, sorted) the
-    interval half its time falls in, of its intervals shorter than ``max_us``; ``max_us`` for
-    a track without any."""
-    n_tracks = track_start.size - 1
-    out = np.full(n_tracks, max_us, dtype=np.int64)
-    for k in range(n_tracks):
-        lo, hi = track_start[k], track_start[k + 1]
-        if hi - lo < 2:
-            continue
-        dt = t_us[lo + 1 : hi] - t_us[lo : hi - 1]
-        dt = np.sort(dt[dt < max_us])
-        if dt.size == 0:
-            continue
-        half = dt.sum() / 2.0
-        acc = 0
-        for v in dt:
-            acc += v
-            if acc >= half:
-                out[k] = v
-                break
-    return out
-
-
-def reception_grid(
-    track: I64,
-    t_us: I64,
-    lat: F64,
-    lon: F64,
-    *,
-    bin_s: float,
-    cell_km: float,
-    max_interval_us: int,
-) -> ReceptionGrid:
-    """Return the grid of positions sorted by track (0, 1, ... in order) and time; intervals of
-    ``max_interval_us`` or more are silences, not a track's usual interval."""
-    bin_us = max(int(bin_s * 1e6), 1)
-    cell_deg = cell_km * 1000.0 / METRES_PER_DEG
-    t0_us = int(t_us.min()) if t_us.size else 0
-    codes = _codes(t_us, lat, lon, t0_us, bin_us, cell_deg)
-    n_tracks = int(track.max()) + 1 if track.size else 0
-    # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
-    # dropping repeats of the row before leaves the rest (a track back and forth across a cell
-    # edge within a bin stays twice, which no query minds).
-    first = np.ones(codes.size, dtype=bool)
-    first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
-    kept = np.flatnonzero(first)
-    order = kept[pl.Series(codes[kept]).arg_sort().to_numpy()]
-    codes, by_track = codes[order], track[order]
-    where = np.column_stack([lat[order], lon[order]])
-    track_start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
-    new_code = np.ones(codes.size, dtype=bool)
-    new_code[1:] = codes[1:] != codes[:-1]
-    busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
-    return ReceptionGrid(
-        bin_us=bin_us,
-        cell_deg=cell_deg,
-        t0_us=t0_us,
-        codes=np.ascontiguousarray(codes, dtype=np.int64),
-        tracks=np.ascontiguousarray(by_track, dtype=np.int64),
-        where=np.ascontiguousarray(where, dtype=np.float64),
-        track_start=track_start,
-        track_t_us=np.ascontiguousarray(t_us, dtype=np.int64),
-        track_usual_us=usual_intervals(track_start, np.ascontiguousarray(t_us), max_interval_us),
-        cells=busy["cell"].to_numpy().astype(np.int64),
-        cell_bins=busy["len"].to_numpy().astype(np.int64),
-        n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
-    )

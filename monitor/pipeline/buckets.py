@@ -34,6 +34,7 @@ from monitor.analyse.portcalls import detect as portcalls
 from monitor.analyse.track_restarts import Resume, far_apart_s
 from monitor.analyse.tracks import concurrent_tracks
 from monitor.config import DetectSettings, EngineSettings, Settings, TrackSettings
+from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, behaviour_parts
 from monitor.schema import (
     CONCURRENT_SCHEMA,
     LABELLED_SCHEMA,
@@ -237,9 +238,20 @@ class BucketJob:
     shared_min_distance_km: float
     #: Resume vessels from their restart points and look for new ones.
     resume: bool = False
+    #: The per-vessel parts of dark periods, encounters and loitering too, if given.
+    behaviour: BehaviourJob | None = None
+    #: False: the behaviour parts only, no calls.
+    calls: bool = True
 
     @classmethod
-    def of(cls, zones: Sequence[Zone], settings: Settings, *, resume: bool = False) -> BucketJob:
+    def of(
+        cls,
+        zones: Sequence[Zone],
+        settings: Settings,
+        *,
+        resume: bool = False,
+        behaviour: BehaviourJob | None = None,
+    ) -> BucketJob:
         """Return the job of detecting in ``zones`` with ``settings``' thresholds."""
         return cls(
             zones=tuple(zones),
@@ -247,6 +259,7 @@ class BucketJob:
             tracks=settings.tracks,
             shared_min_distance_km=settings.events.shared_min_distance_km,
             resume=resume,
+            behaviour=behaviour,
         )
 
 
@@ -270,6 +283,8 @@ def analyse_bucket(
         positions = _frame(pa.concat_tables(pieces))
     else:
         positions = empty_frame({c: POSITIONS_SCHEMA[c] for c in COLUMNS})
+    if job.behaviour is not None and not job.calls:
+        return behaviour_parts(positions, job.behaviour)
     resume = None
     if job.resume:
         seeds_frame = _frame(seeds) if seeds is not None else empty_frame(RESTARTS_SCHEMA)
@@ -294,6 +309,8 @@ def analyse_bucket(
         else:
             counts[field.name] = [int(value)]
     out["counts"] = pa.table(counts)
+    if job.behaviour is not None:
+        out.update(behaviour_parts(positions, job.behaviour))
     return out
 
 
@@ -305,6 +322,8 @@ class BucketsFound:
     detection: portcalls.Detection
     #: Tracks of one MMSI active at the same time far apart, :data:`CONCURRENT_SCHEMA`.
     concurrent: pl.DataFrame
+    #: Each bucket's behaviour parts (:func:`behaviour_parts`), if it found them.
+    behaviour: list[dict[str, pa.Table]] = dataclasses.field(default_factory=list)
 
 
 def combine(results: Sequence[dict[str, pa.Table]]) -> BucketsFound:
@@ -329,8 +348,16 @@ def combine(results: Sequence[dict[str, pa.Table]]) -> BucketsFound:
         else:
             values[name] = sum(int(r["counts"][name][0].as_py()) for r in results)
     return BucketsFound(
-        portcalls.Detection(**values), conform(joined("concurrent"), CONCURRENT_SCHEMA)
+        portcalls.Detection(**values),
+        conform(joined("concurrent"), CONCURRENT_SCHEMA),
+        behaviour_of(results),
     )
+
+
+def behaviour_of(results: Sequence[dict[str, pa.Table]]) -> list[dict[str, pa.Table]]:
+    """Return the behaviour parts of buckets' ``results`` (those that have them)."""
+    parts = [{k: v for k, v in r.items() if k.startswith(PREFIX)} for r in results]
+    return [p for p in parts if p]
 
 
 def merge_found(parts: Sequence[BucketsFound]) -> BucketsFound:
@@ -345,4 +372,5 @@ def merge_found(parts: Sequence[BucketsFound]) -> BucketsFound:
         else:
             values[field.name] = sum(items)
     concurrent = pl.concat([p.concurrent for p in parts]).sort("mmsi", maintain_order=True)
-    return BucketsFound(portcalls.Detection(**values), concurrent)
+    behaviour = [b for p in parts for b in p.behaviour]
+    return BucketsFound(portcalls.Detection(**values), concurrent, behaviour)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -27,7 +27,7 @@ from monitor.pipeline.buckets import (
     merge_counts,
     split_slice,
 )
-from monitor.pipeline.engines import MERGE_FAN_IN, counts_frame
+from monitor.pipeline.engines import MERGE_FAN_IN, R, T, counts_frame
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,13 @@ class DaskEngine:
         """Return each bucket's analysis (see :func:`run_on`)."""
         return run_on(self.client, plan, job)
 
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """Return ``fn`` of each item, run as tasks on the cluster."""
+        return list(self.client.gather(self.client.map(fn, items, pure=False)))
 
-#: Bytes a position takes between the map and the reduce steps (five columns in Arrow).
-BYTES_PER_POSITION = 40
+
+#: Bytes a position takes between the map and the reduce steps (six columns in Arrow).
+BYTES_PER_POSITION = 48
 #: Share of the cluster's memory that the pieces between the steps may take at once.
 SHUFFLE_SHARE = 0.25
 

@@ -23,21 +23,26 @@ import hashlib
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 import shapely
 
-from monitor.analyse.behaviour import behaviour_tracks, find_behaviour
 from monitor.analyse.events import events_table, position_jump_events
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
 from monitor.pipeline import call_identity, identity_cycle, ledger, placing
+from monitor.pipeline.behaviour_buckets import BehaviourJob, merge_behaviour
 from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
-from monitor.pipeline.engines import Engine, detect_in_buckets, open_engine
+from monitor.pipeline.engines import (
+    Engine,
+    behaviour_in_buckets,
+    detect_in_buckets,
+    open_engine,
+)
 from monitor.schema import (
     CALLS_CHECKPOINT_SCHEMA,
     RESTARTS_SCHEMA,
@@ -166,9 +171,11 @@ def _detect_locked(
         resumed = found_changes.changed.join(points, on="mmsi").filter(
             pl.col("changed_utc") >= pl.col("restart_utc")
         )
+    behaviour = _behaviour_job(checkpoint, zones, settings)
     run = _run(
-        files, found_changes.ledger, zones, settings, engine, restarts, resumed, changed, full
-    )
+        files, found_changes.ledger, zones, settings, engine, restarts, resumed, changed, full,
+        behaviour=behaviour if full else None,
+    )  # fmt: skip
     found, concurrent = run.detection, run.concurrent
     resumed = resumed.filter(~pl.col("mmsi").is_in(found.failed["mmsi"].implode()))
     if not full:
@@ -225,8 +232,12 @@ def _detect_locked(
         empty_frame(placing.PLACED_SCHEMA) if full else placing.PLACED.read(store_path),
         found_changes.changed,
     )
+    parts = run.behaviour
+    if behaviour is not None and not full:
+        parts = _behaviour_parts(files, found_changes.ledger, zones, settings, engine, behaviour)
+    behaviours = [] if behaviour is None else merge_behaviour(parts, behaviour, engine.map).events()
     events = _find_events(
-        store, files, detected, shared_events, identity_parts, placed, checkpoint, zones, settings
+        detected, shared_events, identity_parts, placed, behaviours, zones, settings
     )
     with detection_writes(store_path, fingerprint):
         save_detection(store_path, detected, calls, checkpoint, new_points)
@@ -260,37 +271,52 @@ def _detect_locked(
     return summary
 
 
-def _behaviour(
-    store: Store,
+def _behaviour_job(
+    checkpoint: pl.DataFrame, zones: list[Zone], settings: Settings
+) -> BehaviourJob | None:
+    """Return the job of finding the dark periods, encounters and loitering of every track of
+    the store (None without positions). They depend on the vessels around each (who else was
+    heard, who met whom), so they are found over all the data on every run, not only for
+    vessels with new positions: the same data gives the same events however it was ingested."""
+    start = checkpoint["first_utc"].dt.epoch("us").min()
+    end = checkpoint["last_utc"].dt.epoch("us").max()
+    if not isinstance(start, int) or not isinstance(end, int):
+        return None
+    return BehaviourJob(zones=tuple(zones), settings=settings, data_end_us=end, data_start_us=start)
+
+
+def _behaviour_parts(
     files: list[StorePath],
-    checkpoint: pl.DataFrame,
+    hours: pl.DataFrame,
     zones: list[Zone],
     settings: Settings,
-) -> list[pl.DataFrame]:
-    """Return the dark periods, encounters and loitering of every track of the store as parts
-    of the events table. They depend on the vessels around each (who else was heard, who
-    met whom), so they are found over all the data on every run, not only for vessels with
-    new positions: the same data gives the same events however it was ingested."""
-    data_end = checkpoint["last_utc"].max()
-    if not isinstance(data_end, datetime):
-        return []
-    tracks = behaviour_tracks(store.scan_positions(files), settings.tracks)
-    return find_behaviour(tracks, zones, settings, data_end).events()
+    engine: Engine,
+    behaviour: BehaviourJob,
+) -> list[dict[str, pa.Table]]:
+    """Return the behaviour parts of every vessel of the store, read from all its files (a run
+    that detects the calls of some vessels only finds them apart)."""
+    sources = [arrow_source(f) for f in files]
+    filesystem = sources[0][1] if sources else None
+    names = [name for name, _ in sources]
+    slices = file_slices(names, settings.engine.partition_positions, filesystem)
+    sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
+    return behaviour_in_buckets(
+        engine, slices, sizes, zones, settings, behaviour, filesystem=filesystem
+    )
 
 
 def _find_events(
-    store: Store,
-    files: list[StorePath],
     detected: Detected,
     shared_events: pl.DataFrame,
     identity_parts: list[pl.DataFrame],
     placed: pl.DataFrame,
-    checkpoint: pl.DataFrame,
+    behaviour: list[pl.DataFrame],
     zones: list[Zone],
     settings: Settings,
 ) -> pl.DataFrame:
     """Return the events of the whole store: from the tracks, then from the static reports
-    (``identity_parts``), placed where their vessels were at the time (``placed``)."""
+    (``identity_parts``), placed where their vessels were at the time (``placed``), and
+    ``behaviour``'s (dark periods, encounters, loitering)."""
     changes, reuse, invalid = identity_parts
     positions = placed.select(_PLACE_COLUMNS).unique()
     parts = [
@@ -299,7 +325,7 @@ def _find_events(
         changes,
         reuse,
         invalid,
-        *_behaviour(store, files, checkpoint, zones, settings),
+        *behaviour,
     ]
     return events_table(
         parts,
@@ -386,10 +412,13 @@ def _run(
     resumed: pl.DataFrame,
     changed: pl.Series,
     full: bool,
+    *,
+    behaviour: BehaviourJob | None = None,
 ) -> BucketsFound:
     """Return the detection of the vessels that changed: the ``resumed`` ones (mmsi,
     restart_utc) from their restart points, reading the days from there on only, then those
-    detected over their whole history (the others, and resumed ones that could not go on)."""
+    detected over their whole history (the others, and resumed ones that could not go on).
+    A full run finds the ``behaviour`` parts of every vessel in the same pass."""
     sources = [arrow_source(f) for f in files]
     filesystem = sources[0][1] if sources else None
     parts: list[BucketsFound] = []
@@ -437,6 +466,7 @@ def _run(
                 vessels=None if full else todo,
                 filesystem=filesystem,
                 resume=True,
+                behaviour=behaviour if full else None,
             )
         )
     return merge_found(parts)

@@ -10,24 +10,27 @@ the slices and the buckets to a cluster as tasks (:mod:`monitor.pipeline.dask_en
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import polars as pl
 import pyarrow as pa
 
 from monitor.analyse.geofences import Zone
 from monitor.config import EngineSettings, Settings
+from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
 from monitor.pipeline.buckets import (
     BucketJob,
     BucketPlan,
     BucketsFound,
     FileSlice,
     analyse_bucket,
+    behaviour_of,
     combine,
     count_slice,
     merge_counts,
@@ -37,12 +40,37 @@ from monitor.pipeline.buckets import (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 #: Temporary bucket files are compressed with LZ4: written and read at memory speed.
 _SPILL_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 class LocalEngine:
-    """Runs the steps in this process, one slice or one bucket at a time."""
+    """Runs the steps in this process, one slice or one bucket at a time.
+
+    With a ``spill`` folder, each bucket's behaviour parts are written there as they come and
+    read back memory-mapped: the driver holds them on disk, not in its memory, until they are
+    merged.
+    """
+
+    def __init__(self, spill: Path | None = None) -> None:
+        self.spill = spill
+        self._n_spilled = 0
+
+    def _spilled(self, result: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        if self.spill is None:
+            return result
+        self._n_spilled += 1
+        for name in [n for n in result if n.startswith(PREFIX)]:
+            path = self.spill / f"{self._n_spilled}-{name}.arrow"
+            table = result[name]
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            with pa.memory_map(str(path)) as source:
+                result[name] = pa.ipc.open_file(source).read_all()
+        return result
 
     def count(self, slices: Sequence[FileSlice], filesystem: Any = None) -> pl.DataFrame:
         """Return per vessel its positions and their first and last time (see
@@ -63,7 +91,8 @@ class LocalEngine:
             )
 
         if plan.n_buckets == 1:
-            return [analyse_bucket([split(part)[0] for part in plan.slices], job, plan.seeds)]
+            pieces = [split(part)[0] for part in plan.slices]
+            return [self._spilled(analyse_bucket(pieces, job, plan.seeds))]
         results: list[dict[str, pa.Table]] = []
         with tempfile.TemporaryDirectory(prefix="monitor-buckets-") as spill:
             written: dict[int, list[Path]] = {}
@@ -83,10 +112,15 @@ class LocalEngine:
                 for path in written[bucket]:
                     with pa.memory_map(str(path)) as source:
                         pieces.append(pa.ipc.open_file(source).read_all())
-                results.append(analyse_bucket(pieces, job, plan.bucket_seeds(bucket)))
+                found = analyse_bucket(pieces, job, plan.bucket_seeds(bucket))
+                results.append(self._spilled(found))
                 for path in written[bucket]:
                     path.unlink()
         return results or [analyse_bucket([], job, None)]
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """Return ``fn`` of each item, one after another."""
+        return [fn(item) for item in items]
 
 
 #: Per-vessel counts are added up this many tables at a time.
@@ -116,6 +150,8 @@ class Engine(Protocol):
 
     def run(self, plan: BucketPlan, job: BucketJob) -> list[dict[str, pa.Table]]: ...
 
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]: ...
+
 
 @contextlib.contextmanager
 def open_engine(engine: EngineSettings) -> Iterator[Engine]:
@@ -126,7 +162,8 @@ def open_engine(engine: EngineSettings) -> Iterator[Engine]:
         with dask_client(engine.scheduler) as client:
             yield DaskEngine(client)
         return
-    yield LocalEngine()
+    with tempfile.TemporaryDirectory(prefix="monitor-parts-") as spill:
+        yield LocalEngine(Path(spill))
 
 
 def detect_in_buckets(
@@ -140,6 +177,7 @@ def detect_in_buckets(
     filesystem: Any = None,
     seeds: pl.DataFrame | None = None,
     resume: bool = False,
+    behaviour: BehaviourJob | None = None,
 ) -> BucketsFound:
     """Return the detection of ``vessels`` (None: every vessel) in the store's ``slices``, run
     by ``engine`` bucket by bucket; with ``resume``, vessels with ``seeds`` from their restart
@@ -147,7 +185,8 @@ def detect_in_buckets(
 
     ``slices`` cut the store's live files (never a directory listing: a compaction leaves the
     files it replaced on disk for a while). The result is the same for any engine and any number
-    of buckets.
+    of buckets. With ``behaviour`` (and every vessel), the buckets find the behaviour parts of
+    their vessels too (see :func:`behaviour_in_buckets`).
     """
     plan = plan_buckets(
         slices,
@@ -157,7 +196,9 @@ def detect_in_buckets(
         filesystem=filesystem,
         seeds=seeds,
     )
-    job = BucketJob.of(zones, settings, resume=resume)
+    if behaviour is not None and (vessels is not None or seeds is not None):
+        raise ValueError("behaviour parts need every vessel's whole history")
+    job = BucketJob.of(zones, settings, resume=resume, behaviour=behaviour)
     started = time.perf_counter()
     results = engine.run(plan, job)
     log.info(
@@ -168,3 +209,21 @@ def detect_in_buckets(
         time.perf_counter() - started,
     )
     return combine(results)
+
+
+def behaviour_in_buckets(
+    engine: Engine,
+    slices: list[FileSlice],
+    positions_per_vessel: pl.DataFrame,
+    zones: Sequence[Zone],
+    settings: Settings,
+    behaviour: BehaviourJob,
+    *,
+    filesystem: Any = None,
+) -> list[dict[str, pa.Table]]:
+    """Return the behaviour parts (:func:`~monitor.pipeline.behaviour_buckets.behaviour_parts`)
+    of every vessel of the store's ``slices``, bucket by bucket, without their calls: for a run
+    that detects the calls of some vessels only."""
+    plan = plan_buckets(slices, positions_per_vessel, settings.engine, filesystem=filesystem)
+    job = dataclasses.replace(BucketJob.of(zones, settings, behaviour=behaviour), calls=False)
+    return behaviour_of(engine.run(plan, job))

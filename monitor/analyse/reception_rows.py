@@ -1,0 +1,181 @@
+"""Building a reception grid (:class:`~monitor.analyse.reception.ReceptionGrid`): from the
+positions of all tracks at once, or from rows that groups of tracks give on their own and that
+are merged later.
+
+Each group of tracks (a vessel bucket) gives, with the same :class:`GridSpec`, the rows of where
+its tracks were heard (:func:`heard_cells`: one per track, time bin and cell) and of their times
+(:func:`track_times`: first and last time, usual interval, intervals of half an hour or more);
+:func:`merged_grid` sorts the rows of all groups into one grid. Nothing in a group's rows depends
+on the other groups, so the grid is that of all positions at once (:func:`reception_grid`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from monitor.analyse.cells import PLACE_BITS, PLACE_MASK, col_of, pack, row_of
+from monitor.analyse.reception import F64, QUIET_MIN_US, ReceptionGrid
+from monitor.core.geo import METRES_PER_DEG
+from monitor.core.jit import I64, kernel
+
+
+@kernel
+def _codes(t_us: I64, lat: F64, lon: F64, t0_us: int, bin_us: int, cell_deg: float) -> I64:
+    out = np.empty(t_us.size, dtype=np.int64)
+    for i in range(t_us.size):
+        row = row_of(lat[i], cell_deg)
+        out[i] = pack((t_us[i] - t0_us) // bin_us, row, col_of(lon[i], row, cell_deg))
+    return out
+
+
+@kernel
+def usual_intervals(track_start: I64, t_us: I64, max_us: int) -> I64:
+    """Return per track (rows ``track_start[k]:track_start[k + 1]`` of ``t_us``, sorted) the
+    interval half its time falls in, of its intervals shorter than ``max_us``; ``max_us`` for
+    a track without any."""
+    n_tracks = track_start.size - 1
+    out = np.full(n_tracks, max_us, dtype=np.int64)
+    for k in range(n_tracks):
+        lo, hi = track_start[k], track_start[k + 1]
+        if hi - lo < 2:
+            continue
+        dt = t_us[lo + 1 : hi] - t_us[lo : hi - 1]
+        dt = np.sort(dt[dt < max_us])
+        if dt.size == 0:
+            continue
+        half = dt.sum() / 2.0
+        acc = 0
+        for v in dt:
+            acc += v
+            if acc >= half:
+                out[k] = v
+                break
+    return out
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """Time bins and cells of a reception grid: what every part of it must share."""
+
+    bin_us: int
+    cell_deg: float
+    #: Bin 0 starts here: the first time of all the data.
+    t0_us: int
+
+    @classmethod
+    def of(cls, *, bin_s: float, cell_km: float, t0_us: int) -> GridSpec:
+        """Return the grid of bins of ``bin_s`` seconds from ``t0_us`` and cells of ``cell_km``."""
+        return cls(max(int(bin_s * 1e6), 1), cell_km * 1000.0 / METRES_PER_DEG, t0_us)
+
+
+def heard_cells(
+    spec: GridSpec, track: I64, t_us: I64, lat: F64, lon: F64, *, places: bool = True
+) -> pl.DataFrame:
+    """Return where tracks were heard (positions sorted by track and time): code (bin and
+    cell), track, lat, lon (the first position there then), one row per run of a track's
+    positions in one bin and cell. Without ``places``, only code and track, once each: all a
+    grid needs but :meth:`ReceptionGrid.fell_silent_with`. Tracks of disjoint sets of positions
+    give disjoint rows, so the rows of several sets are those of their union."""
+    codes = _codes(t_us, lat, lon, spec.t0_us, spec.bin_us, spec.cell_deg)
+    # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
+    # dropping repeats of the row before leaves the rest (a track back and forth across a cell
+    # edge within a bin stays twice, which no query minds).
+    first = np.ones(codes.size, dtype=bool)
+    first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
+    kept = np.flatnonzero(first)
+    if not places:
+        return pl.DataFrame({"code": codes[kept], "track": track[kept]}).unique(maintain_order=True)
+    return pl.DataFrame(
+        {"code": codes[kept], "track": track[kept], "lat": lat[kept], "lon": lon[kept]}
+    )
+
+
+def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return, of positions sorted by track (0, 1, ... in order) and time, per track its first
+    and last time and usual interval (intervals of ``max_interval_us`` or more are silences, not
+    its usual interval): track, first_us, last_us, usual_us; and its intervals of
+    :data:`QUIET_MIN_US` or longer: track, from_us, to_us."""
+    n_tracks = int(track.max()) + 1 if track.size else 0
+    start = np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64)
+    times = pl.DataFrame(
+        {
+            "track": np.arange(n_tracks, dtype=np.int64),
+            "first_us": t_us[start[:-1]],
+            "last_us": t_us[start[1:] - 1],
+            "usual_us": usual_intervals(start, np.ascontiguousarray(t_us), max_interval_us),
+        }
+    )
+    long = np.flatnonzero((track[1:] == track[:-1]) & (t_us[1:] - t_us[:-1] >= QUIET_MIN_US))
+    quiet = pl.DataFrame({"track": track[long], "from_us": t_us[long], "to_us": t_us[long + 1]})
+    return times, quiet
+
+
+def merged_grid(
+    spec: GridSpec,
+    heard: MutableMapping[str, npt.NDArray[Any]],
+    times: pl.DataFrame,
+    quiet: pl.DataFrame,
+) -> ReceptionGrid:
+    """Return the grid of the :func:`heard_cells` rows of all tracks, numbered 0, 1, ..., as
+    arrays (code, track, and lat and lon or none: a grid that cannot tell who fell silent with
+    a vessel; taken out of ``heard`` as they are used) and their :func:`track_times` (``times``
+    one row per track in that order; ``quiet`` sorted by track and time)."""
+    code = heard.pop("code")
+    order = np.argsort(code)
+    codes = code[order]
+    del code
+    tracks = heard.pop("track")[order]
+    where = np.zeros((0, 2))
+    if "lat" in heard:
+        where = np.column_stack([heard.pop("lat")[order], heard.pop("lon")[order]])
+    del order
+    new_code = np.ones(codes.size, dtype=bool)
+    new_code[1:] = codes[1:] != codes[:-1]
+    busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
+    n_tracks = times.height
+    quiet_track = quiet["track"].to_numpy().astype(np.int64)
+
+    def column(frame: pl.DataFrame, name: str) -> I64:
+        return np.ascontiguousarray(frame[name].to_numpy(), dtype=np.int64)
+
+    return ReceptionGrid(
+        bin_us=spec.bin_us,
+        cell_deg=spec.cell_deg,
+        t0_us=spec.t0_us,
+        codes=np.ascontiguousarray(codes, dtype=np.int64),
+        tracks=np.ascontiguousarray(tracks, dtype=np.int64),
+        where=np.ascontiguousarray(where, dtype=np.float64),
+        track_first_us=column(times, "first_us"),
+        track_last_us=column(times, "last_us"),
+        track_usual_us=column(times, "usual_us"),
+        quiet_start=np.searchsorted(quiet_track, np.arange(n_tracks + 1)).astype(np.int64),
+        quiet_from_us=column(quiet, "from_us"),
+        quiet_to_us=column(quiet, "to_us"),
+        cells=busy["cell"].to_numpy().astype(np.int64),
+        cell_bins=busy["len"].to_numpy().astype(np.int64),
+        n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
+    )
+
+
+def reception_grid(
+    track: I64,
+    t_us: I64,
+    lat: F64,
+    lon: F64,
+    *,
+    bin_s: float,
+    cell_km: float,
+    max_interval_us: int,
+) -> ReceptionGrid:
+    """Return the grid of positions sorted by track (0, 1, ... in order) and time; intervals of
+    ``max_interval_us`` or more are silences, not a track's usual interval."""
+    spec = GridSpec.of(bin_s=bin_s, cell_km=cell_km, t0_us=int(t_us.min()) if t_us.size else 0)
+    times, quiet = track_times(track, t_us, max_interval_us)
+    heard = heard_cells(spec, track, t_us, lat, lon)
+    return merged_grid(spec, {c: heard[c].to_numpy() for c in heard.columns}, times, quiet)

@@ -1,0 +1,100 @@
+"""The reception grid asks about other tracks' reception from their first and last times and
+their long intervals only: the same answers as from every position."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from monitor.analyse.reception import QUIET_MIN_US
+from monitor.analyse.reception_rows import reception_grid
+
+MIN_US = 60_000_000
+
+
+def _times(rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
+    """Return sorted times with intervals from seconds to hours, some exactly 30 minutes and
+    some repeated."""
+    steps = rng.choice(
+        [0, 10 * 1_000_000, 3 * MIN_US, QUIET_MIN_US, 45 * MIN_US, 3 * 60 * MIN_US], size=n
+    )
+    return np.cumsum(steps).astype(np.int64) + int(rng.integers(0, 120)) * MIN_US
+
+
+def _heard_nowhere(times: npt.NDArray[np.int64], a: int, z: int) -> bool:
+    j = int(np.searchsorted(times, a, side="right"))
+    return j >= times.size or times[j] > z
+
+
+def _covered(times: npt.NDArray[np.int64], a: int, z: int, regular: int) -> int:
+    j = max(int(np.searchsorted(times, a, side="right")) - 1, 0)
+    covered = 0
+    while j + 1 < times.size and times[j] < z:
+        if times[j + 1] - times[j] < regular:
+            covered += max(min(int(times[j + 1]), z) - max(int(times[j]), a), 0)
+        j += 1
+    return covered
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_long_intervals_answer_as_every_position(seed: int) -> None:
+    """Twelve tracks lying at one spot: each is near every other, so each query asks about all
+    the others. Who fell silent with a track, and how regularly the others were heard over a
+    span, come out as from every position of theirs."""
+    rng = np.random.default_rng(seed)
+    per_track = [_times(rng, int(rng.integers(2, 80))) for _ in range(12)]
+    track = np.concatenate([np.full(t.size, k) for k, t in enumerate(per_track)]).astype(np.int64)
+    t_us = np.concatenate(per_track)
+    lat = np.full(t_us.size, 10.0)
+    lon = np.full(t_us.size, 20.0)
+    grid = reception_grid(
+        track, t_us, lat, lon, bin_s=600.0, cell_km=25.0, max_interval_us=6 * 60 * MIN_US
+    )
+    usual = grid.track_usual_us
+    asked = {"quiet": 0, "irregular": 0}
+    for own, times in enumerate(per_track):
+        at = times[rng.integers(0, times.size, 6)]
+        own_arr = np.full(at.size, own, dtype=np.int64)
+        lats, lons = np.full(at.size, 10.0), np.full(at.size, 20.0)
+        for before in (True, False):
+            near, quiet = grid.fell_silent_with(
+                own_arr, at, lats, lons, lookback_us=30 * MIN_US,
+                quiet_us=(10 * MIN_US, QUIET_MIN_US), before=before,
+            )  # fmt: skip
+            span = (at + 10 * MIN_US, at + int(rng.integers(0, 400)) * MIN_US)
+            near_k, kept = grid.kept_heard(
+                own_arr, at, lats, lons, lookback_us=30 * MIN_US, before=before,
+                during=span, min_regular_us=QUIET_MIN_US,
+            )  # fmt: skip
+            for g, when in enumerate(at.tolist()):
+                at_bin = (when - grid.t0_us) // grid.bin_us
+                lookback = range(at_bin - 3, at_bin + 1) if before else range(at_bin, at_bin + 4)
+                others = [
+                    k
+                    for k, ts in enumerate(per_track)
+                    if k != own and np.isin((ts - grid.t0_us) // grid.bin_us, lookback).any()
+                ]
+                assert near[g] == len(others)
+                expected_quiet = 0
+                for k in others:
+                    length = max(QUIET_MIN_US, 3 * int(usual[k]))
+                    a, z = (when + 10 * MIN_US, when + 10 * MIN_US + length)
+                    if not before:
+                        a, z = when - 10 * MIN_US - length, when - 10 * MIN_US
+                    expected_quiet += _heard_nowhere(per_track[k], a, z)
+                assert quiet[g] == expected_quiet
+                asked["quiet"] += expected_quiet
+                a, z = int(span[0][g]), int(span[1][g])
+                if z <= a:
+                    assert near_k[g] == 0 and kept[g] == 0
+                    continue
+                assert near_k[g] == len(others)
+                covered = sum(
+                    _covered(per_track[k], a, z, max(QUIET_MIN_US, 3 * int(usual[k])))
+                    for k in others
+                )
+                assert kept[g] == covered / (z - a)
+                asked["irregular"] += covered < len(others) * (z - a)
+    # Both answers were asked where they are not trivial.
+    assert asked["quiet"] > 5 and asked["irregular"] > 5
