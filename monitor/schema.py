@@ -218,6 +218,31 @@ LABELLED_SCHEMA: dict[str, pl.DataType] = {
 #: Restart points of detection (``calls/restarts.parquet``): per MMSI, the time from which it is
 #: detected again when it has new positions, and segmentation's state there (the seeds: the last
 #: fixes of each of its tracks, ``monitor.analyse.track_restarts``), one row per seed.
+#: Port-call detection's state before a restart point: the state and the stop by speed of the
+#: position before, and when the restart point is in port, the visit so far (null at sea).
+CALL_STATE_SCHEMA: dict[str, pl.DataType] = {
+    "prior_state": pl.Int8(),
+    "by_speed": pl.Boolean(),
+    "speed_since_us": pl.Int64(),
+    "arrival_us": pl.Int64(),
+    # The arrival of the visit's own part (it may be merged with earlier ones) and the time
+    # inside the zones of the parts before it.
+    "part_arrival_us": pl.Int64(),
+    "inside_us": pl.Int64(),
+    "n_positions": pl.UInt32(),
+    "lat_e9": pl.Int64(),
+    "lon_e9": pl.Int64(),
+    "max_gap_us": pl.Int64(),
+    "anchorage_us": pl.Int64(),
+    "berth_us": pl.Int64(),
+    "harbour": pl.Boolean(),
+    "at_rest": pl.Boolean(),
+    "entry": pl.Boolean(),
+    "stop": pl.Boolean(),
+    "bridged": pl.Boolean(),
+    "apart": pl.Boolean(),
+}
+
 RESTARTS_SCHEMA: dict[str, pl.DataType] = {
     "mmsi": pl.UInt32(),
     "restart_utc": UTC_US,
@@ -237,6 +262,8 @@ RESTARTS_SCHEMA: dict[str, pl.DataType] = {
     "joined": pl.Float64(),
     # The MMSI's first position.
     "since_utc": UTC_US,
+    # Port-call detection's state at the restart point (the same on each row of the MMSI).
+    "call_state": pl.Struct(CALL_STATE_SCHEMA),
 }
 
 #: One row per dropped run of displaced positions (``Segmentation.jumps``).

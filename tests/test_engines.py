@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from monitor.analyse.geofences import load_zones
 from monitor.cli import main
 from monitor.config import EngineSettings, Settings
 from monitor.errors import ConfigError
+from monitor.pipeline import ledger, placing
 from monitor.pipeline.buckets import (
     COLUMNS,
     BucketJob,
@@ -46,9 +48,10 @@ from monitor.pipeline.buckets import (
     split_slice,
 )
 from monitor.pipeline.dask_engine import BYTES_PER_POSITION, DaskEngine, run_on, waves
-from monitor.pipeline.detect import DetectSummary, _nearest_positions, detect_calls
+from monitor.pipeline.detect import DetectSummary, detect_calls
 from monitor.pipeline.engines import MERGE_FAN_IN, LocalEngine
 from monitor.pipeline.space_time import SpaceTimeGrid, close_pairs, split_partitions
+from monitor.schema import POSITIONS_SCHEMA
 from monitor.store.calls import (
     CALLS,
     CONCURRENT,
@@ -382,6 +385,30 @@ def test_events_placed_from_the_nearest_positions_as_from_all(
     )
     placed = [
         events_table([events], positions=found, tracks=rows.clear(), zones=[], port_radius_km=50.0)
-        for found in (rows, _nearest_positions(rows.lazy(), [events]))
+        for found in (rows, _nearest_from_days(rows, events))
     ]
     assert placed[0].equals(placed[1])
+
+
+def _nearest_from_days(rows: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """Return the positions placing reads for ``events`` from a store of ``rows`` by day."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(tmp)
+        full = rows.with_columns(
+            pl.lit(None, dtype).alias(c)
+            for c, dtype in POSITIONS_SCHEMA.items()
+            if c not in rows.columns
+        ).select(list(POSITIONS_SCHEMA))
+        for (day,), part in full.group_by(pl.col("timestamp_utc").dt.date()):
+            assert isinstance(day, date)
+            atomic_write_parquet(part, store.partition_dir(day) / "p.parquet")
+        files = store.position_files()
+        hours = ledger.changes(tmp, files, full=True)
+        found = placing.nearest_positions(
+            files,
+            hours.ledger,
+            placing.queries_of([events]),
+            pl.DataFrame(schema=placing.PLACED_SCHEMA),
+            hours.changed.clear(),
+        )
+    return found.select("mmsi", "timestamp_utc", "lat", "lon").unique()

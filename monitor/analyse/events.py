@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 
 import numpy as np
 import polars as pl
@@ -21,7 +22,7 @@ from monitor.schema import EVENTS_SCHEMA, EventKind, conform
 
 _US_PER_H = 3_600_000_000.0
 #: Static reports this long before or after the time two tracks were apart name the ships.
-_NAMES_MARGIN = pl.duration(hours=6)
+NAMES_MARGIN = timedelta(hours=6)
 
 
 def event_id(row: dict[str, object]) -> str:
@@ -45,7 +46,7 @@ def shared_mmsi_events(concurrent: pl.DataFrame, statics: pl.DataFrame) -> pl.Da
         .join(statics.select("mmsi", "timestamp_utc", "vessel_name"), on="mmsi")
         .filter(
             pl.col("timestamp_utc").is_between(
-                pl.col("start_utc") - _NAMES_MARGIN, pl.col("end_utc") + _NAMES_MARGIN
+                pl.col("start_utc") - NAMES_MARGIN, pl.col("end_utc") + NAMES_MARGIN
             )
         )
         .with_columns(pl.col("vessel_name").str.strip_chars().replace("", None))

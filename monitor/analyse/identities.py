@@ -42,48 +42,144 @@ def _values(statics: pl.DataFrame, field: str) -> pl.DataFrame:
     return statics.select("mmsi", "timestamp_utc", value=value).drop_nulls()
 
 
+#: Per MMSI, identity field, day and value reported that day: when first that day, the value
+#: reported just before it that day (null for the day's first report), and whether it is the
+#: day's last value. Days summarise a history exactly for :func:`changes_of`, so a day whose
+#: reports change is summarised again alone.
+IDENTITY_DAYS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "field": pl.String(),
+    "day": pl.Date(),
+    "value": pl.String(),
+    "first_utc": pl.Datetime("us", "UTC"),
+    "prev_value": pl.String(),
+    "last_in_day": pl.Boolean(),
+}
+#: Per IMO, MMSI, day and name (stripped, null when none) reported with that IMO: first and last
+#: report, for :func:`imo_reuse_of`.
+IMO_DAYS_SCHEMA: dict[str, pl.DataType] = {
+    "imo": pl.UInt32(),
+    "mmsi": pl.UInt32(),
+    "day": pl.Date(),
+    "name": pl.String(),
+    "first_utc": pl.Datetime("us", "UTC"),
+    "last_utc": pl.Datetime("us", "UTC"),
+}
+
+
+def identity_days(statics: pl.DataFrame) -> pl.DataFrame:
+    """Return the :data:`IDENTITY_DAYS_SCHEMA` summary of ``statics``."""
+    frames = []
+    for field in IDENTITY_FIELDS:
+        values = (
+            _values(statics, field)
+            .with_columns(day=pl.col("timestamp_utc").dt.date())
+            .sort("mmsi", "timestamp_utc", "value")
+        )
+        per_day = ["mmsi", "day"]
+        frames.append(
+            values.with_columns(
+                prev_value=pl.col("value").shift(1).over(per_day),
+                last_in_day=pl.col("value") == pl.col("value").last().over(per_day),
+            )
+            .filter(pl.struct("mmsi", "day", "value").is_first_distinct())
+            .select(
+                "mmsi",
+                field=pl.lit(field),
+                day="day",
+                value="value",
+                first_utc="timestamp_utc",
+                prev_value="prev_value",
+                last_in_day="last_in_day",
+            )
+        )
+    return pl.concat(frames).select([pl.col(c).cast(t) for c, t in IDENTITY_DAYS_SCHEMA.items()])
+
+
+def changes_of(days: pl.DataFrame) -> pl.DataFrame:
+    """Return the identity_change events of the history that ``days`` (an
+    :data:`IDENTITY_DAYS_SCHEMA` summary) summarises; see :func:`identity_changes`."""
+    by = ["mmsi", "field"]
+    firsts = days.sort(*by, "value", "first_utc").unique(
+        subset=[*by, "value"], keep="first", maintain_order=True
+    )
+    # A value first reported as a day's first report follows the last value of the day before
+    # (days are apart in time, so no tie crosses them).
+    lasts = days.filter(pl.col("last_in_day")).select(*by, "day", last_value="value").sort("day")
+    firsts = firsts.sort("day").join_asof(
+        lasts,
+        on="day",
+        by=by,
+        strategy="backward",
+        allow_exact_matches=False,
+        check_sortedness=False,
+    )
+    found = firsts.with_columns(old_value=pl.coalesce("prev_value", "last_value")).filter(
+        pl.col("old_value").is_not_null()
+    )
+    order = {field: i for i, field in enumerate(IDENTITY_FIELDS)}
+    return found.sort(
+        pl.col("field").replace_strict(order, return_dtype=pl.UInt8), "mmsi", "first_utc", "value"
+    ).select(
+        kind=pl.lit(EventKind.IDENTITY_CHANGE.value),
+        mmsi="mmsi",
+        start_utc="first_utc",
+        end_utc="first_utc",
+        field="field",
+        old_value="old_value",
+        new_value="value",
+    )
+
+
 def identity_changes(statics: pl.DataFrame) -> pl.DataFrame:
     """Return an identity_change per MMSI, field and value first reported after another one.
 
     A value is new the first time the MMSI reports it; a value seen before (two ships on one
     MMSI, alternating) is no new change. ``old_value`` is the value reported just before.
     """
-    frames = []
-    for field in IDENTITY_FIELDS:
-        values = _values(statics, field).sort("mmsi", "timestamp_utc", "value")
-        changes = values.with_columns(
-            old_value=pl.col("value").shift(1).over("mmsi"),
-            first=pl.struct("mmsi", "value").is_first_distinct(),
-        ).filter(pl.col("first") & pl.col("old_value").is_not_null())
-        frames.append(
-            changes.select(
-                kind=pl.lit(EventKind.IDENTITY_CHANGE.value),
-                mmsi="mmsi",
-                start_utc="timestamp_utc",
-                end_utc="timestamp_utc",
-                field=pl.lit(field),
-                old_value="old_value",
-                new_value="value",
-            )
+    return changes_of(identity_days(statics)).select(_CHANGE_COLUMNS)
+
+
+def imo_days(statics: pl.DataFrame) -> pl.DataFrame:
+    """Return the :data:`IMO_DAYS_SCHEMA` summary of ``statics``."""
+    return (
+        statics.filter(pl.col("imo") > 0)
+        .group_by(
+            "imo",
+            "mmsi",
+            day=pl.col("timestamp_utc").dt.date(),
+            name=pl.col("vessel_name").str.strip_chars(),
         )
-    return pl.concat(frames).select(_CHANGE_COLUMNS)
+        .agg(first_utc=pl.col("timestamp_utc").min(), last_utc=pl.col("timestamp_utc").max())
+        .select([pl.col(c).cast(t) for c, t in IMO_DAYS_SCHEMA.items()])
+    )
 
 
 def imo_reuse(statics: pl.DataFrame) -> pl.DataFrame:
     """Return an imo_reuse per IMO and pair of MMSIs that both reported it at overlapping times.
 
     ``start_utc``/``end_utc`` is the overlap of the two MMSIs' first and last report of the IMO;
-    ``details`` holds the names each MMSI reported.
+    ``details`` holds the names each MMSI reported, in the order first reported.
     """
+    return imo_reuse_of(imo_days(statics))
+
+
+def imo_reuse_of(days: pl.DataFrame) -> pl.DataFrame:
+    """Return the imo_reuse events of the history that ``days`` (an :data:`IMO_DAYS_SCHEMA`
+    summary) summarises; see :func:`imo_reuse`."""
+    names = (
+        days.drop_nulls("name")
+        .group_by("imo", "mmsi", "name")
+        .agg(pl.col("first_utc").min())
+        .sort("first_utc", "name")
+        .group_by("imo", "mmsi", maintain_order=True)
+        .agg(names=pl.col("name"))
+    )
     reported = (
-        statics.filter(pl.col("imo") > 0)
-        .sort("timestamp_utc")
-        .group_by("imo", "mmsi")
-        .agg(
-            first_utc=pl.col("timestamp_utc").min(),
-            last_utc=pl.col("timestamp_utc").max(),
-            names=pl.col("vessel_name").str.strip_chars().drop_nulls().unique(maintain_order=True),
-        )
+        days.group_by("imo", "mmsi")
+        .agg(pl.col("first_utc").min(), pl.col("last_utc").max())
+        .join(names, on=["imo", "mmsi"], how="left")
+        .with_columns(pl.col("names").fill_null([]))
     )
     pairs = (
         reported.join(reported, on="imo", suffix="_b")
@@ -140,4 +236,22 @@ def invalid_mmsis(seen: pl.DataFrame) -> pl.DataFrame:
             field=pl.lit("mmsi"),
             new_value=pl.col("mmsi").replace_strict(bad, return_dtype=pl.String),
         )
+    )
+
+
+#: Per MMSI and day with static reports: the first and last of them, for :func:`invalid_mmsis`.
+SEEN_DAYS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "day": pl.Date(),
+    "first_utc": pl.Datetime("us", "UTC"),
+    "last_utc": pl.Datetime("us", "UTC"),
+}
+
+
+def seen_days(statics: pl.DataFrame) -> pl.DataFrame:
+    """Return the :data:`SEEN_DAYS_SCHEMA` summary of ``statics``."""
+    return (
+        statics.group_by("mmsi", day=pl.col("timestamp_utc").dt.date())
+        .agg(first_utc=pl.col("timestamp_utc").min(), last_utc=pl.col("timestamp_utc").max())
+        .select([pl.col(c).cast(t) for c, t in SEEN_DAYS_SCHEMA.items()])
     )

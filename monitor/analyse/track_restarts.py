@@ -329,12 +329,13 @@ _RAW_CANDIDATE: dict[str, pl.DataType] = {
     "bigger": pl.Boolean(),
     "since_us": pl.Int64(),
 }
-#: Candidates: RESTARTS_SCHEMA without the active track's id and first fix, and ``_seq``.
+#: Candidates: RESTARTS_SCHEMA without the active track's id and first fix and the call
+#: detector's state, and ``_seq``.
 _CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     **{
         k: v
         for k, v in RESTARTS_SCHEMA.items()
-        if k not in ("track_id", "first_utc", "first_lat", "first_lon")
+        if k not in ("track_id", "first_utc", "first_lat", "first_lon", "call_state")
     },
     SEQ: pl.Int64(),
     "kept_latest_us": pl.Int64(),

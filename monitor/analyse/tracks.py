@@ -348,7 +348,7 @@ def segment(
         tracks=tracks,
         jumps=jumps,
         failed=pl.Series("mmsi", failed, pl.UInt32()),
-        candidates=found.select(*RESTARTS_SCHEMA, SEQ),
+        candidates=found.select(*(c for c in RESTARTS_SCHEMA if c != "call_state"), SEQ),
     )
 
 

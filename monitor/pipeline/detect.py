@@ -9,9 +9,12 @@ result of one run over all the data, whatever the order and the split of the ing
 geofences or detection thresholds re-runs every vessel.
 
 Identity (name, IMO, call sign, ship type, destination, draughts) is joined from the static
-reports on every run, since a static report can arrive after the positions of a call. Events
-are found on every run from the stored tracks and all static reports, and replace the store's
-events table.
+reports, since a static report can arrive after the positions of a call: a call is enriched
+again when it or its vessel's reports of the days it depends on changed
+(:mod:`monitor.pipeline.call_identity`). Identity events follow from per-day summaries of the
+static reports, of which only the days that changed are read again
+(:mod:`monitor.pipeline.identity_cycle`), and are placed from the days that hold their vessels'
+nearest positions (:mod:`monitor.pipeline.placing`). Events replace the store's events table.
 """
 
 from __future__ import annotations
@@ -26,14 +29,12 @@ import polars as pl
 import pyarrow as pa
 import shapely
 
-from monitor.analyse.events import events_table, position_jump_events, shared_mmsi_events
+from monitor.analyse.events import events_table, position_jump_events
 from monitor.analyse.geofences import Zone, load_zones
-from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis
-from monitor.analyse.portcalls.identity import enrich
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline import ledger
+from monitor.pipeline import call_identity, identity_cycle, ledger, placing
 from monitor.pipeline.behaviour_buckets import BehaviourJob, merge_behaviour
 from monitor.pipeline.behaviour_cycle import cycle_part, one_part, save_part
 from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
@@ -44,7 +45,6 @@ from monitor.pipeline.engines import (
 )
 from monitor.schema import (
     CALLS_CHECKPOINT_SCHEMA,
-    POSITIONS_SCHEMA,
     RESTARTS_SCHEMA,
     conform,
     empty_frame,
@@ -52,13 +52,14 @@ from monitor.schema import (
 from monitor.store.calls import (
     CALLS,
     RESTARTS,
+    TRACKS,
     Detected,
     detected_with,
     detection_writes,
     load_calls,
     save_detection,
 )
-from monitor.store.events import save_events
+from monitor.store.events import load_events, save_events
 from monitor.store.fs import StorePath, arrow_source
 from monitor.store.fs import store_path as store_root
 from monitor.store.locks import ANALYSIS_WAIT_S
@@ -69,7 +70,7 @@ log = logging.getLogger(__name__)
 _PLACE_COLUMNS = ["mmsi", "timestamp_utc", "lat", "lon"]
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 5
+DETECTOR_VERSION = 6
 
 
 @dataclass
@@ -202,14 +203,34 @@ def _detect_locked(
         jumps=pl.concat([kept.jumps, found.jumps]).sort("mmsi", "start_utc"),
         concurrent=pl.concat([kept.concurrent, concurrent]).sort("mmsi", "start_utc", "track_id"),
     )
-    statics = store.scan_statics().collect()
+    statics_files = store.statics_files()
+    identities = identity_cycle.update(store, statics_files, full=full)
     several = detected.tracks.filter(pl.len().over("mmsi") > 1)["mmsi"].unique()
     shared = detected.concurrent["mmsi"].unique()
-    calls = enrich(
+    calls = call_identity.enrich_calls(
+        store,
+        statics_files,
+        identities,
         detected.raw_calls,
-        statics,
+        None if full else _stored_calls(store_path),
         several_tracks=several.to_list(),
+        several_before=[] if full else _several_before(store_path),
         shared=shared.to_list(),
+    )
+    shared_events = call_identity.shared_events(
+        store,
+        statics_files,
+        identities,
+        detected.concurrent,
+        None if full else _stored_events(store_path),
+    )
+    identity_parts = identities.identity_events(checkpoint)
+    placed = placing.nearest_positions(
+        files,
+        found_changes.ledger,
+        placing.queries_of(identity_parts),
+        empty_frame(placing.PLACED_SCHEMA) if full else placing.PLACED.read(store_path),
+        found_changes.changed,
     )
     part: dict[str, pa.Table] | None = None
     if behaviour is not None:
@@ -221,11 +242,15 @@ def _detect_locked(
     behaviours = (
         [] if part is None else merge_behaviour([dict(part)], behaviour, engine.map).events()  # type: ignore[arg-type]
     )
-    events = _find_events(store, files, detected, statics, checkpoint, behaviours, zones, settings)
+    events = _find_events(
+        detected, shared_events, identity_parts, placed, behaviours, zones, settings
+    )
     with detection_writes(store_path, fingerprint):
         save_detection(store_path, detected, calls, checkpoint, new_points)
         ledger.save(store_path, found_changes)
         save_events(store_path, events)
+        identity_cycle.save(store_path, identities)
+        placing.PLACED.write(store_path, placed)
         if part is not None:
             save_part(store_path, part)
 
@@ -269,36 +294,21 @@ def _behaviour_job(
 
 
 def _find_events(
-    store: Store,
-    files: list[StorePath],
     detected: Detected,
-    statics: pl.DataFrame,
-    checkpoint: pl.DataFrame,
+    shared_events: pl.DataFrame,
+    identity_parts: list[pl.DataFrame],
+    placed: pl.DataFrame,
     behaviour: list[pl.DataFrame],
     zones: list[Zone],
     settings: Settings,
 ) -> pl.DataFrame:
-    """Return the events of the whole store: from the tracks, then from the static reports,
-    and ``behaviour``'s (dark periods, encounters, loitering)."""
-    changes = identity_changes(statics)
-    reuse = imo_reuse(statics)
-    seen = (
-        pl.concat(
-            [
-                checkpoint.select("mmsi", "first_utc", "last_utc"),
-                statics.group_by("mmsi").agg(
-                    first_utc=pl.col("timestamp_utc").min(), last_utc=pl.col("timestamp_utc").max()
-                ),
-            ]
-        )
-        .group_by("mmsi")
-        .agg(pl.col("first_utc").min(), pl.col("last_utc").max())
-    )
-    invalid = invalid_mmsis(seen)
-    # Identity events are placed where their vessels were at the time.
-    positions = _nearest_positions(store.scan_positions(files), [changes, reuse, invalid])
+    """Return the events of the whole store: from the tracks, then from the static reports
+    (``identity_parts``), placed where their vessels were at the time (``placed``), and
+    ``behaviour``'s (dark periods, encounters, loitering)."""
+    changes, reuse, invalid = identity_parts
+    positions = placed.select(_PLACE_COLUMNS).unique()
     parts = [
-        shared_mmsi_events(detected.concurrent, statics),
+        shared_events,
         position_jump_events(detected.jumps),
         changes,
         reuse,
@@ -314,36 +324,26 @@ def _find_events(
     )
 
 
-def _nearest_positions(positions: pl.LazyFrame, parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """Return, of ``positions``, those nearest in time to the start of each event of ``parts``
-    of their vessel or other vessel (all of them at equal distance): what placing the events
-    needs, read without holding those vessels' whole histories."""
-    queries = pl.concat(
-        [
-            part.select(pl.col(column).alias("mmsi"), "start_utc")
-            for part in parts
-            for column in ("mmsi", "other_mmsi")
-            if column in part.columns
-        ]
-    ).drop_nulls()
-    queries = queries.unique().with_row_index("query")
-    if queries.height == 0:
-        return pl.DataFrame(schema={c: POSITIONS_SCHEMA[c] for c in _PLACE_COLUMNS})
-    near = (
-        positions.filter(pl.col("lat").is_finite() & pl.col("lon").is_finite())
-        .select(_PLACE_COLUMNS)
-        .join(queries.lazy(), on="mmsi")
-        .with_columns(
-            off_us=(pl.col("timestamp_utc") - pl.col("start_utc")).dt.total_microseconds().abs()
-        )
-    )
-    best = near.group_by("query").agg(pl.col("off_us").min()).collect(engine="streaming")
-    return (
-        near.join(best.lazy(), on=["query", "off_us"])
-        .select(_PLACE_COLUMNS)
-        .unique()
-        .collect(engine="streaming")
-    )
+def _stored_events(store_path: StorePath) -> pl.DataFrame | None:
+    """Return the stored events, None when they are unreadable (found all again)."""
+    try:
+        return load_events(store_path)
+    except StoreError:
+        return None
+
+
+def _stored_calls(store_path: StorePath) -> pl.DataFrame | None:
+    """Return the stored calls, None when they are unreadable (enriched all again)."""
+    try:
+        return load_calls(store_path)
+    except StoreError:
+        return None
+
+
+def _several_before(store_path: StorePath) -> list[int]:
+    """Return the MMSIs that had several tracks as the last detection left them."""
+    tracks = TRACKS.read(store_path)
+    return tracks.filter(pl.len().over("mmsi") > 1)["mmsi"].unique().to_list()
 
 
 def _old_call_ids(store_path: StorePath, full: bool) -> set[str]:
@@ -369,21 +369,27 @@ def _kept(store_path: StorePath, changed: pl.Series, resumed: pl.DataFrame) -> D
         store_path,
         ~pl.col("mmsi").is_in(changed.implode()) | pl.col("mmsi").is_in(resumed["mmsi"].implode()),
     )
-    points = resumed.select("mmsi", "restart_utc")
-    restarts = RESTARTS.read(store_path).filter(pl.col("active")).select("mmsi", "track_id")
-    restarts = restarts.unique()
+    stored_points = RESTARTS.read(store_path).filter(pl.col("active"))
+    # A restart point in port goes on with the visit it is in: that visit is found again.
+    visits = stored_points.group_by("mmsi").agg(
+        _going_on=pl.col("call_state").first().struct.field("arrival_us")
+    )
+    points = resumed.select("mmsi", "restart_utc").join(visits, on="mmsi", how="left")
+    restarts = stored_points.select("mmsi", "track_id").unique()
 
-    def before(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    def before(frame: pl.DataFrame, column: str, visits: bool = False) -> pl.DataFrame:
         joined = frame.join(points, on="mmsi", how="left", maintain_order="left")
+        going_on = (pl.col(column).dt.epoch("us") == pl.col("_going_on")) & visits
         return joined.filter(
-            pl.col("restart_utc").is_null() | (pl.col(column) < pl.col("restart_utc"))
-        ).drop("restart_utc")
+            pl.col("restart_utc").is_null()
+            | ((pl.col(column) < pl.col("restart_utc")) & ~going_on.fill_null(False))
+        ).drop("restart_utc", "_going_on")
 
     active = restarts.filter(pl.col("mmsi").is_in(points["mmsi"].implode()))
     return Detected(
-        raw_calls=before(stored.raw_calls, "arrival_utc"),
-        transits=before(stored.transits, "arrival_utc"),
-        pending=before(stored.pending, "arrival_utc"),
+        raw_calls=before(stored.raw_calls, "arrival_utc", visits=True),
+        transits=before(stored.transits, "arrival_utc", visits=True),
+        pending=before(stored.pending, "arrival_utc", visits=True),
         tracks=before(stored.tracks, "first_utc").join(active, on=["mmsi", "track_id"], how="anti"),
         jumps=before(stored.jumps, "start_utc"),
         concurrent=before(stored.concurrent, "start_utc"),

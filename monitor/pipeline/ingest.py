@@ -322,9 +322,9 @@ def ingest_paths(
     prepare()
     total = sum(i.path.stat().st_size for i in inputs if i.path is not None)
     with store.writer(), Progress(total, enabled=progress) as bar:
-        summary.store_was_empty = not any(
-            live_files(folder)
-            for folder in [*store.positions_dir.glob("date=*"), store.statics_dir]
+        summary.store_was_empty = (
+            not any(live_files(folder) for folder in store.positions_dir.glob("date=*"))
+            and not store.statics_files()
         )
         manifest = RunManifest(store)
         writer = BufferedWriter(store, manifest, settings.ingest.duplicate_window_s)

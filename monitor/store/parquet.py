@@ -1,4 +1,4 @@
-"""The Parquet store: positions partitioned by day, static reports, the ingest manifest.
+"""The Parquet store: positions and static reports partitioned by day, the ingest manifest.
 
 Every file is written to a temp name and renamed, data before the manifest, so a run killed at
 any moment leaves a readable store; the next run re-reads from the last manifest checkpoint and
@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,8 +251,9 @@ def live_files(folder: StorePath) -> list[StorePath]:
 
 
 class Store:
-    """A store directory: ``positions/date=YYYY-MM-DD/*.parquet``, ``statics/*.parquet``,
-    ``manifest.parquet``."""
+    """A store directory: ``positions/date=YYYY-MM-DD/*.parquet``,
+    ``statics/date=YYYY-MM-DD/*.parquet`` (stores written before statics were split by day also
+    have ``statics/*.parquet``), ``manifest.parquet``."""
 
     def __init__(self, root: StorePath | str) -> None:
         self.root = store_path(root)
@@ -260,6 +261,10 @@ class Store:
     @property
     def manifest_path(self) -> StorePath:
         return MANIFEST.path(self.root)
+
+    def statics_day_dir(self, day: dt.date) -> StorePath:
+        """Return the folder of the static reports of ``day``."""
+        return self.statics_dir / f"date={day.isoformat()}"
 
     def partition_dir(self, day: dt.date) -> StorePath:
         """Return the folder of one day's positions."""
@@ -298,7 +303,11 @@ class Store:
         return object_lock(self.root / object_name, job=job, wait_s=wait_s)
 
     def _folders(self) -> list[StorePath]:
-        return [*listing(self.positions_dir, "date=*"), self.statics_dir]
+        return [
+            *listing(self.positions_dir, "date=*"),
+            self.statics_dir,
+            *listing(self.statics_dir, "date=*"),
+        ]
 
     def recover(self) -> None:
         """Drop compactions a killed run left unfinished and delete its temp files."""
@@ -311,6 +320,7 @@ class Store:
         stale = [
             *self.positions_dir.glob("date=*/.*.tmp"),
             *self.statics_dir.glob(".*.tmp"),
+            *self.statics_dir.glob("date=*/.*.tmp"),
             *self.root.glob(f".{self.manifest_path.name}.*.tmp"),
         ]
         for path in stale:
@@ -367,7 +377,14 @@ class Store:
         if new.height == 0:
             self._remove_rows(replaced)
             return {}
-        new = _in_time_order(new)
+        self._write_by_day(_in_time_order(new), self.partition_dir)
+        # The earlier receptions first, then the later ones they replace go: a run killed in
+        # between leaves both, and the next run, reading the same rows again, removes the later.
+        self._remove_rows(replaced)
+        return _per_source(new)
+
+    def _write_by_day(self, new: pl.DataFrame, folder_of: Callable[[dt.date], StorePath]) -> None:
+        """Write ``new`` (in time order) as a new part file in the folder of each of its days."""
         first = new["timestamp_utc"].first()
         last = new["timestamp_utc"].last()
         assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
@@ -383,13 +400,9 @@ class Store:
             ]
         for day, part in parts:
             assert isinstance(day, dt.date)
-            folder = self.partition_dir(day)
+            folder = folder_of(day)
             atomic_write_parquet(part, folder / f"part-{uuid.uuid4().hex}.parquet")
             self._compact_if_needed(folder)
-        # The earlier receptions first, then the later ones they replace go: a run killed in
-        # between leaves both, and the next run, reading the same rows again, removes the later.
-        self._remove_rows(replaced)
-        return _per_source(new)
 
     def _remove_rows(self, rows: pl.DataFrame | None) -> None:
         """Rewrite each file of ``rows`` (``_file`` and key columns) without those rows."""
@@ -431,10 +444,12 @@ class Store:
         new = drop_repeats(frame, window_s).with_row_index("_row")
         if new.height == 0:
             return {}
-        files = live_files(self.statics_dir)
+        files = self.statics_files()
         replaced = None
         if files:
-            old = scan_parquet(files, schema=STATICS_SCHEMA, include_file_paths="_file")
+            old = scan_parquet(
+                files, schema=STATICS_SCHEMA, include_file_paths="_file", hive_partitioning=False
+            )
             if not new["msg_type"].has_nulls():
                 # No identity row, which matches at any time: only rows near the batch's times
                 # can match, and files wholly outside them are skipped on their statistics.
@@ -451,10 +466,7 @@ class Store:
             new = new.filter(pl.Series(keep))
         new = new.drop("_row")
         if new.height:
-            atomic_write_parquet(
-                _in_time_order(new), self.statics_dir / f"part-{uuid.uuid4().hex}.parquet"
-            )
-            self._compact_if_needed(self.statics_dir)
+            self._write_by_day(_in_time_order(new), self.statics_day_dir)
         self._remove_rows(replaced)
         return _per_source(new)
 
@@ -525,12 +537,19 @@ class Store:
             return empty_frame(POSITIONS_SCHEMA).lazy()
         return scan_parquet(files, schema=POSITIONS_SCHEMA, hive_partitioning=False)
 
-    def scan_statics(self) -> pl.LazyFrame:
-        """Return every stored static/voyage report (STATICS_SCHEMA)."""
-        files = live_files(self.statics_dir)
+    def statics_files(self) -> list[StorePath]:
+        """Return the files that hold the stored static reports now, each row in one of them
+        (those of a store written before statics were split by day first)."""
+        folders = listing(self.statics_dir, "date=*")
+        return [*live_files(self.statics_dir), *(f for d in folders for f in live_files(d))]
+
+    def scan_statics(self, files: list[StorePath] | None = None) -> pl.LazyFrame:
+        """Return every stored static/voyage report (STATICS_SCHEMA); ``files`` (from
+        :meth:`statics_files`): those of these files."""
+        files = self.statics_files() if files is None else files
         if not files:
             return empty_frame(STATICS_SCHEMA).lazy()
-        return scan_parquet(files, schema=STATICS_SCHEMA)
+        return scan_parquet(files, schema=STATICS_SCHEMA, hive_partitioning=False)
 
     def drop_positions_before(self, day: dt.date) -> list[dt.date]:
         """Delete the day partitions of positions before ``day``; return the days deleted.

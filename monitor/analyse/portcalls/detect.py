@@ -46,7 +46,13 @@ import shapely
 
 from monitor.analyse.geofences import Zone, zones_for_points
 from monitor.analyse.portcalls.hysteresis import port_hysteresis, zone_tables
-from monitor.analyse.portcalls.restarts import call_restarts
+from monitor.analyse.portcalls.restarts import (
+    call_restarts,
+    going_on,
+    merged_before,
+    resumed_stops,
+    visits_before,
+)
 from monitor.analyse.portcalls.silences import unbridged_silences
 from monitor.analyse.portcalls.states import (
     TRANSITIONS,
@@ -133,7 +139,10 @@ _ANCHORAGE = 2
 
 
 def classify(
-    prepared: pl.DataFrame, zones: Sequence[Zone], settings: DetectSettings
+    prepared: pl.DataFrame,
+    zones: Sequence[Zone],
+    settings: DetectSettings,
+    context: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return ``prepared`` with per-position port, zone kind, state code, gap flag and visit id.
 
@@ -143,7 +152,12 @@ def classify(
     zone proper (false at sea and in the exit buffer); ``stopped`` is true where the vessel is
     stopped, in port or not (:mod:`monitor.analyse.portcalls.stops`); ``at_rest`` where it
     reports being at anchor or moored and is not making way; ``split`` where a silence in port
-    ends the visit (:mod:`monitor.analyse.portcalls.silences`).
+    ends the visit (:mod:`monitor.analyse.portcalls.silences`); ``by_speed`` and ``since_us``
+    the stop by speed before its length is judged, and when its run began.
+
+    Rows with a ``_prior_state`` go on from a restart point: their stop by speed from
+    ``_prior_by_speed`` and ``_prior_since_us``, and stops by position from the positions
+    before them in ``context`` (track, timestamp_utc, lat, lon).
     """
     port_zones = [zone for zone in zones if zone.kind != "area"]
     _, _, zone_port, zone_kind = zone_tables(port_zones)
@@ -175,7 +189,7 @@ def classify(
     gap = np.zeros(n, dtype=bool)
     gap[1:] = np.diff(micros) > int(settings.max_gap_h * _US_PER_H)
     gap &= ~first
-    stopped = stopped_rows(
+    stops = stopped_rows(
         lat,
         lon,
         micros,
@@ -187,7 +201,10 @@ def classify(
         move_speed_kn=settings.move_speed_kn,
         min_stop_min=settings.min_stop_min,
         stop_radius_m=settings.stop_radius_m,
+        max_gap_us=int(settings.max_gap_h * _US_PER_H),
+        resumed=resumed_stops(prepared, unit, first, context),
     )
+    stopped = stops.stopped
     at_rest = np.zeros(n, dtype=bool)
     if "nav_status" in prepared.columns:
         # Statuses are set by hand and often left stale under way: only a ship not making way
@@ -217,6 +234,8 @@ def classify(
         visit=pl.Series(visit).set(pl.Series(~in_port), None),
         last=pl.Series(last),
         inside=pl.Series(is_inside),
+        by_speed=pl.Series(stops.by_speed),
+        since_us=pl.Series(stops.since_us),
     )
 
 
@@ -226,20 +245,22 @@ def prepare_positions(
     resume: Resume | None = None,
     *,
     far_s: float = 0.0,
+    keep_context: bool = False,
 ) -> tuple[pl.DataFrame, Segmentation]:
     """Return positions split into tracks with their speeds, and the segmentation.
 
     The frame has mmsi, timestamp_utc, lat, lon, track and speed_kn (SOG, or the speed implied
     by neighbouring fixes of the track when SOG is missing), then nav_status when ``positions``
     has it, sorted by mmsi, track and time. With ``resume`` (see :func:`segment`), it has
-    ``_seq`` too, and the seeds that gave the speeds their context are left out.
+    ``_seq`` too, and the seeds that gave the speeds their context are left out (kept, marked
+    in ``_context``, with ``keep_context``).
     """
     lazy = positions.lazy()
     optional = [c for c in _OPTIONAL_COLUMNS if c in lazy.collect_schema().names()]
     columns = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", *optional)
     found = segment(lazy.select(*columns), tracks or TrackSettings(), resume, far_s=far_s)
     prepared = with_speeds(found.positions)
-    if resume is not None:
+    if resume is not None and not keep_context:
         prepared = prepared.filter(~pl.col(CONTEXT)).drop(CONTEXT)
     return prepared, found
 
@@ -319,11 +340,17 @@ def _detect_part(
     resume: Resume | None = None,
     far_s: float = 0.0,
 ) -> Detection:
-    prepared, segmentation = prepare_positions(positions, tracks, resume, far_s=far_s)
+    prepared, segmentation = prepare_positions(
+        positions, tracks, resume, far_s=far_s, keep_context=True
+    )
+    context = None
+    if resume is not None:
+        context = prepared.filter(pl.col(CONTEXT)).select("track", "timestamp_utc", "lat", "lon")
+        prepared = going_on(prepared.filter(~pl.col(CONTEXT)).drop(CONTEXT), context, resume)
     track_ids = segmentation.tracks["track_id"]
     port_zones = [zone for zone in zones if zone.kind != "area"]
     port_ids, port_names, zone_port, _ = zone_tables(port_zones)
-    frame = classify(prepared, port_zones, settings)
+    frame = classify(prepared, port_zones, settings, context)
     events = state_events(frame)
     flags = events.group_by("visit").agg(
         entry=(pl.col("event") == Event.ENTER).any(),
@@ -353,9 +380,10 @@ def _detect_part(
         how="full",
         coalesce=True,
     )
-    visits = visit_table(frame, flags, settings.max_gap_h)
+    apart_frame = pl.DataFrame({"visit": np.arange(apart.size, dtype=np.uint32), "apart": apart})
+    visits_unmerged = visit_table(frame, flags, settings.max_gap_h, visits_before(frame))
     visits = (
-        merge_visits(visits, settings.merge_gap_h)
+        merge_visits(visits_unmerged, settings.merge_gap_h)
         .with_columns(
             duration_h=hours(
                 (
@@ -437,7 +465,14 @@ def _detect_part(
         tracks=segmentation.tracks,
         jumps=segmentation.jumps,
         multi_track=segmentation.multi_track().select(list(MULTI_TRACK_SCHEMA)),
-        restarts=call_restarts(frame, segmentation.candidates, port_zones, settings),
+        restarts=call_restarts(
+            frame,
+            segmentation.candidates,
+            port_zones,
+            settings,
+            merged_before(visits_unmerged, visits["visit"]),
+            apart_frame,
+        ),
         failed=segmentation.failed.to_frame(),
         labelled=_labelled(segmentation) if resume is not None else empty_frame(LABELLED_SCHEMA),
     )

@@ -124,7 +124,9 @@ def state_events(frame: pl.DataFrame) -> pl.DataFrame:
 
     ``frame`` is classified positions (:func:`monitor.analyse.portcalls.detect.classify`): per
     row ``first``, ``state`` (a code of :data:`STATE_CODES`), ``port``, ``gap``, ``split`` and
-    ``visit``. Each event is given the visit it belongs to.
+    ``visit``. Each event is given the visit it belongs to. A first row with a
+    ``_prior_state`` goes on from a restart point: the row before it was in that state, in the
+    same port and visit.
     """
     state = frame["state"].to_numpy()
     port = frame["port"].to_numpy()
@@ -137,12 +139,19 @@ def state_events(frame: pl.DataFrame) -> pl.DataFrame:
     at = np.flatnonzero(changed)
     # The row before a vessel's first row is another vessel's: unused, the step has no previous.
     before = np.maximum(at - 1, 0)
+    prior = (
+        frame["_prior_state"].gather(at)
+        if "_prior_state" in frame.columns
+        else pl.Series([None] * at.size, dtype=pl.Int8)
+    )
+    goes_on = prior.is_not_null() & pl.Series(first[at])
     changes = frame.select(
         "mmsi", "timestamp_utc", "first", "state", "gap", "split", "port", "visit"
     )[at].with_columns(
-        prev_state=pl.Series(state[before]),
-        prev_port=pl.Series(port[before]),
-        prev_visit=frame["visit"].gather(before),
+        first=pl.col("first") & ~goes_on,
+        prev_state=pl.when(goes_on).then(prior).otherwise(pl.Series(state[before])),
+        prev_port=pl.when(goes_on).then(pl.col("port")).otherwise(pl.Series(port[before])),
+        prev_visit=pl.when(goes_on).then(pl.col("visit")).otherwise(frame["visit"].gather(before)),
     )
     rows: dict[str, list[object]] = {"mmsi": [], "timestamp_utc": [], "event": [], "visit": []}
     columns = ("mmsi", "timestamp_utc", "first", "prev_state", "state", "gap", "split")

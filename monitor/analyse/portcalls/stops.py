@@ -14,6 +14,8 @@ Everything works on all vessels at once, with numpy.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -37,34 +39,52 @@ def forward_fill(values: np.ndarray, defined: Bools) -> np.ndarray:
 
 
 def speed_stopped(
-    speed_kn: Floats, nulls: Bools, first: Bools, stop_speed_kn: float, move_speed_kn: float
+    speed_kn: Floats,
+    nulls: Bools,
+    first: Bools,
+    stop_speed_kn: float,
+    move_speed_kn: float,
+    prior: Bools | None = None,
 ) -> Bools:
     """Return, per row, whether the vessel is stopped by its speed (hysteresis, any duration).
 
     A row without a speed (``nulls``) keeps the state of the row before; NaN counts as moving,
-    as polars orders it above every number.
+    as polars orders it above every number. ``prior`` is, at a first row, the state of the row
+    before it when detection goes on from there (a restart point).
     """
     slow = speed_kn < stop_speed_kn
     fast = (speed_kn > move_speed_kn) | (np.isnan(speed_kn) & ~nulls)
-    result: Bools = forward_fill(slow, slow | fast | first)
+    start = slow if prior is None else np.where(first & ~slow & ~fast, prior, slow)
+    result: Bools = forward_fill(start, slow | fast | first)
     return result
 
 
-def runs_lasting(flag: Bools, micros: Ints, breaks: Bools, min_us: float) -> Bools:
-    """Return ``flag`` with its runs (cut at ``breaks``) spanning less than ``min_us`` cleared."""
+def run_starts(flag: Bools, micros: Ints, breaks: Bools, since_us: Ints | None = None) -> Ints:
+    """Return, per row of a run of ``flag`` (cut at ``breaks``), the time its run began (-1
+    outside runs). ``since_us`` is, at a first row, when the run it continues began (-1: none)."""
+    starts = flag.copy()
+    starts[1:] &= ~flag[:-1] | breaks[1:]
+    begin = np.where(starts, micros, -1)
+    if since_us is not None:
+        begin = np.where(starts & (since_us >= 0), since_us, begin)
+    result: Ints = np.where(flag, forward_fill(begin, starts | ~flag), -1)
+    return result
+
+
+def runs_lasting(flag: Bools, micros: Ints, breaks: Bools, min_us: float, begin: Ints) -> Bools:
+    """Return ``flag`` with its runs (cut at ``breaks``, begun at ``begin``, from
+    :func:`run_starts`) spanning less than ``min_us`` cleared."""
     n = flag.size
     if n == 0 or min_us <= 0:
         return flag.copy()
-    starts = flag.copy()
-    starts[1:] &= ~flag[:-1] | breaks[1:]
     ends = flag.copy()
     ends[:-1] &= ~flag[1:] | breaks[1:]
-    start_rows, end_rows = np.flatnonzero(starts), np.flatnonzero(ends)
-    if start_rows.size == 0:
+    end_rows = np.flatnonzero(ends)
+    if end_rows.size == 0:
         return flag.copy()
-    long_enough = (micros[end_rows] - micros[start_rows]) >= min_us
-    run = np.cumsum(starts) - 1
-    kept: Bools = flag & long_enough[np.maximum(run, 0)]
+    long_enough = (micros[end_rows] - begin[end_rows]) >= min_us
+    run = np.cumsum(np.r_[False, ends[:-1]])
+    kept: Bools = flag & long_enough[np.minimum(run, end_rows.size - 1)]
     return kept
 
 
@@ -132,6 +152,33 @@ def position_stopped(
     return held
 
 
+@dataclass
+class Stops:
+    """Per row: whether the vessel is stopped, and the state detection goes on from."""
+
+    stopped: Bools
+    #: Stopped by speed before the run's length is judged (the hysteresis state).
+    by_speed: Bools
+    #: When its run of ``by_speed`` began (-1 outside runs).
+    since_us: Ints
+
+
+@dataclass
+class Resumed:
+    """What stops need where detection goes on from a restart point (at first rows)."""
+
+    #: The hysteresis state of the row before.
+    prior: Bools
+    #: When the run of stopped-by-speed the row before is in began (-1: none).
+    since_us: Ints
+    #: Positions before restart points (every one less than ``min_stop_min`` before the
+    #: position before the restart point): lat, lon, time, and the row each comes before.
+    lat: Floats
+    lon: Floats
+    micros: Ints
+    before: Ints
+
+
 def stopped_rows(
     lat: Floats,
     lon: Floats,
@@ -145,16 +192,41 @@ def stopped_rows(
     move_speed_kn: float,
     min_stop_min: float,
     stop_radius_m: float,
-) -> Bools:
+    max_gap_us: int,
+    resumed: Resumed | None = None,
+) -> Stops:
     """Return, per row, whether the vessel is stopped there (by speed or by position).
 
-    ``gap`` marks rows after a silence longer than ``max_gap_h``: a stop is measured on each
-    side of a silence separately.
+    ``gap`` marks rows after a silence longer than ``max_gap_h`` (``max_gap_us``): a stop is
+    measured on each side of a silence separately. With ``resumed``, rows that begin a vessel
+    go on from the state before them, and positions are stopped by the windows that begin
+    among the positions given before them.
     """
     breaks = first | gap
     min_us = min_stop_min * 60e6
-    by_speed = speed_stopped(speed_kn, speed_nulls, first, stop_speed_kn, move_speed_kn)
-    by_speed = runs_lasting(by_speed, micros, breaks, min_us)
-    by_position = position_stopped(lat, lon, micros, breaks, stop_radius_m, min_us)
+    prior = since = None
+    if resumed is not None:
+        prior, since = resumed.prior, resumed.since_us
+    raw = speed_stopped(speed_kn, speed_nulls, first, stop_speed_kn, move_speed_kn, prior)
+    begin = run_starts(raw, micros, breaks, since)
+    by_speed = runs_lasting(raw, micros, breaks, min_us, begin)
+    if resumed is None or resumed.before.size == 0:
+        by_position = position_stopped(lat, lon, micros, breaks, stop_radius_m, min_us)
+    else:
+        at = resumed.before
+        all_lat = np.insert(lat, at, resumed.lat)
+        all_lon = np.insert(lon, at, resumed.lon)
+        all_us = np.insert(micros, at, resumed.micros)
+        own = np.insert(np.ones(lat.size, dtype=bool), at, False)
+        own_rows = np.flatnonzero(own)
+        # The first of the positions given before a row begins the vessel, not the row.
+        lead = np.zeros(own.size, dtype=bool)
+        lead[own_rows] = first
+        lead |= ~own & np.r_[True, own[:-1]]
+        lead[own_rows[np.unique(at)]] = False
+        all_gap = np.zeros(own.size, dtype=bool)
+        all_gap[1:] = np.diff(all_us) > max_gap_us
+        held = position_stopped(all_lat, all_lon, all_us, lead | all_gap, stop_radius_m, min_us)
+        by_position = held[own]
     result: Bools = by_speed | by_position
-    return result
+    return Stops(result, raw, begin)
