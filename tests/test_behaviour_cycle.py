@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pytest
+from detect_cycles import by_hours, ingest_part
 from test_behaviour_buckets import POSITIONS
 from test_calls import make_settings
 from tracks_events import MEETING_A as A
@@ -20,17 +21,10 @@ from monitor.pipeline.behaviour_cycle import FOLDER, NAMES
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.engines import behaviour_in_buckets
 from monitor.store.events import load_events
-from monitor.store.table import atomic_write_parquet
 
 _FIRST = POSITIONS["timestamp_utc"].min()
 assert isinstance(_FIRST, datetime)
 T0: datetime = _FIRST
-
-
-def _ingest(store: Path, part: pl.DataFrame, name: str) -> None:
-    """Store ``part`` as one more file in each of its days, as an ingest does."""
-    for (day,), rows in part.group_by(pl.col("timestamp_utc").dt.date(), maintain_order=True):
-        atomic_write_parquet(rows, store / "positions" / f"date={day}" / f"{name}.parquet")
 
 
 def _run(root: Path, parts: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -39,7 +33,7 @@ def _run(root: Path, parts: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
     settings = make_settings(root)
     store = Path(settings.store.path)
     for i, part in enumerate(parts):
-        _ingest(store, part, f"part{i:03d}")
+        ingest_part(store, part, f"part{i:03d}")
         detect_calls(settings)
     found = {"events": load_events(store)}
     for name in NAMES:
@@ -55,11 +49,6 @@ def _assert_same(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) ->
             # Tracks numbered alike (by MMSI, then as segmented); rows in any order.
             frame, other = frame.sort(pl.all()), other.sort(pl.all())
         assert other.equals(frame), name
-
-
-def _by_hours(frame: pl.DataFrame, hours: int) -> list[pl.DataFrame]:
-    slot = (pl.col("timestamp_utc") - T0).dt.total_hours() // hours
-    return [p for _, p in frame.sort("timestamp_utc").group_by(slot, maintain_order=True)]
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +82,7 @@ def test_cycles_across_the_silence_meeting_and_loitering_equal_one_batch(
     start, end = meeting["start_utc"].min(), meeting["end_utc"].max()
     assert isinstance(start, datetime) and isinstance(end, datetime)
     assert (end - start) > timedelta(hours=3)
-    _assert_same(_run(tmp_path, _by_hours(POSITIONS, 3)), batch)
+    _assert_same(_run(tmp_path, by_hours(POSITIONS.sort("timestamp_utc"), 3)), batch)
 
 
 def test_a_cycle_finds_the_parts_of_the_changed_vessels_only(

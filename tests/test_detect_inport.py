@@ -8,13 +8,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from detect_cycles import by_hours, cycles, detected_tables
 from tracks_portcalls import ANCHOR, BERTH, IN_P, SEA_EAST, SEA_WEST, T0, Track, positions
 
 from monitor.config import CircleZone, DetectSettings, GeofenceSettings, Settings, StoreSettings
-from monitor.pipeline.detect import DetectSummary, detect_calls
-from monitor.store.calls import JUMPS, PENDING, RAW_CALLS, TRACKS, TRANSITS, load_calls
-from monitor.store.events import load_events
-from monitor.store.table import atomic_write_parquet
 
 DAYS = 6
 CUT_H = 6
@@ -84,38 +81,11 @@ def _settings(root: Path) -> Settings:
     )
 
 
-def _ingest(root: Path, part: pl.DataFrame, name: str) -> None:
-    for (day,), rows in part.group_by(pl.col("timestamp_utc").dt.date(), maintain_order=True):
-        atomic_write_parquet(rows, root / "store" / "positions" / f"date={day}" / f"{name}.parquet")
-
-
-def _tables(root: Path) -> dict[str, pl.DataFrame]:
-    store = root / "store"
-    found = {"calls": load_calls(store), "events": load_events(store)}
-    for table in (RAW_CALLS, TRANSITS, PENDING, TRACKS, JUMPS):
-        found[table.title] = table.read(store).sort(pl.all())
-    return found
-
-
-def _cycles(root: Path, parts: list[pl.DataFrame]) -> list[DetectSummary]:
-    settings = _settings(root)
-    summaries = []
-    for i, part in enumerate(parts):
-        _ingest(root, part, f"part{i:03d}")
-        summaries.append(detect_calls(settings))
-    return summaries
-
-
-def _by_hours(frame: pl.DataFrame, hours: int) -> list[pl.DataFrame]:
-    slot = (pl.col("timestamp_utc") - T0).dt.total_hours() // hours
-    return [p for _, p in frame.group_by(slot, maintain_order=True)]
-
-
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     root = tmp_path_factory.mktemp("batch")
-    _cycles(root, [FLEET])
-    return _tables(root)
+    cycles(_settings(root), [FLEET])
+    return detected_tables(root / "store")
 
 
 def test_the_fleet_stays_in_port_and_lies_still(batch: dict[str, pl.DataFrame]) -> None:
@@ -139,8 +109,8 @@ def test_the_fleet_stays_in_port_and_lies_still(batch: dict[str, pl.DataFrame]) 
 def test_stays_across_many_cuts_equal_one_batch(
     tmp_path: Path, batch: dict[str, pl.DataFrame]
 ) -> None:
-    _cycles(tmp_path, _by_hours(FLEET, CUT_H))
-    found = _tables(tmp_path)
+    cycles(_settings(tmp_path), by_hours(FLEET, CUT_H))
+    found = detected_tables(tmp_path / "store")
     for name, frame in batch.items():
         assert found[name].equals(frame), name
 
@@ -154,17 +124,17 @@ def test_late_positions_inside_a_stay_equal_one_batch(
         & (pl.col("timestamp_utc") >= T0 + timedelta(hours=30))
         & (pl.col("timestamp_utc") < T0 + timedelta(hours=42))
     )
-    parts = _by_hours(FLEET.filter(~late), CUT_H)
+    parts = by_hours(FLEET.filter(~late), CUT_H)
     parts.append(FLEET.filter(late))
-    _cycles(tmp_path, parts)
-    found = _tables(tmp_path)
+    cycles(_settings(tmp_path), parts)
+    found = detected_tables(tmp_path / "store")
     for name, frame in batch.items():
         assert found[name].equals(frame), name
 
 
 def test_vessels_in_port_read_a_few_hours_per_cycle(tmp_path: Path) -> None:
-    parts = _by_hours(FLEET, CUT_H)
-    summaries = _cycles(tmp_path, parts)
+    parts = by_hours(FLEET, CUT_H)
+    summaries = cycles(_settings(tmp_path), parts)
     # From the second day on, every changed vessel goes on from a recent restart point inside
     # its stay: a cycle reads its new positions and the few hours before them (at most 60 of
     # a vessel's, six hours at a fix every six minutes), not the days of its stay.

@@ -13,23 +13,18 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pytest
+from detect_cycles import by_hours, cycles, detected_tables, ingest_part
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions
 
 from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
 from monitor.pipeline.buckets import FileSlice, split_slice
-from monitor.pipeline.detect import DetectSummary, detect_calls
+from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.engines import behaviour_in_buckets
 from monitor.store.calls import (
     CALLS,
-    JUMPS,
-    PENDING,
-    RAW_CALLS,
     RESTARTS,
-    TRACKS,
-    TRANSITS,
     load_calls,
 )
-from monitor.store.events import load_events
 from monitor.store.table import atomic_write_parquet
 
 DAYS = 4
@@ -104,49 +99,16 @@ def _settings(root: Path) -> Settings:
     )
 
 
-def _ingest(root: Path, part: pl.DataFrame, name: str) -> None:
-    """Store ``part`` as one more file in each of its days, as an ingest does."""
-    for (day,), rows in part.group_by(pl.col("timestamp_utc").dt.date(), maintain_order=True):
-        folder = root / "store" / "positions" / f"date={day}"
-        atomic_write_parquet(rows, folder / f"{name}.parquet")
-
-
-def _tables(root: Path) -> dict[str, pl.DataFrame]:
-    store = root / "store"
-    return {
-        "calls": load_calls(store),
-        "events": load_events(store),
-        **{
-            t.title: t.read(store).sort(pl.all())
-            for t in (RAW_CALLS, TRANSITS, PENDING, TRACKS, JUMPS)
-        },
-    }
-
-
 def _assert_same(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> None:
     for name, frame in want.items():
         assert got[name].equals(frame), name
 
 
-def _cycles(root: Path, parts: list[pl.DataFrame]) -> list[DetectSummary]:
-    settings = _settings(root)
-    summaries = []
-    for i, part in enumerate(parts):
-        _ingest(root, part, f"part{i:03d}")
-        summaries.append(detect_calls(settings))
-    return summaries
-
-
-def _by_hours(frame: pl.DataFrame, hours: int) -> list[pl.DataFrame]:
-    slot = (pl.col("timestamp_utc") - T0).dt.total_hours() // hours
-    return [p for _, p in frame.group_by(slot, maintain_order=True)]
-
-
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     root = tmp_path_factory.mktemp("batch")
-    _cycles(root, [FLEET])
-    return _tables(root)
+    cycles(_settings(root), [FLEET])
+    return detected_tables(root / "store")
 
 
 def test_the_fleet_has_what_the_cuts_must_keep(batch: dict[str, pl.DataFrame]) -> None:
@@ -162,8 +124,8 @@ def test_the_fleet_has_what_the_cuts_must_keep(batch: dict[str, pl.DataFrame]) -
 def test_cycles_every_few_hours_resume_and_equal_one_batch(
     tmp_path: Path, batch: dict[str, pl.DataFrame]
 ) -> None:
-    summaries = _cycles(tmp_path, _by_hours(FLEET, CUT_H))
-    _assert_same(_tables(tmp_path), batch)
+    summaries = cycles(_settings(tmp_path), by_hours(FLEET, CUT_H))
+    _assert_same(detected_tables(tmp_path / "store"), batch)
     later = summaries[len(summaries) // 2 :]
     # Vessels go on from their restart points, reading a few hours each, not their history
     # (the shared MMSI has none: its second transmitter was heard too recently).
@@ -184,19 +146,19 @@ def test_late_positions_before_a_restart_point_and_a_second_transmitter(
     ) & pl.col("mmsi").is_in([CRUISER, GLITCHY]) | (
         (pl.col("mmsi") == SHARED) & (pl.col("lon") > 10)
     )
-    parts = _by_hours(FLEET.filter(~late), CUT_H)
+    parts = by_hours(FLEET.filter(~late), CUT_H)
     parts.append(FLEET.filter(late))
-    summaries = _cycles(tmp_path, parts)
-    _assert_same(_tables(tmp_path), batch)
+    summaries = cycles(_settings(tmp_path), parts)
+    _assert_same(detected_tables(tmp_path / "store"), batch)
     assert summaries[-2].vessels_resumed >= 3
 
 
 def test_restart_state_survives_a_new_process(
     tmp_path: Path, batch: dict[str, pl.DataFrame]
 ) -> None:
-    parts = _by_hours(FLEET, 24)
-    _cycles(tmp_path, parts[:-1])
-    _ingest(tmp_path, parts[-1], "last")
+    parts = by_hours(FLEET, 24)
+    cycles(_settings(tmp_path), parts[:-1])
+    ingest_part(tmp_path / "store", parts[-1], "last")
     config = tmp_path / "monitor.toml"
     config.write_text(
         f'[store]\npath = "{(tmp_path / "store").as_posix()}"\n'
@@ -214,15 +176,15 @@ def test_restart_state_survives_a_new_process(
     )
     summary = json.loads(done.stdout)
     assert summary["vessels_resumed"] >= 3 and not summary["full_run"]
-    _assert_same(_tables(tmp_path), batch)
+    _assert_same(detected_tables(tmp_path / "store"), batch)
 
 
 def test_a_run_that_stops_while_writing_leaves_a_store_the_next_run_completes(
     tmp_path: Path, batch: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parts = _by_hours(FLEET, 24)
-    _cycles(tmp_path, parts[:2])
-    _ingest(tmp_path, parts[2], "third")
+    parts = by_hours(FLEET, 24)
+    cycles(_settings(tmp_path), parts[:2])
+    ingest_part(tmp_path / "store", parts[2], "third")
 
     def broken(*args: object) -> None:
         raise OSError("disk full")
@@ -231,13 +193,13 @@ def test_a_run_that_stops_while_writing_leaves_a_store_the_next_run_completes(
         patch.setattr("monitor.pipeline.ledger.save", broken)
         with pytest.raises(OSError, match="disk full"):
             detect_calls(_settings(tmp_path))
-    summaries = _cycles(tmp_path, parts[3:])
+    summaries = cycles(_settings(tmp_path), parts[3:])
     assert summaries[0].full_run
-    _assert_same(_tables(tmp_path), batch)
+    _assert_same(detected_tables(tmp_path / "store"), batch)
 
 
 def test_calls_of_an_older_detector_are_detected_again(tmp_path: Path) -> None:
-    _cycles(tmp_path, [FLEET.filter(pl.col("timestamp_utc") < T0 + timedelta(days=1))])
+    cycles(_settings(tmp_path), [FLEET.filter(pl.col("timestamp_utc") < T0 + timedelta(days=1))])
     store = tmp_path / "store"
     old = CALLS.read(store).drop("last_seen_utc", "stop_observed")
     atomic_write_parquet(old, CALLS.path(store))
@@ -249,7 +211,7 @@ def test_calls_of_an_older_detector_are_detected_again(tmp_path: Path) -> None:
 
 
 def test_unreadable_detection_state_in_a_copy_is_detected_again(tmp_path: Path) -> None:
-    _cycles(tmp_path, [FLEET.filter(pl.col("timestamp_utc") < T0 + timedelta(days=1))])
+    cycles(_settings(tmp_path), [FLEET.filter(pl.col("timestamp_utc") < T0 + timedelta(days=1))])
     copy = tmp_path / "copy"
     shutil.copytree(tmp_path / "store", copy / "store")
     (copy / "store" / "calls" / "ledger-files.json").write_text("{", encoding="utf-8")
@@ -263,7 +225,7 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
 ) -> None:
     whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
     last_day = T0 + timedelta(days=DAYS - 1)
-    _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
+    cycles(_settings(tmp_path), by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
     read: list[str] = []
     behaviour: list[str] = []
     in_behaviour = False
@@ -285,7 +247,9 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     # pass of their own; the others' come from the store.)
     monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
     monkeypatch.setattr("monitor.pipeline.behaviour_cycle.behaviour_in_buckets", behaviour_pass)
-    summaries = _cycles(tmp_path, _by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
+    summaries = cycles(
+        _settings(tmp_path), by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6)
+    )
     days = {Path(p).parent.name for p in read}
     assert days <= {f"date={(last_day - timedelta(days=1)).date()}", f"date={last_day.date()}"}
     assert all(s.vessels_resumed == s.vessels_processed for s in summaries)
