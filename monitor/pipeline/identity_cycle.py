@@ -32,6 +32,7 @@ from monitor.analyse.identities import (
 )
 from monitor.analyse.portcalls.identity import FIELD_DAYS_SCHEMA, field_days
 from monitor.errors import StoreError
+from monitor.pipeline.ledger import read_files
 from monitor.schema import STATICS_SCHEMA
 from monitor.store.fs import StorePath, scan_parquet, write_text
 from monitor.store.fs import store_path as store_root
@@ -86,17 +87,6 @@ class StaticsState:
         return [changes_of(identity), imo_reuse_of(imos), invalid_mmsis(both)]
 
 
-def _read_files(store_path: StorePath) -> dict[str, list[str]] | None:
-    path = store_root(store_path) / _FILES
-    if not path.is_file():
-        return None
-    try:
-        files = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return files if isinstance(files, dict) else None
-
-
 def _stored(store_path: StorePath) -> list[pl.DataFrame] | None:
     try:
         return [table.read(store_path) for table, _ in _SUMMARIES]
@@ -111,7 +101,7 @@ def update(store: Store, files: list[StorePath], *, full: bool) -> StaticsState:
     for f in files:
         by_folder.setdefault(f.parent.name, []).append(f)
     now = {folder: sorted(f.name for f in found) for folder, found in by_folder.items()}
-    before = None if full else _read_files(store.root)
+    before = None if full else read_files(store.root, _FILES)
     stored = None if before is None else _stored(store.root)
     if before is None or stored is None or before.get(_UNSPLIT) != now.get(_UNSPLIT):
         rows = scan(files).collect()

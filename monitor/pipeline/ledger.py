@@ -76,9 +76,10 @@ def _hours(files: list[StorePath]) -> pl.DataFrame:
     return frame.select([pl.col(c).cast(t) for c, t in LEDGER_SCHEMA.items()])
 
 
-def read_files(store_path: StorePath | str) -> dict[str, list[str]] | None:
-    """Return the ledger's live files per day folder, None when there is none."""
-    path = store_root(store_path) / _FILES
+def read_files(store_path: StorePath | str, name: str = _FILES) -> dict[str, list[str]] | None:
+    """Return the live files per day folder kept in ``name`` (the ledger's by default), None
+    when there is none or it cannot be read."""
+    path = store_root(store_path) / name
     if not path.is_file():
         return None
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from monitor.config import Settings
 from monitor.core.atomic import atomic_write_text
 from monitor.store.calls import load_calls
 from monitor.store.fs import scan_parquet
+from monitor.store.object_lock import process_alive
 from monitor.store.parquet import Store, live_files
 from monitor.store.runlog import RunLog
 
@@ -54,13 +54,7 @@ def _read_heartbeat(store_root: Path) -> dict[str, Any] | None:
 def _alive(pid: object) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(pid)
 
 
 def _service_state(beat: dict[str, Any] | None, now: dt.datetime) -> str:

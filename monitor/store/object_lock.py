@@ -36,7 +36,8 @@ ANALYSIS_OBJECT = "_analysis.lock"
 _RETRY_S = 1.0
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Return whether a process ``pid`` runs on this host (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -85,7 +86,9 @@ def object_lock(lock: Any, *, job: str, wait_s: float = 0.0) -> Iterator[None]:
             break
         except FileExistsError:
             holder = _holder(lock)
-            stale = holder.get("host") == info["host"] and not _alive(int(holder.get("pid", 0)))
+            stale = holder.get("host") == info["host"] and not process_alive(
+                int(holder.get("pid", 0))
+            )
             if stale and not took_over:
                 log.warning("%s: taking over the lock of %s, gone", lock, _describe(holder))
                 lock.fs.rm_file(lock.path)
