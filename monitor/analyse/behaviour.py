@@ -62,8 +62,8 @@ def _decoded(events: pl.DataFrame, kind: EventKind, fields: dict[str, pl.DataTyp
     return rows.drop("details").with_columns(decoded.alias("details")).unnest("details")
 
 
-#: The columns of positions the behaviour analyses read.
-POSITION_COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", "cog_deg")
+#: The columns of positions the behaviour analyses read (``station`` where there is one).
+POSITION_COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", "cog_deg", "station")
 
 
 @dataclass
@@ -102,7 +102,16 @@ def behaviour_tracks(
 ) -> BehaviourTracks:
     """Return ``positions`` split into tracks (one per transmitter), with the runs of
     displaced reports the split left out."""
-    found = segment(positions.lazy().select(*POSITION_COLUMNS), settings)
+    names = positions.lazy().collect_schema().names()
+    found = segment(
+        positions.lazy().select(
+            *(
+                pl.col(c) if c in names else pl.lit(None, pl.String).alias(c)
+                for c in POSITION_COLUMNS
+            )
+        ),
+        settings,
+    )
     frame = with_speeds(found.positions.with_columns(reported_kn=pl.col("sog_kn")))
     frame = frame.rename({"reported_kn": "sog_kn"}).with_columns(
         track_id=found.tracks["track_id"].gather(frame["track"])

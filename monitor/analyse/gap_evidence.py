@@ -34,10 +34,12 @@ from monitor.analyse.reception import (
     ONWARD,
     ONWARD_MAX_US,
     OUT_AND_BACK,
+    STATIONS_STOPPED,
+    STATIONS_UNKNOWN,
     STRAIGHT,
     ReceptionGrid,
 )
-from monitor.analyse.reception_rows import reception_grid
+from monitor.analyse.reception_rows import reception_grid, station_codes
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 from monitor.core.jit import I64, kernel
 
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
     from monitor.config import GapSettings
 
 _US_PER_H = 3_600_000_000
+#: A receiver station is only taken to have stopped hearing anyone near a silent vessel over
+#: at least this many of its usual gaps between hearing anyone (see ``stations_stopped``).
+STATION_MIN_GAPS = 3
 
 
 @kernel
@@ -174,22 +179,32 @@ class TrackArrays:
     t_us: I64
     lat: F64
     lon: F64
+    #: The receiver station of each position (:func:`station_codes`; -1 where not known), or
+    #: None when no position's is.
+    station: I64 | None = None
 
     @classmethod
     def of(cls, frame: pl.DataFrame, key: str) -> TrackArrays:
         """Return the arrays of ``frame`` (sorted by ``key`` and time)."""
         track = frame.select(pl.col(key).rle_id()).to_series().to_numpy().astype(np.int64)
         n_tracks = int(track[-1]) + 1 if track.size else 0
+        station = None
+        if "station" in frame.columns and frame["station"].null_count() < frame.height:
+            station = station_codes(frame["station"])
         return cls(
             track=track,
             start=np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64),
             t_us=frame["timestamp_utc"].dt.epoch("us").to_numpy().astype(np.int64),
             lat=frame["lat"].to_numpy().astype(np.float64),
             lon=frame["lon"].to_numpy().astype(np.float64),
+            station=station,
         )
 
-    def grid(self, settings: GapSettings, cell_km: float) -> ReceptionGrid:
-        """Return the reception grid of these tracks with cells of ``cell_km``."""
+    def grid(
+        self, settings: GapSettings, cell_km: float, *, stations: bool = False
+    ) -> ReceptionGrid:
+        """Return the reception grid of these tracks with cells of ``cell_km`` (holding who
+        heard each, with ``stations``)."""
         return reception_grid(
             self.track,
             self.t_us,
@@ -198,6 +213,7 @@ class TrackArrays:
             bin_s=settings.bin_min * 60.0,
             cell_km=cell_km,
             max_interval_us=int(settings.min_gap_h * _US_PER_H),
+            station=self.station if stations else None,
         )
 
 
@@ -324,6 +340,18 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
                 track[both], at[both], lat[both], lon[both], lookback_us=half_hour,
                 before=before, during=during, min_regular_us=3 * ten_min,
             )  # fmt: skip
+    # Per receiver: did the stations that heard it before (after) hear anyone else near it
+    # over the first (second) half of the silence? A silence still open has only its start.
+    mid = (start + end) // 2
+    station0 = grid.stations_stopped(
+        track, start, lat0, lon0, lookback_us=half_hour, before=True,
+        during=(start + ten_min, np.where(is_open, end, mid)), min_gaps=STATION_MIN_GAPS,
+    )  # fmt: skip
+    station1 = grid.stations_stopped(
+        track, end, lat1, lon1, lookback_us=half_hour, before=False,
+        during=(mid, end - ten_min), min_gaps=STATION_MIN_GAPS,
+    )  # fmt: skip
+    station1[is_open] = STATIONS_UNKNOWN
     return gaps.with_columns(
         place_busy=pl.Series(np.minimum(grid.busy_share(lat0, lon0), grid.busy_share(lat1, lon1))),
         region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
@@ -341,6 +369,8 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
         silent_end=pl.Series(quiet1),
         kept_start=pl.Series(kept0),
         kept_end=pl.Series(kept1),
+        station_start=pl.Series(station0),
+        station_end=pl.Series(station1),
     )
 
 
@@ -351,11 +381,17 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
     1. ``coverage``: the vessel's own reception is sparse or unknown: heard for under an hour
        around the silence, or its usual interval is more than 1 / ``coverage_ratio`` of the
        silence, or it spent three times as long in other silences around it as heard.
-    2. ``outage``: of at least two vessels heard near its last position in the half hour
-       before (or first position in the half hour after), at least ``outage_share`` were heard
-       nowhere for the next half hour, or three of their own usual intervals if longer; or
-       vessels were near it before or after, and none was heard near it all through the
-       silence.
+    2. ``outage``: where the receiver stations are known (``station`` of the positions), the
+       stations that heard it near its last position in the half hour before, and heard others
+       there, heard nobody else there over the first half of the silence, and likewise those
+       of its first position after over the second half (:meth:`ReceptionGrid.stations_stopped`;
+       a silence still open: its start only). Where they are not known, or told nothing: of
+       at least two vessels heard near its last position in the half hour before (or first
+       position in the half hour after), at least ``outage_share`` were heard nowhere for the
+       next half hour, or three of their own usual intervals if longer; or the vessels near it
+       at both ends were heard as regularly as usual in under 1 - ``outage_share`` of their
+       half of the silence; or vessels were near it before or after, and none was heard near it
+       all through the silence.
     3. ``range``: nobody was heard near it all through the silence (and none was near before
        or after it either); or for ``min_gap_h`` or more of the silence nobody at all was heard
        in the region around where it is taken to have been (3 x 3 cells of ``region_km``; on its
@@ -391,6 +427,12 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
             latest.is_null() | (latest > pl.max_horizontal(3 * usual_side, pl.lit(1 / 12)))
         )
 
+    by_station = (pl.col("station_start") != STATIONS_UNKNOWN) & (
+        pl.col("open") | (pl.col("station_end") != STATIONS_UNKNOWN)
+    )
+    stations_stopped = (pl.col("station_start") == STATIONS_STOPPED) & (
+        pl.col("open") | (pl.col("station_end") == STATIONS_STOPPED)
+    )
     heard = pl.col("heard_bins") / pl.col("bins").clip(1)
     fading = faded("last_hour_h", "before") | (~pl.col("open") & faded("first_hour_h", "after"))
     history = pl.max_horizontal("history_before_h", "history_after_h")
@@ -403,10 +445,14 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
         )
         .then(pl.lit("coverage"))
         .when(
-            fell_silent("start")
-            | fell_silent("end")
-            | (lost_with("start") & lost_with("end"))
-            | ((pl.col("heard_bins") == 0) & (pl.col("near_start") + pl.col("near_end") > 0))
+            pl.when(by_station)
+            .then(stations_stopped)
+            .otherwise(
+                fell_silent("start")
+                | fell_silent("end")
+                | (lost_with("start") & lost_with("end"))
+                | ((pl.col("heard_bins") == 0) & (pl.col("near_start") + pl.col("near_end") > 0))
+            )
         )
         .then(pl.lit("outage"))
         .when(

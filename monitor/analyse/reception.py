@@ -13,7 +13,7 @@ around its cell, so at least one cell width all round.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -320,6 +320,116 @@ def _kept_heard(
     return n_near, kept
 
 
+#: At most this many stations that heard a vessel near one end of a silence are asked about.
+_MAX_OWN_STATIONS = 4
+#: What :meth:`ReceptionGrid.stations_stopped` says of one end of a silence.
+STATIONS_UNKNOWN, STATIONS_WORKING, STATIONS_STOPPED = -1, 0, 1
+
+
+@inline
+def _station_near(
+    codes: I64,
+    tracks: I64,
+    stations: I64,
+    time_bin: int,
+    lat: float,
+    lon: float,
+    cell_deg: float,
+    own: int,
+    station: int,
+) -> bool:
+    """Return whether ``station`` heard a track other than ``own`` in ``time_bin`` in the
+    3 x 3 cells around lat/lon."""
+    row = row_of(lat, cell_deg)
+    found = False
+    for r in range(row - 1, row + 2):
+        col = col_of(lon, r, cell_deg)
+        for shift in range(-1, 2):
+            lo, hi = cell_rows(codes, pack(time_bin, r, neighbour_col(col, shift, r, cell_deg)))
+            for k in range(lo, hi):
+                found |= (tracks[k] != own) & (stations[k] == station)
+    return found
+
+
+@kernel
+def _stations_stopped(
+    codes: I64,
+    tracks: I64,
+    stations: I64,
+    station_ids: I64,
+    station_gap_bins: I64,
+    t0_us: int,
+    bin_us: int,
+    cell_deg: float,
+    own: I64,
+    at_us: I64,
+    lat: F64,
+    lon: F64,
+    lookback_bins: int,
+    sign: int,
+    from_us: I64,
+    to_us: I64,
+    min_gaps: int,
+) -> I64:
+    out = np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
+    mine = np.empty(_MAX_OWN_STATIONS, dtype=np.int64)
+    for g in range(own.size):
+        at_bin = (at_us[g] - t0_us) // bin_us
+        row = row_of(lat[g], cell_deg)
+        n_mine = 0
+        # The stations that heard the vessel itself near there just before (after) the silence.
+        for step in range(lookback_bins + 1):
+            b = at_bin - sign * step
+            for r in range(row - 1, row + 2):
+                col = col_of(lon[g], r, cell_deg)
+                for shift in range(-1, 2):
+                    code = pack(b, r, neighbour_col(col, shift, r, cell_deg))
+                    lo, hi = cell_rows(codes, code)
+                    for k in range(lo, hi):
+                        st = stations[k]
+                        if tracks[k] != own[g] or st < 0 or n_mine == _MAX_OWN_STATIONS:
+                            continue
+                        new = True
+                        for i in range(n_mine):
+                            new &= mine[i] != st
+                        if new:
+                            mine[n_mine] = st
+                            n_mine += 1
+        first = (from_us[g] - t0_us + bin_us - 1) // bin_us
+        last = (to_us[g] - t0_us) // bin_us - 1
+        n_asked = n_stopped = 0
+        for i in range(n_mine):
+            st = mine[i]
+            j = np.searchsorted(station_ids, st)
+            if j >= station_ids.size or station_ids[j] != st:
+                continue
+            # A station that hears only now and then (a satellite passing over) is not missed
+            # in a stretch shorter than a few of its usual gaps.
+            if last - first + 1 < min_gaps * station_gap_bins[j]:
+                continue
+            # Evidence that it heard others there at all: someone near it just before.
+            before = False
+            for step in range(lookback_bins + 1):
+                before |= _station_near(
+                    codes, tracks, stations, at_bin - sign * step, lat[g], lon[g], cell_deg,
+                    own[g], st,
+                )  # fmt: skip
+            if not before:
+                continue
+            n_asked += 1
+            during = False
+            b = first
+            while b <= last and not during:
+                during = _station_near(
+                    codes, tracks, stations, b, lat[g], lon[g], cell_deg, own[g], st
+                )
+                b += 1
+            n_stopped += not during
+        if n_asked > 0:
+            out[g] = STATIONS_STOPPED if n_stopped == n_asked else STATIONS_WORKING
+    return out
+
+
 @kernel
 def _busy_share(cells: I64, cell_bins: I64, lat: F64, lon: F64, cell_deg: float, total: int) -> F64:
     out = np.zeros(lat.size, dtype=np.float64)
@@ -361,6 +471,12 @@ class ReceptionGrid:
     cell_bins: I64
     #: Time bins the data spans.
     n_bins: int
+    #: The receiver station of each code (-1: not known), or none at all (a grid made without).
+    stations: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: Sorted station codes, and per station the gap in bins between the bins in which it
+    #: heard anyone that half its time falls in (see ``reception_rows``).
+    station_ids: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    station_gap_bins: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def quiet_along(
         self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
@@ -409,6 +525,34 @@ class ReceptionGrid:
             self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
             self.quiet_from_us, self.quiet_to_us, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
+        )  # fmt: skip
+
+    def stations_stopped(
+        self,
+        own: I64,
+        at_us: I64,
+        lat: F64,
+        lon: F64,
+        *,
+        lookback_us: int,
+        before: bool,
+        during: tuple[I64, I64],
+        min_gaps: int,
+    ) -> I64:
+        """Return, per query, whether the receiver stations that heard track ``own`` near
+        lat/lon in the ``lookback_us`` before ``at_us`` (``before``; else after it) and heard
+        others there then, heard nobody else there during the time ``during`` (from, to):
+        :data:`STATIONS_STOPPED` if none of them did, :data:`STATIONS_WORKING` if one did, or
+        :data:`STATIONS_UNKNOWN` (no station known, none heard others there before, or the time
+        is shorter than ``min_gaps`` of each station's usual gaps between hearing anyone).
+        "There" is the 3 x 3 cells around lat/lon."""
+        if self.stations.size != self.codes.size:
+            return np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
+        return _stations_stopped(
+            self.codes, self.tracks, self.stations, self.station_ids, self.station_gap_bins,
+            self.t0_us, self.bin_us, self.cell_deg, own, at_us, lat, lon,
+            max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
+            min_gaps,
         )  # fmt: skip
 
     def kept_heard(

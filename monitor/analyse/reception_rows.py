@@ -11,6 +11,7 @@ on the other groups, so the grid is that of all positions at once (:func:`recept
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,26 +75,51 @@ class GridSpec:
         return cls(max(int(bin_s * 1e6), 1), cell_km * 1000.0 / METRES_PER_DEG, t0_us)
 
 
+def station_codes(station: pl.Series) -> I64:
+    """Return a code per receiver station name (-1 for null): the same name gets the same
+    non-negative code in every process, so that rows found apart can be merged."""
+    names = station.cast(pl.String)
+    known = names.drop_nulls().unique().sort()
+    codes = [
+        int.from_bytes(hashlib.blake2b(name.encode(), digest_size=7).digest(), "little")
+        for name in known.to_list()
+    ]
+    found = names.replace_strict(known, codes, default=-1, return_dtype=pl.Int64)
+    return np.ascontiguousarray(found.to_numpy(), dtype=np.int64)
+
+
 def heard_cells(
-    spec: GridSpec, track: I64, t_us: I64, lat: F64, lon: F64, *, places: bool = True
+    spec: GridSpec,
+    track: I64,
+    t_us: I64,
+    lat: F64,
+    lon: F64,
+    *,
+    places: bool = True,
+    station: I64 | None = None,
 ) -> pl.DataFrame:
     """Return where tracks were heard (positions sorted by track and time): code (bin and
-    cell), track, lat, lon (the first position there then), one row per run of a track's
-    positions in one bin and cell. Without ``places``, only code and track, once each: all a
-    grid needs but :meth:`ReceptionGrid.fell_silent_with`. Tracks of disjoint sets of positions
-    give disjoint rows, so the rows of several sets are those of their union."""
+    cell), track, lat, lon (the first position there then), and with ``station`` (per
+    position, :func:`station_codes`) the receiver station, one row per run of a track's
+    positions in one bin and cell (and heard by one station). Without ``places``, only code and
+    track, once each: all a grid needs but :meth:`ReceptionGrid.fell_silent_with` and
+    :meth:`ReceptionGrid.stations_stopped`. Tracks of disjoint sets of positions give disjoint
+    rows, so the rows of several sets are those of their union."""
     codes = _codes(t_us, lat, lon, spec.t0_us, spec.bin_us, spec.cell_deg)
     # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
     # dropping repeats of the row before leaves the rest (a track back and forth across a cell
     # edge within a bin stays twice, which no query minds).
     first = np.ones(codes.size, dtype=bool)
     first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
+    if places and station is not None:
+        first[1:] |= station[1:] != station[:-1]
     kept = np.flatnonzero(first)
     if not places:
         return pl.DataFrame({"code": codes[kept], "track": track[kept]}).unique(maintain_order=True)
-    return pl.DataFrame(
-        {"code": codes[kept], "track": track[kept], "lat": lat[kept], "lon": lon[kept]}
-    )
+    rows = {"code": codes[kept], "track": track[kept], "lat": lat[kept], "lon": lon[kept]}
+    if station is not None:
+        rows["station"] = station[kept]
+    return pl.DataFrame(rows)
 
 
 def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -134,6 +160,9 @@ def merged_grid(
     where = np.zeros((0, 2))
     if "lat" in heard:
         where = np.column_stack([heard.pop("lat")[order], heard.pop("lon")[order]])
+    stations = np.zeros(0, dtype=np.int64)
+    if "station" in heard:
+        stations = heard.pop("station")[order]
     del order
     new_code = np.ones(codes.size, dtype=bool)
     new_code[1:] = codes[1:] != codes[:-1]
@@ -160,7 +189,35 @@ def merged_grid(
         cells=busy["cell"].to_numpy().astype(np.int64),
         cell_bins=busy["len"].to_numpy().astype(np.int64),
         n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
+        stations=np.ascontiguousarray(stations, dtype=np.int64),
+        **_station_rhythm(codes, stations),
     )
+
+
+def _station_rhythm(codes: I64, stations: I64) -> dict[str, I64]:
+    """Return the known stations (sorted codes) and per station the gap (in bins) between
+    the bins in which it heard anyone, anywhere, that half its time falls in: 1 for a shore
+    receiver heard all the time, an hour or two for satellites passing over."""
+    heard = (
+        pl.DataFrame({"station": stations, "bin": codes[: stations.size] >> PLACE_BITS})
+        .filter(pl.col("station") >= 0)
+        .unique()
+        .sort("station", "bin")
+        .with_columns(gap=pl.col("bin").diff().over("station"))
+        .drop_nulls("gap")
+        .sort("station", "gap")
+        .with_columns(
+            acc=pl.col("gap").cum_sum().over("station"), half=pl.col("gap").sum().over("station")
+        )
+        .filter(pl.col("acc") * 2 >= pl.col("half"))
+        .group_by("station")
+        .agg(pl.col("gap").first())
+        .sort("station")
+    )
+    return {
+        "station_ids": np.ascontiguousarray(heard["station"].to_numpy(), dtype=np.int64),
+        "station_gap_bins": np.ascontiguousarray(heard["gap"].to_numpy(), dtype=np.int64),
+    }
 
 
 def reception_grid(
@@ -172,10 +229,12 @@ def reception_grid(
     bin_s: float,
     cell_km: float,
     max_interval_us: int,
+    station: I64 | None = None,
 ) -> ReceptionGrid:
-    """Return the grid of positions sorted by track (0, 1, ... in order) and time; intervals of
-    ``max_interval_us`` or more are silences, not a track's usual interval."""
+    """Return the grid of positions sorted by track (0, 1, ... in order) and time, heard by
+    ``station`` (:func:`station_codes`) if known; intervals of ``max_interval_us`` or more are
+    silences, not a track's usual interval."""
     spec = GridSpec.of(bin_s=bin_s, cell_km=cell_km, t0_us=int(t_us.min()) if t_us.size else 0)
     times, quiet = track_times(track, t_us, max_interval_us)
-    heard = heard_cells(spec, track, t_us, lat, lon)
+    heard = heard_cells(spec, track, t_us, lat, lon, station=station)
     return merged_grid(spec, {c: heard[c].to_numpy() for c in heard.columns}, times, quiet)

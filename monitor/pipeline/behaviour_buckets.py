@@ -114,7 +114,10 @@ def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.
         "start": pl.DataFrame({"first_us": [int(arrays.t_us.min()) if arrays.t_us.size else None]}),
     }
     near, region = job.specs()
-    out["near"] = heard_cells(near, track, arrays.t_us, arrays.lat, arrays.lon)
+    station = arrays.station
+    if station is None:
+        station = np.full(arrays.t_us.size, -1, dtype=np.int64)
+    out["near"] = heard_cells(near, track, arrays.t_us, arrays.lat, arrays.lon, station=station)
     # The region's grid is asked only who was heard where: no places.
     out["region"] = heard_cells(region, track, arrays.t_us, arrays.lat, arrays.lon, places=False)
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}

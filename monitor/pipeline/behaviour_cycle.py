@@ -112,6 +112,8 @@ def read_part(root: StorePath | str, job: BehaviourJob) -> dict[str, pa.Table] |
         return None
     if found["start"]["first_us"].to_list() != [job.data_start_us]:
         return None
+    if "station" not in found["near"].columns:
+        return None  # stored before the rows named their receiver station
     return {PREFIX + name: frame.to_arrow() for name, frame in found.items()}
 
 
