@@ -34,8 +34,8 @@ from monitor.analyse.reception import (
     ONWARD,
     ONWARD_MAX_US,
     OUT_AND_BACK,
-    STATIONS_STOPPED,
     STATIONS_UNKNOWN,
+    STATIONS_WORKING,
     STRAIGHT,
     ReceptionGrid,
 )
@@ -50,6 +50,10 @@ _US_PER_H = 3_600_000_000
 #: A receiver station is only taken to have stopped hearing anyone near a silent vessel over
 #: at least this many of its usual gaps between hearing anyone (see ``stations_stopped``).
 STATION_MIN_GAPS = 3
+#: The stations that heard a vessel within this long before a silence (after it) are asked:
+#: the shore receiver that usually hears it may have gone down a little before it fell silent
+#: (a satellite passing over heard it since).
+STATION_LOOKBACK_US = _US_PER_H
 
 
 @kernel
@@ -344,11 +348,11 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
     # over the first (second) half of the silence? A silence still open has only its start.
     mid = (start + end) // 2
     station0 = grid.stations_stopped(
-        track, start, lat0, lon0, lookback_us=half_hour, before=True,
+        track, start, lat0, lon0, lookback_us=STATION_LOOKBACK_US, before=True,
         during=(start + ten_min, np.where(is_open, end, mid)), min_gaps=STATION_MIN_GAPS,
     )  # fmt: skip
     station1 = grid.stations_stopped(
-        track, end, lat1, lon1, lookback_us=half_hour, before=False,
+        track, end, lat1, lon1, lookback_us=STATION_LOOKBACK_US, before=False,
         during=(mid, end - ten_min), min_gaps=STATION_MIN_GAPS,
     )  # fmt: skip
     station1[is_open] = STATIONS_UNKNOWN
@@ -382,10 +386,11 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
        around the silence, or its usual interval is more than 1 / ``coverage_ratio`` of the
        silence, or it spent three times as long in other silences around it as heard.
     2. ``outage``: where the receiver stations are known (``station`` of the positions), the
-       stations that heard it near its last position in the half hour before, and heard others
+       stations that heard it near its last position in the hour before, and heard others
        there, heard nobody else there over the first half of the silence, and likewise those
        of its first position after over the second half (:meth:`ReceptionGrid.stations_stopped`;
-       a silence still open: its start only). Where they are not known, or told nothing: of
+       an end whose stations tell nothing does not count; a silence still open has its start
+       only). Where no end's stations tell anything: of
        at least two vessels heard near its last position in the half hour before (or first
        position in the half hour after), at least ``outage_share`` were heard nowhere for the
        next half hour, or three of their own usual intervals if longer; or the vessels near it
@@ -427,12 +432,9 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
             latest.is_null() | (latest > pl.max_horizontal(3 * usual_side, pl.lit(1 / 12)))
         )
 
-    by_station = (pl.col("station_start") != STATIONS_UNKNOWN) & (
-        pl.col("open") | (pl.col("station_end") != STATIONS_UNKNOWN)
-    )
-    stations_stopped = (pl.col("station_start") == STATIONS_STOPPED) & (
-        pl.col("open") | (pl.col("station_end") == STATIONS_STOPPED)
-    )
+    start, end = pl.col("station_start"), pl.col("station_end")
+    by_station = (start != STATIONS_UNKNOWN) | (end != STATIONS_UNKNOWN)
+    stations_stopped = (start != STATIONS_WORKING) & (end != STATIONS_WORKING)
     heard = pl.col("heard_bins") / pl.col("bins").clip(1)
     fading = faded("last_hour_h", "before") | (~pl.col("open") & faded("first_hour_h", "after"))
     history = pl.max_horizontal("history_before_h", "history_after_h")
