@@ -106,6 +106,26 @@ def test_a_displaced_burst_that_comes_back_is_dropped_and_reported() -> None:
     assert found.positions.height == 240
 
 
+def test_a_displaced_burst_first_heard_after_a_pass_gap_does_not_split_the_ship() -> None:
+    # Heard at satellite passes only: 4 fixes a minute apart every 90 minutes, sailing east at
+    # 12 kn. The first 6 fixes of one pass are thrown 78 km north (a GPS fault keeps the ship's
+    # course and speed): after 90 minutes unheard, a ship could have got there.
+    ship = Track(SHIP)
+    lon = 0.0
+    for n in range(8):
+        for k in range(10 if n == 4 else 4):
+            lat = 0.7 if n == 4 and k < 6 else 0.0
+            ship.fix(lon, lat, 12.0, 1)
+            lon += 0.2 / 60
+        ship.silence(1.5)
+        lon += 0.2 * 1.5
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.n_dropped == 6
+    assert found.jumps.row(0, named=True)["n_positions"] == 6
+    assert found.positions.height == 7 * 4 + 4
+
+
 def test_lone_bad_fixes_are_dropped_also_first_and_last() -> None:
     ship = with_fix(MOORED, -1, 5.0, 5.0)  # before the first real fix
     ship = with_fix(ship, 600.5, 3.0, -2.0)  # in the middle

@@ -386,11 +386,12 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
        around the silence, or its usual interval is more than 1 / ``coverage_ratio`` of the
        silence, or it spent three times as long in other silences around it as heard.
     2. ``outage``: where the receiver stations are known (``station`` of the positions), the
-       stations that heard it near its last position in the hour before, and heard others
-       there, heard nobody else there over the first half of the silence, and likewise those
-       of its first position after over the second half (:meth:`ReceptionGrid.stations_stopped`;
-       an end whose stations tell nothing does not count; a silence still open has its start
-       only). Where no end's stations tell anything: of
+       station that heard it last near its last position (within the hour before, and heard
+       others there then) heard nobody else there over the first half of the silence, and
+       likewise the station that heard it first after over the second half
+       (:meth:`ReceptionGrid.stations_stopped`; an end whose stations tell nothing does not
+       count; a silence still open has its start only). Where no end's stations tell anything:
+       of
        at least two vessels heard near its last position in the half hour before (or first
        position in the half hour after), at least ``outage_share`` were heard nowhere for the
        next half hour, or three of their own usual intervals if longer; or the vessels near it

@@ -321,34 +321,16 @@ def _kept_heard(
 
 
 #: At most this many stations that heard a vessel near one end of a silence are asked about.
-_MAX_OWN_STATIONS = 4
+_MAX_OWN_STATIONS = 8
 #: What :meth:`ReceptionGrid.stations_stopped` says of one end of a silence.
 STATIONS_UNKNOWN, STATIONS_WORKING, STATIONS_STOPPED = -1, 0, 1
 
 
 @inline
-def _station_near(
-    codes: I64,
-    tracks: I64,
-    stations: I64,
-    time_bin: int,
-    lat: float,
-    lon: float,
-    cell_deg: float,
-    own: int,
-    station: int,
-) -> bool:
-    """Return whether ``station`` heard a track other than ``own`` in ``time_bin`` in the
-    3 x 3 cells around lat/lon."""
-    row = row_of(lat, cell_deg)
-    found = False
-    for r in range(row - 1, row + 2):
-        col = col_of(lon, r, cell_deg)
-        for shift in range(-1, 2):
-            lo, hi = cell_rows(codes, pack(time_bin, r, neighbour_col(col, shift, r, cell_deg)))
-            for k in range(lo, hi):
-                found |= (tracks[k] != own) & (stations[k] == station)
-    return found
+def _active_between(bins: I64, lo: int, hi: int) -> bool:
+    """Return whether the sorted ``bins`` hold one in ``lo..hi``."""
+    k = np.searchsorted(bins, lo)
+    return bool(k < bins.size and bins[k] <= hi)
 
 
 @kernel
@@ -357,6 +339,9 @@ def _stations_stopped(
     tracks: I64,
     stations: I64,
     station_ids: I64,
+    station_start: I64,
+    station_bins: I64,
+    station_tracks: I64,
     station_gap_bins: I64,
     t0_us: int,
     bin_us: int,
@@ -377,7 +362,8 @@ def _stations_stopped(
         at_bin = (at_us[g] - t0_us) // bin_us
         row = row_of(lat[g], cell_deg)
         n_mine = 0
-        # The stations that heard the vessel itself near there just before (after) the silence.
+        # The stations that heard the vessel itself near there just before (after) the
+        # silence, the latest (earliest) first.
         for step in range(lookback_bins + 1):
             b = at_bin - sign * step
             for r in range(row - 1, row + 2):
@@ -397,8 +383,10 @@ def _stations_stopped(
                             n_mine += 1
         first = (from_us[g] - t0_us + bin_us - 1) // bin_us
         last = (to_us[g] - t0_us) // bin_us - 1
-        n_asked = n_stopped = 0
+        # The one that heard it last (first) and can tell decides.
         for i in range(n_mine):
+            if out[g] != STATIONS_UNKNOWN:
+                break
             st = mine[i]
             j = np.searchsorted(station_ids, st)
             if j >= station_ids.size or station_ids[j] != st:
@@ -407,26 +395,12 @@ def _stations_stopped(
             # in a stretch shorter than a few of its usual gaps.
             if last - first + 1 < min_gaps * station_gap_bins[j]:
                 continue
-            # Evidence that it heard others there at all: someone near it just before.
-            before = False
-            for step in range(lookback_bins + 1):
-                before |= _station_near(
-                    codes, tracks, stations, at_bin - sign * step, lat[g], lon[g], cell_deg,
-                    own[g], st,
-                )  # fmt: skip
-            if not before:
+            # A receiver of many vessels, not of this one alone.
+            if station_tracks[j] < 2:
                 continue
-            n_asked += 1
-            during = False
-            b = first
-            while b <= last and not during:
-                during = _station_near(
-                    codes, tracks, stations, b, lat[g], lon[g], cell_deg, own[g], st
-                )
-                b += 1
-            n_stopped += not during
-        if n_asked > 0:
-            out[g] = STATIONS_STOPPED if n_stopped == n_asked else STATIONS_WORKING
+            bins = station_bins[station_start[j] : station_start[j + 1]]
+            heard = _active_between(bins, first, last)
+            out[g] = STATIONS_WORKING if heard else STATIONS_STOPPED
     return out
 
 
@@ -473,9 +447,14 @@ class ReceptionGrid:
     n_bins: int
     #: The receiver station of each code (-1: not known), or none at all (a grid made without).
     stations: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    #: Sorted station codes, and per station the gap in bins between the bins in which it
-    #: heard anyone that half its time falls in (see ``reception_rows``).
+    #: Sorted station codes; the bins in which station k heard anyone, anywhere, are
+    #: ``station_bins[station_start[k]:station_start[k + 1]]`` (sorted); per station how many
+    #: tracks it heard in all, and the gap in bins between those bins that half its time falls
+    #: in (see ``reception_rows``).
     station_ids: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    station_start: I64 = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    station_bins: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    station_tracks: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     station_gap_bins: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def quiet_along(
@@ -539,17 +518,19 @@ class ReceptionGrid:
         during: tuple[I64, I64],
         min_gaps: int,
     ) -> I64:
-        """Return, per query, whether the receiver stations that heard track ``own`` near
-        lat/lon in the ``lookback_us`` before ``at_us`` (``before``; else after it) and heard
-        others there then, heard nobody else there during the time ``during`` (from, to):
-        :data:`STATIONS_STOPPED` if none of them did, :data:`STATIONS_WORKING` if one did, or
-        :data:`STATIONS_UNKNOWN` (no station known, none heard others there before, or the time
-        is shorter than ``min_gaps`` of each station's usual gaps between hearing anyone).
-        "There" is the 3 x 3 cells around lat/lon."""
+        """Return, per query, whether the receiver station that heard track ``own`` last near
+        lat/lon in the ``lookback_us`` before ``at_us`` (``before``; else first after it), of
+        those that can tell, heard anyone at all during the time ``during`` (from, to):
+        :data:`STATIONS_WORKING` if it did, :data:`STATIONS_STOPPED` if not, or
+        :data:`STATIONS_UNKNOWN` when none can tell: no station known, or none ever heard
+        another vessel, or the time is shorter than ``min_gaps`` of the station's usual gaps
+        between hearing anyone (a satellite passing over now and then).
+        "Near" is the 3 x 3 cells around lat/lon."""
         if self.stations.size != self.codes.size:
             return np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
         return _stations_stopped(
-            self.codes, self.tracks, self.stations, self.station_ids, self.station_gap_bins,
+            self.codes, self.tracks, self.stations, self.station_ids, self.station_start,
+            self.station_bins, self.station_tracks, self.station_gap_bins,
             self.t0_us, self.bin_us, self.cell_deg, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
             min_gaps,

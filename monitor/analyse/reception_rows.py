@@ -190,20 +190,31 @@ def merged_grid(
         cell_bins=busy["len"].to_numpy().astype(np.int64),
         n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
         stations=np.ascontiguousarray(stations, dtype=np.int64),
-        **_station_rhythm(codes, stations),
+        **_station_rhythm(codes, tracks, stations),
     )
 
 
-def _station_rhythm(codes: I64, stations: I64) -> dict[str, I64]:
-    """Return the known stations (sorted codes) and per station the gap (in bins) between
-    the bins in which it heard anyone, anywhere, that half its time falls in: 1 for a shore
-    receiver heard all the time, an hour or two for satellites passing over."""
-    heard = (
-        pl.DataFrame({"station": stations, "bin": codes[: stations.size] >> PLACE_BITS})
+def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
+    """Return the known stations (sorted codes), the bins in which each heard anyone, anywhere,
+    and per station how many tracks it heard and the gap in bins between those bins that half
+    its time falls in: 1 for a shore receiver heard all the time, an hour or two for a
+    satellite passing over."""
+    n = stations.size
+    active = (
+        pl.DataFrame({"station": stations, "bin": codes[:n] >> PLACE_BITS, "track": tracks[:n]})
         .filter(pl.col("station") >= 0)
+        .select("station", "bin")
         .unique()
         .sort("station", "bin")
-        .with_columns(gap=pl.col("bin").diff().over("station"))
+    )
+    heard_tracks = (
+        pl.DataFrame({"station": stations, "track": tracks[:n]})
+        .filter(pl.col("station") >= 0)
+        .group_by("station")
+        .agg(n_tracks=pl.col("track").n_unique().cast(pl.Int64))
+    )
+    gaps = (
+        active.with_columns(gap=pl.col("bin").diff().over("station"))
         .drop_nulls("gap")
         .sort("station", "gap")
         .with_columns(
@@ -212,11 +223,26 @@ def _station_rhythm(codes: I64, stations: I64) -> dict[str, I64]:
         .filter(pl.col("acc") * 2 >= pl.col("half"))
         .group_by("station")
         .agg(pl.col("gap").first())
-        .sort("station")
     )
+    ids = (
+        active.group_by("station", maintain_order=True)
+        .len()
+        .join(heard_tracks, on="station", maintain_order="left")
+    )
+    # A station heard in one bin only has no gap: it tells nothing.
+    gap = ids.join(gaps, on="station", how="left", maintain_order="left").with_columns(
+        pl.col("gap").fill_null(np.iinfo(np.int64).max // 4)
+    )
+
+    def column(frame: pl.DataFrame, name: str) -> I64:
+        return np.ascontiguousarray(frame[name].to_numpy(), dtype=np.int64)
+
     return {
-        "station_ids": np.ascontiguousarray(heard["station"].to_numpy(), dtype=np.int64),
-        "station_gap_bins": np.ascontiguousarray(heard["gap"].to_numpy(), dtype=np.int64),
+        "station_ids": column(ids, "station"),
+        "station_start": np.concatenate([[0], np.cumsum(column(ids, "len"))]).astype(np.int64),
+        "station_bins": column(active, "bin"),
+        "station_tracks": column(ids, "n_tracks"),
+        "station_gap_bins": column(gap, "gap"),
     }
 
 

@@ -24,8 +24,11 @@ MAX_CANDIDATES = 32
 #: the maximum speed over a typical speed (50 kn / 20 kn).
 _SHARPNESS = 2.5
 #: Rows of each track a position is compared with when it fits no track's last row: a run of
-#: up to this many minus one bad fixes is recognised as it happens (gpsdio-segment: 5).
-_LOOKBACK = 5
+#: up to this many minus one bad fixes is recognised as it happens. gpsdio-segment keeps 5; but
+#: a displaced run first heard after a long interval (a satellite pass an hour or two after the
+#: last) is within a ship's reach and joins its track, and a pass hears up to a dozen of its
+#: fixes before the ship is heard where it really is.
+_LOOKBACK = 12
 #: Tracks with far fewer positions than this are preferred less (gpsdio-segment: 10).
 SHORT_TRACK = 10.0
 #: A short track (a stray fix, or a ship just heard) takes a fix only if reaching it needs at
