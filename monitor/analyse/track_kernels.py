@@ -29,6 +29,10 @@ _SHARPNESS = 2.5
 #: last) is within a ship's reach and joins its track, and a pass hears up to a dozen of its
 #: fixes before the ship is heard where it really is.
 _LOOKBACK = 12
+#: How far gpsdio-segment looks back; beyond, a run is cut off as an excursion only if its first
+#: row joined at ``_LEAP`` times the cost of the row returning from it, or more.
+_SHORT_LOOKBACK = 5
+_LEAP = 4.0
 #: Tracks with far fewer positions than this are preferred less (gpsdio-segment: 10).
 SHORT_TRACK = 10.0
 #: A short track (a stray fix, or a ship just heard) takes a fix only if reaching it needs at
@@ -230,7 +234,10 @@ def assign_tracks(
                         break
                     row = slot_rows[s, k]
                     cost2, padded2 = _cost(t_us, lat, lon, i, row, reach_deg_per_s, slack2)
-                    if cost2 < joined[slot_rows[s, k - 1]]:
+                    # Farther back than gpsdio-segment looks, the run cut off must have been a
+                    # leap away: a ship heard now and then fits rows hours back about as well.
+                    leap = 1.0 if k < _SHORT_LOOKBACK else _LEAP
+                    if cost2 * leap < joined[slot_rows[s, k - 1]]:
                         score = _score(cost2, padded2, slot_count[s])
                         if score > best_score:
                             best, best_score, best_cost, back = s, score, cost2, k
