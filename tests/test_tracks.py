@@ -126,6 +126,25 @@ def test_a_displaced_burst_first_heard_after_a_pass_gap_does_not_split_the_ship(
     assert found.positions.height == 7 * 4 + 4
 
 
+def test_a_bad_fix_near_where_a_sparsely_heard_ship_was_does_not_split_it() -> None:
+    # Heard every two hours, sailing west at 13 kn. Right after one pass's first two fixes, a
+    # bad fix lands near where the ship was at the pass before: it fits that older fix better
+    # than the ship's new ones fit it, but not the ship's reported speed.
+    ship = Track(SHIP)
+    lon = 1.0
+    for n in range(6):
+        for _ in range(3):
+            ship.fix(lon, 0.0, 13.0, 1)
+            lon -= 13 / 60 / 60
+        if n == 3:
+            ship.fix(lon + 0.45, 0.02, 13.0, 1)
+        ship.silence(2.0)
+        lon -= 13 / 60 * 2.0
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.jumps["n_positions"].to_list() == [1]
+
+
 def test_lone_bad_fixes_are_dropped_also_first_and_last() -> None:
     ship = with_fix(MOORED, -1, 5.0, 5.0)  # before the first real fix
     ship = with_fix(ship, 600.5, 3.0, -2.0)  # in the middle

@@ -29,10 +29,6 @@ _SHARPNESS = 2.5
 #: last) is within a ship's reach and joins its track, and a pass hears up to a dozen of its
 #: fixes before the ship is heard where it really is.
 _LOOKBACK = 12
-#: How far gpsdio-segment looks back; beyond, a run is cut off as an excursion only if its first
-#: row joined at ``_LEAP`` times the cost of the row returning from it, or more.
-_SHORT_LOOKBACK = 5
-_LEAP = 4.0
 #: Tracks with far fewer positions than this are preferred less (gpsdio-segment: 10).
 SHORT_TRACK = 10.0
 #: A short track (a stray fix, or a ship just heard) takes a fix only if reaching it needs at
@@ -92,6 +88,18 @@ def _too_fast(t_us: I64, lat: F64, lon: F64, sog_kn: F64, i: int, j: int, slack2
 
 
 @inline
+def _speed_misfit_kn(t_us: I64, lat: F64, lon: F64, sog_kn: F64, i: int, j: int) -> float:
+    """Return how far the speed implied from row ``j`` to row ``i`` is from the faster SOG
+    the two report (NaN if neither does)."""
+    sog = max(sog_kn[i], sog_kn[j])
+    if not math.isfinite(sog):
+        sog = sog_kn[i] if math.isfinite(sog_kn[i]) else sog_kn[j]
+    dt_s = max(abs(t_us[i] - t_us[j]) * 1e-6, 1.0)
+    implied_kn = math.sqrt(_distance2_deg(lat, lon, i, j)) * METRES_PER_DEG / dt_s / MPS_PER_KN
+    return float(abs(implied_kn - sog))
+
+
+@inline
 def _score(cost2: float, padded2: float, count: int) -> float:
     """Return how likely a fix follows a track's last fix: a Gaussian density around it, its
     spread growing with the time since (so it falls with the squared time), weighed down for
@@ -129,9 +137,9 @@ def assign_tracks(
     the state before each row of ``snap``.
 
     Each track (slot) remembers its last ``_LOOKBACK`` rows. A row that no track's last row can
-    reach, but an earlier row of a track can, better than the row after that one joined, returns
-    from an excursion (of at most ``excursion_us``): it joins that track, and the excursion
-    moves to a track of its own.
+    reach, but an earlier row of a track can, better than the row after that one joined and
+    with a speed closer to the SOG reported, returns from an excursion (of at most
+    ``excursion_us``): it joins that track, and the excursion moves to a track of its own.
 
     To resume, an MMSI's first rows may be the remembered rows of its slots, oldest first:
     ``seed_slot`` (-1 for a row to assign), ``seed_count`` (the slot's number of positions) and
@@ -234,10 +242,14 @@ def assign_tracks(
                         break
                     row = slot_rows[s, k]
                     cost2, padded2 = _cost(t_us, lat, lon, i, row, reach_deg_per_s, slack2)
-                    # Farther back than gpsdio-segment looks, the run cut off must have been a
-                    # leap away: a ship heard now and then fits rows hours back about as well.
-                    leap = 1.0 if k < _SHORT_LOOKBACK else _LEAP
-                    if cost2 * leap < joined[slot_rows[s, k - 1]]:
+                    # A ship heard now and then fits rows hours back about as well as its
+                    # last: the run cut off must also fit the reported speeds worse than the
+                    # return does (where they are reported).
+                    first = slot_rows[s, k - 1]
+                    if cost2 < joined[first] and not (
+                        _speed_misfit_kn(t_us, lat, lon, sog_kn, i, row)
+                        >= _speed_misfit_kn(t_us, lat, lon, sog_kn, first, row)
+                    ):
                         score = _score(cost2, padded2, slot_count[s])
                         if score > best_score:
                             best, best_score, best_cost, back = s, score, cost2, k
