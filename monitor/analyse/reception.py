@@ -449,8 +449,8 @@ class ReceptionGrid:
     stations: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     #: Sorted station codes; the bins in which station k heard anyone, anywhere, are
     #: ``station_bins[station_start[k]:station_start[k + 1]]`` (sorted); per station how many
-    #: tracks it heard in all, and the gap in bins between those bins that half its time falls
-    #: in (see ``reception_rows``).
+    #: tracks it heard in all, and its usual gap in bins between those bins (see
+    #: ``reception_rows``).
     station_ids: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     station_start: I64 = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     station_bins: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))

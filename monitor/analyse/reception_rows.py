@@ -194,11 +194,17 @@ def merged_grid(
     )
 
 
+#: The gap between the times a station hears anyone that this share of its time falls under
+#: is its usual gap (:meth:`ReceptionGrid.stations_stopped`).
+STATION_GAP_SHARE = 0.9
+
+
 def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
     """Return the known stations (sorted codes), the bins in which each heard anyone, anywhere,
-    and per station how many tracks it heard and the gap in bins between those bins that half
-    its time falls in: 1 for a shore receiver heard all the time, an hour or two for a
-    satellite passing over."""
+    and per station how many tracks it heard and the longest gap in bins between those bins
+    of the shortest that make up :data:`STATION_GAP_SHARE` of its time: 1 or 2 for a shore
+    receiver that hears ships all the time, hours for a satellite passing over or a receiver
+    where ships are few."""
     n = stations.size
     active = (
         pl.DataFrame({"station": stations, "bin": codes[:n] >> PLACE_BITS, "track": tracks[:n]})
@@ -218,9 +224,9 @@ def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
         .drop_nulls("gap")
         .sort("station", "gap")
         .with_columns(
-            acc=pl.col("gap").cum_sum().over("station"), half=pl.col("gap").sum().over("station")
+            acc=pl.col("gap").cum_sum().over("station"), all=pl.col("gap").sum().over("station")
         )
-        .filter(pl.col("acc") * 2 >= pl.col("half"))
+        .filter(pl.col("acc") >= STATION_GAP_SHARE * pl.col("all"))
         .group_by("station")
         .agg(pl.col("gap").first())
     )
