@@ -26,7 +26,8 @@ def causes(*, receiver_down: bool, stations: bool) -> str:
         elsewhere.silence(8)
     else:
         elsewhere.stay(far, 8, sog=0.1)
-    elsewhere.stay(far, 10, sog=0.1)
+    # Heard for days: the outage is a small share of the receiver's time.
+    elsewhere.stay(far, 76, sog=0.1)
     frame = tracks_frame(vessel, elsewhere, *BYSTANDERS)
     if stations:
         receiver = pl.when(pl.col("mmsi").is_in([VESSEL, ELSEWHERE])).then(pl.lit("A"))
