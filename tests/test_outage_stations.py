@@ -34,7 +34,7 @@ def causes(*, receiver_down: bool, stations: bool) -> str:
         frame = frame.with_columns(station=receiver.otherwise(pl.lit("B")))
     end = frame["timestamp_utc"].max()
     gaps = dark_periods(frame, ZONES, GapSettings(), data_end=end)  # type: ignore[arg-type]
-    [cause] = gaps.filter(pl.col("mmsi") == VESSEL)["cause"].to_list()
+    [cause] = gaps.filter((pl.col("mmsi") == VESSEL) & ~pl.col("open"))["cause"].to_list()
     return str(cause)
 
 
