@@ -47,9 +47,11 @@ if TYPE_CHECKING:
     from monitor.config import GapSettings
 
 _US_PER_H = 3_600_000_000
-#: A receiver station is only taken to have stopped hearing anyone near a silent vessel over
-#: at least this many of its usual gaps between hearing anyone (see ``stations_stopped``).
-STATION_MIN_GAPS = 3
+#: A receiver station that heard nobody over half a silence is taken to have stopped only if
+#: that would happen by this chance or less, were it working as it did over the hours before
+#: (after) the silence (see :meth:`ReceptionGrid.stations_stopped`).
+STATION_ACTIVITY_US = 6 * _US_PER_H
+STATION_CHANCE = 0.05
 #: The stations that heard a vessel within this long before a silence (after it) are asked:
 #: the shore receiver that usually hears it may have gone down a little before it fell silent
 #: (a satellite passing over heard it since).
@@ -349,11 +351,13 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
     mid = (start + end) // 2
     station0 = grid.stations_stopped(
         track, start, lat0, lon0, lookback_us=STATION_LOOKBACK_US, before=True,
-        during=(start + ten_min, np.where(is_open, end, mid)), min_gaps=STATION_MIN_GAPS,
+        during=(start + ten_min, np.where(is_open, end, mid)),
+        activity_us=STATION_ACTIVITY_US, chance=STATION_CHANCE,
     )  # fmt: skip
     station1 = grid.stations_stopped(
         track, end, lat1, lon1, lookback_us=STATION_LOOKBACK_US, before=False,
-        during=(mid, end - ten_min), min_gaps=STATION_MIN_GAPS,
+        during=(mid, end - ten_min), activity_us=STATION_ACTIVITY_US,
+        chance=STATION_CHANCE,
     )  # fmt: skip
     station1[is_open] = STATIONS_UNKNOWN
     return gaps.with_columns(

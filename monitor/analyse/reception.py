@@ -13,6 +13,7 @@ around its cell, so at least one cell width all round.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -342,7 +343,6 @@ def _stations_stopped(
     station_start: I64,
     station_bins: I64,
     station_tracks: I64,
-    station_gap_bins: I64,
     t0_us: int,
     bin_us: int,
     cell_deg: float,
@@ -354,7 +354,8 @@ def _stations_stopped(
     sign: int,
     from_us: I64,
     to_us: I64,
-    min_gaps: int,
+    activity_bins: int,
+    chance: float,
 ) -> I64:
     out = np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
     mine = np.empty(_MAX_OWN_STATIONS, dtype=np.int64)
@@ -391,14 +392,20 @@ def _stations_stopped(
             j = np.searchsorted(station_ids, st)
             if j >= station_ids.size or station_ids[j] != st:
                 continue
-            # A station that hears only now and then (a satellite passing over) is not missed
-            # in a stretch shorter than a few of its usual gaps.
-            if last - first + 1 < min_gaps * station_gap_bins[j]:
-                continue
-            # A receiver of many vessels, not of this one alone.
-            if station_tracks[j] < 2:
-                continue
             bins = station_bins[station_start[j] : station_start[j + 1]]
+            n_tracks = station_tracks[station_start[j] : station_start[j + 1]]
+            # How often it heard others (two vessels or more) over the hours before (after):
+            # hearing nobody in a stretch of the silence must be unlikely by chance.
+            lo = at_bin - sign * activity_bins if sign > 0 else at_bin
+            hi = at_bin if sign > 0 else at_bin + activity_bins
+            k = np.searchsorted(bins, lo)
+            busy = 0
+            while k < bins.size and bins[k] <= hi:
+                busy += n_tracks[k] > 1
+                k += 1
+            share = min(busy / (activity_bins + 1), 0.999)
+            if share <= 0.0 or (last - first + 1) * -math.log1p(-share) < -math.log(chance):
+                continue
             heard = _active_between(bins, first, last)
             out[g] = STATIONS_WORKING if heard else STATIONS_STOPPED
     return out
@@ -448,14 +455,12 @@ class ReceptionGrid:
     #: The receiver station of each code (-1: not known), or none at all (a grid made without).
     stations: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     #: Sorted station codes; the bins in which station k heard anyone, anywhere, are
-    #: ``station_bins[station_start[k]:station_start[k + 1]]`` (sorted); per station how many
-    #: tracks it heard in all, and its usual gap in bins between those bins (see
-    #: ``reception_rows``).
+    #: ``station_bins[station_start[k]:station_start[k + 1]]`` (sorted), with how many tracks
+    #: it heard in each (``station_tracks``).
     station_ids: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     station_start: I64 = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     station_bins: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     station_tracks: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    station_gap_bins: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def quiet_along(
         self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
@@ -516,24 +521,28 @@ class ReceptionGrid:
         lookback_us: int,
         before: bool,
         during: tuple[I64, I64],
-        min_gaps: int,
+        activity_us: int,
+        chance: float,
     ) -> I64:
         """Return, per query, whether the receiver station that heard track ``own`` last near
         lat/lon in the ``lookback_us`` before ``at_us`` (``before``; else first after it), of
         those that can tell, heard anyone at all during the time ``during`` (from, to):
         :data:`STATIONS_WORKING` if it did, :data:`STATIONS_STOPPED` if not, or
-        :data:`STATIONS_UNKNOWN` when none can tell: no station known, or none ever heard
-        another vessel, or the time is shorter than ``min_gaps`` of the station's usual gaps
-        between hearing anyone (a satellite passing over now and then).
+        :data:`STATIONS_UNKNOWN` when none can tell: no station known, or none heard others
+        often enough over the ``activity_us`` before ``at_us`` (after it) that hearing nobody
+        for the time ``during`` would happen by ``chance`` or less, were it working (a
+        satellite passing over now and then, a receiver where ships are few, one that heard
+        only this vessel). Its activity is the share of time bins in which it heard two
+        vessels or more; the chance of a stretch of n bins without anyone, ``(1 - share)**n``.
         "Near" is the 3 x 3 cells around lat/lon."""
         if self.stations.size != self.codes.size:
             return np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
         return _stations_stopped(
             self.codes, self.tracks, self.stations, self.station_ids, self.station_start,
-            self.station_bins, self.station_tracks, self.station_gap_bins,
+            self.station_bins, self.station_tracks,
             self.t0_us, self.bin_us, self.cell_deg, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
-            min_gaps,
+            max(activity_us // self.bin_us, 1), chance,
         )  # fmt: skip
 
     def kept_heard(

@@ -194,51 +194,18 @@ def merged_grid(
     )
 
 
-#: The gap between the times a station hears anyone that this share of its time falls under
-#: is its usual gap (:meth:`ReceptionGrid.stations_stopped`).
-STATION_GAP_SHARE = 0.9
-
-
 def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
-    """Return the known stations (sorted codes), the bins in which each heard anyone, anywhere,
-    and per station how many tracks it heard and the longest gap in bins between those bins
-    of the shortest that make up :data:`STATION_GAP_SHARE` of its time: 1 or 2 for a shore
-    receiver that hears ships all the time, hours for a satellite passing over or a receiver
-    where ships are few."""
+    """Return the known stations (sorted codes) and, per station, the bins in which it heard
+    anyone, anywhere (sorted), with how many tracks it heard in each."""
     n = stations.size
     active = (
         pl.DataFrame({"station": stations, "bin": codes[:n] >> PLACE_BITS, "track": tracks[:n]})
         .filter(pl.col("station") >= 0)
-        .select("station", "bin")
-        .unique()
+        .group_by("station", "bin")
+        .agg(n_tracks=pl.col("track").n_unique().cast(pl.Int64))
         .sort("station", "bin")
     )
-    heard_tracks = (
-        pl.DataFrame({"station": stations, "track": tracks[:n]})
-        .filter(pl.col("station") >= 0)
-        .group_by("station")
-        .agg(n_tracks=pl.col("track").n_unique().cast(pl.Int64))
-    )
-    gaps = (
-        active.with_columns(gap=pl.col("bin").diff().over("station"))
-        .drop_nulls("gap")
-        .sort("station", "gap")
-        .with_columns(
-            acc=pl.col("gap").cum_sum().over("station"), all=pl.col("gap").sum().over("station")
-        )
-        .filter(pl.col("acc") >= STATION_GAP_SHARE * pl.col("all"))
-        .group_by("station")
-        .agg(pl.col("gap").first())
-    )
-    ids = (
-        active.group_by("station", maintain_order=True)
-        .len()
-        .join(heard_tracks, on="station", maintain_order="left")
-    )
-    # A station heard in one bin only has no gap: it tells nothing.
-    gap = ids.join(gaps, on="station", how="left", maintain_order="left").with_columns(
-        pl.col("gap").fill_null(np.iinfo(np.int64).max // 4)
-    )
+    ids = active.group_by("station", maintain_order=True).len()
 
     def column(frame: pl.DataFrame, name: str) -> I64:
         return np.ascontiguousarray(frame[name].to_numpy(), dtype=np.int64)
@@ -247,8 +214,7 @@ def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
         "station_ids": column(ids, "station"),
         "station_start": np.concatenate([[0], np.cumsum(column(ids, "len"))]).astype(np.int64),
         "station_bins": column(active, "bin"),
-        "station_tracks": column(ids, "n_tracks"),
-        "station_gap_bins": column(gap, "gap"),
+        "station_tracks": column(active, "n_tracks"),
     }
 
 
