@@ -104,8 +104,8 @@ def test_each_line_names_the_receiver_that_heard_it(hard: SimulationResult) -> N
                 stations.setdefault(station, []).append(int(rest.split("*")[0]))
     coastal = {f"rx-{port}" for port in ("nampo", "rajin", "vostochny", "vladivostok")}
     first = {s for s in stations if not s.endswith("-2")}
-    assert first & coastal and first <= coastal | {"sat1", "sat2", "sat3"}
-    assert {"sat1", "sat2", "sat3"} & first
+    assert first & coastal and first <= coastal | {"sat"}
+    assert "sat" in first
     # While a coastal receiver is down it hears nothing (its clock lags by up to a minute).
     for row in outages.iter_rows(named=True):
         start = row["start_utc"].timestamp() + 60

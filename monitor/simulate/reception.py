@@ -37,8 +37,9 @@ def _windows(
 
 #: The receiver that hears everything when the scenario has no coverage limits.
 EVERYWHERE = b"rx1"
-#: Satellites take turns: pass k is heard by satellite ``k % N_SATELLITES``.
-N_SATELLITES = 3
+#: The station id of the satellite feed: a provider delivers what all its satellites hear as
+#: one feed (exactEarth's ``s:rEV02``, for one).
+SATELLITE = b"sat"
 
 
 def coastal_receiver(port_id: str) -> bytes:
@@ -129,12 +130,7 @@ def hear(
         rng,
     )
     satellite = in_intervals(t_s, passes) & (rng.random(len(reports)) < params.pass_share)
-    starts = np.array([start for start, _ in passes])
-    which = np.searchsorted(starts, t_s, side="right") - 1
-    by_satellite = satellite & ~coastal
-    receiver[by_satellite] = np.char.add(
-        b"sat", (which[by_satellite] % N_SATELLITES + 1).astype("S2")
-    )
+    receiver[satellite & ~coastal] = SATELLITE
     sent = PositionReports(*(getattr(reports, f.name).copy() for f in dataclasses.fields(reports)))
     return Heard(sent, coastal | satellite, outages, receiver)
 
