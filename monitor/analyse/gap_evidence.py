@@ -160,6 +160,28 @@ def _ahead(ends: F64, velocities: F64, start: I64, end: I64) -> tuple[F64, F64]:
     return np.clip(lat, -89.9, 89.9), (lon + 180.0) % 360.0 - 180.0
 
 
+def _presumed(
+    ends: F64, velocities: F64, mode: I64, start: I64, end: I64, f: float
+) -> tuple[F64, F64]:
+    """Return where each silent vessel is taken to be a share ``f`` into its silence (as
+    :mod:`monitor.analyse.reception` takes it; a silence still open stays put)."""
+    t = start + (end - start) * f
+    share = np.clip((t - start) / np.maximum(end - start, 1), 0.0, 1.0)
+    dlon = (ends[:, 3] - ends[:, 1] + 180.0) % 360.0 - 180.0
+    lat = ends[:, 0] + (ends[:, 2] - ends[:, 0]) * share
+    lon = ends[:, 1] + dlon * share
+    out_leg = np.minimum(t - start, ONWARD_MAX_US)
+    back_leg = np.minimum(end - t, ONWARD_MAX_US)
+    out_and_back = mode == OUT_AND_BACK
+    going = out_and_back & (t <= (start + end) / 2.0)
+    coming = out_and_back & ~going
+    lat = np.where(going, ends[:, 0] + velocities[:, 0] * out_leg, lat)
+    lon = np.where(going, ends[:, 1] + velocities[:, 1] * out_leg, lon)
+    lat = np.where(coming, ends[:, 2] - velocities[:, 2] * back_leg, lat)
+    lon = np.where(coming, ends[:, 3] - velocities[:, 3] * back_leg, lon)
+    return np.clip(lat, -89.9, 89.9), (lon + 180.0) % 360.0 - 180.0
+
+
 def _speed_kn(velocity: F64, lat: F64) -> F64:
     """Return speeds in knots of velocities in degrees per microsecond at ``lat``."""
     north = velocity[:, 0]
@@ -349,17 +371,23 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
     # Per receiver: did the stations that heard it before (after) hear anyone else near it
     # over the first (second) half of the silence? A silence still open has only its start.
     mid = (start + end) // 2
-    station0 = grid.stations_stopped(
+    station0, decider0 = grid.stations_stopped(
         track, start, lat0, lon0, lookback_us=STATION_LOOKBACK_US, before=True,
         during=(start + ten_min, np.where(is_open, end, mid)),
         activity_us=STATION_ACTIVITY_US, chance=STATION_CHANCE,
     )  # fmt: skip
-    station1 = grid.stations_stopped(
+    station1, decider1 = grid.stations_stopped(
         track, end, lat1, lon1, lookback_us=STATION_LOOKBACK_US, before=False,
         during=(mid, end - ten_min), activity_us=STATION_ACTIVITY_US,
         chance=STATION_CHANCE,
     )  # fmt: skip
     station1[is_open] = STATIONS_UNKNOWN
+    # Whether where it is taken to have been stays where the stations that told kept hearing
+    # anyone, ever: it did not leave their reach (not for a silence still open).
+    reach = ~is_open & (station0 == STATIONS_WORKING) & (station1 == STATIONS_WORKING)
+    for f in np.linspace(0.0, 1.0, 9):
+        lat, lon = _presumed(ends, velocities, mode, start, end, f)
+        reach &= grid.station_covers(decider0, lat, lon) | grid.station_covers(decider1, lat, lon)
     return gaps.with_columns(
         place_busy=pl.Series(np.minimum(grid.busy_share(lat0, lon0), grid.busy_share(lat1, lon1))),
         region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
@@ -379,6 +407,7 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
         kept_end=pl.Series(kept1),
         station_start=pl.Series(station0),
         station_end=pl.Series(station1),
+        station_reach=pl.Series(reach),
     )
 
 
@@ -402,10 +431,12 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
        at both ends were heard as regularly as usual in under 1 - ``outage_share`` of their
        half of the silence; or vessels were near it before or after, and none was heard near it
        all through the silence.
-    3. ``range``: nobody was heard near it all through the silence (and none was near before
-       or after it either); or for ``min_gap_h`` or more of the silence nobody at all was heard
-       in the region around where it is taken to have been (3 x 3 cells of ``region_km``; on its
-       presumed course and, once it came back, on the straight line between its ends); or others
+    3. ``range``: unless the stations that told at both ends kept working and the straight
+       line between its ends stays within cells where they ever heard anyone: nobody was heard
+       near it all through the silence (and none was near before or after it either); or for
+       ``min_gap_h`` or more of the silence nobody at all was heard in the region around where
+       it is taken to have been (3 x 3 cells of ``region_km``; on its presumed course and,
+       once it came back, on the straight line between its ends); or others
        were heard near it in under half of the silence while its own reception was fading
        (a vessel usually heard every few minutes with, in the hour before the silence or after
        it, fewer than two positions, or intervals three times its usual and over 5 minutes).
@@ -463,9 +494,12 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
         )
         .then(pl.lit("outage"))
         .when(
-            (pl.col("heard_bins") == 0)
-            | (pl.col("region_quiet_h") >= settings.min_gap_h)
-            | ((heard < 0.5) & fading)
+            ~pl.col("station_reach")
+            & (
+                (pl.col("heard_bins") == 0)
+                | (pl.col("region_quiet_h") >= settings.min_gap_h)
+                | ((heard < 0.5) & fading)
+            )
         )
         .then(pl.lit("range"))
         .otherwise(pl.lit("dark"))

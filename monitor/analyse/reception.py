@@ -356,8 +356,9 @@ def _stations_stopped(
     to_us: I64,
     activity_bins: int,
     chance: float,
-) -> I64:
+) -> tuple[I64, I64]:
     out = np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
+    decider = np.full(own.size, -1, dtype=np.int64)
     mine = np.empty(_MAX_OWN_STATIONS, dtype=np.int64)
     for g in range(own.size):
         at_bin = (at_us[g] - t0_us) // bin_us
@@ -408,6 +409,33 @@ def _stations_stopped(
                 continue
             heard = _active_between(bins, first, last)
             out[g] = STATIONS_WORKING if heard else STATIONS_STOPPED
+            decider[g] = st
+    return out, decider
+
+
+@kernel
+def _covered(
+    station_ids: I64,
+    cell_start: I64,
+    station_cells: I64,
+    station: I64,
+    lat: F64,
+    lon: F64,
+    cell_deg: float,
+) -> npt.NDArray[np.bool_]:
+    out = np.zeros(lat.size, dtype=np.bool_)
+    for g in range(lat.size):
+        j = np.searchsorted(station_ids, station[g])
+        if station[g] < 0 or j >= station_ids.size or station_ids[j] != station[g]:
+            continue
+        cells = station_cells[cell_start[j] : cell_start[j + 1]]
+        row = row_of(lat[g], cell_deg)
+        for r in range(row - 1, row + 2):
+            col = col_of(lon[g], r, cell_deg)
+            for shift in range(-1, 2):
+                code = pack(0, r, neighbour_col(col, shift, r, cell_deg))
+                k = np.searchsorted(cells, code)
+                out[g] |= k < cells.size and cells[k] == code
     return out
 
 
@@ -461,6 +489,10 @@ class ReceptionGrid:
     station_start: I64 = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     station_bins: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     station_tracks: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: The cells (codes of bin 0) in which station k ever heard anyone:
+    #: ``station_cells[cell_start[k]:cell_start[k + 1]]``, sorted.
+    cell_start: I64 = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    station_cells: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def quiet_along(
         self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
@@ -523,7 +555,7 @@ class ReceptionGrid:
         during: tuple[I64, I64],
         activity_us: int,
         chance: float,
-    ) -> I64:
+    ) -> tuple[I64, I64]:
         """Return, per query, whether the receiver station that heard track ``own`` last near
         lat/lon in the ``lookback_us`` before ``at_us`` (``before``; else first after it), of
         those that can tell, heard anyone at all during the time ``during`` (from, to):
@@ -534,15 +566,25 @@ class ReceptionGrid:
         satellite passing over now and then, a receiver where ships are few, one that heard
         only this vessel). Its activity is the share of time bins in which it heard two
         vessels or more; the chance of a stretch of n bins without anyone, ``(1 - share)**n``.
-        "Near" is the 3 x 3 cells around lat/lon."""
+        "Near" is the 3 x 3 cells around lat/lon. Also returns, per query, the station that
+        told (-1: none)."""
         if self.stations.size != self.codes.size:
-            return np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
+            none = np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
+            return none, np.full(own.size, -1, dtype=np.int64)
         return _stations_stopped(
             self.codes, self.tracks, self.stations, self.station_ids, self.station_start,
             self.station_bins, self.station_tracks,
             self.t0_us, self.bin_us, self.cell_deg, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
             max(activity_us // self.bin_us, 1), chance,
+        )  # fmt: skip
+
+    def station_covers(self, station: I64, lat: F64, lon: F64) -> npt.NDArray[np.bool_]:
+        """Return per point whether ``station`` (a code; -1: none) ever heard anyone in the
+        3 x 3 cells around it: whether the point is within the station's reach."""
+        return _covered(
+            self.station_ids, self.cell_start, self.station_cells, station, lat, lon,
+            self.cell_deg,
         )  # fmt: skip
 
     def kept_heard(

@@ -196,7 +196,8 @@ def merged_grid(
 
 def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
     """Return the known stations (sorted codes) and, per station, the bins in which it heard
-    anyone, anywhere (sorted), with how many tracks it heard in each."""
+    anyone, anywhere (sorted), with how many tracks it heard in each, and the cells in which it
+    ever heard anyone (sorted)."""
     n = stations.size
     active = (
         pl.DataFrame({"station": stations, "bin": codes[:n] >> PLACE_BITS, "track": tracks[:n]})
@@ -206,6 +207,15 @@ def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
         .sort("station", "bin")
     )
     ids = active.group_by("station", maintain_order=True).len()
+    cells = (
+        pl.DataFrame({"station": stations, "cell": codes[:n] & PLACE_MASK})
+        .filter(pl.col("station") >= 0)
+        .unique()
+        .sort("station", "cell")
+    )
+    cell_counts = ids.select("station").join(
+        cells.group_by("station").len(), on="station", how="left", maintain_order="left"
+    )
 
     def column(frame: pl.DataFrame, name: str) -> I64:
         return np.ascontiguousarray(frame[name].to_numpy(), dtype=np.int64)
@@ -215,6 +225,8 @@ def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
         "station_start": np.concatenate([[0], np.cumsum(column(ids, "len"))]).astype(np.int64),
         "station_bins": column(active, "bin"),
         "station_tracks": column(active, "n_tracks"),
+        "cell_start": np.concatenate([[0], np.cumsum(column(cell_counts, "len"))]).astype(np.int64),
+        "station_cells": column(cells, "cell"),
     }
 
 
