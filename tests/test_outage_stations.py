@@ -47,3 +47,25 @@ def test_a_vessel_whose_receiver_heard_nobody_meanwhile_is_behind_an_outage() ->
 
 def test_a_vessel_whose_receiver_kept_hearing_others_went_dark() -> None:
     assert causes(receiver_down=False, stations=True) == "dark"
+
+
+def alone_cause(*, stations: bool) -> str:
+    """Return the cause of the 8-hour silence of VESSEL, alone at sea, heard by "S" (as a
+    satellite feed hears ships far apart) before and after it, while "S" kept hearing
+    ELSEWHERE, far away."""
+    vessel = Track(VESSEL).stay(SEA, 12, sog=0.1).silence(8).stay(near(SEA, 0.1), 6, sog=0.1)
+    far = near(SEA, 2.0, 1.0)
+    elsewhere = Track(ELSEWHERE).stay(far, 26, sog=0.1)
+    frame = tracks_frame(vessel, elsewhere)
+    if stations:
+        frame = frame.with_columns(station=pl.lit("S"))
+    end = frame["timestamp_utc"].max()
+    gaps = dark_periods(frame, ZONES, GapSettings(), data_end=end)  # type: ignore[arg-type]
+    [cause] = gaps.filter((pl.col("mmsi") == VESSEL) & ~pl.col("open"))["cause"].to_list()
+    return str(cause)
+
+
+def test_a_vessel_alone_within_a_working_receivers_reach_went_dark() -> None:
+    # Nobody near it to compare with: without stations, out of reach.
+    assert alone_cause(stations=False) == "range"
+    assert alone_cause(stations=True) == "dark"
