@@ -145,6 +145,17 @@ def test_a_bad_fix_near_where_a_sparsely_heard_ship_was_does_not_split_it() -> N
     assert found.jumps["n_positions"].to_list() == [1]
 
 
+def test_a_bad_fix_first_after_a_long_silence_does_not_split_a_ship_come_to_anchor() -> None:
+    # Under way at 12 kn, silent 7 h, then a bad fix 150 km off first, and the ship at anchor
+    # 100 km on: the bad fix fits the speed before the silence, the ship its SOG now.
+    ship = Track(SHIP).sail((0.5, 0.0), 2.0, sog=12.0, every_min=1).silence(7.0)
+    ship.fix(0.5 + 1.35, 0.0, 0.3, 3)
+    ship.stay((0.5 + 0.9, 0.0), 2.0, sog=0.2, every_min=3)
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.jumps["n_positions"].to_list() == [1]
+
+
 def test_lone_bad_fixes_are_dropped_also_first_and_last() -> None:
     ship = with_fix(MOORED, -1, 5.0, 5.0)  # before the first real fix
     ship = with_fix(ship, 600.5, 3.0, -2.0)  # in the middle

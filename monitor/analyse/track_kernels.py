@@ -89,9 +89,10 @@ def _too_fast(t_us: I64, lat: F64, lon: F64, sog_kn: F64, i: int, j: int, slack2
 
 @inline
 def _speed_misfit_kn(t_us: I64, lat: F64, lon: F64, sog_kn: F64, i: int, j: int) -> float:
-    """Return how far the speed implied from row ``j`` to row ``i`` is from the faster SOG
-    the two report (NaN if neither does)."""
-    sog = max(sog_kn[i], sog_kn[j])
+    """Return how far the speed implied from row ``j`` to row ``i`` is from the slower SOG
+    the two report (NaN if neither does): a ship that slowed down to anchor after a long
+    silence reports its new SOG, and a bad fix keeps the ship's."""
+    sog = min(sog_kn[i], sog_kn[j])
     if not math.isfinite(sog):
         sog = sog_kn[i] if math.isfinite(sog_kn[i]) else sog_kn[j]
     dt_s = max(abs(t_us[i] - t_us[j]) * 1e-6, 1.0)
