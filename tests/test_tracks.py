@@ -156,6 +156,20 @@ def test_a_bad_fix_first_after_a_long_silence_does_not_split_a_ship_come_to_anch
     assert found.jumps["n_positions"].to_list() == [1]
 
 
+def test_a_stray_fix_does_not_make_a_young_sparsely_heard_track_stale() -> None:
+    # Lying still, heard at passes 90 minutes apart: five fixes, then 3 h unheard but for a
+    # bad fix 250 km away; the ship heard again must go on in its track.
+    ship = Track(SHIP)
+    for _ in range(5):
+        ship.fix(*SEA_WEST, 0.1, 90)
+    ship.silence(0.2 - 1.5 + 1.7).fix(SEA_WEST[0] + 2.25, SEA_WEST[1], 0.1, 80)
+    for _ in range(5):
+        ship.fix(*SEA_WEST, 0.1, 90)
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.jumps["n_positions"].to_list() == [1]
+
+
 def test_lone_bad_fixes_are_dropped_also_first_and_last() -> None:
     ship = with_fix(MOORED, -1, 5.0, 5.0)  # before the first real fix
     ship = with_fix(ship, 600.5, 3.0, -2.0)  # in the middle

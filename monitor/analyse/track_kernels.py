@@ -209,13 +209,14 @@ def assign_tracks(
                 best, best_cost = 0, cost2
         else:
             # A track as small as an excursion (a stray fix, a burst), silent for longer than one
-            # lasts, takes no more positions while a real track of the MMSI is heard: bad fixes
-            # days apart would otherwise join up into a phantom track, as anything is within
-            # reach after days.
+            # lasts, takes no more positions while a real track of the MMSI is heard (not a few
+            # fixes: a stray fix heard since does not make a ship heard every hour or two lose
+            # its young track): bad fixes days apart would otherwise join up into a phantom
+            # track, as anything is within reach after days.
             for s in range(used):
                 gap_us = t_us[i] - t_us[slot_rows[s, 0]]
                 stray[s] = _stale(slot_count[s], gap_us, excursion_reports, excursion_us)
-                if gap_us <= silence_us and not stray[s]:
+                if gap_us <= silence_us and not stray[s] and slot_count[s] >= SHORT_TRACK:
                     heard = True
             for s in range(used):
                 last = slot_rows[s, 0]
