@@ -170,6 +170,18 @@ def test_a_stray_fix_does_not_make_a_young_sparsely_heard_track_stale() -> None:
     assert found.jumps["n_positions"].to_list() == [1]
 
 
+def test_a_bad_fix_after_a_ship_came_back_from_a_long_silence_does_not_split_it() -> None:
+    # Under way at 13.7 kn, silent 7.7 h, back at anchor 110 km on; minutes later a bad fix
+    # nearer to where it went silent: the ship's new fixes are no excursion to cut off.
+    ship = Track(SHIP).sail((0.0, 0.0), 2.0, sog=13.7, every_min=1).silence(7.7)
+    ship.stay((1.0, 0.0), 0.2, sog=0.2, every_min=3)
+    ship.fix(0.6, 0.1, 0.2, 3)
+    ship.stay((1.0, 0.0), 2.0, sog=0.2, every_min=3)
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.jumps["n_positions"].to_list() == [1]
+
+
 def test_lone_bad_fixes_are_dropped_also_first_and_last() -> None:
     ship = with_fix(MOORED, -1, 5.0, 5.0)  # before the first real fix
     ship = with_fix(ship, 600.5, 3.0, -2.0)  # in the middle

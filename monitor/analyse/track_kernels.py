@@ -29,6 +29,8 @@ _SHARPNESS = 2.5
 #: last) is within a ship's reach and joins its track, and a pass hears up to a dozen of its
 #: fixes before the ship is heard where it really is.
 _LOOKBACK = 12
+#: Rows of a track this close in time are one fix heard again.
+_LONE_US = 60_000_000
 #: Tracks with far fewer positions than this are preferred less (gpsdio-segment: 10).
 SHORT_TRACK = 10.0
 #: A short track (a stray fix, or a ship just heard) takes a fix only if reaching it needs at
@@ -247,10 +249,18 @@ def assign_tracks(
                     # A ship heard now and then fits rows hours back about as well as its
                     # last: the run cut off must also fit the reported speeds worse than the
                     # return does (where they are reported).
+                    # After a long silence, the track's new rows are as good as any: only a
+                    # lone fix (repeated, perhaps) is cut off then.
                     first = slot_rows[s, k - 1]
-                    if cost2 < joined[first] and not (
-                        _speed_misfit_kn(t_us, lat, lon, sog_kn, i, row)
-                        >= _speed_misfit_kn(t_us, lat, lon, sog_kn, first, row)
+                    resumed = t_us[first] - t_us[row] > excursion_us
+                    lone = t_us[slot_rows[s, 0]] - t_us[first] <= _LONE_US
+                    if (
+                        cost2 < joined[first]
+                        and (lone or not resumed)
+                        and not (
+                            _speed_misfit_kn(t_us, lat, lon, sog_kn, i, row)
+                            >= _speed_misfit_kn(t_us, lat, lon, sog_kn, first, row)
+                        )
                     ):
                         score = _score(cost2, padded2, slot_count[s])
                         if score > best_score:
