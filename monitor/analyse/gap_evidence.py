@@ -34,12 +34,11 @@ from monitor.analyse.reception import (
     ONWARD,
     ONWARD_MAX_US,
     OUT_AND_BACK,
-    STATIONS_UNKNOWN,
-    STATIONS_WORKING,
     STRAIGHT,
     ReceptionGrid,
 )
 from monitor.analyse.reception_rows import reception_grid, station_codes
+from monitor.analyse.reception_stations import STATIONS_UNKNOWN, STATIONS_WORKING
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 from monitor.core.jit import I64, kernel
 

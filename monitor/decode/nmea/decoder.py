@@ -34,10 +34,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from monitor.core.jit import I64, U8
 from monitor.decode.ais.payload import Pieces
@@ -59,13 +60,11 @@ from monitor.decode.codes import Reject, TimeSource
 from monitor.decode.nmea.clock import ClockState, parse_clock_line, resolve_times
 from monitor.decode.nmea.fragments import NO_TIME, FragmentAssembler
 from monitor.decode.nmea.lines import (
-    STATION_MAX_LEN,
     TAG_BAD,
     TAG_GOOD,
     TAG_NONE,
     LineScan,
     scan_lines,
-    station_names,
 )
 from monitor.errors import SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
@@ -105,6 +104,26 @@ def _kinds() -> I64:
 
 
 _KIND = _kinds()
+
+
+#: Station names are cut to this many bytes.
+STATION_MAX_LEN: Final = 32
+
+
+def station_names(buf: U8, at: I64, length: I64) -> pa.Array:
+    """Return the station names at ``at`` (``length`` bytes, 0: none, then null) in ``buf``."""
+    n = at.size
+    width = int(min(length.max(initial=0), STATION_MAX_LEN))
+    if width == 0:
+        return pa.nulls(n, pa.string())
+    offsets = np.arange(width, dtype=np.int64)
+    inside = offsets[None, :] < np.minimum(length, STATION_MAX_LEN)[:, None]
+    index = np.where(inside, np.maximum(at, 0)[:, None] + offsets[None, :], 0)
+    chars = np.where(inside, buf[index], 0).astype(np.uint8)
+    names, inverse = np.unique(chars.view(f"S{width}").ravel(), return_inverse=True)
+    known = length > 0
+    table = pa.array([name.decode("latin-1") for name in names.tolist()], pa.string())
+    return table.take(pa.array(inverse.astype(np.int64), mask=~known))
 
 
 class _Rows:

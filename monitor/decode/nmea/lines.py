@@ -25,7 +25,6 @@ from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
 from monitor.core.jit import I64, U8, U64, inline, kernel
 from monitor.decode.bytes import (
@@ -455,26 +454,6 @@ def _scan(buf: U8, size: int) -> _Scanned:
         clocks=clocks[:, :n_clock],
         rejected=counts,
     )
-
-
-#: Station names are cut to this many bytes.
-STATION_MAX_LEN: Final = 32
-
-
-def station_names(buf: U8, at: I64, length: I64) -> pa.Array:
-    """Return the station names at ``at`` (``length`` bytes, 0: none, then null) in ``buf``."""
-    n = at.size
-    width = int(min(length.max(initial=0), STATION_MAX_LEN))
-    if width == 0:
-        return pa.nulls(n, pa.string())
-    offsets = np.arange(width, dtype=np.int64)
-    inside = offsets[None, :] < np.minimum(length, STATION_MAX_LEN)[:, None]
-    index = np.where(inside, np.maximum(at, 0)[:, None] + offsets[None, :], 0)
-    chars = np.where(inside, buf[index], 0).astype(np.uint8)
-    names, inverse = np.unique(chars.view(f"S{width}").ravel(), return_inverse=True)
-    known = length > 0
-    table = pa.array([name.decode("latin-1") for name in names.tolist()], pa.string())
-    return table.take(pa.array(inverse.astype(np.int64), mask=~known))
 
 
 def scan_lines(data: bytes) -> LineScan:
