@@ -110,20 +110,18 @@ _KIND = _kinds()
 STATION_MAX_LEN: Final = 32
 
 
-def station_names(buf: U8, at: I64, length: I64) -> pa.Array:
-    """Return the station names at ``at`` (``length`` bytes, 0: none, then null) in ``buf``."""
-    n = at.size
-    width = int(min(length.max(initial=0), STATION_MAX_LEN))
-    if width == 0:
-        return pa.nulls(n, pa.string())
-    offsets = np.arange(width, dtype=np.int64)
-    inside = offsets[None, :] < np.minimum(length, STATION_MAX_LEN)[:, None]
-    index = np.where(inside, np.maximum(at, 0)[:, None] + offsets[None, :], 0)
-    chars = np.where(inside, buf[index], 0).astype(np.uint8)
-    names, inverse = np.unique(chars.view(f"S{width}").ravel(), return_inverse=True)
+def station_names(buf: U8, at: I64, length: I64, key: I64) -> pa.Array:
+    """Return the station names at ``at`` (``length`` bytes, 0: none, then null; ``key`` a
+    hash of each) in ``buf``."""
     known = length > 0
-    table = pa.array([name.decode("latin-1") for name in names.tolist()], pa.string())
-    return table.take(pa.array(inverse.astype(np.int64), mask=~known))
+    if not known.any():
+        return pa.nulls(at.size, pa.string())
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    names = [
+        buf[a : a + min(n, STATION_MAX_LEN)].tobytes().decode("latin-1")
+        for a, n in zip(at[first].tolist(), length[first].tolist(), strict=True)
+    ]
+    return pa.array(names, pa.string()).take(pa.array(inverse.astype(np.int64), mask=~known))
 
 
 class _Rows:
@@ -274,8 +272,8 @@ class NmeaDecoder:
         # A message's station is its first part's.
         m_station = np.stack(
             [
-                np.concatenate([scan.station_at[single], scan.station_at[first]]),
-                np.concatenate([scan.station_len[single], scan.station_len[first]]),
+                np.concatenate([getattr(scan, name)[single], getattr(scan, name)[first]])
+                for name in ("station_at", "station_len", "station_name_key")
             ]
         )[:, ~untimed]
         self._bulk(scan.buf, msgs, m_fill, m_time, m_station, batch)
@@ -327,7 +325,8 @@ class NmeaDecoder:
         self, buf: U8, msgs: Pieces, fill: I64, time: I64, station: I64, batch: DecodedBatch
     ) -> None:
         """Decode complete messages in bulk, the rare kinds with pyais; add them to ``batch``.
-        ``station`` holds where each message's station name is in ``buf`` and its length."""
+        ``station`` holds where each message's station name is in ``buf``, its length and a
+        hash of it."""
         msg_type = np.where(msgs.l1 > 0, SIXBIT[buf[msgs.s1]], -1)
         batch.rejected[Reject.TRUNCATED.label] += int((msgs.length == 0).sum())
         batch.rejected[Reject.INVALID_FIELD.label] += int(
@@ -347,9 +346,9 @@ class NmeaDecoder:
         self._count(reason, batch)
         decoded = reason == 0
         pos_time = time[fast_pos][decoded]
-        at, length = (row[fast_pos][decoded] for row in station)
+        at, length, key = (row[fast_pos][decoded] for row in station)
         batch.positions = positions_frame(
-            cols, pos_time, cols["msg_key"], self.source, station_names(buf, at, length)
+            cols, pos_time, cols["msg_key"], self.source, station_names(buf, at, length, key)
         )
         batch.statics, reason = decode_statics(
             buf, msgs.subset(fast_stat), fill[fast_stat], time[fast_stat], self.source

@@ -87,6 +87,8 @@ class LineScan:
     #: the US Coast Guard ``,r<id>`` field after the checksum) and how long it is (0: none).
     station_at: I64
     station_len: I64
+    #: A hash of that name (0: none): equal names, equal keys.
+    station_name_key: I64
     #: Checksum of the sentence's tag block: TAG_GOOD, TAG_BAD, or TAG_NONE (no tag block or
     #: no ``*hh`` in it).
     tag_ok: I64
@@ -123,6 +125,7 @@ _SENTENCE_FIELDS: Final = (
     "tag_ok",
     "station_at",
     "station_len",
+    "station_name_key",
 )
 
 
@@ -142,9 +145,8 @@ class _Scanned(NamedTuple):
 
 _N_REJECT = len(Reject)
 #: Rows of the sentence table the scan returns.
-_LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _TIME, _SRC, _TAG, _STAT, _STLEN = range(
-    13
-)
+_LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _TIME, _SRC, _TAG = range(11)
+_STAT, _STLEN, _STKEY = 11, 12, 13
 #: States of a tag-block checksum.
 TAG_NONE, TAG_BAD, TAG_GOOD = -1, 0, 1
 #: Kinds of "$" lines.
@@ -215,6 +217,15 @@ def _field_end(buf: U8, at: int, end: int) -> int:
     while (k < end) & (buf[k] != COMMA) & (buf[k] != STAR):
         k += 1
     return k
+
+
+@inline
+def _name_key(buf: U8, at: int, length: int) -> int:
+    """Return a hash of ``buf[at:at + length]``, non-zero unless ``length`` is 0."""
+    h = np.int64(0)
+    for k in range(length):
+        h = h * np.int64(1_000_003) + np.int64(buf[at + k])
+    return int(h | np.int64(1)) if length > 0 else 0
 
 
 @inline
@@ -341,7 +352,7 @@ def _scan(buf: U8, size: int) -> _Scanned:
     newlines = _newlines(buf, size)
     n = len(newlines)
     ais = np.empty(n, np.int64)
-    table = np.empty((13, n), np.int64)
+    table = np.empty((14, n), np.int64)
     station = np.zeros(n, np.uint64)
     prefixes = np.empty((4, n), np.int64)
     clocks = np.empty((4, n), np.int64)
@@ -444,6 +455,7 @@ def _scan(buf: U8, size: int) -> _Scanned:
         table[_TIME, j] = time
         table[_SRC, j] = src if time != _NO_TIME else TimeSource.NONE
         table[_STAT, j], table[_STLEN, j] = st_at, st_len
+        table[_STKEY, j] = _name_key(buf, st_at, st_len)
         n_good += 1
     return _Scanned(
         n_lines=n,
@@ -484,6 +496,7 @@ def scan_lines(data: bytes) -> LineScan:
         tag_ok=table[_TAG],
         station_at=table[_STAT],
         station_len=table[_STLEN],
+        station_name_key=table[_STKEY],
         prefixes=found.prefixes,
         clocks=found.clocks,
         rejected=rejected,
