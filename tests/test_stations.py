@@ -60,3 +60,10 @@ def test_a_store_written_before_stations_reads_them_as_null(tmp_path: Path) -> N
     store.add_positions(NmeaDecoder("test").feed(later).positions, 60)
     both = store.scan_positions().collect().sort("timestamp_utc")
     assert both["station"].to_list() == [None, None, "rx2"]
+
+
+def test_stations_differing_in_one_character_stay_apart() -> None:
+    names = [b"43254", b"43255", b"43254", b"r003669705", b"r003669704"]
+    lines = tagged_lines(bodies(5), names, np.arange(EPOCH, EPOCH + 5))
+    found = NmeaDecoder("test").feed(b"\n".join(lines) + b"\n").positions.sort("mmsi")
+    assert found["station"].to_list() == [n.decode() for n in names]

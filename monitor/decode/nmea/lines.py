@@ -221,11 +221,11 @@ def _field_end(buf: U8, at: int, end: int) -> int:
 
 @inline
 def _name_key(buf: U8, at: int, length: int) -> int:
-    """Return a hash of ``buf[at:at + length]``, non-zero unless ``length`` is 0."""
+    """Return a hash of ``buf[at:at + length]`` (0 for no bytes)."""
     h = np.int64(0)
     for k in range(length):
-        h = h * np.int64(1_000_003) + np.int64(buf[at + k])
-    return int(h | np.int64(1)) if length > 0 else 0
+        h = h * np.int64(1_000_003) + np.int64(buf[at + k]) + np.int64(1)
+    return int(h)
 
 
 @inline
