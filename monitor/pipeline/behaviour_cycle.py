@@ -17,9 +17,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
+from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, window_slots
 from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, behaviour_in_buckets
+from monitor.pipeline.pairs_cycle import KeptPairs, changed_windows, read_pairs
 from monitor.store.fs import StorePath, arrow_source, read_parquet
 from monitor.store.fs import store_path as store_root
 from monitor.store.table import atomic_write_parquet
@@ -128,12 +129,16 @@ def cycle_part(
     engine: Engine,
     behaviour: BehaviourJob,
     changed: pl.Series,
-) -> dict[str, pa.Table]:
+) -> tuple[dict[str, pa.Table], KeptPairs]:
     """Return the part of every vessel of the store: the stored one, the ``changed`` vessels'
-    found again from all their positions (every vessel's when there is no usable stored one)."""
+    found again from all their positions (every vessel's when there is no usable stored one);
+    and the close-pair search of its merge, which searches again only the windows where the
+    changed vessels' samples changed (every window without usable stored pairs)."""
     stored = read_part(root, behaviour)
+    window = window_slots(behaviour)
+    kept = None if stored is None else read_pairs(root, stored, window)
     if stored is not None and not changed.len():
-        return stored
+        return stored, KeptPairs(behaviour, engine, stored=kept)
     sources = [arrow_source(f) for f in files]
     filesystem = sources[0][1] if sources else None
     names = [name for name, _ in sources]
@@ -150,5 +155,7 @@ def cycle_part(
         filesystem=filesystem,
         vessels=None if stored is None else changed,
     )
-    kept = [] if stored is None else [without(stored, changed)]
-    return one_part([*kept, *found], behaviour)
+    redo = set() if stored is None else changed_windows(stored, found, changed, window)
+    others = [] if stored is None else [without(stored, changed)]
+    pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo)
+    return one_part([*others, *found], behaviour), pairs

@@ -43,6 +43,7 @@ from monitor.pipeline.engines import (
     detect_in_buckets,
     open_engine,
 )
+from monitor.pipeline.pairs_cycle import KeptPairs
 from monitor.schema import (
     CALLS_CHECKPOINT_SCHEMA,
     RESTARTS_SCHEMA,
@@ -233,15 +234,15 @@ def _detect_locked(
         found_changes.changed,
     )
     part: dict[str, pa.Table] | None = None
+    behaviours: list[pl.DataFrame] = []
     if behaviour is not None:
-        part = (
-            one_part(run.behaviour, behaviour)
+        part, pairs = (
+            (one_part(run.behaviour, behaviour), KeptPairs(behaviour, engine))
             if full
             else cycle_part(store_path, files, found_changes.ledger, engine, behaviour, changed)
         )
-    behaviours = (
-        [] if part is None else merge_behaviour([dict(part)], behaviour, engine.map).events()  # type: ignore[arg-type]
-    )
+        found_behaviour = merge_behaviour([dict(part)], behaviour, engine.map, pairs_fn=pairs)
+        behaviours = found_behaviour.events()
     events = _find_events(
         detected, shared_events, identity_parts, placed, behaviours, zones, settings
     )
@@ -253,6 +254,7 @@ def _detect_locked(
         placing.PLACED.write(store_path, placed)
         if part is not None:
             save_part(store_path, part)
+            pairs.save(store_path)
 
     transits = detected.transits
     summary = DetectSummary(
