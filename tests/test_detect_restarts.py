@@ -6,7 +6,8 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from detect_cycles import by_hours, cycles, detected_tables, ingest_part
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions
 
 from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
+from monitor.pipeline import pairs_cycle
 from monitor.pipeline.buckets import FileSlice, split_slice
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.engines import behaviour_in_buckets
@@ -28,6 +30,7 @@ from monitor.store.calls import (
 from monitor.store.table import atomic_write_parquet
 
 DAYS = 4
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: A ship that sails between the two ports and stays in each (in port across many cuts).
 TRADER = 366_000_101
 #: Always at sea.
@@ -245,8 +248,16 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     # The calls: only the days from the restart points on. (The dark periods', encounters' and
     # loitering's parts of the changed vessels are still found over their whole history, in a
     # pass of their own; the others' come from the store.)
+    searched: list[Collection[int] | None] = []
+    search = pairs_cycle.close_pairs_by_window
+
+    def pairs_searched(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        searched.append(kwargs.get("windows"))
+        return search(*args, **kwargs)
+
     monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
     monkeypatch.setattr("monitor.pipeline.behaviour_cycle.behaviour_in_buckets", behaviour_pass)
+    monkeypatch.setattr(pairs_cycle, "close_pairs_by_window", pairs_searched)
     summaries = cycles(
         _settings(tmp_path), by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6)
     )
@@ -254,6 +265,10 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     assert days <= {f"date={(last_day - timedelta(days=1)).date()}", f"date={last_day.date()}"}
     assert all(s.vessels_resumed == s.vessels_processed for s in summaries)
     assert {Path(p).parent.name for p in behaviour} > days
+    # The merge searches for close pairs on the last day only (and on the day before, whose
+    # last sample the first new position can change): the windows are days since the epoch.
+    recent = {(last_day - timedelta(days=1) - EPOCH).days, (last_day - EPOCH).days}
+    assert searched and all(w is not None and set(w) <= recent for w in searched), searched
     # With nothing new, nothing is read for the calls.
     read.clear()
     assert detect_calls(_settings(tmp_path)).vessels_processed == 0
