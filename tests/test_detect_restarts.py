@@ -19,6 +19,7 @@ from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, position
 
 from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
 from monitor.pipeline import pairs_cycle
+from monitor.pipeline.behaviour_buckets import close_pairs_by_window
 from monitor.pipeline.buckets import FileSlice, split_slice
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.engines import behaviour_in_buckets
@@ -249,7 +250,7 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     # loitering's parts of the changed vessels are still found over their whole history, in a
     # pass of their own; the others' come from the store.)
     searched: list[Collection[int] | None] = []
-    search = pairs_cycle.close_pairs_by_window
+    search = close_pairs_by_window
 
     def pairs_searched(*args: Any, **kwargs: Any) -> pl.DataFrame:
         searched.append(kwargs.get("windows"))
