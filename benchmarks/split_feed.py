@@ -102,7 +102,8 @@ def main() -> None:
             print(
                 f"  cycle {i + 1:2d}: {took:5.1f} s, {part.height:7,} new positions, "
                 f"{summary.vessels_processed:4d} vessels changed, {summary.vessels_resumed:4d} "
-                f"resumed, {summary.positions_processed:9,} positions detected, pair windows "
+                f"resumed, {summary.positions_processed:9,} positions detected, "
+                f"{summary.behaviour_resumed:4d} behaviour parts from a cut, pair windows "
                 f"searched: {'all' if windows is None else len(windows)}"
             )
         store_part(batch / "store", week, "all")

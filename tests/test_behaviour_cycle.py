@@ -38,8 +38,11 @@ def _run(root: Path, parts: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
         ingest_part(store, part, f"part{i:03d}")
         detect_calls(settings)
     found = {"events": load_events(store)}
+    # Not ``usual``: how often each interval occurs before a vessel's cut, whose place depends
+    # on the cycles (it is what the usual intervals of ``times`` are found again from).
     for name in NAMES:
-        found[name] = pl.read_parquet(store / FOLDER / f"{name}.parquet")
+        if name != "usual":
+            found[name] = pl.read_parquet(store / FOLDER / f"{name}.parquet")
     found["pairs"] = PAIRS.read(store)
     return found
 

@@ -38,10 +38,17 @@ from monitor.analyse.gap_evidence import TrackArrays
 from monitor.analyse.gaps import judged, silence_evidence
 from monitor.analyse.geofences import Zone
 from monitor.analyse.loitering import loitering
-from monitor.analyse.reception_rows import GridSpec, heard_cells, merged_grid, track_times
+from monitor.analyse.reception_rows import (
+    GridSpec,
+    heard_cells,
+    interval_counts,
+    merged_grid,
+    track_times,
+)
+from monitor.analyse.track_restarts import Resume
 from monitor.config import Settings
 from monitor.pipeline.space_time import SpaceTimeGrid, partitions_of
-from monitor.schema import LOITERING_SCHEMA
+from monitor.schema import LOITERING_SCHEMA, RESTARTS_SCHEMA, conform
 
 #: Names of a bucket's behaviour tables among its results.
 PREFIX = "behaviour."
@@ -62,6 +69,9 @@ class BehaviourJob:
     data_end_us: int
     #: The first message time of all the data: the reception grids' bins start there.
     data_start_us: int
+    #: Per vessel (mmsi, time in us), where its intervals are split between ``usual`` (those
+    #: that begin before) and the others (see :func:`behaviour_parts`).
+    cuts: tuple[tuple[int, int], ...] = ()
 
     @property
     def data_end(self) -> datetime:
@@ -86,12 +96,21 @@ def _local(found_ids: pl.Series, ids: pl.DataFrame) -> pl.Series:
     return frame["track"]
 
 
-def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.Table]:
+def behaviour_parts(
+    positions: pl.DataFrame, job: BehaviourJob, seeds: pl.DataFrame | None = None
+) -> dict[str, pa.Table]:
     """Return the per-vessel behaviour parts of ``positions`` (every position of the vessels
     of one bucket) as Arrow tables named with :data:`PREFIX`; tracks are numbered 0, 1, ... in
-    the order of ``tracks`` (track_id, mmsi; by MMSI, then as segmented)."""
+    the order of ``tracks`` (track_id, mmsi; by MMSI, then as segmented). ``usual`` counts the
+    intervals of each track that begin before its vessel's cut (``job.cuts``; none without).
+
+    With ``seeds`` (restart rows), the vessels go on from their restart points (``positions``
+    holds theirs from there on): the parts are those of the positions from there on, ``recent``
+    counts the intervals from the cut on, and ``failed`` names the vessels that could not go on
+    (left out)."""
     settings = job.settings
-    found = behaviour_tracks(positions, settings.tracks)
+    resume = None if seeds is None else Resume(seeds=conform(seeds, RESTARTS_SCHEMA))
+    found = behaviour_tracks(positions, settings.tracks, resume)
     tracks = found.positions.select("track_id", "mmsi").unique("track_id", maintain_order=True)
     ids = tracks.select("track_id", track=pl.int_range(pl.len(), dtype=pl.Int64))
     heard = found.heard()
@@ -101,7 +120,15 @@ def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.
     first_rows = arrays.start[:-1]
     to_local = _local(heard["track_id"].gather(first_rows), ids).to_numpy().astype(np.int64)
     track = to_local[arrays.track]
-    times, quiet = track_times(arrays.track, arrays.t_us, int(settings.gaps.min_gap_h * _US_PER_H))
+    max_us = int(settings.gaps.min_gap_h * _US_PER_H)
+    times, quiet = track_times(arrays.track, arrays.t_us, max_us)
+    cuts = pl.DataFrame(
+        list(job.cuts), schema={"mmsi": pl.UInt32, "cut_us": pl.Int64}, orient="row"
+    )
+    cut_us = tracks.join(cuts, on="mmsi", how="left", maintain_order="left")["cut_us"]
+    usual, recent = interval_counts(
+        track, arrays.t_us, max_us, cut_us.fill_null(np.iinfo(np.int64).min).to_numpy()
+    )
     out = {
         "tracks": tracks,
         "silences": silences.with_columns(track=pl.Series(to_local[silences["track"].to_numpy()])),
@@ -112,7 +139,11 @@ def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.
         ).sort("slot", maintain_order=True),
         "loitering": loitering(found.positions, job.zones, settings.loitering, key="track_id"),
         "start": pl.DataFrame({"first_us": [int(arrays.t_us.min()) if arrays.t_us.size else None]}),
+        "usual": usual,
     }
+    if resume is not None:
+        out["recent"] = recent
+        out["failed"] = found.failed.to_frame()
     near, region = job.specs()
     out["near"] = heard_cells(near, track, arrays.t_us, arrays.lat, arrays.lon)
     # The region's grid is asked only who was heard where: no places.

@@ -12,24 +12,31 @@ time moves (positions older than all others arrived) every part is found again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from monitor.errors import StoreError
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, window_slots
+from monitor.pipeline.behaviour_resume import CUTS, new_cuts, resumable, splice
 from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, behaviour_in_buckets
 from monitor.pipeline.pairs_cycle import KeptPairs, changed_windows, read_pairs
+from monitor.schema import empty_frame
 from monitor.store.fs import StorePath, arrow_source, read_parquet
 from monitor.store.fs import store_path as store_root
 from monitor.store.table import atomic_write_parquet
 
 FOLDER = "calls/behaviour"
 #: The tables of a part, each a file of :data:`FOLDER`.
-NAMES = ("tracks", "silences", "times", "quiet", "samples", "loitering", "start", "near", "region")
+NAMES = (
+    "tracks", "silences", "times", "quiet", "samples", "loitering", "start", "near", "region",
+    "usual",
+)  # fmt: skip
 #: Tables whose ``track`` column numbers the rows of ``tracks``.
-_NUMBERED = ("silences", "times", "quiet", "samples", "near", "region")
+_NUMBERED = ("silences", "times", "quiet", "samples", "near", "region", "usual")
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:
@@ -122,40 +129,127 @@ def save_part(root: StorePath | str, part: Mapping[str, pa.Table]) -> None:
         atomic_write_parquet(_frame(part[PREFIX + name]), _path(root, name))
 
 
+def only(part: Mapping[str, pa.Table], mmsis: pl.Series) -> dict[str, pa.Table]:
+    """Return the tracks of the vessels ``mmsis`` of ``part``."""
+    others = _frame(part[PREFIX + "tracks"]).filter(~pl.col("mmsi").is_in(mmsis.implode()))
+    return without(part, others["mmsi"].unique())
+
+
+@dataclass
+class CyclePart:
+    """What :func:`cycle_part` found."""
+
+    #: The part of every vessel of the store.
+    part: dict[str, pa.Table]
+    #: The close-pair search of its merge.
+    pairs: KeptPairs
+    #: Each vessel's cut (:data:`~monitor.pipeline.behaviour_resume.CUTS`).
+    cuts: pl.DataFrame
+    #: Vessels whose parts were found from their cuts on.
+    resumed: int = 0
+
+
 def cycle_part(
     root: StorePath | str,
     files: list[StorePath],
     hours: pl.DataFrame,
     engine: Engine,
     behaviour: BehaviourJob,
-    changed: pl.Series,
-) -> tuple[dict[str, pa.Table], KeptPairs]:
+    changed: pl.DataFrame,
+    history: pl.DataFrame,
+    last: pl.DataFrame,
+) -> CyclePart:
     """Return the part of every vessel of the store: the stored one, the ``changed`` vessels'
-    found again from all their positions (every vessel's when there is no usable stored one);
-    and the close-pair search of its merge, which searches again only the windows where the
-    changed vessels' samples changed (every window without usable stored pairs)."""
+    (mmsi, changed_utc) found again, from their cuts on where they can go on from there
+    (:mod:`monitor.pipeline.behaviour_resume`; ``history``: the restart points, ``last``: mmsi,
+    last_utc of every vessel), else from all their positions (every vessel's when there is no
+    usable stored part); and the close-pair search of its merge, which searches again only the
+    windows where the changed vessels' samples changed (every window without usable stored
+    pairs)."""
     stored = read_part(root, behaviour)
     window = window_slots(behaviour)
     kept = None if stored is None else read_pairs(root, stored, window)
-    if stored is not None and not changed.len():
-        return stored, KeptPairs(behaviour, engine, stored=kept)
+    old_cuts = _stored_cuts(root) if stored is not None else empty_frame(CUTS.schema)
+    mmsis = changed["mmsi"] if stored is not None else last["mmsi"]
+    ends = last.filter(pl.col("mmsi").is_in(mmsis.implode()))
+    cuts = new_cuts(history, ends, behaviour, old_cuts)
+    all_cuts = (
+        pl.concat([old_cuts.filter(~pl.col("mmsi").is_in(mmsis.implode())), cuts])
+        .filter(pl.col("mmsi").is_in(last["mmsi"].implode()))
+        .sort("mmsi")
+    )
+    if stored is not None and not changed.height:
+        return CyclePart(stored, KeptPairs(behaviour, engine, stored=kept), all_cuts)
+    job = replace(
+        behaviour,
+        cuts=tuple(
+            zip(
+                cuts["mmsi"].to_list(),
+                cuts["cut_utc"].dt.epoch("us").to_list(),
+                strict=True,
+            )
+        ),
+    )
     sources = [arrow_source(f) for f in files]
     filesystem = sources[0][1] if sources else None
-    names = [name for name, _ in sources]
     settings = behaviour.settings
-    slices = file_slices(names, settings.engine.partition_positions, filesystem)
-    sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
-    found = behaviour_in_buckets(
-        engine,
-        slices,
-        sizes,
-        behaviour.zones,
-        settings,
-        behaviour,
-        filesystem=filesystem,
-        vessels=None if stored is None else changed,
-    )
-    redo = set() if stored is None else changed_windows(stored, found, changed, window)
-    others = [] if stored is None else [without(stored, changed)]
+    parts: list[dict[str, pa.Table]] = []
+    full = mmsis
+    n_resumed = 0
+    if stored is not None:
+        going = resumable(changed, history, old_cuts, behaviour)
+        if going.vessels.height:
+            first_day = going.vessels["restart_utc"].min().date()  # type: ignore[union-attr]
+            recent = [
+                name
+                for f, (name, _) in zip(files, sources, strict=True)
+                if f.parent.name >= f"date={first_day.isoformat()}"
+            ]
+            since = hours.join(going.vessels.select("mmsi", "restart_utc"), on="mmsi").filter(
+                pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")
+            )
+            found = behaviour_in_buckets(
+                engine,
+                file_slices(recent, settings.engine.partition_positions, filesystem),
+                since.group_by("mmsi").agg(pl.col("n_positions").sum()),
+                behaviour.zones,
+                settings,
+                job,
+                filesystem=filesystem,
+                vessels=going.vessels.select("mmsi", "restart_utc"),
+                seeds=going.seeds,
+            )
+            spliced, bad = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
+            parts.append(spliced)
+            done = going.vessels["mmsi"].filter(~going.vessels["mmsi"].is_in(bad.implode()))
+            full = mmsis.filter(~mmsis.is_in(done.implode()))
+            n_resumed = done.len()
+    if stored is None or full.len():
+        names = [name for name, _ in sources]
+        parts.extend(
+            behaviour_in_buckets(
+                engine,
+                file_slices(names, settings.engine.partition_positions, filesystem),
+                hours.group_by("mmsi").agg(pl.col("n_positions").sum()),
+                behaviour.zones,
+                settings,
+                job,
+                filesystem=filesystem,
+                vessels=None if stored is None else full,
+            )
+        )
+    if stored is None:
+        return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
+    redo = changed_windows(stored, parts, mmsis, window)
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo)
-    return one_part([*others, *found], behaviour), pairs
+    part = one_part([without(stored, mmsis), *parts], behaviour)
+    return CyclePart(part, pairs, all_cuts, n_resumed)
+
+
+def _stored_cuts(root: StorePath | str) -> pl.DataFrame:
+    """Return the stored cuts, none when unreadable (every changed vessel is found again over
+    its whole history)."""
+    try:
+        return CUTS.read(root)
+    except StoreError:
+        return empty_frame(CUTS.schema)

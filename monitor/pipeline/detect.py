@@ -34,9 +34,9 @@ from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline import call_identity, identity_cycle, ledger, placing
+from monitor.pipeline import behaviour_resume, call_identity, identity_cycle, ledger, placing
 from monitor.pipeline.behaviour_buckets import BehaviourJob, merge_behaviour
-from monitor.pipeline.behaviour_cycle import cycle_part, one_part, save_part
+from monitor.pipeline.behaviour_cycle import CyclePart, cycle_part, one_part, save_part
 from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
 from monitor.pipeline.engines import (
     Engine,
@@ -94,6 +94,9 @@ class DetectSummary:
     full_run: bool = True
     #: Vessels detected from their restart point on, not over their whole history.
     vessels_resumed: int = 0
+    #: Vessels whose dark periods', encounters' and loitering's parts were found from their
+    #: cut on, not over their whole history.
+    behaviour_resumed: int = 0
     #: Calls per port id, all stored calls.
     calls_per_port: dict[str, int] = field(default_factory=dict)
     #: Transits per port id, all stored transits.
@@ -234,13 +237,36 @@ def _detect_locked(
         found_changes.changed,
     )
     part: dict[str, pa.Table] | None = None
+    cycle: CyclePart | None = None
     behaviours: list[pl.DataFrame] = []
     if behaviour is not None:
-        part, pairs = (
-            (one_part(run.behaviour, behaviour), KeptPairs(behaviour, engine))
-            if full
-            else cycle_part(store_path, files, found_changes.ledger, engine, behaviour, changed)
+        # Restart points kept for the behaviour parts: vessels detected over their whole
+        # history (late positions may lie before their old points) start their history again.
+        history = behaviour_resume.next_history(
+            empty_frame(RESTARTS_SCHEMA) if full else _stored_seeds(store_path),
+            new_points,
+            changed.filter(~changed.is_in(resumed["mmsi"].implode())),
+            full=full,
         )
+        if full:
+            cycle = CyclePart(
+                one_part(run.behaviour, behaviour),
+                KeptPairs(behaviour, engine),
+                empty_frame(behaviour_resume.CUTS.schema),
+            )
+        else:
+            cycle = cycle_part(
+                store_path,
+                files,
+                found_changes.ledger,
+                engine,
+                behaviour,
+                found_changes.changed,
+                history,
+                checkpoint.select("mmsi", "last_utc"),
+            )
+        part, pairs = cycle.part, cycle.pairs
+        history = behaviour_resume.pruned(history, cycle.cuts)
         found_behaviour = merge_behaviour([dict(part)], behaviour, engine.map, pairs_fn=pairs)
         behaviours = found_behaviour.events()
     events = _find_events(
@@ -253,8 +279,11 @@ def _detect_locked(
         identity_cycle.save(store_path, identities)
         placing.PLACED.write(store_path, placed)
         if part is not None:
+            assert cycle is not None
             save_part(store_path, part)
             pairs.save(store_path)
+            behaviour_resume.SEEDS.write(store_path, history)
+            behaviour_resume.CUTS.write(store_path, cycle.cuts)
 
     transits = detected.transits
     summary = DetectSummary(
@@ -269,6 +298,7 @@ def _detect_locked(
         visits_pending=detected.pending.height,
         full_run=full,
         vessels_resumed=0 if full else resumed.height,
+        behaviour_resumed=0 if cycle is None else cycle.resumed,
         calls_per_port=dict(sorted(Counter(calls["port_id"].to_list()).items())),
         transits_per_port=dict(sorted(Counter(transits["port_id"].to_list()).items())),
         tracks_total=detected.tracks.height,
@@ -324,6 +354,14 @@ def _find_events(
         zones=zones,
         port_radius_km=settings.events.port_radius_km,
     )
+
+
+def _stored_seeds(store_path: StorePath) -> pl.DataFrame:
+    """Return the stored history of restart points, none when unreadable."""
+    try:
+        return behaviour_resume.SEEDS.read(store_path)
+    except StoreError:
+        return empty_frame(RESTARTS_SCHEMA)
 
 
 def _stored_events(store_path: StorePath) -> pl.DataFrame | None:

@@ -171,7 +171,9 @@ class KeptPairs:
             ).join(ids.rename({"track": "track_b", "track_id": "track_id_b"}), on="track_b")
         else:
             new = pl.DataFrame(schema=PAIRS.schema)
-        self.found = pl.concat([kept, new.select(list(PAIRS.schema))]).sort("window", maintain_order=True)
+        self.found = pl.concat([kept, new.select(list(PAIRS.schema))]).sort(
+            "window", maintain_order=True
+        )
         pairs = self.found
         for side in ("a", "b"):
             pairs = pairs.join(
