@@ -7,7 +7,7 @@ Stores the Southern California week (``positions/derived/socal_2018-06-01_07_mar
 a detection after each part, then detects the whole week at once in a second store. Prints per
 cycle its time and what it did (vessels changed and resumed, positions read, close-pair windows
 searched), and whether each table of the two stores is equal (calls, raw calls, transits,
-pending visits, tracks, displaced runs, events).
+pending visits, tracks, displaced runs, events, and the stored behaviour parts).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from detect import HERE, SOCAL  # noqa: E402
 from monitor.config import GeofenceSettings, Settings, StoreSettings  # noqa: E402
 from monitor.pipeline import pairs_cycle  # noqa: E402
 from monitor.pipeline.behaviour_buckets import close_pairs_by_window  # noqa: E402
+from monitor.pipeline.behaviour_cycle import FOLDER, NAMES  # noqa: E402
 from monitor.pipeline.detect import detect_calls  # noqa: E402
 from monitor.store.calls import JUMPS, PENDING, RAW_CALLS, TRACKS, TRANSITS, load_calls  # noqa: E402
 from monitor.store.events import load_events  # noqa: E402
@@ -63,6 +64,16 @@ def tables(store: Path) -> dict[str, pl.DataFrame]:
     for table in (RAW_CALLS, TRANSITS, PENDING, TRACKS, JUMPS):
         found[table.title] = table.read(store)
     return {name: frame.sort(pl.all()) for name, frame in found.items()}
+
+
+def stored_table(store: Path, name: str) -> pl.DataFrame:
+    """Return the stored behaviour parts' table ``name``, tracks by id, rows sorted."""
+    frame = pl.read_parquet(store / FOLDER / f"{name}.parquet")
+    if "track" in frame.columns:
+        tracks = pl.read_parquet(store / FOLDER / "tracks.parquet")
+        ids = tracks["track_id"].gather(frame["track"].cast(pl.Int64))
+        frame = frame.with_columns(track=ids)
+    return frame.sort(pl.all())
 
 
 def settings_of(root: Path) -> Settings:
@@ -114,6 +125,15 @@ def main() -> None:
         for name, frame in want.items():
             same = got[name].equals(frame)
             print(f"  {name:16} {frame.height:6,} rows  {'identical' if same else 'DIFFERENT'}")
+            if not same:
+                extra = got[name].join(frame, on=frame.columns, how="anti", nulls_equal=True)
+                print(f"    {extra.height} rows only in the cycles, e.g. {extra.head(3)}")
+        for name in NAMES:
+            if name != "usual":  # how often each interval occurs before a cut: cycle state
+                same = stored_table(split / "store", name).equals(
+                    stored_table(batch / "store", name)
+                )
+                print(f"  stored {name:9} {'identical' if same else 'DIFFERENT'}")
         kinds = want["events"].group_by("kind").len().sort("kind")
         print("  events: " + ", ".join(f"{k} {n}" for k, n in kinds.iter_rows()))
 

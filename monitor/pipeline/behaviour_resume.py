@@ -100,8 +100,9 @@ def pruned(history: pl.DataFrame, cuts: pl.DataFrame) -> pl.DataFrame:
 
 def lead_us(job: BehaviourJob) -> int:
     """Return how long before the positions that changed a vessel's cut must be: a day
-    (``gaps.window_h``) and an hour up to ``X``, then three hours of margin."""
-    return int((job.settings.gaps.window_h + 4.0) * _US_PER_H)
+    (``gaps.window_h``) and an hour up to ``X``, as long again for the evidence after the
+    silences before ``X``, and three hours of margin."""
+    return int((2 * (job.settings.gaps.window_h + 1.0) + 3.0) * _US_PER_H)
 
 
 def new_cuts(
@@ -250,10 +251,16 @@ def splice(
             (pl.col("from_us") < pl.col("x_us")) & (pl.col("to_us") >= pl.col("changed_us"))
         )["mmsi"]
     )
-    # Tracks going on at K: regular from K to X, so that the new rows from X on are whole.
+    # Tracks going on at K with a loitering from X on: regular from K to X, so that three
+    # positions before it are new ones (its start depends on them).
+    loitering_new = pl.concat([_frame(p[PREFIX + "loitering"]) for p in found]).join(
+        when, on="mmsi"
+    )
+    loitering_new = loitering_new.filter(pl.col("start_utc").dt.epoch("us") >= pl.col("x_us"))
     spanning = first_old.join(when, on="mmsi").filter(
         (pl.col("first_us") < pl.col("k_us")) & pl.col("track_id").is_in(list(going))
     )
+    spanning = spanning.join(loitering_new.select("track_id").unique(), on="track_id")
     bad.append(
         going_quiet.join(spanning.select("track_id"), on="track_id").filter(
             (pl.col("from_us") >= pl.col("k_us")) & (pl.col("from_us") < pl.col("x_us"))
@@ -335,12 +342,10 @@ def splice(
     out["times"] = out["times"].select(
         [pl.col(c).cast(t) for c, t in _frame(old[PREFIX + "times"]).schema.items()]
     )
-    loiter_new = pl.concat([_frame(p[PREFIX + "loitering"]) for p in found]).join(when, on="mmsi")
-    loiter_new = loiter_new.filter(pl.col("start_utc").dt.epoch("us") >= pl.col("x_us"))
     old_loiter = loiter.filter(~pl.col("going") | (pl.col("start_us") < pl.col("x_us")))
     schema = _frame(old[PREFIX + "loitering"]).schema
     out["loitering"] = pl.concat(
-        [old_loiter.select(list(schema)), loiter_new.select(list(schema))]
+        [old_loiter.select(list(schema)), loitering_new.select(list(schema))]
     ).filter(keep)
     out["start"] = _frame(old[PREFIX + "start"])
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}, out_bad
@@ -359,7 +364,9 @@ def _times(
     on, new ``usual`` and ``recent``)."""
     max_us = int(job.settings.gaps.min_gap_h * _US_PER_H)
     ended = old.filter(~pl.col("going")).select("track_id", "first_us", "last_us", "usual_us")
-    going = new.join(old.select("track_id", old_first="first_us"), on="track_id", how="left")
+    going = new.drop("usual_us").join(
+        old.select("track_id", old_first="first_us"), on="track_id", how="left"
+    )
     ids = going.select("track_id").with_columns(track=pl.int_range(pl.len(), dtype=pl.Int64))
     usual = usual_from_counts(counts.join(ids, on="track_id").drop("track_id"), max_us)
     going = going.join(ids, on="track_id").join(usual, on="track", how="left")
