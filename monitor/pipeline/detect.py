@@ -121,6 +121,9 @@ def _fingerprint(zones: list[Zone], settings: Settings) -> str:
     digest.update(f"v{DETECTOR_VERSION}|{settings.detect.model_dump_json()}".encode())
     digest.update(settings.tracks.model_dump_json().encode())
     digest.update(settings.events.model_dump_json().encode())
+    # The dark periods', encounters' and loitering's stored parts depend on theirs.
+    for section in (settings.gaps, settings.encounters, settings.loitering):
+        digest.update(section.model_dump_json().encode())
     for zone in zones:
         digest.update(f"|{zone.id}|{zone.name}|{zone.kind}|{zone.port_id}|".encode())
         digest.update(shapely.to_wkb(zone.geometry))
