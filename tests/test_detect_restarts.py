@@ -18,7 +18,7 @@ from detect_cycles import by_hours, cycles, detected_tables, ingest_part
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions
 
 from monitor.config import CircleZone, GapSettings, GeofenceSettings, Settings, StoreSettings
-from monitor.pipeline import pairs_cycle
+from monitor.pipeline import behaviour_resume, pairs_cycle
 from monitor.pipeline.behaviour_buckets import close_pairs_by_window
 from monitor.pipeline.buckets import FileSlice, split_slice
 from monitor.pipeline.detect import detect_calls
@@ -288,3 +288,37 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     read.clear()
     assert detect_calls(settings).vessels_processed == 0
     assert read == []
+
+
+def test_lost_or_half_written_behaviour_state_is_found_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable cuts make a cycle find the changed vessels' behaviour parts over their whole
+    history; a run that dies while writing the restart points kept for them leaves a store the
+    next run detects again from scratch. Either way, the tables of one run."""
+    whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
+    settings = _settings(tmp_path).model_copy(update={"gaps": GapSettings(window_h=6.0)})
+    parts = by_hours(whole, 12)
+    summaries = cycles(settings, parts[:-2])
+    assert summaries[-1].behaviour_resumed > 0
+    store = tmp_path / "store"
+    behaviour_resume.CUTS.path(store).write_bytes(b"not parquet")
+    summaries = cycles(settings, [parts[-2]])
+    assert not summaries[0].full_run and summaries[0].behaviour_resumed == 0
+    ingest_part(store, parts[-1], "last")
+    with monkeypatch.context() as patch:
+        patch.setattr("monitor.store.table.atomic_write_parquet", _disk_full_for_seeds)
+        with pytest.raises(OSError, match="disk full"):
+            detect_calls(settings)
+    assert detect_calls(settings).full_run
+    batch_settings = settings.model_copy(
+        update={"store": StoreSettings(path=tmp_path / "batch" / "store")}
+    )
+    cycles(batch_settings, [whole])
+    _assert_same(detected_tables(store), detected_tables(tmp_path / "batch" / "store"))
+
+
+def _disk_full_for_seeds(frame: pl.DataFrame, path: Path) -> None:
+    if path.name == Path(behaviour_resume.SEEDS.name).name:
+        raise OSError("disk full")
+    atomic_write_parquet(frame, path)
