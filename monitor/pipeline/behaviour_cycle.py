@@ -3,10 +3,12 @@
 The per-vessel behaviour parts (:func:`~monitor.pipeline.behaviour_buckets.behaviour_parts`)
 of every vessel are kept as one part, its tracks in the order one run over all positions
 numbers them (by MMSI, then as segmented), one Parquet file per table. A run that detects some
-vessels only finds the parts of those vessels (over their whole history) and takes the others'
-from the store: each part depends on its vessel's positions and the reception grids' first time
-only, so the merge over them gives what one run over all positions gives. When the store's first
-time moves (positions older than all others arrived) every part is found again.
+vessels only finds the parts of those vessels and takes the others' from the store: each part
+depends on its vessel's positions and the reception grids' first time only, so the merge over
+them gives what one run over all positions gives. A changed vessel's parts are found from its
+cut on where that gives the same (:mod:`monitor.pipeline.behaviour_resume`), else over its
+whole history. When the store's first time moves (positions older than all others arrived)
+every part is found again.
 """
 
 from __future__ import annotations

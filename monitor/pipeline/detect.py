@@ -319,8 +319,9 @@ def _behaviour_job(
 ) -> BehaviourJob | None:
     """Return the job of finding the dark periods, encounters and loitering of every track of
     the store (None without positions). They depend on the vessels around each (who else was
-    heard, who met whom), so they are found over all the data on every run, not only for
-    vessels with new positions: the same data gives the same events however it was ingested."""
+    heard, who met whom), so they are merged over the parts of all vessels on every run (the
+    parts of vessels without new positions kept from the last one, the close pairs of days
+    without new samples too): the same data gives the same events however it was ingested."""
     start = checkpoint["first_utc"].dt.epoch("us").min()
     end = checkpoint["last_utc"].dt.epoch("us").max()
     if not isinstance(start, int) or not isinstance(end, int):
