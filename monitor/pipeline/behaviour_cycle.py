@@ -195,6 +195,19 @@ def cycle_part(
     sources = [arrow_source(f) for f in files]
     filesystem = sources[0][1] if sources else None
     settings = behaviour.settings
+
+    def find(
+        names: list[str],
+        sizes: pl.DataFrame,
+        vessels: pl.Series | pl.DataFrame | None,
+        seeds: pl.DataFrame | None = None,
+    ) -> list[dict[str, pa.Table]]:
+        slices = file_slices(names, settings.engine.partition_positions, filesystem)
+        return behaviour_in_buckets(
+            engine, slices, sizes, behaviour.zones, settings, job,
+            filesystem=filesystem, vessels=vessels, seeds=seeds,
+        )  # fmt: skip
+
     parts: list[dict[str, pa.Table]] = []
     full = mmsis
     n_resumed = 0
@@ -210,16 +223,11 @@ def cycle_part(
             since = hours.join(going.vessels.select("mmsi", "restart_utc"), on="mmsi").filter(
                 pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")
             )
-            found = behaviour_in_buckets(
-                engine,
-                file_slices(recent, settings.engine.partition_positions, filesystem),
+            found = find(
+                recent,
                 since.group_by("mmsi").agg(pl.col("n_positions").sum()),
-                behaviour.zones,
-                settings,
-                job,
-                filesystem=filesystem,
-                vessels=going.vessels.select("mmsi", "restart_utc"),
-                seeds=going.seeds,
+                going.vessels.select("mmsi", "restart_utc"),
+                going.seeds,
             )
             spliced, bad = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
             parts.append(spliced)
@@ -228,18 +236,8 @@ def cycle_part(
             n_resumed = done.len()
     if stored is None or full.len():
         names = [name for name, _ in sources]
-        parts.extend(
-            behaviour_in_buckets(
-                engine,
-                file_slices(names, settings.engine.partition_positions, filesystem),
-                hours.group_by("mmsi").agg(pl.col("n_positions").sum()),
-                behaviour.zones,
-                settings,
-                job,
-                filesystem=filesystem,
-                vessels=None if stored is None else full,
-            )
-        )
+        sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
+        parts.extend(find(names, sizes, None if stored is None else full))
     if stored is None:
         return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
     redo = changed_windows(stored, parts, mmsis, window)
