@@ -22,11 +22,20 @@ import pyarrow as pa
 
 from monitor.errors import StoreError
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, window_slots
-from monitor.pipeline.behaviour_resume import CUTS, new_cuts, resumable, splice
+from monitor.pipeline.behaviour_resume import (
+    CUTS,
+    SEEDS,
+    new_cuts,
+    next_history,
+    pruned,
+    resumable,
+    splice,
+)
 from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, behaviour_in_buckets
+from monitor.pipeline.ledger import Changes
 from monitor.pipeline.pairs_cycle import KeptPairs, changed_windows, read_pairs
-from monitor.schema import empty_frame
+from monitor.schema import RESTARTS_SCHEMA, empty_frame
 from monitor.store.fs import StorePath, arrow_source, read_parquet
 from monitor.store.fs import store_path as store_root
 from monitor.store.table import atomic_write_parquet
@@ -149,6 +158,51 @@ class CyclePart:
     cuts: pl.DataFrame
     #: Vessels whose parts were found from their cuts on.
     resumed: int = 0
+    #: The restart points kept (:data:`~monitor.pipeline.behaviour_resume.SEEDS`).
+    history: pl.DataFrame | None = None
+
+    def save(self, root: StorePath | str) -> None:
+        """Replace the stored part, close pairs, cuts and restart points (each file atomically;
+        hold :func:`~monitor.store.calls.detection_writes` meanwhile: together they are one
+        state)."""
+        save_part(root, self.part)
+        self.pairs.save(root)
+        assert self.history is not None
+        SEEDS.write(root, self.history)
+        CUTS.write(root, self.cuts)
+
+
+def update(
+    root: StorePath | str,
+    files: list[StorePath],
+    changes: Changes,
+    engine: Engine,
+    behaviour: BehaviourJob,
+    *,
+    found: Sequence[Mapping[str, pa.Table]] | None,
+    reset: pl.Series,
+    points: pl.DataFrame,
+    last: pl.DataFrame,
+) -> CyclePart:
+    """Return the behaviour parts of a detection run and what to keep of them: from the
+    buckets' parts ``found`` in a full run, else from the stored ones (:func:`cycle_part`).
+    ``points`` are the run's restart points; the vessels ``reset`` were detected over their
+    whole history (late positions may lie before their old points) and start their history of
+    restart points again, as every vessel of a full run does."""
+    full = found is not None
+    history = next_history(
+        empty_frame(RESTARTS_SCHEMA) if full else _stored_seeds(root), points, reset, full=full
+    )
+    if found is not None:
+        cycle = CyclePart(
+            one_part(found, behaviour), KeptPairs(behaviour, engine), empty_frame(CUTS.schema)
+        )
+    else:
+        cycle = cycle_part(
+            root, files, changes.ledger, engine, behaviour, changes.changed, history, last
+        )
+    cycle.history = pruned(history, cycle.cuts)
+    return cycle
 
 
 def cycle_part(
@@ -244,6 +298,14 @@ def cycle_part(
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo)
     part = one_part([without(stored, mmsis), *parts], behaviour)
     return CyclePart(part, pairs, all_cuts, n_resumed)
+
+
+def _stored_seeds(root: StorePath | str) -> pl.DataFrame:
+    """Return the stored history of restart points, none when unreadable."""
+    try:
+        return SEEDS.read(root)
+    except StoreError:
+        return empty_frame(RESTARTS_SCHEMA)
 
 
 def _stored_cuts(root: StorePath | str) -> pl.DataFrame:

@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 import shapely
 
 from monitor.analyse.events import events_table, position_jump_events
@@ -34,16 +33,15 @@ from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline import behaviour_resume, call_identity, identity_cycle, ledger, placing
+from monitor.pipeline import behaviour_cycle, call_identity, identity_cycle, ledger, placing
 from monitor.pipeline.behaviour_buckets import BehaviourJob, merge_behaviour
-from monitor.pipeline.behaviour_cycle import CyclePart, cycle_part, one_part, save_part
+from monitor.pipeline.behaviour_cycle import CyclePart
 from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
 from monitor.pipeline.engines import (
     Engine,
     detect_in_buckets,
     open_engine,
 )
-from monitor.pipeline.pairs_cycle import KeptPairs
 from monitor.schema import (
     CALLS_CHECKPOINT_SCHEMA,
     RESTARTS_SCHEMA,
@@ -239,38 +237,23 @@ def _detect_locked(
         empty_frame(placing.PLACED_SCHEMA) if full else placing.PLACED.read(store_path),
         found_changes.changed,
     )
-    part: dict[str, pa.Table] | None = None
     cycle: CyclePart | None = None
     behaviours: list[pl.DataFrame] = []
     if behaviour is not None:
-        # Restart points kept for the behaviour parts: vessels detected over their whole
-        # history (late positions may lie before their old points) start their history again.
-        history = behaviour_resume.next_history(
-            empty_frame(RESTARTS_SCHEMA) if full else _stored_seeds(store_path),
-            new_points,
-            changed.filter(~changed.is_in(resumed["mmsi"].implode())),
-            full=full,
+        cycle = behaviour_cycle.update(
+            store_path,
+            files,
+            found_changes,
+            engine,
+            behaviour,
+            found=run.behaviour if full else None,
+            reset=changed.filter(~changed.is_in(resumed["mmsi"].implode())),
+            points=new_points,
+            last=checkpoint.select("mmsi", "last_utc"),
         )
-        if full:
-            cycle = CyclePart(
-                one_part(run.behaviour, behaviour),
-                KeptPairs(behaviour, engine),
-                empty_frame(behaviour_resume.CUTS.schema),
-            )
-        else:
-            cycle = cycle_part(
-                store_path,
-                files,
-                found_changes.ledger,
-                engine,
-                behaviour,
-                found_changes.changed,
-                history,
-                checkpoint.select("mmsi", "last_utc"),
-            )
-        part, pairs = cycle.part, cycle.pairs
-        history = behaviour_resume.pruned(history, cycle.cuts)
-        found_behaviour = merge_behaviour([dict(part)], behaviour, engine.map, pairs_fn=pairs)
+        found_behaviour = merge_behaviour(
+            [dict(cycle.part)], behaviour, engine.map, pairs_fn=cycle.pairs
+        )
         behaviours = found_behaviour.events()
     events = _find_events(
         detected, shared_events, identity_parts, placed, behaviours, zones, settings
@@ -281,12 +264,8 @@ def _detect_locked(
         save_events(store_path, events)
         identity_cycle.save(store_path, identities)
         placing.PLACED.write(store_path, placed)
-        if part is not None:
-            assert cycle is not None
-            save_part(store_path, part)
-            pairs.save(store_path)
-            behaviour_resume.SEEDS.write(store_path, history)
-            behaviour_resume.CUTS.write(store_path, cycle.cuts)
+        if cycle is not None:
+            cycle.save(store_path)
 
     transits = detected.transits
     summary = DetectSummary(
@@ -358,14 +337,6 @@ def _find_events(
         zones=zones,
         port_radius_km=settings.events.port_radius_km,
     )
-
-
-def _stored_seeds(store_path: StorePath) -> pl.DataFrame:
-    """Return the stored history of restart points, none when unreadable."""
-    try:
-        return behaviour_resume.SEEDS.read(store_path)
-    except StoreError:
-        return empty_frame(RESTARTS_SCHEMA)
 
 
 def _stored_events(store_path: StorePath) -> pl.DataFrame | None:
