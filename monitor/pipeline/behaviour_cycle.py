@@ -13,6 +13,8 @@ every part is found again.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -39,6 +41,8 @@ from monitor.schema import RESTARTS_SCHEMA, empty_frame
 from monitor.store.fs import StorePath, arrow_source, read_parquet
 from monitor.store.fs import store_path as store_root
 from monitor.store.table import atomic_write_parquet
+
+log = logging.getLogger(__name__)
 
 FOLDER = "calls/behaviour"
 #: The tables of a part, each a file of :data:`FOLDER`.
@@ -266,14 +270,12 @@ def cycle_part(
     full = mmsis
     n_resumed = 0
     if stored is not None:
+        started = time.perf_counter()
         going = resumable(changed, history, old_cuts, behaviour)
         if going.vessels.height:
             first_day = going.vessels["restart_utc"].min().date()  # type: ignore[union-attr]
-            recent = [
-                name
-                for f, (name, _) in zip(files, sources, strict=True)
-                if f.parent.name >= f"date={first_day.isoformat()}"
-            ]
+            read = [f for f in files if f.parent.name >= f"date={first_day.isoformat()}"]
+            recent = [arrow_source(f)[0] for f in read]
             since = hours.join(going.vessels.select("mmsi", "restart_utc"), on="mmsi").filter(
                 pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")
             )
@@ -288,10 +290,21 @@ def cycle_part(
             done = going.vessels["mmsi"].filter(~going.vessels["mmsi"].is_in(bad.implode()))
             full = mmsis.filter(~mmsis.is_in(done.implode()))
             n_resumed = done.len()
+            log.info(
+                "detect: behaviour parts of %d vessel(s) from their cuts (%d day folder(s) from "
+                "%s), %d of them found again over their whole history: %.1f s",
+                going.vessels.height, len({f.parent.name for f in read}), first_day,
+                bad.len(), time.perf_counter() - started,
+            )  # fmt: skip
     if stored is None or full.len():
+        started = time.perf_counter()
         names = [name for name, _ in sources]
         sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
         parts.extend(find(names, sizes, None if stored is None else full))
+        log.info(
+            "detect: behaviour parts of %s vessel(s) over their whole history: %.1f s",
+            "every" if stored is None else full.len(), time.perf_counter() - started,
+        )  # fmt: skip
     if stored is None:
         return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
     redo = changed_windows(stored, parts, mmsis, window)
