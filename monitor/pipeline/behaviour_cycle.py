@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -273,28 +274,39 @@ def cycle_part(
         started = time.perf_counter()
         going = resumable(changed, history, old_cuts, behaviour)
         if going.vessels.height:
-            first_day = going.vessels["restart_utc"].min().date()  # type: ignore[union-attr]
-            read = [f for f in files if f.parent.name >= f"date={first_day.isoformat()}"]
-            recent = [arrow_source(f)[0] for f in read]
-            since = hours.join(going.vessels.select("mmsi", "restart_utc"), on="mmsi").filter(
-                pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")
-            )
-            found = find(
-                recent,
-                since.group_by("mmsi").agg(pl.col("n_positions").sum()),
-                going.vessels.select("mmsi", "restart_utc"),
-                going.seeds,
-            )
+            vessels = going.vessels.with_columns(day=pl.col("restart_utc").dt.date())
+            # Two passes: the vessels whose cuts are within a day of the newest read the days
+            # from there on; the few with older cuts (in port for days) the days from theirs.
+            newest = vessels["day"].max()
+            assert isinstance(newest, date)
+            recent = pl.col("day") >= newest - timedelta(days=1)
+            found = []
+            days: set[str] = set()
+            for group in (vessels.filter(recent), vessels.filter(~recent)):
+                if not group.height:
+                    continue
+                first_day = group["day"].min()
+                assert isinstance(first_day, date)
+                read = [f for f in files if f.parent.name >= f"date={first_day.isoformat()}"]
+                days |= {f.parent.name for f in read}
+                since = hours.join(group.select("mmsi", "restart_utc"), on="mmsi").filter(
+                    pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")
+                )
+                found += find(
+                    [arrow_source(f)[0] for f in read],
+                    since.group_by("mmsi").agg(pl.col("n_positions").sum()),
+                    group.select("mmsi", "restart_utc"),
+                    going.seeds.filter(pl.col("mmsi").is_in(group["mmsi"].implode())),
+                )
             spliced, bad = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
             parts.append(spliced)
             done = going.vessels["mmsi"].filter(~going.vessels["mmsi"].is_in(bad.implode()))
             full = mmsis.filter(~mmsis.is_in(done.implode()))
             n_resumed = done.len()
             log.info(
-                "detect: behaviour parts of %d vessel(s) from their cuts (%d day folder(s) from "
-                "%s), %d of them found again over their whole history: %.1f s",
-                going.vessels.height, len({f.parent.name for f in read}), first_day,
-                bad.len(), time.perf_counter() - started,
+                "detect: behaviour parts of %d vessel(s) from their cuts (%d day folder(s)), "
+                "%d of them found again over their whole history: %.1f s",
+                going.vessels.height, len(days), bad.len(), time.perf_counter() - started,
             )  # fmt: skip
     if stored is None or full.len():
         started = time.perf_counter()
