@@ -614,6 +614,9 @@ class AlertSettings(_Section):
     #: Calls whose event is older than this (message time, before the newest message) are
     #: history, not news: the first start over a full store does not send months of alerts.
     max_age_h: float = Field(24.0, gt=0)
+    #: A vessel first seen inside a port this soon after the store's first message was there
+    #: when the feed began: no ``arrival_not_observed`` alert for it.
+    feed_start_grace_h: float = Field(1.0, ge=0)
     #: Where ``report.output`` is published (e.g. https://host/reports/): alerts link
     #: ``<report_url>latest/index.html``; without it they give the file path.
     report_url: str | None = None

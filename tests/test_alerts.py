@@ -83,6 +83,7 @@ def _run(settings: Settings, lines: list[str], dispatcher: AlertDispatcher) -> J
 RULES = """
 [alerts]
 max_age_h = 48
+feed_start_grace_h = 0.5
 [[alerts.rules]]
 name = "arrivals"
 when = "arrival"
@@ -138,6 +139,17 @@ def test_rules_raise_each_alert_once_with_stable_ids(tmp_path: Path) -> None:
     AlertDispatcher(settings)()
     assert len(jsonl.read_text().splitlines()) == len(sent)
     assert len({a["alert_id"] for a in sent}) == len(sent)
+
+
+def test_a_vessel_inside_when_the_feed_began_is_no_unseen_arrival(tmp_path: Path) -> None:
+    # 366000004 is first seen inside 50 min after the first message: within the default 1 h
+    # grace it was there when the feed began; the observed arrivals still alert.
+    settings = _settings(tmp_path, RULES.replace("feed_start_grace_h = 0.5\n", ""))
+    (tmp_path / "watch.csv").write_text("mmsi\n")
+    dispatcher = AlertDispatcher(settings)
+    _run(settings, _traffic(), dispatcher)
+    rules = [e.payload["rule"] for e in Outbox(settings.store.folder()).entries()]
+    assert "unseen" not in rules and rules.count("arrivals") == 3
 
 
 def test_old_events_are_history_and_raise_nothing(tmp_path: Path) -> None:

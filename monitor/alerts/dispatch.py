@@ -89,6 +89,8 @@ class AlertDispatcher:
             self.settings.alerts.rules,
             newest_utc=store.newest_position_time(),
             max_age_h=self.settings.alerts.max_age_h,
+            oldest_utc=store.oldest_position_time(),
+            feed_start_grace_h=self.settings.alerts.feed_start_grace_h,
             report=report_link(self.settings),
             watchlists=self.watchlists(),
             events=events,

@@ -25,9 +25,13 @@ _US_PER_H = 3_600_000_000
 
 
 def _events(
-    calls: pl.DataFrame, rule: AlertRule, watchlists: Mapping[Path, Watchlist]
+    calls: pl.DataFrame,
+    rule: AlertRule,
+    watchlists: Mapping[Path, Watchlist],
+    feed_start: dt.datetime | None,
 ) -> pl.DataFrame:
-    """Return the calls that ``rule`` alerts on, with the time of the event as ``event_utc``."""
+    """Return the calls that ``rule`` alerts on, with the time of the event as ``event_utc``
+    (no arrival not observed before ``feed_start``: the vessel was inside when the feed began)."""
     if rule.ports:
         calls = calls.filter(pl.col("port_id").is_in(rule.ports))
     if rule.when == "arrival":
@@ -35,9 +39,10 @@ def _events(
             event_utc=pl.col("arrival_utc")
         )
     if rule.when == "arrival_not_observed":
-        return calls.filter(~pl.col("arrival_observed")).with_columns(
-            event_utc=pl.col("arrival_utc")
-        )
+        unseen = calls.filter(~pl.col("arrival_observed"))
+        if feed_start is not None:
+            unseen = unseen.filter(pl.col("arrival_utc") >= feed_start)
+        return unseen.with_columns(event_utc=pl.col("arrival_utc"))
     if rule.when == "departure":
         return calls.filter(pl.col("departure_utc").is_not_null()).with_columns(
             event_utc=pl.col("departure_utc")
@@ -79,6 +84,8 @@ def evaluate(
     newest_utc: dt.datetime | None,
     max_age_h: float,
     report: str,
+    oldest_utc: dt.datetime | None = None,
+    feed_start_grace_h: float = 0.0,
     watchlists: Mapping[Path, Watchlist] | None = None,
     events: pl.DataFrame | None = None,
     statics: pl.DataFrame | None = None,
@@ -89,11 +96,16 @@ def evaluate(
     reports, name their vessels).
 
     Events more than ``max_age_h`` before ``newest_utc`` (the newest message in the store) are
-    history and raise nothing. The same calls always give the same alerts, in event order.
+    history and raise nothing; nor does a vessel first seen inside a port less than
+    ``feed_start_grace_h`` after ``oldest_utc`` (the oldest message). The same calls always give
+    the same alerts, in event order.
     """
     if newest_utc is None:
         return []
     oldest = newest_utc - dt.timedelta(hours=max_age_h)
+    feed_start = None
+    if oldest_utc is not None:
+        feed_start = oldest_utc + dt.timedelta(hours=feed_start_grace_h)
     alerts: list[dict[str, Any]] = []
     for rule in rules:
         if rule.when in EVENT_ALERT_KINDS:
@@ -105,7 +117,9 @@ def evaluate(
             continue
         if calls.height == 0:
             continue
-        raised = _events(calls, rule, watchlists or {}).filter(pl.col("event_utc") >= oldest)
+        raised = _events(calls, rule, watchlists or {}, feed_start).filter(
+            pl.col("event_utc") >= oldest
+        )
         for row in raised.sort("event_utc", "call_id").iter_rows(named=True):
             alerts.append(
                 alert_head(

@@ -588,15 +588,24 @@ class Store:
 
     def newest_position_time(self) -> dt.datetime | None:
         """Return the newest position time, reading only the last day that has positions."""
-        for folder in reversed(listing(self.positions_dir, "date=*")):
+        return self._end_position_time(newest=True)
+
+    def oldest_position_time(self) -> dt.datetime | None:
+        """Return the oldest position time, reading only the first day that has positions."""
+        return self._end_position_time(newest=False)
+
+    def _end_position_time(self, *, newest: bool) -> dt.datetime | None:
+        folders = listing(self.positions_dir, "date=*")
+        for folder in reversed(folders) if newest else folders:
             files = live_files(folder)
             if files:
-                newest = (
+                time = pl.col("timestamp_utc")
+                found = (
                     scan_parquet(files, schema=POSITIONS_SCHEMA)
-                    .select(pl.col("timestamp_utc").max())
+                    .select(time.max() if newest else time.min())
                     .collect()
                     .item()
                 )
-                if isinstance(newest, dt.datetime):
-                    return newest
+                if isinstance(found, dt.datetime):
+                    return found
         return None
