@@ -142,6 +142,49 @@ def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFra
     return times, quiet
 
 
+def interval_counts(
+    track: I64, t_us: I64, max_interval_us: int, cut_us: I64
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return, of positions sorted by track (0, 1, ... in order) and time, how often each
+    interval shorter than ``max_interval_us`` occurs per track (track, dt_us, n): of those that
+    begin before the track's ``cut_us`` (per track), and of the others. What
+    :func:`usual_from_counts` makes of both together is :func:`track_times`' usual interval."""
+    same = track[1:] == track[:-1]
+    dt = t_us[1:] - t_us[:-1]
+    keep = same & (dt < max_interval_us)
+    rows = pl.DataFrame(
+        {
+            "track": track[:-1][keep],
+            "dt_us": dt[keep],
+            "early": t_us[:-1][keep] < cut_us[track[:-1][keep]],
+        }
+    )
+    counts = rows.group_by("track", "early", "dt_us").agg(n=pl.len().cast(pl.Int64))
+    counts = counts.sort("track", "dt_us")
+    early = counts.filter("early").drop("early")
+    return early, counts.filter(~pl.col("early")).drop("early")
+
+
+def usual_from_counts(counts: pl.DataFrame, max_interval_us: int) -> pl.DataFrame:
+    """Return per track of ``counts`` (track, dt_us, n; a track's rows may repeat a value) its
+    usual interval as :func:`usual_intervals` finds it (the interval half its time falls in):
+    track, usual_us."""
+    summed = counts.group_by("track", "dt_us").agg(pl.col("n").sum()).sort("track", "dt_us")
+    time = pl.col("dt_us") * pl.col("n")
+    found = summed.with_columns(
+        acc=time.cum_sum().over("track"), half=time.sum().over("track").cast(pl.Float64) / 2.0
+    )
+    usual = (
+        found.filter(pl.col("acc") >= pl.col("half"))
+        .group_by("track")
+        .agg(usual_us=pl.col("dt_us").min())
+    )
+    tracks = counts.select("track").unique()
+    return tracks.join(usual, on="track", how="left").with_columns(
+        pl.col("usual_us").fill_null(max_interval_us)
+    )
+
+
 def merged_grid(
     spec: GridSpec,
     heard: MutableMapping[str, npt.NDArray[Any]],

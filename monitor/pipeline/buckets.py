@@ -294,7 +294,10 @@ def analyse_bucket(
     else:
         positions = empty_frame({c: POSITIONS_SCHEMA[c] for c in COLUMNS})
     if job.behaviour is not None and not job.calls:
-        return behaviour_parts(positions, job.behaviour)
+        resumed = None
+        if job.resume:
+            resumed = _frame(seeds) if seeds is not None else empty_frame(RESTARTS_SCHEMA)
+        return behaviour_parts(positions, job.behaviour, resumed)
     resume = None
     if job.resume:
         seeds_frame = _frame(seeds) if seeds is not None else empty_frame(RESTARTS_SCHEMA)
