@@ -69,3 +69,28 @@ def test_a_vessel_alone_within_a_working_receivers_reach_went_dark() -> None:
     # Nobody near it to compare with: without stations, out of reach.
     assert alone_cause(stations=False) == "range"
     assert alone_cause(stations=True) == "dark"
+
+
+def steaming_cause(*, back: bool) -> str:
+    """Return the cause of the 8-hour silence of VESSEL, alone, steaming east at 10 kn where
+    nobody was ever heard, heard by "S" before and after it (S kept hearing ELSEWHERE, far
+    away): it comes back on its way on (or, ``back``, near where it fell silent)."""
+    vessel = Track(VESSEL).fix(*SEA, sog=10.0).sail(near(SEA, 0.667), 4)
+    vessel.silence(8)
+    if back:
+        vessel.fix(*near(SEA, 0.7), sog=10.0).sail(near(SEA, 0.3), 2.4)
+    else:
+        vessel.fix(*near(SEA, 2.0), sog=10.0).sail(near(SEA, 2.667), 4)
+    elsewhere = Track(ELSEWHERE).stay(near(SEA, -2.0, -1.0), 20, sog=0.1)
+    frame = tracks_frame(vessel, elsewhere).with_columns(station=pl.lit("S"))
+    end = frame["timestamp_utc"].max()
+    gaps = dark_periods(frame, ZONES, GapSettings(), data_end=end)  # type: ignore[arg-type]
+    [cause] = gaps.filter((pl.col("mmsi") == VESSEL) & ~pl.col("open"))["cause"].to_list()
+    return str(cause)
+
+
+def test_a_vessel_heard_by_one_station_at_both_ends_of_a_straight_run_stayed_in_its_reach() -> None:
+    # A chord of the station's reach (about a disc) stays inside it, even where nobody else
+    # was ever heard; out and back, it may have left it.
+    assert steaming_cause(back=False) == "dark"
+    assert steaming_cause(back=True) == "range"

@@ -383,10 +383,15 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
     station1[is_open] = STATIONS_UNKNOWN
     # Whether where it is taken to have been stays where the stations that told kept hearing
     # anyone, ever: it did not leave their reach (not for a silence still open).
-    reach = ~is_open & (station0 == STATIONS_WORKING) & (station1 == STATIONS_WORKING)
+    working = ~is_open & (station0 == STATIONS_WORKING) & (station1 == STATIONS_WORKING)
+    reach = working.copy()
     for f in np.linspace(0.0, 1.0, 9):
         lat, lon = _presumed(ends, velocities, mode, start, end, f)
         reach &= grid.station_covers(decider0, lat, lon) | grid.station_covers(decider1, lat, lon)
+    # One station's reach is about a disc around it, and a chord of a disc stays inside: heard
+    # by the same station at both ends, having gone about straight, it never left its reach
+    # (even where nobody else was ever heard on the way).
+    reach |= working & (decider0 == decider1) & (decider0 >= 0) & (mode == STRAIGHT)
     return gaps.with_columns(
         place_busy=pl.Series(np.minimum(grid.busy_share(lat0, lon0), grid.busy_share(lat1, lon1))),
         region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
@@ -431,7 +436,9 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
        half of the silence; or vessels were near it before or after, and none was heard near it
        all through the silence.
     3. ``range``: unless the stations that told at both ends kept working and the straight
-       line between its ends stays within cells where they ever heard anyone: nobody was heard
+       line between its ends stays within cells where they ever heard anyone, or one station
+       told at both ends and it went about straight (a chord of that station's reach, about a
+       disc, stays inside): nobody was heard
        near it all through the silence (and none was near before or after it either); or for
        ``min_gap_h`` or more of the silence nobody at all was heard in the region around where
        it is taken to have been (3 x 3 cells of ``region_km``; on its presumed course and,
