@@ -31,6 +31,9 @@ POSITIONS_SCHEMA: dict[str, pl.DataType] = {
     # message received twice, by two receivers or from overlapping files, has the same key.
     "msg_key": pl.UInt64(),
     "source": pl.String(),
+    # The receiver that heard it (NMEA tag block ``s:``, or the US Coast Guard ``,r<id>``
+    # field); null when the input does not say (CSV, older stores).
+    "station": pl.String(),
 }
 
 #: One row per static/voyage report (AIS types 5, 19, 24A, 24B or CSV identity columns).
@@ -532,6 +535,7 @@ BURSTS_TRUTH_SCHEMA: dict[str, pl.DataType] = {
 #: Coastal receiver outages (``truth/outages.csv``).
 OUTAGES_TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "port_id": pl.String(),
+    "receiver": pl.String(),
     "start_utc": UTC_US,
     "end_utc": UTC_US,
 }

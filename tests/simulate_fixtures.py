@@ -83,14 +83,18 @@ def split_line(line: str) -> tuple[str, str]:
 
 
 def decode_positions(paths: list[Path]) -> pl.DataFrame:
-    """Return the single-part position reports of intact rx1 lines as (mmsi, t_s, lat, lon, ...)."""
+    """Return the single-part position reports of intact lines as first heard (not the copies
+    of second receivers, ``rx2`` or ``<receiver>-2``) as (mmsi, t_s, lat, lon, ...)."""
     rows = []
     for path in paths:
         for line in path.read_text(encoding="ascii").splitlines():
             if line.count("\\") < 2:
                 continue  # truncated on purpose
             tag, sentence = split_line(line)
-            if not tag.startswith("s:rx1") or not sentence.startswith("!AIVDM,1,1"):
+            station = tag.split(",")[0]
+            if station in ("s:rx2",) or station.endswith("-2"):
+                continue
+            if not sentence.startswith("!AIVDM,1,1"):
                 continue
             try:
                 msg: Any = decode(sentence)

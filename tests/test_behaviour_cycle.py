@@ -16,10 +16,12 @@ from test_calls import make_settings
 from tracks_events import MEETING_A as A
 from tracks_events import MEETING_B as B
 
-from monitor.pipeline import behaviour_cycle
+from monitor.pipeline import behaviour_cycle, pairs_cycle
+from monitor.pipeline.behaviour_buckets import close_pairs_by_window
 from monitor.pipeline.behaviour_cycle import FOLDER, NAMES
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.engines import behaviour_in_buckets
+from monitor.pipeline.pairs_cycle import PAIR_WINDOWS, PAIRS
 from monitor.store.events import load_events
 
 _FIRST = POSITIONS["timestamp_utc"].min()
@@ -36,8 +38,12 @@ def _run(root: Path, parts: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
         ingest_part(store, part, f"part{i:03d}")
         detect_calls(settings)
     found = {"events": load_events(store)}
+    # Not ``usual``: how often each interval occurs before a vessel's cut, whose place depends
+    # on the cycles (it is what the usual intervals of ``times`` are found again from).
     for name in NAMES:
-        found[name] = pl.read_parquet(store / FOLDER / f"{name}.parquet")
+        if name != "usual":
+            found[name] = pl.read_parquet(store / FOLDER / f"{name}.parquet")
+    found["pairs"] = PAIRS.read(store)
     return found
 
 
@@ -73,6 +79,27 @@ def vessels_found(monkeypatch: pytest.MonkeyPatch) -> list[list[int] | None]:
     return found
 
 
+@pytest.fixture
+def windows_searched(monkeypatch: pytest.MonkeyPatch) -> list[list[int] | None]:
+    """Record, per merge, the windows (UTC days) its close-pair search looks at (None: all)."""
+    found: list[list[int] | None] = []
+    search = close_pairs_by_window
+
+    def recorded(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        windows = kwargs.get("windows")
+        found.append(None if windows is None else sorted(windows))
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(pairs_cycle, "close_pairs_by_window", recorded)
+    return found
+
+
+def _days(frame: pl.DataFrame) -> set[int]:
+    """Return the windows of the close-pair search (days since the epoch) of ``frame``."""
+    days = frame["timestamp_utc"].dt.epoch("d").unique().to_list()
+    return {int(d) for d in days}
+
+
 def test_cycles_across_the_silence_meeting_and_loitering_equal_one_batch(
     tmp_path: Path, batch: dict[str, pl.DataFrame]
 ) -> None:
@@ -96,6 +123,44 @@ def test_a_cycle_finds_the_parts_of_the_changed_vessels_only(
     found = _run(tmp_path, [POSITIONS.filter(~late), POSITIONS.filter(late)])
     assert vessels_found == [[A, B]]  # the first run is a full one
     _assert_same(found, batch)
+
+
+def test_a_cycle_searches_the_changed_days_only_for_close_pairs(
+    tmp_path: Path, batch: dict[str, pl.DataFrame], windows_searched: list[list[int] | None]
+) -> None:
+    """Cuts every six hours: each merge searches again for close pairs only on the days of
+    the new positions (and of the newest before them, whose last sample a new position can
+    change); the pairs of the other days come from the store, and every table equals one run."""
+    parts = by_hours(POSITIONS.sort("timestamp_utc"), 6)
+    found = _run(tmp_path, parts)
+    _assert_same(found, batch)
+    assert windows_searched[0] is None  # the first run is a full one
+    for before, part, searched in zip(parts[:-1], parts[1:], windows_searched[1:], strict=True):
+        assert searched is not None
+        assert set(searched) <= _days(part) | _days(before), (searched, _days(part))
+    assert [len(searched or ()) for searched in windows_searched[1:]] == [1, 1, 1, 2, 1, 1]
+
+
+def test_stored_pairs_that_do_not_go_with_the_parts_are_found_again(
+    tmp_path: Path, batch: dict[str, pl.DataFrame], windows_searched: list[list[int] | None]
+) -> None:
+    """Stored pairs are kept with the samples per window they were found in: a pairs file of
+    another run (here one window's count changed) makes the next run search every window."""
+    end = POSITIONS["timestamp_utc"].max()
+    assert isinstance(end, datetime)
+    late = pl.col("timestamp_utc") > end - timedelta(hours=6)
+    settings = make_settings(tmp_path)
+    store = Path(settings.store.path)
+    ingest_part(store, POSITIONS.filter(~late), "part000")
+    detect_calls(settings)
+    windows = PAIR_WINDOWS.read(store)
+    PAIR_WINDOWS.write(store, windows.with_columns(n_samples=pl.col("n_samples") + 1))
+    PAIRS.write(store, PAIRS.read(store).head(0))
+    ingest_part(store, POSITIONS.filter(late), "part001")
+    detect_calls(settings)
+    assert windows_searched == [None, None]
+    assert load_events(store).sort(pl.all()).equals(batch["events"].sort(pl.all()))
+    assert PAIRS.read(store).sort(pl.all()).equals(batch["pairs"].sort(pl.all()))
 
 
 def test_positions_older_than_the_store_find_every_part_again(

@@ -6,7 +6,8 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import pytest
 from detect_cycles import by_hours, cycles, detected_tables, ingest_part
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions
 
-from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
+from monitor.config import CircleZone, GapSettings, GeofenceSettings, Settings, StoreSettings
+from monitor.pipeline import behaviour_resume, pairs_cycle
+from monitor.pipeline.behaviour_buckets import close_pairs_by_window
 from monitor.pipeline.buckets import FileSlice, split_slice
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.engines import behaviour_in_buckets
@@ -28,6 +31,7 @@ from monitor.store.calls import (
 from monitor.store.table import atomic_write_parquet
 
 DAYS = 4
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: A ship that sails between the two ports and stays in each (in port across many cuts).
 TRADER = 366_000_101
 #: Always at sea.
@@ -225,36 +229,96 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
 ) -> None:
     whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
     last_day = T0 + timedelta(days=DAYS - 1)
-    cycles(_settings(tmp_path), by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
+    # Evidence windows of 6 h: the behaviour parts go on from cuts a few hours before the new
+    # positions (with a day's windows the four days of the fleet would all be recent).
+    settings = _settings(tmp_path).model_copy(update={"gaps": GapSettings(window_h=6.0)})
+    cycles(settings, by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
     read: list[str] = []
-    behaviour: list[str] = []
+    behaviour: list[list[str]] = []
     in_behaviour = False
 
     def recorded(part: FileSlice, *args: object, **kwargs: object) -> list[pa.Table]:
-        (behaviour if in_behaviour else read).append(part.path)
+        (behaviour[-1] if in_behaviour else read).append(part.path)
         return split_slice(part, *args, **kwargs)  # type: ignore[arg-type]
 
     def behaviour_pass(*args: Any, **kwargs: Any) -> list[dict[str, pa.Table]]:
         nonlocal in_behaviour
         in_behaviour = True
+        behaviour.append([])
         try:
             return behaviour_in_buckets(*args, **kwargs)
         finally:
             in_behaviour = False
 
-    # The calls: only the days from the restart points on. (The dark periods', encounters' and
-    # loitering's parts of the changed vessels are still found over their whole history, in a
-    # pass of their own; the others' come from the store.)
+    searched: list[Collection[int] | None] = []
+    search = close_pairs_by_window
+
+    def pairs_searched(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        searched.append(kwargs.get("windows"))
+        return search(*args, **kwargs)
+
     monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
     monkeypatch.setattr("monitor.pipeline.behaviour_cycle.behaviour_in_buckets", behaviour_pass)
-    summaries = cycles(
-        _settings(tmp_path), by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6)
-    )
+    monkeypatch.setattr(pairs_cycle, "close_pairs_by_window", pairs_searched)
+    summaries = cycles(settings, by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
+    # The calls: only the days from the restart points on.
     days = {Path(p).parent.name for p in read}
     assert days <= {f"date={(last_day - timedelta(days=1)).date()}", f"date={last_day.date()}"}
     assert all(s.vessels_resumed == s.vessels_processed for s in summaries)
-    assert {Path(p).parent.name for p in behaviour} > days
+    # The dark periods', encounters' and loitering's parts: every changed vessel goes on from
+    # its cut, one pass per cycle, never reading the first day; the last one only the days the
+    # calls read.
+    assert all(s.behaviour_resumed == s.vessels_processed for s in summaries)
+    assert len(behaviour) == len(summaries)
+    first_day = f"date={T0.date()}"
+    assert all(first_day not in {Path(p).parent.name for p in paths} for paths in behaviour)
+    assert {Path(p).parent.name for p in behaviour[-1]} <= days
+    # The merge searches for close pairs on the last day only (and on the day before, whose
+    # last sample the first new position can change): the windows are days since the epoch.
+    recent = {(last_day - timedelta(days=1) - EPOCH).days, (last_day - EPOCH).days}
+    assert searched and all(w is not None and set(w) <= recent for w in searched), searched
+    # All as one run over the whole fleet gives.
+    got = detected_tables(tmp_path / "store")
+    batch_settings = settings.model_copy(
+        update={"store": StoreSettings(path=tmp_path / "batch" / "store")}
+    )
+    cycles(batch_settings, [whole])
+    _assert_same(got, detected_tables(tmp_path / "batch" / "store"))
     # With nothing new, nothing is read for the calls.
     read.clear()
-    assert detect_calls(_settings(tmp_path)).vessels_processed == 0
+    assert detect_calls(settings).vessels_processed == 0
     assert read == []
+
+
+def test_lost_or_half_written_behaviour_state_is_found_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable cuts make a cycle find the changed vessels' behaviour parts over their whole
+    history; a run that dies while writing the restart points kept for them leaves a store the
+    next run detects again from scratch. Either way, the tables of one run."""
+    whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
+    settings = _settings(tmp_path).model_copy(update={"gaps": GapSettings(window_h=6.0)})
+    parts = by_hours(whole, 12)
+    summaries = cycles(settings, parts[:-2])
+    assert summaries[-1].behaviour_resumed > 0
+    store = tmp_path / "store"
+    behaviour_resume.CUTS.path(store).write_bytes(b"not parquet")
+    summaries = cycles(settings, [parts[-2]])
+    assert not summaries[0].full_run and summaries[0].behaviour_resumed == 0
+    ingest_part(store, parts[-1], "last")
+    with monkeypatch.context() as patch:
+        patch.setattr("monitor.store.table.atomic_write_parquet", _disk_full_for_seeds)
+        with pytest.raises(OSError, match="disk full"):
+            detect_calls(settings)
+    assert detect_calls(settings).full_run
+    batch_settings = settings.model_copy(
+        update={"store": StoreSettings(path=tmp_path / "batch" / "store")}
+    )
+    cycles(batch_settings, [whole])
+    _assert_same(detected_tables(store), detected_tables(tmp_path / "batch" / "store"))
+
+
+def _disk_full_for_seeds(frame: pl.DataFrame, path: Path) -> None:
+    if path.name == Path(behaviour_resume.SEEDS.name).name:
+        raise OSError("disk full")
+    atomic_write_parquet(frame, path)

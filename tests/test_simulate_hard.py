@@ -92,6 +92,28 @@ def test_at_sea_only_satellite_passes_hear_ships(hard: SimulationResult) -> None
     assert (outages["end_utc"] > outages["start_utc"]).all()
 
 
+def test_each_line_names_the_receiver_that_heard_it(hard: SimulationResult) -> None:
+    outages = truth(hard, "outages", OUTAGES_TRUTH_SCHEMA)
+    assert outages.height > 0
+    assert (outages["receiver"] == "rx-" + outages["port_id"]).all()
+    stations: dict[str, list[int]] = {}
+    for path in hard.nmea_paths:
+        for line in path.read_text(encoding="ascii").splitlines():
+            if line.count("\\") >= 2 and line.startswith("\\s:") and ",c:" in line:
+                station, rest = line[3:].split(",c:", 1)
+                stations.setdefault(station, []).append(int(rest.split("*")[0]))
+    coastal = {f"rx-{port}" for port in ("nampo", "rajin", "vostochny", "vladivostok")}
+    first = {s for s in stations if not s.endswith("-2")}
+    assert first & coastal and first <= coastal | {"sat"}
+    assert "sat" in first
+    # While a coastal receiver is down it hears nothing (its clock lags by up to a minute).
+    for row in outages.iter_rows(named=True):
+        start = row["start_utc"].timestamp() + 60
+        end = row["end_utc"].timestamp() - 120  # a clock step logs lines 2 minutes early
+        heard = np.array(stations.get(row["receiver"], []))
+        assert not ((heard > start) & (heard < end)).any()
+
+
 def test_the_receiver_clock_steps_back_two_minutes(hard: SimulationResult) -> None:
     steps = truth(hard, "clock", CLOCK_TRUTH_SCHEMA)
     assert steps.height == hard.noise["clock_steps"]

@@ -106,6 +106,82 @@ def test_a_displaced_burst_that_comes_back_is_dropped_and_reported() -> None:
     assert found.positions.height == 240
 
 
+def test_a_displaced_burst_first_heard_after_a_pass_gap_does_not_split_the_ship() -> None:
+    # Heard at satellite passes only: 4 fixes a minute apart every 90 minutes, sailing east at
+    # 12 kn. The first 6 fixes of one pass are thrown 78 km north (a GPS fault keeps the ship's
+    # course and speed): after 90 minutes unheard, a ship could have got there.
+    ship = Track(SHIP)
+    lon = 0.0
+    for n in range(8):
+        for k in range(10 if n == 4 else 4):
+            lat = 0.7 if n == 4 and k < 6 else 0.0
+            ship.fix(lon, lat, 12.0, 1)
+            lon += 0.2 / 60
+        ship.silence(1.5)
+        lon += 0.2 * 1.5
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.n_dropped == 6
+    assert found.jumps.row(0, named=True)["n_positions"] == 6
+    assert found.positions.height == 7 * 4 + 4
+
+
+def test_a_bad_fix_near_where_a_sparsely_heard_ship_was_does_not_split_it() -> None:
+    # Heard every two hours, sailing west at 13 kn. Right after one pass's first two fixes, a
+    # bad fix lands near where the ship was at the pass before: it fits that older fix better
+    # than the ship's new ones fit it, but not the ship's reported speed.
+    ship = Track(SHIP)
+    lon = 1.0
+    for n in range(6):
+        for _ in range(3):
+            ship.fix(lon, 0.0, 13.0, 1)
+            lon -= 13 / 60 / 60
+        if n == 3:
+            ship.fix(lon + 0.45, 0.02, 13.0, 1)
+        ship.silence(2.0)
+        lon -= 13 / 60 * 2.0
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.jumps["n_positions"].to_list() == [1]
+
+
+def test_a_bad_fix_first_after_a_long_silence_does_not_split_a_ship_come_to_anchor() -> None:
+    # Under way at 12 kn, silent 7 h, then a bad fix 150 km off first, and the ship at anchor
+    # 100 km on: the bad fix fits the speed before the silence, the ship its SOG now.
+    ship = Track(SHIP).sail((0.5, 0.0), 2.0, sog=12.0, every_min=1).silence(7.0)
+    ship.fix(0.5 + 1.35, 0.0, 0.3, 3)
+    ship.stay((0.5 + 0.9, 0.0), 2.0, sog=0.2, every_min=3)
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.jumps["n_positions"].to_list() == [1]
+
+
+def test_a_stray_fix_does_not_make_a_young_sparsely_heard_track_stale() -> None:
+    # Lying still, heard at passes 90 minutes apart: five fixes, then 3 h unheard but for a
+    # bad fix 250 km away; the ship heard again must go on in its track.
+    ship = Track(SHIP)
+    for _ in range(5):
+        ship.fix(*SEA_WEST, 0.1, 90)
+    ship.silence(0.2 - 1.5 + 1.7).fix(SEA_WEST[0] + 2.25, SEA_WEST[1], 0.1, 80)
+    for _ in range(5):
+        ship.fix(*SEA_WEST, 0.1, 90)
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.jumps["n_positions"].to_list() == [1]
+
+
+def test_a_bad_fix_after_a_ship_came_back_from_a_long_silence_does_not_split_it() -> None:
+    # Under way at 13.7 kn, silent 7.7 h, back at anchor 110 km on; minutes later a bad fix
+    # nearer to where it went silent: the ship's new fixes are no excursion to cut off.
+    ship = Track(SHIP).sail((0.0, 0.0), 2.0, sog=13.7, every_min=1).silence(7.7)
+    ship.stay((1.0, 0.0), 0.2, sog=0.2, every_min=3)
+    ship.fix(0.6, 0.1, 0.2, 3)
+    ship.stay((1.0, 0.0), 2.0, sog=0.2, every_min=3)
+    found = run(ship)
+    assert found.tracks.height == 1
+    assert found.jumps["n_positions"].to_list() == [1]
+
+
 def test_lone_bad_fixes_are_dropped_also_first_and_last() -> None:
     ship = with_fix(MOORED, -1, 5.0, 5.0)  # before the first real fix
     ship = with_fix(ship, 600.5, 3.0, -2.0)  # in the middle

@@ -18,7 +18,7 @@ exports (:data:`GAPS_SCHEMA`, :data:`ENCOUNTERS_SCHEMA`, :data:`LOITERING_SCHEMA
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -28,6 +28,7 @@ from monitor.analyse.gaps import dark_periods
 from monitor.analyse.geofences import Zone
 from monitor.analyse.loitering import loitering
 from monitor.analyse.positions import with_speeds
+from monitor.analyse.track_restarts import CONTEXT, SEQ, Resume
 from monitor.analyse.tracks import segment
 from monitor.config import Settings, TrackSettings
 from monitor.schema import ENCOUNTERS_SCHEMA, GAPS_SCHEMA, LOITERING_SCHEMA, EventKind, conform
@@ -62,8 +63,8 @@ def _decoded(events: pl.DataFrame, kind: EventKind, fields: dict[str, pl.DataTyp
     return rows.drop("details").with_columns(decoded.alias("details")).unnest("details")
 
 
-#: The columns of positions the behaviour analyses read.
-POSITION_COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", "cog_deg")
+#: The columns of positions the behaviour analyses read (``station`` where there is one).
+POSITION_COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", "cog_deg", "station")
 
 
 @dataclass
@@ -75,6 +76,8 @@ class BehaviourTracks:
     positions: pl.DataFrame
     #: The runs of displaced reports left out of the tracks (JUMPS_SCHEMA).
     jumps: pl.DataFrame
+    #: MMSIs that could not be resumed from their restart points (left out).
+    failed: pl.Series = field(default_factory=lambda: pl.Series("mmsi", [], pl.UInt32()))
 
     def heard(self) -> pl.DataFrame:
         """Return the positions and, for each run of displaced reports, its first and last
@@ -98,16 +101,31 @@ class BehaviourTracks:
 
 
 def behaviour_tracks(
-    positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings
+    positions: pl.LazyFrame | pl.DataFrame, settings: TrackSettings, resume: Resume | None = None
 ) -> BehaviourTracks:
     """Return ``positions`` split into tracks (one per transmitter), with the runs of
-    displaced reports the split left out."""
-    found = segment(positions.lazy().select(*POSITION_COLUMNS), settings)
+    displaced reports the split left out; with ``resume``, the MMSIs with seeds go on from
+    their restart points (``positions`` holds theirs from there on), as
+    :func:`~monitor.analyse.tracks.segment` says."""
+    names = positions.lazy().collect_schema().names()
+    found = segment(
+        positions.lazy().select(
+            *(
+                pl.col(c) if c in names else pl.lit(None, pl.String).alias(c)
+                for c in POSITION_COLUMNS
+            )
+        ),
+        settings,
+        resume,
+    )
     frame = with_speeds(found.positions.with_columns(reported_kn=pl.col("sog_kn")))
     frame = frame.rename({"reported_kn": "sog_kn"}).with_columns(
         track_id=found.tracks["track_id"].gather(frame["track"])
     )
-    return BehaviourTracks(frame, found.jumps)
+    if resume is not None:
+        # The remembered fixes before the restart point gave the speeds only.
+        frame = frame.filter(~pl.col(CONTEXT)).drop(CONTEXT, SEQ)
+    return BehaviourTracks(frame, found.jumps, found.failed)
 
 
 @dataclass

@@ -37,7 +37,8 @@ from monitor.analyse.reception import (
     STRAIGHT,
     ReceptionGrid,
 )
-from monitor.analyse.reception_rows import reception_grid
+from monitor.analyse.reception_rows import reception_grid, station_codes
+from monitor.analyse.reception_stations import STATIONS_UNKNOWN, STATIONS_WORKING
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 from monitor.core.jit import I64, kernel
 
@@ -45,6 +46,15 @@ if TYPE_CHECKING:
     from monitor.config import GapSettings
 
 _US_PER_H = 3_600_000_000
+#: A receiver station that heard nobody over half a silence is taken to have stopped only if
+#: that would happen by this chance or less, were it working as it did over the hours before
+#: (after) the silence (see :meth:`ReceptionGrid.stations_stopped`).
+STATION_ACTIVITY_US = 6 * _US_PER_H
+STATION_CHANCE = 0.05
+#: The stations that heard a vessel within this long before a silence (after it) are asked:
+#: the shore receiver that usually hears it may have gone down a little before it fell silent
+#: (a satellite passing over heard it since).
+STATION_LOOKBACK_US = _US_PER_H
 
 
 @kernel
@@ -149,6 +159,28 @@ def _ahead(ends: F64, velocities: F64, start: I64, end: I64) -> tuple[F64, F64]:
     return np.clip(lat, -89.9, 89.9), (lon + 180.0) % 360.0 - 180.0
 
 
+def _presumed(
+    ends: F64, velocities: F64, mode: I64, start: I64, end: I64, f: float
+) -> tuple[F64, F64]:
+    """Return where each silent vessel is taken to be a share ``f`` into its silence (as
+    :mod:`monitor.analyse.reception` takes it; a silence still open stays put)."""
+    t = start + (end - start) * f
+    share = np.clip((t - start) / np.maximum(end - start, 1), 0.0, 1.0)
+    dlon = (ends[:, 3] - ends[:, 1] + 180.0) % 360.0 - 180.0
+    lat = ends[:, 0] + (ends[:, 2] - ends[:, 0]) * share
+    lon = ends[:, 1] + dlon * share
+    out_leg = np.minimum(t - start, ONWARD_MAX_US)
+    back_leg = np.minimum(end - t, ONWARD_MAX_US)
+    out_and_back = mode == OUT_AND_BACK
+    going = out_and_back & (t <= (start + end) / 2.0)
+    coming = out_and_back & ~going
+    lat = np.where(going, ends[:, 0] + velocities[:, 0] * out_leg, lat)
+    lon = np.where(going, ends[:, 1] + velocities[:, 1] * out_leg, lon)
+    lat = np.where(coming, ends[:, 2] - velocities[:, 2] * back_leg, lat)
+    lon = np.where(coming, ends[:, 3] - velocities[:, 3] * back_leg, lon)
+    return np.clip(lat, -89.9, 89.9), (lon + 180.0) % 360.0 - 180.0
+
+
 def _speed_kn(velocity: F64, lat: F64) -> F64:
     """Return speeds in knots of velocities in degrees per microsecond at ``lat``."""
     north = velocity[:, 0]
@@ -174,22 +206,32 @@ class TrackArrays:
     t_us: I64
     lat: F64
     lon: F64
+    #: The receiver station of each position (:func:`station_codes`; -1 where not known), or
+    #: None when no position's is.
+    station: I64 | None = None
 
     @classmethod
     def of(cls, frame: pl.DataFrame, key: str) -> TrackArrays:
         """Return the arrays of ``frame`` (sorted by ``key`` and time)."""
         track = frame.select(pl.col(key).rle_id()).to_series().to_numpy().astype(np.int64)
         n_tracks = int(track[-1]) + 1 if track.size else 0
+        station = None
+        if "station" in frame.columns and frame["station"].null_count() < frame.height:
+            station = station_codes(frame["station"])
         return cls(
             track=track,
             start=np.searchsorted(track, np.arange(n_tracks + 1)).astype(np.int64),
             t_us=frame["timestamp_utc"].dt.epoch("us").to_numpy().astype(np.int64),
             lat=frame["lat"].to_numpy().astype(np.float64),
             lon=frame["lon"].to_numpy().astype(np.float64),
+            station=station,
         )
 
-    def grid(self, settings: GapSettings, cell_km: float) -> ReceptionGrid:
-        """Return the reception grid of these tracks with cells of ``cell_km``."""
+    def grid(
+        self, settings: GapSettings, cell_km: float, *, stations: bool = False
+    ) -> ReceptionGrid:
+        """Return the reception grid of these tracks with cells of ``cell_km`` (holding who
+        heard each, with ``stations``)."""
         return reception_grid(
             self.track,
             self.t_us,
@@ -198,6 +240,7 @@ class TrackArrays:
             bin_s=settings.bin_min * 60.0,
             cell_km=cell_km,
             max_interval_us=int(settings.min_gap_h * _US_PER_H),
+            station=self.station if stations else None,
         )
 
 
@@ -324,6 +367,26 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
                 track[both], at[both], lat[both], lon[both], lookback_us=half_hour,
                 before=before, during=during, min_regular_us=3 * ten_min,
             )  # fmt: skip
+    # Per receiver: did the stations that heard it before (after) hear anyone else near it
+    # over the first (second) half of the silence? A silence still open has only its start.
+    mid = (start + end) // 2
+    station0, decider0 = grid.stations_stopped(
+        track, start, lat0, lon0, lookback_us=STATION_LOOKBACK_US, before=True,
+        during=(start + ten_min, np.where(is_open, end, mid)),
+        activity_us=STATION_ACTIVITY_US, chance=STATION_CHANCE,
+    )  # fmt: skip
+    station1, decider1 = grid.stations_stopped(
+        track, end, lat1, lon1, lookback_us=STATION_LOOKBACK_US, before=False,
+        during=(mid, end - ten_min), activity_us=STATION_ACTIVITY_US,
+        chance=STATION_CHANCE,
+    )  # fmt: skip
+    station1[is_open] = STATIONS_UNKNOWN
+    # Whether where it is taken to have been stays where the stations that told kept hearing
+    # anyone, ever: it did not leave their reach (not for a silence still open).
+    reach = ~is_open & (station0 == STATIONS_WORKING) & (station1 == STATIONS_WORKING)
+    for f in np.linspace(0.0, 1.0, 9):
+        lat, lon = _presumed(ends, velocities, mode, start, end, f)
+        reach &= grid.station_covers(decider0, lat, lon) | grid.station_covers(decider1, lat, lon)
     return gaps.with_columns(
         place_busy=pl.Series(np.minimum(grid.busy_share(lat0, lon0), grid.busy_share(lat1, lon1))),
         region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
@@ -341,6 +404,9 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
         silent_end=pl.Series(quiet1),
         kept_start=pl.Series(kept0),
         kept_end=pl.Series(kept1),
+        station_start=pl.Series(station0),
+        station_end=pl.Series(station1),
+        station_reach=pl.Series(reach),
     )
 
 
@@ -351,15 +417,25 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
     1. ``coverage``: the vessel's own reception is sparse or unknown: heard for under an hour
        around the silence, or its usual interval is more than 1 / ``coverage_ratio`` of the
        silence, or it spent three times as long in other silences around it as heard.
-    2. ``outage``: of at least two vessels heard near its last position in the half hour
-       before (or first position in the half hour after), at least ``outage_share`` were heard
-       nowhere for the next half hour, or three of their own usual intervals if longer; or
-       vessels were near it before or after, and none was heard near it all through the
-       silence.
-    3. ``range``: nobody was heard near it all through the silence (and none was near before
-       or after it either); or for ``min_gap_h`` or more of the silence nobody at all was heard
-       in the region around where it is taken to have been (3 x 3 cells of ``region_km``; on its
-       presumed course and, once it came back, on the straight line between its ends); or others
+    2. ``outage``: where the receiver stations are known (``station`` of the positions), the
+       station that heard it last near its last position (within the hour before, and heard
+       others there then) heard nobody else there over the first half of the silence, and
+       likewise the station that heard it first after over the second half
+       (:meth:`ReceptionGrid.stations_stopped`; an end whose stations tell nothing does not
+       count; a silence still open has its start only). Where no end's stations tell anything:
+       of
+       at least two vessels heard near its last position in the half hour before (or first
+       position in the half hour after), at least ``outage_share`` were heard nowhere for the
+       next half hour, or three of their own usual intervals if longer; or the vessels near it
+       at both ends were heard as regularly as usual in under 1 - ``outage_share`` of their
+       half of the silence; or vessels were near it before or after, and none was heard near it
+       all through the silence.
+    3. ``range``: unless the stations that told at both ends kept working and the straight
+       line between its ends stays within cells where they ever heard anyone: nobody was heard
+       near it all through the silence (and none was near before or after it either); or for
+       ``min_gap_h`` or more of the silence nobody at all was heard in the region around where
+       it is taken to have been (3 x 3 cells of ``region_km``; on its presumed course and,
+       once it came back, on the straight line between its ends); or others
        were heard near it in under half of the silence while its own reception was fading
        (a vessel usually heard every few minutes with, in the hour before the silence or after
        it, fewer than two positions, or intervals three times its usual and over 5 minutes).
@@ -391,6 +467,9 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
             latest.is_null() | (latest > pl.max_horizontal(3 * usual_side, pl.lit(1 / 12)))
         )
 
+    start, end = pl.col("station_start"), pl.col("station_end")
+    by_station = (start != STATIONS_UNKNOWN) | (end != STATIONS_UNKNOWN)
+    stations_stopped = (start != STATIONS_WORKING) & (end != STATIONS_WORKING)
     heard = pl.col("heard_bins") / pl.col("bins").clip(1)
     fading = faded("last_hour_h", "before") | (~pl.col("open") & faded("first_hour_h", "after"))
     history = pl.max_horizontal("history_before_h", "history_after_h")
@@ -403,16 +482,23 @@ def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:
         )
         .then(pl.lit("coverage"))
         .when(
-            fell_silent("start")
-            | fell_silent("end")
-            | (lost_with("start") & lost_with("end"))
-            | ((pl.col("heard_bins") == 0) & (pl.col("near_start") + pl.col("near_end") > 0))
+            pl.when(by_station)
+            .then(stations_stopped)
+            .otherwise(
+                fell_silent("start")
+                | fell_silent("end")
+                | (lost_with("start") & lost_with("end"))
+                | ((pl.col("heard_bins") == 0) & (pl.col("near_start") + pl.col("near_end") > 0))
+            )
         )
         .then(pl.lit("outage"))
         .when(
-            (pl.col("heard_bins") == 0)
-            | (pl.col("region_quiet_h") >= settings.min_gap_h)
-            | ((heard < 0.5) & fading)
+            ~pl.col("station_reach")
+            & (
+                (pl.col("heard_bins") == 0)
+                | (pl.col("region_quiet_h") >= settings.min_gap_h)
+                | ((heard < 0.5) & fading)
+            )
         )
         .then(pl.lit("range"))
         .otherwise(pl.lit("dark"))

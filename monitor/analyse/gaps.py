@@ -101,7 +101,7 @@ def dark_periods(
     ``data_end``, with where it was and its cause: :data:`GAPS_SCHEMA`."""
     arrays = TrackArrays.of(tracks, key)
     found = silence_evidence(tracks, arrays, zones, settings, key=key)
-    grid = arrays.grid(settings, settings.neighbour_km)
+    grid = arrays.grid(settings, settings.neighbour_km, stations=True)
     region = arrays.grid(settings, settings.region_km)
     return judged(found, grid, region, settings, key=key, data_end=data_end)
 

@@ -113,14 +113,17 @@ def sorted_rows(frame: pl.DataFrame) -> SortedRows:
     tied[1:] |= same
     tied[:-1] |= same
     if tied.any():
-        # Fixes of one vessel within one second: order them by exact time, then position, so
-        # that the result does not depend on the order in which they were stored.
+        # Fixes of one vessel within one second: order them by exact time, then position and
+        # speed, so that the result does not depend on the order in which they were stored
+        # (nor, for fixes equal in all of these, on the sort: it keeps their order).
         slots = np.flatnonzero(tied)
         rows = order[slots]
+        ties = ["__group", "timestamp_utc", "lat", "lon"]
+        ties += ["sog_kn"] if "sog_kn" in frame.columns else []
         order[slots] = (
             frame[rows]
             .with_columns(__group=pl.Series(group[slots]), __row=pl.Series(rows))
-            .sort("__group", "timestamp_utc", "lat", "lon")["__row"]
+            .sort(ties, nulls_last=True, maintain_order=True)["__row"]
             .to_numpy()
         )
     # Rebuild mmsi, and the times when they are whole seconds (AIS tag blocks and CSV exports),

@@ -13,7 +13,7 @@ around its cell, so at least one cell width all round.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,11 @@ from monitor.analyse.cells import (
     neighbour_col,
     pack,
     row_of,
+)
+from monitor.analyse.reception_stations import (
+    STATIONS_UNKNOWN,
+    covered,
+    stations_stopped,
 )
 from monitor.core.geo import METRES_PER_DEG
 from monitor.core.jit import I64, inline, kernel
@@ -361,6 +366,19 @@ class ReceptionGrid:
     cell_bins: I64
     #: Time bins the data spans.
     n_bins: int
+    #: The receiver station of each code (-1: not known), or none at all (a grid made without).
+    stations: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: Sorted station codes; the bins in which station k heard anyone, anywhere, are
+    #: ``station_bins[station_start[k]:station_start[k + 1]]`` (sorted), with how many tracks
+    #: it heard in each (``station_tracks``).
+    station_ids: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    station_start: I64 = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    station_bins: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    station_tracks: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: The cells (codes of bin 0) in which station k ever heard anyone:
+    #: ``station_cells[cell_start[k]:cell_start[k + 1]]``, sorted.
+    cell_start: I64 = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    station_cells: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def quiet_along(
         self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
@@ -409,6 +427,50 @@ class ReceptionGrid:
             self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
             self.quiet_from_us, self.quiet_to_us, own, at_us, lat, lon,
             max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
+        )  # fmt: skip
+
+    def stations_stopped(
+        self,
+        own: I64,
+        at_us: I64,
+        lat: F64,
+        lon: F64,
+        *,
+        lookback_us: int,
+        before: bool,
+        during: tuple[I64, I64],
+        activity_us: int,
+        chance: float,
+    ) -> tuple[I64, I64]:
+        """Return, per query, whether the receiver station that heard track ``own`` last near
+        lat/lon in the ``lookback_us`` before ``at_us`` (``before``; else first after it), of
+        those that can tell, heard anyone at all during the time ``during`` (from, to):
+        :data:`STATIONS_WORKING` if it did, :data:`STATIONS_STOPPED` if not, or
+        :data:`STATIONS_UNKNOWN` when none can tell: no station known, or none heard others
+        often enough over the ``activity_us`` before ``at_us`` (after it) that hearing nobody
+        for the time ``during`` would happen by ``chance`` or less, were it working (a
+        satellite passing over now and then, a receiver where ships are few, one that heard
+        only this vessel). Its activity is the share of time bins in which it heard two
+        vessels or more; the chance of a stretch of n bins without anyone, ``(1 - share)**n``.
+        "Near" is the 3 x 3 cells around lat/lon. Also returns, per query, the station that
+        told (-1: none)."""
+        if self.stations.size != self.codes.size:
+            none = np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
+            return none, np.full(own.size, -1, dtype=np.int64)
+        return stations_stopped(
+            self.codes, self.tracks, self.stations, self.station_ids, self.station_start,
+            self.station_bins, self.station_tracks,
+            self.t0_us, self.bin_us, self.cell_deg, own, at_us, lat, lon,
+            max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
+            max(activity_us // self.bin_us, 1), chance,
+        )  # fmt: skip
+
+    def station_covers(self, station: I64, lat: F64, lon: F64) -> npt.NDArray[np.bool_]:
+        """Return per point whether ``station`` (a code; -1: none) ever heard anyone in the
+        3 x 3 cells around it: whether the point is within the station's reach."""
+        return covered(
+            self.station_ids, self.cell_start, self.station_cells, station, lat, lon,
+            self.cell_deg,
         )  # fmt: skip
 
     def kept_heard(

@@ -11,6 +11,7 @@ on the other groups, so the grid is that of all positions at once (:func:`recept
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,26 +75,51 @@ class GridSpec:
         return cls(max(int(bin_s * 1e6), 1), cell_km * 1000.0 / METRES_PER_DEG, t0_us)
 
 
+def station_codes(station: pl.Series) -> I64:
+    """Return a code per receiver station name (-1 for null): the same name gets the same
+    non-negative code in every process, so that rows found apart can be merged."""
+    names = station.cast(pl.String)
+    known = names.drop_nulls().unique().sort()
+    codes = [
+        int.from_bytes(hashlib.blake2b(name.encode(), digest_size=7).digest(), "little")
+        for name in known.to_list()
+    ]
+    found = names.replace_strict(known, codes, default=-1, return_dtype=pl.Int64)
+    return np.ascontiguousarray(found.to_numpy(), dtype=np.int64)
+
+
 def heard_cells(
-    spec: GridSpec, track: I64, t_us: I64, lat: F64, lon: F64, *, places: bool = True
+    spec: GridSpec,
+    track: I64,
+    t_us: I64,
+    lat: F64,
+    lon: F64,
+    *,
+    places: bool = True,
+    station: I64 | None = None,
 ) -> pl.DataFrame:
     """Return where tracks were heard (positions sorted by track and time): code (bin and
-    cell), track, lat, lon (the first position there then), one row per run of a track's
-    positions in one bin and cell. Without ``places``, only code and track, once each: all a
-    grid needs but :meth:`ReceptionGrid.fell_silent_with`. Tracks of disjoint sets of positions
-    give disjoint rows, so the rows of several sets are those of their union."""
+    cell), track, lat, lon (the first position there then), and with ``station`` (per
+    position, :func:`station_codes`) the receiver station, one row per run of a track's
+    positions in one bin and cell (and heard by one station). Without ``places``, only code and
+    track, once each: all a grid needs but :meth:`ReceptionGrid.fell_silent_with` and
+    :meth:`ReceptionGrid.stations_stopped`. Tracks of disjoint sets of positions give disjoint
+    rows, so the rows of several sets are those of their union."""
     codes = _codes(t_us, lat, lon, spec.t0_us, spec.bin_us, spec.cell_deg)
     # About one row per track, bin and cell: a track's fixes in one bin follow each other, and
     # dropping repeats of the row before leaves the rest (a track back and forth across a cell
     # edge within a bin stays twice, which no query minds).
     first = np.ones(codes.size, dtype=bool)
     first[1:] = (codes[1:] != codes[:-1]) | (track[1:] != track[:-1])
+    if places and station is not None:
+        first[1:] |= station[1:] != station[:-1]
     kept = np.flatnonzero(first)
     if not places:
         return pl.DataFrame({"code": codes[kept], "track": track[kept]}).unique(maintain_order=True)
-    return pl.DataFrame(
-        {"code": codes[kept], "track": track[kept], "lat": lat[kept], "lon": lon[kept]}
-    )
+    rows = {"code": codes[kept], "track": track[kept], "lat": lat[kept], "lon": lon[kept]}
+    if station is not None:
+        rows["station"] = station[kept]
+    return pl.DataFrame(rows)
 
 
 def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -116,6 +142,49 @@ def track_times(track: I64, t_us: I64, max_interval_us: int) -> tuple[pl.DataFra
     return times, quiet
 
 
+def interval_counts(
+    track: I64, t_us: I64, max_interval_us: int, cut_us: I64
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return, of positions sorted by track (0, 1, ... in order) and time, how often each
+    interval shorter than ``max_interval_us`` occurs per track (track, dt_us, n): of those that
+    begin before the track's ``cut_us`` (per track), and of the others. What
+    :func:`usual_from_counts` makes of both together is :func:`track_times`' usual interval."""
+    same = track[1:] == track[:-1]
+    dt = t_us[1:] - t_us[:-1]
+    keep = same & (dt < max_interval_us)
+    rows = pl.DataFrame(
+        {
+            "track": track[:-1][keep],
+            "dt_us": dt[keep],
+            "early": t_us[:-1][keep] < cut_us[track[:-1][keep]],
+        }
+    )
+    counts = rows.group_by("track", "early", "dt_us").agg(n=pl.len().cast(pl.Int64))
+    counts = counts.sort("track", "dt_us")
+    early = counts.filter("early").drop("early")
+    return early, counts.filter(~pl.col("early")).drop("early")
+
+
+def usual_from_counts(counts: pl.DataFrame, max_interval_us: int) -> pl.DataFrame:
+    """Return per track of ``counts`` (track, dt_us, n; a track's rows may repeat a value) its
+    usual interval as :func:`usual_intervals` finds it (the interval half its time falls in):
+    track, usual_us."""
+    summed = counts.group_by("track", "dt_us").agg(pl.col("n").sum()).sort("track", "dt_us")
+    time = pl.col("dt_us") * pl.col("n")
+    found = summed.with_columns(
+        acc=time.cum_sum().over("track"), half=time.sum().over("track").cast(pl.Float64) / 2.0
+    )
+    usual = (
+        found.filter(pl.col("acc") >= pl.col("half"))
+        .group_by("track")
+        .agg(usual_us=pl.col("dt_us").min())
+    )
+    tracks = counts.select("track").unique()
+    return tracks.join(usual, on="track", how="left").with_columns(
+        pl.col("usual_us").fill_null(max_interval_us)
+    )
+
+
 def merged_grid(
     spec: GridSpec,
     heard: MutableMapping[str, npt.NDArray[Any]],
@@ -134,6 +203,9 @@ def merged_grid(
     where = np.zeros((0, 2))
     if "lat" in heard:
         where = np.column_stack([heard.pop("lat")[order], heard.pop("lon")[order]])
+    stations = np.zeros(0, dtype=np.int64)
+    if "station" in heard:
+        stations = heard.pop("station")[order]
     del order
     new_code = np.ones(codes.size, dtype=bool)
     new_code[1:] = codes[1:] != codes[:-1]
@@ -160,7 +232,45 @@ def merged_grid(
         cells=busy["cell"].to_numpy().astype(np.int64),
         cell_bins=busy["len"].to_numpy().astype(np.int64),
         n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
+        stations=np.ascontiguousarray(stations, dtype=np.int64),
+        **_station_rhythm(codes, tracks, stations),
     )
+
+
+def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
+    """Return the known stations (sorted codes) and, per station, the bins in which it heard
+    anyone, anywhere (sorted), with how many tracks it heard in each, and the cells in which it
+    ever heard anyone (sorted)."""
+    n = stations.size
+    active = (
+        pl.DataFrame({"station": stations, "bin": codes[:n] >> PLACE_BITS, "track": tracks[:n]})
+        .filter(pl.col("station") >= 0)
+        .group_by("station", "bin")
+        .agg(n_tracks=pl.col("track").n_unique().cast(pl.Int64))
+        .sort("station", "bin")
+    )
+    ids = active.group_by("station", maintain_order=True).len()
+    cells = (
+        pl.DataFrame({"station": stations, "cell": codes[:n] & PLACE_MASK})
+        .filter(pl.col("station") >= 0)
+        .unique()
+        .sort("station", "cell")
+    )
+    cell_counts = ids.select("station").join(
+        cells.group_by("station").len(), on="station", how="left", maintain_order="left"
+    )
+
+    def column(frame: pl.DataFrame, name: str) -> I64:
+        return np.ascontiguousarray(frame[name].to_numpy(), dtype=np.int64)
+
+    return {
+        "station_ids": column(ids, "station"),
+        "station_start": np.concatenate([[0], np.cumsum(column(ids, "len"))]).astype(np.int64),
+        "station_bins": column(active, "bin"),
+        "station_tracks": column(active, "n_tracks"),
+        "cell_start": np.concatenate([[0], np.cumsum(column(cell_counts, "len"))]).astype(np.int64),
+        "station_cells": column(cells, "cell"),
+    }
 
 
 def reception_grid(
@@ -172,10 +282,12 @@ def reception_grid(
     bin_s: float,
     cell_km: float,
     max_interval_us: int,
+    station: I64 | None = None,
 ) -> ReceptionGrid:
-    """Return the grid of positions sorted by track (0, 1, ... in order) and time; intervals of
-    ``max_interval_us`` or more are silences, not a track's usual interval."""
+    """Return the grid of positions sorted by track (0, 1, ... in order) and time, heard by
+    ``station`` (:func:`station_codes`) if known; intervals of ``max_interval_us`` or more are
+    silences, not a track's usual interval."""
     spec = GridSpec.of(bin_s=bin_s, cell_km=cell_km, t0_us=int(t_us.min()) if t_us.size else 0)
     times, quiet = track_times(track, t_us, max_interval_us)
-    heard = heard_cells(spec, track, t_us, lat, lon)
+    heard = heard_cells(spec, track, t_us, lat, lon, station=station)
     return merged_grid(spec, {c: heard[c].to_numpy() for c in heard.columns}, times, quiet)

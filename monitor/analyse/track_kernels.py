@@ -24,8 +24,13 @@ MAX_CANDIDATES = 32
 #: the maximum speed over a typical speed (50 kn / 20 kn).
 _SHARPNESS = 2.5
 #: Rows of each track a position is compared with when it fits no track's last row: a run of
-#: up to this many minus one bad fixes is recognised as it happens (gpsdio-segment: 5).
-_LOOKBACK = 5
+#: up to this many minus one bad fixes is recognised as it happens. gpsdio-segment keeps 5; but
+#: a displaced run first heard after a long interval (a satellite pass an hour or two after the
+#: last) is within a ship's reach and joins its track, and a pass hears up to a dozen of its
+#: fixes before the ship is heard where it really is.
+_LOOKBACK = 12
+#: Rows of a track this close in time are one fix heard again.
+_LONE_US = 60_000_000
 #: Tracks with far fewer positions than this are preferred less (gpsdio-segment: 10).
 SHORT_TRACK = 10.0
 #: A short track (a stray fix, or a ship just heard) takes a fix only if reaching it needs at
@@ -85,6 +90,19 @@ def _too_fast(t_us: I64, lat: F64, lon: F64, sog_kn: F64, i: int, j: int, slack2
 
 
 @inline
+def _speed_misfit_kn(t_us: I64, lat: F64, lon: F64, sog_kn: F64, i: int, j: int) -> float:
+    """Return how far the speed implied from row ``j`` to row ``i`` is from the slower SOG
+    the two report (NaN if neither does): a ship that slowed down to anchor after a long
+    silence reports its new SOG, and a bad fix keeps the ship's."""
+    sog = min(sog_kn[i], sog_kn[j])
+    if not math.isfinite(sog):
+        sog = sog_kn[i] if math.isfinite(sog_kn[i]) else sog_kn[j]
+    dt_s = max(abs(t_us[i] - t_us[j]) * 1e-6, 1.0)
+    implied_kn = math.sqrt(_distance2_deg(lat, lon, i, j)) * METRES_PER_DEG / dt_s / MPS_PER_KN
+    return float(abs(implied_kn - sog))
+
+
+@inline
 def _score(cost2: float, padded2: float, count: int) -> float:
     """Return how likely a fix follows a track's last fix: a Gaussian density around it, its
     spread growing with the time since (so it falls with the squared time), weighed down for
@@ -122,9 +140,9 @@ def assign_tracks(
     the state before each row of ``snap``.
 
     Each track (slot) remembers its last ``_LOOKBACK`` rows. A row that no track's last row can
-    reach, but an earlier row of a track can, better than the row after that one joined, returns
-    from an excursion (of at most ``excursion_us``): it joins that track, and the excursion
-    moves to a track of its own.
+    reach, but an earlier row of a track can, better than the row after that one joined and
+    with a speed closer to the SOG reported, returns from an excursion (of at most
+    ``excursion_us``): it joins that track, and the excursion moves to a track of its own.
 
     To resume, an MMSI's first rows may be the remembered rows of its slots, oldest first:
     ``seed_slot`` (-1 for a row to assign), ``seed_count`` (the slot's number of positions) and
@@ -193,13 +211,14 @@ def assign_tracks(
                 best, best_cost = 0, cost2
         else:
             # A track as small as an excursion (a stray fix, a burst), silent for longer than one
-            # lasts, takes no more positions while a real track of the MMSI is heard: bad fixes
-            # days apart would otherwise join up into a phantom track, as anything is within
-            # reach after days.
+            # lasts, takes no more positions while a real track of the MMSI is heard (not a few
+            # fixes: a stray fix heard since does not make a ship heard every hour or two lose
+            # its young track): bad fixes days apart would otherwise join up into a phantom
+            # track, as anything is within reach after days.
             for s in range(used):
                 gap_us = t_us[i] - t_us[slot_rows[s, 0]]
                 stray[s] = _stale(slot_count[s], gap_us, excursion_reports, excursion_us)
-                if gap_us <= silence_us and not stray[s]:
+                if gap_us <= silence_us and not stray[s] and slot_count[s] >= SHORT_TRACK:
                     heard = True
             for s in range(used):
                 last = slot_rows[s, 0]
@@ -227,7 +246,22 @@ def assign_tracks(
                         break
                     row = slot_rows[s, k]
                     cost2, padded2 = _cost(t_us, lat, lon, i, row, reach_deg_per_s, slack2)
-                    if cost2 < joined[slot_rows[s, k - 1]]:
+                    # A ship heard now and then fits rows hours back about as well as its
+                    # last: the run cut off must also fit the reported speeds worse than the
+                    # return does (where they are reported).
+                    # After a long silence, the track's new rows are as good as any: only a
+                    # lone fix (repeated, perhaps) is cut off then.
+                    first = slot_rows[s, k - 1]
+                    resumed = t_us[first] - t_us[row] > excursion_us
+                    lone = t_us[slot_rows[s, 0]] - t_us[first] <= _LONE_US
+                    if (
+                        cost2 < joined[first]
+                        and (lone or not resumed)
+                        and not (
+                            _speed_misfit_kn(t_us, lat, lon, sog_kn, i, row)
+                            >= _speed_misfit_kn(t_us, lat, lon, sog_kn, first, row)
+                        )
+                    ):
                         score = _score(cost2, padded2, slot_count[s])
                         if score > best_score:
                             best, best_score, best_cost, back = s, score, cost2, k

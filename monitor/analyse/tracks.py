@@ -12,9 +12,12 @@ speed up to the maximum. A track silent for ``max_silence_h`` is closed: it take
 no open track can, so one ship silent for days keeps its track while a second ship on its MMSI
 cannot take it over; a track as small as an excursion, silent for longer than one lasts, takes
 no more fixes while a real track of the MMSI is heard. A fix that no track's last fix can reach
-but an earlier one can, better than the fix after that one did, returns from an excursion: it
-joins that track and the excursion becomes a track of its own (gpsdio-segment's look-back). Any
-other fix starts a new track.
+but an earlier one (of its last 12) can, better than the fix after that one did, and with a
+speed closer to the SOG reported than that fix's, returns from an excursion: it joins that
+track and the excursion becomes a track of its own (gpsdio-segment's look-back, which keeps 5
+fixes and has no speed test: a displaced run first heard after a satellite pass gap joins the
+ship's track, and a ship heard now and then fits a fix hours back about as well as its last).
+Any other fix starts a new track.
 
 A short track (at most ``max_jump_reports`` positions over at most ``max_jump_h``, or fewer than
 ten over any time) within the time span of a longer track of its MMSI (or just before its first

@@ -21,7 +21,7 @@ depends on its two samples only.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Collection, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -38,10 +38,17 @@ from monitor.analyse.gap_evidence import TrackArrays
 from monitor.analyse.gaps import judged, silence_evidence
 from monitor.analyse.geofences import Zone
 from monitor.analyse.loitering import loitering
-from monitor.analyse.reception_rows import GridSpec, heard_cells, merged_grid, track_times
+from monitor.analyse.reception_rows import (
+    GridSpec,
+    heard_cells,
+    interval_counts,
+    merged_grid,
+    track_times,
+)
+from monitor.analyse.track_restarts import Resume
 from monitor.config import Settings
 from monitor.pipeline.space_time import SpaceTimeGrid, partitions_of
-from monitor.schema import LOITERING_SCHEMA
+from monitor.schema import LOITERING_SCHEMA, RESTARTS_SCHEMA, conform
 
 #: Names of a bucket's behaviour tables among its results.
 PREFIX = "behaviour."
@@ -62,6 +69,9 @@ class BehaviourJob:
     data_end_us: int
     #: The first message time of all the data: the reception grids' bins start there.
     data_start_us: int
+    #: Per vessel (mmsi, time in us), where its intervals are split between ``usual`` (those
+    #: that begin before) and the others (see :func:`behaviour_parts`).
+    cuts: tuple[tuple[int, int], ...] = ()
 
     @property
     def data_end(self) -> datetime:
@@ -86,12 +96,21 @@ def _local(found_ids: pl.Series, ids: pl.DataFrame) -> pl.Series:
     return frame["track"]
 
 
-def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.Table]:
+def behaviour_parts(
+    positions: pl.DataFrame, job: BehaviourJob, seeds: pl.DataFrame | None = None
+) -> dict[str, pa.Table]:
     """Return the per-vessel behaviour parts of ``positions`` (every position of the vessels
     of one bucket) as Arrow tables named with :data:`PREFIX`; tracks are numbered 0, 1, ... in
-    the order of ``tracks`` (track_id, mmsi; by MMSI, then as segmented)."""
+    the order of ``tracks`` (track_id, mmsi; by MMSI, then as segmented). ``usual`` counts the
+    intervals of each track that begin before its vessel's cut (``job.cuts``; none without).
+
+    With ``seeds`` (restart rows), the vessels go on from their restart points (``positions``
+    holds theirs from there on): the parts are those of the positions from there on, ``recent``
+    counts the intervals from the cut on, and ``failed`` names the vessels that could not go on
+    (left out)."""
     settings = job.settings
-    found = behaviour_tracks(positions, settings.tracks)
+    resume = None if seeds is None else Resume(seeds=conform(seeds, RESTARTS_SCHEMA))
+    found = behaviour_tracks(positions, settings.tracks, resume)
     tracks = found.positions.select("track_id", "mmsi").unique("track_id", maintain_order=True)
     ids = tracks.select("track_id", track=pl.int_range(pl.len(), dtype=pl.Int64))
     heard = found.heard()
@@ -101,7 +120,15 @@ def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.
     first_rows = arrays.start[:-1]
     to_local = _local(heard["track_id"].gather(first_rows), ids).to_numpy().astype(np.int64)
     track = to_local[arrays.track]
-    times, quiet = track_times(arrays.track, arrays.t_us, int(settings.gaps.min_gap_h * _US_PER_H))
+    max_us = int(settings.gaps.min_gap_h * _US_PER_H)
+    times, quiet = track_times(arrays.track, arrays.t_us, max_us)
+    cuts = pl.DataFrame(
+        list(job.cuts), schema={"mmsi": pl.UInt32, "cut_us": pl.Int64}, orient="row"
+    )
+    cut_us = tracks.join(cuts, on="mmsi", how="left", maintain_order="left")["cut_us"]
+    usual, recent = interval_counts(
+        track, arrays.t_us, max_us, cut_us.fill_null(np.iinfo(np.int64).min).to_numpy()
+    )
     out = {
         "tracks": tracks,
         "silences": silences.with_columns(track=pl.Series(to_local[silences["track"].to_numpy()])),
@@ -112,9 +139,16 @@ def behaviour_parts(positions: pl.DataFrame, job: BehaviourJob) -> dict[str, pa.
         ).sort("slot", maintain_order=True),
         "loitering": loitering(found.positions, job.zones, settings.loitering, key="track_id"),
         "start": pl.DataFrame({"first_us": [int(arrays.t_us.min()) if arrays.t_us.size else None]}),
+        "usual": usual,
     }
+    if resume is not None:
+        out["recent"] = recent
+        out["failed"] = found.failed.to_frame()
     near, region = job.specs()
-    out["near"] = heard_cells(near, track, arrays.t_us, arrays.lat, arrays.lon)
+    station = arrays.station
+    if station is None:
+        station = np.full(arrays.t_us.size, -1, dtype=np.int64)
+    out["near"] = heard_cells(near, track, arrays.t_us, arrays.lat, arrays.lon, station=station)
     # The region's grid is asked only who was heard where: no places.
     out["region"] = heard_cells(region, track, arrays.t_us, arrays.lat, arrays.lon, places=False)
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}
@@ -134,6 +168,12 @@ def _in_order(fn: Callable[..., pl.DataFrame], items: Sequence[object]) -> list[
     return [fn(item) for item in items]
 
 
+#: Finds the close pairs of the merge: of the buckets' samples (tables sorted by slot, tracks
+#: numbered in their bucket), ``to_global`` (how they are numbered in all) and the tracks of all
+#: (track, track_id, mmsi; numbered as in all).
+PairsFn = Callable[[list[pa.Table], list[npt.NDArray[np.int64]], pl.DataFrame], pl.DataFrame]
+
+
 def partition_pairs(part: pl.DataFrame, max_distance_m: float) -> pl.DataFrame:
     """Return the close pairs of samples of one space-time partition that it owns: those whose
     sample of the lower track lies in it (``home``)."""
@@ -148,12 +188,14 @@ def merge_behaviour(
     map_fn: MapFn = _in_order,
     *,
     space_time: SpaceTimeGrid | None = None,
+    pairs_fn: PairsFn | None = None,
 ) -> Behaviour:
     """Return the dark periods, encounters and loitering of all tracks from the buckets'
     ``parts`` (from :func:`behaviour_parts`; each table is taken out of them as it is used, so
     that its memory goes as soon as what is made of it is made); ``map_fn`` runs the close-pair
     search partition by partition (here, or on an engine's workers) of ``space_time`` (default:
-    blocks of :data:`BLOCK_DEG`, windows of :data:`WINDOW_H`)."""
+    blocks of :data:`BLOCK_DEG`, windows of :data:`WINDOW_H`); ``pairs_fn``, if given, finds
+    the close pairs instead (e.g. keeping those of the windows that did not change)."""
     settings = job.settings
 
     def tables(name: str) -> list[pa.Table]:
@@ -202,7 +244,10 @@ def merge_behaviour(
         "track_id", start_utc="gap_start_utc", end_utc=pl.col("gap_end_utc").fill_null(data_end)
     )
     ids = tracks.select("track", key="track_id", mmsi="mmsi", track_id="track_id")
-    pairs = close_pairs_by_window(tables("samples"), to_global, job, map_fn, space_time)
+    if pairs_fn is None:
+        pairs = close_pairs_by_window(tables("samples"), to_global, job, map_fn, space_time)
+    else:
+        pairs = pairs_fn(tables("samples"), to_global, tracks.select("track", "track_id", "mmsi"))
     found = meetings(pairs, ids, settings.encounters, dark=dark)
     loiter = pl.concat([pl.DataFrame(schema=LOITERING_SCHEMA), *frames("loitering")])
     return Behaviour(gaps=gaps, encounters=found, loitering=loiter.sort("start_utc", "mmsi"))
@@ -240,24 +285,25 @@ def close_pairs_by_window(
     job: BehaviourJob,
     map_fn: MapFn = _in_order,
     space_time: SpaceTimeGrid | None = None,
+    *,
+    windows: Collection[int] | None = None,
 ) -> pl.DataFrame:
     """Return the close pairs of the buckets' ``samples`` (each sorted by slot; tracks numbered
     in their bucket, ``to_global`` says how in all), one window of ``space_time`` after another
     (pairs are of one grid time, so windows need no overlap): only one window's samples are
-    gathered at a time."""
-    max_m = job.settings.encounters.max_distance_m
-    if space_time is None:
-        space_time = SpaceTimeGrid(reach_m=2 * max_m, block_deg=BLOCK_DEG, window_h=WINDOW_H)
-    step_us = int(job.settings.encounters.grid_min * 60e6)
-    window = max(int(space_time.window_h * _US_PER_H // step_us), 1)
+    gathered at a time. Only of the ``windows`` given (numbered as :func:`window_slots` says),
+    if any; each pair with its ``window``."""
+    space_time = _space_time(job, space_time)
+    window = window_slots(job, space_time)
     slots = [t.column("slot").to_numpy() for t in samples]
     ends = [(int(s[0]), int(s[-1])) for s in slots if s.size]
     if not ends:
         return pl.DataFrame()
     first = min(a for a, _ in ends) // window
     last = max(z for _, z in ends) // window
+    todo = range(first, last + 1) if windows is None else sorted(windows)
     found: list[pl.DataFrame] = []
-    for w in range(first, last + 1):
+    for w in todo:
         lo, hi = w * window, (w + 1) * window
         pieces = []
         for b, (table, slot) in enumerate(zip(samples, slots, strict=True)):
@@ -272,8 +318,23 @@ def close_pairs_by_window(
         if pieces:
             pairs = close_pairs_by_partition(pl.concat(pieces), job, map_fn, space_time)
             if pairs.width:
-                found.append(pairs)
+                found.append(pairs.with_columns(window=pl.lit(w, dtype=pl.Int64)))
     return pl.concat(found) if found else pl.DataFrame()
+
+
+def _space_time(job: BehaviourJob, space_time: SpaceTimeGrid | None) -> SpaceTimeGrid:
+    """Return ``space_time``, or the default partitions of the close-pair search."""
+    if space_time is not None:
+        return space_time
+    max_m = job.settings.encounters.max_distance_m
+    return SpaceTimeGrid(reach_m=2 * max_m, block_deg=BLOCK_DEG, window_h=WINDOW_H)
+
+
+def window_slots(job: BehaviourJob, space_time: SpaceTimeGrid | None = None) -> int:
+    """Return how many grid times a window of the close-pair search holds: window ``w`` holds
+    the samples of slots ``w * n`` to ``(w + 1) * n - 1`` (a UTC day by default)."""
+    step_us = int(job.settings.encounters.grid_min * 60e6)
+    return max(int(_space_time(job, space_time).window_h * _US_PER_H // step_us), 1)
 
 
 def close_pairs_by_partition(
@@ -287,8 +348,7 @@ def close_pairs_by_partition(
     in the partition of either (a reach of twice the distance is well over any edge), which
     keeps the pair when it holds the first sample."""
     max_m = job.settings.encounters.max_distance_m
-    if space_time is None:
-        space_time = SpaceTimeGrid(reach_m=2 * max_m, block_deg=BLOCK_DEG, window_h=WINDOW_H)
+    space_time = _space_time(job, space_time)
     if space_time.reach_m < 2 * max_m:
         raise ValueError(f"space_time.reach_m must be at least {2 * max_m} m")
     if samples.height < 2:

@@ -3,32 +3,56 @@
 The per-vessel behaviour parts (:func:`~monitor.pipeline.behaviour_buckets.behaviour_parts`)
 of every vessel are kept as one part, its tracks in the order one run over all positions
 numbers them (by MMSI, then as segmented), one Parquet file per table. A run that detects some
-vessels only finds the parts of those vessels (over their whole history) and takes the others'
-from the store: each part depends on its vessel's positions and the reception grids' first time
-only, so the merge over them gives what one run over all positions gives. When the store's first
-time moves (positions older than all others arrived) every part is found again.
+vessels only finds the parts of those vessels and takes the others' from the store: each part
+depends on its vessel's positions and the reception grids' first time only, so the merge over
+them gives what one run over all positions gives. A changed vessel's parts are found from its
+cut on where that gives the same (:mod:`monitor.pipeline.behaviour_resume`), else over its
+whole history. When the store's first time moves (positions older than all others arrived)
+every part is found again.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
+from monitor.errors import StoreError
+from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, window_slots
+from monitor.pipeline.behaviour_resume import (
+    CUTS,
+    SEEDS,
+    new_cuts,
+    next_history,
+    pruned,
+    resumable,
+    splice,
+)
 from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, behaviour_in_buckets
+from monitor.pipeline.ledger import Changes
+from monitor.pipeline.pairs_cycle import KeptPairs, changed_windows, read_pairs
+from monitor.schema import RESTARTS_SCHEMA, empty_frame
 from monitor.store.fs import StorePath, arrow_source, read_parquet
 from monitor.store.fs import store_path as store_root
 from monitor.store.table import atomic_write_parquet
 
+log = logging.getLogger(__name__)
+
 FOLDER = "calls/behaviour"
 #: The tables of a part, each a file of :data:`FOLDER`.
-NAMES = ("tracks", "silences", "times", "quiet", "samples", "loitering", "start", "near", "region")
+NAMES = (
+    "tracks", "silences", "times", "quiet", "samples", "loitering", "start", "near", "region",
+    "usual",
+)  # fmt: skip
 #: Tables whose ``track`` column numbers the rows of ``tracks``.
-_NUMBERED = ("silences", "times", "quiet", "samples", "near", "region")
+_NUMBERED = ("silences", "times", "quiet", "samples", "near", "region", "usual")
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:
@@ -112,6 +136,8 @@ def read_part(root: StorePath | str, job: BehaviourJob) -> dict[str, pa.Table] |
         return None
     if found["start"]["first_us"].to_list() != [job.data_start_us]:
         return None
+    if "station" not in found["near"].columns:
+        return None  # stored before the rows named their receiver station
     return {PREFIX + name: frame.to_arrow() for name, frame in found.items()}
 
 
@@ -121,34 +147,198 @@ def save_part(root: StorePath | str, part: Mapping[str, pa.Table]) -> None:
         atomic_write_parquet(_frame(part[PREFIX + name]), _path(root, name))
 
 
+def only(part: Mapping[str, pa.Table], mmsis: pl.Series) -> dict[str, pa.Table]:
+    """Return the tracks of the vessels ``mmsis`` of ``part``."""
+    others = _frame(part[PREFIX + "tracks"]).filter(~pl.col("mmsi").is_in(mmsis.implode()))
+    return without(part, others["mmsi"].unique())
+
+
+@dataclass
+class CyclePart:
+    """What :func:`cycle_part` found."""
+
+    #: The part of every vessel of the store.
+    part: dict[str, pa.Table]
+    #: The close-pair search of its merge.
+    pairs: KeptPairs
+    #: Each vessel's cut (:data:`~monitor.pipeline.behaviour_resume.CUTS`).
+    cuts: pl.DataFrame
+    #: Vessels whose parts were found from their cuts on.
+    resumed: int = 0
+    #: The restart points kept (:data:`~monitor.pipeline.behaviour_resume.SEEDS`).
+    history: pl.DataFrame | None = None
+
+    def save(self, root: StorePath | str) -> None:
+        """Replace the stored part, close pairs, cuts and restart points (each file atomically;
+        hold :func:`~monitor.store.calls.detection_writes` meanwhile: together they are one
+        state)."""
+        save_part(root, self.part)
+        self.pairs.save(root)
+        assert self.history is not None
+        SEEDS.write(root, self.history)
+        CUTS.write(root, self.cuts)
+
+
+def update(
+    root: StorePath | str,
+    files: list[StorePath],
+    changes: Changes,
+    engine: Engine,
+    behaviour: BehaviourJob,
+    *,
+    found: Sequence[Mapping[str, pa.Table]] | None,
+    reset: pl.Series,
+    points: pl.DataFrame,
+    last: pl.DataFrame,
+) -> CyclePart:
+    """Return the behaviour parts of a detection run and what to keep of them: from the
+    buckets' parts ``found`` in a full run, else from the stored ones (:func:`cycle_part`).
+    ``points`` are the run's restart points; the vessels ``reset`` were detected over their
+    whole history (late positions may lie before their old points) and start their history of
+    restart points again, as every vessel of a full run does."""
+    full = found is not None
+    history = next_history(
+        empty_frame(RESTARTS_SCHEMA) if full else _stored_seeds(root), points, reset, full=full
+    )
+    if found is not None:
+        cycle = CyclePart(
+            one_part(found, behaviour), KeptPairs(behaviour, engine), empty_frame(CUTS.schema)
+        )
+    else:
+        cycle = cycle_part(
+            root, files, changes.ledger, engine, behaviour, changes.changed, history, last
+        )
+    cycle.history = pruned(history, cycle.cuts)
+    return cycle
+
+
 def cycle_part(
     root: StorePath | str,
     files: list[StorePath],
     hours: pl.DataFrame,
     engine: Engine,
     behaviour: BehaviourJob,
-    changed: pl.Series,
-) -> dict[str, pa.Table]:
+    changed: pl.DataFrame,
+    history: pl.DataFrame,
+    last: pl.DataFrame,
+) -> CyclePart:
     """Return the part of every vessel of the store: the stored one, the ``changed`` vessels'
-    found again from all their positions (every vessel's when there is no usable stored one)."""
+    (mmsi, changed_utc) found again, from their cuts on where they can go on from there
+    (:mod:`monitor.pipeline.behaviour_resume`; ``history``: the restart points, ``last``: mmsi,
+    last_utc of every vessel), else from all their positions (every vessel's when there is no
+    usable stored part); and the close-pair search of its merge, which searches again only the
+    windows where the changed vessels' samples changed (every window without usable stored
+    pairs)."""
     stored = read_part(root, behaviour)
-    if stored is not None and not changed.len():
-        return stored
+    window = window_slots(behaviour)
+    kept = None if stored is None else read_pairs(root, stored, window)
+    old_cuts = _stored_cuts(root) if stored is not None else empty_frame(CUTS.schema)
+    mmsis = changed["mmsi"] if stored is not None else last["mmsi"]
+    ends = last.filter(pl.col("mmsi").is_in(mmsis.implode()))
+    cuts = new_cuts(history, ends, behaviour, old_cuts)
+    all_cuts = (
+        pl.concat([old_cuts.filter(~pl.col("mmsi").is_in(mmsis.implode())), cuts])
+        .filter(pl.col("mmsi").is_in(last["mmsi"].implode()))
+        .sort("mmsi")
+    )
+    if stored is not None and not changed.height:
+        return CyclePart(stored, KeptPairs(behaviour, engine, stored=kept), all_cuts)
+    job = replace(
+        behaviour,
+        cuts=tuple(
+            zip(
+                cuts["mmsi"].to_list(),
+                cuts["cut_utc"].dt.epoch("us").to_list(),
+                strict=True,
+            )
+        ),
+    )
     sources = [arrow_source(f) for f in files]
     filesystem = sources[0][1] if sources else None
-    names = [name for name, _ in sources]
     settings = behaviour.settings
-    slices = file_slices(names, settings.engine.partition_positions, filesystem)
-    sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
-    found = behaviour_in_buckets(
-        engine,
-        slices,
-        sizes,
-        behaviour.zones,
-        settings,
-        behaviour,
-        filesystem=filesystem,
-        vessels=None if stored is None else changed,
-    )
-    kept = [] if stored is None else [without(stored, changed)]
-    return one_part([*kept, *found], behaviour)
+
+    def find(
+        names: list[str],
+        sizes: pl.DataFrame,
+        vessels: pl.Series | pl.DataFrame | None,
+        seeds: pl.DataFrame | None = None,
+    ) -> list[dict[str, pa.Table]]:
+        slices = file_slices(names, settings.engine.partition_positions, filesystem)
+        return behaviour_in_buckets(
+            engine, slices, sizes, behaviour.zones, settings, job,
+            filesystem=filesystem, vessels=vessels, seeds=seeds,
+        )  # fmt: skip
+
+    parts: list[dict[str, pa.Table]] = []
+    full = mmsis
+    n_resumed = 0
+    if stored is not None:
+        started = time.perf_counter()
+        going = resumable(changed, history, old_cuts, behaviour)
+        if going.vessels.height:
+            vessels = going.vessels.with_columns(day=pl.col("restart_utc").dt.date())
+            # Two passes: the vessels whose cuts are within a day of the newest read the days
+            # from there on; the few with older cuts (in port for days) the days from theirs.
+            newest = vessels["day"].max()
+            assert isinstance(newest, date)
+            recent = pl.col("day") >= newest - timedelta(days=1)
+            found = []
+            days: set[str] = set()
+            for group in (vessels.filter(recent), vessels.filter(~recent)):
+                if not group.height:
+                    continue
+                first_day = group["day"].min()
+                assert isinstance(first_day, date)
+                read = [f for f in files if f.parent.name >= f"date={first_day.isoformat()}"]
+                days |= {f.parent.name for f in read}
+                since = hours.join(group.select("mmsi", "restart_utc"), on="mmsi").filter(
+                    pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")
+                )
+                found += find(
+                    [arrow_source(f)[0] for f in read],
+                    since.group_by("mmsi").agg(pl.col("n_positions").sum()),
+                    group.select("mmsi", "restart_utc"),
+                    going.seeds.filter(pl.col("mmsi").is_in(group["mmsi"].implode())),
+                )
+            spliced, bad = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
+            parts.append(spliced)
+            done = going.vessels["mmsi"].filter(~going.vessels["mmsi"].is_in(bad.implode()))
+            full = mmsis.filter(~mmsis.is_in(done.implode()))
+            n_resumed = done.len()
+            log.info(
+                "detect: behaviour parts of %d vessel(s) from their cuts (%d day folder(s)), "
+                "%d of them found again over their whole history: %.1f s",
+                going.vessels.height, len(days), bad.len(), time.perf_counter() - started,
+            )  # fmt: skip
+    if stored is None or full.len():
+        started = time.perf_counter()
+        names = [name for name, _ in sources]
+        sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
+        parts.extend(find(names, sizes, None if stored is None else full))
+        log.info(
+            "detect: behaviour parts of %s vessel(s) over their whole history: %.1f s",
+            "every" if stored is None else full.len(), time.perf_counter() - started,
+        )  # fmt: skip
+    if stored is None:
+        return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
+    redo = changed_windows(stored, parts, mmsis, window)
+    pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo)
+    part = one_part([without(stored, mmsis), *parts], behaviour)
+    return CyclePart(part, pairs, all_cuts, n_resumed)
+
+
+def _stored_seeds(root: StorePath | str) -> pl.DataFrame:
+    """Return the stored history of restart points, none when unreadable."""
+    try:
+        return SEEDS.read(root)
+    except StoreError:
+        return empty_frame(RESTARTS_SCHEMA)
+
+
+def _stored_cuts(root: StorePath | str) -> pl.DataFrame:
+    """Return the stored cuts, none when unreadable (every changed vessel is found again over
+    its whole history)."""
+    try:
+        return CUTS.read(root)
+    except StoreError:
+        return empty_frame(CUTS.schema)

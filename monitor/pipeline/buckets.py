@@ -49,8 +49,10 @@ from monitor.schema import (
 #: digits), so a hash spreads them over the buckets where ``mmsi % n`` would not.
 _MULTIPLIER = np.uint64(2_654_435_761)
 _LOW_32 = np.uint64(0xFFFF_FFFF)
-#: Columns of the positions the analyses read.
-COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", "cog_deg")
+#: Columns of the positions the analyses read (``station``: the behaviour analyses only).
+COLUMNS = ("mmsi", "timestamp_utc", "lat", "lon", "sog_kn", "cog_deg", "station")
+#: Read as dictionaries: a few distinct values, repeated.
+_DICTIONARY_COLUMNS = ["station"]
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:
@@ -115,9 +117,17 @@ def split_slice(
     """Return the rows of ``part`` (``columns`` only) split into ``n_buckets`` tables, one per
     bucket, each in file order; only the rows of ``vessels`` (a table with ``mmsi``), if given,
     and only the tables of the buckets in ``keep``, if given."""
-    table = pq.ParquetFile(part.path, filesystem=filesystem).read_row_groups(
-        list(part.row_groups), columns=list(columns)
+    source = pq.ParquetFile(part.path, filesystem=filesystem, read_dictionary=_DICTIONARY_COLUMNS)
+    present = set(source.schema_arrow.names)
+    table = source.read_row_groups(
+        list(part.row_groups), columns=[c for c in columns if c in present]
     )
+    for name in columns:
+        if name not in present:
+            # A file written before the column existed.
+            kind = pa.dictionary(pa.int32(), pa.string()) if name in _DICTIONARY_COLUMNS else None
+            table = table.append_column(name, pa.nulls(table.num_rows, kind))
+    table = table.select(list(columns))
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     if vessels is not None:
@@ -284,13 +294,16 @@ def analyse_bucket(
     else:
         positions = empty_frame({c: POSITIONS_SCHEMA[c] for c in COLUMNS})
     if job.behaviour is not None and not job.calls:
-        return behaviour_parts(positions, job.behaviour)
+        resumed = None
+        if job.resume:
+            resumed = _frame(seeds) if seeds is not None else empty_frame(RESTARTS_SCHEMA)
+        return behaviour_parts(positions, job.behaviour, resumed)
     resume = None
     if job.resume:
         seeds_frame = _frame(seeds) if seeds is not None else empty_frame(RESTARTS_SCHEMA)
         resume = Resume(seeds=conform(seeds_frame, RESTARTS_SCHEMA))
     found = portcalls.detect_all(
-        positions,
+        positions.drop("station", strict=False),
         job.zones,
         job.detect,
         job.tracks,

@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 import shapely
 
 from monitor.analyse.events import events_table, position_jump_events
@@ -34,9 +33,9 @@ from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
 from monitor.errors import ConfigError, StoreError
-from monitor.pipeline import call_identity, identity_cycle, ledger, placing
+from monitor.pipeline import behaviour_cycle, call_identity, identity_cycle, ledger, placing
 from monitor.pipeline.behaviour_buckets import BehaviourJob, merge_behaviour
-from monitor.pipeline.behaviour_cycle import cycle_part, one_part, save_part
+from monitor.pipeline.behaviour_cycle import CyclePart
 from monitor.pipeline.buckets import BucketsFound, file_slices, merge_found
 from monitor.pipeline.engines import (
     Engine,
@@ -70,7 +69,7 @@ log = logging.getLogger(__name__)
 _PLACE_COLUMNS = ["mmsi", "timestamp_utc", "lat", "lon"]
 
 #: Bumped when the detection logic changes, so that stored calls are re-detected.
-DETECTOR_VERSION = 6
+DETECTOR_VERSION = 7
 
 
 @dataclass
@@ -93,6 +92,9 @@ class DetectSummary:
     full_run: bool = True
     #: Vessels detected from their restart point on, not over their whole history.
     vessels_resumed: int = 0
+    #: Vessels whose dark periods', encounters' and loitering's parts were found from their
+    #: cut on, not over their whole history.
+    behaviour_resumed: int = 0
     #: Calls per port id, all stored calls.
     calls_per_port: dict[str, int] = field(default_factory=dict)
     #: Transits per port id, all stored transits.
@@ -117,6 +119,9 @@ def _fingerprint(zones: list[Zone], settings: Settings) -> str:
     digest.update(f"v{DETECTOR_VERSION}|{settings.detect.model_dump_json()}".encode())
     digest.update(settings.tracks.model_dump_json().encode())
     digest.update(settings.events.model_dump_json().encode())
+    # The dark periods', encounters' and loitering's stored parts depend on theirs.
+    for section in (settings.gaps, settings.encounters, settings.loitering):
+        digest.update(section.model_dump_json().encode())
     for zone in zones:
         digest.update(f"|{zone.id}|{zone.name}|{zone.kind}|{zone.port_id}|".encode())
         digest.update(shapely.to_wkb(zone.geometry))
@@ -232,16 +237,24 @@ def _detect_locked(
         empty_frame(placing.PLACED_SCHEMA) if full else placing.PLACED.read(store_path),
         found_changes.changed,
     )
-    part: dict[str, pa.Table] | None = None
+    cycle: CyclePart | None = None
+    behaviours: list[pl.DataFrame] = []
     if behaviour is not None:
-        part = (
-            one_part(run.behaviour, behaviour)
-            if full
-            else cycle_part(store_path, files, found_changes.ledger, engine, behaviour, changed)
+        cycle = behaviour_cycle.update(
+            store_path,
+            files,
+            found_changes,
+            engine,
+            behaviour,
+            found=run.behaviour if full else None,
+            reset=changed.filter(~changed.is_in(resumed["mmsi"].implode())),
+            points=new_points,
+            last=checkpoint.select("mmsi", "last_utc"),
         )
-    behaviours = (
-        [] if part is None else merge_behaviour([dict(part)], behaviour, engine.map).events()  # type: ignore[arg-type]
-    )
+        found_behaviour = merge_behaviour(
+            [dict(cycle.part)], behaviour, engine.map, pairs_fn=cycle.pairs
+        )
+        behaviours = found_behaviour.events()
     events = _find_events(
         detected, shared_events, identity_parts, placed, behaviours, zones, settings
     )
@@ -251,8 +264,8 @@ def _detect_locked(
         save_events(store_path, events)
         identity_cycle.save(store_path, identities)
         placing.PLACED.write(store_path, placed)
-        if part is not None:
-            save_part(store_path, part)
+        if cycle is not None:
+            cycle.save(store_path)
 
     transits = detected.transits
     summary = DetectSummary(
@@ -267,6 +280,7 @@ def _detect_locked(
         visits_pending=detected.pending.height,
         full_run=full,
         vessels_resumed=0 if full else resumed.height,
+        behaviour_resumed=0 if cycle is None else cycle.resumed,
         calls_per_port=dict(sorted(Counter(calls["port_id"].to_list()).items())),
         transits_per_port=dict(sorted(Counter(transits["port_id"].to_list()).items())),
         tracks_total=detected.tracks.height,
@@ -284,8 +298,9 @@ def _behaviour_job(
 ) -> BehaviourJob | None:
     """Return the job of finding the dark periods, encounters and loitering of every track of
     the store (None without positions). They depend on the vessels around each (who else was
-    heard, who met whom), so they are found over all the data on every run, not only for
-    vessels with new positions: the same data gives the same events however it was ingested."""
+    heard, who met whom), so they are merged over the parts of all vessels on every run (the
+    parts of vessels without new positions kept from the last one, the close pairs of days
+    without new samples too): the same data gives the same events however it was ingested."""
     start = checkpoint["first_utc"].dt.epoch("us").min()
     end = checkpoint["last_utc"].dt.epoch("us").max()
     if not isinstance(start, int) or not isinstance(end, int):

@@ -220,13 +220,21 @@ def behaviour_in_buckets(
     behaviour: BehaviourJob,
     *,
     filesystem: Any = None,
-    vessels: pl.Series | None = None,
+    vessels: pl.Series | pl.DataFrame | None = None,
+    seeds: pl.DataFrame | None = None,
 ) -> list[dict[str, pa.Table]]:
     """Return the behaviour parts (:func:`~monitor.pipeline.behaviour_buckets.behaviour_parts`)
     of ``vessels`` (None: every vessel) of the store's ``slices``, bucket by bucket, without
-    their calls: for a run that detects the calls of some vessels only."""
+    their calls: for a run that detects the calls of some vessels only. With ``seeds``,
+    ``vessels`` (mmsi, restart_utc) go on from those restart points."""
     plan = plan_buckets(
-        slices, positions_per_vessel, settings.engine, vessels=vessels, filesystem=filesystem
+        slices,
+        positions_per_vessel,
+        settings.engine,
+        vessels=vessels,
+        filesystem=filesystem,
+        seeds=seeds,
     )
-    job = dataclasses.replace(BucketJob.of(zones, settings, behaviour=behaviour), calls=False)
+    job = BucketJob.of(zones, settings, behaviour=behaviour, resume=seeds is not None)
+    job = dataclasses.replace(job, calls=False)
     return behaviour_of(engine.run(plan, job))

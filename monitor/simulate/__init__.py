@@ -89,8 +89,9 @@ def simulate(
 ) -> SimulationResult:
     """Return what was written after simulating ``vessels`` ships for ``days`` into ``output``.
 
-    ``output/nmea/YYYY-MM-DD.nmea`` receive tag-blocked NMEA (``\\s:rx1,c:<epoch>*hh\\!AIVDM...``)
-    and ``output/truth/*.csv`` the port calls, transits, silences, meetings and vessels behind it.
+    ``output/nmea/YYYY-MM-DD.nmea`` receive tag-blocked NMEA (``\\s:<rx>,c:<epoch>*hh\\!AIVDM...``;
+    receiver ``rx1`` hears everything unless the scenario limits coverage) and
+    ``output/truth/*.csv`` the port calls, transits, silences, meetings and vessels behind it.
     """
     if days <= 0:
         raise ConfigError(f"--days must be positive (got {days})")
@@ -116,13 +117,13 @@ def simulate(
         burst["n_heard"] = heard.count(np.asarray(burst.pop("rows"), dtype=np.int64))
     positions = heard.positions()
     n_outliers, n_blank = damage_positions(positions, scenario.noise, rng)
-    statics = heard.statics(static_reports(plan, scenario, rng))
+    statics, static_receivers = heard.statics(static_reports(plan, scenario, rng))
 
-    lines = report_lines(positions, statics, rng)
+    lines = report_lines(positions, statics, rng, heard.receivers() + static_receivers)
     n_clean = len(lines)
     lines = add_duplicates(lines, scenario.noise.duplicate_rate, rng)
     n_late = delay_lines(lines, scenario.noise.late_rate, rng)
-    steps = shift_clock(lines, scenario.reception, plan.start_s, plan.end_s, rng)
+    steps = shift_clock(lines, scenario.reception, plan.start_s, plan.end_s, rng, n_first=n_clean)
     order = np.lexsort((np.arange(len(lines)), lines.order_s))
     lines = lines.take(order)
     text = tagged_lines(lines.body, lines.receiver, lines.t_s)

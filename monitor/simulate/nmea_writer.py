@@ -177,9 +177,13 @@ def tagged_lines(
 
 
 def report_lines(
-    positions: PositionReports, statics: list[StaticReport], rng: np.random.Generator
+    positions: PositionReports,
+    statics: list[StaticReport],
+    rng: np.random.Generator,
+    receivers: list[bytes],
 ) -> Lines:
-    """Return the sentences of every report, heard by receiver ``rx1``, in time order."""
+    """Return the sentences of every report (positions, then statics), each heard by its
+    receiver in ``receivers``, in time order."""
     payloads = encode_positions(
         msg_type=positions.msg_type, mmsi=positions.mmsi, status=positions.status,
         sog_kn=positions.sog_kn, lon=positions.lon, lat=positions.lat, cog_deg=positions.cog_deg,
@@ -191,6 +195,7 @@ def report_lines(
     static_bodies: list[bytes] = []
     static_times: list[int] = []
     static_groups: list[int] = []
+    static_receivers: list[bytes] = []
     for index, report in enumerate(statics):
         if report.fields not in cache:
             cache[report.fields] = static_sentences(dict(report.fields), 0, "A")
@@ -203,13 +208,14 @@ def report_lines(
             )
             static_times.append(report.t_s)
             static_groups.append(index if multi else -1)
+            static_receivers.append(receivers[len(positions) + index])
     times = np.concatenate([positions.t_s, np.array(static_times, dtype=np.int64)])
     # Within one second, static reports follow position reports in their own order.
     offsets = np.concatenate([np.zeros(len(bodies)), np.linspace(0.1, 0.2, len(static_bodies))])
     lines = Lines(
         t_s=times,
         order_s=times.astype(np.float64) + offsets,
-        receiver=[b"rx1"] * len(times),
+        receiver=receivers[: len(positions)] + static_receivers,
         body=bodies + static_bodies,
         group=np.concatenate(
             [np.full(len(bodies), -1, dtype=np.int64), np.array(static_groups, dtype=np.int64)]

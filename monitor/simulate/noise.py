@@ -27,8 +27,15 @@ def damage_positions(
     return k, int(blank.sum())
 
 
+def second_receiver(receiver: bytes) -> bytes:
+    """Return the station id of the second receiver beside ``receiver``: ``rx2`` beside
+    ``rx1``, else its id with ``-2``."""
+    return b"rx2" if receiver == b"rx1" else receiver + b"-2"
+
+
 def add_duplicates(lines: Lines, rate: float, rng: np.random.Generator) -> Lines:
-    """Return the lines plus copies heard by a second receiver 0-2 s later."""
+    """Return the lines plus copies heard 0-2 s later by a second receiver beside the first
+    (:func:`second_receiver`)."""
     chosen = np.flatnonzero(rng.random(len(lines)) < rate)
     # Both parts of a multi-part message are heard by the same receiver.
     if len(chosen):
@@ -45,7 +52,7 @@ def add_duplicates(lines: Lines, rate: float, rng: np.random.Generator) -> Lines
         delay[grouped] = rng.integers(0, 3, int(first.max()) + 1)[first]
     copy.t_s = copy.t_s + delay
     copy.order_s = copy.order_s + delay + 0.5
-    copy.receiver = [b"rx2"] * len(chosen)
+    copy.receiver = [second_receiver(rx) for rx in copy.receiver]
     copy.group = np.where(copy.group >= 0, copy.group + 10_000_000, -1)
     return Lines(
         np.concatenate([lines.t_s, copy.t_s]),

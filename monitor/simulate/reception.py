@@ -35,14 +35,29 @@ def _windows(
     return out
 
 
+#: The receiver that hears everything when the scenario has no coverage limits.
+EVERYWHERE = b"rx1"
+#: The station id of the satellite feed: a provider delivers what all its satellites hear as
+#: one feed (exactEarth's ``s:rEV02``, for one).
+SATELLITE = b"sat"
+
+
+def coastal_receiver(port_id: str) -> bytes:
+    """Return the station id of the coastal receiver of port ``port_id``."""
+    return b"rx-" + port_id.encode("ascii")
+
+
 @dataclass
 class Heard:
-    """Which position reports the feed hears, and the coastal receivers' outages."""
+    """Which position reports the feed hears and by which receiver, and the coastal receivers'
+    outages."""
 
     sent: PositionReports
     #: Per report sent; None when everything is heard.
     mask: np.ndarray | None
     outages: list[dict[str, object]]
+    #: Per report sent, the station id of the receiver that heard it (None: ``EVERYWHERE``).
+    receiver: np.ndarray | None = None
 
     def positions(self) -> PositionReports:
         """Return the position reports heard."""
@@ -51,15 +66,23 @@ class Heard:
         fields = dataclasses.fields(PositionReports)
         return PositionReports(*(getattr(self.sent, f.name)[self.mask] for f in fields))
 
+    def receivers(self) -> list[bytes]:
+        """Return the station id of the receiver of each position report heard."""
+        if self.receiver is None:
+            return [EVERYWHERE] * self.count(np.arange(len(self.sent)))
+        heard = self.receiver if self.mask is None else self.receiver[self.mask]
+        return list(heard.tolist())
+
     def count(self, rows: np.ndarray) -> int:
         """Return how many of the reports sent at ``rows`` are heard."""
         return int(rows.size if self.mask is None else self.mask[rows].sum())
 
-    def statics(self, statics: list[StaticReport]) -> list[StaticReport]:
-        """Return the static reports whose vessel's nearest position report in time was heard."""
+    def statics(self, statics: list[StaticReport]) -> tuple[list[StaticReport], list[bytes]]:
+        """Return the static reports whose vessel's nearest position report in time was heard,
+        and the receiver of each (that report's)."""
         if self.mask is None:
-            return statics
-        return _nearest_heard(self.sent, self.mask, statics)
+            return statics, [EVERYWHERE] * len(statics)
+        return _nearest_heard(self.sent, self.mask, self.receiver, statics)
 
 
 def hear(
@@ -68,7 +91,8 @@ def hear(
     """Return what the feed hears of ``reports`` (sent, undamaged).
 
     Within ``coverage_km`` of a port its coastal receiver hears every report, except during its
-    outages; elsewhere (and then) a satellite hears a share of the reports sent during a pass.
+    outages (where two ports' coverage overlaps, the first port's receiver that works hears
+    it); elsewhere (and then) a satellite hears a share of the reports sent during a pass.
     """
     if params.coverage_km is None:
         return Heard(reports, None, [])
@@ -76,6 +100,7 @@ def hear(
     x, y = plan.projection.to_xy(reports.lat, reports.lon)
     t_s = reports.t_s.astype(np.float64)
     coastal = np.zeros(len(reports), dtype=bool)
+    receiver = np.full(len(reports), b"", dtype="S24")
     outages: list[dict[str, object]] = []
     for port in plan.ports:
         minx, miny, maxx, maxy = port.area.bounds
@@ -89,11 +114,14 @@ def hear(
             outages.append(
                 {
                     "port_id": port.port_id,
+                    "receiver": coastal_receiver(port.port_id).decode("ascii"),
                     "start_utc": round(down[-1][0] * 1e6),
                     "end_utc": round(down[-1][1] * 1e6),
                 }
             )
-        coastal |= near & ~in_intervals(t_s, down)
+        hears = near & ~in_intervals(t_s, down) & ~coastal
+        receiver[hears] = coastal_receiver(port.port_id)
+        coastal |= hears
     passes = _windows(
         plan.start_s,
         plan.end_s,
@@ -102,17 +130,24 @@ def hear(
         rng,
     )
     satellite = in_intervals(t_s, passes) & (rng.random(len(reports)) < params.pass_share)
+    receiver[satellite & ~coastal] = SATELLITE
     sent = PositionReports(*(getattr(reports, f.name).copy() for f in dataclasses.fields(reports)))
-    return Heard(sent, coastal | satellite, outages)
+    return Heard(sent, coastal | satellite, outages, receiver)
 
 
 def _nearest_heard(
-    reports: PositionReports, heard: np.ndarray, statics: list[StaticReport]
-) -> list[StaticReport]:
-    """Return the static reports whose vessel's nearest position report in time was heard."""
+    reports: PositionReports,
+    heard: np.ndarray,
+    receiver: np.ndarray | None,
+    statics: list[StaticReport],
+) -> tuple[list[StaticReport], list[bytes]]:
+    """Return the static reports whose vessel's nearest position report in time was heard,
+    and the receiver of each (that report's)."""
     order = np.lexsort((reports.t_s, reports.mmsi))
     mmsi, t_s, ok = reports.mmsi[order], reports.t_s[order], heard[order]
+    by = np.full(len(order), EVERYWHERE, dtype="S24") if receiver is None else receiver[order]
     out: list[StaticReport] = []
+    receivers: list[bytes] = []
     for report in statics:
         lo = int(np.searchsorted(mmsi, report.mmsi, side="left"))
         hi = int(np.searchsorted(mmsi, report.mmsi, side="right"))
@@ -120,19 +155,28 @@ def _nearest_heard(
             continue
         k = lo + int(np.searchsorted(t_s[lo:hi], report.t_s))
         near = [j for j in (k - 1, k) if lo <= j < hi]
-        if ok[min(near, key=lambda j: abs(int(t_s[j]) - report.t_s))]:
+        nearest = min(near, key=lambda j: abs(int(t_s[j]) - report.t_s))
+        if ok[nearest]:
             out.append(report)
-    return out
+            receivers.append(bytes(by[nearest]))
+    return out, receivers
 
 
 def shift_clock(
-    lines: Lines, params: ReceptionParams, start_s: float, end_s: float, rng: np.random.Generator
+    lines: Lines,
+    params: ReceptionParams,
+    start_s: float,
+    end_s: float,
+    rng: np.random.Generator,
+    *,
+    n_first: int,
 ) -> list[dict[str, object]]:
-    """Make the first receiver log position reports late by up to ``clock_jitter_s``, and
-    ``CLOCK_STEP_S`` early during clock steps (in place); return the steps."""
+    """Make the logging clock of the first receptions (``lines[:n_first]``; the rest are
+    copies heard by second receivers) late by up to ``clock_jitter_s`` for position reports,
+    and ``CLOCK_STEP_S`` early during clock steps (in place); return the steps."""
     if params.clock_steps_per_day <= 0 and params.clock_jitter_s <= 0:
         return []
-    logged = np.array([rx == b"rx1" for rx in lines.receiver]) & (lines.group < 0)
+    logged = (np.arange(len(lines)) < n_first) & (lines.group < 0)
     steps: list[dict[str, object]] = []
     days = (end_s - start_s) / DAY_S
     for _ in range(int(rng.poisson(params.clock_steps_per_day * days))):

@@ -118,7 +118,10 @@ def read_parquet(path: StorePath) -> pl.DataFrame:
 def scan_parquet(
     files: list[StorePath], schema: dict[str, pl.DataType] | None = None, **options: Any
 ) -> pl.LazyFrame:
-    """Return the rows of the Parquet ``files`` (all in one store), with ``schema`` if given."""
+    """Return the rows of the Parquet ``files`` (all in one store), with ``schema`` if given
+    (columns a file lacks, added to the schema after it was written, are null)."""
+    if schema is not None:
+        options.setdefault("missing_columns", "insert")
     if not files or is_local(files[0]):
         return pl.scan_parquet(files, schema=schema, **options)  # type: ignore[arg-type]
     return pl.scan_parquet(

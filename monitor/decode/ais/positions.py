@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
 from monitor.core.jit import F64, I64, U8, U16, U32, U64, Bool, kernel
 from monitor.decode.ais import frames as af
@@ -131,12 +132,18 @@ def decode_positions(buf: U8, pieces: Pieces, fill: I64) -> tuple[dict[str, npt.
 
 
 def positions_frame(
-    cols: Mapping[str, npt.NDArray[Any]], time_us: I64, msg_key: U64, source: str
+    cols: Mapping[str, npt.NDArray[Any]],
+    time_us: I64,
+    msg_key: U64,
+    source: str,
+    station: pa.Array | None = None,
 ) -> pl.DataFrame:
-    """Return a POSITIONS_SCHEMA frame from :func:`decode_positions` columns."""
+    """Return a POSITIONS_SCHEMA frame from :func:`decode_positions` columns and the receiver
+    ``station`` of each (strings, null where unknown; all null if not given)."""
     arrays = {
         "timestamp_utc": af.timestamps(time_us),
         "msg_key": af.array(np.ascontiguousarray(msg_key, np.uint64)),
+        "station": pa.nulls(len(time_us), pa.string()) if station is None else station,
     }
     for name in POSITIONS_SCHEMA.keys() - arrays.keys() - {"source"}:
         arrays[name] = af.array(cols[name], af.validity(cols.get(f"{name}_null")))

@@ -331,7 +331,10 @@ class CsvDecoder:
         for type_code, count in others.iter_rows():
             batch.other_types[int(type_code)] += count
         good = parsed.filter(pl.col("reason") == Reject.NONE).with_columns(
-            pl.col("mmsi").cast(pl.UInt32), source=pl.lit(self.source, dtype=pl.String)
+            pl.col("mmsi").cast(pl.UInt32),
+            source=pl.lit(self.source, dtype=pl.String),
+            # CSV exports do not say which receiver heard a row.
+            station=pl.lit(None, dtype=pl.String),
         )
         # Like the NMEA decoder: rows of stations the monitor does not store count as messages.
         batch.n_messages = good.height + sum(batch.other_types.values())

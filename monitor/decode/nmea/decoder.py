@@ -34,10 +34,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from monitor.core.jit import I64, U8
 from monitor.decode.ais.payload import Pieces
@@ -58,7 +59,13 @@ from monitor.decode.ais.statics import decode_statics
 from monitor.decode.codes import Reject, TimeSource
 from monitor.decode.nmea.clock import ClockState, parse_clock_line, resolve_times
 from monitor.decode.nmea.fragments import NO_TIME, FragmentAssembler
-from monitor.decode.nmea.lines import TAG_BAD, TAG_GOOD, TAG_NONE, LineScan, scan_lines
+from monitor.decode.nmea.lines import (
+    TAG_BAD,
+    TAG_GOOD,
+    TAG_NONE,
+    LineScan,
+    scan_lines,
+)
 from monitor.errors import SourceError
 from monitor.schema import POSITIONS_SCHEMA, STATICS_SCHEMA, DecodedBatch
 
@@ -97,6 +104,24 @@ def _kinds() -> I64:
 
 
 _KIND = _kinds()
+
+
+#: Station names are cut to this many bytes.
+STATION_MAX_LEN: Final = 32
+
+
+def station_names(buf: U8, at: I64, length: I64, key: I64) -> pa.Array:
+    """Return the station names at ``at`` (``length`` bytes, 0: none, then null; ``key`` a
+    hash of each) in ``buf``."""
+    known = length > 0
+    if not known.any():
+        return pa.nulls(at.size, pa.string())
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    names = [
+        buf[a : a + min(n, STATION_MAX_LEN)].tobytes().decode("latin-1")
+        for a, n in zip(at[first].tolist(), length[first].tolist(), strict=True)
+    ]
+    return pa.array(names, pa.string()).take(pa.array(inverse.astype(np.int64), mask=~known))
 
 
 class _Rows:
@@ -250,7 +275,14 @@ class NmeaDecoder:
         ).subset(~untimed)
         m_fill = np.concatenate([scan.fill[single], scan.fill[second]])[~untimed]
         m_time = m_time[~untimed]
-        self._bulk(scan.buf, msgs, m_fill, m_time, batch)
+        # A message's station is its first part's.
+        m_station = np.stack(
+            [
+                np.concatenate([getattr(scan, name)[single], getattr(scan, name)[first]])
+                for name in ("station_at", "station_len", "station_name_key")
+            ]
+        )[:, ~untimed]
+        self._bulk(scan.buf, msgs, m_fill, m_time, m_station, batch)
 
         rows = _Rows()
         for i in np.flatnonzero(rest).tolist():
@@ -295,8 +327,12 @@ class NmeaDecoder:
         ok &= (ta == NO_TIME) | (tb == NO_TIME) | (np.abs(ta - tb) <= self._timeout_us)
         return a[ok], b[ok]
 
-    def _bulk(self, buf: U8, msgs: Pieces, fill: I64, time: I64, batch: DecodedBatch) -> None:
-        """Decode complete messages in bulk, the rare kinds with pyais; add them to ``batch``."""
+    def _bulk(
+        self, buf: U8, msgs: Pieces, fill: I64, time: I64, station: I64, batch: DecodedBatch
+    ) -> None:
+        """Decode complete messages in bulk, the rare kinds with pyais; add them to ``batch``.
+        ``station`` holds where each message's station name is in ``buf``, its length and a
+        hash of it."""
         msg_type = np.where(msgs.l1 > 0, SIXBIT[buf[msgs.s1]], -1)
         batch.rejected[Reject.TRUNCATED.label] += int((msgs.length == 0).sum())
         batch.rejected[Reject.INVALID_FIELD.label] += int(
@@ -314,8 +350,12 @@ class NmeaDecoder:
         pieces = msgs.subset(fast_pos)
         cols, reason = decode_positions(buf, pieces, fill[fast_pos])
         self._count(reason, batch)
-        pos_time = time[fast_pos][reason == 0]
-        batch.positions = positions_frame(cols, pos_time, cols["msg_key"], self.source)
+        decoded = reason == 0
+        pos_time = time[fast_pos][decoded]
+        at, length, key = (row[fast_pos][decoded] for row in station)
+        batch.positions = positions_frame(
+            cols, pos_time, cols["msg_key"], self.source, station_names(buf, at, length, key)
+        )
         batch.statics, reason = decode_statics(
             buf, msgs.subset(fast_stat), fill[fast_stat], time[fast_stat], self.source
         )
@@ -325,7 +365,9 @@ class NmeaDecoder:
         for i in np.flatnonzero(stored & ~fast_pos & ~fast_stat).tolist():
             s1, l1, s2, l2 = (int(x[i]) for x in (msgs.s1, msgs.l1, msgs.s2, msgs.l2))
             payload = buf[s1 : s1 + l1].tobytes() + buf[s2 : s2 + l2].tobytes()
-            self._decode_one(payload, int(fill[i]), int(time[i]), batch, rows)
+            at, length = int(station[0, i]), min(int(station[1, i]), STATION_MAX_LEN)
+            name = buf[at : at + length].tobytes().decode("latin-1") if length > 0 else None
+            self._decode_one(payload, int(fill[i]), int(time[i]), batch, rows, name)
         rows.add_to(batch, self.source)
 
     @staticmethod
@@ -395,7 +437,12 @@ class NmeaDecoder:
 
     @staticmethod
     def _decode_one(
-        payload: bytes, fill: int, time_us: int, batch: DecodedBatch, rows: _Rows
+        payload: bytes,
+        fill: int,
+        time_us: int,
+        batch: DecodedBatch,
+        rows: _Rows,
+        station: str | None = None,
     ) -> None:
         reason, msg = decode_payload(payload, fill)
         if reason == Reject.OTHER_TYPE:
@@ -421,6 +468,8 @@ class NmeaDecoder:
                 continue
             row["timestamp_us"] = time_us
             row["msg_key"] = key
+            if kept is rows.positions:
+                row["station"] = station
             kept.append(row)
             accepted = True
         if accepted:

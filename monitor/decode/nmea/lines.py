@@ -83,6 +83,12 @@ class LineScan:
     own_src: I64
     #: Receiver station named after the checksum (US Coast Guard ",r<id>") as a key, 0 if none.
     station: U64
+    #: Where the name of the receiver station is in ``buf`` (the tag block's ``s:`` field, else
+    #: the US Coast Guard ``,r<id>`` field after the checksum) and how long it is (0: none).
+    station_at: I64
+    station_len: I64
+    #: A hash of that name (0: none): equal names, equal keys.
+    station_name_key: I64
     #: Checksum of the sentence's tag block: TAG_GOOD, TAG_BAD, or TAG_NONE (no tag block or
     #: no ``*hh`` in it).
     tag_ok: I64
@@ -117,6 +123,9 @@ _SENTENCE_FIELDS: Final = (
     "own_src",
     "station",
     "tag_ok",
+    "station_at",
+    "station_len",
+    "station_name_key",
 )
 
 
@@ -137,6 +146,7 @@ class _Scanned(NamedTuple):
 _N_REJECT = len(Reject)
 #: Rows of the sentence table the scan returns.
 _LINE, _TOTAL, _NUM, _SEQ, _CHAN, _PSTART, _PLEN, _FILL, _TIME, _SRC, _TAG = range(11)
+_STAT, _STLEN, _STKEY = 11, 12, 13
 #: States of a tag-block checksum.
 TAG_NONE, TAG_BAD, TAG_GOOD = -1, 0, 1
 #: Kinds of "$" lines.
@@ -145,6 +155,7 @@ _PGHP = text_word(b"PGHP,")
 _ZDA, _RMC = text_word(b"ZDA"), text_word(b"RMC")
 _VDM, _VDO = text_word(b"VDM"), text_word(b"VDO")
 _STATION_FIELD = ord("r")
+_SOURCE_FIELD = ord("s")
 _STATION_MUL = np.uint64(HASH_K1)
 _NEWLINES = repeated(NEWLINE)
 _BACKSLASHES = repeated(BACKSLASH)
@@ -197,6 +208,38 @@ def station_key(buf: U8, at: int) -> np.uint64:
         else:
             tail |= np.uint64(c) << np.uint64(8 * (k - 8))
     return ((head * _STATION_MUL) ^ tail) | np.uint64(1)
+
+
+@inline
+def _field_end(buf: U8, at: int, end: int) -> int:
+    """Return where the field starting at ``at`` ends: its comma or star, or ``end``."""
+    k = at
+    while (k < end) & (buf[k] != COMMA) & (buf[k] != STAR):
+        k += 1
+    return k
+
+
+@inline
+def _name_key(buf: U8, at: int, length: int) -> int:
+    """Return a hash of ``buf[at:at + length]`` (0 for no bytes)."""
+    h = np.int64(0)
+    for k in range(length):
+        h = h * np.int64(1_000_003) + np.int64(buf[at + k]) + np.int64(1)
+    return int(h)
+
+
+@inline
+def _s_field(buf: U8, start: int, close: int) -> int:
+    """Return where the value of the first ``s:`` field (the source station) of the tag block
+    from ``start`` (its opening backslash) to ``close`` (its closing one) starts, -1 if none."""
+    at = -1
+    q = start + 1
+    while (q + 1 < close) & (at < 0):
+        opens = (buf[q - 1] == BACKSLASH) | (buf[q - 1] == COMMA)
+        if opens & (buf[q] == _SOURCE_FIELD) & (buf[q + 1] == COLON):
+            at = q + 2
+        q += 1
+    return at
 
 
 @inline
@@ -309,7 +352,7 @@ def _scan(buf: U8, size: int) -> _Scanned:
     newlines = _newlines(buf, size)
     n = len(newlines)
     ais = np.empty(n, np.int64)
-    table = np.empty((11, n), np.int64)
+    table = np.empty((14, n), np.int64)
     station = np.zeros(n, np.uint64)
     prefixes = np.empty((4, n), np.int64)
     clocks = np.empty((4, n), np.int64)
@@ -323,11 +366,15 @@ def _scan(buf: U8, size: int) -> _Scanned:
         if e > s and buf[e - 1] == CARRIAGE_RETURN:
             e -= 1
         body, tag_time, tag_ok = s, _NO_TIME, TAG_NONE
+        st_at, st_len = -1, 0
         if e > s and buf[s] == BACKSLASH:
             close = find_byte(buf, BACKSLASH, s + 1, e)
             if close < 0:
                 counts[Reject.UNKNOWN_FORMAT] += 1
                 continue
+            st_at = _s_field(buf, s, close)
+            if st_at >= 0:
+                st_len = _field_end(buf, st_at, close) - st_at
             c_at = _c_field(buf, s, close)
             if c_at >= 0:
                 value, nd = uint_after(buf, c_at, 16)
@@ -398,6 +445,8 @@ def _scan(buf: U8, size: int) -> _Scanned:
                 r += 1
             if r < e:
                 station[j] = station_key(buf, r)
+                if st_len == 0:
+                    st_at, st_len = r, _field_end(buf, r, e) - r
             if tag_time == _NO_TIME:
                 value, nd = uint_before(buf, e, 16)
                 if 0 < nd < 16 and buf[e - nd - 1] == COMMA and e - nd - 1 > star:
@@ -405,6 +454,8 @@ def _scan(buf: U8, size: int) -> _Scanned:
                     src = TimeSource.USCG if station[j] != 0 else TimeSource.TRAILING_EPOCH
         table[_TIME, j] = time
         table[_SRC, j] = src if time != _NO_TIME else TimeSource.NONE
+        table[_STAT, j], table[_STLEN, j] = st_at, st_len
+        table[_STKEY, j] = _name_key(buf, st_at, st_len)
         n_good += 1
     return _Scanned(
         n_lines=n,
@@ -443,6 +494,9 @@ def scan_lines(data: bytes) -> LineScan:
         own_src=table[_SRC],
         station=found.station,
         tag_ok=table[_TAG],
+        station_at=table[_STAT],
+        station_len=table[_STLEN],
+        station_name_key=table[_STKEY],
         prefixes=found.prefixes,
         clocks=found.clocks,
         rejected=rejected,
