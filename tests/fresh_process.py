@@ -26,3 +26,20 @@ def python_output(code: str) -> str:
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def first_ingests(folder: Path) -> list[subprocess.CompletedProcess[str]]:
+    """Return two ingests of the built-in sample, one after the other, in processes of their own
+    that share a numba cache in ``folder`` that is empty at first: an install's first ingest and
+    its second."""
+    from monitor.pipeline.warmup import SAMPLE_NMEA
+
+    sample = folder / "sample.nmea"
+    sample.write_bytes(SAMPLE_NMEA)
+    return [
+        run_python(
+            *("-m", "monitor", "ingest", str(sample), "--store", str(folder / name)),
+            env={"NUMBA_CACHE_DIR": str(folder / "numba-cache")},
+        )
+        for name in ("a", "b")
+    ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tracks_portcalls import (
     BERTH,
@@ -289,7 +289,11 @@ def _detected_after(parts: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFra
 ALL_AT_ONCE, ALL_EVENTS = _detected_after([FEED])
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each example runs up to four detections; the restart, in-port, identity and behaviour cycle
+# tests cut their feeds deterministically, so a dozen draws and the edge cases here do.
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(cuts=[1, FEED.height - 1], late=[])
+@example(cuts=[100, 250, 400], late=[0, 5, 120, 260, 300, 401, 470, 478])
 @given(
     cuts=st.lists(st.integers(1, FEED.height - 1), min_size=1, max_size=3, unique=True),
     late=st.lists(st.integers(0, FEED.height - 1), max_size=10, unique=True),

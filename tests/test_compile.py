@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 from click.testing import CliRunner
-from fresh_process import python_output, run_python
+from fresh_process import python_output
 
 from monitor.cli import main
 from monitor.config import Settings, StoreSettings
@@ -50,20 +50,14 @@ def test_compile_command_leaves_every_kernel_cached() -> None:
     assert kernels_cached()
 
 
-def _ingest(sample: Path, store: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    args = ["-m", "monitor", "ingest", str(sample), "--store", str(store)]
-    return run_python(*args, env={"NUMBA_CACHE_DIR": str(cache)})
-
-
-def test_first_ingest_of_an_install_announces_the_compile_once(tmp_path: Path) -> None:
-    sample = tmp_path / "sample.nmea"
-    sample.write_bytes(SAMPLE_NMEA)
-    cache = tmp_path / "numba-cache"
-    first = _ingest(sample, tmp_path / "a", cache)
+def test_first_ingest_of_an_install_announces_the_compile_once(
+    first_ingests_run: list[subprocess.CompletedProcess[str]],
+) -> None:
+    # Two ingests in a fresh numba cache, run in the background from the session's start.
+    first, again = first_ingests_run
     assert first.returncode == 0, first.stderr
     assert first.stderr.count(NOTICE) == 1
     assert "positions stored" in first.stdout
-    again = _ingest(sample, tmp_path / "b", cache)
     assert again.returncode == 0, again.stderr
     assert NOTICE not in again.stderr
 

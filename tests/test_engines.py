@@ -37,7 +37,7 @@ from monitor.analyse.geofences import load_zones
 from monitor.cli import main
 from monitor.config import EngineSettings, Settings
 from monitor.errors import ConfigError
-from monitor.pipeline import ledger, placing
+from monitor.pipeline import dask_engine, ledger, placing
 from monitor.pipeline.buckets import (
     COLUMNS,
     BucketJob,
@@ -287,7 +287,11 @@ def test_scheduler_addresses_are_checked() -> None:
             EngineSettings(kind="dask", scheduler=bad)
 
 
-def test_unreachable_scheduler_is_a_clear_error(store: Settings) -> None:
+def test_unreachable_scheduler_is_a_clear_error(
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing listens there: the client gives up when its timeout ends, here sooner.
+    monkeypatch.setattr(dask_engine, "CONNECT_TIMEOUT", "2s")
     settings = _with_engine(store, kind="dask", scheduler="tcp://127.0.0.1:9")
     with pytest.raises(ConfigError, match=r"no Dask scheduler answers at tcp://127\.0\.0\.1:9"):
         detect_calls(settings)

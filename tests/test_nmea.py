@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Generator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -443,6 +445,26 @@ def test_number_parsing(values: list[int]) -> None:
     assert after == [(v, len(str(v))) for v in values]
     before = [uint_before(buf, int(end), 16) for end in ends]
     assert before == after
+
+
+def test_an_unfinished_feed_each_closes_without_joining_its_scan_thread() -> None:
+    # An ingest stopped by an error leaves the generator unfinished; the garbage collector closes
+    # it on whichever thread it runs, once inside a thread's start while threading held its own
+    # lock: joining the scan thread there never returned (a whole test run hung).
+    lines = mixed_feed()
+    chunks = [("\n".join(lines[i : i + 7]) + "\n").encode() for i in range(0, len(lines), 7)]
+    each = NmeaDecoder("x").feed_each(chunks, lambda chunk: chunk)
+    assert isinstance(each, Generator)
+    next(each)
+    closed = threading.Event()
+
+    def close_holding_the_lock() -> None:
+        with threading._shutdown_locks_lock:  # type: ignore[attr-defined]
+            each.close()
+        closed.set()
+
+    threading.Thread(target=close_holding_the_lock, daemon=True).start()
+    assert closed.wait(20)
 
 
 def test_feed_each_equals_feed_chunk_by_chunk() -> None:

@@ -91,16 +91,23 @@ def local_store(
     return root
 
 
+@pytest.fixture(scope="module")
+def s3_store(s3: str, feed: tuple[Settings, list[Path]]) -> str:
+    """Return the URL of a store in the bucket after the feed's ingests and a detect."""
+    settings, parts = feed
+    url = f"{s3}/cli"
+    _ingest_and_detect(settings, url, parts)
+    return url
+
+
 def _positions(store: str | Path) -> pl.DataFrame:
     return Store(store).scan_positions().collect().sort("mmsi", "timestamp_utc", "msg_key")
 
 
 def test_ingest_detect_and_calls_on_s3_equal_a_local_store(
-    s3: str, feed: tuple[Settings, list[Path]], local_store: Path
+    s3_store: str, local_store: Path
 ) -> None:
-    settings, parts = feed
-    url = f"{s3}/cli"
-    _ingest_and_detect(settings, url, parts)
+    url = s3_store
     assert _positions(url).equals(_positions(local_store))
     assert load_calls(url).height > 0
     assert load_calls(url).equals(load_calls(local_store))
@@ -115,16 +122,13 @@ def test_ingest_detect_and_calls_on_s3_equal_a_local_store(
     )
 
 
-def test_no_temp_objects_and_compaction_in_the_object_store(
-    s3: str, feed: tuple[Settings, list[Path]]
-) -> None:
-    settings, parts = feed
-    url = f"{s3}/compacted"
-    _ingest_and_detect(settings, url, parts)
+def test_no_temp_objects_and_compaction_in_the_object_store(s3_store: str) -> None:
+    url = s3_store
     fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
-    names = fs.find(f"{BUCKET}/compacted")
+    prefix = url.removeprefix("s3://")
+    names = fs.find(prefix)
     assert names and not [n for n in names if n.endswith(".tmp") or "/." in n]
-    assert f"{BUCKET}/compacted/{WRITER_OBJECT}" not in names
+    assert f"{prefix}/{WRITER_OBJECT}" not in names
     # Ten ingests of one day's positions: more part files than a partition keeps, compacted.
     store = Store(url)
     [day] = [d for d in store.positions_dir.glob("date=*")]
@@ -170,12 +174,13 @@ def test_the_lock_of_a_killed_writer_on_this_host_is_taken_over(s3: str) -> None
 
 
 def test_dask_workers_read_the_object_store(
-    s3: str, feed: tuple[Settings, list[Path]], local_store: Path
+    s3: str, s3_store: str, feed: tuple[Settings, list[Path]], local_store: Path
 ) -> None:
     distributed = pytest.importorskip("distributed")
-    settings, parts = feed
+    settings, _ = feed
     url = f"{s3}/dask"
-    _ingest_and_detect(settings, url, parts)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
+    fs.copy(s3_store.removeprefix("s3://"), url.removeprefix("s3://"), recursive=True)
     # Workers started now get the variables that reach the server, as a cluster's would.
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None

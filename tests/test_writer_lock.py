@@ -15,7 +15,10 @@ import pytest
 from processes import ROOT, pause_at, run, start, wait_for
 from tracks_portcalls import IN_P, SEA_EAST, SEA_WEST, T0, Track
 
+from monitor.config import load_config
 from monitor.errors import StoreError
+from monitor.pipeline.detect import detect_calls
+from monitor.pipeline.ingest import ingest_paths
 from monitor.store.calls import load_calls
 from monitor.store.locks import writer_lock
 
@@ -131,9 +134,11 @@ def _calls(config: Path) -> pl.DataFrame:
 
 
 def test_overlapping_detects_with_an_ingest_between_leave_no_stale_calls(tmp_path: Path) -> None:
+    # One undisturbed ingest and detect, in this process: what every later run must agree with.
     clean, early, late = _project(tmp_path / "clean")
-    run("--config", str(clean), "ingest", str(early), str(late))
-    run("--config", str(clean), "detect")
+    settings = load_config(clean)
+    ingest_paths([early, late], settings)
+    detect_calls(settings)
     expected = _calls(clean)
     assert expected.height == 6 and set(expected["status"]) == {"departed"}
 

@@ -31,6 +31,9 @@ from monitor.pipeline.engines import MERGE_FAN_IN, R, T, counts_frame
 
 log = logging.getLogger(__name__)
 
+#: How long a client tries to reach a running scheduler before giving up.
+CONNECT_TIMEOUT = "30s"
+
 
 @contextlib.contextmanager
 def dask_client(scheduler: str) -> Iterator[Any]:
@@ -61,7 +64,7 @@ def dask_client(scheduler: str) -> Iterator[Any]:
             yield client
         return
     try:
-        client = Client(scheduler, timeout="30s")
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except OSError as exc:
         raise ConfigError(
             f"engine.scheduler: no Dask scheduler answers at {scheduler} ({exc}); start one "

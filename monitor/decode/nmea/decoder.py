@@ -225,7 +225,8 @@ class NmeaDecoder:
         The next chunk's lines are parsed on a second thread while this one is decoded, which
         keeps a second core busy (the compiled scan releases the interpreter lock).
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmea-scan") as pool:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmea-scan")
+        try:
             pending: tuple[T, Future[LineScan | None]] | None = None
             for item in items:
                 chunk = data(item)
@@ -235,6 +236,11 @@ class NmeaDecoder:
                 pending = upcoming
             if pending is not None:
                 yield pending[0], self._decode_future(pending[1])
+        finally:
+            # Not joined: a generator left unfinished (an error in the caller) is closed by the
+            # garbage collector on any thread, also inside threading's own locks, where a join
+            # never returns. The scan thread ends by itself after its last chunk.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _decode_future(self, future: Future[LineScan | None]) -> DecodedBatch:
         scan = future.result()
