@@ -16,6 +16,14 @@ ELSEWHERE = 412_000_009
 BYSTANDERS = bystanders(30)
 
 
+def closed_cause(frame: pl.DataFrame) -> str:
+    """Return the cause of VESSEL's one silence that ended in ``frame``."""
+    end = frame["timestamp_utc"].max()
+    gaps = dark_periods(frame, ZONES, GapSettings(), data_end=end)  # type: ignore[arg-type]
+    [cause] = gaps.filter((pl.col("mmsi") == VESSEL) & ~pl.col("open"))["cause"].to_list()
+    return str(cause)
+
+
 def causes(*, receiver_down: bool, stations: bool) -> str:
     """Return the cause of VESSEL's 8-hour silence: receiver "A" hears it and ELSEWHERE,
     receiver "B" the bystanders next to it; "A" is down during the silence or not."""
@@ -32,10 +40,7 @@ def causes(*, receiver_down: bool, stations: bool) -> str:
     if stations:
         receiver = pl.when(pl.col("mmsi").is_in([VESSEL, ELSEWHERE])).then(pl.lit("A"))
         frame = frame.with_columns(station=receiver.otherwise(pl.lit("B")))
-    end = frame["timestamp_utc"].max()
-    gaps = dark_periods(frame, ZONES, GapSettings(), data_end=end)  # type: ignore[arg-type]
-    [cause] = gaps.filter((pl.col("mmsi") == VESSEL) & ~pl.col("open"))["cause"].to_list()
-    return str(cause)
+    return closed_cause(frame)
 
 
 def test_a_vessel_whose_receiver_heard_nobody_meanwhile_is_behind_an_outage() -> None:
@@ -59,10 +64,7 @@ def alone_cause(*, stations: bool) -> str:
     frame = tracks_frame(vessel, elsewhere)
     if stations:
         frame = frame.with_columns(station=pl.lit("S"))
-    end = frame["timestamp_utc"].max()
-    gaps = dark_periods(frame, ZONES, GapSettings(), data_end=end)  # type: ignore[arg-type]
-    [cause] = gaps.filter((pl.col("mmsi") == VESSEL) & ~pl.col("open"))["cause"].to_list()
-    return str(cause)
+    return closed_cause(frame)
 
 
 def test_a_vessel_alone_within_a_working_receivers_reach_went_dark() -> None:
@@ -83,10 +85,7 @@ def steaming_cause(*, back: bool) -> str:
         vessel.fix(*near(SEA, 2.0), sog=10.0).sail(near(SEA, 2.667), 4)
     elsewhere = Track(ELSEWHERE).stay(near(SEA, -2.0, -1.0), 20, sog=0.1)
     frame = tracks_frame(vessel, elsewhere).with_columns(station=pl.lit("S"))
-    end = frame["timestamp_utc"].max()
-    gaps = dark_periods(frame, ZONES, GapSettings(), data_end=end)  # type: ignore[arg-type]
-    [cause] = gaps.filter((pl.col("mmsi") == VESSEL) & ~pl.col("open"))["cause"].to_list()
-    return str(cause)
+    return closed_cause(frame)
 
 
 def test_a_vessel_heard_by_one_station_at_both_ends_of_a_straight_run_stayed_in_its_reach() -> None:
