@@ -3,16 +3,34 @@ detection after each, and the tables a detection leaves, to compare with one bat
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
-from tracks_portcalls import T0
+from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track
 
 from monitor.config import Settings
 from monitor.pipeline.detect import DetectSummary, detect_calls
 from monitor.store.calls import JUMPS, PENDING, RAW_CALLS, TRACKS, TRANSITS, load_calls
 from monitor.store.events import load_events
 from monitor.store.table import atomic_write_parquet
+
+
+def trader(mmsi: int, days: int) -> Track:
+    """Return a ship sailing between the two ports for ``days`` days, hours in each."""
+    track = Track(mmsi).fix(*SEA_WEST, 10)
+    while track.t < T0 + timedelta(days=days):
+        track.sail(IN_P, 2).stay(IN_P, 6, sog=0.1).sail(SEA_EAST, 2).sail(IN_Q, 2)
+        track.stay(IN_Q, 5, sog=0.1).sail(SEA_EAST, 2).sail(SEA_WEST, 4)
+    return track
+
+
+def shuttle(mmsi: int, days: int) -> Track:
+    """Return a ship going to and fro at sea for ``days`` days, five hours each way."""
+    track = Track(mmsi).fix(-0.5, 0.3, 9)
+    while track.t < T0 + timedelta(days=days):
+        track.sail((0.5, 0.3), 5, sog=9).sail((-0.5, 0.3), 5, sog=9)
+    return track
 
 
 def ingest_part(store: Path, part: pl.DataFrame, name: str) -> None:

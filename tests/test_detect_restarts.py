@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pytest
-from detect_cycles import by_hours, cycles, detected_tables, ingest_part
+from detect_cycles import by_hours, cycles, detected_tables, ingest_part, shuttle, trader
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions
 
 from monitor.config import CircleZone, GapSettings, GeofenceSettings, Settings, StoreSettings
@@ -48,16 +48,9 @@ STRAYS = 538_000_106
 
 
 def _fleet() -> pl.DataFrame:
-    trader = Track(TRADER).fix(*SEA_WEST, 10)
-    while trader.t < T0 + timedelta(days=DAYS):
-        trader.sail(IN_P, 2).stay(IN_P, 6, sog=0.1).sail(SEA_EAST, 2).sail(IN_Q, 2)
-        trader.stay(IN_Q, 5, sog=0.1).sail(SEA_EAST, 2).sail(SEA_WEST, 4)
     cruiser = Track(CRUISER).fix(*SEA_WEST, 11)
     while cruiser.t < T0 + timedelta(days=DAYS):
         cruiser.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
-    shared = Track(SHARED).fix(-0.5, 0.3, 9)
-    while shared.t < T0 + timedelta(days=DAYS):
-        shared.sail((0.5, 0.3), 5, sog=9).sail((-0.5, 0.3), 5, sog=9)
     second = Track(SHARED, T0 + timedelta(days=1, hours=20, minutes=3)).fix(30.0, 10.0, 8)
     second.sail((30.2, 10.0), 9, sog=8)
     resident = Track(RESIDENT).fix(*SEA_EAST, 10).sail(IN_P, 2).stay(IN_P, 48, sog=0.0)
@@ -83,7 +76,9 @@ def _fleet() -> pl.DataFrame:
         else:
             lon += 0.003 if (k // 40) % 2 else -0.003
             strays.fix(lon, -0.6, 12)
-    frame = positions(trader, cruiser, shared, second, resident, glitchy, strays)
+    frame = positions(
+        trader(TRADER, DAYS), cruiser, shuttle(SHARED, DAYS), second, resident, glitchy, strays
+    )
     return frame.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS)).sort("timestamp_utc")
 
 

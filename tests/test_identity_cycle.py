@@ -10,7 +10,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions, statics
+from detect_cycles import shuttle, trader
+from tracks_portcalls import IN_P, IN_Q, T0, Track, positions, statics
 
 from monitor.analyse.portcalls.identity import call_identities, field_days, field_rows
 from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
@@ -31,18 +32,11 @@ IMO = 9_000_001
 
 
 def _fleet() -> pl.DataFrame:
-    trader = Track(TRADER).fix(*SEA_WEST, 10)
-    while trader.t < T0 + timedelta(days=DAYS):
-        trader.sail(IN_P, 2).stay(IN_P, 6, sog=0.1).sail(SEA_EAST, 2).sail(IN_Q, 2)
-        trader.stay(IN_Q, 5, sog=0.1).sail(SEA_EAST, 2).sail(SEA_WEST, 4)
-    twin = Track(TWIN).fix(-0.5, 0.3, 9)
-    while twin.t < T0 + timedelta(days=DAYS):
-        twin.sail((0.5, 0.3), 5, sog=9).sail((-0.5, 0.3), 5, sog=9)
     # A second transmitter on the twin's MMSI for a while, far away: a shared_mmsi event.
     second = Track(TWIN, T0 + timedelta(hours=40, minutes=3)).fix(30.0, 10.0, 8)
     second.sail((30.2, 10.0), 9, sog=8)
     default = Track(DEFAULT, T0 + timedelta(hours=30)).fix(0.3, -0.3, 5).sail((0.4, -0.3), 6)
-    frame = positions(trader, twin, second, default)
+    frame = positions(trader(TRADER, DAYS), shuttle(TWIN, DAYS), second, default)
     return frame.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS)).sort("timestamp_utc")
 
 
