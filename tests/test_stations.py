@@ -7,9 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from detect_cycles import ingest_part, trader
+from tracks_portcalls import IN_P, positions
 
+from monitor.config import CircleZone, GeofenceSettings, Settings, StoreSettings
 from monitor.decode.nmea.decoder import NmeaDecoder
+from monitor.pipeline.detect import detect_calls
 from monitor.simulate.nmea_writer import encode_positions, tagged_lines, xor_checksums
+from monitor.store.calls import load_calls
 from monitor.store.parquet import Store
 
 EPOCH = 1_709_510_400
@@ -67,3 +72,17 @@ def test_stations_differing_in_one_character_stay_apart() -> None:
     lines = tagged_lines(bodies(5), names, np.arange(EPOCH, EPOCH + 5))
     found = NmeaDecoder("test").feed(b"\n".join(lines) + b"\n").positions.sort("mmsi")
     assert found["station"].to_list() == [n.decode() for n in names]
+
+
+def test_detect_reads_a_store_written_before_stations(tmp_path: Path) -> None:
+    # Every analysis reads the files written before the column existed, their stations null.
+    settings = Settings(
+        store=StoreSettings(path=tmp_path / "store"),
+        geofences=GeofenceSettings(
+            circles=[CircleZone(id="P", name="Port P", lat=IN_P[1], lon=IN_P[0], radius_m=5000)]
+        ),
+    )
+    frame = positions(trader(366_000_301, 1)).drop("station")
+    ingest_part(tmp_path / "store", frame, "older")
+    summary = detect_calls(settings)
+    assert summary.calls_total >= 1 and load_calls(tmp_path / "store").height == summary.calls_total

@@ -117,8 +117,15 @@ def split_slice(
     """Return the rows of ``part`` (``columns`` only) split into ``n_buckets`` tables, one per
     bucket, each in file order; only the rows of ``vessels`` (a table with ``mmsi``), if given,
     and only the tables of the buckets in ``keep``, if given."""
-    source = pq.ParquetFile(part.path, filesystem=filesystem, read_dictionary=_DICTIONARY_COLUMNS)
-    present = set(source.schema_arrow.names)
+    metadata = pq.read_metadata(part.path, filesystem=filesystem)
+    present = set(metadata.schema.to_arrow_schema().names)
+    source = pq.ParquetFile(
+        part.path,
+        filesystem=filesystem,
+        metadata=metadata,
+        # Only those the file has: a file written before one existed has none to name.
+        read_dictionary=[c for c in _DICTIONARY_COLUMNS if c in present],
+    )
     table = source.read_row_groups(
         list(part.row_groups), columns=[c for c in columns if c in present]
     )
