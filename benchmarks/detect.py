@@ -161,14 +161,15 @@ def monitor_vs_movingpandas(frame: pl.DataFrame, zones: Sequence[Zone], n_points
 # Real tracks
 
 
-def read_socal(path: Path) -> pl.DataFrame:
-    """Return the MarineCadastre CSV as positions (SOG 102.3 is "not available")."""
+def read_socal(path: Path, *, course: bool = False) -> pl.DataFrame:
+    """Return the MarineCadastre CSV as positions (SOG 102.3 and COG 360 are "not available"),
+    with ``course``, their COG too."""
     frame = pl.read_csv(
         path,
-        columns=["MMSI", "BaseDateTime", "LAT", "LON", "SOG", "Status"],
+        columns=["MMSI", "BaseDateTime", "LAT", "LON", "SOG", "Status", *(["COG"] * course)],
         schema_overrides={"Status": pl.Int64},
     )
-    return frame.select(
+    positions = frame.select(
         mmsi=pl.col("MMSI").cast(pl.UInt32),
         timestamp_utc=pl.col("BaseDateTime").str.to_datetime(time_zone="UTC", time_unit="us"),
         lat=pl.col("LAT"),
@@ -176,6 +177,9 @@ def read_socal(path: Path) -> pl.DataFrame:
         sog_kn=pl.when(pl.col("SOG") < 102.2).then(pl.col("SOG")),
         nav_status=pl.col("Status").cast(pl.UInt8, strict=False),
     )
+    if course:
+        positions = positions.with_columns(cog_deg=pl.when(frame["COG"] < 360.0).then(frame["COG"]))
+    return positions
 
 
 def read_traj(path: Path) -> pl.DataFrame:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from detect import HERE, SOCAL  # noqa: E402
+from detect import HERE, SOCAL, read_socal  # noqa: E402
 
 from monitor.config import GeofenceSettings, Settings, StoreSettings  # noqa: E402
 from monitor.pipeline import pairs_cycle  # noqa: E402
@@ -37,19 +37,6 @@ from monitor.store.events import load_events  # noqa: E402
 from monitor.store.table import atomic_write_parquet  # noqa: E402
 
 GEOFENCES = HERE / "geofences" / "socal.geojson"
-
-
-def read_week(path: Path) -> pl.DataFrame:
-    """Return the MarineCadastre CSV as positions (SOG 102.3 and COG 360 are "not available")."""
-    frame = pl.read_csv(path, columns=["MMSI", "BaseDateTime", "LAT", "LON", "SOG", "COG"])
-    return frame.select(
-        mmsi=pl.col("MMSI").cast(pl.UInt32),
-        timestamp_utc=pl.col("BaseDateTime").str.to_datetime(time_zone="UTC", time_unit="us"),
-        lat=pl.col("LAT"),
-        lon=pl.col("LON"),
-        sog_kn=pl.when(pl.col("SOG") < 102.2).then(pl.col("SOG")),
-        cog_deg=pl.when(pl.col("COG") < 360.0).then(pl.col("COG")),
-    )
 
 
 def store_part(store: Path, part: pl.DataFrame, name: str) -> None:
@@ -90,7 +77,7 @@ def main() -> None:
     if not SOCAL.is_file():
         print(f"{SOCAL} not found (set MONITOR_DATA): nothing to do")
         return
-    week = read_week(SOCAL).sort("timestamp_utc")
+    week = read_socal(SOCAL, course=True).sort("timestamp_utc")
     t0 = week["timestamp_utc"].min()
     slot = (pl.col("timestamp_utc") - t0).dt.total_hours() // args.hours
     parts = [p for _, p in week.group_by(slot.clip(0, args.cycles - 1), maintain_order=True)]
