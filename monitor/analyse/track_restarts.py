@@ -68,6 +68,9 @@ class Resume:
     lag_h: float = 3.0
     #: ... and within this span before that (one candidate an hour).
     window_h: float = 24.0
+    #: Whether to look for new restart points at all (a pass that only goes on from the
+    #: seeds, keeping none of its own, does not).
+    look: bool = True
 
 
 def far_apart_s(settings: TrackSettings, min_distance_km: float) -> float:

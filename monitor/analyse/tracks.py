@@ -186,7 +186,7 @@ def segment(
     seed_slot = columns[SEED_SLOT].fill_null(-1).to_numpy() if seeded else no_int
     snap = (
         candidate_rows(mmsi, t_us, seed_slot >= 0 if seeded else np.zeros(n, bool), resume)
-        if resume is not None
+        if resume is not None and resume.look
         else np.empty(0, np.bool_)
     )
     raw, joined, snap_slots, snap_at = assign_tracks(

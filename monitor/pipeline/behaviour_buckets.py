@@ -109,7 +109,7 @@ def behaviour_parts(
     counts the intervals from the cut on, and ``failed`` names the vessels that could not go on
     (left out)."""
     settings = job.settings
-    resume = None if seeds is None else Resume(seeds=conform(seeds, RESTARTS_SCHEMA))
+    resume = None if seeds is None else Resume(conform(seeds, RESTARTS_SCHEMA), look=False)
     found = behaviour_tracks(positions, settings.tracks, resume)
     tracks = found.positions.select("track_id", "mmsi").unique("track_id", maintain_order=True)
     ids = tracks.select("track_id", track=pl.int_range(pl.len(), dtype=pl.Int64))

@@ -28,6 +28,7 @@ from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, window_slot
 from monitor.pipeline.behaviour_resume import (
     CUTS,
     SEEDS,
+    holds,
     new_cuts,
     next_history,
     pruned,
@@ -235,7 +236,8 @@ def cycle_part(
     old_cuts = _stored_cuts(root) if stored is not None else empty_frame(CUTS.schema)
     mmsis = changed["mmsi"] if stored is not None else last["mmsi"]
     ends = last.filter(pl.col("mmsi").is_in(mmsis.implode()))
-    cuts = new_cuts(history, ends, behaviour, old_cuts)
+    hold = None if stored is None else holds(stored, ends, behaviour)
+    cuts = new_cuts(history, ends, behaviour, old_cuts, hold)
     all_cuts = (
         pl.concat([old_cuts.filter(~pl.col("mmsi").is_in(mmsis.implode())), cuts])
         .filter(pl.col("mmsi").is_in(last["mmsi"].implode()))

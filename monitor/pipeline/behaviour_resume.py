@@ -42,6 +42,10 @@ _US_PER_H = 3_600_000_000
 SPACING_H = 6.0
 #: Restart points of a vessel without a cut are kept this long back from its newest.
 KEEP_H = 96.0
+#: A cut is held back before a silence or loitering still going on (:func:`holds`) by at
+#: most this much more than usual.
+HOLD_MAX_H = 96.0
+HOLD_SCHEMA = {"mmsi": pl.UInt32(), "hold_utc": pl.Datetime("us", "UTC")}
 
 SEEDS = Table(
     "calls/behaviour/seeds.parquet",
@@ -105,17 +109,73 @@ def lead_us(job: BehaviourJob) -> int:
     return int((2 * (job.settings.gaps.window_h + 1.0) + 3.0) * _US_PER_H)
 
 
+def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -> pl.DataFrame:
+    """Return, per vessel of ``last`` (mmsi, last_utc), how late its next cut may be
+    (mmsi, hold_utc) so that its next run can go on from it: its ``X`` at or before each
+    silence and loitering of its ``part`` that may not be over by then (open, or ended within
+    :func:`lead_us` of its newest position), as those rows are found again from ``X`` on only.
+    A vessel whose hold would be more than :data:`HOLD_MAX_H` before its usual cut gets none
+    (it is found again over its whole history when it cannot go on)."""
+    reach_us = int((job.settings.gaps.window_h + 1.0) * _US_PER_H)
+    bin_us, t0 = job.specs()[0].bin_us, job.data_start_us
+    lead, most = lead_us(job), lead_us(job) + int(HOLD_MAX_H * _US_PER_H)
+    ids = _ids(part).select("track", "mmsi")
+    newest = (
+        _frame(part[PREFIX + "times"])
+        .join(ids, on="track")
+        .group_by("mmsi")
+        .agg(newest_us=pl.col("last_us").max())
+    )
+    # Not the silence after a vessel's newest position: new positions end it (unless they are
+    # of another track, and then the run cannot go on: it is found again over its history).
+    silences = (
+        _frame(part[PREFIX + "silences"])
+        .join(ids, on="track")
+        .join(newest, on="mmsi")
+        .filter(~pl.col("open") | (pl.col("start_us") < pl.col("newest_us")))
+    )
+    loitering = _frame(part[PREFIX + "loitering"]).select(
+        "mmsi",
+        start_us=pl.col("start_utc").dt.epoch("us"),
+        end_us=pl.col("end_utc").dt.epoch("us"),
+        open=pl.lit(False),
+    )
+    rows = pl.concat(
+        [silences.select("mmsi", "start_us", "end_us", "open"), loitering], how="vertical_relaxed"
+    ).join(last.select("mmsi", last_us=pl.col("last_utc").dt.epoch("us")), on="mmsi")
+    going = rows.filter(pl.col("open") | (pl.col("end_us") >= pl.col("last_us") - lead))
+
+    return (
+        going.group_by("mmsi")
+        # The latest K whose X (on a bin, see :func:`resumable`) is at the row's start or before.
+        .agg(
+            hold_us=(t0 + (pl.col("start_us") - t0) // bin_us * bin_us - reach_us).min(),
+            last_us=pl.col("last_us").first(),
+        )
+        .filter(pl.col("hold_us") >= pl.col("last_us") - most)
+        .select("mmsi", hold_utc=pl.col("hold_us").cast(pl.Datetime("us", "UTC")))
+    )
+
+
 def new_cuts(
-    history: pl.DataFrame, last: pl.DataFrame, job: BehaviourJob, old: pl.DataFrame
+    history: pl.DataFrame,
+    last: pl.DataFrame,
+    job: BehaviourJob,
+    old: pl.DataFrame,
+    hold: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return the cut of each vessel of ``last`` (mmsi, last_utc: its newest position): its
-    newest restart point at least :func:`lead_us` before that, never before its ``old`` cut."""
+    newest restart point at least :func:`lead_us` before that, and not after its ``hold``
+    (:func:`holds`) if it has one, never before its ``old`` cut."""
     lead = pl.duration(microseconds=lead_us(job))
+    hold = hold if hold is not None else pl.DataFrame(schema=HOLD_SCHEMA)
+    latest = pl.min_horizontal(pl.col("last_utc") - lead, pl.col("hold_utc"))
     found = (
         history.select("mmsi", "restart_utc")
         .unique()
         .join(last.select("mmsi", "last_utc"), on="mmsi")
-        .filter(pl.col("restart_utc") <= pl.col("last_utc") - lead)
+        .join(hold, on="mmsi", how="left")
+        .filter(pl.col("restart_utc") <= latest)
         .group_by("mmsi")
         .agg(cut_utc=pl.col("restart_utc").max())
     )
