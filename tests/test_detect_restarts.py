@@ -317,3 +317,40 @@ def _disk_full_for_seeds(frame: pl.DataFrame, path: Path) -> None:
     if path.name == Path(behaviour_resume.SEEDS.name).name:
         raise OSError("disk full")
     atomic_write_parquet(frame, path)
+
+
+def test_a_vessel_loitering_for_days_goes_on_from_a_cut_held_before_its_loitering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ship drifts at sea for two and a half days: with evidence windows of 6 h its cut would
+    pass the loitering's start, which new positions still move; held before it, every cycle
+    goes on from there, reading days, not its history, and equals one batch run."""
+    drifter = Track(CRUISER).fix(*SEA_WEST, 10).sail(SEA_EAST, 9, sog=11)
+    drifter.sail(SEA_WEST, 9, sog=11).sail((-0.3, 0.6), 6, sog=10)
+    drifter.stay((-0.3, 0.6), 60, sog=0.4).sail(SEA_WEST, 6, sog=10)
+    while drifter.t < T0 + timedelta(days=DAYS):
+        drifter.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
+    whole = positions(drifter, trader(TRADER, DAYS)).sort("timestamp_utc")
+    whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS))
+
+    def run(root: Path) -> tuple[list[int], dict[str, pl.DataFrame]]:
+        settings = _settings(root).model_copy(update={"gaps": GapSettings(window_h=6.0)})
+        summaries = cycles(settings, by_hours(whole, CUT_H))
+        whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
+        return whole_history, detected_tables(root / "store")
+
+    batch_root = tmp_path / "batch"
+    cycles(_settings(batch_root).model_copy(update={"gaps": GapSettings(window_h=6.0)}), [whole])
+    batch = detected_tables(batch_root / "store")
+    loitering = batch["events"].filter(pl.col("kind") == "loitering")
+    assert loitering["duration_h"].max() > 48  # type: ignore[operator]
+    held, found = run(tmp_path / "held")
+    _assert_same(found, batch)
+    # Without holding, the drifter is found again over its whole history while it drifts.
+    monkeypatch.setattr(behaviour_resume, "HOLD_MAX_H", 0.0)
+    not_held, found = run(tmp_path / "not held")
+    _assert_same(found, batch)
+    # The first cycles have no cut yet (no restart point long enough before).
+    start = len(held) // 2
+    assert sum(held[start:]) == 0, held
+    assert sum(not_held[start:]) >= 4, not_held
