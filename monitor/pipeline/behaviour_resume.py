@@ -44,7 +44,7 @@ SPACING_H = 6.0
 KEEP_H = 96.0
 #: A cut is held back before a silence or loitering still going on (:func:`holds`) by at
 #: most this much more than usual.
-HOLD_MAX_H = 96.0
+HOLD_MAX_H = 120.0
 HOLD_SCHEMA = {"mmsi": pl.UInt32(), "hold_utc": pl.Datetime("us", "UTC")}
 
 SEEDS = Table(
@@ -114,8 +114,8 @@ def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -
     (mmsi, hold_utc) so that its next run can go on from it: its ``X`` at or before each
     silence and loitering of its ``part`` that may not be over by then (open, or ended within
     :func:`lead_us` of its newest position), as those rows are found again from ``X`` on only.
-    A vessel whose hold would be more than :data:`HOLD_MAX_H` before its usual cut gets none
-    (it is found again over its whole history when it cannot go on)."""
+    Rows that would hold it more than :data:`HOLD_MAX_H` before its usual cut are left out
+    (when one keeps the run from going on, it is found again over its whole history)."""
     reach_us = int((job.settings.gaps.window_h + 1.0) * _US_PER_H)
     bin_us, t0 = job.specs()[0].bin_us, job.data_start_us
     lead, most = lead_us(job), lead_us(job) + int(HOLD_MAX_H * _US_PER_H)
@@ -144,16 +144,12 @@ def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -
         [silences.select("mmsi", "start_us", "end_us", "open"), loitering], how="vertical_relaxed"
     ).join(last.select("mmsi", last_us=pl.col("last_utc").dt.epoch("us")), on="mmsi")
     going = rows.filter(pl.col("open") | (pl.col("end_us") >= pl.col("last_us") - lead))
-
     return (
-        going.group_by("mmsi")
         # The latest K whose X (on a bin, see :func:`resumable`) is at the row's start or before.
-        .agg(
-            hold_us=(t0 + (pl.col("start_us") - t0) // bin_us * bin_us - reach_us).min(),
-            last_us=pl.col("last_us").first(),
-        )
+        going.with_columns(hold_us=t0 + (pl.col("start_us") - t0) // bin_us * bin_us - reach_us)
         .filter(pl.col("hold_us") >= pl.col("last_us") - most)
-        .select("mmsi", hold_utc=pl.col("hold_us").cast(pl.Datetime("us", "UTC")))
+        .group_by("mmsi")
+        .agg(hold_utc=pl.col("hold_us").min().cast(pl.Datetime("us", "UTC")))
     )
 
 
