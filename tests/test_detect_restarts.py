@@ -319,15 +319,15 @@ def _disk_full_for_seeds(frame: pl.DataFrame, path: Path) -> None:
     atomic_write_parquet(frame, path)
 
 
-def test_a_vessel_loitering_for_days_goes_on_from_a_cut_held_before_its_loitering(
+def test_a_vessel_loitering_for_a_day_goes_on_from_a_cut_held_before_its_loitering(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A ship drifts at sea for two and a half days: with evidence windows of 6 h its cut would
-    pass the loitering's start, which new positions still move; held before it, every cycle
-    goes on from there, reading days, not its history, and equals one batch run."""
+    """A ship drifts at sea for a day: with evidence windows of 6 h its cut would pass the
+    loitering's start, which new positions still move; held before it, every cycle goes on
+    from there, not from the start of its history, and equals one batch run."""
     drifter = Track(CRUISER).fix(*SEA_WEST, 10).sail(SEA_EAST, 9, sog=11)
     drifter.sail(SEA_WEST, 9, sog=11).sail((-0.3, 0.6), 6, sog=10)
-    drifter.stay((-0.3, 0.6), 60, sog=0.4).sail(SEA_WEST, 6, sog=10)
+    drifter.stay((-0.3, 0.6), 26, sog=0.4).sail(SEA_WEST, 6, sog=10)
     while drifter.t < T0 + timedelta(days=DAYS):
         drifter.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
     whole = positions(drifter, trader(TRADER, DAYS)).sort("timestamp_utc")
@@ -343,7 +343,7 @@ def test_a_vessel_loitering_for_days_goes_on_from_a_cut_held_before_its_loiterin
     cycles(_settings(batch_root).model_copy(update={"gaps": GapSettings(window_h=6.0)}), [whole])
     batch = detected_tables(batch_root / "store")
     loitering = batch["events"].filter(pl.col("kind") == "loitering")
-    assert loitering["duration_h"].max() > 48  # type: ignore[operator]
+    assert loitering["duration_h"].max() > 24  # type: ignore[operator]
     held, found = run(tmp_path / "held")
     _assert_same(found, batch)
     # Without holding, the drifter is found again over its whole history while it drifts.
@@ -351,6 +351,6 @@ def test_a_vessel_loitering_for_days_goes_on_from_a_cut_held_before_its_loiterin
     not_held, found = run(tmp_path / "not held")
     _assert_same(found, batch)
     # The first cycles have no cut yet (no restart point long enough before).
-    start = len(held) // 2
+    start = 5
     assert sum(held[start:]) == 0, held
-    assert sum(not_held[start:]) >= 4, not_held
+    assert sum(not_held[start:]) >= 2, not_held

@@ -44,7 +44,7 @@ SPACING_H = 6.0
 KEEP_H = 96.0
 #: A cut is held back before a silence or loitering still going on (:func:`holds`) by at
 #: most this much more than usual.
-HOLD_MAX_H = 120.0
+HOLD_MAX_H = 24.0
 HOLD_SCHEMA = {"mmsi": pl.UInt32(), "hold_utc": pl.Datetime("us", "UTC")}
 
 SEEDS = Table(
@@ -104,9 +104,10 @@ def pruned(history: pl.DataFrame, cuts: pl.DataFrame) -> pl.DataFrame:
 
 def lead_us(job: BehaviourJob) -> int:
     """Return how long before the positions that changed a vessel's cut must be: a day
-    (``gaps.window_h``) and an hour up to ``X``, as long again for the evidence after the
-    silences before ``X``, and three hours of margin."""
-    return int((2 * (job.settings.gaps.window_h + 1.0) + 3.0) * _US_PER_H)
+    (``gaps.window_h``) and an hour up to ``X``, and three hours of margin. A silence before
+    ``X`` whose evidence after it reaches the new positions is found again from a cut held
+    before it (:func:`holds`)."""
+    return int((job.settings.gaps.window_h + 4.0) * _US_PER_H)
 
 
 def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -> pl.DataFrame:
