@@ -4,10 +4,10 @@
 
 1. Simulates the busy days (scenario ``busy``) of N vessels at the shipped Korea ports, whose
    voyages go on from day to day. With ``--period P``, simulates P days only and replays them
-   again and again, their times shifted by P days each time: the simulator holds all its days
-   in memory (500 vessels need about 4 GB a week), so a month of 500 vessels is simulated as
-   a week played four times and more; every ship then jumps back to where it began once a
-   period.
+   again and again, their times shifted by P days and their MMSIs moved each time: the
+   simulator holds all its days in memory (500 vessels need about 4 GB a week), so a month of
+   500 vessels is three periods of 10 days, each sailed by a fleet of its own (the same ships
+   jumping back to where they began would each look like two ships sharing one MMSI).
 2. Runs ``monitor serve`` (a process of its own) on a config whose TCP feed is this process,
    ingest every second, an arrival alert rule with a JSON-lines sink, no scheduled reports.
 3. Each day's lines are sent as fast as the service reads them: lines/s is the day's lines over
@@ -49,6 +49,8 @@ from monitor.simulate.serve import LineServer, line_time_s, read_lines  # noqa: 
 from monitor.store.runlog import RunLog  # noqa: E402
 
 DAY_S = 86_400
+#: Each period's fleet: the MMSIs of the one before moved by this much.
+MMSI_STEP = 10_000_019
 _TAG = re.compile(rb"^\\([^*\\]*)\*[0-9A-Fa-f]{2}\\")
 _TIME = re.compile(rb"c:(\d+)")
 
@@ -61,6 +63,38 @@ def shifted(lines: list[bytes], seconds: int) -> list[bytes]:
         return b"\\%s*%02X\\" % (body, reduce(int.__xor__, body, 0))
 
     return [_TAG.sub(move, line, count=1) for line in lines]
+
+
+def _sixbit(payload: bytes) -> int:
+    bits = 0
+    for c in payload:
+        v = c - 48
+        bits = bits << 6 | (v - 8 if v > 40 else v)
+    return bits
+
+
+def _armored(bits: int, n: int) -> bytes:
+    out = bytearray()
+    for k in range(n - 1, -1, -1):
+        v = bits >> (6 * k) & 63
+        out.append(v + 48 if v < 40 else v + 56)
+    return bytes(out)
+
+
+def renamed(line: bytes, offset: int) -> bytes:
+    """Return ``line`` with the MMSI of its message moved by ``offset`` (in its first sentence,
+    bits 8-37 of the payload; checksum redone): another fleet on the same voyages."""
+    start = line.find(b"!")
+    star = line.rfind(b"*")
+    fields = line[start + 1 : star].split(b",")
+    if start < 0 or len(fields) < 6 or fields[2] != b"1" or len(fields[5]) < 7:
+        return line
+    head = _sixbit(fields[5][:7])  # 42 bits: the MMSI is bits 4-33 from the right
+    mask = (1 << 30) - 1
+    mmsi = ((head >> 4 & mask) + offset) % 1_000_000_000
+    fields[5] = _armored(head & ~(mask << 4) | mmsi << 4, 7) + fields[5][7:]
+    body = b",".join(fields)
+    return b"%s!%s*%02X%s" % (line[:start], body, reduce(int.__xor__, body, 0), line[star + 3 :])
 
 
 def rss_mb(pid: int) -> float:
@@ -122,7 +156,10 @@ class Bench:
         low, high = self.start_s + within * DAY_S, self.start_s + (within + 1) * DAY_S
         near = self.paths[max(within - 1, 0) : within + 2]
         lines = [x for x in read_lines(near) if low <= (line_time_s(x) or low) < high]
-        return shifted(lines, turn * self.period * DAY_S) if turn else lines
+        if not turn:
+            return lines
+        offset = turn * MMSI_STEP
+        return [renamed(x, offset) for x in shifted(lines, turn * self.period * DAY_S)]
 
     def archived(self) -> tuple[int, int]:
         """Return the lines the service has archived and dropped so far."""
@@ -203,8 +240,8 @@ def main() -> None:
         "--period",
         type=int,
         default=0,
-        help="Simulate this many days and replay them shifted, period after period (less memory "
-        "for long runs; every ship jumps back to where it began once a period). Default: all.",
+        help="Simulate this many days and replay them shifted, period after period, each time "
+        "by a fleet of other MMSIs (less memory for long runs). Default: all.",
     )
     args = parser.parse_args()
     checkpoints = sorted({int(x) for x in args.checkpoints.split(",") if int(x) <= args.days})
