@@ -20,7 +20,9 @@ That holds unless a silence, a loitering or a long interval of a track still goi
 or ``c``; each is checked (:func:`splice`), and a vessel where one does is found again over its
 whole history, as is one without a cut, whose restart point is gone (late positions before it,
 or a segmentation that cannot go on), or whose positions changed less than a day and a few hours
-after its cut.
+after its cut. So a cut lags a day and a few hours behind a vessel's newest position, and is
+held back (:func:`holds`) so that ``X`` falls before a silence or loitering that new positions may
+still change: a vessel drifting for a day or silent for hours goes on from before it.
 """
 
 from __future__ import annotations
