@@ -327,7 +327,7 @@ def test_a_vessel_loitering_for_a_day_goes_on_from_a_cut_held_before_its_loiteri
     from there, not from the start of its history, and equals one batch run."""
     drifter = Track(CRUISER).fix(*SEA_WEST, 10).sail(SEA_EAST, 9, sog=11)
     drifter.sail(SEA_WEST, 9, sog=11).sail((-0.3, 0.6), 6, sog=10)
-    drifter.stay((-0.3, 0.6), 26, sog=0.4).sail(SEA_WEST, 6, sog=10)
+    drifter.stay((-0.3, 0.6), 32, sog=0.4).sail(SEA_WEST, 6, sog=10)
     while drifter.t < T0 + timedelta(days=DAYS):
         drifter.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
     whole = positions(drifter, trader(TRADER, DAYS)).sort("timestamp_utc")
@@ -351,6 +351,6 @@ def test_a_vessel_loitering_for_a_day_goes_on_from_a_cut_held_before_its_loiteri
     not_held, found = run(tmp_path / "not held")
     _assert_same(found, batch)
     # The first cycles have no cut yet (no restart point long enough before).
-    start = 5
+    start = 6
     assert sum(held[start:]) == 0, held
-    assert sum(not_held[start:]) >= 2, not_held
+    assert sum(not_held[start:]) >= 3, not_held

@@ -46,7 +46,7 @@ SPACING_H = 6.0
 KEEP_H = 96.0
 #: A cut is held back before a silence or loitering still going on (:func:`holds`) by at
 #: most this much more than usual.
-HOLD_MAX_H = 24.0
+HOLD_MAX_H = 48.0
 HOLD_SCHEMA = {"mmsi": pl.UInt32(), "hold_utc": pl.Datetime("us", "UTC")}
 
 SEEDS = Table(
@@ -106,10 +106,12 @@ def pruned(history: pl.DataFrame, cuts: pl.DataFrame) -> pl.DataFrame:
 
 def lead_us(job: BehaviourJob) -> int:
     """Return how long before the positions that changed a vessel's cut must be: a day
-    (``gaps.window_h``) and an hour up to ``X``, and three hours of margin. A silence before
-    ``X`` whose evidence after it reaches the new positions is found again from a cut held
-    before it (:func:`holds`)."""
-    return int((job.settings.gaps.window_h + 4.0) * _US_PER_H)
+    (``gaps.window_h``) and an hour up to ``X``, as long as a silence or a loitering takes to be
+    one (so that ``X`` is before every one not yet found, and :func:`holds` keeps it before the
+    others), and three hours of margin."""
+    settings = job.settings
+    found_h = max(settings.gaps.min_gap_h, settings.loitering.min_duration_h)
+    return int((settings.gaps.window_h + 1.0 + found_h + 3.0) * _US_PER_H)
 
 
 def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -> pl.DataFrame:
