@@ -354,3 +354,32 @@ def test_a_vessel_loitering_for_a_day_goes_on_from_a_cut_held_before_its_loiteri
     start = 6
     assert sum(held[start:]) == 0, held
     assert sum(not_held[start:]) >= 3, not_held
+
+
+def test_a_vessel_new_to_the_store_is_read_from_its_own_days_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ship first heard on the last day is detected over its whole history, calls and
+    behaviour alike: that is its day, not the store's."""
+    cruiser = Track(CRUISER).fix(*SEA_WEST, 11)
+    while cruiser.t < T0 + timedelta(days=DAYS - 1):
+        cruiser.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
+    newcomer = Track(RESIDENT, T0 + timedelta(days=DAYS - 1, hours=2)).fix(*SEA_EAST, 10)
+    newcomer.sail(IN_P, 2).stay(IN_P, 3, sog=0.0).sail(SEA_WEST, 3)
+    settings = _settings(tmp_path)
+    cycles(settings, [positions(cruiser)])
+    read: list[str] = []
+
+    def recorded(part: FileSlice, *args: object, **kwargs: object) -> list[pa.Table]:
+        read.append(Path(part.path).parent.name)
+        return split_slice(part, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
+    ingest_part(tmp_path / "store", positions(newcomer), "newcomer")
+    summary = detect_calls(settings)
+    assert summary.vessels_processed == 1 and summary.calls_new == 1
+    assert read and set(read) == {f"date={(T0 + timedelta(days=DAYS - 1)).date()}"}
+    monkeypatch.undo()
+    batch = tmp_path / "batch"
+    cycles(_settings(batch), [positions(cruiser, newcomer)])
+    _assert_same(detected_tables(tmp_path / "store"), detected_tables(batch / "store"))

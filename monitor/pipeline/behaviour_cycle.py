@@ -37,7 +37,7 @@ from monitor.pipeline.behaviour_resume import (
 )
 from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, behaviour_in_buckets
-from monitor.pipeline.ledger import Changes
+from monitor.pipeline.ledger import Changes, days_of
 from monitor.pipeline.pairs_cycle import KeptPairs, changed_windows, read_pairs
 from monitor.schema import RESTARTS_SCHEMA, empty_frame
 from monitor.store.fs import StorePath, arrow_source, read_parquet
@@ -315,6 +315,9 @@ def cycle_part(
     if stored is None or full.len():
         started = time.perf_counter()
         names = [name for name, _ in sources]
+        if stored is not None:
+            days = days_of(hours, full)
+            names = [n for f, n in zip(files, names, strict=True) if f.parent.name in days]
         sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
         parts.extend(find(names, sizes, None if stored is None else full))
         log.info(

@@ -461,8 +461,12 @@ def _run(
         failed = part.detection.failed["mmsi"]
     todo = changed.filter(~changed.is_in(resumed["mmsi"].implode())).append(failed).sort()
     if full or todo.len() or not parts:
-        # Nothing changed: no file to read, an empty detection.
-        names = [name for name, _ in sources] if full or todo.len() else []
+        # The days with positions of the vessels to detect (nothing changed: none, an empty
+        # detection).
+        names = [name for name, _ in sources]
+        if not full:
+            days = ledger.days_of(hours, todo)
+            names = [n for f, n in zip(files, names, strict=True) if f.parent.name in days]
         slices = file_slices(names, settings.engine.partition_positions, filesystem)
         sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
         parts.append(
