@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import shapely
 
-from monitor.analyse.geofences import Zone, load_zones, zone_warnings, zones_for_points
+from monitor.analyse.geofences import (
+    Zone,
+    load_zones,
+    nearest_port,
+    zone_warnings,
+    zones_for_points,
+)
 from monitor.config import load_config, shipped_config_path
 
 KP_PORTS = {"nampo", "sohae", "rajin", "chongjin", "hungnam", "wonsan", "haeju", "songnim"}
@@ -65,3 +71,25 @@ def test_geojson_carries_redraw_notes() -> None:
     assert "monitor config check" in data["description"]
     toml = shipped_config_path("korea").read_text(encoding="utf-8")
     assert "APPROXIMATE" in toml and "geojson.io" in toml
+
+
+@pytest.mark.parametrize("within_km", [0.5, 10.0, 80.0])
+def test_nearest_port_within_a_distance_is_the_nearest_port_when_that_near(
+    zones: list[Zone], within_km: float
+) -> None:
+    """Points within a distance of a port are measured against it whatever its bounds skip:
+    the nearest port and its distance as without the bound, none beyond it."""
+    rng = np.random.default_rng(7)
+    lat = rng.uniform(37.0, 44.0, 4000)
+    lon = rng.uniform(123.0, 134.0, 4000)
+    lat[:5], lon[:5] = np.nan, np.nan
+    ports, km = nearest_port(zones, lat, lon)
+    near, near_km = nearest_port(zones, lat, lon, within_km=within_km)
+    inside = km <= within_km
+    assert inside.any() and not inside.all()
+    assert np.array_equal(near_km[inside], km[inside])
+    assert [p for p, ok in zip(near, inside, strict=True) if ok] == [
+        p for p, ok in zip(ports, inside, strict=True) if ok
+    ]
+    assert np.isinf(near_km[~inside]).all()
+    assert all(p is None for p, ok in zip(near, inside, strict=True) if not ok)

@@ -161,7 +161,7 @@ def near_ports(events: pl.DataFrame, zones: Sequence[Zone], radius_km: float) ->
     unnamed = events["port_id"].is_null().to_numpy()
     lat = np.where(unnamed, events["lat"].to_numpy(), np.nan)
     lon = np.where(unnamed, events["lon"].to_numpy(), np.nan)
-    ports, km = nearest_port(zones, lat, lon)
+    ports, km = nearest_port(zones, lat, lon, within_km=radius_km)
     within = km <= radius_km
     return events.with_columns(
         port_id=pl.coalesce(

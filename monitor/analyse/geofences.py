@@ -170,10 +170,15 @@ def distances_m(
 
 
 def nearest_port(
-    zones: Sequence[Zone], lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
+    zones: Sequence[Zone],
+    lat: npt.NDArray[np.float64],
+    lon: npt.NDArray[np.float64],
+    within_km: float | None = None,
 ) -> tuple[list[str | None], npt.NDArray[np.float64]]:
     """Return per point the nearest port (its port, berth and anchorage zones together; area
-    zones are no port) and the distance to it in km (0 inside, inf without ports)."""
+    zones are no port) and the distance to it in km (0 inside, inf without ports); with
+    ``within_km``, only ports that near count (a point farther from all: None, inf), and the
+    points far outside a port's bounds are not measured against it."""
     ports: dict[str, list[shapely.Geometry]] = {}
     for zone in zones:
         if zone.kind != "area":
@@ -182,12 +187,28 @@ def nearest_port(
     best: list[str | None] = [None] * lat.size
     placed = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
     for port_id in sorted(ports):
-        if placed.size == 0:
-            break
-        km = distances_m(shapely.union_all(ports[port_id]), lon[placed], lat[placed]) / 1000.0
-        closer = km < best_km[placed]
-        best_km[placed[closer]] = km[closer]
-        for i in placed[closer]:
+        port = shapely.union_all(ports[port_id])
+        near = placed
+        if within_km is not None:
+            # Twice the margin in degrees the distance could need, at the port's latitudes.
+            x0, y0, x1, y1 = shapely.bounds(port)
+            dlat = 2.0 * within_km * 1000.0 / METRES_PER_DEG
+            coslat = math.cos(math.radians(min(max(abs(y0), abs(y1)) + dlat, 89.0)))
+            dlon = dlat / coslat
+            near = placed[
+                (lon[placed] >= x0 - dlon)
+                & (lon[placed] <= x1 + dlon)
+                & (lat[placed] >= y0 - dlat)
+                & (lat[placed] <= y1 + dlat)
+            ]
+        if near.size == 0:
+            continue
+        km = distances_m(port, lon[near], lat[near]) / 1000.0
+        if within_km is not None:
+            km = np.where(km <= within_km, km, np.inf)
+        closer = km < best_km[near]
+        best_km[near[closer]] = km[closer]
+        for i in near[closer]:
             best[i] = port_id
     return best, best_km
 
