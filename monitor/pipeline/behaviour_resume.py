@@ -104,14 +104,20 @@ def pruned(history: pl.DataFrame, cuts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def reach_us(job: BehaviourJob) -> int:
+    """Return how far a silence's evidence reaches from it: a day (``gaps.window_h``) and an
+    hour (``X`` is this far after ``K``, on a bin)."""
+    return int((job.settings.gaps.window_h + 1.0) * _US_PER_H)
+
+
 def lead_us(job: BehaviourJob) -> int:
-    """Return how long before the positions that changed a vessel's cut must be: a day
-    (``gaps.window_h``) and an hour up to ``X``, as long as a silence or a loitering takes to be
-    one (so that ``X`` is before every one not yet found, and :func:`holds` keeps it before the
-    others), and three hours of margin."""
+    """Return how long before the positions that changed a vessel's cut must be: its
+    :func:`reach_us` up to ``X``, as long as a silence or a loitering takes to be one (so that
+    ``X`` is before every one not yet found, and :func:`holds` keeps it before the others), and
+    three hours of margin."""
     settings = job.settings
     found_h = max(settings.gaps.min_gap_h, settings.loitering.min_duration_h)
-    return int((settings.gaps.window_h + 1.0 + found_h + 3.0) * _US_PER_H)
+    return reach_us(job) + int((found_h + 3.0) * _US_PER_H)
 
 
 def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -> pl.DataFrame:
@@ -121,9 +127,9 @@ def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -
     :func:`lead_us` of its newest position), as those rows are found again from ``X`` on only.
     Rows that would hold it more than :data:`HOLD_MAX_H` before its usual cut are left out
     (when one keeps the run from going on, it is found again over its whole history)."""
-    reach_us = int((job.settings.gaps.window_h + 1.0) * _US_PER_H)
+    reach, lead = reach_us(job), lead_us(job)
     bin_us, t0 = job.specs()[0].bin_us, job.data_start_us
-    lead, most = lead_us(job), lead_us(job) + int(HOLD_MAX_H * _US_PER_H)
+    most = lead + int(HOLD_MAX_H * _US_PER_H)
     ids = _ids(part).select("track", "mmsi")
     newest = (
         _frame(part[PREFIX + "times"])
@@ -151,7 +157,7 @@ def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -
     going = rows.filter(pl.col("open") | (pl.col("end_us") >= pl.col("last_us") - lead))
     return (
         # The latest K whose X (on a bin, see :func:`resumable`) is at the row's start or before.
-        going.with_columns(hold_us=t0 + (pl.col("start_us") - t0) // bin_us * bin_us - reach_us)
+        going.with_columns(hold_us=t0 + (pl.col("start_us") - t0) // bin_us * bin_us - reach)
         .filter(pl.col("hold_us") >= pl.col("last_us") - most)
         .group_by("mmsi")
         .agg(hold_utc=pl.col("hold_us").min().cast(pl.Datetime("us", "UTC")))
@@ -204,7 +210,6 @@ def resumable(
     those whose cut is a restart point of the ``history`` at least :func:`lead_us` before the
     positions that changed."""
     bin_us, t0 = job.specs()[0].bin_us, job.data_start_us
-    reach_us = int((job.settings.gaps.window_h + 1.0) * _US_PER_H)
     points = history.select("mmsi", "restart_utc").unique()
     vessels = (
         changed.join(cuts, on="mmsi")
@@ -218,7 +223,7 @@ def resumable(
         .filter(pl.col("changed_us") - pl.col("k_us") >= lead_us(job))
     )
     # X on a bin of the reception grids: rows of where a track was heard are cut by bin.
-    first_bin = (pl.col("k_us") + reach_us - t0 + bin_us - 1) // bin_us
+    first_bin = (pl.col("k_us") + reach_us(job) - t0 + bin_us - 1) // bin_us
     vessels = vessels.with_columns(x_us=t0 + first_bin * bin_us).drop("k_us")
     seeds = history.join(vessels.select("mmsi", "restart_utc"), on=["mmsi", "restart_utc"])
     return Resumed(vessels.sort("mmsi"), seeds)
@@ -328,7 +333,7 @@ def splice(
         )["mmsi"]
     )
     # Old silences before X must be over, their evidence a day after them before c.
-    window_us = int((job.settings.gaps.window_h + 1.0) * _US_PER_H)
+    window_us = reach_us(job)
     silences = old_rows("silences").filter("going", pl.col("when") < pl.col("x_us"))
     bad.append(
         silences.filter(pl.col("open") | (pl.col("end_us") + window_us >= pl.col("changed_us")))[
