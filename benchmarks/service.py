@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.config import load_config, parse_config, shipped_config_path  # noqa: E402
 from monitor.pipeline.detect import detect_calls  # noqa: E402
+from monitor.service.lines import checksum  # noqa: E402
 from monitor.service.status import service_status  # noqa: E402
 from monitor.simulate import simulate  # noqa: E402
 from monitor.simulate.serve import LineServer, line_time_s, read_lines  # noqa: E402
@@ -60,7 +60,7 @@ def shifted(lines: list[bytes], seconds: int) -> list[bytes]:
 
     def move(match: re.Match[bytes]) -> bytes:
         body = _TIME.sub(lambda m: b"c:%d" % (int(m.group(1)) + seconds), match.group(1))
-        return b"\\%s*%02X\\" % (body, reduce(int.__xor__, body, 0))
+        return b"\\%s*%02X\\" % (body, checksum(body))
 
     return [_TAG.sub(move, line, count=1) for line in lines]
 
@@ -94,7 +94,7 @@ def renamed(line: bytes, offset: int) -> bytes:
     mmsi = ((head >> 4 & mask) + offset) % 1_000_000_000
     fields[5] = _armored(head & ~(mask << 4) | mmsi << 4, 7) + fields[5][7:]
     body = b",".join(fields)
-    return b"%s!%s*%02X%s" % (line[:start], body, reduce(int.__xor__, body, 0), line[star + 3 :])
+    return b"%s!%s*%02X%s" % (line[:start], body, checksum(body), line[star + 3 :])
 
 
 def rss_mb(pid: int) -> float:

@@ -16,10 +16,12 @@ from functools import reduce
 def tag_block(received_ms: int) -> bytes:
     """Return the tag block ``\\c:<ms>*hh\\`` for a receive time in epoch milliseconds."""
     body = b"c:%d" % received_ms
-    return b"\\%s*%02X\\" % (body, _xor(body))
+    return b"\\%s*%02X\\" % (body, checksum(body))
 
 
-def _xor(data: bytes) -> int:
+def checksum(data: bytes) -> int:
+    """Return the NMEA checksum of ``data`` (a sentence or tag block between its delimiter and
+    ``*``): the XOR of its bytes."""
     return reduce(int.__xor__, data, 0)
 
 
@@ -36,7 +38,7 @@ def _with_time(block: bytes, received_ms: int) -> bytes:
     """Return tag-block text (between the backslashes) with ``c:`` added and its checksum redone."""
     body = block.split(b"*", 1)[0]
     body = b"%s,c:%d" % (body, received_ms) if body else b"c:%d" % received_ms
-    return b"%s*%02X" % (body, _xor(body))
+    return b"%s*%02X" % (body, checksum(body))
 
 
 def is_prefix_line(line: bytes) -> bool:
