@@ -98,6 +98,13 @@ def _settings(root: Path) -> Settings:
     )
 
 
+def _short_windows(root: Path) -> Settings:
+    """Return the settings with evidence windows of 6 h: the behaviour parts go on from cuts a
+    few hours before the new positions (with a day's windows the fleet's four days would all be
+    recent)."""
+    return _settings(root).model_copy(update={"gaps": GapSettings(window_h=6.0)})
+
+
 def _assert_same(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> None:
     for name, frame in want.items():
         assert got[name].equals(frame), name
@@ -224,9 +231,7 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
 ) -> None:
     whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
     last_day = T0 + timedelta(days=DAYS - 1)
-    # Evidence windows of 6 h: the behaviour parts go on from cuts a few hours before the new
-    # positions (with a day's windows the four days of the fleet would all be recent).
-    settings = _settings(tmp_path).model_copy(update={"gaps": GapSettings(window_h=6.0)})
+    settings = _short_windows(tmp_path)
     cycles(settings, by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
     read: list[str] = []
     behaviour: list[list[str]] = []
@@ -292,7 +297,7 @@ def test_lost_or_half_written_behaviour_state_is_found_again(
     history; a run that dies while writing the restart points kept for them leaves a store the
     next run detects again from scratch. Either way, the tables of one run."""
     whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
-    settings = _settings(tmp_path).model_copy(update={"gaps": GapSettings(window_h=6.0)})
+    settings = _short_windows(tmp_path)
     parts = by_hours(whole, 12)
     summaries = cycles(settings, parts[:-2])
     assert summaries[-1].behaviour_resumed > 0
@@ -334,13 +339,13 @@ def test_a_vessel_loitering_for_a_day_goes_on_from_a_cut_held_before_its_loiteri
     whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS))
 
     def run(root: Path) -> tuple[list[int], dict[str, pl.DataFrame]]:
-        settings = _settings(root).model_copy(update={"gaps": GapSettings(window_h=6.0)})
+        settings = _short_windows(root)
         summaries = cycles(settings, by_hours(whole, CUT_H))
         whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
         return whole_history, detected_tables(root / "store")
 
     batch_root = tmp_path / "batch"
-    cycles(_settings(batch_root).model_copy(update={"gaps": GapSettings(window_h=6.0)}), [whole])
+    cycles(_short_windows(batch_root), [whole])
     batch = detected_tables(batch_root / "store")
     loitering = batch["events"].filter(pl.col("kind") == "loitering")
     assert loitering["duration_h"].max() > 24  # type: ignore[operator]
