@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from monitor.analyse.reception import QUIET_MIN_US
+from monitor.analyse.reception import ALONG_MAX_BINS, QUIET_MIN_US, STRAIGHT
 from monitor.analyse.reception_rows import reception_grid
 
 MIN_US = 60_000_000
@@ -98,3 +98,31 @@ def test_long_intervals_answer_as_every_position(seed: int) -> None:
                 asked["irregular"] += covered < len(others) * (z - a)
     # Both answers were asked where they are not trivial.
     assert asked["quiet"] > 5 and asked["irregular"] > 5
+
+
+@pytest.mark.parametrize("days", [2, 10, 90])
+def test_a_long_silence_is_read_on_bins_spread_over_it(days: int) -> None:
+    """A vessel lies silent for ``days`` where a neighbour is heard every ten minutes for the
+    first 40% of the silence. A silence of up to ALONG_MAX_BINS bins is read bin by bin; a longer
+    one on at most that many, spread evenly: the share heard and the longest quiet run stay what
+    every bin gives, within the bins one read bin stands for."""
+    bin_us = 10 * MIN_US
+    span_us = days * 24 * 60 * MIN_US
+    heard_until = int(0.4 * span_us)
+    neighbour = np.arange(0, heard_until, bin_us, dtype=np.int64)
+    track = np.concatenate([[0, 0], np.ones(neighbour.size)]).astype(np.int64)
+    t_us = np.concatenate([[0, span_us], neighbour]).astype(np.int64)
+    lat, lon = np.full(t_us.size, 10.0), np.full(t_us.size, 20.0)
+    grid = reception_grid(track, t_us, lat, lon, bin_s=600.0, cell_km=25.0, max_interval_us=span_us)
+    n_bins, n_heard, longest = grid.quiet_along(
+        np.array([0]), np.array([0]), np.array([span_us]),
+        np.array([[10.0, 20.0, 10.0, 20.0]]), np.zeros((1, 4)), np.array([STRAIGHT]),
+    )  # fmt: skip
+    inside = span_us // bin_us - 1
+    heard = neighbour.size - 1  # bins 1.. of the neighbour's, inside the silence
+    step = -(-inside // ALONG_MAX_BINS)
+    assert n_bins[0] == -(-inside // step) <= ALONG_MAX_BINS
+    if inside <= ALONG_MAX_BINS:
+        assert (n_heard[0], longest[0]) == (heard, inside - heard)
+    assert abs(n_heard[0] / n_bins[0] - heard / inside) <= step / n_bins[0]
+    assert abs(longest[0] - (inside - heard)) <= step

@@ -11,8 +11,7 @@ Per silence (from :func:`monitor.analyse.gaps.silences`):
   and how much of the silence they were heard as regularly as usual
   (:meth:`ReceptionGrid.kept_heard`);
 - in how much of the silence other vessels were heard near where it is taken to have been
-  (:meth:`ReceptionGrid.quiet_along`), and how busy those places are at all
-  (:meth:`ReceptionGrid.busy_share`);
+  (:meth:`ReceptionGrid.quiet_along`);
 - whether its reception was fading: sparser in the hour before the silence (or after it) than
   usual.
 
@@ -148,15 +147,6 @@ def _reported_velocities(
         out[:, col + 1] = deg_per_us * np.sin(cog) / np.maximum(np.cos(np.radians(lat)), 0.01)
     out[is_open, 2:] = np.nan
     return out
-
-
-def _ahead(ends: F64, velocities: F64, start: I64, end: I64) -> tuple[F64, F64]:
-    """Return where each silent vessel is taken to be ``ONWARD_MAX_US`` (at most half the
-    silence) on from its last position, at its last velocity."""
-    on = np.minimum((end - start) / 2.0, ONWARD_MAX_US)
-    lat = ends[:, 0] + velocities[:, 0] * on
-    lon = ends[:, 1] + velocities[:, 1] * on
-    return np.clip(lat, -89.9, 89.9), (lon + 180.0) % 360.0 - 180.0
 
 
 def _presumed(
@@ -331,13 +321,13 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
         gaps.select(VELOCITY_COLUMNS).to_numpy().astype(np.float64).reshape(-1, 4)
     )
     mode = gaps["mode"].to_numpy().astype(np.int64)
-    n_bins, n_heard, _, busy = grid.quiet_along(track, start, end, ends, velocities, mode)
+    n_bins, n_heard, _ = grid.quiet_along(track, start, end, ends, velocities, mode)
     # Nobody in the region is only evidence if it holds wherever the vessel went: on its
     # presumed course, and on the straight line between where it was last and first seen
     # (a silence still open has no such line: its course is all there is).
-    _, _, region_quiet, _ = region.quiet_along(track, start, end, ends, velocities, mode)
+    _, _, region_quiet = region.quiet_along(track, start, end, ends, velocities, mode)
     straight = np.full(track.size, STRAIGHT, dtype=np.int64)
-    _, _, quiet_direct, _ = region.quiet_along(track, start, end, ends, velocities, straight)
+    _, _, quiet_direct = region.quiet_along(track, start, end, ends, velocities, straight)
     region_quiet = np.where(is_open, region_quiet, np.minimum(region_quiet, quiet_direct))
     half_hour = 1_800_000_000
     ten_min = 600_000_000
@@ -393,16 +383,9 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
     # (even where nobody else was ever heard on the way).
     reach |= working & (decider0 == decider1) & (decider0 >= 0) & (mode == STRAIGHT)
     return gaps.with_columns(
-        place_busy=pl.Series(np.minimum(grid.busy_share(lat0, lon0), grid.busy_share(lat1, lon1))),
         region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
-        ahead_busy=pl.Series(
-            np.where(
-                mode == STRAIGHT, np.inf, grid.busy_share(*_ahead(ends, velocities, start, end))
-            )
-        ),
         bins=pl.Series(n_bins),
         heard_bins=pl.Series(n_heard),
-        path_busy=pl.Series(busy / np.maximum(n_bins, 1)),
         near_start=pl.Series(near0),
         silent_start=pl.Series(quiet0),
         near_end=pl.Series(near1),

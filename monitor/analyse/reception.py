@@ -47,6 +47,11 @@ ONWARD_MAX_US = 3 * 3_600_000_000
 #: way is taken to keep going, out of any shore receiver's reach at a few knots, so that one
 #: that sailed out of the feed's reach is told by nobody being heard where it went.
 OPEN_ONWARD_MAX_US = 12 * 3_600_000_000
+#: A silence longer than this many time bins (three days of ten-minute bins) is read along its
+#: course on this many bins spread evenly over it, each standing for those up to the next: what
+#: a silence tells is in how it goes on, not in each of its bins, and a vessel long gone (a
+#: silence still open, lasting until the newest message) costs the same on every run.
+ALONG_MAX_BINS = 432
 
 
 @inline
@@ -96,28 +101,11 @@ def _where(
     return lat0 + v0[0] * on, lon0 + v0[1] * on
 
 
-@inline
-def _busy_near(cells: I64, cell_bins: I64, lat: float, lon: float, cell_deg: float) -> int:
-    """Return the most time bins in which anyone was heard in one cell near lat/lon."""
-    row = row_of(lat, cell_deg)
-    best = 0
-    for r in range(row - 1, row + 2):
-        col = col_of(lon, r, cell_deg)
-        for shift in range(-1, 2):
-            lo, hi = cell_rows(cells, pack(0, r, neighbour_col(col, shift, r, cell_deg)))
-            for k in range(lo, hi):
-                best = max(best, cell_bins[k])
-    return best
-
-
 @kernel
 def _quiet_along(
     codes: I64,
     tracks: I64,
     where: F64,
-    cells: I64,
-    cell_bins: I64,
-    total_bins: int,
     t0_us: int,
     bin_us: int,
     cell_deg: float,
@@ -127,19 +115,20 @@ def _quiet_along(
     ends: F64,
     velocities: F64,
     mode: I64,
-) -> tuple[I64, I64, I64, F64]:
+) -> tuple[I64, I64, I64]:
     n = own.size
     n_bins = np.zeros(n, dtype=np.int64)
     n_heard = np.zeros(n, dtype=np.int64)
     longest = np.zeros(n, dtype=np.int64)
-    busy = np.zeros(n, dtype=np.float64)
     for g in range(n):
         run = 0
         first = (start_us[g] - t0_us) // bin_us + 1
         last = (end_us[g] - t0_us) // bin_us - 1
+        # A long silence is read on at most ALONG_MAX_BINS bins spread evenly over it.
+        step = max((last - first + ALONG_MAX_BINS) // ALONG_MAX_BINS, 1)
         v0 = (velocities[g, 0], velocities[g, 1])
         v1 = (velocities[g, 2], velocities[g, 3])
-        for b in range(first, last + 1):
+        for b in range(first, last + 1, step):
             mid = t0_us + b * bin_us + bin_us // 2
             lat, lon = _where(
                 float(mid), float(start_us[g]), float(end_us[g]),
@@ -148,14 +137,13 @@ def _quiet_along(
             lat = min(max(lat, -89.9), 89.9)
             lon = (lon + 180.0) % 360.0 - 180.0
             n_bins[g] += 1
-            busy[g] += _busy_near(cells, cell_bins, lat, lon, cell_deg) / total_bins
             if _heard_near(codes, tracks, b, lat, lon, cell_deg, own[g]):
                 n_heard[g] += 1
                 run = 0
             else:
-                run += 1
+                run += step
                 longest[g] = max(longest[g], run)
-    return n_bins, n_heard, longest, busy
+    return n_bins, n_heard, longest
 
 
 @inline
@@ -325,14 +313,6 @@ def _kept_heard(
     return n_near, kept
 
 
-@kernel
-def _busy_share(cells: I64, cell_bins: I64, lat: F64, lon: F64, cell_deg: float, total: int) -> F64:
-    out = np.zeros(lat.size, dtype=np.float64)
-    for g in range(lat.size):
-        out[g] = _busy_near(cells, cell_bins, lat[g], lon[g], cell_deg) / total
-    return out
-
-
 #: Intervals between two positions of a track this long or longer are what
 #: :meth:`ReceptionGrid.fell_silent_with` and :meth:`ReceptionGrid.kept_heard` ask about (they
 #: ask about no shorter quiet, or irregular reception).
@@ -361,11 +341,6 @@ class ReceptionGrid:
     quiet_start: I64
     quiet_from_us: I64
     quiet_to_us: I64
-    #: Sorted cell codes (bin 0), and the number of time bins in which anyone was heard there.
-    cells: I64
-    cell_bins: I64
-    #: Time bins the data spans.
-    n_bins: int
     #: The receiver station of each code (-1: not known), or none at all (a grid made without).
     stations: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     #: Sorted station codes; the bins in which station k heard anyone, anywhere, are
@@ -382,26 +357,20 @@ class ReceptionGrid:
 
     def quiet_along(
         self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
-    ) -> tuple[I64, I64, I64, F64]:
-        """Return, per silence, the bins strictly inside it, those in which another track was
-        heard near where the vessel is taken to be then, the longest run of bins in which none
-        was, and the sum over the bins of how busy each place is at all (:meth:`busy_share`):
-        the bins in which someone is usually heard there.
+    ) -> tuple[I64, I64, I64]:
+        """Return, per silence, the bins strictly inside it read (all, or
+        :data:`ALONG_MAX_BINS` spread over a longer one), those in which another track was
+        heard near where the vessel is taken to be then, and the longest run of bins in which
+        none was (counting the bins each read one stands for).
 
         ``ends`` holds lat/lon before and after per row, ``velocities`` the velocities there
         (degrees of latitude and longitude per microsecond), ``mode`` how it moved (see
         :data:`STRAIGHT`).
         """
         return _quiet_along(
-            self.codes, self.tracks, self.where, self.cells, self.cell_bins, max(self.n_bins, 1),
-            self.t0_us, self.bin_us, self.cell_deg, own, start_us, end_us, ends, velocities,
-            mode,
+            self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg, own,
+            start_us, end_us, ends, velocities, mode,
         )  # fmt: skip
-
-    def busy_share(self, lat: F64, lon: F64) -> F64:
-        """Return per point the share of all time bins of the data in which anyone was heard
-        in the busiest cell near it: how much of the time the place is within reach at all."""
-        return _busy_share(self.cells, self.cell_bins, lat, lon, self.cell_deg, max(self.n_bins, 1))
 
     def fell_silent_with(
         self,

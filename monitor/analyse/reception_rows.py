@@ -207,9 +207,6 @@ def merged_grid(
     if "station" in heard:
         stations = heard.pop("station")[order]
     del order
-    new_code = np.ones(codes.size, dtype=bool)
-    new_code[1:] = codes[1:] != codes[:-1]
-    busy = pl.DataFrame({"cell": codes[new_code] & PLACE_MASK}).group_by("cell").len().sort("cell")
     n_tracks = times.height
     quiet_track = quiet["track"].to_numpy().astype(np.int64)
 
@@ -229,9 +226,6 @@ def merged_grid(
         quiet_start=np.searchsorted(quiet_track, np.arange(n_tracks + 1)).astype(np.int64),
         quiet_from_us=column(quiet, "from_us"),
         quiet_to_us=column(quiet, "to_us"),
-        cells=busy["cell"].to_numpy().astype(np.int64),
-        cell_bins=busy["len"].to_numpy().astype(np.int64),
-        n_bins=int(codes.max() >> PLACE_BITS) + 1 if codes.size else 0,
         stations=np.ascontiguousarray(stations, dtype=np.int64),
         **_station_rhythm(codes, tracks, stations),
     )
