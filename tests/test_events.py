@@ -4,9 +4,10 @@ to the store, the command line and the export files."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +17,7 @@ from test_calls import make_settings
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, ZONES, Track, positions, statics
 from tracks_portcalls import write_store as write_parts
 
-from monitor.analyse.events import events_table, near_ports
+from monitor.analyse.events import event_ids, events_table, near_ports
 from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis, mmsi_problem
 from monitor.cli import main
 from monitor.config import GapSettings
@@ -141,6 +142,31 @@ def test_event_ids_are_stable_and_the_table_has_its_schema() -> None:
     assert first.equals(again)
     assert len(first["event_id"][0]) == 16
     assert first["duration_h"].to_list() == [0.0]
+
+
+def test_an_event_id_hashes_what_the_event_is_about_as_stores_already_hold_it() -> None:
+    """Ids written by earlier runs stay the ids of the same events: the first 16 hex digits of
+    the SHA-1 of kind|mmsi|track_id|other_mmsi|other_track_id|field|new_value|start (ISO 8601,
+    microseconds only when there are any; a missing value empty)."""
+    start = datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC)
+    events = pl.DataFrame(
+        {
+            "kind": ["gap", "identity_change"],
+            "mmsi": [5, 7],
+            "track_id": ["5-0", None],
+            "other_mmsi": [None, 9],
+            "other_track_id": [None, None],
+            "field": [None, "vessel_name"],
+            "new_value": [None, "ÆGIR | 2"],
+            "start_utc": [start, start + timedelta(microseconds=120)],
+        }
+    )
+    texts = [
+        "gap|5|5-0|||||2024-03-04T05:06:07+00:00",
+        "identity_change|7||9||vessel_name|ÆGIR | 2|2024-03-04T05:06:07.000120+00:00",
+    ]
+    expected = [hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in texts]
+    assert event_ids(events) == expected
 
 
 # ---------------------------------------------------------------------------------------------

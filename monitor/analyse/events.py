@@ -25,13 +25,21 @@ _US_PER_H = 3_600_000_000.0
 NAMES_MARGIN = timedelta(hours=6)
 
 
-def event_id(row: dict[str, object]) -> str:
-    """Return the id of an event: a hash of what it is about (stable across runs)."""
-    start = row["start_utc"]
-    keys = ("kind", "mmsi", "track_id", "other_mmsi", "other_track_id", "field", "new_value")
-    text = "|".join("" if row.get(k) is None else str(row[k]) for k in keys)
-    text += f"|{start.isoformat() if start is not None else ''}"  # type: ignore[attr-defined]
-    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+#: What an event's id is a hash of, with its start.
+_ID_KEYS = ("kind", "mmsi", "track_id", "other_mmsi", "other_track_id", "field", "new_value")
+
+
+def event_ids(events: pl.DataFrame) -> list[str]:
+    """Return the id of each event: a hash of what it is about (stable across runs)."""
+    start = pl.col("start_utc")
+    iso = pl.when(start.dt.microsecond() == 0).then(start.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+    iso = iso.otherwise(start.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+    parts = [pl.col(k).cast(pl.String).fill_null("") for k in _ID_KEYS]
+    texts = events.select(pl.concat_str([*parts, iso.fill_null("")], separator="|"))
+    return [
+        hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+        for text in texts.to_series().to_list()
+    ]
 
 
 def shared_mmsi_events(concurrent: pl.DataFrame, statics: pl.DataFrame) -> pl.DataFrame:
@@ -197,6 +205,5 @@ def events_table(
     events = events.with_columns(
         duration_h=pl.coalesce("duration_h", span_us.cast(pl.Float64) / _US_PER_H)
     )
-    ids = [event_id(row) for row in events.iter_rows(named=True)]
-    events = events.with_columns(event_id=pl.Series(ids, dtype=pl.String))
+    events = events.with_columns(event_id=pl.Series(event_ids(events), dtype=pl.String))
     return conform(events, EVENTS_SCHEMA).sort("start_utc", "kind", "mmsi", "event_id")
