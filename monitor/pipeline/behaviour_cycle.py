@@ -280,7 +280,8 @@ def cycle_part(
         if going.vessels.height:
             vessels = going.vessels.with_columns(day=pl.col("restart_utc").dt.date())
             # Two passes: the vessels whose cuts are within a day of the newest read the days
-            # from there on; the few with older cuts (in port for days) the days from theirs.
+            # from there on; the few with older cuts (in port or drifting for days, back after
+            # a long silence) the days from theirs in which they have positions.
             newest = vessels["day"].max()
             assert isinstance(newest, date)
             recent = pl.col("day") >= newest - timedelta(days=1)
@@ -291,7 +292,12 @@ def cycle_part(
                     continue
                 first_day = group["day"].min()
                 assert isinstance(first_day, date)
-                read = [f for f in files if f.parent.name >= f"date={first_day.isoformat()}"]
+                theirs = days_of(hours, group["mmsi"])
+                read = [
+                    f
+                    for f in files
+                    if f.parent.name >= f"date={first_day.isoformat()}" and f.parent.name in theirs
+                ]
                 days |= {f.parent.name for f in read}
                 since = hours.join(group.select("mmsi", "restart_utc"), on="mmsi").filter(
                     pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")

@@ -44,9 +44,6 @@ _US_PER_H = 3_600_000_000
 SPACING_H = 6.0
 #: Restart points of a vessel without a cut are kept this long back from its newest.
 KEEP_H = 96.0
-#: A cut is held back before a silence or loitering still going on (:func:`holds`) by at
-#: most this much more than usual.
-HOLD_MAX_H = 48.0
 HOLD_SCHEMA = {"mmsi": pl.UInt32(), "hold_utc": pl.Datetime("us", "UTC")}
 
 SEEDS = Table(
@@ -125,11 +122,10 @@ def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -
     (mmsi, hold_utc) so that its next run can go on from it: its ``X`` at or before each
     silence and loitering of its ``part`` that may not be over by then (open, or ended within
     :func:`lead_us` of its newest position), as those rows are found again from ``X`` on only.
-    Rows that would hold it more than :data:`HOLD_MAX_H` before its usual cut are left out
-    (when one keeps the run from going on, it is found again over its whole history)."""
+    A vessel drifting for weeks is so held for weeks: its runs read the days from before its
+    drift began, which is still less than its whole history."""
     reach, lead = reach_us(job), lead_us(job)
     bin_us, t0 = job.specs()[0].bin_us, job.data_start_us
-    most = lead + int(HOLD_MAX_H * _US_PER_H)
     ids = _ids(part).select("track", "mmsi")
     newest = (
         _frame(part[PREFIX + "times"])
@@ -158,7 +154,6 @@ def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -
     return (
         # The latest K whose X (on a bin, see :func:`resumable`) is at the row's start or before.
         going.with_columns(hold_us=t0 + (pl.col("start_us") - t0) // bin_us * bin_us - reach)
-        .filter(pl.col("hold_us") >= pl.col("last_us") - most)
         .group_by("mmsi")
         .agg(hold_utc=pl.col("hold_us").min().cast(pl.Datetime("us", "UTC")))
     )
