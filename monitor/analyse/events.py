@@ -32,8 +32,11 @@ _ID_KEYS = ("kind", "mmsi", "track_id", "other_mmsi", "other_track_id", "field",
 def event_ids(events: pl.DataFrame) -> list[str]:
     """Return the id of each event: a hash of what it is about (stable across runs)."""
     start = pl.col("start_utc")
-    iso = pl.when(start.dt.microsecond() == 0).then(start.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
-    iso = iso.otherwise(start.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+    iso = (
+        pl.when(start.dt.microsecond() == 0)
+        .then(start.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+        .otherwise(start.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+    )
     parts = [pl.col(k).cast(pl.String).fill_null("") for k in _ID_KEYS]
     texts = events.select(pl.concat_str([*parts, iso.fill_null("")], separator="|"))
     return [
