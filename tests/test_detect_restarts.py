@@ -365,6 +365,31 @@ def test_a_vessel_loitering_for_days_goes_on_from_a_cut_held_before_its_loiterin
     assert sum(not_held[start:]) >= 10, not_held
 
 
+def test_a_vessel_back_from_a_long_silence_goes_on_from_a_cut_held_before_it(
+    tmp_path: Path,
+) -> None:
+    """A ship at sea goes silent for 20 h. The cycle that hears it again sets its next cut
+    from its new positions: held before the silence (which those positions end), the cycles
+    after go on from there, not from the start of its history, and equal one batch run."""
+    cruiser = Track(CRUISER).fix(*SEA_WEST, 11)
+    while cruiser.t < T0 + timedelta(hours=40):
+        cruiser.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
+    cruiser.silence(20)
+    while cruiser.t < T0 + timedelta(days=DAYS):
+        cruiser.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
+    whole = positions(cruiser, trader(TRADER, DAYS)).sort("timestamp_utc")
+    whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS))
+    batch_root = tmp_path / "batch"
+    cycles(_short_windows(batch_root), [whole])
+    batch = detected_tables(batch_root / "store")
+    assert batch["events"].filter(kind="gap", mmsi=CRUISER)["duration_h"].max() > 20
+    summaries = cycles(_short_windows(tmp_path), by_hours(whole, CUT_H))
+    _assert_same(detected_tables(tmp_path / "store"), batch)
+    # The first cycles have no cut yet (no restart point long enough before).
+    whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
+    assert sum(whole_history[6:]) == 0, whole_history
+
+
 def test_a_vessel_new_to_the_store_is_read_from_its_own_days_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -236,7 +236,7 @@ def cycle_part(
     old_cuts = _stored_cuts(root) if stored is not None else empty_frame(CUTS.schema)
     mmsis = changed["mmsi"] if stored is not None else last["mmsi"]
     ends = last.filter(pl.col("mmsi").is_in(mmsis.implode()))
-    hold = None if stored is None else holds(stored, ends, behaviour)
+    hold = None if stored is None else holds(stored, ends.join(changed, on="mmsi"), behaviour)
     cuts = new_cuts(history, ends, behaviour, old_cuts, hold)
     all_cuts = (
         pl.concat([old_cuts.filter(~pl.col("mmsi").is_in(mmsis.implode())), cuts])

@@ -118,10 +118,12 @@ def lead_us(job: BehaviourJob) -> int:
 
 
 def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -> pl.DataFrame:
-    """Return, per vessel of ``last`` (mmsi, last_utc), how late its next cut may be
-    (mmsi, hold_utc) so that its next run can go on from it: its ``X`` at or before each
-    silence and loitering of its ``part`` that may not be over by then (open, or ended within
-    :func:`lead_us` of its newest position), as those rows are found again from ``X`` on only.
+    """Return, per vessel of ``last`` (mmsi, last_utc: its newest position, changed_utc: the
+    first of its new ones), how late its next cut may be (mmsi, hold_utc) so that its next
+    run can go on from it: its ``X`` at or before each silence and loitering of its ``part``
+    that may not be over by then (open, or ended within :func:`lead_us` of its newest
+    position), as those rows are found again from ``X`` on only. The silence after its newest
+    position in ``part`` ends at the first new one: held before when that long is a silence.
     A vessel drifting for weeks is so held for weeks: its runs read the days from before its
     drift began, which is still less than its whole history."""
     reach, lead = reach_us(job), lead_us(job)
@@ -133,13 +135,18 @@ def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -
         .group_by("mmsi")
         .agg(newest_us=pl.col("last_us").max())
     )
-    # Not the silence after a vessel's newest position: new positions end it (unless they are
-    # of another track, and then the run cannot go on: it is found again over its history).
+    shortest_us = int(job.settings.gaps.near_port_min_gap_h * _US_PER_H)
+    ended = pl.col("open") & (pl.col("start_us") >= pl.col("newest_us"))
     silences = (
         _frame(part[PREFIX + "silences"])
         .join(ids, on="track")
         .join(newest, on="mmsi")
-        .filter(~pl.col("open") | (pl.col("start_us") < pl.col("newest_us")))
+        .join(last.select("mmsi", changed_us=pl.col("changed_utc").dt.epoch("us")), on="mmsi")
+        .with_columns(
+            end_us=pl.when(ended).then("changed_us").otherwise("end_us"),
+            open=pl.col("open") & ~ended,
+        )
+        .filter(pl.col("end_us") - pl.col("start_us") >= shortest_us)
     )
     loitering = _frame(part[PREFIX + "loitering"]).select(
         "mmsi",
