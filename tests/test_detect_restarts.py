@@ -390,6 +390,29 @@ def test_a_vessel_back_from_a_long_silence_goes_on_from_a_cut_held_before_it(
     assert sum(whole_history[6:]) == 0, whole_history
 
 
+def test_a_vessel_heard_now_and_then_after_a_loitering_goes_on_from_its_cut(
+    tmp_path: Path,
+) -> None:
+    """A ship drifts for 6 h, then sails on, heard every ten minutes but for an interval of
+    40 min every few hours. The loitering's end is settled three positions after it: the
+    intervals days later do not send the ship back to its whole history on every cycle."""
+    drifter = Track(CRUISER).fix(*SEA_WEST, 10).sail((-0.3, 0.6), 8, sog=10)
+    drifter.stay((-0.3, 0.6), 6, sog=0.4).sail(SEA_WEST, 6, sog=10)
+    while drifter.t < T0 + timedelta(days=DAYS):
+        drifter.sail(SEA_EAST, 4, sog=11).fix(*SEA_EAST, 11, minutes=40)
+        drifter.sail(SEA_WEST, 4, sog=11)
+    whole = positions(drifter, trader(TRADER, DAYS)).sort("timestamp_utc")
+    whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS))
+    batch_root = tmp_path / "batch"
+    cycles(_short_windows(batch_root), [whole])
+    batch = detected_tables(batch_root / "store")
+    assert batch["events"].filter(kind="loitering", mmsi=CRUISER).height == 1
+    summaries = cycles(_short_windows(tmp_path), by_hours(whole, CUT_H))
+    _assert_same(detected_tables(tmp_path / "store"), batch)
+    whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
+    assert sum(whole_history[6:]) == 0, whole_history
+
+
 def test_a_vessel_new_to_the_store_is_read_from_its_own_days_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import polars as pl
 import pytest
 from tracks_events import SEA, near, tracks_frame
 from tracks_portcalls import IN_P, T0, ZONES, Track
@@ -44,3 +45,20 @@ def test_one_noisy_speed_does_not_split_a_loitering_and_a_long_silence_does() ->
     assert loitering(tracks_frame(broken), ZONES, SETTINGS).is_empty()
     longer = SETTINGS.model_copy(update={"max_gap_h": 4.0})
     assert loitering(tracks_frame(broken), ZONES, longer).height == 1
+
+
+def test_a_loitering_is_settled_at_the_third_position_after_its_end() -> None:
+    """Its end depends on the speeds of the next positions (smoothed over two each side): it
+    is settled once the third after it is heard, and not before."""
+    track = Track(MMSI).fix(*near(SEA, -0.3), 10).sail(SEA, 2).stay(SEA, 5, sog=0.8)
+    track.sail(near(SEA, 0.3), 2)
+    whole = tracks_frame(track)
+    found = loitering(whole, ZONES, SETTINGS, settled=True)
+    assert found.columns == [*LOITERING_SCHEMA, "settled_utc"]
+    end, settled = found.row(0, named=True)["end_utc"], found.row(0, named=True)["settled_utc"]
+    after = whole.filter(pl.col("timestamp_utc") > end)["timestamp_utc"]
+    assert settled == after[2]
+    # Until then, later positions may still move its end.
+    cut = whole.filter(pl.col("timestamp_utc") < settled)
+    assert loitering(cut, ZONES, SETTINGS, settled=True)["settled_utc"].to_list() == [None]
+    assert loitering(whole, ZONES, SETTINGS).columns == list(LOITERING_SCHEMA)

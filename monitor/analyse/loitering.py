@@ -31,15 +31,20 @@ def loitering(
     settings: LoiteringSettings,
     *,
     key: str = "mmsi",
+    settled: bool = False,
 ) -> pl.DataFrame:
     """Return the loitering of the tracks of ``tracks`` (columns ``key``, mmsi, timestamp_utc,
-    lat, lon, speed_kn; sorted by ``key`` and time), :data:`LOITERING_SCHEMA`."""
+    lat, lon, speed_kn; sorted by ``key`` and time), :data:`LOITERING_SCHEMA`; with
+    ``settled``, and ``settled_utc``: the time of the last position its end depends on (the
+    :data:`_SMOOTH` + 1th after it; null while its track has fewer), after which later
+    positions change nothing of it."""
     frame = tracks.select(
         pl.col(key).alias("key"), "mmsi", "timestamp_utc", "lat", "lon", "speed_kn"
     ).with_columns(
         smooth_kn=pl.col("speed_kn")
         .rolling_median(2 * _SMOOTH + 1, min_samples=1, center=True)
-        .over("key")
+        .over("key"),
+        settled_utc=pl.col("timestamp_utc").shift(-(_SMOOTH + 1)).over("key"),
     )
     slow = (pl.col("smooth_kn") < settings.max_speed_kn).fill_null(False)
     frame = frame.with_columns(slow=slow)
@@ -80,6 +85,7 @@ def loitering(
             lon=pl.col("lon").median(),
             median_speed_kn=pl.col("speed_kn").median(),
             n_positions=pl.len().cast(pl.UInt32),
+            settled_utc=pl.col("settled_utc").last(),
         )
         .with_columns(
             # Times the reciprocal, as polars divides a column of more than one row by a
@@ -90,7 +96,8 @@ def loitering(
         )
         .filter(pl.col("duration_h") >= settings.min_duration_h)
     )
-    return conform(found, LOITERING_SCHEMA).sort("start_utc", "mmsi")
+    schema = LOITERING_SCHEMA | ({"settled_utc": found.schema["settled_utc"]} if settled else {})
+    return conform(found, schema).sort("start_utc", "mmsi")
 
 
 def _mark_slow(frame: pl.DataFrame, in_port: pl.Series) -> pl.DataFrame:

@@ -137,7 +137,9 @@ def behaviour_parts(
         "samples": meeting_samples(
             found.positions, "track_id", job.zones, settings.encounters
         ).sort("slot", maintain_order=True),
-        "loitering": loitering(found.positions, job.zones, settings.loitering, key="track_id"),
+        "loitering": loitering(
+            found.positions, job.zones, settings.loitering, key="track_id", settled=True
+        ),
         "start": pl.DataFrame({"first_us": [int(arrays.t_us.min()) if arrays.t_us.size else None]}),
         "usual": usual,
     }
@@ -249,7 +251,10 @@ def merge_behaviour(
     else:
         pairs = pairs_fn(tables("samples"), to_global, tracks.select("track", "track_id", "mmsi"))
     found = meetings(pairs, ids, settings.encounters, dark=dark)
-    loiter = pl.concat([pl.DataFrame(schema=LOITERING_SCHEMA), *frames("loitering")])
+    loiter = pl.concat(
+        [pl.DataFrame(schema=LOITERING_SCHEMA)]
+        + [f.drop("settled_utc", strict=False) for f in frames("loitering")]
+    )
     return Behaviour(gaps=gaps, encounters=found, loitering=loiter.sort("start_utc", "mmsi"))
 
 

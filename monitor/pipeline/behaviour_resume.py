@@ -342,7 +342,7 @@ def splice(
             "mmsi"
         ]
     )
-    # Old loitering before X must have ended, three positions before c.
+    # Old loitering before X must have ended: settled before c.
     loiter = _frame(old[PREFIX + "loitering"]).join(when, on="mmsi")
     loiter = loiter.with_columns(
         going=pl.col("track_id").is_in(list(going)),
@@ -350,13 +350,8 @@ def splice(
         end_us=pl.col("end_utc").dt.epoch("us"),
     )
     early = loiter.filter("going", pl.col("start_us") < pl.col("x_us"))
-    after = early.join(going_quiet.select("track_id", "from_us"), on="track_id", how="left")
-    bad.append(
-        after.filter(
-            (pl.col("end_us") + _US_PER_H * 3 // 2 >= pl.col("changed_us"))
-            | ((pl.col("from_us") >= pl.col("end_us")) & (pl.col("from_us") < pl.col("changed_us")))
-        )["mmsi"]
-    )
+    settled_us = pl.col("settled_utc").dt.epoch("us")
+    bad.append(early.filter(settled_us.is_null() | (settled_us >= pl.col("changed_us")))["mmsi"])
     out_bad = pl.concat([b.cast(pl.UInt32) for b in bad]).unique().sort()
     keep = ~pl.col("mmsi").is_in(out_bad.implode())
 
