@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from detect_cycles import by_hours, cycles, detected_tables, ingest_part, shuttle, trader
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, positions
@@ -28,6 +29,7 @@ from monitor.store.calls import (
     RESTARTS,
     load_calls,
 )
+from monitor.store.parquet import Store
 from monitor.store.table import atomic_write_parquet
 
 DAYS = 4
@@ -411,6 +413,40 @@ def test_a_vessel_heard_now_and_then_after_a_loitering_goes_on_from_its_cut(
     _assert_same(detected_tables(tmp_path / "store"), batch)
     whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
     assert sum(whole_history[6:]) == 0, whole_history
+
+
+def test_compacted_days_read_by_vessel_detect_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compaction rewrites a day by vessel, in row groups: a detection after it finds nothing
+    changed, a vessel detected again over its whole history (a late position on its first
+    day) reads only the row groups that may hold it, and the cycles equal one batch run."""
+    monkeypatch.setattr("monitor.store.parquet.COMPACT_ROW_GROUP", 200)
+    settings = _settings(tmp_path)
+    parts = by_hours(FLEET, 6)
+    half = len(parts) // 2
+    cycles(settings, parts[:half])
+    store = Store(tmp_path / "store")
+    with store.writer():
+        assert store.compact_all() >= 2
+    assert detect_calls(settings).vessels_processed == 0
+    read: list[tuple[str, int]] = []
+
+    def recorded(part: FileSlice, *args: object, **kwargs: object) -> list[pa.Table]:
+        read.append((part.path, part.n_rows))
+        return split_slice(part, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
+    late = FLEET.filter(pl.col("mmsi") == TRADER).head(1)
+    late = late.with_columns(pl.col("timestamp_utc") + timedelta(seconds=30), pl.col("msg_key") + 1)
+    ingest_part(tmp_path / "store", pl.concat([parts[half], late]), "late")
+    detect_calls(settings)
+    compacted = {p: n for p, n in read if Path(p).name.startswith("part-")}
+    assert compacted
+    assert sum(compacted.values()) < sum(pq.read_metadata(p).num_rows for p in compacted)
+    cycles(settings, parts[half + 1 :])
+    cycles(_settings(tmp_path / "batch"), [pl.concat([*parts, late])])
+    _assert_same(detected_tables(tmp_path / "store"), detected_tables(tmp_path / "batch" / "store"))
 
 
 def test_a_vessel_new_to_the_store_is_read_from_its_own_days_only(

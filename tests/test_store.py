@@ -8,11 +8,14 @@ import os
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import StoreError
+from monitor.pipeline.buckets import file_slices, split_slice
 from monitor.schema import MANIFEST_SCHEMA, POSITIONS_SCHEMA, STATICS_SCHEMA
 from monitor.store import parquet as store_mod
 from monitor.store.parquet import Store, drop_repeats, live_files
@@ -98,6 +101,36 @@ def test_compaction_keeps_every_row_and_old_files_until_the_grace_period(tmp_pat
     assert sorted(folder.glob("*.parquet")) == live_files(folder)
     assert not list(folder.glob("_compaction-*.json"))
     assert store.scan_positions().collect().height == n
+
+
+def test_a_compacted_day_is_by_vessel_and_a_few_vessels_read_only_their_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingests write a day's rows in time order; its compaction rewrites them by vessel and
+    time, in row groups whose statistics let a reader of a few vessels skip the others'."""
+    monkeypatch.setattr(store_mod, "COMPACT_ROW_GROUP", 50)
+    store = Store(tmp_path)
+    for batch in range(4):
+        rows = [
+            (m, batch * 1000 + m * 10 + k, 100 + batch * 300 + k * 60 + m)
+            for k in range(5)
+            for m in range(1, 41)
+        ]
+        store.add_positions(positions(rows), 1)
+    folder = store.partition_dir(dt.date(2024, 5, 2))
+    store.compact(folder)
+    (path,) = live_files(folder)
+    stored = pl.read_parquet(path)
+    assert stored.height == 800
+    assert stored.equals(stored.sort("mmsi", "timestamp_utc"))
+    assert pq.read_metadata(path).num_row_groups == 16
+    wanted = pa.table({"mmsi": pa.array([7, 8], pa.uint32())})
+    slices = file_slices([str(path)], 10_000, vessels=[7, 8])
+    assert sum(s.n_rows for s in slices) <= 100  # two row groups of 50 at most, of 16
+    got = pl.concat([pl.from_arrow(t) for s in slices for t in split_slice(s, 1, vessels=wanted)])
+    want = stored.filter(pl.col("mmsi").is_in([7, 8])).select(got.columns)
+    assert got.sort(pl.all()).equals(want.sort(pl.all()))
+    assert sum(s.n_rows for s in file_slices([str(path)], 10_000)) == 800
 
 
 def _four_files(tmp_path: Path) -> tuple[Store, Path]:

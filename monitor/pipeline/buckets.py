@@ -85,15 +85,28 @@ class FileSlice:
     n_rows: int
 
 
-def file_slices(paths: Sequence[str], max_rows: int, filesystem: Any = None) -> list[FileSlice]:
+def file_slices(
+    paths: Sequence[str],
+    max_rows: int,
+    filesystem: Any = None,
+    *,
+    vessels: npt.ArrayLike | None = None,
+) -> list[FileSlice]:
     """Return ``paths`` cut into slices of whole row groups, each of at most about ``max_rows``
-    rows (a row group larger than that is a slice of its own). Reads the files' footers only."""
+    rows (a row group larger than that is a slice of its own); with ``vessels`` (MMSIs), only
+    the row groups whose statistics say they may hold one of them (a compacted file's rows are
+    by vessel). Reads the files' footers only."""
+    wanted = None if vessels is None else np.unique(np.asarray(vessels, dtype=np.int64))
     slices: list[FileSlice] = []
     for path in paths:
         meta = pq.ParquetFile(path, filesystem=filesystem).metadata
+        names = [meta.schema.column(j).path for j in range(meta.num_columns)]
+        mmsi = names.index("mmsi") if "mmsi" in names else None
         group: list[int] = []
         rows = 0
         for i in range(meta.num_row_groups):
+            if wanted is not None and mmsi is not None and not _may_hold(meta, i, mmsi, wanted):
+                continue
             n = meta.row_group(i).num_rows
             if group and rows + n > max_rows:
                 slices.append(FileSlice(path, tuple(group), rows))
@@ -103,6 +116,18 @@ def file_slices(paths: Sequence[str], max_rows: int, filesystem: Any = None) -> 
         if group:
             slices.append(FileSlice(path, tuple(group), rows))
     return slices
+
+
+def _may_hold(
+    meta: pq.FileMetaData, group: int, column: int, wanted: npt.NDArray[np.int64]
+) -> bool:
+    """Return whether row group ``group`` may hold one of the ``wanted`` values (sorted) of
+    ``column``: unless its statistics' range holds none (no statistics: it may)."""
+    stats = meta.row_group(group).column(column).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    k = int(np.searchsorted(wanted, int(stats.min)))
+    return k < wanted.size and wanted[k] <= int(stats.max)
 
 
 def split_slice(

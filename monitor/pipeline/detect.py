@@ -443,7 +443,9 @@ def _run(
             pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")
         )
         sizes = since.group_by("mmsi").agg(pl.col("n_positions").sum())
-        slices = file_slices(recent, settings.engine.partition_positions, filesystem)
+        slices = file_slices(
+            recent, settings.engine.partition_positions, filesystem, vessels=resumed["mmsi"]
+        )
         seeds = restarts.filter(pl.col("mmsi").is_in(resumed["mmsi"].implode()))
         vessels = resumed.select("mmsi", "restart_utc")
         part = detect_in_buckets(
@@ -467,7 +469,9 @@ def _run(
         if not full:
             days = ledger.days_of(hours, todo)
             names = [n for f, n in zip(files, names, strict=True) if f.parent.name in days]
-        slices = file_slices(names, settings.engine.partition_positions, filesystem)
+        slices = file_slices(
+            names, settings.engine.partition_positions, filesystem, vessels=None if full else todo
+        )
         sizes = hours.group_by("mmsi").agg(pl.col("n_positions").sum())
         parts.append(
             detect_in_buckets(

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: A day partition with more part files than this is rewritten as one file.
 MAX_FILES_PER_PARTITION = 8
+#: Rows per row group of a compacted file (a day of a busy regional feed: tens of them).
+COMPACT_ROW_GROUP = 65_536
 _JOURNALS = "_compaction-*.json"
 #: Files replaced by a compaction are deleted only this long after it, so that a reader that
 #: listed them just before can still read them; until then readers skip them (see live_files).
@@ -475,7 +477,9 @@ class Store:
             self.compact(folder)
 
     def compact(self, folder: StorePath) -> None:
-        """Rewrite the live Parquet files of ``folder`` as one file.
+        """Rewrite the live Parquet files of ``folder`` as one file, its rows by vessel and time
+        in row groups of :data:`COMPACT_ROW_GROUP` rows: a reader of a few vessels' rows skips
+        the others' row groups on their statistics.
 
         A journal naming the old files is written before the new file appears; from then on
         readers skip the old files, which ``purge_replaced`` deletes after a grace period. A run
@@ -484,7 +488,7 @@ class Store:
         inputs = live_files(folder)
         if len(inputs) < 2:
             return
-        self._replace_files(folder, inputs, scan_parquet(inputs))
+        self._replace_files(folder, inputs, scan_parquet(inputs).sort("mmsi", "timestamp_utc"))
 
     def _replace_files(
         self, folder: StorePath, inputs: list[StorePath], rows: pl.LazyFrame
@@ -502,7 +506,7 @@ class Store:
             return
         assert isinstance(output, Path) and isinstance(journal, Path)
         tmp = folder / f".{output.name}.tmp"
-        rows.sink_parquet(tmp)
+        rows.sink_parquet(tmp, row_group_size=COMPACT_ROW_GROUP)
         atomic_write_text(journal, json.dumps(plan))
         os.replace(tmp, output)
 
