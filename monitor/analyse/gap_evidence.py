@@ -326,9 +326,12 @@ def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid
     # presumed course, and on the straight line between where it was last and first seen
     # (a silence still open has no such line: its course is all there is).
     _, _, region_quiet = region.quiet_along(track, start, end, ends, velocities, mode)
-    straight = np.full(track.size, STRAIGHT, dtype=np.int64)
-    _, _, quiet_direct = region.quiet_along(track, start, end, ends, velocities, straight)
-    region_quiet = np.where(is_open, region_quiet, np.minimum(region_quiet, quiet_direct))
+    ended = ~is_open
+    straight = np.full(int(ended.sum()), STRAIGHT, dtype=np.int64)
+    _, _, quiet_direct = region.quiet_along(
+        track[ended], start[ended], end[ended], ends[ended], velocities[ended], straight
+    )
+    region_quiet[ended] = np.minimum(region_quiet[ended], quiet_direct)
     half_hour = 1_800_000_000
     ten_min = 600_000_000
     near0, quiet0 = grid.fell_silent_with(
