@@ -384,7 +384,7 @@ def test_a_vessel_back_from_a_long_silence_goes_on_from_a_cut_held_before_it(
     batch_root = tmp_path / "batch"
     cycles(_short_windows(batch_root), [whole])
     batch = detected_tables(batch_root / "store")
-    assert batch["events"].filter(kind="gap", mmsi=CRUISER)["duration_h"].max() > 20
+    assert batch["events"].filter(kind="gap", mmsi=CRUISER)["duration_h"].max() > 20  # type: ignore[operator]
     summaries = cycles(_short_windows(tmp_path), by_hours(whole, CUT_H))
     _assert_same(detected_tables(tmp_path / "store"), batch)
     # The first cycles have no cut yet (no restart point long enough before).
