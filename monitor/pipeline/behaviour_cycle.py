@@ -267,8 +267,8 @@ def cycle_part(
         vessels: pl.Series | pl.DataFrame | None,
         seeds: pl.DataFrame | None = None,
     ) -> list[dict[str, pa.Table]]:
-        mmsis = vessels["mmsi"] if isinstance(vessels, pl.DataFrame) else vessels
-        slices = file_slices(names, settings.engine.partition_positions, filesystem, vessels=mmsis)
+        wanted = vessels["mmsi"] if isinstance(vessels, pl.DataFrame) else vessels
+        slices = file_slices(names, settings.engine.partition_positions, filesystem, vessels=wanted)
         return behaviour_in_buckets(
             engine, slices, sizes, behaviour.zones, settings, job,
             filesystem=filesystem, vessels=vessels, seeds=seeds,
