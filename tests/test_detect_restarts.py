@@ -435,10 +435,13 @@ def test_compacted_days_read_by_vessel_detect_as_before(
     with store.writer():
         assert store.compact_all() >= 2
     assert detect_calls(settings).vessels_processed == 0
-    read: list[tuple[str, int]] = []
+    read: list[tuple[str, int, list[int]]] = []
 
-    def recorded(part: FileSlice, *args: object, **kwargs: object) -> list[pa.Table]:
-        read.append((part.path, part.n_rows))
+    def recorded(part: FileSlice, *args: object, **kwargs: Any) -> list[pa.Table]:
+        vessels = kwargs["vessels"]
+        read.append(
+            (part.path, part.n_rows, [] if vessels is None else vessels["mmsi"].to_pylist())
+        )
         return split_slice(part, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr("monitor.pipeline.engines.split_slice", recorded)
@@ -446,9 +449,16 @@ def test_compacted_days_read_by_vessel_detect_as_before(
     late = late.with_columns(pl.col("timestamp_utc") + timedelta(seconds=30), pl.col("msg_key") + 1)
     ingest_part(tmp_path / "store", pl.concat([parts[half], late]), "late")
     detect_calls(settings)
-    compacted = {p: n for p, n in read if Path(p).name.startswith("part-")}
-    assert compacted
-    assert sum(compacted.values()) < sum(pq.read_metadata(p).num_rows for p in compacted)
+    # The trader's whole history (with the shared MMSI's, never resumed): of the compacted
+    # days, the row groups that may hold them only.
+    alone = [
+        (p, n)
+        for p, n, who in read
+        if TRADER in who and len(who) <= 2 and Path(p).name.startswith("part-")
+    ]
+    assert alone
+    whole = sum(pq.read_metadata(p).num_rows for p in {p for p, _ in alone})
+    assert sum(n for _, n in alone) < whole
     cycles(settings, parts[half + 1 :])
     cycles(_settings(tmp_path / "batch"), [pl.concat([*parts, late])])
     _assert_same(detected_tables(tmp_path / "store"), detected_tables(tmp_path / "batch" / "store"))
