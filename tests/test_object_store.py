@@ -3,6 +3,7 @@ the tests, gives the same store, calls and locks as a local folder."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -134,6 +135,14 @@ def test_no_temp_objects_and_compaction_in_the_object_store(s3_store: str) -> No
     [day] = [d for d in store.positions_dir.glob("date=*")]
     assert 1 <= len(live_files(day)) <= MAX_FILES_PER_PARTITION
     assert len(list(day.glob("*.parquet"))) > len(live_files(day))
+    # Each compaction's output is by vessel and time.
+    outputs = [json.loads(j.read_text())["output"] for j in day.glob("_compaction-*.json")]
+    assert outputs
+    for name in outputs:
+        keys = pl.read_parquet(
+            io.BytesIO((day / name).read_bytes()), columns=["mmsi", "timestamp_utc"]
+        )
+        assert keys.height and keys.equals(keys.sort("mmsi", "timestamp_utc"))
 
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_lock(s3: str) -> None:

@@ -502,7 +502,7 @@ class Store:
             # No rename in an object store: the output is written whole in one request.
             frame = rows.collect()
             write_text(journal, json.dumps(plan))
-            atomic_write_parquet(frame, output)
+            atomic_write_parquet(frame, output, row_group_size=COMPACT_ROW_GROUP)
             return
         assert isinstance(output, Path) and isinstance(journal, Path)
         tmp = folder / f".{output.name}.tmp"
