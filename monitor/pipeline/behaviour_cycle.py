@@ -295,12 +295,8 @@ def cycle_part(
                     continue
                 first_day = group["day"].min()
                 assert isinstance(first_day, date)
-                theirs = days_of(hours, group["mmsi"])
-                read = [
-                    f
-                    for f in files
-                    if f.parent.name >= f"date={first_day.isoformat()}" and f.parent.name in theirs
-                ]
+                theirs = days_of(hours, group["mmsi"], since=first_day)
+                read = [f for f in files if f.parent.name in theirs]
                 days |= {f.parent.name for f in read}
                 since = hours.join(group.select("mmsi", "restart_utc"), on="mmsi").filter(
                     pl.col("hour_utc") >= pl.col("restart_utc").dt.truncate("1h")

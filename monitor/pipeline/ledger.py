@@ -121,11 +121,12 @@ def changes(store_path: StorePath | str, files: list[StorePath], *, full: bool) 
     return Changes(ledger=ledger, files=now, changed=changed, n_read=n_read)
 
 
-def days_of(hours: pl.DataFrame, vessels: pl.Series) -> set[str]:
+def days_of(hours: pl.DataFrame, vessels: pl.Series, since: date | None = None) -> set[str]:
     """Return the day folders (``date=YYYY-MM-DD``) in which the ledger's ``hours`` say the
-    ``vessels`` have positions: all that a detection of them over their whole history reads."""
-    mine = hours.filter(pl.col("mmsi").is_in(vessels.implode()))
-    return {f"date={day.isoformat()}" for day in mine["hour_utc"].dt.date().unique().to_list()}
+    ``vessels`` have positions (from the day ``since`` on, if given): all that a detection of
+    them over their whole history (from then on) reads."""
+    days = hours.filter(pl.col("mmsi").is_in(vessels.implode()))["hour_utc"].dt.date().unique()
+    return {f"date={day.isoformat()}" for day in days.to_list() if since is None or day >= since}
 
 
 def save(store_path: StorePath | str, found: Changes) -> None:
