@@ -16,7 +16,9 @@ from test_calls import make_settings
 from tracks_events import MEETING_A as A
 from tracks_events import MEETING_B as B
 
+from monitor.analyse.reception import ReceptionGrid
 from monitor.pipeline import behaviour_cycle, pairs_cycle
+from monitor.pipeline.along_cycle import ALONG
 from monitor.pipeline.behaviour_buckets import close_pairs_by_window
 from monitor.pipeline.behaviour_cycle import FOLDER, NAMES
 from monitor.pipeline.detect import detect_calls
@@ -44,6 +46,7 @@ def _run(root: Path, parts: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
         if name != "usual":
             found[name] = pl.read_parquet(store / FOLDER / f"{name}.parquet")
     found["pairs"] = PAIRS.read(store)
+    found["along"] = ALONG.read(store)
     return found
 
 
@@ -172,3 +175,77 @@ def test_positions_older_than_the_store_find_every_part_again(
     found = _run(tmp_path, [POSITIONS.filter(~early), POSITIONS.filter(early)])
     assert vessels_found == [None]  # the first run is a full one
     _assert_same(found, batch)
+
+
+@pytest.fixture
+def silences_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record, per reading of a grid along silences, how many silences it reads."""
+    found: list[int] = []
+    read = ReceptionGrid.quiet_along
+
+    def recorded(self: ReceptionGrid, own: Any, *args: Any) -> Any:
+        found.append(len(own))
+        return read(self, own, *args)
+
+    monkeypatch.setattr(ReceptionGrid, "quiet_along", recorded)
+    return found
+
+
+def test_a_cycle_reads_the_grids_again_along_the_new_silences_only(
+    tmp_path: Path, batch: dict[str, pl.DataFrame], silences_read: list[int]
+) -> None:
+    """The last hours of the two vessels that meet come in a cycle of their own: the silences
+    that ended before are not read again (their bins did not change; those still open are, as
+    the data now ends later), and what is kept is what one run reads."""
+    end = POSITIONS["timestamp_utc"].max()
+    assert isinstance(end, datetime)
+    late = pl.col("mmsi").is_in([A, B]) & (pl.col("timestamp_utc") > end - timedelta(hours=6))
+    found = _run(tmp_path, [POSITIONS.filter(~late), POSITIONS.filter(late)])
+    _assert_same(found, batch)
+    readings = batch["along"].height
+    ended = batch["along"].filter(pl.col("reading") == "straight").height
+    assert ended > 10
+    assert sum(silences_read[:3]) >= readings  # the full run reads them all
+    assert sum(silences_read[3:]) <= readings - 3 * ended
+
+
+def test_a_vessel_stored_late_heard_during_an_old_silence_has_it_read_again(
+    tmp_path: Path, batch: dict[str, pl.DataFrame]
+) -> None:
+    """273000016 falls silent at 0.05 N 1.05 E from 18:12 to 23:52 on day 1, others heard near
+    it in few of its bins; the cycles read its silence and keep what they read. A vessel lying
+    where it fell silent, heard all through, is stored only after them: its rows change what
+    the silence reads (as one run over all finds), so it is read again and the cycles give
+    what one run does."""
+    silent = 273_000_016
+    start_us = int((T0 + timedelta(hours=18, minutes=12)).timestamp() * 1e6)
+    quiet = batch["along"].filter(
+        pl.col("track_id").str.starts_with(f"{silent}-"),
+        pl.col("start_us") == start_us,
+        pl.col("reading") == "near",
+    )
+    assert quiet.height == 1 and quiet["n_heard"][0] < quiet["n_bins"][0]
+    times = pl.datetime_range(
+        T0 + timedelta(hours=18, minutes=30), T0 + timedelta(hours=23, minutes=30), "5m",
+        eager=True,
+    )  # fmt: skip
+    late = (
+        POSITIONS.filter(pl.col("mmsi") == silent)
+        .head(1)
+        .with_columns(
+            mmsi=pl.lit(235_000_999, POSITIONS["mmsi"].dtype),
+            lat=pl.lit(0.05),
+            lon=pl.lit(1.05),
+            sog_kn=pl.lit(0.0),
+        )
+        .select(pl.exclude("timestamp_utc"))
+        .join(times.alias("timestamp_utc").to_frame(), how="cross")
+        .select(POSITIONS.columns)
+    )
+    for name in ("batch", "cycles"):
+        (tmp_path / name).mkdir()
+    want = _run(tmp_path / "batch", [pl.concat([POSITIONS, late]).sort("timestamp_utc")])
+    heard = want["along"].join(quiet, on=["reading", "track_id", "start_us"], suffix="_before")
+    assert (heard["n_heard"] > heard["n_heard_before"]).all()
+    found = _run(tmp_path / "cycles", [*by_hours(POSITIONS, 3), late])
+    _assert_same(found, want)

@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from monitor.analyse.reception import ALONG_MAX_BINS, QUIET_MIN_US, STRAIGHT
+from monitor.analyse.reception import ALONG_MAX_BINS, ONWARD, QUIET_MIN_US, STRAIGHT
 from monitor.analyse.reception_rows import reception_grid
 
 MIN_US = 60_000_000
@@ -126,3 +126,24 @@ def test_a_long_silence_is_read_on_bins_spread_over_it(days: int) -> None:
         assert (n_heard[0], longest[0]) == (heard, inside - heard)
     assert abs(n_heard[0] / n_bins[0] - heard / inside) <= step / n_bins[0]
     assert abs(longest[0] - (inside - heard)) <= step
+
+
+@pytest.mark.parametrize("days", [2, 5, 40])
+def test_a_silence_still_open_is_read_on_its_first_three_days(days: int) -> None:
+    """A vessel falls silent where a neighbour is heard every ten minutes for its first day,
+    and is still silent ``days`` later. Its silence is read bin by bin on its first
+    ALONG_MAX_BINS bins at most: how long it lasts beyond changes nothing."""
+    bin_us = 10 * MIN_US
+    day_us = 24 * 60 * MIN_US
+    neighbour = np.arange(0, day_us, bin_us, dtype=np.int64)
+    track = np.concatenate([[0], np.ones(neighbour.size)]).astype(np.int64)
+    t_us = np.concatenate([[0], neighbour]).astype(np.int64)
+    lat, lon = np.full(t_us.size, 10.0), np.full(t_us.size, 20.0)
+    grid = reception_grid(track, t_us, lat, lon, bin_s=600.0, cell_km=25.0, max_interval_us=day_us)
+    n_bins, n_heard, longest = grid.quiet_along(
+        np.array([0]), np.array([0]), np.array([days * day_us]),
+        np.array([[10.0, 20.0, 10.0, 20.0]]), np.zeros((1, 4)), np.array([ONWARD]),
+    )  # fmt: skip
+    inside = min(days * day_us // bin_us - 1, ALONG_MAX_BINS)
+    heard = neighbour.size - 1
+    assert (n_bins[0], n_heard[0], longest[0]) == (inside, heard, inside - heard)

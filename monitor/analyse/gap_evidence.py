@@ -21,6 +21,7 @@ for the rules and the figures that set them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -311,26 +312,56 @@ def own_features(
     )
 
 
-def grid_features(gaps: pl.DataFrame, grid: ReceptionGrid, region: ReceptionGrid) -> pl.DataFrame:
+#: Reads a grid along silences as :meth:`ReceptionGrid.quiet_along` does: ``name`` says which
+#: reading of :func:`grid_features` it is ("near", "region" or "straight"), ``gaps`` the
+#: silences read (rows of :func:`own_features`), then quiet_along's arguments.
+AlongFn = Callable[
+    [str, ReceptionGrid, pl.DataFrame, I64, I64, I64, F64, F64, I64], tuple[I64, I64, I64]
+]
+
+
+def read_along(
+    name: str,
+    grid: ReceptionGrid,
+    gaps: pl.DataFrame,
+    track: I64,
+    start: I64,
+    end: I64,
+    ends: F64,
+    velocities: F64,
+    mode: I64,
+) -> tuple[I64, I64, I64]:
+    """Read ``grid`` along the silences (an :data:`AlongFn` that keeps nothing)."""
+    return grid.quiet_along(track, start, end, ends, velocities, mode)
+
+
+def grid_features(
+    gaps: pl.DataFrame,
+    grid: ReceptionGrid,
+    region: ReceptionGrid,
+    along: AlongFn = read_along,
+) -> pl.DataFrame:
     """Return ``gaps`` (from :func:`own_features`, ``track`` numbered as in the grids) with what
     the other vessels tell: who was heard near it and where it is taken to have been
-    (``grid``, cells of ``gaps.neighbour_km``), and in the region around (``region``)."""
+    (``grid``, cells of ``gaps.neighbour_km``), and in the region around (``region``); the
+    grids are read along the silences by ``along``."""
     track, start, end, is_open, ends = _silence_arrays(gaps)
     lat0, lon0, lat1, lon1 = (np.ascontiguousarray(column) for column in ends.T)
     velocities = np.ascontiguousarray(
         gaps.select(VELOCITY_COLUMNS).to_numpy().astype(np.float64).reshape(-1, 4)
     )
     mode = gaps["mode"].to_numpy().astype(np.int64)
-    n_bins, n_heard, _ = grid.quiet_along(track, start, end, ends, velocities, mode)
+    n_bins, n_heard, _ = along("near", grid, gaps, track, start, end, ends, velocities, mode)
     # Nobody in the region is only evidence if it holds wherever the vessel went: on its
     # presumed course, and on the straight line between where it was last and first seen
     # (a silence still open has no such line: its course is all there is).
-    _, _, region_quiet = region.quiet_along(track, start, end, ends, velocities, mode)
+    _, _, region_quiet = along("region", region, gaps, track, start, end, ends, velocities, mode)
     ended = ~is_open
     straight = np.full(int(ended.sum()), STRAIGHT, dtype=np.int64)
-    _, _, quiet_direct = region.quiet_along(
-        track[ended], start[ended], end[ended], ends[ended], velocities[ended], straight
-    )
+    _, _, quiet_direct = along(
+        "straight", region, gaps.filter(pl.Series(ended)), track[ended], start[ended],
+        end[ended], ends[ended], velocities[ended], straight,
+    )  # fmt: skip
     region_quiet[ended] = np.minimum(region_quiet[ended], quiet_direct)
     half_hour = 1_800_000_000
     ten_min = 600_000_000

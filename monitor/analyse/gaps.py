@@ -19,7 +19,14 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from monitor.analyse.gap_evidence import TrackArrays, causes, grid_features, own_features
+from monitor.analyse.gap_evidence import (
+    AlongFn,
+    TrackArrays,
+    causes,
+    grid_features,
+    own_features,
+    read_along,
+)
 from monitor.analyse.geofences import Zone, nearest_port
 from monitor.analyse.reception import F64, ReceptionGrid
 from monitor.schema import GAPS_SCHEMA, conform
@@ -173,15 +180,16 @@ def judged(
     *,
     key: str,
     data_end: datetime,
+    along: AlongFn = read_along,
 ) -> pl.DataFrame:
     """Return the silences ``found`` (from :func:`silence_evidence`, ``track`` numbered as in
     the grids), those still open lasting until ``data_end``, with their causes, judged with
     the reception ``grid`` (cells of ``gaps.neighbour_km``) and ``region``
-    (``gaps.region_km``): :data:`GAPS_SCHEMA`."""
+    (``gaps.region_km``), read along the silences by ``along``: :data:`GAPS_SCHEMA`."""
     found = _open_until(found, data_end, settings)
     if found.is_empty():
         return pl.DataFrame(schema=GAPS_SCHEMA)
-    feats = grid_features(found, grid, region)
+    feats = grid_features(found, grid, region, along)
     feats = feats.with_columns(cause=causes(feats, settings))
     out = feats.with_columns(
         track_id=pl.col(key).cast(pl.String) if key != "mmsi" else pl.lit(None, pl.String),

@@ -49,9 +49,25 @@ ONWARD_MAX_US = 3 * 3_600_000_000
 OPEN_ONWARD_MAX_US = 12 * 3_600_000_000
 #: A silence longer than this many time bins (three days of ten-minute bins) is read along its
 #: course on this many bins spread evenly over it, each standing for those up to the next: what
-#: a silence tells is in how it goes on, not in each of its bins, and a vessel long gone (a
-#: silence still open, lasting until the newest message) costs the same on every run.
+#: a silence tells is in how it goes on, not in each of its bins. A silence still open is read
+#: on its first this many bins: what tells why a vessel fell silent is around when it did, and
+#: a vessel long gone (its silence lasting until the newest message) is read the same on every
+#: run, so that what was read of it can be kept.
 ALONG_MAX_BINS = 432
+
+
+def along_bins(
+    t0_us: int, bin_us: int, start_us: I64, end_us: I64, mode: I64
+) -> tuple[I64, I64, I64]:
+    """Return, per silence, the first and last time bins strictly inside it that
+    :meth:`ReceptionGrid.quiet_along` reads, and the step between them (see
+    :data:`ALONG_MAX_BINS`; a silence still open goes on ``mode`` :data:`ONWARD`)."""
+    first = (start_us - t0_us) // bin_us + 1
+    last = (end_us - t0_us) // bin_us - 1
+    is_open = mode == ONWARD
+    last = np.where(is_open, np.minimum(last, first + ALONG_MAX_BINS - 1), last)
+    step = np.where(is_open, 1, np.maximum((last - first + ALONG_MAX_BINS) // ALONG_MAX_BINS, 1))
+    return first, last, step.astype(np.int64)
 
 
 @inline
@@ -115,6 +131,9 @@ def _quiet_along(
     ends: F64,
     velocities: F64,
     mode: I64,
+    first_bin: I64,
+    last_bin: I64,
+    step_bins: I64,
 ) -> tuple[I64, I64, I64]:
     n = own.size
     n_bins = np.zeros(n, dtype=np.int64)
@@ -122,13 +141,10 @@ def _quiet_along(
     longest = np.zeros(n, dtype=np.int64)
     for g in range(n):
         run = 0
-        first = (start_us[g] - t0_us) // bin_us + 1
-        last = (end_us[g] - t0_us) // bin_us - 1
-        # A long silence is read on at most ALONG_MAX_BINS bins spread evenly over it.
-        step = max((last - first + ALONG_MAX_BINS) // ALONG_MAX_BINS, 1)
+        step = step_bins[g]
         v0 = (velocities[g, 0], velocities[g, 1])
         v1 = (velocities[g, 2], velocities[g, 3])
-        for b in range(first, last + 1, step):
+        for b in range(first_bin[g], last_bin[g] + 1, step):
             mid = t0_us + b * bin_us + bin_us // 2
             lat, lon = _where(
                 float(mid), float(start_us[g]), float(end_us[g]),
@@ -358,18 +374,18 @@ class ReceptionGrid:
     def quiet_along(
         self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
     ) -> tuple[I64, I64, I64]:
-        """Return, per silence, the bins strictly inside it read (all, or
-        :data:`ALONG_MAX_BINS` spread over a longer one), those in which another track was
-        heard near where the vessel is taken to be then, and the longest run of bins in which
-        none was (counting the bins each read one stands for).
+        """Return, per silence, the bins strictly inside it read (:func:`along_bins`), those
+        in which another track was heard near where the vessel is taken to be then, and the
+        longest run of bins in which none was (counting the bins each read one stands for).
 
         ``ends`` holds lat/lon before and after per row, ``velocities`` the velocities there
         (degrees of latitude and longitude per microsecond), ``mode`` how it moved (see
         :data:`STRAIGHT`).
         """
+        first, last, step = along_bins(self.t0_us, self.bin_us, start_us, end_us, mode)
         return _quiet_along(
             self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg, own,
-            start_us, end_us, ends, velocities, mode,
+            start_us, end_us, ends, velocities, mode, first, last, step,
         )  # fmt: skip
 
     def fell_silent_with(

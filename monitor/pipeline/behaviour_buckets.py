@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from monitor.analyse.behaviour import Behaviour, behaviour_tracks
 from monitor.analyse.encounters import close_pairs, meeting_samples, meetings
-from monitor.analyse.gap_evidence import TrackArrays
+from monitor.analyse.gap_evidence import AlongFn, TrackArrays, read_along
 from monitor.analyse.gaps import judged, silence_evidence
 from monitor.analyse.geofences import Zone
 from monitor.analyse.loitering import loitering
@@ -191,13 +191,15 @@ def merge_behaviour(
     *,
     space_time: SpaceTimeGrid | None = None,
     pairs_fn: PairsFn | None = None,
+    along: AlongFn = read_along,
 ) -> Behaviour:
     """Return the dark periods, encounters and loitering of all tracks from the buckets'
     ``parts`` (from :func:`behaviour_parts`; each table is taken out of them as it is used, so
     that its memory goes as soon as what is made of it is made); ``map_fn`` runs the close-pair
     search partition by partition (here, or on an engine's workers) of ``space_time`` (default:
     blocks of :data:`BLOCK_DEG`, windows of :data:`WINDOW_H`); ``pairs_fn``, if given, finds
-    the close pairs instead (e.g. keeping those of the windows that did not change)."""
+    the close pairs instead (e.g. keeping those of the windows that did not change);
+    ``along`` reads the reception grids along the silences (e.g. keeping what was read)."""
     settings = job.settings
 
     def tables(name: str) -> list[pa.Table]:
@@ -239,8 +241,9 @@ def merge_behaviour(
     region = merged_grid(region_spec, _arrays(tables("region"), to_global), times, quiet)
     data_end = job.data_end
     gaps = judged(
-        merged("silences"), grid, region, settings.gaps, key="track_id", data_end=data_end
-    )
+        merged("silences"), grid, region, settings.gaps, key="track_id", data_end=data_end,
+        along=along,
+    )  # fmt: skip
     del grid, region
     dark = gaps.filter(pl.col("cause") == "dark").select(
         "track_id", start_utc="gap_start_utc", end_utc=pl.col("gap_end_utc").fill_null(data_end)

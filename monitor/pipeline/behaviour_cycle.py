@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -24,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from monitor.errors import StoreError
+from monitor.pipeline.along_cycle import KeptAlong, changed_from, read_along
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, window_slots
 from monitor.pipeline.behaviour_resume import (
     CUTS,
@@ -170,13 +171,16 @@ class CyclePart:
     resumed: int = 0
     #: The restart points kept (:data:`~monitor.pipeline.behaviour_resume.SEEDS`).
     history: pl.DataFrame | None = None
+    #: The readings of the grids along the silences of its merge.
+    along: KeptAlong = field(default_factory=KeptAlong)
 
     def save(self, root: StorePath | str) -> None:
-        """Replace the stored part, close pairs, cuts and restart points (each file atomically;
-        hold :func:`~monitor.store.calls.detection_writes` meanwhile: together they are one
-        state)."""
+        """Replace the stored part, close pairs, readings along silences, cuts and restart
+        points (each file atomically; hold :func:`~monitor.store.calls.detection_writes`
+        meanwhile: together they are one state)."""
         save_part(root, self.part)
         self.pairs.save(root)
+        self.along.save(root)
         assert self.history is not None
         SEEDS.write(root, self.history)
         CUTS.write(root, self.cuts)
@@ -246,7 +250,10 @@ def cycle_part(
         .sort("mmsi")
     )
     if stored is not None and not changed.height:
-        return CyclePart(stored, KeptPairs(behaviour, engine, stored=kept), all_cuts)
+        return CyclePart(
+            stored, KeptPairs(behaviour, engine, stored=kept), all_cuts,
+            along=KeptAlong(read_along(root)),
+        )  # fmt: skip
     job = replace(
         behaviour,
         cuts=tuple(
@@ -277,6 +284,7 @@ def cycle_part(
     parts: list[dict[str, pa.Table]] = []
     full = mmsis
     n_resumed = 0
+    spliced_from = pl.DataFrame(schema={"mmsi": pl.UInt32, "x_us": pl.Int64})
     if stored is not None:
         started = time.perf_counter()
         going = resumable(changed, history, old_cuts, behaviour)
@@ -310,6 +318,7 @@ def cycle_part(
             spliced, bad = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
             parts.append(spliced)
             done = going.vessels["mmsi"].filter(~going.vessels["mmsi"].is_in(bad.implode()))
+            spliced_from = going.vessels.filter(pl.col("mmsi").is_in(done.implode()))
             full = mmsis.filter(~mmsis.is_in(done.implode()))
             n_resumed = done.len()
             log.info(
@@ -317,6 +326,7 @@ def cycle_part(
                 "%d of them found again over their whole history: %.1f s",
                 going.vessels.height, len(days), bad.len(), time.perf_counter() - started,
             )  # fmt: skip
+    n_spliced = len(parts)
     if stored is None or full.len():
         started = time.perf_counter()
         names = [name for name, _ in sources]
@@ -333,8 +343,11 @@ def cycle_part(
         return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
     redo = changed_windows(stored, parts, mmsis, window)
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo)
+    along = KeptAlong(
+        read_along(root), changed_from(stored, parts[n_spliced:], full, spliced_from, behaviour)
+    )
     part = one_part([without(stored, mmsis), *parts], behaviour)
-    return CyclePart(part, pairs, all_cuts, n_resumed)
+    return CyclePart(part, pairs, all_cuts, n_resumed, along=along)
 
 
 def _stored_seeds(root: StorePath | str) -> pl.DataFrame:

@@ -252,7 +252,7 @@ def _detect_locked(
             last=checkpoint.select("mmsi", "last_utc"),
         )
         found_behaviour = merge_behaviour(
-            [dict(cycle.part)], behaviour, engine.map, pairs_fn=cycle.pairs
+            [dict(cycle.part)], behaviour, engine.map, pairs_fn=cycle.pairs, along=cycle.along
         )
         behaviours = found_behaviour.events()
     events = _find_events(

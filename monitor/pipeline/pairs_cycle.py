@@ -89,13 +89,20 @@ def changed_windows(
 ) -> set[int]:
     """Return the windows (of ``window`` slots) in which the samples of the vessels ``mmsis``
     differ between the ``stored`` part and the parts ``found`` again."""
-    old = named_samples(stored, mmsis).with_columns(side=pl.lit(0))
-    new = [named_samples(part).with_columns(side=pl.lit(1)) for part in found]
-    rows = pl.concat([old, *new])
-    # A multiset of rows per side: a row whose count differs between them changed.
-    counts = rows.group_by(_SAMPLE).agg(old=(pl.col("side") == 0).sum(), new=pl.col("side").sum())
-    slots = counts.filter(pl.col("old") != pl.col("new"))["slot"]
+    new = [named_samples(part) for part in found]
+    slots = differing(named_samples(stored, mmsis), new, _SAMPLE)["slot"]
     return set((slots // window).unique().to_list())
+
+
+def differing(old: pl.DataFrame, new: Sequence[pl.DataFrame], columns: list[str]) -> pl.DataFrame:
+    """Return the rows (``columns``) found a different number of times in ``old`` than in the
+    frames ``new``: those that changed, as multisets."""
+    rows = pl.concat(
+        [old.select(columns).with_columns(side=pl.lit(0))]
+        + [frame.select(columns).with_columns(side=pl.lit(1)) for frame in new]
+    )
+    counts = rows.group_by(columns).agg(old=(pl.col("side") == 0).sum(), new=pl.col("side").sum())
+    return counts.filter(pl.col("old") != pl.col("new")).select(columns)
 
 
 def sample_windows(samples: Sequence[pa.Table], window: int) -> pl.DataFrame:
