@@ -115,7 +115,7 @@ def main() -> None:
             if not same:
                 extra = got[name].join(frame, on=frame.columns, how="anti", nulls_equal=True)
                 print(f"    {extra.height} rows only in the cycles, e.g. {extra.head(3)}")
-        for name in NAMES:
+        for name in (*NAMES, "along"):  # along: what was read of the grids along silences
             if name != "usual":  # how often each interval occurs before a cut: cycle state
                 same = stored_table(split / "store", name).equals(
                     stored_table(batch / "store", name)

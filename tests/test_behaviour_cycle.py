@@ -183,9 +183,9 @@ def silences_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     found: list[int] = []
     read = ReceptionGrid.quiet_along
 
-    def recorded(self: ReceptionGrid, own: Any, *args: Any) -> Any:
+    def recorded(self: ReceptionGrid, own: Any, *args: Any, **kwargs: Any) -> Any:
         found.append(len(own))
-        return read(self, own, *args)
+        return read(self, own, *args, **kwargs)
 
     monkeypatch.setattr(ReceptionGrid, "quiet_along", recorded)
     return found

@@ -114,7 +114,7 @@ def test_a_long_silence_is_read_on_bins_spread_over_it(days: int) -> None:
     t_us = np.concatenate([[0, span_us], neighbour]).astype(np.int64)
     lat, lon = np.full(t_us.size, 10.0), np.full(t_us.size, 20.0)
     grid = reception_grid(track, t_us, lat, lon, bin_s=600.0, cell_km=25.0, max_interval_us=span_us)
-    n_bins, n_heard, longest = grid.quiet_along(
+    n_bins, n_heard, longest, _ = grid.quiet_along(
         np.array([0]), np.array([0]), np.array([span_us]),
         np.array([[10.0, 20.0, 10.0, 20.0]]), np.zeros((1, 4)), np.array([STRAIGHT]),
     )  # fmt: skip
@@ -129,10 +129,12 @@ def test_a_long_silence_is_read_on_bins_spread_over_it(days: int) -> None:
 
 
 @pytest.mark.parametrize("days", [2, 5, 40])
-def test_a_silence_still_open_is_read_on_its_first_three_days(days: int) -> None:
+def test_a_silence_still_open_is_read_on_every_bin_and_read_on_as_the_data_goes_on(
+    days: int,
+) -> None:
     """A vessel falls silent where a neighbour is heard every ten minutes for its first day,
-    and is still silent ``days`` later. Its silence is read bin by bin on its first
-    ALONG_MAX_BINS bins at most: how long it lasts beyond changes nothing."""
+    and is still silent ``days`` later. Its silence is read on every bin, however long; read
+    up to an earlier end of the data, then read on from there, it reads the same."""
     bin_us = 10 * MIN_US
     day_us = 24 * 60 * MIN_US
     neighbour = np.arange(0, day_us, bin_us, dtype=np.int64)
@@ -140,10 +142,15 @@ def test_a_silence_still_open_is_read_on_its_first_three_days(days: int) -> None
     t_us = np.concatenate([[0], neighbour]).astype(np.int64)
     lat, lon = np.full(t_us.size, 10.0), np.full(t_us.size, 20.0)
     grid = reception_grid(track, t_us, lat, lon, bin_s=600.0, cell_km=25.0, max_interval_us=day_us)
-    n_bins, n_heard, longest = grid.quiet_along(
-        np.array([0]), np.array([0]), np.array([days * day_us]),
-        np.array([[10.0, 20.0, 10.0, 20.0]]), np.zeros((1, 4)), np.array([ONWARD]),
-    )  # fmt: skip
-    inside = min(days * day_us // bin_us - 1, ALONG_MAX_BINS)
+    place = np.array([[10.0, 20.0, 10.0, 20.0]]), np.zeros((1, 4)), np.array([ONWARD])
+    own, start = np.array([0]), np.array([0])
+    at_once = grid.quiet_along(own, start, np.array([days * day_us]), *place)
+    inside = days * day_us // bin_us - 1
     heard = neighbour.size - 1
-    assert (n_bins[0], n_heard[0], longest[0]) == (inside, heard, inside - heard)
+    assert [a[0] for a in at_once] == [inside, heard, inside - heard, inside - heard]
+    for earlier_us in (day_us // 2, day_us + 7 * bin_us):
+        before = grid.quiet_along(own, start, np.array([earlier_us]), *place)
+        read_to = earlier_us // bin_us - 1
+        since = (np.array([read_to + 1]), *before)
+        on = grid.quiet_along(own, start, np.array([days * day_us]), *place, since=since)
+        assert [a[0] for a in on] == [a[0] for a in at_once]

@@ -332,7 +332,7 @@ def read_along(
     mode: I64,
 ) -> tuple[I64, I64, I64]:
     """Read ``grid`` along the silences (an :data:`AlongFn` that keeps nothing)."""
-    return grid.quiet_along(track, start, end, ends, velocities, mode)
+    return grid.quiet_along(track, start, end, ends, velocities, mode)[:3]
 
 
 def grid_features(

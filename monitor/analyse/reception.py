@@ -50,9 +50,8 @@ OPEN_ONWARD_MAX_US = 12 * 3_600_000_000
 #: A silence longer than this many time bins (three days of ten-minute bins) is read along its
 #: course on this many bins spread evenly over it, each standing for those up to the next: what
 #: a silence tells is in how it goes on, not in each of its bins. A silence still open is read
-#: on its first this many bins: what tells why a vessel fell silent is around when it did, and
-#: a vessel long gone (its silence lasting until the newest message) is read the same on every
-#: run, so that what was read of it can be kept.
+#: on every bin: as the data goes on, what was read of it is read on from where it ended
+#: (:meth:`ReceptionGrid.quiet_along` ``since``), so a vessel long gone costs the new bins only.
 ALONG_MAX_BINS = 432
 
 
@@ -64,10 +63,8 @@ def along_bins(
     :data:`ALONG_MAX_BINS`; a silence still open goes on ``mode`` :data:`ONWARD`)."""
     first = (start_us - t0_us) // bin_us + 1
     last = (end_us - t0_us) // bin_us - 1
-    is_open = mode == ONWARD
-    last = np.where(is_open, np.minimum(last, first + ALONG_MAX_BINS - 1), last)
-    step = np.where(is_open, 1, np.maximum((last - first + ALONG_MAX_BINS) // ALONG_MAX_BINS, 1))
-    return first, last, step.astype(np.int64)
+    step = np.maximum((last - first + ALONG_MAX_BINS) // ALONG_MAX_BINS, 1)
+    return first, last, np.where(mode == ONWARD, 1, step).astype(np.int64)
 
 
 @inline
@@ -134,13 +131,16 @@ def _quiet_along(
     first_bin: I64,
     last_bin: I64,
     step_bins: I64,
-) -> tuple[I64, I64, I64]:
-    n = own.size
-    n_bins = np.zeros(n, dtype=np.int64)
-    n_heard = np.zeros(n, dtype=np.int64)
-    longest = np.zeros(n, dtype=np.int64)
-    for g in range(n):
-        run = 0
+    n_bins: I64,
+    n_heard: I64,
+    longest: I64,
+    runs: I64,
+) -> None:
+    """Read on from ``first_bin`` (to ``last_bin``, every ``step_bins``), adding to what was
+    read before (``n_bins``, ``n_heard``, ``longest``, and ``runs``: the quiet run it ended
+    in), in place."""
+    for g in range(own.size):
+        run = runs[g]
         step = step_bins[g]
         v0 = (velocities[g, 0], velocities[g, 1])
         v1 = (velocities[g, 2], velocities[g, 3])
@@ -159,7 +159,7 @@ def _quiet_along(
             else:
                 run += step
                 longest[g] = max(longest[g], run)
-    return n_bins, n_heard, longest
+        runs[g] = run
 
 
 @inline
@@ -372,21 +372,37 @@ class ReceptionGrid:
     station_cells: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def quiet_along(
-        self, own: I64, start_us: I64, end_us: I64, ends: F64, velocities: F64, mode: I64
-    ) -> tuple[I64, I64, I64]:
+        self,
+        own: I64,
+        start_us: I64,
+        end_us: I64,
+        ends: F64,
+        velocities: F64,
+        mode: I64,
+        *,
+        since: tuple[I64, I64, I64, I64, I64] | None = None,
+    ) -> tuple[I64, I64, I64, I64]:
         """Return, per silence, the bins strictly inside it read (:func:`along_bins`), those
-        in which another track was heard near where the vessel is taken to be then, and the
-        longest run of bins in which none was (counting the bins each read one stands for).
+        in which another track was heard near where the vessel is taken to be then, the
+        longest run of bins in which none was (counting the bins each read one stands for),
+        and the run it ends in. With ``since`` (the bin to read on from, and those four as
+        read up to it), reads on from there: a silence still open, read before up to an
+        earlier end of the data.
 
         ``ends`` holds lat/lon before and after per row, ``velocities`` the velocities there
         (degrees of latitude and longitude per microsecond), ``mode`` how it moved (see
         :data:`STRAIGHT`).
         """
         first, last, step = along_bins(self.t0_us, self.bin_us, start_us, end_us, mode)
-        return _quiet_along(
+        zero = np.zeros(own.size, dtype=np.int64)
+        if since is not None:
+            first = since[0]
+        read = [np.array(a, dtype=np.int64) for a in (since or (first, zero, zero, zero, zero))[1:]]
+        _quiet_along(
             self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg, own,
-            start_us, end_us, ends, velocities, mode, first, last, step,
+            start_us, end_us, ends, velocities, mode, first, last, step, *read,
         )  # fmt: skip
+        return read[0], read[1], read[2], read[3]
 
     def fell_silent_with(
         self,

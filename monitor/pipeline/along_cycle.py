@@ -7,8 +7,8 @@ reads depends on the silence (its track, where and how it moved at its ends, the
 keeps what it read per silence and reading under ``calls/behaviour/along.parquet``; the next
 takes it again for a silence with the same inputs whose bins all lie before the first bin in
 which a track's rows may have changed (:func:`changed_from`), and reads the others. A silence
-still open is read on its first three days only, so that a vessel long gone is read once, not
-on every run.
+still open, read up to an earlier end of the data, is read on from there: a vessel long gone
+costs the bins since the last run, not its whole silence again.
 
 The stored readings go with the stored parts (:mod:`monitor.pipeline.behaviour_cycle`): both
 are written under the detection's incomplete mark.
@@ -50,9 +50,11 @@ _KEY: dict[str, pl.DataType] = {
     "step": pl.Int64(),
     **{name: pl.Int64() for name in _FLOATS},
 }
+#: What a reading found (:meth:`~monitor.analyse.reception.ReceptionGrid.quiet_along`).
+_READ = ("n_bins", "n_heard", "longest", "run")
 ALONG = Table(
     "calls/behaviour/along.parquet",
-    {**_KEY, "n_bins": pl.Int64(), "n_heard": pl.Int64(), "longest": pl.Int64()},
+    {**_KEY, **{name: pl.Int64() for name in _READ}},
     "readings of the reception grids along the silences",
     "delete it and run `monitor detect` again",
 )
@@ -146,25 +148,32 @@ class KeptAlong:
             },
             schema=_KEY,
         ).with_row_index("row")
-        out = np.zeros((3, track.size), dtype=np.int64)
-        todo = np.ones(track.size, dtype=bool)
+        # Per silence: the bin to read on from, and what was read before it.
+        since = np.vstack([first, np.zeros((4, track.size), dtype=np.int64)])
         if self.stored is not None:
             usable = self.stored.filter(
                 pl.col("reading") == name, pl.col("last_bin") < self.until_bin
+            ).rename({"last_bin": "read_to"})
+            # The same silence read to the same bin; or still open, read to an earlier end.
+            hit = keys.join(usable, on=[k for k in _KEY if k != "last_bin"]).filter(
+                (pl.col("read_to") == pl.col("last_bin"))
+                | ((pl.col("mode") == ONWARD) & (pl.col("read_to") < pl.col("last_bin")))
             )
-            hit = keys.join(usable, on=list(_KEY), how="inner")
             rows = hit["row"].to_numpy()
-            out[:, rows] = hit.select("n_bins", "n_heard", "longest").to_numpy().T
-            todo[rows] = False
+            since[0, rows] = hit["read_to"].to_numpy() + 1
+            since[1:, rows] = hit.select(_READ).to_numpy().T
+        out = since[1:].copy()
+        todo = since[0] <= last
         if todo.any():
             read = grid.quiet_along(
-                track[todo], start[todo], end[todo], ends[todo], velocities[todo], mode[todo]
-            )
+                track[todo], start[todo], end[todo], ends[todo], velocities[todo], mode[todo],
+                since=(since[0, todo], since[1, todo], since[2, todo], since[3, todo],
+                       since[4, todo]),
+            )  # fmt: skip
             out[:, todo] = np.vstack(read)
             self.n_read += int(todo.sum())
-        self.found.append(
-            keys.drop("row").with_columns(n_bins=out[0], n_heard=out[1], longest=out[2])
-        )
+        found = (pl.Series(c, out[i]) for i, c in enumerate(_READ))
+        self.found.append(keys.drop("row").with_columns(found))
         return out[0], out[1], out[2]
 
     def save(self, root: StorePath | str) -> None:
