@@ -8,7 +8,13 @@ import numpy.typing as npt
 import pytest
 
 from monitor.analyse.reception import ALONG_MAX_BINS, ONWARD, QUIET_MIN_US, STRAIGHT
-from monitor.analyse.reception_rows import reception_grid
+from monitor.analyse.reception_rows import (
+    GridSpec,
+    heard_cells,
+    merged_grid,
+    reception_grid,
+    track_times,
+)
 
 MIN_US = 60_000_000
 
@@ -154,3 +160,37 @@ def test_a_silence_still_open_is_read_on_every_bin_and_read_on_as_the_data_goes_
         since = (np.array([read_to + 1]), *before)
         on = grid.quiet_along(own, start, np.array([days * day_us]), *place, since=since)
         assert [a[0] for a in on] == [a[0] for a in at_once]
+
+
+def test_who_heard_a_vessel_last_does_not_depend_on_the_order_of_the_rows() -> None:
+    """A vessel heard by two receiver stations in its last bin falls silent; station 1 goes on
+    hearing the 40 vessels around it, station 2 hears nobody. Which station decides depends on
+    the order of the vessel's own rows in that bin and cell only, never on the order the
+    tracks' rows come in (one run over all positions, or parts of a cycle)."""
+    minute = MIN_US
+    spec = GridSpec.of(bin_s=600.0, cell_km=25.0, t0_us=0)
+    tracks, times, stations = [0, 0], [351 * minute, 353 * minute], [1, 2]
+    for other in range(1, 41):
+        for b in range(36):
+            tracks += [other, other]
+            times += [b * 10 * minute + minute, b * 10 * minute + 2 * minute]
+            stations += [1, 2]
+        for b in range(36, 48):
+            tracks.append(other)
+            times.append(b * 10 * minute + minute)
+            stations.append(1)
+    track, t_us = np.array(tracks), np.array(times)
+    lat, lon = np.full(track.size, 10.0), np.full(track.size, 20.0)
+    rows = heard_cells(spec, track, t_us, lat, lon, station=np.array(stations))
+    found = []
+    for order in (rows, rows.sort("track", descending=True, maintain_order=True)):
+        heard = {c: order[c].to_numpy() for c in order.columns}
+        grid = merged_grid(spec, heard, *track_times(track, t_us, 6 * 60 * minute))
+        status, decider = grid.stations_stopped(
+            np.array([0]), np.array([353 * minute]), np.array([10.0]), np.array([20.0]),
+            lookback_us=60 * minute, before=True,
+            during=(np.array([363 * minute]), np.array([480 * minute])),
+            activity_us=6 * 60 * minute, chance=0.05,
+        )  # fmt: skip
+        found.append((int(status[0]), int(decider[0])))
+    assert found[0] == found[1]

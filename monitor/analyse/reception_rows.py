@@ -196,7 +196,9 @@ def merged_grid(
     a vessel; taken out of ``heard`` as they are used) and their :func:`track_times` (``times``
     one row per track in that order; ``quiet`` sorted by track and time)."""
     code = heard.pop("code")
-    order = np.argsort(code)
+    # Stable: a track's rows in one bin and cell stay in the order it was heard in, whatever
+    # order the tracks come in (who heard it last is asked of them).
+    order = np.argsort(code, kind="stable")
     codes = code[order]
     del code
     tracks = heard.pop("track")[order]
