@@ -7,7 +7,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from monitor.analyse.reception import ALONG_MAX_BINS, ONWARD, QUIET_MIN_US, STRAIGHT
+from monitor.analyse.cells import col_of, pack, row_of
+from monitor.analyse.reception import (
+    ALONG_MAX_BINS,
+    ONWARD,
+    QUIET_MIN_US,
+    STRAIGHT,
+    along_bins,
+    along_touched,
+)
 from monitor.analyse.reception_rows import (
     GridSpec,
     heard_cells,
@@ -194,3 +202,34 @@ def test_who_heard_a_vessel_last_does_not_depend_on_the_order_of_the_rows() -> N
         )  # fmt: skip
         found.append((int(status[0]), int(decider[0])))
     assert found[0] == found[1]
+
+
+def test_a_reading_is_touched_by_a_change_where_and_when_it_asks_only() -> None:
+    """A vessel lies silent at 10 N 20 E for ten days (read on every other bin). A change of the
+    grid in a bin it reads, in a cell next to it, touches its reading; one in a bin it skips,
+    in a cell two cells away or before the bins it was read to does not."""
+    day_us = 24 * 60 * MIN_US
+    t_us = np.array([0, 10 * day_us])
+    grid = reception_grid(
+        np.array([0, 0]), t_us, np.full(2, 10.0), np.full(2, 20.0), bin_s=600.0, cell_km=25.0,
+        max_interval_us=day_us,
+    )  # fmt: skip
+    place = np.array([[10.0, 20.0, 10.0, 20.0]]), np.zeros((1, 4)), np.array([STRAIGHT])
+    start, end = np.array([0]), np.array([10 * day_us])
+    bins = along_bins(grid.t0_us, grid.bin_us, start, end, place[2])
+    assert bins[2][0] == 4  # ten days read on every fourth bin
+    first = int(bins[0][0])
+    row = row_of(10.0, grid.cell_deg)
+    col = col_of(20.0, row, grid.cell_deg)
+
+    def touched(b: int, d_col: int, read_to: int | None = None) -> bool:
+        code = pack(b, row, col + d_col)
+        last = bins[1] if read_to is None else np.array([read_to])
+        return bool(
+            along_touched(np.array([code]), grid, start, end, *place, (bins[0], last, bins[2]))[0]
+        )
+
+    assert touched(first + 40, 1)
+    assert not touched(first + 41, 1)  # a bin not read
+    assert not touched(first + 40, 3)  # too far
+    assert not touched(first + 40, 0, read_to=first + 39)  # after what was read

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.analyse.cells import (
+    PLACE_BITS,
     cell_rows,
     col_of,
     metres_between,
@@ -114,6 +115,83 @@ def _where(
     return lat0 + v0[0] * on, lon0 + v0[1] * on
 
 
+@inline
+def _in_bin(
+    b: int,
+    t0_us: int,
+    bin_us: int,
+    start_us: int,
+    end_us: int,
+    ends: F64,
+    v0: tuple[float, float],
+    v1: tuple[float, float],
+    mode: int,
+) -> tuple[float, float]:
+    """Return where a silent vessel is taken to be in the middle of time bin ``b``."""
+    mid = t0_us + b * bin_us + bin_us // 2
+    lat, lon = _where(
+        float(mid), float(start_us), float(end_us), ends[0], ends[1], ends[2], ends[3], v0, v1,
+        mode,
+    )  # fmt: skip
+    return min(max(lat, -89.9), 89.9), (lon + 180.0) % 360.0 - 180.0
+
+
+@kernel
+def _touched(
+    changed: I64,
+    t0_us: int,
+    bin_us: int,
+    cell_deg: float,
+    start_us: I64,
+    end_us: I64,
+    ends: F64,
+    velocities: F64,
+    mode: I64,
+    first_bin: I64,
+    last_bin: I64,
+    step_bins: I64,
+) -> npt.NDArray[np.bool_]:
+    out = np.zeros(start_us.size, dtype=np.bool_)
+    for g in range(start_us.size):
+        v0 = (velocities[g, 0], velocities[g, 1])
+        v1 = (velocities[g, 2], velocities[g, 3])
+        lo = np.searchsorted(changed, first_bin[g] << PLACE_BITS)
+        hi = np.searchsorted(changed, (last_bin[g] + 1) << PLACE_BITS)
+        for k in range(lo, hi):
+            b = changed[k] >> PLACE_BITS
+            if (b - first_bin[g]) % step_bins[g] != 0:
+                continue
+            lat, lon = _in_bin(b, t0_us, bin_us, start_us[g], end_us[g], ends[g], v0, v1, mode[g])
+            row = row_of(lat, cell_deg)
+            for r in range(row - 1, row + 2):
+                col = col_of(lon, r, cell_deg)
+                for shift in range(-1, 2):
+                    out[g] |= pack(b, r, neighbour_col(col, shift, r, cell_deg)) == changed[k]
+            if out[g]:
+                break
+    return out
+
+
+def along_touched(
+    changed: I64,
+    grid: ReceptionGrid,
+    start_us: I64,
+    end_us: I64,
+    ends: F64,
+    velocities: F64,
+    mode: I64,
+    bins: tuple[I64, I64, I64],
+) -> npt.NDArray[np.bool_]:
+    """Return, per silence, whether reading ``grid`` along it on ``bins`` (first, last, step:
+    :func:`along_bins`, last maybe earlier) asks of any of the codes ``changed`` (sorted): the
+    rows of cells and bins where the grid may have changed. One that does not reads the same
+    as before they changed."""
+    return _touched(
+        changed, grid.t0_us, grid.bin_us, grid.cell_deg, start_us, end_us, ends, velocities,
+        mode, *bins,
+    )  # fmt: skip
+
+
 @kernel
 def _quiet_along(
     codes: I64,
@@ -145,13 +223,7 @@ def _quiet_along(
         v0 = (velocities[g, 0], velocities[g, 1])
         v1 = (velocities[g, 2], velocities[g, 3])
         for b in range(first_bin[g], last_bin[g] + 1, step):
-            mid = t0_us + b * bin_us + bin_us // 2
-            lat, lon = _where(
-                float(mid), float(start_us[g]), float(end_us[g]),
-                ends[g, 0], ends[g, 1], ends[g, 2], ends[g, 3], v0, v1, mode[g],
-            )  # fmt: skip
-            lat = min(max(lat, -89.9), 89.9)
-            lon = (lon + 180.0) % 360.0 - 180.0
+            lat, lon = _in_bin(b, t0_us, bin_us, start_us[g], end_us[g], ends[g], v0, v1, mode[g])
             n_bins[g] += 1
             if _heard_near(codes, tracks, b, lat, lon, cell_deg, own[g]):
                 n_heard[g] += 1

@@ -5,8 +5,8 @@ asks, bin by bin, whether anyone was heard near where the vessel is taken to hav
 reads depends on the silence (its track, where and how it moved at its ends, the bins read:
 :func:`~monitor.analyse.reception.along_bins`) and on the grid's rows in those bins only. A run
 keeps what it read per silence and reading under ``calls/behaviour/along.parquet``; the next
-takes it again for a silence with the same inputs whose bins all lie before the first bin in
-which a track's rows may have changed (:func:`changed_from`), and reads the others. A silence
+takes it again for a silence with the same inputs unless it asked of a bin and cell whose
+rows may have changed (:func:`changed_codes`), and reads the others. A silence
 still open, read up to an earlier end of the data, is read on from there: a vessel long gone
 costs the bins since the last run, not its whole silence again.
 
@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 
 from monitor.analyse.cells import PLACE_BITS
-from monitor.analyse.reception import F64, ONWARD, ReceptionGrid, along_bins
+from monitor.analyse.reception import F64, ONWARD, ReceptionGrid, along_bins, along_touched
 from monitor.core.jit import I64
 from monitor.errors import StoreError
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
@@ -50,6 +50,9 @@ _KEY: dict[str, pl.DataType] = {
     "step": pl.Int64(),
     **{name: pl.Int64() for name in _FLOATS},
 }
+#: The grid each reading of ``grid_features`` reads.
+_GRID_OF = {"near": "near", "region": "region", "straight": "region"}
+_NONE = np.zeros(0, dtype=np.int64)
 #: What a reading found (:meth:`~monitor.analyse.reception.ReceptionGrid.quiet_along`).
 _READ = ("n_bins", "n_heard", "longest", "run")
 ALONG = Table(
@@ -58,8 +61,6 @@ ALONG = Table(
     "readings of the reception grids along the silences",
     "delete it and run `monitor detect` again",
 )
-#: A bin after any: nothing changed.
-NEVER = np.iinfo(np.int64).max
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:
@@ -68,42 +69,41 @@ def _frame(table: pa.Table) -> pl.DataFrame:
     return frame
 
 
-def _rows(part: Mapping[str, pa.Table], name: str, mmsis: pl.Series | None) -> pl.DataFrame:
-    """Return the grid rows ``name`` ("near", "region") of a part's tracks (of ``mmsis``
-    only, if given) as (track_id, code)."""
+def _rows(
+    part: Mapping[str, pa.Table], name: str, mmsis: pl.Series, since: pl.DataFrame
+) -> pl.DataFrame:
+    """Return the grid rows ``name`` ("near", "region") of the tracks of the vessels ``mmsis``
+    of a part, those of a vessel of ``since`` (mmsi, x_us) from its time on only, as
+    (track_id, code)."""
     tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
-    if mmsis is not None:
-        tracks = tracks.filter(pl.col("mmsi").is_in(mmsis.implode()))
-    ids = tracks.select(pl.col("track").cast(pl.Int64), "track_id")
-    return _frame(part[PREFIX + name]).select("track", "code").join(ids, on="track").drop("track")
+    tracks = tracks.filter(pl.col("mmsi").is_in(mmsis.implode())).join(since, on="mmsi", how="left")
+    ids = tracks.select(pl.col("track").cast(pl.Int64), "track_id", "x_bin")
+    rows = _frame(part[PREFIX + name]).select("track", "code").join(ids, on="track")
+    return rows.filter(
+        pl.col("x_bin").is_null() | (pl.col("code") >= pl.col("x_bin") * (1 << PLACE_BITS))
+    ).select("track_id", "code")
 
 
-def changed_from(
+def changed_codes(
     stored: Mapping[str, pa.Table],
-    whole: Sequence[Mapping[str, pa.Table]],
+    found: Sequence[Mapping[str, pa.Table]],
     mmsis: pl.Series,
-    resumed: pl.DataFrame,
+    since: pl.DataFrame,
     job: BehaviourJob,
-) -> int:
-    """Return the first time bin of the grids in which a track's rows may differ between the
-    ``stored`` part and the run's: the bin from the cut on of each vessel ``resumed`` (mmsi,
-    x_us: its rows before are the stored ones), and the first bin in which the rows of the
-    vessels ``mmsis`` found again over their whole history (the parts ``whole``) differ from
-    their stored ones (:data:`NEVER`: none differ)."""
+) -> dict[str, I64]:
+    """Return, per grid ("near", "region"), the codes (bin and cell, sorted) of the rows that
+    differ between the ``stored`` part and the parts ``found`` of the vessels ``mmsis``: where
+    the grids may have changed. A vessel of ``since`` (mmsi, x_us) went on from its cut: its
+    rows in the bins before x_us are the stored ones."""
     spec = job.specs()[0]
-    first = NEVER
-    if resumed.height:
-        x_us = resumed["x_us"].min()
-        assert isinstance(x_us, int)
-        first = -((spec.t0_us - x_us) // spec.bin_us)
-    if mmsis.len():
-        for name in ("near", "region"):
-            new = [_rows(part, name, None) for part in whole]
-            diff = differing(_rows(stored, name, mmsis), new, ["track_id", "code"])
-            code = diff["code"].min()
-            if isinstance(code, int):
-                first = min(first, code >> PLACE_BITS)
-    return first
+    # The first bin from x_us on: the bins before hold the stored rows only.
+    since = since.select("mmsi", "x_us", x_bin=-((spec.t0_us - pl.col("x_us")) // spec.bin_us))
+    changed = {}
+    for name in ("near", "region"):
+        new = [_rows(part, name, mmsis, since) for part in found]
+        diff = differing(_rows(stored, name, mmsis, since), new, ["track_id", "code"])
+        changed[name] = np.sort(diff["code"].unique().to_numpy().astype(np.int64))
+    return changed
 
 
 @dataclass
@@ -114,8 +114,9 @@ class KeptAlong:
 
     #: Stored readings (:data:`ALONG`), None: none (every silence is read).
     stored: pl.DataFrame | None = None
-    #: The first bin in which the grids' rows may differ from those the stored were read in.
-    until_bin: int = NEVER
+    #: Per grid ("near", "region"), the codes of the rows that may differ from those the
+    #: stored were read in (:func:`changed_codes`).
+    changed: Mapping[str, I64] = field(default_factory=dict)
     #: Every reading of this run (:data:`ALONG`), and how many were read, not kept.
     found: list[pl.DataFrame] = field(default_factory=list)
     n_read: int = 0
@@ -151,17 +152,23 @@ class KeptAlong:
         # Per silence: the bin to read on from, and what was read before it.
         since = np.vstack([first, np.zeros((4, track.size), dtype=np.int64)])
         if self.stored is not None:
-            usable = self.stored.filter(
-                pl.col("reading") == name, pl.col("last_bin") < self.until_bin
-            ).rename({"last_bin": "read_to"})
+            usable = self.stored.filter(pl.col("reading") == name).rename({"last_bin": "read_to"})
             # The same silence read to the same bin; or still open, read to an earlier end.
             hit = keys.join(usable, on=[k for k in _KEY if k != "last_bin"]).filter(
                 (pl.col("read_to") == pl.col("last_bin"))
                 | ((pl.col("mode") == ONWARD) & (pl.col("read_to") < pl.col("last_bin")))
             )
             rows = hit["row"].to_numpy()
-            since[0, rows] = hit["read_to"].to_numpy() + 1
-            since[1:, rows] = hit.select(_READ).to_numpy().T
+            read_to = hit["read_to"].to_numpy()
+            # Kept unless what it read asks of rows that changed.
+            touched = along_touched(
+                self.changed.get(_GRID_OF[name], _NONE), grid, start[rows],
+                end[rows], ends[rows], velocities[rows], mode[rows],
+                (first[rows], read_to, step[rows]),
+            )  # fmt: skip
+            rows, read_to = rows[~touched], read_to[~touched]
+            since[0, rows] = read_to + 1
+            since[1:, rows] = hit.filter(pl.Series(~touched)).select(_READ).to_numpy().T
         out = since[1:].copy()
         todo = since[0] <= last
         if todo.any():
@@ -172,6 +179,10 @@ class KeptAlong:
             )  # fmt: skip
             out[:, todo] = np.vstack(read)
             self.n_read += int(todo.sum())
+        log.info(
+            "detect: the grids read along %d of %d silence(s) (%s), %d bin(s)",
+            int(todo.sum()), track.size, name, int(np.maximum(last - since[0] + 1, 0).sum()),
+        )  # fmt: skip
         found = (pl.Series(c, out[i]) for i, c in enumerate(_READ))
         self.found.append(keys.drop("row").with_columns(found))
         return out[0], out[1], out[2]

@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from monitor.errors import StoreError
-from monitor.pipeline.along_cycle import KeptAlong, changed_from, read_along
+from monitor.pipeline.along_cycle import KeptAlong, changed_codes, read_along
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, window_slots
 from monitor.pipeline.behaviour_resume import (
     CUTS,
@@ -326,7 +326,6 @@ def cycle_part(
                 "%d of them found again over their whole history: %.1f s",
                 going.vessels.height, len(days), bad.len(), time.perf_counter() - started,
             )  # fmt: skip
-    n_spliced = len(parts)
     if stored is None or full.len():
         started = time.perf_counter()
         names = [name for name, _ in sources]
@@ -343,9 +342,8 @@ def cycle_part(
         return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
     redo = changed_windows(stored, parts, mmsis, window)
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo)
-    along = KeptAlong(
-        read_along(root), changed_from(stored, parts[n_spliced:], full, spliced_from, behaviour)
-    )
+    changed_rows = changed_codes(stored, parts, mmsis, spliced_from, behaviour)
+    along = KeptAlong(read_along(root), changed_rows)
     part = one_part([without(stored, mmsis), *parts], behaviour)
     return CyclePart(part, pairs, all_cuts, n_resumed, along=along)
 
