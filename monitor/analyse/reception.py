@@ -80,12 +80,17 @@ def _heard_near(
 ) -> bool:
     """Return whether a track other than ``own`` was heard in ``time_bin`` in the 3 x 3 cells
     around lat/lon."""
+    # The bin's rows first: the cells are then searched among a few, not among all.
+    at = np.searchsorted(codes, time_bin << PLACE_BITS)
+    in_bin = codes[at : np.searchsorted(codes, (time_bin + 1) << PLACE_BITS)]
+    if not in_bin.size:
+        return False
     row = row_of(lat, cell_deg)
     for r in range(row - 1, row + 2):
         col = col_of(lon, r, cell_deg)
         for shift in range(-1, 2):
-            lo, hi = cell_rows(codes, pack(time_bin, r, neighbour_col(col, shift, r, cell_deg)))
-            for k in range(lo, hi):
+            lo, hi = cell_rows(in_bin, pack(time_bin, r, neighbour_col(col, shift, r, cell_deg)))
+            for k in range(at + lo, at + hi):
                 if tracks[k] != own:
                     return True
     return False
