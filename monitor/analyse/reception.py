@@ -471,10 +471,10 @@ class ReceptionGrid:
         :data:`STRAIGHT`).
         """
         first, last, step = along_bins(self.t0_us, self.bin_us, start_us, end_us, mode)
-        zero = np.zeros(own.size, dtype=np.int64)
-        if since is not None:
-            first = since[0]
-        read = [np.array(a, dtype=np.int64) for a in (since or (first, zero, zero, zero, zero))[1:]]
+        if since is None:
+            read = [np.zeros(own.size, dtype=np.int64) for _ in range(4)]
+        else:
+            first, read = since[0], [np.array(a, dtype=np.int64) for a in since[1:]]
         _quiet_along(
             self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg, own,
             start_us, end_us, ends, velocities, mode, first, last, step, *read,

@@ -77,11 +77,12 @@ def _rows(
     (track_id, code)."""
     tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
     tracks = tracks.filter(pl.col("mmsi").is_in(mmsis.implode())).join(since, on="mmsi", how="left")
-    ids = tracks.select(pl.col("track").cast(pl.Int64), "track_id", "x_bin")
-    rows = _frame(part[PREFIX + name]).select("track", "code").join(ids, on="track")
-    return rows.filter(
+    tracks = tracks.select(pl.col("track").cast(pl.Int64), "track_id", "x_bin")
+    rows = _frame(part[PREFIX + name]).select("track", "code")
+    rows = rows.join(tracks.select("track", "x_bin"), on="track").filter(
         pl.col("x_bin").is_null() | (pl.col("code") >= pl.col("x_bin") * (1 << PLACE_BITS))
-    ).select("track_id", "code")
+    )
+    return rows.join(tracks.select("track", "track_id"), on="track").select("track_id", "code")
 
 
 def changed_codes(
@@ -109,17 +110,17 @@ def changed_codes(
 @dataclass
 class KeptAlong:
     """Reads the grids along silences (an :data:`~monitor.analyse.gap_evidence.AlongFn`),
-    taking from ``stored`` what was read of a silence with the same inputs in bins before
-    ``until_bin``, and keeps what it read, to be stored (:meth:`save`)."""
+    taking from ``stored`` what was read of a silence with the same inputs unless that asks of
+    rows ``changed`` since (reading on where a silence still open goes on), and keeps what it
+    read, to be stored (:meth:`save`)."""
 
     #: Stored readings (:data:`ALONG`), None: none (every silence is read).
     stored: pl.DataFrame | None = None
     #: Per grid ("near", "region"), the codes of the rows that may differ from those the
     #: stored were read in (:func:`changed_codes`).
     changed: Mapping[str, I64] = field(default_factory=dict)
-    #: Every reading of this run (:data:`ALONG`), and how many were read, not kept.
+    #: Every reading of this run (:data:`ALONG`).
     found: list[pl.DataFrame] = field(default_factory=list)
-    n_read: int = 0
 
     def __call__(
         self,
@@ -178,10 +179,10 @@ class KeptAlong:
                        since[4, todo]),
             )  # fmt: skip
             out[:, todo] = np.vstack(read)
-            self.n_read += int(todo.sum())
+        n_bins = (np.maximum(last - since[0] + 1, 0) + step - 1) // step
         log.info(
             "detect: the grids read along %d of %d silence(s) (%s), %d bin(s)",
-            int(todo.sum()), track.size, name, int(np.maximum(last - since[0] + 1, 0).sum()),
+            int(todo.sum()), track.size, name, int(n_bins.sum()),
         )  # fmt: skip
         found = (pl.Series(c, out[i]) for i, c in enumerate(_READ))
         self.found.append(keys.drop("row").with_columns(found))
