@@ -9,6 +9,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -17,7 +18,9 @@ from test_calls import make_settings
 from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, ZONES, Track, positions, statics
 from tracks_portcalls import write_store as write_parts
 
+from monitor.analyse import events as events_module
 from monitor.analyse.events import event_ids, events_table, near_ports
+from monitor.analyse.geofences import nearest_port
 from monitor.analyse.identities import identity_changes, imo_reuse, invalid_mmsis, mmsi_problem
 from monitor.cli import main
 from monitor.config import GapSettings
@@ -118,12 +121,44 @@ def test_events_name_the_nearest_port_within_reach() -> None:
     frame = pl.DataFrame(
         {"lat": [0.05, 0.05, 0.8, None], "lon": [0.05, 0.3, 0.5, None]},
     )
-    placed = near_ports(frame, ZONES, 50.0)
+    placed, found = near_ports(frame, ZONES, 50.0)
     assert placed["port_id"].to_list() == ["P", "P", None, None]
     km = placed["port_distance_km"].to_list()
     # P's outer anchorage ends at 0.17 E: 0.13 degrees from 0.3 E.
     assert km[0] == 0.0 and km[1] == pytest.approx(0.13 * 111.195, rel=0.01)
     assert km[2] is None
+    assert found.height == 3  # the points measured, the unplaced one not
+
+
+def test_the_nearest_ports_of_known_points_are_taken_not_measured_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run given the points an earlier one measured measures only the new ones, and names
+    the same ports; an event that names its port keeps it."""
+    frame = pl.DataFrame(
+        {
+            "lat": [0.05, 0.05, 0.8, 0.05],
+            "lon": [0.05, 0.3, 0.5, 0.3],
+            "port_id": [None, None, None, "Q"],
+            "port_distance_km": [None, None, None, 3.0],
+        }
+    )
+    want, known = near_ports(frame, ZONES, 50.0)
+    assert want["port_id"].to_list() == ["P", "P", None, "Q"]
+    assert want["port_distance_km"][3] == 3.0
+    measured: list[int] = []
+
+    def counted(zones: Any, lat: Any, lon: Any, within_km: Any = None) -> Any:
+        measured.append(lat.size)
+        return nearest_port(zones, lat, lon, within_km)
+
+    monkeypatch.setattr(events_module, "nearest_port", counted)
+    more = pl.concat([frame, pl.DataFrame({"lat": [0.06], "lon": [0.05]})], how="diagonal")
+    got, found = near_ports(more, ZONES, 50.0, known)
+    assert measured == [1]
+    assert got.head(4).equals(want)
+    assert got["port_id"][4] == "P"
+    assert found.height == known.height + 1
 
 
 def test_event_ids_are_stable_and_the_table_has_its_schema() -> None:

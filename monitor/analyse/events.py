@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -160,32 +161,68 @@ def locate(events: pl.DataFrame, positions: pl.DataFrame, tracks: pl.DataFrame) 
     )
 
 
-def near_ports(events: pl.DataFrame, zones: Sequence[Zone], radius_km: float) -> pl.DataFrame:
+#: Where :func:`near_ports` found the nearest port of a point: lat, lon, port_id,
+#: port_distance_km (null: none within the radius).
+PORTS_NEAR_SCHEMA: dict[str, pl.DataType] = {
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "port_id": pl.String(),
+    "port_distance_km": pl.Float64(),
+}
+
+
+@dataclass
+class PortsNear:
+    """The nearest ports of the points of events found by an earlier run (``known``, None:
+    none), and after :func:`events_table` those of this run's (``found``)."""
+
+    known: pl.DataFrame | None = None
+    found: pl.DataFrame | None = None
+
+
+def near_ports(
+    events: pl.DataFrame,
+    zones: Sequence[Zone],
+    radius_km: float,
+    known: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return ``events`` with the nearest port within ``radius_km`` of each (0 km inside it),
-    unless it names one already (a dark period: the port nearest to either of its ends).
+    unless it names one already (a dark period: the port nearest to either of its ends), and
+    where it found them (:data:`PORTS_NEAR_SCHEMA`). The points of ``known`` (found so with
+    the same zones and radius) are taken from it, not measured again.
 
     A port is the union of its port, berth and anchorage zones; area zones are no port.
     """
     for column, dtype in (("port_id", pl.String), ("port_distance_km", pl.Float64)):
         if column not in events.columns:
             events = events.with_columns(pl.lit(None, dtype).alias(column))
-    unnamed = events["port_id"].is_null().to_numpy()
-    lat = np.where(unnamed, events["lat"].to_numpy(), np.nan)
-    lon = np.where(unnamed, events["lon"].to_numpy(), np.nan)
-    ports, km = nearest_port(zones, lat, lon, within_km=radius_km)
-    within = km <= radius_km
-    return events.with_columns(
-        port_id=pl.coalesce(
-            "port_id",
-            pl.Series(
-                [p if ok else None for p, ok in zip(ports, within, strict=True)], dtype=pl.String
-            ),
-        ),
-        port_distance_km=pl.coalesce(
-            "port_distance_km",
-            pl.Series(np.where(within, km, np.nan), dtype=pl.Float64).fill_nan(None),
-        ),
+    points = (
+        events.filter(pl.col("port_id").is_null(), pl.col("lat").is_not_nan())
+        .select("lat", "lon")
+        .drop_nulls()
+        .unique()
     )
+    found = pl.DataFrame(schema=PORTS_NEAR_SCHEMA)
+    if known is not None:
+        found = known.join(points, on=["lat", "lon"])
+        points = points.join(found, on=["lat", "lon"], how="anti")
+    ports, km = nearest_port(
+        zones, points["lat"].to_numpy(), points["lon"].to_numpy(), within_km=radius_km
+    )
+    within = km <= radius_km
+    measured = points.with_columns(
+        port_id=pl.Series([p if ok else None for p, ok in zip(ports, within, strict=True)]),
+        port_distance_km=pl.Series(np.where(within, km, np.nan)).fill_nan(None),
+    )
+    found = pl.concat([found, measured.select(list(PORTS_NEAR_SCHEMA))])
+    near = found.rename({"port_id": "__port", "port_distance_km": "__km"})
+    events = events.join(near, on=["lat", "lon"], how="left", maintain_order="left")
+    unnamed = pl.col("port_id").is_null()
+    events = events.with_columns(
+        port_id=pl.coalesce("port_id", pl.when(unnamed).then("__port")),
+        port_distance_km=pl.coalesce("port_distance_km", pl.when(unnamed).then("__km")),
+    )
+    return events.drop("__port", "__km"), found
 
 
 def events_table(
@@ -195,15 +232,21 @@ def events_table(
     tracks: pl.DataFrame,
     zones: Sequence[Zone],
     port_radius_km: float,
+    ports: PortsNear | None = None,
 ) -> pl.DataFrame:
     """Return the events of ``parts`` (each some columns of EVENTS_SCHEMA) as one table.
 
     Events are placed (:func:`locate`, from ``positions``: mmsi, timestamp_utc, lat, lon, and
-    ``tracks``), given their nearest port, duration and id, and sorted by start, kind and MMSI.
+    ``tracks``), given their nearest port (taken from ``ports`` where known, which keeps
+    where it found them), duration and id, and sorted by start, kind and MMSI.
     """
     events = pl.concat([_conform(part) for part in parts]) if parts else _conform(pl.DataFrame())
     events = locate(events, positions, tracks)
-    events = near_ports(events, zones, port_radius_km)
+    events, found = near_ports(
+        events, zones, port_radius_km, None if ports is None else ports.known
+    )
+    if ports is not None:
+        ports.found = found
     span_us = (pl.col("end_utc") - pl.col("start_utc")).dt.total_microseconds()
     events = events.with_columns(
         duration_h=pl.coalesce("duration_h", span_us.cast(pl.Float64) / _US_PER_H)

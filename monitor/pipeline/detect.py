@@ -28,7 +28,7 @@ from typing import Any
 import polars as pl
 import shapely
 
-from monitor.analyse.events import events_table, position_jump_events
+from monitor.analyse.events import PortsNear, events_table, position_jump_events
 from monitor.analyse.geofences import Zone, load_zones
 from monitor.analyse.portcalls.states import CallStatus, open_status
 from monitor.config import Settings
@@ -58,7 +58,7 @@ from monitor.store.calls import (
     load_calls,
     save_detection,
 )
-from monitor.store.events import load_events, save_events
+from monitor.store.events import PORTS_NEAR, load_events, save_events
 from monitor.store.fs import StorePath, arrow_source
 from monitor.store.fs import store_path as store_root
 from monitor.store.locks import ANALYSIS_WAIT_S
@@ -255,13 +255,16 @@ def _detect_locked(
             [dict(cycle.part)], behaviour, engine.map, pairs_fn=cycle.pairs, along=cycle.along
         )
         behaviours = found_behaviour.events()
+    ports = PortsNear(None if full else _stored_ports(store_path))
     events = _find_events(
-        detected, shared_events, identity_parts, placed, behaviours, zones, settings
+        detected, shared_events, identity_parts, placed, behaviours, zones, settings, ports
     )
     with detection_writes(store_path, fingerprint):
         save_detection(store_path, detected, calls, checkpoint, new_points)
         ledger.save(store_path, found_changes)
         save_events(store_path, events)
+        assert ports.found is not None
+        PORTS_NEAR.write(store_path, ports.found)
         identity_cycle.save(store_path, identities)
         placing.PLACED.write(store_path, placed)
         if cycle is not None:
@@ -316,10 +319,12 @@ def _find_events(
     behaviour: list[pl.DataFrame],
     zones: list[Zone],
     settings: Settings,
+    ports: PortsNear,
 ) -> pl.DataFrame:
     """Return the events of the whole store: from the tracks, then from the static reports
     (``identity_parts``), placed where their vessels were at the time (``placed``), and
-    ``behaviour``'s (dark periods, encounters, loitering)."""
+    ``behaviour``'s (dark periods, encounters, loitering); the nearest ports of their points
+    taken from ``ports`` where known."""
     changes, reuse, invalid = identity_parts
     positions = placed.select(_PLACE_COLUMNS).unique()
     parts = [
@@ -336,6 +341,7 @@ def _find_events(
         tracks=detected.tracks,
         zones=zones,
         port_radius_km=settings.events.port_radius_km,
+        ports=ports,
     )
 
 
@@ -343,6 +349,15 @@ def _stored_events(store_path: StorePath) -> pl.DataFrame | None:
     """Return the stored events, None when they are unreadable (found all again)."""
     try:
         return load_events(store_path)
+    except StoreError:
+        return None
+
+
+def _stored_ports(store_path: StorePath) -> pl.DataFrame | None:
+    """Return the stored nearest ports of the events' points, None when unreadable (all are
+    measured again)."""
+    try:
+        return PORTS_NEAR.read(store_path) if PORTS_NEAR.exists(store_path) else None
     except StoreError:
         return None
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
+from monitor.analyse.events import PORTS_NEAR_SCHEMA
 from monitor.errors import ConfigError
 from monitor.schema import EVENT_KINDS, EVENTS_SCHEMA
 from monitor.store.fs import StorePath
@@ -18,6 +19,14 @@ from monitor.store.table import Table
 
 EVENTS = Table(
     "events/events.parquet", EVENTS_SCHEMA, "events", "delete it and run `monitor detect` again"
+)
+#: The nearest port of each point of the events that do not name one, so that a run measures
+#: only the points new to it (:class:`monitor.analyse.events.PortsNear`).
+PORTS_NEAR = Table(
+    "events/ports-near.parquet",
+    PORTS_NEAR_SCHEMA,
+    "nearest ports of the events",
+    "delete it and run `monitor detect` again",
 )
 
 
