@@ -374,6 +374,14 @@ EVENTS_SCHEMA: dict[str, pl.DataType] = {
     "new_value": pl.String(),
     "details": pl.String(),
 }
+#: Where :func:`monitor.analyse.events.near_ports` found the nearest port of a point: lat, lon,
+#: port_id, port_distance_km (null: none within the radius).
+PORTS_NEAR_SCHEMA: dict[str, pl.DataType] = {
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "port_id": pl.String(),
+    "port_distance_km": pl.Float64(),
+}
 
 #: The points of the thinned vessel tracks drawn on a report's map; ``track`` numbers the tracks
 #: (transmitters) of the window's positions, ``segment`` breaks at silences.

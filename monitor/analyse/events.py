@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from monitor.analyse.geofences import Zone, nearest_port
-from monitor.schema import EVENTS_SCHEMA, EventKind, conform
+from monitor.schema import EVENTS_SCHEMA, PORTS_NEAR_SCHEMA, EventKind, conform
 
 _US_PER_H = 3_600_000_000.0
 #: Static reports this long before or after the time two tracks were apart name the ships.
@@ -159,16 +159,6 @@ def locate(events: pl.DataFrame, positions: pl.DataFrame, tracks: pl.DataFrame) 
     return events.with_columns(distance_km=pl.coalesce("distance_km", apart_km * 111.19508)).drop(
         "__row"
     )
-
-
-#: Where :func:`near_ports` found the nearest port of a point: lat, lon, port_id,
-#: port_distance_km (null: none within the radius).
-PORTS_NEAR_SCHEMA: dict[str, pl.DataType] = {
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "port_id": pl.String(),
-    "port_distance_km": pl.Float64(),
-}
 
 
 @dataclass

@@ -11,9 +11,8 @@ from datetime import datetime
 
 import polars as pl
 
-from monitor.analyse.events import PORTS_NEAR_SCHEMA
 from monitor.errors import ConfigError
-from monitor.schema import EVENT_KINDS, EVENTS_SCHEMA
+from monitor.schema import EVENT_KINDS, EVENTS_SCHEMA, PORTS_NEAR_SCHEMA
 from monitor.store.fs import StorePath
 from monitor.store.table import Table
 
