@@ -491,3 +491,29 @@ def test_a_vessel_new_to_the_store_is_read_from_its_own_days_only(
     batch = tmp_path / "batch"
     cycles(_settings(batch), [positions(cruiser, newcomer)])
     _assert_same(detected_tables(tmp_path / "store"), detected_tables(batch / "store"))
+
+
+def test_cycles_a_few_minutes_apart_go_on_from_their_cuts(tmp_path: Path) -> None:
+    """A service detects every few minutes, so most runs end within an hour, and the next run
+    starts on the hour its new positions are in. A cut a vessel took at the end of one run
+    must still be early enough for the next: else it is found again over its whole history on
+    every run until that hour is over."""
+    cruiser = Track(CRUISER, T0 + timedelta(minutes=7, seconds=13)).fix(*SEA_WEST, 11)
+    while cruiser.t < T0 + timedelta(days=DAYS):
+        cruiser.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
+    whole = positions(trader(TRADER, DAYS), cruiser).sort("timestamp_utc")
+    whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS))
+    batch_root = tmp_path / "batch"
+    cycles(_short_windows(batch_root), [whole])
+    batch = detected_tables(batch_root / "store")
+    # Six-hour parts for three days, then parts of 25 minutes for the last one.
+    start = T0 + timedelta(days=DAYS - 1)
+    parts = by_hours(whole.filter(pl.col("timestamp_utc") < start), CUT_H)
+    minutes = (pl.col("timestamp_utc") - start).dt.total_minutes() // 25
+    late = whole.filter(pl.col("timestamp_utc") >= start)
+    parts += [p for _, p in late.group_by(minutes, maintain_order=True)]
+    summaries = cycles(_short_windows(tmp_path), parts)
+    _assert_same(detected_tables(tmp_path / "store"), batch)
+    whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
+    n_hours = (DAYS - 1) * 24 // CUT_H
+    assert sum(whole_history[n_hours:]) == 0, whole_history[n_hours:]

@@ -174,11 +174,14 @@ def new_cuts(
     hold: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return the cut of each vessel of ``last`` (mmsi, last_utc: its newest position): its
-    newest restart point at least :func:`lead_us` before that, and not after its ``hold``
-    (:func:`holds`) if it has one, never before its ``old`` cut."""
+    newest restart point at least :func:`lead_us` before the start of that position's hour,
+    and not after its ``hold`` (:func:`holds`) if it has one, never before its ``old`` cut.
+
+    The next run knows its new positions by the hour they are in (the ledger's), which may be
+    the hour of this newest one: a cut a lead before that hour is a lead before them."""
     lead = pl.duration(microseconds=lead_us(job))
     hold = hold if hold is not None else pl.DataFrame(schema=HOLD_SCHEMA)
-    latest = pl.min_horizontal(pl.col("last_utc") - lead, pl.col("hold_utc"))
+    latest = pl.min_horizontal(pl.col("last_utc").dt.truncate("1h") - lead, pl.col("hold_utc"))
     found = (
         history.select("mmsi", "restart_utc")
         .unique()
