@@ -147,6 +147,8 @@ def test_the_store_rebuilt_from_the_archive_equals_the_store_the_service_built(
     assert len(list(settings.service.archive_dir.rglob("*.nmea.gz"))) >= 3
     runs = RunLog(settings.store.folder()).runs()
     assert {run.outcome for run in runs} == {"ok"}
+    # Each run records the memory the service holds once it gave back what the job freed.
+    assert all(run.counts["rss_mb"] > 0 for run in runs)
     service_store = settings.store.folder()
     positions = _frame(service_store, "positions")
     assert positions.height == sum("c:" in line and "AIVDM,1,1" in line for line in lines)
@@ -216,6 +218,7 @@ def test_a_failing_job_is_logged_with_its_traceback_recorded_and_run_again(
     (run,) = RunLog(settings.store.folder()).runs(job="ingest")
     assert run.outcome == "failed"
     assert run.error is not None and "manifest" in run.error
+    assert run.counts["rss_mb"] > 0
     manifest.unlink()
     jobs.cycle()
     runs = RunLog(settings.store.folder()).runs(job="ingest")

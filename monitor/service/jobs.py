@@ -32,6 +32,7 @@ from monitor.report.window import newest_message_time, report_window
 from monitor.service.archive import Archive, compress, plain_files, remove_older_than
 from monitor.service.inbox import InboxWatcher
 from monitor.service.logs import Redactor
+from monitor.service.memory import give_back, resident_mb
 from monitor.store.parquet import Store
 from monitor.store.runlog import RunLog
 
@@ -102,14 +103,24 @@ class Jobs:
         except Exception as exc:
             message = self.redact(f"{type(exc).__name__}: {exc}")
             log.exception("job %s failed; it runs again at its next time", job)
-            counts["seconds"] = round(time.perf_counter() - started, 3)
+            self._ended(counts, started)
             if run_id is not None:
                 self._record(lambda: self.runlog.finish(run_id, "failed", counts, message))
         else:
-            counts["seconds"] = round(time.perf_counter() - started, 3)
+            self._ended(counts, started)
             outcome = str(counts.pop("outcome", "ok"))
             if run_id is not None:
                 self._record(lambda: self.runlog.finish(run_id, outcome, counts))
+
+    @staticmethod
+    def _ended(counts: dict[str, Any], started: float) -> None:
+        """Give back what a run freed; add its seconds and the memory the service holds after
+        it to its ``counts``."""
+        give_back()
+        counts["seconds"] = round(time.perf_counter() - started, 3)
+        rss_mb = resident_mb()
+        if rss_mb is not None:
+            counts["rss_mb"] = round(rss_mb)
 
     def _record(self, write: Callable[[], _T]) -> _T | None:
         """Run a run-log write; a broken store must not stop the job from being tried."""
