@@ -517,3 +517,29 @@ def test_cycles_a_few_minutes_apart_go_on_from_their_cuts(tmp_path: Path) -> Non
     whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
     n_hours = (DAYS - 1) * 24 // CUT_H
     assert sum(whole_history[n_hours:]) == 0, whole_history[n_hours:]
+
+
+def test_a_vessel_heard_with_gaps_that_drifts_now_and_then_goes_on_from_its_cuts(
+    tmp_path: Path,
+) -> None:
+    """A ship at sea, heard every ten minutes but for a gap of 40 min every few hours (as real
+    reception goes), drifts for 5 h every 15 h. A drift's start depends on the three positions
+    before it: those are read from the cut on whenever the drift begins a few positions after
+    the cut, whatever the gaps between them, so the ship goes on from its cuts and is not sent
+    back to its whole history when a drift begins."""
+    drifter = Track(CRUISER).fix(*SEA_WEST, 10)
+    while drifter.t < T0 + timedelta(days=DAYS):
+        drifter.sail(SEA_EAST, 3, sog=11).fix(*SEA_EAST, 11, minutes=40)
+        drifter.sail((-0.3, 0.6), 3, sog=10).stay((-0.3, 0.6), 5, sog=0.4)
+        drifter.sail(SEA_WEST, 3, sog=10).fix(*SEA_WEST, 11, minutes=40)
+    whole = positions(drifter, trader(TRADER, DAYS)).sort("timestamp_utc")
+    whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=DAYS))
+    batch_root = tmp_path / "batch"
+    cycles(_short_windows(batch_root), [whole])
+    batch = detected_tables(batch_root / "store")
+    assert batch["events"].filter(kind="loitering", mmsi=CRUISER).height >= 5
+    summaries = cycles(_short_windows(tmp_path), by_hours(whole, CUT_H))
+    _assert_same(detected_tables(tmp_path / "store"), batch)
+    whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
+    # The first cycles have no cut yet (no restart point long enough before).
+    assert sum(whole_history[6:]) == 0, whole_history

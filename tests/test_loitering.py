@@ -54,7 +54,7 @@ def test_a_loitering_is_settled_at_the_third_position_after_its_end() -> None:
     track.sail(near(SEA, 0.3), 2)
     whole = tracks_frame(track)
     found = loitering(whole, ZONES, SETTINGS, settled=True)
-    assert found.columns == [*LOITERING_SCHEMA, "settled_utc"]
+    assert found.columns == [*LOITERING_SCHEMA, "settled_utc", "lead_utc"]
     end, settled = found.row(0, named=True)["end_utc"], found.row(0, named=True)["settled_utc"]
     after = whole.filter(pl.col("timestamp_utc") > end)["timestamp_utc"]
     assert settled == after[2]
@@ -62,3 +62,23 @@ def test_a_loitering_is_settled_at_the_third_position_after_its_end() -> None:
     cut = whole.filter(pl.col("timestamp_utc") < settled)
     assert loitering(cut, ZONES, SETTINGS, settled=True)["settled_utc"].to_list() == [None]
     assert loitering(whole, ZONES, SETTINGS).columns == list(LOITERING_SCHEMA)
+
+
+def test_a_loitering_starts_where_it_did_from_its_lead_on() -> None:
+    """Its start depends on the speeds of the positions before it (smoothed over two each side):
+    from the third before it on, the positions give the same loitering; its lead is that
+    position, and none where the track has fewer before it."""
+    track = Track(MMSI).fix(*near(SEA, -0.3), 10).sail(SEA, 2).stay(SEA, 5, sog=0.8)
+    track.sail(near(SEA, 0.3), 2)
+    whole = tracks_frame(track)
+    found = loitering(whole, ZONES, SETTINGS, settled=True).row(0, named=True)
+    before = whole.filter(pl.col("timestamp_utc") < found["start_utc"])["timestamp_utc"]
+    assert found["lead_utc"] == before[-3]
+    late = loitering(
+        whole.filter(pl.col("timestamp_utc") >= found["lead_utc"]), ZONES, SETTINGS, settled=True
+    )
+    assert late.row(0, named=True) == found
+    later = loitering(
+        whole.filter(pl.col("timestamp_utc") > found["lead_utc"]), ZONES, SETTINGS, settled=True
+    )
+    assert later["lead_utc"].to_list() == [None]

@@ -37,7 +37,8 @@ def loitering(
     lat, lon, speed_kn; sorted by ``key`` and time), :data:`LOITERING_SCHEMA`; with
     ``settled``, and ``settled_utc``: the time of the last position its end depends on (the
     :data:`_SMOOTH` + 1th after it; null while its track has fewer), after which later
-    positions change nothing of it."""
+    positions change nothing of it; and ``lead_utc``: the time of the first position its start
+    depends on (the :data:`_SMOOTH` + 1th before it; null where its track has fewer)."""
     frame = tracks.select(
         pl.col(key).alias("key"), "mmsi", "timestamp_utc", "lat", "lon", "speed_kn"
     ).with_columns(
@@ -45,6 +46,7 @@ def loitering(
         .rolling_median(2 * _SMOOTH + 1, min_samples=1, center=True)
         .over("key"),
         settled_utc=pl.col("timestamp_utc").shift(-(_SMOOTH + 1)).over("key"),
+        lead_utc=pl.col("timestamp_utc").shift(_SMOOTH + 1).over("key"),
     )
     slow = (pl.col("smooth_kn") < settings.max_speed_kn).fill_null(False)
     frame = frame.with_columns(slow=slow)
@@ -86,6 +88,7 @@ def loitering(
             median_speed_kn=pl.col("speed_kn").median(),
             n_positions=pl.len().cast(pl.UInt32),
             settled_utc=pl.col("settled_utc").last(),
+            lead_utc=pl.col("lead_utc").first(),
         )
         .with_columns(
             # Times the reciprocal, as polars divides a column of more than one row by a
@@ -96,7 +99,8 @@ def loitering(
         )
         .filter(pl.col("duration_h") >= settings.min_duration_h)
     )
-    schema = LOITERING_SCHEMA | ({"settled_utc": found.schema["settled_utc"]} if settled else {})
+    times = {name: found.schema[name] for name in ("settled_utc", "lead_utc")}
+    schema = LOITERING_SCHEMA | (times if settled else {})
     return conform(found, schema).sort("start_utc", "mmsi")
 
 

@@ -256,7 +256,7 @@ def merge_behaviour(
     found = meetings(pairs, ids, settings.encounters, dark=dark)
     loiter = pl.concat(
         [pl.DataFrame(schema=LOITERING_SCHEMA)]
-        + [f.drop("settled_utc", strict=False) for f in frames("loitering")]
+        + [f.drop("settled_utc", "lead_utc", strict=False) for f in frames("loitering")]
     )
     return Behaviour(gaps=gaps, encounters=found, loitering=loiter.sort("start_utc", "mmsi"))
 

@@ -140,8 +140,8 @@ def read_part(root: StorePath | str, job: BehaviourJob) -> dict[str, pa.Table] |
         return None
     if "station" not in found["near"].columns:
         return None  # stored before the rows named their receiver station
-    if "settled_utc" not in found["loitering"].columns:
-        return None  # stored before loitering rows said when their end was settled
+    if not {"settled_utc", "lead_utc"} <= set(found["loitering"].columns):
+        return None  # stored before loitering rows said which positions they depend on
     return {PREFIX + name: frame.to_arrow() for name, frame in found.items()}
 
 

@@ -322,19 +322,17 @@ def splice(
             (pl.col("from_us") < pl.col("x_us")) & (pl.col("to_us") >= pl.col("changed_us"))
         )["mmsi"]
     )
-    # Tracks going on at K with a loitering from X on: regular from K to X, so that three
-    # positions before it are new ones (its start depends on them).
+    # A loitering from X on, of a track going on at K: its start depends on the positions
+    # from its lead on, which must be new ones (a track begun since has all its positions new).
     loitering_new = pl.concat([_frame(p[PREFIX + "loitering"]) for p in found]).join(
         when, on="mmsi"
     )
     loitering_new = loitering_new.filter(pl.col("start_utc").dt.epoch("us") >= pl.col("x_us"))
-    spanning = first_old.join(when, on="mmsi").filter(
-        (pl.col("first_us") < pl.col("k_us")) & pl.col("track_id").is_in(list(going))
-    )
-    spanning = spanning.join(loitering_new.select("track_id").unique(), on="track_id")
+    spanning = first_old.join(when, on="mmsi").filter(pl.col("first_us") < pl.col("k_us"))
+    lead_us = pl.col("lead_utc").dt.epoch("us")
     bad.append(
-        going_quiet.join(spanning.select("track_id"), on="track_id").filter(
-            (pl.col("from_us") >= pl.col("k_us")) & (pl.col("from_us") < pl.col("x_us"))
+        loitering_new.join(spanning.select("track_id"), on="track_id").filter(
+            lead_us.is_null() | (lead_us < pl.col("k_us"))
         )["mmsi"]
     )
     # Old silences before X must be over, their evidence a day after them before c.
