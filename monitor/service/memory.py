@@ -12,13 +12,10 @@ import ctypes
 import ctypes.util
 import functools
 import gc
-import logging
 import platform
 from collections.abc import Callable
 
 import pyarrow as pa
-
-log = logging.getLogger(__name__)
 
 
 @functools.cache
