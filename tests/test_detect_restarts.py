@@ -506,8 +506,8 @@ def test_cycles_a_few_minutes_apart_go_on_from_their_cuts(tmp_path: Path) -> Non
     batch_root = tmp_path / "batch"
     cycles(_short_windows(batch_root), [whole])
     batch = detected_tables(batch_root / "store")
-    # Six-hour parts for three days, then parts of 25 minutes for the last one.
-    start = T0 + timedelta(days=DAYS - 1)
+    # Six-hour parts, then parts of 25 minutes for the last 8 hours.
+    start = T0 + timedelta(days=DAYS) - timedelta(hours=8)
     parts = by_hours(whole.filter(pl.col("timestamp_utc") < start), CUT_H)
     minutes = (pl.col("timestamp_utc") - start).dt.total_minutes() // 25
     late = whole.filter(pl.col("timestamp_utc") >= start)
@@ -515,7 +515,7 @@ def test_cycles_a_few_minutes_apart_go_on_from_their_cuts(tmp_path: Path) -> Non
     summaries = cycles(_short_windows(tmp_path), parts)
     _assert_same(detected_tables(tmp_path / "store"), batch)
     whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
-    n_hours = (DAYS - 1) * 24 // CUT_H
+    n_hours = len(by_hours(whole.filter(pl.col("timestamp_utc") < start), CUT_H))
     assert sum(whole_history[n_hours:]) == 0, whole_history[n_hours:]
 
 
