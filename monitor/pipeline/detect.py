@@ -354,10 +354,10 @@ def _stored_events(store_path: StorePath) -> pl.DataFrame | None:
 
 
 def _stored_ports(store_path: StorePath) -> pl.DataFrame | None:
-    """Return the stored nearest ports of the events' points, None when unreadable (all are
-    measured again)."""
+    """Return the stored nearest ports of the events' points (none in a store without them),
+    None when unreadable (all are measured again)."""
     try:
-        return PORTS_NEAR.read(store_path) if PORTS_NEAR.exists(store_path) else None
+        return PORTS_NEAR.read(store_path)
     except StoreError:
         return None
 
