@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from monitor.config import load_config, parse_config, shipped_config_path  # noqa: E402
 from monitor.pipeline.detect import detect_calls  # noqa: E402
 from monitor.service.lines import checksum  # noqa: E402
+from monitor.service.memory import resident_mb  # noqa: E402
 from monitor.service.status import service_status  # noqa: E402
 from monitor.simulate import simulate  # noqa: E402
 from monitor.simulate.serve import LineServer, line_time_s, read_lines  # noqa: E402
@@ -95,13 +96,6 @@ def renamed(line: bytes, offset: int) -> bytes:
     fields[5] = _armored(head & ~(mask << 4) | mmsi << 4, 7) + fields[5][7:]
     body = b",".join(fields)
     return b"%s!%s*%02X%s" % (line[:start], body, checksum(body), line[star + 3 :])
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def wait(condition: Any, timeout_s: float, what: str) -> None:
@@ -260,12 +254,13 @@ def main() -> None:
             held = set(hour)
             seconds, dropped = bench.send([x for x in lines if x not in held])
             bench.settle()
+            rss_mb = resident_mb(bench.proc.pid)
             row: dict[str, Any] = {
                 "day": day,
                 "lines": len(lines),
                 "dropped": dropped,
                 "lines_per_s": round((len(lines) - dropped) / seconds),
-                "rss_mb": round(rss_mb(bench.proc.pid)),
+                "rss_mb": None if rss_mb is None else round(rss_mb),
             }
             if day in checkpoints:
                 mark = time.time()

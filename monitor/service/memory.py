@@ -39,10 +39,11 @@ def give_back() -> None:
         trim(0)
 
 
-def resident_mb() -> float | None:
-    """Return this process's resident memory in MB, None where ``/proc`` does not say."""
+def resident_mb(pid: int | None = None) -> float | None:
+    """Return the resident memory in MB of process ``pid`` (this one by default), None where
+    ``/proc`` does not say."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024
