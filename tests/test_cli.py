@@ -164,3 +164,28 @@ def test_an_unknown_name_is_refused_with_the_names_to_choose_from(
     result = CliRunner().invoke(main, ["--store", str(tmp_path), *args])
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_a_detection_that_found_nothing_says_so_not_to_run_it(tmp_path: Path) -> None:
+    lines = ["MMSI,BaseDateTime,LAT,LON,SOG"] + [
+        f"366000001,2024-03-01T{i // 60:02d}:{i % 60:02d}:00,33.70000,{-118.4 + i * 1e-4:.5f},9.0"
+        for i in range(0, 600, 3)
+    ]
+    (tmp_path / "one.csv").write_text("\n".join(lines) + "\n")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[store]\npath = "{tmp_path / "store"}"\n[geofences]\n'
+        'circles = [{ id = "far", name = "Far", lat = 10.0, lon = 10.0, radius_m = 5000 }]\n'
+    )
+    runner = CliRunner()
+    before = runner.invoke(main, ["--config", str(config), "events"])
+    assert "No events yet: run `monitor detect`" in before.output
+    for args in (["ingest", str(tmp_path / "one.csv")], ["detect"]):
+        result = runner.invoke(main, ["--config", str(config), *args])
+        assert result.exit_code == 0, result.output
+    for noun in ("events", "calls"):
+        result = runner.invoke(main, ["--config", str(config), noun])
+        assert result.exit_code == 0, result.output
+        assert f"No {noun} found: `monitor detect` found none in the stored positions" in (
+            result.output
+        ), result.output

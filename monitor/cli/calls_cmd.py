@@ -78,7 +78,7 @@ def calls_command(
     """
     import polars as pl
 
-    from monitor.store.calls import load_calls
+    from monitor.store.calls import CALLS, load_calls
 
     settings = resolve_settings(ctx, config, store)
     filters = period_filters(settings, port_id, mmsi, since, until)
@@ -101,7 +101,11 @@ def calls_command(
         if watched and all_calls.height:
             click.echo(f"None of the {all_calls.height:,} calls is of a watchlist vessel.")
         else:
-            click.echo(nothing_listed(all_calls.height, "calls"))
+            click.echo(
+                nothing_listed(
+                    all_calls.height, "calls", detected=CALLS.exists(settings.store.path)
+                )
+            )
         return
     rows = calls.with_columns(
         arrival=pl.struct("arrival_utc", "arrival_observed").map_elements(

@@ -84,7 +84,7 @@ def events_command(
     import polars as pl
 
     from monitor.report.fmt import EVENT_TITLES, event_summary
-    from monitor.store.events import filter_events, load_events
+    from monitor.store.events import EVENTS, filter_events, load_events
 
     check_kind(kind)
     settings = resolve_settings(ctx, config, store)
@@ -117,7 +117,9 @@ def events_command(
         if watched and stored.height:
             click.echo(f"None of the {stored.height:,} events is of a watchlist vessel.")
         else:
-            click.echo(nothing_listed(stored.height, "events"))
+            click.echo(
+                nothing_listed(stored.height, "events", detected=EVENTS.exists(settings.store.path))
+            )
         return
     rows = events.with_columns(
         event=pl.col("kind").replace_strict(EVENT_TITLES, default=pl.col("kind")),

@@ -267,10 +267,13 @@ WATCH_COLUMNS = (
 )
 
 
-def nothing_listed(stored: int, noun: str) -> str:
-    """Return what a listing prints when no row is left: none detected yet, or none matches."""
-    if not stored:
+def nothing_listed(stored: int, noun: str, *, detected: bool) -> str:
+    """Return what a listing prints when no row is left: not detected yet, none found by the
+    detection (``detected``: the store holds its table), or none matches."""
+    if not stored and not detected:
         return f"No {noun} yet: run `monitor detect` after ingesting positions."
+    if not stored:
+        return f"No {noun} found: `monitor detect` found none in the stored positions."
     return f"None of the {stored:,} {noun} matches."
 
 
