@@ -98,14 +98,8 @@ def calls_command(
         echo_listing(calls, columns, fmt)  # type: ignore[arg-type]
         return
     if calls.is_empty():
-        if watched and all_calls.height:
-            click.echo(f"None of the {all_calls.height:,} calls is of a watchlist vessel.")
-        else:
-            click.echo(
-                nothing_listed(
-                    all_calls.height, "calls", detected=CALLS.exists(settings.store.path)
-                )
-            )
+        detected = CALLS.exists(settings.store.path)
+        click.echo(nothing_listed(all_calls.height, "calls", detected=detected, watched=watched))
         return
     rows = calls.with_columns(
         arrival=pl.struct("arrival_utc", "arrival_observed").map_elements(

@@ -114,12 +114,8 @@ def events_command(
         echo_listing(events, columns, fmt)  # type: ignore[arg-type]
         return
     if events.is_empty():
-        if watched and stored.height:
-            click.echo(f"None of the {stored.height:,} events is of a watchlist vessel.")
-        else:
-            click.echo(
-                nothing_listed(stored.height, "events", detected=EVENTS.exists(settings.store.path))
-            )
+        detected = EVENTS.exists(settings.store.path)
+        click.echo(nothing_listed(stored.height, "events", detected=detected, watched=watched))
         return
     rows = events.with_columns(
         event=pl.col("kind").replace_strict(EVENT_TITLES, default=pl.col("kind")),

@@ -267,13 +267,16 @@ WATCH_COLUMNS = (
 )
 
 
-def nothing_listed(stored: int, noun: str, *, detected: bool) -> str:
+def nothing_listed(stored: int, noun: str, *, detected: bool, watched: bool = False) -> str:
     """Return what a listing prints when no row is left: not detected yet, none found by the
-    detection (``detected``: the store holds its table), or none matches."""
+    detection (``detected``: the store holds its table), none of a watchlist vessel
+    (``watched``), or none matches."""
     if not stored and not detected:
         return f"No {noun} yet: run `monitor detect` after ingesting positions."
     if not stored:
         return f"No {noun} found: `monitor detect` found none in the stored positions."
+    if watched:
+        return f"None of the {stored:,} {noun} is of a watchlist vessel."
     return f"None of the {stored:,} {noun} matches."
 
 
