@@ -11,8 +11,11 @@
 2. Runs ``monitor serve`` (a process of its own) on a config whose TCP feed is this process,
    ingest every second, an arrival alert rule with a JSON-lines sink, no scheduled reports.
 3. Each day's lines are sent as fast as the service reads them: lines/s is the day's lines over
-   the time until the service has archived them all; the service's RSS is sampled at each day's
-   end (the curve's first and last values are printed: flat means nothing grows with history).
+   the time until the service has archived them all. The service's RSS is sampled four times a
+   second all day (its peak: what a job needs at most), and once more at the day's end, after
+   the service has been idle for 12 s, long enough for the allocators to hand back what its
+   jobs freed (polars' jemalloc keeps freed pages for 10 s). The curves' first and last values
+   are printed: flat means nothing grows with history.
 4. On each checkpoint day, the day's last simulated hour is held back until the rest is in the
    store and detected, then sent, and the cycles that absorb it are timed from the run log
    (ingest + detect + alerts). The baseline,
@@ -50,6 +53,9 @@ from monitor.simulate.serve import LineServer, line_time_s, read_lines  # noqa: 
 from monitor.store.runlog import RunLog  # noqa: E402
 
 DAY_S = 86_400
+#: How long the service is left idle before its RSS is read at a day's end: polars' allocator
+#: (jemalloc) hands freed pages back to the system over 10 s.
+IDLE_S = 12.0
 #: Each period's fleet: the MMSIs of the one before moved by this much.
 MMSI_STEP = 10_000_019
 _TAG = re.compile(rb"^\\([^*\\]*)\*[0-9A-Fa-f]{2}\\")
@@ -189,16 +195,24 @@ class Bench:
 
         wait(idle, 3600, "an idle cycle")
 
-    def cycle_seconds(self, since: float) -> dict[str, float]:
-        """Return the seconds of the jobs of every cycle that began after ``since`` and stored."""
+    def cycle_seconds(self, since: float) -> tuple[dict[str, float], int]:
+        """Return the seconds of the jobs of every cycle that began after ``since`` and stored,
+        and how many detections ran."""
         runs = RunLog(self.settings.store.folder()).runs(limit=200)
         totals = {"ingest": 0.0, "detect": 0.0, "alerts": 0.0}
+        detections = 0
         for run in runs:
             late = run.started_utc.timestamp() >= since and run.ended_utc is not None
             stored = run.job != "ingest" or bool(run.counts.get("positions"))
             if late and run.job in totals and stored:
                 totals[run.job] += float(run.counts.get("seconds", 0.0))
-        return totals
+                detections += run.job == "detect"
+        return totals, detections
+
+    def idle_rss_mb(self) -> float | None:
+        """Return the service's RSS after it has been idle for :data:`IDLE_S`."""
+        time.sleep(IDLE_S)
+        return resident_mb(self.proc.pid)
 
     def full_detect_s(self) -> float:
         """Detect from scratch over a hard-linked copy of the store; return the seconds."""
@@ -224,6 +238,27 @@ class Bench:
         self.log.close()
 
 
+class PeakSampler:
+    """Samples a process's RSS four times a second; :meth:`take` returns the peak and resets it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.25):
+            rss = resident_mb(self.pid)
+            if rss is not None:
+                self.peak = max(self.peak, rss)
+
+    def take(self) -> int:
+        peak, self.peak = self.peak, 0.0
+        return round(peak)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vessels", type=int, default=500)
@@ -241,6 +276,7 @@ def main() -> None:
     checkpoints = sorted({int(x) for x in args.checkpoints.split(",") if int(x) <= args.days})
     work = Path(tempfile.mkdtemp(prefix="bench-service-"))
     bench = Bench(work, args.vessels, args.days, args.period or args.days)
+    sampler = PeakSampler(bench.proc.pid)
     rows: list[dict[str, Any]] = []
     try:
         for day in range(1, args.days + 1):
@@ -254,26 +290,30 @@ def main() -> None:
             held = set(hour)
             seconds, dropped = bench.send([x for x in lines if x not in held])
             bench.settle()
-            rss_mb = resident_mb(bench.proc.pid)
             row: dict[str, Any] = {
                 "day": day,
                 "lines": len(lines),
                 "dropped": dropped,
                 "lines_per_s": round((len(lines) - dropped) / seconds),
-                "rss_mb": None if rss_mb is None else round(rss_mb),
             }
             if day in checkpoints:
                 mark = time.time()
                 bench.send(hour)
                 bench.settle()
-                jobs = bench.cycle_seconds(mark)
+                jobs, detections = bench.cycle_seconds(mark)
                 row["hour_lines"] = len(hour)
                 row["cycle_s"] = round(sum(jobs.values()), 2)
                 row["cycle_jobs_s"] = {k: round(v, 2) for k, v in jobs.items()}
+                row["detections"] = detections
+            idle_mb = bench.idle_rss_mb()
+            row["peak_rss_mb"] = sampler.take()
+            row["idle_rss_mb"] = None if idle_mb is None else round(idle_mb)
+            if day in checkpoints:
                 row["full_detect_s"] = round(bench.full_detect_s(), 2)
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
+        sampler.stop.set()
         bench.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -285,13 +325,20 @@ def main() -> None:
         f"\nlines/s archived: median {sorted(rates)[len(rates) // 2]:,}, min {min(rates):,} "
         f"({dropped:,} of {sum(r['lines'] for r in rows):,} lines dropped)"
     )
-    print(f"service RSS: first {rows[0]['rss_mb']} MB, last {rows[-1]['rss_mb']} MB")
+    print(
+        f"service RSS idle: first {rows[0]['idle_rss_mb']} MB, last {rows[-1]['idle_rss_mb']} MB "
+        f"(range {min(r['idle_rss_mb'] or 0 for r in rows)}-"
+        f"{max(r['idle_rss_mb'] or 0 for r in rows)}); peak: first {rows[0]['peak_rss_mb']} MB, "
+        f"last {rows[-1]['peak_rss_mb']} MB (range {min(r['peak_rss_mb'] for r in rows)}-"
+        f"{max(r['peak_rss_mb'] for r in rows)})"
+    )
     for r in rows:
         if "cycle_s" in r:
             ratio = r["full_detect_s"] / max(r["cycle_s"], 1e-3)
             print(
                 f"day {r['day']:>2}: one simulated hour ({r['hour_lines']:,} lines) absorbed in "
-                f"{r['cycle_s']:.2f} s of jobs {r['cycle_jobs_s']}; detection from scratch "
+                f"{r['cycle_s']:.2f} s of jobs {r['cycle_jobs_s']} ({r['detections']} "
+                f"detection(s)); detection from scratch "
                 f"{r['full_detect_s']:.2f} s (ratio {ratio:.1f})"
             )
 
