@@ -66,6 +66,21 @@ def neighbour_col(col: int, shift: int, row: int, cell_deg: float) -> int:
 
 
 @inline
+def places_around(lat: float, lon: float, cell_deg: float) -> I64:
+    """Return the codes at time step 0 of the 3 x 3 cells around lat/lon, row by row, west to
+    east in each; ``(step << PLACE_BITS) | place`` is a place's code at a time step."""
+    out = np.empty(9, dtype=np.int64)
+    row = row_of(lat, cell_deg)
+    i = 0
+    for r in range(row - 1, row + 2):
+        col = col_of(lon, r, cell_deg)
+        for shift in range(-1, 2):
+            out[i] = pack(0, r, neighbour_col(col, shift, r, cell_deg))
+            i += 1
+    return out
+
+
+@inline
 def cell_rows(codes: I64, code: int) -> tuple[int, int]:
     """Return the index range of ``code`` in sorted ``codes``."""
     return (

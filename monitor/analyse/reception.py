@@ -20,12 +20,10 @@ import numpy.typing as npt
 
 from monitor.analyse.cells import (
     PLACE_BITS,
+    PLACE_MASK,
     cell_rows,
-    col_of,
     metres_between,
-    neighbour_col,
-    pack,
-    row_of,
+    places_around,
 )
 from monitor.analyse.reception_stations import (
     STATIONS_UNKNOWN,
@@ -85,14 +83,11 @@ def _heard_near(
     in_bin = codes[at : np.searchsorted(codes, (time_bin + 1) << PLACE_BITS)]
     if not in_bin.size:
         return False
-    row = row_of(lat, cell_deg)
-    for r in range(row - 1, row + 2):
-        col = col_of(lon, r, cell_deg)
-        for shift in range(-1, 2):
-            lo, hi = cell_rows(in_bin, pack(time_bin, r, neighbour_col(col, shift, r, cell_deg)))
-            for k in range(at + lo, at + hi):
-                if tracks[k] != own:
-                    return True
+    for place in places_around(lat, lon, cell_deg):
+        lo, hi = cell_rows(in_bin, (time_bin << PLACE_BITS) | place)
+        for k in range(at + lo, at + hi):
+            if tracks[k] != own:
+                return True
     return False
 
 
@@ -167,12 +162,8 @@ def _touched(
             if (b - first_bin[g]) % step_bins[g] != 0:
                 continue
             lat, lon = _in_bin(b, t0_us, bin_us, start_us[g], end_us[g], ends[g], v0, v1, mode[g])
-            row = row_of(lat, cell_deg)
-            for r in range(row - 1, row + 2):
-                col = col_of(lon, r, cell_deg)
-                for shift in range(-1, 2):
-                    out[g] |= pack(b, r, neighbour_col(col, shift, r, cell_deg)) == changed[k]
-            if out[g]:
+            if (places_around(lat, lon, cell_deg) == (changed[k] & PLACE_MASK)).any():
+                out[g] = True
                 break
     return out
 
@@ -276,22 +267,20 @@ def _near_others(
     n = 0
     radius_m = cell_deg * METRES_PER_DEG
     at_bin = (at_us - t0_us) // bin_us
-    row = row_of(lat, cell_deg)
+    places = places_around(lat, lon, cell_deg)
     for step in range(lookback_bins + 1):
         b = at_bin - sign * step
-        for r in range(row - 1, row + 2):
-            col = col_of(lon, r, cell_deg)
-            for shift in range(-1, 2):
-                lo, hi = cell_rows(codes, pack(b, r, neighbour_col(col, shift, r, cell_deg)))
-                for k in range(lo, hi):
-                    other = tracks[k]
-                    if other == own or seen[other] == g:
-                        continue
-                    if metres_between(lat, lon, where[k, 0], where[k, 1]) > radius_m:
-                        continue
-                    seen[other] = g
-                    out[n] = other
-                    n += 1
+        for place in places:
+            lo, hi = cell_rows(codes, (b << PLACE_BITS) | place)
+            for k in range(lo, hi):
+                other = tracks[k]
+                if other == own or seen[other] == g:
+                    continue
+                if metres_between(lat, lon, where[k, 0], where[k, 1]) > radius_m:
+                    continue
+                seen[other] = g
+                out[n] = other
+                n += 1
     return n
 
 

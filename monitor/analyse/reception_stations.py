@@ -14,7 +14,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from monitor.analyse.cells import cell_rows, col_of, neighbour_col, pack, row_of
+from monitor.analyse.cells import PLACE_BITS, cell_rows, places_around
 from monitor.core.jit import I64, inline, kernel
 
 F64 = npt.NDArray[np.float64]
@@ -60,27 +60,24 @@ def stations_stopped(
     mine = np.empty(_MAX_OWN_STATIONS, dtype=np.int64)
     for g in range(own.size):
         at_bin = (at_us[g] - t0_us) // bin_us
-        row = row_of(lat[g], cell_deg)
+        places = places_around(lat[g], lon[g], cell_deg)
         n_mine = 0
         # The stations that heard the vessel itself near there just before (after) the
         # silence, the latest (earliest) first.
         for step in range(lookback_bins + 1):
             b = at_bin - sign * step
-            for r in range(row - 1, row + 2):
-                col = col_of(lon[g], r, cell_deg)
-                for shift in range(-1, 2):
-                    code = pack(b, r, neighbour_col(col, shift, r, cell_deg))
-                    lo, hi = cell_rows(codes, code)
-                    for k in range(lo, hi):
-                        st = stations[k]
-                        if tracks[k] != own[g] or st < 0 or n_mine == _MAX_OWN_STATIONS:
-                            continue
-                        new = True
-                        for i in range(n_mine):
-                            new &= mine[i] != st
-                        if new:
-                            mine[n_mine] = st
-                            n_mine += 1
+            for place in places:
+                lo, hi = cell_rows(codes, (b << PLACE_BITS) | place)
+                for k in range(lo, hi):
+                    st = stations[k]
+                    if tracks[k] != own[g] or st < 0 or n_mine == _MAX_OWN_STATIONS:
+                        continue
+                    new = True
+                    for i in range(n_mine):
+                        new &= mine[i] != st
+                    if new:
+                        mine[n_mine] = st
+                        n_mine += 1
         first = (from_us[g] - t0_us + bin_us - 1) // bin_us
         last = (to_us[g] - t0_us) // bin_us - 1
         # The one that heard it last (first) and can tell decides.
@@ -127,11 +124,7 @@ def covered(
         if station[g] < 0 or j >= station_ids.size or station_ids[j] != station[g]:
             continue
         cells = station_cells[cell_start[j] : cell_start[j + 1]]
-        row = row_of(lat[g], cell_deg)
-        for r in range(row - 1, row + 2):
-            col = col_of(lon[g], r, cell_deg)
-            for shift in range(-1, 2):
-                code = pack(0, r, neighbour_col(col, shift, r, cell_deg))
-                k = np.searchsorted(cells, code)
-                out[g] |= k < cells.size and cells[k] == code
+        for place in places_around(lat[g], lon[g], cell_deg):
+            k = np.searchsorted(cells, place)
+            out[g] |= k < cells.size and cells[k] == place
     return out
