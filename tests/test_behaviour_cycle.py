@@ -20,7 +20,7 @@ from monitor.analyse.reception import ReceptionGrid
 from monitor.pipeline import behaviour_cycle, pairs_cycle
 from monitor.pipeline.along_cycle import ALONG
 from monitor.pipeline.behaviour_buckets import close_pairs_by_window
-from monitor.pipeline.behaviour_cycle import FOLDER, NAMES
+from monitor.pipeline.behaviour_cycle import NAMES, read_tables
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.engines import behaviour_in_buckets
 from monitor.pipeline.pairs_cycle import PAIR_WINDOWS, PAIRS
@@ -42,9 +42,11 @@ def _run(root: Path, parts: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
     found = {"events": load_events(store)}
     # Not ``usual``: how often each interval occurs before a vessel's cut, whose place depends
     # on the cycles (it is what the usual intervals of ``times`` are found again from).
+    tables = read_tables(store)
+    assert tables is not None
     for name in NAMES:
         if name != "usual":
-            found[name] = pl.read_parquet(store / FOLDER / f"{name}.parquet")
+            found[name] = tables[name]
     found["pairs"] = PAIRS.read(store)
     found["along"] = ALONG.read(store)
     return found

@@ -292,6 +292,44 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     assert read == []
 
 
+def test_a_cycle_rewrites_the_weeks_its_changes_reach_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fleet's last day is a Monday, the first of a week: once the vessels' cuts lie in it,
+    a cycle rewrites the stored rows of that week only, the files of the week before stay as
+    they are, and the stored parts and events are those of one batch run."""
+    whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
+    last_day = T0 + timedelta(days=DAYS - 1)
+    assert last_day.weekday() == 0
+    settings = _short_windows(tmp_path)
+    cycles(settings, by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
+    store = tmp_path / "store"
+    before = {p: p.stat().st_mtime_ns for p in store.glob("calls/behaviour/*/week=2024-02-26.*")}
+    assert {"near", "region"} <= {p.parent.name for p in before}
+    written: list[list[str]] = []
+
+    def recorded(frame: pl.DataFrame, path: Path) -> None:
+        if path.name == "tracks.parquet":
+            written.append([])  # the first file of each save
+        elif path.name.startswith("week="):
+            written[-1].append(path.name)
+        atomic_write_parquet(frame, path)
+
+    monkeypatch.setattr(behaviour_cycle, "atomic_write_parquet", recorded)
+    cycles(settings, by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
+    assert all("week=2024-03-04.parquet" in names for names in written)
+    assert "week=2024-02-26.parquet" not in written[-1]
+    if all("week=2024-02-26.parquet" not in names for names in written):
+        assert {p: p.stat().st_mtime_ns for p in before} == before
+    batch = tmp_path / "batch" / "store"
+    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
+    got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)
+    assert got is not None and want is not None
+    for name in behaviour_cycle.BY_WEEK:
+        assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
+    _assert_same(detected_tables(store), detected_tables(batch))
+
+
 def test_lost_or_half_written_behaviour_state_is_found_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

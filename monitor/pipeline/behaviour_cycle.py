@@ -9,13 +9,19 @@ them gives what one run over all positions gives. A changed vessel's parts are f
 cut on where that gives the same (:mod:`monitor.pipeline.behaviour_resume`), else over its
 whole history. When the store's first time moves (positions older than all others arrived)
 every part is found again.
+
+The tables whose rows grow with time (where each track was heard, its samples) are kept by
+week of their rows' time, their tracks named by a key that does not change as tracks come and
+go (:func:`track_keys`): a run rewrites the weeks in which its changed vessels have rows that
+may have changed, not the weeks before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
@@ -34,6 +40,7 @@ from monitor.pipeline.behaviour_resume import (
     next_history,
     pruned,
     resumable,
+    row_time,
     splice,
 )
 from monitor.pipeline.buckets import file_slices
@@ -41,9 +48,9 @@ from monitor.pipeline.engines import Engine, behaviour_in_buckets
 from monitor.pipeline.ledger import Changes, days_of
 from monitor.pipeline.pairs_cycle import KeptPairs, changed_windows, read_pairs
 from monitor.schema import RESTARTS_SCHEMA, empty_frame
-from monitor.store.fs import StorePath, arrow_source, read_parquet
+from monitor.store.fs import StorePath, arrow_source, listing, read_parquet
 from monitor.store.fs import store_path as store_root
-from monitor.store.table import atomic_write_parquet
+from monitor.store.table import Table, atomic_write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +62,18 @@ NAMES = (
 )  # fmt: skip
 #: Tables whose ``track`` column numbers the rows of ``tracks``.
 _NUMBERED = ("silences", "times", "quiet", "samples", "near", "region", "usual")
+#: Tables kept by week of their rows' time, a file per week under ``FOLDER/<name>/``.
+BY_WEEK = ("near", "region", "samples")
+_US_PER_DAY = 86_400_000_000
+#: Weeks start on Mondays: 1970-01-05 is one.
+_MONDAY_US = 4 * _US_PER_DAY
+#: The weeks of the tables kept by week, and how many rows each file holds.
+WEEKS = Table(
+    f"{FOLDER}/weeks.parquet",
+    {"name": pl.String(), "week": pl.Date(), "n_rows": pl.Int64()},
+    "weeks of the stored behaviour parts",
+    "delete the calls/behaviour folder and run `monitor detect` again",
+)
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:
@@ -126,29 +145,145 @@ def _path(root: StorePath | str, name: str) -> StorePath:
     return store_root(root) / FOLDER / f"{name}.parquet"
 
 
-def read_part(root: StorePath | str, job: BehaviourJob) -> dict[str, pa.Table] | None:
-    """Return the stored part, or None when the store has none or one whose reception grids
-    start elsewhere than ``job``'s (or an unreadable one: then every part is found again)."""
-    paths = {name: _path(root, name) for name in NAMES}
-    if not all(p.is_file() for p in paths.values()):
+def _week_path(root: StorePath | str, name: str, week: date | None) -> StorePath:
+    """Return the file of a week of the table ``name`` (None: of the table without rows)."""
+    return store_root(root) / FOLDER / name / f"week={week or 'none'}.parquet"
+
+
+def _file_week(path: StorePath) -> date | None:
+    """Return the week of a file of :func:`_week_path`."""
+    text = path.name.removeprefix("week=").removesuffix(".parquet")
+    return None if text == "none" else date.fromisoformat(text)
+
+
+def track_keys(track_ids: pl.Series) -> pl.Series:
+    """Return a key per track id: 63 bits of its hash, the same in every run."""
+    return pl.Series(
+        "key",
+        [
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") >> 1
+            for t in track_ids.to_list()
+        ],
+        dtype=pl.Int64,
+    )
+
+
+def _week(name: str, job: BehaviourJob) -> pl.Expr:
+    """Return the Monday of the week of each row of the table ``name``."""
+    days = (row_time(name, job) - _MONDAY_US) // (7 * _US_PER_DAY) * 7 + 4
+    return days.cast(pl.Int32).cast(pl.Date).alias("week")
+
+
+def read_tables(root: StorePath | str) -> dict[str, pl.DataFrame] | None:
+    """Return the tables of the stored part, None when the store has none (or one it cannot
+    read whole)."""
+    paths = {name: _path(root, name) for name in NAMES if name not in BY_WEEK}
+    if not all(p.is_file() for p in paths.values()) or not WEEKS.exists(root):
         return None
     try:
         found = {name: read_parquet(p) for name, p in paths.items()}
-    except (OSError, pl.exceptions.PolarsError):
+        weeks = WEEKS.read(root)
+        tracks = found["tracks"].select(
+            track_keys(found["tracks"]["track_id"]), track=pl.int_range(pl.len(), dtype=pl.Int64)
+        )
+        if tracks["key"].n_unique() != tracks.height:
+            return None  # two track ids of one key: the weeks cannot tell them apart
+        for name in BY_WEEK:
+            files = weeks.filter(pl.col("name") == name)
+            frames = [read_parquet(_week_path(root, name, w)) for w in files["week"].to_list()]
+            if not frames or [f.height for f in frames] != files["n_rows"].to_list():
+                return None
+            rows = pl.concat(frames)
+            named = rows.join(tracks, on="key", how="left", maintain_order="left")
+            if named["track"].null_count():
+                return None
+            found[name] = named.select([c if c != "key" else "track" for c in rows.columns])
+    except (OSError, StoreError, pl.exceptions.PolarsError):
         return None
-    if found["start"]["first_us"].to_list() != [job.data_start_us]:
+    return found
+
+
+def read_part(root: StorePath | str, job: BehaviourJob) -> dict[str, pa.Table] | None:
+    """Return the stored part, or None when the store has none or one whose reception grids
+    start elsewhere than ``job``'s (or an unreadable one: then every part is found again)."""
+    found = read_tables(root)
+    if found is None or found["start"]["first_us"].to_list() != [job.data_start_us]:
         return None
     if "station" not in found["near"].columns:
         return None  # stored before the rows named their receiver station
     if not {"settled_utc", "lead_utc"} <= set(found["loitering"].columns):
         return None  # stored before loitering rows said which positions they depend on
-    return {PREFIX + name: frame.to_arrow() for name, frame in found.items()}
+    return {PREFIX + name: found[name].to_arrow() for name in NAMES}
 
 
-def save_part(root: StorePath | str, part: Mapping[str, pa.Table]) -> None:
-    """Replace the stored part with ``part`` (each file atomically)."""
+def save_part(
+    root: StorePath | str,
+    part: Mapping[str, pa.Table],
+    job: BehaviourJob,
+    weeks: Collection[date] | None = None,
+) -> None:
+    """Replace the stored part with ``part`` (each file atomically): of the tables kept by week
+    only the ``weeks`` given (all, and no other, with None)."""
     for name in NAMES:
-        atomic_write_parquet(_frame(part[PREFIX + name]), _path(root, name))
+        if name not in BY_WEEK:
+            atomic_write_parquet(_frame(part[PREFIX + name]), _path(root, name))
+    keys = track_keys(_frame(part[PREFIX + "tracks"])["track_id"])
+    found = []
+    for name in BY_WEEK:
+        frame = _frame(part[PREFIX + name]).with_columns(_week(name, job))
+        counts = frame.group_by("week").agg(n_rows=pl.len().cast(pl.Int64))
+        if not counts.height:
+            counts = pl.DataFrame({"week": [None], "n_rows": [0]}, schema=counts.schema)
+        if weeks is not None:
+            frame = frame.filter(pl.col("week").is_in(list(weeks)))
+        columns = [c if c != "track" else "key" for c in frame.columns if c != "week"]
+        frame = frame.with_columns(
+            key=keys.gather(frame["track"]) if frame.height else pl.lit(None, pl.Int64)
+        )
+        by_week: dict[date | None, pl.DataFrame] = {
+            w: rows.select(columns)
+            for (w,), rows in frame.partition_by("week", as_dict=True, maintain_order=True).items()
+        }
+        if counts["week"].is_null().all():
+            by_week = {None: frame.select(columns)}
+        todo = {None, *counts["week"]} if weeks is None else {None, *weeks}
+        if weeks is None:
+            todo.update(map(_file_week, listing(store_root(root) / FOLDER / name, "week=*")))
+        kept = set(counts["week"])
+        for week in todo:
+            if week in by_week:
+                atomic_write_parquet(by_week[week], _week_path(root, name, week))
+            elif week not in kept:
+                _week_path(root, name, week).unlink(missing_ok=True)
+        found.append(counts.select(pl.lit(name).alias("name"), "week", "n_rows"))
+    WEEKS.write(root, pl.concat(found).sort("name", "week"))
+    for name in BY_WEEK:
+        _path(root, name).unlink(missing_ok=True)  # a part stored whole, before weeks
+
+
+def changed_weeks(
+    stored: Mapping[str, pa.Table],
+    found: Sequence[Mapping[str, pa.Table]],
+    mmsis: pl.Series,
+    since: pl.DataFrame,
+    job: BehaviourJob,
+) -> set[date]:
+    """Return the weeks in which the rows of the vessels ``mmsis`` may differ between the
+    ``stored`` part and the parts ``found`` again: those of their rows, old and new, from
+    x_us on for a vessel of ``since`` (mmsi, x_us: it went on from its cut, its rows before
+    are the stored ones), all of them for the others."""
+    weeks: set[date] = set()
+    for part in (stored, *found):
+        tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
+        tracks = tracks.filter(pl.col("mmsi").is_in(mmsis.implode())).join(
+            since.select("mmsi", "x_us"), on="mmsi", how="left"
+        )
+        ids = tracks.select(pl.col("track").cast(pl.Int64), "x_us")
+        for name in BY_WEEK:
+            rows = _frame(part[PREFIX + name]).join(ids, on="track")
+            rows = rows.filter(pl.col("x_us").is_null() | (row_time(name, job) >= pl.col("x_us")))
+            weeks.update(rows.select(_week(name, job).unique())["week"].to_list())
+    return weeks
 
 
 def only(part: Mapping[str, pa.Table], mmsis: pl.Series) -> dict[str, pa.Table]:
@@ -173,12 +308,14 @@ class CyclePart:
     history: pl.DataFrame | None = None
     #: The readings of the grids along the silences of its merge.
     along: KeptAlong = field(default_factory=KeptAlong)
+    #: The weeks of the tables kept by week that may have changed (None: all).
+    weeks: set[date] | None = None
 
     def save(self, root: StorePath | str) -> None:
         """Replace the stored part, close pairs, readings along silences, cuts and restart
         points (each file atomically; hold :func:`~monitor.store.calls.detection_writes`
         meanwhile: together they are one state)."""
-        save_part(root, self.part)
+        save_part(root, self.part, self.pairs.job, self.weeks)
         self.pairs.save(root)
         self.along.save(root)
         assert self.history is not None
@@ -252,7 +389,7 @@ def cycle_part(
     if stored is not None and not changed.height:
         return CyclePart(
             stored, KeptPairs(behaviour, engine, stored=kept), all_cuts,
-            along=KeptAlong(read_along(root)),
+            along=KeptAlong(read_along(root)), weeks=set(),
         )  # fmt: skip
     job = replace(
         behaviour,
@@ -344,8 +481,9 @@ def cycle_part(
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo)
     changed_rows = changed_codes(stored, parts, mmsis, spliced_from, behaviour)
     along = KeptAlong(read_along(root), changed_rows)
+    weeks = changed_weeks(stored, parts, mmsis, spliced_from, behaviour)
     part = one_part([without(stored, mmsis), *parts], behaviour)
-    return CyclePart(part, pairs, all_cuts, n_resumed, along=along)
+    return CyclePart(part, pairs, all_cuts, n_resumed, along=along, weeks=weeks)
 
 
 def _stored_seeds(root: StorePath | str) -> pl.DataFrame:

@@ -234,7 +234,7 @@ def resumable(
     return Resumed(vessels.sort("mmsi"), seeds)
 
 
-def _when(name: str, job: BehaviourJob) -> pl.Expr:
+def row_time(name: str, job: BehaviourJob) -> pl.Expr:
     """Return when each row of the part's table ``name`` is, in us (null: a row per track)."""
     if name in ("silences",):
         return pl.col("start_us")
@@ -283,12 +283,12 @@ def splice(
     def old_rows(name: str) -> pl.DataFrame:
         return (
             _named(old, name, old_ids)
-            .with_columns(going=pl.col("track_id").is_in(list(going)), when=_when(name, job))
+            .with_columns(going=pl.col("track_id").is_in(list(going)), when=row_time(name, job))
             .join(when, on="mmsi")
         )
 
     def new_rows(name: str) -> pl.DataFrame:
-        rows = [_named(p, name, _ids(p)).with_columns(when=_when(name, job)) for p in found]
+        rows = [_named(p, name, _ids(p)).with_columns(when=row_time(name, job)) for p in found]
         return pl.concat(rows).join(when, on="mmsi")
 
     bad: list[pl.Series] = [failed]
