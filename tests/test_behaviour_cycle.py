@@ -23,6 +23,7 @@ from monitor.pipeline.behaviour_buckets import close_pairs_by_window
 from monitor.pipeline.behaviour_cycle import NAMES, read_tables
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.engines import behaviour_in_buckets
+from monitor.pipeline.features_cycle import FEATURES
 from monitor.pipeline.pairs_cycle import PAIR_WINDOWS, PAIRS
 from monitor.store.events import load_events
 
@@ -49,6 +50,7 @@ def _run(root: Path, parts: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
             found[name] = tables[name]
     found["pairs"] = PAIRS.read(store)
     found["along"] = ALONG.read(store)
+    found["features"] = FEATURES.read(store)
     return found
 
 
@@ -209,6 +211,38 @@ def test_a_cycle_reads_the_grids_again_along_the_new_silences_only(
     assert ended > 10
     assert sum(silences_read[:3]) >= readings  # the full run reads them all
     assert sum(silences_read[3:]) <= readings - 3 * ended
+
+
+@pytest.fixture
+def silences_asked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record, per merge, of how many silences' starts and ends it asks who fell silent with
+    them."""
+    found: list[int] = []
+    ask = ReceptionGrid.fell_silent_with
+
+    def recorded(self: ReceptionGrid, own: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs["before"]:
+            found.append(0)
+        found[-1] += len(own)
+        return ask(self, own, *args, **kwargs)
+
+    monkeypatch.setattr(ReceptionGrid, "fell_silent_with", recorded)
+    return found
+
+
+def test_a_cycle_asks_the_grids_again_of_the_silences_whose_evidence_may_have_changed(
+    tmp_path: Path, batch: dict[str, pl.DataFrame], silences_asked: list[int]
+) -> None:
+    """Cycles every three hours: a silence that ended long enough before the new positions
+    (and the stations that told of it heard no new cell) keeps what the grids told of it, one
+    still open what its start told; only the others are asked again, and every stored table,
+    what the grids told of each silence included, equals one run's."""
+    found = _run(tmp_path, by_hours(POSITIONS.sort("timestamp_utc"), 3))
+    _assert_same(found, batch)
+    n = found["features"].height
+    # Of their 2 * n starts and ends, the last merges ask of fewer and fewer.
+    later = silences_asked[-3:]
+    assert all(asked < 2 * n for asked in later) and later[-1] < n, (later, n)
 
 
 def test_a_vessel_stored_late_heard_during_an_old_silence_has_it_read_again(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -35,10 +35,15 @@ from monitor.analyse.reception import (
     ONWARD_MAX_US,
     OUT_AND_BACK,
     STRAIGHT,
+    GridGeometry,
     ReceptionGrid,
 )
 from monitor.analyse.reception_rows import reception_grid, station_codes
-from monitor.analyse.reception_stations import STATIONS_UNKNOWN, STATIONS_WORKING
+from monitor.analyse.reception_stations import (
+    MAX_OWN_STATIONS,
+    STATIONS_UNKNOWN,
+    STATIONS_WORKING,
+)
 from monitor.core.geo import METRES_PER_DEG, METRES_PER_NM
 from monitor.core.jit import I64, kernel
 
@@ -335,16 +340,91 @@ def read_along(
     return grid.quiet_along(track, start, end, ends, velocities, mode)[:3]
 
 
+#: What :func:`grid_features` finds of a silence besides what it reads along it, and the
+#: stations that told (``mine_start``: those that heard it near where it fell silent).
+FEATURES_SCHEMA: dict[str, pl.DataType] = {
+    "near_start": pl.Int64(),
+    "silent_start": pl.Int64(),
+    "near_end": pl.Int64(),
+    "silent_end": pl.Int64(),
+    "kept_start": pl.Float64(),
+    "kept_end": pl.Float64(),
+    "station_start": pl.Int64(),
+    "station_end": pl.Int64(),
+    "station_reach": pl.Boolean(),
+    "decider_start": pl.Int64(),
+    "decider_end": pl.Int64(),
+    "mine_start": pl.List(pl.Int64()),
+}
+_HALF_HOUR_US = 1_800_000_000
+_TEN_MIN_US = 600_000_000
+
+
+class KnownFeatures(Protocol):
+    """What an earlier run found of some silences (kept between runs by the pipeline)."""
+
+    def settled(self, gaps: pl.DataFrame) -> pl.DataFrame:
+        """Return, per silence of ``gaps`` (in order), whether all its :data:`FEATURES_SCHEMA`
+        features are known (``whole``: nothing they depend on changed) or those of its start
+        (``start``: near_start, silent_start and mine_start), and the known ones."""
+        ...
+
+    def keep(self, gaps: pl.DataFrame, features: pl.DataFrame) -> None:
+        """Take what this run found of ``gaps``: :data:`FEATURES_SCHEMA`, a row each."""
+        ...
+
+
+def rows_from(
+    gaps: pl.DataFrame,
+    settled: pl.DataFrame,
+    near: GridGeometry,
+    region: GridGeometry,
+    along: AlongFn,
+) -> tuple[int, int]:
+    """Return the first time bins of the near and the region grid whose rows
+    :func:`grid_features` reads of ``gaps`` when ``settled`` (from
+    :meth:`KnownFeatures.settled`) is known, and ``along`` can tell what it reads (a
+    ``first_bin`` method); else 0, 0."""
+    plan = getattr(along, "first_bin", None)
+    if plan is None:
+        return 0, 0
+    track, start, end, is_open, ends = _silence_arrays(gaps)
+    velocities = np.ascontiguousarray(
+        gaps.select(VELOCITY_COLUMNS).to_numpy().astype(np.float64).reshape(-1, 4)
+    )
+    mode = gaps["mode"].to_numpy().astype(np.int64)
+    whole, known = settled["whole"].to_numpy(), settled["start"].to_numpy()
+    # Near both ends of the silences not known whole, but the start of one still open whose
+    # start is known (who kept being heard near it is asked of a silence that ended only).
+    back = max(STATION_LOOKBACK_US, _HALF_HOUR_US) + near.bin_us
+    at = np.concatenate([start[~whole & ~(known & is_open)], end[~whole]]) - back
+    near_from = [int((at.min() - near.t0_us) // near.bin_us)] if at.size else []
+    near_from.append(plan("near", near, gaps, track, start, end, ends, velocities, mode))
+    ended = ~is_open
+    straight = np.full(int(ended.sum()), STRAIGHT, dtype=np.int64)
+    region_from = (
+        plan("region", region, gaps, track, start, end, ends, velocities, mode),
+        plan(
+            "straight", region, gaps.filter(pl.Series(ended)), track[ended], start[ended],
+            end[ended], ends[ended], velocities[ended], straight,
+        ),
+    )  # fmt: skip
+    return max(min(near_from), 0), max(min(region_from), 0)
+
+
 def grid_features(
     gaps: pl.DataFrame,
     grid: ReceptionGrid,
     region: ReceptionGrid,
     along: AlongFn = read_along,
+    known: KnownFeatures | None = None,
 ) -> pl.DataFrame:
     """Return ``gaps`` (from :func:`own_features`, ``track`` numbered as in the grids) with what
     the other vessels tell: who was heard near it and where it is taken to have been
     (``grid``, cells of ``gaps.neighbour_km``), and in the region around (``region``); the
-    grids are read along the silences by ``along``."""
+    grids are read along the silences by ``along``. What ``known`` says is settled is taken
+    from it, not found again (the grids then need hold the rows :func:`rows_needed` names
+    only)."""
     track, start, end, is_open, ends = _silence_arrays(gaps)
     lat0, lon0, lat1, lon1 = (np.ascontiguousarray(column) for column in ends.T)
     velocities = np.ascontiguousarray(
@@ -363,73 +443,110 @@ def grid_features(
         end[ended], ends[ended], velocities[ended], straight,
     )  # fmt: skip
     region_quiet[ended] = np.minimum(region_quiet[ended], quiet_direct)
-    half_hour = 1_800_000_000
-    ten_min = 600_000_000
-    near0, quiet0 = grid.fell_silent_with(
-        track, start, lat0, lon0, lookback_us=half_hour, quiet_us=(ten_min, 3 * ten_min),
-        before=True,
-    )  # fmt: skip
-    near1, quiet1 = grid.fell_silent_with(
-        track, end, lat1, lon1, lookback_us=half_hour, quiet_us=(ten_min, 3 * ten_min),
-        before=False,
-    )  # fmt: skip
-    near1[is_open] = 0
-    quiet1[is_open] = 0
+    n = track.size
+    if known is None:
+        settled = pl.DataFrame(
+            {"whole": np.zeros(n, dtype=bool), "start": np.zeros(n, dtype=bool)}
+        ).with_columns(pl.lit(None, dtype).alias(c) for c, dtype in FEATURES_SCHEMA.items())
+    else:
+        settled = known.settled(gaps)
+    old = {c: settled[c] for c in FEATURES_SCHEMA}
+    whole = settled["whole"].to_numpy().astype(bool)
+    # The start's features where not known; the end's where not known whole.
+    start_todo = ~whole & ~settled["start"].to_numpy().astype(bool)
+    todo = ~whole
+    found: dict[str, npt.NDArray[Any]] = {
+        c: np.zeros(n, dtype=np.float64 if c.startswith("kept") else np.int64)
+        for c in ("near_start", "silent_start", "near_end", "silent_end", "kept_start",
+                  "kept_end", "station_start", "station_end", "decider_start", "decider_end")
+    }  # fmt: skip
+    for c in found:
+        known_rows = ~start_todo if c in ("near_start", "silent_start") else whole
+        found[c][known_rows] = old[c].filter(pl.Series(known_rows)).to_numpy()
+    for side, rows, at, lat, lon, before in (
+        ("start", start_todo, start, lat0, lon0, True),
+        ("end", todo, end, lat1, lon1, False),
+    ):
+        near, quiet = grid.fell_silent_with(
+            track[rows], at[rows], lat[rows], lon[rows], lookback_us=_HALF_HOUR_US,
+            quiet_us=(_TEN_MIN_US, 3 * _TEN_MIN_US), before=before,
+        )  # fmt: skip
+        found[f"near_{side}"][rows] = near
+        found[f"silent_{side}"][rows] = quiet
+    found["near_end"][is_open] = 0
+    found["silent_end"][is_open] = 0
+    near0, near1 = found["near_start"], found["near_end"]
     # Only asked where vessels were near it at both ends, the only place the answer counts;
     # those near it when it fell silent over the first half of the silence, those near it
     # when it came back over the second.
-    both = (near0 > 0) & (near1 > 0)
-    kept0 = np.full(track.size, np.nan)
-    kept1 = np.full(track.size, np.nan)
+    both = todo & (near0 > 0) & (near1 > 0)
+    found["kept_start"][todo] = np.nan
+    found["kept_end"][todo] = np.nan
     if both.any():
         mid = (start[both] + end[both]) // 2
         for kept, at, lat, lon, before, during in (
-            (kept0, start, lat0, lon0, True, (start[both] + ten_min, mid)),
-            (kept1, end, lat1, lon1, False, (mid, end[both] - ten_min)),
+            (found["kept_start"], start, lat0, lon0, True, (start[both] + _TEN_MIN_US, mid)),
+            (found["kept_end"], end, lat1, lon1, False, (mid, end[both] - _TEN_MIN_US)),
         ):
             _, kept[both] = grid.kept_heard(
-                track[both], at[both], lat[both], lon[both], lookback_us=half_hour,
-                before=before, during=during, min_regular_us=3 * ten_min,
+                track[both], at[both], lat[both], lon[both], lookback_us=_HALF_HOUR_US,
+                before=before, during=during, min_regular_us=3 * _TEN_MIN_US,
             )  # fmt: skip
     # Per receiver: did the stations that heard it before (after) hear anyone else near it
-    # over the first (second) half of the silence? A silence still open has only its start.
+    # over the first (second) half of the silence? A silence still open has only its start,
+    # whose stations are asked again as it goes on.
     mid = (start + end) // 2
-    station0, decider0 = grid.stations_stopped(
-        track, start, lat0, lon0, lookback_us=STATION_LOOKBACK_US, before=True,
-        during=(start + ten_min, np.where(is_open, end, mid)),
+    mine0 = np.full((n, MAX_OWN_STATIONS), -1, dtype=np.int64)
+    known_mine = ~start_todo
+    if known_mine.any():
+        lists = old["mine_start"].filter(pl.Series(known_mine)).to_list()
+        for i, row in zip(np.flatnonzero(known_mine), lists, strict=True):
+            mine0[i, : len(row)] = row
+    mine0[start_todo] = grid.own_stations(
+        track[start_todo], start[start_todo], lat0[start_todo], lon0[start_todo],
+        lookback_us=STATION_LOOKBACK_US, before=True,
+    )  # fmt: skip
+    ask0 = todo | is_open
+    found["station_start"][ask0], found["decider_start"][ask0] = grid.stations_decide(
+        mine0[ask0], start[ask0], before=True,
+        during=(start[ask0] + _TEN_MIN_US, np.where(is_open, end, mid)[ask0]),
         activity_us=STATION_ACTIVITY_US, chance=STATION_CHANCE,
     )  # fmt: skip
-    station1, decider1 = grid.stations_stopped(
-        track, end, lat1, lon1, lookback_us=STATION_LOOKBACK_US, before=False,
-        during=(mid, end - ten_min), activity_us=STATION_ACTIVITY_US,
-        chance=STATION_CHANCE,
+    found["station_end"][todo], found["decider_end"][todo] = grid.stations_stopped(
+        track[todo], end[todo], lat1[todo], lon1[todo], lookback_us=STATION_LOOKBACK_US,
+        before=False, during=(mid[todo], end[todo] - _TEN_MIN_US),
+        activity_us=STATION_ACTIVITY_US, chance=STATION_CHANCE,
     )  # fmt: skip
-    station1[is_open] = STATIONS_UNKNOWN
+    found["station_end"][is_open] = STATIONS_UNKNOWN
+    station0, station1 = found["station_start"], found["station_end"]
+    decider0, decider1 = found["decider_start"], found["decider_end"]
     # Whether where it is taken to have been stays where the stations that told kept hearing
     # anyone, ever: it did not leave their reach (not for a silence still open).
     working = ~is_open & (station0 == STATIONS_WORKING) & (station1 == STATIONS_WORKING)
-    reach = working.copy()
+    reach = np.zeros(n, dtype=bool)
+    reach[whole] = old["station_reach"].filter(pl.Series(whole)).to_numpy()
+    ask = todo & working
+    covers = ask.copy()
     for f in np.linspace(0.0, 1.0, 9):
-        lat, lon = _presumed(ends, velocities, mode, start, end, f)
-        reach &= grid.station_covers(decider0, lat, lon) | grid.station_covers(decider1, lat, lon)
+        lat, lon = _presumed(ends[ask], velocities[ask], mode[ask], start[ask], end[ask], f)
+        covers[ask] &= grid.station_covers(decider0[ask], lat, lon) | grid.station_covers(
+            decider1[ask], lat, lon
+        )
     # One station's reach is about a disc around it, and a chord of a disc stays inside: heard
     # by the same station at both ends, having gone about straight, it never left its reach
     # (even where nobody else was ever heard on the way).
-    reach |= working & (decider0 == decider1) & (decider0 >= 0) & (mode == STRAIGHT)
+    covers |= ask & (decider0 == decider1) & (decider0 >= 0) & (mode == STRAIGHT)
+    reach[todo] = covers[todo]
+    features = pl.DataFrame({**found, "station_reach": reach, "mine_start": mine0.tolist()}).select(
+        pl.col(c).cast(t) for c, t in FEATURES_SCHEMA.items()
+    )
+    if known is not None:
+        known.keep(gaps, features)
     return gaps.with_columns(
         region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
         bins=pl.Series(n_bins),
         heard_bins=pl.Series(n_heard),
-        near_start=pl.Series(near0),
-        silent_start=pl.Series(quiet0),
-        near_end=pl.Series(near1),
-        silent_end=pl.Series(quiet1),
-        kept_start=pl.Series(kept0),
-        kept_end=pl.Series(kept1),
-        station_start=pl.Series(station0),
-        station_end=pl.Series(station1),
-        station_reach=pl.Series(reach),
-    )
+    ).hstack(features.drop("decider_start", "decider_end", "mine_start"))
 
 
 def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:

@@ -21,6 +21,7 @@ import polars as pl
 
 from monitor.analyse.gap_evidence import (
     AlongFn,
+    KnownFeatures,
     TrackArrays,
     causes,
     grid_features,
@@ -154,7 +155,7 @@ def silence_evidence(
 _NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def _open_until(found: pl.DataFrame, data_end: datetime, settings: GapSettings) -> pl.DataFrame:
+def open_until(found: pl.DataFrame, data_end: datetime, settings: GapSettings) -> pl.DataFrame:
     """Return ``found`` with the silences still open ending at ``data_end``, those then too
     short to count left out (as :func:`silences` and :func:`silence_evidence` judge them)."""
     end_us = int(data_end.timestamp() * 1e6)
@@ -181,15 +182,17 @@ def judged(
     key: str,
     data_end: datetime,
     along: AlongFn = read_along,
+    known: KnownFeatures | None = None,
 ) -> pl.DataFrame:
     """Return the silences ``found`` (from :func:`silence_evidence`, ``track`` numbered as in
     the grids), those still open lasting until ``data_end``, with their causes, judged with
     the reception ``grid`` (cells of ``gaps.neighbour_km``) and ``region``
-    (``gaps.region_km``), read along the silences by ``along``: :data:`GAPS_SCHEMA`."""
-    found = _open_until(found, data_end, settings)
+    (``gaps.region_km``), read along the silences by ``along``, what ``known`` says is settled
+    taken from it: :data:`GAPS_SCHEMA`."""
+    found = open_until(found, data_end, settings)
     if found.is_empty():
         return pl.DataFrame(schema=GAPS_SCHEMA)
-    feats = grid_features(found, grid, region, along)
+    feats = grid_features(found, grid, region, along, known)
     feats = feats.with_columns(cause=causes(feats, settings))
     out = feats.with_columns(
         track_id=pl.col(key).cast(pl.String) if key != "mmsi" else pl.lit(None, pl.String),

@@ -14,6 +14,7 @@ around its cell, so at least one cell width all round.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,9 +27,10 @@ from monitor.analyse.cells import (
     places_around,
 )
 from monitor.analyse.reception_stations import (
-    STATIONS_UNKNOWN,
+    MAX_OWN_STATIONS,
     covered,
-    stations_stopped,
+    own_stations,
+    stations_decide,
 )
 from monitor.core.geo import METRES_PER_DEG
 from monitor.core.jit import I64, inline, kernel
@@ -168,9 +170,20 @@ def _touched(
     return out
 
 
+class GridGeometry(Protocol):
+    """Where a grid's bins and cells lie (a grid, or the spec of one)."""
+
+    @property
+    def t0_us(self) -> int: ...
+    @property
+    def bin_us(self) -> int: ...
+    @property
+    def cell_deg(self) -> float: ...
+
+
 def along_touched(
     changed: I64,
-    grid: ReceptionGrid,
+    grid: GridGeometry,
     start_us: I64,
     end_us: I64,
     ends: F64,
@@ -521,14 +534,39 @@ class ReceptionGrid:
         vessels or more; the chance of a stretch of n bins without anyone, ``(1 - share)**n``.
         "Near" is the 3 x 3 cells around lat/lon. Also returns, per query, the station that
         told (-1: none)."""
+        mine = self.own_stations(own, at_us, lat, lon, lookback_us=lookback_us, before=before)
+        return self.stations_decide(
+            mine, at_us, before=before, during=during, activity_us=activity_us, chance=chance
+        )
+
+    def own_stations(
+        self, own: I64, at_us: I64, lat: F64, lon: F64, *, lookback_us: int, before: bool
+    ) -> I64:
+        """Return, per query, the receiver stations that heard track ``own`` near lat/lon in
+        the ``lookback_us`` before ``at_us`` (``before``; else after it), the latest (earliest)
+        first: a row each, -1 after the last (all -1 in a grid without stations)."""
         if self.stations.size != self.codes.size:
-            none = np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
-            return none, np.full(own.size, -1, dtype=np.int64)
-        return stations_stopped(
-            self.codes, self.tracks, self.stations, self.station_ids, self.station_start,
-            self.station_bins, self.station_tracks,
-            self.t0_us, self.bin_us, self.cell_deg, own, at_us, lat, lon,
-            max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
+            return np.full((own.size, MAX_OWN_STATIONS), -1, dtype=np.int64)
+        return own_stations(
+            self.codes, self.tracks, self.stations, self.t0_us, self.bin_us, self.cell_deg,
+            own, at_us, lat, lon, max(lookback_us // self.bin_us, 0), 1 if before else -1,
+        )  # fmt: skip
+
+    def stations_decide(
+        self,
+        mine: I64,
+        at_us: I64,
+        *,
+        before: bool,
+        during: tuple[I64, I64],
+        activity_us: int,
+        chance: float,
+    ) -> tuple[I64, I64]:
+        """Return what :meth:`stations_stopped` says of the stations ``mine`` (from
+        :meth:`own_stations`), and the station that told."""
+        return stations_decide(
+            mine, self.station_ids, self.station_start, self.station_bins, self.station_tracks,
+            self.t0_us, self.bin_us, at_us, 1 if before else -1, during[0], during[1],
             max(activity_us // self.bin_us, 1), chance,
         )  # fmt: skip
 

@@ -190,24 +190,32 @@ def merged_grid(
     heard: MutableMapping[str, npt.NDArray[Any]],
     times: pl.DataFrame,
     quiet: pl.DataFrame,
+    *,
+    from_bin: int = 0,
+    rhythm: dict[str, I64] | None = None,
 ) -> ReceptionGrid:
     """Return the grid of the :func:`heard_cells` rows of all tracks, numbered 0, 1, ..., as
     arrays (code, track, and lat and lon or none: a grid that cannot tell who fell silent with
     a vessel; taken out of ``heard`` as they are used) and their :func:`track_times` (``times``
-    one row per track in that order; ``quiet`` sorted by track and time)."""
+    one row per track in that order; ``quiet`` sorted by track and time). Only the rows from
+    time bin ``from_bin`` on are kept (the stations' rhythm and reach are of all: ``rhythm``
+    if given, from :func:`station_rhythm`)."""
     code = heard.pop("code")
+    stations = heard.pop("station", np.zeros(0, dtype=np.int64))
+    if rhythm is None:
+        rhythm = station_rhythm(code, heard["track"], stations)
+    kept = code >= (from_bin << PLACE_BITS) if from_bin > 0 else slice(None)
     # Stable: a track's rows in one bin and cell stay in the order it was heard in, whatever
     # order the tracks come in (who heard it last is asked of them).
-    order = np.argsort(code, kind="stable")
-    codes = code[order]
+    order = np.argsort(code[kept], kind="stable")
+    codes = code[kept][order]
     del code
-    tracks = heard.pop("track")[order]
+    tracks = heard.pop("track")[kept][order]
     where = np.zeros((0, 2))
     if "lat" in heard:
-        where = np.column_stack([heard.pop("lat")[order], heard.pop("lon")[order]])
-    stations = np.zeros(0, dtype=np.int64)
-    if "station" in heard:
-        stations = heard.pop("station")[order]
+        where = np.column_stack([heard.pop("lat")[kept][order], heard.pop("lon")[kept][order]])
+    if stations.size:
+        stations = stations[kept][order]
     del order
     n_tracks = times.height
     quiet_track = quiet["track"].to_numpy().astype(np.int64)
@@ -229,14 +237,15 @@ def merged_grid(
         quiet_from_us=column(quiet, "from_us"),
         quiet_to_us=column(quiet, "to_us"),
         stations=np.ascontiguousarray(stations, dtype=np.int64),
-        **_station_rhythm(codes, tracks, stations),
+        **rhythm,
     )
 
 
-def _station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
-    """Return the known stations (sorted codes) and, per station, the bins in which it heard
-    anyone, anywhere (sorted), with how many tracks it heard in each, and the cells in which it
-    ever heard anyone (sorted)."""
+def station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
+    """Return, of rows of the near grid (in any order; ``stations`` of the first rows, none
+    for a grid without), the known stations (sorted codes) and, per station, the bins in
+    which it heard anyone, anywhere (sorted), with how many tracks it heard in each, and the
+    cells in which it ever heard anyone (sorted)."""
     n = stations.size
     active = (
         pl.DataFrame({"station": stations, "bin": codes[:n] >> PLACE_BITS, "track": tracks[:n]})

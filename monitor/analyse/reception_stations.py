@@ -20,7 +20,7 @@ from monitor.core.jit import I64, inline, kernel
 F64 = npt.NDArray[np.float64]
 
 #: At most this many stations that heard a vessel near one end of a silence are asked about.
-_MAX_OWN_STATIONS = 8
+MAX_OWN_STATIONS = 8
 #: What :meth:`ReceptionGrid.stations_stopped` says of one end of a silence.
 STATIONS_UNKNOWN, STATIONS_WORKING, STATIONS_STOPPED = -1, 0, 1
 
@@ -33,14 +33,10 @@ def _active_between(bins: I64, lo: int, hi: int) -> bool:
 
 
 @kernel
-def stations_stopped(
+def own_stations(
     codes: I64,
     tracks: I64,
     stations: I64,
-    station_ids: I64,
-    station_start: I64,
-    station_bins: I64,
-    station_tracks: I64,
     t0_us: int,
     bin_us: int,
     cell_deg: float,
@@ -50,41 +46,62 @@ def stations_stopped(
     lon: F64,
     lookback_bins: int,
     sign: int,
-    from_us: I64,
-    to_us: I64,
-    activity_bins: int,
-    chance: float,
-) -> tuple[I64, I64]:
-    out = np.full(own.size, STATIONS_UNKNOWN, dtype=np.int64)
-    decider = np.full(own.size, -1, dtype=np.int64)
-    mine = np.empty(_MAX_OWN_STATIONS, dtype=np.int64)
+) -> I64:
+    """Per query (a row each, -1 after the last): the stations that heard track ``own`` near
+    lat/lon in the ``lookback_bins`` bins before ``at_us`` (``sign`` 1; after it with -1),
+    the latest (earliest) first."""
+    out = np.full((own.size, MAX_OWN_STATIONS), -1, dtype=np.int64)
     for g in range(own.size):
         at_bin = (at_us[g] - t0_us) // bin_us
         places = places_around(lat[g], lon[g], cell_deg)
         n_mine = 0
-        # The stations that heard the vessel itself near there just before (after) the
-        # silence, the latest (earliest) first.
         for step in range(lookback_bins + 1):
             b = at_bin - sign * step
             for place in places:
                 lo, hi = cell_rows(codes, (b << PLACE_BITS) | place)
                 for k in range(lo, hi):
                     st = stations[k]
-                    if tracks[k] != own[g] or st < 0 or n_mine == _MAX_OWN_STATIONS:
+                    if tracks[k] != own[g] or st < 0 or n_mine == MAX_OWN_STATIONS:
                         continue
                     new = True
                     for i in range(n_mine):
-                        new &= mine[i] != st
+                        new &= out[g, i] != st
                     if new:
-                        mine[n_mine] = st
+                        out[g, n_mine] = st
                         n_mine += 1
+    return out
+
+
+@kernel
+def stations_decide(
+    mine: I64,
+    station_ids: I64,
+    station_start: I64,
+    station_bins: I64,
+    station_tracks: I64,
+    t0_us: int,
+    bin_us: int,
+    at_us: I64,
+    sign: int,
+    from_us: I64,
+    to_us: I64,
+    activity_bins: int,
+    chance: float,
+) -> tuple[I64, I64]:
+    """Per query: what the first of its stations ``mine`` (from :func:`own_stations`) that can
+    tell says of ``from_us``..``to_us``, and which station that is (-1: none)."""
+    n = mine.shape[0]
+    out = np.full(n, STATIONS_UNKNOWN, dtype=np.int64)
+    decider = np.full(n, -1, dtype=np.int64)
+    for g in range(n):
+        at_bin = (at_us[g] - t0_us) // bin_us
         first = (from_us[g] - t0_us + bin_us - 1) // bin_us
         last = (to_us[g] - t0_us) // bin_us - 1
         # The one that heard it last (first) and can tell decides.
-        for i in range(n_mine):
-            if out[g] != STATIONS_UNKNOWN:
+        for i in range(MAX_OWN_STATIONS):
+            st = mine[g, i]
+            if out[g] != STATIONS_UNKNOWN or st < 0:
                 break
-            st = mine[i]
             j = np.searchsorted(station_ids, st)
             if j >= station_ids.size or station_ids[j] != st:
                 continue

@@ -25,7 +25,14 @@ import polars as pl
 import pyarrow as pa
 
 from monitor.analyse.cells import PLACE_BITS
-from monitor.analyse.reception import F64, ONWARD, ReceptionGrid, along_bins, along_touched
+from monitor.analyse.reception import (
+    F64,
+    ONWARD,
+    GridGeometry,
+    ReceptionGrid,
+    along_bins,
+    along_touched,
+)
 from monitor.core.jit import I64
 from monitor.errors import StoreError
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
@@ -122,10 +129,10 @@ class KeptAlong:
     #: Every reading of this run (:data:`ALONG`).
     found: list[pl.DataFrame] = field(default_factory=list)
 
-    def __call__(
+    def _since(
         self,
         name: str,
-        grid: ReceptionGrid,
+        grid: GridGeometry,
         gaps: pl.DataFrame,
         track: I64,
         start: I64,
@@ -133,7 +140,9 @@ class KeptAlong:
         ends: F64,
         velocities: F64,
         mode: I64,
-    ) -> tuple[I64, I64, I64]:
+    ) -> tuple[pl.DataFrame, I64, I64, I64]:
+        """Return the keys of the readings, per silence the bin to read on from and what was
+        read before it (5 rows), and the last bin and step of each reading."""
         first, last, step = along_bins(grid.t0_us, grid.bin_us, start, end, mode)
         floats = np.column_stack([ends, velocities]).view(np.int64)
         keys = pl.DataFrame(
@@ -170,6 +179,41 @@ class KeptAlong:
             rows, read_to = rows[~touched], read_to[~touched]
             since[0, rows] = read_to + 1
             since[1:, rows] = hit.filter(pl.Series(~touched)).select(_READ).to_numpy().T
+        return keys, since, last, step
+
+    def first_bin(
+        self,
+        name: str,
+        grid: GridGeometry,
+        gaps: pl.DataFrame,
+        track: I64,
+        start: I64,
+        end: I64,
+        ends: F64,
+        velocities: F64,
+        mode: I64,
+    ) -> int:
+        """Return the first time bin the reading ``name`` of these silences will read (a
+        large number: none)."""
+        _, since, last, _ = self._since(name, grid, gaps, track, start, end, ends, velocities, mode)
+        todo = since[0] <= last
+        return int(since[0, todo].min()) if todo.any() else np.iinfo(np.int64).max
+
+    def __call__(
+        self,
+        name: str,
+        grid: ReceptionGrid,
+        gaps: pl.DataFrame,
+        track: I64,
+        start: I64,
+        end: I64,
+        ends: F64,
+        velocities: F64,
+        mode: I64,
+    ) -> tuple[I64, I64, I64]:
+        keys, since, last, step = self._since(
+            name, grid, gaps, track, start, end, ends, velocities, mode
+        )
         out = since[1:].copy()
         todo = since[0] <= last
         if todo.any():

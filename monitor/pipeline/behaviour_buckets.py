@@ -21,11 +21,11 @@ depends on its two samples only.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Collection, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -34,8 +34,14 @@ import pyarrow as pa
 
 from monitor.analyse.behaviour import Behaviour, behaviour_tracks
 from monitor.analyse.encounters import close_pairs, meeting_samples, meetings
-from monitor.analyse.gap_evidence import AlongFn, TrackArrays, read_along
-from monitor.analyse.gaps import judged, silence_evidence
+from monitor.analyse.gap_evidence import (
+    AlongFn,
+    KnownFeatures,
+    TrackArrays,
+    read_along,
+    rows_from,
+)
+from monitor.analyse.gaps import judged, open_until, silence_evidence
 from monitor.analyse.geofences import Zone
 from monitor.analyse.loitering import loitering
 from monitor.analyse.reception_rows import (
@@ -43,12 +49,25 @@ from monitor.analyse.reception_rows import (
     heard_cells,
     interval_counts,
     merged_grid,
+    station_rhythm,
     track_times,
 )
 from monitor.analyse.track_restarts import Resume
 from monitor.config import Settings
 from monitor.pipeline.space_time import SpaceTimeGrid, partitions_of
 from monitor.schema import LOITERING_SCHEMA, RESTARTS_SCHEMA, conform
+
+_NO_STATIONS = np.zeros(0, dtype=np.int64)
+
+
+class CellsAndFeatures(KnownFeatures, Protocol):
+    """What the grids told of silences before, and the stations' cells they were told with."""
+
+    def see_cells(self, rhythm: Mapping[str, npt.NDArray[np.int64]]) -> None:
+        """Take the stations' cells of this run (:func:`station_rhythm`'s ``station_ids``,
+        ``cell_start``, ``station_cells``)."""
+        ...
+
 
 #: Names of a bucket's behaviour tables among its results.
 PREFIX = "behaviour."
@@ -192,6 +211,7 @@ def merge_behaviour(
     space_time: SpaceTimeGrid | None = None,
     pairs_fn: PairsFn | None = None,
     along: AlongFn = read_along,
+    known: CellsAndFeatures | None = None,
 ) -> Behaviour:
     """Return the dark periods, encounters and loitering of all tracks from the buckets'
     ``parts`` (from :func:`behaviour_parts`; each table is taken out of them as it is used, so
@@ -199,7 +219,9 @@ def merge_behaviour(
     search partition by partition (here, or on an engine's workers) of ``space_time`` (default:
     blocks of :data:`BLOCK_DEG`, windows of :data:`WINDOW_H`); ``pairs_fn``, if given, finds
     the close pairs instead (e.g. keeping those of the windows that did not change);
-    ``along`` reads the reception grids along the silences (e.g. keeping what was read)."""
+    ``along`` reads the reception grids along the silences (e.g. keeping what was read);
+    ``known`` says what the grids told of silences before (told the stations' cells first):
+    the grids then hold the rows the others need only."""
     settings = job.settings
 
     def tables(name: str) -> list[pa.Table]:
@@ -237,12 +259,23 @@ def merge_behaviour(
     times = merged("times", "track")
     quiet = merged("quiet", "track", "from_us")
     near_spec, region_spec = job.specs()
-    grid = merged_grid(near_spec, _arrays(tables("near"), to_global), times, quiet)
-    region = merged_grid(region_spec, _arrays(tables("region"), to_global), times, quiet)
+    near, region_rows = _arrays(tables("near"), to_global), _arrays(tables("region"), to_global)
+    rhythm = station_rhythm(near["code"], near["track"], near.get("station", _NO_STATIONS))
+    silences = merged("silences")
     data_end = job.data_end
+    near_from = region_from = 0
+    if known is not None:
+        known.see_cells(rhythm)
+        found = open_until(silences, data_end, settings.gaps)
+        near_from, region_from = rows_from(
+            found, known.settled(found), near_spec, region_spec, along
+        )
+    grid = merged_grid(near_spec, near, times, quiet, from_bin=near_from, rhythm=rhythm)
+    region = merged_grid(region_spec, region_rows, times, quiet, from_bin=region_from)
+    del near, region_rows
     gaps = judged(
-        merged("silences"), grid, region, settings.gaps, key="track_id", data_end=data_end,
-        along=along,
+        silences, grid, region, settings.gaps, key="track_id", data_end=data_end, along=along,
+        known=known,
     )  # fmt: skip
     del grid, region
     dark = gaps.filter(pl.col("cause") == "dark").select(

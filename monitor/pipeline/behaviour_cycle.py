@@ -45,6 +45,7 @@ from monitor.pipeline.behaviour_resume import (
 )
 from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, behaviour_in_buckets
+from monitor.pipeline.features_cycle import KeptFeatures, changed_from_us, reach_us, read_features
 from monitor.pipeline.ledger import Changes, days_of
 from monitor.pipeline.pairs_cycle import KeptPairs, changed_windows, read_pairs
 from monitor.schema import RESTARTS_SCHEMA, empty_frame
@@ -310,6 +311,8 @@ class CyclePart:
     along: KeptAlong = field(default_factory=KeptAlong)
     #: The weeks of the tables kept by week that may have changed (None: all).
     weeks: set[date] | None = None
+    #: What the grids told of the silences of its merge.
+    features: KeptFeatures = field(default_factory=KeptFeatures)
 
     def save(self, root: StorePath | str) -> None:
         """Replace the stored part, close pairs, readings along silences, cuts and restart
@@ -318,6 +321,7 @@ class CyclePart:
         save_part(root, self.part, self.pairs.job, self.weeks)
         self.pairs.save(root)
         self.along.save(root)
+        self.features.save(root)
         assert self.history is not None
         SEEDS.write(root, self.history)
         CUTS.write(root, self.cuts)
@@ -390,6 +394,7 @@ def cycle_part(
         return CyclePart(
             stored, KeptPairs(behaviour, engine, stored=kept), all_cuts,
             along=KeptAlong(read_along(root)), weeks=set(),
+            features=_kept_features(root, behaviour, np.iinfo(np.int64).max),
         )  # fmt: skip
     job = replace(
         behaviour,
@@ -482,8 +487,15 @@ def cycle_part(
     changed_rows = changed_codes(stored, parts, mmsis, spliced_from, behaviour)
     along = KeptAlong(read_along(root), changed_rows)
     weeks = changed_weeks(stored, parts, mmsis, spliced_from, behaviour)
+    features = _kept_features(root, behaviour, changed_from_us(stored, parts, mmsis, behaviour))
     part = one_part([without(stored, mmsis), *parts], behaviour)
-    return CyclePart(part, pairs, all_cuts, n_resumed, along=along, weeks=weeks)
+    return CyclePart(part, pairs, all_cuts, n_resumed, along=along, weeks=weeks, features=features)
+
+
+def _kept_features(root: StorePath | str, job: BehaviourJob, changed_us: int) -> KeptFeatures:
+    """Return what the grids told of the stored silences, nothing from ``changed_us`` on."""
+    stored, cells = read_features(root)
+    return KeptFeatures(stored, changed_us, reach_us(job), cells)
 
 
 def _stored_seeds(root: StorePath | str) -> pl.DataFrame:

@@ -252,7 +252,12 @@ def _detect_locked(
             last=checkpoint.select("mmsi", "last_utc"),
         )
         found_behaviour = merge_behaviour(
-            [dict(cycle.part)], behaviour, engine.map, pairs_fn=cycle.pairs, along=cycle.along
+            [dict(cycle.part)],
+            behaviour,
+            engine.map,
+            pairs_fn=cycle.pairs,
+            along=cycle.along,
+            known=cycle.features,
         )
         behaviours = found_behaviour.events()
     ports = PortsNear(None if full else _stored_ports(store_path))
