@@ -30,7 +30,7 @@ from detect import HERE, SOCAL, read_socal  # noqa: E402
 from monitor.config import GeofenceSettings, Settings, StoreSettings  # noqa: E402
 from monitor.pipeline import pairs_cycle  # noqa: E402
 from monitor.pipeline.behaviour_buckets import close_pairs_by_window  # noqa: E402
-from monitor.pipeline.behaviour_cycle import FOLDER, NAMES  # noqa: E402
+from monitor.pipeline.behaviour_cycle import FOLDER, NAMES, read_tables  # noqa: E402
 from monitor.pipeline.detect import detect_calls  # noqa: E402
 from monitor.store.calls import JUMPS, PENDING, RAW_CALLS, TRACKS, TRANSITS, load_calls  # noqa: E402
 from monitor.store.events import load_events  # noqa: E402
@@ -54,11 +54,13 @@ def tables(store: Path) -> dict[str, pl.DataFrame]:
 
 
 def stored_table(store: Path, name: str) -> pl.DataFrame:
-    """Return the stored behaviour parts' table ``name``, tracks by id, rows sorted."""
-    frame = pl.read_parquet(store / FOLDER / f"{name}.parquet")
+    """Return the stored behaviour parts' table ``name`` (or another table of theirs), tracks
+    by id, rows sorted."""
+    found = read_tables(store)
+    assert found is not None
+    frame = found[name] if name in found else pl.read_parquet(store / FOLDER / f"{name}.parquet")
     if "track" in frame.columns:
-        tracks = pl.read_parquet(store / FOLDER / "tracks.parquet")
-        ids = tracks["track_id"].gather(frame["track"].cast(pl.Int64))
+        ids = found["tracks"]["track_id"].gather(frame["track"].cast(pl.Int64))
         frame = frame.with_columns(track=ids)
     return frame.sort(pl.all())
 
@@ -115,7 +117,8 @@ def main() -> None:
             if not same:
                 extra = got[name].join(frame, on=frame.columns, how="anti", nulls_equal=True)
                 print(f"    {extra.height} rows only in the cycles, e.g. {extra.head(3)}")
-        for name in (*NAMES, "along"):  # along: what was read of the grids along silences
+        # along, features: what the grids told of the silences.
+        for name in (*NAMES, "along", "features"):
             if name != "usual":  # how often each interval occurs before a cut: cycle state
                 same = stored_table(split / "store", name).equals(
                     stored_table(batch / "store", name)

@@ -6,21 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 from test_calls import make_settings
 
 from monitor.analyse.gap_evidence import FEATURES_SCHEMA
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
-from monitor.pipeline.features_cycle import KeptFeatures, changed_from_us
+from monitor.pipeline.features_cycle import CELLS, RHYTHM, KeptFeatures, changed_from_us
 
 _H = 3_600_000_000
 _NEVER = np.iinfo(np.int64).max
 
 
 def _silences() -> pl.DataFrame:
-    """Two silences that ended long ago, told by stations 7 and 8, and one still open."""
+    """Two silences that ended long ago and one still open."""
     return pl.DataFrame(
         {
             "track_id": ["a", "b", "c"],
@@ -50,42 +49,43 @@ def _stored(kept: KeptFeatures, gaps: pl.DataFrame) -> pl.DataFrame:
     return kept.found
 
 
-def _rhythm(cells: dict[int, list[int]]) -> dict[str, npt.NDArray[np.int64]]:
-    ids = np.array(sorted(cells), dtype=np.int64)
-    start = np.cumsum([0, *(len(cells[s]) for s in ids)]).astype(np.int64)
-    found = np.array([c for s in ids for c in cells[s]], dtype=np.int64)
-    return {"station_ids": ids, "cell_start": start, "station_cells": found}
-
-
-def test_a_silence_told_by_a_station_that_heard_a_new_cell_is_asked_again() -> None:
+def test_a_silence_is_asked_again_once_a_change_is_within_its_reach() -> None:
     gaps = _silences()
     stored = _stored(KeptFeatures(), gaps)
-    old = pl.DataFrame({"station": [7, 8], "cell": [1, 1]})
-    kept = KeptFeatures(stored, changed_us=50 * _H, reach_us=20 * _H, stored_cells=old)
-    kept.see_cells(_rhythm({7: [1], 8: [1]}))
+    kept = KeptFeatures(stored, changed_us=50 * _H, reach_us=20 * _H)
     settled = kept.settled(gaps)
     assert settled["whole"].to_list() == [True, True, False]  # open: never whole
     assert settled["start"].to_list() == [True, True, True]
     assert settled["near_start"].to_list() == [1, 2, 3]
-    kept.see_cells(_rhythm({7: [1], 8: [1, 2]}))  # station 8 heard a cell it never had
-    assert kept.settled(gaps)["whole"].to_list() == [True, False, False]
-
-
-def test_a_silence_is_asked_again_once_a_change_is_within_its_reach() -> None:
-    gaps = _silences()
-    stored = _stored(KeptFeatures(), gaps)
-    cells = pl.DataFrame({"station": [7, 8], "cell": [1, 1]})
-    kept = KeptFeatures(stored, changed_us=21 * _H, reach_us=20 * _H, stored_cells=cells)
-    kept.see_cells(_rhythm({7: [1], 8: [1]}))
+    kept = KeptFeatures(stored, changed_us=21 * _H, reach_us=20 * _H)
     # Ended 19 h before the change: within the 20 h they reach, as is the open one's start
     # (11 h before); the others' starts (21 h before) are not.
     assert kept.settled(gaps)["whole"].to_list() == [False, False, False]
     assert kept.settled(gaps)["start"].to_list() == [True, True, False]
     # The same silence with another row (here where it began) is asked again.
     moved = gaps.with_columns(start_lat=pl.Series([1.5, 2.0, 3.0]))
-    later = KeptFeatures(stored, changed_us=_NEVER, reach_us=20 * _H, stored_cells=cells)
-    later.see_cells(_rhythm({7: [1], 8: [1]}))
+    later = KeptFeatures(stored, changed_us=_NEVER, reach_us=20 * _H)
     assert later.settled(moved)["whole"].to_list() == [False, True, False]
+
+
+def test_the_stations_rhythm_and_reach_join_the_stored_and_the_read_rows() -> None:
+    """Rows are read from time bin 10 on: the stations' bins before come from the store (its
+    later ones are the rows'), their cells from the store where first heard before, else from
+    the rows."""
+    old_active = pl.DataFrame(
+        {"station": [7, 7, 7], "bin": [3, 9, 10], "n_tracks": [2, 1, 5]}, schema=RHYTHM.schema
+    )
+    old_cells = pl.DataFrame(
+        {"station": [7, 7], "cell": [1, 2], "first_bin": [3, 10]}, schema=CELLS.schema
+    )
+    kept = KeptFeatures(loaded_bin=10, older=(old_active, old_cells))
+    code = np.array([(10 << 39) | 2, (11 << 39) | 3, (11 << 39) | 3], dtype=np.int64)
+    grid = kept.rhythm(code, np.array([0, 0, 1]), np.array([7, 7, 7]))
+    assert grid["station_bins"].tolist() == [3, 9, 10, 11]
+    assert grid["station_tracks"].tolist() == [2, 1, 1, 2]
+    assert grid["station_cells"].tolist() == [1, 2, 3]
+    assert kept.activity is not None
+    assert kept.activity[1]["first_bin"].to_list() == [3, 10, 11]
 
 
 def _part(usual_us: int, last_us: int) -> dict[str, pa.Table]:

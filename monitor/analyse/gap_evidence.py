@@ -521,22 +521,20 @@ def grid_features(
     station0, station1 = found["station_start"], found["station_end"]
     decider0, decider1 = found["decider_start"], found["decider_end"]
     # Whether where it is taken to have been stays where the stations that told kept hearing
-    # anyone, ever: it did not leave their reach (not for a silence still open).
+    # anyone, ever: it did not leave their reach (not for a silence still open). Asked of
+    # every silence, those known too: the cells a station ever heard grow with every run.
     working = ~is_open & (station0 == STATIONS_WORKING) & (station1 == STATIONS_WORKING)
-    reach = np.zeros(n, dtype=bool)
-    reach[whole] = old["station_reach"].filter(pl.Series(whole)).to_numpy()
-    ask = todo & working
-    covers = ask.copy()
+    reach = working.copy()
     for f in np.linspace(0.0, 1.0, 9):
-        lat, lon = _presumed(ends[ask], velocities[ask], mode[ask], start[ask], end[ask], f)
-        covers[ask] &= grid.station_covers(decider0[ask], lat, lon) | grid.station_covers(
-            decider1[ask], lat, lon
+        lat, lon = _presumed(ends[working], velocities[working], mode[working], start[working],
+                             end[working], f)  # fmt: skip
+        reach[working] &= grid.station_covers(decider0[working], lat, lon) | grid.station_covers(
+            decider1[working], lat, lon
         )
     # One station's reach is about a disc around it, and a chord of a disc stays inside: heard
     # by the same station at both ends, having gone about straight, it never left its reach
     # (even where nobody else was ever heard on the way).
-    covers |= ask & (decider0 == decider1) & (decider0 >= 0) & (mode == STRAIGHT)
-    reach[todo] = covers[todo]
+    reach |= working & (decider0 == decider1) & (decider0 >= 0) & (mode == STRAIGHT)
     features = pl.DataFrame({**found, "station_reach": reach, "mine_start": mine0.tolist()}).select(
         pl.col(c).cast(t) for c, t in FEATURES_SCHEMA.items()
     )

@@ -241,32 +241,39 @@ def merged_grid(
     )
 
 
-def station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
+def station_activity(codes: I64, tracks: I64, stations: I64) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return, of rows of the near grid (in any order; ``stations`` of the first rows, none
-    for a grid without), the known stations (sorted codes) and, per station, the bins in
-    which it heard anyone, anywhere (sorted), with how many tracks it heard in each, and the
-    cells in which it ever heard anyone (sorted)."""
+    for a grid without), per station the bins in which it heard anyone, anywhere, with how many
+    tracks it heard in each (station, bin, n_tracks), and the cells in which it heard anyone,
+    with the first bin it did (station, cell, first_bin); both sorted."""
     n = stations.size
+    rows = pl.DataFrame(
+        {"station": stations, "bin": codes[:n] >> PLACE_BITS, "cell": codes[:n] & PLACE_MASK,
+         "track": tracks[:n]}
+    ).filter(pl.col("station") >= 0)  # fmt: skip
     active = (
-        pl.DataFrame({"station": stations, "bin": codes[:n] >> PLACE_BITS, "track": tracks[:n]})
-        .filter(pl.col("station") >= 0)
-        .group_by("station", "bin")
+        rows.group_by("station", "bin")
         .agg(n_tracks=pl.col("track").n_unique().cast(pl.Int64))
         .sort("station", "bin")
     )
-    ids = active.group_by("station", maintain_order=True).len()
     cells = (
-        pl.DataFrame({"station": stations, "cell": codes[:n] & PLACE_MASK})
-        .filter(pl.col("station") >= 0)
-        .unique()
-        .sort("station", "cell")
+        rows.group_by("station", "cell").agg(first_bin=pl.col("bin").min()).sort("station", "cell")
     )
+    return active, cells
+
+
+def rhythm_arrays(active: pl.DataFrame, cells: pl.DataFrame) -> dict[str, I64]:
+    """Return what a :class:`ReceptionGrid` holds of its stations from
+    :func:`station_activity`'s tables: the known stations (sorted codes) and, per station,
+    the bins in which it heard anyone (sorted), with how many tracks it heard in each, and the
+    cells in which it ever heard anyone (sorted)."""
+    ids = active.group_by("station", maintain_order=True).len()
     cell_counts = ids.select("station").join(
         cells.group_by("station").len(), on="station", how="left", maintain_order="left"
     )
 
     def column(frame: pl.DataFrame, name: str) -> I64:
-        return np.ascontiguousarray(frame[name].to_numpy(), dtype=np.int64)
+        return np.ascontiguousarray(frame[name].fill_null(0).to_numpy(), dtype=np.int64)
 
     return {
         "station_ids": column(ids, "station"),
@@ -276,6 +283,11 @@ def station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
         "cell_start": np.concatenate([[0], np.cumsum(column(cell_counts, "len"))]).astype(np.int64),
         "station_cells": column(cells, "cell"),
     }
+
+
+def station_rhythm(codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
+    """Return :func:`rhythm_arrays` of the rows of a near grid (:func:`station_activity`)."""
+    return rhythm_arrays(*station_activity(codes, tracks, stations))
 
 
 def reception_grid(

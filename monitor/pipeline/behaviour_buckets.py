@@ -21,7 +21,7 @@ depends on its two samples only.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -54,18 +54,25 @@ from monitor.analyse.reception_rows import (
 )
 from monitor.analyse.track_restarts import Resume
 from monitor.config import Settings
+from monitor.core.jit import I64
 from monitor.pipeline.space_time import SpaceTimeGrid, partitions_of
 from monitor.schema import LOITERING_SCHEMA, RESTARTS_SCHEMA, conform
 
 _NO_STATIONS = np.zeros(0, dtype=np.int64)
 
 
-class CellsAndFeatures(KnownFeatures, Protocol):
-    """What the grids told of silences before, and the stations' cells they were told with."""
+class KnownGrids(KnownFeatures, Protocol):
+    """What the grids told of silences before, and the stored rows and stations' activity
+    besides those of the parts of a merge."""
 
-    def see_cells(self, rhythm: Mapping[str, npt.NDArray[np.int64]]) -> None:
-        """Take the stations' cells of this run (:func:`station_rhythm`'s ``station_ids``,
-        ``cell_start``, ``station_cells``)."""
+    def rhythm(self, codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
+        """Return the stations' rhythm and reach (:func:`rhythm_arrays`) of the near rows
+        of the parts (``stations``: of their first rows) and of those before."""
+        ...
+
+    def rows(self, name: str, from_bin: int) -> pl.DataFrame | None:
+        """Return the rows of the grid ``name`` from time bin ``from_bin`` on that the parts
+        do not hold (track_id, code and the others), None when none."""
         ...
 
 
@@ -211,7 +218,7 @@ def merge_behaviour(
     space_time: SpaceTimeGrid | None = None,
     pairs_fn: PairsFn | None = None,
     along: AlongFn = read_along,
-    known: CellsAndFeatures | None = None,
+    known: KnownGrids | None = None,
 ) -> Behaviour:
     """Return the dark periods, encounters and loitering of all tracks from the buckets'
     ``parts`` (from :func:`behaviour_parts`; each table is taken out of them as it is used, so
@@ -260,16 +267,21 @@ def merge_behaviour(
     quiet = merged("quiet", "track", "from_us")
     near_spec, region_spec = job.specs()
     near, region_rows = _arrays(tables("near"), to_global), _arrays(tables("region"), to_global)
-    rhythm = station_rhythm(near["code"], near["track"], near.get("station", _NO_STATIONS))
+    stations = near.get("station", _NO_STATIONS)
+    rhythm = (station_rhythm if known is None else known.rhythm)(
+        near["code"], near["track"], stations
+    )
     silences = merged("silences")
     data_end = job.data_end
     near_from = region_from = 0
     if known is not None:
-        known.see_cells(rhythm)
         found = open_until(silences, data_end, settings.gaps)
         near_from, region_from = rows_from(
             found, known.settled(found), near_spec, region_spec, along
         )
+        ids = tracks.select("track_id", "track")
+        near = _with_rows(near, known.rows("near", near_from), ids)
+        region_rows = _with_rows(region_rows, known.rows("region", region_from), ids)
     grid = merged_grid(near_spec, near, times, quiet, from_bin=near_from, rhythm=rhythm)
     region = merged_grid(region_spec, region_rows, times, quiet, from_bin=region_from)
     del near, region_rows
@@ -292,6 +304,17 @@ def merge_behaviour(
         + [f.drop("settled_utc", "lead_utc", strict=False) for f in frames("loitering")]
     )
     return Behaviour(gaps=gaps, encounters=found, loitering=loiter.sort("start_utc", "mmsi"))
+
+
+def _with_rows(
+    arrays: dict[str, npt.NDArray[Any]], rows: pl.DataFrame | None, ids: pl.DataFrame
+) -> dict[str, npt.NDArray[Any]]:
+    """Return the grid rows ``arrays`` (as :func:`_arrays` gives them) and ``rows`` (tracks by
+    id; ``ids``: track_id, track of all)."""
+    if rows is None or not rows.height:
+        return arrays
+    rows = rows.join(ids, on="track_id").drop("track_id")
+    return {c: np.concatenate([arrays[c], rows[c].to_numpy()]) for c in arrays}
 
 
 def _arrays(

@@ -47,7 +47,7 @@ from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, behaviour_in_buckets
 from monitor.pipeline.features_cycle import KeptFeatures, changed_from_us, reach_us, read_features
 from monitor.pipeline.ledger import Changes, days_of
-from monitor.pipeline.pairs_cycle import KeptPairs, changed_windows, read_pairs
+from monitor.pipeline.pairs_cycle import PAIRS, KeptPairs, changed_windows, read_pairs
 from monitor.schema import RESTARTS_SCHEMA, empty_frame
 from monitor.store.fs import StorePath, arrow_source, listing, read_parquet
 from monitor.store.fs import store_path as store_root
@@ -147,7 +147,7 @@ def _path(root: StorePath | str, name: str) -> StorePath:
 
 
 def _week_path(root: StorePath | str, name: str, week: date | None) -> StorePath:
-    """Return the file of a week of the table ``name`` (None: of the table without rows)."""
+    """Return the file of a week of the table ``name`` (None: of no week, its columns)."""
     return store_root(root) / FOLDER / name / f"week={week or 'none'}.parquet"
 
 
@@ -175,39 +175,76 @@ def _week(name: str, job: BehaviourJob) -> pl.Expr:
     return days.cast(pl.Int32).cast(pl.Date).alias("week")
 
 
-def read_tables(root: StorePath | str) -> dict[str, pl.DataFrame] | None:
-    """Return the tables of the stored part, None when the store has none (or one it cannot
-    read whole)."""
+def read_tables(
+    root: StorePath | str, from_week: date | None = None
+) -> dict[str, pl.DataFrame] | None:
+    """Return the tables of the stored part, those kept by week of the weeks from
+    ``from_week`` on only (all without), None when the store has none (or one it cannot read
+    whole)."""
     paths = {name: _path(root, name) for name in NAMES if name not in BY_WEEK}
     if not all(p.is_file() for p in paths.values()) or not WEEKS.exists(root):
         return None
     try:
         found = {name: read_parquet(p) for name, p in paths.items()}
         weeks = WEEKS.read(root)
-        tracks = found["tracks"].select(
-            track_keys(found["tracks"]["track_id"]), track=pl.int_range(pl.len(), dtype=pl.Int64)
-        )
-        if tracks["key"].n_unique() != tracks.height:
-            return None  # two track ids of one key: the weeks cannot tell them apart
+        if from_week is not None:
+            weeks = weeks.filter(pl.col("week").is_null() | (pl.col("week") >= from_week))
         for name in BY_WEEK:
-            files = weeks.filter(pl.col("name") == name)
-            frames = [read_parquet(_week_path(root, name, w)) for w in files["week"].to_list()]
-            if not frames or [f.height for f in frames] != files["n_rows"].to_list():
+            rows = _read_weeks(root, name, weeks.filter(pl.col("name") == name))
+            named = _with_tracks(rows, found["tracks"])
+            if named is None:
                 return None
-            rows = pl.concat(frames)
-            named = rows.join(tracks, on="key", how="left", maintain_order="left")
-            if named["track"].null_count():
-                return None
-            found[name] = named.select([c if c != "key" else "track" for c in rows.columns])
+            found[name] = named
     except (OSError, StoreError, pl.exceptions.PolarsError):
         return None
     return found
 
 
-def read_part(root: StorePath | str, job: BehaviourJob) -> dict[str, pa.Table] | None:
-    """Return the stored part, or None when the store has none or one whose reception grids
-    start elsewhere than ``job``'s (or an unreadable one: then every part is found again)."""
-    found = read_tables(root)
+def _read_weeks(root: StorePath | str, name: str, files: pl.DataFrame) -> pl.DataFrame:
+    """Return the rows of the table ``name`` in the week files ``files`` (rows of
+    :data:`WEEKS`), that of none (its columns) first; raise StoreError when one does not hold
+    what the weeks say."""
+    frames = [read_parquet(_week_path(root, name, w)) for w in files["week"].to_list()]
+    if not files["week"].is_null().any() or [f.height for f in frames] != files["n_rows"].to_list():
+        raise StoreError(f"{_week_path(root, name, None).parent}: files unlike their weeks")
+    return pl.concat(frames)
+
+
+def _with_tracks(rows: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame | None:
+    """Return ``rows`` (with ``key``) with the number of their track in ``tracks`` instead,
+    None when a key names no track or two."""
+    numbers = tracks.select(
+        track_keys(tracks["track_id"]), track=pl.int_range(pl.len(), dtype=pl.Int64)
+    )
+    if numbers["key"].n_unique() != numbers.height:
+        return None  # two track ids of one key: the weeks cannot tell them apart
+    named = rows.join(numbers, on="key", how="left", maintain_order="left")
+    if named["track"].null_count():
+        return None
+    return named.select([c if c != "key" else "track" for c in rows.columns])
+
+
+def read_older_rows(
+    root: StorePath | str, name: str, tracks: pl.DataFrame, since: date, before: date
+) -> pl.DataFrame:
+    """Return the stored rows of the table ``name`` of the weeks from ``since`` to before
+    ``before``, their tracks by id (``tracks``: the stored ones)."""
+    weeks = WEEKS.read(root).filter(
+        (pl.col("name") == name)
+        & (pl.col("week").is_null() | pl.col("week").is_between(since, before, closed="left"))
+    )
+    rows = _read_weeks(root, name, weeks)
+    ids = tracks.select(track_keys(tracks["track_id"]), "track_id")
+    return rows.join(ids, on="key").drop("key")
+
+
+def read_part(
+    root: StorePath | str, job: BehaviourJob, from_week: date | None = None
+) -> dict[str, pa.Table] | None:
+    """Return the stored part (its rows kept by week from ``from_week`` on only), or None
+    when the store has none or one whose reception grids start elsewhere than ``job``'s (or an
+    unreadable one: then every part is found again)."""
+    found = read_tables(root, from_week)
     if found is None or found["start"]["first_us"].to_list() != [job.data_start_us]:
         return None
     if "station" not in found["near"].columns:
@@ -222,19 +259,22 @@ def save_part(
     part: Mapping[str, pa.Table],
     job: BehaviourJob,
     weeks: Collection[date] | None = None,
+    loaded_from: date | None = None,
 ) -> None:
     """Replace the stored part with ``part`` (each file atomically): of the tables kept by week
-    only the ``weeks`` given (all, and no other, with None)."""
+    only the ``weeks`` given (all, and no other, with None); ``part`` holds their rows from
+    the week ``loaded_from`` on only, if given (the weeks before stay as stored)."""
     for name in NAMES:
         if name not in BY_WEEK:
             atomic_write_parquet(_frame(part[PREFIX + name]), _path(root, name))
     keys = track_keys(_frame(part[PREFIX + "tracks"])["track_id"])
-    found = []
+    before = pl.DataFrame(schema=WEEKS.schema)
+    if loaded_from is not None:
+        before = WEEKS.read(root).filter(pl.col("week") < loaded_from)
+    found = [before]
     for name in BY_WEEK:
         frame = _frame(part[PREFIX + name]).with_columns(_week(name, job))
         counts = frame.group_by("week").agg(n_rows=pl.len().cast(pl.Int64))
-        if not counts.height:
-            counts = pl.DataFrame({"week": [None], "n_rows": [0]}, schema=counts.schema)
         if weeks is not None:
             frame = frame.filter(pl.col("week").is_in(list(weeks)))
         columns = [c if c != "track" else "key" for c in frame.columns if c != "week"]
@@ -245,9 +285,9 @@ def save_part(
             w: rows.select(columns)
             for (w,), rows in frame.partition_by("week", as_dict=True, maintain_order=True).items()
         }
-        if counts["week"].is_null().all():
-            by_week = {None: frame.select(columns)}
-        todo = {None, *counts["week"]} if weeks is None else {None, *weeks}
+        # The table's columns, in a file of no week.
+        by_week[None] = frame.head(0).select(columns)
+        todo = set(by_week) if weeks is None else {None, *weeks}
         if weeks is None:
             todo.update(map(_file_week, listing(store_root(root) / FOLDER / name, "week=*")))
         kept = set(counts["week"])
@@ -256,7 +296,8 @@ def save_part(
                 atomic_write_parquet(by_week[week], _week_path(root, name, week))
             elif week not in kept:
                 _week_path(root, name, week).unlink(missing_ok=True)
-        found.append(counts.select(pl.lit(name).alias("name"), "week", "n_rows"))
+        none = pl.DataFrame({"week": [None], "n_rows": [0]}, schema=counts.schema)
+        found.append(pl.concat([none, counts]).select(pl.lit(name).alias("name"), "week", "n_rows"))
     WEEKS.write(root, pl.concat(found).sort("name", "week"))
     for name in BY_WEEK:
         _path(root, name).unlink(missing_ok=True)  # a part stored whole, before weeks
@@ -313,12 +354,14 @@ class CyclePart:
     weeks: set[date] | None = None
     #: What the grids told of the silences of its merge.
     features: KeptFeatures = field(default_factory=KeptFeatures)
+    #: The part holds the rows kept by week from this week on (None: all).
+    loaded: date | None = None
 
     def save(self, root: StorePath | str) -> None:
         """Replace the stored part, close pairs, readings along silences, cuts and restart
         points (each file atomically; hold :func:`~monitor.store.calls.detection_writes`
         meanwhile: together they are one state)."""
-        save_part(root, self.part, self.pairs.job, self.weeks)
+        save_part(root, self.part, self.pairs.job, self.weeks, self.loaded)
         self.pairs.save(root)
         self.along.save(root)
         self.features.save(root)
@@ -377,9 +420,10 @@ def cycle_part(
     usable stored part); and the close-pair search of its merge, which searches again only the
     windows where the changed vessels' samples changed (every window without usable stored
     pairs)."""
-    stored = read_part(root, behaviour)
+    # First the tables of the part but its rows by week: which weeks to read depends on them.
+    stored = read_part(root, behaviour, date.max)
+    stored_features, activity = read_features(root)
     window = window_slots(behaviour)
-    kept = None if stored is None else read_pairs(root, stored, window)
     old_cuts = _stored_cuts(root) if stored is not None else empty_frame(CUTS.schema)
     mmsis = changed["mmsi"] if stored is not None else last["mmsi"]
     ends = last.filter(pl.col("mmsi").is_in(mmsis.implode()))
@@ -390,11 +434,24 @@ def cycle_part(
         .filter(pl.col("mmsi").is_in(last["mmsi"].implode()))
         .sort("mmsi")
     )
+    going = None if stored is None else resumable(changed, history, old_cuts, behaviour)
+    loaded: date | None = None
+    if stored is not None and going is not None:
+        # The weeks of the rows that may change: from the resumed vessels' X on, all of the
+        # others'; every week while what tells of the older ones is missing.
+        loaded = _first_week(stored, going.vessels, mmsis, hours)
+        if stored_features is None or activity is None or not PAIRS.exists(root):
+            loaded = None
+        stored = read_part(root, behaviour, loaded)
+    from_window = _window_of(loaded, window, behaviour)
+    kept = None if stored is None else read_pairs(root, stored, window, from_window)
     if stored is not None and not changed.height:
+        features = _kept_features(
+            root, behaviour, np.iinfo(np.int64).max, loaded, stored_features, activity
+        )
         return CyclePart(
-            stored, KeptPairs(behaviour, engine, stored=kept), all_cuts,
-            along=KeptAlong(read_along(root)), weeks=set(),
-            features=_kept_features(root, behaviour, np.iinfo(np.int64).max),
+            stored, KeptPairs(behaviour, engine, stored=kept, from_window=from_window), all_cuts,
+            along=KeptAlong(read_along(root)), weeks=set(), loaded=loaded, features=features,
         )  # fmt: skip
     job = replace(
         behaviour,
@@ -427,9 +484,8 @@ def cycle_part(
     full = mmsis
     n_resumed = 0
     spliced_from = pl.DataFrame(schema={"mmsi": pl.UInt32, "x_us": pl.Int64})
-    if stored is not None:
+    if stored is not None and going is not None:
         started = time.perf_counter()
-        going = resumable(changed, history, old_cuts, behaviour)
         if going.vessels.height:
             vessels = going.vessels.with_columns(day=pl.col("restart_utc").dt.date())
             # Two passes: the vessels whose cuts are within a day of the newest read the days
@@ -458,6 +514,18 @@ def cycle_part(
                     going.seeds.filter(pl.col("mmsi").is_in(group["mmsi"].implode())),
                 )
             spliced, bad = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
+            if loaded is not None and bad.len():
+                # Found again over their whole history: their rows of every week may change.
+                earlier = _first_week(stored, going.vessels.head(0), bad, hours)
+                if earlier is None or earlier < loaded:
+                    loaded = earlier
+                    stored = read_part(root, behaviour, loaded)
+                    assert stored is not None
+                    from_window = _window_of(loaded, window, behaviour)
+                    kept = read_pairs(root, stored, window, from_window)
+                    spliced, bad = splice(
+                        only(stored, going.vessels["mmsi"]), found, going.vessels, job
+                    )
             parts.append(spliced)
             done = going.vessels["mmsi"].filter(~going.vessels["mmsi"].is_in(bad.implode()))
             spliced_from = going.vessels.filter(pl.col("mmsi").is_in(done.implode()))
@@ -483,19 +551,81 @@ def cycle_part(
     if stored is None:
         return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
     redo = changed_windows(stored, parts, mmsis, window)
-    pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo)
+    pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo, from_window=from_window)
     changed_rows = changed_codes(stored, parts, mmsis, spliced_from, behaviour)
     along = KeptAlong(read_along(root), changed_rows)
     weeks = changed_weeks(stored, parts, mmsis, spliced_from, behaviour)
-    features = _kept_features(root, behaviour, changed_from_us(stored, parts, mmsis, behaviour))
+    if loaded is not None and min(weeks, default=loaded) < loaded:
+        raise ValueError(f"rows changed in weeks before {loaded}, which were not read")
+    changed_us = changed_from_us(stored, parts, mmsis, behaviour)
+    features = _kept_features(root, behaviour, changed_us, loaded, stored_features, activity)
     part = one_part([without(stored, mmsis), *parts], behaviour)
-    return CyclePart(part, pairs, all_cuts, n_resumed, along=along, weeks=weeks, features=features)
+    return CyclePart(
+        part, pairs, all_cuts, n_resumed, along=along, weeks=weeks, features=features,
+        loaded=loaded,
+    )  # fmt: skip
 
 
-def _kept_features(root: StorePath | str, job: BehaviourJob, changed_us: int) -> KeptFeatures:
-    """Return what the grids told of the stored silences, nothing from ``changed_us`` on."""
-    stored, cells = read_features(root)
-    return KeptFeatures(stored, changed_us, reach_us(job), cells)
+def _week_us(week: date) -> int:
+    return (week - date(1970, 1, 1)).days * _US_PER_DAY
+
+
+def _window_of(loaded: date | None, window: int, job: BehaviourJob) -> int:
+    """Return the first window of the close-pair search whose samples are read from the week
+    ``loaded`` on (0: all are)."""
+    if loaded is None:
+        return 0
+    step_us = int(job.settings.encounters.grid_min * 60e6)
+    return -(-_week_us(loaded) // step_us) // window
+
+
+def _first_week(
+    part: Mapping[str, pa.Table], resumed: pl.DataFrame, others: pl.Series, hours: pl.DataFrame
+) -> date | None:
+    """Return the first week whose rows may change: that of X of the ``resumed`` vessels
+    (mmsi, x_us), of the first time of the ``others`` (their tracks in ``part``, their
+    positions in ``hours``, the ledger's); None: none before the newest (read no rows)."""
+    tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
+    times = _frame(part[PREFIX + "times"]).join(
+        tracks.select(pl.col("track").cast(pl.Int64), "mmsi"), on="track"
+    )
+    first = [
+        resumed["x_us"].min(),
+        times.filter(pl.col("mmsi").is_in(others.implode()))["first_us"].min(),
+        hours.filter(pl.col("mmsi").is_in(others.implode()))["hour_utc"].dt.epoch("us").min(),
+    ]
+    known = [int(t) for t in first if isinstance(t, int)]
+    return _monday(min(known)) if known else date.max
+
+
+def _monday(t_us: int) -> date:
+    """Return the first day of the week of ``t_us``."""
+    days = t_us // _US_PER_DAY
+    return date(1970, 1, 1) + timedelta(days=days - (days - 4) % 7)
+
+
+def _kept_features(
+    root: StorePath | str,
+    job: BehaviourJob,
+    changed_us: int,
+    loaded: date | None,
+    stored: pl.DataFrame | None,
+    activity: tuple[pl.DataFrame, pl.DataFrame] | None,
+) -> KeptFeatures:
+    """Return what the grids told of the stored silences, nothing from ``changed_us`` on; the
+    rows of the merge are those from the week ``loaded`` on, the stored ones before."""
+    spec = job.specs()[0]
+    if loaded is None:
+        return KeptFeatures(stored, changed_us, reach_us(job))
+    loaded_bin = -((spec.t0_us - _week_us(loaded)) // spec.bin_us)
+    tracks = read_tables(root, date.max)
+    assert tracks is not None
+
+    def rows(name: str, from_bin: int) -> pl.DataFrame:
+        since = _monday(spec.t0_us + from_bin * spec.bin_us)
+        return read_older_rows(root, name, tracks["tracks"], since, loaded)
+
+    return KeptFeatures(stored, changed_us, reach_us(job), loaded_bin, activity, rows)
 
 
 def _stored_seeds(root: StorePath | str) -> pl.DataFrame:

@@ -19,11 +19,10 @@ are written under the detection's incomplete mark.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
@@ -33,6 +32,8 @@ from monitor.analyse.gap_evidence import (
     STATION_ACTIVITY_US,
     STATION_LOOKBACK_US,
 )
+from monitor.analyse.reception_rows import rhythm_arrays, station_activity
+from monitor.core.jit import I64
 from monitor.errors import StoreError
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
 from monitor.pipeline.pairs_cycle import differing
@@ -57,13 +58,22 @@ FEATURES = Table(
     "what the reception grids told of each silence",
     "delete it and run `monitor detect` again",
 )
-#: The cells in which each receiver station ever heard anyone.
+#: When each receiver station heard anyone, and in which cells, from :func:`station_activity`.
+RHYTHM = Table(
+    "calls/behaviour/rhythm.parquet",
+    {"station": pl.Int64(), "bin": pl.Int64(), "n_tracks": pl.Int64()},
+    "time bins in which each receiver station heard anyone",
+    "delete the calls/behaviour folder and run `monitor detect` again",
+)
 CELLS = Table(
     "calls/behaviour/cells.parquet",
-    {"station": pl.Int64(), "cell": pl.Int64()},
-    "cells heard by each receiver station",
-    "delete it and run `monitor detect` again",
+    {"station": pl.Int64(), "cell": pl.Int64(), "first_bin": pl.Int64()},
+    "cells in which each receiver station heard anyone",
+    "delete the calls/behaviour folder and run `monitor detect` again",
 )
+#: Reads the stored rows of a grid ("near", "region") from a time bin up to those the part
+#: holds: the rows' columns, their tracks by id.
+RowsFn = Callable[[str, int], pl.DataFrame]
 
 
 def reach_us(job: BehaviourJob) -> int:
@@ -144,8 +154,10 @@ def _named(part: Mapping[str, pa.Table], name: str, mmsis: pl.Series) -> pl.Data
 @dataclass
 class KeptFeatures:
     """Takes from ``stored`` what the grids told of the silences nothing changed for (a
-    :class:`~monitor.analyse.gap_evidence.KnownFeatures`), and keeps what the run found, to be
-    stored (:meth:`save`)."""
+    :class:`~monitor.pipeline.behaviour_buckets.KnownGrids`), and keeps what the run found, to
+    be stored (:meth:`save`); the part of the merge holds the rows of where tracks were heard
+    from time bin ``loaded_bin`` on, ``older`` says when and where the stations heard anyone
+    before, ``read_rows`` reads the rows before."""
 
     #: Stored features (:data:`FEATURES`), None: none (every silence is judged).
     stored: pl.DataFrame | None = None
@@ -153,27 +165,40 @@ class KeptFeatures:
     changed_us: int = np.iinfo(np.int64).min
     #: How long after a silence's end that can change what it is told (:func:`reach_us`).
     reach_us: int = 0
-    #: The cells stored with the features (:data:`CELLS`), None: unknown.
-    stored_cells: pl.DataFrame | None = None
-    #: The cells of this run (set by :meth:`see_cells`).
-    cells: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CELLS.schema))
-    #: Stations whose cells changed since the stored features.
-    stations: pl.Series = field(default_factory=lambda: pl.Series("station", [], pl.Int64))
-    #: What this run found (:data:`FEATURES`).
+    #: The first time bin of the rows of the part of the merge.
+    loaded_bin: int = 0
+    #: The stored :data:`RHYTHM` and :data:`CELLS` (those before ``loaded_bin`` are taken).
+    older: tuple[pl.DataFrame, pl.DataFrame] | None = None
+    read_rows: RowsFn | None = None
+    #: What this run found (:data:`FEATURES`), and its stations' :data:`RHYTHM` and
+    #: :data:`CELLS`.
     found: pl.DataFrame | None = None
+    activity: tuple[pl.DataFrame, pl.DataFrame] | None = None
 
-    def see_cells(self, rhythm: Mapping[str, npt.NDArray[np.int64]]) -> None:
-        ids, start = rhythm["station_ids"], rhythm["cell_start"]
-        cells = pl.DataFrame(
-            {"station": np.repeat(ids, np.diff(start)), "cell": rhythm["station_cells"]},
-            schema=CELLS.schema,
-        )
-        self.cells = cells
-        if self.stored_cells is None:
-            self.stored = None
-            return
-        diff = differing(self.stored_cells, [cells], ["station", "cell"])
-        self.stations = diff["station"].unique()
+    def rhythm(self, codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
+        """Return the stations' rhythm and reach (:func:`rhythm_arrays`) of the rows of the
+        near grid of the part (``stations``: of its first rows) and the older ones."""
+        active, cells = station_activity(codes, tracks, stations)
+        if self.older is not None:
+            old_active, old_cells = self.older
+            early = pl.col("bin") < self.loaded_bin
+            active = pl.concat([old_active.filter(early), active]).sort("station", "bin")
+            cells = (
+                pl.concat([old_cells.filter(pl.col("first_bin") < self.loaded_bin), cells])
+                .group_by("station", "cell")
+                .agg(pl.col("first_bin").min())
+                .sort("station", "cell")
+            )
+        self.activity = (active, cells)
+        return rhythm_arrays(active, cells)
+
+    def rows(self, name: str, from_bin: int) -> pl.DataFrame | None:
+        """Return the stored rows of the grid ``name`` from time bin ``from_bin`` to
+        ``loaded_bin`` (track_id, code and the others), None when there are none to add."""
+        if from_bin >= self.loaded_bin or self.read_rows is None:
+            return None
+        rows = self.read_rows(name, from_bin)
+        return rows.filter(pl.col("code") < (self.loaded_bin << PLACE_BITS))
 
     def _keys(self, gaps: pl.DataFrame) -> pl.DataFrame:
         row = gaps.drop(_UNKEYED, strict=False).hash_rows()
@@ -197,41 +222,50 @@ class KeptFeatures:
         same = (pl.col("row") == pl.col("row_stored")) & (
             pl.col("end_us") == pl.col("end_us_stored")
         )
-        told = pl.col("decider_start").is_in(self.stations.implode()) | pl.col("decider_end").is_in(
-            self.stations.implode()
-        )
-        out = joined.select(
+        return joined.select(
             *FEATURES_SCHEMA,
             whole=(
                 same
                 & (pl.col("end_us") >= 0)
                 & (pl.col("end_us") + self.reach_us < self.changed_us)
-                & ~told
             ).fill_null(False),
             start=(same & (pl.col("start_us") + self.reach_us < self.changed_us)).fill_null(False),
         ).select("whole", "start", *FEATURES_SCHEMA)
-        log.info(
-            "detect: %d of %d silence(s) told by the grids as before, %d more their start",
-            out["whole"].sum(), out.height, (out["start"] & ~out["whole"]).sum(),
-        )  # fmt: skip
-        return out
 
     def keep(self, gaps: pl.DataFrame, features: pl.DataFrame) -> None:
         self.found = self._keys(gaps).hstack(features)
+        known = self.settled(gaps)
+        log.info(
+            "detect: the grids told of %d silence(s) again, %d as before, %d their start as "
+            "before", int((~known["whole"] & ~known["start"]).sum()), int(known["whole"].sum()),
+            int((known["start"] & ~known["whole"]).sum()),
+        )  # fmt: skip
 
     def save(self, root: StorePath | str) -> None:
-        """Write what was found and the stations' cells (atomically; hold
+        """Write what was found and the stations' rhythm and cells (atomically; hold
         :func:`~monitor.store.calls.detection_writes` meanwhile)."""
         found = self.found if self.found is not None else pl.DataFrame(schema=FEATURES.schema)
         FEATURES.write(root, found)
-        CELLS.write(root, self.cells)
+        active, cells = self.activity or (
+            pl.DataFrame(schema=RHYTHM.schema),
+            pl.DataFrame(schema=CELLS.schema),
+        )
+        RHYTHM.write(root, active)
+        CELLS.write(root, cells)
 
 
-def read_features(root: StorePath | str) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """Return the stored features and cells, None when unreadable (every silence is judged)."""
+def read_features(
+    root: StorePath | str,
+) -> tuple[pl.DataFrame | None, tuple[pl.DataFrame, pl.DataFrame] | None]:
+    """Return the stored features, and the stations' rhythm and cells; each None when
+    unreadable (every silence is judged; every row is read)."""
+    features: pl.DataFrame | None = None
+    activity: tuple[pl.DataFrame, pl.DataFrame] | None = None
     try:
-        if FEATURES.exists(root) and CELLS.exists(root):
-            return FEATURES.read(root), CELLS.read(root)
+        if FEATURES.exists(root):
+            features = FEATURES.read(root)
+        if RHYTHM.exists(root) and CELLS.exists(root):
+            activity = RHYTHM.read(root), CELLS.read(root)
     except StoreError as exc:
         log.warning("%s: judging every silence again", exc)
-    return None, None
+    return features, activity

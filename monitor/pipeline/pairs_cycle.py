@@ -116,9 +116,10 @@ def sample_windows(samples: Sequence[pa.Table], window: int) -> pl.DataFrame:
 
 
 def read_pairs(
-    root: StorePath | str, stored: Mapping[str, pa.Table], window: int
-) -> pl.DataFrame | None:
-    """Return the stored pairs, None when there are none that go with the ``stored`` part."""
+    root: StorePath | str, stored: Mapping[str, pa.Table], window: int, from_window: int = 0
+) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """Return the stored pairs and samples per window, None when there are none that go with
+    the ``stored`` part (which holds the samples from window ``from_window`` on only)."""
     if not PAIRS.exists(root) or not PAIR_WINDOWS.exists(root):
         return None
     try:
@@ -126,10 +127,11 @@ def read_pairs(
     except StoreError as exc:
         log.warning("%s: searching every window again", exc)
         return None
-    if not windows.equals(sample_windows([stored[PREFIX + "samples"]], window)):
+    held = sample_windows([stored[PREFIX + "samples"]], window)
+    if not windows.filter(pl.col("window") >= from_window).equals(held):
         log.warning("stored close pairs do not go with the stored parts: searching them again")
         return None
-    return pairs
+    return pairs, windows
 
 
 @dataclass
@@ -140,8 +142,11 @@ class KeptPairs:
 
     job: BehaviourJob
     engine: Engine
-    #: Stored pairs (:data:`PAIRS`), None: none (every window is searched).
-    stored: pl.DataFrame | None = None
+    #: Stored pairs (:data:`PAIRS`) and samples per window, None: none (every window is
+    #: searched).
+    stored: tuple[pl.DataFrame, pl.DataFrame] | None = None
+    #: The samples of the merge are those from this window on (the stored ones before).
+    from_window: int = 0
     #: Windows to search again.
     redo: set[int] = field(default_factory=set)
     #: After the merge: every pair (:data:`PAIRS`) and the samples per window.
@@ -162,7 +167,11 @@ class KeptPairs:
         ids = tracks.select("track", "track_id")
         kept = pl.DataFrame(schema=PAIRS.schema)
         if self.stored is not None:
-            kept = self.stored.filter(~pl.col("window").is_in(sorted(self.redo)))
+            stored, windows = self.stored
+            self.windows = pl.concat(
+                [windows.filter(pl.col("window") < self.from_window), self.windows]
+            )
+            kept = stored.filter(~pl.col("window").is_in(sorted(self.redo)))
             for side in ("a", "b"):
                 known = pl.col(f"track_id_{side}").is_in(ids["track_id"].implode())
                 # A track gone from the kept windows: search them again (never a wrong pair).
@@ -171,6 +180,8 @@ class KeptPairs:
                 redo.update(gone)
                 kept = kept.filter(~pl.col("window").is_in(gone))
         self.searched = None if redo is None else sorted(redo)
+        if redo is not None and min(redo, default=self.from_window) < self.from_window:
+            raise ValueError("close pairs to search again in windows whose samples are not read")
         new = close_pairs_by_window(samples, to_global, self.job, self.engine.map, windows=redo)
         if new.width:
             new = new.join(
