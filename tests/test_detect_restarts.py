@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from tracks_portcalls import IN_P, IN_Q, SEA_EAST, SEA_WEST, T0, Track, position
 
 from monitor.config import CircleZone, GapSettings, GeofenceSettings, Settings, StoreSettings
 from monitor.pipeline import behaviour_cycle, behaviour_resume, pairs_cycle
-from monitor.pipeline.behaviour_buckets import close_pairs_by_window
+from monitor.pipeline.behaviour_buckets import BehaviourJob, close_pairs_by_window
 from monitor.pipeline.buckets import FileSlice, split_slice
 from monitor.pipeline.detect import detect_calls
 from monitor.pipeline.engines import behaviour_in_buckets
@@ -315,12 +315,41 @@ def test_a_cycle_rewrites_the_weeks_its_changes_reach_only(
             written[-1].append(path.name)
         atomic_write_parquet(frame, path)
 
+    read_from: list[date | None] = []
+    read_part = behaviour_cycle.read_part
+
+    def reading(root: Path, job: BehaviourJob, from_week: date | None = None) -> Any:
+        read_from.append(from_week)
+        return read_part(root, job, from_week)
+
     monkeypatch.setattr(behaviour_cycle, "atomic_write_parquet", recorded)
+    monkeypatch.setattr(behaviour_cycle, "read_part", reading)
     cycles(settings, by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
     assert all("week=2024-03-04.parquet" in names for names in written)
     assert "week=2024-02-26.parquet" not in written[-1]
+    # Each cycle reads the tables first (no week), then the weeks its changes reach: the last
+    # ones the new week only.
+    assert read_from[-2:] == [date.max, date(2024, 3, 4)], read_from
     if all("week=2024-02-26.parquet" not in names for names in written):
         assert {p: p.stat().st_mtime_ns for p in before} == before
+    batch = tmp_path / "batch" / "store"
+    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
+    got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)
+    assert got is not None and want is not None
+    for name in behaviour_cycle.BY_WEEK:
+        assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
+    _assert_same(detected_tables(store), detected_tables(batch))
+
+
+def test_a_vessel_stored_late_rewrites_the_weeks_of_its_rows(tmp_path: Path) -> None:
+    """A vessel whose positions of all four days arrive only after the cycles of the others
+    (a feed stored late): its rows of the first week are written into that week, and the
+    stored parts and events are those of one batch run."""
+    whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
+    late = pl.col("mmsi") == GLITCHY
+    settings = _short_windows(tmp_path)
+    cycles(settings, [*by_hours(whole.filter(~late), 12), whole.filter(late)])
+    store = tmp_path / "store"
     batch = tmp_path / "batch" / "store"
     cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
     got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)

@@ -439,7 +439,8 @@ def cycle_part(
     if stored is not None and going is not None:
         # The weeks of the rows that may change: from the resumed vessels' X on, all of the
         # others'; every week while what tells of the older ones is missing.
-        loaded = _first_week(stored, going.vessels, mmsis, hours)
+        others = mmsis.filter(~mmsis.is_in(going.vessels["mmsi"].implode()))
+        loaded = _first_week(stored, going.vessels, others, hours)
         if stored_features is None or activity is None or not PAIRS.exists(root):
             loaded = None
         stored = read_part(root, behaviour, loaded)
