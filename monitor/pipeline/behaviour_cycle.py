@@ -448,7 +448,7 @@ def cycle_part(
     kept = None if stored is None else read_pairs(root, stored, window, from_window)
     if stored is not None and not changed.height:
         features = _kept_features(
-            root, behaviour, np.iinfo(np.int64).max, loaded, stored_features, activity
+            root, behaviour, np.iinfo(np.int64).max, loaded, stored_features, activity, stored
         )
         return CyclePart(
             stored, KeptPairs(behaviour, engine, stored=kept, from_window=from_window), all_cuts,
@@ -559,7 +559,9 @@ def cycle_part(
     if loaded is not None and min(weeks, default=loaded) < loaded:
         raise ValueError(f"rows changed in weeks before {loaded}, which were not read")
     changed_us = changed_from_us(stored, parts, mmsis, behaviour)
-    features = _kept_features(root, behaviour, changed_us, loaded, stored_features, activity)
+    features = _kept_features(
+        root, behaviour, changed_us, loaded, stored_features, activity, stored
+    )
     part = one_part([without(stored, mmsis), *parts], behaviour)
     return CyclePart(
         part, pairs, all_cuts, n_resumed, along=along, weeks=weeks, features=features,
@@ -612,19 +614,20 @@ def _kept_features(
     loaded: date | None,
     stored: pl.DataFrame | None,
     activity: tuple[pl.DataFrame, pl.DataFrame] | None,
+    part: Mapping[str, pa.Table],
 ) -> KeptFeatures:
     """Return what the grids told of the stored silences, nothing from ``changed_us`` on; the
-    rows of the merge are those from the week ``loaded`` on, the stored ones before."""
+    rows of the merge are those from the week ``loaded`` on, those of the stored ``part``
+    before."""
     spec = job.specs()[0]
     if loaded is None:
         return KeptFeatures(stored, changed_us, reach_us(job))
     loaded_bin = -((spec.t0_us - _week_us(loaded)) // spec.bin_us)
-    tracks = read_tables(root, date.max)
-    assert tracks is not None
+    tracks = _frame(part[PREFIX + "tracks"])
 
     def rows(name: str, from_bin: int) -> pl.DataFrame:
         since = _monday(spec.t0_us + from_bin * spec.bin_us)
-        return read_older_rows(root, name, tracks["tracks"], since, loaded)
+        return read_older_rows(root, name, tracks, since, loaded)
 
     return KeptFeatures(stored, changed_us, reach_us(job), loaded_bin, activity, rows)
 
