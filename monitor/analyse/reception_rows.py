@@ -273,7 +273,7 @@ def rhythm_arrays(active: pl.DataFrame, cells: pl.DataFrame) -> dict[str, I64]:
     )
 
     def column(frame: pl.DataFrame, name: str) -> I64:
-        return np.ascontiguousarray(frame[name].fill_null(0).to_numpy(), dtype=np.int64)
+        return np.ascontiguousarray(frame[name].to_numpy(), dtype=np.int64)
 
     return {
         "station_ids": column(ids, "station"),

@@ -227,8 +227,9 @@ def merge_behaviour(
     blocks of :data:`BLOCK_DEG`, windows of :data:`WINDOW_H`); ``pairs_fn``, if given, finds
     the close pairs instead (e.g. keeping those of the windows that did not change);
     ``along`` reads the reception grids along the silences (e.g. keeping what was read);
-    ``known`` says what the grids told of silences before (told the stations' cells first):
-    the grids then hold the rows the others need only."""
+    ``known`` says what the grids told of silences before, when and where the stations heard
+    anyone, and holds the stored rows the parts lack: the grids then hold the rows that the
+    silences asked again need only."""
     settings = job.settings
 
     def tables(name: str) -> list[pa.Table]:
@@ -275,9 +276,9 @@ def merge_behaviour(
     data_end = job.data_end
     near_from = region_from = 0
     if known is not None:
-        found = open_until(silences, data_end, settings.gaps)
+        judging = open_until(silences, data_end, settings.gaps)
         near_from, region_from = rows_from(
-            found, known.settled(found), near_spec, region_spec, along
+            judging, known.settled(judging), near_spec, region_spec, along
         )
         ids = tracks.select("track_id", "track")
         near = _with_rows(near, known.rows("near", near_from), ids)

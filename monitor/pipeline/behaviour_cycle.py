@@ -412,6 +412,8 @@ def cycle_part(
     changed: pl.DataFrame,
     history: pl.DataFrame,
     last: pl.DataFrame,
+    *,
+    read_all: bool = False,
 ) -> CyclePart:
     """Return the part of every vessel of the store: the stored one, the ``changed`` vessels'
     (mmsi, changed_utc) found again, from their cuts on where they can go on from there
@@ -419,7 +421,8 @@ def cycle_part(
     last_utc of every vessel), else from all their positions (every vessel's when there is no
     usable stored part); and the close-pair search of its merge, which searches again only the
     windows where the changed vessels' samples changed (every window without usable stored
-    pairs)."""
+    pairs). The stored rows kept by week are read from the first week they may change in on
+    (of every week with ``read_all``)."""
     # First the tables of the part but its rows by week: which weeks to read depends on them.
     stored = read_part(root, behaviour, date.max)
     stored_features, activity = read_features(root)
@@ -441,7 +444,7 @@ def cycle_part(
         # others'; every week while what tells of the older ones is missing.
         others = mmsis.filter(~mmsis.is_in(going.vessels["mmsi"].implode()))
         loaded = _first_week(stored, going.vessels, others, hours)
-        if stored_features is None or activity is None or not PAIRS.exists(root):
+        if read_all or stored_features is None or activity is None or not PAIRS.exists(root):
             loaded = None
         stored = read_part(root, behaviour, loaded)
     from_window = _window_of(loaded, window, behaviour)
@@ -518,7 +521,7 @@ def cycle_part(
             if loaded is not None and bad.len():
                 # Found again over their whole history: their rows of every week may change.
                 earlier = _first_week(stored, going.vessels.head(0), bad, hours)
-                if earlier is None or earlier < loaded:
+                if earlier < loaded:
                     loaded = earlier
                     stored = read_part(root, behaviour, loaded)
                     assert stored is not None
@@ -557,7 +560,10 @@ def cycle_part(
     along = KeptAlong(read_along(root), changed_rows)
     weeks = changed_weeks(stored, parts, mmsis, spliced_from, behaviour)
     if loaded is not None and min(weeks, default=loaded) < loaded:
-        raise ValueError(f"rows changed in weeks before {loaded}, which were not read")
+        log.warning("detect: rows changed in weeks before %s, not read: reading them all", loaded)
+        return cycle_part(
+            root, files, hours, engine, behaviour, changed, history, last, read_all=True
+        )
     changed_us = changed_from_us(stored, parts, mmsis, behaviour)
     features = _kept_features(
         root, behaviour, changed_us, loaded, stored_features, activity, stored
@@ -584,10 +590,10 @@ def _window_of(loaded: date | None, window: int, job: BehaviourJob) -> int:
 
 def _first_week(
     part: Mapping[str, pa.Table], resumed: pl.DataFrame, others: pl.Series, hours: pl.DataFrame
-) -> date | None:
+) -> date:
     """Return the first week whose rows may change: that of X of the ``resumed`` vessels
     (mmsi, x_us), of the first time of the ``others`` (their tracks in ``part``, their
-    positions in ``hours``, the ledger's); None: none before the newest (read no rows)."""
+    positions in ``hours``, the ledger's); ``date.max`` when none may (read no rows)."""
     tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
     times = _frame(part[PREFIX + "times"]).join(
         tracks.select(pl.col("track").cast(pl.Int64), "mmsi"), on="track"
