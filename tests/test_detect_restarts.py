@@ -359,6 +359,35 @@ def test_a_vessel_stored_late_rewrites_the_weeks_of_its_rows(tmp_path: Path) -> 
     _assert_same(detected_tables(store), detected_tables(batch))
 
 
+def test_rows_changed_in_a_week_not_read_make_the_run_read_every_week(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Should rows change in a week a cycle did not read (here made so), the cycle reads every
+    week and goes on, and gives what one batch run does."""
+    whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
+    last_day = T0 + timedelta(days=DAYS - 1)
+    settings = _short_windows(tmp_path)
+    parts = by_hours(whole, 12)
+    cycles(settings, parts[:-1])
+    weeks = behaviour_cycle.changed_weeks
+    calls = []
+
+    def with_an_old_week(*args: Any) -> set[date]:
+        calls.append(args)
+        found = weeks(*args)
+        return found | {date(2024, 2, 19)} if len(calls) == 1 else found
+
+    monkeypatch.setattr(behaviour_cycle, "changed_weeks", with_an_old_week)
+    first = parts[-1]["timestamp_utc"].min()
+    assert isinstance(first, datetime) and first >= last_day
+    with caplog.at_level("WARNING"):
+        cycles(settings, parts[-1:])
+    assert "reading them all" in caplog.text and len(calls) == 2
+    batch = tmp_path / "batch" / "store"
+    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
+    _assert_same(detected_tables(tmp_path / "store"), detected_tables(batch))
+
+
 def test_lost_or_half_written_behaviour_state_is_found_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
