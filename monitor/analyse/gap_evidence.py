@@ -423,7 +423,7 @@ def grid_features(
     the other vessels tell: who was heard near it and where it is taken to have been
     (``grid``, cells of ``gaps.neighbour_km``), and in the region around (``region``); the
     grids are read along the silences by ``along``. What ``known`` says is settled is taken
-    from it, not found again (the grids then need hold the rows :func:`rows_needed` names
+    from it, not found again (the grids then need hold the rows :func:`rows_from` names
     only)."""
     track, start, end, is_open, ends = _silence_arrays(gaps)
     lat0, lon0, lat1, lon1 = (np.ascontiguousarray(column) for column in ends.T)

@@ -7,10 +7,12 @@ All of that depends on the silence itself and on what the grids and the tracks' 
 a little before it to :func:`reach_us` after its end. A run keeps it per silence under
 ``calls/behaviour/features.parquet``; the next takes it again for a silence with the same row
 that ended more than that reach before the first time anything it could read changed
-(:func:`changed_from_us`), unless a station that told of it heard a cell it never had (or no
-longer has one). A silence still open keeps what its start told, and asks its stations again
-as it goes on. So a run judges again the recent silences, and builds the grids from the rows
-those need only.
+(:func:`changed_from_us`). A silence still open keeps what its start told, and asks its
+stations again, from their rhythm, as it goes on; whether a silence stayed within its stations'
+reach is asked of every one (the cells a station ever heard grow). So a run judges again the
+recent silences, and builds the grids from the rows those need only: when and where the
+stations heard anyone in the weeks it does not read comes from ``rhythm.parquet`` and
+``cells.parquet``.
 
 The stored features go with the stored parts (:mod:`monitor.pipeline.behaviour_cycle`): both
 are written under the detection's incomplete mark.
