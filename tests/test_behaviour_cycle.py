@@ -215,10 +215,10 @@ def test_a_cycle_reads_the_grids_again_along_the_new_silences_only(
 
 @pytest.fixture
 def silences_asked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record, per merge, of how many silences' starts and ends it asks who fell silent with
+    """Record, per merge, of how many silences' starts and ends it asks the rows who was near
     them."""
     found: list[int] = []
-    ask = ReceptionGrid.fell_silent_with
+    ask = ReceptionGrid.near_tracks
 
     def recorded(self: ReceptionGrid, own: Any, *args: Any, **kwargs: Any) -> Any:
         if kwargs["before"]:
@@ -226,7 +226,7 @@ def silences_asked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         found[-1] += len(own)
         return ask(self, own, *args, **kwargs)
 
-    monkeypatch.setattr(ReceptionGrid, "fell_silent_with", recorded)
+    monkeypatch.setattr(ReceptionGrid, "near_tracks", recorded)
     return found
 
 

@@ -72,15 +72,16 @@ def test_long_intervals_answer_as_every_position(seed: int) -> None:
         own_arr = np.full(at.size, own, dtype=np.int64)
         lats, lons = np.full(at.size, 10.0), np.full(at.size, 20.0)
         for before in (True, False):
-            near, quiet = grid.fell_silent_with(
-                own_arr, at, lats, lons, lookback_us=30 * MIN_US,
-                quiet_us=(10 * MIN_US, QUIET_MIN_US), before=before,
-            )  # fmt: skip
+            heard = grid.near_tracks(
+                own_arr, at, lats, lons, lookback_us=30 * MIN_US, before=before
+            )
+            near = heard[0]
+            quiet = grid.silent_among(
+                heard, at, quiet_us=(10 * MIN_US, QUIET_MIN_US), before=before
+            )
             span = (at + 10 * MIN_US, at + int(rng.integers(0, 400)) * MIN_US)
-            near_k, kept = grid.kept_heard(
-                own_arr, at, lats, lons, lookback_us=30 * MIN_US, before=before,
-                during=span, min_regular_us=QUIET_MIN_US,
-            )  # fmt: skip
+            kept = grid.kept_among(heard, span, min_regular_us=QUIET_MIN_US)
+            heard_by = np.split(heard[1], np.cumsum(near)[:-1])
             for g, when in enumerate(at.tolist()):
                 at_bin = (when - grid.t0_us) // grid.bin_us
                 lookback = range(at_bin - 3, at_bin + 1) if before else range(at_bin, at_bin + 4)
@@ -90,6 +91,7 @@ def test_long_intervals_answer_as_every_position(seed: int) -> None:
                     if k != own and np.isin((ts - grid.t0_us) // grid.bin_us, lookback).any()
                 ]
                 assert near[g] == len(others)
+                assert sorted(heard_by[g].tolist()) == others
                 expected_quiet = 0
                 for k in others:
                     length = max(QUIET_MIN_US, 3 * int(usual[k]))
@@ -101,9 +103,8 @@ def test_long_intervals_answer_as_every_position(seed: int) -> None:
                 asked["quiet"] += expected_quiet
                 a, z = int(span[0][g]), int(span[1][g])
                 if z <= a:
-                    assert near_k[g] == 0 and kept[g] == 0
+                    assert kept[g] == 0
                     continue
-                assert near_k[g] == len(others)
                 covered = sum(
                     _covered(per_track[k], a, z, max(QUIET_MIN_US, 3 * int(usual[k])))
                     for k in others

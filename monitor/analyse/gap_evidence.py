@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from monitor.analyse.reception import (
     F64,
@@ -340,22 +342,22 @@ def read_along(
     return grid.quiet_along(track, start, end, ends, velocities, mode)[:3]
 
 
-#: What :func:`grid_features` finds of a silence besides what it reads along it, and the
-#: stations that told (``mine_start``: those that heard it near where it fell silent).
-FEATURES_SCHEMA: dict[str, pl.DataType] = {
-    "near_start": pl.Int64(),
-    "silent_start": pl.Int64(),
-    "near_end": pl.Int64(),
-    "silent_end": pl.Int64(),
-    "kept_start": pl.Float64(),
-    "kept_end": pl.Float64(),
+#: What :func:`grid_features` keeps of a silence for a later run (:class:`KnownFeatures`):
+#: what the stations that heard it at each end told (``station_*``: whether they kept hearing
+#: others, ``decider_*``: which one told), those that heard it near where it fell silent
+#: (``mine_start``), and the other tracks heard near each end (``near_tracks_*``; who of them
+#: fell silent with it, and how regularly they were heard on, is asked again from their times
+#: on every run, as those go on).
+KEPT_SCHEMA: dict[str, pl.DataType] = {
     "station_start": pl.Int64(),
     "station_end": pl.Int64(),
-    "station_reach": pl.Boolean(),
     "decider_start": pl.Int64(),
     "decider_end": pl.Int64(),
     "mine_start": pl.List(pl.Int64()),
+    "near_tracks_start": pl.List(pl.Int64()),
+    "near_tracks_end": pl.List(pl.Int64()),
 }
+_STATIONS = ("station_start", "station_end", "decider_start", "decider_end")
 _HALF_HOUR_US = 1_800_000_000
 _TEN_MIN_US = 600_000_000
 
@@ -364,13 +366,15 @@ class KnownFeatures(Protocol):
     """What an earlier run found of some silences (kept between runs by the pipeline)."""
 
     def settled(self, gaps: pl.DataFrame) -> pl.DataFrame:
-        """Return, per silence of ``gaps`` (in order), whether all its :data:`FEATURES_SCHEMA`
+        """Return, per silence of ``gaps`` (in order), whether all its :data:`KEPT_SCHEMA`
         features are known (``whole``: nothing they depend on changed) or those of its start
-        (``start``: near_start, silent_start and mine_start), and the known ones."""
+        (``start``: mine_start and near_tracks_start), and the known ones (tracks by the
+        numbers the grids know them by)."""
         ...
 
     def keep(self, gaps: pl.DataFrame, features: pl.DataFrame) -> None:
-        """Take what this run found of ``gaps``: :data:`FEATURES_SCHEMA`, a row each."""
+        """Take what this run found of ``gaps``: :data:`KEPT_SCHEMA`, a row each (tracks by
+        the grids' numbers)."""
         ...
 
 
@@ -447,10 +451,10 @@ def grid_features(
     if known is None:
         settled = pl.DataFrame(
             {"whole": np.zeros(n, dtype=bool), "start": np.zeros(n, dtype=bool)}
-        ).with_columns(pl.lit(None, dtype).alias(c) for c, dtype in FEATURES_SCHEMA.items())
+        ).with_columns(pl.lit(None, dtype).alias(c) for c, dtype in KEPT_SCHEMA.items())
     else:
         settled = known.settled(gaps)
-    old = {c: settled[c] for c in FEATURES_SCHEMA}
+    old = {c: settled[c] for c in KEPT_SCHEMA}
     whole = settled["whole"].to_numpy().astype(bool)
     # The start's features where not known; the end's where not known whole.
     start_todo = ~whole & ~settled["start"].to_numpy().astype(bool)
@@ -460,42 +464,51 @@ def grid_features(
         for c in ("near_start", "silent_start", "near_end", "silent_end", "kept_start",
                   "kept_end", "station_start", "station_end", "decider_start", "decider_end")
     }  # fmt: skip
-    for c in found:
-        known_rows = ~start_todo if c in ("near_start", "silent_start") else whole
-        found[c][known_rows] = old[c].filter(pl.Series(known_rows)).to_numpy()
-    for side, rows, at, lat, lon, before in (
-        ("start", start_todo, start, lat0, lon0, True),
-        ("end", todo, end, lat1, lon1, False),
+    for c in _STATIONS:
+        found[c][whole] = old[c].filter(pl.Series(whole)).to_numpy()
+    # Who was near each end (where not known: found from the rows near it; none at the end of
+    # one still open), and who of them fell silent with it, from their times: asked of every
+    # silence, as those times go on.
+    near: dict[str, pl.Series] = {}
+    for side, rows, known_rows, at, lat, lon, before in (
+        ("start", start_todo, ~start_todo, start, lat0, lon0, True),
+        ("end", todo & ~is_open, whole, end, lat1, lon1, False),
     ):
-        near, quiet = grid.fell_silent_with(
-            track[rows], at[rows], lat[rows], lon[rows], lookback_us=_HALF_HOUR_US,
-            quiet_us=(_TEN_MIN_US, 3 * _TEN_MIN_US), before=before,
-        )  # fmt: skip
-        found[f"near_{side}"][rows] = near
-        found[f"silent_{side}"][rows] = quiet
-    found["near_end"][is_open] = 0
+        counts, tracks = grid.near_tracks(
+            track[rows], at[rows], lat[rows], lon[rows], lookback_us=_HALF_HOUR_US, before=before
+        )
+        lengths = np.zeros(n, dtype=np.int64)
+        lengths[rows] = counts
+        near[side] = pl.select(
+            pl.when(pl.Series(known_rows))
+            .then(old[f"near_tracks_{side}"])
+            .otherwise(_lists(lengths, tracks))
+        ).to_series()
+        asked = _flat(near[side])
+        found[f"near_{side}"] = asked[0]
+        found[f"silent_{side}"] = grid.silent_among(
+            asked, at, quiet_us=(_TEN_MIN_US, 3 * _TEN_MIN_US), before=before
+        )
     found["silent_end"][is_open] = 0
     near0, near1 = found["near_start"], found["near_end"]
     # Only asked where vessels were near it at both ends, the only place the answer counts;
     # those near it when it fell silent over the first half of the silence, those near it
     # when it came back over the second.
-    both = todo & (near0 > 0) & (near1 > 0)
-    found["kept_start"][todo] = np.nan
-    found["kept_end"][todo] = np.nan
-    if both.any():
-        mid = (start[both] + end[both]) // 2
-        for kept, at, lat, lon, before, during in (
-            (found["kept_start"], start, lat0, lon0, True, (start[both] + _TEN_MIN_US, mid)),
-            (found["kept_end"], end, lat1, lon1, False, (mid, end[both] - _TEN_MIN_US)),
-        ):
-            _, kept[both] = grid.kept_heard(
-                track[both], at[both], lat[both], lon[both], lookback_us=_HALF_HOUR_US,
-                before=before, during=during, min_regular_us=3 * _TEN_MIN_US,
-            )  # fmt: skip
+    both = (near0 > 0) & (near1 > 0)
+    found["kept_start"][:] = np.nan
+    found["kept_end"][:] = np.nan
+    mid = (start + end) // 2
+    for side, during in (
+        ("start", (start + _TEN_MIN_US, mid)),
+        ("end", (mid, end - _TEN_MIN_US)),
+    ):
+        asked = _flat(near[side].filter(pl.Series(both)))
+        found[f"kept_{side}"][both] = grid.kept_among(
+            asked, (during[0][both], during[1][both]), min_regular_us=3 * _TEN_MIN_US
+        )
     # Per receiver: did the stations that heard it before (after) hear anyone else near it
     # over the first (second) half of the silence? A silence still open has only its start,
     # whose stations are asked again as it goes on.
-    mid = (start + end) // 2
     mine0 = np.full((n, MAX_OWN_STATIONS), -1, dtype=np.int64)
     known_mine = ~start_todo
     if known_mine.any():
@@ -535,16 +548,40 @@ def grid_features(
     # by the same station at both ends, having gone about straight, it never left its reach
     # (even where nobody else was ever heard on the way).
     reach |= working & (decider0 == decider1) & (decider0 >= 0) & (mode == STRAIGHT)
-    features = pl.DataFrame({**found, "station_reach": reach, "mine_start": mine0.tolist()}).select(
-        pl.col(c).cast(t) for c, t in FEATURES_SCHEMA.items()
-    )
+    kept = pl.DataFrame(
+        {
+            **{c: found[c] for c in _STATIONS},
+            "mine_start": mine0.tolist(),
+            **{f"near_tracks_{side}": lists for side, lists in near.items()},
+        }
+    ).select(pl.col(c).cast(t) for c, t in KEPT_SCHEMA.items())
     if known is not None:
-        known.keep(gaps, features)
+        known.keep(gaps, kept)
     return gaps.with_columns(
         region_quiet_h=pl.Series(region_quiet * region.bin_us / _US_PER_H),
         bins=pl.Series(n_bins),
         heard_bins=pl.Series(n_heard),
-    ).hstack(features.drop("decider_start", "decider_end", "mine_start"))
+        **{c: pl.Series(found[c]) for c in ("near_start", "silent_start", "near_end",
+                                             "silent_end", "kept_start", "kept_end",
+                                             "station_start", "station_end")},
+        station_reach=pl.Series(reach),
+    )  # fmt: skip
+
+
+def _flat(lists: pl.Series) -> tuple[I64, I64]:
+    """Return the lengths of ``lists`` and their values, one after the other."""
+    arrow = lists.to_arrow()
+    lengths = pc.list_value_length(arrow).fill_null(0).to_numpy(zero_copy_only=False)
+    values = pc.list_flatten(arrow).to_numpy(zero_copy_only=False)
+    return lengths.astype(np.int64), values.astype(np.int64)
+
+
+def _lists(lengths: I64, values: I64) -> pl.Series:
+    """Return ``values`` cut into lists of ``lengths``."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    lists = pl.from_arrow(pa.ListArray.from_arrays(pa.array(offsets), pa.array(values)))
+    assert isinstance(lists, pl.Series)
+    return lists
 
 
 def causes(feats: pl.DataFrame, settings: GapSettings) -> pl.Series:

@@ -298,43 +298,67 @@ def _near_others(
 
 
 @kernel
-def _fell_silent_with(
+def _near_tracks(
     codes: I64,
     tracks: I64,
     where: F64,
     t0_us: int,
     bin_us: int,
     cell_deg: float,
+    n_tracks: int,
+    own: I64,
+    at_us: I64,
+    lat: F64,
+    lon: F64,
+    lookback_bins: int,
+    sign: int,
+) -> tuple[I64, I64]:
+    """Per query: how many tracks other than ``own`` were heard near lat/lon within
+    ``lookback_bins`` bins before ``at_us`` (``sign`` 1; after it with ``sign`` -1), and those
+    tracks, query after query."""
+    n = own.size
+    n_near = np.zeros(n, dtype=np.int64)
+    seen = np.full(n_tracks, -1, dtype=np.int64)
+    others = np.empty(n_tracks, dtype=np.int64)
+    near = np.empty(max(4 * n, 16), dtype=np.int64)
+    n_all = 0
+    for g in range(n):
+        k = _near_others(
+            codes, tracks, where, t0_us, bin_us, cell_deg, own[g], at_us[g], lat[g], lon[g],
+            lookback_bins, sign, seen, g, others,
+        )  # fmt: skip
+        if n_all + k > near.size:
+            grown = np.empty(max(2 * near.size, n_all + k), dtype=np.int64)
+            grown[:n_all] = near[:n_all]
+            near = grown
+        near[n_all : n_all + k] = others[:k]
+        n_all += k
+        n_near[g] = k
+    return n_near, near[:n_all].copy()
+
+
+@kernel
+def _silent_among(
     track_first_us: I64,
     track_last_us: I64,
     track_usual_us: I64,
     gap_start: I64,
     gap_from_us: I64,
     gap_to_us: I64,
-    own: I64,
+    n_near: I64,
+    near: I64,
     at_us: I64,
-    lat: F64,
-    lon: F64,
-    lookback_bins: int,
     quiet_from_us: int,
     quiet_us: int,
     sign: int,
-) -> tuple[I64, I64]:
-    """Per query: tracks heard near lat/lon within ``lookback_bins`` bins before ``at_us``
-    (``sign`` 1; after it with ``sign`` -1), and how many of them were heard nowhere from
-    ``quiet_from_us`` after ``at_us`` (before it with ``sign`` -1) for ``quiet_us`` or three of
-    their own usual intervals, whichever is longer."""
-    n = own.size
-    n_near = np.zeros(n, dtype=np.int64)
-    n_quiet = np.zeros(n, dtype=np.int64)
-    seen = np.full(track_usual_us.size, -1, dtype=np.int64)
-    others = np.empty(track_usual_us.size, dtype=np.int64)
-    for g in range(n):
-        n_near[g] = _near_others(
-            codes, tracks, where, t0_us, bin_us, cell_deg, own[g], at_us[g], lat[g], lon[g],
-            lookback_bins, sign, seen, g, others,
-        )  # fmt: skip
-        for other in others[: n_near[g]]:
+) -> I64:
+    """Per query: how many of its tracks ``near`` (``n_near`` of them, query after query) were
+    heard nowhere from ``quiet_from_us`` after ``at_us`` (before it with ``sign`` -1) for
+    ``quiet_us`` or three of their own usual intervals, whichever is longer."""
+    n_quiet = np.zeros(n_near.size, dtype=np.int64)
+    first = 0
+    for g in range(n_near.size):
+        for other in near[first : first + n_near[g]]:
             length = max(quiet_us, 3 * track_usual_us[other])
             if sign > 0:
                 a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_from_us + length
@@ -346,56 +370,39 @@ def _fell_silent_with(
                 gap_to_us[gap_start[other] : gap_start[other + 1]], a, z,
             ):  # fmt: skip
                 n_quiet[g] += 1
-    return n_near, n_quiet
+        first += n_near[g]
+    return n_quiet
 
 
 @kernel
-def _kept_heard(
-    codes: I64,
-    tracks: I64,
-    where: F64,
-    t0_us: int,
-    bin_us: int,
-    cell_deg: float,
+def _kept_among(
     track_first_us: I64,
     track_last_us: I64,
     track_usual_us: I64,
     gap_start: I64,
     gap_from_us: I64,
     gap_to_us: I64,
-    own: I64,
-    at_us: I64,
-    lat: F64,
-    lon: F64,
-    lookback_bins: int,
-    sign: int,
+    n_near: I64,
+    near: I64,
     from_us: I64,
     to_us: I64,
     min_regular_us: int,
-) -> tuple[I64, F64]:
-    """Per query: tracks heard near lat/lon within ``lookback_bins`` bins before ``at_us``
-    (``sign`` 1; after it with ``sign`` -1), and the sum over them of the share of
-    ``from_us``..``to_us`` that each spent in intervals shorter than three of its usual ones
-    (at least ``min_regular_us``, at least :data:`QUIET_MIN_US`): heard as regularly as it
-    usually is. The time between its first and last position less its longer intervals is
-    that time, summed in microseconds before the division: the same whatever order the
-    tracks come in."""
-    n = own.size
-    n_near = np.zeros(n, dtype=np.int64)
-    kept = np.zeros(n, dtype=np.float64)
-    seen = np.full(track_usual_us.size, -1, dtype=np.int64)
-    others = np.empty(track_usual_us.size, dtype=np.int64)
-    for g in range(n):
+) -> F64:
+    """Per query: the sum over its tracks ``near`` (``n_near`` of them, query after query) of
+    the share of ``from_us``..``to_us`` that each spent in intervals shorter than three of its
+    usual ones (at least ``min_regular_us``, at least :data:`QUIET_MIN_US`): heard as
+    regularly as it usually is. The time between its first and last position less its longer
+    intervals is that time, summed in microseconds before the division: the same whatever
+    order the tracks come in."""
+    kept = np.zeros(n_near.size, dtype=np.float64)
+    first = 0
+    for g in range(n_near.size):
         span = to_us[g] - from_us[g]
-        if span <= 0:
-            continue
-        covered = 0
-        n_near[g] = _near_others(
-            codes, tracks, where, t0_us, bin_us, cell_deg, own[g], at_us[g], lat[g], lon[g],
-            lookback_bins, sign, seen, g, others,
-        )  # fmt: skip
         a, z = from_us[g], to_us[g]
-        for other in others[: n_near[g]]:
+        covered = 0
+        for other in near[first : first + n_near[g]]:
+            if span <= 0:
+                break
             regular = max(min_regular_us, 3 * track_usual_us[other])
             covered += max(min(z, track_last_us[other]) - max(a, track_first_us[other]), 0)
             lo_gap, hi_gap = gap_start[other], gap_start[other + 1]
@@ -404,12 +411,14 @@ def _kept_heard(
                 if gap_to_us[j] - gap_from_us[j] >= regular:
                     covered -= max(min(z, gap_to_us[j]) - max(a, gap_from_us[j]), 0)
                 j += 1
-        kept[g] = covered / span
-    return n_near, kept
+        if span > 0:
+            kept[g] = covered / span
+        first += n_near[g]
+    return kept
 
 
 #: Intervals between two positions of a track this long or longer are what
-#: :meth:`ReceptionGrid.fell_silent_with` and :meth:`ReceptionGrid.kept_heard` ask about (they
+#: :meth:`ReceptionGrid.silent_among` and :meth:`ReceptionGrid.kept_among` ask about (they
 #: ask about no shorter quiet, or irregular reception).
 QUIET_MIN_US = 30 * 60_000_000
 
@@ -483,30 +492,34 @@ class ReceptionGrid:
         )  # fmt: skip
         return read[0], read[1], read[2], read[3]
 
-    def fell_silent_with(
-        self,
-        own: I64,
-        at_us: I64,
-        lat: F64,
-        lon: F64,
-        *,
-        lookback_us: int,
-        quiet_us: tuple[int, int],
-        before: bool,
+    def near_tracks(
+        self, own: I64, at_us: I64, lat: F64, lon: F64, *, lookback_us: int, before: bool
     ) -> tuple[I64, I64]:
-        """Return, per query, the other tracks heard near lat/lon in the ``lookback_us`` before
-        ``at_us`` (``before``; else after it), and how many of those were heard nowhere from
-        ``quiet_us[0]`` after ``at_us`` for ``quiet_us[1]`` or three of their usual intervals
-        (else as long before it)."""
+        """Return, per query, how many other tracks were heard near lat/lon in the
+        ``lookback_us`` before ``at_us`` (``before``; else after it), and those tracks
+        (numbers), query after query: whom :meth:`silent_among` and :meth:`kept_among` ask
+        of."""
+        if self.where.shape[0] != self.codes.size:
+            raise ValueError("a grid made without places cannot tell who was near whom")
+        return _near_tracks(
+            self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
+            self.track_usual_us.size, own, at_us, lat, lon, max(lookback_us // self.bin_us, 0),
+            1 if before else -1,
+        )  # fmt: skip
+
+    def silent_among(
+        self, near: tuple[I64, I64], at_us: I64, *, quiet_us: tuple[int, int], before: bool
+    ) -> I64:
+        """Return, per query, how many of the tracks ``near`` it (as :meth:`near_tracks`
+        gives them) were heard nowhere from ``quiet_us[0]`` after ``at_us`` (``before``; else
+        before it) for ``quiet_us[1]`` or three of their usual intervals: who fell silent
+        with it. This asks the tracks' times only, not where they were heard."""
         if quiet_us[1] < QUIET_MIN_US:
             raise ValueError(f"quiet_us[1] must be at least {QUIET_MIN_US} us")
-        if self.where.shape[0] != self.codes.size:
-            raise ValueError("a grid made without places cannot tell who fell silent with whom")
-        return _fell_silent_with(
-            self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
+        return _silent_among(
             self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
-            self.quiet_from_us, self.quiet_to_us, own, at_us, lat, lon,
-            max(lookback_us // self.bin_us, 0), quiet_us[0], quiet_us[1], 1 if before else -1,
+            self.quiet_from_us, self.quiet_to_us, near[0], near[1], at_us, quiet_us[0],
+            quiet_us[1], 1 if before else -1,
         )  # fmt: skip
 
     def stations_stopped(
@@ -578,30 +591,17 @@ class ReceptionGrid:
             self.cell_deg,
         )  # fmt: skip
 
-    def kept_heard(
-        self,
-        own: I64,
-        at_us: I64,
-        lat: F64,
-        lon: F64,
-        *,
-        lookback_us: int,
-        before: bool,
-        during: tuple[I64, I64],
-        min_regular_us: int,
-    ) -> tuple[I64, F64]:
-        """Return, per query, the other tracks heard near lat/lon in the ``lookback_us`` before
-        ``at_us`` (``before``; else after it), and the sum over them of the share of the time
-        ``during`` (from, to) each was heard as regularly as usual: in intervals under three of
-        its usual ones, or under ``min_regular_us``."""
+    def kept_among(
+        self, near: tuple[I64, I64], during: tuple[I64, I64], *, min_regular_us: int
+    ) -> F64:
+        """Return, per query, the sum over the tracks ``near`` it (as :meth:`near_tracks`
+        gives them) of the share of the time ``during`` (from, to) each was heard as regularly
+        as usual: in intervals under three of its usual ones, or under ``min_regular_us``.
+        This asks the tracks' times only."""
         if min_regular_us < QUIET_MIN_US:
             raise ValueError(f"min_regular_us must be at least {QUIET_MIN_US} us")
-        if self.where.shape[0] != self.codes.size:
-            raise ValueError("a grid made without places cannot tell who was near whom")
-        return _kept_heard(
-            self.codes, self.tracks, self.where, self.t0_us, self.bin_us, self.cell_deg,
+        return _kept_among(
             self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
-            self.quiet_from_us, self.quiet_to_us, own, at_us, lat, lon,
-            max(lookback_us // self.bin_us, 0), 1 if before else -1, during[0], during[1],
+            self.quiet_from_us, self.quiet_to_us, near[0], near[1], during[0], during[1],
             min_regular_us,
         )  # fmt: skip

@@ -75,6 +75,11 @@ class KnownGrids(KnownFeatures, Protocol):
         do not hold (track_id, code and the others), None when none."""
         ...
 
+    def name_tracks(self, ids: pl.DataFrame) -> None:
+        """Take the ids of the merge's tracks (track: the number the grids know it by,
+        track_id)."""
+        ...
+
 
 #: Names of a bucket's behaviour tables among its results.
 PREFIX = "behaviour."
@@ -276,6 +281,7 @@ def merge_behaviour(
     data_end = job.data_end
     near_from = region_from = 0
     if known is not None:
+        known.name_tracks(tracks.select("track", "track_id"))
         judging = open_until(silences, data_end, settings.gaps)
         near_from, region_from = rows_from(
             judging, known.settled(judging), near_spec, region_spec, along

@@ -18,7 +18,6 @@ may have changed, not the weeks before.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -45,7 +44,13 @@ from monitor.pipeline.behaviour_resume import (
 )
 from monitor.pipeline.buckets import file_slices
 from monitor.pipeline.engines import Engine, behaviour_in_buckets
-from monitor.pipeline.features_cycle import KeptFeatures, changed_from_us, reach_us, read_features
+from monitor.pipeline.features_cycle import (
+    KeptFeatures,
+    changed_from_us,
+    reach_us,
+    read_features,
+    track_keys,
+)
 from monitor.pipeline.ledger import Changes, days_of
 from monitor.pipeline.pairs_cycle import PAIRS, KeptPairs, changed_windows, read_pairs
 from monitor.schema import RESTARTS_SCHEMA, empty_frame
@@ -155,18 +160,6 @@ def _file_week(path: StorePath) -> date | None:
     """Return the week of a file of :func:`_week_path`."""
     text = path.name.removeprefix("week=").removesuffix(".parquet")
     return None if text == "none" else date.fromisoformat(text)
-
-
-def track_keys(track_ids: pl.Series) -> pl.Series:
-    """Return a key per track id: 63 bits of its hash, the same in every run."""
-    return pl.Series(
-        "key",
-        [
-            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") >> 1
-            for t in track_ids.to_list()
-        ],
-        dtype=pl.Int64,
-    )
 
 
 def _week(name: str, job: BehaviourJob) -> pl.Expr:

@@ -1,17 +1,19 @@
 """What the merge found of each silence from the reception grids, kept between detection runs.
 
 Besides what it reads along a silence (:mod:`monitor.pipeline.along_cycle`), the merge asks the
-grids who was heard near each end of it, who fell silent with it, which receiver stations heard
-it and whether they kept hearing others (:func:`~monitor.analyse.gap_evidence.grid_features`).
-All of that depends on the silence itself and on what the grids and the tracks' times hold from
-a little before it to :func:`reach_us` after its end. A run keeps it per silence under
+grids who was heard near each end of it, which receiver stations heard it and whether they
+kept hearing others (:func:`~monitor.analyse.gap_evidence.grid_features`). That depends on the
+silence itself and on the rows of where tracks were heard from a little before it to
+:func:`reach_us` after its end. A run keeps it per silence under
 ``calls/behaviour/features.parquet``; the next takes it again for a silence with the same row
-that ended more than that reach before the first time anything it could read changed
-(:func:`changed_from_us`). A silence still open keeps what its start told, and asks its
-stations again, from their rhythm, as it goes on; whether a silence stayed within its stations'
-reach is asked of every one (the cells a station ever heard grow). So a run judges again the
-recent silences, and builds the grids from the rows those need only: when and where the
-stations heard anyone in the weeks it does not read comes from ``rhythm.parquet`` and
+that ended more than that reach before the first row that changed (:func:`changed_from_us`).
+Who of the tracks near it fell silent with it, and how regularly they were heard on, is asked
+of every silence on every run, from those tracks' times (which go on as they are heard): it
+needs no rows. A silence still open keeps what its start told, and asks its stations again,
+from their rhythm, as it goes on; whether a silence stayed within its stations' reach is asked
+of every one (the cells a station ever heard grow). So a run asks the rows again of the recent
+silences only, and builds the grids from the rows those need: when and where the stations
+heard anyone in the weeks it does not read comes from ``rhythm.parquet`` and
 ``cells.parquet``.
 
 The stored features go with the stored parts (:mod:`monitor.pipeline.behaviour_cycle`): both
@@ -20,6 +22,7 @@ are written under the detection's incomplete mark.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +33,7 @@ import pyarrow as pa
 
 from monitor.analyse.cells import PLACE_BITS
 from monitor.analyse.gap_evidence import (
-    FEATURES_SCHEMA,
+    KEPT_SCHEMA,
     STATION_ACTIVITY_US,
     STATION_LOOKBACK_US,
 )
@@ -45,6 +48,7 @@ from monitor.store.table import Table
 log = logging.getLogger(__name__)
 
 _US_PER_H = 3_600_000_000
+_NEVER = int(np.iinfo(np.int64).max)
 _TEN_MIN_US = 600_000_000
 #: A silence's row (as the merge gets it) but its track's number and, while open, its end.
 _UNKEYED = ("track", "end_us", "duration_h")
@@ -55,7 +59,7 @@ FEATURES = Table(
         "start_us": pl.Int64(),
         "end_us": pl.Int64(),
         "row": pl.UInt64(),
-        **FEATURES_SCHEMA,
+        **KEPT_SCHEMA,
     },
     "what the reception grids told of each silence",
     "delete it and run `monitor detect` again",
@@ -78,14 +82,23 @@ CELLS = Table(
 RowsFn = Callable[[str, int], pl.DataFrame]
 
 
+def track_keys(track_ids: pl.Series) -> pl.Series:
+    """Return a key per track id: 63 bits of its hash, the same in every run."""
+    return pl.Series(
+        "key",
+        [
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") >> 1
+            for t in track_ids.to_list()
+        ],
+        dtype=pl.Int64,
+    )
+
+
 def reach_us(job: BehaviourJob) -> int:
-    """Return how long after a silence's end what it is told can change: the stations' activity
-    after it, and how long another vessel near it may stay unheard (three of its usual
-    intervals, each shorter than ``gaps.min_gap_h``) from ten minutes after its start; and two
-    bins of margin."""
+    """Return how long after a silence's end the rows can change what it is told: the
+    stations' activity after it, and two bins of margin."""
     bin_us = job.specs()[0].bin_us
-    usual_us = int(job.settings.gaps.min_gap_h * _US_PER_H)
-    return max(STATION_ACTIVITY_US + STATION_LOOKBACK_US, 3 * usual_us + _TEN_MIN_US) + 2 * bin_us
+    return STATION_ACTIVITY_US + STATION_LOOKBACK_US + 2 * bin_us
 
 
 def changed_from_us(
@@ -94,11 +107,9 @@ def changed_from_us(
     mmsis: pl.Series,
     job: BehaviourJob,
 ) -> int:
-    """Return the first time at which anything the grids tell may differ between the
-    ``stored`` part and the parts ``found`` again of the vessels ``mmsis``: a row of where a
-    track was heard, a track's first or last time or its long intervals, or (from the track's
-    first time on) how long three of its usual intervals are when over half an hour. A large
-    number when nothing differs."""
+    """Return the first time at which a row of where a track was heard differs between the
+    ``stored`` part and the parts ``found`` again of the vessels ``mmsis`` (a large number when
+    none does)."""
     spec = job.specs()[0]
     first: list[int] = []
     for name, columns in (
@@ -110,33 +121,7 @@ def changed_from_us(
         )
         if diff.height:
             first.append(spec.t0_us + int(diff["code"].min() >> PLACE_BITS) * spec.bin_us)  # type: ignore[operator]
-    quiet = differing(
-        _named(stored, "quiet", mmsis),
-        [_named(p, "quiet", mmsis) for p in found],
-        ["track_id", "from_us", "to_us"],
-    )
-    if quiet.height:
-        first.append(int(quiet["from_us"].min()))  # type: ignore[arg-type]
-    # Only three usual intervals over half an hour are asked of (:func:`grid_features`).
-    asked = pl.max_horizontal(3 * pl.col("usual_us"), 3 * _TEN_MIN_US)
-    old = _named(stored, "times", mmsis).select("track_id", "first_us", "last_us", asked=asked)
-    new = pl.concat([_named(p, "times", mmsis) for p in found]).select(
-        "track_id", "first_us", "last_us", asked=asked
-    )
-    both = old.join(new, on="track_id", how="full", suffix="_new")
-    at = both.select(
-        pl.when(pl.col("track_id").is_null() | pl.col("track_id_new").is_null())
-        .then(pl.coalesce("first_us", "first_us_new"))
-        .when(pl.col("asked") != pl.col("asked_new"))
-        .then(pl.min_horizontal("first_us", "first_us_new"))
-        .when(pl.col("first_us") != pl.col("first_us_new"))
-        .then(pl.min_horizontal("first_us", "first_us_new"))
-        .when(pl.col("last_us") != pl.col("last_us_new"))
-        .then(pl.min_horizontal("last_us", "last_us_new"))
-    ).to_series()
-    if at.drop_nulls().len():
-        first.append(int(at.min()))  # type: ignore[arg-type]
-    return min(first, default=np.iinfo(np.int64).max)
+    return min(first, default=_NEVER)
 
 
 def _named(part: Mapping[str, pa.Table], name: str, mmsis: pl.Series) -> pl.DataFrame:
@@ -163,9 +148,10 @@ class KeptFeatures:
 
     #: Stored features (:data:`FEATURES`), None: none (every silence is judged).
     stored: pl.DataFrame | None = None
-    #: The first time anything the grids tell may have changed (:func:`changed_from_us`).
+    #: The first time a row of where tracks were heard may have changed
+    #: (:func:`changed_from_us`).
     changed_us: int = np.iinfo(np.int64).min
-    #: How long after a silence's end that can change what it is told (:func:`reach_us`).
+    #: How long after a silence's end a change can change what it is told (:func:`reach_us`).
     reach_us: int = 0
     #: The first time bin of the rows of the part of the merge.
     loaded_bin: int = 0
@@ -176,6 +162,13 @@ class KeptFeatures:
     #: :data:`CELLS`.
     found: pl.DataFrame | None = None
     activity: tuple[pl.DataFrame, pl.DataFrame] | None = None
+    #: The merge's tracks: number (track) and key.
+    _keys_of: pl.DataFrame | None = None
+    _settled: tuple[pl.DataFrame, pl.DataFrame] | None = None
+
+    def name_tracks(self, ids: pl.DataFrame) -> None:
+        """Take the ids of the merge's tracks (track: its number, track_id)."""
+        self._keys_of = ids.select(pl.col("track").cast(pl.Int64), track_keys(ids["track_id"]))
 
     def rhythm(self, codes: I64, tracks: I64, stations: I64) -> dict[str, I64]:
         """Return the stations' rhythm and reach (:func:`rhythm_arrays`) of the rows of the
@@ -213,30 +206,68 @@ class KeptFeatures:
 
     def settled(self, gaps: pl.DataFrame) -> pl.DataFrame:
         keys = self._keys(gaps)
+        if self._settled is not None and self._settled[0].equals(keys):
+            return self._settled[1]
         if self.stored is None:
-            return keys.select(
+            settled = keys.select(
                 whole=pl.repeat(False, keys.height), start=pl.repeat(False, keys.height)
-            ).with_columns(pl.lit(None, dtype).alias(c) for c, dtype in FEATURES_SCHEMA.items())
-        joined = keys.join(
-            self.stored, on=["track_id", "start_us"], how="left", maintain_order="left",
-            suffix="_stored",
-        )  # fmt: skip
-        same = (pl.col("row") == pl.col("row_stored")) & (
-            pl.col("end_us") == pl.col("end_us_stored")
-        )
-        return joined.select(
-            *FEATURES_SCHEMA,
-            whole=(
-                same
-                & (pl.col("end_us") >= 0)
-                & (pl.col("end_us") + self.reach_us < self.changed_us)
-            ).fill_null(False),
-            start=(same & (pl.col("start_us") + self.reach_us < self.changed_us)).fill_null(False),
-        ).select("whole", "start", *FEATURES_SCHEMA)
+            ).with_columns(pl.lit(None, dtype).alias(c) for c, dtype in KEPT_SCHEMA.items())
+        else:
+            joined = keys.join(
+                self.stored, on=["track_id", "start_us"], how="left", maintain_order="left",
+                suffix="_stored",
+            )  # fmt: skip
+            same = (pl.col("row") == pl.col("row_stored")) & (
+                pl.col("end_us") == pl.col("end_us_stored")
+            )
+            tracks = self._numbers(joined)
+            settled = (
+                joined.with_columns(tracks)
+                .select(
+                    *KEPT_SCHEMA,
+                    whole=(
+                        same
+                        & (pl.col("end_us") >= 0)
+                        & (pl.col("end_us") + self.reach_us < self.changed_us)
+                        & tracks["near_tracks_start"].is_not_null()
+                        & tracks["near_tracks_end"].is_not_null()
+                    ).fill_null(False),
+                    start=(
+                        same
+                        & (pl.col("start_us") + self.reach_us < self.changed_us)
+                        & tracks["near_tracks_start"].is_not_null()
+                    ).fill_null(False),
+                )
+                .select("whole", "start", *KEPT_SCHEMA)
+            )
+        self._settled = keys, settled
+        return settled
+
+    def _numbers(self, stored: pl.DataFrame) -> pl.DataFrame:
+        """Return the stored tracks near each end of the silences by the merge's numbers
+        (null: one is not among the merge's tracks)."""
+        if self._keys_of is None:
+            raise ValueError("the tracks of the merge are not named (name_tracks)")
+        keys, tracks = self._keys_of["key"], self._keys_of["track"]
+        numbers = {}
+        for name in ("near_tracks_start", "near_tracks_end"):
+            found = stored[name].list.eval(
+                pl.element().replace_strict(keys, tracks, default=None, return_dtype=pl.Int64)
+            )
+            whole = found.list.drop_nulls().list.len() == stored[name].list.len()
+            numbers[name] = pl.when(whole).then(found)
+        return stored.select(**numbers)
 
     def keep(self, gaps: pl.DataFrame, features: pl.DataFrame) -> None:
-        self.found = self._keys(gaps).hstack(features)
         known = self.settled(gaps)
+        if self._keys_of is None:
+            raise ValueError("the tracks of the merge are not named (name_tracks)")
+        tracks, keys = self._keys_of["track"], self._keys_of["key"]
+        lists = {
+            name: features[name].list.eval(pl.element().replace_strict(tracks, keys)).list.sort()
+            for name in ("near_tracks_start", "near_tracks_end")
+        }
+        self.found = self._keys(gaps).hstack(features.with_columns(**lists))
         log.info(
             "detect: the grids told of %d silence(s) again, %d as before, %d their start as "
             "before", int((~known["whole"] & ~known["start"]).sum()), int(known["whole"].sum()),
