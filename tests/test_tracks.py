@@ -327,3 +327,40 @@ def test_any_row_order_and_other_vessels_give_the_same_tracks(
     assert found.tracks.equals(expected.tracks)
     assert found.jumps.equals(expected.jumps)
     assert found.with_track_ids().drop("track").equals(expected.with_track_ids().drop("track"))
+
+
+def _heard_at(mmsi: int, fixes: list[tuple[float, float]]) -> Track:
+    """A vessel heard at (minutes after T0, longitude) on latitude 0.05, reporting 10 kn."""
+    track = Track(mmsi)
+    track.rows = [
+        {
+            "mmsi": mmsi,
+            "timestamp_utc": T0 + timedelta(minutes=minutes),
+            "lon": lon,
+            "lat": 0.05,
+            "sog_kn": 10.0,
+        }
+        for minutes, lon in fixes
+    ]
+    return track
+
+
+def test_a_run_displaced_from_another_displaced_run_is_a_jump_of_the_track_kept() -> None:
+    """Heard once in 20 minutes while going faster than its fixes allow, the vessel's first
+    fixes are runs displaced from one another, the first of them from the track it keeps: every
+    jump is of that track, whichever vessels are segmented with it (another's track ended
+    before them)."""
+    fast = _heard_at(
+        SHIP,
+        [(323, -0.3), (343, -0.160345), (363, 0.025862), (383, 0.212069), (403, 0.398276),
+         (423, 0.584483), (443, 0.77069), (463, 0.956897), (834, 0.907143), (844, 0.764286),
+         (864, 0.478571), (884, 0.192857), (904, 0.108824), (924, 0.226471), (944, 0.344118),
+         (964, 0.461765), (984, 0.579412), (1004, 0.697059), (1024, 0.814706),
+         (1044, 0.932353), (1064, 1.05)],
+    )  # fmt: skip
+    before = _heard_at(SHIP - 1, [(114, 0.05), (124, 0.13), (144, 0.29), (184, 0.6), (204, 0.6)])
+    alone = run(fast)
+    assert alone.tracks.height == 1 and alone.jumps.height > 3
+    assert set(alone.jumps["track_id"]) == set(alone.tracks["track_id"])
+    together = run(before, fast)
+    assert together.jumps.filter(pl.col("mmsi") == SHIP).equals(alone.jumps)

@@ -263,6 +263,9 @@ def segment(
         count,
     )
     kept = host < 0
+    # A run displaced from another displaced run jumped away from the track that one was
+    # displaced from: each run's host is the kept track at the end of the chain.
+    host = _kept_hosts(host)
     if spanning is not None:
         assert resume is not None
         clash = overlapping(track_mmsi, kept, spanning.label, first_us, t_us[last_row])
@@ -353,6 +356,19 @@ def segment(
         failed=pl.Series("mmsi", failed, pl.UInt32()),
         candidates=found.select(*(c for c in RESTARTS_SCHEMA if c != "call_state"), SEQ),
     )
+
+
+def _kept_hosts(host: I64) -> I64:
+    """Return per run of ``host`` (the run each was displaced from, -1: none) the run at the
+    end of its chain of hosts: one not displaced."""
+    host = host.copy()
+    for _ in range(host.size):
+        chained = np.flatnonzero(host >= 0)
+        chained = chained[host[host[chained]] >= 0]
+        if not chained.size:
+            break
+        host[chained] = host[host[chained]]
+    return host
 
 
 def _jumps(
