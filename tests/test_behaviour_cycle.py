@@ -245,6 +245,28 @@ def test_a_cycle_asks_the_grids_again_of_the_silences_whose_evidence_may_have_ch
     assert all(asked < 2 * n for asked in later) and later[-1] < n, (later, n)
 
 
+def test_on_sparse_reception_a_cycle_asks_the_grids_again_of_recent_silences_only(
+    tmp_path: Path, silences_asked: list[int]
+) -> None:
+    """Every vessel heard once in 20 minutes at most, as far from a receiver on real feeds:
+    their usual intervals change as they are heard on, and they are heard again after hours
+    on the same track. That changes who fell silent with a silence long past, asked again of
+    every one from the tracks' times; the rows near it did not change, and are not asked
+    again. Cycles every three hours equal one run."""
+    sparse = POSITIONS.sort("timestamp_utc").filter(
+        pl.col("timestamp_utc").dt.truncate("20m").is_first_distinct().over("mmsi")
+    )
+    (tmp_path / "batch").mkdir()
+    (tmp_path / "cycles").mkdir()
+    batch = _run(tmp_path / "batch", [sparse])
+    silences_asked.clear()
+    found = _run(tmp_path / "cycles", by_hours(sparse, 3))
+    _assert_same(found, batch)
+    n = found["features"].height
+    later = silences_asked[-3:]
+    assert n > 50 and all(asked < n for asked in later), (later, n)
+
+
 def test_a_vessel_stored_late_heard_during_an_old_silence_has_it_read_again(
     tmp_path: Path, batch: dict[str, pl.DataFrame]
 ) -> None:
