@@ -459,11 +459,7 @@ def grid_features(
     # The start's features where not known; the end's where not known whole.
     start_todo = ~whole & ~settled["start"].to_numpy().astype(bool)
     todo = ~whole
-    found: dict[str, npt.NDArray[Any]] = {
-        c: np.zeros(n, dtype=np.float64 if c.startswith("kept") else np.int64)
-        for c in ("near_start", "silent_start", "near_end", "silent_end", "kept_start",
-                  "kept_end", "station_start", "station_end", "decider_start", "decider_end")
-    }  # fmt: skip
+    found: dict[str, npt.NDArray[Any]] = {c: np.zeros(n, dtype=np.int64) for c in _STATIONS}
     for c in _STATIONS:
         found[c][whole] = old[c].filter(pl.Series(whole)).to_numpy()
     # Who was near each end (where not known: found from the rows near it; none at the end of
@@ -495,14 +491,13 @@ def grid_features(
     # those near it when it fell silent over the first half of the silence, those near it
     # when it came back over the second.
     both = (near0 > 0) & (near1 > 0)
-    found["kept_start"][:] = np.nan
-    found["kept_end"][:] = np.nan
     mid = (start + end) // 2
     for side, during in (
         ("start", (start + _TEN_MIN_US, mid)),
         ("end", (mid, end - _TEN_MIN_US)),
     ):
         asked = _flat(near[side].filter(pl.Series(both)))
+        found[f"kept_{side}"] = np.full(n, np.nan)
         found[f"kept_{side}"][both] = grid.kept_among(
             asked, (during[0][both], during[1][both]), min_regular_us=3 * _TEN_MIN_US
         )

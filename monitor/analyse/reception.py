@@ -358,7 +358,9 @@ def _silent_among(
     n_quiet = np.zeros(n_near.size, dtype=np.int64)
     first = 0
     for g in range(n_near.size):
-        for other in near[first : first + n_near[g]]:
+        others = near[first : first + n_near[g]]
+        first += n_near[g]
+        for other in others:
             length = max(quiet_us, 3 * track_usual_us[other])
             if sign > 0:
                 a, z = at_us[g] + quiet_from_us, at_us[g] + quiet_from_us + length
@@ -370,7 +372,6 @@ def _silent_among(
                 gap_to_us[gap_start[other] : gap_start[other + 1]], a, z,
             ):  # fmt: skip
                 n_quiet[g] += 1
-        first += n_near[g]
     return n_quiet
 
 
@@ -397,12 +398,13 @@ def _kept_among(
     kept = np.zeros(n_near.size, dtype=np.float64)
     first = 0
     for g in range(n_near.size):
-        span = to_us[g] - from_us[g]
         a, z = from_us[g], to_us[g]
+        others = near[first : first + n_near[g]]
+        first += n_near[g]
+        if z <= a:
+            continue
         covered = 0
-        for other in near[first : first + n_near[g]]:
-            if span <= 0:
-                break
+        for other in others:
             regular = max(min_regular_us, 3 * track_usual_us[other])
             covered += max(min(z, track_last_us[other]) - max(a, track_first_us[other]), 0)
             lo_gap, hi_gap = gap_start[other], gap_start[other + 1]
@@ -411,9 +413,7 @@ def _kept_among(
                 if gap_to_us[j] - gap_from_us[j] >= regular:
                     covered -= max(min(z, gap_to_us[j]) - max(a, gap_from_us[j]), 0)
                 j += 1
-        if span > 0:
-            kept[g] = covered / span
-        first += n_near[g]
+        kept[g] = covered / (z - a)
     return kept
 
 

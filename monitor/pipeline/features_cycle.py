@@ -47,9 +47,7 @@ from monitor.store.table import Table
 
 log = logging.getLogger(__name__)
 
-_US_PER_H = 3_600_000_000
 _NEVER = int(np.iinfo(np.int64).max)
-_TEN_MIN_US = 600_000_000
 #: A silence's row (as the merge gets it) but its track's number and, while open, its end.
 _UNKEYED = ("track", "end_us", "duration_h")
 FEATURES = Table(
@@ -151,7 +149,8 @@ class KeptFeatures:
     #: The first time a row of where tracks were heard may have changed
     #: (:func:`changed_from_us`).
     changed_us: int = np.iinfo(np.int64).min
-    #: How long after a silence's end a change can change what it is told (:func:`reach_us`).
+    #: How long after a silence's end a changed row can change what it is told
+    #: (:func:`reach_us`).
     reach_us: int = 0
     #: The first time bin of the rows of the part of the merge.
     loaded_bin: int = 0
@@ -220,35 +219,36 @@ class KeptFeatures:
             same = (pl.col("row") == pl.col("row_stored")) & (
                 pl.col("end_us") == pl.col("end_us_stored")
             )
-            tracks = self._numbers(joined)
+            # Tracks by the merge's numbers, null where one is not among them.
+            start = (
+                same
+                & (pl.col("start_us") + self.reach_us < self.changed_us)
+                & pl.col("near_tracks_start").is_not_null()
+            )
+            whole = (
+                start
+                & (pl.col("end_us") >= 0)
+                & (pl.col("end_us") + self.reach_us < self.changed_us)
+                & pl.col("near_tracks_end").is_not_null()
+            )
             settled = (
-                joined.with_columns(tracks)
-                .select(
-                    *KEPT_SCHEMA,
-                    whole=(
-                        same
-                        & (pl.col("end_us") >= 0)
-                        & (pl.col("end_us") + self.reach_us < self.changed_us)
-                        & tracks["near_tracks_start"].is_not_null()
-                        & tracks["near_tracks_end"].is_not_null()
-                    ).fill_null(False),
-                    start=(
-                        same
-                        & (pl.col("start_us") + self.reach_us < self.changed_us)
-                        & tracks["near_tracks_start"].is_not_null()
-                    ).fill_null(False),
-                )
+                joined.with_columns(self._numbers(joined))
+                .select(*KEPT_SCHEMA, whole=whole.fill_null(False), start=start.fill_null(False))
                 .select("whole", "start", *KEPT_SCHEMA)
             )
         self._settled = keys, settled
         return settled
 
+    def _named(self) -> tuple[pl.Series, pl.Series]:
+        """Return the keys of the merge's tracks and their numbers."""
+        if self._keys_of is None:
+            raise ValueError("the tracks of the merge are not named (name_tracks)")
+        return self._keys_of["key"], self._keys_of["track"]
+
     def _numbers(self, stored: pl.DataFrame) -> pl.DataFrame:
         """Return the stored tracks near each end of the silences by the merge's numbers
         (null: one is not among the merge's tracks)."""
-        if self._keys_of is None:
-            raise ValueError("the tracks of the merge are not named (name_tracks)")
-        keys, tracks = self._keys_of["key"], self._keys_of["track"]
+        keys, tracks = self._named()
         numbers = {}
         for name in ("near_tracks_start", "near_tracks_end"):
             found = stored[name].list.eval(
@@ -260,9 +260,7 @@ class KeptFeatures:
 
     def keep(self, gaps: pl.DataFrame, features: pl.DataFrame) -> None:
         known = self.settled(gaps)
-        if self._keys_of is None:
-            raise ValueError("the tracks of the merge are not named (name_tracks)")
-        tracks, keys = self._keys_of["track"], self._keys_of["key"]
+        keys, tracks = self._named()
         lists = {
             name: features[name].list.eval(pl.element().replace_strict(tracks, keys)).list.sort()
             for name in ("near_tracks_start", "near_tracks_end")
