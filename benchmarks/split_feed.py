@@ -1,10 +1,12 @@
 """Detection cycles over a real week against one batch run: the same tables, and what each cost.
 
-    python benchmarks/split_feed.py [--hours 12] [--cycles 14]
+    python benchmarks/split_feed.py [--week socal|nyharbor] [--hours 12] [--cycles 14]
 
-Stores the Southern California week (``positions/derived/socal_2018-06-01_07_marinecadastre
-.csv.gz`` in the shared data folder, ``MONITOR_DATA``) part after part, ``--hours`` of it each, with
-a detection after each part, then detects the whole week at once in a second store. Prints per
+Stores a real week from the shared data folder (``MONITOR_DATA``): the Southern California week
+(``positions/derived/socal_2018-06-01_07_marinecadastre.csv.gz``, the default) or the New York
+harbour week (``positions/tracktable_NYHarbor_2020_12_first_week.traj.gz``, no SOG), part after
+part, ``--hours`` of it each, with a detection after each part, then detects the whole week at
+once in a second store. Prints per
 cycle its time and what it did (vessels changed and resumed, positions read, close-pair windows
 searched), and whether each table of the two stores is equal (calls, raw calls, transits,
 pending visits, tracks, displaced runs, events, and the stored behaviour parts).
@@ -16,6 +18,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from detect import HERE, SOCAL, read_socal  # noqa: E402
+from detect import HERE, NY, SOCAL, read_socal, read_traj  # noqa: E402
 
 from monitor.config import GeofenceSettings, Settings, StoreSettings  # noqa: E402
 from monitor.pipeline import pairs_cycle  # noqa: E402
@@ -37,6 +40,17 @@ from monitor.store.events import load_events  # noqa: E402
 from monitor.store.table import atomic_write_parquet  # noqa: E402
 
 GEOFENCES = HERE / "geofences" / "socal.geojson"
+
+
+def _socal(path: Path) -> pl.DataFrame:
+    return read_socal(path, course=True)
+
+
+#: The real weeks: their positions, how to read them, and their ports.
+WEEKS: dict[str, tuple[Path, Callable[[Path], pl.DataFrame], Path]] = {
+    "socal": (SOCAL, _socal, GEOFENCES),
+    "nyharbor": (NY, read_traj, HERE / "geofences" / "nyharbor.geojson"),
+}
 
 
 def store_part(store: Path, part: pl.DataFrame, name: str) -> None:
@@ -65,21 +79,23 @@ def stored_table(store: Path, name: str) -> pl.DataFrame:
     return frame.sort(pl.all())
 
 
-def settings_of(root: Path) -> Settings:
+def settings_of(root: Path, geofences: Path = GEOFENCES) -> Settings:
     return Settings(
-        store=StoreSettings(path=root / "store"), geofences=GeofenceSettings(files=[GEOFENCES])
+        store=StoreSettings(path=root / "store"), geofences=GeofenceSettings(files=[geofences])
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--week", choices=sorted(WEEKS), default="socal")
     parser.add_argument("--hours", type=int, default=12)
     parser.add_argument("--cycles", type=int, default=14)
     args = parser.parse_args()
-    if not SOCAL.is_file():
-        print(f"{SOCAL} not found (set MONITOR_DATA): nothing to do")
+    path, read, geofences = WEEKS[args.week]
+    if not path.is_file():
+        print(f"{path} not found (set MONITOR_DATA): nothing to do")
         return
-    week = read_socal(SOCAL, course=True).sort("timestamp_utc")
+    week = read(path).sort("timestamp_utc")
     t0 = week["timestamp_utc"].min()
     slot = (pl.col("timestamp_utc") - t0).dt.total_hours() // args.hours
     parts = [p for _, p in week.group_by(slot.clip(0, args.cycles - 1), maintain_order=True)]
@@ -96,7 +112,7 @@ def main() -> None:
         for i, part in enumerate(parts):
             store_part(split / "store", part, f"part{i:03d}")
             started = time.perf_counter()
-            summary = detect_calls(settings_of(split))
+            summary = detect_calls(settings_of(split, geofences))
             took = time.perf_counter() - started
             windows = searched[-1] if searched else None
             print(
@@ -108,7 +124,7 @@ def main() -> None:
             )
         store_part(batch / "store", week, "all")
         started = time.perf_counter()
-        detect_calls(settings_of(batch))
+        detect_calls(settings_of(batch, geofences))
         print(f"  batch: {time.perf_counter() - started:.1f} s")
         got, want = tables(split / "store"), tables(batch / "store")
         for name, frame in want.items():
