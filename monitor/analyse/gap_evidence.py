@@ -466,6 +466,7 @@ def grid_features(
     # one still open), and who of them fell silent with it, from their times: asked of every
     # silence, as those times go on.
     near: dict[str, pl.Series] = {}
+    asked: dict[str, tuple[I64, I64]] = {}
     for side, rows, known_rows, at, lat, lon, before in (
         ("start", start_todo, ~start_todo, start, lat0, lon0, True),
         ("end", todo & ~is_open, whole, end, lat1, lon1, False),
@@ -480,14 +481,14 @@ def grid_features(
             .then(old[f"near_tracks_{side}"])
             .otherwise(_lists(lengths, tracks))
         ).to_series()
-        asked = _flat(near[side])
-        found[f"near_{side}"] = asked[0]
+        asked[side] = _flat(near[side])
+        found[f"near_{side}"] = asked[side][0]
         found[f"silent_{side}"] = grid.silent_among(
-            asked, at, quiet_us=(_TEN_MIN_US, 3 * _TEN_MIN_US), before=before
+            asked[side], at, quiet_us=(_TEN_MIN_US, 3 * _TEN_MIN_US), before=before
         )
     found["silent_end"][is_open] = 0
     near0, near1 = found["near_start"], found["near_end"]
-    # Only asked where vessels were near it at both ends, the only place the answer counts;
+    # Kept only where vessels were near it at both ends, the only place the answer counts;
     # those near it when it fell silent over the first half of the silence, those near it
     # when it came back over the second.
     both = (near0 > 0) & (near1 > 0)
@@ -496,11 +497,8 @@ def grid_features(
         ("start", (start + _TEN_MIN_US, mid)),
         ("end", (mid, end - _TEN_MIN_US)),
     ):
-        asked = _flat(near[side].filter(pl.Series(both)))
-        found[f"kept_{side}"] = np.full(n, np.nan)
-        found[f"kept_{side}"][both] = grid.kept_among(
-            asked, (during[0][both], during[1][both]), min_regular_us=3 * _TEN_MIN_US
-        )
+        share = grid.kept_among(asked[side], during, min_regular_us=3 * _TEN_MIN_US)
+        found[f"kept_{side}"] = np.where(both, share, np.nan)
     # Per receiver: did the stations that heard it before (after) hear anyone else near it
     # over the first (second) half of the silence? A silence still open has only its start,
     # whose stations are asked again as it goes on.

@@ -459,6 +459,14 @@ class ReceptionGrid:
     cell_start: I64 = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     station_cells: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
+    @property
+    def _times(self) -> tuple[I64, I64, I64, I64, I64, I64]:
+        """The tracks' times, as :func:`_silent_among` and :func:`_kept_among` take them."""
+        return (
+            self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
+            self.quiet_from_us, self.quiet_to_us,
+        )  # fmt: skip
+
     def quiet_along(
         self,
         own: I64,
@@ -517,10 +525,8 @@ class ReceptionGrid:
         if quiet_us[1] < QUIET_MIN_US:
             raise ValueError(f"quiet_us[1] must be at least {QUIET_MIN_US} us")
         return _silent_among(
-            self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
-            self.quiet_from_us, self.quiet_to_us, near[0], near[1], at_us, quiet_us[0],
-            quiet_us[1], 1 if before else -1,
-        )  # fmt: skip
+            *self._times, near[0], near[1], at_us, quiet_us[0], quiet_us[1], 1 if before else -1
+        )
 
     def stations_stopped(
         self,
@@ -600,8 +606,4 @@ class ReceptionGrid:
         This asks the tracks' times only."""
         if min_regular_us < QUIET_MIN_US:
             raise ValueError(f"min_regular_us must be at least {QUIET_MIN_US} us")
-        return _kept_among(
-            self.track_first_us, self.track_last_us, self.track_usual_us, self.quiet_start,
-            self.quiet_from_us, self.quiet_to_us, near[0], near[1], during[0], during[1],
-            min_regular_us,
-        )  # fmt: skip
+        return _kept_among(*self._times, near[0], near[1], during[0], during[1], min_regular_us)
