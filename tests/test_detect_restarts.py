@@ -292,58 +292,59 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     assert read == []
 
 
-def test_a_cycle_rewrites_the_weeks_its_changes_reach_only(
+def test_a_cycle_rewrites_the_days_its_changes_reach_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The fleet's last day is a Monday, the first of a week: once the vessels' cuts lie in it,
-    a cycle rewrites the stored rows of that week only, the files of the week before stay as
-    they are, and the stored parts and events are those of one batch run."""
+    """Once the vessels' cuts lie in the fleet's last day, a cycle reads and rewrites the
+    stored rows of that day only, the files of the days before stay as they are, and the
+    stored parts and events are those of one batch run."""
     whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
     last_day = T0 + timedelta(days=DAYS - 1)
-    assert last_day.weekday() == 0
     settings = _short_windows(tmp_path)
     cycles(settings, by_hours(whole.filter(pl.col("timestamp_utc") < last_day), 24))
     store = tmp_path / "store"
-    before = {p: p.stat().st_mtime_ns for p in store.glob("calls/behaviour/*/week=2024-02-26.*")}
-    assert {"near", "region"} <= {p.parent.name for p in before}
+    before = {p: p.stat().st_mtime_ns for p in store.glob("calls/behaviour/*/day=*")}
+    assert {"near", "region", "samples"} <= {p.parent.name for p in before}
     written: list[list[str]] = []
 
     def recorded(frame: pl.DataFrame, path: Path) -> None:
         if path.name == "tracks.parquet":
             written.append([])  # the first file of each save
-        elif path.name.startswith("week="):
+        elif path.name.startswith("day="):
             written[-1].append(path.name)
         atomic_write_parquet(frame, path)
 
     read_from: list[date | None] = []
     read_part = behaviour_cycle.read_part
 
-    def reading(root: Path, job: BehaviourJob, from_week: date | None = None) -> Any:
-        read_from.append(from_week)
-        return read_part(root, job, from_week)
+    def reading(root: Path, job: BehaviourJob, from_day: date | None = None) -> Any:
+        read_from.append(from_day)
+        return read_part(root, job, from_day)
 
     monkeypatch.setattr(behaviour_cycle, "atomic_write_parquet", recorded)
     monkeypatch.setattr(behaviour_cycle, "read_part", reading)
     cycles(settings, by_hours(whole.filter(pl.col("timestamp_utc") >= last_day), 6))
-    assert all("week=2024-03-04.parquet" in names for names in written)
-    assert "week=2024-02-26.parquet" not in written[-1]
-    # Each cycle reads the tables first (no week), then the weeks its changes reach: the last
-    # ones the new week only.
-    assert read_from[-2:] == [date.max, date(2024, 3, 4)], read_from
-    if all("week=2024-02-26.parquet" not in names for names in written):
-        assert {p: p.stat().st_mtime_ns for p in before} == before
+    new = f"day={last_day.date()}.parquet"
+    assert all(new in names for names in written)
+    assert set(written[-1]) == {new, "day=none.parquet"}, written
+    # Each cycle reads the tables first (no day), then the days its changes reach: the last
+    # one the new day only.
+    assert read_from[-2:] == [date.max, last_day.date()], read_from
+    older = {p for p in before if p.name != new}
+    unwritten = {p for p in older if all(p.name not in names for names in written)}
+    assert {p.stat().st_mtime_ns for p in unwritten} == {before[p] for p in unwritten}
     batch = tmp_path / "batch" / "store"
     cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
     got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)
     assert got is not None and want is not None
-    for name in behaviour_cycle.BY_WEEK:
+    for name in behaviour_cycle.BY_DAY:
         assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
     _assert_same(detected_tables(store), detected_tables(batch))
 
 
-def test_a_vessel_stored_late_rewrites_the_weeks_of_its_rows(tmp_path: Path) -> None:
+def test_a_vessel_stored_late_rewrites_the_days_of_its_rows(tmp_path: Path) -> None:
     """A vessel whose positions of all four days arrive only after the cycles of the others
-    (a feed stored late): its rows of the first week are written into that week, and the
+    (a feed stored late): its rows of the first days are written into those days, and the
     stored parts and events are those of one batch run."""
     whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
     late = pl.col("mmsi") == GLITCHY
@@ -354,30 +355,30 @@ def test_a_vessel_stored_late_rewrites_the_weeks_of_its_rows(tmp_path: Path) -> 
     cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
     got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)
     assert got is not None and want is not None
-    for name in behaviour_cycle.BY_WEEK:
+    for name in behaviour_cycle.BY_DAY:
         assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
     _assert_same(detected_tables(store), detected_tables(batch))
 
 
-def test_rows_changed_in_a_week_not_read_make_the_run_read_every_week(
+def test_rows_changed_on_a_day_not_read_make_the_run_read_every_day(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Should rows change in a week a cycle did not read (here made so), the cycle reads every
-    week and goes on, and gives what one batch run does."""
+    """Should rows change on a day a cycle did not read (here made so), the cycle reads every
+    day and goes on, and gives what one batch run does."""
     whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
     last_day = T0 + timedelta(days=DAYS - 1)
     settings = _short_windows(tmp_path)
     parts = by_hours(whole, 12)
     cycles(settings, parts[:-1])
-    weeks = behaviour_cycle.changed_weeks
+    days = behaviour_cycle.changed_days
     calls = []
 
-    def with_an_old_week(*args: Any) -> set[date]:
+    def with_an_old_day(*args: Any) -> set[date]:
         calls.append(args)
-        found = weeks(*args)
+        found = days(*args)
         return found | {date(2024, 2, 19)} if len(calls) == 1 else found
 
-    monkeypatch.setattr(behaviour_cycle, "changed_weeks", with_an_old_week)
+    monkeypatch.setattr(behaviour_cycle, "changed_days", with_an_old_day)
     first = parts[-1]["timestamp_utc"].min()
     assert isinstance(first, datetime) and first >= last_day
     with caplog.at_level("WARNING"):

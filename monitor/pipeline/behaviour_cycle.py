@@ -11,9 +11,9 @@ whole history. When the store's first time moves (positions older than all other
 every part is found again.
 
 The tables whose rows grow with time (where each track was heard, its samples) are kept by
-week of their rows' time, their tracks named by a key that does not change as tracks come and
-go (:func:`track_keys`): a run rewrites the weeks in which its changed vessels have rows that
-may have changed, not the weeks before.
+day of their rows' time, their tracks named by a key that does not change as tracks come and
+go (:func:`track_keys`): a run rewrites the days in which its changed vessels have rows that
+may have changed, not the days before.
 """
 
 from __future__ import annotations
@@ -68,16 +68,14 @@ NAMES = (
 )  # fmt: skip
 #: Tables whose ``track`` column numbers the rows of ``tracks``.
 _NUMBERED = ("silences", "times", "quiet", "samples", "near", "region", "usual")
-#: Tables kept by week of their rows' time, a file per week under ``FOLDER/<name>/``.
-BY_WEEK = ("near", "region", "samples")
+#: Tables kept by day of their rows' time, a file per day under ``FOLDER/<name>/``.
+BY_DAY = ("near", "region", "samples")
 _US_PER_DAY = 86_400_000_000
-#: Weeks start on Mondays: 1970-01-05 is one.
-_MONDAY_US = 4 * _US_PER_DAY
-#: The weeks of the tables kept by week, and how many rows each file holds.
-WEEKS = Table(
-    f"{FOLDER}/weeks.parquet",
-    {"name": pl.String(), "week": pl.Date(), "n_rows": pl.Int64()},
-    "weeks of the stored behaviour parts",
+#: The days of the tables kept by day, and how many rows each file holds.
+DAYS = Table(
+    f"{FOLDER}/days.parquet",
+    {"name": pl.String(), "day": pl.Date(), "n_rows": pl.Int64()},
+    "days of the stored behaviour parts",
     "delete the calls/behaviour folder and run `monitor detect` again",
 )
 
@@ -151,39 +149,39 @@ def _path(root: StorePath | str, name: str) -> StorePath:
     return store_root(root) / FOLDER / f"{name}.parquet"
 
 
-def _week_path(root: StorePath | str, name: str, week: date | None) -> StorePath:
-    """Return the file of a week of the table ``name`` (None: of no week, its columns)."""
-    return store_root(root) / FOLDER / name / f"week={week or 'none'}.parquet"
+def _day_path(root: StorePath | str, name: str, day: date | None) -> StorePath:
+    """Return the file of a day of the table ``name`` (None: of no day, its columns)."""
+    return store_root(root) / FOLDER / name / f"day={day or 'none'}.parquet"
 
 
-def _file_week(path: StorePath) -> date | None:
-    """Return the week of a file of :func:`_week_path`."""
-    text = path.name.removeprefix("week=").removesuffix(".parquet")
+def _file_day(path: StorePath) -> date | None:
+    """Return the day of a file of :func:`_day_path`."""
+    text = path.name.removeprefix("day=").removesuffix(".parquet")
     return None if text == "none" else date.fromisoformat(text)
 
 
-def _week(name: str, job: BehaviourJob) -> pl.Expr:
-    """Return the Monday of the week of each row of the table ``name``."""
-    days = (row_time(name, job) - _MONDAY_US) // (7 * _US_PER_DAY) * 7 + 4
-    return days.cast(pl.Int32).cast(pl.Date).alias("week")
+def _day(name: str, job: BehaviourJob) -> pl.Expr:
+    """Return the day (UTC) of each row of the table ``name``."""
+    days = row_time(name, job) // _US_PER_DAY
+    return days.cast(pl.Int32).cast(pl.Date).alias("day")
 
 
 def read_tables(
-    root: StorePath | str, from_week: date | None = None
+    root: StorePath | str, from_day: date | None = None
 ) -> dict[str, pl.DataFrame] | None:
-    """Return the tables of the stored part, those kept by week of the weeks from
-    ``from_week`` on only (all without), None when the store has none (or one it cannot read
+    """Return the tables of the stored part, those kept by day of the days from
+    ``from_day`` on only (all without), None when the store has none (or one it cannot read
     whole)."""
-    paths = {name: _path(root, name) for name in NAMES if name not in BY_WEEK}
-    if not all(p.is_file() for p in paths.values()) or not WEEKS.exists(root):
+    paths = {name: _path(root, name) for name in NAMES if name not in BY_DAY}
+    if not all(p.is_file() for p in paths.values()) or not DAYS.exists(root):
         return None
     try:
         found = {name: read_parquet(p) for name, p in paths.items()}
-        weeks = WEEKS.read(root)
-        if from_week is not None:
-            weeks = weeks.filter(pl.col("week").is_null() | (pl.col("week") >= from_week))
-        for name in BY_WEEK:
-            rows = _read_weeks(root, name, weeks.filter(pl.col("name") == name))
+        days = DAYS.read(root)
+        if from_day is not None:
+            days = days.filter(pl.col("day").is_null() | (pl.col("day") >= from_day))
+        for name in BY_DAY:
+            rows = _read_days(root, name, days.filter(pl.col("name") == name))
             named = _with_tracks(rows, found["tracks"])
             if named is None:
                 return None
@@ -193,13 +191,13 @@ def read_tables(
     return found
 
 
-def _read_weeks(root: StorePath | str, name: str, files: pl.DataFrame) -> pl.DataFrame:
-    """Return the rows of the table ``name`` in the week files ``files`` (rows of
-    :data:`WEEKS`), that of none (its columns) first; raise StoreError when one does not hold
-    what the weeks say."""
-    frames = [read_parquet(_week_path(root, name, w)) for w in files["week"].to_list()]
-    if not files["week"].is_null().any() or [f.height for f in frames] != files["n_rows"].to_list():
-        raise StoreError(f"{_week_path(root, name, None).parent}: files unlike their weeks")
+def _read_days(root: StorePath | str, name: str, files: pl.DataFrame) -> pl.DataFrame:
+    """Return the rows of the table ``name`` in the day files ``files`` (rows of
+    :data:`DAYS`), that of none (its columns) first; raise StoreError when one does not hold
+    what the days say."""
+    frames = [read_parquet(_day_path(root, name, w)) for w in files["day"].to_list()]
+    if not files["day"].is_null().any() or [f.height for f in frames] != files["n_rows"].to_list():
+        raise StoreError(f"{_day_path(root, name, None).parent}: files unlike their days")
     return pl.concat(frames)
 
 
@@ -210,7 +208,7 @@ def _with_tracks(rows: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame | Non
         track_keys(tracks["track_id"]), track=pl.int_range(pl.len(), dtype=pl.Int64)
     )
     if numbers["key"].n_unique() != numbers.height:
-        return None  # two track ids of one key: the weeks cannot tell them apart
+        return None  # two track ids of one key: the days cannot tell them apart
     named = rows.join(numbers, on="key", how="left", maintain_order="left")
     if named["track"].null_count():
         return None
@@ -220,24 +218,24 @@ def _with_tracks(rows: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame | Non
 def read_older_rows(
     root: StorePath | str, name: str, tracks: pl.DataFrame, since: date, before: date
 ) -> pl.DataFrame:
-    """Return the stored rows of the table ``name`` of the weeks from ``since`` to before
+    """Return the stored rows of the table ``name`` of the days from ``since`` to before
     ``before``, their tracks by id (``tracks``: the stored ones)."""
-    weeks = WEEKS.read(root).filter(
+    days = DAYS.read(root).filter(
         (pl.col("name") == name)
-        & (pl.col("week").is_null() | pl.col("week").is_between(since, before, closed="left"))
+        & (pl.col("day").is_null() | pl.col("day").is_between(since, before, closed="left"))
     )
-    rows = _read_weeks(root, name, weeks)
+    rows = _read_days(root, name, days)
     ids = tracks.select(track_keys(tracks["track_id"]), "track_id")
     return rows.join(ids, on="key").drop("key")
 
 
 def read_part(
-    root: StorePath | str, job: BehaviourJob, from_week: date | None = None
+    root: StorePath | str, job: BehaviourJob, from_day: date | None = None
 ) -> dict[str, pa.Table] | None:
-    """Return the stored part (its rows kept by week from ``from_week`` on only), or None
+    """Return the stored part (its rows kept by day from ``from_day`` on only), or None
     when the store has none or one whose reception grids start elsewhere than ``job``'s (or an
     unreadable one: then every part is found again)."""
-    found = read_tables(root, from_week)
+    found = read_tables(root, from_day)
     if found is None or found["start"]["first_us"].to_list() != [job.data_start_us]:
         return None
     if "station" not in found["near"].columns:
@@ -251,74 +249,78 @@ def save_part(
     root: StorePath | str,
     part: Mapping[str, pa.Table],
     job: BehaviourJob,
-    weeks: Collection[date] | None = None,
+    days: Collection[date] | None = None,
     loaded_from: date | None = None,
 ) -> None:
-    """Replace the stored part with ``part`` (each file atomically): of the tables kept by week
-    only the ``weeks`` given (all, and no other, with None); ``part`` holds their rows from
-    the week ``loaded_from`` on only, if given (the weeks before stay as stored)."""
+    """Replace the stored part with ``part`` (each file atomically): of the tables kept by day
+    only the ``days`` given (all, and no other, with None); ``part`` holds their rows from
+    the day ``loaded_from`` on only, if given (the days before stay as stored)."""
     for name in NAMES:
-        if name not in BY_WEEK:
+        if name not in BY_DAY:
             atomic_write_parquet(_frame(part[PREFIX + name]), _path(root, name))
     keys = track_keys(_frame(part[PREFIX + "tracks"])["track_id"])
-    before = pl.DataFrame(schema=WEEKS.schema)
+    before = pl.DataFrame(schema=DAYS.schema)
     if loaded_from is not None:
-        before = WEEKS.read(root).filter(pl.col("week") < loaded_from)
+        before = DAYS.read(root).filter(pl.col("day") < loaded_from)
     found = [before]
-    for name in BY_WEEK:
-        frame = _frame(part[PREFIX + name]).with_columns(_week(name, job))
-        counts = frame.group_by("week").agg(n_rows=pl.len().cast(pl.Int64))
-        if weeks is not None:
-            frame = frame.filter(pl.col("week").is_in(list(weeks)))
-        columns = [c if c != "track" else "key" for c in frame.columns if c != "week"]
+    for name in BY_DAY:
+        frame = _frame(part[PREFIX + name]).with_columns(_day(name, job))
+        counts = frame.group_by("day").agg(n_rows=pl.len().cast(pl.Int64))
+        if days is not None:
+            frame = frame.filter(pl.col("day").is_in(list(days)))
+        columns = [c if c != "track" else "key" for c in frame.columns if c != "day"]
         frame = frame.with_columns(
             key=keys.gather(frame["track"]) if frame.height else pl.lit(None, pl.Int64)
         )
-        by_week: dict[date | None, pl.DataFrame] = {
+        by_day: dict[date | None, pl.DataFrame] = {
             w: rows.select(columns)
-            for (w,), rows in frame.partition_by("week", as_dict=True, maintain_order=True).items()
+            for (w,), rows in frame.partition_by("day", as_dict=True, maintain_order=True).items()
         }
-        # The table's columns, in a file of no week.
-        by_week[None] = frame.head(0).select(columns)
-        todo = set(by_week) if weeks is None else {None, *weeks}
-        if weeks is None:
-            todo.update(map(_file_week, listing(store_root(root) / FOLDER / name, "week=*")))
-        kept = set(counts["week"])
-        for week in todo:
-            if week in by_week:
-                atomic_write_parquet(by_week[week], _week_path(root, name, week))
-            elif week not in kept:
-                _week_path(root, name, week).unlink(missing_ok=True)
-        none = pl.DataFrame({"week": [None], "n_rows": [0]}, schema=counts.schema)
-        found.append(pl.concat([none, counts]).select(pl.lit(name).alias("name"), "week", "n_rows"))
-    WEEKS.write(root, pl.concat(found).sort("name", "week"))
-    for name in BY_WEEK:
-        _path(root, name).unlink(missing_ok=True)  # a part stored whole, before weeks
+        # The table's columns, in a file of no day.
+        by_day[None] = frame.head(0).select(columns)
+        todo = set(by_day) if days is None else {None, *days}
+        if days is None:
+            folder = store_root(root) / FOLDER / name
+            todo.update(map(_file_day, listing(folder, "day=*")))
+            for path in listing(folder, "week=*"):
+                path.unlink()  # a file of a part stored by week, before days
+        kept = set(counts["day"])
+        for day in todo:
+            if day in by_day:
+                atomic_write_parquet(by_day[day], _day_path(root, name, day))
+            elif day not in kept:
+                _day_path(root, name, day).unlink(missing_ok=True)
+        none = pl.DataFrame({"day": [None], "n_rows": [0]}, schema=counts.schema)
+        found.append(pl.concat([none, counts]).select(pl.lit(name).alias("name"), "day", "n_rows"))
+    DAYS.write(root, pl.concat(found).sort("name", "day"))
+    for name in BY_DAY:
+        _path(root, name).unlink(missing_ok=True)  # a part stored whole, before days
+    (store_root(root) / FOLDER / "weeks.parquet").unlink(missing_ok=True)
 
 
-def changed_weeks(
+def changed_days(
     stored: Mapping[str, pa.Table],
     found: Sequence[Mapping[str, pa.Table]],
     mmsis: pl.Series,
     since: pl.DataFrame,
     job: BehaviourJob,
 ) -> set[date]:
-    """Return the weeks in which the rows of the vessels ``mmsis`` may differ between the
+    """Return the days in which the rows of the vessels ``mmsis`` may differ between the
     ``stored`` part and the parts ``found`` again: those of their rows, old and new, from
     x_us on for a vessel of ``since`` (mmsi, x_us: it went on from its cut, its rows before
     are the stored ones), all of them for the others."""
-    weeks: set[date] = set()
+    days: set[date] = set()
     for part in (stored, *found):
         tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
         tracks = tracks.filter(pl.col("mmsi").is_in(mmsis.implode())).join(
             since.select("mmsi", "x_us"), on="mmsi", how="left"
         )
         ids = tracks.select(pl.col("track").cast(pl.Int64), "x_us")
-        for name in BY_WEEK:
+        for name in BY_DAY:
             rows = _frame(part[PREFIX + name]).join(ids, on="track")
             rows = rows.filter(pl.col("x_us").is_null() | (row_time(name, job) >= pl.col("x_us")))
-            weeks.update(rows.select(_week(name, job).unique())["week"].to_list())
-    return weeks
+            days.update(rows.select(_day(name, job).unique())["day"].to_list())
+    return days
 
 
 def only(part: Mapping[str, pa.Table], mmsis: pl.Series) -> dict[str, pa.Table]:
@@ -343,18 +345,18 @@ class CyclePart:
     history: pl.DataFrame | None = None
     #: The readings of the grids along the silences of its merge.
     along: KeptAlong = field(default_factory=KeptAlong)
-    #: The weeks of the tables kept by week that may have changed (None: all).
-    weeks: set[date] | None = None
+    #: The days of the tables kept by day that may have changed (None: all).
+    days: set[date] | None = None
     #: What the grids told of the silences of its merge.
     features: KeptFeatures = field(default_factory=KeptFeatures)
-    #: The part holds the rows kept by week from this week on (None: all).
+    #: The part holds the rows kept by day from this day on (None: all).
     loaded: date | None = None
 
     def save(self, root: StorePath | str) -> None:
         """Replace the stored part, close pairs, readings along silences, cuts and restart
         points (each file atomically; hold :func:`~monitor.store.calls.detection_writes`
         meanwhile: together they are one state)."""
-        save_part(root, self.part, self.pairs.job, self.weeks, self.loaded)
+        save_part(root, self.part, self.pairs.job, self.days, self.loaded)
         self.pairs.save(root)
         self.along.save(root)
         self.features.save(root)
@@ -414,9 +416,9 @@ def cycle_part(
     last_utc of every vessel), else from all their positions (every vessel's when there is no
     usable stored part); and the close-pair search of its merge, which searches again only the
     windows where the changed vessels' samples changed (every window without usable stored
-    pairs). The stored rows kept by week are read from the first week they may change in on
-    (of every week with ``read_all``)."""
-    # First the tables of the part but its rows by week: which weeks to read depends on them.
+    pairs). The stored rows kept by day are read from the first day they may change in on
+    (of every day with ``read_all``)."""
+    # First the tables of the part but its rows by day: which days to read depends on them.
     stored = read_part(root, behaviour, date.max)
     stored_features, activity = read_features(root)
     window = window_slots(behaviour)
@@ -433,10 +435,10 @@ def cycle_part(
     going = None if stored is None else resumable(changed, history, old_cuts, behaviour)
     loaded: date | None = None
     if stored is not None and going is not None:
-        # The weeks of the rows that may change: from the resumed vessels' X on, all of the
-        # others'; every week while what tells of the older ones is missing.
+        # The days of the rows that may change: from the resumed vessels' X on, all of the
+        # others'; every day while what tells of the older ones is missing.
         others = mmsis.filter(~mmsis.is_in(going.vessels["mmsi"].implode()))
-        loaded = _first_week(stored, going.vessels, others, hours)
+        loaded = _first_day(stored, going.vessels, others, hours)
         if read_all or stored_features is None or activity is None or not PAIRS.exists(root):
             loaded = None
         stored = read_part(root, behaviour, loaded)
@@ -448,7 +450,7 @@ def cycle_part(
         )
         return CyclePart(
             stored, KeptPairs(behaviour, engine, stored=kept, from_window=from_window), all_cuts,
-            along=KeptAlong(read_along(root)), weeks=set(), loaded=loaded, features=features,
+            along=KeptAlong(read_along(root)), days=set(), loaded=loaded, features=features,
         )  # fmt: skip
     job = replace(
         behaviour,
@@ -512,8 +514,8 @@ def cycle_part(
                 )
             spliced, bad = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
             if loaded is not None and bad.len():
-                # Found again over their whole history: their rows of every week may change.
-                earlier = _first_week(stored, going.vessels.head(0), bad, hours)
+                # Found again over their whole history: their rows of every day may change.
+                earlier = _first_day(stored, going.vessels.head(0), bad, hours)
                 if earlier < loaded:
                     loaded = earlier
                     stored = read_part(root, behaviour, loaded)
@@ -551,9 +553,9 @@ def cycle_part(
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo, from_window=from_window)
     changed_rows = changed_codes(stored, parts, mmsis, spliced_from, behaviour)
     along = KeptAlong(read_along(root), changed_rows)
-    weeks = changed_weeks(stored, parts, mmsis, spliced_from, behaviour)
-    if loaded is not None and min(weeks, default=loaded) < loaded:
-        log.warning("detect: rows changed in weeks before %s, not read: reading them all", loaded)
+    changed_on = changed_days(stored, parts, mmsis, spliced_from, behaviour)
+    if loaded is not None and min(changed_on, default=loaded) < loaded:
+        log.warning("detect: rows changed in days before %s, not read: reading them all", loaded)
         return cycle_part(
             root, files, hours, engine, behaviour, changed, history, last, read_all=True
         )
@@ -563,28 +565,28 @@ def cycle_part(
     )
     part = one_part([without(stored, mmsis), *parts], behaviour)
     return CyclePart(
-        part, pairs, all_cuts, n_resumed, along=along, weeks=weeks, features=features,
+        part, pairs, all_cuts, n_resumed, along=along, days=changed_on, features=features,
         loaded=loaded,
     )  # fmt: skip
 
 
-def _week_us(week: date) -> int:
-    return (week - date(1970, 1, 1)).days * _US_PER_DAY
+def _day_us(day: date) -> int:
+    return (day - date(1970, 1, 1)).days * _US_PER_DAY
 
 
 def _window_of(loaded: date | None, window: int, job: BehaviourJob) -> int:
-    """Return the first window of the close-pair search whose samples are read from the week
+    """Return the first window of the close-pair search whose samples are read from the day
     ``loaded`` on (0: all are)."""
     if loaded is None:
         return 0
     step_us = int(job.settings.encounters.grid_min * 60e6)
-    return -(-_week_us(loaded) // step_us) // window
+    return -(-_day_us(loaded) // step_us) // window
 
 
-def _first_week(
+def _first_day(
     part: Mapping[str, pa.Table], resumed: pl.DataFrame, others: pl.Series, hours: pl.DataFrame
 ) -> date:
-    """Return the first week whose rows may change: that of X of the ``resumed`` vessels
+    """Return the first day whose rows may change: that of X of the ``resumed`` vessels
     (mmsi, x_us), of the first time of the ``others`` (their tracks in ``part``, their
     positions in ``hours``, the ledger's); ``date.max`` when none may (read no rows)."""
     tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
@@ -597,13 +599,12 @@ def _first_week(
         hours.filter(pl.col("mmsi").is_in(others.implode()))["hour_utc"].dt.epoch("us").min(),
     ]
     known = [int(t) for t in first if isinstance(t, int)]
-    return _monday(min(known)) if known else date.max
+    return _day_of(min(known)) if known else date.max
 
 
-def _monday(t_us: int) -> date:
-    """Return the first day of the week of ``t_us``."""
-    days = t_us // _US_PER_DAY
-    return date(1970, 1, 1) + timedelta(days=days - (days - 4) % 7)
+def _day_of(t_us: int) -> date:
+    """Return the day (UTC) of ``t_us``."""
+    return date(1970, 1, 1) + timedelta(days=t_us // _US_PER_DAY)
 
 
 def _kept_features(
@@ -616,16 +617,16 @@ def _kept_features(
     part: Mapping[str, pa.Table],
 ) -> KeptFeatures:
     """Return what the grids told of the stored silences, nothing from ``changed_us`` on; the
-    rows of the merge are those from the week ``loaded`` on, those of the stored ``part``
+    rows of the merge are those from the day ``loaded`` on, those of the stored ``part``
     before."""
     spec = job.specs()[0]
     if loaded is None:
         return KeptFeatures(stored, changed_us, reach_us(job))
-    loaded_bin = -((spec.t0_us - _week_us(loaded)) // spec.bin_us)
+    loaded_bin = -((spec.t0_us - _day_us(loaded)) // spec.bin_us)
     tracks = _frame(part[PREFIX + "tracks"])
 
     def rows(name: str, from_bin: int) -> pl.DataFrame:
-        since = _monday(spec.t0_us + from_bin * spec.bin_us)
+        since = _day_of(spec.t0_us + from_bin * spec.bin_us)
         return read_older_rows(root, name, tracks, since, loaded)
 
     return KeptFeatures(stored, changed_us, reach_us(job), loaded_bin, activity, rows)

@@ -13,7 +13,7 @@ needs no rows. A silence still open keeps what its start told, and asks its stat
 from their rhythm, as it goes on; whether a silence stayed within its stations' reach is asked
 of every one (the cells a station ever heard grow). So a run asks the rows again of the recent
 silences only, and builds the grids from the rows those need: when and where the stations
-heard anyone in the weeks it does not read comes from ``rhythm.parquet`` and
+heard anyone on the days it does not read comes from ``rhythm.parquet`` and
 ``cells.parquet``.
 
 The stored features go with the stored parts (:mod:`monitor.pipeline.behaviour_cycle`): both
