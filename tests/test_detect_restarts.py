@@ -381,9 +381,9 @@ def test_rows_changed_on_a_day_not_read_make_the_run_read_every_day(
     monkeypatch.setattr(behaviour_cycle, "changed_days", with_an_old_day)
     first = parts[-1]["timestamp_utc"].min()
     assert isinstance(first, datetime) and first >= last_day
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO"):
         cycles(settings, parts[-1:])
-    assert "reading them all" in caplog.text and len(calls) == 2
+    assert "not read: reading from 2024-02-19" in caplog.text and len(calls) == 2
     batch = tmp_path / "batch" / "store"
     cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
     _assert_same(detected_tables(tmp_path / "store"), detected_tables(batch))

@@ -52,7 +52,7 @@ from monitor.pipeline.features_cycle import (
     track_keys,
 )
 from monitor.pipeline.ledger import Changes, days_of
-from monitor.pipeline.pairs_cycle import PAIRS, KeptPairs, changed_windows, read_pairs
+from monitor.pipeline.pairs_cycle import PAIRS, KeptPairs, changed_windows, differing, read_pairs
 from monitor.schema import RESTARTS_SCHEMA, empty_frame
 from monitor.store.fs import StorePath, arrow_source, listing, read_parquet
 from monitor.store.fs import store_path as store_root
@@ -305,22 +305,62 @@ def changed_days(
     since: pl.DataFrame,
     job: BehaviourJob,
 ) -> set[date]:
-    """Return the days in which the rows of the vessels ``mmsis`` may differ between the
-    ``stored`` part and the parts ``found`` again: those of their rows, old and new, from
+    """Return the days on which the rows of the vessels ``mmsis`` differ between the ``stored``
+    part and the parts ``found`` again (as multisets, their tracks by id): of their rows from
     x_us on for a vessel of ``since`` (mmsi, x_us: it went on from its cut, its rows before
-    are the stored ones), all of them for the others."""
-    days: set[date] = set()
-    for part in (stored, *found):
+    are the stored ones), of all of them for the others."""
+
+    def rows(part: Mapping[str, pa.Table], name: str) -> pl.DataFrame:
         tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
-        tracks = tracks.filter(pl.col("mmsi").is_in(mmsis.implode())).join(
-            since.select("mmsi", "x_us"), on="mmsi", how="left"
+        ids = (
+            tracks.filter(pl.col("mmsi").is_in(mmsis.implode()))
+            .join(since.select("mmsi", "x_us"), on="mmsi", how="left")
+            .select(pl.col("track").cast(pl.Int64), "track_id", "x_us")
         )
-        ids = tracks.select(pl.col("track").cast(pl.Int64), "x_us")
-        for name in BY_DAY:
-            rows = _frame(part[PREFIX + name]).join(ids, on="track")
-            rows = rows.filter(pl.col("x_us").is_null() | (row_time(name, job) >= pl.col("x_us")))
-            days.update(rows.select(_day(name, job).unique())["day"].to_list())
+        frame = _frame(part[PREFIX + name]).join(ids, on="track").drop("track")
+        return frame.filter(
+            pl.col("x_us").is_null() | (row_time(name, job) >= pl.col("x_us"))
+        ).drop("x_us")
+
+    days: set[date] = set()
+    for name in BY_DAY:
+        old = rows(stored, name)
+        diff = differing(old, [rows(p, name) for p in found], old.columns)
+        days.update(diff.select(_day(name, job).unique())["day"].to_list())
     return days
+
+
+def with_older_rows(
+    root: StorePath | str, part: Mapping[str, pa.Table], mmsis: pl.Series, since: date, before: date
+) -> dict[str, pa.Table] | None:
+    """Return the stored ``part`` (its rows kept by day from the day ``before`` on) with the
+    stored rows of the tracks of the vessels ``mmsis`` on the days from ``since`` to before
+    ``before`` too; None when those cannot be told apart by key."""
+    tracks = _frame(part[PREFIX + "tracks"])
+    keys = track_keys(tracks.filter(pl.col("mmsi").is_in(mmsis.implode()))["track_id"])
+    days = DAYS.read(root).filter(
+        pl.col("day").is_null() | pl.col("day").is_between(since, before, closed="left")
+    )
+    out = dict(part)
+    for name in BY_DAY:
+        rows = _read_days(root, name, days.filter(pl.col("name") == name))
+        named = _with_tracks(rows.filter(pl.col("key").is_in(keys.implode())), tracks)
+        if named is None:
+            return None
+        out[PREFIX + name] = pl.concat([named, _frame(part[PREFIX + name])]).to_arrow()
+    return out
+
+
+def from_day(
+    part: Mapping[str, pa.Table], day: date | None, job: BehaviourJob
+) -> dict[str, pa.Table]:
+    """Return ``part`` with the rows kept by day from the day ``day`` on only (all: None)."""
+    out = dict(part)
+    if day is not None:
+        for name in BY_DAY:
+            rows = _frame(part[PREFIX + name])
+            out[PREFIX + name] = rows.filter(row_time(name, job) >= _day_us(day)).to_arrow()
+    return out
 
 
 def only(part: Mapping[str, pa.Table], mmsis: pl.Series) -> dict[str, pa.Table]:
@@ -408,7 +448,7 @@ def cycle_part(
     history: pl.DataFrame,
     last: pl.DataFrame,
     *,
-    read_all: bool = False,
+    read_from: date | None = date.max,
 ) -> CyclePart:
     """Return the part of every vessel of the store: the stored one, the ``changed`` vessels'
     (mmsi, changed_utc) found again, from their cuts on where they can go on from there
@@ -416,8 +456,8 @@ def cycle_part(
     last_utc of every vessel), else from all their positions (every vessel's when there is no
     usable stored part); and the close-pair search of its merge, which searches again only the
     windows where the changed vessels' samples changed (every window without usable stored
-    pairs). The stored rows kept by day are read from the first day they may change in on
-    (of every day with ``read_all``)."""
+    pairs). The stored rows kept by day are read from the first day they may change on (from
+    ``read_from`` at the latest; every day with None)."""
     # First the tables of the part but its rows by day: which days to read depends on them.
     stored = read_part(root, behaviour, date.max)
     stored_features, activity = read_features(root)
@@ -435,12 +475,12 @@ def cycle_part(
     going = None if stored is None else resumable(changed, history, old_cuts, behaviour)
     loaded: date | None = None
     if stored is not None and going is not None:
-        # The days of the rows that may change: from the resumed vessels' X on, all of the
-        # others'; every day while what tells of the older ones is missing.
+        # The days of the rows that may change; every day while what tells of the older ones
+        # is missing.
         others = mmsis.filter(~mmsis.is_in(going.vessels["mmsi"].implode()))
-        loaded = _first_day(stored, going.vessels, others, hours)
-        if read_all or stored_features is None or activity is None or not PAIRS.exists(root):
-            loaded = None
+        loaded = _first_day(stored, going.vessels, others, changed)
+        missing = stored_features is None or activity is None or not PAIRS.exists(root)
+        loaded = None if read_from is None or missing else min(loaded, read_from)
         stored = read_part(root, behaviour, loaded)
     from_window = _window_of(loaded, window, behaviour)
     kept = None if stored is None else read_pairs(root, stored, window, from_window)
@@ -515,7 +555,7 @@ def cycle_part(
             spliced, bad = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
             if loaded is not None and bad.len():
                 # Found again over their whole history: their rows of every day may change.
-                earlier = _first_day(stored, going.vessels.head(0), bad, hours)
+                earlier = _first_day(stored, going.vessels.head(0), bad, changed)
                 if earlier < loaded:
                     loaded = earlier
                     stored = read_part(root, behaviour, loaded)
@@ -549,21 +589,34 @@ def cycle_part(
         )  # fmt: skip
     if stored is None:
         return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
-    redo = changed_windows(stored, parts, mmsis, window)
-    pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo, from_window=from_window)
-    changed_rows = changed_codes(stored, parts, mmsis, spliced_from, behaviour)
-    along = KeptAlong(read_along(root), changed_rows)
-    changed_on = changed_days(stored, parts, mmsis, spliced_from, behaviour)
-    if loaded is not None and min(changed_on, default=loaded) < loaded:
-        log.warning("detect: rows changed in days before %s, not read: reading them all", loaded)
+    # The stored rows of the vessels found over their whole history on the days before those
+    # read, to tell whether theirs changed there.
+    compared: Mapping[str, pa.Table] | None = stored
+    seen_from = _first_seen(stored, full, hours)
+    if loaded is not None and seen_from < loaded:
+        compared = with_older_rows(root, stored, full, seen_from, loaded)
+    changed_on = None if compared is None else changed_days(
+        compared, parts, mmsis, spliced_from, behaviour
+    )  # fmt: skip
+    if loaded is not None and (changed_on is None or min(changed_on, default=loaded) < loaded):
+        again = None if changed_on is None or read_from != date.max else min(changed_on)
+        log.info(
+            "detect: rows changed on days before %s, not read: reading %s", loaded,
+            "every day" if again is None else f"from {again}",
+        )  # fmt: skip
         return cycle_part(
-            root, files, hours, engine, behaviour, changed, history, last, read_all=True
+            root, files, hours, engine, behaviour, changed, history, last, read_from=again
         )
-    changed_us = changed_from_us(stored, parts, mmsis, behaviour)
+    assert compared is not None and changed_on is not None
+    redo = changed_windows(compared, parts, mmsis, window)
+    pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo, from_window=from_window)
+    changed_rows = changed_codes(compared, parts, mmsis, spliced_from, behaviour)
+    along = KeptAlong(read_along(root), changed_rows)
+    changed_us = changed_from_us(compared, parts, mmsis, behaviour)
     features = _kept_features(
         root, behaviour, changed_us, loaded, stored_features, activity, stored
     )
-    part = one_part([without(stored, mmsis), *parts], behaviour)
+    part = from_day(one_part([without(stored, mmsis), *parts], behaviour), loaded, behaviour)
     return CyclePart(
         part, pairs, all_cuts, n_resumed, along=along, days=changed_on, features=features,
         loaded=loaded,
@@ -584,19 +637,44 @@ def _window_of(loaded: date | None, window: int, job: BehaviourJob) -> int:
 
 
 def _first_day(
-    part: Mapping[str, pa.Table], resumed: pl.DataFrame, others: pl.Series, hours: pl.DataFrame
+    part: Mapping[str, pa.Table], resumed: pl.DataFrame, others: pl.Series, changed: pl.DataFrame
 ) -> date:
     """Return the first day whose rows may change: that of X of the ``resumed`` vessels
-    (mmsi, x_us), of the first time of the ``others`` (their tracks in ``part``, their
-    positions in ``hours``, the ledger's); ``date.max`` when none may (read no rows)."""
+    (mmsi, x_us) and, for each of the ``others`` (found again over their whole history), that
+    of the start of its track in ``part`` going on when its positions changed (``changed``:
+    mmsi, changed_utc), else of that change; ``date.max`` when none may (read no rows). The
+    others' rows may change before: the run then reads on from there."""
+    tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
+    times = _frame(part[PREFIX + "times"]).join(
+        tracks.select(pl.col("track").cast(pl.Int64), "mmsi"), on="track"
+    )
+    change = changed.filter(pl.col("mmsi").is_in(others.implode())).select(
+        "mmsi", change_us=pl.col("changed_utc").dt.epoch("us")
+    )
+    going_on = (
+        times.join(change, on="mmsi")
+        .filter(pl.col("first_us") <= pl.col("change_us"))
+        .group_by("mmsi")
+        .agg(pl.col("first_us").max())
+    )
+    others_from = change.join(going_on, on="mmsi", how="left").select(
+        pl.coalesce("first_us", "change_us")
+    )
+    first = [resumed["x_us"].min(), others_from.to_series().min()]
+    known = [int(t) for t in first if isinstance(t, int)]
+    return _day_of(min(known)) if known else date.max
+
+
+def _first_seen(part: Mapping[str, pa.Table], mmsis: pl.Series, hours: pl.DataFrame) -> date:
+    """Return the first day of the vessels ``mmsis``: of their first tracks in ``part`` or
+    positions in ``hours`` (the ledger's); ``date.max`` for none."""
     tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
     times = _frame(part[PREFIX + "times"]).join(
         tracks.select(pl.col("track").cast(pl.Int64), "mmsi"), on="track"
     )
     first = [
-        resumed["x_us"].min(),
-        times.filter(pl.col("mmsi").is_in(others.implode()))["first_us"].min(),
-        hours.filter(pl.col("mmsi").is_in(others.implode()))["hour_utc"].dt.epoch("us").min(),
+        times.filter(pl.col("mmsi").is_in(mmsis.implode()))["first_us"].min(),
+        hours.filter(pl.col("mmsi").is_in(mmsis.implode()))["hour_utc"].dt.epoch("us").min(),
     ]
     known = [int(t) for t in first if isinstance(t, int)]
     return _day_of(min(known)) if known else date.max
