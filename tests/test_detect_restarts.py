@@ -389,6 +389,47 @@ def test_rows_changed_on_a_day_not_read_make_the_run_read_every_day(
     _assert_same(detected_tables(tmp_path / "store"), detected_tables(batch))
 
 
+def test_vessels_found_again_over_their_whole_history_read_their_own_older_rows_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With their cuts unreadable, a cycle finds the changed vessels again over their whole
+    history: it compares their stored rows of the days before their change, read by key, with
+    those found, and reads and rewrites every vessel's rows of the last day only; all as one
+    batch run."""
+    whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
+    settings = _short_windows(tmp_path)
+    parts = by_hours(whole, 12)
+    cycles(settings, parts[:-1])
+    store = tmp_path / "store"
+    behaviour_resume.CUTS.path(store).write_bytes(b"not parquet")
+    read_from: list[date | None] = []
+    older: list[tuple[date, date]] = []
+    read_part, with_older_rows = behaviour_cycle.read_part, behaviour_cycle.with_older_rows
+
+    def reading(root: Path, job: BehaviourJob, from_day: date | None = None) -> Any:
+        read_from.append(from_day)
+        return read_part(root, job, from_day)
+
+    def reading_older(root: Path, part: Any, mmsis: pl.Series, since: date, before: date) -> Any:
+        older.append((since, before))
+        return with_older_rows(root, part, mmsis, since, before)
+
+    monkeypatch.setattr(behaviour_cycle, "read_part", reading)
+    monkeypatch.setattr(behaviour_cycle, "with_older_rows", reading_older)
+    summary = cycles(settings, parts[-1:])[0]
+    assert not summary.full_run and summary.behaviour_resumed == 0
+    last_day = (T0 + timedelta(days=DAYS - 1)).date()
+    assert read_from == [date.max, last_day], read_from
+    assert older == [(T0.date(), last_day)]
+    batch = tmp_path / "batch" / "store"
+    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
+    got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)
+    assert got is not None and want is not None
+    for name in behaviour_cycle.BY_DAY:
+        assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
+    _assert_same(detected_tables(store), detected_tables(batch))
+
+
 def test_lost_or_half_written_behaviour_state_is_found_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

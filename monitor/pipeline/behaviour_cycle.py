@@ -50,6 +50,7 @@ from monitor.pipeline.features_cycle import (
     reach_us,
     read_features,
     track_keys,
+    vessel_rows,
 )
 from monitor.pipeline.ledger import Changes, days_of
 from monitor.pipeline.pairs_cycle import PAIRS, KeptPairs, changed_windows, differing, read_pairs
@@ -302,32 +303,33 @@ def changed_days(
     stored: Mapping[str, pa.Table],
     found: Sequence[Mapping[str, pa.Table]],
     mmsis: pl.Series,
-    since: pl.DataFrame,
     job: BehaviourJob,
 ) -> set[date]:
     """Return the days on which the rows of the vessels ``mmsis`` differ between the ``stored``
-    part and the parts ``found`` again (as multisets, their tracks by id): of their rows from
-    x_us on for a vessel of ``since`` (mmsi, x_us: it went on from its cut, its rows before
-    are the stored ones), of all of them for the others."""
-
-    def rows(part: Mapping[str, pa.Table], name: str) -> pl.DataFrame:
-        tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
-        ids = (
-            tracks.filter(pl.col("mmsi").is_in(mmsis.implode()))
-            .join(since.select("mmsi", "x_us"), on="mmsi", how="left")
-            .select(pl.col("track").cast(pl.Int64), "track_id", "x_us")
-        )
-        frame = _frame(part[PREFIX + name]).join(ids, on="track").drop("track")
-        return frame.filter(
-            pl.col("x_us").is_null() | (row_time(name, job) >= pl.col("x_us"))
-        ).drop("x_us")
-
+    part and the parts ``found`` again (as multisets, their tracks by id)."""
     days: set[date] = set()
     for name in BY_DAY:
-        old = rows(stored, name)
-        diff = differing(old, [rows(p, name) for p in found], old.columns)
+        old = vessel_rows(stored, name, mmsis)
+        diff = differing(old, [vessel_rows(p, name, mmsis) for p in found], old.columns)
         days.update(diff.select(_day(name, job).unique())["day"].to_list())
     return days
+
+
+def _since_x(
+    part: Mapping[str, pa.Table], since: pl.DataFrame, job: BehaviourJob
+) -> dict[str, pa.Table]:
+    """Return ``part`` with the rows kept by day of a vessel of ``since`` (mmsi, x_us: it went
+    on from its cut, its rows before are the stored ones) from x_us on only."""
+    tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
+    x_us = tracks.join(since.select("mmsi", "x_us"), on="mmsi", how="left").select(
+        pl.col("track").cast(pl.Int64), "x_us"
+    )
+    out = dict(part)
+    for name in BY_DAY:
+        rows = _frame(part[PREFIX + name]).join(x_us, on="track", how="left", maintain_order="left")
+        keep = pl.col("x_us").is_null() | (row_time(name, job) >= pl.col("x_us"))
+        out[PREFIX + name] = rows.filter(keep).drop("x_us").to_arrow()
+    return out
 
 
 def with_older_rows(
@@ -477,13 +479,16 @@ def cycle_part(
     if stored is not None and going is not None:
         # The days of the rows that may change; every day while what tells of the older ones
         # is missing.
-        others = mmsis.filter(~mmsis.is_in(going.vessels["mmsi"].implode()))
-        loaded = _first_day(stored, going.vessels, others, changed)
+        loaded = _first_day(stored, changed)
         missing = stored_features is None or activity is None or not PAIRS.exists(root)
         loaded = None if read_from is None or missing else min(loaded, read_from)
         stored = read_part(root, behaviour, loaded)
     from_window = _window_of(loaded, window, behaviour)
     kept = None if stored is None else read_pairs(root, stored, window, from_window)
+    if kept is None and loaded is not None:
+        # No usable close pairs: every window is searched, in every day's samples.
+        loaded, from_window = None, 0
+        stored = read_part(root, behaviour)
     if stored is not None and not changed.height:
         features = _kept_features(
             root, behaviour, np.iinfo(np.int64).max, loaded, stored_features, activity, stored
@@ -553,18 +558,6 @@ def cycle_part(
                     going.seeds.filter(pl.col("mmsi").is_in(group["mmsi"].implode())),
                 )
             spliced, bad = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
-            if loaded is not None and bad.len():
-                # Found again over their whole history: their rows of every day may change.
-                earlier = _first_day(stored, going.vessels.head(0), bad, changed)
-                if earlier < loaded:
-                    loaded = earlier
-                    stored = read_part(root, behaviour, loaded)
-                    assert stored is not None
-                    from_window = _window_of(loaded, window, behaviour)
-                    kept = read_pairs(root, stored, window, from_window)
-                    spliced, bad = splice(
-                        only(stored, going.vessels["mmsi"]), found, going.vessels, job
-                    )
             parts.append(spliced)
             done = going.vessels["mmsi"].filter(~going.vessels["mmsi"].is_in(bad.implode()))
             spliced_from = going.vessels.filter(pl.col("mmsi").is_in(done.implode()))
@@ -589,15 +582,20 @@ def cycle_part(
         )  # fmt: skip
     if stored is None:
         return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
-    # The stored rows of the vessels found over their whole history on the days before those
-    # read, to tell whether theirs changed there.
+    # The changed vessels' stored rows on the days before those read (from X on for those
+    # that went on from their cuts), to tell whether theirs changed there.
     compared: Mapping[str, pa.Table] | None = stored
     seen_from = _first_seen(stored, full, hours)
+    x_us = spliced_from["x_us"].min()
+    if isinstance(x_us, int):
+        seen_from = min(seen_from, _day_of(x_us))
     if loaded is not None and seen_from < loaded:
-        compared = with_older_rows(root, stored, full, seen_from, loaded)
-    changed_on = None if compared is None else changed_days(
-        compared, parts, mmsis, spliced_from, behaviour
-    )  # fmt: skip
+        compared = with_older_rows(root, stored, mmsis, seen_from, loaded)
+    # The rows of a vessel that went on from its cut are the stored ones before its X.
+    if compared is not None:
+        compared = _since_x(compared, spliced_from, behaviour)
+    found_x = [_since_x(p, spliced_from, behaviour) for p in parts]
+    changed_on = None if compared is None else changed_days(compared, found_x, mmsis, behaviour)
     if loaded is not None and (changed_on is None or min(changed_on, default=loaded) < loaded):
         again = None if changed_on is None or read_from != date.max else min(changed_on)
         log.info(
@@ -608,11 +606,11 @@ def cycle_part(
             root, files, hours, engine, behaviour, changed, history, last, read_from=again
         )
     assert compared is not None and changed_on is not None
-    redo = changed_windows(compared, parts, mmsis, window)
+    redo = changed_windows(compared, found_x, mmsis, window)
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo, from_window=from_window)
-    changed_rows = changed_codes(compared, parts, mmsis, spliced_from, behaviour)
+    changed_rows = changed_codes(compared, found_x, mmsis, spliced_from, behaviour)
     along = KeptAlong(read_along(root), changed_rows)
-    changed_us = changed_from_us(compared, parts, mmsis, behaviour)
+    changed_us = changed_from_us(compared, found_x, mmsis, behaviour)
     features = _kept_features(
         root, behaviour, changed_us, loaded, stored_features, activity, stored
     )
@@ -636,48 +634,44 @@ def _window_of(loaded: date | None, window: int, job: BehaviourJob) -> int:
     return -(-_day_us(loaded) // step_us) // window
 
 
-def _first_day(
-    part: Mapping[str, pa.Table], resumed: pl.DataFrame, others: pl.Series, changed: pl.DataFrame
-) -> date:
-    """Return the first day whose rows may change: that of X of the ``resumed`` vessels
-    (mmsi, x_us) and, for each of the ``others`` (found again over their whole history), that
-    of the start of its track in ``part`` going on when its positions changed (``changed``:
-    mmsi, changed_utc), else of that change; ``date.max`` when none may (read no rows). The
-    others' rows may change before: the run then reads on from there."""
-    tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
-    times = _frame(part[PREFIX + "times"]).join(
-        tracks.select(pl.col("track").cast(pl.Int64), "mmsi"), on="track"
-    )
-    change = changed.filter(pl.col("mmsi").is_in(others.implode())).select(
-        "mmsi", change_us=pl.col("changed_utc").dt.epoch("us")
-    )
+def _first_day(part: Mapping[str, pa.Table], changed: pl.DataFrame) -> date:
+    """Return the first day whose rows may change, a guess: that of the first change of the
+    vessels ``changed`` (mmsi, changed_utc) or of the last time before it of the track in
+    ``part`` going on then (samples may join the two), whichever is first; ``date.max`` for
+    none. Their rows may change before (a track found again otherwise): the run then reads on
+    from there."""
+    times = _vessel_times(part)
+    change = changed.select("mmsi", change_us=pl.col("changed_utc").dt.epoch("us"))
     going_on = (
         times.join(change, on="mmsi")
         .filter(pl.col("first_us") <= pl.col("change_us"))
         .group_by("mmsi")
-        .agg(pl.col("first_us").max())
+        .agg(pl.col("last_us").sort_by("first_us").last())
     )
-    others_from = change.join(going_on, on="mmsi", how="left").select(
-        pl.coalesce("first_us", "change_us")
+    first = change.join(going_on, on="mmsi", how="left").select(
+        pl.min_horizontal("change_us", "last_us").min()
     )
-    first = [resumed["x_us"].min(), others_from.to_series().min()]
-    known = [int(t) for t in first if isinstance(t, int)]
-    return _day_of(min(known)) if known else date.max
+    return date.max if first.item() is None else _day_of(first.item())
 
 
 def _first_seen(part: Mapping[str, pa.Table], mmsis: pl.Series, hours: pl.DataFrame) -> date:
     """Return the first day of the vessels ``mmsis``: of their first tracks in ``part`` or
     positions in ``hours`` (the ledger's); ``date.max`` for none."""
-    tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
-    times = _frame(part[PREFIX + "times"]).join(
-        tracks.select(pl.col("track").cast(pl.Int64), "mmsi"), on="track"
-    )
+    times = _vessel_times(part)
     first = [
         times.filter(pl.col("mmsi").is_in(mmsis.implode()))["first_us"].min(),
         hours.filter(pl.col("mmsi").is_in(mmsis.implode()))["hour_utc"].dt.epoch("us").min(),
     ]
     known = [int(t) for t in first if isinstance(t, int)]
     return _day_of(min(known)) if known else date.max
+
+
+def _vessel_times(part: Mapping[str, pa.Table]) -> pl.DataFrame:
+    """Return the ``times`` of a part's tracks with their vessels' MMSIs."""
+    tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
+    return _frame(part[PREFIX + "times"]).join(
+        tracks.select(pl.col("track").cast(pl.Int64), "mmsi"), on="track"
+    )
 
 
 def _day_of(t_us: int) -> date:

@@ -115,14 +115,14 @@ def changed_from_us(
         ("region", ["track_id", "code"]),
     ):
         diff = differing(
-            _named(stored, name, mmsis), [_named(p, name, mmsis) for p in found], columns
+            vessel_rows(stored, name, mmsis), [vessel_rows(p, name, mmsis) for p in found], columns
         )
         if diff.height:
             first.append(spec.t0_us + int(diff["code"].min() >> PLACE_BITS) * spec.bin_us)  # type: ignore[operator]
     return min(first, default=_NEVER)
 
 
-def _named(part: Mapping[str, pa.Table], name: str, mmsis: pl.Series) -> pl.DataFrame:
+def vessel_rows(part: Mapping[str, pa.Table], name: str, mmsis: pl.Series) -> pl.DataFrame:
     """Return the rows of a part's table ``name`` of the vessels ``mmsis``, tracks by id."""
     tracks = pl.from_arrow(part[PREFIX + "tracks"])
     assert isinstance(tracks, pl.DataFrame)
