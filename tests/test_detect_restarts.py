@@ -342,6 +342,32 @@ def test_a_cycle_rewrites_the_days_its_changes_reach_only(
     _assert_same(detected_tables(store), detected_tables(batch))
 
 
+def test_a_store_of_rows_by_week_is_detected_again_into_days(tmp_path: Path) -> None:
+    """A store written when the rows were kept by week (``week=<Monday>`` files and
+    ``weeks.parquet``, no ``days.parquet``): the next cycle finds every part again, writes the
+    rows by day and removes the week files; all as one batch run."""
+    whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
+    settings = _short_windows(tmp_path)
+    parts = by_hours(whole, 24)
+    cycles(settings, parts[:-1])
+    folder = tmp_path / "store" / "calls" / "behaviour"
+    for name in behaviour_cycle.BY_DAY:
+        for path in (folder / name).glob("day=*"):
+            path.rename(path.with_name(path.name.replace("day=", "week=")))
+    (folder / "days.parquet").rename(folder / "weeks.parquet")
+    cycles(settings, parts[-1:])
+    assert not list(folder.glob("*/week=*")) and not (folder / "weeks.parquet").exists()
+    assert {p.parent.name for p in folder.glob("*/day=*")} == set(behaviour_cycle.BY_DAY)
+    batch = tmp_path / "batch" / "store"
+    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
+    got = behaviour_cycle.read_tables(tmp_path / "store")
+    want = behaviour_cycle.read_tables(batch)
+    assert got is not None and want is not None
+    for name in behaviour_cycle.BY_DAY:
+        assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
+    _assert_same(detected_tables(tmp_path / "store"), detected_tables(batch))
+
+
 def test_a_vessel_stored_late_rewrites_the_days_of_its_rows(tmp_path: Path) -> None:
     """A vessel whose positions of all four days arrive only after the cycles of the others
     (a feed stored late): its rows of the first days are written into those days, and the
