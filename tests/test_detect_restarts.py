@@ -292,6 +292,18 @@ def test_a_cycle_reads_the_days_from_the_restart_points_on_only(
     assert read == []
 
 
+def _assert_as_one_batch(settings: Settings, whole: pl.DataFrame, tmp_path: Path) -> None:
+    """Assert that the store's rows kept by day and detected tables are those of one batch
+    run over ``whole`` (stored under ``tmp_path/batch``)."""
+    store, batch = tmp_path / "store", tmp_path / "batch" / "store"
+    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
+    got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)
+    assert got is not None and want is not None
+    for name in behaviour_cycle.BY_DAY:
+        assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
+    _assert_same(detected_tables(store), detected_tables(batch))
+
+
 def test_a_cycle_rewrites_the_days_its_changes_reach_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -333,13 +345,7 @@ def test_a_cycle_rewrites_the_days_its_changes_reach_only(
     older = {p for p in before if p.name != new}
     unwritten = {p for p in older if all(p.name not in names for names in written)}
     assert {p.stat().st_mtime_ns for p in unwritten} == {before[p] for p in unwritten}
-    batch = tmp_path / "batch" / "store"
-    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
-    got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)
-    assert got is not None and want is not None
-    for name in behaviour_cycle.BY_DAY:
-        assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
-    _assert_same(detected_tables(store), detected_tables(batch))
+    _assert_as_one_batch(settings, whole, tmp_path)
 
 
 def test_a_store_of_rows_by_week_is_detected_again_into_days(tmp_path: Path) -> None:
@@ -358,14 +364,7 @@ def test_a_store_of_rows_by_week_is_detected_again_into_days(tmp_path: Path) -> 
     cycles(settings, parts[-1:])
     assert not list(folder.glob("*/week=*")) and not (folder / "weeks.parquet").exists()
     assert {p.parent.name for p in folder.glob("*/day=*")} == set(behaviour_cycle.BY_DAY)
-    batch = tmp_path / "batch" / "store"
-    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
-    got = behaviour_cycle.read_tables(tmp_path / "store")
-    want = behaviour_cycle.read_tables(batch)
-    assert got is not None and want is not None
-    for name in behaviour_cycle.BY_DAY:
-        assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
-    _assert_same(detected_tables(tmp_path / "store"), detected_tables(batch))
+    _assert_as_one_batch(settings, whole, tmp_path)
 
 
 def test_a_vessel_stored_late_rewrites_the_days_of_its_rows(tmp_path: Path) -> None:
@@ -376,14 +375,7 @@ def test_a_vessel_stored_late_rewrites_the_days_of_its_rows(tmp_path: Path) -> N
     late = pl.col("mmsi") == GLITCHY
     settings = _short_windows(tmp_path)
     cycles(settings, [*by_hours(whole.filter(~late), 12), whole.filter(late)])
-    store = tmp_path / "store"
-    batch = tmp_path / "batch" / "store"
-    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
-    got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)
-    assert got is not None and want is not None
-    for name in behaviour_cycle.BY_DAY:
-        assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
-    _assert_same(detected_tables(store), detected_tables(batch))
+    _assert_as_one_batch(settings, whole, tmp_path)
 
 
 def test_rows_changed_on_a_day_not_read_make_the_run_read_every_day(
@@ -447,13 +439,7 @@ def test_vessels_found_again_over_their_whole_history_read_their_own_older_rows_
     last_day = (T0 + timedelta(days=DAYS - 1)).date()
     assert read_from == [date.max, last_day], read_from
     assert older == [(T0.date(), last_day)]
-    batch = tmp_path / "batch" / "store"
-    cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
-    got, want = behaviour_cycle.read_tables(store), behaviour_cycle.read_tables(batch)
-    assert got is not None and want is not None
-    for name in behaviour_cycle.BY_DAY:
-        assert got[name].sort(pl.all()).equals(want[name].sort(pl.all())), name
-    _assert_same(detected_tables(store), detected_tables(batch))
+    _assert_as_one_batch(settings, whole, tmp_path)
 
 
 def test_lost_or_half_written_behaviour_state_is_found_again(
