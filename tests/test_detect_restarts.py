@@ -378,11 +378,12 @@ def test_a_vessel_stored_late_rewrites_the_days_of_its_rows(tmp_path: Path) -> N
     _assert_as_one_batch(settings, whole, tmp_path)
 
 
-def test_rows_changed_on_a_day_not_read_make_the_run_read_every_day(
+def test_rows_changed_on_a_day_not_read_make_the_run_read_from_that_day(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Should rows change on a day a cycle did not read (here made so), the cycle reads every
-    day and goes on, and gives what one batch run does."""
+    """Should rows change on a day a cycle did not read (here made so), the cycle reads the
+    rows from that day and goes on with the parts it found (it does not find them again), and
+    gives what one batch run does."""
     whole = FLEET.filter(~pl.col("mmsi").is_in([SHARED, STRAYS]))
     last_day = T0 + timedelta(days=DAYS - 1)
     settings = _short_windows(tmp_path)
@@ -402,6 +403,7 @@ def test_rows_changed_on_a_day_not_read_make_the_run_read_every_day(
     with caplog.at_level("INFO"):
         cycles(settings, parts[-1:])
     assert "not read: reading from 2024-02-19" in caplog.text and len(calls) == 2
+    assert caplog.text.count("from their cuts") == 1
     batch = tmp_path / "batch" / "store"
     cycles(settings.model_copy(update={"store": StoreSettings(path=batch)}), [whole])
     _assert_same(detected_tables(tmp_path / "store"), detected_tables(batch))

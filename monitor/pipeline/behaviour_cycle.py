@@ -449,8 +449,6 @@ def cycle_part(
     changed: pl.DataFrame,
     history: pl.DataFrame,
     last: pl.DataFrame,
-    *,
-    read_from: date | None = date.max,
 ) -> CyclePart:
     """Return the part of every vessel of the store: the stored one, the ``changed`` vessels'
     (mmsi, changed_utc) found again, from their cuts on where they can go on from there
@@ -458,8 +456,7 @@ def cycle_part(
     last_utc of every vessel), else from all their positions (every vessel's when there is no
     usable stored part); and the close-pair search of its merge, which searches again only the
     windows where the changed vessels' samples changed (every window without usable stored
-    pairs). The stored rows kept by day are read from the first day they may change on (from
-    ``read_from`` at the latest; every day with None)."""
+    pairs). The stored rows kept by day are read from the first day they change on."""
     # First the tables of the part but its rows by day: which days to read depends on them.
     stored = read_part(root, behaviour, date.max)
     stored_features, activity = read_features(root)
@@ -480,15 +477,12 @@ def cycle_part(
         # The days of the rows that may change; every day while what tells of the older ones
         # is missing.
         loaded = _first_day(stored, changed)
-        missing = stored_features is None or activity is None or not PAIRS.exists(root)
-        loaded = None if read_from is None or missing else min(loaded, read_from)
-        stored = read_part(root, behaviour, loaded)
+        if stored_features is None or activity is None or not PAIRS.exists(root):
+            loaded = None
+    kept: tuple[pl.DataFrame, pl.DataFrame] | None = None
+    if stored is not None:
+        stored, kept, loaded = _stored_rows(root, behaviour, loaded)
     from_window = _window_of(loaded, window, behaviour)
-    kept = None if stored is None else read_pairs(root, stored, window, from_window)
-    if kept is None and loaded is not None:
-        # No usable close pairs: every window is searched, in every day's samples.
-        loaded, from_window = None, 0
-        stored = read_part(root, behaviour)
     if stored is not None and not changed.height:
         features = _kept_features(
             root, behaviour, np.iinfo(np.int64).max, loaded, stored_features, activity, stored
@@ -596,15 +590,25 @@ def cycle_part(
         compared = _since_x(compared, spliced_from, behaviour)
     found_x = [_since_x(p, spliced_from, behaviour) for p in parts]
     changed_on = None if compared is None else changed_days(compared, found_x, mmsis, behaviour)
-    if loaded is not None and (changed_on is None or min(changed_on, default=loaded) < loaded):
-        again = None if changed_on is None or read_from != date.max else min(changed_on)
+    while loaded is not None and (changed_on is None or min(changed_on, default=loaded) < loaded):
+        # Rows changed before the day guessed: read from there (every day if they cannot be
+        # compared), and splice the parts found again with those rows.
+        earlier = None if changed_on is None else min(changed_on)
         log.info(
             "detect: rows changed on days before %s, not read: reading %s", loaded,
-            "every day" if again is None else f"from {again}",
+            "every day" if earlier is None else f"from {earlier}",
         )  # fmt: skip
-        return cycle_part(
-            root, files, hours, engine, behaviour, changed, history, last, read_from=again
-        )
+        stored, kept, loaded = _stored_rows(root, behaviour, earlier)
+        from_window = _window_of(loaded, window, behaviour)
+        if going is not None and going.vessels.height:
+            parts[0], _ = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
+        compared = stored
+        if loaded is not None and seen_from < loaded:
+            compared = with_older_rows(root, stored, mmsis, seen_from, loaded)
+        if compared is not None:
+            compared = _since_x(compared, spliced_from, behaviour)
+        found_x = [_since_x(p, spliced_from, behaviour) for p in parts]
+        changed_on = None if compared is None else changed_days(compared, found_x, mmsis, behaviour)
     assert compared is not None and changed_on is not None
     redo = changed_windows(compared, found_x, mmsis, window)
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo, from_window=from_window)
@@ -619,6 +623,23 @@ def cycle_part(
         part, pairs, all_cuts, n_resumed, along=along, days=changed_on, features=features,
         loaded=loaded,
     )  # fmt: skip
+
+
+def _stored_rows(
+    root: StorePath | str, job: BehaviourJob, loaded: date | None
+) -> tuple[dict[str, pa.Table], tuple[pl.DataFrame, pl.DataFrame] | None, date | None]:
+    """Return the stored part with its rows kept by day from the day ``loaded`` on (every day
+    with None), the stored close pairs that go with it, and the first day read: every day
+    when the pairs do not go with the part (every window is searched, in every day's
+    samples)."""
+    window = window_slots(job)
+    part = read_part(root, job, loaded)
+    if part is None:
+        raise StoreError(f"{store_root(root) / FOLDER}: the stored part changed while read")
+    kept = read_pairs(root, part, window, _window_of(loaded, window, job))
+    if kept is None and loaded is not None:
+        return _stored_rows(root, job, None)
+    return part, kept, loaded
 
 
 def _day_us(day: date) -> int:
@@ -637,9 +658,9 @@ def _window_of(loaded: date | None, window: int, job: BehaviourJob) -> int:
 def _first_day(part: Mapping[str, pa.Table], changed: pl.DataFrame) -> date:
     """Return the first day whose rows may change, a guess: that of the first change of the
     vessels ``changed`` (mmsi, changed_utc) or of the last time before it of the track in
-    ``part`` going on then (samples may join the two), whichever is first; ``date.max`` for
-    none. Their rows may change before (a track found again otherwise): the run then reads on
-    from there."""
+    ``part`` going on then (samples may join the two, across a long silence at one spot),
+    whichever is first; ``date.max`` for none. Their rows may change before (a track found
+    again otherwise): the run then reads on from there."""
     times = _vessel_times(part)
     change = changed.select("mmsi", change_us=pl.col("changed_utc").dt.epoch("us"))
     going_on = (
