@@ -578,18 +578,28 @@ def cycle_part(
         return CyclePart(one_part(parts, behaviour), KeptPairs(behaviour, engine), all_cuts)
     # The changed vessels' stored rows on the days before those read (from X on for those
     # that went on from their cuts), to tell whether theirs changed there.
-    compared: Mapping[str, pa.Table] | None = stored
     seen_from = _first_seen(stored, full, hours)
     x_us = spliced_from["x_us"].min()
     if isinstance(x_us, int):
         seen_from = min(seen_from, _day_of(x_us))
-    if loaded is not None and seen_from < loaded:
-        compared = with_older_rows(root, stored, mmsis, seen_from, loaded)
-    # The rows of a vessel that went on from its cut are the stored ones before its X.
-    if compared is not None:
+
+    def compare() -> tuple[
+        Mapping[str, pa.Table] | None, list[dict[str, pa.Table]], set[date] | None
+    ]:
+        """Return the stored rows, the rows found again (a vessel's from its X on: before
+        are the stored ones) and the days on which they differ (None for both: the stored
+        rows cannot be told apart by key)."""
+        assert stored is not None
+        compared: Mapping[str, pa.Table] | None = stored
+        if loaded is not None and seen_from < loaded:
+            compared = with_older_rows(root, stored, mmsis, seen_from, loaded)
+        found_x = [_since_x(p, spliced_from, behaviour) for p in parts]
+        if compared is None:
+            return None, found_x, None
         compared = _since_x(compared, spliced_from, behaviour)
-    found_x = [_since_x(p, spliced_from, behaviour) for p in parts]
-    changed_on = None if compared is None else changed_days(compared, found_x, mmsis, behaviour)
+        return compared, found_x, changed_days(compared, found_x, mmsis, behaviour)
+
+    compared, found_x, changed_on = compare()
     while loaded is not None and (changed_on is None or min(changed_on, default=loaded) < loaded):
         # Rows changed before the day guessed: read from there (every day if they cannot be
         # compared), and splice the parts found again with those rows.
@@ -602,13 +612,7 @@ def cycle_part(
         from_window = _window_of(loaded, window, behaviour)
         if going is not None and going.vessels.height:
             parts[0], _ = splice(only(stored, going.vessels["mmsi"]), found, going.vessels, job)
-        compared = stored
-        if loaded is not None and seen_from < loaded:
-            compared = with_older_rows(root, stored, mmsis, seen_from, loaded)
-        if compared is not None:
-            compared = _since_x(compared, spliced_from, behaviour)
-        found_x = [_since_x(p, spliced_from, behaviour) for p in parts]
-        changed_on = None if compared is None else changed_days(compared, found_x, mmsis, behaviour)
+        compared, found_x, changed_on = compare()
     assert compared is not None and changed_on is not None
     redo = changed_windows(compared, found_x, mmsis, window)
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo, from_window=from_window)
