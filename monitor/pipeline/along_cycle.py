@@ -24,7 +24,6 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from monitor.analyse.cells import PLACE_BITS
 from monitor.analyse.reception import (
     F64,
     ONWARD,
@@ -35,8 +34,7 @@ from monitor.analyse.reception import (
 )
 from monitor.core.jit import I64
 from monitor.errors import StoreError
-from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
-from monitor.pipeline.pairs_cycle import differing
+from monitor.pipeline.pairs_cycle import differing, vessel_rows
 from monitor.store.fs import StorePath
 from monitor.store.table import Table
 
@@ -70,46 +68,16 @@ ALONG = Table(
 )
 
 
-def _frame(table: pa.Table) -> pl.DataFrame:
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def _rows(
-    part: Mapping[str, pa.Table], name: str, mmsis: pl.Series, since: pl.DataFrame
-) -> pl.DataFrame:
-    """Return the grid rows ``name`` ("near", "region") of the tracks of the vessels ``mmsis``
-    of a part, those of a vessel of ``since`` (mmsi, x_us) from its time on only, as
-    (track_id, code)."""
-    tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
-    tracks = tracks.filter(pl.col("mmsi").is_in(mmsis.implode())).join(since, on="mmsi", how="left")
-    tracks = tracks.select(pl.col("track").cast(pl.Int64), "track_id", "x_bin")
-    rows = _frame(part[PREFIX + name]).select("track", "code")
-    rows = rows.join(tracks.select("track", "x_bin"), on="track").filter(
-        pl.col("x_bin").is_null() | (pl.col("code") >= pl.col("x_bin") * (1 << PLACE_BITS))
-    )
-    return rows.join(tracks.select("track", "track_id"), on="track").select("track_id", "code")
-
-
 def changed_codes(
-    stored: Mapping[str, pa.Table],
-    found: Sequence[Mapping[str, pa.Table]],
-    mmsis: pl.Series,
-    since: pl.DataFrame,
-    job: BehaviourJob,
+    stored: Mapping[str, pa.Table], found: Sequence[Mapping[str, pa.Table]], mmsis: pl.Series
 ) -> dict[str, I64]:
     """Return, per grid ("near", "region"), the codes (bin and cell, sorted) of the rows that
     differ between the ``stored`` part and the parts ``found`` of the vessels ``mmsis``: where
-    the grids may have changed. A vessel of ``since`` (mmsi, x_us) went on from its cut: its
-    rows in the bins before x_us are the stored ones."""
-    spec = job.specs()[0]
-    # The first bin from x_us on: the bins before hold the stored rows only.
-    since = since.select("mmsi", "x_us", x_bin=-((spec.t0_us - pl.col("x_us")) // spec.bin_us))
+    the grids may have changed."""
     changed = {}
     for name in ("near", "region"):
-        new = [_rows(part, name, mmsis, since) for part in found]
-        diff = differing(_rows(stored, name, mmsis, since), new, ["track_id", "code"])
+        new = [vessel_rows(part, name, mmsis) for part in found]
+        diff = differing(vessel_rows(stored, name, mmsis), new, ["track_id", "code"])
         changed[name] = np.sort(diff["code"].unique().to_numpy().astype(np.int64))
     return changed
 

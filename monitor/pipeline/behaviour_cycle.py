@@ -50,10 +50,16 @@ from monitor.pipeline.features_cycle import (
     reach_us,
     read_features,
     track_keys,
-    vessel_rows,
 )
 from monitor.pipeline.ledger import Changes, days_of
-from monitor.pipeline.pairs_cycle import PAIRS, KeptPairs, changed_windows, differing, read_pairs
+from monitor.pipeline.pairs_cycle import (
+    PAIRS,
+    KeptPairs,
+    changed_windows,
+    differing,
+    read_pairs,
+    vessel_rows,
+)
 from monitor.schema import RESTARTS_SCHEMA, empty_frame
 from monitor.store.fs import StorePath, arrow_source, listing, read_parquet
 from monitor.store.fs import store_path as store_root
@@ -616,7 +622,7 @@ def cycle_part(
     assert compared is not None and changed_on is not None
     redo = changed_windows(compared, found_x, mmsis, window)
     pairs = KeptPairs(behaviour, engine, stored=kept, redo=redo, from_window=from_window)
-    changed_rows = changed_codes(compared, found_x, mmsis, spliced_from, behaviour)
+    changed_rows = changed_codes(compared, found_x, mmsis)
     along = KeptAlong(read_along(root), changed_rows)
     changed_us = changed_from_us(compared, found_x, mmsis, behaviour)
     features = _kept_features(

@@ -40,8 +40,8 @@ from monitor.analyse.gap_evidence import (
 from monitor.analyse.reception_rows import rhythm_arrays, station_activity
 from monitor.core.jit import I64
 from monitor.errors import StoreError
-from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
-from monitor.pipeline.pairs_cycle import differing
+from monitor.pipeline.behaviour_buckets import BehaviourJob
+from monitor.pipeline.pairs_cycle import differing, vessel_rows
 from monitor.store.fs import StorePath
 from monitor.store.table import Table
 
@@ -120,20 +120,6 @@ def changed_from_us(
         if diff.height:
             first.append(spec.t0_us + int(diff["code"].min() >> PLACE_BITS) * spec.bin_us)  # type: ignore[operator]
     return min(first, default=_NEVER)
-
-
-def vessel_rows(part: Mapping[str, pa.Table], name: str, mmsis: pl.Series) -> pl.DataFrame:
-    """Return the rows of a part's table ``name`` of the vessels ``mmsis``, tracks by id."""
-    tracks = pl.from_arrow(part[PREFIX + "tracks"])
-    assert isinstance(tracks, pl.DataFrame)
-    ids = (
-        tracks.with_row_index("track")
-        .filter(pl.col("mmsi").is_in(mmsis.implode()))
-        .select(pl.col("track").cast(pl.Int64), "track_id")
-    )
-    frame = pl.from_arrow(part[PREFIX + name])
-    assert isinstance(frame, pl.DataFrame)
-    return frame.join(ids, on="track").drop("track")
 
 
 @dataclass

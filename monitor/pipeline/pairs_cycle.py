@@ -72,13 +72,16 @@ def _frame(table: pa.Table) -> pl.DataFrame:
     return frame
 
 
-def named_samples(part: Mapping[str, pa.Table], mmsis: pl.Series | None = None) -> pl.DataFrame:
-    """Return the samples of a part (of ``mmsis`` only, if given), their tracks by id."""
+def vessel_rows(
+    part: Mapping[str, pa.Table], name: str, mmsis: pl.Series | None = None
+) -> pl.DataFrame:
+    """Return the rows of a part's table ``name`` (of the vessels ``mmsis`` only, if given),
+    their tracks by id."""
     tracks = _frame(part[PREFIX + "tracks"]).with_row_index("track")
     if mmsis is not None:
         tracks = tracks.filter(pl.col("mmsi").is_in(mmsis.implode()))
     ids = tracks.select(pl.col("track").cast(pl.Int64), "track_id")
-    return _frame(part[PREFIX + "samples"]).join(ids, on="track").select(_SAMPLE)
+    return _frame(part[PREFIX + name]).join(ids, on="track").drop("track")
 
 
 def changed_windows(
@@ -89,8 +92,8 @@ def changed_windows(
 ) -> set[int]:
     """Return the windows (of ``window`` slots) in which the samples of the vessels ``mmsis``
     differ between the ``stored`` part and the parts ``found`` again."""
-    new = [named_samples(part) for part in found]
-    slots = differing(named_samples(stored, mmsis), new, _SAMPLE)["slot"]
+    new = [vessel_rows(part, "samples") for part in found]
+    slots = differing(vessel_rows(stored, "samples", mmsis), new, _SAMPLE)["slot"]
     return set((slots // window).unique().to_list())
 
 
