@@ -222,15 +222,20 @@ def _with_tracks(rows: pl.DataFrame, tracks: pl.DataFrame) -> pl.DataFrame | Non
     return named.select([c if c != "key" else "track" for c in rows.columns])
 
 
+def _days_between(root: StorePath | str, since: date, before: date) -> pl.DataFrame:
+    """Return the files (rows of :data:`DAYS`) of the days from ``since`` to before ``before``,
+    and those of no day."""
+    return DAYS.read(root).filter(
+        pl.col("day").is_null() | pl.col("day").is_between(since, before, closed="left")
+    )
+
+
 def read_older_rows(
     root: StorePath | str, name: str, tracks: pl.DataFrame, since: date, before: date
 ) -> pl.DataFrame:
     """Return the stored rows of the table ``name`` of the days from ``since`` to before
     ``before``, their tracks by id (``tracks``: the stored ones)."""
-    days = DAYS.read(root).filter(
-        (pl.col("name") == name)
-        & (pl.col("day").is_null() | pl.col("day").is_between(since, before, closed="left"))
-    )
+    days = _days_between(root, since, before).filter(pl.col("name") == name)
     rows = _read_days(root, name, days)
     ids = tracks.select(track_keys(tracks["track_id"]), "track_id")
     return rows.join(ids, on="key").drop("key")
@@ -300,9 +305,11 @@ def save_part(
         none = pl.DataFrame({"day": [None], "n_rows": [0]}, schema=counts.schema)
         found.append(pl.concat([none, counts]).select(pl.lit(name).alias("name"), "day", "n_rows"))
     DAYS.write(root, pl.concat(found).sort("name", "day"))
-    for name in BY_DAY:
-        _path(root, name).unlink(missing_ok=True)  # a part stored whole, before days
-    (store_root(root) / FOLDER / "weeks.parquet").unlink(missing_ok=True)
+    if days is None:
+        # What a part stored whole, or by week, left: a store of those is detected whole.
+        for name in BY_DAY:
+            _path(root, name).unlink(missing_ok=True)
+        (store_root(root) / FOLDER / "weeks.parquet").unlink(missing_ok=True)
 
 
 def changed_days(
@@ -346,9 +353,7 @@ def with_older_rows(
     ``before`` too; None when those cannot be told apart by key."""
     tracks = _frame(part[PREFIX + "tracks"])
     keys = track_keys(tracks.filter(pl.col("mmsi").is_in(mmsis.implode()))["track_id"])
-    days = DAYS.read(root).filter(
-        pl.col("day").is_null() | pl.col("day").is_between(since, before, closed="left")
-    )
+    days = _days_between(root, since, before)
     out = dict(part)
     for name in BY_DAY:
         rows = _read_days(root, name, days.filter(pl.col("name") == name))
