@@ -478,13 +478,14 @@ def _disk_full_for_seeds(frame: pl.DataFrame, path: Path) -> None:
     atomic_write_parquet(frame, path)
 
 
-def test_a_vessel_loitering_for_days_goes_on_from_a_cut_held_before_its_loitering(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_vessel_loitering_for_days_goes_on_from_cuts_inside_its_loitering(
+    tmp_path: Path,
 ) -> None:
-    """A ship drifts at sea for three and a half days: with evidence windows of 6 h its cut
-    would pass the loitering's start, which new positions still move; held before it for as
-    long as it drifts, every cycle goes on from there, not from the start of its history, and
-    equals one batch run."""
+    """A ship drifts at sea for three and a half days. Its cuts follow its newest positions
+    into the drift: each cycle merges the loitering's positions before X with those found
+    again from the cut on, so that none reads back to the drift's start, and every cycle
+    equals one batch run. Once the drift has settled before the cut, its positions are no
+    longer kept."""
     days = 6
     drifter = Track(CRUISER).fix(*SEA_WEST, 10).sail(SEA_EAST, 9, sog=11)
     drifter.sail(SEA_WEST, 9, sog=11).sail((-0.3, 0.6), 6, sog=10)
@@ -494,29 +495,31 @@ def test_a_vessel_loitering_for_days_goes_on_from_a_cut_held_before_its_loiterin
     whole = positions(drifter, trader(TRADER, days)).sort("timestamp_utc")
     whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=days))
 
-    def run(root: Path) -> tuple[list[int], dict[str, pl.DataFrame]]:
-        settings = _short_windows(root)
-        summaries = cycles(settings, by_hours(whole, CUT_H))
-        whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
-        return whole_history, detected_tables(root / "store")
-
     batch_root = tmp_path / "batch"
     cycles(_short_windows(batch_root), [whole])
     batch = detected_tables(batch_root / "store")
-    loitering = batch["events"].filter(pl.col("kind") == "loitering")
+    loitering = batch["events"].filter(pl.col("kind") == "loitering", pl.col("mmsi") == CRUISER)
     assert loitering["duration_h"].max() > 80  # type: ignore[operator]
-    held, found = run(tmp_path / "held")
-    _assert_same(found, batch)
-    # Without holding, the drifter is found again over its whole history while it drifts.
-    monkeypatch.setattr(
-        behaviour_cycle, "holds", lambda *_: pl.DataFrame(schema=behaviour_resume.HOLD_SCHEMA)
-    )
-    not_held, found = run(tmp_path / "not held")
-    _assert_same(found, batch)
+    begun, ended = loitering.row(0, named=True)["start_utc"], loitering.row(0, named=True)["end_utc"]
+
+    settings = _short_windows(tmp_path / "cycles")
+    store = tmp_path / "cycles" / "store"
+    whole_history, cuts_inside = [], 0
+    for i, part in enumerate(by_hours(whole, CUT_H)):
+        ingest_part(store, part, f"part{i:03d}")
+        summary = detect_calls(settings)
+        whole_history.append(summary.vessels_processed - summary.behaviour_resumed)
+        cut = behaviour_resume.CUTS.read(store).filter(pl.col("mmsi") == CRUISER)["cut_utc"]
+        newest = part["timestamp_utc"].max()
+        assert isinstance(newest, datetime)
+        if cut.len() and begun < cut[0] and newest < ended:
+            cuts_inside += 1
+    _assert_same(detected_tables(store), batch)
     # The first cycles have no cut yet (no restart point long enough before).
-    start = 6
-    assert sum(held[start:]) == 0, held
-    assert sum(not_held[start:]) >= 10, not_held
+    assert sum(whole_history[6:]) == 0, whole_history
+    assert cuts_inside >= 8
+    kept = pl.read_parquet(store / "calls" / "behaviour" / "loiter_points.parquet")
+    assert kept.filter(pl.col("mmsi") == CRUISER).is_empty()
 
 
 def test_a_vessel_back_from_a_long_silence_goes_on_from_a_cut_held_before_it(

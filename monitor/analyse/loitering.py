@@ -15,14 +15,26 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from monitor.analyse.geofences import Zone, zones_for_points
-from monitor.schema import LOITERING_SCHEMA, conform
+from monitor.schema import LOITERING_SCHEMA, UTC_US, conform
 
 if TYPE_CHECKING:
     from monitor.config import LoiteringSettings
 
 _US_PER_H = 3_600_000_000
 #: Positions each side whose speeds the median takes with a position's own.
-_SMOOTH = 2
+SMOOTH = 2
+#: The positions of runs of slow positions (:func:`loitering_points`).
+POINTS_SCHEMA: dict[str, pl.DataType] = {
+    "mmsi": pl.UInt32(),
+    "track_id": pl.String(),
+    "run_utc": UTC_US,
+    "timestamp_utc": UTC_US,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "speed_kn": pl.Float64(),
+    "settled_utc": UTC_US,
+    "lead_utc": UTC_US,
+}
 
 
 def loitering(
@@ -36,17 +48,26 @@ def loitering(
     """Return the loitering of the tracks of ``tracks`` (columns ``key``, mmsi, timestamp_utc,
     lat, lon, speed_kn; sorted by ``key`` and time), :data:`LOITERING_SCHEMA`; with
     ``settled``, and ``settled_utc``: the time of the last position its end depends on (the
-    :data:`_SMOOTH` + 1th after it; null while its track has fewer), after which later
+    :data:`SMOOTH` + 1th after it; null while its track has fewer), after which later
     positions change nothing of it; and ``lead_utc``: the time of the first position its start
-    depends on (the :data:`_SMOOTH` + 1th before it; null where its track has fewer)."""
+    depends on (the :data:`SMOOTH` + 1th before it; null where its track has fewer)."""
+    return summarised(loitering_points(tracks, zones, settings, key=key), settings, settled=settled)
+
+
+def loitering_points(
+    tracks: pl.DataFrame, zones: Sequence[Zone], settings: LoiteringSettings, *, key: str = "mmsi"
+) -> pl.DataFrame:
+    """Return the positions of ``tracks`` (as :func:`loitering` takes them) in runs of slow
+    positions (:data:`POINTS_SCHEMA`), whether long enough to be loitering or not; a run is
+    named by its track and its first time (``run_utc``)."""
     frame = tracks.select(
         pl.col(key).alias("key"), "mmsi", "timestamp_utc", "lat", "lon", "speed_kn"
     ).with_columns(
         smooth_kn=pl.col("speed_kn")
-        .rolling_median(2 * _SMOOTH + 1, min_samples=1, center=True)
+        .rolling_median(2 * SMOOTH + 1, min_samples=1, center=True)
         .over("key"),
-        settled_utc=pl.col("timestamp_utc").shift(-(_SMOOTH + 1)).over("key"),
-        lead_utc=pl.col("timestamp_utc").shift(_SMOOTH + 1).over("key"),
+        settled_utc=pl.col("timestamp_utc").shift(-(SMOOTH + 1)).over("key"),
+        lead_utc=pl.col("timestamp_utc").shift(SMOOTH + 1).over("key"),
     )
     slow = (pl.col("smooth_kn") < settings.max_speed_kn).fill_null(False)
     frame = frame.with_columns(slow=slow)
@@ -76,11 +97,21 @@ def loitering(
         .fill_null(True)
         .cum_sum()
     ).filter("slow")
+    points = runs.with_columns(
+        track_id=pl.col("key").cast(pl.String) if key != "mmsi" else pl.lit(None, pl.String),
+        run_utc=pl.col("timestamp_utc").first().over("run"),
+    )
+    return conform(points, POINTS_SCHEMA)
+
+
+def summarised(
+    points: pl.DataFrame, settings: LoiteringSettings, *, settled: bool = False
+) -> pl.DataFrame:
+    """Return the loitering (as :func:`loitering`) of the runs of ``points``
+    (:data:`POINTS_SCHEMA`, each run's in time order): those long enough."""
     found = (
-        runs.group_by("run", maintain_order=True)
+        points.group_by("mmsi", "track_id", "run_utc", maintain_order=True)
         .agg(
-            pl.col("key").first(),
-            pl.col("mmsi").first(),
             start_utc=pl.col("timestamp_utc").first(),
             end_utc=pl.col("timestamp_utc").last(),
             lat=pl.col("lat").median(),
@@ -95,7 +126,6 @@ def loitering(
             # number: the same hours for a track alone as among others.
             duration_h=(pl.col("end_utc") - pl.col("start_utc")).dt.total_microseconds()
             * (1.0 / _US_PER_H),
-            track_id=pl.col("key").cast(pl.String) if key != "mmsi" else pl.lit(None, pl.String),
         )
         .filter(pl.col("duration_h") >= settings.min_duration_h)
     )

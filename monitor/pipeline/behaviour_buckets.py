@@ -43,7 +43,7 @@ from monitor.analyse.gap_evidence import (
 )
 from monitor.analyse.gaps import judged, open_until, silence_evidence
 from monitor.analyse.geofences import Zone
-from monitor.analyse.loitering import loitering
+from monitor.analyse.loitering import loitering_points, summarised
 from monitor.analyse.reception_rows import (
     GridSpec,
     heard_cells,
@@ -160,6 +160,8 @@ def behaviour_parts(
     usual, recent = interval_counts(
         track, arrays.t_us, max_us, cut_us.fill_null(np.iinfo(np.int64).min).to_numpy()
     )
+    points = loitering_points(found.positions, job.zones, settings.loitering, key="track_id")
+    loiter = summarised(points, settings.loitering, settled=True)
     out = {
         "tracks": tracks,
         "silences": silences.with_columns(track=pl.Series(to_local[silences["track"].to_numpy()])),
@@ -168,9 +170,8 @@ def behaviour_parts(
         "samples": meeting_samples(
             found.positions, "track_id", job.zones, settings.encounters
         ).sort("slot", maintain_order=True),
-        "loitering": loitering(
-            found.positions, job.zones, settings.loitering, key="track_id", settled=True
-        ),
+        "loitering": loiter,
+        "loiter_points": points_to_keep(points, loiter, cuts),
         "start": pl.DataFrame({"first_us": [int(arrays.t_us.min()) if arrays.t_us.size else None]}),
         "usual": usual,
     }
@@ -185,6 +186,25 @@ def behaviour_parts(
     # The region's grid is asked only who was heard where: no places.
     out["region"] = heard_cells(region, track, arrays.t_us, arrays.lat, arrays.lon, places=False)
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}
+
+
+def points_to_keep(
+    points: pl.DataFrame, loiter: pl.DataFrame, cuts: pl.DataFrame
+) -> pl.DataFrame:
+    """Return the ``points`` (:data:`~monitor.analyse.loitering.POINTS_SCHEMA`) of the
+    loitering rows ``loiter`` that a later run may go on (not settled before their vessel's cut,
+    mmsi, cut_us of ``cuts``; every one of a vessel without): it merges their points before its
+    ``X`` with those found from its cut on (:func:`~monitor.pipeline.behaviour_resume.splice`)."""
+    rows = loiter.join(cuts.select("mmsi", "cut_us"), on="mmsi", how="left").filter(
+        pl.col("settled_utc").is_null()
+        | pl.col("cut_us").is_null()
+        | (pl.col("settled_utc").dt.epoch("us") >= pl.col("cut_us"))
+    )
+    return points.join(
+        rows.select("mmsi", "track_id", run_utc="start_utc"),
+        on=["mmsi", "track_id", "run_utc"],
+        how="semi",
+    )
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:

@@ -70,8 +70,8 @@ log = logging.getLogger(__name__)
 FOLDER = "calls/behaviour"
 #: The tables of a part, each a file of :data:`FOLDER`.
 NAMES = (
-    "tracks", "silences", "times", "quiet", "samples", "loitering", "start", "near", "region",
-    "usual",
+    "tracks", "silences", "times", "quiet", "samples", "loitering", "loiter_points", "start",
+    "near", "region", "usual",
 )  # fmt: skip
 #: Tables whose ``track`` column numbers the rows of ``tracks``.
 _NUMBERED = ("silences", "times", "quiet", "samples", "near", "region", "usual")
@@ -129,7 +129,8 @@ def one_part(parts: Sequence[Mapping[str, pa.Table]], job: BehaviourJob) -> dict
             found = [f.drop("row", strict=False) for f in found]
         frame = pl.concat(found)
         out[name] = frame.sort("slot", maintain_order=True) if name == "samples" else frame
-    out["loitering"] = pl.concat([_frame(p[PREFIX + "loitering"]) for p in parts])
+    for name in ("loitering", "loiter_points"):
+        out[name] = pl.concat([_frame(p[PREFIX + name]) for p in parts])
     out["start"] = pl.DataFrame({"first_us": [job.data_start_us]}, schema={"first_us": pl.Int64})
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}
 
@@ -142,9 +143,10 @@ def without(part: Mapping[str, pa.Table], mmsis: pl.Series) -> dict[str, pa.Tabl
     new[keep] = np.arange(int(keep.sum()))
     out = {
         "tracks": tracks.filter(pl.Series(keep)),
-        "loitering": _frame(part[PREFIX + "loitering"]).filter(
-            ~pl.col("mmsi").is_in(mmsis.implode())
-        ),
+        **{
+            name: _frame(part[PREFIX + name]).filter(~pl.col("mmsi").is_in(mmsis.implode()))
+            for name in ("loitering", "loiter_points")
+        },
         "start": _frame(part[PREFIX + "start"]),
     }
     for name in _NUMBERED:

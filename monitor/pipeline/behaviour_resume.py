@@ -35,7 +35,8 @@ import pyarrow as pa
 
 from monitor.analyse.cells import PLACE_BITS
 from monitor.analyse.reception_rows import usual_from_counts
-from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob
+from monitor.analyse.loitering import POINTS_SCHEMA, SMOOTH, summarised
+from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, points_to_keep
 from monitor.schema import RESTARTS_SCHEMA
 from monitor.store.table import Table
 
@@ -148,15 +149,9 @@ def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -
         )
         .filter(pl.col("end_us") - pl.col("start_us") >= shortest_us)
     )
-    loitering = _frame(part[PREFIX + "loitering"]).select(
-        "mmsi",
-        start_us=pl.col("start_utc").dt.epoch("us"),
-        end_us=pl.col("end_utc").dt.epoch("us"),
-        open=pl.lit(False),
+    rows = silences.select("mmsi", "start_us", "end_us", "open").join(
+        last.select("mmsi", last_us=pl.col("last_utc").dt.epoch("us")), on="mmsi"
     )
-    rows = pl.concat(
-        [silences.select("mmsi", "start_us", "end_us", "open"), loitering], how="vertical_relaxed"
-    ).join(last.select("mmsi", last_us=pl.col("last_utc").dt.epoch("us")), on="mmsi")
     going = rows.filter(pl.col("open") | (pl.col("end_us") >= pl.col("last_us") - lead))
     return (
         # The latest K whose X (on a bin, see :func:`resumable`) is at the row's start or before.
@@ -343,16 +338,26 @@ def splice(
             "mmsi"
         ]
     )
-    # Old loitering before X must have ended: settled before c.
+    # Old loitering before X that may not be over (not settled before c) goes on in the new
+    # rows' run across X.
     loiter = _frame(old[PREFIX + "loitering"]).join(when, on="mmsi")
     loiter = loiter.with_columns(
         going=pl.col("track_id").is_in(list(going)),
         start_us=pl.col("start_utc").dt.epoch("us"),
-        end_us=pl.col("end_utc").dt.epoch("us"),
     )
-    early = loiter.filter("going", pl.col("start_us") < pl.col("x_us"))
     settled_us = pl.col("settled_utc").dt.epoch("us")
-    bad.append(early.filter(settled_us.is_null() | (settled_us >= pl.col("changed_us")))["mmsi"])
+    going_on = loiter.filter(
+        "going",
+        pl.col("start_us") < pl.col("x_us"),
+        settled_us.is_null() | (settled_us >= pl.col("changed_us")),
+    )
+    old_points = _frame(old[PREFIX + "loiter_points"])
+    new_points = pl.concat([_frame(p[PREFIX + "loiter_points"]) for p in found])
+    went_on, went_on_points, not_on = _went_on(
+        going_on, old_points, pl.concat([_frame(p[PREFIX + "loitering"]) for p in found]),
+        new_points, job,
+    )  # fmt: skip
+    bad.append(not_on)
     out_bad = pl.concat([b.cast(pl.UInt32) for b in bad]).unique().sort()
     keep = ~pl.col("mmsi").is_in(out_bad.implode())
 
@@ -406,13 +411,97 @@ def splice(
     out["times"] = out["times"].select(
         [pl.col(c).cast(t) for c, t in _frame(old[PREFIX + "times"]).schema.items()]
     )
-    old_loiter = loiter.filter(~pl.col("going") | (pl.col("start_us") < pl.col("x_us")))
+    old_loiter = loiter.filter(~pl.col("going") | (pl.col("start_us") < pl.col("x_us"))).join(
+        going_on, on=["track_id", "start_utc"], how="anti"
+    )
     schema = _frame(old[PREFIX + "loitering"]).schema
     out["loitering"] = pl.concat(
-        [old_loiter.select(list(schema)), loitering_new.select(list(schema))]
+        [old_loiter.select(list(schema)), went_on, loitering_new.select(list(schema))]
     ).filter(keep)
+    points = pl.concat(
+        [
+            old_points.join(_runs(old_loiter), on=["track_id", "run_utc"], how="semi"),
+            went_on_points,
+            new_points.join(_runs(loitering_new), on=["track_id", "run_utc"], how="semi"),
+        ]
+    )
+    cuts = pl.DataFrame(
+        list(job.cuts), schema={"mmsi": pl.UInt32, "cut_us": pl.Int64}, orient="row"
+    )
+    out["loiter_points"] = points_to_keep(points, out["loitering"], cuts).filter(keep)
     out["start"] = _frame(old[PREFIX + "start"])
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}, out_bad
+
+
+def _runs(rows: pl.DataFrame) -> pl.DataFrame:
+    """Return the runs of loitering ``rows`` as their points name them."""
+    return rows.select("track_id", run_utc="start_utc")
+
+
+def _went_on(
+    rows: pl.DataFrame,
+    old_points: pl.DataFrame,
+    new_rows: pl.DataFrame,
+    new_points: pl.DataFrame,
+    job: BehaviourJob,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """Return the loitering ``rows`` of the old part (begun before their vessel's X, not
+    settled before its c; with x_us, changed_us) gone on in the run of ``new_rows`` (found from
+    the cut on) across X, and their points: the old run's points before X, the new run's from
+    X on. And the vessels of those that cannot be so told (find them again whole): an old run
+    that ended before X, a new run that does not cross it, points not kept, or fewer than
+    :data:`~monitor.analyse.loitering.SMOOTH` positions from X to c, after which the
+    old points before X would not be settled."""
+    us = pl.col("timestamp_utc").dt.epoch("us")
+    across = new_rows.join(
+        rows.select(
+            "track_id", "x_us", "changed_us", old_start="start_utc", old_end="end_utc",
+            old_n="n_positions",
+        ),
+        on="track_id",
+    ).filter(
+        pl.col("start_utc").dt.epoch("us") < pl.col("x_us"),
+        pl.col("end_utc").dt.epoch("us") >= pl.col("x_us"),
+        pl.col("old_end").dt.epoch("us") >= pl.col("x_us"),
+    )
+    old_run = old_points.join(
+        across.select("track_id", "x_us", run_utc="old_start"), on=["track_id", "run_utc"]
+    )
+    new_run = new_points.join(
+        across.select("track_id", "x_us", "changed_us", "old_start", run_utc="start_utc"),
+        on=["track_id", "run_utc"],
+    )
+    counts = (
+        across.select("track_id", "old_n", "n_positions")
+        .join(old_run.group_by("track_id").agg(n_old=pl.len()), on="track_id")
+        .join(
+            new_run.group_by("track_id").agg(
+                n_new=pl.len(),
+                n_settled=((us >= pl.col("x_us")) & (us < pl.col("changed_us"))).sum(),
+            ),
+            on="track_id",
+        )
+    )
+    ok = counts.filter(
+        pl.col("n_old") == pl.col("old_n"),
+        pl.col("n_new") == pl.col("n_positions"),
+        pl.col("n_settled") >= SMOOTH,
+    )["track_id"]
+    points = (
+        pl.concat(
+            [
+                old_run.filter(us < pl.col("x_us")).drop("x_us"),
+                new_run.filter(us >= pl.col("x_us")).with_columns(run_utc="old_start"),
+            ],
+            how="diagonal_relaxed",
+        )
+        .filter(pl.col("track_id").is_in(ok.implode()))
+        .sort("track_id", "run_utc", maintain_order=True)
+        .select(list(POINTS_SCHEMA))
+    )
+    merged = summarised(points, job.settings.loitering, settled=True)
+    not_on = rows.join(merged, on=["track_id", "start_utc"], how="anti")
+    return merged, points, not_on["mmsi"]
 
 
 def _times(
