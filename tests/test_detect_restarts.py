@@ -485,7 +485,8 @@ def test_a_vessel_loitering_for_days_goes_on_from_cuts_inside_its_loitering(
     into the drift: each cycle merges the loitering's positions before X with those found
     again from the cut on, so that none reads back to the drift's start, and every cycle
     equals one batch run. Once the drift has settled before the cut, its positions are no
-    longer kept."""
+    longer kept. Without them (lost once, midway), the drifter is found again over its whole
+    history, once."""
     days = 6
     drifter = Track(CRUISER).fix(*SEA_WEST, 10).sail(SEA_EAST, 9, sog=11)
     drifter.sail(SEA_WEST, 9, sog=11).sail((-0.3, 0.6), 6, sog=10)
@@ -500,12 +501,15 @@ def test_a_vessel_loitering_for_days_goes_on_from_cuts_inside_its_loitering(
     batch = detected_tables(batch_root / "store")
     loitering = batch["events"].filter(pl.col("kind") == "loitering", pl.col("mmsi") == CRUISER)
     assert loitering["duration_h"].max() > 80  # type: ignore[operator]
-    begun, ended = loitering.row(0, named=True)["start_utc"], loitering.row(0, named=True)["end_utc"]
+    begun, ended = loitering.select("start_utc", "end_utc").row(0)
 
     settings = _short_windows(tmp_path / "cycles")
     store = tmp_path / "cycles" / "store"
+    points = store / behaviour_cycle.FOLDER / "loiter_points.parquet"
     whole_history, cuts_inside = [], 0
     for i, part in enumerate(by_hours(whole, CUT_H)):
+        if i == 12:
+            pl.read_parquet(points).head(0).write_parquet(points)
         ingest_part(store, part, f"part{i:03d}")
         summary = detect_calls(settings)
         whole_history.append(summary.vessels_processed - summary.behaviour_resumed)
@@ -516,10 +520,10 @@ def test_a_vessel_loitering_for_days_goes_on_from_cuts_inside_its_loitering(
             cuts_inside += 1
     _assert_same(detected_tables(store), batch)
     # The first cycles have no cut yet (no restart point long enough before).
-    assert sum(whole_history[6:]) == 0, whole_history
+    assert whole_history[6:12] + whole_history[13:] == [0] * (len(whole_history) - 7)
+    assert whole_history[12] == 1
     assert cuts_inside >= 8
-    kept = pl.read_parquet(store / "calls" / "behaviour" / "loiter_points.parquet")
-    assert kept.filter(pl.col("mmsi") == CRUISER).is_empty()
+    assert pl.read_parquet(points).filter(pl.col("mmsi") == CRUISER).is_empty()
 
 
 def test_a_vessel_back_from_a_long_silence_goes_on_from_a_cut_held_before_it(
@@ -565,13 +569,19 @@ def test_a_vessel_heard_now_and_then_after_a_loitering_goes_on_from_its_cut(
     batch = detected_tables(batch_root / "store")
     assert batch["events"].filter(kind="loitering", mmsi=CRUISER).height == 1
     parts = by_hours(whole, CUT_H)
-    summaries = cycles(_short_windows(tmp_path), parts[:-1])
+    summaries = cycles(_short_windows(tmp_path), parts[:-2])
     whole_history = [s.vessels_processed - s.behaviour_resumed for s in summaries]
     assert sum(whole_history[6:]) == 0, whole_history
-    # Stored parts from before loitering rows said when they settled are found again whole.
-    stored = tmp_path / "store" / behaviour_cycle.FOLDER / "loitering.parquet"
+    # Stored parts from before loitering rows said when they settled, or before their
+    # positions were kept, are found again whole.
+    folder = tmp_path / "store" / behaviour_cycle.FOLDER
+    stored = folder / "loitering.parquet"
     pl.read_parquet(stored).drop("settled_utc").write_parquet(stored)
-    assert cycles(_short_windows(tmp_path), parts[-1:])[0].behaviour_resumed == 0
+    ingest_part(tmp_path / "store", parts[-2], "next")
+    assert detect_calls(_short_windows(tmp_path)).behaviour_resumed == 0
+    (folder / "loiter_points.parquet").unlink()
+    ingest_part(tmp_path / "store", parts[-1], "last")
+    assert detect_calls(_short_windows(tmp_path)).behaviour_resumed == 0
     _assert_same(detected_tables(tmp_path / "store"), batch)
 
 

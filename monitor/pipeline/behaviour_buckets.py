@@ -188,9 +188,7 @@ def behaviour_parts(
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}
 
 
-def points_to_keep(
-    points: pl.DataFrame, loiter: pl.DataFrame, cuts: pl.DataFrame
-) -> pl.DataFrame:
+def points_to_keep(points: pl.DataFrame, loiter: pl.DataFrame, cuts: pl.DataFrame) -> pl.DataFrame:
     """Return the ``points`` (:data:`~monitor.analyse.loitering.POINTS_SCHEMA`) of the
     loitering rows ``loiter`` that a later run may go on (not settled before their vessel's cut,
     mmsi, cut_us of ``cuts``; every one of a vessel without): it merges their points before its

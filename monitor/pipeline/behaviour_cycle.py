@@ -540,7 +540,7 @@ def cycle_part(
         if going.vessels.height:
             vessels = going.vessels.with_columns(day=pl.col("restart_utc").dt.date())
             # Two passes: the vessels whose cuts are within a day of the newest read the days
-            # from there on; the few with older cuts (in port or drifting for days, back after
+            # from there on; the few with older cuts (in port or silent for hours, back after
             # a long silence) the days from theirs in which they have positions.
             newest = vessels["day"].max()
             assert isinstance(newest, date)

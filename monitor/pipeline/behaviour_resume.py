@@ -16,13 +16,19 @@ of the history, ``calls/behaviour/cuts.parquet``); a vessel goes on from its cut
 cut), and the new rows add the intervals from there on.
 
 This gives the rows of one run over all positions when nothing before ``X`` can see past ``c``.
-That holds unless a silence, a loitering or a long interval of a track still going spans the cut
-or ``c``; each is checked (:func:`splice`), and a vessel where one does is found again over its
-whole history, as is one without a cut, whose restart point is gone (late positions before it,
-or a segmentation that cannot go on), or whose positions changed less than a day and a few hours
+That holds unless a silence or a long interval of a track still going spans the cut or ``c``;
+each is checked (:func:`splice`), and a vessel where one does is found again over its whole
+history, as is one without a cut, whose restart point is gone (late positions before it, or a
+segmentation that cannot go on), or whose positions changed less than a day and a few hours
 after its cut. So a cut lags a day and a few hours behind a vessel's newest position, and is
-held back (:func:`holds`) so that ``X`` falls before a silence or loitering that new positions may
-still change: a vessel drifting for a day or silent for hours goes on from before it.
+held back (:func:`holds`) so that ``X`` falls before a silence that new positions may still
+change: a vessel silent for hours goes on from before it.
+
+A loitering is the medians of all its positions, however long it lasts: the part keeps the
+positions of each loitering that a later run may still go on (``loiter_points``), and one
+begun before ``X`` and not over is made of their positions before ``X`` and those of the run
+found again across ``X`` (:func:`splice`). So a vessel drifting or anchored at sea for weeks
+goes on from a cut a day behind its newest position, as any other.
 """
 
 from __future__ import annotations
@@ -34,8 +40,8 @@ import polars as pl
 import pyarrow as pa
 
 from monitor.analyse.cells import PLACE_BITS
-from monitor.analyse.reception_rows import usual_from_counts
 from monitor.analyse.loitering import POINTS_SCHEMA, SMOOTH, summarised
+from monitor.analyse.reception_rows import usual_from_counts
 from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, points_to_keep
 from monitor.schema import RESTARTS_SCHEMA
 from monitor.store.table import Table
@@ -111,8 +117,8 @@ def reach_us(job: BehaviourJob) -> int:
 def lead_us(job: BehaviourJob) -> int:
     """Return how long before the positions that changed a vessel's cut must be: its
     :func:`reach_us` up to ``X``, as long as a silence or a loitering takes to be one (so that
-    ``X`` is before every one not yet found, and :func:`holds` keeps it before the others), and
-    three hours of margin."""
+    ``X`` is before every one not yet found: :func:`holds` keeps it before the silences found,
+    :func:`splice` goes on with the loitering), and three hours of margin."""
     settings = job.settings
     found_h = max(settings.gaps.min_gap_h, settings.loitering.min_duration_h)
     return reach_us(job) + int((found_h + 3.0) * _US_PER_H)
@@ -121,12 +127,10 @@ def lead_us(job: BehaviourJob) -> int:
 def holds(part: Mapping[str, pa.Table], last: pl.DataFrame, job: BehaviourJob) -> pl.DataFrame:
     """Return, per vessel of ``last`` (mmsi, last_utc: its newest position, changed_utc: the
     first of its new ones), how late its next cut may be (mmsi, hold_utc) so that its next
-    run can go on from it: its ``X`` at or before each silence and loitering of its ``part``
-    that may not be over by then (open, or ended within :func:`lead_us` of its newest
-    position), as those rows are found again from ``X`` on only. The silence after its newest
-    position in ``part`` ends at the first new one: held before when that long is a silence.
-    A vessel drifting for weeks is so held for weeks: its runs read the days from before its
-    drift began, which is still less than its whole history."""
+    run can go on from it: its ``X`` at or before each silence of its ``part`` that may not be
+    over by then (open, or ended within :func:`lead_us` of its newest position), as those rows
+    are found again from ``X`` on only. The silence after its newest position in ``part`` ends
+    at the first new one: held before when that long is a silence."""
     reach, lead = reach_us(job), lead_us(job)
     bin_us, t0 = job.specs()[0].bin_us, job.data_start_us
     ids = _ids(part).select("track", "mmsi")
@@ -455,7 +459,11 @@ def _went_on(
     us = pl.col("timestamp_utc").dt.epoch("us")
     across = new_rows.join(
         rows.select(
-            "track_id", "x_us", "changed_us", old_start="start_utc", old_end="end_utc",
+            "track_id",
+            "x_us",
+            "changed_us",
+            old_start="start_utc",
+            old_end="end_utc",
             old_n="n_positions",
         ),
         on="track_id",
