@@ -526,6 +526,42 @@ def test_a_vessel_loitering_for_days_goes_on_from_cuts_inside_its_loitering(
     assert pl.read_parquet(points).filter(pl.col("mmsi") == CRUISER).is_empty()
 
 
+def test_the_loitering_positions_of_a_vessel_gone_for_days_are_dropped(tmp_path: Path) -> None:
+    """A ship drifting at sea falls silent for 110 h, its loitering not settled. Its positions
+    are kept for 96 h after its last one, then dropped; heard again, it is found again over its
+    whole history, once, and every cycle equals one batch run."""
+    days = 7
+    drifter = Track(CRUISER).fix(*SEA_WEST, 10).sail((-0.3, 0.6), 6, sog=10)
+    drifter.stay((-0.3, 0.6), 30, sog=0.4).silence(110).stay((-0.3, 0.6), 6, sog=0.4)
+    while drifter.t < T0 + timedelta(days=days):
+        drifter.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
+    whole = positions(drifter, trader(TRADER, days)).sort("timestamp_utc")
+    whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=days))
+    batch_root = tmp_path / "batch"
+    cycles(_short_windows(batch_root), [whole])
+    batch = detected_tables(batch_root / "store")
+    assert batch["events"].filter(kind="loitering", mmsi=CRUISER).height == 2
+
+    settings = _short_windows(tmp_path / "cycles")
+    store = tmp_path / "cycles" / "store"
+    points = store / behaviour_cycle.FOLDER / "loiter_points.parquet"
+    last_heard = whole.filter(pl.col("mmsi") == CRUISER)["timestamp_utc"]
+    gone = last_heard.filter(last_heard < T0 + timedelta(hours=60)).max()
+    back = last_heard.filter(last_heard > T0 + timedelta(hours=60)).min()
+    assert isinstance(gone, datetime) and isinstance(back, datetime)
+    for i, part in enumerate(by_hours(whole, CUT_H)):
+        ingest_part(store, part, f"part{i:03d}")
+        summary = detect_calls(settings)
+        newest = part["timestamp_utc"].max()
+        assert isinstance(newest, datetime)
+        kept = pl.read_parquet(points).filter(pl.col("mmsi") == CRUISER).height
+        if gone < newest < back:
+            assert (kept > 0) == (newest - gone < timedelta(hours=96)), (newest, kept)
+        if part["timestamp_utc"].is_between(back, back).any():
+            assert summary.vessels_processed - summary.behaviour_resumed == 1
+    _assert_same(detected_tables(store), batch)
+
+
 def test_a_vessel_back_from_a_long_silence_goes_on_from_a_cut_held_before_it(
     tmp_path: Path,
 ) -> None:

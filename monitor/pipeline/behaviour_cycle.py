@@ -34,6 +34,7 @@ from monitor.pipeline.behaviour_buckets import PREFIX, BehaviourJob, window_slot
 from monitor.pipeline.behaviour_resume import (
     CUTS,
     SEEDS,
+    heard_lately,
     holds,
     new_cuts,
     next_history,
@@ -450,6 +451,7 @@ def update(
             root, files, changes.ledger, engine, behaviour, changes.changed, history, last
         )
     cycle.history = pruned(history, cycle.cuts)
+    cycle.part = heard_lately(cycle.part, last)
     return cycle
 
 

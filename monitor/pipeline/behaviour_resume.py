@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import polars as pl
 import pyarrow as pa
@@ -106,6 +107,20 @@ def pruned(history: pl.DataFrame, cuts: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("cut_utc")
     )
+
+
+def heard_lately(part: Mapping[str, pa.Table], last: pl.DataFrame) -> dict[str, pa.Table]:
+    """Return ``part`` without the loitering positions kept of the vessels of ``last`` (mmsi,
+    last_utc) unheard for :data:`KEEP_H` before the newest position of all: one heard again
+    after that long in a loitering that goes on is found again over its whole history
+    (:func:`splice`); one gone for good keeps no positions for ever."""
+    newest = last["last_utc"].max()
+    out = dict(part)
+    if newest is not None:
+        gone = last.filter(pl.col("last_utc") < pl.lit(newest) - timedelta(hours=KEEP_H))
+        points = _frame(part[PREFIX + "loiter_points"])
+        out[PREFIX + "loiter_points"] = points.join(gone, on="mmsi", how="anti").to_arrow()
+    return out
 
 
 def reach_us(job: BehaviourJob) -> int:
