@@ -110,6 +110,11 @@ class BehaviourJob:
         assert isinstance(end, datetime)
         return end
 
+    def cut_frame(self) -> pl.DataFrame:
+        """Return :attr:`cuts` as a frame (mmsi, cut_us)."""
+        schema = {"mmsi": pl.UInt32, "cut_us": pl.Int64}
+        return pl.DataFrame(list(self.cuts), schema=schema, orient="row")
+
     def specs(self) -> tuple[GridSpec, GridSpec]:
         """Return the reception grids' bins and cells: near a vessel, and its region."""
         gaps = self.settings.gaps
@@ -153,9 +158,7 @@ def behaviour_parts(
     track = to_local[arrays.track]
     max_us = int(settings.gaps.min_gap_h * _US_PER_H)
     times, quiet = track_times(arrays.track, arrays.t_us, max_us)
-    cuts = pl.DataFrame(
-        list(job.cuts), schema={"mmsi": pl.UInt32, "cut_us": pl.Int64}, orient="row"
-    )
+    cuts = job.cut_frame()
     cut_us = tracks.join(cuts, on="mmsi", how="left", maintain_order="left")["cut_us"]
     usual, recent = interval_counts(
         track, arrays.t_us, max_us, cut_us.fill_null(np.iinfo(np.int64).min).to_numpy()

@@ -444,10 +444,7 @@ def splice(
             new_points.join(_runs(loitering_new), on=["track_id", "run_utc"], how="semi"),
         ]
     )
-    cuts = pl.DataFrame(
-        list(job.cuts), schema={"mmsi": pl.UInt32, "cut_us": pl.Int64}, orient="row"
-    )
-    out["loiter_points"] = points_to_keep(points, out["loitering"], cuts).filter(keep)
+    out["loiter_points"] = points_to_keep(points, out["loitering"], job.cut_frame()).filter(keep)
     out["start"] = _frame(old[PREFIX + "start"])
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}, out_bad
 
