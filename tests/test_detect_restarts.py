@@ -478,6 +478,17 @@ def _disk_full_for_seeds(frame: pl.DataFrame, path: Path) -> None:
     atomic_write_parquet(frame, path)
 
 
+def _to_and_fro(ship: Track, days: int, root: Path) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Return the positions of ``ship``, sailing to and fro at sea after what it did until
+    ``days`` days, and of a trader; and the tables of one batch run over them under ``root``."""
+    while ship.t < T0 + timedelta(days=days):
+        ship.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
+    whole = positions(ship, trader(TRADER, days)).sort("timestamp_utc")
+    whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=days))
+    cycles(_short_windows(root), [whole])
+    return whole, detected_tables(root / "store")
+
+
 def test_a_vessel_loitering_for_days_goes_on_from_cuts_inside_its_loitering(
     tmp_path: Path,
 ) -> None:
@@ -487,18 +498,10 @@ def test_a_vessel_loitering_for_days_goes_on_from_cuts_inside_its_loitering(
     equals one batch run. Once the drift has settled before the cut, its positions are no
     longer kept. Without them (lost once, midway), the drifter is found again over its whole
     history, once."""
-    days = 6
     drifter = Track(CRUISER).fix(*SEA_WEST, 10).sail(SEA_EAST, 9, sog=11)
     drifter.sail(SEA_WEST, 9, sog=11).sail((-0.3, 0.6), 6, sog=10)
     drifter.stay((-0.3, 0.6), 84, sog=0.4).sail(SEA_WEST, 6, sog=10)
-    while drifter.t < T0 + timedelta(days=days):
-        drifter.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
-    whole = positions(drifter, trader(TRADER, days)).sort("timestamp_utc")
-    whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=days))
-
-    batch_root = tmp_path / "batch"
-    cycles(_short_windows(batch_root), [whole])
-    batch = detected_tables(batch_root / "store")
+    whole, batch = _to_and_fro(drifter, 6, tmp_path / "batch")
     loitering = batch["events"].filter(pl.col("kind") == "loitering", pl.col("mmsi") == CRUISER)
     assert loitering["duration_h"].max() > 80  # type: ignore[operator]
     begun, ended = loitering.select("start_utc", "end_utc").row(0)
@@ -530,16 +533,9 @@ def test_the_loitering_positions_of_a_vessel_gone_for_days_are_dropped(tmp_path:
     """A ship drifting at sea falls silent for 110 h, its loitering not settled. Its positions
     are kept for 96 h after its last one, then dropped; heard again, it is found again over its
     whole history, once, and every cycle equals one batch run."""
-    days = 7
     drifter = Track(CRUISER).fix(*SEA_WEST, 10).sail((-0.3, 0.6), 6, sog=10)
     drifter.stay((-0.3, 0.6), 30, sog=0.4).silence(110).stay((-0.3, 0.6), 6, sog=0.4)
-    while drifter.t < T0 + timedelta(days=days):
-        drifter.sail(SEA_EAST, 4, sog=11).sail(SEA_WEST, 4, sog=11)
-    whole = positions(drifter, trader(TRADER, days)).sort("timestamp_utc")
-    whole = whole.filter(pl.col("timestamp_utc") < T0 + timedelta(days=days))
-    batch_root = tmp_path / "batch"
-    cycles(_short_windows(batch_root), [whole])
-    batch = detected_tables(batch_root / "store")
+    whole, batch = _to_and_fro(drifter, 7, tmp_path / "batch")
     assert batch["events"].filter(kind="loitering", mmsi=CRUISER).height == 2
 
     settings = _short_windows(tmp_path / "cycles")
