@@ -76,6 +76,8 @@ NAMES = (
 )  # fmt: skip
 #: Tables whose ``track`` column numbers the rows of ``tracks``.
 _NUMBERED = ("silences", "times", "quiet", "samples", "near", "region", "usual")
+#: Tables whose rows name their vessel (``mmsi``) and their track by id.
+_BY_VESSEL = ("loitering", "loiter_points")
 #: Tables kept by day of their rows' time, a file per day under ``FOLDER/<name>/``.
 BY_DAY = ("near", "region", "samples")
 _US_PER_DAY = 86_400_000_000
@@ -130,7 +132,7 @@ def one_part(parts: Sequence[Mapping[str, pa.Table]], job: BehaviourJob) -> dict
             found = [f.drop("row", strict=False) for f in found]
         frame = pl.concat(found)
         out[name] = frame.sort("slot", maintain_order=True) if name == "samples" else frame
-    for name in ("loitering", "loiter_points"):
+    for name in _BY_VESSEL:
         out[name] = pl.concat([_frame(p[PREFIX + name]) for p in parts])
     out["start"] = pl.DataFrame({"first_us": [job.data_start_us]}, schema={"first_us": pl.Int64})
     return {PREFIX + name: frame.to_arrow() for name, frame in out.items()}
@@ -146,7 +148,7 @@ def without(part: Mapping[str, pa.Table], mmsis: pl.Series) -> dict[str, pa.Tabl
         "tracks": tracks.filter(pl.Series(keep)),
         **{
             name: _frame(part[PREFIX + name]).filter(~pl.col("mmsi").is_in(mmsis.implode()))
-            for name in ("loitering", "loiter_points")
+            for name in _BY_VESSEL
         },
         "start": _frame(part[PREFIX + "start"]),
     }

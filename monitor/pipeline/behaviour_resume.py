@@ -338,10 +338,10 @@ def splice(
     )
     # A loitering from X on, of a track going on at K: its start depends on the positions
     # from its lead on, which must be new ones (a track begun since has all its positions new).
-    loitering_new = pl.concat([_frame(p[PREFIX + "loitering"]) for p in found]).join(
-        when, on="mmsi"
+    loitering_found = pl.concat([_frame(p[PREFIX + "loitering"]) for p in found])
+    loitering_new = loitering_found.join(when, on="mmsi").filter(
+        pl.col("start_utc").dt.epoch("us") >= pl.col("x_us")
     )
-    loitering_new = loitering_new.filter(pl.col("start_utc").dt.epoch("us") >= pl.col("x_us"))
     spanning = first_old.join(when, on="mmsi").filter(pl.col("first_us") < pl.col("k_us"))
     lead_us = pl.col("lead_utc").dt.epoch("us")
     bad.append(
@@ -373,9 +373,8 @@ def splice(
     old_points = _frame(old[PREFIX + "loiter_points"])
     new_points = pl.concat([_frame(p[PREFIX + "loiter_points"]) for p in found])
     went_on, went_on_points, not_on = _went_on(
-        going_on, old_points, pl.concat([_frame(p[PREFIX + "loitering"]) for p in found]),
-        new_points, job,
-    )  # fmt: skip
+        going_on, old_points, loitering_found, new_points, job
+    )
     bad.append(not_on)
     out_bad = pl.concat([b.cast(pl.UInt32) for b in bad]).unique().sort()
     keep = ~pl.col("mmsi").is_in(out_bad.implode())
